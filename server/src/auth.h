@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT
+ * auth.h - session tokens (HMAC-SHA256), secrets, join codes and constant-time comparison.
+ * The only module that includes OpenSSL. No clock: callers pass 'now_s'.
+ * Token text: base64url(payload) "." base64url(HMAC-SHA256(key, payload)), no padding, with
+ * payload "v1|<jam code>|<pid>|<role name>|<expiry unix seconds>" (proto/messages.md).
+ */
+#ifndef COJAM_AUTH_H
+#define COJAM_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define AUTH_KEY_BYTES 32
+#define AUTH_SECRET_CHARS 22 /* base64url of 16 random bytes */
+
+struct token {
+    char jam[MSG_CODE_LEN + 1];
+    int64_t pid;    /* 0 for screens */
+    enum role role;
+    int64_t exp_s;  /* expiry, unix seconds */
+};
+
+/* Write the token text for 't' into 'out' (NUL-terminated). Returns its length, or -ENOSPC when
+ * 'out_size' is too small (MSG_TOKEN_MAX + 1 always suffices). */
+int auth_token_sign(const uint8_t *key, size_t key_len, const struct token *t, char *out,
+                    size_t out_size);
+/* Check 's' and fill 'out'. Returns 0, -EINVAL (malformed or bad signature; the signature is
+ * compared in constant time) or -ETIMEDOUT (well signed but expired at 'now_s'). */
+int auth_token_verify(const uint8_t *key, size_t key_len, const char *s, int64_t now_s,
+                      struct token *out);
+
+/* Fill 'buf' with 'n' cryptographically random bytes. Returns 0 or -EIO. */
+int auth_random_bytes(uint8_t *buf, size_t n);
+/* A uniformly random 6-digit join code ("000000".."999999") into 'out'. Returns 0 or -EIO. */
+int auth_random_code(char out[MSG_CODE_LEN + 1]);
+/* A random secret: AUTH_SECRET_CHARS base64url characters plus NUL. Returns 0 or -EIO. */
+int auth_random_secret(char out[AUTH_SECRET_CHARS + 1]);
+
+/* Lowercase hex SHA-256 of 'data' into 'out' (64 characters plus NUL). */
+void auth_sha256_hex(const void *data, size_t n, char out[65]);
+/* Constant-time equality of two buffers of 'n' bytes. */
+bool auth_equal(const void *a, const void *b, size_t n);
+/* Does SHA-256(given) equal 'sha256_hex'? Constant time in the digest comparison. */
+bool auth_secret_matches(const char *given, const char *sha256_hex);
+
+#endif

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT
+ * msg.h - plain C forms of the wire protocol (proto/messages.md): the messages a client sends
+ * and the events stored in Redis. No JSON here: codec.c converts both ways. Strings are
+ * NUL-terminated, valid UTF-8, owned by the struct and freed by msg_clear()/event_clear().
+ */
+#ifndef COJAM_MSG_H
+#define COJAM_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Limits from proto/messages.md. */
+#define MSG_OP_MAX 64            /* characters, from [A-Za-z0-9._:-] */
+#define MSG_NICK_MAX 40          /* code points */
+#define MSG_TEXT_HARD_MAX 2000   /* code points; the jam's max_text is at most this */
+#define MSG_REASON_MAX 200       /* code points */
+#define MSG_SECRET_MAX 64        /* characters */
+#define MSG_TOKEN_MAX 512        /* characters */
+#define MSG_EVENT_ID_MAX 41      /* "<20 digits>-<20 digits>" */
+#define MSG_CODE_LEN 6           /* join code digits */
+#define MSG_EXTEND_MAX_S 3600
+#define MSG_MAX_DEPTH 4
+#define MSG_TITLE_MAX 120
+#define MSG_QUESTION_MAX 500
+#define MSG_DURATION_MAX_S 86400
+#define MSG_VOTES_PER_PHASE_MAX 1000
+
+enum msg_type {
+    MSG_NONE = 0,
+    MSG_JOIN,
+    MSG_POST,
+    MSG_VOTE,
+    MSG_UNVOTE,
+    MSG_START,
+    MSG_SET_PHASE,
+    MSG_PAUSE,
+    MSG_RESUME,
+    MSG_EXTEND,
+    MSG_HIDE,
+    MSG_UNHIDE,
+    MSG_SYNC,
+    MSG_PING,
+    MSG__COUNT
+};
+
+enum role { ROLE_NONE = 0, ROLE_CITIZEN, ROLE_MODERATOR, ROLE_SCREEN };
+enum kind { KIND_PROBLEM = 0, KIND_IDEA, KIND_REFINEMENT, KIND_PLEDGE, KIND__COUNT };
+enum phase { PHASE_EXPLORE = 0, PHASE_IDEATE, PHASE_DESIGN, PHASE_DIFFUSE, PHASE_RESULTS, PHASE__COUNT };
+
+/* A decoded client message. Fields not used by 'type' are zero/NULL. */
+struct msg {
+    enum msg_type type;
+    char op[MSG_OP_MAX + 1];  /* "" when the message has none */
+    /* join */
+    char code[MSG_CODE_LEN + 1]; /* normalised: digits only */
+    enum role as;
+    char *nickname;            /* owned, NULL if absent; trimmed */
+    bool anonymous;
+    char *secret;              /* owned, NULL if absent */
+    char *token;               /* owned, NULL if absent */
+    char last_event_id[MSG_EVENT_ID_MAX + 1]; /* "" if absent */
+    /* post */
+    enum kind kind;
+    char *text;                /* owned; post */
+    int64_t parent;            /* 0 = none */
+    /* vote, unvote, hide, unhide */
+    int64_t item;
+    /* set_phase */
+    enum phase phase;
+    /* extend */
+    int64_t seconds;
+    /* hide */
+    char *reason;              /* owned, NULL if absent */
+    /* ping */
+    bool has_t;
+    int64_t t;
+};
+
+/* Free what 'm' owns and zero it. Safe on a zeroed struct. */
+void msg_clear(struct msg *m);
+
+/* Names used on the wire; the _from_name functions return -1 for an unknown name. */
+const char *msg_type_name(enum msg_type t);
+const char *role_name(enum role r);
+const char *kind_name(enum kind k);
+const char *kind_role_name(enum kind k); /* problem -> "explorer", idea -> "ideator", ... */
+const char *phase_name(enum phase p);
+int kind_from_name(const char *s);
+int phase_from_name(const char *s);
+int role_from_name(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Events: what is stored in the jam's Redis stream (field "e"). */
+
+enum event_type {
+    EV_NONE = 0,
+    EV_JAM_CREATED,
+    EV_JOINED,
+    EV_POSTED,
+    EV_VOTED,
+    EV_UNVOTED,
+    EV_STARTED,
+    EV_PAUSED,
+    EV_RESUMED,
+    EV_PHASE_SET,
+    EV_EXTENDED,
+    EV_HIDDEN,
+    EV_UNHIDDEN,
+    EV_PHASE_ENDED,
+    EV__COUNT
+};
+
+#define JAM_MAX_PHASES PHASE__COUNT
+
+struct agenda_step {
+    enum phase phase;
+    uint32_t duration_s;  /* 0 = no deadline */
+};
+
+struct jam_settings {
+    bool anonymous_allowed;     /* default true */
+    uint32_t votes_per_phase;   /* 0 = unlimited; default 5 */
+    uint32_t min_text;          /* default 2 */
+    uint32_t max_text;          /* default 500, <= MSG_TEXT_HARD_MAX */
+};
+
+struct jam_config {
+    char code[MSG_CODE_LEN + 1];
+    char *title;                /* owned */
+    char *question;             /* owned */
+    struct agenda_step agenda[JAM_MAX_PHASES];
+    unsigned n_agenda;          /* 1..JAM_MAX_PHASES */
+    struct jam_settings settings;
+    char secret_sha256[65];     /* lowercase hex */
+};
+
+struct event {
+    enum event_type type;
+    int64_t at_ms;             /* wall clock when stored */
+    int64_t by;                /* participant id of the writer, 0 = the server */
+    char op[MSG_OP_MAX + 1];
+    /* jam_created */
+    struct jam_config jam;     /* owned strings inside */
+    /* joined */
+    int64_t pid;
+    enum role role;
+    char *nickname;            /* owned, NULL = none */
+    bool anonymous;
+    /* posted */
+    enum kind kind;
+    char *text;                /* owned */
+    int64_t parent;            /* 0 = none */
+    /* voted, unvoted, hidden, unhidden */
+    int64_t item;
+    /* phase_set, phase_ended */
+    int64_t index;
+    /* extended */
+    int64_t seconds;
+    /* hidden */
+    char *reason;              /* owned, NULL = none */
+};
+
+void event_clear(struct event *e);
+void jam_config_clear(struct jam_config *c);
+const char *event_type_name(enum event_type t);
+
+#endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT
+ * store.h - persistence: the one module that includes hiredis. A writer thread with a blocking
+ * hiredis connection takes appends from a bounded queue, pipelines XADDs (at most STORE_WINDOW
+ * unanswered), and hands completions back to the loop thread through a locked queue plus the
+ * 'wake' callback (main passes one that calls lws_cancel_service()). It keeps its own timeouts
+ * and reconnects with jittered backoff, because hiredis 0.14 has neither.
+ * The synchronous calls (store_connect_check, store_replay, ...) are for start-up, before the loop
+ * serves, and use their own connection.
+ */
+#ifndef COJAM_STORE_H
+#define COJAM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_MAX 41
+#define STORE_WINDOW 64
+
+struct store;
+
+struct store_config {
+    const char *host;       /* borrowed; NULL when unix_path is used */
+    int port;
+    const char *unix_path;  /* borrowed; NULL for TCP */
+    int timeout_ms;         /* a write not confirmed within this fails (default 2000) */
+    size_t queue_max;       /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
+};
+
+/* Called on the store thread when results are waiting. Must be thread-safe. */
+typedef void store_wake_cb(void *arg);
+
+/* Async error constants: a result's err is NULL on success or one of these. */
+extern const char store_err_timeout[];     /* not confirmed in time: outcome unknown */
+extern const char store_err_unavailable[]; /* connection lost or Redis refused: outcome unknown */
+
+enum store_result_kind {
+    STORE_APPENDED,   /* an append finished: 'err' NULL and 'id' set, or 'err' set */
+    STORE_FOUND,      /* after a reconnect: an entry found in a stream that had in-doubt appends;
+                         'key', 'id', 'payload' set. The loop applies it like a confirmed append. */
+    STORE_UP,         /* the connection is (re)established */
+    STORE_DOWN,       /* the connection was lost; appends fail until STORE_UP */
+};
+
+struct store_result {
+    enum store_result_kind kind;
+    uint64_t ctx;               /* the caller's ctx of the append (APPENDED) */
+    const char *err;
+    char id[STORE_ID_MAX + 1];  /* stream id */
+    char *key;                  /* owned by the result (FOUND and APPENDED) */
+    char *payload;              /* owned by the result (FOUND only) */
+};
+
+/* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno. */
+int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_arg,
+              struct store **out);
+/* Stop the thread (pending appends fail with store_err_unavailable and are dropped), join it,
+ * free everything. store_free(NULL) is a no-op. */
+void store_free(struct store *s);
+
+/* Queue "XADD <key> * e <payload>" (strings copied). Appends are sent in call order, so the stream
+ * order equals the call order among appends that succeed. If 'sadd_set' is not NULL, also
+ * "SADD <sadd_set> <sadd_member>" after the XADD succeeded, before the result is posted.
+ * Returns 0 (a result with 'ctx' will come exactly once) or -ENOBUFS (queue full) / -ENOTCONN
+ * (known down): no result will come. 'now_ms' is the monotonic time, for the timeout. */
+int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
+                 const char *sadd_member, uint64_t ctx, int64_t now_ms);
+
+/* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
+ * store_result_clear(). */
+size_t store_poll(struct store *s, struct store_result *out, size_t max);
+void store_result_clear(struct store_result *r);
+
+/* Fail queued appends older than timeout_ms with store_err_timeout (call from the loop's tick;
+ * the thread also enforces it). */
+void store_expire(struct store *s, int64_t now_ms);
+
+bool store_is_up(const struct store *s);
+
+/* ---- synchronous, for start-up (blocking; own connection) ---------------------------------- */
+
+/* Connect and PING, retrying for up to 'wait_ms' (Redis may be starting or -LOADING).
+ * Returns 0, or -ETIMEDOUT with a reason in 'err' (size err_size). */
+int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size);
+
+/* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */
+int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size,
+                     char *aof, size_t aof_size);
+
+/* SMEMBERS: call 'cb' for each member. Returns 0 or <0. */
+typedef int store_member_cb(const char *member, void *arg);
+int store_members(const struct store_config *cfg, const char *set, store_member_cb *cb, void *arg);
+
+/* Read a whole stream in pages (XRANGE with exclusive start, COUNT 1000), calling 'cb' for each
+ * entry in order with its id and the value of field "e". A non-zero return from cb stops the
+ * replay and is returned. 'after_id' "" = from the start. Returns 0 or <0 / cb's value. */
+typedef int store_entry_cb(const char *id, const char *payload, size_t len, void *arg);
+int store_replay(const struct store_config *cfg, const char *key, const char *after_id,
+                 store_entry_cb *cb, void *arg);
+
+/* GET 'key'; if absent, SET NX it to 'value_if_absent' and GET again. Writes the final value (a
+ * string of at most out_size-1 bytes) into 'out'. Returns 0 or <0. */
+int store_get_or_set(const struct store_config *cfg, const char *key, const char *value_if_absent,
+                     char *out, size_t out_size);
+
+#endif
