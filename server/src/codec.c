@@ -1,0 +1,917 @@
+/* SPDX-License-Identifier: MIT
+ * codec.c - JSON text <-> struct msg / struct event / struct jam_config (proto/messages.md).
+ * Owns every static check: depth (a bracket pre-scan, before Jansson builds anything), duplicate
+ * keys, UTF-8, types, unknown fields, code-point lengths, ranges and formats. It knows nothing of
+ * a jam's state. Trade-off: client messages are decoded strictly (unknown fields are errors),
+ * stored events tolerantly (unknown fields are ignored) so that an older server can replay a log.
+ */
+#include "codec.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors and small helpers */
+
+static int fail(struct codec_error *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct codec_error *err, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void err_reset(struct codec_error *err)
+{
+    err->code = NULL;
+    err->message[0] = '\0';
+    err->op[0] = '\0';
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        abort(); /* as xmalloc: out of memory is not an input error */
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* A key copied from the input into an error message: printable ASCII only, at most 32 bytes, so
+ * the message stays valid UTF-8 and short whatever the client sent. */
+static const char *safe_key(const char *key, char buf[40])
+{
+    size_t i = 0;
+    for (; key[i] && i < 32; i++) {
+        unsigned char c = (unsigned char)key[i];
+        buf[i] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
+    }
+    if (key[i]) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* UTF-8 (the input has already been validated by Jansson) */
+
+static size_t cp_count(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            count++;
+    return count;
+}
+
+/* Control characters are Unicode category Cc: U+0000-U+001F, U+007F and U+0080-U+009F (the C1
+ * range, encoded as C2 80..C2 9F). */
+static bool has_control(const char *s, size_t n, bool allow_newline)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n' && allow_newline)
+            continue;
+        if (c < 0x20 || c == 0x7F)
+            return true;
+        if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9F)
+            return true;
+    }
+    return false;
+}
+
+static bool is_op_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Parsing */
+
+/* Nesting depth of objects and arrays, counted outside strings, without building anything. It is
+ * exact for valid JSON and harmless for invalid JSON (Jansson rejects that afterwards). It runs
+ * first so that a bomb of 100k '[' costs one linear pass, not Jansson's 2048-level recursion. */
+static bool exceeds_depth(const char *s, size_t n, int max_depth)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
+static json_t *parse(const char *text, size_t len, struct codec_error *err)
+{
+    if (!text || len == 0) {
+        fail(err, "bad_json", "empty message");
+        return NULL;
+    }
+    if (exceeds_depth(text, len, MSG_MAX_DEPTH)) {
+        fail(err, "too_deep", "nesting deeper than %d levels", MSG_MAX_DEPTH);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (root)
+        return root;
+    switch (json_error_code(&jerr)) {
+    case json_error_duplicate_key:
+        fail(err, "duplicate_key", "an object has a key twice");
+        break;
+    case json_error_numeric_overflow:
+        /* A number Jansson cannot hold (beyond int64 or double) is outside every range. */
+        fail(err, "bad_value", "number out of range at position %d", jerr.position);
+        break;
+    default:
+        fail(err, "bad_json", "invalid JSON at position %d", jerr.position);
+        break;
+    }
+    return NULL;
+}
+
+/* Every key of 'o' must be in 'allowed' (NULL-terminated). */
+static int check_keys(json_t *o, const char *const *allowed, const char *where,
+                      struct codec_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, key) == 0) {
+                ok = true;
+                break;
+            }
+        if (!ok) {
+            char buf[40];
+            return fail(err, "bad_message", "unknown field '%s'%s%s", safe_key(key, buf),
+                        where[0] ? " in " : "", where);
+        }
+    }
+    return 0;
+}
+
+/* The readers below return 1 when the field is present and valid, 0 when it is absent and not
+ * required, -1 with 'err' filled otherwise. */
+
+enum ctl { CTL_ANY, CTL_NONE, CTL_NEWLINE };
+
+struct str_rule {
+    size_t min_cp, max_cp; /* code points */
+    enum ctl ctl;
+};
+
+static int get_str(json_t *o, const char *key, bool required, struct str_rule rule,
+                   const char **out, size_t *out_len, struct codec_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        if (required)
+            return fail(err, "bad_message", "field '%s' is missing", key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return fail(err, "bad_message", "field '%s' must be a string", key);
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    size_t cps = cp_count(s, n);
+    if (cps < rule.min_cp)
+        return fail(err, "too_short", "field '%s' is shorter than %zu code points", key,
+                    rule.min_cp);
+    if (cps > rule.max_cp)
+        return fail(err, "too_long", "field '%s' is longer than %zu code points", key,
+                    rule.max_cp);
+    if (rule.ctl != CTL_ANY && has_control(s, n, rule.ctl == CTL_NEWLINE))
+        return fail(err, "bad_value", "field '%s' contains a control character", key);
+    *out = s;
+    *out_len = n;
+    return 1;
+}
+
+static int get_int(json_t *o, const char *key, bool required, int64_t min, int64_t max,
+                   int64_t *out, struct codec_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        if (required)
+            return fail(err, "bad_message", "field '%s' is missing", key);
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return fail(err, "bad_message", "field '%s' must be an integer", key);
+    json_int_t x = json_integer_value(v);
+    if (x < min || x > max)
+        return fail(err, "bad_value", "field '%s' must be between %lld and %lld", key,
+                    (long long)min, (long long)max);
+    *out = (int64_t)x;
+    return 1;
+}
+
+static int get_bool(json_t *o, const char *key, bool required, bool *out,
+                    struct codec_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        if (required)
+            return fail(err, "bad_message", "field '%s' is missing", key);
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return fail(err, "bad_message", "field '%s' must be true or false", key);
+    *out = json_is_true(v);
+    return 1;
+}
+
+/* A string naming an enum value (kind, phase, role); 'from_name' maps it or returns -1. */
+static int get_name(json_t *o, const char *key, bool required, int (*from_name)(const char *),
+                    int *out, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    struct str_rule any = {0, (size_t)-1, CTL_ANY};
+    int r = get_str(o, key, required, any, &s, &n, err);
+    if (r <= 0)
+        return r;
+    int x = from_name(s);
+    if (x < 0 || strlen(s) != n)
+        return fail(err, "bad_value", "field '%s' has an unknown value", key);
+    *out = x;
+    return 1;
+}
+
+/* op: 1-64 characters from [A-Za-z0-9._:-]. 'min' is 0 for stored events. */
+static int get_op(json_t *o, bool required, size_t min, char out[MSG_OP_MAX + 1],
+                  struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    struct str_rule rule = {min, MSG_OP_MAX, CTL_ANY};
+    int r = get_str(o, "op", required, rule, &s, &n, err);
+    if (r <= 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if (!is_op_char((unsigned char)s[i]))
+            return fail(err, "bad_value", "field 'op' may only hold A-Z a-z 0-9 . _ : -");
+    memcpy(out, s, n + 1);
+    return 1;
+}
+
+/* Copies a valid "op" into err->op before anything else is checked, so that every later error
+ * of this message can carry it. Reports nothing itself. */
+static void peek_op(json_t *o, struct codec_error *err)
+{
+    struct codec_error scratch;
+    char op[MSG_OP_MAX + 1];
+    if (get_op(o, false, 1, op, &scratch) == 1)
+        memcpy(err->op, op, sizeof op);
+}
+
+/* "<ms>-<seq>", each part 1-20 digits. */
+static bool is_event_id(const char *s, size_t n)
+{
+    size_t i = 0, a = 0, b = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, a++;
+    if (i >= n || s[i] != '-')
+        return false;
+    i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, b++;
+    return i == n && a >= 1 && a <= 20 && b >= 1 && b <= 20;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client messages */
+
+#define NO_OP false
+#define WITH_OP true
+
+static const struct {
+    bool has_op;
+    const char *keys[9];
+} specs[MSG__COUNT] = {
+    [MSG_JOIN] = {NO_OP,
+                  {"type", "code", "as", "nickname", "anonymous", "secret", "token",
+                   "last_event_id", NULL}},
+    [MSG_POST] = {WITH_OP, {"type", "op", "kind", "text", "parent", NULL}},
+    [MSG_VOTE] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_UNVOTE] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_START] = {WITH_OP, {"type", "op", NULL}},
+    [MSG_SET_PHASE] = {WITH_OP, {"type", "op", "phase", NULL}},
+    [MSG_PAUSE] = {WITH_OP, {"type", "op", NULL}},
+    [MSG_RESUME] = {WITH_OP, {"type", "op", NULL}},
+    [MSG_EXTEND] = {WITH_OP, {"type", "op", "seconds", NULL}},
+    [MSG_HIDE] = {WITH_OP, {"type", "op", "item", "reason", NULL}},
+    [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_SYNC] = {NO_OP, {"type", NULL}},
+    [MSG_PING] = {NO_OP, {"type", "t", NULL}},
+};
+
+static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int r;
+    const struct str_rule any_rule = {0, (size_t)-1, CTL_ANY};
+
+    if ((r = get_str(o, "token", false, (struct str_rule){1, MSG_TOKEN_MAX, CTL_NONE}, &s, &n,
+                     err)) < 0)
+        return -1;
+    bool has_token = r == 1;
+    if (has_token)
+        m->token = dup_str(s, n);
+
+    if ((r = get_str(o, "code", !has_token, any_rule, &s, &n, err)) < 0)
+        return -1;
+    if (r == 1) {
+        size_t digits = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == ' ' || s[i] == '-')
+                continue;
+            if (s[i] < '0' || s[i] > '9' || digits == MSG_CODE_LEN)
+                return fail(err, "bad_value", "field 'code' must be %d digits", MSG_CODE_LEN);
+            m->code[digits++] = s[i];
+        }
+        if (digits != MSG_CODE_LEN)
+            return fail(err, "bad_value", "field 'code' must be %d digits", MSG_CODE_LEN);
+        m->code[digits] = '\0';
+    }
+
+    int as = ROLE_NONE;
+    if ((r = get_name(o, "as", !has_token, role_from_name, &as, err)) < 0)
+        return -1;
+    m->as = (enum role)as;
+
+    if ((r = get_str(o, "nickname", false, any_rule, &s, &n, err)) < 0)
+        return -1;
+    if (r == 1) {
+        while (n > 0 && s[0] == ' ')
+            s++, n--;
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        size_t cps = cp_count(s, n);
+        if (cps < 1)
+            return fail(err, "too_short", "field 'nickname' is empty");
+        if (cps > MSG_NICK_MAX)
+            return fail(err, "too_long", "field 'nickname' is longer than %d code points",
+                        MSG_NICK_MAX);
+        if (has_control(s, n, false))
+            return fail(err, "bad_value", "field 'nickname' contains a control character");
+        m->nickname = dup_str(s, n);
+    }
+
+    if (get_bool(o, "anonymous", false, &m->anonymous, err) < 0)
+        return -1;
+
+    /* Required for a moderator joining without a token; a token carries the role. */
+    bool need_secret = m->as == ROLE_MODERATOR && !has_token;
+    if ((r = get_str(o, "secret", need_secret, (struct str_rule){1, MSG_SECRET_MAX, CTL_ANY}, &s,
+                     &n, err)) < 0)
+        return -1;
+    if (r == 1)
+        m->secret = dup_str(s, n);
+
+    if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY},
+                     &s, &n, err)) < 0)
+        return -1;
+    if (r == 1) {
+        if (!is_event_id(s, n))
+            return fail(err, "bad_value", "field 'last_event_id' must look like \"<ms>-<seq>\"");
+        memcpy(m->last_event_id, s, n + 1);
+    }
+    return 0;
+}
+
+static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int r, x;
+
+    if (specs[m->type].has_op && get_op(o, true, 1, m->op, err) < 0)
+        return -1;
+
+    switch (m->type) {
+    case MSG_JOIN:
+        return decode_join(o, m, err);
+    case MSG_POST:
+        if (get_name(o, "kind", true, kind_from_name, &x, err) < 0)
+            return -1;
+        m->kind = (enum kind)x;
+        if (get_str(o, "text", true, (struct str_rule){1, MSG_TEXT_HARD_MAX, CTL_NEWLINE}, &s, &n,
+                    err) < 0)
+            return -1;
+        m->text = dup_str(s, n);
+        if (get_int(o, "parent", false, 1, INT64_MAX, &m->parent, err) < 0)
+            return -1;
+        return 0;
+    case MSG_VOTE:
+    case MSG_UNVOTE:
+    case MSG_UNHIDE:
+        return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
+    case MSG_HIDE:
+        if (get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
+            return -1;
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s,
+                         &n, err)) < 0)
+            return -1;
+        if (r == 1)
+            m->reason = dup_str(s, n);
+        return 0;
+    case MSG_SET_PHASE:
+        if (get_name(o, "phase", true, phase_from_name, &x, err) < 0)
+            return -1;
+        m->phase = (enum phase)x;
+        return 0;
+    case MSG_EXTEND:
+        return get_int(o, "seconds", true, 1, MSG_EXTEND_MAX_S, &m->seconds, err) < 0 ? -1 : 0;
+    case MSG_PING:
+        if ((r = get_int(o, "t", false, INT64_MIN, INT64_MAX, &m->t, err)) < 0)
+            return -1;
+        m->has_t = r == 1;
+        return 0;
+    case MSG_START:
+    case MSG_PAUSE:
+    case MSG_RESUME:
+    case MSG_SYNC:
+        return 0;
+    default:
+        return fail(err, "internal", "unhandled message type");
+    }
+}
+
+int codec_decode(const char *text, size_t len, struct msg *out, struct codec_error *err)
+{
+    struct codec_error scratch;
+    if (!err)
+        err = &scratch;
+    err_reset(err);
+    memset(out, 0, sizeof *out);
+
+    json_t *o = parse(text, len, err);
+    if (!o)
+        return -1;
+    int rc = -1;
+    if (!json_is_object(o)) {
+        fail(err, "bad_message", "a message must be a JSON object");
+        goto done;
+    }
+    peek_op(o, err);
+
+    json_t *t = json_object_get(o, "type");
+    if (!t || !json_is_string(t)) {
+        fail(err, "bad_message", "field 'type' is missing or not a string");
+        goto done;
+    }
+    const char *type = json_string_value(t);
+    for (int i = MSG_NONE + 1; i < MSG__COUNT; i++)
+        if (strcmp(type, msg_type_name((enum msg_type)i)) == 0 &&
+            strlen(type) == json_string_length(t))
+            out->type = (enum msg_type)i;
+    if (out->type == MSG_NONE) {
+        char buf[40];
+        fail(err, "unknown_type", "unknown message type '%s'", safe_key(type, buf));
+        goto done;
+    }
+    if (check_keys(o, specs[out->type].keys, "", err) < 0)
+        goto done;
+    rc = decode_fields(o, out, err);
+
+done:
+    json_decref(o);
+    if (rc < 0)
+        msg_clear(out);
+    return rc;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+    if (v)
+        json_object_set_new(o, key, json_string(v));
+}
+
+static void set_int(json_t *o, const char *key, int64_t v)
+{
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static char *dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+char *codec_encode_msg(const struct msg *m)
+{
+    const char *type = msg_type_name(m->type);
+    if (!type)
+        return NULL;
+    json_t *o = json_object();
+    set_str(o, "type", type);
+    if (specs[m->type].has_op)
+        set_str(o, "op", m->op);
+    switch (m->type) {
+    case MSG_JOIN:
+        if (m->code[0])
+            set_str(o, "code", m->code);
+        set_str(o, "as", role_name(m->as));
+        set_str(o, "nickname", m->nickname);
+        if (m->anonymous)
+            json_object_set_new(o, "anonymous", json_true());
+        set_str(o, "secret", m->secret);
+        set_str(o, "token", m->token);
+        if (m->last_event_id[0])
+            set_str(o, "last_event_id", m->last_event_id);
+        break;
+    case MSG_POST:
+        set_str(o, "kind", kind_name(m->kind));
+        set_str(o, "text", m->text);
+        if (m->parent > 0)
+            set_int(o, "parent", m->parent);
+        break;
+    case MSG_VOTE:
+    case MSG_UNVOTE:
+    case MSG_UNHIDE:
+        set_int(o, "item", m->item);
+        break;
+    case MSG_HIDE:
+        set_int(o, "item", m->item);
+        set_str(o, "reason", m->reason);
+        break;
+    case MSG_SET_PHASE:
+        set_str(o, "phase", phase_name(m->phase));
+        break;
+    case MSG_EXTEND:
+        set_int(o, "seconds", m->seconds);
+        break;
+    case MSG_PING:
+        if (m->has_t)
+            set_int(o, "t", m->t);
+        break;
+    default:
+        break;
+    }
+    return dump(o);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Jam configuration (POST /api/jams body, and the jam_created event) */
+
+static const char *const jam_body_keys[] = {"title", "question", "agenda", "settings", NULL};
+static const char *const step_keys[] = {"phase", "duration_s", NULL};
+static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phase", "min_text",
+                                            "max_text", NULL};
+
+/* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
+ * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
+static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict,
+                             struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int64_t x;
+
+    if (get_str(o, "title", true, (struct str_rule){1, MSG_TITLE_MAX, CTL_NONE}, &s, &n, err) < 0)
+        return -1;
+    c->title = dup_str(s, n);
+    if (get_str(o, "question", true, (struct str_rule){1, MSG_QUESTION_MAX, CTL_NEWLINE}, &s, &n,
+                err) < 0)
+        return -1;
+    c->question = dup_str(s, n);
+
+    json_t *agenda = json_object_get(o, "agenda");
+    if (!agenda)
+        return fail(err, "bad_message", "field 'agenda' is missing");
+    if (!json_is_array(agenda))
+        return fail(err, "bad_message", "field 'agenda' must be an array");
+    size_t count = json_array_size(agenda);
+    if (count < 1 || count > JAM_MAX_PHASES)
+        return fail(err, "bad_value", "field 'agenda' must have 1 to %d phases", JAM_MAX_PHASES);
+    bool seen[PHASE__COUNT] = {false};
+    for (size_t i = 0; i < count; i++) {
+        json_t *step = json_array_get(agenda, i);
+        if (!json_is_object(step))
+            return fail(err, "bad_message", "agenda[%zu] must be an object", i);
+        if (strict && check_keys(step, step_keys, "agenda", err) < 0)
+            return -1;
+        int p;
+        if (get_name(step, "phase", true, phase_from_name, &p, err) < 0)
+            return -1;
+        if (seen[p])
+            return fail(err, "bad_value", "agenda: phase '%s' appears twice",
+                        phase_name((enum phase)p));
+        seen[p] = true;
+        if (get_int(step, "duration_s", true, 0, MSG_DURATION_MAX_S, &x, err) < 0)
+            return -1;
+        c->agenda[i].phase = (enum phase)p;
+        c->agenda[i].duration_s = (uint32_t)x;
+    }
+    c->n_agenda = (unsigned)count;
+
+    c->settings.anonymous_allowed = true;
+    c->settings.votes_per_phase = 5;
+    c->settings.min_text = 2;
+    c->settings.max_text = 500;
+    json_t *st = json_object_get(o, "settings");
+    if (st) {
+        if (!json_is_object(st))
+            return fail(err, "bad_message", "field 'settings' must be an object");
+        if (strict && check_keys(st, settings_keys, "settings", err) < 0)
+            return -1;
+        if (get_bool(st, "anonymous_allowed", false, &c->settings.anonymous_allowed, err) < 0)
+            return -1;
+        x = c->settings.votes_per_phase;
+        if (get_int(st, "votes_per_phase", false, 0, MSG_VOTES_PER_PHASE_MAX, &x, err) < 0)
+            return -1;
+        c->settings.votes_per_phase = (uint32_t)x;
+        x = c->settings.min_text;
+        if (get_int(st, "min_text", false, 1, MSG_TEXT_HARD_MAX, &x, err) < 0)
+            return -1;
+        c->settings.min_text = (uint32_t)x;
+        x = c->settings.max_text;
+        if (get_int(st, "max_text", false, 1, MSG_TEXT_HARD_MAX, &x, err) < 0)
+            return -1;
+        c->settings.max_text = (uint32_t)x;
+        if (c->settings.min_text > c->settings.max_text)
+            return fail(err, "bad_value", "settings: min_text must not exceed max_text");
+    }
+    return 0;
+}
+
+int codec_jam_config_decode(const char *text, size_t len, struct jam_config *out,
+                            struct codec_error *err)
+{
+    struct codec_error scratch;
+    if (!err)
+        err = &scratch;
+    err_reset(err);
+    memset(out, 0, sizeof *out);
+
+    json_t *o = parse(text, len, err);
+    if (!o)
+        return -1;
+    int rc = -1;
+    if (!json_is_object(o))
+        fail(err, "bad_message", "the body must be a JSON object");
+    else if (check_keys(o, jam_body_keys, "", err) == 0)
+        rc = decode_jam_fields(o, out, true, err);
+    json_decref(o);
+    if (rc < 0)
+        jam_config_clear(out);
+    return rc;
+}
+
+static json_t *encode_jam_fields(json_t *o, const struct jam_config *c)
+{
+    set_str(o, "title", c->title);
+    set_str(o, "question", c->question);
+    json_t *agenda = json_array();
+    for (unsigned i = 0; i < c->n_agenda && i < JAM_MAX_PHASES; i++) {
+        json_t *step = json_object();
+        set_str(step, "phase", phase_name(c->agenda[i].phase));
+        set_int(step, "duration_s", c->agenda[i].duration_s);
+        json_array_append_new(agenda, step);
+    }
+    json_object_set_new(o, "agenda", agenda);
+    json_t *st = json_object();
+    json_object_set_new(st, "anonymous_allowed", json_boolean(c->settings.anonymous_allowed));
+    set_int(st, "votes_per_phase", c->settings.votes_per_phase);
+    set_int(st, "min_text", c->settings.min_text);
+    set_int(st, "max_text", c->settings.max_text);
+    json_object_set_new(o, "settings", st);
+    return o;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Events */
+
+/* Which events carry "by" and "op" (written on behalf of a session). */
+static bool event_has_writer(enum event_type t)
+{
+    switch (t) {
+    case EV_POSTED:
+    case EV_VOTED:
+    case EV_UNVOTED:
+    case EV_STARTED:
+    case EV_PAUSED:
+    case EV_RESUMED:
+    case EV_PHASE_SET:
+    case EV_EXTENDED:
+    case EV_HIDDEN:
+    case EV_UNHIDDEN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A string field that may be null: 1 = string, 0 = null or absent. */
+static int get_nullable_str(json_t *o, const char *key, char **out, struct codec_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return fail(err, "bad_message", "field '%s' must be a string or null", key);
+    *out = dup_str(json_string_value(v), json_string_length(v));
+    return 1;
+}
+
+static bool is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static int decode_event_fields(json_t *o, struct event *e, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int x;
+    const struct str_rule any_rule = {0, (size_t)-1, CTL_ANY};
+
+    if (get_int(o, "at", true, 0, INT64_MAX, &e->at_ms, err) < 0)
+        return -1;
+    if (event_has_writer(e->type)) {
+        if (get_int(o, "by", true, 0, INT64_MAX, &e->by, err) < 0)
+            return -1;
+        if (get_op(o, true, 0, e->op, err) < 0)
+            return -1;
+    }
+    switch (e->type) {
+    case EV_JAM_CREATED:
+        if (get_str(o, "code", true, any_rule, &s, &n, err) < 0)
+            return -1;
+        if (n != MSG_CODE_LEN || strspn(s, "0123456789") != n)
+            return fail(err, "bad_value", "field 'code' must be %d digits", MSG_CODE_LEN);
+        memcpy(e->jam.code, s, n + 1);
+        if (get_str(o, "secret_sha256", true, (struct str_rule){0, 64, CTL_ANY}, &s, &n, err) < 0)
+            return -1;
+        if (!is_lower_hex(s, n))
+            return fail(err, "bad_value", "field 'secret_sha256' must be lowercase hex");
+        memcpy(e->jam.secret_sha256, s, n + 1);
+        return decode_jam_fields(o, &e->jam, false, err);
+    case EV_JOINED:
+        if (get_int(o, "pid", true, 0, INT64_MAX, &e->pid, err) < 0)
+            return -1;
+        if (get_name(o, "role", true, role_from_name, &x, err) < 0)
+            return -1;
+        e->role = (enum role)x;
+        if (get_nullable_str(o, "nickname", &e->nickname, err) < 0)
+            return -1;
+        return get_bool(o, "anonymous", true, &e->anonymous, err) < 0 ? -1 : 0;
+    case EV_POSTED: {
+        if (get_name(o, "kind", true, kind_from_name, &x, err) < 0)
+            return -1;
+        e->kind = (enum kind)x;
+        if (get_str(o, "text", true, any_rule, &s, &n, err) < 0)
+            return -1;
+        e->text = dup_str(s, n);
+        json_t *p = json_object_get(o, "parent");
+        if (p && !json_is_null(p) && get_int(o, "parent", true, 1, INT64_MAX, &e->parent, err) < 0)
+            return -1;
+        return 0;
+    }
+    case EV_VOTED:
+    case EV_UNVOTED:
+    case EV_UNHIDDEN:
+        return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
+    case EV_HIDDEN:
+        if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
+            return -1;
+        return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
+    case EV_PHASE_SET:
+    case EV_PHASE_ENDED:
+        return get_int(o, "index", true, 0, JAM_MAX_PHASES - 1, &e->index, err) < 0 ? -1 : 0;
+    case EV_EXTENDED:
+        return get_int(o, "seconds", true, 1, MSG_EXTEND_MAX_S, &e->seconds, err) < 0 ? -1 : 0;
+    case EV_STARTED:
+    case EV_PAUSED:
+    case EV_RESUMED:
+        return 0;
+    default:
+        return fail(err, "internal", "unhandled event type");
+    }
+}
+
+int codec_event_decode(const char *text, size_t len, struct event *out, struct codec_error *err)
+{
+    struct codec_error scratch;
+    if (!err)
+        err = &scratch;
+    err_reset(err);
+    memset(out, 0, sizeof *out);
+
+    json_t *o = parse(text, len, err);
+    if (!o)
+        return -1;
+    int rc = -1;
+    json_t *t;
+    if (!json_is_object(o)) {
+        fail(err, "bad_message", "an event must be a JSON object");
+        goto done;
+    }
+    t = json_object_get(o, "t");
+    if (!t || !json_is_string(t)) {
+        fail(err, "bad_message", "field 't' is missing or not a string");
+        goto done;
+    }
+    for (int i = EV_NONE + 1; i < EV__COUNT; i++)
+        if (strcmp(json_string_value(t), event_type_name((enum event_type)i)) == 0 &&
+            strlen(json_string_value(t)) == json_string_length(t))
+            out->type = (enum event_type)i;
+    if (out->type == EV_NONE) {
+        char buf[40];
+        fail(err, "unknown_type", "unknown event type '%s'", safe_key(json_string_value(t), buf));
+        goto done;
+    }
+    rc = decode_event_fields(o, out, err);
+
+done:
+    json_decref(o);
+    if (rc < 0)
+        event_clear(out);
+    return rc;
+}
+
+char *codec_event_encode(const struct event *e)
+{
+    const char *t = event_type_name(e->type);
+    if (!t)
+        return NULL;
+    json_t *o = json_object();
+    set_str(o, "t", t);
+    set_int(o, "at", e->at_ms);
+    if (event_has_writer(e->type)) {
+        set_int(o, "by", e->by);
+        set_str(o, "op", e->op);
+    }
+    switch (e->type) {
+    case EV_JAM_CREATED:
+        set_str(o, "code", e->jam.code);
+        encode_jam_fields(o, &e->jam);
+        set_str(o, "secret_sha256", e->jam.secret_sha256);
+        break;
+    case EV_JOINED:
+        set_int(o, "pid", e->pid);
+        set_str(o, "role", role_name(e->role));
+        json_object_set_new(o, "nickname", e->nickname ? json_string(e->nickname) : json_null());
+        json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
+        break;
+    case EV_POSTED:
+        set_str(o, "kind", kind_name(e->kind));
+        set_str(o, "text", e->text);
+        json_object_set_new(o, "parent", e->parent > 0 ? json_integer(e->parent) : json_null());
+        break;
+    case EV_VOTED:
+    case EV_UNVOTED:
+    case EV_UNHIDDEN:
+        set_int(o, "item", e->item);
+        break;
+    case EV_HIDDEN:
+        set_int(o, "item", e->item);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        break;
+    case EV_PHASE_SET:
+    case EV_PHASE_ENDED:
+        set_int(o, "index", e->index);
+        break;
+    case EV_EXTENDED:
+        set_int(o, "seconds", e->seconds);
+        break;
+    default:
+        break;
+    }
+    return dump(o);
+}
