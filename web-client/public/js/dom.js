@@ -1,0 +1,63 @@
+// Tiny DOM helpers. Text is only ever inserted as text nodes (never innerHTML).
+
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else if (k === 'value') el.value = v;
+      else if (k === 'checked' || k === 'disabled' || k === 'selected') el[k] = !!v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+export function $(sel, root = document) { return root.querySelector(sel); }
+export function $$(sel, root = document) { return Array.from(root.querySelectorAll(sel)); }
+
+export function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
+export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+export function show(el, yes) { if (el) el.hidden = !yes; }
+
+// Replace the children of `parent` by `nodes`, reusing nothing (simple lists only).
+export function replaceChildren(parent, nodes) {
+  clear(parent);
+  append(parent, nodes);
+}
+
+// Fill every element with data-t="key" with its string (static labels in the HTML pages).
+export function applyStrings(t, root = document) {
+  for (const el of root.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  for (const el of root.querySelectorAll('[data-t-placeholder]')) el.placeholder = t(el.dataset.tPlaceholder);
+  for (const el of root.querySelectorAll('[data-t-label]')) el.setAttribute('aria-label', t(el.dataset.tLabel));
+  for (const el of root.querySelectorAll('[data-t-title]')) el.title = t(el.dataset.tTitle);
+}
+
+// Batches renders to one per animation frame.
+export function frameScheduler(fn) {
+  let queued = false;
+  return function schedule() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; fn(); });
+  };
+}

@@ -1,0 +1,178 @@
+// The protocol state of one jam, as seen by one client: built from `snapshot`, patched by `update`,
+// with gap detection and the documented ranking rule. No DOM here.
+
+export const KINDS = ['problem', 'idea', 'refinement', 'pledge'];
+export const PHASES = ['explore', 'ideate', 'design', 'diffuse', 'results'];
+
+// What each phase accepts (proto/messages.md, "Phases and what they accept").
+export const PHASE_RULES = {
+  explore: { post: 'problem', parent: null, parentRequired: false, vote: ['problem'] },
+  ideate: { post: 'idea', parent: 'problem', parentRequired: false, vote: ['idea'] },
+  design: { post: 'refinement', parent: 'idea', parentRequired: true, vote: ['idea', 'refinement'] },
+  diffuse: { post: 'pledge', parent: 'idea', parentRequired: true, vote: ['idea'] },
+  results: { post: null, parent: null, parentRequired: false, vote: [] },
+};
+
+export const ROLE_OF_KIND = { problem: 'explorer', idea: 'ideator', refinement: 'designer', pledge: 'diffuser' };
+
+// Event ids are "<ms>-<seq>", compared numerically part by part. null sorts first.
+export function compareIds(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return -1;
+  if (b === null || b === undefined) return 1;
+  const [am, as] = String(a).split('-');
+  const [bm, bs] = String(b).split('-');
+  // Use BigInt-free numeric comparison on decimal strings of arbitrary length.
+  const c = cmpDec(am, bm);
+  return c !== 0 ? c : cmpDec(as || '0', bs || '0');
+}
+function cmpDec(x, y) {
+  x = x.replace(/^0+(?=\d)/, '');
+  y = y.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export class JamState {
+  constructor() { this.reset(); }
+
+  reset() {
+    this.ready = false;          // a snapshot has been applied
+    this.jam = null;
+    this.clock = null;
+    this.clockAt = 0;            // performance.now() when the clock was received
+    this.items = new Map();      // id -> item
+    this.ranking = { problem: [], idea: [], refinement: [], pledge: [] };
+    this.stats = { participants: 0, online: 0, items: 0, votes: 0 };
+    this.you = null;             // {id, role, nickname, votes:Set, budget_left, items:Set}
+    this.lastEventId = null;
+    this.version = 0;            // bumped on every change (renderers compare)
+    this.changedVotes = new Set();
+  }
+
+  // Returns {phaseChanged}
+  applySnapshot(s) {
+    const prevPhase = this.clock ? this.clock.index : undefined;
+    const prevState = this.clock ? this.clock.state : undefined;
+    this.jam = s.jam || this.jam;
+    this.setClock(s.clock);
+    this.items = new Map();
+    for (const it of s.items || []) this.items.set(it.id, { ...it });
+    this.ranking = { problem: [], idea: [], refinement: [], pledge: [], ...(s.ranking || {}) };
+    if (s.stats) this.stats = { ...s.stats };
+    if (s.you) {
+      this.you = {
+        id: s.you.id, role: s.you.role, nickname: s.you.nickname ?? null,
+        votes: new Set(s.you.votes || []),
+        budget_left: s.you.budget_left === undefined ? null : s.you.budget_left,
+        items: new Set(s.you.items || []),
+      };
+    }
+    this.lastEventId = s.event_id ?? this.lastEventId;
+    this.ready = true;
+    this.version++;
+    return { phaseChanged: prevPhase !== undefined && (prevPhase !== this.clock.index || prevState !== this.clock.state) };
+  }
+
+  // True when this update follows what we have without a gap (spec: last seen id >= prev).
+  follows(u) {
+    if (!this.ready) return false;
+    return compareIds(this.lastEventId, u.prev) >= 0;
+  }
+
+  // Applies an update that follows(). Returns {phaseChanged, newItems:[ids], votesChanged:[ids]}.
+  applyUpdate(u) {
+    const out = { phaseChanged: false, newItems: [], votesChanged: [] };
+    if (u.items) {
+      for (const it of u.items) {
+        const old = this.items.get(it.id);
+        if (old) {
+          // Hidden items come to citizens and screens as {id, hidden:true} only: keep what we know.
+          Object.assign(old, it);
+        } else {
+          this.items.set(it.id, { ...it });
+          out.newItems.push(it.id);
+        }
+      }
+    }
+    if (u.votes) {
+      for (const [k, v] of Object.entries(u.votes)) {
+        const id = Number(k);
+        const it = this.items.get(id);
+        if (it) { if (it.votes !== v) { it.votes = v; out.votesChanged.push(id); } }
+        else this.items.set(id, { id, votes: v });
+      }
+    }
+    if (u.ranking) Object.assign(this.ranking, u.ranking);
+    if (u.clock) {
+      const before = this.clock;
+      this.setClock(u.clock);
+      if (!before || before.index !== u.clock.index || before.state !== u.clock.state || before.phase !== u.clock.phase) {
+        out.phaseChanged = true;
+        if (before && before.index !== u.clock.index && this.you && this.jam) {
+          // A new phase opens a fresh vote budget (rule: budget per participant per phase).
+          const per = this.jam.settings ? this.jam.settings.votes_per_phase : 0;
+          this.you.budget_left = per ? per : null;
+        }
+      }
+    }
+    if (u.stats) this.stats = { ...this.stats, ...u.stats };
+    if (u.to && compareIds(u.to, this.lastEventId) > 0) this.lastEventId = u.to;
+    this.version++;
+    return out;
+  }
+
+  setClock(c) {
+    if (!c) return;
+    this.clock = { ...c };
+    this.clockAt = performance.now();
+  }
+
+  // Milliseconds left in the current phase, counted down from when the clock was received.
+  remainingMs(now = performance.now()) {
+    const c = this.clock;
+    if (!c || c.remaining_ms === null || c.remaining_ms === undefined) return null;
+    if (c.state === 'running') return Math.max(0, c.remaining_ms - (now - this.clockAt));
+    return Math.max(0, c.remaining_ms);
+  }
+
+  // 'lobby' | 'running' | 'paused' | 'ended'
+  get clockState() { return this.clock ? this.clock.state : 'lobby'; }
+  get phase() { return this.clock && this.clock.phase ? this.clock.phase : null; }
+  get rules() {
+    const p = this.phase;
+    return p && PHASE_RULES[p] ? PHASE_RULES[p] : { post: null, parent: null, parentRequired: false, vote: [] };
+  }
+  get canWrite() { return this.clockState === 'running'; }
+
+  isVotable(item) {
+    return this.canWrite && !item.hidden && this.rules.vote.includes(item.kind);
+  }
+
+  // Visible items of `kind` in ranking order: votes descending, then id ascending.
+  rankedItems(kind) {
+    const list = [];
+    for (const it of this.items.values()) if (it.kind === kind && !it.hidden) list.push(it);
+    list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || a.id - b.id);
+    return list;
+  }
+
+  // 1-based rank of an item within its kind (null when hidden or unknown).
+  rankOf(id) {
+    const it = this.items.get(id);
+    if (!it || it.hidden || !it.kind) return null;
+    let rank = 1;
+    for (const o of this.items.values()) {
+      if (o === it || o.kind !== it.kind || o.hidden) continue;
+      const ov = o.votes || 0, iv = it.votes || 0;
+      if (ov > iv || (ov === iv && o.id < it.id)) rank++;
+    }
+    return rank;
+  }
+
+  countVisible(kind) {
+    let n = 0;
+    for (const it of this.items.values()) if (it.kind === kind && !it.hidden) n++;
+    return n;
+  }
+}
