@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: MIT
+ * test_store.c - store.c against a private redis-server on a free loopback port: append order,
+ * SADD, queue bound, error replies, SIGSTOP (timeouts, in-doubt recovery), SIGKILL and restart,
+ * paged replay and the start-up calls. Every wait has a deadline; redis dies with the test.
+ * hiredis appears here only to poke Redis's config (CONFIG SET); the store is tested via store.h.
+ */
+#include "store.h"
+#include "test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#define MAX_CTX 4096
+#define MAX_FOUND 256
+
+static pid_t redis_pid = -1;
+static int redis_port;
+static char redis_dir[] = "/tmp/test_store.XXXXXX";
+static int wake_fd[2];
+
+/* ---- what the store reported ------------------------------------------------------------ */
+
+static struct {
+    int count[MAX_CTX];
+    const char *err[MAX_CTX];
+    char id[MAX_CTX][STORE_ID_MAX + 1];
+    int ups, downs, found, bad;
+    long long last_ok_ctx;
+    int order_violations;
+    char found_payload[MAX_FOUND][32];
+    char found_id[MAX_FOUND][STORE_ID_MAX + 1];
+    char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, in arrival order */
+    size_t nkinds;
+} seen;
+
+static void seen_reset(void)
+{
+    memset(&seen, 0, sizeof(seen));
+    seen.last_ok_ctx = -1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Stream ids compare as (ms, seq). */
+static int id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0;
+    unsigned long long bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    return as < bs ? -1 : as > bs;
+}
+
+static void on_wake(void *arg)
+{
+    (void)arg;
+    char b = 1;
+    ssize_t n = write(wake_fd[1], &b, 1); /* a full pipe already means "wake" */
+    (void)n;
+}
+
+static void record(const struct store_result *r)
+{
+    if (seen.nkinds < sizeof(seen.kinds) - 1)
+        seen.kinds[seen.nkinds++] = "AFUD"[r->kind];
+    switch (r->kind) {
+    case STORE_APPENDED:
+        if (r->ctx >= MAX_CTX || !r->key) {
+            seen.bad++;
+            break;
+        }
+        seen.count[r->ctx]++;
+        seen.err[r->ctx] = r->err;
+        if (!r->err) {
+            snprintf(seen.id[r->ctx], sizeof(seen.id[0]), "%s", r->id);
+            if ((long long)r->ctx < seen.last_ok_ctx)
+                seen.order_violations++;
+            seen.last_ok_ctx = (long long)r->ctx;
+        } else if (r->err != store_err_timeout && r->err != store_err_unavailable) {
+            seen.bad++;
+        }
+        break;
+    case STORE_FOUND:
+        if (!r->key || !r->payload) {
+            seen.bad++;
+            break;
+        }
+        if (seen.found < MAX_FOUND) {
+            snprintf(seen.found_payload[seen.found], sizeof(seen.found_payload[0]), "%s",
+                     r->payload);
+            snprintf(seen.found_id[seen.found], sizeof(seen.found_id[0]), "%s", r->id);
+        }
+        seen.found++;
+        break;
+    case STORE_UP:
+        seen.ups++;
+        break;
+    case STORE_DOWN:
+        seen.downs++;
+        break;
+    }
+}
+
+/* Drives the store like the loop does (wake pipe, poll, expire) until 'done' or the deadline. */
+static bool pump(struct store *s, int timeout_ms, bool (*done)(int, int), int a, int b)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        struct store_result rs[64];
+        size_t n;
+        store_expire(s, now_ms());
+        while ((n = store_poll(s, rs, 64)) > 0) {
+            for (size_t i = 0; i < n; i++) {
+                record(&rs[i]);
+                store_result_clear(&rs[i]);
+            }
+        }
+        if (done(a, b))
+            return true;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = wake_fd[0], .events = POLLIN};
+        if (poll(&p, 1, left < 20 ? (int)left : 20) > 0) {
+            char buf[256];
+            while (read(wake_fd[0], buf, sizeof(buf)) > 0) {
+            }
+        }
+    }
+}
+
+static bool have_results(int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (seen.count[i] == 0)
+            return false;
+    return true;
+}
+
+static bool have_ups(int n, int unused)
+{
+    (void)unused;
+    return seen.ups >= n;
+}
+
+static bool have_downs(int n, int unused)
+{
+    (void)unused;
+    return seen.downs >= n;
+}
+
+static bool exactly_once(int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (seen.count[i] != 1)
+            return false;
+    return true;
+}
+
+/* ---- a private redis-server ----------------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        perror("free_port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static struct store_config config(int timeout_ms, size_t queue_max)
+{
+    struct store_config cfg = {.host = "127.0.0.1", .port = redis_port, .timeout_ms = timeout_ms,
+                               .queue_max = queue_max};
+    return cfg;
+}
+
+static void redis_stop_now(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = -1;
+    }
+}
+
+static bool redis_start(void)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", redis_port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
+        _exit(127);
+    }
+    redis_pid = pid;
+    struct store_config cfg = config(500, 0);
+    char err[160];
+    if (store_check(&cfg, 5000, err, sizeof(err)) != 0) {
+        fprintf(stderr, "redis-server did not start: %s\n", err);
+        redis_stop_now();
+        return false;
+    }
+    return true;
+}
+
+static void redis_signal(int sig)
+{
+    if (redis_pid > 0)
+        kill(redis_pid, sig);
+}
+
+/* Runs one command on Redis directly; returns 0 if it did not fail. */
+static int redis_cmd(const char *cmd)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    int rc = -1;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, cmd);
+        if (r) {
+            rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+            freeReplyObject(r);
+        }
+    }
+    if (c)
+        redisFree(c);
+    return rc;
+}
+
+static void cleanup(void)
+{
+    redis_signal(SIGCONT);
+    redis_stop_now();
+    char path[64];
+    snprintf(path, sizeof(path), "%s/dump.rdb", redis_dir);
+    unlink(path);
+    rmdir(redis_dir);
+}
+
+static struct store *open_store(int timeout_ms, size_t queue_max)
+{
+    struct store_config cfg = config(timeout_ms, queue_max);
+    struct store *s = NULL;
+    seen_reset();
+    if (store_new(&cfg, on_wake, NULL, &s) != 0)
+        return NULL;
+    if (!pump(s, 3000, have_ups, 1, 0)) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- replay / members callbacks ----------------------------------------------------------- */
+
+struct replay_seen {
+    int n;
+    int stop_after;
+    int mismatches;
+    int first_index;
+    char last_id[STORE_ID_MAX + 1];
+    int out_of_order;
+};
+
+static int on_entry(const char *id, const char *payload, size_t len, void *arg)
+{
+    struct replay_seen *rs = arg;
+    char want[32];
+    snprintf(want, sizeof(want), "r%d", rs->first_index + rs->n);
+    if (len != strlen(want) || memcmp(payload, want, len) != 0)
+        rs->mismatches++;
+    if (strcmp(id, seen.id[rs->first_index + rs->n]) != 0)
+        rs->mismatches++;
+    if (rs->last_id[0] && id_cmp(rs->last_id, id) >= 0)
+        rs->out_of_order++;
+    snprintf(rs->last_id, sizeof(rs->last_id), "%s", id);
+    rs->n++;
+    return rs->stop_after && rs->n == rs->stop_after ? 7 : 0;
+}
+
+static int on_member(const char *member, void *arg)
+{
+    int *mask = arg;
+    if (strcmp(member, "J1") == 0)
+        *mask |= 1;
+    else if (strcmp(member, "J2") == 0)
+        *mask |= 2;
+    else
+        *mask |= 4;
+    return 0;
+}
+
+static int on_entry_plain(const char *id, const char *payload, size_t len, void *arg)
+{
+    (void)id;
+    (void)payload;
+    (void)len;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+TEST(check_and_config)
+{
+    struct store_config cfg = config(500, 0);
+    char err[160], policy[32], aof[32];
+    CHECK_EQ_INT(store_check(&cfg, 1000, err, sizeof(err)), 0);
+    CHECK_EQ_INT(store_config_get(&cfg, policy, sizeof(policy), aof, sizeof(aof)), 0);
+    CHECK_EQ_STR(policy, "noeviction");
+    CHECK_EQ_STR(aof, "no");
+
+    struct store_config dead = cfg;
+    dead.port = free_port();
+    int64_t t0 = now_ms();
+    CHECK_EQ_INT(store_check(&dead, 200, err, sizeof(err)), -ETIMEDOUT);
+    CHECK(err[0] != '\0');
+    CHECK(now_ms() - t0 < 1500);
+    CHECK(store_config_get(&dead, policy, sizeof(policy), aof, sizeof(aof)) < 0);
+}
+
+TEST(down_at_start)
+{
+    struct store_config cfg = config(300, 0);
+    cfg.port = free_port();
+    struct store *s = NULL;
+    seen_reset();
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (!s)
+        return;
+    CHECK(pump(s, 2000, have_downs, 1, 0));
+    CHECK(!store_is_up(s));
+    CHECK_EQ_INT(store_append(s, "t:x", "x", NULL, NULL, 1, now_ms()), -ENOTCONN);
+    int64_t t0 = now_ms();
+    store_free(s);
+    CHECK(now_ms() - t0 < 1500);
+    CHECK_EQ_INT(seen.ups, 0);
+}
+
+TEST(append_order_and_sadd)
+{
+    struct store *s = open_store(2000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK(store_is_up(s));
+    char payload[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(payload, sizeof(payload), "r%d", i);
+        CHECK_EQ_INT(store_append(s, "t:order", payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK_EQ_INT(store_append(s, "t:jam1", "created", "t:jams", "J1", 300, now_ms()), 0);
+    CHECK_EQ_INT(store_append(s, "t:jam2", "created", "t:jams", "J2", 301, now_ms()), 0);
+    CHECK(pump(s, 5000, have_results, 0, 302));
+    CHECK(exactly_once(0, 302));
+    for (int i = 0; i < 302; i++)
+        CHECK(seen.err[i] == NULL);
+    for (int i = 1; i < 300; i++)
+        CHECK(id_cmp(seen.id[i - 1], seen.id[i]) < 0);
+    CHECK_EQ_INT(seen.order_violations, 0);
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+
+    struct store_config cfg = config(2000, 0);
+    struct replay_seen rs = {0};
+    CHECK_EQ_INT(store_replay(&cfg, "t:order", "", on_entry, &rs), 0);
+    CHECK_EQ_INT(rs.n, 300);
+    CHECK_EQ_INT(rs.mismatches, 0);
+    int mask = 0;
+    CHECK_EQ_INT(store_members(&cfg, "t:jams", on_member, &mask), 0);
+    CHECK_EQ_INT(mask, 3);
+}
+
+TEST(error_replies_keep_connection)
+{
+    struct store_config cfg = config(2000, 0);
+    char out[16];
+    CHECK_EQ_INT(store_get_or_set(&cfg, "t:str", "x", out, sizeof(out)), 0);
+    struct store *s = open_store(2000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    /* WRONGTYPE: the key holds a string. */
+    CHECK_EQ_INT(store_append(s, "t:str", "x", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == store_err_unavailable);
+    /* -OOM: Redis refuses writes over maxmemory with the noeviction policy. */
+    CHECK_EQ_INT(store_append(s, "t:oom", "x", NULL, NULL, 1, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 1, 2));
+    CHECK(seen.err[1] == NULL);
+    CHECK_EQ_INT(redis_cmd("CONFIG SET maxmemory 1"), 0);
+    CHECK_EQ_INT(store_append(s, "t:oom", "y", NULL, NULL, 2, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == store_err_unavailable);
+    CHECK_EQ_INT(redis_cmd("CONFIG SET maxmemory 0"), 0);
+    CHECK_EQ_INT(store_append(s, "t:oom", "z", NULL, NULL, 3, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 3, 4));
+    CHECK(seen.err[3] == NULL);
+    CHECK(exactly_once(0, 4));
+    CHECK_EQ_INT(seen.downs, 0);
+    CHECK(store_is_up(s));
+    store_free(s);
+}
+
+TEST(queue_bound)
+{
+    struct store *s = open_store(2000, 8);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_append(s, "t:buf", "b0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    /* A stopped Redis answers nothing, so all 8 stay in flight or queued. */
+    redis_signal(SIGSTOP);
+    for (int i = 1; i <= 8; i++)
+        CHECK_EQ_INT(store_append(s, "t:buf", "b", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    CHECK_EQ_INT(store_append(s, "t:buf", "b", NULL, NULL, 9, now_ms()), -ENOBUFS);
+    redis_signal(SIGCONT);
+    CHECK(pump(s, 3000, have_results, 0, 9));
+    CHECK(exactly_once(0, 9));
+    for (int i = 0; i < 9; i++)
+        CHECK(seen.err[i] == NULL);
+    CHECK_EQ_INT(seen.count[9], 0);
+    CHECK_EQ_INT(store_append(s, "t:buf", "b", NULL, NULL, 10, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 10, 11));
+    CHECK(seen.err[10] == NULL);
+    store_free(s);
+}
+
+TEST(replay_pages)
+{
+    struct store *s = open_store(2000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char payload[32];
+    int n = 2600, refused = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(payload, sizeof(payload), "r%d", i);
+        if (store_append(s, "t:replay", payload, NULL, NULL, (uint64_t)i, now_ms()) != 0)
+            refused++;
+    }
+    CHECK_EQ_INT(refused, 0);
+    CHECK(pump(s, 8000, have_results, 0, n));
+    CHECK(exactly_once(0, n));
+    int errors = 0;
+    for (int i = 0; i < n; i++)
+        errors += seen.err[i] != NULL;
+    CHECK_EQ_INT(errors, 0);
+    store_free(s);
+
+    struct store_config cfg = config(2000, 0);
+    struct replay_seen all = {0};
+    CHECK_EQ_INT(store_replay(&cfg, "t:replay", "", on_entry, &all), 0);
+    CHECK_EQ_INT(all.n, n);
+    CHECK_EQ_INT(all.mismatches, 0);
+    CHECK_EQ_INT(all.out_of_order, 0);
+
+    struct replay_seen tail = {.first_index = 1000};
+    CHECK_EQ_INT(store_replay(&cfg, "t:replay", seen.id[999], on_entry, &tail), 0);
+    CHECK_EQ_INT(tail.n, n - 1000);
+    CHECK_EQ_INT(tail.mismatches, 0);
+
+    struct replay_seen stop = {.stop_after = 5};
+    CHECK_EQ_INT(store_replay(&cfg, "t:replay", "", on_entry, &stop), 7);
+    CHECK_EQ_INT(stop.n, 5);
+
+    int count = 0;
+    CHECK_EQ_INT(store_replay(&cfg, "t:missing", "", on_entry_plain, &count), 0);
+    CHECK_EQ_INT(count, 0);
+}
+
+TEST(get_or_set)
+{
+    struct store_config cfg = config(2000, 0);
+    char out[16];
+    CHECK_EQ_INT(store_get_or_set(&cfg, "t:secret", "abc", out, sizeof(out)), 0);
+    CHECK_EQ_STR(out, "abc");
+    CHECK_EQ_INT(store_get_or_set(&cfg, "t:secret", "xyz", out, sizeof(out)), 0);
+    CHECK_EQ_STR(out, "abc");
+    CHECK_EQ_INT(store_get_or_set(&cfg, "t:secret", "xyz", out, 3), -ENOSPC);
+    struct store_config dead = cfg;
+    dead.port = free_port();
+    CHECK(store_get_or_set(&dead, "t:secret", "xyz", out, sizeof(out)) < 0);
+}
+
+TEST(stop_times_out_then_finds_in_doubt)
+{
+    struct store *s = open_store(300, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_append(s, "t:doubt", "d0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == NULL);
+
+    redis_signal(SIGSTOP);
+    int64_t t0 = now_ms();
+    char payload[32];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(payload, sizeof(payload), "d%d", i);
+        CHECK_EQ_INT(store_append(s, "t:doubt", payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(s, 3000, have_results, 1, 11));
+    int64_t took = now_ms() - t0;
+    CHECK(took >= 250 && took <= 1500);
+    for (int i = 1; i <= 10; i++)
+        CHECK(seen.err[i] == store_err_timeout);
+    CHECK(pump(s, 1000, have_downs, 1, 0));
+    CHECK(!store_is_up(s));
+    CHECK_EQ_INT(store_append(s, "t:doubt", "no", NULL, NULL, 11, now_ms()), -ENOTCONN);
+
+    /* On SIGCONT Redis executes the XADDs still buffered on the dropped connection: their
+     * outcome was unknown, and the store reports them as found before STORE_UP. */
+    redis_signal(SIGCONT);
+    CHECK(pump(s, 5000, have_ups, 2, 0));
+    /* The thread may have sent only the first few before the rest expired in the queue: the
+     * found entries are exactly a prefix of what was appended, never one that was not sent. */
+    CHECK(seen.found >= 1 && seen.found <= 10);
+    for (int i = 0; i < 10 && i < seen.found; i++) {
+        snprintf(payload, sizeof(payload), "d%d", i + 1);
+        CHECK_EQ_STR(seen.found_payload[i], payload);
+    }
+    const char *d = strchr(seen.kinds, 'D'), *f = strchr(seen.kinds, 'F');
+    const char *u = strrchr(seen.kinds, 'U');
+    CHECK(d && f && u && d < f && strrchr(seen.kinds, 'F') < u);
+
+    CHECK_EQ_INT(store_append(s, "t:doubt", "d12", NULL, NULL, 12, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 12, 13));
+    CHECK(seen.err[12] == NULL);
+    CHECK(seen.found >= 1 && id_cmp(seen.found_id[seen.found - 1], seen.id[12]) < 0);
+    int k = 0;
+    struct store_config cfg = config(2000, 0);
+    CHECK_EQ_INT(store_replay(&cfg, "t:doubt", "", on_entry_plain, &k), 0);
+    CHECK_EQ_INT(k, 1 + seen.found + 1);
+    CHECK(exactly_once(0, 11));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+}
+
+TEST(free_with_appends_in_flight)
+{
+    struct store *s = open_store(300, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_append(s, "t:free", "f", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    redis_signal(SIGSTOP);
+    for (int i = 1; i <= 100; i++)
+        CHECK_EQ_INT(store_append(s, "t:free", "f", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    sleep_ms(20);
+    int64_t t0 = now_ms();
+    store_free(s);
+    CHECK(now_ms() - t0 < 1500);
+    redis_signal(SIGCONT);
+}
+
+TEST(kill_and_restart)
+{
+    struct store *s = open_store(300, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_append(s, "t:kill", "k0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == NULL);
+
+    /* Stop first so that the appends are surely in flight when Redis dies. */
+    redis_signal(SIGSTOP);
+    for (int i = 1; i <= 100; i++)
+        CHECK_EQ_INT(store_append(s, "t:kill", "k", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    sleep_ms(50);
+    redis_stop_now();
+    CHECK(pump(s, 3000, have_results, 1, 101));
+    CHECK(exactly_once(1, 101));
+    int unavailable = 0, timeouts = 0;
+    for (int i = 1; i <= 100; i++) {
+        unavailable += seen.err[i] == store_err_unavailable;
+        timeouts += seen.err[i] == store_err_timeout;
+    }
+    CHECK_EQ_INT(unavailable + timeouts, 100);
+    CHECK(unavailable >= 1);
+    CHECK(pump(s, 1000, have_downs, 1, 0));
+    CHECK_EQ_INT(store_append(s, "t:kill", "no", NULL, NULL, 101, now_ms()), -ENOTCONN);
+
+    CHECK(redis_start());
+    CHECK(pump(s, 5000, have_ups, 2, 0));
+    CHECK(store_is_up(s));
+    CHECK_EQ_INT(store_append(s, "t:kill", "k102", NULL, NULL, 102, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 102, 103));
+    CHECK(seen.err[102] == NULL);
+    CHECK_EQ_INT(seen.count[101], 0);
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe2(wake_fd, O_NONBLOCK | O_CLOEXEC) != 0 || !mkdtemp(redis_dir)) {
+        perror("setup");
+        return 2;
+    }
+    atexit(cleanup);
+    redis_port = free_port();
+    if (!redis_start()) {
+        printf("not ok - redis-server could not start\n");
+        return 1;
+    }
+    RUN(check_and_config);
+    RUN(down_at_start);
+    RUN(append_order_and_sadd);
+    RUN(error_replies_keep_connection);
+    RUN(queue_bound);
+    RUN(replay_pages);
+    RUN(get_or_set);
+    RUN(stop_times_out_then_finds_in_doubt);
+    RUN(free_with_appends_in_flight);
+    RUN(kill_and_restart);
+    close(wake_fd[0]);
+    close(wake_fd[1]);
+    return test_done();
+}
