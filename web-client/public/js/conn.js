@@ -300,8 +300,8 @@ export class Connection extends EventTarget {
 
   // Sends a write (post, vote, unvote, moderator action). Resolves with the ack, rejects with an
   // error whose .code is the server's error code. Survives reconnects: retried with the same op.
-  write(fields) {
-    const msg = { ...fields, op: this.nextOp() };
+  write(fields, opts = {}) {
+    const msg = { ...fields, op: opts.op || this.nextOp() };
     return new Promise((resolve, reject) => {
       const p = { msg, resolve, reject, tries: 0, timer: null };
       this.pending.set(msg.op, p);

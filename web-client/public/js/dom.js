@@ -61,3 +61,27 @@ export function frameScheduler(fn) {
     requestAnimationFrame(() => { queued = false; fn(); });
   };
 }
+
+// Keyed list rendering: reuses one element per key, updates it, and moves only the elements that are
+// out of place (so focus and animations survive re-renders). `create(item)` returns a new element,
+// `update(el, item, index)` refreshes it. Returns the map key -> element of the rendered list.
+export function renderKeyed(container, items, keyOf, create, update) {
+  const old = container._keyed || new Map();
+  const next = new Map();
+  items.forEach((item, i) => {
+    const k = keyOf(item);
+    let el = old.get(k);
+    if (!el) { el = create(item); el.dataset.key = String(k); }
+    update(el, item, i);
+    next.set(k, el);
+  });
+  for (const [k, el] of old) if (!next.has(k) && el.parentNode === container) container.removeChild(el);
+  let i = 0;
+  for (const el of next.values()) {
+    const at = container.children[i];
+    if (at !== el) container.insertBefore(el, at || null);
+    i++;
+  }
+  container._keyed = next;
+  return next;
+}

@@ -1,0 +1,100 @@
+// UI pieces shared by the pages: connection banner, phase labels, item metadata.
+
+import { t, phaseName } from './strings.js';
+import { formatMs } from './countdown.js';
+import { h, setText } from './dom.js';
+
+// Short text of the jam's state: "Explore", "Paused", "Waiting to start", "Ended".
+export function phaseTitle(state) {
+  const c = state.clock;
+  if (!c || c.state === 'lobby') return t('phase_lobby');
+  if (c.state === 'ended') return t('phase_ended');
+  return phaseName(c.phase);
+}
+
+export function phaseHelp(state) {
+  const c = state.clock;
+  if (!c || c.state === 'lobby') return t('phase_help_lobby');
+  if (c.state === 'ended') return t('phase_help_ended');
+  if (c.state === 'paused') return t('phase_help_paused');
+  return t('phase_help_' + c.phase);
+}
+
+export function phaseOf(state) {
+  const c = state.clock;
+  if (!c || !state.jam || c.index < 0 || c.state === 'ended') return '';
+  return t('phase_of', { i: c.index + 1, n: state.jam.agenda.length });
+}
+
+// Countdown text ("4:59", "no time limit", "" in lobby/ended).
+export function clockText(state) {
+  const c = state.clock;
+  if (!c || c.state === 'lobby' || c.state === 'ended') return '';
+  const ms = state.remainingMs();
+  if (ms === null) return t('phase_no_deadline');
+  return formatMs(ms);
+}
+
+export function authorText(item) {
+  if (item.by === 'moderator') return (item.author || t('anonymous')) + ' · ' + t('moderator_badge');
+  return item.author || t('anonymous');
+}
+
+export function roleText(item) {
+  return item.role ? t('role_' + item.role) : '';
+}
+
+export function truncate(s, n) {
+  const cps = Array.from(s || '');
+  return cps.length > n ? cps.slice(0, n - 1).join('') + '…' : cps.join('');
+}
+
+export function parentLine(state, item) {
+  if (!item.parent) return null;
+  const p = state.items.get(item.parent);
+  const text = p && p.text ? truncate(p.text, 90) : t('unknown_item', { id: item.parent });
+  return t('builds_on', { text });
+}
+
+// Keeps a banner element in step with the connection status (with a live retry countdown).
+export function bindConnBanner(conn, banner, { onlineLabelEl } = {}) {
+  if (banner._unbind) banner._unbind();
+  banner.textContent = '';
+  let live = true;
+  const label = h('span', { class: 'conn-label' });
+  const btn = h('button', { type: 'button', class: 'link-button', text: t('conn_reconnect_now'), onclick: () => conn.reconnectNow() });
+  banner.append(label, btn);
+  let status = { state: 'connecting' };
+  const paint = () => {
+    const s = status.state;
+    banner.dataset.state = s;
+    banner.hidden = s === 'online' || s === 'idle' || s === 'failed';
+    btn.hidden = s !== 'waiting';
+    if (s === 'waiting') {
+      const secs = Math.max(0, Math.ceil((status.retryAt - Date.now()) / 1000));
+      setText(label, (navigator.onLine === false ? t('conn_offline') + ' — ' : '') + t('conn_reconnecting', { s: secs }));
+    } else if (s === 'connecting') {
+      setText(label, t('conn_connecting'));
+    }
+    if (onlineLabelEl) {
+      onlineLabelEl.dataset.state = s;
+      setText(onlineLabelEl, s === 'online' ? t('conn_online') : s === 'connecting' ? t('conn_connecting') : t('conn_offline'));
+    }
+  };
+  conn.on('status', (st) => { if (live) { status = st; paint(); } });
+  const iv = setInterval(() => { if (status.state === 'waiting') paint(); }, 500);
+  banner._unbind = () => { live = false; clearInterval(iv); };
+  paint();
+}
+
+// A transient message at the bottom of the page (role=status).
+export function toaster(el) {
+  let timer = null;
+  return (text, kind = 'info') => {
+    el.dataset.kind = kind;
+    setText(el, text);
+    el.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => { el.hidden = true; }, 4000);
+  };
+}
