@@ -1,0 +1,800 @@
+# SPDX-License-Identifier: MIT
+"""harness.py - end-to-end test harness for cojamd.
+
+Starts a throwaway redis-server and the real cojamd on free loopback ports, drives them with real
+WebSocket clients (Debian python3-websockets 10.4, asyncio API) and plain HTTP (http.client), and
+reads Redis with redis-cli. Every wait has a deadline; servers are stopped by PID on every exit path
+(try/finally in run(), atexit, SIGTERM/SIGINT, and a whole-file alarm).
+
+Output is TAP-ish, as tests/test.h: "ok - name" / "not ok - name", diagnostics as "# ..." lines,
+and a last line "# N passed, N failed". Exit status 1 when anything failed.
+
+Environment: COJAMD (binary, default <repo>/build/debug/cojamd), COJAM_E2E_VERBOSE=1 (dump frames),
+COJAM_E2E_KEEP=1 (keep the temporary directories), COJAM_E2E_QUICK=1 (skip the 10 s join timeout).
+"""
+
+import asyncio
+import atexit
+import base64
+import copy
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import websockets
+import websockets.exceptions
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+PROTO = os.path.join(REPO, "proto")
+WEB_ROOT = os.path.join(REPO, "web-client", "public")
+ADMIN_TOKEN = "test-admin"
+VERBOSE = os.environ.get("COJAM_E2E_VERBOSE") == "1"
+ASAN = "asan" in os.environ.get("COJAMD", "")
+# ASan builds start and answer slower; deadlines stretch, assertions do not.
+SLOW = 3.0 if ASAN else 1.0
+
+# ------------------------------------------------------------------------------------------------
+# Processes
+
+
+def free_port():
+    """A free loopback TCP port (bind port 0, read it back, release it)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+_live_procs = []  # every Popen we started and have not reaped yet
+
+
+def _stop_proc(p, timeout=5.0):
+    if p.poll() is None:
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+    if p in _live_procs:
+        _live_procs.remove(p)
+
+
+def _stop_all():
+    for p in list(_live_procs):
+        _stop_proc(p, timeout=3.0)
+
+
+atexit.register(_stop_all)
+
+
+def _on_signal(signum, frame):
+    _stop_all()
+    sys.stdout.flush()
+    os._exit(1)
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+class StartError(Exception):
+    pass
+
+
+def cojamd_path():
+    return os.environ.get("COJAMD") or os.path.join(REPO, "build", "debug", "cojamd")
+
+
+class Servers:
+    """One redis-server plus one cojamd. start() waits for GET /healthz == 200; stop() is idempotent."""
+
+    def __init__(self, extra_args=(), tick_ms=50, web_root=None):
+        self.extra_args = list(extra_args)
+        self.tick_ms = tick_ms
+        self.tmp = tempfile.mkdtemp(prefix="cojam-e2e-")
+        self.redis_port = None
+        self.port = None
+        self.redis = None
+        self.cojamd = None
+        self.web_root = web_root or self._web_root()
+
+    def _web_root(self):
+        if os.path.isfile(os.path.join(WEB_ROOT, "index.html")):
+            return WEB_ROOT
+        # The web client is not written yet: serve a stand-in page from our temporary directory.
+        root = os.path.join(self.tmp, "public")
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "index.html"), "w") as f:
+            f.write("<!doctype html>\n<html><head><title>cojam e2e stand-in</title></head>"
+                    "<body>cojam</body></html>\n")
+        return root
+
+    # -- redis
+    def start_redis(self):
+        self.redis_port = free_port()
+        rdir = os.path.join(self.tmp, "redis")
+        os.makedirs(rdir, exist_ok=True)
+        log = open(os.path.join(self.tmp, "redis.log"), "w")
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", rdir],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _live_procs.append(self.redis)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.redis.poll() is not None:
+                raise StartError("redis-server exited: " + self.tail("redis.log"))
+            try:
+                if self.rcli("PING").strip() == "PONG":
+                    return
+            except Exception:
+                pass
+            time.sleep(0.05)
+        raise StartError("redis-server did not answer PING within 10 s")
+
+    def stop_redis(self):
+        if self.redis:
+            _stop_proc(self.redis)
+
+    # -- cojamd
+    def cojamd_args(self):
+        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port,
+                "--redis", "127.0.0.1:%d" % self.redis_port, "--admin-token", ADMIN_TOKEN,
+                "--data-dir", os.path.join(self.tmp, "data"), "--web-root", self.web_root,
+                "--tick-ms", str(self.tick_ms)] + self.extra_args
+
+    def start_cojamd(self, deadline_s=10.0):
+        exe = cojamd_path()
+        if not os.access(exe, os.X_OK):
+            raise StartError("no executable cojamd at %s (build it: make -C server)" % exe)
+        os.makedirs(os.path.join(self.tmp, "data"), exist_ok=True)
+        last_err = None
+        for attempt in range(3):  # a freed port may be grabbed by someone else: try another
+            self.port = free_port()
+            log = open(os.path.join(self.tmp, "cojamd.log"), "a")
+            self.cojamd = subprocess.Popen(self.cojamd_args(), stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL)
+            _live_procs.append(self.cojamd)
+            deadline = time.monotonic() + deadline_s * SLOW
+            while time.monotonic() < deadline:
+                if self.cojamd.poll() is not None:
+                    last_err = "cojamd exited with %s: %s" % (self.cojamd.returncode,
+                                                             self.tail("cojamd.log"))
+                    break
+                try:
+                    st, _, _ = self.http("GET", "/healthz", timeout=1.0)
+                    if st == 200:
+                        return
+                except (OSError, http.client.HTTPException):
+                    pass
+                time.sleep(0.05)
+            else:
+                last_err = "GET /healthz not 200 within %.0f s: %s" % (deadline_s * SLOW,
+                                                                        self.tail("cojamd.log"))
+                _stop_proc(self.cojamd)
+                break
+        raise StartError(last_err)
+
+    def stop_cojamd(self):
+        if self.cojamd:
+            _stop_proc(self.cojamd)
+
+    def cojamd_alive(self):
+        return self.cojamd is not None and self.cojamd.poll() is None
+
+    def start(self):
+        try:
+            self.start_redis()
+            self.start_cojamd()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        self.stop_cojamd()
+        self.stop_redis()
+        if os.environ.get("COJAM_E2E_KEEP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tail(self, name, n=2000):
+        try:
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return "(no %s)" % name
+
+    # -- addresses
+    @property
+    def origin(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def ws_url(self, path="/ws"):
+        return "ws://127.0.0.1:%d%s" % (self.port, path)
+
+    # -- HTTP
+    def http(self, method, path, body=None, headers=None, timeout=5.0):
+        """Returns (status, headers dict lower-cased, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+                h.setdefault("Content-Type", "application/json")
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def http_json(self, method, path, body=None, headers=None):
+        st, h, data = self.http(method, path, body, headers)
+        try:
+            j = json.loads(data.decode("utf-8")) if data else None
+        except ValueError:
+            j = None
+        return st, j, data
+
+    def create_jam(self, title="Cooler streets", question="How do we keep our streets cool?",
+                   agenda=None, settings=None, token=ADMIN_TOKEN):
+        body = {"title": title, "question": question,
+                "agenda": agenda or [{"phase": "explore", "duration_s": 600},
+                                     {"phase": "ideate", "duration_s": 600}]}
+        if settings is not None:
+            body["settings"] = settings
+        hdr = {"Authorization": "Bearer " + token} if token else {}
+        st, j, data = self.http_json("POST", "/api/jams", body, hdr)
+        if st != 201 or not isinstance(j, dict) or "code" not in j:
+            raise AssertionError("POST /api/jams -> %s %r" % (st, data[:300]))
+        return j
+
+    # -- Redis
+    def rcli(self, *args, raw=True, timeout=5.0):
+        cmd = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis_port)]
+        if raw:
+            cmd.append("--raw")
+        out = subprocess.run(cmd + [str(a) for a in args], capture_output=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        return out.stdout.decode("utf-8", "replace")
+
+    def xrange(self, code):
+        """The jam's stream as [(id, event dict)]. JSON escapes newlines, so --raw is line-safe."""
+        lines = self.rcli("XRANGE", "cojam:jam:%s:events" % code, "-", "+").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        out = []
+        if len(lines) % 3 != 0:
+            raise AssertionError("XRANGE output not in (id, field, value) triples: %r" % lines[:9])
+        for i in range(0, len(lines), 3):
+            eid, field, value = lines[i], lines[i + 1], lines[i + 2]
+            if field != "e":
+                raise AssertionError("stream entry %s has field %r, not 'e'" % (eid, field))
+            out.append((eid, json.loads(value)))
+        return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Protocol helpers
+
+
+def eid(s):
+    """Event id "<ms>-<seq>" as a comparable tuple."""
+    a, b = s.split("-")
+    return (int(a), int(b))
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def token_payload(token):
+    """The payload fields of a welcome token: [v1, code, pid, role, expiry]."""
+    return b64url_decode(token.split(".")[0]).decode("utf-8").split("|")
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def _no_dup_pairs(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError("duplicate key %r in a server frame" % k)
+        d[k] = v
+    return d
+
+
+def parse_server_frame(text):
+    return json.loads(text, object_pairs_hook=_no_dup_pairs)
+
+
+def expected_ranking(items, top=20):
+    """The ranking rule of proto/messages.md over a model's items: visible items by votes desc, then
+    id asc; top N per kind."""
+    out = {"problem": [], "idea": [], "refinement": [], "pledge": []}
+    for it in items.values():
+        if it.get("hidden") or "kind" not in it:
+            continue
+        out.setdefault(it["kind"], []).append(it)
+    return {k: [it["id"] for it in sorted(v, key=lambda it: (-it.get("votes", 0), it["id"]))][:top]
+            for k, v in out.items()}
+
+
+class Closed(Exception):
+    def __init__(self, code, reason=""):
+        super().__init__("connection closed (code %s %r)" % (code, reason))
+        self.code = code
+        self.reason = reason
+
+
+class Timeout(AssertionError):
+    pass
+
+
+class Client:
+    """A scripted WebSocket client. A reader task receives every frame, applies snapshot/update to a
+    local model (items, votes, ranking, clock, stats) and queues it; wait_for() takes the first queued
+    frame that matches. Writes get ops "<name>-<n>" unless given; acks are remembered by op."""
+
+    def __init__(self, srv, name):
+        self.srv = srv
+        self.name = name
+        self.ws = None
+        self.reader = None
+        self.pending = []        # received, not yet taken by wait_for
+        self.received = []       # every frame, in order
+        self.binary = 0
+        self.closed = False
+        self.close_code = None
+        self.close_reason = ""
+        self._wake = asyncio.Event()
+        self._op_n = 0
+        self.acks = {}           # op -> ack frame
+        self.sent_ops = set()    # every op this client sent in a write
+        self.op_types = {}       # op -> message type
+        self.anomalies = []      # protocol violations seen in server frames
+        self.ack_before_update = {}  # op -> True if the ack came before any update covering it
+        self.welcome = None
+        self.you = None
+        self.reset_model()
+
+    # -- model
+    def reset_model(self):
+        self.items = {}
+        self.ranking = {}
+        self.clock = None
+        self.clock_at = None
+        self.stats = None
+        self.jam = None
+        self.last = None
+        self.gaps = []
+        self.snapshots = 0
+        self.updates = 0
+
+    def _apply(self, m):
+        t = m.get("type")
+        if t == "snapshot":
+            self.items = {}
+            for it in m.get("items", []):
+                self.items[it["id"]] = dict(it)
+            self.ranking = {k: list(v) for k, v in (m.get("ranking") or {}).items()}
+            self.clock = m.get("clock")
+            self.clock_at = time.monotonic()
+            self.stats = m.get("stats")
+            self.jam = m.get("jam")
+            if "you" in m:
+                self.you = m["you"]
+            self.last = m.get("event_id")
+            self.snapshots += 1
+        elif t == "update":
+            self.updates += 1
+            try:
+                prev, frm, to = eid(m["prev"]), eid(m["from"]), eid(m["to"])
+            except (KeyError, ValueError, AttributeError):
+                self.anomalies.append("update without valid prev/from/to: %r" % (m,))
+                return
+            if not (prev <= frm <= to):
+                self.anomalies.append("update ids out of order: %r" % ((m["prev"], m["from"],
+                                                                        m["to"]),))
+            if self.last is not None and prev > eid(self.last):
+                self.gaps.append((self.last, m["prev"]))
+            for it in m.get("items", []):
+                self.items[it["id"]] = dict(it)
+            for k, v in (m.get("votes") or {}).items():
+                i = int(k)
+                if i not in self.items:
+                    self.anomalies.append("votes for unknown item %s" % k)
+                    self.items[i] = {"id": i}
+                if "kind" in self.items[i]:
+                    self.items[i]["votes"] = v
+            for k, v in (m.get("ranking") or {}).items():
+                self.ranking[k] = list(v)
+            if "clock" in m:
+                self.clock = m["clock"]
+                self.clock_at = time.monotonic()
+            if "stats" in m:
+                self.stats = m["stats"]
+            if self.last is None or to > eid(self.last):
+                self.last = m["to"]
+        elif t == "ack":
+            op = m.get("op")
+            e = m.get("event_id")
+            if op is not None and e is not None and op not in self.ack_before_update:
+                try:
+                    self.ack_before_update[op] = self.last is None or eid(self.last) < eid(e)
+                except ValueError:
+                    self.anomalies.append("ack with a bad event_id: %r" % (m,))
+
+    def remaining_ms(self):
+        """The clock's remaining time now, counted down from when it was received."""
+        if not self.clock or self.clock.get("remaining_ms") is None:
+            return None
+        r = self.clock["remaining_ms"]
+        if self.clock.get("state") == "running":
+            r -= (time.monotonic() - self.clock_at) * 1000.0
+        return r
+
+    def model(self):
+        """A copy of what convergence compares: items (with votes) and the four ranking lists."""
+        return {"items": copy.deepcopy(self.items),
+                "ranking": {k: list(self.ranking.get(k, []))
+                            for k in ("problem", "idea", "refinement", "pledge")}}
+
+    # -- connection
+    async def connect(self, origin=None, subprotocols=("cojam.v1",), path="/ws", timeout=5.0):
+        self.ws = await asyncio.wait_for(
+            websockets.connect(self.srv.ws_url(path), origin=origin,
+                               subprotocols=list(subprotocols) if subprotocols else None,
+                               max_size=None, open_timeout=timeout * SLOW, close_timeout=2,
+                               ping_interval=None),
+            timeout * SLOW + 1)
+        self.reader = asyncio.ensure_future(self._read())
+        return self
+
+    async def _read(self):
+        try:
+            async for raw in self.ws:
+                if isinstance(raw, bytes):
+                    self.binary += 1
+                    self.anomalies.append("binary frame from the server")
+                    continue
+                if VERBOSE:
+                    print("#   %s <- %s" % (self.name, raw[:300]))
+                try:
+                    m = parse_server_frame(raw)
+                except ValueError as e:
+                    self.anomalies.append("bad server frame (%s): %r" % (e, raw[:200]))
+                    continue
+                if not isinstance(m, dict) or not isinstance(m.get("type"), str):
+                    self.anomalies.append("server frame without type: %r" % raw[:200])
+                    continue
+                self.received.append(m)
+                self._apply(m)
+                self.pending.append(m)
+                self._wake.set()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        except Exception as e:  # keep the reader from dying silently
+            self.anomalies.append("reader: %r" % e)
+        finally:
+            self.closed = True
+            self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason
+            self._wake.set()
+
+    async def close(self):
+        if self.ws is not None:
+            try:
+                await asyncio.wait_for(self.ws.close(), 3)
+            except Exception:
+                pass
+        if self.reader is not None:
+            try:
+                await asyncio.wait_for(self.reader, 3)
+            except Exception:
+                self.reader.cancel()
+
+    async def send_raw(self, data):
+        if VERBOSE:
+            print("#   %s -> %s" % (self.name, (data if isinstance(data, str) else repr(data))[:300]))
+        await asyncio.wait_for(self.ws.send(data), 5)
+
+    async def send_text_bytes(self, data):
+        """A text frame holding exactly these bytes (which may be invalid UTF-8)."""
+        if VERBOSE:
+            print("#   %s -> (text bytes) %r" % (self.name, data[:300]))
+        await asyncio.wait_for(self.ws.write_frame(True, 0x1, data), 5)
+
+    async def send(self, obj):
+        await self.send_raw(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
+
+    # -- receiving
+    async def wait_for(self, mtype=None, pred=None, timeout=3.0, take=True):
+        """The first queued frame of type 'mtype' (a str, a tuple, or None = any) satisfying pred.
+        Raises Timeout, or Closed when the connection closes first."""
+        deadline = time.monotonic() + timeout * SLOW
+        types = (mtype,) if isinstance(mtype, str) else mtype
+        while True:
+            for i, m in enumerate(self.pending):
+                if (types is None or m["type"] in types) and (pred is None or pred(m)):
+                    if take:
+                        del self.pending[i]
+                    return m
+            if self.closed:
+                raise Closed(self.close_code, self.close_reason)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("%s: no %s%s within %.1f s; pending types: %s" % (
+                    self.name, mtype or "frame", " matching" if pred else "", timeout * SLOW,
+                    [m["type"] for m in self.pending[-10:]]))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def recv(self, timeout=3.0):
+        return await self.wait_for(None, None, timeout)
+
+    async def wait_model(self, pred, timeout=3.0, what="model condition"):
+        """Wait until pred(self) holds for the local model."""
+        deadline = time.monotonic() + timeout * SLOW
+        while not pred(self):
+            if self.closed:
+                raise Closed(self.close_code, self.close_reason)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("%s: %s not reached within %.1f s (clock=%r last=%r)" % (
+                    self.name, what, timeout * SLOW, self.clock, self.last))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(left, 0.2))
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_closed(self, timeout=3.0):
+        """Wait for the server to close; returns the close code."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.reader), timeout * SLOW)
+        except asyncio.TimeoutError:
+            raise Timeout("%s: still open after %.1f s" % (self.name, timeout * SLOW))
+        return self.close_code
+
+    def drain(self, mtype=None):
+        """Drop queued frames (of one type, or all)."""
+        if mtype is None:
+            self.pending.clear()
+        else:
+            self.pending[:] = [m for m in self.pending if m["type"] != mtype]
+
+    async def ping(self, t=None, timeout=3.0):
+        t = int(time.monotonic() * 1000) % 1000000 if t is None else t
+        await self.send({"type": "ping", "t": t})
+        return await self.wait_for("pong", lambda m: m.get("t") == t, timeout)
+
+    # -- joining
+    async def join(self, code=None, as_=None, nickname=None, secret=None, token=None,
+                   last_event_id=None, anonymous=None, timeout=3.0):
+        """Send join; returns (welcome, snapshot). Raises AssertionError with the error frame."""
+        m = {"type": "join"}
+        if code is not None:
+            m["code"] = code
+        if as_ is not None:
+            m["as"] = as_
+        if nickname is not None:
+            m["nickname"] = nickname
+        if anonymous is not None:
+            m["anonymous"] = anonymous
+        if secret is not None:
+            m["secret"] = secret
+        if token is not None:
+            m["token"] = token
+        if last_event_id is not None:
+            m["last_event_id"] = last_event_id
+        await self.send(m)
+        r = await self.wait_for(("welcome", "error"), None, timeout)
+        if r["type"] == "error":
+            raise JoinError(r)
+        self.welcome = r
+        self.you = r.get("you")
+        snap = await self.wait_for("snapshot", None, timeout)
+        return r, snap
+
+    # -- writing
+    def next_op(self):
+        self._op_n += 1
+        return "%s-%d" % (self.name, self._op_n)
+
+    async def write(self, msg, retry=True, timeout=5.0):
+        """Send a write (op added if missing) and return its ack or error. Retryable errors (busy,
+        rate_limited, storage_*) are retried with the same op until the deadline."""
+        msg = dict(msg)
+        if "op" not in msg:
+            msg["op"] = self.next_op()
+        op = msg["op"]
+        self.sent_ops.add(op)
+        self.op_types[op] = msg["type"]
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            await self.send(msg)
+            r = await self.wait_for(("ack", "error"), lambda m: m.get("op") == op,
+                                    max(0.1, deadline - time.monotonic()) / SLOW)
+            if r["type"] == "ack":
+                self.acks.setdefault(op, r)
+                return r
+            if retry and r.get("retryable") and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                continue
+            return r
+
+    async def must_ack(self, msg, **kw):
+        r = await self.write(msg, **kw)
+        if r["type"] != "ack":
+            raise AssertionError("%s: %s -> %s" % (self.name, json.dumps(msg), json.dumps(r)))
+        return r
+
+    async def must_fail(self, msg, code, **kw):
+        r = await self.write(msg, retry=False, **kw)
+        if r["type"] != "error" or r.get("code") != code:
+            raise AssertionError("%s: %s -> %s, expected error %s" % (
+                self.name, json.dumps(msg), json.dumps(r), code))
+        return r
+
+    async def expect_error(self, raw, code, timeout=3.0):
+        """Send raw text (or an object) that is no write, expect an error frame with 'code'."""
+        if isinstance(raw, str):
+            await self.send_raw(raw)
+        else:
+            await self.send(raw)
+        r = await self.wait_for(("error", "ack", "pong", "welcome", "snapshot"), None, timeout)
+        if r["type"] != "error" or r.get("code") != code:
+            raise AssertionError("%s: sent %s -> got %s, expected error %s" % (
+                self.name, raw if isinstance(raw, str) else json.dumps(raw), json.dumps(r), code))
+        return r
+
+
+class JoinError(AssertionError):
+    def __init__(self, frame):
+        super().__init__("join refused: %s" % json.dumps(frame))
+        self.frame = frame
+
+
+# ------------------------------------------------------------------------------------------------
+# Test runner
+
+
+class Suite:
+    """Collects async tests; runs each with its own deadline; prints TAP lines and the summary."""
+
+    def __init__(self, name, file_timeout=100):
+        self.name = name
+        self.tests = []
+        self.passed = 0
+        self.failed = 0
+        self.file_timeout = file_timeout
+
+    def test(self, timeout=20.0):
+        def deco(fn):
+            self.tests.append((fn.__name__, fn, timeout))
+            return fn
+        return deco
+
+    def ok(self, name, diag=None):
+        self.passed += 1
+        print("ok - %s" % name, flush=True)
+
+    def not_ok(self, name, diag):
+        self.failed += 1
+        print("not ok - %s" % name)
+        for line in str(diag).rstrip().split("\n"):
+            print("#   " + line)
+        sys.stdout.flush()
+
+    def skip(self, name, why):
+        self.passed += 1
+        print("ok - %s # SKIP %s" % (name, why), flush=True)
+
+    def done(self):
+        print("# %d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 1 if self.failed else 0
+
+    def run(self, setup, teardown=None):
+        """setup() -> context (e.g. a Servers); every test is called as await fn(ctx)."""
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.alarm(int(self.file_timeout * SLOW))
+        ctx = None
+        try:
+            try:
+                ctx = setup()
+            except Exception as e:
+                self.not_ok("%s: servers start" % self.name, "%s" % e)
+                return self.done()
+            asyncio.run(self._run_all(ctx))
+        finally:
+            signal.alarm(0)
+            if teardown and ctx is not None:
+                try:
+                    teardown(ctx)
+                except Exception as e:
+                    print("# teardown: %r" % e)
+            _stop_all()
+        return self.done()
+
+    def _on_alarm(self, signum, frame):
+        self.not_ok("%s: whole file within %d s" % (self.name, self.file_timeout * SLOW),
+                    "file deadline hit")
+        _stop_all()
+        print("# %d passed, %d failed" % (self.passed, self.failed), flush=True)
+        os._exit(1)
+
+    async def _run_all(self, ctx):
+        for name, fn, timeout in self.tests:
+            srv = ctx if isinstance(ctx, Servers) else None
+            try:
+                await asyncio.wait_for(fn(ctx), timeout * SLOW)
+                self.ok(name)
+            except SkipTest as e:
+                self.skip(name, str(e))
+            except asyncio.TimeoutError:
+                self.not_ok(name, "test deadline (%.0f s) hit" % (timeout * SLOW))
+            except Exception as e:
+                tb = traceback.extract_tb(e.__traceback__)
+                where = ["%s:%d" % (os.path.basename(f.filename), f.lineno) for f in tb
+                         if not f.filename.endswith("harness.py")][-2:]
+                self.not_ok(name, "%s: %s (at %s)" % (type(e).__name__, e, ", ".join(where)))
+            if srv is not None and srv.cojamd is not None and not srv.cojamd_alive():
+                self.not_ok("%s: cojamd still running after %s" % (self.name, name),
+                            "cojamd exited with %s:\n%s" % (srv.cojamd.returncode,
+                                                             srv.tail("cojamd.log")))
+                try:
+                    srv.start_cojamd()  # keep going with a fresh server (same Redis)
+                except StartError as e:
+                    self.not_ok("%s: cojamd restarts" % self.name, str(e))
+                    return
+
+
+class SkipTest(Exception):
+    pass
+
+
+def check(cond, msg, *args):
+    if not cond:
+        raise AssertionError(msg % args if args else msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise AssertionError("%s: got %s, want %s" % (what, json.dumps(got, sort_keys=True,
+                                                                       default=str)[:600],
+                                                     json.dumps(want, sort_keys=True,
+                                                                default=str)[:600]))
+
+
+async def closing(*clients):
+    for c in clients:
+        if c is not None:
+            await c.close()
