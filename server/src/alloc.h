@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT
+ * alloc.h - allocation that aborts on OOM (like Redis zmalloc): error paths are kept for failures
+ * that input or the network can cause, not for the allocator.
+ */
+#ifndef COJAM_ALLOC_H
+#define COJAM_ALLOC_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fputs("cojamd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static inline void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fputs("cojamd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static inline void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) {
+        fputs("cojamd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static inline char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+#endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT
+ * frame.h - refcounted, immutable outbound frames with FRAME_HEADROOM bytes before the payload
+ * (the transport writes its WebSocket header there). One broadcast frame is encoded once and
+ * shared by every member's queue; the last unref frees it.
+ */
+#ifndef COJAM_FRAME_H
+#define COJAM_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_HEADROOM 32 /* >= LWS_PRE; net.c checks it */
+
+struct frame {
+    int refs;
+    size_t len;        /* payload bytes */
+    unsigned char buf[]; /* FRAME_HEADROOM + len + 1 (NUL after the payload) */
+};
+
+/* A new frame holding a copy of 'data' with one reference. */
+struct frame *frame_new(const char *data, size_t len);
+/* A new frame that takes ownership of a malloc'd NUL-terminated string (copied, then freed). */
+struct frame *frame_from_string(char *s);
+struct frame *frame_ref(struct frame *f);
+/* Drop one reference; frees at zero. frame_unref(NULL) is a no-op. */
+void frame_unref(struct frame *f);
+static inline unsigned char *frame_payload(struct frame *f)
+{
+    return f->buf + FRAME_HEADROOM;
+}
+
+#endif

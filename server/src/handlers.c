@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT
+ * handlers.c - the policy glue (see handlers.h). A write goes: decode (codec) -> check against the
+ * room plus writes in flight (room_check) -> append to the jam's stream (store) -> when Redis has
+ * answered: apply (room_apply), ack the sender at once, and leave the change in the room's delta,
+ * which the next tick encodes once (view_update) into the jam's ring of shared frames. Clients
+ * pull frames from the ring at their own pace through hub_next_frame().
+ */
+#include "handlers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "codec.h"
+#include "config.h"
+#include "frame.h"
+#include "hash.h"
+#include "log.h"
+#include "net.h"
+#include "room.h"
+#include "session.h"
+#include "store.h"
+#include "view.h"
+
+#define JAMS_SET "cojam:jams"
+#define RESYNC_LIMIT 3
+#define RESYNC_WINDOW_MS 60000
+
+/* A per-jam ring of shared, immutable, pre-framed updates. Sequence q lives in slots[q % cap]
+ * while head - q <= cap; a session's cursor is the next sequence it has to send. */
+struct ring {
+    struct frame **slots; /* owned references */
+    size_t cap;
+    uint64_t head;
+};
+
+struct jam {
+    char code[MSG_CODE_LEN + 1];
+    char key[64];             /* the stream key */
+    struct room *room;        /* owned */
+    struct ring ring;
+    struct session *members;  /* borrowed: sessions unlink themselves on close */
+    uint32_t online;
+    struct smap pending_ops;  /* "pid:op" of writes in flight -> (void *)1 */
+};
+
+enum pending_kind { PENDING_WRITE, PENDING_JOIN, PENDING_CREATE, PENDING_CLOCK };
+
+/* One append waiting for Redis. */
+struct pending {
+    enum pending_kind kind;
+    uint64_t session_id;   /* 0 = none */
+    uint64_t http_id;      /* create */
+    struct jam *jam;       /* borrowed; NULL for create */
+    char code[MSG_CODE_LEN + 1];
+    char secret[AUTH_SECRET_CHARS + 1]; /* create: the moderator secret to return once */
+    struct event ev;       /* owned */
+};
+
+struct hub {
+    const struct config *cfg;  /* borrowed */
+    struct store *store;       /* borrowed */
+    struct net *net;           /* borrowed */
+    uint8_t key[128];
+    size_t key_len;
+    char *admin_token;         /* owned */
+    char *public_url;          /* owned */
+    struct smap jams;          /* code -> struct jam * (owned) */
+    struct smap creating;      /* codes being created -> (void *)1 */
+    struct imap pending;       /* ctx -> struct pending * (owned) */
+    uint64_t next_ctx;
+    struct imap sessions;      /* session id -> struct session * (borrowed) */
+    uint64_t next_session_id;
+    bool ready;
+    bool storage_up;
+    int64_t last_sweep_ms;
+    uint32_t *scratch;         /* rank_top ids */
+};
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static struct jam *find_jam(const struct hub *h, const char *code)
+{
+    return smap_get(&h->jams, code);
+}
+
+static struct session *find_session(const struct hub *h, uint64_t id)
+{
+    uint64_t p;
+    return id && imap_get(&h->sessions, id, &p) ? (struct session *)(uintptr_t)p : NULL;
+}
+
+static void op_key(char *buf, size_t size, int64_t pid, const char *op)
+{
+    snprintf(buf, size, "%" PRId64 ":%s", pid, op);
+}
+
+/* Queue a private frame (takes ownership of 'json'). A session whose queue is full is too slow
+ * to be worth buffering for: it is closed with 4001 rather than allowed to grow our memory. */
+static void send_json(struct session *s, char *json)
+{
+    struct frame *f = frame_from_string(json);
+    if (session_enqueue(s, f) < 0) {
+        session_mark_close(s, 4001, "too slow");
+        net_close(s);
+    } else {
+        net_want_write(s);
+    }
+    frame_unref(f);
+}
+
+static void send_error(struct session *s, const char *op, const char *code, const char *message,
+                       int64_t now_ms)
+{
+    send_json(s, view_error(op, code, message));
+    if (session_count_error(s, now_ms)) {
+        session_mark_close(s, 4003, "too many errors");
+        net_close(s);
+    }
+}
+
+/* ---- jams and their rings ------------------------------------------------------------------ */
+
+static struct jam *jam_new(struct hub *h, const struct jam_config *cfg)
+{
+    struct jam *j = xcalloc(1, sizeof *j);
+    snprintf(j->code, sizeof j->code, "%s", cfg->code);
+    snprintf(j->key, sizeof j->key, "cojam:jam:%s:events", cfg->code);
+    struct room_limits limits = {(uint32_t)h->cfg->max_items, (uint32_t)h->cfg->max_participants};
+    j->room = room_new(cfg, &limits);
+    j->ring.cap = (size_t)h->cfg->ring_frames;
+    j->ring.slots = xcalloc(j->ring.cap, sizeof *j->ring.slots);
+    smap_init(&j->pending_ops);
+    smap_put(&h->jams, j->code, j);
+    return j;
+}
+
+static void jam_free(void *p)
+{
+    struct jam *j = p;
+    for (size_t i = 0; i < j->ring.cap; i++)
+        frame_unref(j->ring.slots[i]);
+    free(j->ring.slots);
+    smap_deinit(&j->pending_ops, NULL);
+    room_free(j->room);
+    free(j);
+}
+
+static void ring_push(struct jam *j, struct frame *f)
+{
+    struct frame **slot = &j->ring.slots[j->ring.head % j->ring.cap];
+    frame_unref(*slot);
+    *slot = f;
+    j->ring.head++;
+    for (struct session *s = j->members; s; s = s->next_member)
+        net_want_write(s);
+}
+
+static void attach(struct jam *j, struct session *s, int64_t pid, enum role role)
+{
+    s->jam = j;
+    s->pid = pid;
+    s->role = role;
+    s->prev_member = NULL;
+    s->next_member = j->members;
+    if (j->members)
+        j->members->prev_member = s;
+    j->members = s;
+    s->cursor = j->ring.head;
+    s->wants_snapshot = 1;
+    room_set_online(j->room, ++j->online);
+}
+
+static void detach(struct session *s)
+{
+    struct jam *j = s->jam;
+    if (!j)
+        return;
+    if (s->prev_member)
+        s->prev_member->next_member = s->next_member;
+    else
+        j->members = s->next_member;
+    if (s->next_member)
+        s->next_member->prev_member = s->prev_member;
+    s->jam = NULL;
+    room_set_online(j->room, --j->online);
+}
+
+static void send_welcome(struct hub *h, struct session *s)
+{
+    struct token t = {.pid = s->pid, .role = s->role,
+                      .exp_s = net_wall_ms() / 1000 + h->cfg->token_ttl_s};
+    snprintf(t.jam, sizeof t.jam, "%s", s->jam->code);
+    char token[MSG_TOKEN_MAX + 1];
+    if (auth_token_sign(h->key, h->key_len, &t, token, sizeof token) < 0)
+        abort(); /* MSG_TOKEN_MAX + 1 always suffices (auth.h) */
+    const struct participant *p = room_participant(s->jam->room, s->pid);
+    send_json(s, view_welcome(token, s->pid, s->role, p ? p->nickname : NULL));
+}
+
+/* ---- the write path ------------------------------------------------------------------------ */
+
+static void pending_free(struct pending *p)
+{
+    event_clear(&p->ev);
+    free(p);
+}
+
+/* Append 'p->ev' to 'key' and track it. Takes ownership of 'p' in every case. Returns 0 or the
+ * store's error (p freed, nothing reserved). */
+static int submit(struct hub *h, struct pending *p, const char *key, int64_t now_ms)
+{
+    char *json = codec_event_encode(&p->ev);
+    uint64_t ctx = ++h->next_ctx;
+    int rc = store_append(h->store, key, json, p->kind == PENDING_CREATE ? JAMS_SET : NULL,
+                          p->kind == PENDING_CREATE ? p->code : NULL, ctx, now_ms);
+    free(json);
+    if (rc < 0) {
+        pending_free(p);
+        return rc;
+    }
+    if (p->jam)
+        room_reserve(p->jam->room, &p->ev);
+    imap_put(&h->pending, ctx, (uint64_t)(uintptr_t)p);
+    return 0;
+}
+
+static void handle_join(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
+{
+    if (s->jam || s->joining) {
+        send_error(s, NULL, "already_joined", NULL, now_ms);
+        return;
+    }
+    if (m->token) {
+        struct token t;
+        int rc = auth_token_verify(h->key, h->key_len, m->token, net_wall_ms() / 1000, &t);
+        struct jam *j = rc == 0 ? find_jam(h, t.jam) : NULL;
+        bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : room_participant(j->room, t.pid) != NULL);
+        if (!ok) {
+            send_error(s, NULL, "bad_token",
+                       rc == -ETIMEDOUT ? "the session token has expired: join again" : NULL, now_ms);
+            return;
+        }
+        attach(j, s, t.pid, t.role);
+        send_welcome(h, s);
+        return;
+    }
+    struct jam *j = find_jam(h, m->code);
+    if (!j) {
+        send_error(s, NULL, "no_such_jam", NULL, now_ms);
+        return;
+    }
+    if (m->as == ROLE_SCREEN) {
+        attach(j, s, 0, ROLE_SCREEN);
+        send_welcome(h, s);
+        return;
+    }
+    if (m->as == ROLE_MODERATOR &&
+        !(m->secret && auth_secret_matches(m->secret, j->room->cfg.secret_sha256))) {
+        send_error(s, NULL, "bad_secret", NULL, now_ms);
+        return;
+    }
+    struct pending *p = xcalloc(1, sizeof *p);
+    const char *err = room_check_join(j->room, m, &p->ev);
+    if (err) {
+        pending_free(p);
+        send_error(s, NULL, err, NULL, now_ms);
+        return;
+    }
+    p->kind = PENDING_JOIN;
+    p->session_id = s->id;
+    p->jam = j;
+    p->ev.at_ms = net_wall_ms();
+    if (submit(h, p, j->key, now_ms) < 0) {
+        send_error(s, NULL, "storage_unavailable", NULL, now_ms);
+        return;
+    }
+    s->joining = true;
+}
+
+static void send_ack(struct session *s, const struct room *r, const struct event *ev,
+                     const char *event_id, uint32_t item)
+{
+    bool votes = ev->type == EV_VOTED || ev->type == EV_UNVOTED;
+    const struct participant *p = room_participant(r, ev->by);
+    int64_t left = votes && p ? room_budget_left(r, p) : -1;
+    send_json(s, view_ack(ev->op, event_id, item, votes, left));
+}
+
+/* post, vote, unvote and every moderator action. */
+static void handle_write(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
+{
+    struct jam *j = s->jam;
+    if (s->role != ROLE_CITIZEN && s->role != ROLE_MODERATOR) {
+        send_error(s, m->op, "forbidden", NULL, now_ms);
+        return;
+    }
+    const struct op_done *done = room_op_done(j->room, s->pid, m->op);
+    if (done) {
+        /* A retry of an applied op: the original outcome, no second effect. */
+        struct event again = {.by = s->pid};
+        again.type = m->type == MSG_VOTE ? EV_VOTED : m->type == MSG_UNVOTE ? EV_UNVOTED : EV_POSTED;
+        memcpy(again.op, m->op, sizeof again.op);
+        send_ack(s, j->room, &again, done->event_id, done->item);
+        return;
+    }
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, s->pid, m->op);
+    if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT) {
+        send_error(s, m->op, "busy", NULL, now_ms);
+        return;
+    }
+    struct pending *p = xcalloc(1, sizeof *p);
+    const char *err = room_check(j->room, s->pid, s->role, m, &p->ev);
+    if (err) {
+        pending_free(p);
+        send_error(s, m->op, err, NULL, now_ms);
+        return;
+    }
+    p->kind = PENDING_WRITE;
+    p->session_id = s->id;
+    p->jam = j;
+    p->ev.at_ms = net_wall_ms();
+    if (submit(h, p, j->key, now_ms) < 0) {
+        send_error(s, m->op, "storage_unavailable", NULL, now_ms);
+        return;
+    }
+    smap_put(&j->pending_ops, key, (void *)1);
+    s->inflight++;
+}
+
+static void handle_sync(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
+{
+    (void)h, (void)m, (void)now_ms;
+    s->wants_snapshot = 2;
+    net_want_write(s);
+}
+
+static void handle_ping(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
+{
+    (void)h, (void)now_ms;
+    send_json(s, view_pong(m->has_t, m->t));
+}
+
+#define NEEDS_JOIN 1u
+
+static const struct handler {
+    void (*fn)(struct hub *h, struct session *s, struct msg *m, int64_t now_ms);
+    unsigned flags;
+} handlers[MSG__COUNT] = {
+    [MSG_JOIN] = {handle_join, 0},
+    [MSG_POST] = {handle_write, NEEDS_JOIN},
+    [MSG_VOTE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNVOTE] = {handle_write, NEEDS_JOIN},
+    [MSG_START] = {handle_write, NEEDS_JOIN},
+    [MSG_SET_PHASE] = {handle_write, NEEDS_JOIN},
+    [MSG_PAUSE] = {handle_write, NEEDS_JOIN},
+    [MSG_RESUME] = {handle_write, NEEDS_JOIN},
+    [MSG_EXTEND] = {handle_write, NEEDS_JOIN},
+    [MSG_HIDE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNHIDE] = {handle_write, NEEDS_JOIN},
+    [MSG_SYNC] = {handle_sync, NEEDS_JOIN},
+    [MSG_PING] = {handle_ping, 0},
+};
+
+void hub_on_message(struct session *s, const char *text, size_t len, void *arg)
+{
+    struct hub *h = arg;
+    int64_t now_ms = net_now_ms();
+    if (s->close_code)
+        return;
+    if (!session_rate_ok(s, now_ms)) {
+        send_error(s, NULL, "rate_limited", NULL, now_ms);
+        return;
+    }
+    struct msg m;
+    struct codec_error ce;
+    if (codec_decode(text, len, &m, &ce) < 0) {
+        send_error(s, ce.op, ce.code, ce.message, now_ms);
+        return;
+    }
+    const struct handler *hd = &handlers[m.type];
+    if (!hd->fn)
+        send_error(s, m.op, "unknown_type", NULL, now_ms);
+    else if ((hd->flags & NEEDS_JOIN) && !s->jam)
+        send_error(s, m.op, "not_joined", NULL, now_ms);
+    else
+        hd->fn(h, s, &m, now_ms);
+    msg_clear(&m);
+}
+
+/* ---- completions from the store ------------------------------------------------------------ */
+
+static void after_create(struct hub *h, struct pending *p, const struct store_result *res)
+{
+    smap_del(&h->creating, p->code);
+    if (res->err) {
+        net_http_reply(h->net, p->http_id, 503, view_http_error(res->err, NULL));
+        return;
+    }
+    struct jam *j = jam_new(h, &p->ev.jam);
+    room_apply(j->room, res->id, &p->ev, NULL);
+    room_delta_reset(j->room);
+    log_info("jam %s created (%s)", j->code, res->id);
+    net_http_reply(h->net, p->http_id, 201, view_created(p->code, p->secret, h->public_url));
+}
+
+static void after_append(struct hub *h, const struct store_result *res)
+{
+    uint64_t v;
+    if (!imap_get(&h->pending, res->ctx, &v))
+        return;
+    imap_del(&h->pending, res->ctx);
+    struct pending *p = (struct pending *)(uintptr_t)v;
+    if (p->kind == PENDING_CREATE) {
+        after_create(h, p, res);
+        pending_free(p);
+        return;
+    }
+    struct jam *j = p->jam;
+    struct session *s = find_session(h, p->session_id);
+    int64_t now_ms = net_now_ms();
+    room_unreserve(j->room, &p->ev);
+    if (p->kind == PENDING_WRITE) {
+        char key[32 + MSG_OP_MAX];
+        op_key(key, sizeof key, p->ev.by, p->ev.op);
+        smap_del(&j->pending_ops, key);
+        if (s && s->inflight)
+            s->inflight--;
+    }
+    if (res->err) {
+        if (p->kind == PENDING_JOIN && s)
+            s->joining = false;
+        if (s && p->kind != PENDING_CLOCK)
+            send_error(s, p->ev.op, res->err, NULL, now_ms);
+        if (p->kind == PENDING_CLOCK)
+            log_warn("jam %s: phase_ended not stored (%s); retrying at the next tick", j->code,
+                     res->err);
+        pending_free(p);
+        return;
+    }
+    struct room_result rr;
+    const char *err = room_apply(j->room, res->id, &p->ev, &rr);
+    if (err && strcmp(err, "duplicate_op") == 0) {
+        /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
+        const struct op_done *done = room_op_done(j->room, p->ev.by, p->ev.op);
+        if (s && done)
+            send_ack(s, j->room, &p->ev, done->event_id, done->item);
+    } else if (err) {
+        log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
+        if (s)
+            send_error(s, p->ev.op, "internal", NULL, now_ms);
+    } else if (p->kind == PENDING_JOIN) {
+        if (s) {
+            s->joining = false;
+            attach(j, s, p->ev.pid, p->ev.role);
+            send_welcome(h, s);
+        }
+    } else if (p->kind == PENDING_WRITE && s) {
+        send_ack(s, j->room, &p->ev, res->id, rr.item);
+    }
+    pending_free(p);
+}
+
+/* An entry found in a stream after a reconnect: an append whose reply was lost did land. */
+static void after_found(struct hub *h, const struct store_result *res)
+{
+    char code[MSG_CODE_LEN + 1];
+    if (!res->key || sscanf(res->key, "cojam:jam:%6[0-9]:events", code) != 1)
+        return;
+    hub_replay(h, code, res->id, res->payload, strlen(res->payload));
+}
+
+static void broadcast_status(struct hub *h, bool up)
+{
+    for (size_t i = 0; i < h->sessions.cap; i++)
+        if (h->sessions.state[i] == 1) {
+            struct session *s = (struct session *)(uintptr_t)h->sessions.vals[i];
+            if (s->jam)
+                send_json(s, view_status(up));
+        }
+}
+
+void hub_on_wake(void *arg)
+{
+    struct hub *h = arg;
+    struct store_result results[64];
+    size_t n;
+    while ((n = store_poll(h->store, results, 64)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct store_result *res = &results[i];
+            switch (res->kind) {
+            case STORE_APPENDED:
+                after_append(h, res);
+                break;
+            case STORE_FOUND:
+                after_found(h, res);
+                break;
+            case STORE_UP:
+            case STORE_DOWN:
+                if (h->storage_up != (res->kind == STORE_UP)) {
+                    h->storage_up = res->kind == STORE_UP;
+                    log_warn("storage %s", h->storage_up ? "up again" : "down: writes fail");
+                    broadcast_status(h, h->storage_up);
+                }
+                break;
+            }
+            store_result_clear(res);
+        }
+    }
+}
+
+/* ---- the broadcast side -------------------------------------------------------------------- */
+
+struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
+{
+    struct hub *h = arg;
+    struct frame *f = session_dequeue(s);
+    struct jam *j = s->jam;
+    if (!f && j) {
+        uint64_t behind = j->ring.head - s->cursor;
+        if (!s->wants_snapshot && behind > j->ring.cap) {
+            /* Too far behind for the ring: a fresh snapshot instead, a few times at most. */
+            int64_t now_ms = net_now_ms();
+            if (now_ms - s->resync_window_ms > RESYNC_WINDOW_MS) {
+                s->resync_window_ms = now_ms;
+                s->resyncs = 0;
+            }
+            if (++s->resyncs >= RESYNC_LIMIT) {
+                session_mark_close(s, 4001, "too slow");
+                net_close(s);
+                *more = false;
+                return NULL;
+            }
+            s->wants_snapshot = 2;
+        }
+        if (s->wants_snapshot) {
+            const struct participant *p = s->pid ? room_participant(j->room, s->pid) : NULL;
+            f = frame_from_string(view_snapshot(j->room, s->role, p, net_wall_ms(),
+                                                (unsigned)h->cfg->rank_top, s->wants_snapshot == 2));
+            s->wants_snapshot = 0;
+            s->cursor = j->ring.head;
+        } else if (behind) {
+            f = frame_ref(j->ring.slots[s->cursor % j->ring.cap]);
+            s->cursor++;
+        }
+    }
+    *more = s->q_len || (s->jam && (s->wants_snapshot || s->cursor != s->jam->ring.head));
+    return f;
+}
+
+static void sweep_sessions(struct hub *h, int64_t now_ms)
+{
+    for (size_t i = 0; i < h->sessions.cap; i++)
+        if (h->sessions.state[i] == 1) {
+            struct session *s = (struct session *)(uintptr_t)h->sessions.vals[i];
+            if (!s->jam && !s->joining && !s->close_code &&
+                now_ms - s->opened_ms > SESSION_JOIN_TIMEOUT_MS) {
+                session_mark_close(s, 4002, "no join in time");
+                net_close(s);
+            }
+        }
+}
+
+void hub_on_tick(int64_t now_ms, void *arg)
+{
+    struct hub *h = arg;
+    int64_t wall = net_wall_ms();
+    for (size_t i = 0; i < h->jams.cap; i++) {
+        if (h->jams.state[i] != 1)
+            continue;
+        struct jam *j = h->jams.vals[i];
+        struct pending *p = xcalloc(1, sizeof *p);
+        if (room_check_deadline(j->room, wall, &p->ev)) {
+            p->kind = PENDING_CLOCK;
+            p->jam = j;
+            p->ev.at_ms = wall;
+            if (submit(h, p, j->key, now_ms) < 0)
+                log_warn("jam %s: deadline passed but storage is unavailable", j->code);
+        } else {
+            pending_free(p);
+        }
+        char *json = view_update(j->room, wall, (unsigned)h->cfg->rank_top);
+        if (json) {
+            ring_push(j, frame_from_string(json));
+            room_delta_reset(j->room);
+        }
+    }
+    store_expire(h->store, now_ms);
+    if (now_ms - h->last_sweep_ms >= 1000) {
+        h->last_sweep_ms = now_ms;
+        sweep_sessions(h, now_ms);
+    }
+}
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+void hub_on_open(struct session *s, void *arg)
+{
+    struct hub *h = arg;
+    s->id = ++h->next_session_id;
+    imap_put(&h->sessions, s->id, (uint64_t)(uintptr_t)s);
+}
+
+void hub_on_close(struct session *s, void *arg)
+{
+    struct hub *h = arg;
+    detach(s);
+    imap_del(&h->sessions, s->id);
+}
+
+/* ---- HTTP API ------------------------------------------------------------------------------ */
+
+static bool admin_ok(const struct hub *h, const char *auth)
+{
+    const char *prefix = "Bearer ";
+    size_t n = strlen(h->admin_token);
+    if (strncmp(auth, prefix, strlen(prefix)) != 0)
+        return false;
+    auth += strlen(prefix);
+    return strlen(auth) == n && auth_equal(auth, h->admin_token, n);
+}
+
+static void create_jam(struct hub *h, const struct http_request *req)
+{
+    if (!admin_ok(h, req->auth)) {
+        net_http_reply(h->net, req->id, 401, view_http_error("unauthorized", "a valid admin token is needed"));
+        return;
+    }
+    struct pending *p = xcalloc(1, sizeof *p);
+    struct codec_error ce;
+    if (codec_jam_config_decode(req->body, req->body_len, &p->ev.jam, &ce) < 0) {
+        pending_free(p);
+        net_http_reply(h->net, req->id, 400, view_http_error(ce.code, ce.message));
+        return;
+    }
+    /* A fresh code: 10^6 codes, so a few draws find a free one unless the server is near full. */
+    int tries = 0;
+    do {
+        if (auth_random_code(p->code) < 0 || ++tries > 50) {
+            pending_free(p);
+            net_http_reply(h->net, req->id, 503, view_http_error("internal", "no free join code"));
+            return;
+        }
+    } while (find_jam(h, p->code) || smap_get(&h->creating, p->code));
+    if (auth_random_secret(p->secret) < 0) {
+        pending_free(p);
+        net_http_reply(h->net, req->id, 503, view_http_error("internal", "no randomness"));
+        return;
+    }
+    memcpy(p->ev.jam.code, p->code, sizeof p->code);
+    auth_sha256_hex(p->secret, strlen(p->secret), p->ev.jam.secret_sha256);
+    p->ev.type = EV_JAM_CREATED;
+    p->ev.at_ms = net_wall_ms();
+    p->kind = PENDING_CREATE;
+    p->http_id = req->id;
+    char key[64], code[MSG_CODE_LEN + 1];
+    memcpy(code, p->code, sizeof code);
+    snprintf(key, sizeof key, "cojam:jam:%s:events", code);
+    if (submit(h, p, key, net_now_ms()) < 0) {
+        net_http_reply(h->net, req->id, 503, view_http_error("storage_unavailable", NULL));
+        return;
+    }
+    smap_put(&h->creating, code, (void *)1);
+}
+
+void hub_on_http(const struct http_request *req, void *arg)
+{
+    struct hub *h = arg;
+    const char *path = req->path;
+    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (strcmp(path, "/healthz") == 0) {
+        net_http_reply(h->net, req->id, h->ready ? 200 : 503,
+                       view_health(h->ready ? "ready" : "recovering", net_clients(h->net),
+                                   h->jams.used, h->storage_up));
+        return;
+    }
+    if (strcmp(path, "/api/jams") == 0) {
+        if (post)
+            create_jam(h, req);
+        else
+            net_http_reply(h->net, req->id, 405, view_http_error("bad_method", "use POST"));
+        return;
+    }
+    char code[16] = "", rest[16] = "";
+    if (get && sscanf(path, "/api/jams/%15[0-9]%15s", code, rest) >= 1 && strlen(code) == MSG_CODE_LEN) {
+        struct jam *j = find_jam(h, code);
+        if (!j)
+            net_http_reply(h->net, req->id, 404, view_http_error("no_such_jam", NULL));
+        else if (!rest[0])
+            net_http_reply(h->net, req->id, 200, view_summary(j->room, net_wall_ms()));
+        else if (strcmp(rest, "/log") == 0)
+            net_http_reply(h->net, req->id, 200, view_modlog(j->room));
+        else
+            net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
+        return;
+    }
+    net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
+}
+
+/* ---- life cycle and replay ----------------------------------------------------------------- */
+
+struct hub *hub_new(const struct config *cfg, struct store *store, const uint8_t *token_key,
+                    size_t token_key_len, const char *admin_token, const char *public_url)
+{
+    struct hub *h = xcalloc(1, sizeof *h);
+    h->cfg = cfg;
+    h->store = store;
+    if (token_key_len > sizeof h->key)
+        token_key_len = sizeof h->key;
+    memcpy(h->key, token_key, token_key_len);
+    h->key_len = token_key_len;
+    h->admin_token = xstrdup(admin_token);
+    h->public_url = xstrdup(public_url);
+    smap_init(&h->jams);
+    smap_init(&h->creating);
+    imap_init(&h->pending);
+    imap_init(&h->sessions);
+    h->storage_up = true;
+    return h;
+}
+
+void hub_free(struct hub *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->pending.cap; i++)
+        if (h->pending.state[i] == 1)
+            pending_free((struct pending *)(uintptr_t)h->pending.vals[i]);
+    imap_deinit(&h->pending);
+    imap_deinit(&h->sessions);
+    smap_deinit(&h->creating, NULL);
+    smap_deinit(&h->jams, jam_free);
+    free(h->admin_token);
+    free(h->public_url);
+    free(h);
+}
+
+void hub_set_net(struct hub *h, struct net *n)
+{
+    h->net = n;
+}
+
+void hub_set_ready(struct hub *h, bool ready)
+{
+    h->ready = ready;
+}
+
+size_t hub_jam_count(const struct hub *h)
+{
+    return h->jams.used;
+}
+
+int hub_replay(struct hub *h, const char *code, const char *id, const char *payload, size_t len)
+{
+    struct event ev;
+    struct codec_error ce;
+    if (codec_event_decode(payload, len, &ev, &ce) < 0) {
+        log_error("jam %s: event %s unreadable (%s: %s); skipped", code, id, ce.code, ce.message);
+        return -EINVAL;
+    }
+    struct jam *j = find_jam(h, code);
+    int rc = 0;
+    if (!j) {
+        if (ev.type != EV_JAM_CREATED || strcmp(ev.jam.code, code) != 0) {
+            log_error("jam %s: stream does not start with jam_created (%s); skipped", code, id);
+            rc = -EINVAL;
+        } else {
+            j = jam_new(h, &ev.jam);
+            room_apply(j->room, id, &ev, NULL);
+        }
+    } else if (room_id_cmp(id, j->room->last_id) <= 0) {
+        rc = 0; /* already applied */
+    } else {
+        const char *err = room_apply(j->room, id, &ev, NULL);
+        if (err && strcmp(err, "duplicate_op") != 0) {
+            log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev.type), err);
+            rc = -EINVAL;
+        }
+    }
+    if (j)
+        room_delta_reset(j->room);
+    event_clear(&ev);
+    return rc;
+}

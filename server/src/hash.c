@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT
+ * hash.c - imap and smap (see hash.h). Capacities are powers of two; hashes are splitmix64 for
+ * integers and FNV-1a for strings, both cheap and good enough for keys we generate ourselves or
+ * that clients choose within proto limits (op ids are scoped by participant).
+ */
+#include "hash.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 0x100000001b3ull;
+    return mix64(h);
+}
+
+/* ---- imap ---------------------------------------------------------------------------------- */
+
+void imap_init(struct imap *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void imap_deinit(struct imap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    free(m->state);
+    memset(m, 0, sizeof *m);
+}
+
+static void imap_grow(struct imap *m)
+{
+    struct imap old = *m;
+    m->cap = old.cap ? (old.used * 2 >= old.cap ? old.cap * 2 : old.cap) : 16;
+    m->keys = xmalloc(m->cap * sizeof *m->keys);
+    m->vals = xmalloc(m->cap * sizeof *m->vals);
+    m->state = xcalloc(m->cap, 1);
+    m->used = m->dead = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.state[i] == 1)
+            imap_put(m, old.keys[i], old.vals[i]);
+    free(old.keys);
+    free(old.vals);
+    free(old.state);
+}
+
+void imap_put(struct imap *m, uint64_t key, uint64_t val)
+{
+    if ((m->used + m->dead + 1) * 10 >= m->cap * 7)
+        imap_grow(m);
+    size_t mask = m->cap - 1, i = mix64(key) & mask, tomb = SIZE_MAX;
+    for (;; i = (i + 1) & mask) {
+        if (m->state[i] == 0)
+            break;
+        if (m->state[i] == 2) {
+            if (tomb == SIZE_MAX)
+                tomb = i;
+        } else if (m->keys[i] == key) {
+            m->vals[i] = val;
+            return;
+        }
+    }
+    if (tomb != SIZE_MAX) {
+        i = tomb;
+        m->dead--;
+    }
+    m->state[i] = 1;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->used++;
+}
+
+static size_t imap_find(const struct imap *m, uint64_t key)
+{
+    if (!m->cap)
+        return SIZE_MAX;
+    size_t mask = m->cap - 1, i = mix64(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        if (m->state[i] == 0)
+            return SIZE_MAX;
+        if (m->state[i] == 1 && m->keys[i] == key)
+            return i;
+    }
+}
+
+bool imap_get(const struct imap *m, uint64_t key, uint64_t *val)
+{
+    size_t i = imap_find(m, key);
+    if (i == SIZE_MAX)
+        return false;
+    if (val)
+        *val = m->vals[i];
+    return true;
+}
+
+bool imap_del(struct imap *m, uint64_t key)
+{
+    size_t i = imap_find(m, key);
+    if (i == SIZE_MAX)
+        return false;
+    m->state[i] = 2;
+    m->used--;
+    m->dead++;
+    return true;
+}
+
+/* ---- smap ---------------------------------------------------------------------------------- */
+
+void smap_init(struct smap *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void smap_deinit(struct smap *m, void (*free_val)(void *))
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->state[i] == 1) {
+            free(m->keys[i]);
+            if (free_val)
+                free_val(m->vals[i]);
+        }
+    free(m->keys);
+    free(m->vals);
+    free(m->state);
+    memset(m, 0, sizeof *m);
+}
+
+static void smap_insert_owned(struct smap *m, char *key, void *val);
+
+static void smap_grow(struct smap *m)
+{
+    struct smap old = *m;
+    m->cap = old.cap ? (old.used * 2 >= old.cap ? old.cap * 2 : old.cap) : 16;
+    m->keys = xmalloc(m->cap * sizeof *m->keys);
+    m->vals = xmalloc(m->cap * sizeof *m->vals);
+    m->state = xcalloc(m->cap, 1);
+    m->used = m->dead = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.state[i] == 1)
+            smap_insert_owned(m, old.keys[i], old.vals[i]);
+    free(old.keys);
+    free(old.vals);
+    free(old.state);
+}
+
+static size_t smap_find(const struct smap *m, const char *key)
+{
+    if (!m->cap)
+        return SIZE_MAX;
+    size_t mask = m->cap - 1, i = hash_str(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        if (m->state[i] == 0)
+            return SIZE_MAX;
+        if (m->state[i] == 1 && strcmp(m->keys[i], key) == 0)
+            return i;
+    }
+}
+
+static void smap_insert_owned(struct smap *m, char *key, void *val)
+{
+    size_t mask = m->cap - 1, i = hash_str(key) & mask;
+    while (m->state[i] == 1)
+        i = (i + 1) & mask;
+    if (m->state[i] == 2)
+        m->dead--;
+    m->state[i] = 1;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->used++;
+}
+
+void smap_put(struct smap *m, const char *key, void *val)
+{
+    size_t i = smap_find(m, key);
+    if (i != SIZE_MAX) {
+        m->vals[i] = val;
+        return;
+    }
+    if ((m->used + m->dead + 1) * 10 >= m->cap * 7)
+        smap_grow(m);
+    smap_insert_owned(m, xstrdup(key), val);
+}
+
+void *smap_get(const struct smap *m, const char *key)
+{
+    size_t i = smap_find(m, key);
+    return i == SIZE_MAX ? NULL : m->vals[i];
+}
+
+void *smap_del(struct smap *m, const char *key)
+{
+    size_t i = smap_find(m, key);
+    if (i == SIZE_MAX)
+        return NULL;
+    void *v = m->vals[i];
+    free(m->keys[i]);
+    m->state[i] = 2;
+    m->used--;
+    m->dead++;
+    return v;
+}

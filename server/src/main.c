@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT
+ * main.c - cojamd: read the configuration, make sure Redis is there (start a private redis-server
+ * when none is configured), rebuild every jam by replaying its stream, then serve until SIGINT or
+ * SIGTERM. The only file that knows every module; it creates them in dependency order and tears
+ * them down in reverse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "config.h"
+#include "handlers.h"
+#include "log.h"
+#include "net.h"
+#include "store.h"
+
+static struct net *volatile the_net;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_net)
+        net_stop(the_net);
+}
+
+/* Called on the store thread: lws_cancel_service() is the one thread-safe lws call. */
+static void wake_loop(void *arg)
+{
+    (void)arg;
+    if (the_net)
+        net_wake(the_net);
+}
+
+/* ---- the embedded Redis -------------------------------------------------------------------- */
+
+struct embedded {
+    pid_t pid;
+    char dir[PATH_MAX];
+    char sock[PATH_MAX + 16];
+};
+
+/* Start redis-server in 'dir' with the durability settings of deploy/redis.conf, listening only
+ * on a unix socket there. Returns 0 or -errno. */
+static int embedded_start(struct embedded *e, const char *binary, const char *data_dir)
+{
+    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+        log_error("cannot create data directory %s: %s", data_dir, strerror(errno));
+        return -errno;
+    }
+    if (!realpath(data_dir, e->dir)) {
+        log_error("data directory %s: %s", data_dir, strerror(errno));
+        return -errno;
+    }
+    snprintf(e->sock, sizeof e->sock, "%s/redis.sock", e->dir);
+    char logfile[PATH_MAX + 16];
+    snprintf(logfile, sizeof logfile, "%s/redis.log", e->dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        execlp(binary, binary, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm", "700",
+               "--dir", e->dir, "--appendonly", "yes", "--appendfsync", "always",
+               "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no",
+               "--logfile", logfile, (char *)NULL);
+        fprintf(stderr, "cojamd: cannot run %s: %s (install redis-server, or pass --redis)\n",
+                binary, strerror(errno));
+        _exit(127);
+    }
+    e->pid = pid;
+    log_info("started embedded redis-server (pid %d) in %s", (int)pid, e->dir);
+    return 0;
+}
+
+static void embedded_stop(struct embedded *e)
+{
+    if (e->pid <= 0)
+        return;
+    kill(e->pid, SIGTERM);
+    for (int i = 0; i < 100; i++) { /* up to 10 s for the AOF to be flushed */
+        if (waitpid(e->pid, NULL, WNOHANG) == e->pid) {
+            e->pid = 0;
+            return;
+        }
+        usleep(100000);
+    }
+    kill(e->pid, SIGKILL);
+    waitpid(e->pid, NULL, 0);
+    e->pid = 0;
+}
+
+/* ---- start-up steps ------------------------------------------------------------------------ */
+
+static int parse_redis(const char *spec, struct store_config *sc, char *host, size_t host_size)
+{
+    if (strncmp(spec, "unix:", 5) == 0) {
+        sc->unix_path = spec + 5;
+        return 0;
+    }
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= host_size || atoi(colon + 1) <= 0) {
+        log_error("--redis: expected HOST:PORT or unix:/path, got '%s'", spec);
+        return -EINVAL;
+    }
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    sc->host = host;
+    sc->port = atoi(colon + 1);
+    return 0;
+}
+
+/* Durability rests on Redis's settings: refuse an evicting policy, warn without AOF. */
+static int check_redis_settings(const struct store_config *sc)
+{
+    char policy[64], aof[16];
+    if (store_config_get(sc, policy, sizeof policy, aof, sizeof aof) < 0) {
+        log_warn("cannot read Redis's configuration (CONFIG GET refused?); durability unchecked");
+        return 0;
+    }
+    if (policy[0] && strcmp(policy, "noeviction") != 0) {
+        log_error("Redis maxmemory-policy is '%s': it may evict acknowledged events. "
+                  "Set maxmemory-policy noeviction (see deploy/redis.conf).", policy);
+        return -EINVAL;
+    }
+    if (strcmp(aof, "yes") != 0)
+        log_warn("Redis appendonly is '%s': acknowledged events can be lost in a Redis crash. "
+                 "Set appendonly yes and appendfsync always (see deploy/redis.conf).", aof);
+    return 0;
+}
+
+static int load_admin_token(const struct config *cfg, char *out, size_t size)
+{
+    if (cfg->admin_token) {
+        snprintf(out, size, "%s", cfg->admin_token);
+        return 0;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/admin-token", cfg->data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        bool ok = fgets(out, (int)size, f) != NULL;
+        fclose(f);
+        out[strcspn(out, "\r\n")] = '\0';
+        if (ok && out[0]) {
+            log_info("admin token: read from %s", path);
+            return 0;
+        }
+    }
+    char secret[AUTH_SECRET_CHARS + 1];
+    if (auth_random_secret(secret) < 0)
+        return -EIO;
+    snprintf(out, size, "%s", secret);
+    mkdir(cfg->data_dir, 0700);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        dprintf(fd, "%s\n", out);
+        close(fd);
+    }
+    log_info("admin token (generated, kept in %s): %s", path, out);
+    return 0;
+}
+
+struct replay_ctx {
+    struct hub *hub;
+    const struct store_config *sc;
+    const char *code;
+    size_t events;
+};
+
+static int replay_entry(const char *id, const char *payload, size_t len, void *arg)
+{
+    struct replay_ctx *rc = arg;
+    hub_replay(rc->hub, rc->code, id, payload, len);
+    rc->events++;
+    return 0;
+}
+
+static int replay_jam(const char *code, void *arg)
+{
+    struct replay_ctx *rc = arg;
+    char key[64];
+    snprintf(key, sizeof key, "cojam:jam:%s:events", code);
+    rc->code = code;
+    int err = store_replay(rc->sc, key, "", replay_entry, rc);
+    if (err < 0)
+        log_error("jam %s: replay failed (%d)", code, err);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    int err = config_load(&cfg, argc, argv);
+    if (err)
+        return err > 0 ? 0 : 2;
+    int lvl = log_level_from_name(cfg.log_level);
+    log_set_level(lvl < 0 ? LOG_INFO : (enum log_level)lvl);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct embedded emb = {0};
+    struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms, .queue_max = 65536};
+    char redis_host[256];
+    if (cfg.redis) {
+        if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
+            goto fail_config;
+    } else {
+        if (embedded_start(&emb, cfg.redis_server, cfg.data_dir) < 0)
+            goto fail_config;
+        sc.unix_path = emb.sock;
+    }
+    char why[256];
+    if (store_check(&sc, 15000, why, sizeof why) < 0) {
+        log_error("Redis is not reachable: %s", why);
+        goto fail_redis;
+    }
+    if (cfg.redis && check_redis_settings(&sc) < 0)
+        goto fail_redis;
+
+    /* Session tokens must survive restarts, so their key lives in Redis unless given. */
+    char token_key[256];
+    if (cfg.token_secret) {
+        snprintf(token_key, sizeof token_key, "%s", cfg.token_secret);
+    } else {
+        uint8_t raw[AUTH_KEY_BYTES];
+        char hex[2 * AUTH_KEY_BYTES + 1];
+        if (auth_random_bytes(raw, sizeof raw) < 0)
+            goto fail_redis;
+        for (size_t i = 0; i < sizeof raw; i++)
+            snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+        if (store_get_or_set(&sc, "cojam:token-key", hex, token_key, sizeof token_key) < 0) {
+            log_error("cannot read or store the token key in Redis");
+            goto fail_redis;
+        }
+    }
+    char admin[256];
+    if (load_admin_token(&cfg, admin, sizeof admin) < 0)
+        goto fail_redis;
+    char public_url[512];
+    if (cfg.public_url)
+        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
+    else
+        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
+
+    struct store *store;
+    if ((err = store_new(&sc, wake_loop, NULL, &store)) < 0) {
+        log_error("cannot start the persistence thread (%d)", err);
+        goto fail_redis;
+    }
+    struct hub *hub = hub_new(&cfg, store, (const uint8_t *)token_key, strlen(token_key), admin,
+                              public_url);
+
+    /* Rebuild every jam before serving: the state is a pure function of the streams. */
+    struct replay_ctx rc = {.hub = hub, .sc = &sc};
+    int64_t t0 = net_now_ms();
+    if (store_members(&sc, "cojam:jams", replay_jam, &rc) < 0) {
+        log_error("cannot list jams in Redis");
+        goto fail_hub;
+    }
+    log_info("replayed %zu events of %zu jams in %lld ms", rc.events, hub_jam_count(hub),
+             (long long)(net_now_ms() - t0));
+
+    struct net_config nc = {
+        .listen_host = cfg.listen_host,
+        .port = cfg.listen_port,
+        .web_root = cfg.web_root,
+        .allowed_origins = cfg.allowed_origins,
+        .max_message_bytes = (size_t)cfg.max_message_bytes,
+        .tick_ms = (int)cfg.tick_ms,
+    };
+    struct net_callbacks cbs = {
+        .arg = hub,
+        .on_open = hub_on_open,
+        .on_message = hub_on_message,
+        .next_frame = hub_next_frame,
+        .on_close = hub_on_close,
+        .on_wake = hub_on_wake,
+        .on_tick = hub_on_tick,
+        .on_http = hub_on_http,
+    };
+    struct net *net;
+    if ((err = net_new(&nc, &cbs, &net)) < 0)
+        goto fail_hub;
+    hub_set_net(hub, net);
+    hub_set_ready(hub, true);
+    the_net = net;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    log_info("cojamd %s serving http://%s (web root %s)", COJAM_VERSION, cfg.listen, cfg.web_root);
+    net_run(net);
+    log_info("shutting down");
+
+    the_net = NULL;
+    net_free(net);
+    hub_free(hub);
+    store_free(store);
+    embedded_stop(&emb);
+    config_free(&cfg);
+    return 0;
+
+fail_hub:
+    hub_free(hub);
+    store_free(store);
+fail_redis:
+    embedded_stop(&emb);
+fail_config:
+    config_free(&cfg);
+    return 1;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT
+ * net.h - the transport: the one module that includes libwebsockets. It owns the lws context,
+ * the HTTP mounts (static web root, /api, /healthz), the WebSocket protocol on /ws with Origin
+ * check, fragment reassembly with a size cap, the write pump (one frame per WRITEABLE) and the
+ * housekeeping timer. It reports upward only through the callbacks main.c registers.
+ */
+#ifndef COJAM_NET_H
+#define COJAM_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+struct frame;
+
+struct http_request {
+    uint64_t id;            /* for net_http_reply; valid until replied or the client left */
+    const char *method;     /* "GET" or "POST" */
+    const char *path;       /* full path, e.g. "/api/jams/482913" */
+    const char *auth;       /* Authorization header value or "" */
+    const char *body;       /* POST body (NUL-terminated) or "" */
+    size_t body_len;
+};
+
+struct net_callbacks {
+    void *arg;
+    void (*on_open)(struct session *s, void *arg);
+    /* One complete text message ('text' valid only during the call). */
+    void (*on_message)(struct session *s, const char *text, size_t len, void *arg);
+    /* The next frame to write: returns a new reference or NULL when nothing is due; sets *more
+     * when another frame is due after this one. */
+    struct frame *(*next_frame)(struct session *s, bool *more, void *arg);
+    /* The connection is gone; the session is freed right after this returns. */
+    void (*on_close)(struct session *s, void *arg);
+    /* Another thread called net_wake(). */
+    void (*on_wake)(void *arg);
+    /* Every tick_ms; now_ms is monotonic. */
+    void (*on_tick)(int64_t now_ms, void *arg);
+    /* An API request: reply now or later with net_http_reply(). */
+    void (*on_http)(const struct http_request *req, void *arg);
+};
+
+struct net_config {
+    const char *listen_host;   /* borrowed */
+    int port;
+    const char *web_root;      /* borrowed */
+    const char *allowed_origins; /* borrowed: comma list, "*" = any, NULL = own origin */
+    size_t max_message_bytes;
+    int tick_ms;
+};
+
+struct net;
+
+int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out);
+void net_free(struct net *n);
+/* Run the loop until net_stop(). */
+void net_run(struct net *n);
+/* Ask the loop to stop (signal-safe: sets a flag and wakes the loop). */
+void net_stop(struct net *n);
+/* Thread-safe: wake the loop; on_wake runs on the loop thread. */
+void net_wake(struct net *n);
+
+/* Ask for a WRITEABLE callback on this session. */
+void net_want_write(struct session *s);
+/* Send a close frame with s->close_code at the next writeable, then drop the connection. */
+void net_close(struct session *s);
+/* Reply to an HTTP request. Takes ownership of 'body' (malloc'd). A reply to a request whose
+ * client has gone is dropped. */
+void net_http_reply(struct net *n, uint64_t req_id, int status, char *body);
+/* Monotonic and wall-clock milliseconds. */
+int64_t net_now_ms(void);
+int64_t net_wall_ms(void);
+/* Number of open WebSocket sessions. */
+size_t net_clients(const struct net *n);
+
+#endif

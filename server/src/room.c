@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: MIT
+ * room.c - the jam state machine (see room.h). room_check validates, room_apply mutates; both
+ * read the same tables of what each phase accepts, so a checked write always applies. No I/O,
+ * no clock: deadlines are computed from the events' own timestamps, so replay is exact.
+ */
+#include "room.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "rank.h"
+
+/* What each phase accepts (proto/messages.md, "Phases and what they accept"). */
+static const int post_kind[PHASE__COUNT] = {
+    [PHASE_EXPLORE] = KIND_PROBLEM,
+    [PHASE_IDEATE] = KIND_IDEA,
+    [PHASE_DESIGN] = KIND_REFINEMENT,
+    [PHASE_DIFFUSE] = KIND_PLEDGE,
+    [PHASE_RESULTS] = -1,
+};
+static const unsigned vote_kinds[PHASE__COUNT] = {
+    [PHASE_EXPLORE] = 1u << KIND_PROBLEM,
+    [PHASE_IDEATE] = 1u << KIND_IDEA,
+    [PHASE_DESIGN] = (1u << KIND_IDEA) | (1u << KIND_REFINEMENT),
+    [PHASE_DIFFUSE] = 1u << KIND_IDEA,
+    [PHASE_RESULTS] = 0,
+};
+
+static uint64_t vote_key(int64_t pid, int64_t item)
+{
+    return ((uint64_t)pid << 32) | (uint32_t)item;
+}
+
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+struct room *room_new(const struct jam_config *cfg, const struct room_limits *limits)
+{
+    struct room *r = xcalloc(1, sizeof *r);
+    r->cfg = *cfg;
+    r->cfg.title = xstrdup(cfg->title ? cfg->title : "");
+    r->cfg.question = xstrdup(cfg->question ? cfg->question : "");
+    r->limits = *limits;
+    r->clock.state = CLOCK_LOBBY;
+    r->clock.index = -1;
+    r->next_pid = 1;
+    imap_init(&r->pid_index);
+    imap_init(&r->votes);
+    imap_init(&r->inflight);
+    smap_init(&r->ops);
+    for (int k = 0; k < KIND__COUNT; k++)
+        r->rank[k] = rank_new(0x5eed0000u + (uint32_t)k);
+    return r;
+}
+
+static void free_op(void *p)
+{
+    free(p);
+}
+
+void room_free(struct room *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_items; i++) {
+        free(r->items[i]->text);
+        free(r->items[i]);
+    }
+    free(r->items);
+    for (size_t i = 0; i < r->n_participants; i++) {
+        free(r->participants[i]->nickname);
+        free(r->participants[i]->voted);
+        free(r->participants[i]);
+    }
+    free(r->participants);
+    for (int k = 0; k < KIND__COUNT; k++) {
+        rank_free(r->rank[k]);
+        free(r->top_cache[k]);
+    }
+    imap_deinit(&r->pid_index);
+    imap_deinit(&r->votes);
+    imap_deinit(&r->inflight);
+    smap_deinit(&r->ops, free_op);
+    for (size_t i = 0; i < r->n_modlog; i++)
+        free(r->modlog[i].reason);
+    free(r->modlog);
+    free(r->delta.items);
+    free(r->delta.votes);
+    jam_config_clear(&r->cfg);
+    free(r);
+}
+
+/* ---- queries ------------------------------------------------------------------------------- */
+
+struct participant *room_participant(const struct room *r, int64_t pid)
+{
+    uint64_t idx;
+    if (pid <= 0 || !imap_get(&r->pid_index, (uint64_t)pid, &idx))
+        return NULL;
+    return r->participants[idx];
+}
+
+struct item *room_item(const struct room *r, int64_t id)
+{
+    if (id < 1 || (uint64_t)id > r->n_items)
+        return NULL;
+    return r->items[id - 1];
+}
+
+static enum phase current_phase(const struct room *r)
+{
+    if (r->clock.index < 0)
+        return PHASE__COUNT;
+    return r->cfg.agenda[r->clock.index].phase;
+}
+
+bool room_can_post(const struct room *r, enum kind k)
+{
+    enum phase p = current_phase(r);
+    return r->clock.state == CLOCK_RUNNING && p < PHASE__COUNT && post_kind[p] == (int)k;
+}
+
+bool room_can_vote(const struct room *r, enum kind k)
+{
+    enum phase p = current_phase(r);
+    return r->clock.state == CLOCK_RUNNING && p < PHASE__COUNT && (vote_kinds[p] & (1u << k));
+}
+
+int64_t room_budget_left(const struct room *r, const struct participant *p)
+{
+    uint32_t budget = r->cfg.settings.votes_per_phase;
+    if (budget == 0 || r->clock.index < 0)
+        return -1;
+    int64_t left = (int64_t)budget - p->used[r->clock.index] - p->pending_votes;
+    return left < 0 ? 0 : left;
+}
+
+int64_t room_deadline(const struct room *r)
+{
+    return r->clock.state == CLOCK_RUNNING && r->clock.has_deadline ? r->clock.deadline_ms : 0;
+}
+
+int64_t room_remaining(const struct room *r, int64_t now_ms)
+{
+    if (!r->clock.has_deadline)
+        return -1;
+    if (r->clock.state == CLOCK_PAUSED)
+        return r->clock.remaining_ms;
+    if (r->clock.state != CLOCK_RUNNING)
+        return -1;
+    int64_t left = r->clock.deadline_ms - now_ms;
+    return left < 0 ? 0 : left;
+}
+
+void room_set_online(struct room *r, uint32_t online)
+{
+    r->online = online;
+    r->delta.stats = true;
+}
+
+const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op)
+{
+    char key[32 + MSG_OP_MAX];
+    snprintf(key, sizeof key, "%" PRId64 ":%s", pid, op);
+    return smap_get(&r->ops, key);
+}
+
+int room_id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+    if (sscanf(a, "%llu-%llu", &am, &as) != 2)
+        am = as = 0;
+    if (sscanf(b, "%llu-%llu", &bm, &bs) != 2)
+        bm = bs = 0;
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    if (as != bs)
+        return as < bs ? -1 : 1;
+    return 0;
+}
+
+/* ---- checking ------------------------------------------------------------------------------ */
+
+static const char *check_parent(const struct room *r, enum kind kind, int64_t parent)
+{
+    if (kind == KIND_PROBLEM)
+        return parent ? "bad_parent" : NULL;
+    if (kind == KIND_IDEA && !parent)
+        return NULL;
+    if (!parent)
+        return "bad_parent";
+    const struct item *p = room_item(r, parent);
+    enum kind want = kind == KIND_IDEA ? KIND_PROBLEM : KIND_IDEA;
+    if (!p || p->hidden || p->kind != want)
+        return "bad_parent";
+    return NULL;
+}
+
+static const char *check_vote(const struct room *r, const struct participant *p, const struct msg *m)
+{
+    if (r->clock.state != CLOCK_RUNNING)
+        return "not_running";
+    const struct item *it = room_item(r, m->item);
+    if (!it)
+        return "no_such_item";
+    if (!room_can_vote(r, it->kind))
+        return "wrong_phase";
+    if (it->hidden)
+        return "item_hidden";
+    if (imap_get(&r->inflight, vote_key(p->pid, it->id), NULL))
+        return "busy";
+    bool voted = imap_get(&r->votes, vote_key(p->pid, it->id), NULL);
+    if (m->type == MSG_VOTE) {
+        if (voted)
+            return "already_voted";
+        if (room_budget_left(r, p) == 0)
+            return "budget_exhausted";
+    } else if (!voted) {
+        return "not_voted";
+    }
+    return NULL;
+}
+
+static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
+{
+    const struct clock *c = &r->clock;
+    switch (m->type) {
+    case MSG_START:
+        if (c->state != CLOCK_LOBBY)
+            return "already_started";
+        out->type = EV_STARTED;
+        return NULL;
+    case MSG_SET_PHASE:
+        for (unsigned i = 0; i < r->cfg.n_agenda; i++)
+            if (r->cfg.agenda[i].phase == m->phase) {
+                out->type = EV_PHASE_SET;
+                out->index = i;
+                return NULL;
+            }
+        return "bad_phase";
+    case MSG_PAUSE:
+        if (c->state != CLOCK_RUNNING)
+            return "not_running";
+        out->type = EV_PAUSED;
+        return NULL;
+    case MSG_RESUME:
+        if (c->state != CLOCK_PAUSED)
+            return "not_paused";
+        out->type = EV_RESUMED;
+        return NULL;
+    case MSG_EXTEND:
+        if ((c->state != CLOCK_RUNNING && c->state != CLOCK_PAUSED) || !c->has_deadline)
+            return "not_running";
+        out->type = EV_EXTENDED;
+        out->seconds = m->seconds;
+        return NULL;
+    case MSG_HIDE:
+    case MSG_UNHIDE: {
+        const struct item *it = room_item(r, m->item);
+        if (!it)
+            return "no_such_item";
+        if (m->type == MSG_HIDE && it->hidden)
+            return "item_hidden";
+        if (m->type == MSG_UNHIDE && !it->hidden)
+            return "not_hidden";
+        out->type = m->type == MSG_HIDE ? EV_HIDDEN : EV_UNHIDDEN;
+        out->item = m->item;
+        out->reason = m->type == MSG_HIDE ? dup_or_null(m->reason) : NULL;
+        return NULL;
+    }
+    default:
+        return "unknown_type";
+    }
+}
+
+const char *room_check(const struct room *r, int64_t pid, enum role role, const struct msg *m,
+                       struct event *out)
+{
+    memset(out, 0, sizeof *out);
+    if (role != ROLE_CITIZEN && role != ROLE_MODERATOR)
+        return "forbidden";
+    const struct participant *p = room_participant(r, pid);
+    if (!p)
+        return "forbidden";
+    bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
+    if (moderation && role != ROLE_MODERATOR)
+        return "forbidden";
+    /* Every write waits for clock and moderation events in flight: they change what is valid. */
+    if (r->barrier)
+        return "busy";
+    const char *err;
+    if (moderation) {
+        err = check_moderation(r, m, out);
+    } else if (m->type == MSG_POST) {
+        if (r->clock.state != CLOCK_RUNNING)
+            return "not_running";
+        if (!room_can_post(r, m->kind))
+            return "wrong_phase";
+        size_t cp = utf8_len(m->text);
+        if (cp < r->cfg.settings.min_text)
+            return "too_short";
+        if (cp > r->cfg.settings.max_text)
+            return "too_long";
+        if ((err = check_parent(r, m->kind, m->parent)))
+            return err;
+        if (r->n_items + r->pending_posts >= r->limits.max_items)
+            return "jam_full";
+        out->type = EV_POSTED;
+        out->kind = m->kind;
+        out->text = xstrdup(m->text);
+        out->parent = m->parent;
+    } else {
+        if ((err = check_vote(r, p, m)))
+            return err;
+        out->type = m->type == MSG_VOTE ? EV_VOTED : EV_UNVOTED;
+        out->item = m->item;
+    }
+    if (err) {
+        event_clear(out);
+        return err;
+    }
+    out->by = pid;
+    memcpy(out->op, m->op, sizeof out->op);
+    return NULL;
+}
+
+const char *room_check_join(struct room *r, const struct msg *m, struct event *out)
+{
+    memset(out, 0, sizeof *out);
+    bool anonymous = m->anonymous || !m->nickname;
+    if (m->anonymous && !r->cfg.settings.anonymous_allowed)
+        return "anonymous_not_allowed";
+    if (anonymous && !r->cfg.settings.anonymous_allowed)
+        return "nickname_required";
+    if (r->n_participants + r->pending_joins >= r->limits.max_participants)
+        return "jam_full";
+    out->type = EV_JOINED;
+    out->pid = r->next_pid;
+    out->role = m->as;
+    out->anonymous = anonymous;
+    out->nickname = anonymous ? NULL : xstrdup(m->nickname);
+    return NULL;
+}
+
+bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out)
+{
+    if (r->barrier || r->clock.state != CLOCK_RUNNING || !r->clock.has_deadline ||
+        now_ms < r->clock.deadline_ms)
+        return false;
+    memset(out, 0, sizeof *out);
+    out->type = EV_PHASE_ENDED;
+    out->index = r->clock.index;
+    return true;
+}
+
+static bool is_barrier(enum event_type t)
+{
+    return t >= EV_STARTED && t <= EV_PHASE_ENDED;
+}
+
+void room_reserve(struct room *r, const struct event *e)
+{
+    struct participant *p = room_participant(r, e->by);
+    switch (e->type) {
+    case EV_JOINED:
+        r->pending_joins++;
+        if (e->pid >= r->next_pid)
+            r->next_pid = e->pid + 1;
+        break;
+    case EV_POSTED:
+        r->pending_posts++;
+        break;
+    case EV_VOTED:
+    case EV_UNVOTED:
+        imap_put(&r->inflight, vote_key(e->by, e->item), 1);
+        if (p && e->type == EV_VOTED)
+            p->pending_votes++;
+        break;
+    default:
+        if (is_barrier(e->type))
+            r->barrier++;
+        break;
+    }
+}
+
+void room_unreserve(struct room *r, const struct event *e)
+{
+    struct participant *p = room_participant(r, e->by);
+    switch (e->type) {
+    case EV_JOINED:
+        if (r->pending_joins)
+            r->pending_joins--;
+        break;
+    case EV_POSTED:
+        if (r->pending_posts)
+            r->pending_posts--;
+        break;
+    case EV_VOTED:
+    case EV_UNVOTED:
+        imap_del(&r->inflight, vote_key(e->by, e->item));
+        if (p && e->type == EV_VOTED && p->pending_votes)
+            p->pending_votes--;
+        break;
+    default:
+        if (is_barrier(e->type) && r->barrier)
+            r->barrier--;
+        break;
+    }
+}
+
+/* ---- applying ------------------------------------------------------------------------------ */
+
+static void delta_item(struct room *r, struct item *it)
+{
+    struct room_delta *d = &r->delta;
+    if (!it->in_delta) {
+        if (d->n_items == d->cap_items) {
+            d->cap_items = d->cap_items ? d->cap_items * 2 : 16;
+            d->items = xrealloc(d->items, d->cap_items * sizeof *d->items);
+        }
+        d->items[d->n_items++] = it->id;
+        it->in_delta = true;
+    }
+    d->kinds |= 1u << it->kind;
+    d->stats = true;
+}
+
+static void delta_votes(struct room *r, struct item *it)
+{
+    struct room_delta *d = &r->delta;
+    if (!it->votes_in_delta) {
+        if (d->n_votes == d->cap_votes) {
+            d->cap_votes = d->cap_votes ? d->cap_votes * 2 : 64;
+            d->votes = xrealloc(d->votes, d->cap_votes * sizeof *d->votes);
+        }
+        d->votes[d->n_votes++] = it->id;
+        it->votes_in_delta = true;
+    }
+    d->kinds |= 1u << it->kind;
+    d->stats = true;
+}
+
+void room_delta_reset(struct room *r)
+{
+    struct room_delta *d = &r->delta;
+    for (size_t i = 0; i < d->n_items; i++)
+        r->items[d->items[i] - 1]->in_delta = false;
+    for (size_t i = 0; i < d->n_votes; i++)
+        r->items[d->votes[i] - 1]->votes_in_delta = false;
+    d->n_items = d->n_votes = 0;
+    d->kinds = 0;
+    d->clock = d->stats = false;
+    memcpy(d->prev, r->last_id, sizeof d->prev);
+    d->from[0] = d->to[0] = '\0';
+}
+
+static void enter_phase(struct room *r, int index, int64_t at_ms)
+{
+    struct clock *c = &r->clock;
+    if (index >= (int)r->cfg.n_agenda) {
+        c->state = CLOCK_ENDED;
+        c->has_deadline = false;
+        return;
+    }
+    uint32_t d = r->cfg.agenda[index].duration_s;
+    c->state = CLOCK_RUNNING;
+    c->index = index;
+    c->has_deadline = d > 0;
+    c->deadline_ms = at_ms + (int64_t)d * 1000;
+    c->remaining_ms = 0;
+}
+
+static void add_voted(struct participant *p, uint32_t item)
+{
+    if (p->n_voted == p->cap_voted) {
+        p->cap_voted = p->cap_voted ? p->cap_voted * 2 : 8;
+        p->voted = xrealloc(p->voted, p->cap_voted * sizeof *p->voted);
+    }
+    p->voted[p->n_voted++] = item;
+}
+
+static void remove_voted(struct participant *p, uint32_t item)
+{
+    for (size_t i = 0; i < p->n_voted; i++)
+        if (p->voted[i] == item) {
+            p->voted[i] = p->voted[--p->n_voted];
+            return;
+        }
+}
+
+static const char *apply_join(struct room *r, const struct event *e)
+{
+    if (e->pid <= 0 || room_participant(r, e->pid) ||
+        (e->role != ROLE_CITIZEN && e->role != ROLE_MODERATOR))
+        return "bad_value";
+    struct participant *p = xcalloc(1, sizeof *p);
+    p->pid = e->pid;
+    p->role = e->role;
+    p->nickname = e->anonymous ? NULL : dup_or_null(e->nickname);
+    if (r->n_participants == r->cap_participants) {
+        r->cap_participants = r->cap_participants ? r->cap_participants * 2 : 64;
+        r->participants = xrealloc(r->participants, r->cap_participants * sizeof *r->participants);
+    }
+    imap_put(&r->pid_index, (uint64_t)e->pid, r->n_participants);
+    r->participants[r->n_participants++] = p;
+    if (e->pid >= r->next_pid)
+        r->next_pid = e->pid + 1;
+    r->delta.stats = true;
+    return NULL;
+}
+
+static const char *apply_post(struct room *r, const struct event *e, struct participant *p,
+                              struct room_result *res)
+{
+    if (!room_can_post(r, e->kind) || !e->text || check_parent(r, e->kind, e->parent))
+        return "wrong_phase";
+    struct item *it = xcalloc(1, sizeof *it);
+    it->id = (uint32_t)r->n_items + 1;
+    it->kind = e->kind;
+    it->parent = (uint32_t)e->parent;
+    it->author = p->pid;
+    it->by = p->role;
+    it->phase_index = r->clock.index;
+    it->text = xstrdup(e->text);
+    if (r->n_items == r->cap_items) {
+        r->cap_items = r->cap_items ? r->cap_items * 2 : 64;
+        r->items = xrealloc(r->items, r->cap_items * sizeof *r->items);
+    }
+    r->items[r->n_items++] = it;
+    r->n_visible++;
+    rank_insert(r->rank[it->kind], it->id, 0);
+    delta_item(r, it);
+    res->item = it->id;
+    return NULL;
+}
+
+static const char *apply_vote(struct room *r, const struct event *e, struct participant *p,
+                              struct room_result *res)
+{
+    struct item *it = room_item(r, e->item);
+    if (!it || it->hidden || !room_can_vote(r, it->kind))
+        return "wrong_phase";
+    uint64_t key = vote_key(p->pid, it->id), cast_in;
+    bool voted = imap_get(&r->votes, key, &cast_in);
+    if (e->type == EV_VOTED) {
+        if (voted)
+            return "already_voted";
+        uint32_t budget = r->cfg.settings.votes_per_phase;
+        if (budget && p->used[r->clock.index] >= budget)
+            return "budget_exhausted";
+        imap_put(&r->votes, key, (uint64_t)r->clock.index);
+        p->used[r->clock.index]++;
+        add_voted(p, it->id);
+        it->votes++;
+        r->total_votes++;
+    } else {
+        if (!voted)
+            return "not_voted";
+        imap_del(&r->votes, key);
+        if (p->used[cast_in])
+            p->used[cast_in]--;
+        remove_voted(p, it->id);
+        it->votes--;
+        r->total_votes--;
+    }
+    rank_set(r->rank[it->kind], it->id, it->votes);
+    delta_votes(r, it);
+    res->budget_left = room_budget_left(r, p);
+    return NULL;
+}
+
+static const char *apply_clock(struct room *r, const struct event *e)
+{
+    struct clock *c = &r->clock;
+    switch (e->type) {
+    case EV_STARTED:
+        if (c->state != CLOCK_LOBBY)
+            return "already_started";
+        enter_phase(r, 0, e->at_ms);
+        break;
+    case EV_PHASE_SET:
+        if (e->index < 0 || e->index >= (int64_t)r->cfg.n_agenda)
+            return "bad_phase";
+        enter_phase(r, (int)e->index, e->at_ms);
+        break;
+    case EV_PHASE_ENDED:
+        if (c->state != CLOCK_RUNNING || e->index != c->index)
+            return "not_running";
+        enter_phase(r, c->index + 1, e->at_ms);
+        break;
+    case EV_PAUSED:
+        if (c->state != CLOCK_RUNNING)
+            return "not_running";
+        c->state = CLOCK_PAUSED;
+        if (c->has_deadline) {
+            int64_t left = c->deadline_ms - e->at_ms;
+            c->remaining_ms = left < 0 ? 0 : left;
+        }
+        break;
+    case EV_RESUMED:
+        if (c->state != CLOCK_PAUSED)
+            return "not_paused";
+        c->state = CLOCK_RUNNING;
+        if (c->has_deadline)
+            c->deadline_ms = e->at_ms + c->remaining_ms;
+        break;
+    case EV_EXTENDED:
+        if ((c->state != CLOCK_RUNNING && c->state != CLOCK_PAUSED) || !c->has_deadline ||
+            e->seconds < 1 || e->seconds > MSG_EXTEND_MAX_S)
+            return "not_running";
+        if (c->state == CLOCK_RUNNING)
+            c->deadline_ms += e->seconds * 1000;
+        else
+            c->remaining_ms += e->seconds * 1000;
+        break;
+    default:
+        return "bad_value";
+    }
+    r->delta.clock = true;
+    return NULL;
+}
+
+static const char *apply_hide(struct room *r, const struct event *e)
+{
+    struct item *it = room_item(r, e->item);
+    if (!it)
+        return "no_such_item";
+    bool hide = e->type == EV_HIDDEN;
+    if (it->hidden == hide)
+        return hide ? "item_hidden" : "not_hidden";
+    it->hidden = hide;
+    if (hide) {
+        rank_remove(r->rank[it->kind], it->id);
+        r->n_visible--;
+    } else {
+        rank_insert(r->rank[it->kind], it->id, it->votes);
+        r->n_visible++;
+    }
+    delta_item(r, it);
+    return NULL;
+}
+
+static void record_moderation(struct room *r, const char *id, const struct event *e)
+{
+    if (r->n_modlog == r->cap_modlog) {
+        r->cap_modlog = r->cap_modlog ? r->cap_modlog * 2 : 16;
+        r->modlog = xrealloc(r->modlog, r->cap_modlog * sizeof *r->modlog);
+    }
+    struct mod_entry *m = &r->modlog[r->n_modlog++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->event_id, sizeof m->event_id, "%s", id);
+    m->type = e->type;
+    m->by = e->by;
+    m->at_ms = e->at_ms;
+    m->item = e->item;
+    m->index = e->index;
+    m->seconds = e->seconds;
+    m->reason = dup_or_null(e->reason);
+}
+
+static void record_op(struct room *r, const char *id, const struct event *e, uint32_t item)
+{
+    if (!e->op[0] || e->by <= 0)
+        return;
+    char key[32 + MSG_OP_MAX];
+    snprintf(key, sizeof key, "%" PRId64 ":%s", e->by, e->op);
+    struct op_done *d = xcalloc(1, sizeof *d);
+    snprintf(d->event_id, sizeof d->event_id, "%s", id);
+    d->item = item;
+    free(smap_del(&r->ops, key));
+    smap_put(&r->ops, key, d);
+}
+
+const char *room_apply(struct room *r, const char *id, const struct event *e,
+                       struct room_result *res)
+{
+    struct room_result scratch;
+    if (!res)
+        res = &scratch;
+    res->item = 0;
+    res->budget_left = -1;
+    const char *err = NULL;
+    struct participant *p = NULL;
+    if (e->type == EV_POSTED || e->type == EV_VOTED || e->type == EV_UNVOTED) {
+        p = room_participant(r, e->by);
+        if (!p)
+            return "forbidden";
+    }
+    /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
+    if (e->op[0] && e->by > 0 && room_op_done(r, e->by, e->op))
+        return "duplicate_op";
+    switch (e->type) {
+    case EV_JAM_CREATED:
+        if (r->n_events)
+            return "bad_value";
+        break;
+    case EV_JOINED:
+        err = apply_join(r, e);
+        break;
+    case EV_POSTED:
+        err = apply_post(r, e, p, res);
+        break;
+    case EV_VOTED:
+    case EV_UNVOTED:
+        err = apply_vote(r, e, p, res);
+        break;
+    case EV_HIDDEN:
+    case EV_UNHIDDEN:
+        err = apply_hide(r, e);
+        break;
+    case EV_STARTED:
+    case EV_PHASE_SET:
+    case EV_PHASE_ENDED:
+    case EV_PAUSED:
+    case EV_RESUMED:
+    case EV_EXTENDED:
+        err = apply_clock(r, e);
+        break;
+    default:
+        err = "bad_value";
+    }
+    if (err)
+        return err;
+    record_op(r, id, e, res->item);
+    if (is_barrier(e->type))
+        record_moderation(r, id, e);
+    snprintf(r->last_id, sizeof r->last_id, "%s", id);
+    if (!r->delta.from[0])
+        snprintf(r->delta.from, sizeof r->delta.from, "%s", id);
+    snprintf(r->delta.to, sizeof r->delta.to, "%s", id);
+    r->n_events++;
+    return NULL;
+}
+
+/* ---- rankings ------------------------------------------------------------------------------ */
+
+size_t room_top(const struct room *r, enum kind kind, size_t k, uint32_t *out)
+{
+    return rank_top(r->rank[kind], k, out);
+}
+
+bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, size_t *n)
+{
+    size_t got = rank_top(r->rank[kind], k, out);
+    *n = got;
+    if (r->top_cache[kind] && got == r->top_n[kind] &&
+        memcmp(out, r->top_cache[kind], got * sizeof *out) == 0)
+        return false;
+    r->top_cache[kind] = xrealloc(r->top_cache[kind], (k ? k : 1) * sizeof *out);
+    memcpy(r->top_cache[kind], out, got * sizeof *out);
+    r->top_n[kind] = got;
+    return true;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT
+ * room.h - one live jam: its configuration, clock, participants, items, votes, rankings and the
+ * record of applied operation ids. Pure: no I/O, and time comes in (event timestamps or now_ms).
+ *
+ * The state is a pure function of the jam's event stream: room_apply() is the only mutator of
+ * jam state, used alike for live events (after Redis confirmed them) and for replay. room_check()
+ * validates a client's write against the applied state plus the writes still in flight
+ * (room_reserve/room_unreserve), so that a checked event always applies cleanly.
+ *
+ * The clock (proto/messages.md, "Phases"):
+ *
+ *            start              deadline / set_phase            deadline of the last phase
+ *  LOBBY ─────────────► RUNNING(i) ───────────────► RUNNING(i+1) ─ … ─────────────► ENDED
+ *                          │  ▲
+ *                    pause │  │ resume        (set_phase jumps to any phase from any state)
+ *                          ▼  │
+ *                        PAUSED(i)
+ */
+#ifndef COJAM_ROOM_H
+#define COJAM_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "msg.h"
+
+struct rank;
+
+enum clock_state { CLOCK_LOBBY = 0, CLOCK_RUNNING, CLOCK_PAUSED, CLOCK_ENDED };
+
+struct room_limits {
+    uint32_t max_items;        /* items per jam */
+    uint32_t max_participants; /* participants per jam */
+};
+
+struct item {
+    uint32_t id;          /* 1.., dense, in stream order */
+    enum kind kind;
+    uint32_t parent;      /* 0 = none */
+    int64_t author;       /* participant id */
+    enum role by;         /* the author's session role (citizen or moderator) */
+    int phase_index;      /* agenda index it was posted in */
+    int32_t votes;
+    bool hidden;
+    bool in_delta;        /* already listed in the tick's changed items */
+    bool votes_in_delta;  /* already listed in the tick's vote changes */
+    char *text;           /* owned */
+};
+
+struct participant {
+    int64_t pid;
+    enum role role;
+    char *nickname;       /* owned, NULL when anonymous */
+    uint32_t used[JAM_MAX_PHASES]; /* standing votes cast in each agenda index */
+    uint32_t pending_votes;        /* votes in flight (counted against the current phase) */
+    uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
+    size_t n_voted, cap_voted;
+};
+
+struct clock {
+    enum clock_state state;
+    int index;            /* agenda index, -1 in LOBBY (and the last index in ENDED) */
+    bool has_deadline;
+    int64_t deadline_ms;  /* RUNNING with deadline: wall-clock ms */
+    int64_t remaining_ms; /* PAUSED with deadline */
+};
+
+/* What changed since the last room_delta_reset(): the content of the next broadcast update. */
+struct room_delta {
+    char prev[MSG_EVENT_ID_MAX + 1]; /* last event id before this delta */
+    char from[MSG_EVENT_ID_MAX + 1]; /* "" when no event was applied */
+    char to[MSG_EVENT_ID_MAX + 1];
+    uint32_t *items;  size_t n_items, cap_items;  /* new, hidden or unhidden items */
+    uint32_t *votes;  size_t n_votes, cap_votes;  /* items whose vote count changed */
+    unsigned kinds;   /* bit per kind whose ranking may have changed */
+    bool clock;
+    bool stats;
+};
+
+/* The recorded outcome of an applied write, for answering a retried op. */
+struct op_done {
+    char event_id[MSG_EVENT_ID_MAX + 1];
+    uint32_t item; /* post: the new item id */
+};
+
+/* One line of the public log of moderator and clock actions (process transparency). */
+struct mod_entry {
+    char event_id[MSG_EVENT_ID_MAX + 1];
+    enum event_type type;
+    int64_t by;          /* moderator pid, 0 = the server clock */
+    int64_t at_ms;
+    int64_t item;        /* hidden/unhidden */
+    int64_t index;       /* phase_set/phase_ended */
+    int64_t seconds;     /* extended */
+    char *reason;        /* owned, hidden */
+};
+
+struct room {
+    struct jam_config cfg;       /* owned */
+    struct room_limits limits;
+    struct clock clock;
+    char last_id[MSG_EVENT_ID_MAX + 1];
+    uint64_t n_events;
+
+    struct item **items;         /* owned; items[id - 1] */
+    size_t n_items, cap_items;
+    uint32_t n_visible;
+    int64_t total_votes;
+    struct rank *rank[KIND__COUNT]; /* owned: visible items per kind */
+
+    struct imap pid_index;       /* pid -> index into participants */
+    struct participant **participants; /* owned */
+    size_t n_participants, cap_participants;
+    int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
+
+    struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
+    struct smap ops;             /* "pid:op" -> struct op_done * (owned) */
+    struct mod_entry *modlog;    /* owned */
+    size_t n_modlog, cap_modlog;
+
+    /* in flight (not state: reset on restart) */
+    struct imap inflight;        /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
+    uint32_t pending_posts;
+    uint32_t pending_joins;
+    uint32_t barrier;            /* moderator or clock events in flight */
+
+    uint32_t online;             /* connected sessions, maintained by the caller */
+    struct room_delta delta;
+    uint32_t *top_cache[KIND__COUNT]; /* owned: last broadcast top list per kind */
+    size_t top_n[KIND__COUNT];
+};
+
+/* A new room in LOBBY for a jam_created event (deep-copies 'cfg'). */
+struct room *room_new(const struct jam_config *cfg, const struct room_limits *limits);
+void room_free(struct room *r);
+
+/* Validate a write by participant 'pid' with role 'role' (msg types post, vote, unvote and the
+ * moderator actions). Returns NULL and fills 'out' with the event to store (the caller sets
+ * out->at_ms and clears it), or returns an error code of proto/messages.md. */
+const char *room_check(const struct room *r, int64_t pid, enum role role, const struct msg *m,
+                       struct event *out);
+/* Validate a join (citizen or moderator; the moderator secret is checked by the caller).
+ * Returns NULL and fills 'out' (a joined event with a fresh pid), or an error code. */
+const char *room_check_join(struct room *r, const struct msg *m, struct event *out);
+/* If the running phase's deadline has passed at 'now_ms' and no clock event is in flight,
+ * fill 'out' with a phase_ended event and return true. */
+bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out);
+
+/* Count a checked event as in flight / no longer in flight (call unreserve before apply). */
+void room_reserve(struct room *r, const struct event *e);
+void room_unreserve(struct room *r, const struct event *e);
+
+struct room_result {
+    uint32_t item;        /* post: new item id */
+    int64_t budget_left;  /* vote/unvote: -1 = unlimited */
+};
+/* Apply a stored event with stream id 'id'. Returns NULL, or an error code when the event does
+ * not apply to this state (then nothing changed). Events of another jam are the caller's concern. */
+const char *room_apply(struct room *r, const char *id, const struct event *e,
+                       struct room_result *res);
+
+/* The recorded outcome of participant pid's op, or NULL. */
+const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op);
+
+struct participant *room_participant(const struct room *r, int64_t pid);
+struct item *room_item(const struct room *r, int64_t id);
+/* Votes left for 'p' in the current phase: -1 = unlimited (or no running phase budget). */
+int64_t room_budget_left(const struct room *r, const struct participant *p);
+bool room_can_post(const struct room *r, enum kind k);
+bool room_can_vote(const struct room *r, enum kind k);
+/* Wall-clock ms of the running phase's deadline, or 0 when none. */
+int64_t room_deadline(const struct room *r);
+/* Remaining ms at 'now_ms' (>= 0), or -1 when the clock has no deadline. */
+int64_t room_remaining(const struct room *r, int64_t now_ms);
+void room_set_online(struct room *r, uint32_t online);
+
+/* Compare the top 'k' of kind 'kind' with the last broadcast list; when different, store it,
+ * copy it to 'out' (k entries at least), set *n and return true. */
+bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, size_t *n);
+size_t room_top(const struct room *r, enum kind kind, size_t k, uint32_t *out);
+void room_delta_reset(struct room *r);
+
+/* Compare two stream ids "<ms>-<seq>": <0, 0, >0. Malformed ids compare as 0-0. */
+int room_id_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ * session.c - the per-connection bookkeeping of session.h. Bounded everywhere: the private queue
+ * by frames and bytes, the rate by a token bucket, errors by a window.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+
+void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms)
+{
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    s->conn = conn;
+    s->opened_ms = now_ms;
+    s->tokens = SESSION_RATE_BURST;
+    s->tokens_ms = now_ms;
+    s->errors_window_ms = now_ms;
+    s->resync_window_ms = now_ms;
+}
+
+void session_deinit(struct session *s)
+{
+    struct frame *f;
+    while ((f = session_dequeue(s)))
+        frame_unref(f);
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_len = s->rx_cap = 0;
+}
+
+int session_enqueue(struct session *s, struct frame *f)
+{
+    if (s->q_len == SESSION_QUEUE_FRAMES || s->q_bytes + f->len > SESSION_QUEUE_BYTES)
+        return -ENOBUFS;
+    s->queue[(s->q_head + s->q_len++) % SESSION_QUEUE_FRAMES] = frame_ref(f);
+    s->q_bytes += f->len;
+    return 0;
+}
+
+struct frame *session_dequeue(struct session *s)
+{
+    if (!s->q_len)
+        return NULL;
+    struct frame *f = s->queue[s->q_head];
+    s->q_head = (s->q_head + 1) % SESSION_QUEUE_FRAMES;
+    s->q_len--;
+    s->q_bytes -= f->len;
+    return f;
+}
+
+bool session_rate_ok(struct session *s, int64_t now_ms)
+{
+    s->tokens += (double)(now_ms - s->tokens_ms) * SESSION_RATE_PER_S / 1000.0;
+    s->tokens_ms = now_ms;
+    if (s->tokens > SESSION_RATE_BURST)
+        s->tokens = SESSION_RATE_BURST;
+    if (s->tokens < 1.0)
+        return false;
+    s->tokens -= 1.0;
+    return true;
+}
+
+bool session_count_error(struct session *s, int64_t now_ms)
+{
+    if (now_ms - s->errors_window_ms > SESSION_ERROR_WINDOW_MS) {
+        s->errors_window_ms = now_ms;
+        s->errors = 0;
+    }
+    return ++s->errors > SESSION_MAX_ERRORS;
+}
+
+void session_mark_close(struct session *s, int code, const char *reason)
+{
+    if (s->close_code)
+        return;
+    s->close_code = code;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT
+ * session.h - per-connection state: identity, the jam it joined, its bounded private frame
+ * queue, its cursor in the jam's shared broadcast ring, a token-bucket rate limiter and an error
+ * counter. Pure (no lws): the transport keeps an opaque handle in 'conn'.
+ */
+#ifndef COJAM_SESSION_H
+#define COJAM_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct frame;
+struct jam;
+
+#define SESSION_QUEUE_FRAMES 64          /* private frames (acks, errors, snapshots) */
+#define SESSION_QUEUE_BYTES (1u << 20)   /* 1 MiB of private frames */
+#define SESSION_RATE_PER_S 20            /* messages per second sustained */
+#define SESSION_RATE_BURST 40
+#define SESSION_MAX_ERRORS 50            /* within SESSION_ERROR_WINDOW_MS: close 4003 */
+#define SESSION_ERROR_WINDOW_MS 60000
+#define SESSION_MAX_INFLIGHT 32          /* writes waiting for Redis */
+#define SESSION_JOIN_TIMEOUT_MS 10000
+
+struct session {
+    uint64_t id;             /* never reused; completions name sessions by id */
+    void *conn;              /* borrowed: the transport's handle */
+    int64_t opened_ms;       /* monotonic */
+
+    struct jam *jam;         /* borrowed: jams live until shutdown; NULL before join */
+    bool joining;            /* a join is being stored */
+    int64_t pid;             /* 0 for screens */
+    enum role role;
+    struct session *next_member, *prev_member; /* the jam's member list */
+
+    uint64_t cursor;         /* next ring sequence to send */
+    int wants_snapshot;      /* 0 no, 1 the first snapshot, 2 a resync: sent before ring frames */
+    int resyncs;             /* resyncs within the current window */
+    int64_t resync_window_ms;
+
+    struct frame *queue[SESSION_QUEUE_FRAMES]; /* owned references, FIFO */
+    unsigned q_head, q_len;
+    size_t q_bytes;
+
+    double tokens;           /* rate limiter */
+    int64_t tokens_ms;
+    int errors;
+    int64_t errors_window_ms;
+    unsigned inflight;
+
+    int close_code;          /* non-zero: close with this code at the next writeable */
+    char close_reason[64];
+
+    char *rx;                /* owned: fragments being reassembled */
+    size_t rx_len, rx_cap;
+};
+
+void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);
+/* Release what the session owns (queued frames, buffers). */
+void session_deinit(struct session *s);
+
+/* Queue 'f' for sending. Takes a reference; the caller keeps its own. Returns -ENOBUFS (frame not
+ * queued) when the queue is over its frame or byte bound. */
+int session_enqueue(struct session *s, struct frame *f);
+/* Pop the oldest queued frame (the caller receives the reference), or NULL. */
+struct frame *session_dequeue(struct session *s);
+
+/* Token bucket: false when this message is over the rate. */
+bool session_rate_ok(struct session *s, int64_t now_ms);
+/* Count an error reply; true when the session went over SESSION_MAX_ERRORS. */
+bool session_count_error(struct session *s, int64_t now_ms);
+/* Mark for closing with 'code' at the next writeable. The first code wins. */
+void session_mark_close(struct session *s, int code, const char *reason);
+
+#endif

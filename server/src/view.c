@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT
+ * view.c - JSON encoding of every server frame and HTTP body (see view.h). Built with Jansson
+ * objects and dumped compact with the keys in insertion order. An update is encoded once per tick
+ * per jam and shared by all of the jam's clients, so its cost does not grow with the audience.
+ */
+#include "view.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "room.h"
+
+static char *dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s)
+        abort(); /* only on OOM: every value we build is valid */
+    return s;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *id_array(const uint32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+static json_t *clock_json(const struct room *r, int64_t now_ms)
+{
+    static const char *const states[] = {"lobby", "running", "paused", "ended"};
+    const struct clock *c = &r->clock;
+    json_t *o = json_object();
+    json_object_set_new(o, "state", json_string(states[c->state]));
+    bool has_phase = c->index >= 0 && c->index < (int)r->cfg.n_agenda;
+    json_object_set_new(o, "phase",
+                        has_phase ? json_string(phase_name(r->cfg.agenda[c->index].phase))
+                                  : json_null());
+    json_object_set_new(o, "index", json_integer(c->state == CLOCK_LOBBY ? -1 : c->index));
+    int64_t left = room_remaining(r, now_ms);
+    json_object_set_new(o, "remaining_ms", left < 0 ? json_null() : json_integer(left));
+    json_object_set_new(o, "duration_ms",
+                        has_phase ? json_integer((json_int_t)r->cfg.agenda[c->index].duration_s * 1000)
+                                  : json_null());
+    return o;
+}
+
+static json_t *stats_json(const struct room *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "participants", json_integer((json_int_t)r->n_participants));
+    json_object_set_new(o, "online", json_integer(r->online));
+    json_object_set_new(o, "items", json_integer(r->n_visible));
+    json_object_set_new(o, "votes", json_integer(r->total_votes));
+    return o;
+}
+
+static json_t *item_json(const struct room *r, const struct item *it, bool full)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(it->id));
+    if (it->hidden && !full) {
+        json_object_set_new(o, "hidden", json_true());
+        return o;
+    }
+    const struct participant *a = room_participant(r, it->author);
+    json_object_set_new(o, "kind", json_string(kind_name(it->kind)));
+    json_object_set_new(o, "role", json_string(kind_role_name(it->kind)));
+    json_object_set_new(o, "text", json_string(it->text));
+    json_object_set_new(o, "parent", it->parent ? json_integer(it->parent) : json_null());
+    json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
+    json_object_set_new(o, "by", json_string(role_name(it->by)));
+    json_object_set_new(o, "votes", json_integer(it->votes));
+    json_object_set_new(o, "hidden", json_boolean(it->hidden));
+    json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
+    return o;
+}
+
+static json_t *jam_json(const struct room *r)
+{
+    const struct jam_config *c = &r->cfg;
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(c->code));
+    json_object_set_new(o, "title", json_string(c->title));
+    json_object_set_new(o, "question", json_string(c->question));
+    json_t *agenda = json_array();
+    for (unsigned i = 0; i < c->n_agenda; i++) {
+        json_t *step = json_object();
+        json_object_set_new(step, "phase", json_string(phase_name(c->agenda[i].phase)));
+        json_object_set_new(step, "duration_s", json_integer(c->agenda[i].duration_s));
+        json_array_append_new(agenda, step);
+    }
+    json_object_set_new(o, "agenda", agenda);
+    json_t *s = json_object();
+    json_object_set_new(s, "anonymous_allowed", json_boolean(c->settings.anonymous_allowed));
+    json_object_set_new(s, "votes_per_phase", json_integer(c->settings.votes_per_phase));
+    json_object_set_new(s, "min_text", json_integer(c->settings.min_text));
+    json_object_set_new(s, "max_text", json_integer(c->settings.max_text));
+    json_object_set_new(o, "settings", s);
+    return o;
+}
+
+static json_t *ranking_json(const struct room *r, unsigned top)
+{
+    json_t *o = json_object();
+    uint32_t *ids = xmalloc((top ? top : 1) * sizeof *ids);
+    for (int k = 0; k < KIND__COUNT; k++) {
+        size_t n = room_top(r, (enum kind)k, top, ids);
+        json_object_set_new(o, kind_name((enum kind)k), id_array(ids, n));
+    }
+    free(ids);
+    return o;
+}
+
+char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname)
+{
+    json_t *o = json_object(), *you = json_object();
+    json_object_set_new(o, "type", json_string("welcome"));
+    json_object_set_new(o, "token", json_string(token));
+    json_object_set_new(you, "id", json_integer(pid));
+    json_object_set_new(you, "role", json_string(role_name(role)));
+    json_object_set_new(you, "nickname", str_or_null(nickname));
+    json_object_set_new(o, "you", you);
+    return dump(o);
+}
+
+char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
+                    int64_t now_ms, unsigned rank_top, bool resync)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("snapshot"));
+    json_object_set_new(o, "event_id", json_string(r->last_id));
+    json_object_set_new(o, "resync", json_boolean(resync));
+    json_object_set_new(o, "jam", jam_json(r));
+    json_object_set_new(o, "clock", clock_json(r, now_ms));
+    json_t *items = json_array();
+    for (size_t i = 0; i < r->n_items; i++)
+        json_array_append_new(items, item_json(r, r->items[i], role == ROLE_MODERATOR));
+    json_object_set_new(o, "items", items);
+    json_object_set_new(o, "ranking", ranking_json(r, rank_top));
+    json_object_set_new(o, "stats", stats_json(r));
+    if (p) {
+        json_t *you = json_object(), *mine = json_array();
+        json_object_set_new(you, "id", json_integer(p->pid));
+        json_object_set_new(you, "role", json_string(role_name(p->role)));
+        json_object_set_new(you, "nickname", str_or_null(p->nickname));
+        json_object_set_new(you, "votes", id_array(p->voted, p->n_voted));
+        int64_t left = room_budget_left(r, p);
+        json_object_set_new(you, "budget_left", left < 0 ? json_null() : json_integer(left));
+        for (size_t i = 0; i < r->n_items; i++)
+            if (r->items[i]->author == p->pid)
+                json_array_append_new(mine, json_integer(r->items[i]->id));
+        json_object_set_new(you, "items", mine);
+        json_object_set_new(o, "you", you);
+    }
+    return dump(o);
+}
+
+char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
+{
+    const struct room_delta *d = &r->delta;
+    if (!d->from[0] && !d->clock && !d->stats && !d->n_items && !d->n_votes)
+        return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("update"));
+    json_object_set_new(o, "prev", json_string(d->prev));
+    json_object_set_new(o, "from", json_string(d->from[0] ? d->from : r->last_id));
+    json_object_set_new(o, "to", json_string(d->to[0] ? d->to : r->last_id));
+    if (d->n_items) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < d->n_items; i++)
+            json_array_append_new(items, item_json(r, r->items[d->items[i] - 1], false));
+        json_object_set_new(o, "items", items);
+    }
+    if (d->n_votes) {
+        json_t *votes = json_object();
+        for (size_t i = 0; i < d->n_votes; i++) {
+            const struct item *it = r->items[d->votes[i] - 1];
+            char key[16];
+            snprintf(key, sizeof key, "%u", it->id);
+            json_object_set_new(votes, key, json_integer(it->votes));
+        }
+        json_object_set_new(o, "votes", votes);
+    }
+    if (d->kinds) {
+        json_t *ranking = json_object();
+        uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
+        for (int k = 0; k < KIND__COUNT; k++) {
+            size_t n;
+            if ((d->kinds & (1u << k)) && room_top_changed(r, (enum kind)k, rank_top, ids, &n))
+                json_object_set_new(ranking, kind_name((enum kind)k), id_array(ids, n));
+        }
+        free(ids);
+        if (json_object_size(ranking))
+            json_object_set_new(o, "ranking", ranking);
+        else
+            json_decref(ranking);
+    }
+    if (d->clock)
+        json_object_set_new(o, "clock", clock_json(r, now_ms));
+    if (d->stats)
+        json_object_set_new(o, "stats", stats_json(r));
+    return dump(o);
+}
+
+char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,
+               int64_t budget_left)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("ack"));
+    json_object_set_new(o, "op", json_string(op));
+    json_object_set_new(o, "event_id", json_string(event_id));
+    if (item)
+        json_object_set_new(o, "item", json_integer(item));
+    if (has_budget)
+        json_object_set_new(o, "budget_left",
+                            budget_left < 0 ? json_null() : json_integer(budget_left));
+    return dump(o);
+}
+
+static const struct {
+    const char *code, *message;
+    bool retryable;
+} errors[] = {
+    {"bad_json", "the message is not valid JSON", false},
+    {"too_deep", "the message is nested too deeply", false},
+    {"duplicate_key", "the message has a duplicate key", false},
+    {"bad_message", "the message is malformed", false},
+    {"unknown_type", "unknown message type", false},
+    {"too_long", "a text is too long", false},
+    {"too_short", "a text is too short", false},
+    {"bad_value", "a value is out of range or malformed", false},
+    {"not_joined", "join a jam first", false},
+    {"already_joined", "this connection has already joined", false},
+    {"no_such_jam", "no jam has this code", false},
+    {"bad_secret", "the moderator secret is wrong", false},
+    {"bad_token", "the session token is invalid or expired", false},
+    {"anonymous_not_allowed", "this jam does not allow anonymous participants", false},
+    {"nickname_required", "this jam needs a nickname", false},
+    {"forbidden", "your role may not do this", false},
+    {"not_running", "the jam is not running", false},
+    {"wrong_phase", "the current phase does not accept this", false},
+    {"already_started", "the jam has already started", false},
+    {"not_paused", "the jam is not paused", false},
+    {"bad_phase", "this phase is not on the agenda", false},
+    {"no_such_item", "no item has this id", false},
+    {"item_hidden", "the item is hidden", false},
+    {"not_hidden", "the item is not hidden", false},
+    {"bad_parent", "the item this builds on is missing or of the wrong kind", false},
+    {"already_voted", "you already voted for this item", false},
+    {"not_voted", "you have not voted for this item", false},
+    {"budget_exhausted", "no votes left in this phase", false},
+    {"jam_full", "the jam has reached its limit", false},
+    {"rate_limited", "too many messages: slow down", true},
+    {"busy", "another action is being stored: retry shortly", true},
+    {"storage_unavailable", "storage is unavailable: retry the same op", true},
+    {"storage_timeout", "storage did not confirm in time: retry the same op", true},
+    {"internal", "internal error", false},
+};
+
+const char *view_error_message(const char *code)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(errors[i].code, code) == 0)
+            return errors[i].message;
+    return "error";
+}
+
+bool view_error_retryable(const char *code)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(errors[i].code, code) == 0)
+            return errors[i].retryable;
+    return false;
+}
+
+char *view_error(const char *op, const char *code, const char *message)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("error"));
+    if (op && op[0])
+        json_object_set_new(o, "op", json_string(op));
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "message",
+                        json_string(message && message[0] ? message : view_error_message(code)));
+    json_object_set_new(o, "retryable", json_boolean(view_error_retryable(code)));
+    return dump(o);
+}
+
+char *view_pong(bool has_t, int64_t t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("pong"));
+    if (has_t)
+        json_object_set_new(o, "t", json_integer(t));
+    return dump(o);
+}
+
+char *view_status(bool storage_ok)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("status"));
+    json_object_set_new(o, "storage", json_string(storage_ok ? "ok" : "degraded"));
+    return dump(o);
+}
+
+char *view_summary(const struct room *r, int64_t now_ms)
+{
+    json_t *o = jam_json(r);
+    json_object_set_new(o, "clock", clock_json(r, now_ms));
+    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "event_id", json_string(r->last_id));
+    return dump(o);
+}
+
+char *view_modlog(const struct room *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_modlog; i++) {
+        const struct mod_entry *m = &r->modlog[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "event_id", json_string(m->event_id));
+        json_object_set_new(o, "action", json_string(event_type_name(m->type)));
+        json_object_set_new(o, "at", json_integer(m->at_ms));
+        json_object_set_new(o, "by", m->by ? json_string("moderator") : json_string("clock"));
+        const struct participant *p = m->by ? room_participant(r, m->by) : NULL;
+        if (p)
+            json_object_set_new(o, "moderator", str_or_null(p->nickname));
+        if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN)
+            json_object_set_new(o, "item", json_integer(m->item));
+        if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
+            json_object_set_new(
+                o, "phase",
+                m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
+                    ? json_string(phase_name(r->cfg.agenda[m->index].phase))
+                    : json_null());
+        if (m->type == EV_EXTENDED)
+            json_object_set_new(o, "seconds", json_integer(m->seconds));
+        if (m->reason)
+            json_object_set_new(o, "reason", json_string(m->reason));
+        json_array_append_new(a, o);
+    }
+    return dump(a);
+}
+
+char *view_created(const char *code, const char *secret, const char *public_url)
+{
+    char buf[512];
+    json_t *o = json_object(), *links = json_object();
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "moderator_secret", json_string(secret));
+    snprintf(buf, sizeof buf, "%s/#%s", public_url, code);
+    json_object_set_new(links, "join", json_string(buf));
+    snprintf(buf, sizeof buf, "%s/moderate.html#%s.%s", public_url, code, secret);
+    json_object_set_new(links, "moderate", json_string(buf));
+    snprintf(buf, sizeof buf, "%s/screen.html#%s", public_url, code);
+    json_object_set_new(links, "screen", json_string(buf));
+    json_object_set_new(o, "links", links);
+    return dump(o);
+}
+
+char *view_http_error(const char *code, const char *message)
+{
+    json_t *o = json_object(), *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message",
+                        json_string(message && message[0] ? message : view_error_message(code)));
+    json_object_set_new(o, "error", e);
+    return dump(o);
+}
+
+char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "version", json_string(COJAM_VERSION));
+    json_object_set_new(o, "clients", json_integer((json_int_t)clients));
+    json_object_set_new(o, "jams", json_integer((json_int_t)jams));
+    json_object_set_new(o, "redis", json_string(redis_up ? "up" : "down"));
+    return dump(o);
+}

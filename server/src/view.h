@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT
+ * view.h - encodes what the server sends (proto/messages.md, "Server -> client" and the HTTP
+ * replies) from the room's state. Every function returns a new malloc'd NUL-terminated JSON
+ * string that the caller owns. The update's first keys are always type, prev, from, to, in that
+ * order (load generators read "to" with a prefix scan).
+ */
+#ifndef COJAM_VIEW_H
+#define COJAM_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct room;
+struct participant;
+
+char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname);
+/* 'p' is NULL for screens; moderators see hidden items in full. */
+char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
+                    int64_t now_ms, unsigned rank_top, bool resync);
+/* The update for the room's current delta, or NULL when nothing changed. Updates the room's
+ * broadcast top-list cache; the caller then calls room_delta_reset(). */
+char *view_update(struct room *r, int64_t now_ms, unsigned rank_top);
+/* budget_left: -1 = unlimited; has_budget false = omit. item 0 = omit. */
+char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,
+               int64_t budget_left);
+char *view_error(const char *op, const char *code, const char *message);
+char *view_pong(bool has_t, int64_t t);
+char *view_status(bool storage_ok);
+
+/* HTTP bodies */
+char *view_summary(const struct room *r, int64_t now_ms);
+char *view_modlog(const struct room *r);
+char *view_created(const char *code, const char *secret, const char *public_url);
+char *view_http_error(const char *code, const char *message);
+char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up);
+
+/* Human message and retryability of a protocol error code. */
+const char *view_error_message(const char *code);
+bool view_error_retryable(const char *code);
+
+#endif
