@@ -70,6 +70,12 @@ struct key_state {
 
 enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
 
+/* Names a server-side client: CLIENT ID is unique only within one run of Redis. */
+struct conn_name {
+    long long id; /* 0: unknown */
+    char run_id[48];
+};
+
 /* Results the thread builds without the lock, then publishes at once (see publish()). */
 struct outbox {
     struct rnode *head, *tail;
@@ -98,6 +104,8 @@ struct store {
 
     /* Store thread only. */
     redisContext *c;
+    struct conn_name cur;   /* the connection in use */
+    struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
     struct key_state **keys;
     size_t nbuckets, nkeys;
     uint64_t rng;
@@ -432,11 +440,55 @@ static const char *get_reply(struct store *s, int64_t deadline, redisReply **out
     return NULL;
 }
 
+/* Learns the server-side name of the new connection (CLIENT ID, INFO server run_id). A server
+ * that refuses these (renamed commands, ACLs) leaves the name unknown. Returns -1 if the
+ * connection failed. */
+static int name_conn(struct store *s)
+{
+    memset(&s->cur, 0, sizeof(s->cur));
+    redisReply *r = redisCommand(s->c, "CLIENT ID");
+    if (!r)
+        return -1;
+    long long id = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (!(r = redisCommand(s->c, "INFO server")))
+        return -1;
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+    if (p && id > 0) {
+        p += strlen("run_id:");
+        size_t n = strcspn(p, "\r\n");
+        if (n > 0 && n < sizeof(s->cur.run_id)) {
+            copy_str(s->cur.run_id, sizeof(s->cur.run_id), p, n);
+            s->cur.id = id;
+        }
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Settles the outcome of the appends left in doubt: a Redis that was only slow may still hold
+ * them unread on the old connection, and would apply them after we looked. CLIENT KILL (same
+ * run of Redis only, as client ids restart from 1) discards whatever it has not executed yet.
+ * Returns -1 if the connection failed. */
+static int kill_doubt_conn(struct store *s)
+{
+    if (s->doubt.id > 0 && s->cur.id > 0 && strcmp(s->doubt.run_id, s->cur.run_id) == 0) {
+        redisReply *r = redisCommand(s->c, "CLIENT KILL ID %lld", s->doubt.id);
+        if (!r)
+            return -1;
+        freeReplyObject(r); /* 0 killed: it is gone already, which settles it just as well */
+    }
+    memset(&s->doubt, 0, sizeof(s->doubt));
+    return 0;
+}
+
 /* Reads every in-doubt stream after its last known id and reports each entry as STORE_FOUND,
  * one page per publish so that a long outage does not pile up here. Returns 0, or -1 if the
  * connection failed (the keys stay in doubt; entries already reported are not repeated). */
 static int recover(struct store *s)
 {
+    if (kill_doubt_conn(s) < 0)
+        return -1;
     for (size_t i = 0; i < s->nbuckets; i++) {
         for (struct key_state *k = s->keys[i]; k; k = k->next) {
             while (k->in_doubt) {
@@ -481,7 +533,7 @@ static int reconnect(struct store *s)
     struct outbox ob = OUTBOX_INIT;
     char why[160];
     s->c = open_conn(s->host, s->port, s->unix_path, s->timeout_ms, why, sizeof(why));
-    if (s->c && (ping(s->c, why, sizeof(why)) < 0 || recover(s) < 0))
+    if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || recover(s) < 0))
         drop_conn(s);
     if (!s->c) {
         if (atomic_load(&s->link) != LINK_DOWN) {
@@ -696,6 +748,7 @@ static void run_batch(struct store *s, struct req *batch)
                 key_get(s, q->key)->in_doubt = true;
                 outbox_complete(&ob, q, err, NULL, 0);
             }
+            s->doubt = s->cur;
             drop_conn(s);
             outbox_link(&ob, LINK_DOWN);
             break;
