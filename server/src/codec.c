@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 /* ------------------------------------------------------------------------------------------ */
 /* Errors and small helpers */
 
@@ -39,9 +41,7 @@ static void err_reset(struct codec_error *err)
 
 static char *dup_str(const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
-    if (!p)
-        abort(); /* as xmalloc: out of memory is not an input error */
+    char *p = xmalloc(n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
