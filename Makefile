@@ -1,0 +1,70 @@
+# cojam - top-level targets. The server's own build lives in server/Makefile; outputs go to build/.
+#   make            build build/cojamd (release flavour)
+#   make run        install missing Debian packages, build, run cojamd (it starts its own Redis)
+#   make test       install what the tests need, build, run every test; ends "N passed, N failed"
+#   make asan       the same tests against an ASan+UBSan build
+#   make bench      benchmarks (ranking micro-benchmark, load tests); never part of make test
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS each (clang-14)
+#   make lint       include confinement, cppcheck;  make format / format-check
+
+FUZZ_SECONDS ?= 60
+ARGS ?=
+
+.PHONY: all build run test asan unit bench fuzz lint format format-check clean deps test-deps
+all: build
+
+deps:
+	@bash deploy/install-deps.sh build
+test-deps:
+	@bash deploy/install-deps.sh test
+
+build:
+	@$(MAKE) --no-print-directory -C server FLAVOUR=release all
+	@cp build/release/cojamd build/cojamd
+
+run: deps build
+	./build/cojamd $(ARGS)
+
+test: test-deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all unit-bins
+	@bash server/tests/run-all.sh build/debug
+
+unit:
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all unit-bins
+	@ONLY=unit bash server/tests/run-all.sh build/debug
+
+asan: test-deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=asan all unit-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 bash server/tests/run-all.sh build/asan
+
+bench: deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=release bench-bins
+	@for b in build/release/bench/bench_*; do echo "== $$b"; $$b; done
+	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
+
+fuzz:
+	@bash deploy/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory -C server fuzz-bins
+	@for t in build/fuzz/fuzz_*; do n=$${t##*/fuzz_}; mkdir -p build/fuzz/new-$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -dict=server/tests/fuzz/$$n.dict build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3 \
+	  || $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3; done
+
+# Each third-party library is included by exactly one module (STYLE.md 2.2).
+lint:
+	@fail=0; \
+	for pair in libwebsockets.h:net.c hiredis:store.c openssl:auth.c jansson.h:codec.c,view.c; do \
+	  hdr=$${pair%%:*}; allowed=$${pair#*:}; \
+	  for f in $$(grep -l "#include <$$hdr" server/src/*.c server/src/*.h 2>/dev/null); do \
+	    case ",$$allowed," in *,$${f##*/},*) ;; *) echo "lint: $$f includes $$hdr"; fail=1;; esac; done; done; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  -D_GNU_SOURCE -DCOJAM_VERSION=\"lint\" -I server/src server/src || fail=1; \
+	exit $$fail
+
+format:
+	clang-format -i server/src/*.[ch] server/tests/unit/*.c load-tests/*.c
+format-check:
+	clang-format --dry-run -Werror server/src/*.[ch]
+
+clean:
+	rm -rf build

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT
+ * test_room.c - the jam state machine through its public API: checks, reservations, apply,
+ * clock transitions with event timestamps, budgets, hiding, op de-duplication and the delta.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "room.h"
+#include "test.h"
+
+static struct room *new_room(unsigned votes_per_phase)
+{
+    struct jam_config c = {0};
+    strcpy(c.code, "123456");
+    c.title = "T";
+    c.question = "Q";
+    c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
+    c.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
+    c.agenda[2] = (struct agenda_step){PHASE_DESIGN, 30};
+    c.agenda[3] = (struct agenda_step){PHASE_RESULTS, 0};
+    c.n_agenda = 4;
+    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50};
+    struct room_limits lim = {100, 100};
+    struct room *r = room_new(&c, &lim);
+    struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
+    CHECK(room_apply(r, "1-0", &e, NULL) == NULL);
+    return r;
+}
+
+static unsigned long long seq = 1;
+
+/* Check, reserve, unreserve and apply a message as the server does; returns the error or NULL. */
+static const char *write_msg(struct room *r, int64_t pid, enum role role, struct msg *m,
+                             int64_t at_ms, struct room_result *res)
+{
+    struct event e;
+    const char *err = room_check(r, pid, role, m, &e);
+    if (err)
+        return err;
+    e.at_ms = at_ms;
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    err = room_apply(r, id, &e, res);
+    event_clear(&e);
+    return err;
+}
+
+static int64_t join(struct room *r, enum role role, const char *nick)
+{
+    struct msg m = {.type = MSG_JOIN, .as = role, .nickname = (char *)nick};
+    struct event e;
+    CHECK(room_check_join(r, &m, &e) == NULL);
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    CHECK(room_apply(r, id, &e, NULL) == NULL);
+    int64_t pid = e.pid;
+    event_clear(&e);
+    return pid;
+}
+
+static const char *room_check_err_helper(struct room *r, int64_t pid, struct msg *m)
+{
+    struct event e;
+    const char *err = room_check(r, pid, ROLE_CITIZEN, m, &e);
+    if (!err)
+        event_clear(&e);
+    return err ? err : "ok";
+}
+
+static struct msg mk(enum msg_type t, const char *op)
+{
+    struct msg m = {.type = t};
+    snprintf(m.op, sizeof m.op, "%s", op);
+    return m;
+}
+
+TEST(lobby_refuses_posts_and_citizen_moderation)
+{
+    struct room *r = new_room(2);
+    int64_t c = join(r, ROLE_CITIZEN, "Ana");
+    struct msg m = mk(MSG_POST, "p1");
+    m.kind = KIND_PROBLEM;
+    m.text = "Hot streets";
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &m, 2000, NULL), "not_running");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &s, 2000, NULL), "forbidden");
+    CHECK_EQ_STR(write_msg(r, 0, ROLE_SCREEN, &m, 2000, NULL), "forbidden");
+    room_free(r);
+}
+
+TEST(phases_decide_kinds_and_parents)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), c = join(r, ROLE_CITIZEN, NULL);
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg idea = mk(MSG_POST, "i1");
+    idea.kind = KIND_IDEA;
+    idea.text = "Trees";
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &idea, 11000, NULL), "wrong_phase");
+    struct msg prob = mk(MSG_POST, "p1");
+    prob.kind = KIND_PROBLEM;
+    prob.text = "Heat";
+    struct room_result res;
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &prob, 11000, &res) == NULL);
+    CHECK_EQ_INT(res.item, 1);
+    struct msg shortp = mk(MSG_POST, "p2");
+    shortp.kind = KIND_PROBLEM;
+    shortp.text = "x";
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &shortp, 11000, NULL), "too_short");
+    struct msg go = mk(MSG_SET_PHASE, "g1");
+    go.phase = PHASE_IDEATE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &go, 12000, NULL) == NULL);
+    idea.parent = 5;
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &idea, 12000, NULL), "bad_parent");
+    idea.parent = 1;
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &idea, 12000, &res) == NULL);
+    CHECK_EQ_INT(r->items[1]->parent, 1);
+    CHECK_EQ_INT(r->items[1]->kind, KIND_IDEA);
+    go.phase = PHASE_DESIGN;
+    snprintf(go.op, sizeof go.op, "g2");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &go, 13000, NULL) == NULL);
+    struct msg ref = mk(MSG_POST, "r1");
+    ref.kind = KIND_REFINEMENT;
+    ref.text = "Shade sails";
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &ref, 13000, NULL), "bad_parent");
+    ref.parent = 1; /* a problem, not an idea */
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &ref, 13000, NULL), "bad_parent");
+    ref.parent = 2;
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &ref, 13000, NULL) == NULL);
+    go.phase = PHASE_DIFFUSE; /* not on this agenda */
+    snprintf(go.op, sizeof go.op, "g3");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &go, 14000, NULL), "bad_phase");
+    room_free(r);
+}
+
+TEST(budget_refund_and_pending_votes)
+{
+    struct room *r = new_room(2);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), c = join(r, ROLE_CITIZEN, "Ana");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 1000, NULL) == NULL);
+    for (int i = 0; i < 3; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = "Problem text";
+        CHECK(write_msg(r, mod, ROLE_MODERATOR, &p, 1000, NULL) == NULL);
+    }
+    struct room_result res;
+    struct msg v = mk(MSG_VOTE, "v1");
+    v.item = 1;
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &v, 1000, &res) == NULL);
+    CHECK_EQ_INT(res.budget_left, 1);
+    snprintf(v.op, sizeof v.op, "v2");
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &v, 1000, NULL), "already_voted");
+
+    /* A vote in flight counts against the budget and blocks the same item. */
+    struct msg v2 = mk(MSG_VOTE, "v3");
+    v2.item = 2;
+    struct event pending;
+    CHECK(room_check(r, c, ROLE_CITIZEN, &v2, &pending) == NULL);
+    room_reserve(r, &pending);
+    struct msg v3 = mk(MSG_VOTE, "v4");
+    v3.item = 3;
+    CHECK_EQ_STR(room_check_err_helper(r, c, &v3), "budget_exhausted");
+    CHECK_EQ_STR(room_check_err_helper(r, c, &v2), "busy");
+    room_unreserve(r, &pending);
+    CHECK(room_apply(r, "900-0", &pending, &res) == NULL);
+    event_clear(&pending);
+    CHECK_EQ_INT(res.budget_left, 0);
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &v3, 1000, NULL), "budget_exhausted");
+
+    struct msg u = mk(MSG_UNVOTE, "u1");
+    u.item = 1;
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &u, 1000, &res) == NULL);
+    CHECK_EQ_INT(res.budget_left, 1);
+    CHECK_EQ_STR(write_msg(r, c, ROLE_CITIZEN, &u, 1000, NULL), "not_voted");
+    CHECK(write_msg(r, c, ROLE_CITIZEN, &v3, 1000, NULL) == NULL);
+    CHECK_EQ_INT(r->total_votes, 2);
+    room_free(r);
+}
+
+TEST(clock_pause_resume_extend_and_deadline)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 100000, NULL) == NULL);
+    CHECK_EQ_INT(room_deadline(r), 160000);
+    CHECK_EQ_INT(room_remaining(r, 130000), 30000);
+    m = mk(MSG_PAUSE, "p");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 130000, NULL) == NULL);
+    CHECK_EQ_INT(room_remaining(r, 999999), 30000);
+    CHECK_EQ_INT(room_deadline(r), 0);
+    m = mk(MSG_PAUSE, "p2");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &m, 131000, NULL), "not_running");
+    m = mk(MSG_EXTEND, "e");
+    m.seconds = 10;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 140000, NULL) == NULL);
+    m = mk(MSG_RESUME, "r");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 200000, NULL) == NULL);
+    CHECK_EQ_INT(room_deadline(r), 240000);
+    struct event e;
+    CHECK(!room_check_deadline(r, 239999, &e));
+    CHECK(room_check_deadline(r, 240000, &e));
+    CHECK_EQ_INT(e.index, 0);
+    e.at_ms = 240010;
+    room_reserve(r, &e);
+    struct event e2;
+    CHECK(!room_check_deadline(r, 250000, &e2)); /* one clock event in flight at a time */
+    struct msg post = mk(MSG_POST, "x");
+    post.kind = KIND_PROBLEM;
+    post.text = "During barrier";
+    CHECK_EQ_STR(room_check_err_helper(r, mod, &post), "busy"); /* a clock event is in flight */
+    room_unreserve(r, &e);
+    CHECK(room_apply(r, "999-0", &e, NULL) == NULL);
+    CHECK_EQ_INT(r->clock.index, 1);
+    CHECK(!r->clock.has_deadline); /* ideate has no deadline */
+    CHECK(!room_check_deadline(r, 10000000, &e2));
+    /* A stale phase_ended (another index) does not apply. */
+    CHECK_EQ_STR(room_apply(r, "1000-0", &e, NULL), "not_running");
+    m = mk(MSG_EXTEND, "e2");
+    m.seconds = 5;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &m, 300000, NULL), "not_running");
+    CHECK_EQ_INT(r->n_modlog, 5);
+    room_free(r);
+}
+
+TEST(barrier_makes_citizen_writes_busy)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), c = join(r, ROLE_CITIZEN, "Ana");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL) == NULL);
+    struct msg pause = mk(MSG_PAUSE, "p");
+    struct event e;
+    CHECK(room_check(r, mod, ROLE_MODERATOR, &pause, &e) == NULL);
+    room_reserve(r, &e);
+    struct msg post = mk(MSG_POST, "x");
+    post.kind = KIND_PROBLEM;
+    post.text = "During barrier";
+    CHECK_EQ_STR(room_check_err_helper(r, c, &post), "busy");
+    room_unreserve(r, &e);
+    event_clear(&e);
+    CHECK_EQ_STR(room_check_err_helper(r, c, &post), "ok");
+    room_free(r);
+}
+
+TEST(hide_unhide_and_ranking)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL) == NULL);
+    for (int i = 0; i < 3; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = "Some problem";
+        CHECK(write_msg(r, a, ROLE_CITIZEN, &p, 1000, NULL) == NULL);
+    }
+    struct msg v = mk(MSG_VOTE, "v1");
+    v.item = 3;
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &v, 1000, NULL) == NULL);
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &v, 1000, NULL) == NULL);
+    v.item = 2;
+    snprintf(v.op, sizeof v.op, "v2");
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &v, 1000, NULL) == NULL);
+    uint32_t top[5];
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 5, top), 3);
+    CHECK_EQ_INT(top[0], 3);
+    CHECK_EQ_INT(top[1], 2);
+    CHECK_EQ_INT(top[2], 1);
+    struct msg h = mk(MSG_HIDE, "h1");
+    h.item = 3;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &h, 1000, NULL) == NULL);
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 5, top), 2);
+    CHECK_EQ_INT(top[0], 2);
+    snprintf(v.op, sizeof v.op, "v3");
+    v.item = 3;
+    CHECK_EQ_STR(room_check_err_helper(r, a, &v), "item_hidden");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &h, 1000, NULL), "item_hidden");
+    struct msg u = mk(MSG_UNHIDE, "h2");
+    u.item = 3;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &u, 1000, NULL) == NULL);
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 5, top), 3);
+    CHECK_EQ_INT(top[0], 3);
+    CHECK_EQ_INT(r->items[2]->votes, 2);
+    u.item = 99;
+    snprintf(u.op, sizeof u.op, "h3");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &u, 1000, NULL), "no_such_item");
+    room_free(r);
+}
+
+TEST(op_ids_take_effect_once)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL) == NULL);
+    struct msg p = mk(MSG_POST, "same");
+    p.kind = KIND_PROBLEM;
+    p.text = "Once only";
+    struct event e;
+    CHECK(room_check(r, a, ROLE_CITIZEN, &p, &e) == NULL);
+    e.at_ms = 1000;
+    CHECK(room_apply(r, "50-0", &e, NULL) == NULL);
+    /* The same event reaching the stream twice (a retry after an unknown outcome). */
+    CHECK_EQ_STR(room_apply(r, "51-0", &e, NULL), "duplicate_op");
+    event_clear(&e);
+    CHECK_EQ_INT(r->n_items, 1);
+    const struct op_done *d = room_op_done(r, a, "same");
+    CHECK(d != NULL);
+    CHECK_EQ_STR(d ? d->event_id : NULL, "50-0");
+    CHECK_EQ_INT(d ? d->item : 0, 1);
+    CHECK(room_op_done(r, mod, "same") == NULL); /* ops are per participant */
+    room_free(r);
+}
+
+TEST(delta_tracks_one_tick)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo");
+    room_delta_reset(r);
+    CHECK_EQ_STR(r->delta.prev, r->last_id);
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL) == NULL);
+    CHECK(r->delta.clock);
+    CHECK_EQ_STR(r->delta.from, r->last_id);
+    struct msg p = mk(MSG_POST, "p");
+    p.kind = KIND_PROBLEM;
+    p.text = "Delta";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &p, 1000, NULL) == NULL);
+    CHECK_EQ_INT(r->delta.n_items, 1);
+    CHECK(room_id_cmp(r->delta.to, r->delta.from) > 0);
+    uint32_t top[4];
+    size_t n;
+    CHECK(room_top_changed(r, KIND_PROBLEM, 4, top, &n));
+    CHECK(!room_top_changed(r, KIND_PROBLEM, 4, top, &n));
+    room_delta_reset(r);
+    CHECK_EQ_INT(r->delta.n_items, 0);
+    CHECK_EQ_STR(r->delta.from, "");
+    room_free(r);
+}
+
+TEST(join_rules)
+{
+    struct room *r = new_room(0);
+    r->cfg.settings.anonymous_allowed = false;
+    struct msg m = {.type = MSG_JOIN, .as = ROLE_CITIZEN, .anonymous = true};
+    struct event e;
+    CHECK_EQ_STR(room_check_join(r, &m, &e), "anonymous_not_allowed");
+    m.anonymous = false;
+    CHECK_EQ_STR(room_check_join(r, &m, &e), "nickname_required");
+    m.nickname = "Ana";
+    CHECK(room_check_join(r, &m, &e) == NULL);
+    int64_t first = e.pid;
+    room_reserve(r, &e);
+    struct event e2;
+    CHECK(room_check_join(r, &m, &e2) == NULL);
+    CHECK(e2.pid != first); /* joins in flight get distinct ids */
+    event_clear(&e2);
+    room_unreserve(r, &e);
+    event_clear(&e);
+    room_free(r);
+}
+
+TEST(id_compare)
+{
+    CHECK(room_id_cmp("1-0", "1-1") < 0);
+    CHECK(room_id_cmp("10-0", "9-5") > 0);
+    CHECK(room_id_cmp("5-5", "5-5") == 0);
+    CHECK(room_id_cmp("junk", "0-0") == 0);
+}
+
+int main(void)
+{
+    RUN(lobby_refuses_posts_and_citizen_moderation);
+    RUN(phases_decide_kinds_and_parents);
+    RUN(budget_refund_and_pending_votes);
+    RUN(clock_pause_resume_extend_and_deadline);
+    RUN(barrier_makes_citizen_writes_busy);
+    RUN(hide_unhide_and_ranking);
+    RUN(op_ids_take_effect_once);
+    RUN(delta_tracks_one_tick);
+    RUN(join_rules);
+    RUN(id_compare);
+    return test_done();
+}
