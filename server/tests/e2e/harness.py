@@ -258,6 +258,42 @@ class Servers:
             j = None
         return st, j, data
 
+    def raw_handshake(self, origin=None, path="/ws", protocol="cojam.v1", timeout=3.0):
+        """A WebSocket upgrade request over a plain socket. Returns (status code, status line,
+        headers dict lower-cased). websockets 10.4 rejects any non-"HTTP/1.1" status line, so
+        refusals are read here."""
+        k = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            req = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % self.port,
+                   "Upgrade: websocket", "Connection: Upgrade",
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+            if protocol:
+                req.append("Sec-WebSocket-Protocol: " + protocol)
+            if origin is not None:
+                req.append("Origin: " + origin)
+            k.sendall(("\r\n".join(req) + "\r\n\r\n").encode())
+            data = b""
+            deadline = time.monotonic() + timeout
+            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                try:
+                    d = k.recv(4096)
+                except socket.timeout:
+                    break
+                if not d:
+                    break
+                data += d
+        finally:
+            k.close()
+        head = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        parts = head[0].split(" ")
+        code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        hdrs = {}
+        for line in head[1:]:
+            if ":" in line:
+                kk, v = line.split(":", 1)
+                hdrs[kk.strip().lower()] = v.strip()
+        return code, head[0], hdrs
+
     def create_jam(self, title="Cooler streets", question="How do we keep our streets cool?",
                    agenda=None, settings=None, token=ADMIN_TOKEN):
         body = {"title": title, "question": question,
@@ -764,7 +800,7 @@ class Suite:
             except Exception as e:
                 tb = traceback.extract_tb(e.__traceback__)
                 where = ["%s:%d" % (os.path.basename(f.filename), f.lineno) for f in tb
-                         if not f.filename.endswith("harness.py")][-2:]
+                         if os.path.dirname(os.path.abspath(f.filename)) == HERE][-3:]
                 self.not_ok(name, "%s: %s (at %s)" % (type(e).__name__, e, ", ".join(where)))
             if srv is not None and srv.cojamd is not None and not srv.cojamd_alive():
                 self.not_ok("%s: cojamd still running after %s" % (self.name, name),
