@@ -92,7 +92,7 @@ function renderClock() {
   setText($('#phase-of'), phaseOf(state));
   const cs = $('#clock-state');
   cs.dataset.state = c.state;
-  setText(cs, c.state === 'paused' ? t('phase_paused') : c.state === 'running' ? t('conn_online') : '');
+  setText(cs, c.state === 'paused' ? t('phase_paused') : c.state === 'running' ? t('clock_running') : '');
   const busy = pendingKeys.has('clock');
   show($('#btn-start'), c.state === 'lobby');
   show($('#btn-pause'), c.state === 'running');

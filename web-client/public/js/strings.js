@@ -37,6 +37,7 @@ const en = {
   phase_results: 'Results',
   phase_ended: 'Ended',
   phase_paused: 'Paused',
+  clock_running: 'Running',
   phase_no_deadline: 'no time limit',
   phase_help_lobby: 'The jam has not started yet. Get ready!',
   phase_help_explore: 'Name the problems worth solving, and vote for the ones that matter most.',

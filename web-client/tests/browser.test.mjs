@@ -1,0 +1,415 @@
+// Browser tests of the web client against the real cojamd (and a private redis-server).
+// Run: cd web-client/tests && npm install && node browser.test.mjs
+// Env: COJAMD (path of the cojamd binary; default ../../build/debug/cojamd),
+//      COJAM_URL (use an already running server instead of starting redis + cojamd; for development).
+// Prints TAP lines and ends with "# N passed, N failed". Exit code 0 only if everything passed.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const webRoot = path.join(repo, 'web-client/public');
+const shots = path.join(here, 'screenshots');
+const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
+const ADMIN = 'test-admin';
+const HOSTILE = '<img src=x onerror=window.__xss=1>';
+const T = 10000; // every wait is bounded by this (ms) unless said otherwise
+
+const procs = [];
+let browser = null;
+let tmp = null;
+let passed = 0, failed = 0, n = 0;
+
+function log(...a) { console.log('#', ...a); }
+async function test(name, fn) {
+  n++;
+  try {
+    await fn();
+    passed++;
+    console.log(`ok ${n} - ${name}`);
+    return true;
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${n} - ${name}`);
+    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
+    return false;
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function start(cmd, args, name) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
+  p.stdout.on('data', keep);
+  p.stderr.on('data', keep);
+  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
+  p.tail = () => out.join('').split('\n').slice(-15).join('\n');
+  p.label = name;
+  procs.push(p);
+  return p;
+}
+
+async function until(fn, what, ms = T) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
+}
+
+async function redisPing(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setTimeout(500);
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    s.on('error', () => resolve(false));
+    s.on('timeout', () => { s.destroy(); resolve(false); });
+  });
+}
+
+function cleanup() {
+  for (const p of procs) {
+    if (!p.exited) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
+  }
+  setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
+  if (tmp) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
+}
+
+const watchdog = setTimeout(async () => {
+  console.log('not ok - the whole run took longer than 150 s');
+  failed++;
+  console.log(`# ${passed} passed, ${failed} failed`);
+  try { if (browser) await browser.close(); } catch { /* ignore */ }
+  cleanup();
+  process.exit(1);
+}, 150000);
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+
+async function main() {
+  let base = process.env.COJAM_URL;
+  if (!base) {
+    if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD} (build it with make -C server, or set COJAMD)`);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-web-'));
+    const rport = await freePort();
+    const redis = start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', tmp, '--daemonize', 'no', '--protected-mode', 'yes'], 'redis');
+    await until(() => redisPing(rport), 'redis-server');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+      '--web-root', webRoot, '--data-dir', tmp], 'cojamd');
+    try {
+      await until(async () => {
+        if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
+        const r = await fetch(base + '/healthz');
+        return r.ok;
+      }, 'cojamd /healthz');
+    } catch (e) {
+      log('cojamd output:\n' + cojamd.tail());
+      throw e;
+    }
+    void redis;
+  }
+  log('server at', base);
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--disable-quic'],
+    timeout: T,
+  });
+  const problems = [];
+  async function newPage(name, opts = {}) {
+    const ctx = await browser.newContext(opts);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(T);
+    page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|net::/.test(m.text())) problems.push(`${name}: console: ${m.text()}`); });
+    return { ctx, page, name };
+  }
+  const phone = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+  // ------------------------------------------------------------ organiser creates a jam
+  const org = await newPage('organise', { viewport: { width: 1000, height: 900 } });
+  let links = null;
+  await test('organiser creates a jam on organise.html and gets three absolute links', async () => {
+    await org.page.goto(base + '/organise.html');
+    await org.page.fill('#org-token', ADMIN);
+    await org.page.fill('#org-jam-title', 'Cooler streets');
+    await org.page.fill('#org-question', 'How do we keep our streets cool in summer?');
+    await org.page.uncheck('#use-design');
+    await org.page.uncheck('#use-diffuse');
+    await org.page.fill('#dur-explore', '10');
+    await org.page.fill('#dur-ideate', '15');
+    await org.page.click('#org-create');
+    await org.page.waitForSelector('#link-join');
+    links = {
+      join: await org.page.getAttribute('#link-join', 'href'),
+      moderate: await org.page.getAttribute('#link-moderate', 'href'),
+      screen: await org.page.getAttribute('#link-screen', 'href'),
+    };
+    log('links', JSON.stringify({ ...links, moderate: links.moderate.replace(/\..*$/, '.<secret>') }));
+    for (const k of ['join', 'moderate', 'screen']) assert(/^https?:\/\/[^/]+\//.test(links[k]), `${k} link is not absolute: ${links[k]}`);
+    assert(/\/#\d{6}$/.test(links.join), 'join link format: ' + links.join);
+    assert(/\/moderate\.html#\d{6}\..+$/.test(links.moderate), 'moderate link format');
+    assert(/\/screen\.html#\d{6}$/.test(links.screen), 'screen link format: ' + links.screen);
+    const qr = await org.page.getAttribute('#org-qr', 'data-qr-text');
+    assert(qr === links.join, 'the QR code encodes the participant link');
+  });
+  if (!links) throw new Error('no jam: cannot go on');
+  // Links are built from the server's --public-url; the pages under test are on `base`.
+  const local = (u) => base + new URL(u).pathname + new URL(u).hash;
+  const code = /#(\d{6})$/.exec(links.join)[1];
+
+  // ------------------------------------------------------------ everybody opens their page
+  const mod = await newPage('moderate', { viewport: { width: 1280, height: 900 } });
+  const scr = await newPage('screen', { viewport: { width: 1280, height: 720 } });
+  const p1 = await newPage('participant1', phone);
+  const p2 = await newPage('participant2', phone);
+  const all = [mod, scr, p1, p2];
+
+  await test('moderator console opens with the moderator link', async () => {
+    await mod.page.goto(local(links.moderate));
+    await mod.page.waitForSelector('#btn-start:visible');
+    assert((await mod.page.textContent('#jam-title')) === 'Cooler streets');
+  });
+  await test('screen shows the join code, a local QR code and the question', async () => {
+    await scr.page.goto(local(links.screen));
+    await until(async () => (await scr.page.textContent('#s-question')).includes('cool in summer'), 'question on screen');
+    const shown = (await scr.page.textContent('#s-code')).replace(/\s/g, '');
+    assert(shown === code, `code ${shown} vs ${code}`);
+    const qr = await scr.page.getAttribute('#s-qr', 'data-qr-text');
+    assert(qr && qr.endsWith('/#' + code), 'QR text ' + qr);
+  });
+  async function joinAs(p, nick) {
+    await p.page.goto(local(links.join));
+    assert((await p.page.inputValue('#join-code')) === code, 'the link fills in the code');
+    if (nick) await p.page.fill('#join-nick', nick);
+    else await p.page.check('#join-anon');
+    await p.page.click('#join-btn');
+    await p.page.waitForSelector('#jam-view:visible');
+    await until(async () => (await p.page.textContent('#phase-name')) !== '', 'phase name');
+  }
+  await test('two participants join from /#code (one named, one anonymous)', async () => {
+    await joinAs(p1, 'Ana');
+    await joinAs(p2, null);
+    assert((await p1.page.textContent('#phase-name')).includes('Waiting'), 'lobby shown');
+  });
+
+  // ------------------------------------------------------------ start
+  const phaseIs = async (p, sel, name) => until(async () => (await p.page.textContent(sel)).includes(name), `${p.name} shows ${name}`);
+  await test('moderator starts: every page shows the phase and a running countdown', async () => {
+    await mod.page.click('#btn-start');
+    await until(async () => (await mod.page.textContent('#action-log')).includes('done'), 'ack of start in the log');
+    await phaseIs(mod, '#phase-name', 'Explore');
+    await phaseIs(scr, '#s-phase', 'Explore');
+    await phaseIs(p1, '#phase-name', 'Explore');
+    await phaseIs(p2, '#phase-name', 'Explore');
+    for (const [p, sel] of [[mod, '#clock'], [scr, '#s-clock'], [p1, '#clock'], [p2, '#clock']]) {
+      await until(async () => /^(9|10):\d\d$/.test(await p.page.textContent(sel)), `${p.name} countdown`);
+    }
+    const a = await scr.page.textContent('#s-clock');
+    await until(async () => (await scr.page.textContent('#s-clock')) !== a, 'the screen countdown ticks', 3000);
+  });
+
+  // ------------------------------------------------------------ posting
+  async function post(p, text, parentText) {
+    await p.page.click('#tab-post');
+    if (parentText) {
+      const value = await p.page.evaluate((t) => {
+        const o = Array.from(document.querySelectorAll('#post-parent option')).find((x) => x.textContent.includes(t));
+        return o ? o.value : null;
+      }, parentText);
+      assert(value, 'parent option for ' + parentText);
+      await p.page.selectOption('#post-parent', value);
+    }
+    await p.page.fill('#post-text', text);
+    await p.page.click('#post-btn');
+    await until(async () => (await p.page.getAttribute('#post-status', 'data-kind')) === 'ok', `${p.name} post acknowledged`);
+  }
+  const itemId = async (p, text) => p.page.evaluate((t) => {
+    for (const it of window.cojam.state.items.values()) if (it.text === t) return it.id;
+    return null;
+  }, text);
+  const screenOrder = async () => scr.page.$$eval('#s-list > li', (lis) => lis.map((li) => Number(li.dataset.key)));
+
+  let idShade = null, idHostile = null;
+  await test('participants post problems; they appear on the screen and in the moderator list', async () => {
+    await post(p1, 'Bus stops have no shade');
+    await post(p2, HOSTILE);
+    idShade = await until(() => itemId(scr, 'Bus stops have no shade'), 'item on screen state');
+    idHostile = await until(() => itemId(scr, HOSTILE), 'hostile item on screen state');
+    await until(async () => (await screenOrder()).length === 2, 'two rows on the screen');
+    await until(async () => (await mod.page.$$('#items-body tr')).length === 2, 'two rows for the moderator');
+    const auth = await mod.page.textContent('#items-body');
+    assert(auth.includes('Ana') && auth.includes('explorer'), 'author and role shown to the moderator');
+  });
+
+  await test('hostile text is shown as text everywhere and never runs', async () => {
+    const texts = await scr.page.$$eval('#s-list .s-text', (els) => els.map((e) => e.textContent));
+    assert(texts.includes(HOSTILE), 'screen shows the raw text');
+    await p1.page.click('#tab-rank');
+    await until(async () => (await p1.page.$$eval('#rank-lists .item-text', (els) => els.map((e) => e.textContent))).includes(HOSTILE), 'participant shows the raw text');
+    assert((await mod.page.textContent('#items-body')).includes(HOSTILE), 'moderator shows the raw text');
+    for (const p of all) {
+      assert(await p.page.evaluate(() => window.__xss === undefined), `${p.name}: window.__xss stays undefined`);
+      assert((await p.page.$$('main img, #stage img, #s-list img, #items-body img')).length === 0, `${p.name}: no <img> injected`);
+    }
+  });
+
+  // ------------------------------------------------------------ voting reorders the screen
+  await test('a vote on one phone reorders the screen ranking (and the budget shows)', async () => {
+    assert(JSON.stringify(await screenOrder()) === JSON.stringify([idShade, idHostile]), 'equal votes: earlier item first');
+    await p2.page.click('#tab-rank');
+    await p2.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
+    await until(async () => (await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote acknowledged');
+    await until(async () => JSON.stringify(await screenOrder()) === JSON.stringify([idHostile, idShade]), 'screen reordered');
+    assert((await p2.page.textContent('#budget')).includes('4 of 5'), 'budget shows 4 of 5: ' + await p2.page.textContent('#budget'));
+    await until(async () => (await mod.page.textContent('#st-votes')) === '1', 'moderator vote count');
+  });
+
+  await test('a participant retracts a vote and gets the budget back', async () => {
+    await p2.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
+    await until(async () => (await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'false', 'unvote acknowledged');
+    assert((await p2.page.textContent('#budget')).includes('5 of 5'), 'budget back to 5');
+    await until(async () => JSON.stringify(await screenOrder()) === JSON.stringify([idShade, idHostile]), 'screen back to id order');
+    await p2.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
+    await until(async () => (await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote again');
+  });
+
+  // ------------------------------------------------------------ connection drop
+  await test('a participant whose network drops sees it, votes while offline, and comes back with the votes', async () => {
+    await p1.page.click('#tab-rank');
+    await p1.page.click(`#rank-lists li[data-key="${idShade}"] .vote-btn`);
+    await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'p1 vote 1');
+    await p1.ctx.setOffline(true);
+    await p1.page.evaluate(() => { if (window.cojam.conn.ws) window.cojam.conn.ws.close(); });
+    await p1.page.waitForSelector('#conn-banner:visible');
+    // a write made while offline is queued and sent with the same op after the reconnect
+    await p1.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
+    assert((await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-busy')) === 'true', 'queued vote shown as pending');
+    await p1.ctx.setOffline(false);
+    await p1.page.waitForSelector('#conn-banner', { state: 'hidden', timeout: 20000 });
+    await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'queued vote acknowledged after reconnect', 15000);
+    assert((await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'first vote kept');
+    assert((await p1.page.textContent('#budget')).includes('3 of 5'), 'budget 3 of 5: ' + await p1.page.textContent('#budget'));
+    await until(async () => (await mod.page.textContent('#st-votes')) === '3', 'three votes counted once each');
+  });
+
+  await test('after a reload the participant rejoins with the stored token: same identity and votes, draft kept', async () => {
+    const before = await mod.page.textContent('#st-participants');
+    await p1.page.click('#tab-post');
+    await p1.page.fill('#post-text', 'Half-typed draft');
+    await p1.page.reload();
+    await p1.page.waitForSelector('#jam-view:visible');
+    await until(async () => (await p1.page.inputValue('#post-text')) === 'Half-typed draft', 'draft restored');
+    await p1.page.click('#tab-rank');
+    await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'votes restored from the server');
+    assert((await p1.page.textContent('#you-are')).includes('Ana'), 'same nickname');
+    const url = p1.page.url();
+    assert(!/token/i.test(url) && !url.includes('djF8'), 'no token in the URL');
+    await new Promise((r) => setTimeout(r, 300));
+    assert((await mod.page.textContent('#st-participants')) === before, 'no new participant created');
+  });
+
+  await test('a dropped WebSocket (server side gone) is detected and repaired without a reload', async () => {
+    await p2.page.evaluate(() => window.cojam.conn.dropConnection());
+    await until(async () => p2.page.evaluate(() => window.cojam.conn.joined), 're-joined');
+    assert((await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote still there');
+  });
+
+  // ------------------------------------------------------------ phase change, moderation
+  await test('moderator moves to Ideate: every page shows it with the new countdown', async () => {
+    await mod.page.click('#phase-buttons button[data-phase="ideate"]');
+    await phaseIs(mod, '#phase-name', 'Ideate');
+    await phaseIs(scr, '#s-phase', 'Ideate');
+    await phaseIs(p1, '#phase-name', 'Ideate');
+    await phaseIs(p2, '#phase-name', 'Ideate');
+    for (const [p, sel] of [[mod, '#clock'], [scr, '#s-clock'], [p1, '#clock'], [p2, '#clock']]) {
+      await until(async () => /^1[45]:\d\d$/.test(await p.page.textContent(sel)), `${p.name} 15-minute countdown`);
+    }
+    assert((await p1.page.textContent('#budget')).includes('5 of 5'), 'a fresh budget in the new phase');
+  });
+
+  await test('an idea builds on a problem; the screen ranks ideas', async () => {
+    await post(p1, 'Plant trees at every stop', 'Bus stops have no shade');
+    await until(async () => (await scr.page.textContent('#s-rank-title')).includes('Ideas'), 'screen ranks ideas');
+    await until(async () => (await scr.page.textContent('#s-list')).includes('Plant trees'), 'idea on screen');
+    assert((await scr.page.textContent('#s-list')).includes('Bus stops have no shade'), 'lineage shown on screen');
+    await p1.page.click('#tab-mine');
+    await until(async () => (await p1.page.textContent('#mine-list')).includes('rank 1 of 1 ideas'), 'my contributions with rank');
+  });
+
+  await test('pause and resume are shown only when the server confirms them', async () => {
+    await mod.page.click('#btn-pause');
+    await until(async () => (await mod.page.getAttribute('#clock-state', 'data-state')) === 'paused', 'paused');
+    await phaseIs(p2, '#phase-help', 'paused');
+    await mod.page.click('#btn-resume');
+    await until(async () => (await mod.page.getAttribute('#clock-state', 'data-state')) === 'running', 'running again');
+  });
+
+  await test('moderator hides an item: it leaves the participants\' ranking', async () => {
+    await mod.page.selectOption('#kind-filter', 'problem');
+    await mod.page.click(`#items-body tr[data-key="${idHostile}"] .hide-btn`);
+    await mod.page.fill(`#items-body tr[data-key="${idHostile}"] .hide-form input`, 'test');
+    await mod.page.click(`#items-body tr[data-key="${idHostile}"] .hide-form button[type="submit"]`);
+    await until(async () => (await mod.page.textContent(`#items-body tr[data-key="${idHostile}"] .state`)).includes('hidden'), 'hidden for the moderator');
+    await mod.page.selectOption('#kind-filter', '');
+    await until(async () => p2.page.evaluate((id) => window.cojam.state.items.get(id).hidden === true, idHostile), 'hidden for the participant');
+  });
+
+  await test('no script errors or CSP violations on any page', async () => {
+    assert(problems.length === 0, problems.join('\n'));
+  });
+
+  // ------------------------------------------------------------ screenshots
+  await test('screenshots of every page', async () => {
+    fs.mkdirSync(shots, { recursive: true });
+    await p1.page.click('#tab-rank');
+    await p2.page.click('#tab-post');
+    await p2.page.fill('#post-text', 'Water fountains in parks');
+    await new Promise((r) => setTimeout(r, 800)); // let the screen's animations settle
+    await org.page.screenshot({ path: path.join(shots, 'organise.png'), fullPage: true });
+    await mod.page.screenshot({ path: path.join(shots, 'moderate.png'), fullPage: true });
+    await scr.page.screenshot({ path: path.join(shots, 'screen.png') });
+    await p1.page.screenshot({ path: path.join(shots, 'participant.png') });
+    await p2.page.screenshot({ path: path.join(shots, 'participant-post.png') });
+  });
+}
+
+let exitCode = 1;
+try {
+  await main();
+} catch (e) {
+  failed++;
+  n++;
+  console.log(`not ok ${n} - setup or run aborted`);
+  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
+  for (const p of procs) log(`${p.label} output:\n` + p.tail());
+} finally {
+  try { if (browser) await browser.close(); } catch { /* ignore */ }
+  cleanup();
+  clearTimeout(watchdog);
+  console.log(`1..${n}`);
+  console.log(`# ${passed} passed, ${failed} failed`);
+  exitCode = failed ? 1 : 0;
+}
+process.exit(exitCode);
