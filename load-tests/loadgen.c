@@ -234,6 +234,7 @@ static struct {
     double ack_timeout;
     const char *origin;
     const char *label;
+    const char *mark;
     int quiet;
 } opt;
 
@@ -1474,6 +1475,15 @@ static void json_hist(FILE *f, const char *name, const hist_t *h, bool comma)
 
 /* ------------------------------------------------------------ options */
 
+static void mark(const char *what)
+{
+    if (!opt.mark) return;
+    FILE *f = fopen(opt.mark, "a");
+    if (!f) return;
+    fprintf(f, "%s\n", what);
+    fclose(f);
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -1487,7 +1497,8 @@ static void usage(void)
             "  --connect-rate C/s (0 = unlimited)  --max-inflight M (1000)  --connect-timeout S (30)\n"
             "  --writers-frac F (0.1)  --ideas K (50)  --idle-settle S (1)  --ack-timeout S (5)\n"
             "  --server-pid P --redis-pid P --redis HOST:PORT   (CPU/RSS from /proc, XLEN of the jam stream)\n"
-            "  --origin O  --label L  --deadline S (hard exit)  --seed X  --quiet\n");
+            "  --origin O  --label L  --deadline S (hard exit)  --seed X  --quiet\n"
+            "  --mark FILE   append \"measure_start\" / \"measure_end\" lines when the measured window opens/closes\n");
     exit(2);
 }
 
@@ -1510,7 +1521,7 @@ static void parse_opts(int argc, char **argv)
                                  {"ideas", 1, 0, 'i'},        {"server-pid", 1, 0, 'p'},    {"redis-pid", 1, 0, 'P'},
                                  {"redis", 1, 0, 'R'},        {"deadline", 1, 0, 'X'},      {"idle-settle", 1, 0, 'I'},
                                  {"ack-timeout", 1, 0, 'A'},  {"origin", 1, 0, 'o'},        {"label", 1, 0, 'l'},
-                                 {"seed", 1, 0, 'z'},         {"quiet", 0, 0, 'q'},         {"help", 0, 0, '?'},
+                                 {"seed", 1, 0, 'z'},         {"mark", 1, 0, 'M'},         {"quiet", 0, 0, 'q'},         {"help", 0, 0, '?'},
                                  {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:8080/ws", *http = NULL;
     bool rate_set = false;
@@ -1561,6 +1572,7 @@ static void parse_opts(int argc, char **argv)
         case 'l': opt.label = optarg; break;
         case 'z': g_rng = strtoull(optarg, NULL, 0) | 1; break;
         case 'q': opt.quiet = 1; break;
+        case 'M': opt.mark = optarg; break;
         default: usage();
         }
     }
@@ -1732,6 +1744,7 @@ int main(int argc, char **argv)
                 xlen0 = redis_xlen();
                 self0 = self_cpu_s();
                 t_m0 = now_us();
+                mark("measure_start");
             }
             if (t >= t_meas1) break;
             uint64_t due;
@@ -1752,6 +1765,7 @@ int main(int argc, char **argv)
         xlen1 = redis_xlen();
         self1 = self_cpu_s();
         t_m1 = now_us();
+        mark("measure_end");
         g_phase = "drain";
         logf_("load done: %" PRIu64 " writes sent (%" PRIu64 " measured), draining", g_w_sent_total, g_w_sent_meas);
         run_until(drain_done, opt.drain);
@@ -1826,8 +1840,10 @@ int main(int argc, char **argv)
                    ",\n  \"acked_per_s\": %.3f,\n",
                 g_w_sent_total, g_w_sent_meas, g_w_acked_meas, g_w_err_meas, g_w_skipped, pending_left, win > 0 ? g_w_acked_meas / win : 0);
         fprintf(f, "  \"samples\": %" PRIu64 ",\n  \"samples_expected\": %.0f,\n  \"delivery_ratio\": %.9f,\n  \"gaps\": %" PRIu64
-                   ",\n  \"resyncs\": %" PRIu64 ",\n  \"ring_overflow\": %" PRIu64 ",\n  \"late_unmeasurable\": %" PRIu64 ",\n",
-                samples_alive, expected, ratio, c_gaps, c_resyncs, c_ring_overflow, c_late_unmeasurable);
+                   ",\n  \"resyncs\": %" PRIu64 ",\n  \"ring_overflow\": %" PRIu64 ",\n  \"late_unmeasurable\": %" PRIu64 ",\n"
+                   "  \"delivery_exact\": %s,\n",
+                samples_alive, expected, ratio, c_gaps, c_resyncs, c_ring_overflow, c_late_unmeasurable,
+                (g_w_acked_meas > 0 && samples_alive == g_w_acked_meas * (uint64_t)alive) ? "true" : "false");
         json_hist(f, "connect_ms", &g_h_connect, true);
         json_hist(f, "ack_ms", &g_h_ack, true);
         json_hist(f, "vote_to_screen_ms", &g_h_lat, true);

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# cojam benchmark: the BRIEF's jam-vote cells against the release cojamd, each on a fresh private
+# redis-server (appendonly yes, appendfsync always) and a fresh cojamd, plus a 5,000-client join storm.
+# Writes load-tests/results/bench.json and load-tests/results/latency.svg and prints a table.
+#
+#   bash load-tests/bench.sh                      (what `make bench` runs)
+#   BENCH_CELLS="5000x1000" bash load-tests/bench.sh
+#   BENCH_PROFILE=5000x1000 bash load-tests/bench.sh   (also perf-record cojamd over that cell's window)
+#
+# Environment: BENCH_CELLS (default "1000x200 1000x1000 5000x200 5000x1000 10000x1000"),
+# BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_JOIN_STORM (5000; 0 = skip), BENCH_PROFILE (a cell or
+# empty), BENCH_OUT (load-tests/results), COJAMD (default build/release/cojamd), COJAM_EXTRA_ARGS.
+# Each cell is bounded in time; only PIDs started here are killed (trap).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+. load-tests/lib/common.sh
+
+CELLS=${BENCH_CELLS:-"1000x200 1000x1000 5000x200 5000x1000 10000x1000"}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+JOIN_STORM=${BENCH_JOIN_STORM:-5000}
+PROFILE_CELL=${BENCH_PROFILE:-}
+OUT=${BENCH_OUT:-$TOP/load-tests/results}
+COJAMD=${COJAMD:-$TOP/build/release/cojamd}
+LOADGEN=$TOP/build/loadgen
+
+WORK=$(mktemp -d /tmp/cojam-bench.XXXXXX)
+PERF_PID=""
+cleanup() {
+    [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+    lt_cleanup
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+echo "== building release cojamd and loadgen" >&2
+if [ -z "${COJAMD_PREBUILT:-}" ]; then
+    make -C server FLAVOUR=release >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "bench: server build failed" >&2; exit 1; }
+fi
+make -C load-tests >>"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "bench: loadgen build failed" >&2; exit 1; }
+[ -x "$COJAMD" ] || { echo "bench: $COJAMD missing" >&2; exit 1; }
+mkdir -p "$OUT"
+
+# run_cell NAME SCENARIO CLIENTS RATE
+run_cell() {
+    local name=$1 scenario=$2 n=$3 r=$4
+    local dir=$WORK/$name
+    mkdir -p "$dir"
+    echo "== cell $name ($scenario, $n clients, $r writes/s)" >&2
+    if ! lt_start_redis "$dir/redis" || ! lt_start_cojamd "$COJAMD" "$dir/cojamd"; then
+        echo "{\"label\":\"$name\",\"scenario\":\"$scenario\",\"clients\":$n,\"rate\":$r,\"failed\":\"server did not start\"}" >"$dir/result.json"
+        lt_cleanup
+        return
+    fi
+    local profile=0
+    if [ "$name" = "$PROFILE_CELL" ] && command -v perf >/dev/null; then profile=1; fi
+    : >"$dir/mark"
+    if [ $profile = 1 ]; then
+        (
+            for _ in $(seq 1 1200); do grep -q measure_start "$dir/mark" 2>/dev/null && break; sleep 0.05; done
+            exec perf record -F 499 --call-graph dwarf,16384 -p "$COJAM_PID" -o "$dir/perf.data" -- sleep "$DURATION"
+        ) >"$dir/perf.log" 2>&1 &
+        PERF_PID=$!
+    fi
+    local budget=$(( 60 + DURATION + WARMUP + n / 500 ))
+    timeout -k 5 "$budget" "$LOADGEN" --url "ws://127.0.0.1:$COJAM_PORT/ws" --admin-token "$ADMIN_TOKEN" \
+        --scenario "$scenario" --clients "$n" --rate "$r" --duration "$DURATION" --warmup "$WARMUP" \
+        --server-pid "$COJAM_PID" --redis-pid "$REDIS_PID" --redis "127.0.0.1:$REDIS_PORT" \
+        --label "$name" --json "$dir/result.json" --mark "$dir/mark" --deadline $(( budget - 5 )) \
+        >"$dir/loadgen.out" 2>"$dir/loadgen.err"
+    local rc=$?
+    cat "$dir/loadgen.out" >&2
+    if [ $rc != 0 ]; then
+        echo "bench: loadgen exited with $rc for $name; last lines:" >&2
+        tail -5 "$dir/loadgen.err" >&2
+    fi
+    local alive=true
+    kill -0 "$COJAM_PID" 2>/dev/null || alive=false
+    if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
+    [ -s "$dir/result.json" ] || echo "{\"label\":\"$name\",\"scenario\":\"$scenario\",\"clients\":$n,\"rate\":$r,\"failed\":\"loadgen rc $rc\"}" >"$dir/result.json"
+    /usr/bin/python3 - "$dir/result.json" "$alive" "$rc" <<'EOF'
+import json, sys
+p, alive, rc = sys.argv[1], sys.argv[2] == "true", int(sys.argv[3])
+d = json.load(open(p))
+d["server_alive_after"] = alive
+d["loadgen_rc"] = rc
+json.dump(d, open(p, "w"), indent=1)
+EOF
+    if [ "$alive" = false ]; then echo "bench: cojamd died during $name; log tail:" >&2; tail -5 "$dir/cojamd/cojamd.log" >&2; fi
+    lt_stop_pid "$COJAM_PID"
+    lt_stop_pid "$REDIS_PID"
+    if [ $profile = 1 ] && [ -s "$dir/perf.data" ]; then
+        perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | head -400 >"$OUT/profile-$name.txt"
+        perf report -i "$dir/perf.data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.5 2>/dev/null \
+            | grep -E '^ +[0-9]' | head -40 >"$OUT/profile-$name-flat.txt"
+        echo "bench: profile written to $OUT/profile-$name-flat.txt" >&2
+    fi
+}
+
+for cell in $CELLS; do
+    run_cell "$cell" jam-vote "${cell%x*}" "${cell#*x}"
+done
+if [ "$JOIN_STORM" != 0 ]; then
+    run_cell "join-$JOIN_STORM" join-storm "$JOIN_STORM" 1
+fi
+
+/usr/bin/python3 "$TOP/load-tests/lib/report.py" "$OUT" "$WORK"/*/result.json

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Aggregate loadgen JSON results into bench.json, an SVG latency plot and a table (stdlib only).
+
+usage: report.py OUT_DIR result.json...
+"""
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+out_dir, files = sys.argv[1], sys.argv[2:]
+cells, storms = [], []
+for f in files:
+    try:
+        d = json.load(open(f))
+    except (OSError, ValueError) as e:
+        print(f"report: skipping {f}: {e}", file=sys.stderr)
+        continue
+    (storms if d.get("scenario") == "join-storm" else cells).append(d)
+cells.sort(key=lambda d: (d.get("clients", 0), d.get("rate", 0)))
+
+
+def g(d, *path, default=None):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return default
+        d = d[p]
+    return d
+
+
+def git_rev():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except OSError:
+        return ""
+
+
+def cell(n, r):
+    for d in cells:
+        if d.get("clients") == n and round(d.get("rate", 0)) == r:
+            return d
+    return None
+
+
+def sustained(d):
+    return (d is not None and "failed" not in d and d.get("delivery_exact") is True and d.get("errors_total", 1) == 0
+            and d.get("acked_per_s", 0) >= 0.98 * d.get("rate", 0) and d.get("writes_unacked", 1) == 0)
+
+
+targets = []
+
+
+def target(name, ok, figure):
+    targets.append({"target": name, "met": bool(ok), "figure": figure})
+
+
+c5 = cell(5000, 1000)
+if c5:
+    p99 = g(c5, "vote_to_screen_ms", "p99_ms")
+    cpu = c5.get("server_cpu_pct")
+    target("5000 x 1000 votes/s sustained (all acked, ratio 1.0, no errors)", sustained(c5),
+           f"acked {c5.get('acked_per_s', 0):.1f}/s, ratio {c5.get('delivery_ratio')}, errors {c5.get('errors_total')}")
+    target("5000 x 1000: p99 vote-to-screen <= 120 ms", p99 is not None and p99 <= 120, f"p99 {p99} ms")
+    target("5000 x 1000: server CPU <= 80% of one core", cpu is not None and 0 <= cpu <= 80, f"{cpu}%")
+c10 = cell(10000, 1000)
+if c10:
+    p99 = g(c10, "vote_to_screen_ms", "p99_ms")
+    target("10000 x 1000: p99 vote-to-screen <= 200 ms (sustained)", sustained(c10) and p99 is not None and p99 <= 200,
+           f"p99 {p99} ms, acked {c10.get('acked_per_s', 0):.1f}/s, ratio {c10.get('delivery_ratio')}")
+rss = [d.get("rss_per_idle_conn_bytes") for d in cells if d.get("clients", 0) >= 5000 and d.get("rss_per_idle_conn_bytes", -1) > 0]
+if rss:
+    target("<= 4 KiB RSS per idle connection", max(rss) <= 4096, f"{max(rss):.0f} B/conn (max over cells >= 5000 clients)")
+for s in storms:
+    if s.get("clients") == 5000:
+        t = s.get("all_joined_s")
+        target("5000 clients connected in <= 1 s", s.get("joined") == 5000 and t is not None and t <= 1.0,
+               f"{s.get('joined')} joined in {t} s")
+target("replay of 1,000,000 events < 10 s", False, "not measured by bench.sh")
+
+bench = {
+    "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "git": git_rev(),
+    "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+    "method": ("jam-vote: 1 jam, 50 ideas, 10% of the clients vote at the fixed total rate for duration_s after warmup_s; "
+               "every vote acked after Redis (appendfsync always); vote-to-screen = receive time of the first update with "
+               "to >= the vote's event id minus the vote's send time, for every connected client; server CPU = "
+               "utime+stime of cojamd over the measured window; RSS per idle conn = (RSS after N idle joins - before)/N"),
+    "cells": cells,
+    "join_storm": storms,
+    "targets": targets,
+}
+os.makedirs(out_dir, exist_ok=True)
+with open(os.path.join(out_dir, "bench.json"), "w") as f:
+    json.dump(bench, f, indent=1)
+
+
+# ---------------------------------------------------------------- SVG
+def svg_plot(path):
+    W, H, L, R, T, B = 860, 460, 70, 190, 40, 70
+    ok = [d for d in cells if g(d, "vote_to_screen_ms", "count")]
+    series = [("p50_ms", "p50", "#1b9e77"), ("p90_ms", "p90", "#7570b3"), ("p99_ms", "p99", "#d95f02"),
+              ("p999_ms", "p99.9", "#e7298a"), ("max_ms", "max", "#666666")]
+    vals = [g(d, "vote_to_screen_ms", k) for d in ok for k, _, _ in series]
+    vals = [v for v in vals if v and v > 0] + [120, 200]
+    lo = 10 ** math.floor(math.log10(max(min(vals), 0.1)))
+    hi = 10 ** math.ceil(math.log10(max(vals)))
+    pw, ph = W - L - R, H - T - B
+
+    def y(v):
+        v = max(v, lo)
+        return T + ph - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
+
+    def x(i):
+        return L + (pw * (i + 0.5) / max(len(ok), 1))
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{W / 2 - 90}" y="22" font-size="15">cojam vote-to-screen latency against load</text>']
+    d = lo
+    while d <= hi * 1.0001:
+        for m in (1, 2, 5):
+            v = d * m
+            if lo <= v <= hi:
+                o.append(f'<line x1="{L}" x2="{L + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
+                o.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+        d *= 10
+    for v, lab in ((120, "target p99 5k"), (200, "target p99 10k")):
+        o.append(f'<line x1="{L}" x2="{L + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#c00" stroke-dasharray="5,4"/>')
+        o.append(f'<text x="{L + pw + 4}" y="{y(v) + 4:.1f}" fill="#c00">{lab} ({v} ms)</text>')
+    o.append(f'<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
+    o.append(f'<text transform="translate(18,{T + ph / 2}) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>')
+    for i, c in enumerate(ok):
+        o.append(f'<text x="{x(i):.1f}" y="{T + ph + 18}" text-anchor="middle">{c["clients"]} x {c["rate"]:g}/s</text>')
+        o.append(f'<text x="{x(i):.1f}" y="{T + ph + 34}" text-anchor="middle" fill="#555">cpu {c.get("server_cpu_pct", -1):.0f}%</text>')
+    o.append(f'<text x="{L + pw / 2}" y="{H - 12}" text-anchor="middle">clients x votes/s (server CPU % of one core)</text>')
+    for k, (key, lab, col) in enumerate(series):
+        pts = [(x(i), y(g(c, "vote_to_screen_ms", key))) for i, c in enumerate(ok)]
+        if len(pts) > 1:
+            o.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                     % (col, " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)))
+        for a, b in pts:
+            o.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{col}"/>')
+        ly = T + 70 + 18 * k
+        o.append(f'<line x1="{L + pw + 10}" x2="{L + pw + 34}" y1="{ly}" y2="{ly}" stroke="{col}" stroke-width="2"/>')
+        o.append(f'<text x="{L + pw + 40}" y="{ly + 4}">{lab}</text>')
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+
+
+if cells:
+    svg_plot(os.path.join(out_dir, "latency.svg"))
+
+
+# ---------------------------------------------------------------- table
+def f1(v, nd=1):
+    return "-" if v is None or (isinstance(v, (int, float)) and v < 0) else f"{v:.{nd}f}"
+
+
+hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
+       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%")
+rows = []
+for d in cells:
+    if "failed" in d:
+        rows.append((d.get("label", "?"), "FAILED: " + d["failed"]) + ("",) * (len(hdr) - 2))
+        continue
+    v = d.get("vote_to_screen_ms", {})
+    rows.append((d.get("label") or f'{d["clients"]}x{d["rate"]:g}', f'{d.get("joined")}/{d.get("clients")}',
+                 f1(d.get("acked_per_s")), f'{d.get("delivery_ratio", 0):.6f}', str(d.get("errors_total")),
+                 f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
+                 f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
+                 f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
+                 f1(d.get("loadgen_cpu_pct"))))
+w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
+print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core")
+print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
+for r in rows:
+    print("  ".join(str(c).rjust(w[i]) for i, c in enumerate(r)))
+for s in storms:
+    c = s.get("connect_ms", {})
+    print(f"\njoin storm {s.get('clients')}: {s.get('joined')} joined in {f1(s.get('all_joined_s'), 3)} s; connect time p50 "
+          f"{f1(c.get('p50_ms'))} p90 {f1(c.get('p90_ms'))} p99 {f1(c.get('p99_ms'))} max {f1(c.get('max_ms'))} ms; "
+          f"rss/conn {f1(s.get('rss_per_idle_conn_bytes'), 0)} B; errors {s.get('errors_total')}")
+print("\ntargets (BRIEF):")
+for t in targets:
+    print(f"  [{'MET' if t['met'] else 'NOT MET'}] {t['target']}: {t['figure']}")
+print(f"\nwritten: {os.path.join(out_dir, 'bench.json')}, {os.path.join(out_dir, 'latency.svg')}")

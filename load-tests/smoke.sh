@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Smoke test: ~200 clients x 3 s of jam-vote; checks only that every acked vote reached every client
+# (delivery ratio exactly 1.0) and that there were no errors.  No timing assertions.  Prints TAP.
+#
+#   bash load-tests/smoke.sh                       starts a private redis-server + cojamd (debug build if present)
+#   COJAM_URL=ws://127.0.0.1:8080/ws COJAM_ADMIN_TOKEN=... bash load-tests/smoke.sh   uses a running server
+# Env: SMOKE_CLIENTS (200), SMOKE_RATE (100), SMOKE_DURATION (3), COJAMD (binary to start).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+. load-tests/lib/common.sh
+trap lt_cleanup EXIT
+trap 'exit 130' INT TERM
+
+N=${SMOKE_CLIENTS:-200}
+RATE=${SMOKE_RATE:-100}
+DUR=${SMOKE_DURATION:-3}
+WORK=$(mktemp -d /tmp/cojam-smoke.XXXXXX)
+pass=0 fail=0 num=0
+tap() {  # tap OK|NOT "description"
+    num=$((num + 1))
+    if [ "$1" = OK ]; then pass=$((pass + 1)); echo "ok $num - $2"; else fail=$((fail + 1)); echo "not ok $num - $2"; fi
+}
+finish() {
+    echo "1..$num"
+    echo "# $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit $?
+}
+
+echo "TAP version 13"
+if ! make -C load-tests >"$WORK/build.log" 2>&1; then
+    tap NOT "build loadgen (see $WORK/build.log)"
+    finish
+fi
+tap OK "build loadgen"
+
+EXTRA=()
+if [ -n "${COJAM_URL:-}" ]; then
+    URL=$COJAM_URL
+    ADMIN_TOKEN=${COJAM_ADMIN_TOKEN:-}
+else
+    BIN=${COJAMD:-}
+    if [ -z "$BIN" ]; then
+        if [ -x build/debug/cojamd ]; then BIN=build/debug/cojamd; else BIN=build/release/cojamd; fi
+    fi
+    if [ ! -x "$BIN" ]; then
+        tap NOT "cojamd binary $BIN exists"
+        finish
+    fi
+    if lt_start_redis "$WORK/redis" && lt_start_cojamd "$BIN" "$WORK/cojamd"; then
+        tap OK "start redis-server and $BIN"
+    else
+        tap NOT "start redis-server and $BIN (logs in $WORK)"
+        finish
+    fi
+    URL=ws://127.0.0.1:$COJAM_PORT/ws
+    EXTRA=(--server-pid "$COJAM_PID")
+fi
+
+timeout -k 5 90 build/loadgen --url "$URL" --admin-token "$ADMIN_TOKEN" --scenario jam-vote --clients "$N" \
+    --rate "$RATE" --duration "$DUR" --warmup 1 --drain 10 --json "$WORK/smoke.json" --quiet --deadline 80 \
+    "${EXTRA[@]}" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err"
+rc=$?
+if [ $rc = 0 ] && [ -s "$WORK/smoke.json" ]; then
+    tap OK "loadgen jam-vote $N clients x $RATE votes/s x $DUR s ran"
+else
+    tap NOT "loadgen jam-vote ran (rc $rc): $(tail -1 "$WORK/loadgen.err" 2>/dev/null)"
+    finish
+fi
+sed 's/^/# /' "$WORK/loadgen.out"
+
+read -r joined acked ratio errors samples expected errlist < <(/usr/bin/python3 - "$WORK/smoke.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+errs = ",".join(f"{k}={v}" for k, v in d["errors"].items()) or "none"
+print(d["joined"], d["writes_acked_measured"], "1.0" if d.get("delivery_exact") else repr(d["delivery_ratio"]), d["errors_total"], d["samples"],
+      int(d["samples_expected"]), errs)
+PY
+)
+[ "$joined" = "$N" ] && tap OK "all $N clients joined" || tap NOT "all $N clients joined (joined $joined)"
+[ "${acked:-0}" -gt 0 ] && tap OK "votes acknowledged ($acked in the measured window)" || tap NOT "votes acknowledged (0)"
+if [ "$ratio" = "1.0" ] && [ "$samples" = "$expected" ] && [ "$expected" -gt 0 ]; then
+    tap OK "delivery ratio exactly 1.0 ($samples samples = acked votes x clients)"
+else
+    tap NOT "delivery ratio exactly 1.0 (got $ratio: $samples of $expected)"
+fi
+[ "$errors" = 0 ] && tap OK "no errors" || tap NOT "no errors (got $errors: $errlist)"
+finish
