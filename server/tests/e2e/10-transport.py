@@ -300,6 +300,8 @@ async def allowed_origins_flag(srv):
         c = await Client(other, "no-origin").connect(origin=None)
         await c.ping(t=18)
         await c.close()
+        problems = other.stop_cojamd_checked()
+        check(not problems, "second server: %s", "; ".join(problems))
     finally:
         other.stop()
 

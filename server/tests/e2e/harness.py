@@ -201,6 +201,33 @@ class Servers:
         if self.cojamd:
             _stop_proc(self.cojamd)
 
+    def stop_cojamd_checked(self):
+        """Stop cojamd with SIGTERM; returns a list of problems: a non-zero exit, a hang, or a
+        sanitizer report anywhere in its log (make asan runs these tests on the ASan build)."""
+        problems = []
+        p = self.cojamd
+        if p is None:
+            return problems
+        if p.poll() is not None:
+            problems.append("cojamd had already exited with %s" % p.returncode)
+        else:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=5 * SLOW)
+            except subprocess.TimeoutExpired:
+                problems.append("cojamd still running 5 s after SIGTERM")
+            _stop_proc(p)
+            if p.returncode != 0:
+                problems.append("cojamd exited with %s after SIGTERM" % p.returncode)
+        log = self.tail("cojamd.log", 10 ** 7)
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "SUMMARY: UndefinedBehaviorSanitizer", "Assertion `", "Segmentation"):
+            i = log.find(marker)
+            if i >= 0:
+                problems.append("cojamd.log: " + log[max(0, i - 200):i + 1500])
+                break
+        return problems
+
     def cojamd_alive(self):
         return self.cojamd is not None and self.cojamd.poll() is None
 
@@ -770,6 +797,12 @@ class Suite:
                 self.not_ok("%s: servers start" % self.name, "%s" % e)
                 return self.done()
             asyncio.run(self._run_all(ctx))
+            if isinstance(ctx, Servers):
+                problems = ctx.stop_cojamd_checked()
+                if problems:
+                    self.not_ok("%s: cojamd stops cleanly" % self.name, "\n".join(problems))
+                else:
+                    self.ok("%s: cojamd stops cleanly" % self.name)
         finally:
             signal.alarm(0)
             if teardown and ctx is not None:
