@@ -301,12 +301,15 @@ async function main() {
     await p1.page.click(`#rank-lists li[data-key="${idShade}"] .vote-btn`);
     await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'p1 vote 1');
     await p1.ctx.setOffline(true);
-    await p1.page.evaluate(() => { if (window.cojam.conn.ws) window.cojam.conn.ws.close(); });
-    await p1.page.waitForSelector('#conn-banner:visible');
-    // a write made while offline is queued and sent with the same op after the reconnect
-    await p1.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
-    assert((await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-busy')) === 'true', 'queued vote shown as pending');
-    await p1.ctx.setOffline(false);
+    try {
+      await p1.page.evaluate(() => { if (window.cojam.conn.ws) window.cojam.conn.ws.close(); });
+      await p1.page.waitForSelector('#conn-banner:visible');
+      // a write made while offline is queued and sent with the same op after the reconnect
+      await p1.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
+      await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-busy')) === 'true', 'queued vote shown as pending', 3000);
+    } finally {
+      await p1.ctx.setOffline(false);
+    }
     await p1.page.waitForSelector('#conn-banner', { state: 'hidden', timeout: 20000 });
     await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'queued vote acknowledged after reconnect', 15000);
     assert((await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'first vote kept');
