@@ -358,5 +358,33 @@ async def barrage_isolated_and_4003(srv):
         await closing(mod, good, scr, bad)
 
 
+@suite.test()
+async def jams_are_isolated(srv):
+    j1 = srv.create_jam(title="Jam one")
+    j2 = srv.create_jam(title="Jam two")
+    m1, c1, c2 = Client(srv, "m1"), Client(srv, "c1"), Client(srv, "c2")
+    try:
+        for c in (m1, c1, c2):
+            await c.connect()
+        await m1.join(j1["code"], "moderator", nickname="M1", secret=j1["moderator_secret"])
+        await c1.join(j1["code"], "citizen", nickname="One")
+        await c2.join(j2["code"], "citizen", nickname="Two")
+        await c2.wait_model(lambda c: (c.stats or {}).get("participants") == 1, 3, "own join")
+        await asyncio.sleep(0.15)
+        c2.drain()
+        await m1.must_ack({"type": "start"})
+        p = await c1.must_ack({"type": "post", "kind": "problem", "text": "only in jam one"})
+        await c1.must_ack({"type": "vote", "item": p["item"]})
+        await c1.wait_model(lambda c: c.items.get(p["item"], {}).get("votes") == 1, 3, "vote")
+        await asyncio.sleep(0.2)
+        leaked = [m for m in c2.pending if m["type"] not in ("pong",)]
+        check(not leaked, "a client of another jam received %r", leaked[:3])
+        check_eq(c2.items, {}, "items seen in the other jam")
+        check_eq((c2.clock or {}).get("state"), "lobby", "the other jam's clock")
+        await c2.must_fail({"type": "vote", "item": p["item"]}, "not_running")
+    finally:
+        await closing(m1, c1, c2)
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))

@@ -275,6 +275,20 @@ async def retried_ops_take_effect_once(srv):
     await B.send(pm)
     b2 = await B.wait_for(("ack", "error"), lambda m: m.get("op") == "B-retry-post")
     check_eq(b2, b1, "the retried post's reply (the original ack)")
+    # The same op twice back to back: the second is busy (first in flight) or the original ack.
+    dm = {"type": "post", "op": "B-double", "kind": "problem", "text": "Sticky benches"}
+    B.sent_ops.add("B-double")
+    B.op_types["B-double"] = "post"
+    await B.send(dm)
+    await B.send(dm)
+    d1 = await B.wait_for(("ack", "error"), lambda m: m.get("op") == "B-double")
+    d2 = await B.wait_for(("ack", "error"), lambda m: m.get("op") == "B-double")
+    check_eq(d1["type"], "ack", "first of a doubled post")
+    B.acks["B-double"] = d1
+    check(d2 == d1 or (d2["type"] == "error" and d2.get("code") == "busy"
+                       and d2.get("retryable") is True),
+          "second of a doubled post: %r (want busy or the original ack %r)", d2, d1)
+    S.items["P7"] = d1["item"]
     # A write refused with an error may be sent again with the same op.
     rm = {"type": "vote", "op": "B-after-error", "item": P["P2"]}
     await B.send(rm)
@@ -292,9 +306,11 @@ async def retried_ops_take_effect_once(srv):
         return (it.get(P["P4"], {}).get("votes") == 1 and it.get(P["P2"], {}).get("votes") == 1
                 and it.get(S.items["P6"], {}).get("kind") == "problem")
     await everyone(ok, "votes after retries")
+    await everyone(has_items(S.items["P7"]), "the doubled post")
     for c in S.clients():
         texts = [it.get("text") for it in c.items.values()]
         check_eq(texts.count("Hot playgrounds"), 1, "%s: copies of the retried post" % c.name)
+        check_eq(texts.count("Sticky benches"), 1, "%s: copies of the doubled post" % c.name)
 
 
 @suite.test()
@@ -510,6 +526,12 @@ async def models_converge_with_fresh_snapshots(srv):
     names = list(views)
     for n in names[1:]:
         check_eq(views[n], views[names[0]], "%s and %s converge" % (n, names[0]))
+    # One update per tick per jam, the same for every client: the citizens and the screen, who
+    # were connected throughout, received identical update sequences.
+    seqs = {c.name: [m for m in c.received if m["type"] == "update"] for c in (S.B, S.C, S.SCR)}
+    check(len(seqs["B"]) > 10, "only %d updates", len(seqs["B"]))
+    check_eq(seqs["C"], seqs["B"], "C's updates vs B's")
+    check_eq(seqs["S"], seqs["B"], "the screen's updates vs B's")
     for c in S.clients() + S.retired:
         late = [op for op, before in c.ack_before_update.items() if not before and op in c.acks]
         check(not late, "%s: acks that came after their update: %r", c.name, late)

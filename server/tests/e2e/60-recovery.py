@@ -71,6 +71,7 @@ async def crash_and_replay_same_state(srv):
     events_before = srv.xrange(code)
     await closing(M, A, B, S)
 
+    check_eq(srv.rcli("EXISTS", "cojam:token-key").strip(), "1", "token key kept in Redis")
     os.kill(srv.cojamd.pid, signal.SIGKILL)
     srv.cojamd.wait(timeout=5)
     srv.start_cojamd()
