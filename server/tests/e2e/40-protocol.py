@@ -386,5 +386,56 @@ async def jams_are_isolated(srv):
         await closing(m1, c1, c2)
 
 
+@suite.test()
+async def unlimited_budget_is_null(srv):
+    jam = srv.create_jam(title="Unlimited", settings={"votes_per_phase": 0})
+    m, c = Client(srv, "m"), Client(srv, "c")
+    try:
+        await m.connect()
+        await c.connect()
+        await m.join(jam["code"], "moderator", nickname="M", secret=jam["moderator_secret"])
+        await c.join(jam["code"], "citizen", nickname="C")
+        # set_phase works from the lobby too (no start needed).
+        await m.must_ack({"type": "set_phase", "phase": "explore"})
+        await c.wait_model(lambda c: (c.clock or {}).get("state") == "running", 3, "running")
+        ids = [(await m.must_ack({"type": "post", "kind": "problem", "text": "p%d" % i}))["item"]
+               for i in range(3)]
+        for i in ids:
+            a = await c.must_ack({"type": "vote", "item": i})
+            check("budget_left" in a and a["budget_left"] is None, "ack %r", a)
+        a = await c.must_ack({"type": "unvote", "item": ids[0]})
+        check("budget_left" in a and a["budget_left"] is None, "unvote ack %r", a)
+        await c.send({"type": "sync"})
+        s = await c.wait_for("snapshot")
+        check("budget_left" in s["you"] and s["you"]["budget_left"] is None, "you %r", s["you"])
+        check_eq(sorted(s["you"]["votes"]), sorted(ids[1:]), "you.votes")
+    finally:
+        await closing(m, c)
+
+
+@suite.test()
+async def last_deadline_ends_jam_and_set_phase_reopens(srv):
+    jam = srv.create_jam(title="Short", agenda=[{"phase": "explore", "duration_s": 1}])
+    m, c = Client(srv, "m"), Client(srv, "c")
+    try:
+        await m.connect()
+        await c.connect()
+        await m.join(jam["code"], "moderator", nickname="M", secret=jam["moderator_secret"])
+        await c.join(jam["code"], "citizen", nickname="C")
+        await m.must_ack({"type": "start"})
+        await c.wait_model(lambda c: (c.clock or {}).get("state") == "ended", 4, "ended")
+        check_eq(c.clock.get("remaining_ms"), None, "remaining_ms when ended")
+        await c.must_fail({"type": "post", "kind": "problem", "text": "late"}, "not_running")
+        await m.must_fail({"type": "pause"}, "not_running")
+        await m.must_fail({"type": "start"}, "already_started")
+        await m.must_ack({"type": "set_phase", "phase": "explore"})
+        await c.wait_model(lambda c: (c.clock or {}).get("state") == "running", 3, "reopened")
+        await c.must_ack({"type": "post", "kind": "problem", "text": "reopened"})
+        ended = [e for _, e in srv.xrange(jam["code"]) if e.get("t") == "phase_ended"]
+        check_eq([e.get("index") for e in ended], [0], "phase_ended events")
+    finally:
+        await closing(m, c)
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))

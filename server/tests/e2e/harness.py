@@ -99,6 +99,10 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "Assertion `", "Segmentation fault")
+
+
 class StartError(Exception):
     pass
 
@@ -220,13 +224,24 @@ class Servers:
             if p.returncode != 0:
                 problems.append("cojamd exited with %s after SIGTERM" % p.returncode)
         log = self.tail("cojamd.log", 10 ** 7)
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                       "SUMMARY: UndefinedBehaviorSanitizer", "Assertion `", "Segmentation"):
-            i = log.find(marker)
-            if i >= 0:
-                problems.append("cojamd.log: " + log[max(0, i - 200):i + 1500])
-                break
+        if any(m in log for m in SANITIZER_MARKERS):
+            problems.append("cojamd.log holds a sanitizer/assert report; the last one:\n" +
+                            self.crash_report())
         return problems
+
+    def crash_report(self, lines=18):
+        """The last sanitizer report in cojamd.log, shortened (first lines of the stack and the
+        SUMMARY line), or the log's tail."""
+        log = self.tail("cojamd.log", 10 ** 7)
+        i = -1
+        for marker in SANITIZER_MARKERS:
+            i = max(i, log.rfind(marker))
+        if i < 0:
+            return log[-1500:]
+        i = log.rfind("\n", 0, i) + 1
+        rep = log[i:].split("\n")
+        summary = [ln for ln in rep if ln.startswith("SUMMARY:")]
+        return "\n".join(rep[:lines] + ["..."] + summary[:1])
 
     def cojamd_alive(self):
         return self.cojamd is not None and self.cojamd.poll() is None
@@ -759,6 +774,7 @@ class Suite:
         self.passed = 0
         self.failed = 0
         self.file_timeout = file_timeout
+        self.crashes = set()
 
     def test(self, timeout=20.0):
         def deco(fn):
@@ -836,9 +852,13 @@ class Suite:
                          if os.path.dirname(os.path.abspath(f.filename)) == HERE][-3:]
                 self.not_ok(name, "%s: %s (at %s)" % (type(e).__name__, e, ", ".join(where)))
             if srv is not None and srv.cojamd is not None and not srv.cojamd_alive():
+                rep = srv.crash_report()
+                key = [ln for ln in rep.split("\n") if ln.startswith("SUMMARY:")][:1] or [rep]
+                if key[0] in self.crashes:
+                    rep = "the same crash as reported above (%s)" % key[0]
+                self.crashes.add(key[0])
                 self.not_ok("%s: cojamd still running after %s" % (self.name, name),
-                            "cojamd exited with %s:\n%s" % (srv.cojamd.returncode,
-                                                             srv.tail("cojamd.log")))
+                            "cojamd exited with %s:\n%s" % (srv.cojamd.returncode, rep))
                 try:
                     srv.start_cojamd()  # keep going with a fresh server (same Redis)
                 except StartError as e:
