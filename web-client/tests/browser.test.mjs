@@ -278,10 +278,16 @@ async function main() {
   // ------------------------------------------------------------ voting reorders the screen
   await test('a vote on one phone reorders the screen ranking (and the budget shows)', async () => {
     assert(JSON.stringify(await screenOrder()) === JSON.stringify([idShade, idHostile]), 'equal votes: earlier item first');
+    await scr.page.evaluate(() => {
+      window.__flip = 0;
+      new MutationObserver((ms) => { for (const m of ms) if (/translateY\((?!0px)/.test(m.target.style.transform)) window.__flip++; })
+        .observe(document.getElementById('s-list'), { subtree: true, attributes: true, attributeFilter: ['style'] });
+    });
     await p2.page.click('#tab-rank');
     await p2.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
     await until(async () => (await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote acknowledged');
     await until(async () => JSON.stringify(await screenOrder()) === JSON.stringify([idHostile, idShade]), 'screen reordered');
+    assert(await scr.page.evaluate(() => window.__flip >= 2), 'the rows glided to their new places (FLIP transforms)');
     assert((await p2.page.textContent('#budget')).includes('4 of 5'), 'budget shows 4 of 5: ' + await p2.page.textContent('#budget'));
     await until(async () => (await mod.page.textContent('#st-votes')) === '1', 'moderator vote count');
   });
@@ -307,6 +313,8 @@ async function main() {
       // a write made while offline is queued and sent with the same op after the reconnect
       await p1.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`);
       await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-busy')) === 'true', 'queued vote shown as pending', 3000);
+      fs.mkdirSync(shots, { recursive: true });
+      await p1.page.screenshot({ path: path.join(shots, 'participant-offline.png') });
     } finally {
       await p1.ctx.setOffline(false);
     }
@@ -377,6 +385,24 @@ async function main() {
     await until(async () => (await mod.page.textContent(`#items-body tr[data-key="${idHostile}"] .state`)).includes('hidden'), 'hidden for the moderator');
     await mod.page.selectOption('#kind-filter', '');
     await until(async () => p2.page.evaluate((id) => window.cojam.state.items.get(id).hidden === true, idHostile), 'hidden for the participant');
+  });
+
+  await test('a busier jam: several ideas and votes, the screen shows the top with vote bars', async () => {
+    await post(p2, 'Misting fans on the main square');
+    await post(p1, 'Light-coloured pavements');
+    await post(p2, 'Open school yards as cool islands');
+    const ideas = ['Misting fans on the main square', 'Open school yards as cool islands', 'Plant trees at every stop'];
+    await p1.page.click('#tab-rank');
+    await p2.page.click('#tab-rank');
+    for (const [p, list] of [[p1, ideas], [p2, ideas.slice(1, 2)]]) {
+      for (const text of list) {
+        const id = await itemId(p, text);
+        await p.page.click(`#rank-lists li[data-key="${id}"] .vote-btn`);
+        await until(async () => (await p.page.getAttribute(`#rank-lists li[data-key="${id}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote on ' + text);
+      }
+    }
+    await until(async () => (await scr.page.$$('#s-list > li')).length === 4, 'four ideas on the screen');
+    await until(async () => (await scr.page.textContent('#s-list > li:first-child .s-text')) === 'Open school yards as cool islands', 'the most voted idea on top of the screen');
   });
 
   await test('no script errors or CSP violations on any page', async () => {

@@ -183,6 +183,7 @@ function selectTab(name, focus) {
     show($('#panel-' + n), on);
     if (on && focus) tab.focus();
   }
+  document.body.dataset.tab = name;
   window.scrollTo({ top: 0 });
 }
 for (const n of tabs) {
