@@ -42,12 +42,36 @@ make -C load-tests >>"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2;
 [ -x "$COJAMD" ] || { echo "bench: $COJAMD missing" >&2; exit 1; }
 mkdir -p "$OUT"
 
+# The machine may be shared (other test suites, browsers): before each cell wait up to BENCH_QUIET_WAIT s
+# for a 1-s sample with at least BENCH_QUIET_IDLE % idle, and record what was found.  loadgen also reports
+# the CPU used by other processes during the measured window (other_cpu_pct).
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
+QUIET_IDLE=${BENCH_QUIET_IDLE:-85}
+idle_pct() {
+    local a b
+    a=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); d=y[1]-x[1]; print (d>0)?int(100*(y[2]-x[2])/d):0}'
+}
+wait_quiet() {
+    local i idle=0
+    for i in $(seq 1 "$QUIET_WAIT"); do
+        idle=$(idle_pct)
+        [ "$idle" -ge "$QUIET_IDLE" ] && break
+        [ "$i" = 1 ] && echo "bench: machine busy (idle $idle%), waiting up to ${QUIET_WAIT}s for it to calm down" >&2
+    done
+    echo "$idle"
+}
+
 # run_cell NAME SCENARIO CLIENTS RATE
 run_cell() {
     local name=$1 scenario=$2 n=$3 r=$4
     local dir=$WORK/$name
     mkdir -p "$dir"
-    echo "== cell $name ($scenario, $n clients, $r writes/s)" >&2
+    local idle_before
+    idle_before=$(wait_quiet)
+    echo "== cell $name ($scenario, $n clients, $r writes/s; machine idle before: $idle_before%)" >&2
     if ! lt_start_redis "$dir/redis" || ! lt_start_cojamd "$COJAMD" "$dir/cojamd"; then
         echo "{\"label\":\"$name\",\"scenario\":\"$scenario\",\"clients\":$n,\"rate\":$r,\"failed\":\"server did not start\"}" >"$dir/result.json"
         lt_cleanup
@@ -79,12 +103,13 @@ run_cell() {
     kill -0 "$COJAM_PID" 2>/dev/null || alive=false
     if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
     [ -s "$dir/result.json" ] || echo "{\"label\":\"$name\",\"scenario\":\"$scenario\",\"clients\":$n,\"rate\":$r,\"failed\":\"loadgen rc $rc\"}" >"$dir/result.json"
-    /usr/bin/python3 - "$dir/result.json" "$alive" "$rc" <<'EOF'
+    /usr/bin/python3 - "$dir/result.json" "$alive" "$rc" "$idle_before" <<'EOF'
 import json, sys
 p, alive, rc = sys.argv[1], sys.argv[2] == "true", int(sys.argv[3])
 d = json.load(open(p))
 d["server_alive_after"] = alive
 d["loadgen_rc"] = rc
+d["machine_idle_before_pct"] = int(sys.argv[4])
 json.dump(d, open(p, "w"), indent=1)
 EOF
     if [ "$alive" = false ]; then echo "bench: cojamd died during $name; log tail:" >&2; tail -5 "$dir/cojamd/cojamd.log" >&2; fi

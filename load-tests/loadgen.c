@@ -1117,6 +1117,19 @@ static procs_t proc_read(int pid)
     return r;
 }
 
+/* machine-wide busy jiffies (all CPUs): total - idle - iowait */
+static uint64_t machine_busy_ticks(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    unsigned long long v[10] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (n < 8) return 0;
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* user nice system irq softirq steal */
+}
+
 static double self_cpu_s(void)
 {
     struct rusage ru;
@@ -1716,6 +1729,7 @@ int main(int argc, char **argv)
     procs_t p_m0 = {0}, p_m1 = {0}, r_m0 = {0}, r_m1 = {0};
     long xlen0 = -1, xlen1 = -1;
     double self0 = 0, self1 = 0;
+    uint64_t mach0 = 0, mach1 = 0;
     uint64_t t_m0 = 0, t_m1 = 0;
     if (opt.scenario != SC_JOIN) {
         int nw = (int)ceil(opt.clients * opt.writers_frac);
@@ -1743,6 +1757,7 @@ int main(int argc, char **argv)
                 r_m0 = proc_read(opt.redis_pid);
                 xlen0 = redis_xlen();
                 self0 = self_cpu_s();
+                mach0 = machine_busy_ticks();
                 t_m0 = now_us();
                 mark("measure_start");
             }
@@ -1764,6 +1779,7 @@ int main(int argc, char **argv)
         r_m1 = proc_read(opt.redis_pid);
         xlen1 = redis_xlen();
         self1 = self_cpu_s();
+        mach1 = machine_busy_ticks();
         t_m1 = now_us();
         mark("measure_end");
         g_phase = "drain";
@@ -1791,6 +1807,8 @@ int main(int argc, char **argv)
     double srv_cpu = (p_m0.ok && p_m1.ok && win > 0) ? 100.0 * (double)(p_m1.ticks - p_m0.ticks) / hz / win : -1;
     double red_cpu = (r_m0.ok && r_m1.ok && win > 0) ? 100.0 * (double)(r_m1.ticks - r_m0.ticks) / hz / win : -1;
     double self_cpu = win > 0 ? 100.0 * (self1 - self0) / win : -1;
+    double mach_cpu = (mach0 && mach1 && win > 0) ? 100.0 * (double)(mach1 - mach0) / hz / win : -1;
+    double other_cpu = mach_cpu >= 0 ? mach_cpu - (srv_cpu > 0 ? srv_cpu : 0) - (red_cpu > 0 ? red_cpu : 0) - (self_cpu > 0 ? self_cpu : 0) : -1;
     double ev_s = (xlen0 >= 0 && xlen1 >= 0 && win > 0) ? (double)(xlen1 - xlen0) / win : -1;
     double rss_per_conn = (p_before.ok && p_idle.ok && joined_at_idle) ? (double)(p_idle.rss_kb - p_before.rss_kb) * 1024.0 / joined_at_idle : -1;
     procs_t p_end = proc_read(opt.server_pid);
@@ -1820,6 +1838,7 @@ int main(int argc, char **argv)
     fprintf(o, "  redis: events persisted %.1f/s, cpu %.1f%%   loadgen cpu %.1f%%   frames in %" PRIu64 " (updates %" PRIu64
                ", fallback parses %" PRIu64 "), pings %" PRIu64 "\n",
             ev_s, red_cpu, self_cpu, c_frames_in, c_updates, c_fallback_parse, c_pings);
+    fprintf(o, "  machine: %.1f%% busy of %ld cores x 100%% (other processes: %.1f%%)\n", mach_cpu, sysconf(_SC_NPROCESSORS_ONLN), other_cpu);
     fprintf(o, "  errors: %" PRIu64 "", g_err_total);
     for (int i = 0; i < g_nerr; i++) fprintf(o, "  %s=%" PRIu64, g_err[i].name, g_err[i].n);
     fprintf(o, "\n");
@@ -1849,6 +1868,8 @@ int main(int argc, char **argv)
         json_hist(f, "vote_to_screen_ms", &g_h_lat, true);
         fprintf(f, "  \"measure_window_s\": %.6f,\n  \"server_cpu_pct\": %.2f,\n  \"redis_cpu_pct\": %.2f,\n  \"loadgen_cpu_pct\": %.2f,\n",
                 win, srv_cpu, red_cpu, self_cpu);
+        fprintf(f, "  \"machine_cpu_pct\": %.2f,\n  \"other_cpu_pct\": %.2f,\n  \"cpus\": %ld,\n", mach_cpu, other_cpu,
+                sysconf(_SC_NPROCESSORS_ONLN));
         fprintf(f, "  \"rss_before_kib\": %ld,\n  \"rss_idle_kib\": %ld,\n  \"rss_end_kib\": %ld,\n  \"rss_peak_kib\": %ld,\n"
                    "  \"rss_per_idle_conn_bytes\": %.1f,\n",
                 p_before.rss_kb, p_idle.rss_kb, p_end.rss_kb, p_end.hwm_kb, rss_per_conn);

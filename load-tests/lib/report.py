@@ -162,7 +162,7 @@ def f1(v, nd=1):
 
 
 hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
-       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%")
+       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%", "other%")
 rows = []
 for d in cells:
     if "failed" in d:
@@ -174,9 +174,10 @@ for d in cells:
                  f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
                  f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
                  f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
-                 f1(d.get("loadgen_cpu_pct"))))
+                 f1(d.get("loadgen_cpu_pct")), f1(d.get("other_cpu_pct"))))
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
-print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core")
+print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core;"
+      " lg = loadgen; other% = CPU of all other processes on the machine in that window")
 print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
 for r in rows:
     print("  ".join(str(c).rjust(w[i]) for i, c in enumerate(r)))
@@ -185,6 +186,10 @@ for s in storms:
     print(f"\njoin storm {s.get('clients')}: {s.get('joined')} joined in {f1(s.get('all_joined_s'), 3)} s; connect time p50 "
           f"{f1(c.get('p50_ms'))} p90 {f1(c.get('p90_ms'))} p99 {f1(c.get('p99_ms'))} max {f1(c.get('max_ms'))} ms; "
           f"rss/conn {f1(s.get('rss_per_idle_conn_bytes'), 0)} B; errors {s.get('errors_total')}")
+busy = [d.get("label") for d in cells if (d.get("other_cpu_pct") or 0) > 20]
+if busy:
+    print(f"\nWARNING: other processes used > 20% CPU during the measured window of {', '.join(map(str, busy))}: "
+          "those figures include interference (other% column).")
 print("\ntargets (BRIEF):")
 for t in targets:
     print(f"  [{'MET' if t['met'] else 'NOT MET'}] {t['target']}: {t['figure']}")
