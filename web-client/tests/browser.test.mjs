@@ -323,6 +323,7 @@ async function main() {
     assert((await p1.page.getAttribute(`#rank-lists li[data-key="${idShade}"] .vote-btn`, 'aria-pressed')) === 'true', 'first vote kept');
     assert((await p1.page.textContent('#budget')).includes('3 of 5'), 'budget 3 of 5: ' + await p1.page.textContent('#budget'));
     await until(async () => (await mod.page.textContent('#st-votes')) === '3', 'three votes counted once each');
+    assert(await p1.page.evaluate(() => window.cojam.conn.pending.size === 0), 'nothing left pending');
   });
 
   await test('after a reload the participant rejoins with the stored token: same identity and votes, draft kept', async () => {
@@ -345,6 +346,20 @@ async function main() {
     await p2.page.evaluate(() => window.cojam.conn.dropConnection());
     await until(async () => p2.page.evaluate(() => window.cojam.conn.joined), 're-joined');
     assert((await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote still there');
+  });
+
+  await test('a gap in the event ids (update.prev after the last seen id) makes the client sync and resume', async () => {
+    await p2.page.evaluate(() => {
+      window.__gaps = 0; window.__resyncs = 0;
+      window.cojam.conn.on('gap', () => { window.__gaps++; });
+      window.cojam.conn.on('snapshot', (d) => { if (d.msg.resync) window.__resyncs++; });
+      window.cojam.state.lastEventId = '1-0'; // pretend we missed everything since
+    });
+    await p1.page.click(`#rank-lists li[data-key="${idHostile}"] .vote-btn`); // any event will do
+    await until(async () => p2.page.evaluate(() => window.__gaps >= 1 && window.__resyncs >= 1), 'sync sent and a resync snapshot applied');
+    await until(async () => p2.page.evaluate(() => window.cojam.state.lastEventId !== '1-0'), 'last seen id restored');
+    await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'false', 'unvote acknowledged');
+    await until(async () => (await p2.page.textContent(`#rank-lists li[data-key="${idHostile}"] .item-votes`)).includes('1 vote'), 'p2 sees the new count');
   });
 
   // ------------------------------------------------------------ phase change, moderation

@@ -24,7 +24,7 @@ const secret = decodeURIComponent(m[2]);
 
 const state = new JamState();
 const conn = new Connection({
-  join: { code, as: 'moderator', secret },
+  join: { code, as: 'moderator', secret, nickname: t('moderator_nickname') },
   tokens: new TokenStore(`cojam.modtoken.${code}`, window.sessionStorage),
   state,
 });

@@ -94,6 +94,8 @@ function lookupJam() {
       const anonOk = !j.settings || j.settings.anonymous_allowed !== false;
       show(els.anonBlock, anonOk);
       if (!anonOk) els.joinAnon.checked = false;
+      els.joinNick.required = !anonOk;
+      els.joinNick.setAttribute('aria-required', anonOk ? 'false' : 'true');
       updateNickState();
     } catch { /* offline: the join itself will tell */ }
   }, 250);
@@ -115,6 +117,7 @@ els.joinForm.addEventListener('submit', (ev) => {
   const anon = els.joinAnon.checked && !els.anonBlock.hidden;
   const nick = els.joinNick.value.trim();
   if (anon) fields.anonymous = true;
+  else if (!nick && els.joinNick.required) { setText(els.joinError, errorText('nickname_required')); els.joinNick.focus(); return; }
   else if (nick) {
     if (Array.from(nick).length > 40) { setText(els.joinError, errorText('too_long')); return; }
     fields.nickname = nick;

@@ -120,6 +120,7 @@ const en = {
 
   // moderator
   mod_title: 'Moderator console',
+  moderator_nickname: 'Moderator',
   mod_bad_link: 'This moderator link is incomplete: it must end with #<code>.<secret>.',
   mod_start: 'Start the jam',
   mod_pause: 'Pause',
