@@ -204,6 +204,11 @@ async function main() {
     assert((await p.page.inputValue('#join-code')) === code, 'the link fills in the code');
     if (nick) await p.page.fill('#join-nick', nick);
     else await p.page.check('#join-anon');
+    if (nick === 'Ana') {
+      await until(async () => (await p.page.textContent('#join-found')).includes('Cooler streets'), 'the jam title is looked up');
+      fs.mkdirSync(shots, { recursive: true });
+      await p.page.screenshot({ path: path.join(shots, 'participant-join.png') });
+    }
     await p.page.click('#join-btn');
     await p.page.waitForSelector('#jam-view:visible');
     await until(async () => (await p.page.textContent('#phase-name')) !== '', 'phase name');

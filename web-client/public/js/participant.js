@@ -377,7 +377,7 @@ function updateItem(li, item, i, { votable }) {
   btn.disabled = pending || !state.canWrite || (!voted && budgetOut);
   btn.setAttribute('aria-pressed', voted ? 'true' : 'false');
   btn.setAttribute('aria-busy', pending ? 'true' : 'false');
-  setText(btn, pending ? t('vote_pending') : voted ? t('voted') + ' ✓' : t('vote'));
+  setText(btn, pending ? t(conn && conn.joined ? 'vote_pending' : 'vote_queued') : voted ? t('voted') + ' ✓' : t('vote'));
   btn.setAttribute('aria-label', t(voted ? 'unvote_label' : 'vote_label', { text: truncate(item.text || '', 60) }));
 }
 

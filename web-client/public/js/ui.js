@@ -72,7 +72,7 @@ export function bindConnBanner(conn, banner, { onlineLabelEl } = {}) {
     btn.hidden = s !== 'waiting';
     if (s === 'waiting') {
       const secs = Math.max(0, Math.ceil((status.retryAt - Date.now()) / 1000));
-      setText(label, (navigator.onLine === false ? t('conn_offline') + ' — ' : '') + t('conn_reconnecting', { s: secs }));
+      setText(label, navigator.onLine === false ? t('conn_offline_reconnecting', { s: secs }) : t('conn_reconnecting', { s: secs }));
     } else if (s === 'connecting') {
       setText(label, t('conn_connecting'));
     }
