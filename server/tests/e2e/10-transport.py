@@ -247,7 +247,15 @@ async def fragmented_over_limit_closes_1009(srv):
     c = await Client(srv, "frag-big").connect()
     try:
         m = padded(3 * 6000)
-        await c.send_raw([m[:6000], m[6000:12000], m[12000:]])
+
+        async def fragments():
+            # A pause before the fragment that crosses the limit, so the server has read every
+            # byte we sent when it closes (else its close may be lost to a TCP reset: 1006).
+            yield m[:6000]
+            yield m[6000:12000]
+            await asyncio.sleep(0.1)
+            yield m[12000:]
+        await c.send_raw(fragments())
         check_eq(await c.wait_closed(3), 1009, "close code for 18000 bytes in three fragments")
     finally:
         await c.close()

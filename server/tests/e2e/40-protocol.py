@@ -65,6 +65,20 @@ async def run_vectors(srv, joined):
                 n_in_conn = 0
             n_in_conn += 1
             try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                # Not UTF-8: a protocol violation over a socket (RFC 6455), closed with 1007; the
+                # codec's own answer (bad_json) is checked by the unit tests.
+                label = "invalid/%s -> close 1007 (%s)" % (name, ctx)
+                try:
+                    await c.send_text_bytes(data)
+                    code = await c.wait_closed(3)
+                    check_eq(code, 1007, "close code for a text frame that is not UTF-8")
+                    suite.ok(label)
+                except Exception as e:
+                    suite.not_ok(label, "%s: %s" % (type(e).__name__, e))
+                continue
+            try:
                 await c.send_text_bytes(data)
                 r = await c.wait_for(("error", "ack", "pong", "welcome", "snapshot"), None, 3)
                 if r["type"] != "error" or r.get("code") != expect:

@@ -501,7 +501,12 @@ class Client:
             if self.last is not None and prev > eid(self.last):
                 self.gaps.append((self.last, m["prev"]))
             for it in m.get("items", []):
-                self.items[it["id"]] = dict(it)
+                if set(it) == {"id", "hidden"} and it["hidden"] is True and it["id"] in self.items:
+                    # A hidden item travels as {"id","hidden":true} for everybody: merge it into
+                    # what we know (a moderator keeps the text to decide on unhiding).
+                    self.items[it["id"]] = dict(self.items[it["id"]], hidden=True)
+                else:
+                    self.items[it["id"]] = dict(it)
             for k, v in (m.get("votes") or {}).items():
                 i = int(k)
                 if i not in self.items:
@@ -536,9 +541,17 @@ class Client:
             r -= (time.monotonic() - self.clock_at) * 1000.0
         return r
 
+    def view(self):
+        """Items as this client's role may see them: hidden items reduced to {"id","hidden":true}
+        except for moderators (what a fresh snapshot for this role holds)."""
+        mod = (self.you or {}).get("role") == "moderator"
+        return {i: (dict(it) if mod or not it.get("hidden") else {"id": i, "hidden": True})
+                for i, it in self.items.items()}
+
     def model(self):
-        """A copy of what convergence compares: items (with votes) and the four ranking lists."""
-        return {"items": copy.deepcopy(self.items),
+        """A copy of what convergence compares: items as seen (with votes) and the four ranking
+        lists."""
+        return {"items": copy.deepcopy(self.view()),
                 "ranking": {k: list(self.ranking.get(k, []))
                             for k in ("problem", "idea", "refinement", "pledge")}}
 
