@@ -190,6 +190,10 @@ async function main() {
     await mod.page.goto(local(links.moderate));
     await mod.page.waitForSelector('#btn-start:visible');
     assert((await mod.page.textContent('#jam-title')) === 'Cooler streets');
+    const secret = links.moderate.split('.').pop();
+    assert(!mod.page.url().includes(secret), 'the secret leaves the address bar');
+    await mod.page.reload();
+    await mod.page.waitForSelector('#btn-start:visible');
   });
   await test('screen shows the join code, a local QR code and the question', async () => {
     await scr.page.goto(local(links.screen));

@@ -12,15 +12,24 @@ applyStrings(t);
 const toast = toaster($('#toast'));
 const schedule = frameScheduler(render);
 
-const m = /^#(\d[\d-]*)\.(.+)$/.exec(location.hash || '');
+// The link is /moderate.html#<code>.<secret>. The secret is moved out of the address bar into this
+// tab's sessionStorage at once (a projected or shared screen never shows it; a reload still works).
 const fatal = $('#fatal');
-if (!m) {
+const m = /^#(\d[\d-]*)(?:\.(.+))?$/.exec(location.hash || '');
+const code = m ? m[1].replace(/-/g, '') : null;
+let secret = null;
+if (m && m[2]) {
+  secret = decodeURIComponent(m[2]);
+  try { sessionStorage.setItem(`cojam.modsecret.${code}`, secret); } catch { /* private mode: keep it in the URL */ }
+  try { if (sessionStorage.getItem(`cojam.modsecret.${code}`) === secret) history.replaceState(null, '', '#' + code); } catch { /* ignore */ }
+} else if (code) {
+  try { secret = sessionStorage.getItem(`cojam.modsecret.${code}`); } catch { secret = null; }
+}
+if (!code || !secret) {
   setText(fatal, t('mod_bad_link'));
   show(fatal, true);
   throw new Error('bad moderator link');
 }
-const code = m[1].replace(/-/g, '');
-const secret = decodeURIComponent(m[2]);
 
 const state = new JamState();
 const conn = new Connection({

@@ -485,6 +485,12 @@ ticker(() => { if (state && state.ready) setText(els.clock, clockText(state)); }
 
 // ---------------------------------------------------------------- start
 
+// Another jam's link opened in this tab: start over with it.
+window.addEventListener('hashchange', () => {
+  const c = codeFromHash();
+  if (c && c !== code) location.reload();
+});
+
 (function boot() {
   const fromHash = codeFromHash();
   const last = sget(K.last);
