@@ -306,6 +306,9 @@ function renderPost() {
   if (rules.parent) {
     setText(els.parentLabel, rules.parentRequired ? t('post_parent_label_required') : t('post_parent_label_' + kind));
     const cands = state.rankedItems(rules.parent);
+    const emptyEl = $('#post-parent-empty');
+    setText(emptyEl, t('post_parent_empty'));
+    show(emptyEl, rules.parentRequired && cands.length === 0);
     const sig = rules.parentRequired + '|' + cands.map((i) => i.id + ':' + i.text).join('|');
     if (els.parent.dataset.sig !== sig) {
       const cur = els.parent.value || els.parent.dataset.want || '';

@@ -95,6 +95,7 @@ const en = {
   post_parent_none: '— none —',
   post_parent_choose: '— choose an idea —',
   post_parent_missing: 'Choose the idea this builds on.',
+  post_parent_empty: 'There are no ideas to build on yet: wait for some to be posted.',
   post_button: 'Post',
   post_sending: 'Sending…',
   post_queued: 'Offline: will be sent when the connection is back.',
