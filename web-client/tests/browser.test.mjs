@@ -429,6 +429,29 @@ async function main() {
     await until(async () => (await scr.page.textContent('#s-list > li:first-child .s-text')) === 'Open school yards as cool islands', 'the most voted idea on top of the screen');
   });
 
+  await test('every visible control has an accessible name; focus is visible', async () => {
+    for (const p of [org, mod, p1, p2]) {
+      const unnamed = await p.page.evaluate(() => {
+        const bad = [];
+        for (const el of document.querySelectorAll('button, input, select, textarea, a[href]')) {
+          if (el.offsetParent === null && el.type !== 'hidden') continue; // not rendered
+          const name = (el.getAttribute('aria-label') || '').trim()
+            || (el.labels && Array.from(el.labels).map((l) => l.textContent).join(' ').trim())
+            || (['BUTTON', 'A'].includes(el.tagName) ? el.textContent.trim() : '');
+          if (!name) bad.push(el.outerHTML.slice(0, 80));
+        }
+        return bad;
+      });
+      assert(unnamed.length === 0, `${p.name}: unnamed controls: ${unnamed.join(' | ')}`);
+    }
+    await p2.page.keyboard.press('Tab');
+    const outline = await p2.page.evaluate(() => {
+      const el = document.activeElement;
+      return el && el !== document.body ? getComputedStyle(el).outlineStyle : 'none';
+    });
+    assert(outline !== 'none', 'keyboard focus shows an outline');
+  });
+
   await test('no script errors or CSP violations on any page', async () => {
     assert(problems.length === 0, problems.join('\n'));
   });
