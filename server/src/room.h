@@ -85,6 +85,14 @@ struct op_done {
     uint32_t item; /* post: the new item id */
 };
 
+/* Every applied (participant, op) with its outcome: one allocation per op, never removed (an op id
+ * must never take effect twice, however late the retry). Open addressing over record pointers. */
+struct op_rec;
+struct op_table {
+    struct op_rec **slots; /* owned */
+    size_t cap, used;
+};
+
 /* One line of the public log of moderator and clock actions (process transparency). */
 struct mod_entry {
     char event_id[MSG_EVENT_ID_MAX + 1];
@@ -116,7 +124,7 @@ struct room {
     int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
 
     struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
-    struct smap ops;             /* "pid:op" -> struct op_done * (owned) */
+    struct op_table ops;
     struct mod_entry *modlog;    /* owned */
     size_t n_modlog, cap_modlog;
 
@@ -186,3 +194,13 @@ void room_delta_reset(struct room *r);
 int room_id_cmp(const char *a, const char *b);
 
 #endif
+
+/* ---- snapshots (a canonical binary encoding of the applied state) -------------------------- */
+
+/* Encode everything room_apply built (not what is in flight, not the delta) into a new malloc'd
+ * buffer (*out, *len; the caller frees). With 'canonical', per-participant votes and the op table
+ * are sorted, so equal states give equal bytes: a SHA-256 of it is the state digest. */
+void room_snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len);
+/* Rebuild a room from a snapshot. Returns NULL for anything malformed; safe on any input. */
+struct room *room_snapshot_decode(const unsigned char *buf, size_t len,
+                                  const struct room_limits *limits);

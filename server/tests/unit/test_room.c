@@ -380,6 +380,91 @@ TEST(id_compare)
     CHECK(room_id_cmp("junk", "0-0") == 0);
 }
 
+/* A room with every kind of state: items, hidden, votes across phases, ops, modlog, anonymous. */
+static struct room *busy_room(void)
+{
+    struct room *r = new_room(3);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, NULL);
+    struct msg m = mk(MSG_START, "s");
+    write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL);
+    for (int i = 0; i < 4; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = "A problem \u00e9";
+        write_msg(r, i % 2 ? a : b, ROLE_CITIZEN, &p, 1000, NULL);
+    }
+    for (int i = 1; i <= 3; i++) {
+        struct msg v = mk(MSG_VOTE, "");
+        snprintf(v.op, sizeof v.op, "v%d", i);
+        v.item = 5 - i;
+        write_msg(r, a, ROLE_CITIZEN, &v, 1000, NULL);
+        write_msg(r, b, ROLE_CITIZEN, &v, 1000, NULL);
+    }
+    struct msg h = mk(MSG_HIDE, "h");
+    h.item = 2;
+    h.reason = "spam";
+    write_msg(r, mod, ROLE_MODERATOR, &h, 1500, NULL);
+    struct msg pause = mk(MSG_PAUSE, "pz");
+    write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
+    return r;
+}
+
+TEST(snapshot_round_trip_is_exact)
+{
+    struct room *r = busy_room();
+    unsigned char *a, *b;
+    size_t alen, blen;
+    room_snapshot_encode(r, true, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = room_snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        room_snapshot_encode(copy, true, &b, &blen);
+        CHECK_EQ_INT(blen, alen);
+        CHECK(blen == alen && memcmp(a, b, alen) == 0);
+        free(b);
+        /* Derived state is rebuilt, not stored. */
+        uint32_t t1[8], t2[8];
+        size_t n1 = room_top(r, KIND_PROBLEM, 8, t1), n2 = room_top(copy, KIND_PROBLEM, 8, t2);
+        CHECK_EQ_INT(n1, n2);
+        CHECK(memcmp(t1, t2, n1 * sizeof *t1) == 0);
+        CHECK_EQ_INT(copy->total_votes, r->total_votes);
+        CHECK(room_op_done(copy, 2, "v1") != NULL);
+        CHECK_EQ_INT(copy->clock.state, CLOCK_PAUSED);
+        /* The copy goes on exactly like the original. */
+        struct msg resume = mk(MSG_RESUME, "rs");
+        CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        room_free(copy);
+    }
+    free(a);
+    room_free(r);
+}
+
+TEST(snapshot_decode_rejects_every_truncation_and_garbage)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    room_snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    int accepted = 0;
+    for (size_t n = 0; n < alen; n++) {
+        struct room *x = room_snapshot_decode(a, n, &lim);
+        accepted += x != NULL;
+        room_free(x);
+    }
+    CHECK_EQ_INT(accepted, 0);
+    unsigned char junk[256];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 37 + 11);
+    memcpy(junk, "CJS1", 4);
+    CHECK(room_snapshot_decode(junk, sizeof junk, &lim) == NULL);
+    free(a);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -392,5 +477,7 @@ int main(void)
     RUN(delta_tracks_one_tick);
     RUN(join_rules);
     RUN(id_compare);
+    RUN(snapshot_round_trip_is_exact);
+    RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     return test_done();
 }
