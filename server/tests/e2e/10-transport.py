@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (REPO, SLOW, Client, Closed, JoinError, Servers, SkipTest, Suite, check,  # noqa: E402
                      check_eq, closing)

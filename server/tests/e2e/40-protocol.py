@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PROTO, Client, Closed, JoinError, Servers, Suite, check, check_eq,  # noqa: E402
                      closing, token_payload)

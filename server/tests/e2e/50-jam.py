@@ -15,6 +15,7 @@ import re
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PROTO, SLOW, Client, Servers, Suite, check, check_eq, closing,  # noqa: E402
                      eid, expected_ranking, sha256_hex)

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SLOW, Client, Servers, Suite, check, check_eq, closing, eid)  # noqa: E402
 

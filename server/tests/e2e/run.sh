@@ -11,6 +11,7 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 : "${COJAMD:=$(cd "$here/../../.." && pwd)/build/debug/cojamd}"
 export COJAMD
+export PYTHONDONTWRITEBYTECODE=1
 
 if [ $# -gt 0 ]; then files="$*"; else files=$(ls "$here" | grep -E '^[0-9][0-9]-.*\.py$' | sort); fi
 
