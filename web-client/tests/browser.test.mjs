@@ -269,7 +269,7 @@ async function main() {
     await until(async () => (await screenOrder()).length === 2, 'two rows on the screen');
     await until(async () => (await mod.page.$$('#items-body tr')).length === 2, 'two rows for the moderator');
     const auth = await mod.page.textContent('#items-body');
-    assert(auth.includes('Ana') && auth.includes('explorer'), 'author and role shown to the moderator');
+    assert(auth.includes('Ana') && auth.includes('explorer') && auth.includes('citizen'), 'author, role and citizen/moderator shown to the moderator');
   });
 
   await test('hostile text is shown as text everywhere and never runs', async () => {

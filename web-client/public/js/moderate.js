@@ -192,7 +192,7 @@ function updateRow(tr, it) {
   if (pl) c[2].append(h('span', { class: 'sub', text: pl }));
   c[3].textContent = '';
   c[3].append(it.author || t('anonymous'));
-  c[3].append(' ', h('span', { class: it.by === 'moderator' ? 'badge-mod' : 'sub', text: it.by === 'moderator' ? t('moderator_badge') : roleText(it) }));
+  c[3].append(' ', h('span', { class: it.by === 'moderator' ? 'badge-mod' : 'sub', text: it.by === 'moderator' ? t('moderator_badge') : t('citizen_badge') }));
   setText(c[4], String(it.votes || 0));
   c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
   setText(c[5], it.hidden ? t('mod_state_hidden') : t('mod_state_visible'));

@@ -11,6 +11,7 @@ const en = {
   cancel: 'Cancel',
   anonymous: 'Anonymous',
   moderator_badge: 'moderator',
+  citizen_badge: 'citizen',
   votes_n: '{n} votes',
   votes_1: '1 vote',
   votes_0: 'no votes',
