@@ -85,6 +85,26 @@ async def healthz_counts_clients_and_jams(srv):
 
 
 @suite.test()
+async def http_keepalive_closed_by_client(srv):
+    """Keep-alive HTTP/1.1 requests whose client closes the connection afterwards (what browsers
+    and http.client do). The ASan build of 11:44 aborted here: heap-use-after-free in
+    http_forget() on LWS_CALLBACK_CLOSED_HTTP."""
+    import socket
+    for i, path in enumerate(("/healthz", "/", "/healthz", "/api/jams/000000")):
+        k = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+        try:
+            k.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path, srv.port)).encode())
+            head = k.recv(4096)
+            check(head.startswith(b"HTTP/1.1 "), "GET %s -> %r", path, head[:40])
+        finally:
+            k.close()
+        await asyncio.sleep(0.1)
+        check(srv.cojamd_alive(), "cojamd died after keep-alive request %d (%s)", i + 1, path)
+    st, _, _ = srv.http("GET", "/healthz")
+    check_eq(st, 200, "healthz afterwards")
+
+
+@suite.test()
 async def static_root_serves_a_page(srv):
     st, h, body = srv.http("GET", "/")
     check_eq(st, 200, "GET / status")
