@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Browser tests of the web client in headless Debian chromium (playwright-core, no browser
+# download) plus the QR encoder check. Prints the TAP of both and one total line.
+set -u
+cd "$(dirname "$0")"
+[ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error >/dev/null
+passed=0 failed=0
+for t in qr.test.mjs browser.test.mjs; do
+  out=$(node "$t" 2>&1); rc=$?
+  echo "$out"
+  line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)
+  if [ -z "$line" ]; then echo "not ok - $t gave no summary (exit $rc)"; failed=$((failed + 1)); continue; fi
+  p=$(echo "$line" | awk '{print $2}'); f=$(echo "$line" | awk '{print $4}')
+  [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+done
+echo "# $passed passed, $failed failed"
+[ "$failed" = 0 ]
