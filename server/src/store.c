@@ -4,6 +4,14 @@
  * enforces its own timeouts, reconnects with jittered backoff and, after a reconnect, reports what
  * appends of unknown outcome left in their streams. It never interprets payloads.
  * Trade-off: one batch in flight at a time (simple, bounded memory) rather than a sliding window.
+ *
+ * One writer per stream: each append is one script (SCRIPT_APPEND) that checks the lease and the
+ * fencing epoch and does SADD + XADD + PEXPIRE in the same atomic step. Safety rests on that check
+ * alone; the TTL only decides when another instance may take over (liveness). Per stream the
+ * thread goes: not held -> acquire (SCRIPT_ACQUIRE: SET NX PX + INCR epoch, or retake a lease
+ * that still names this instance with a new epoch) -> catch up (read what others appended after
+ * the loop's last applied id, post it as STORE_FOUND) -> send appends. A "FENCED" reply, a failed
+ * renewal or a lost ownership found at reconnect puts it back to "not held".
  */
 #include "store.h"
 
@@ -11,12 +19,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -24,6 +34,7 @@
 
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
+const char store_err_fenced[] = "not_owner";
 
 /* Reconnect backoff: 50 ms doubling to 2 s, each delay jittered by +-50% so that several
  * processes restarting together do not reconnect in lockstep. */
@@ -36,6 +47,56 @@ const char store_err_unavailable[] = "storage_unavailable";
 #define DEFAULT_QUEUE_MAX 65536
 /* store_check retries this often while Redis refuses or is loading. */
 #define CHECK_RETRY_MS 100
+#define DEFAULT_LEASE_MS 10000
+#define MIN_LEASE_MS 100
+/* An append refused by the fence because the lease had lapsed ("FENCED none") or sent while the
+ * script cache was flushed (NOSCRIPT) appended nothing: it is resent at most this many times. */
+#define MAX_TRIES 2
+
+/* ======================================================================================== */
+/* Scripts (loaded with SCRIPT LOAD after each connect; EVALSHA; NOSCRIPT -> reload, resend)   */
+/* ======================================================================================== */
+
+/* KEYS: stream, lease, epoch[, set]. ARGV: instance, epoch, lease_ms, payload[, member].
+ * Returns the entry id, or the error "FENCED <owner or none>" having written nothing. */
+static const char SCRIPT_APPEND[] =
+    "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
+    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "end\n"
+    "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
+    "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "return id\n";
+
+/* KEYS: lease, epoch. ARGV: instance, lease_ms. Returns {1, new epoch} or {0, owner}. A lease
+ * that names this instance is retaken with a new epoch: it is left by an acquisition whose reply
+ * was lost, or by this instance's previous tenure that was fenced. */
+static const char SCRIPT_ACQUIRE[] =
+    "local owner = redis.call('GET', KEYS[1])\n"
+    "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return {1, redis.call('INCR', KEYS[2])}\n";
+
+/* KEYS: lease, epoch. ARGV: instance, epoch, lease_ms. Returns 1, or the owner (or "none"). */
+static const char SCRIPT_RENEW[] =
+    "local owner = redis.call('GET', KEYS[1])\n"
+    "if owner == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "  return 1\n"
+    "end\n"
+    "return owner or 'none'\n";
+
+/* KEYS: lease, epoch. ARGV: instance, epoch. Deletes the lease only if it is ours. */
+static const char SCRIPT_RELEASE[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";
+
+enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_COUNT };
+static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE, SCRIPT_RENEW,
+                                                  SCRIPT_RELEASE};
 
 /* ======================================================================================== */
 /* Data                                                                                     */
@@ -52,6 +113,15 @@ struct req {
     uint64_t ctx;
     int64_t enq_ms;    /* the store's monotonic clock at store_append (the thread's expiry) */
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
+    uint64_t seen;     /* results the loop had taken (store_poll) when it called store_append */
+    int tries;         /* resends after a reply that proved nothing was appended */
+};
+
+/* A store_track() call waiting for the thread. */
+struct note {
+    struct note *next;
+    char *key; /* owned */
+    char id[STORE_ID_MAX + 1];
 };
 
 struct rnode {
@@ -62,10 +132,19 @@ struct rnode {
 /* What the thread knows about one stream key. Keys are few (one per jam), never removed. */
 struct key_state {
     struct key_state *next;
-    char *key; /* owned */
+    char *key;       /* owned */
+    char *lease_key; /* owned: the key with ":events" replaced by ":lease" (else + ":lease") */
+    char *epoch_key; /* owned: likewise ":epoch" */
     char last_id[STORE_ID_MAX + 1];
-    bool has_id;   /* last_id is the newest entry known to be in the stream (or "0-0") */
+    bool has_id;   /* the loop has (or will have, from results) every entry up to last_id */
     bool in_doubt; /* an append to it was sent and never answered */
+    bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
+    bool synced;   /* held, and caught up with what others appended before we acquired it */
+    const char *why; /* while preparing a batch: why it is not held (an error constant) */
+    char epoch[24];
+    char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
+    uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
+                           had the entries another writer added: they fail with store_err_fenced */
 };
 
 enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
@@ -81,6 +160,7 @@ struct outbox {
     struct rnode *head, *tail;
     size_t done;   /* appends completed by these results: 'pending' drops by this much */
     int link;      /* -1, or the link state that becomes visible with these results */
+    size_t n;      /* results in it */
 };
 
 struct store {
@@ -90,6 +170,9 @@ struct store {
     int port;
     int timeout_ms;
     size_t queue_max;
+    int lease_ms;
+    char lease_str[16];
+    char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
     pthread_t thread;
@@ -99,6 +182,9 @@ struct store {
     struct req *wait_head, *wait_tail;
     size_t pending; /* appends accepted whose result is not yet published */
     struct rnode *res_head, *res_tail;
+    struct note *notes;  /* store_track calls, newest first */
+    uint64_t published;  /* results ever queued */
+    uint64_t delivered;  /* results ever taken by store_poll */
     bool stopping;
     atomic_int link; /* enum link; written under mu, read anywhere */
 
@@ -108,6 +194,10 @@ struct store {
     struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
     struct key_state **keys;
     size_t nbuckets, nkeys;
+    size_t nheld;       /* keys with 'held' */
+    int64_t renew_at;   /* when to renew the held leases */
+    char sha[SC_COUNT][48];
+    bool reload;        /* a NOSCRIPT reply: load the scripts again */
     uint64_t rng;
     int backoff_ms;
 };
@@ -170,6 +260,36 @@ static void req_free(struct req *r)
 static bool is_str(const redisReply *r)
 {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+static bool is_error(const redisReply *r, const char *prefix)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+/* Parses a stream id "<ms>-<seq>". */
+static bool parse_id(const char *id, unsigned long long *ms, unsigned long long *seq)
+{
+    char *end;
+    if (!id || id[0] < '0' || id[0] > '9' || strlen(id) > STORE_ID_MAX)
+        return false;
+    errno = 0;
+    *ms = strtoull(id, &end, 10);
+    if (*end != '-' || end[1] < '0' || end[1] > '9')
+        return false;
+    *seq = strtoull(end + 1, &end, 10);
+    return *end == '\0' && errno == 0;
+}
+
+/* Compares two valid stream ids as (ms, seq). */
+static int id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+    parse_id(a, &am, &as);
+    parse_id(b, &bm, &bs);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    return as < bs ? -1 : as > bs;
 }
 
 static bool is_loading(const redisReply *r)
@@ -252,6 +372,7 @@ static struct rnode *outbox_add(struct outbox *ob, enum store_result_kind kind)
 {
     struct rnode *n = xcalloc(1, sizeof(*n));
     n->r.kind = kind;
+    ob->n++;
     if (ob->tail)
         ob->tail->next = n;
     else
@@ -305,27 +426,30 @@ static bool publish_locked(struct store *s, struct outbox *ob)
         s->res_tail = ob->tail;
     }
     s->pending -= ob->done;
+    s->published += ob->n;
     if (ob->link >= 0)
         atomic_store(&s->link, ob->link);
     ob->head = ob->tail = NULL;
     ob->done = 0;
     ob->link = -1;
+    ob->n = 0;
     return any;
 }
 
-/* Publishes under the lock, then wakes the loop outside it. */
-static void publish(struct store *s, struct outbox *ob)
+/* Publishes under the lock, then wakes the loop outside it. Returns how many results have ever
+ * been queued, these included. */
+static uint64_t publish(struct store *s, struct outbox *ob)
 {
-    if (!ob->head && ob->link < 0)
-        return;
     pthread_mutex_lock(&s->mu);
     bool any = publish_locked(s, ob);
+    uint64_t seq = s->published;
     pthread_mutex_unlock(&s->mu);
     if (any && s->wake)
         s->wake(s->wake_arg);
+    return seq;
 }
 
-#define OUTBOX_INIT {NULL, NULL, 0, -1}
+#define OUTBOX_INIT {NULL, NULL, 0, -1, 0}
 
 /* Fails the queued appends older than timeout_ms by the store's clock. Caller holds mu. */
 static void expire_locked(struct store *s, struct outbox *ob, int64_t now)
@@ -377,6 +501,13 @@ static struct key_state *key_get(struct store *s, const char *key)
     }
     struct key_state *k = xcalloc(1, sizeof(*k));
     k->key = xstrdup(key);
+    size_t len = strlen(key), base = len;
+    if (len >= 7 && strcmp(key + len - 7, ":events") == 0)
+        base = len - 7;
+    k->lease_key = xmalloc(base + sizeof(":lease"));
+    k->epoch_key = xmalloc(base + sizeof(":epoch"));
+    snprintf(k->lease_key, base + sizeof(":lease"), "%.*s:lease", (int)base, key);
+    snprintf(k->epoch_key, base + sizeof(":epoch"), "%.*s:epoch", (int)base, key);
     k->next = s->keys[b];
     s->keys[b] = k;
     s->nkeys++;
@@ -390,6 +521,8 @@ static void keys_free(struct store *s)
         while (k) {
             struct key_state *next = k->next;
             free(k->key);
+            free(k->lease_key);
+            free(k->epoch_key);
             free(k);
             k = next;
         }
@@ -401,6 +534,29 @@ static void key_set_id(struct key_state *k, const char *id, size_t len)
 {
     copy_str(k->last_id, sizeof(k->last_id), id, len);
     k->has_id = true;
+}
+
+static void key_set_held(struct store *s, struct key_state *k, bool held)
+{
+    if (held && !k->held && s->nheld++ == 0)
+        s->renew_at = mono_ms() + s->lease_ms / 3;
+    else if (!held && k->held)
+        s->nheld--;
+    k->held = held;
+    k->synced = false;
+}
+
+/* Posts STORE_FENCED for 'k' unless this owner was the last one reported. */
+static void report_fenced(struct outbox *ob, struct key_state *k, const char *owner, size_t len)
+{
+    char o[STORE_OWNER_MAX + 1];
+    copy_str(o, sizeof(o), owner, len);
+    if (strcmp(o, k->reported) == 0)
+        return;
+    memcpy(k->reported, o, sizeof(o));
+    struct rnode *n = outbox_add(ob, STORE_FENCED);
+    n->r.key = xstrdup(k->key);
+    memcpy(n->r.owner, o, sizeof(o));
 }
 
 /* ======================================================================================== */
@@ -482,19 +638,128 @@ static int kill_doubt_conn(struct store *s)
     return 0;
 }
 
+/* Sends one command and waits for its reply, at most timeout_ms. Returns NULL and sets *out, or
+ * the error constant. */
+static const char *call(struct store *s, redisReply **out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(s->c, fmt, ap);
+    va_end(ap);
+    *out = NULL;
+    if (rc != REDIS_OK)
+        return store_err_unavailable;
+    return get_reply(s, mono_ms() + s->timeout_ms, out);
+}
+
+/* An EVALSHA command line being built. */
+#define CMD_ARGS 12
+struct cmd {
+    int n;
+    const char *v[CMD_ARGS];
+    size_t len[CMD_ARGS];
+};
+
+static void cmd_add(struct cmd *c, const char *p, size_t len)
+{
+    c->v[c->n] = p;
+    c->len[c->n] = len;
+    c->n++;
+}
+
+static void cmd_str(struct cmd *c, const char *p)
+{
+    cmd_add(c, p, strlen(p));
+}
+
+/* Starts "EVALSHA <sha> <nkeys>". */
+static void cmd_script(struct store *s, struct cmd *c, enum script sc, const char *nkeys)
+{
+    c->n = 0;
+    cmd_str(c, "EVALSHA");
+    cmd_str(c, s->sha[sc]);
+    cmd_str(c, nkeys);
+}
+
+/* Queues it on the connection (sent by the next get_reply). */
+static void cmd_send(struct store *s, struct cmd *c)
+{
+    /* Fails only when hiredis is out of memory: the reply then never comes and the wait for it
+     * times out, which the callers handle like any lost reply. */
+    (void)redisAppendCommandArgv(s->c, c->n, c->v, c->len);
+}
+
+/* "EVALSHA <script> 2 <lease> <epoch> <instance> [<epoch>] ..." for the lease scripts. */
+static void cmd_lease(struct store *s, struct cmd *c, enum script sc, const struct key_state *k)
+{
+    cmd_script(s, c, sc, "2");
+    cmd_str(c, k->lease_key);
+    cmd_str(c, k->epoch_key);
+    cmd_str(c, s->instance);
+    if (sc != SC_ACQUIRE)
+        cmd_str(c, k->epoch);
+    if (sc != SC_RELEASE)
+        cmd_str(c, s->lease_str);
+}
+
+/* SCRIPT LOAD of every script. Returns 0, or -1 (connection failed, or scripting refused: either
+ * way this connection cannot serve appends). */
+static int load_scripts(struct store *s)
+{
+    for (int i = 0; i < SC_COUNT; i++) {
+        redisReply *r;
+        if (call(s, &r, "SCRIPT LOAD %s", script_text[i]))
+            return -1;
+        bool ok = r->type == REDIS_REPLY_STRING && r->len < sizeof(s->sha[i]);
+        if (ok)
+            copy_str(s->sha[i], sizeof(s->sha[i]), r->str, r->len);
+        freeReplyObject(r);
+        if (!ok)
+            return -1;
+    }
+    s->reload = false;
+    return 0;
+}
+
+static uint64_t published_now(struct store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t seq = s->published;
+    pthread_mutex_unlock(&s->mu);
+    return seq;
+}
+
+/* 1 if the lease and epoch of 'k' are still ours, 0 if not, -1 if the connection failed. */
+static int still_ours(struct store *s, struct key_state *k)
+{
+    redisReply *r;
+    if (call(s, &r, "MGET %s %s", k->lease_key, k->epoch_key))
+        return -1;
+    int ours = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[0]->type == REDIS_REPLY_STRING &&
+               r->element[1]->type == REDIS_REPLY_STRING &&
+               strcmp(r->element[0]->str, s->instance) == 0 &&
+               strcmp(r->element[1]->str, k->epoch) == 0;
+    freeReplyObject(r);
+    return ours;
+}
+
 /* Reads every in-doubt stream after its last known id and reports each entry as STORE_FOUND,
- * one page per publish so that a long outage does not pile up here. Returns 0, or -1 if the
- * connection failed (the keys stay in doubt; entries already reported are not repeated). */
+ * one page per publish so that a long outage does not pile up here. Entries found in a stream
+ * this instance no longer holds may be another writer's: the appends queued before the loop has
+ * them become stale (see stale_seq). Returns 0, or -1 if the connection failed (the keys stay in
+ * doubt; entries already reported are not repeated). */
 static int recover(struct store *s)
 {
     if (kill_doubt_conn(s) < 0)
         return -1;
     for (size_t i = 0; i < s->nbuckets; i++) {
         for (struct key_state *k = s->keys[i]; k; k = k->next) {
+            bool found = false;
             while (k->in_doubt) {
-                redisReply *r = redisCommand(s->c, "XRANGE %s (%s + COUNT %d", k->key,
-                                             k->has_id ? k->last_id : "0-0", PAGE_COUNT);
-                if (!r)
+                redisReply *r;
+                if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key,
+                         k->has_id ? k->last_id : "0-0", PAGE_COUNT))
                     return -1;
                 if (r->type != REDIS_REPLY_ARRAY) {
                     /* An error reply (for example the key is no longer a stream) will not go
@@ -515,25 +780,41 @@ static int recover(struct store *s)
                     copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
                     n->r.payload = dup_bytes(val, len);
                     key_set_id(k, id->str, id->len);
+                    found = true;
                 }
                 if (r->elements < PAGE_COUNT)
                     k->in_doubt = false;
                 freeReplyObject(r);
                 publish(s, &ob);
             }
+            if (!found)
+                continue;
+            /* Held (lease and epoch still ours) means nobody else could have written since we
+             * acquired it: the entries are our own appends. Otherwise they may not be. */
+            int ours = k->held ? still_ours(s, k) : 0;
+            if (ours < 0) {
+                k->stale_seq = published_now(s); /* cannot tell: assume the worst */
+                key_set_held(s, k, false);
+                return -1;
+            }
+            if (!ours) {
+                key_set_held(s, k, false);
+                k->stale_seq = published_now(s);
+            }
         }
     }
     return 0;
 }
 
-/* One connection attempt: connect, PING, recover in-doubt streams, then STORE_UP.
- * On failure posts STORE_DOWN (once per outage) and returns -1. */
+/* One connection attempt: connect, PING, load the scripts, recover in-doubt streams, then
+ * STORE_UP. On failure posts STORE_DOWN (once per outage) and returns -1. */
 static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[160];
     s->c = open_conn(s->host, s->port, s->unix_path, s->timeout_ms, why, sizeof(why));
-    if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || recover(s) < 0))
+    if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || load_scripts(s) < 0 ||
+                 recover(s) < 0))
         drop_conn(s);
     if (!s->c) {
         if (atomic_load(&s->link) != LINK_DOWN) {
@@ -605,28 +886,57 @@ static bool is_conn_dead(const redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
-/* Waits for queued appends, then takes up to STORE_WINDOW commands' worth, failing any that
- * already waited longer than timeout_ms. Sets *batch (possibly NULL). Returns true on stop. */
+static struct timespec abs_ts(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    return ts;
+}
+
+/* Applies store_track() calls (any order: the newest id wins). */
+static void apply_notes(struct store *s, struct note *n)
+{
+    while (n) {
+        struct note *next = n->next;
+        struct key_state *k = key_get(s, n->key);
+        if (!k->has_id || id_cmp(n->id, k->last_id) > 0)
+            key_set_id(k, n->id, strlen(n->id));
+        free(n->key);
+        free(n);
+        n = next;
+    }
+}
+
+/* Waits for queued appends (or until the held leases are due for renewal), then takes up to
+ * STORE_WINDOW of them, failing any that already waited longer than timeout_ms. Sets *batch
+ * (possibly NULL). Returns true on stop. */
 static bool take_batch(struct store *s, struct req **batch)
 {
     struct outbox ob = OUTBOX_INIT;
     struct req *head = NULL, *tail = NULL;
     int cmds = 0;
 
+    *batch = NULL;
     pthread_mutex_lock(&s->mu);
-    while (!s->stopping && !s->wait_head)
-        pthread_cond_wait(&s->cv, &s->mu);
+    while (!s->stopping && !s->wait_head) {
+        if (s->nheld == 0) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            continue;
+        }
+        if (mono_ms() >= s->renew_at)
+            break;
+        struct timespec ts = abs_ts(s->renew_at);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
         return true;
     }
+    struct note *notes = s->notes;
+    s->notes = NULL;
     expire_locked(s, &ob, mono_ms());
-    while (s->wait_head) {
+    while (s->wait_head && cmds < STORE_WINDOW) {
         struct req *r = s->wait_head;
-        int need = r->sadd_set ? 2 : 1;
-        if (cmds + need > STORE_WINDOW)
-            break;
-        cmds += need;
+        cmds++; /* one script per append */
         s->wait_head = r->next;
         if (!s->wait_head)
             s->wait_tail = NULL;
@@ -641,6 +951,7 @@ static bool take_batch(struct store *s, struct req **batch)
     pthread_mutex_unlock(&s->mu);
     if (any && s->wake)
         s->wake(s->wake_arg);
+    apply_notes(s, notes);
     *batch = head;
     return false;
 }
@@ -661,56 +972,179 @@ static void put_back(struct store *s, struct req *batch)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Learns the newest id of each stream this store has not written yet (XREVRANGE key + - COUNT 1,
- * pipelined), so that an unanswered first append to it can be looked for after a reconnect.
- * Nothing of the batch is sent yet. Returns 0, or -1 if the connection failed. */
-static int fetch_baselines(struct store *s, struct req *batch)
+/* After acquiring 'k': posts as STORE_FOUND what was appended after the id the loop has (paged
+ * XRANGE with exclusive start), so that the loop applies what others wrote while we did not own
+ * the stream. A stream never tracked and never written by us is taken as known up to its newest
+ * entry. Returns 0, 1 on an error reply (say WRONGTYPE: it cannot take appends), or -1 if the
+ * connection failed. */
+static int catch_up(struct store *s, struct key_state *k)
+{
+    redisReply *r;
+    if (!k->has_id) {
+        if (call(s, &r, "XREVRANGE %s + - COUNT 1", k->key))
+            return -1;
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        int rc = 1;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
+            key_set_id(k, "0-0", 3);
+            rc = 0;
+        } else if (r->type == REDIS_REPLY_ARRAY && parse_entry(r->element[0], &id, &val, &len)) {
+            key_set_id(k, id->str, id->len);
+            rc = 0;
+        }
+        freeReplyObject(r);
+        k->synced = rc == 0;
+        return rc;
+    }
+    for (;;) {
+        if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->last_id, PAGE_COUNT))
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return 1;
+        }
+        struct outbox ob = OUTBOX_INIT;
+        size_t n = r->elements;
+        for (size_t j = 0; j < n; j++) {
+            const redisReply *id;
+            const char *val;
+            size_t len;
+            if (!parse_entry(r->element[j], &id, &val, &len))
+                continue;
+            struct rnode *node = outbox_add(&ob, STORE_FOUND);
+            node->r.key = xstrdup(k->key);
+            copy_str(node->r.id, sizeof(node->r.id), id->str, id->len);
+            node->r.payload = dup_bytes(val, len);
+            key_set_id(k, id->str, id->len);
+        }
+        freeReplyObject(r);
+        bool any = ob.head != NULL;
+        uint64_t seq = publish(s, &ob);
+        if (any) /* at once: a later retry of the catch-up starts after these */
+            k->stale_seq = seq;
+        if (n < PAGE_COUNT)
+            break;
+    }
+    k->synced = true;
+    return 0;
+}
+
+/* Makes the streams of 'batch' ready for appends: acquires (pipelined) the leases not held, then
+ * catches up each stream acquired. A stream left not ready has 'why' set; STORE_FENCED results
+ * go to 'ob'. Returns 0; 1 if a script was missing (reload them and try the batch again); -1 if
+ * the connection failed. Nothing of the batch itself has been sent in any case. */
+static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
 {
     struct key_state *ks[STORE_WINDOW];
+    bool asked[STORE_WINDOW];
     size_t n = 0;
     for (struct req *r = batch; r; r = r->next) {
         struct key_state *k = key_get(s, r->key);
-        if (k->has_id)
+        if (k->held && k->synced)
             continue;
         bool seen = false;
         for (size_t i = 0; i < n && !seen; i++)
             seen = ks[i] == k;
-        if (!seen) {
-            ks[n++] = k;
-            redisAppendCommand(s->c, "XREVRANGE %s + - COUNT 1", k->key);
+        if (seen || n == STORE_WINDOW)
+            continue;
+        k->why = NULL;
+        asked[n] = !k->held;
+        ks[n++] = k;
+        if (!k->held) {
+            struct cmd c;
+            cmd_lease(s, &c, SC_ACQUIRE, k);
+            cmd_send(s, &c);
         }
     }
     int64_t deadline = mono_ms() + s->timeout_ms;
+    bool noscript = false;
     for (size_t i = 0; i < n; i++) {
+        if (!asked[i])
+            continue;
+        struct key_state *k = ks[i];
         redisReply *r;
         if (get_reply(s, deadline, &r))
-            return -1;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
-            key_set_id(ks[i], "0-0", 3);
-        } else if (r->type == REDIS_REPLY_ARRAY) {
-            const redisReply *id;
-            const char *val;
-            size_t len;
-            if (parse_entry(r->element[0], &id, &val, &len))
-                key_set_id(ks[i], id->str, id->len);
+            return -1; /* an acquisition may have happened: the next one retakes the lease */
+        const redisReply *a = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+        const redisReply *b = a ? r->element[1] : NULL;
+        if (a && a->type == REDIS_REPLY_INTEGER && a->integer == 1 &&
+            b->type == REDIS_REPLY_INTEGER) {
+            key_set_held(s, k, true);
+            snprintf(k->epoch, sizeof(k->epoch), "%lld", b->integer);
+            k->reported[0] = '\0';
+        } else if (a && a->type == REDIS_REPLY_INTEGER && a->integer == 0 && is_str(b)) {
+            k->why = store_err_fenced;
+            report_fenced(ob, k, b->str, b->len);
+        } else {
+            noscript |= is_error(r, "NOSCRIPT");
+            k->why = store_err_unavailable; /* -OOM, a lease key of the wrong type... */
         }
-        /* An error reply (say WRONGTYPE) leaves has_id false: run_batch fails those appends. */
         freeReplyObject(r);
+    }
+    if (noscript) {
+        s->reload = true;
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct key_state *k = ks[i];
+        if (!k->held || k->synced)
+            continue;
+        int rc = catch_up(s, k);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            k->why = store_err_unavailable;
     }
     return 0;
 }
 
+/* Queues the append script for 'r'. */
+static void send_append(struct store *s, const struct req *r, const struct key_state *k)
+{
+    struct cmd c;
+    cmd_script(s, &c, SC_APPEND, r->sadd_set ? "4" : "3");
+    cmd_str(&c, k->key);
+    cmd_str(&c, k->lease_key);
+    cmd_str(&c, k->epoch_key);
+    if (r->sadd_set)
+        cmd_str(&c, r->sadd_set);
+    cmd_str(&c, s->instance);
+    cmd_str(&c, k->epoch);
+    cmd_str(&c, s->lease_str);
+    cmd_add(&c, r->payload, r->len);
+    if (r->sadd_set)
+        cmd_str(&c, r->sadd_member);
+    cmd_send(s, &c);
+}
+
 /* Sends one batch as a pipeline and completes every request in it. On a connection failure
  * or reply timeout the unanswered requests fail, their keys become in doubt, the connection
- * is dropped and STORE_DOWN follows their results. */
+ * is dropped and STORE_DOWN follows their results. Requests that provably appended nothing
+ * and may succeed when sent again (lapsed lease, flushed script cache) go back to the queue. */
 static void run_batch(struct store *s, struct req *batch)
 {
     struct outbox ob = OUTBOX_INIT;
 
-    if (is_conn_dead(s->c) || fetch_baselines(s, batch) < 0) {
+    if (is_conn_dead(s->c)) {
         /* Nothing of the batch was sent: it waits for the next connection. */
         put_back(s, batch);
         drop_conn(s);
+        return;
+    }
+    int prep = prepare_keys(s, batch, &ob);
+    if (prep != 0) {
+        publish(s, &ob);
+        put_back(s, batch);
+        if (prep < 0) {
+            /* An unanswered acquisition could still run later on this connection and move the
+             * epoch under the next one: have the reconnect kill it, as for in-doubt appends. */
+            s->doubt = s->cur;
+            drop_conn(s);
+        } else if (load_scripts(s) < 0) {
+            drop_conn(s);
+        }
         return;
     }
 
@@ -718,31 +1152,31 @@ static void run_batch(struct store *s, struct req *batch)
     for (struct req *r = batch, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        if (!key_get(s, r->key)->has_id) {
-            outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
+        struct key_state *k = key_get(s, r->key);
+        if (!k->held || !k->synced) {
+            outbox_complete(&ob, r, k->why ? k->why : store_err_fenced, NULL, 0);
             continue;
         }
-        /* SADD goes first: once the XADD has been applied, the set member is there too, so a
-         * stream entry found after a reconnect is never missing from the set. */
-        if (r->sadd_set)
-            redisAppendCommand(s->c, "SADD %s %s", r->sadd_set, r->sadd_member);
-        redisAppendCommand(s->c, "XADD %s * e %b", r->key, r->payload, r->len);
+        if (r->seen < k->stale_seq) {
+            /* Checked by the loop before it had what another writer appended. */
+            outbox_complete(&ob, r, store_err_fenced, NULL, 0);
+            continue;
+        }
+        send_append(s, r, k);
         *tailp = r;
         tailp = &r->next;
     }
 
+    struct req *retry = NULL, **retry_tail = &retry;
     int64_t deadline = mono_ms() + s->timeout_ms;
     for (struct req *r = send, *next; r; r = next) {
         next = r->next;
-        redisReply *sadd = NULL, *xadd = NULL;
-        const char *err = NULL;
-        if (r->sadd_set)
-            err = get_reply(s, deadline, &sadd);
-        if (!err)
-            err = get_reply(s, deadline, &xadd);
+        r->next = NULL;
+        struct key_state *k = key_get(s, r->key);
+        redisReply *x = NULL;
+        const char *err = get_reply(s, deadline, &x);
         if (err) {
-            if (sadd)
-                freeReplyObject(sadd);
+            r->next = next;
             for (struct req *q = r, *qn; q; q = qn) {
                 qn = q->next;
                 key_get(s, q->key)->in_doubt = true;
@@ -753,21 +1187,132 @@ static void run_batch(struct store *s, struct req *batch)
             outbox_link(&ob, LINK_DOWN);
             break;
         }
-        if (xadd->type == REDIS_REPLY_STRING && xadd->len <= STORE_ID_MAX) {
-            key_set_id(key_get(s, r->key), xadd->str, xadd->len);
-            /* A refused SADD with an applied XADD: report the failure (the set decides
-             * whether the jam exists after a restart). */
-            bool ok = !sadd || sadd->type != REDIS_REPLY_ERROR;
-            outbox_complete(&ob, r, ok ? NULL : store_err_unavailable, xadd->str, xadd->len);
+        bool again = false;
+        if (x->type == REDIS_REPLY_STRING && x->len <= STORE_ID_MAX) {
+            key_set_id(k, x->str, x->len);
+            outbox_complete(&ob, r, NULL, x->str, x->len);
+        } else if (is_error(x, "FENCED ")) {
+            const char *owner = x->str + 7;
+            bool none = strcmp(owner, "none") == 0, self = strcmp(owner, s->instance) == 0;
+            key_set_held(s, k, false);
+            /* A lapsed lease: nothing was appended and nobody else has written (that would
+             * have taken the lease): acquire again and resend. An epoch that moved under our
+             * own lease value, or another owner: fenced. */
+            again = none && r->tries < MAX_TRIES;
+            if (!again) {
+                if (!none && !self)
+                    report_fenced(&ob, k, owner, x->len - 7);
+                outbox_complete(&ob, r, store_err_fenced, NULL, 0);
+            }
+        } else if (is_error(x, "NOSCRIPT")) {
+            s->reload = true;
+            again = r->tries < MAX_TRIES;
+            if (!again)
+                outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else {
             /* -LOADING, -MISCONF, -OOM, WRONGTYPE...: the entry was not added. */
             outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         }
-        if (sadd)
-            freeReplyObject(sadd);
-        freeReplyObject(xadd);
+        if (again) {
+            r->tries++;
+            *retry_tail = r;
+            retry_tail = &r->next;
+        }
+        freeReplyObject(x);
     }
     publish(s, &ob);
+    put_back(s, retry);
+    if (s->c && s->reload && load_scripts(s) < 0)
+        drop_conn(s);
+}
+
+/* Keys whose lease we hold, in a new array of s->nheld. */
+static struct key_state **held_keys(struct store *s)
+{
+    struct key_state **held = xmalloc((s->nheld ? s->nheld : 1) * sizeof(*held));
+    size_t n = 0;
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (struct key_state *k = s->keys[i]; k; k = k->next)
+            if (k->held && n < s->nheld)
+                held[n++] = k;
+    return held;
+}
+
+/* Renews every held lease (pipelined, STORE_WINDOW at a time). A lease found lost puts its
+ * stream back to "not held" (the next append acquires it again, or is fenced); lost to another
+ * instance, STORE_FENCED says so at once. Returns 0, or -1 if the connection failed. */
+static int renew(struct store *s)
+{
+    struct outbox ob = OUTBOX_INIT;
+    size_t n = s->nheld;
+    struct key_state **held = held_keys(s);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += STORE_WINDOW) {
+        size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
+        for (size_t j = 0; j < m; j++) {
+            struct cmd c;
+            cmd_lease(s, &c, SC_RENEW, held[i + j]);
+            cmd_send(s, &c);
+        }
+        int64_t deadline = mono_ms() + s->timeout_ms;
+        for (size_t j = 0; j < m; j++) {
+            struct key_state *k = held[i + j];
+            redisReply *r;
+            if (get_reply(s, deadline, &r)) {
+                rc = -1;
+                break;
+            }
+            if (r->type == REDIS_REPLY_STRING) {
+                key_set_held(s, k, false);
+                if (strcmp(r->str, "none") != 0 && strcmp(r->str, s->instance) != 0)
+                    report_fenced(&ob, k, r->str, r->len);
+            } else if (is_error(r, "NOSCRIPT")) {
+                s->reload = true;
+            }
+            freeReplyObject(r);
+        }
+    }
+    free(held);
+    publish(s, &ob);
+    s->renew_at = mono_ms() + s->lease_ms / 3;
+    if (rc == 0 && s->reload) {
+        if (load_scripts(s) < 0)
+            return -1;
+        s->renew_at = mono_ms(); /* renew the ones refused, now */
+    }
+    return rc;
+}
+
+/* On stop: deletes the leases still ours, so another instance can take the streams at once.
+ * Bounded by timeout_ms; a lease not released lapses after lease_ms. */
+static void release_all(struct store *s)
+{
+    if (!s->c || s->nheld == 0 || is_conn_dead(s->c))
+        return;
+    size_t n = s->nheld;
+    struct key_state **held = held_keys(s);
+    int64_t deadline = mono_ms() + s->timeout_ms;
+    for (size_t i = 0; i < n; i += STORE_WINDOW) {
+        size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
+        for (size_t j = 0; j < m; j++) {
+            struct cmd c;
+            cmd_lease(s, &c, SC_RELEASE, held[i + j]);
+            cmd_send(s, &c);
+        }
+        bool failed = false;
+        for (size_t j = 0; j < m && !failed; j++) {
+            redisReply *r;
+            if (get_reply(s, deadline, &r)) {
+                failed = true;
+                break;
+            }
+            key_set_held(s, held[i + j], false);
+            freeReplyObject(r);
+        }
+        if (failed)
+            break;
+    }
+    free(held);
 }
 
 static void *run(void *arg)
@@ -787,12 +1332,18 @@ static void *run(void *arg)
                 break;
             continue;
         }
+        if (s->nheld && mono_ms() >= s->renew_at) {
+            if (renew(s) < 0)
+                drop_conn(s);
+            continue;
+        }
         struct req *batch = NULL;
         if (take_batch(s, &batch))
             break;
         if (batch)
             run_batch(s, batch);
     }
+    release_all(s);
     drop_conn(s);
     return NULL;
 }
@@ -800,6 +1351,38 @@ static void *run(void *arg)
 /* ======================================================================================== */
 /* Public API: loop thread                                                                  */
 /* ======================================================================================== */
+
+/* 1..STORE_OWNER_MAX printable characters without spaces, not "none" (the "no owner" word). */
+static bool valid_instance(const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > STORE_OWNER_MAX || strcmp(id, "none") == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* The id used when the caller gives none: stable across restarts on this host (so that a
+ * restarted server retakes its leases at once, as it could before leases existed), and
+ * distinct per unix socket path (an embedded Redis lives in the server's data directory). */
+static void default_instance(const struct store_config *cfg, char *out, size_t size)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "localhost");
+    for (char *p = host; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            *p = '_';
+    if (cfg->unix_path)
+        snprintf(out, size, "%.40s:%016llx", host,
+                 (unsigned long long)hash_str(cfg->unix_path));
+    else
+        snprintf(out, size, "%.60s", host);
+    if (strcmp(out, "none") == 0)
+        snprintf(out, size, "none_");
+}
 
 int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_arg,
               struct store **out)
@@ -810,7 +1393,17 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     *out = NULL;
     if (!cfg || (!cfg->unix_path && !cfg->host))
         return -EINVAL;
+    if (cfg->instance_id && !valid_instance(cfg->instance_id))
+        return -EINVAL;
     struct store *s = xcalloc(1, sizeof(*s));
+    if (cfg->instance_id)
+        snprintf(s->instance, sizeof(s->instance), "%s", cfg->instance_id);
+    else
+        default_instance(cfg, s->instance, sizeof(s->instance));
+    s->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : DEFAULT_LEASE_MS;
+    if (s->lease_ms < MIN_LEASE_MS)
+        s->lease_ms = MIN_LEASE_MS;
+    snprintf(s->lease_str, sizeof(s->lease_str), "%d", s->lease_ms);
     s->host = cfg->host ? xstrdup(cfg->host) : NULL;
     s->unix_path = cfg->unix_path ? xstrdup(cfg->unix_path) : NULL;
     s->port = cfg->port;
@@ -867,7 +1460,12 @@ void store_free(struct store *s)
         next = r->next;
         req_free(r);
     }
-    struct outbox ob = {s->res_head, s->res_tail, 0, -1};
+    for (struct note *n = s->notes, *next; n; n = next) {
+        next = n->next;
+        free(n->key);
+        free(n);
+    }
+    struct outbox ob = {s->res_head, s->res_tail, 0, -1, 0};
     outbox_free(&ob);
     keys_free(s);
     pthread_cond_destroy(&s->cv);
@@ -900,6 +1498,7 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
 
     int rc = 0;
     pthread_mutex_lock(&s->mu);
+    r->seen = s->delivered;
     if (atomic_load(&s->link) == LINK_DOWN || s->stopping) {
         rc = -ENOTCONN;
     } else if (s->pending >= s->queue_max) {
@@ -931,8 +1530,32 @@ size_t store_poll(struct store *s, struct store_result *out, size_t max)
         out[n++] = node->r;
         free(node);
     }
+    s->delivered += n;
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+const char *store_instance_id(const struct store *s)
+{
+    return s->instance;
+}
+
+void store_track(struct store *s, const char *key, const char *last_id)
+{
+    unsigned long long ms, seq;
+    if (!s || !key || !last_id)
+        return;
+    if (!last_id[0])
+        last_id = "0-0";
+    if (!parse_id(last_id, &ms, &seq))
+        return;
+    struct note *n = xcalloc(1, sizeof(*n));
+    n->key = xstrdup(key);
+    snprintf(n->id, sizeof(n->id), "%s", last_id);
+    pthread_mutex_lock(&s->mu);
+    n->next = s->notes;
+    s->notes = n;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void store_result_clear(struct store_result *r)

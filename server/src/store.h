@@ -6,6 +6,15 @@
  * and reconnects with jittered backoff, because hiredis 0.14 has neither.
  * The synchronous calls (store_connect_check, store_replay, ...) are for start-up, before the loop
  * serves, and use their own connection.
+ *
+ * One writer per jam: every append is one Lua script that checks, in the same atomic step as the
+ * XADD, that this instance holds the stream's lease ("<stream>:lease" = instance id, the ":events"
+ * suffix replaced) under the fencing epoch it acquired ("<stream>:epoch", INCR on each
+ * acquisition). A stream is acquired before its first append (SET NX with a TTL of lease_ms), the
+ * thread then reads what other writers appended after the id the loop last applied (store_track)
+ * and posts it as STORE_FOUND before sending anything. Held leases are renewed every lease_ms/3
+ * and released by store_free. An append refused by the fence appends nothing and fails with
+ * store_err_fenced; STORE_FENCED says who owns the stream instead.
  */
 #ifndef COJAM_STORE_H
 #define COJAM_STORE_H
@@ -16,6 +25,7 @@
 
 #define STORE_ID_MAX 41
 #define STORE_WINDOW 64
+#define STORE_OWNER_MAX 64 /* longest instance id */
 
 struct store;
 
@@ -25,6 +35,13 @@ struct store_config {
     const char *unix_path;  /* borrowed; NULL for TCP */
     int timeout_ms;         /* a write not confirmed within this fails (default 2000) */
     size_t queue_max;       /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
+    const char *instance_id; /* borrowed: names this process in leases: 1..STORE_OWNER_MAX
+                                printable characters, no spaces, not "none"; unique among the live
+                                processes sharing the Redis, and best kept across restarts of the
+                                same server so that a crashed one retakes its jams at once. NULL: a
+                                stable id from the host name (and unix_path): processes on one host
+                                then share it and are not fenced from one another. */
+    int lease_ms;           /* a lease not renewed for this long lapses (default 10000, min 100) */
 };
 
 /* Called on the store thread when results are waiting. Must be thread-safe. */
@@ -33,6 +50,11 @@ typedef void store_wake_cb(void *arg);
 /* Async error constants: a result's err is NULL on success or one of these. */
 extern const char store_err_timeout[];     /* not confirmed in time: outcome unknown */
 extern const char store_err_unavailable[]; /* connection lost or Redis refused: outcome unknown */
+extern const char store_err_fenced[];      /* "not_owner": nothing was appended, because another
+                                              instance holds the stream's lease, or because the
+                                              append was queued before the loop had received
+                                              entries another instance wrote (it was checked
+                                              against a state that missed them): retry */
 
 enum store_result_kind {
     STORE_APPENDED,   /* an append finished: 'err' NULL and 'id' set, or 'err' set */
@@ -40,34 +62,54 @@ enum store_result_kind {
                          'key', 'id', 'payload' set. The loop applies it like a confirmed append. */
     STORE_UP,         /* the connection is (re)established */
     STORE_DOWN,       /* the connection was lost; appends fail until STORE_UP */
+    STORE_FENCED,     /* another instance ('owner') holds the lease of stream 'key': appends to it
+                         fail with store_err_fenced. Posted once per owner seen, until this
+                         instance acquires the stream again. */
 };
 
 struct store_result {
-    enum store_result_kind kind;
+    int kind;                   /* enum store_result_kind (an int, so that a switch over the kinds
+                                   written before STORE_FENCED still compiles with -Wswitch) */
     uint64_t ctx;               /* the caller's ctx of the append (APPENDED) */
     const char *err;
     char id[STORE_ID_MAX + 1];  /* stream id */
     char *key;                  /* owned by the result (FOUND and APPENDED) */
     char *payload;              /* owned by the result (FOUND only) */
+    char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
 };
 
 /* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno. */
 int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_arg,
               struct store **out);
-/* Stop the thread (pending appends fail with store_err_unavailable and are dropped), join it,
- * free everything. store_free(NULL) is a no-op. */
+/* Stop the thread (pending appends are dropped without results), release the leases it holds (if
+ * Redis answers within timeout_ms) so another instance can take them at once, join it, free
+ * everything. store_free(NULL) is a no-op. */
 void store_free(struct store *s);
+
+/* The instance id in use (given or generated). Valid until store_free. */
+const char *store_instance_id(const struct store *s);
+
+/* Tells the thread that the loop has applied stream 'key' up to 'last_id' ("" = nothing of it).
+ * Call on the loop thread after replaying a jam at start-up, and before the first append to a
+ * stream that is to be created (with ""). When the thread acquires the stream it reads the entries
+ * after max(tracked id, ids of confirmed appends, ids of found entries) and posts them as
+ * STORE_FOUND. A stream never tracked is assumed fully known to the loop (the thread starts from
+ * its newest entry). An id that is not "<ms>-<seq>" is ignored. */
+void store_track(struct store *s, const char *key, const char *last_id);
 
 /* Queue "XADD <key> * e <payload>" (strings copied). Appends are sent in call order, so the stream
  * order equals the call order among appends that succeed. If 'sadd_set' is not NULL, also
- * "SADD <sadd_set> <sadd_member>" after the XADD succeeded, before the result is posted.
+ * "SADD <sadd_set> <sadd_member>" in the same atomic step (the set member exists whenever the
+ * entry does). The append happens only if this instance holds the stream's lease (see above).
  * Returns 0 (a result with 'ctx' will come exactly once) or -ENOBUFS (queue full) / -ENOTCONN
  * (known down): no result will come. 'now_ms' is the monotonic time, for the timeout. */
 int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
                  const char *sadd_member, uint64_t ctx, int64_t now_ms);
 
 /* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
- * store_result_clear(). */
+ * store_result_clear(). Apply them in order: a later store_append counts every result already
+ * taken as applied (an append made before the loop had the STORE_FOUND entries of a take-over
+ * fails with store_err_fenced; those results always come before the failures they cause). */
 size_t store_poll(struct store *s, struct store_result *out, size_t max);
 void store_result_clear(struct store_result *r);
 

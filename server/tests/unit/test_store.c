@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * test_store.c - store.c against a private redis-server on a free loopback port: append order,
  * SADD, queue bound, error replies, SIGSTOP (timeouts, in-doubt recovery), SIGKILL and restart,
- * paged replay and the start-up calls. Every wait has a deadline; redis dies with the test.
- * hiredis appears here only to poke Redis's config (CONFIG SET); the store is tested via store.h.
+ * paged replay and the start-up calls, and one writer per stream (leases, fencing epochs,
+ * hand-over with catch-up, renewal). Every wait has a deadline; redis dies with the test.
+ * hiredis appears here only to poke Redis directly (CONFIG SET, the lease keys, XLEN); the store is
+ * tested via store.h.
  */
 #include "store.h"
 #include "test.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,8 +47,11 @@ static struct {
     int order_violations;
     char found_payload[MAX_FOUND][32];
     char found_id[MAX_FOUND][STORE_ID_MAX + 1];
-    char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, in arrival order */
+    char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, in order */
     size_t nkinds;
+    int fenced;                          /* STORE_FENCED results */
+    char fenced_owner[STORE_OWNER_MAX + 1];
+    char fenced_key[64];
 } seen;
 
 static void seen_reset(void)
@@ -90,7 +96,7 @@ static void on_wake(void *arg)
 static void record(const struct store_result *r)
 {
     if (seen.nkinds < sizeof(seen.kinds) - 1)
-        seen.kinds[seen.nkinds++] = "AFUD"[r->kind];
+        seen.kinds[seen.nkinds++] = "AFUDX"[r->kind];
     switch (r->kind) {
     case STORE_APPENDED:
         if (r->ctx >= MAX_CTX || !r->key) {
@@ -104,7 +110,8 @@ static void record(const struct store_result *r)
             if ((long long)r->ctx < seen.last_ok_ctx)
                 seen.order_violations++;
             seen.last_ok_ctx = (long long)r->ctx;
-        } else if (r->err != store_err_timeout && r->err != store_err_unavailable) {
+        } else if (r->err != store_err_timeout && r->err != store_err_unavailable &&
+                   r->err != store_err_fenced) {
             seen.bad++;
         }
         break;
@@ -125,6 +132,18 @@ static void record(const struct store_result *r)
         break;
     case STORE_DOWN:
         seen.downs++;
+        break;
+    case STORE_FENCED:
+        if (!r->key || !r->owner[0]) {
+            seen.bad++;
+            break;
+        }
+        seen.fenced++;
+        snprintf(seen.fenced_owner, sizeof(seen.fenced_owner), "%s", r->owner);
+        snprintf(seen.fenced_key, sizeof(seen.fenced_key), "%s", r->key);
+        break;
+    default:
+        seen.bad++;
         break;
     }
 }
@@ -268,6 +287,46 @@ static int redis_cmd(const char *cmd)
     return rc;
 }
 
+/* Runs one command on Redis directly and returns its reply (free it), or NULL. */
+static redisReply *redis_query(const char *fmt, ...)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    redisReply *r = NULL;
+    if (c && !c->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        r = redisvCommand(c, fmt, ap);
+        va_end(ap);
+    }
+    if (c)
+        redisFree(c);
+    return r;
+}
+
+/* An integer reply, or -1000 if it was something else. */
+static long long redis_int(const char *cmd, const char *key)
+{
+    redisReply *r = redis_query("%s %s", cmd, key);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1000;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* GET 'key' into 'out': "(nil)" when absent. */
+static const char *redis_get(const char *key, char *out, size_t size)
+{
+    redisReply *r = redis_query("GET %s", key);
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(out, size, "%s", r->str);
+    else
+        snprintf(out, size, "(nil)");
+    if (r)
+        freeReplyObject(r);
+    return out;
+}
+
 static void cleanup(void)
 {
     redis_signal(SIGCONT);
@@ -290,6 +349,36 @@ static struct store *open_store(int timeout_ms, size_t queue_max)
         return NULL;
     }
     return s;
+}
+
+/* Opens a store with an instance id and a lease, leaving 'seen' as it is (several stores share
+ * it; each uses its own ctx range). */
+static struct store *open_instance(const char *id, int lease_ms)
+{
+    struct store_config cfg = config(2000, 0);
+    cfg.instance_id = id;
+    cfg.lease_ms = lease_ms;
+    struct store *s = NULL;
+    int ups = seen.ups;
+    if (store_new(&cfg, on_wake, NULL, &s) != 0)
+        return NULL;
+    if (!pump(s, 3000, have_ups, ups + 1, 0)) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static bool have_fenced(int n, int unused)
+{
+    (void)unused;
+    return seen.fenced >= n;
+}
+
+static bool have_found(int n, int unused)
+{
+    (void)unused;
+    return seen.found >= n;
 }
 
 /* ---- replay / members callbacks ----------------------------------------------------------- */
@@ -708,6 +797,295 @@ TEST(kill_and_restart)
     store_free(s);
 }
 
+/* ---- one writer per stream ------------------------------------------------------------- */
+
+#define FK "t:fence:events"
+
+TEST(instance_ids)
+{
+    struct store_config cfg = config(500, 0);
+    struct store *s = NULL;
+    cfg.instance_id = "none";
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    cfg.instance_id = "a b";
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    cfg.instance_id = "";
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    cfg.instance_id = NULL;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (s) {
+        const char *id = store_instance_id(s);
+        CHECK(id[0] != '\0' && strlen(id) <= STORE_OWNER_MAX && strchr(id, ' ') == NULL);
+        store_free(s);
+    }
+    cfg.instance_id = "cojamd-1";
+    s = NULL;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (s) {
+        CHECK_EQ_STR(store_instance_id(s), "cojamd-1");
+        store_free(s);
+    }
+}
+
+/* A owns the stream; B is fenced and says by whom; A's clean stop hands it to B at once, whose
+ * catch-up reports exactly what A wrote after B's tracked id; a newcomer is then fenced by B. */
+TEST(fencing_and_handover)
+{
+    char buf[80], payload[32];
+    seen_reset();
+    struct store *a = open_instance("inst-A", 0);
+    struct store *b = open_instance("inst-B", 0);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_free(a);
+        store_free(b);
+        return;
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(payload, sizeof(payload), "a%d", i);
+        CHECK_EQ_INT(store_append(a, FK, payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(a, 3000, have_results, 0, 5));
+    for (int i = 0; i < 5; i++)
+        CHECK(seen.err[i] == NULL);
+    CHECK_EQ_STR(redis_get("t:fence:lease", buf, sizeof(buf)), "inst-A");
+    CHECK_EQ_STR(redis_get("t:fence:epoch", buf, sizeof(buf)), "1");
+    long long pttl = redis_int("PTTL", "t:fence:lease");
+    CHECK(pttl > 8000 && pttl <= 10000);
+
+    /* B replayed the stream up to a1, say. */
+    store_track(b, FK, seen.id[1]);
+    CHECK_EQ_INT(store_append(b, FK, "b0", NULL, NULL, 100, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 100, 101));
+    CHECK(seen.err[100] == store_err_fenced);
+    CHECK(pump(b, 1000, have_fenced, 1, 0));
+    CHECK_EQ_STR(seen.fenced_owner, "inst-A");
+    CHECK_EQ_STR(seen.fenced_key, FK);
+    CHECK_EQ_INT(store_append(b, FK, "b1", "t:fence:set", "X", 101, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 101, 102));
+    CHECK(seen.err[101] == store_err_fenced);
+    CHECK_EQ_INT(seen.fenced, 1); /* said once per owner */
+    CHECK_EQ_INT(redis_int("EXISTS", "t:fence:set"), 0);
+
+    /* A goes on. */
+    for (int i = 5; i < 7; i++) {
+        snprintf(payload, sizeof(payload), "a%d", i);
+        CHECK_EQ_INT(store_append(a, FK, payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(a, 3000, have_results, 5, 7));
+    CHECK(seen.err[5] == NULL && seen.err[6] == NULL);
+    CHECK_EQ_INT(redis_int("XLEN", FK), 7);
+
+    /* A stops cleanly: its lease goes at once. */
+    store_free(a);
+    a = NULL;
+    CHECK_EQ_STR(redis_get("t:fence:lease", buf, sizeof(buf)), "(nil)");
+
+    /* B acquires at its next append and first reports a2..a6. That append was checked by B's
+     * loop before it had them: it fails, appending nothing; the next one goes through. */
+    seen.found = 0;
+    int64_t t0 = now_ms();
+    CHECK_EQ_INT(store_append(b, FK, "b2", NULL, NULL, 102, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 102, 103));
+    CHECK(now_ms() - t0 < 1000);
+    CHECK(seen.err[102] == store_err_fenced);
+    CHECK_EQ_INT(seen.found, 5);
+    for (int i = 0; i < 5 && i < seen.found; i++) {
+        snprintf(payload, sizeof(payload), "a%d", i + 2);
+        CHECK_EQ_STR(seen.found_payload[i], payload);
+        CHECK_EQ_STR(seen.found_id[i], seen.id[i + 2]);
+    }
+    const char *lastf = strrchr(seen.kinds, 'F'), *lasta = strrchr(seen.kinds, 'A');
+    CHECK(lastf && lasta && lastf < lasta); /* found before the result of the append */
+    CHECK_EQ_STR(redis_get("t:fence:lease", buf, sizeof(buf)), "inst-B");
+    CHECK_EQ_STR(redis_get("t:fence:epoch", buf, sizeof(buf)), "2");
+    CHECK_EQ_INT(store_append(b, FK, "b3", "t:fence:set", "X", 103, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 103, 104));
+    CHECK(seen.err[103] == NULL);
+    redisReply *m = redis_query("SISMEMBER t:fence:set X");
+    CHECK(m && m->type == REDIS_REPLY_INTEGER && m->integer == 1);
+    if (m)
+        freeReplyObject(m);
+    CHECK_EQ_INT(redis_int("XLEN", FK), 8);
+    CHECK_EQ_INT(seen.found, 5);
+
+    /* A new instance cannot write: B owns the stream. */
+    struct store *a2 = open_instance("inst-A2", 0);
+    CHECK(a2 != NULL);
+    if (a2) {
+        int before = seen.fenced;
+        CHECK_EQ_INT(store_append(a2, FK, "z", NULL, NULL, 200, now_ms()), 0);
+        CHECK(pump(a2, 3000, have_results, 200, 201));
+        CHECK(seen.err[200] == store_err_fenced);
+        CHECK(pump(a2, 1000, have_fenced, before + 1, 0));
+        CHECK_EQ_STR(seen.fenced_owner, "inst-B");
+        store_free(a2);
+    }
+    CHECK_EQ_INT(redis_int("XLEN", FK), 8);
+    CHECK_EQ_STR(redis_get("t:fence:lease", buf, sizeof(buf)), "inst-B"); /* A2 took nothing */
+    CHECK(exactly_once(0, 7));
+    CHECK(exactly_once(100, 104));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(b);
+}
+
+/* The lease changes hands under A (another owner, then none): A's appends are fenced and append
+ * nothing; once the lease has lapsed A takes it again by itself. */
+TEST(fencing_when_lease_changes_under_owner)
+{
+    char buf[80];
+    seen_reset();
+    struct store *a = open_instance("inst-A", 600);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK_EQ_INT(store_append(a, "t:lapse:events", "x0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == NULL);
+
+    redisReply *r = redis_query("SET t:lapse:lease intruder PX 5000");
+    CHECK(r && r->type == REDIS_REPLY_STATUS);
+    if (r)
+        freeReplyObject(r);
+    CHECK_EQ_INT(store_append(a, "t:lapse:events", "x1", NULL, NULL, 1, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 1, 2));
+    CHECK(seen.err[1] == store_err_fenced);
+    CHECK(pump(a, 1000, have_fenced, 1, 0));
+    CHECK_EQ_STR(seen.fenced_owner, "intruder");
+    CHECK_EQ_INT(redis_int("XLEN", "t:lapse:events"), 1);
+    CHECK_EQ_STR(redis_get("t:lapse:lease", buf, sizeof(buf)), "intruder");
+
+    /* The intruder's lease lapses (as if it had died): A acquires again at its next append. */
+    CHECK_EQ_INT(redis_int("DEL", "t:lapse:lease"), 1);
+    CHECK_EQ_INT(store_append(a, "t:lapse:events", "x2", NULL, NULL, 2, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == NULL);
+    CHECK_EQ_STR(redis_get("t:lapse:lease", buf, sizeof(buf)), "inst-A");
+    CHECK_EQ_STR(redis_get("t:lapse:epoch", buf, sizeof(buf)), "2");
+
+    /* A's own lease lapses (a stall longer than lease_ms): the next append finds no owner,
+     * acquires again and goes through, once. */
+    CHECK_EQ_INT(redis_int("DEL", "t:lapse:lease"), 1);
+    CHECK_EQ_INT(store_append(a, "t:lapse:events", "x3", NULL, NULL, 3, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 3, 4));
+    CHECK(seen.err[3] == NULL);
+    CHECK_EQ_STR(redis_get("t:lapse:epoch", buf, sizeof(buf)), "3");
+    CHECK_EQ_INT(redis_int("XLEN", "t:lapse:events"), 3);
+    CHECK(exactly_once(0, 4));
+    CHECK_EQ_INT(seen.found, 0);
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(a);
+}
+
+/* Someone moves the epoch while the lease still names A: A's append is fenced. */
+TEST(fencing_on_epoch_change)
+{
+    char buf[80];
+    seen_reset();
+    struct store *a = open_instance("inst-A", 0);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK_EQ_INT(store_append(a, "t:epoch:events", "e0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == NULL);
+    CHECK_EQ_INT(redis_int("INCR", "t:epoch:epoch"), 2);
+    CHECK_EQ_INT(store_append(a, "t:epoch:events", "e1", NULL, NULL, 1, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 1, 2));
+    CHECK(seen.err[1] == store_err_fenced);
+    CHECK_EQ_INT(redis_int("XLEN", "t:epoch:events"), 1);
+    CHECK_EQ_INT(seen.fenced, 0); /* nobody else owns it */
+    /* The lease still names A: its next append retakes it under a new epoch. */
+    CHECK_EQ_INT(store_append(a, "t:epoch:events", "e2", NULL, NULL, 2, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == NULL);
+    CHECK_EQ_STR(redis_get("t:epoch:epoch", buf, sizeof(buf)), "3");
+    CHECK_EQ_INT(redis_int("XLEN", "t:epoch:events"), 2);
+    CHECK(exactly_once(0, 3));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(a);
+}
+
+/* Renewal keeps a short lease alive without appends; an owner that died without releasing
+ * (a lease nobody renews) is taken over once it lapses, with a catch-up from "" (tracked as a
+ * stream the loop has nothing of). */
+TEST(renewal_and_lapse)
+{
+    char buf[80];
+    seen_reset();
+    struct store *a = open_instance("inst-A", 300);
+    struct store *b = open_instance("inst-B", 300);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_free(a);
+        store_free(b);
+        return;
+    }
+    CHECK_EQ_INT(store_append(a, "t:renew:events", "r0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 0, 1));
+    CHECK(pump(a, 700, have_results, 1, 2) == false); /* wait 0.7 s: over two lease times */
+    CHECK_EQ_STR(redis_get("t:renew:lease", buf, sizeof(buf)), "inst-A");
+    CHECK(redis_int("PTTL", "t:renew:lease") > 0);
+    CHECK_EQ_INT(store_append(b, "t:renew:events", "x", NULL, NULL, 100, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 100, 101));
+    CHECK(seen.err[100] == store_err_fenced);
+    store_free(a);
+
+    /* A ghost owner that wrote two entries and died without releasing. */
+    redisReply *r = redis_query("SET t:ghost:lease ghost PX 300");
+    if (r)
+        freeReplyObject(r);
+    CHECK_EQ_INT(redis_int("INCR", "t:ghost:epoch"), 1);
+    CHECK_EQ_INT(redis_cmd("XADD t:ghost:events * e g0"), 0);
+    CHECK_EQ_INT(redis_cmd("XADD t:ghost:events * e g1"), 0);
+    store_track(b, "t:ghost:events", "");
+    CHECK_EQ_INT(store_append(b, "t:ghost:events", "b0", NULL, NULL, 101, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 101, 102));
+    CHECK(seen.err[101] == store_err_fenced);
+    CHECK_EQ_STR(seen.fenced_owner, "ghost");
+    sleep_ms(400);
+    seen.found = 0;
+    CHECK_EQ_INT(store_append(b, "t:ghost:events", "b1", NULL, NULL, 102, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 102, 103));
+    CHECK(seen.err[102] == store_err_fenced); /* checked before B had g0 and g1 */
+    CHECK(pump(b, 1000, have_found, 2, 0));
+    CHECK_EQ_INT(seen.found, 2);
+    CHECK_EQ_STR(seen.found_payload[0], "g0");
+    CHECK_EQ_STR(seen.found_payload[1], "g1");
+    CHECK_EQ_INT(store_append(b, "t:ghost:events", "b2", NULL, NULL, 103, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 103, 104));
+    CHECK(seen.err[103] == NULL);
+    CHECK_EQ_STR(redis_get("t:ghost:epoch", buf, sizeof(buf)), "2");
+    CHECK_EQ_INT(redis_int("XLEN", "t:ghost:events"), 3);
+    CHECK(exactly_once(100, 104));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(b);
+}
+
+/* SCRIPT FLUSH under a live connection: the appends come back NOSCRIPT (nothing ran), the store
+ * loads the scripts again and resends them, each appended once. */
+TEST(script_flush_resends)
+{
+    seen_reset();
+    struct store *a = open_instance("inst-A", 0);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK_EQ_INT(store_append(a, "t:flush:events", "f0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 0, 1));
+    CHECK_EQ_INT(redis_cmd("SCRIPT FLUSH"), 0);
+    for (int i = 1; i <= 20; i++)
+        CHECK_EQ_INT(store_append(a, "t:flush:events", "f", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    CHECK(pump(a, 3000, have_results, 1, 21));
+    CHECK(exactly_once(0, 21));
+    for (int i = 0; i <= 20; i++)
+        CHECK(seen.err[i] == NULL);
+    CHECK_EQ_INT(seen.order_violations, 0);
+    CHECK_EQ_INT(redis_int("XLEN", "t:flush:events"), 21);
+    CHECK_EQ_INT(seen.downs, 0);
+    store_free(a);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -732,6 +1110,12 @@ int main(void)
     RUN(stop_mid_burst_accounts_for_every_entry);
     RUN(free_with_appends_in_flight);
     RUN(kill_and_restart);
+    RUN(instance_ids);
+    RUN(fencing_and_handover);
+    RUN(fencing_when_lease_changes_under_owner);
+    RUN(fencing_on_epoch_change);
+    RUN(renewal_and_lapse);
+    RUN(script_flush_resends);
     close(wake_fd[0]);
     close(wake_fd[1]);
     return test_done();
