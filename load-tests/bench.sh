@@ -9,7 +9,10 @@
 #
 # Environment: BENCH_CELLS (default "1000x200 1000x1000 5000x200 5000x1000 10000x1000"),
 # BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_JOIN_STORM (5000; 0 = skip), BENCH_PROFILE (a cell or
-# empty), BENCH_OUT (load-tests/results), COJAMD (default build/release/cojamd), COJAM_EXTRA_ARGS.
+# empty), BENCH_OUT (load-tests/results), COJAMD (default build/release/cojamd), COJAM_EXTRA_ARGS,
+# BENCH_SYSCOUNT (1: count cojamd syscalls over the window with perf stat; adds overhead to its CPU),
+# BENCH_NICE (e.g. -10: run redis-server, cojamd and loadgen at that nice level, to approximate a
+# dedicated machine when other work shares it; recorded in bench.json).
 # Each cell is bounded in time; only PIDs started here are killed (trap).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,8 @@ PROFILE_CELL=${BENCH_PROFILE:-}
 OUT=${BENCH_OUT:-$TOP/load-tests/results}
 COJAMD=${COJAMD:-$TOP/build/release/cojamd}
 LOADGEN=$TOP/build/loadgen
+NICE=${BENCH_NICE:-0}
+export LT_NICE=$NICE
 
 WORK=$(mktemp -d /tmp/cojam-bench.XXXXXX)
 PERF_PID=""
@@ -87,8 +92,17 @@ run_cell() {
         ) >"$dir/perf.log" 2>&1 &
         PERF_PID=$!
     fi
+    local SC_PID=""
+    if [ "${BENCH_SYSCOUNT:-0}" = 1 ] && command -v perf >/dev/null; then
+        # syscalls of cojamd over the measured window: poll() wake-ups, sends, receives
+        (
+            for _ in $(seq 1 1200); do grep -q measure_start "$dir/mark" 2>/dev/null && break; sleep 0.05; done
+            exec perf stat -x, -o "$dir/syscount.csv" -e syscalls:sys_enter_poll,syscalls:sys_enter_ppoll,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read -p "$COJAM_PID" -- sleep "$DURATION"
+        ) >/dev/null 2>&1 &
+        SC_PID=$!
+    fi
     local budget=$(( 60 + DURATION + WARMUP + n / 500 ))
-    timeout -k 5 "$budget" "$LOADGEN" --url "ws://127.0.0.1:$COJAM_PORT/ws" --admin-token "$ADMIN_TOKEN" \
+    nice -n "$NICE" timeout -k 5 "$budget" "$LOADGEN" --url "ws://127.0.0.1:$COJAM_PORT/ws" --admin-token "$ADMIN_TOKEN" \
         --scenario "$scenario" --clients "$n" --rate "$r" --duration "$DURATION" --warmup "$WARMUP" \
         --server-pid "$COJAM_PID" --redis-pid "$REDIS_PID" --redis "127.0.0.1:$REDIS_PORT" \
         --label "$name" --json "$dir/result.json" --mark "$dir/mark" --deadline $(( budget - 5 )) \
@@ -102,14 +116,29 @@ run_cell() {
     local alive=true
     kill -0 "$COJAM_PID" 2>/dev/null || alive=false
     if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
+    if [ -n "$SC_PID" ]; then
+        for _ in $(seq 1 100); do kill -0 "$SC_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -INT "$SC_PID" 2>/dev/null; wait "$SC_PID" 2>/dev/null
+    fi
     [ -s "$dir/result.json" ] || echo "{\"label\":\"$name\",\"scenario\":\"$scenario\",\"clients\":$n,\"rate\":$r,\"failed\":\"loadgen rc $rc\"}" >"$dir/result.json"
-    /usr/bin/python3 - "$dir/result.json" "$alive" "$rc" "$idle_before" <<'EOF'
+    /usr/bin/python3 - "$dir/result.json" "$alive" "$rc" "$idle_before" "$NICE" <<'EOF'
 import json, sys
 p, alive, rc = sys.argv[1], sys.argv[2] == "true", int(sys.argv[3])
 d = json.load(open(p))
 d["server_alive_after"] = alive
 d["loadgen_rc"] = rc
 d["machine_idle_before_pct"] = int(sys.argv[4])
+d["nice"] = int(sys.argv[5])
+import os
+sc = os.path.join(os.path.dirname(p), "syscount.csv")
+if os.path.exists(sc) and d.get("measure_window_s"):
+    calls = {}
+    for line in open(sc):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
+            calls[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+    win = float(os.environ.get("BENCH_DURATION", "10"))
+    d["server_syscalls_per_s"] = {k: round(v / win, 1) for k, v in calls.items()}
 json.dump(d, open(p, "w"), indent=1)
 EOF
     if [ "$alive" = false ]; then echo "bench: cojamd died during $name; log tail:" >&2; tail -5 "$dir/cojamd/cojamd.log" >&2; fi

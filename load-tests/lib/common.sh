@@ -34,7 +34,7 @@ lt_start_redis() {
     local dir=$1
     mkdir -p "$dir"
     REDIS_PORT=$(lt_free_port)
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always \
+    nice -n "${LT_NICE:-0}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always \
         --maxmemory-policy noeviction --save '' --daemonize no --logfile "$dir/redis.log" >/dev/null 2>&1 &
     REDIS_PID=$!
     LT_PIDS+=("$REDIS_PID")
@@ -53,7 +53,7 @@ lt_start_cojamd() {
     mkdir -p "$dir"
     COJAM_PORT=$(lt_free_port)
     ADMIN_TOKEN=${ADMIN_TOKEN:-lt-admin-$RANDOM$RANDOM}
-    "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" --admin-token "$ADMIN_TOKEN" \
+    nice -n "${LT_NICE:-0}" "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" --admin-token "$ADMIN_TOKEN" \
         --allowed-origins '*' --data-dir "$dir" --log-level "${COJAM_LOG_LEVEL:-warn}" ${COJAM_EXTRA_ARGS:-} \
         >"$dir/cojamd.log" 2>&1 &
     COJAM_PID=$!

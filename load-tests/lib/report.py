@@ -161,8 +161,13 @@ def f1(v, nd=1):
     return "-" if v is None or (isinstance(v, (int, float)) and v < 0) else f"{v:.{nd}f}"
 
 
+def sc_sum(d, *names):
+    s = d.get("server_syscalls_per_s")
+    return sum(s.get(n, 0) for n in names) if s else None
+
+
 hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
-       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%", "other%")
+       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%", "poll/s", "send/s")
 rows = []
 for d in cells:
     if "failed" in d:
@@ -174,10 +179,12 @@ for d in cells:
                  f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
                  f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
                  f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
-                 f1(d.get("loadgen_cpu_pct")), f1(d.get("other_cpu_pct"))))
+                 f1(d.get("loadgen_cpu_pct")), f1(d.get("irq_softirq_cpu_pct")), f1(d.get("other_cpu_pct")),
+                 f1(sc_sum(d, "poll", "ppoll", "epoll_wait"), 0), f1(sc_sum(d, "sendto", "write", "writev"), 0)))
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
 print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core;"
-      " lg = loadgen; other% = CPU of all other processes on the machine in that window")
+      " lg = loadgen; irq% = machine-wide irq+softirq time (loopback TCP receive work, charged to no process);"
+      " other% = CPU of all other processes on the machine in that window; poll/s, send/s = cojamd syscalls")
 print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
 for r in rows:
     print("  ".join(str(c).rjust(w[i]) for i, c in enumerate(r)))
