@@ -28,6 +28,7 @@ struct config {
     long max_participants;
     long redis_timeout_ms;
     long token_ttl_s;
+    long snapshot_every;
     char *log_level;
 };
 

@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "log.h"
 #include "net.h"
+#include "replay.h"
 #include "room.h"
 #include "session.h"
 #include "store.h"
@@ -34,6 +35,8 @@
  * while head - q <= cap; a session's cursor is the next sequence it has to send. */
 struct ring {
     struct frame **slots; /* owned references */
+    char (*prev)[MSG_EVENT_ID_MAX + 1]; /* per slot: the update's prev and to ids, for resume */
+    char (*to)[MSG_EVENT_ID_MAX + 1];
     size_t cap;
     uint64_t head;
 };
@@ -46,9 +49,11 @@ struct jam {
     struct session *members;  /* borrowed: sessions unlink themselves on close */
     uint32_t online;
     struct smap pending_ops;  /* "pid:op" of writes in flight -> (void *)1 */
+    uint64_t snap_events;     /* n_events covered by the newest snapshot stored or in flight */
+    bool snap_inflight;
 };
 
-enum pending_kind { PENDING_WRITE, PENDING_JOIN, PENDING_CREATE, PENDING_CLOCK };
+enum pending_kind { PENDING_WRITE, PENDING_JOIN, PENDING_CREATE, PENDING_CLOCK, PENDING_SNAPSHOT };
 
 /* One append waiting for Redis. */
 struct pending {
@@ -58,6 +63,7 @@ struct pending {
     struct jam *jam;       /* borrowed; NULL for create */
     char code[MSG_CODE_LEN + 1];
     char secret[AUTH_SECRET_CHARS + 1]; /* create: the moderator secret to return once */
+    uint64_t snap_events;  /* snapshot: the n_events it covers */
     struct event ev;       /* owned */
 };
 
@@ -76,10 +82,16 @@ struct hub {
     struct imap sessions;      /* session id -> struct session * (borrowed) */
     uint64_t next_session_id;
     bool ready;
+    struct replay *replay;     /* owned while recovering */
+    int64_t recovery_started_ms;
     bool storage_up;
     int64_t last_sweep_ms;
     uint32_t *scratch;         /* rank_top ids */
 };
+
+static int replay_payload(struct hub *h, const char *code, const char *id, const char *payload,
+                          size_t len);
+static void recover_some(struct hub *h);
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -134,6 +146,8 @@ static struct jam *jam_new(struct hub *h, const struct jam_config *cfg)
     j->room = room_new(cfg, &limits);
     j->ring.cap = (size_t)h->cfg->ring_frames;
     j->ring.slots = xcalloc(j->ring.cap, sizeof *j->ring.slots);
+    j->ring.prev = xcalloc(j->ring.cap, sizeof *j->ring.prev);
+    j->ring.to = xcalloc(j->ring.cap, sizeof *j->ring.to);
     smap_init(&j->pending_ops);
     smap_put(&h->jams, j->code, j);
     return j;
@@ -145,16 +159,22 @@ static void jam_free(void *p)
     for (size_t i = 0; i < j->ring.cap; i++)
         frame_unref(j->ring.slots[i]);
     free(j->ring.slots);
+    free(j->ring.prev);
+    free(j->ring.to);
     smap_deinit(&j->pending_ops, NULL);
     room_free(j->room);
     free(j);
 }
 
+/* Push the update for the room's current delta (takes ownership of 'f'). */
 static void ring_push(struct jam *j, struct frame *f)
 {
-    struct frame **slot = &j->ring.slots[j->ring.head % j->ring.cap];
-    frame_unref(*slot);
-    *slot = f;
+    size_t i = j->ring.head % j->ring.cap;
+    const struct room_delta *d = &j->room->delta;
+    frame_unref(j->ring.slots[i]);
+    j->ring.slots[i] = f;
+    memcpy(j->ring.prev[i], d->prev, sizeof j->ring.prev[i]);
+    memcpy(j->ring.to[i], d->to[0] ? d->to : j->room->last_id, sizeof j->ring.to[i]);
     j->ring.head++;
     for (struct session *s = j->members; s; s = s->next_member)
         net_want_write(s);
@@ -172,7 +192,8 @@ static void attach(struct jam *j, struct session *s, int64_t pid, enum role role
     j->members = s;
     s->cursor = j->ring.head;
     s->wants_snapshot = 1;
-    room_set_online(j->room, ++j->online);
+    if (role != ROLE_SCREEN) /* "online" counts people; screens are not */
+        room_set_online(j->room, ++j->online);
 }
 
 static void detach(struct session *s)
@@ -187,10 +208,34 @@ static void detach(struct session *s)
     if (s->next_member)
         s->next_member->prev_member = s->prev_member;
     s->jam = NULL;
-    room_set_online(j->room, --j->online);
+    if (s->role != ROLE_SCREEN)
+        room_set_online(j->room, --j->online);
 }
 
-static void send_welcome(struct hub *h, struct session *s)
+/* Where a client that last saw 'last_id' resumes in the ring: the first frame it is missing.
+ * Returns false when the ring no longer holds everything after 'last_id' (or it is unknown). */
+static bool ring_resume_point(const struct jam *j, const char *last_id, uint64_t *seq)
+{
+    const struct ring *g = &j->ring;
+    if (room_id_cmp(last_id, j->room->last_id) > 0 || !strchr(last_id, '-'))
+        return false; /* from the future, or from another epoch of this jam */
+    uint64_t oldest = g->head > g->cap ? g->head - g->cap : 0;
+    for (uint64_t q = oldest; q < g->head; q++) {
+        size_t i = q % g->cap;
+        if (room_id_cmp(g->to[i], last_id) > 0) {
+            if (room_id_cmp(g->prev[i], last_id) > 0)
+                return false; /* a gap: the frames that would close it are gone */
+            *seq = q;
+            return true;
+        }
+    }
+    /* Nothing after last_id in the ring: resumable only if nothing was applied after it either
+     * (what is applied but not yet broadcast goes out at the next tick). */
+    *seq = g->head;
+    return room_id_cmp(j->room->delta.prev, last_id) <= 0;
+}
+
+static void send_welcome(struct hub *h, struct session *s, bool resumed)
 {
     struct token t = {.pid = s->pid, .role = s->role,
                       .exp_s = net_wall_ms() / 1000 + h->cfg->token_ttl_s};
@@ -199,7 +244,7 @@ static void send_welcome(struct hub *h, struct session *s)
     if (auth_token_sign(h->key, h->key_len, &t, token, sizeof token) < 0)
         abort(); /* MSG_TOKEN_MAX + 1 always suffices (auth.h) */
     const struct participant *p = room_participant(s->jam->room, s->pid);
-    send_json(s, view_welcome(token, s->pid, s->role, p ? p->nickname : NULL));
+    send_json(s, view_welcome(token, s->pid, s->role, p ? p->nickname : NULL, resumed));
 }
 
 /* ---- the write path ------------------------------------------------------------------------ */
@@ -216,6 +261,8 @@ static int submit(struct hub *h, struct pending *p, const char *key, int64_t now
 {
     char *json = codec_event_encode(&p->ev);
     uint64_t ctx = ++h->next_ctx;
+    if (p->kind == PENDING_CREATE)
+        store_track(h->store, key, ""); /* a new stream: nothing to catch up on */
     int rc = store_append(h->store, key, json, p->kind == PENDING_CREATE ? JAMS_SET : NULL,
                           p->kind == PENDING_CREATE ? p->code : NULL, ctx, now_ms);
     free(json);
@@ -246,7 +293,15 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, int64_t
             return;
         }
         attach(j, s, t.pid, t.role);
-        send_welcome(h, s);
+        uint64_t seq;
+        bool resumed = m->last_event_id[0] && ring_resume_point(j, m->last_event_id, &seq);
+        if (resumed) {
+            s->cursor = seq;
+            s->wants_snapshot = 0;
+        } else if (m->last_event_id[0]) {
+            s->wants_snapshot = 2; /* could not resume: a full snapshot, flagged as such */
+        }
+        send_welcome(h, s, resumed);
         return;
     }
     struct jam *j = find_jam(h, m->code);
@@ -256,7 +311,7 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, int64_t
     }
     if (m->as == ROLE_SCREEN) {
         attach(j, s, 0, ROLE_SCREEN);
-        send_welcome(h, s);
+        send_welcome(h, s, false);
         return;
     }
     if (m->as == ROLE_MODERATOR &&
@@ -384,7 +439,9 @@ void hub_on_message(struct session *s, const char *text, size_t len, void *arg)
         return;
     }
     const struct handler *hd = &handlers[m.type];
-    if (!hd->fn)
+    if (!h->ready && m.type != MSG_PING)
+        send_error(s, m.op, "busy", "the server is recovering its state: retry shortly", now_ms);
+    else if (!hd->fn)
         send_error(s, m.op, "unknown_type", NULL, now_ms);
     else if ((hd->flags & NEEDS_JOIN) && !s->jam)
         send_error(s, m.op, "not_joined", NULL, now_ms);
@@ -399,12 +456,14 @@ static void after_create(struct hub *h, struct pending *p, const struct store_re
 {
     smap_del(&h->creating, p->code);
     if (res->err) {
-        net_http_reply(h->net, p->http_id, 503, view_http_error(res->err, NULL));
+        net_http_reply(h->net, p->http_id, res->err == store_err_fenced ? 409 : 503,
+                       view_http_error(res->err, NULL));
         return;
     }
     struct jam *j = jam_new(h, &p->ev.jam);
     room_apply(j->room, res->id, &p->ev, NULL);
     room_delta_reset(j->room);
+    store_track(h->store, j->key, res->id);
     log_info("jam %s created (%s)", j->code, res->id);
     net_http_reply(h->net, p->http_id, 201, view_created(p->code, p->secret, h->public_url));
 }
@@ -422,6 +481,15 @@ static void after_append(struct hub *h, const struct store_result *res)
         return;
     }
     struct jam *j = p->jam;
+    if (p->kind == PENDING_SNAPSHOT) {
+        j->snap_inflight = false;
+        if (res->err)
+            log_warn("jam %s: snapshot not stored (%s); the next tick tries again", j->code, res->err);
+        else
+            j->snap_events = p->snap_events;
+        pending_free(p);
+        return;
+    }
     struct session *s = find_session(h, p->session_id);
     int64_t now_ms = net_now_ms();
     room_unreserve(j->room, &p->ev);
@@ -437,7 +505,7 @@ static void after_append(struct hub *h, const struct store_result *res)
             s->joining = false;
         if (s && p->kind != PENDING_CLOCK)
             send_error(s, p->ev.op, res->err, NULL, now_ms);
-        if (p->kind == PENDING_CLOCK)
+        if (p->kind == PENDING_CLOCK && res->err != store_err_fenced)
             log_warn("jam %s: phase_ended not stored (%s); retrying at the next tick", j->code,
                      res->err);
         pending_free(p);
@@ -458,7 +526,7 @@ static void after_append(struct hub *h, const struct store_result *res)
         if (s) {
             s->joining = false;
             attach(j, s, p->ev.pid, p->ev.role);
-            send_welcome(h, s);
+            send_welcome(h, s, false);
         }
     } else if (p->kind == PENDING_WRITE && s) {
         send_ack(s, j->room, &p->ev, res->id, rr.item);
@@ -472,7 +540,7 @@ static void after_found(struct hub *h, const struct store_result *res)
     char code[MSG_CODE_LEN + 1];
     if (!res->key || sscanf(res->key, "cojam:jam:%6[0-9]:events", code) != 1)
         return;
-    hub_replay(h, code, res->id, res->payload, strlen(res->payload));
+    replay_payload(h, code, res->id, res->payload, strlen(res->payload));
 }
 
 static void broadcast_status(struct hub *h, bool up)
@@ -488,6 +556,8 @@ static void broadcast_status(struct hub *h, bool up)
 void hub_on_wake(void *arg)
 {
     struct hub *h = arg;
+    if (h->replay)
+        recover_some(h);
     struct store_result results[64];
     size_t n;
     while ((n = store_poll(h->store, results, 64)) > 0) {
@@ -500,6 +570,14 @@ void hub_on_wake(void *arg)
             case STORE_FOUND:
                 after_found(h, res);
                 break;
+            case STORE_FENCED: {
+                char code[MSG_CODE_LEN + 1] = "";
+                if (res->key)
+                    sscanf(res->key, "cojam:jam:%6[0-9]:events", code);
+                log_warn("jam %s: another cojamd (%s) holds its writes; this one refuses them "
+                         "(not_owner) until it can take the jam over", code, res->owner);
+                break;
+            }
             case STORE_UP:
             case STORE_DOWN:
                 if (h->storage_up != (res->kind == STORE_UP)) {
@@ -553,6 +631,34 @@ struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
     return f;
 }
 
+/* Store a snapshot once enough events accumulated since the last one: at least --snapshot-every,
+ * and at least a quarter of the jam, so a restart replays at most a fifth of a big jam while the
+ * cost of encoding (on the loop: about 60 ms per million events) stays rare. */
+static void maybe_snapshot(struct hub *h, struct jam *j, int64_t now_ms)
+{
+    const struct room *r = j->room;
+    uint64_t since = r->n_events - j->snap_events, every = (uint64_t)h->cfg->snapshot_every;
+    if (j->snap_inflight || since < every || since < r->n_events / 4 || !store_is_up(h->store))
+        return;
+    unsigned char *buf;
+    size_t len;
+    room_snapshot_encode(r, false, &buf, &len);
+    char key[64];
+    snprintf(key, sizeof key, "cojam:jam:%s:snapshot", j->code);
+    struct pending *p = xcalloc(1, sizeof *p);
+    p->kind = PENDING_SNAPSHOT;
+    p->jam = j;
+    p->snap_events = r->n_events;
+    uint64_t ctx = ++h->next_ctx;
+    if (store_put(h->store, j->key, key, buf, len, ctx, now_ms) < 0) {
+        pending_free(p);
+    } else {
+        imap_put(&h->pending, ctx, (uint64_t)(uintptr_t)p);
+        j->snap_inflight = true;
+    }
+    free(buf);
+}
+
 static void sweep_sessions(struct hub *h, int64_t now_ms)
 {
     for (size_t i = 0; i < h->sessions.cap; i++)
@@ -584,6 +690,8 @@ void hub_on_tick(int64_t now_ms, void *arg)
         } else {
             pending_free(p);
         }
+        if (h->ready)
+            maybe_snapshot(h, j, now_ms);
         char *json = view_update(j->room, wall, (unsigned)h->cfg->rank_top);
         if (json) {
             ring_push(j, frame_from_string(json));
@@ -614,6 +722,18 @@ void hub_on_close(struct session *s, void *arg)
 }
 
 /* ---- HTTP API ------------------------------------------------------------------------------ */
+
+/* SHA-256 of the canonical snapshot: equal states, equal digests (crash-recovery tests). */
+static char *digest(const struct room *r)
+{
+    unsigned char *buf;
+    size_t len;
+    char hex[65];
+    room_snapshot_encode(r, true, &buf, &len);
+    auth_sha256_hex(buf, len, hex);
+    free(buf);
+    return view_digest(r->last_id, r->n_events, hex);
+}
 
 static bool admin_ok(const struct hub *h, const char *auth)
 {
@@ -679,6 +799,11 @@ void hub_on_http(const struct http_request *req, void *arg)
                                    h->jams.used, h->storage_up));
         return;
     }
+    if (!h->ready) {
+        net_http_reply(h->net, req->id, 503,
+                       view_http_error("recovering", "the server is recovering its state"));
+        return;
+    }
     if (strcmp(path, "/api/jams") == 0) {
         if (post)
             create_jam(h, req);
@@ -695,6 +820,8 @@ void hub_on_http(const struct http_request *req, void *arg)
             net_http_reply(h->net, req->id, 200, view_summary(j->room, net_wall_ms()));
         else if (strcmp(rest, "/log") == 0)
             net_http_reply(h->net, req->id, 200, view_modlog(j->room));
+        else if (strcmp(rest, "/digest") == 0)
+            net_http_reply(h->net, req->id, 200, digest(j->room));
         else
             net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
         return;
@@ -728,6 +855,7 @@ void hub_free(struct hub *h)
 {
     if (!h)
         return;
+    replay_free(h->replay);
     for (size_t i = 0; i < h->pending.cap; i++)
         if (h->pending.state[i] == 1)
             pending_free((struct pending *)(uintptr_t)h->pending.vals[i]);
@@ -745,17 +873,35 @@ void hub_set_net(struct hub *h, struct net *n)
     h->net = n;
 }
 
-void hub_set_ready(struct hub *h, bool ready)
-{
-    h->ready = ready;
-}
-
 size_t hub_jam_count(const struct hub *h)
 {
     return h->jams.used;
 }
 
-int hub_replay(struct hub *h, const char *code, const char *id, const char *payload, size_t len)
+/* Apply one stored event of jam 'code' (recovery, or an entry found after a reconnect). Events
+ * at or before the jam's last applied id are skipped: a found entry may be one we applied. */
+static int replay_event(struct hub *h, const char *code, const char *id, const struct event *ev)
+{
+    struct jam *j = find_jam(h, code);
+    if (!j) {
+        if (ev->type != EV_JAM_CREATED || strcmp(ev->jam.code, code) != 0) {
+            log_error("jam %s: stream does not start with jam_created (%s); skipped", code, id);
+            return -EINVAL;
+        }
+        j = jam_new(h, &ev->jam);
+    } else if (room_id_cmp(id, j->room->last_id) <= 0) {
+        return 0;
+    }
+    const char *err = room_apply(j->room, id, ev, NULL);
+    if (err && strcmp(err, "duplicate_op") != 0)
+        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type), err);
+    if (!h->ready)
+        room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
+    return err && strcmp(err, "duplicate_op") != 0 ? -EINVAL : 0;
+}
+
+static int replay_payload(struct hub *h, const char *code, const char *id, const char *payload,
+                          size_t len)
 {
     struct event ev;
     struct codec_error ce;
@@ -763,27 +909,59 @@ int hub_replay(struct hub *h, const char *code, const char *id, const char *payl
         log_error("jam %s: event %s unreadable (%s: %s); skipped", code, id, ce.code, ce.message);
         return -EINVAL;
     }
-    struct jam *j = find_jam(h, code);
-    int rc = 0;
-    if (!j) {
-        if (ev.type != EV_JAM_CREATED || strcmp(ev.jam.code, code) != 0) {
-            log_error("jam %s: stream does not start with jam_created (%s); skipped", code, id);
-            rc = -EINVAL;
-        } else {
-            j = jam_new(h, &ev.jam);
-            room_apply(j->room, id, &ev, NULL);
-        }
-    } else if (room_id_cmp(id, j->room->last_id) <= 0) {
-        rc = 0; /* already applied */
-    } else {
-        const char *err = room_apply(j->room, id, &ev, NULL);
-        if (err && strcmp(err, "duplicate_op") != 0) {
-            log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev.type), err);
-            rc = -EINVAL;
-        }
-    }
-    if (j)
-        room_delta_reset(j->room);
+    int rc = replay_event(h, code, id, &ev);
     event_clear(&ev);
     return rc;
+}
+
+static void on_replay_item(struct replay_item *it, void *arg)
+{
+    struct hub *h = arg;
+    switch (it->kind) {
+    case REPLAY_ROOM: {
+        struct jam *j = jam_new(h, &it->room->cfg);
+        room_free(j->room);
+        j->room = it->room;
+        j->room->limits.max_items = (uint32_t)h->cfg->max_items;
+        j->room->limits.max_participants = (uint32_t)h->cfg->max_participants;
+        j->snap_events = j->room->n_events;
+        it->room = NULL;
+        break;
+    }
+    case REPLAY_EVENT:
+        replay_event(h, it->code, it->id, &it->ev);
+        break;
+    case REPLAY_BAD:
+        break;
+    case REPLAY_JAM_DONE: {
+        struct jam *j = find_jam(h, it->code);
+        if (j)
+            store_track(h->store, j->key, j->room->last_id);
+        break;
+    }
+    }
+}
+
+/* Apply a slice of the recovery, so the loop keeps answering /healthz and pings meanwhile. */
+static void recover_some(struct hub *h)
+{
+    if (!replay_poll(h->replay, 20000, on_replay_item, h)) {
+        net_wake(h->net);
+        return;
+    }
+    size_t events, jams, snapshots;
+    replay_stats(h->replay, &events, &jams, &snapshots);
+    replay_free(h->replay);
+    h->replay = NULL;
+    h->ready = true;
+    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready", jams,
+             snapshots, events, (long long)(net_now_ms() - h->recovery_started_ms));
+}
+
+void hub_start_recovery(struct hub *h, struct replay *rp)
+{
+    h->replay = rp;
+    h->ready = false;
+    h->recovery_started_ms = net_now_ms();
+    net_wake(h->net);
 }

@@ -26,11 +26,12 @@ struct hub *hub_new(const struct config *cfg, struct store *store, const uint8_t
 void hub_free(struct hub *h);
 void hub_set_net(struct hub *h, struct net *n);
 
-/* Replay one stored event of jam 'code' during start-up (before serving). Returns 0, or a
- * negative value when the event does not fit (logged; replay goes on). */
-int hub_replay(struct hub *h, const char *code, const char *id, const char *payload, size_t len);
+struct replay;
+/* Take over start-up recovery: the hub applies what 'rp' hands over (on wake) and declares itself
+ * ready when it is complete; until then joins, writes and jam creation are refused as retryable.
+ * Takes ownership of 'rp'. */
+void hub_start_recovery(struct hub *h, struct replay *rp);
 size_t hub_jam_count(const struct hub *h);
-void hub_set_ready(struct hub *h, bool ready);
 
 /* net callbacks */
 void hub_on_open(struct session *s, void *arg);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "net.h"
+#include "replay.h"
 #include "store.h"
 
 static struct net *volatile the_net;
@@ -137,6 +139,44 @@ static int check_redis_settings(const struct store_config *sc)
     return 0;
 }
 
+/* This server's name for jam leases (one writer per jam): stable across restarts, so a restarted
+ * cojamd takes its jams back at once, and unique among live servers: the data directory holds it
+ * under an exclusive lock. Returns the lock's fd (kept open for the process's life) or -errno. */
+static int load_instance_id(const char *data_dir, char *out, size_t size)
+{
+    char path[PATH_MAX];
+    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(path, sizeof path, "%s/instance-id", data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        log_error("another cojamd is running with the data directory %s", data_dir);
+        close(fd);
+        return -EBUSY;
+    }
+    ssize_t n = pread(fd, out, size - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    if (!out[0]) {
+        char host[64] = "cojamd";
+        uint8_t raw[8];
+        gethostname(host, sizeof host - 1);
+        host[strcspn(host, " \t")] = '\0';
+        if (auth_random_bytes(raw, sizeof raw) < 0) {
+            close(fd);
+            return -EIO;
+        }
+        int len = snprintf(out, size, "%.40s-", host);
+        for (size_t i = 0; i < sizeof raw && (size_t)len + 2 < size; i++)
+            len += snprintf(out + len, size - (size_t)len, "%02x", raw[i]);
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, out, strlen(out), 0) < 0)
+            log_warn("cannot write %s: %s", path, strerror(errno));
+    }
+    return fd;
+}
+
 static int load_admin_token(const struct config *cfg, char *out, size_t size)
 {
     if (cfg->admin_token) {
@@ -169,33 +209,6 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
     return 0;
 }
 
-struct replay_ctx {
-    struct hub *hub;
-    const struct store_config *sc;
-    const char *code;
-    size_t events;
-};
-
-static int replay_entry(const char *id, const char *payload, size_t len, void *arg)
-{
-    struct replay_ctx *rc = arg;
-    hub_replay(rc->hub, rc->code, id, payload, len);
-    rc->events++;
-    return 0;
-}
-
-static int replay_jam(const char *code, void *arg)
-{
-    struct replay_ctx *rc = arg;
-    char key[64];
-    snprintf(key, sizeof key, "cojam:jam:%s:events", code);
-    rc->code = code;
-    int err = store_replay(rc->sc, key, "", replay_entry, rc);
-    if (err < 0)
-        log_error("jam %s: replay failed (%d)", code, err);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -209,6 +222,15 @@ int main(int argc, char **argv)
     struct embedded emb = {0};
     struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms, .queue_max = 65536};
     char redis_host[256];
+    /* First the lock on the data directory: a second cojamd must not start a second
+     * redis-server on the same files. */
+    char instance[80];
+    int lock_fd = load_instance_id(cfg.data_dir, instance, sizeof instance);
+    if (lock_fd < 0) {
+        log_error("cannot use the data directory %s (%s)", cfg.data_dir, strerror(-lock_fd));
+        goto fail_config;
+    }
+    sc.instance_id = instance;
     if (cfg.redis) {
         if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
             goto fail_config;
@@ -255,18 +277,9 @@ int main(int argc, char **argv)
         log_error("cannot start the persistence thread (%d)", err);
         goto fail_redis;
     }
+    log_info("instance %s", store_instance_id(store));
     struct hub *hub = hub_new(&cfg, store, (const uint8_t *)token_key, strlen(token_key), admin,
                               public_url);
-
-    /* Rebuild every jam before serving: the state is a pure function of the streams. */
-    struct replay_ctx rc = {.hub = hub, .sc = &sc};
-    int64_t t0 = net_now_ms();
-    if (store_members(&sc, "cojam:jams", replay_jam, &rc) < 0) {
-        log_error("cannot list jams in Redis");
-        goto fail_hub;
-    }
-    log_info("replayed %zu events of %zu jams in %lld ms", rc.events, hub_jam_count(hub),
-             (long long)(net_now_ms() - t0));
 
     struct net_config nc = {
         .listen_host = cfg.listen_host,
@@ -290,8 +303,17 @@ int main(int argc, char **argv)
     if ((err = net_new(&nc, &cbs, &net)) < 0)
         goto fail_hub;
     hub_set_net(hub, net);
-    hub_set_ready(hub, true);
     the_net = net;
+
+    /* Rebuild every jam from its snapshot and stream tail on a thread while the loop serves
+     * /healthz ("recovering"); writes are refused until the state is complete. */
+    struct room_limits limits = {(uint32_t)cfg.max_items, (uint32_t)cfg.max_participants};
+    struct replay *rp;
+    if ((err = replay_start(&sc, &limits, wake_loop, NULL, &rp)) < 0) {
+        log_error("cannot start recovery (%d)", err);
+        goto fail_net;
+    }
+    hub_start_recovery(hub, rp);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     log_info("cojamd %s serving http://%s (web root %s)", COJAM_VERSION, cfg.listen, cfg.web_root);
@@ -306,6 +328,9 @@ int main(int argc, char **argv)
     config_free(&cfg);
     return 0;
 
+fail_net:
+    the_net = NULL;
+    net_free(net);
 fail_hub:
     hub_free(hub);
     store_free(store);

@@ -196,8 +196,10 @@ bool room_can_vote(const struct room *r, enum kind k)
 int64_t room_budget_left(const struct room *r, const struct participant *p)
 {
     uint32_t budget = r->cfg.settings.votes_per_phase;
-    if (budget == 0 || r->clock.index < 0)
+    if (budget == 0)
         return -1;
+    if (r->clock.index < 0) /* in the lobby: the whole budget of the first phase */
+        return budget;
     int64_t left = (int64_t)budget - p->used[r->clock.index] - p->pending_votes;
     return left < 0 ? 0 : left;
 }
@@ -415,9 +417,10 @@ const char *room_check_join(struct room *r, const struct msg *m, struct event *o
 {
     memset(out, 0, sizeof *out);
     bool anonymous = m->anonymous || !m->nickname;
-    if (m->anonymous && !r->cfg.settings.anonymous_allowed)
+    /* Anonymity is the citizens' choice; moderators act in the jam's name either way. */
+    if (m->as == ROLE_CITIZEN && m->anonymous && !r->cfg.settings.anonymous_allowed)
         return "anonymous_not_allowed";
-    if (anonymous && !r->cfg.settings.anonymous_allowed)
+    if (m->as == ROLE_CITIZEN && anonymous && !r->cfg.settings.anonymous_allowed)
         return "nickname_required";
     if (r->n_participants + r->pending_joins >= r->limits.max_participants)
         return "jam_full";

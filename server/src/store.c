@@ -94,9 +94,19 @@ static const char SCRIPT_RELEASE[] =
     "end\n"
     "return 0\n";
 
-enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_COUNT };
+/* KEYS: lease, epoch, target. ARGV: instance, epoch, value. A put (a jam's snapshot) is fenced
+ * like an append: a stale writer must not overwrite the owner's snapshot with an older state. */
+static const char SCRIPT_PUT[] =
+    "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
+    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "end\n"
+    "redis.call('SET', KEYS[3], ARGV[3])\n"
+    "return 'OK'\n";
+
+enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_COUNT };
 static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE, SCRIPT_RENEW,
-                                                  SCRIPT_RELEASE};
+                                                  SCRIPT_RELEASE, SCRIPT_PUT};
 
 /* ======================================================================================== */
 /* Data                                                                                     */
@@ -110,6 +120,7 @@ struct req {
     size_t len;
     char *sadd_set;    /* owned; NULL when no SADD */
     char *sadd_member; /* owned */
+    char *put_key;     /* owned; not NULL: a fenced SET of 'payload' to this key, not an append */
     uint64_t ctx;
     int64_t enq_ms;    /* the store's monotonic clock at store_append (the thread's expiry) */
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
@@ -254,6 +265,7 @@ static void req_free(struct req *r)
     free(r->payload);
     free(r->sadd_set);
     free(r->sadd_member);
+    free(r->put_key);
     free(r);
 }
 
@@ -1119,6 +1131,20 @@ static void send_append(struct store *s, const struct req *r, const struct key_s
     cmd_send(s, &c);
 }
 
+/* Queues the put script for 'r'. */
+static void send_put(struct store *s, const struct req *r, const struct key_state *k)
+{
+    struct cmd c;
+    cmd_script(s, &c, SC_PUT, "3");
+    cmd_str(&c, k->lease_key);
+    cmd_str(&c, k->epoch_key);
+    cmd_str(&c, r->put_key);
+    cmd_str(&c, s->instance);
+    cmd_str(&c, k->epoch);
+    cmd_add(&c, r->payload, r->len);
+    cmd_send(s, &c);
+}
+
 /* Sends one batch as a pipeline and completes every request in it. On a connection failure
  * or reply timeout the unanswered requests fail, their keys become in doubt, the connection
  * is dropped and STORE_DOWN follows their results. Requests that provably appended nothing
@@ -1162,7 +1188,10 @@ static void run_batch(struct store *s, struct req *batch)
             outbox_complete(&ob, r, store_err_fenced, NULL, 0);
             continue;
         }
-        send_append(s, r, k);
+        if (r->put_key)
+            send_put(s, r, k);
+        else
+            send_append(s, r, k);
         *tailp = r;
         tailp = &r->next;
     }
@@ -1188,7 +1217,9 @@ static void run_batch(struct store *s, struct req *batch)
             break;
         }
         bool again = false;
-        if (x->type == REDIS_REPLY_STRING && x->len <= STORE_ID_MAX) {
+        if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
+            outbox_complete(&ob, r, NULL, "", 0);
+        } else if (x->type == REDIS_REPLY_STRING && x->len <= STORE_ID_MAX) {
             key_set_id(k, x->str, x->len);
             outbox_complete(&ob, r, NULL, x->str, x->len);
         } else if (is_error(x, "FENCED ")) {
@@ -1518,6 +1549,43 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
     return rc;
 }
 
+int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
+              size_t len, uint64_t ctx, int64_t now_ms)
+{
+    if (!s || !stream_key || !key || !value)
+        return -EINVAL;
+    if (atomic_load(&s->link) == LINK_DOWN)
+        return -ENOTCONN;
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->key = xstrdup(stream_key);
+    r->put_key = xstrdup(key);
+    r->len = len;
+    r->payload = dup_bytes((const char *)value, len);
+    r->ctx = ctx;
+    r->enq_ms = mono_ms();
+    r->caller_ms = now_ms;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    r->seen = s->delivered;
+    if (atomic_load(&s->link) == LINK_DOWN || s->stopping) {
+        rc = -ENOTCONN;
+    } else if (s->pending >= s->queue_max) {
+        rc = -ENOBUFS;
+    } else {
+        if (s->wait_tail)
+            s->wait_tail->next = r;
+        else
+            s->wait_head = r;
+        s->wait_tail = r;
+        s->pending++;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0)
+        req_free(r);
+    return rc;
+}
+
 size_t store_poll(struct store *s, struct store_result *out, size_t max)
 {
     size_t n = 0;
@@ -1779,4 +1847,29 @@ int store_get_or_set(const struct store_config *cfg, const char *key, const char
     }
     redisFree(c);
     return rc < 0 ? rc : 0;
+}
+
+int store_get(const struct store_config *cfg, const char *key, unsigned char **out, size_t *len)
+{
+    char why[160];
+    redisContext *c = open_sync(cfg, why, sizeof(why));
+    if (!c)
+        return -ENOTCONN;
+    redisReply *r = redisCommand(c, "GET %s", key);
+    int rc;
+    if (!r) {
+        rc = -EIO;
+    } else if (r->type == REDIS_REPLY_NIL) {
+        rc = -ENOENT;
+    } else if (r->type != REDIS_REPLY_STRING) {
+        rc = -EPROTO;
+    } else {
+        *out = (unsigned char *)dup_bytes(r->str, r->len);
+        *len = r->len;
+        rc = 0;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }

@@ -106,6 +106,12 @@ void store_track(struct store *s, const char *key, const char *last_id);
 int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
                  const char *sadd_member, uint64_t ctx, int64_t now_ms);
 
+/* Queue a fenced "SET <key> <value>" (copied) on behalf of stream 'stream_key' (a jam's snapshot
+ * beside its stream): done only while this instance holds that stream's lease. Its result is a
+ * STORE_APPENDED with 'ctx' and an empty 'id'. Same return values as store_append. */
+int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
+              size_t len, uint64_t ctx, int64_t now_ms);
+
 /* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
  * store_result_clear(). Apply them in order: a later store_append counts every result already
  * taken as applied (an append made before the loop had the STORE_FOUND entries of a take-over
@@ -128,6 +134,10 @@ int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t e
 /* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */
 int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size,
                      char *aof, size_t aof_size);
+
+/* GET a binary value into a new malloc'd buffer (*out, *len). Returns 0, -ENOENT when absent,
+ * or another negative errno. */
+int store_get(const struct store_config *cfg, const char *key, unsigned char **out, size_t *len);
 
 /* SMEMBERS: call 'cb' for each member. Returns 0 or <0. */
 typedef int store_member_cb(const char *member, void *arg);

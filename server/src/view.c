@@ -120,7 +120,8 @@ static json_t *ranking_json(const struct room *r, unsigned top)
     return o;
 }
 
-char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname)
+char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
+                   bool resumed)
 {
     json_t *o = json_object(), *you = json_object();
     json_object_set_new(o, "type", json_string("welcome"));
@@ -129,6 +130,7 @@ char *view_welcome(const char *token, int64_t pid, enum role role, const char *n
     json_object_set_new(you, "role", json_string(role_name(role)));
     json_object_set_new(you, "nickname", str_or_null(nickname));
     json_object_set_new(o, "you", you);
+    json_object_set_new(o, "resumed", json_boolean(resumed));
     return dump(o);
 }
 
@@ -263,6 +265,7 @@ static const struct {
     {"busy", "another action is being stored: retry shortly", true},
     {"storage_unavailable", "storage is unavailable: retry the same op", true},
     {"storage_timeout", "storage did not confirm in time: retry the same op", true},
+    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true},
     {"internal", "internal error", false},
 };
 
@@ -374,6 +377,15 @@ char *view_http_error(const char *code, const char *message)
     json_object_set_new(e, "message",
                         json_string(message && message[0] ? message : view_error_message(code)));
     json_object_set_new(o, "error", e);
+    return dump(o);
+}
+
+char *view_digest(const char *event_id, uint64_t events, const char *sha256)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "event_id", json_string(event_id));
+    json_object_set_new(o, "events", json_integer((json_int_t)events));
+    json_object_set_new(o, "sha256", json_string(sha256));
     return dump(o);
 }
 

@@ -15,7 +15,10 @@
 struct room;
 struct participant;
 
-char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname);
+/* 'resumed': the client's last event id is still in memory, so no snapshot follows: the missed
+ * updates do. */
+char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
+                   bool resumed);
 /* 'p' is NULL for screens; moderators see hidden items in full. */
 char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
                     int64_t now_ms, unsigned rank_top, bool resync);
@@ -34,6 +37,7 @@ char *view_summary(const struct room *r, int64_t now_ms);
 char *view_modlog(const struct room *r);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);
+char *view_digest(const char *event_id, uint64_t events, const char *sha256);
 char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up);
 
 /* Human message and retryability of a protocol error code. */
