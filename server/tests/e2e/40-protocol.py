@@ -155,6 +155,13 @@ async def join_refusals_keep_connection(srv):
                              "nickname_required")
         await c.expect_error({"type": "join", "code": strict["code"], "as": "citizen",
                               "anonymous": True}, "anonymous_not_allowed")
+        # Anonymity rules are for citizens: a moderator needs no nickname.
+        mod = await Client(srv, "strict-mod").connect()
+        try:
+            w, _ = await mod.join(strict["code"], "moderator", secret=strict["moderator_secret"])
+            check_eq(w["you"]["role"], "moderator", "moderator without a nickname")
+        finally:
+            await mod.close()
         # Still usable: a correct join (code with a dash and a space) succeeds, a second is refused.
         code = strict["code"]
         w, s = await c.join(code[:3] + "-" + code[3:] if len(code) == 6 else code, "citizen",

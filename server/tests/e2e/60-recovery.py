@@ -218,6 +218,41 @@ async def jam_full_limits(srv):
         other.stop()
 
 
+@suite.test(timeout=30)
+async def resume_too_far_behind_gets_flagged_snapshot(srv):
+    other = Servers(extra_args=["--ring-frames", "8"])
+    try:
+        other.start()
+        jam = other.create_jam(title="Ring")
+        M, A = Client(other, "M"), Client(other, "A")
+        await M.connect()
+        await A.connect()
+        try:
+            await M.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
+            w, _ = await A.join(jam["code"], "citizen", nickname="Ana")
+            await M.must_ack({"type": "start"})
+            await A.wait_model(lambda c: (c.clock or {}).get("state") == "running", 3, "running")
+            await A.close()
+            ids = []
+            for i in range(20):  # one post per tick or more: more frames than the ring keeps
+                ids.append((await M.must_ack({"type": "post", "kind": "problem",
+                                              "text": "ring %d" % i}))["item"])
+                await asyncio.sleep(0.06)
+            await A.reconnect()
+            w2, snap = await A.join(token=w["token"], last_event_id=A.last)
+            check(not w2.get("resumed"), "resumed although 20 frames were missed (ring 8)")
+            check(snap is not None and snap.get("resync") is True,
+                  "the snapshot after a too-old last_event_id: resync %r",
+                  None if snap is None else snap.get("resync"))
+            check(all(i in A.items for i in ids), "items missing after the snapshot")
+        finally:
+            await closing(M, A)
+        problems = other.stop_cojamd_checked()
+        check(not problems, "second server: %s", "; ".join(problems))
+    finally:
+        other.stop()
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(lambda: Servers(extra_args=["--redis-timeout-ms",
                                                     str(REDIS_TIMEOUT_MS)]).start(),

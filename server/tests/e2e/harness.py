@@ -566,6 +566,17 @@ class Client:
         self.reader = asyncio.ensure_future(self._read())
         return self
 
+    async def reconnect(self, origin=None, timeout=5.0):
+        """A new connection for the same client: the model, acks and op counter are kept (what a
+        phone does after a dropped connection); call join(token=..., last_event_id=...) next."""
+        await self.close()
+        self.closed = False
+        self.close_code = None
+        self.close_reason = ""
+        self.pending = []
+        self._wake = asyncio.Event()
+        return await self.connect(origin=origin, timeout=timeout)
+
     async def _read(self):
         try:
             async for raw in self.ws:
@@ -711,7 +722,11 @@ class Client:
         if r["type"] == "error":
             raise JoinError(r)
         self.welcome = r
-        self.you = r.get("you")
+        if r.get("you") is not None:
+            self.you = dict(self.you or {}, **r["you"])
+        if r.get("resumed") is True:
+            # Resumed from last_event_id: the missed updates follow, no snapshot.
+            return r, None
         snap = await self.wait_for("snapshot", None, timeout)
         return r, snap
 
