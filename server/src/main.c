@@ -83,6 +83,33 @@ static int embedded_start(struct embedded *e, const char *binary, const char *da
     return 0;
 }
 
+/* Supervision: called about once a second from the loop. A redis-server that died is started
+ * again on the same files (its AOF holds every acknowledged event); the store reconnects by
+ * itself. Restarts are spaced by a doubling delay so a redis-server that cannot start does not
+ * spin. */
+static void embedded_check(struct embedded *e, const char *binary, int64_t now_ms)
+{
+    static int64_t next_try_ms, delay_ms = 500;
+    int status;
+    if (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == e->pid) {
+        log_error("embedded redis-server (pid %d) exited (%s %d); restarting it", (int)e->pid,
+                  WIFSIGNALED(status) ? "signal" : "status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        e->pid = 0;
+        next_try_ms = now_ms;
+    }
+    if (e->pid == 0 && e->dir[0] && now_ms >= next_try_ms) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", e->dir);
+        if (embedded_start(e, binary, dir) == 0) {
+            delay_ms = 500;
+        } else {
+            next_try_ms = now_ms + delay_ms;
+            delay_ms = delay_ms < 16000 ? delay_ms * 2 : delay_ms;
+        }
+    }
+}
+
 static void embedded_stop(struct embedded *e)
 {
     if (e->pid <= 0)
@@ -209,6 +236,24 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
     return 0;
 }
 
+/* What the loop's tick needs beyond the hub: the embedded Redis to supervise. */
+struct tick_ctx {
+    struct hub *hub;
+    struct embedded *emb;
+    const char *redis_server;
+    int64_t last_check_ms;
+};
+
+static void on_tick(int64_t now_ms, void *arg)
+{
+    struct tick_ctx *t = arg;
+    hub_on_tick(now_ms, t->hub);
+    if (t->emb->dir[0] && now_ms - t->last_check_ms >= 1000) {
+        t->last_check_ms = now_ms;
+        embedded_check(t->emb, t->redis_server, now_ms);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -289,6 +334,7 @@ int main(int argc, char **argv)
         .max_message_bytes = (size_t)cfg.max_message_bytes,
         .tick_ms = (int)cfg.tick_ms,
     };
+    struct tick_ctx ticker = {.hub = hub, .emb = &emb, .redis_server = cfg.redis_server};
     struct net_callbacks cbs = {
         .arg = hub,
         .on_open = hub_on_open,
@@ -296,7 +342,8 @@ int main(int argc, char **argv)
         .next_frame = hub_next_frame,
         .on_close = hub_on_close,
         .on_wake = hub_on_wake,
-        .on_tick = hub_on_tick,
+        .on_tick = on_tick,
+        .tick_arg = &ticker,
         .on_http = hub_on_http,
     };
     struct net *net;

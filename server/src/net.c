@@ -349,7 +349,7 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
 static void on_sul_tick(lws_sorted_usec_list_t *sul)
 {
     struct net *n = lws_container_of(sul, struct net, sul);
-    n->cbs.on_tick(net_now_ms(), n->cbs.arg);
+    n->cbs.on_tick(net_now_ms(), n->cbs.tick_arg);
     lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)n->cfg.tick_ms * LWS_US_PER_MS);
 }
 

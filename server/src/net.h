@@ -35,8 +35,9 @@ struct net_callbacks {
     void (*on_close)(struct session *s, void *arg);
     /* Another thread called net_wake(). */
     void (*on_wake)(void *arg);
-    /* Every tick_ms; now_ms is monotonic. */
+    /* Every tick_ms; now_ms is monotonic. Gets 'tick_arg'. */
     void (*on_tick)(int64_t now_ms, void *arg);
+    void *tick_arg;
     /* An API request: reply now or later with net_http_reply(). */
     void (*on_http)(const struct http_request *req, void *arg);
 };
