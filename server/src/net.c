@@ -33,6 +33,7 @@ struct net {
     volatile sig_atomic_t stop;
     size_t clients;
     struct imap http;         /* request id -> struct lws * waiting for a reply */
+    struct imap http_wsi;     /* struct lws * -> struct http_req * (owned) */
     uint64_t next_http_id;
     struct lws_http_mount mounts[3];
     struct lws_protocol_vhost_options mimes[4];
@@ -147,12 +148,10 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
     size_t total = s->rx_len;
     s->rx_len = 0;
     n->cbs.on_message(s, s->rx, total, n->cbs.arg);
-    /* A message's buffer is kept for the next one unless it grew large. */
-    if (s->rx_cap > 4096) {
-        free(s->rx);
-        s->rx = NULL;
-        s->rx_cap = 0;
-    }
+    /* Idle connections are the many: they keep no receive buffer between messages. */
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_cap = 0;
     return 0;
 }
 
@@ -218,8 +217,11 @@ void net_close(struct session *s)
 
 /* ---- HTTP API ------------------------------------------------------------------------------ */
 
-struct http_pss {
-    uint64_t id;            /* 0 = no request dispatched */
+/* One HTTP request being read or answered. Kept by us, keyed by its wsi, not in lws's
+ * per-connection user space: lws frees that space at HTTP_DROP_PROTOCOL and may still deliver
+ * callbacks after it (a keep-alive connection closed by the client), so we own nothing there. */
+struct http_req {
+    uint64_t id;            /* 0 = not dispatched yet or already answered */
     char path[128];
     char auth[256];
     bool post;
@@ -230,43 +232,53 @@ struct http_pss {
     char *reply;            /* owned */
 };
 
-static void dispatch_http(struct net *n, struct lws *wsi, struct http_pss *p)
+static struct http_req *http_req_of(struct net *n, struct lws *wsi)
 {
-    p->id = ++n->next_http_id;
-    imap_put(&n->http, p->id, (uint64_t)(uintptr_t)wsi);
+    uint64_t v;
+    return imap_get(&n->http_wsi, (uint64_t)(uintptr_t)wsi, &v) ? (struct http_req *)(uintptr_t)v
+                                                                 : NULL;
+}
+
+static void http_req_free(struct net *n, struct lws *wsi)
+{
+    struct http_req *q = http_req_of(n, wsi);
+    if (!q)
+        return;
+    if (q->id)
+        imap_del(&n->http, q->id);
+    imap_del(&n->http_wsi, (uint64_t)(uintptr_t)wsi);
+    free(q->body);
+    free(q->reply);
+    free(q);
+}
+
+static void dispatch_http(struct net *n, struct lws *wsi, struct http_req *q)
+{
+    q->id = ++n->next_http_id;
+    imap_put(&n->http, q->id, (uint64_t)(uintptr_t)wsi);
     struct http_request req = {
-        .id = p->id,
-        .method = p->post ? "POST" : "GET",
-        .path = p->path,
-        .auth = p->auth,
-        .body = p->body ? p->body : "",
-        .body_len = p->body_len,
+        .id = q->id,
+        .method = q->post ? "POST" : "GET",
+        .path = q->path,
+        .auth = q->auth,
+        .body = q->body ? q->body : "",
+        .body_len = q->body_len,
     };
     n->cbs.on_http(&req, n->cbs.arg);
 }
 
-static void http_forget(struct net *n, struct http_pss *p)
+static int http_write_reply(struct lws *wsi, struct http_req *q)
 {
-    if (p->id)
-        imap_del(&n->http, p->id);
-    p->id = 0;
-    free(p->body);
-    free(p->reply);
-    p->body = p->reply = NULL;
-}
-
-static int http_write_reply(struct lws *wsi, struct http_pss *p)
-{
-    size_t len = p->reply ? strlen(p->reply) : 0;
+    size_t len = q->reply ? strlen(q->reply) : 0;
     unsigned char *buf = xmalloc(LWS_PRE + 1024 + len);
     unsigned char *start = buf + LWS_PRE, *ptr = start, *end = buf + LWS_PRE + 1024;
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)p->status, "application/json", len, &ptr, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)q->status, "application/json", len, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
         lws_finalize_write_http_header(wsi, start, &ptr, end))
         goto out;
-    memcpy(start, p->reply ? p->reply : "", len);
+    memcpy(start, q->reply ? q->reply : "", len);
     if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int)len)
         goto out;
     rc = lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -279,48 +291,54 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
                          size_t len)
 {
     struct net *n = net_of(wsi);
-    struct http_pss *p = user;
+    struct http_req *q = http_req_of(n, wsi);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        memset(p, 0, sizeof *p);
-        if (lws_hdr_copy(wsi, p->path, sizeof p->path, WSI_TOKEN_GET_URI) <= 0) {
-            if (lws_hdr_copy(wsi, p->path, sizeof p->path, WSI_TOKEN_POST_URI) <= 0)
-                return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : -1;
-            p->post = true;
+        http_req_free(n, wsi); /* a previous request on this keep-alive connection */
+        q = xcalloc(1, sizeof *q);
+        imap_put(&n->http_wsi, (uint64_t)(uintptr_t)wsi, (uint64_t)(uintptr_t)q);
+        if (lws_hdr_copy(wsi, q->path, sizeof q->path, WSI_TOKEN_GET_URI) <= 0) {
+            if (lws_hdr_copy(wsi, q->path, sizeof q->path, WSI_TOKEN_POST_URI) <= 0) {
+                lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+                return -1;
+            }
+            q->post = true;
         }
-        lws_hdr_copy(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-        if (!p->post)
-            dispatch_http(n, wsi, p);
+        lws_hdr_copy(wsi, q->auth, sizeof q->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (!q->post)
+            dispatch_http(n, wsi, q);
         return 0;
     case LWS_CALLBACK_HTTP_BODY:
-        if (p->body_len + len > HTTP_BODY_MAX) {
-            p->too_large = true;
+        if (!q)
+            return -1;
+        if (q->body_len + len > HTTP_BODY_MAX) {
+            q->too_large = true;
             return 0;
         }
-        p->body = xrealloc(p->body, p->body_len + len + 1);
-        memcpy(p->body + p->body_len, in, len);
-        p->body_len += len;
-        p->body[p->body_len] = '\0';
+        q->body = xrealloc(q->body, q->body_len + len + 1);
+        memcpy(q->body + q->body_len, in, len);
+        q->body_len += len;
+        q->body[q->body_len] = '\0';
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (p->too_large) {
+        if (!q)
+            return -1;
+        if (q->too_large) {
             lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "body over 16 KiB");
             return -1;
         }
-        dispatch_http(n, wsi, p);
+        dispatch_http(n, wsi, q);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (!p->reply)
+        if (!q || !q->reply)
             return 0;
         {
-            int rc = http_write_reply(wsi, p);
-            http_forget(n, p);
+            int rc = http_write_reply(wsi, q);
+            http_req_free(n, wsi);
             return rc;
         }
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (p)
-            http_forget(n, p);
+        http_req_free(n, wsi);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -335,12 +353,16 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
         return;
     }
     struct lws *wsi = (struct lws *)(uintptr_t)v;
-    struct http_pss *p = lws_wsi_user(wsi);
+    struct http_req *q = http_req_of(n, wsi);
     imap_del(&n->http, req_id);
-    p->id = 0;
-    free(p->reply);
-    p->reply = body;
-    p->status = status;
+    if (!q) {
+        free(body);
+        return;
+    }
+    q->id = 0;
+    free(q->reply);
+    q->reply = body;
+    q->status = status;
     lws_callback_on_writable(wsi);
 }
 
@@ -355,8 +377,12 @@ static void on_sul_tick(lws_sorted_usec_list_t *sul)
 
 static const struct lws_protocols protocols[] = {
     /* First: WebSocket upgrades that name no subprotocol get this one. */
-    {"cojam.v1", callback_ws, sizeof(struct session), 4096, 0, NULL, 0},
-    {"cojam-http", callback_http, sizeof(struct http_pss), 0, 0, NULL, 0},
+    /* rx_buffer_size is allocated per connection at the handshake (lws ops-ws.c), so it is most
+     * of an idle connection's memory; longer messages arrive in pieces that on_receive
+     * reassembles. 2048, not less: at 512 lws 4.1.6 spun in recv(len 0) after a raw handshake
+     * test under ASan (e2e 10-transport). */
+    {"cojam.v1", callback_ws, sizeof(struct session), 2048, 0, NULL, 0},
+    {"cojam-http", callback_http, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -373,6 +399,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     n->cbs = *cbs;
     n->origins = cfg->allowed_origins ? xstrdup(cfg->allowed_origins) : NULL;
     imap_init(&n->http);
+    imap_init(&n->http_wsi);
 
     /* lws answers 415 for extensions it does not know; these are the ones the web client uses. */
     static const char *const mime[][2] = {
@@ -421,6 +448,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     if (!n->ctx) {
         log_error("cannot listen on %s:%d", cfg->listen_host, cfg->port);
         imap_deinit(&n->http);
+        imap_deinit(&n->http_wsi);
         free(n->origins);
         free(n);
         return -EADDRINUSE;
@@ -453,6 +481,7 @@ void net_free(struct net *n)
         return;
     lws_context_destroy(n->ctx);
     imap_deinit(&n->http);
+    imap_deinit(&n->http_wsi);
     free(n->origins);
     free(n);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "frame.h"
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms)
@@ -28,6 +29,9 @@ void session_deinit(struct session *s)
     struct frame *f;
     while ((f = session_dequeue(s)))
         frame_unref(f);
+    free(s->queue);
+    s->queue = NULL;
+    s->q_cap = 0;
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
@@ -37,7 +41,18 @@ int session_enqueue(struct session *s, struct frame *f)
 {
     if (s->q_len == SESSION_QUEUE_FRAMES || s->q_bytes + f->len > SESSION_QUEUE_BYTES)
         return -ENOBUFS;
-    s->queue[(s->q_head + s->q_len++) % SESSION_QUEUE_FRAMES] = frame_ref(f);
+    if (s->q_len == s->q_cap) {
+        /* Grow the ring, unrolling it so that the oldest frame comes first. */
+        unsigned cap = s->q_cap ? s->q_cap * 2 : 4;
+        struct frame **q = xmalloc(cap * sizeof *q);
+        for (unsigned i = 0; i < s->q_len; i++)
+            q[i] = s->queue[(s->q_head + i) % s->q_cap];
+        free(s->queue);
+        s->queue = q;
+        s->q_cap = cap;
+        s->q_head = 0;
+    }
+    s->queue[(s->q_head + s->q_len++) % s->q_cap] = frame_ref(f);
     s->q_bytes += f->len;
     return 0;
 }
@@ -47,7 +62,7 @@ struct frame *session_dequeue(struct session *s)
     if (!s->q_len)
         return NULL;
     struct frame *f = s->queue[s->q_head];
-    s->q_head = (s->q_head + 1) % SESSION_QUEUE_FRAMES;
+    s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     s->q_bytes -= f->len;
     return f;

@@ -40,8 +40,8 @@ struct session {
     int resyncs;             /* resyncs within the current window */
     int64_t resync_window_ms;
 
-    struct frame *queue[SESSION_QUEUE_FRAMES]; /* owned references, FIFO */
-    unsigned q_head, q_len;
+    struct frame **queue;    /* owned: references, a FIFO ring of q_cap (grown on demand) */
+    unsigned q_cap, q_head, q_len;
     size_t q_bytes;
 
     double tokens;           /* rate limiter */
