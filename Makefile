@@ -10,7 +10,7 @@
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all build run test asan unit bench fuzz lint format format-check clean deps test-deps
+.PHONY: all build run test asan unit bench fuzz lint format format-check clean deps test-deps faults-long
 all: build
 
 deps:
@@ -40,7 +40,14 @@ asan: test-deps
 bench: deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=release bench-bins
 	@for b in build/release/bench/bench_*; do echo "== $$b"; $$b; done
+	@bash load-tests/replay-bench.sh
 	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
+
+# The long fault-injection profile (the default test run has a short one).
+FAULT_CYCLES ?= 50
+faults-long: test-deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
+	@FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py
 
 fuzz:
 	@bash deploy/install-deps.sh fuzz
