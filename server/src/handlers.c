@@ -245,6 +245,8 @@ static void send_welcome(struct hub *h, struct session *s, bool resumed)
         abort(); /* MSG_TOKEN_MAX + 1 always suffices (auth.h) */
     const struct participant *p = room_participant(s->jam->room, s->pid);
     send_json(s, view_welcome(token, s->pid, s->role, p ? p->nickname : NULL, resumed));
+    if (!h->storage_up)
+        send_json(s, view_status(false)); /* joined during an outage: say so at once */
 }
 
 /* ---- the write path ------------------------------------------------------------------------ */
