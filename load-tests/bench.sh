@@ -26,6 +26,7 @@ JOIN_STORM=${BENCH_JOIN_STORM:-5000}
 PROFILE_CELL=${BENCH_PROFILE:-}
 OUT=${BENCH_OUT:-$TOP/load-tests/results}
 COJAMD=${COJAMD:-$TOP/build/release/cojamd}
+export COJAMD
 LOADGEN=$TOP/build/loadgen
 NICE=${BENCH_NICE:-0}
 export LT_NICE=$NICE
@@ -152,11 +153,41 @@ EOF
     fi
 }
 
+# A cell whose measured window had other processes above BENCH_BUSY_MAX % CPU is run again, up to
+# BENCH_RETRIES times; the least disturbed run is kept (all tries stay in the work directory).
+BUSY_MAX=${BENCH_BUSY_MAX:-30}
+RETRIES=${BENCH_RETRIES:-1}
+run_cell_retry() {
+    local name=$1 try other best
+    for try in $(seq 0 "$RETRIES"); do
+        run_cell "$@"
+        cp "$WORK/$name/result.json" "$WORK/$name/try-$try.json"
+        other=$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1])).get("other_cpu_pct", 0)))' "$WORK/$name/result.json" 2>/dev/null || echo 0)
+        [ "$other" -le "$BUSY_MAX" ] && break
+        [ "$try" -lt "$RETRIES" ] && echo "bench: other processes used $other% CPU during $name; running it again" >&2
+    done
+    best=$(/usr/bin/python3 - "$WORK/$name" <<'EOF'
+import glob, json, sys
+runs = []
+for f in sorted(glob.glob(sys.argv[1] + "/try-*.json")):
+    d = json.load(open(f))
+    runs.append((d.get("other_cpu_pct", 1e9) if "failed" not in d else 1e9, f, d))
+runs.sort(key=lambda r: r[0])
+best = runs[0][2]
+best["tries"] = len(runs)
+best["other_cpu_pct_of_tries"] = [r[2].get("other_cpu_pct") for r in sorted(runs, key=lambda r: r[1])]
+json.dump(best, open(sys.argv[1] + "/result.json", "w"), indent=1)
+print(runs[0][1])
+EOF
+)
+    echo "bench: $name: kept $(basename "$best")" >&2
+}
+
 for cell in $CELLS; do
-    run_cell "$cell" jam-vote "${cell%x*}" "${cell#*x}"
+    run_cell_retry "$cell" jam-vote "${cell%x*}" "${cell#*x}"
 done
 if [ "$JOIN_STORM" != 0 ]; then
-    run_cell "join-$JOIN_STORM" join-storm "$JOIN_STORM" 1
+    run_cell_retry "join-$JOIN_STORM" join-storm "$JOIN_STORM" 1
 fi
 
 /usr/bin/python3 "$TOP/load-tests/lib/report.py" "$OUT" "$WORK"/*/result.json

@@ -84,6 +84,9 @@ target("replay of 1,000,000 events < 10 s", False, "not measured by bench.sh")
 bench = {
     "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     "git": git_rev(),
+    "server_binary": os.environ.get("COJAMD", ""),
+    "server_rev": os.environ.get("COJAMD_REV", git_rev()),
+    "nice": (cells or storms or [{}])[0].get("nice", 0),
     "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
     "method": ("jam-vote: 1 jam, 50 ideas, 10% of the clients vote at the fixed total rate for duration_s after warmup_s; "
                "every vote acked after Redis (appendfsync always); vote-to-screen = receive time of the first update with "
