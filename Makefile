@@ -47,7 +47,7 @@ bench: deps
 FAULT_CYCLES ?= 50
 faults-long: test-deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
-	@FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py
+	@E2E_FILE_TIMEOUT=$$(( 60 + 4 * $(FAULT_CYCLES) )) FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py
 
 fuzz:
 	@bash deploy/install-deps.sh fuzz

@@ -54,6 +54,9 @@ static const struct option_def options[] = {
         "a write not confirmed by Redis in this time fails with a retryable error"),
     NUM(token_ttl_s, "token-ttl-s", "COJAM_TOKEN_TTL_S", "86400", 60, 31536000,
         "session token lifetime in seconds"),
+    NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "60000", 1000,
+        100000000, "broadcast frames per second the server aims to stay under: beyond it the "
+        "broadcast period grows past --tick-ms with the number of clients"),
     NUM(snapshot_every, "snapshot-every", "COJAM_SNAPSHOT_EVERY", "10000", 100, 100000000,
         "store a jam snapshot after this many events (or a quarter of the jam's events, if more)"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),

@@ -29,6 +29,7 @@ struct config {
     long redis_timeout_ms;
     long token_ttl_s;
     long snapshot_every;
+    long max_deliveries;
     char *log_level;
 };
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define STORE_ID_MAX 41
-#define STORE_WINDOW 64
+#define STORE_WINDOW 256 /* unanswered commands; unbounded pipelining buffers without limit */
 #define STORE_OWNER_MAX 64 /* longest instance id */
 
 struct store;

@@ -22,7 +22,7 @@ for f in $files; do
     echo "# $(basename "$path")"
     out=$(mktemp)
     # A file that dies before its summary still counts as one failure.
-    timeout -k 5 150 "$py" "$path" 2>&1 | tee "$out"
+    timeout -k 5 "${E2E_FILE_TIMEOUT:-150}" "$py" "$path" 2>&1 | tee "$out"
     summary=$(grep -E '^# [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
     if [ -n "$summary" ]; then
         p=$(echo "$summary" | sed -E 's/^# ([0-9]+) passed, ([0-9]+) failed$/\1/')
