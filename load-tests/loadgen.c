@@ -1647,7 +1647,7 @@ int main(int argc, char **argv)
                                      : 20 + opt.connect_timeout + opt.idle_settle + opt.warmup + opt.duration + opt.drain + 10;
     g_hard_deadline = g_t0 + (uint64_t)(budget * 1e6);
     signal(SIGALRM, on_alarm);
-    alarm((unsigned)budget + 10);
+    alarm((unsigned)budget + 3); /* backstop for blocking calls (HTTP, Redis XLEN: 5 s / 1 s timeouts) */
 
     g_ep = epoll_create1(EPOLL_CLOEXEC);
     if (g_ep < 0) die("epoll_create1: %s", strerror(errno));
@@ -1664,7 +1664,8 @@ int main(int argc, char **argv)
              "\"settings\":{\"anonymous_allowed\":true,\"votes_per_phase\":0}}",
              sc_name[opt.scenario]);
     int status = -1;
-    for (int attempt = 0; attempt < 50; attempt++) {
+    resp[0] = 0;
+    for (uint64_t until = now_us() + 15000000; now_us() < until && now_us() < g_hard_deadline;) { /* server may be starting */
         status = http_post("/api/jams", body, resp, sizeof resp);
         if (status > 0) break;
         usleep(200000);
