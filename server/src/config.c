@@ -57,6 +57,9 @@ static const struct option_def options[] = {
     NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "60000", 1000,
         100000000, "broadcast frames per second the server aims to stay under: beyond it the "
         "broadcast period grows past --tick-ms with the number of clients"),
+    NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
+        "pause after each event-loop pass so that events gather (-1: by the number of clients, "
+        "0: never)"),
     NUM(snapshot_every, "snapshot-every", "COJAM_SNAPSHOT_EVERY", "10000", 100, 100000000,
         "store a jam snapshot after this many events (or a quarter of the jam's events, if more)"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),

@@ -30,6 +30,7 @@ struct config {
     long token_ttl_s;
     long snapshot_every;
     long max_deliveries;
+    long loop_pace_us;
     char *log_level;
 };
 

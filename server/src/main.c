@@ -333,6 +333,7 @@ int main(int argc, char **argv)
         .allowed_origins = cfg.allowed_origins,
         .max_message_bytes = (size_t)cfg.max_message_bytes,
         .tick_ms = (int)cfg.tick_ms,
+        .loop_pace_us = cfg.loop_pace_us,
     };
     struct tick_ctx ticker = {.hub = hub, .emb = &emb, .redis_server = cfg.redis_server};
     struct net_callbacks cbs = {

@@ -49,6 +49,7 @@ struct net_config {
     const char *allowed_origins; /* borrowed: comma list, "*" = any, NULL = own origin */
     size_t max_message_bytes;
     int tick_ms;
+    long loop_pace_us;         /* -1 = by the number of clients, 0 = off */
 };
 
 struct net;
