@@ -32,6 +32,7 @@ struct net {
     lws_sorted_usec_list_t sul;
     volatile sig_atomic_t stop;
     size_t clients;
+    uint64_t churn;           /* connections accepted, established or closed: join storms */
     struct imap http;         /* request id -> struct lws * waiting for a reply */
     struct imap http_wsi;     /* struct lws * -> struct http_req * (owned) */
     uint64_t next_http_id;
@@ -117,6 +118,7 @@ static int on_established(struct net *n, struct lws *wsi, struct session *s)
 {
     session_init(s, 0, wsi, net_now_ms());
     n->clients++;
+    n->churn++;
     n->cbs.on_open(s, n->cbs.arg);
     return 0;
 }
@@ -177,6 +179,7 @@ static int on_closed(struct net *n, struct session *s)
     n->cbs.on_close(s, n->cbs.arg);
     session_deinit(s);
     n->clients--;
+    n->churn++;
     return 0;
 }
 
@@ -186,7 +189,11 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     struct net *n = lws_get_context(wsi) ? net_of(wsi) : NULL;
     struct session *s = user;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        n->churn++;
+        return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        n->churn++;
         return on_filter(n, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(n, wsi, s);
@@ -464,9 +471,13 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
  * clients the loop therefore pauses briefly after each pass and lets events gather, so one scan
  * serves many of them: by default 0.2 us per client, at most 2 ms, which is also the most it adds
  * to any latency. */
-static void pace(const struct net *n)
+static void pace(const struct net *n, uint64_t churn_before)
 {
     long us = n->cfg.loop_pace_us;
+    /* Never while connections come and go: lws accepts and upgrades them a pass at a time, so a
+     * pause per pass would stretch a join storm of 5,000 to seconds. */
+    if (n->churn != churn_before)
+        return;
     if (us < 0)
         us = (long)(n->clients / 5) > 2000 ? 2000 : (long)(n->clients / 5);
     if (us >= 50) {
@@ -477,8 +488,11 @@ static void pace(const struct net *n)
 
 void net_run(struct net *n)
 {
-    while (!n->stop && lws_service(n->ctx, 0) >= 0)
-        pace(n);
+    uint64_t churn = n->churn;
+    while (!n->stop && lws_service(n->ctx, 0) >= 0) {
+        pace(n, churn);
+        churn = n->churn;
+    }
 }
 
 void net_stop(struct net *n)

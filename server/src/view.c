@@ -134,21 +134,28 @@ char *view_welcome(const char *token, int64_t pid, enum role role, const char *n
     return dump(o);
 }
 
-char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
-                    int64_t now_ms, unsigned rank_top, bool resync)
+char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("snapshot"));
-    json_object_set_new(o, "event_id", json_string(r->last_id));
-    json_object_set_new(o, "resync", json_boolean(resync));
     json_object_set_new(o, "jam", jam_json(r));
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_t *items = json_array();
     for (size_t i = 0; i < r->n_items; i++)
-        json_array_append_new(items, item_json(r, r->items[i], role == ROLE_MODERATOR));
+        json_array_append_new(items, item_json(r, r->items[i], moderator));
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "ranking", ranking_json(r, rank_top));
     json_object_set_new(o, "stats", stats_json(r));
+    char *s = dump(o);
+    size_t n = strlen(s); /* strip the braces: the body is spliced into each snapshot */
+    memmove(s, s + 1, n - 2);
+    s[n - 2] = '\0';
+    return s;
+}
+
+char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
+                         const struct participant *p, bool resync)
+{
+    char *you_text = NULL;
     if (p) {
         json_t *you = json_object(), *mine = json_array();
         json_object_set_new(you, "id", json_integer(p->pid));
@@ -161,9 +168,40 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
             if (r->items[i]->author == p->pid)
                 json_array_append_new(mine, json_integer(r->items[i]->id));
         json_object_set_new(you, "items", mine);
-        json_object_set_new(o, "you", you);
+        you_text = dump(you);
     }
-    return dump(o);
+    json_t *head = json_object();
+    json_object_set_new(head, "type", json_string("snapshot"));
+    json_object_set_new(head, "event_id", json_string(event_id));
+    json_object_set_new(head, "resync", json_boolean(resync));
+    char *h = dump(head);
+    size_t hn = strlen(h), bn = strlen(body), yn = you_text ? strlen(you_text) : 0;
+    char *out = xmalloc(hn + bn + yn + 16);
+    size_t k = hn - 1; /* without the closing brace */
+    memcpy(out, h, k);
+    out[k++] = ',';
+    memcpy(out + k, body, bn);
+    k += bn;
+    if (you_text) {
+        memcpy(out + k, ",\"you\":", 7);
+        k += 7;
+        memcpy(out + k, you_text, yn);
+        k += yn;
+    }
+    out[k++] = '}';
+    out[k] = '\0';
+    free(h);
+    free(you_text);
+    return out;
+}
+
+char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
+                    int64_t now_ms, unsigned rank_top, bool resync)
+{
+    char *body = view_snapshot_body(r, role == ROLE_MODERATOR, now_ms, rank_top);
+    char *s = view_snapshot_with(r, r->last_id, body, p, resync);
+    free(body);
+    return s;
 }
 
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
