@@ -1506,27 +1506,12 @@ void store_free(struct store *s)
     free(s);
 }
 
-int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
-                 const char *sadd_member, uint64_t ctx, int64_t now_ms)
+/* Queue 'r' for the thread (takes ownership). Returns 0, or -ENOTCONN / -ENOBUFS (r freed). */
+static int enqueue(struct store *s, struct req *r, uint64_t ctx, int64_t now_ms)
 {
-    if (!s || !key || !payload || (sadd_set && !sadd_member))
-        return -EINVAL;
-    /* Cheap refusals first, so an overloaded or disconnected store costs no allocation. */
-    if (atomic_load(&s->link) == LINK_DOWN)
-        return -ENOTCONN;
-
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(key);
-    r->len = strlen(payload);
-    r->payload = dup_bytes(payload, r->len);
-    if (sadd_set) {
-        r->sadd_set = xstrdup(sadd_set);
-        r->sadd_member = xstrdup(sadd_member);
-    }
     r->ctx = ctx;
     r->enq_ms = mono_ms();
     r->caller_ms = now_ms;
-
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     r->seen = s->delivered;
@@ -1549,6 +1534,26 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
     return rc;
 }
 
+int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
+                 const char *sadd_member, uint64_t ctx, int64_t now_ms)
+{
+    if (!s || !key || !payload || (sadd_set && !sadd_member))
+        return -EINVAL;
+    /* Cheap refusals first, so an overloaded or disconnected store costs no allocation. */
+    if (atomic_load(&s->link) == LINK_DOWN)
+        return -ENOTCONN;
+
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->key = xstrdup(key);
+    r->len = strlen(payload);
+    r->payload = dup_bytes(payload, r->len);
+    if (sadd_set) {
+        r->sadd_set = xstrdup(sadd_set);
+        r->sadd_member = xstrdup(sadd_member);
+    }
+    return enqueue(s, r, ctx, now_ms);
+}
+
 int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
               size_t len, uint64_t ctx, int64_t now_ms)
 {
@@ -1561,29 +1566,7 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     r->put_key = xstrdup(key);
     r->len = len;
     r->payload = dup_bytes((const char *)value, len);
-    r->ctx = ctx;
-    r->enq_ms = mono_ms();
-    r->caller_ms = now_ms;
-    int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    r->seen = s->delivered;
-    if (atomic_load(&s->link) == LINK_DOWN || s->stopping) {
-        rc = -ENOTCONN;
-    } else if (s->pending >= s->queue_max) {
-        rc = -ENOBUFS;
-    } else {
-        if (s->wait_tail)
-            s->wait_tail->next = r;
-        else
-            s->wait_head = r;
-        s->wait_tail = r;
-        s->pending++;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (rc < 0)
-        req_free(r);
-    return rc;
+    return enqueue(s, r, ctx, now_ms);
 }
 
 size_t store_poll(struct store *s, struct store_result *out, size_t max)
