@@ -52,7 +52,7 @@ static char *dup_str(const char *s, size_t n)
 static const char *safe_key(const char *key, char buf[40])
 {
     size_t i = 0;
-    for (; key[i] && i < 32; i++) {
+    for (; i < 32 && key[i]; i++) {
         unsigned char c = (unsigned char)key[i];
         buf[i] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
     }
