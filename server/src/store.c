@@ -121,6 +121,8 @@ struct req {
     char *sadd_set;    /* owned; NULL when no SADD */
     char *sadd_member; /* owned */
     char *put_key;     /* owned; not NULL: a fenced SET of 'payload' to this key, not an append */
+    char *range_start; /* owned; not NULL: an XRANGE from this bound (with its '(' if exclusive) */
+    unsigned range_count;
     uint64_t ctx;
     int64_t enq_ms;    /* the store's monotonic clock at store_append (the thread's expiry) */
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
@@ -266,6 +268,7 @@ static void req_free(struct req *r)
     free(r->sadd_set);
     free(r->sadd_member);
     free(r->put_key);
+    free(r->range_start);
     free(r);
 }
 
@@ -397,11 +400,34 @@ static struct rnode *outbox_add(struct outbox *ob, enum store_result_kind kind)
 static void outbox_complete(struct outbox *ob, struct req *r, const char *err, const char *id,
                             size_t id_len)
 {
-    struct rnode *n = outbox_add(ob, STORE_APPENDED);
+    struct rnode *n = outbox_add(ob, r->range_start ? STORE_RANGE : STORE_APPENDED);
     n->r.ctx = r->ctx;
     n->r.err = err;
     if (!err)
         copy_str(n->r.id, sizeof(n->r.id), id, id_len);
+    n->r.key = r->key;
+    r->key = NULL;
+    req_free(r);
+    ob->done++;
+}
+
+/* Completes the read 'r' with the entries of the XRANGE reply 'x' (an array). */
+static void outbox_range(struct outbox *ob, struct req *r, const redisReply *x)
+{
+    struct rnode *n = outbox_add(ob, STORE_RANGE);
+    n->r.ctx = r->ctx;
+    n->r.entries = xcalloc(x->elements ? x->elements : 1, sizeof *n->r.entries);
+    for (size_t i = 0; i < x->elements; i++) {
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        if (!parse_entry(x->element[i], &id, &val, &len))
+            continue;
+        struct store_entry *e = &n->r.entries[n->r.n_entries++];
+        copy_str(e->id, sizeof e->id, id->str, id->len);
+        e->payload = dup_bytes(val, len);
+        e->len = len;
+    }
     n->r.key = r->key;
     r->key = NULL;
     req_free(r);
@@ -1053,6 +1079,8 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
     bool asked[STORE_WINDOW];
     size_t n = 0;
     for (struct req *r = batch; r; r = r->next) {
+        if (r->range_start)
+            continue; /* reads need no lease */
         struct key_state *k = key_get(s, r->key);
         if (k->held && k->synced)
             continue;
@@ -1178,6 +1206,13 @@ static void run_batch(struct store *s, struct req *batch)
     for (struct req *r = batch, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
+        if (r->range_start) {
+            (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key,
+                                     r->range_start, r->range_count);
+            *tailp = r;
+            tailp = &r->next;
+            continue;
+        }
         struct key_state *k = key_get(s, r->key);
         if (!k->held || !k->synced) {
             outbox_complete(&ob, r, k->why ? k->why : store_err_fenced, NULL, 0);
@@ -1208,7 +1243,8 @@ static void run_batch(struct store *s, struct req *batch)
             r->next = next;
             for (struct req *q = r, *qn; q; q = qn) {
                 qn = q->next;
-                key_get(s, q->key)->in_doubt = true;
+                if (!q->range_start)
+                    key_get(s, q->key)->in_doubt = true;
                 outbox_complete(&ob, q, err, NULL, 0);
             }
             s->doubt = s->cur;
@@ -1217,7 +1253,12 @@ static void run_batch(struct store *s, struct req *batch)
             break;
         }
         bool again = false;
-        if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
+        if (r->range_start) {
+            if (x->type == REDIS_REPLY_ARRAY)
+                outbox_range(&ob, r, x);
+            else
+                outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
+        } else if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
             outbox_complete(&ob, r, NULL, "", 0);
         } else if (x->type == REDIS_REPLY_STRING && x->len <= STORE_ID_MAX) {
             key_set_id(k, x->str, x->len);
@@ -1569,6 +1610,23 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     return enqueue(s, r, ctx, now_ms);
 }
 
+int store_read(struct store *s, const char *key, const char *start, bool inclusive,
+               unsigned count, uint64_t ctx, int64_t now_ms)
+{
+    unsigned long long ms, seq;
+    if (!s || !key || !parse_id(start, &ms, &seq) || count < 1 || count > 10000)
+        return -EINVAL;
+    if (atomic_load(&s->link) == LINK_DOWN)
+        return -ENOTCONN;
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->key = xstrdup(key);
+    size_t n = strlen(start) + 2;
+    r->range_start = xmalloc(n);
+    snprintf(r->range_start, n, "%s%s", inclusive ? "" : "(", start);
+    r->range_count = count;
+    return enqueue(s, r, ctx, now_ms);
+}
+
 size_t store_poll(struct store *s, struct store_result *out, size_t max)
 {
     size_t n = 0;
@@ -1615,8 +1673,13 @@ void store_result_clear(struct store_result *r)
         return;
     free(r->key);
     free(r->payload);
+    for (size_t i = 0; i < r->n_entries; i++)
+        free(r->entries[i].payload);
+    free(r->entries);
     r->key = NULL;
     r->payload = NULL;
+    r->entries = NULL;
+    r->n_entries = 0;
 }
 
 void store_expire(struct store *s, int64_t now_ms)

@@ -65,6 +65,14 @@ enum store_result_kind {
     STORE_FENCED,     /* another instance ('owner') holds the lease of stream 'key': appends to it
                          fail with store_err_fenced. Posted once per owner seen, until this
                          instance acquires the stream again. */
+    STORE_RANGE,      /* a read finished: 'err' NULL and 'entries' set (maybe none), or 'err' set */
+};
+
+/* One stream entry of a STORE_RANGE result. */
+struct store_entry {
+    char id[STORE_ID_MAX + 1];
+    char *payload;              /* owned by the result: field "e", NUL-terminated ("" if absent) */
+    size_t len;
 };
 
 struct store_result {
@@ -76,6 +84,8 @@ struct store_result {
     char *key;                  /* owned by the result (FOUND and APPENDED) */
     char *payload;              /* owned by the result (FOUND only) */
     char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
+    struct store_entry *entries; /* owned by the result (RANGE only), in stream order */
+    size_t n_entries;
 };
 
 /* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno. */
@@ -111,6 +121,14 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
  * STORE_APPENDED with 'ctx' and an empty 'id'. Same return values as store_append. */
 int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
               size_t len, uint64_t ctx, int64_t now_ms);
+
+/* Queue "XRANGE <key> <start> + COUNT <count>" ('inclusive' false: the exclusive "(<start>").
+ * Reads need no lease and leave no stream in doubt. They share the pipeline of the appends, so a
+ * read sees every append queued before it. Its result is a STORE_RANGE with 'ctx'; it fails like
+ * an append (store_err_timeout, store_err_unavailable). 'count' 1..10000. Same return values as
+ * store_append. */
+int store_read(struct store *s, const char *key, const char *start, bool inclusive,
+               unsigned count, uint64_t ctx, int64_t now_ms);
 
 /* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
  * store_result_clear(). Apply them in order: a later store_append counts every result already

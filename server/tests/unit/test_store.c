@@ -47,12 +47,21 @@ static struct {
     int order_violations;
     char found_payload[MAX_FOUND][32];
     char found_id[MAX_FOUND][STORE_ID_MAX + 1];
-    char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, in order */
+    char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, 'R' read */
     size_t nkinds;
     int fenced;                          /* STORE_FENCED results */
     char fenced_owner[STORE_OWNER_MAX + 1];
     char fenced_key[64];
+    struct {                             /* STORE_RANGE results by ctx - RANGE_CTX */
+        int count;
+        const char *err;
+        size_t n;
+        char first[32], last[32];        /* payloads */
+        char first_id[STORE_ID_MAX + 1], last_id[STORE_ID_MAX + 1];
+    } range[8];
 } seen;
+
+#define RANGE_CTX 5000
 
 static void seen_reset(void)
 {
@@ -96,7 +105,7 @@ static void on_wake(void *arg)
 static void record(const struct store_result *r)
 {
     if (seen.nkinds < sizeof(seen.kinds) - 1)
-        seen.kinds[seen.nkinds++] = "AFUDX"[r->kind];
+        seen.kinds[seen.nkinds++] = "AFUDXR"[r->kind];
     switch (r->kind) {
     case STORE_APPENDED:
         if (r->ctx >= MAX_CTX || !r->key) {
@@ -142,10 +151,38 @@ static void record(const struct store_result *r)
         snprintf(seen.fenced_owner, sizeof(seen.fenced_owner), "%s", r->owner);
         snprintf(seen.fenced_key, sizeof(seen.fenced_key), "%s", r->key);
         break;
+    case STORE_RANGE:
+        if (r->ctx < RANGE_CTX || r->ctx >= RANGE_CTX + 8 || (!r->err && !r->entries)) {
+            seen.bad++;
+            break;
+        }
+        seen.range[r->ctx - RANGE_CTX].count++;
+        seen.range[r->ctx - RANGE_CTX].err = r->err;
+        seen.range[r->ctx - RANGE_CTX].n = r->n_entries;
+        if (r->n_entries) {
+            const struct store_entry *a = &r->entries[0], *z = &r->entries[r->n_entries - 1];
+            snprintf(seen.range[r->ctx - RANGE_CTX].first, 32, "%s", a->payload);
+            snprintf(seen.range[r->ctx - RANGE_CTX].last, 32, "%s", z->payload);
+            snprintf(seen.range[r->ctx - RANGE_CTX].first_id, STORE_ID_MAX + 1, "%s", a->id);
+            snprintf(seen.range[r->ctx - RANGE_CTX].last_id, STORE_ID_MAX + 1, "%s", z->id);
+            for (size_t i = 1; i < r->n_entries; i++)
+                if (id_cmp(r->entries[i - 1].id, r->entries[i].id) >= 0)
+                    seen.order_violations++;
+        }
+        break;
     default:
         seen.bad++;
         break;
     }
+}
+
+static bool have_reads(int n, int unused)
+{
+    (void)unused;
+    for (int i = 0; i < n; i++)
+        if (!seen.range[i].count)
+            return false;
+    return true;
 }
 
 /* Drives the store like the loop does (wake pipe, poll, expire) until 'done' or the deadline. */
@@ -499,6 +536,55 @@ TEST(append_order_and_sadd)
     int mask = 0;
     CHECK_EQ_INT(store_members(&cfg, "t:jams", on_member, &mask), 0);
     CHECK_EQ_INT(mask, 3);
+}
+
+/* Reads share the appends' pipeline: a read queued right after appends sees them; pages are
+ * exact (exclusive or inclusive start, COUNT); a missing stream is empty; a key of another type
+ * fails the read without touching the connection. */
+TEST(reads_page_and_follow_appends)
+{
+    struct store *s = open_store(2000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    char payload[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(payload, sizeof(payload), "r%d", i);
+        CHECK_EQ_INT(store_append(s, "t:read", payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(s, 5000, have_results, 0, 300));
+    CHECK_EQ_INT(store_read(s, "t:read", seen.id[99], false, 50, RANGE_CTX + 0, now_ms()), 0);
+    CHECK_EQ_INT(store_read(s, "t:read", seen.id[99], true, 2, RANGE_CTX + 1, now_ms()), 0);
+    for (int i = 300; i < 310; i++) {
+        snprintf(payload, sizeof(payload), "r%d", i);
+        CHECK_EQ_INT(store_append(s, "t:read", payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK_EQ_INT(store_read(s, "t:read", seen.id[299], false, 100, RANGE_CTX + 2, now_ms()), 0);
+    CHECK_EQ_INT(store_read(s, "t:nothing", "0-0", false, 10, RANGE_CTX + 3, now_ms()), 0);
+    CHECK_EQ_INT(redis_cmd("SET t:string x"), 0);
+    CHECK_EQ_INT(store_read(s, "t:string", "0-0", false, 10, RANGE_CTX + 4, now_ms()), 0);
+    CHECK_EQ_INT(store_read(s, "t:read", "not-an-id", false, 10, RANGE_CTX + 5, now_ms()), -EINVAL);
+    CHECK_EQ_INT(store_read(s, "t:read", "0-0", false, 0, RANGE_CTX + 5, now_ms()), -EINVAL);
+    CHECK(pump(s, 5000, have_reads, 5, 0));
+    CHECK_EQ_INT((int)seen.range[0].n, 50);
+    CHECK(strcmp(seen.range[0].first, "r100") == 0 && strcmp(seen.range[0].last, "r149") == 0);
+    CHECK(strcmp(seen.range[0].first_id, seen.id[100]) == 0);
+    CHECK_EQ_INT((int)seen.range[1].n, 2);
+    CHECK(strcmp(seen.range[1].first, "r99") == 0 && strcmp(seen.range[1].last, "r100") == 0);
+    CHECK_EQ_INT((int)seen.range[2].n, 10); /* the appends queued before it, none missing */
+    CHECK(strcmp(seen.range[2].first, "r300") == 0 && strcmp(seen.range[2].last, "r309") == 0);
+    CHECK(seen.range[3].err == NULL && seen.range[3].n == 0);
+    CHECK(seen.range[4].err == store_err_unavailable);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(seen.range[i].count, 1);
+    CHECK_EQ_INT(seen.order_violations, 0);
+    CHECK_EQ_INT(seen.bad, 0);
+    CHECK_EQ_INT(seen.downs, 0);
+    /* The connection is still good: an append after the failed read lands. */
+    CHECK_EQ_INT(store_append(s, "t:read", "after", NULL, NULL, 310, now_ms()), 0);
+    CHECK(pump(s, 5000, have_results, 310, 311));
+    CHECK(seen.err[310] == NULL);
+    store_free(s);
 }
 
 TEST(error_replies_keep_connection)
@@ -1102,6 +1188,7 @@ int main(void)
     RUN(check_and_config);
     RUN(down_at_start);
     RUN(append_order_and_sadd);
+    RUN(reads_page_and_follow_appends);
     RUN(error_replies_keep_connection);
     RUN(queue_bound);
     RUN(replay_pages);
