@@ -530,6 +530,74 @@ static void delta_votes(struct room *r, struct item *it)
     d->stats = true;
 }
 
+/* ---- catch-up: the delta of events read back from the stream ------------------------------ */
+
+static void touch_add(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
+{
+    for (size_t i = 0; i < *n; i++) /* a page holds a few hundred events: a scan is enough */
+        if ((*v)[i] == id)
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *v = xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = id;
+}
+
+void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d)
+{
+    const struct item *it = NULL;
+    if (!d->from[0])
+        snprintf(d->from, sizeof d->from, "%s", id);
+    snprintf(d->to, sizeof d->to, "%s", id);
+    switch (e->type) {
+    case EV_JOINED:
+        d->stats = true;
+        break;
+    case EV_POSTED: {
+        /* The item id is not in the event: it is the outcome recorded for the op, if this entry
+         * is the one that took effect (a retried op may have reached the stream twice). */
+        const struct op_done *done = room_op_done(r, e->by, e->op);
+        if (done && done->item && strcmp(done->event_id, id) == 0)
+            it = room_item(r, done->item);
+        if (it)
+            touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        break;
+    }
+    case EV_HIDDEN:
+    case EV_UNHIDDEN:
+        if ((it = room_item(r, e->item)) != NULL)
+            touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        break;
+    case EV_VOTED:
+    case EV_UNVOTED:
+        if ((it = room_item(r, e->item)) != NULL)
+            touch_add(&d->votes, &d->n_votes, &d->cap_votes, it->id);
+        break;
+    case EV_STARTED:
+    case EV_PAUSED:
+    case EV_RESUMED:
+    case EV_PHASE_SET:
+    case EV_EXTENDED:
+    case EV_PHASE_ENDED:
+        d->clock = true;
+        break;
+    default:
+        break;
+    }
+    if (it) {
+        d->kinds |= 1u << it->kind;
+        d->stats = true;
+    }
+}
+
+void room_delta_clear(struct room_delta *d)
+{
+    free(d->items);
+    free(d->votes);
+    memset(d, 0, sizeof *d);
+}
+
 void room_delta_reset(struct room *r)
 {
     struct room_delta *d = &r->delta;

@@ -190,6 +190,14 @@ bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, s
 size_t room_top(const struct room *r, enum kind kind, size_t k, uint32_t *out);
 void room_delta_reset(struct room *r);
 
+/* Catch-up (a resume served from the stream): add to the caller's 'd' (zeroed at first, released
+ * with room_delta_clear) what the stored event 'e' with id 'id' touched, as the current state
+ * sees it: the items it posted, hid or unhid, the items whose votes it changed, the kinds whose
+ * ranking it may have changed, clock and stats. Feed the events in stream order; d->from and
+ * d->to become the first and last id (d->prev is the caller's). Reads 'r' only. */
+void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d);
+void room_delta_clear(struct room_delta *d);
+
 /* Compare two stream ids "<ms>-<seq>": <0, 0, >0. Malformed ids compare as 0-0. */
 int room_id_cmp(const char *a, const char *b);
 

@@ -204,11 +204,10 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
     return s;
 }
 
-char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
+/* An update of delta 'd' with the given ranking lists (NULL: none). */
+static char *update_of(const struct room *r, const struct room_delta *d, json_t *ranking,
+                       int64_t now_ms)
 {
-    const struct room_delta *d = &r->delta;
-    if (!d->from[0] && !d->clock && !d->stats && !d->n_items && !d->n_votes)
-        return NULL;
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string("update"));
     json_object_set_new(o, "prev", json_string(d->prev));
@@ -230,8 +229,25 @@ char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
         }
         json_object_set_new(o, "votes", votes);
     }
+    if (ranking && json_object_size(ranking))
+        json_object_set_new(o, "ranking", ranking);
+    else
+        json_decref(ranking);
+    if (d->clock)
+        json_object_set_new(o, "clock", clock_json(r, now_ms));
+    if (d->stats)
+        json_object_set_new(o, "stats", stats_json(r));
+    return dump(o);
+}
+
+char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
+{
+    const struct room_delta *d = &r->delta;
+    if (!d->from[0] && !d->clock && !d->stats && !d->n_items && !d->n_votes)
+        return NULL;
+    json_t *ranking = NULL;
     if (d->kinds) {
-        json_t *ranking = json_object();
+        ranking = json_object();
         uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
         for (int k = 0; k < KIND__COUNT; k++) {
             size_t n;
@@ -239,16 +255,24 @@ char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
                 json_object_set_new(ranking, kind_name((enum kind)k), id_array(ids, n));
         }
         free(ids);
-        if (json_object_size(ranking))
-            json_object_set_new(o, "ranking", ranking);
-        else
-            json_decref(ranking);
     }
-    if (d->clock)
-        json_object_set_new(o, "clock", clock_json(r, now_ms));
-    if (d->stats)
-        json_object_set_new(o, "stats", stats_json(r));
-    return dump(o);
+    return update_of(r, d, ranking, now_ms);
+}
+
+char *view_catchup(const struct room *r, const struct room_delta *d, int64_t now_ms,
+                   unsigned rank_top)
+{
+    json_t *ranking = NULL;
+    if (d->kinds) {
+        ranking = json_object();
+        uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
+        for (int k = 0; k < KIND__COUNT; k++)
+            if (d->kinds & (1u << k))
+                json_object_set_new(ranking, kind_name((enum kind)k),
+                                    id_array(ids, room_top(r, (enum kind)k, rank_top, ids)));
+        free(ids);
+    }
+    return update_of(r, d, ranking, now_ms);
 }
 
 char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,

@@ -15,8 +15,8 @@
 struct room;
 struct participant;
 
-/* 'resumed': the client's last event id is still in memory, so no snapshot follows: the missed
- * updates do. */
+/* 'resumed': every event after the client's last event id can be sent (from memory or read back
+ * from the stream), so no snapshot follows: the missed updates do. */
 char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
                    bool resumed);
 /* 'p' is NULL for screens; moderators see hidden items in full. */
@@ -31,6 +31,11 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
 /* The update for the room's current delta, or NULL when nothing changed. Updates the room's
  * broadcast top-list cache; the caller then calls room_delta_reset(). */
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top);
+struct room_delta;
+/* A catch-up update (a resume served from the stream) for the events of 'd' (room_touch): the
+ * current values of what they touched, and the current top list of each kind they touched. */
+char *view_catchup(const struct room *r, const struct room_delta *d, int64_t now_ms,
+                   unsigned rank_top);
 /* budget_left: -1 = unlimited; has_budget false = omit. item 0 = omit. */
 char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,
                int64_t budget_left);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "room.h"
 #include "test.h"
 
@@ -350,6 +351,83 @@ TEST(delta_tracks_one_tick)
     room_free(r);
 }
 
+/* What a catch-up read of the stream reports: every item a stored event touched, once, judged
+ * by the current state (a post's item comes from its op's recorded outcome, and a duplicate of an
+ * applied op touches nothing); clock and stats when they changed. */
+struct stored {
+    char id[32];
+    struct event e;
+};
+
+static void store_event(struct room *r, struct stored *st, size_t *n, int64_t pid, enum role role,
+                        struct msg *m, int64_t at_ms)
+{
+    struct stored *x = &st[(*n)++];
+    CHECK(room_check(r, pid, role, m, &x->e) == NULL);
+    x->e.at_ms = at_ms;
+    snprintf(x->id, sizeof x->id, "%llu-0", ++seq);
+    CHECK(room_apply(r, x->id, &x->e, NULL) == NULL);
+}
+
+TEST(touch_reports_what_stored_events_changed)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), cit = join(r, ROLE_CITIZEN, "Ci");
+    struct stored st[16];
+    size_t n = 0;
+    struct msg m = mk(MSG_START, "s");
+    store_event(r, st, &n, mod, ROLE_MODERATOR, &m, 1000);
+    m = mk(MSG_POST, "p1");
+    m.kind = KIND_PROBLEM;
+    m.text = "First";
+    store_event(r, st, &n, mod, ROLE_MODERATOR, &m, 1000);
+    size_t from = n; /* the client saw everything up to here */
+    m = mk(MSG_POST, "x");
+    m.kind = KIND_PROBLEM;
+    m.text = "Second";
+    store_event(r, st, &n, cit, ROLE_CITIZEN, &m, 1000);
+    /* The same op stored again (a retry after an unknown outcome): no effect when applied. */
+    st[n] = st[n - 1];
+    st[n].e.text = xstrdup(st[n - 1].e.text);
+    snprintf(st[n].id, sizeof st[n].id, "%llu-0", ++seq);
+    CHECK_EQ_STR(room_apply(r, st[n].id, &st[n].e, NULL), "duplicate_op");
+    n++;
+    m = mk(MSG_VOTE, "v");
+    m.item = 1;
+    store_event(r, st, &n, cit, ROLE_CITIZEN, &m, 1000);
+    m = mk(MSG_HIDE, "h");
+    m.item = 2;
+    store_event(r, st, &n, mod, ROLE_MODERATOR, &m, 1000);
+    m = mk(MSG_PAUSE, "pz");
+    store_event(r, st, &n, mod, ROLE_MODERATOR, &m, 2000);
+
+    struct room_delta d;
+    memset(&d, 0, sizeof d);
+    for (size_t i = from; i < n; i++)
+        room_touch(r, st[i].id, &st[i].e, &d);
+    CHECK_EQ_STR(d.from, st[from].id);
+    CHECK_EQ_STR(d.to, st[n - 1].id);
+    CHECK_EQ_INT(d.n_items, 1); /* item 2: posted, then hidden; the duplicate adds nothing */
+    CHECK(d.n_items == 1 && d.items[0] == 2);
+    CHECK(d.n_votes == 1 && d.votes[0] == 1);
+    CHECK(d.kinds == 1u << KIND_PROBLEM);
+    CHECK(d.clock && d.stats);
+    room_delta_clear(&d);
+    CHECK(d.items == NULL && d.n_items == 0 && !d.clock);
+
+    /* The duplicate alone touches nothing; the pause alone only the clock. */
+    room_touch(r, st[from + 1].id, &st[from + 1].e, &d);
+    CHECK(d.n_items == 0 && d.n_votes == 0 && !d.stats && !d.clock);
+    CHECK_EQ_STR(d.to, st[from + 1].id);
+    room_touch(r, st[n - 1].id, &st[n - 1].e, &d);
+    CHECK(d.n_items == 0 && d.clock && !d.stats);
+    CHECK_EQ_STR(d.from, st[from + 1].id);
+    room_delta_clear(&d);
+    for (size_t i = 0; i < n; i++)
+        event_clear(&st[i].e);
+    room_free(r);
+}
+
 TEST(join_rules)
 {
     struct room *r = new_room(0);
@@ -475,6 +553,7 @@ int main(void)
     RUN(hide_unhide_and_ranking);
     RUN(op_ids_take_effect_once);
     RUN(delta_tracks_one_tick);
+    RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
     RUN(id_compare);
     RUN(snapshot_round_trip_is_exact);
