@@ -60,6 +60,9 @@ static const struct option_def options[] = {
     NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
         "pause after each event-loop pass so that events gather (-1: by the number of clients, "
         "0: never)"),
+    NUM(resume_max_events, "resume-max-events", "COJAM_RESUME_MAX_EVENTS", "10000", 0, 10000000,
+        "a resume the broadcast ring cannot serve reads up to this many missed events back from "
+        "the stream; beyond, or with 0, it gets a snapshot"),
     NUM(snapshot_every, "snapshot-every", "COJAM_SNAPSHOT_EVERY", "10000", 100, 100000000,
         "store a jam snapshot after this many events (or a quarter of the jam's events, if more)"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),

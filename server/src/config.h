@@ -29,6 +29,7 @@ struct config {
     long redis_timeout_ms;
     long token_ttl_s;
     long snapshot_every;
+    long resume_max_events;
     long max_deliveries;
     long loop_pace_us;
     char *log_level;

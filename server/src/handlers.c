@@ -31,6 +31,8 @@
 #define JAMS_SET "cojam:jams"
 #define RESYNC_LIMIT 3
 #define RESYNC_WINDOW_MS 60000
+#define CATCHUP_PAGE 256  /* stream entries per catch-up read: one update of at most ~150 KB */
+#define CATCHUP_READS 16  /* catch-up reads in flight at once, all jams together */
 
 /* A per-jam ring of shared, immutable, pre-framed updates. Sequence q lives in slots[q % cap]
  * while head - q <= cap; a session's cursor is the next sequence it has to send. */
@@ -59,7 +61,10 @@ struct jam {
     bool snap_inflight;
 };
 
-enum pending_kind { PENDING_WRITE, PENDING_JOIN, PENDING_CREATE, PENDING_CLOCK, PENDING_SNAPSHOT };
+enum pending_kind {
+    PENDING_WRITE, PENDING_JOIN, PENDING_CREATE, PENDING_CLOCK, PENDING_SNAPSHOT,
+    PENDING_PAGE, /* a catch-up read (no event) */
+};
 
 /* One append waiting for Redis. */
 struct pending {
@@ -93,7 +98,9 @@ struct hub {
     bool storage_up;
     int64_t last_sweep_ms;
     unsigned snapshots_since_trim;
-    uint32_t *scratch;         /* rank_top ids */
+    unsigned reads;            /* catch-up reads in flight */
+    uint64_t *read_waiters;    /* owned: FIFO of sessions waiting for a read slot (by id) */
+    size_t rw_head, rw_len, rw_cap;
 };
 
 static int replay_payload(struct hub *h, const char *code, const char *id, const char *payload,
@@ -259,13 +266,166 @@ static void send_welcome(struct hub *h, struct session *s, bool resumed)
         send_json(s, view_status(false)); /* joined during an outage: say so at once */
 }
 
-/* ---- the write path ------------------------------------------------------------------------ */
-
 static void pending_free(struct pending *p)
 {
     event_clear(&p->ev);
     free(p);
 }
+
+/* ---- resume from the stream ---------------------------------------------------------------- */
+
+/* A client whose last event id the ring no longer covers reads the missed events back from the
+ * jam's stream, CATCHUP_PAGE at a time, and receives one update per page: the events' ids, and
+ * the current values of what they touched (room_touch). The next page is read only once the
+ * previous update has left the session's queue, so a slow client costs one page of memory, not
+ * the backlog. When the pages reach the id up to which the ring has broadcast, the client goes on
+ * with the ring's next frame. An id not found in the stream, a failed read, or more missed events
+ * than --resume-max-events end it with a snapshot flagged resync instead. */
+
+static bool catchup_possible(const struct hub *h, const struct jam *j, const char *last_id)
+{
+    return h->cfg->resume_max_events > 0 && strchr(last_id, '-') && store_is_up(h->store) &&
+           room_id_cmp(last_id, "0-1") >= 0 && room_id_cmp(last_id, j->room->last_id) < 0;
+}
+
+static void catchup_begin(struct session *s, const char *last_id)
+{
+    memset(&s->catchup, 0, sizeof s->catchup);
+    s->catchup.on = true;
+    snprintf(s->catchup.after, sizeof s->catchup.after, "%s", last_id);
+    s->wants_snapshot = 0;
+}
+
+/* Ends the catch-up: caught up (the ring's frames follow), or not (a resync snapshot instead). */
+static void catchup_end(struct session *s, bool caught_up)
+{
+    s->catchup.on = false;
+    s->catchup.reading = false;
+    s->cursor = s->jam->ring.head;
+    if (!caught_up)
+        s->wants_snapshot = 2;
+    net_want_write(s);
+}
+
+static void catchup_issue(struct hub *h, struct session *s, int64_t now_ms)
+{
+    struct jam *j = s->jam;
+    struct pending *p = xcalloc(1, sizeof *p);
+    p->kind = PENDING_PAGE;
+    p->session_id = s->id;
+    p->jam = j;
+    uint64_t ctx = ++h->next_ctx;
+    /* The first read includes the client's own id, to check that the stream has it. */
+    bool first = !s->catchup.found;
+    if (store_read(h->store, j->key, s->catchup.after, first, CATCHUP_PAGE + first, ctx,
+                   now_ms) < 0) {
+        pending_free(p);
+        catchup_end(s, false);
+        return;
+    }
+    imap_put(&h->pending, ctx, (uint64_t)(uintptr_t)p);
+    h->reads++;
+    s->catchup.reading = true;
+    s->catchup.ctx = ctx;
+}
+
+/* Reads the next page now, or when a read slot frees up. */
+static void catchup_read(struct hub *h, struct session *s, int64_t now_ms)
+{
+    if (h->reads < CATCHUP_READS) {
+        catchup_issue(h, s, now_ms);
+        return;
+    }
+    if (h->rw_len == h->rw_cap) {
+        size_t cap = h->rw_cap ? h->rw_cap * 2 : 64;
+        uint64_t *w = xmalloc(cap * sizeof *w);
+        for (size_t i = 0; i < h->rw_len; i++)
+            w[i] = h->read_waiters[(h->rw_head + i) % h->rw_cap];
+        free(h->read_waiters);
+        h->read_waiters = w;
+        h->rw_cap = cap;
+        h->rw_head = 0;
+    }
+    h->read_waiters[(h->rw_head + h->rw_len++) % h->rw_cap] = s->id;
+    s->catchup.reading = true;
+    s->catchup.ctx = 0; /* waiting for a slot */
+}
+
+static void catchup_admit_waiters(struct hub *h, int64_t now_ms)
+{
+    while (h->reads < CATCHUP_READS && h->rw_len) {
+        uint64_t id = h->read_waiters[h->rw_head];
+        h->rw_head = (h->rw_head + 1) % h->rw_cap;
+        h->rw_len--;
+        struct session *s = find_session(h, id);
+        if (s && s->jam && s->catchup.on && s->catchup.reading && !s->catchup.ctx)
+            catchup_issue(h, s, now_ms);
+    }
+}
+
+/* A page of the stream for session 's', read after s->catchup.after. */
+static void catchup_page(struct hub *h, struct session *s, const struct store_result *res)
+{
+    struct jam *j = s->jam;
+    struct catchup *c = &s->catchup;
+    c->reading = false;
+    c->ctx = 0;
+    if (res->err) {
+        log_debug("session %llu: catch-up read failed (%s): resync", (unsigned long long)s->id,
+                  res->err);
+        catchup_end(s, false);
+        return;
+    }
+    size_t i = 0, asked = CATCHUP_PAGE + !c->found;
+    if (!c->found) {
+        if (!res->n_entries || strcmp(res->entries[0].id, c->after) != 0) {
+            log_debug("session %llu: last_event_id %s is not in the stream: resync",
+                      (unsigned long long)s->id, c->after);
+            catchup_end(s, false);
+            return;
+        }
+        c->found = true;
+        i = 1;
+    }
+    /* Everything up to the ring's last frame ('upto') comes from here, the rest from the ring. */
+    const char *upto = j->room->delta.prev;
+    bool end_of_stream = res->n_entries < asked;
+    struct room_delta d;
+    memset(&d, 0, sizeof d);
+    memcpy(d.prev, c->after, sizeof d.prev);
+    for (; i < res->n_entries && room_id_cmp(res->entries[i].id, upto) <= 0; i++) {
+        const struct store_entry *e = &res->entries[i];
+        struct event ev;
+        struct codec_error ce;
+        if (codec_event_decode(e->payload, e->len, &ev, &ce) < 0)
+            memset(&ev, 0, sizeof ev); /* logged at recovery; it changed nothing: covered as is */
+        room_touch(j->room, e->id, &ev, &d);
+        event_clear(&ev);
+        c->events++;
+    }
+    if (i < res->n_entries)
+        end_of_stream = true; /* past 'upto' */
+    bool caught_up = room_id_cmp(d.to[0] ? d.to : c->after, upto) >= 0;
+    bool too_many = c->events > (uint64_t)h->cfg->resume_max_events;
+    if (too_many || (!caught_up && end_of_stream)) {
+        if (!too_many)
+            log_warn("jam %s: the stream ends before %s, which was broadcast: resync", j->code,
+                     upto);
+        room_delta_clear(&d);
+        catchup_end(s, false); /* beyond --resume-max-events a snapshot is the cheaper way */
+        return;
+    }
+    if (d.to[0]) {
+        memcpy(c->after, d.to, sizeof c->after);
+        send_json(s, view_catchup(j->room, &d, net_wall_ms(), (unsigned)h->cfg->rank_top));
+    }
+    room_delta_clear(&d);
+    if (caught_up)
+        catchup_end(s, true);
+    /* else: the next page is read when this update has left the queue (hub_next_frame) */
+}
+
+/* ---- the write path ------------------------------------------------------------------------ */
 
 /* Append 'p->ev' to 'key' and track it. Takes ownership of 'p' in every case. Returns 0 or the
  * store's error (p freed, nothing reserved). */
@@ -306,10 +466,14 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, int64_t
         }
         attach(j, s, t.pid, t.role);
         uint64_t seq;
-        bool resumed = m->last_event_id[0] && ring_resume_point(j, m->last_event_id, &seq);
-        if (resumed) {
+        bool resumed = false;
+        if (m->last_event_id[0] && ring_resume_point(j, m->last_event_id, &seq)) {
             s->cursor = seq;
             s->wants_snapshot = 0;
+            resumed = true;
+        } else if (m->last_event_id[0] && catchup_possible(h, j, m->last_event_id)) {
+            catchup_begin(s, m->last_event_id);
+            resumed = true;
         } else if (m->last_event_id[0]) {
             s->wants_snapshot = 2; /* could not resume: a full snapshot, flagged as such */
         }
@@ -403,6 +567,8 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, int64_
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
 {
     (void)h, (void)m, (void)now_ms;
+    s->catchup.on = false; /* a page still being read is ignored when it comes */
+    s->catchup.reading = false;
     s->wants_snapshot = 2;
     net_want_write(s);
 }
@@ -493,6 +659,15 @@ static void after_append(struct hub *h, const struct store_result *res)
         return;
     }
     struct jam *j = p->jam;
+    if (p->kind == PENDING_PAGE) {
+        h->reads--;
+        struct session *s = find_session(h, p->session_id);
+        if (s && s->jam == j && s->catchup.on && s->catchup.ctx == res->ctx)
+            catchup_page(h, s, res);
+        catchup_admit_waiters(h, net_now_ms());
+        pending_free(p);
+        return;
+    }
     if (p->kind == PENDING_SNAPSHOT) {
         j->snap_inflight = false;
         if (res->err)
@@ -577,6 +752,7 @@ void hub_on_wake(void *arg)
             struct store_result *res = &results[i];
             switch (res->kind) {
             case STORE_APPENDED:
+            case STORE_RANGE:
                 after_append(h, res);
                 break;
             case STORE_FOUND:
@@ -631,7 +807,9 @@ struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
     struct hub *h = arg;
     struct frame *f = session_dequeue(s);
     struct jam *j = s->jam;
-    if (!f && j) {
+    if (j && s->catchup.on && !s->catchup.reading && !s->q_len)
+        catchup_read(h, s, net_now_ms()); /* the previous page is leaving: read the next one */
+    if (!f && j && !s->catchup.on) {
         uint64_t behind = j->ring.head - s->cursor;
         if (!s->wants_snapshot && behind > j->ring.cap) {
             /* Too far behind for the ring: a fresh snapshot instead, a few times at most. */
@@ -658,7 +836,8 @@ struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
             s->cursor++;
         }
     }
-    *more = s->q_len || (s->jam && (s->wants_snapshot || s->cursor != s->jam->ring.head));
+    *more = s->q_len || (s->jam && !s->catchup.on &&
+                         (s->wants_snapshot || s->cursor != s->jam->ring.head));
     return f;
 }
 
@@ -921,6 +1100,7 @@ void hub_free(struct hub *h)
             pending_free((struct pending *)(uintptr_t)h->pending.vals[i]);
     imap_deinit(&h->pending);
     imap_deinit(&h->sessions);
+    free(h->read_waiters);
     smap_deinit(&h->creating, NULL);
     smap_deinit(&h->jams, jam_free);
     free(h->admin_token);

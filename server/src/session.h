@@ -37,6 +37,16 @@ struct session {
 
     uint64_t cursor;         /* next ring sequence to send */
     int wants_snapshot;      /* 0 no, 1 the first snapshot, 2 a resync: sent before ring frames */
+    /* A resume the ring could not serve reads the missed events from the stream, a page at a time
+     * when the previous one has been sent; ring frames wait until it has caught up. */
+    struct catchup {
+        bool on;
+        bool reading;        /* a page is being read (or waits for a read slot) */
+        bool found;          /* the client's last event id was found in the stream */
+        uint64_t ctx;        /* of the read in flight */
+        uint32_t events;     /* read so far */
+        char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
+    } catchup;
     int resyncs;             /* resyncs within the current window */
     int64_t resync_window_ms;
 

@@ -218,39 +218,181 @@ async def jam_full_limits(srv):
         other.stop()
 
 
-@suite.test(timeout=30)
-async def resume_too_far_behind_gets_flagged_snapshot(srv):
-    other = Servers(extra_args=["--ring-frames", "8"])
+async def missed_while_away(srv, jam, M, known, citizens=8, posts=40):
+    """Citizens post 'posts' problems each (concurrently, so in few ticks) and vote for two of
+    theirs and for the items in 'known' (posted before the absent client left); M hides one of
+    these and pauses. Returns the stream's last id once M has seen it all."""
+    cs = [Client(srv, "C%d" % i) for i in range(citizens)]
+    for c in cs:
+        await c.connect()
+    try:
+        await asyncio.gather(*(c.join(jam["code"], "citizen", anonymous=True) for c in cs))
+
+        async def work(c):
+            ids = []
+            for k in range(posts):
+                ids.append((await c.must_ack({"type": "post", "kind": "problem",
+                                              "text": "%s says %d" % (c.name, k)}))["item"])
+                await asyncio.sleep(0.06)  # under the rate limit of 20 messages a second
+            for i in ids[:2] + known:
+                await c.must_ack({"type": "vote", "item": i})
+            return ids
+        await asyncio.gather(*(work(c) for c in cs))
+        await M.must_ack({"type": "hide", "item": known[0], "reason": "duplicate"})
+        await M.must_ack({"type": "pause"})
+        return await caught_up(srv, jam["code"], [M])
+    finally:
+        await closing(*cs)
+
+
+async def away_while_busy(srv, M, A, citizens=8, posts=40):
+    """M (moderator) and A (citizen) join a new jam; M starts it and posts three problems, which A
+    sees; A leaves; then the jam is busy without A (missed_while_away). Returns A's token, the last
+    id A saw, the stream's last id and the jam's code."""
+    jam = srv.create_jam(title="Away", settings={"votes_per_phase": 0})
+    await M.connect()
+    await A.connect()
+    await M.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
+    w, _ = await A.join(jam["code"], "citizen", nickname="Ana")
+    await M.must_ack({"type": "start"})
+    known = [(await M.must_ack({"type": "post", "kind": "problem", "text": "known %d" % i}))["item"]
+             for i in range(3)]
+    await A.wait_model(lambda c: all(i in c.items for i in known), 3, "known items")
+    away_from = A.last
+    await A.close()
+    last = await missed_while_away(srv, jam, M, known, citizens, posts)
+    return w["token"], away_from, last, jam["code"]
+
+
+def updates_after(c, n_before):
+    return [m for m in c.received[n_before:] if m["type"] in ("update", "snapshot")]
+
+
+async def on_own_server(extra_args, body):
+    """Run body(server, M, A) against a cojamd of its own (with extra_args) and check that it
+    stops cleanly."""
+    other = Servers(extra_args=extra_args)
     try:
         other.start()
-        jam = other.create_jam(title="Ring")
         M, A = Client(other, "M"), Client(other, "A")
-        await M.connect()
-        await A.connect()
         try:
-            await M.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
-            w, _ = await A.join(jam["code"], "citizen", nickname="Ana")
-            await M.must_ack({"type": "start"})
-            await A.wait_model(lambda c: (c.clock or {}).get("state") == "running", 3, "running")
-            await A.close()
-            ids = []
-            for i in range(20):  # one post per tick or more: more frames than the ring keeps
-                ids.append((await M.must_ack({"type": "post", "kind": "problem",
-                                              "text": "ring %d" % i}))["item"])
-                await asyncio.sleep(0.06)
-            await A.reconnect()
-            w2, snap = await A.join(token=w["token"], last_event_id=A.last)
-            check(not w2.get("resumed"), "resumed although 20 frames were missed (ring 8)")
-            check(snap is not None and snap.get("resync") is True,
-                  "the snapshot after a too-old last_event_id: resync %r",
-                  None if snap is None else snap.get("resync"))
-            check(all(i in A.items for i in ids), "items missing after the snapshot")
+            await body(other, M, A)
         finally:
             await closing(M, A)
         problems = other.stop_cojamd_checked()
         check(not problems, "second server: %s", "; ".join(problems))
     finally:
         other.stop()
+
+
+@suite.test(timeout=60)
+async def resume_reads_missed_events_from_the_stream(srv):
+    """A client away for far more frames than the ring keeps (8 here) and for more events than one
+    page (256) resumes: the missed events come back from the stream as a chain of updates from its
+    own id, then the ring's frames, and it ends in the state a fresh snapshot shows."""
+    async def body(other, M, A):
+        token, away_from, last, code = await away_while_busy(other, M, A)
+        missed = [e for e, _ in other.xrange(code) if eid(e) > eid(away_from)]
+        check(len(missed) > 300, "only %d events missed: not more than a page", len(missed))
+        await A.reconnect()
+        n0 = len(A.received)
+        w2, snap = await A.join(token=token, last_event_id=away_from)
+        check(w2.get("resumed") is True and snap is None,
+              "resumed %r after %d missed events (ring 8)", w2.get("resumed"), len(missed))
+        await A.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last), 5,
+                           "caught up from the stream")
+        got = updates_after(A, n0)
+        check(all(m["type"] == "update" for m in got), "a snapshot came during the resume")
+        check(len(got) >= 2, "%d updates for %d events: one page each", len(got), len(missed))
+        check_eq(got[0]["prev"], away_from, "the first update's prev")
+        for a, b in zip(got, got[1:]):
+            check_eq(b["prev"], a["to"], "updates chain without gap or overlap")
+        check(not A.gaps and not A.anomalies, "gaps %r anomalies %r", A.gaps, A.anomalies)
+        resumed_model, resumed_stats = A.model(), dict(A.stats)
+        resumed_clock = dict(A.clock)
+        snap = await fresh_snapshot(A)
+        check_eq(resumed_model, A.model(), "state after the resume = a fresh snapshot")
+        check_eq(resumed_stats, snap["stats"], "stats after the resume")
+        check_eq(resumed_clock["state"], "paused", "clock after the resume")
+        # The ring takes over: the next change comes as a plain update.
+        n1 = len(A.received)
+        await M.must_ack({"type": "resume"})
+        await A.wait_model(lambda c: c.clock["state"] == "running", 3, "resumed by M")
+        check(not A.gaps, "a gap after the resume: %r", A.gaps)
+        check(all(m["type"] == "update" for m in updates_after(A, n1)), "snapshot after resume")
+
+    await on_own_server(["--ring-frames", "8"], body)
+
+
+@suite.test(timeout=60)
+async def resume_falls_back_to_a_flagged_snapshot(srv):
+    """Beyond --resume-max-events, for an id the stream does not have, and for an id from the
+    future, the client gets a snapshot marked resync instead, and still ends in the right state."""
+    async def body(other, M, A):
+        token, away_from, _, code = await away_while_busy(other, M, A, citizens=4)
+        created = other.xrange(code)[0][0]
+        ms, seq = created.split("-")
+        unknown = "%s-%d" % (ms, int(seq) + 7)  # inside the stream's range, not an entry
+        for why, last_id in (("too many missed events", away_from),
+                             ("an id the stream does not have", unknown),
+                             ("an id from the future", "99999999999999-0")):
+            await A.reconnect()
+            n0 = len(A.received)
+            w2, snap = await A.join(token=token, last_event_id=last_id)
+            if snap is None:  # resumed was promised: the snapshot follows the failed read
+                snap = await A.wait_for("snapshot", timeout=5)
+            check(snap.get("resync") is True, "%s: snapshot resync %r", why, snap.get("resync"))
+            got = updates_after(A, n0)
+            check(got and got[0]["type"] == "snapshot", "%s: %d updates before the snapshot",
+                  why, len([m for m in got if m["type"] == "update"]))
+            model = A.model()
+            await fresh_snapshot(A)
+            check_eq(model, A.model(), "%s: state after the snapshot" % why)
+
+    await on_own_server(["--ring-frames", "8", "--resume-max-events", "100"], body)
+
+
+@suite.test(timeout=40)
+async def resume_after_a_restart_reads_the_stream(srv):
+    """After SIGKILL and a restart the ring is empty: a client that missed events before the crash
+    still resumes from its id (read back from the stream) instead of taking a snapshot."""
+    jam = srv.create_jam(title="Restart resume")
+    M, A = Client(srv, "M"), Client(srv, "A")
+    await M.connect()
+    await A.connect()
+    try:
+        await M.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
+        w, _ = await A.join(jam["code"], "citizen", nickname="Ana")
+        await M.must_ack({"type": "start"})
+        old = (await M.must_ack({"type": "post", "kind": "problem", "text": "old"}))["item"]
+        await A.wait_model(lambda c: old in c.items, 3, "the old item")
+        away_from = A.last
+        await A.close()
+        ids = [(await M.must_ack({"type": "post", "kind": "problem", "text": "p%d" % i}))["item"]
+               for i in range(5)]
+        await M.must_ack({"type": "vote", "item": old})
+        last = await caught_up(srv, jam["code"], [M])
+        await closing(M)
+        os.kill(srv.cojamd.pid, signal.SIGKILL)
+        srv.cojamd.wait(timeout=5)
+        srv.start_cojamd()
+        await A.reconnect()
+        n0 = len(A.received)
+        w2, snap = await A.join(token=w["token"], last_event_id=away_from)
+        check(w2.get("resumed") is True and snap is None, "resumed %r after a restart",
+              w2.get("resumed"))
+        await A.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last), 5,
+                           "caught up after the restart")
+        got = updates_after(A, n0)
+        check(got and got[0].get("prev") == away_from, "first frame %r", got[:1])
+        check(all(i in A.items for i in ids), "items missing after the resume")
+        check_eq(A.items[old].get("votes"), 1, "votes after the resume")
+        check_eq(A.ranking.get("problem", [None])[0], old, "ranking after the resume")
+        model = A.model()
+        await fresh_snapshot(A)
+        check_eq(model, A.model(), "state after the resume = a fresh snapshot")
+    finally:
+        await closing(M, A)
 
 
 if __name__ == "__main__":
