@@ -115,7 +115,8 @@ async function main() {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
-      '--web-root', webRoot, '--data-dir', tmp], 'cojamd');
+      '--web-root', webRoot, '--data-dir', tmp,
+      '--ring-frames', '8'], 'cojamd'); // a small ring, so that a short absence resumes from the stream
     try {
       await until(async () => {
         if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
@@ -369,6 +370,33 @@ async function main() {
     await until(async () => p2.page.evaluate(() => window.cojam.state.lastEventId !== '1-0'), 'last seen id restored');
     await until(async () => (await p1.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'false', 'unvote acknowledged');
     await until(async () => (await p2.page.textContent(`#rank-lists li[data-key="${idHostile}"] .item-votes`)).includes('1 vote'), 'p2 sees the new count');
+  });
+
+  await test('a participant away for longer than the server\'s ring holds resumes from the stream: nothing missed, no snapshot', async () => {
+    await p2.page.evaluate(() => {
+      window.__welcome = null; window.__snaps = 0;
+      window.cojam.conn.on('welcome', (m) => { window.__welcome = m; });
+      window.cojam.conn.on('snapshot', () => { window.__snaps++; });
+    });
+    await p2.ctx.setOffline(true);
+    try {
+      await p2.page.evaluate(() => { if (window.cojam.conn.ws) window.cojam.conn.ws.close(); });
+      await p2.page.waitForSelector('#conn-banner:visible');
+      for (let i = 0; i < 12; i++) { // a post per broadcast tick: more frames than the ring's 8
+        await p1.page.evaluate((n) => window.cojam.conn.write({ type: 'post', kind: 'problem', text: `Missed ${n}` }), i);
+        await new Promise((r) => setTimeout(r, 80));
+      }
+    } finally {
+      await p2.ctx.setOffline(false);
+    }
+    await p2.page.waitForSelector('#conn-banner', { state: 'hidden', timeout: 20000 });
+    await until(() => p2.page.evaluate(() => window.__welcome !== null), 'p2 rejoined');
+    assert(await p2.page.evaluate(() => window.__welcome.resumed === true), 'welcome.resumed');
+    await until(() => p2.page.evaluate(() => [...window.cojam.state.items.values()].filter((it) => /^Missed /.test(it.text || '')).length === 12), 'all 12 missed posts in p2\'s state');
+    await until(async () => (await p2.page.textContent('#rank-lists')).includes('Missed 11'), 'the last missed post on p2\'s page');
+    assert(await p2.page.evaluate(() => window.__snaps === 0), 'no snapshot: the missed updates came instead');
+    const ids = (pg) => pg.evaluate(() => window.cojam.state.lastEventId);
+    await until(async () => (await ids(p2.page)) === (await ids(p1.page)), 'p2 at the same event id as p1');
   });
 
   // ------------------------------------------------------------ phase change, moderation
