@@ -31,7 +31,9 @@
 #define JAMS_SET "cojam:jams"
 #define RESYNC_LIMIT 3
 #define RESYNC_WINDOW_MS 60000
-#define CATCHUP_PAGE 256  /* stream entries per catch-up read: one update of at most ~150 KB */
+#define CATCHUP_PAGE 256  /* stream entries per catch-up read and update... */
+#define CATCHUP_PAGE_BYTES (256u << 10) /* ...and at most this much stored JSON per update, so
+                                           that it fits the session's queue (SESSION_QUEUE_BYTES) */
 #define CATCHUP_READS 16  /* catch-up reads in flight at once, all jams together */
 
 /* A per-jam ring of shared, immutable, pre-framed updates. Sequence q lives in slots[q % cap]
@@ -389,12 +391,18 @@ static void catchup_page(struct hub *h, struct session *s, const struct store_re
     }
     /* Everything up to the ring's last frame ('upto') comes from here, the rest from the ring. */
     const char *upto = j->room->delta.prev;
-    bool end_of_stream = res->n_entries < asked;
+    bool past_upto = false, cut = false;
+    size_t bytes = 0;
     struct room_delta d;
     memset(&d, 0, sizeof d);
     memcpy(d.prev, c->after, sizeof d.prev);
-    for (; i < res->n_entries && room_id_cmp(res->entries[i].id, upto) <= 0; i++) {
+    for (; i < res->n_entries; i++) {
         const struct store_entry *e = &res->entries[i];
+        if ((past_upto = room_id_cmp(e->id, upto) > 0))
+            break;
+        if ((cut = bytes && bytes + e->len > CATCHUP_PAGE_BYTES))
+            break; /* the rest is read again after this update */
+        bytes += e->len;
         struct event ev;
         struct codec_error ce;
         if (codec_event_decode(e->payload, e->len, &ev, &ce) < 0)
@@ -403,8 +411,8 @@ static void catchup_page(struct hub *h, struct session *s, const struct store_re
         event_clear(&ev);
         c->events++;
     }
-    if (i < res->n_entries)
-        end_of_stream = true; /* past 'upto' */
+    /* Nothing more to read, yet 'upto' not reached: the stream lacks an event we broadcast. */
+    bool end_of_stream = !cut && (past_upto || res->n_entries < asked);
     bool caught_up = room_id_cmp(d.to[0] ? d.to : c->after, upto) >= 0;
     bool too_many = c->events > (uint64_t)h->cfg->resume_max_events;
     if (too_many || (!caught_up && end_of_stream)) {

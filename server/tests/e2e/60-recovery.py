@@ -8,6 +8,7 @@ SIGCONT the same op is retried and takes effect exactly once. Limits: --max-item
 --max-participants give jam_full."""
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -218,7 +219,7 @@ async def jam_full_limits(srv):
         other.stop()
 
 
-async def missed_while_away(srv, jam, M, known, citizens=8, posts=40):
+async def missed_while_away(srv, jam, M, known, citizens=8, posts=40, long_text=False):
     """Citizens post 'posts' problems each (concurrently, so in few ticks) and vote for two of
     theirs and for the items in 'known' (posted before the absent client left); M hides one of
     these and pauses. Returns the stream's last id once M has seen it all."""
@@ -231,8 +232,11 @@ async def missed_while_away(srv, jam, M, known, citizens=8, posts=40):
         async def work(c):
             ids = []
             for k in range(posts):
+                text = "%s says %d" % (c.name, k)
+                if long_text:  # 2,000 code points of 4 UTF-8 bytes: 8 KB a post
+                    text = (text + " " + "\U0001F333" * 2000)[:2000]
                 ids.append((await c.must_ack({"type": "post", "kind": "problem",
-                                              "text": "%s says %d" % (c.name, k)}))["item"])
+                                              "text": text}))["item"])
                 await asyncio.sleep(0.06)  # under the rate limit of 20 messages a second
             for i in ids[:2] + known:
                 await c.must_ack({"type": "vote", "item": i})
@@ -245,11 +249,11 @@ async def missed_while_away(srv, jam, M, known, citizens=8, posts=40):
         await closing(*cs)
 
 
-async def away_while_busy(srv, M, A, citizens=8, posts=40):
+async def away_while_busy(srv, M, A, citizens=8, posts=40, long_text=False):
     """M (moderator) and A (citizen) join a new jam; M starts it and posts three problems, which A
     sees; A leaves; then the jam is busy without A (missed_while_away). Returns A's token, the last
     id A saw, the stream's last id and the jam's code."""
-    jam = srv.create_jam(title="Away", settings={"votes_per_phase": 0})
+    jam = srv.create_jam(title="Away", settings={"votes_per_phase": 0, "max_text": 2000})
     await M.connect()
     await A.connect()
     await M.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
@@ -260,7 +264,7 @@ async def away_while_busy(srv, M, A, citizens=8, posts=40):
     await A.wait_model(lambda c: all(i in c.items for i in known), 3, "known items")
     away_from = A.last
     await A.close()
-    last = await missed_while_away(srv, jam, M, known, citizens, posts)
+    last = await missed_while_away(srv, jam, M, known, citizens, posts, long_text)
     return w["token"], away_from, last, jam["code"]
 
 
@@ -350,6 +354,31 @@ async def resume_falls_back_to_a_flagged_snapshot(srv):
             check_eq(model, A.model(), "%s: state after the snapshot" % why)
 
     await on_own_server(["--ring-frames", "8", "--resume-max-events", "100"], body)
+
+
+@suite.test(timeout=60)
+async def resume_pages_fit_the_session_queue(srv):
+    """2 MB of missed posts (8 KB each) come back in updates of at most 256 KB of stored events,
+    well under the 1 MiB bound of a session's queue, instead of one frame that would overflow it."""
+    async def body(other, M, A):
+        token, away_from, last, _ = await away_while_busy(other, M, A, posts=34, long_text=True)
+        await A.reconnect()
+        n0 = len(A.received)
+        w2, snap = await A.join(token=token, last_event_id=away_from)
+        check(w2.get("resumed") is True and snap is None, "resumed %r", w2.get("resumed"))
+        await A.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last), 10,
+                           "caught up from the stream")
+        got = updates_after(A, n0)
+        sizes = [len(json.dumps(m, ensure_ascii=False).encode()) for m in got]
+        check(all(m["type"] == "update" for m in got), "a snapshot came during the resume")
+        check(len(got) >= 8 and max(sizes) < 400 * 1024, "%d updates, largest %d bytes",
+              len(got), max(sizes))
+        check(not A.gaps and not A.anomalies, "gaps %r anomalies %r", A.gaps, A.anomalies)
+        model = A.model()
+        await fresh_snapshot(A)
+        check_eq(model, A.model(), "state after the resume = a fresh snapshot")
+
+    await on_own_server(["--ring-frames", "8"], body)
 
 
 @suite.test(timeout=40)
