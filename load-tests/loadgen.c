@@ -11,6 +11,11 @@
  *              vote-to-screen latency measured for EVERY client and every vote.
  *   idea-storm clients post ideas at a fixed total rate; same measure.
  *   join-storm N clients connect as fast as allowed; time to all joined.
+ *   resume-storm N clients join, all drop at once, writer sessions make the jam busy
+ *              while they are away, then all rejoin with token + last_event_id; time
+ *              until every client has caught up to the stream's last id, resumed vs
+ *              snapshot, bytes and frames per client, chain checks, a sampled check of
+ *              the clients' state against a fresh snapshot.
  *
  * Measuring: every write is stamped at send.  Its ack carries the Redis event id.
  * Each client keeps the highest "to" it has seen (read from the update frame with a
@@ -206,8 +211,8 @@ static uint64_t h_pct(const hist_t *h, double p)
 
 /* ------------------------------------------------------------ options */
 
-enum { SC_VOTE, SC_IDEA, SC_JOIN };
-static const char *sc_name[] = {"jam-vote", "idea-storm", "join-storm"};
+enum { SC_VOTE, SC_IDEA, SC_JOIN, SC_RESUME };
+static const char *sc_name[] = {"jam-vote", "idea-storm", "join-storm", "resume-storm"};
 
 static struct {
     char ws_host[64];
@@ -236,6 +241,10 @@ static struct {
     const char *label;
     const char *mark;
     int quiet;
+    /* resume-storm */
+    int writers, seed_items, away_events, verify_every;
+    double away_seconds, post_frac, catchup_timeout, gate_timeout;
+    const char *resume_gate;
 } opt;
 
 /* ------------------------------------------------------------- errors */
@@ -268,7 +277,7 @@ static void err_str(const char *s) { err_count(s, strlen(s)); }
 /* -------------------------------------------------------- connections */
 
 enum { CS_IDLE, CS_TCP, CS_HS, CS_JOINING, CS_JOINED, CS_CLOSED };
-enum { ROLE_CITIZEN, ROLE_MODERATOR };
+enum { ROLE_CITIZEN, ROLE_MODERATOR, ROLE_WRITER, ROLE_SCREEN }; /* writer, screen: resume-storm only */
 
 #define RING 32
 typedef struct {
@@ -584,6 +593,21 @@ static void ring_push(conn_t *c, evid_t to, uint64_t t)
 static void moderator_on_ack(conn_t *c, const char *op, size_t oplen, const char *s, const char *end);
 static void moderator_on_error(conn_t *c, const char *op, size_t oplen, const char *code, size_t codelen);
 
+/* resume-storm hooks (the scenario's code is further down); g_resume_phase is 0 in every other scenario */
+static int g_resume_phase;       /* 1 while the clients reconnect and catch up */
+static uint8_t *g_vf_on;         /* resume-storm: clients whose state is checked (NULL otherwise) */
+static bool rs_mine(const conn_t *c);
+static void rs_on_update(conn_t *c, evid_t prev, evid_t to, uint64_t t);
+static void rs_on_snapshot(conn_t *c, const char *s, size_t n, uint64_t t);
+static void rs_on_welcome(conn_t *c, const char *s, const char *end, uint64_t t);
+static void rs_on_error(conn_t *c);
+static void wr_on_ack(conn_t *c, const char *op, size_t oplen, const char *s, const char *end);
+static void wr_on_error(conn_t *c, const char *op, size_t oplen, const char *code, size_t codelen);
+static void vf_feed(conn_t *c, const char *s, size_t n, bool snapshot);
+static void rs_count_frame(const conn_t *c);
+static void rs_count_bytes(const conn_t *c, uint64_t n);
+static void rs_close_code(const conn_t *c, int code);
+
 static void on_update(conn_t *c, const char *s, size_t n, uint64_t t)
 {
     const char *end = s + n, *p = s + 17; /* after {"type":"update", */
@@ -601,6 +625,11 @@ slow:
     if (!scan_str(s, end, "to", &v, &vl) || !evid_parse(v, vl, &to)) goto bad;
 have:
     c_updates++;
+    if (g_vf_on) vf_feed(c, s, n, false);
+    if (g_resume_phase && rs_mine(c)) {
+        rs_on_update(c, prev, to, t);
+        return;
+    }
     if (evid_cmp(to, c->last_to) <= 0) return; /* clock/stats-only update, or overlap */
     if (evid_cmp(c->last_to, prev) < 0) {
         c_gaps++;
@@ -623,6 +652,10 @@ static void on_ack(conn_t *c, const char *s, const char *end, uint64_t t)
     }
     if (c->role == ROLE_MODERATOR) {
         moderator_on_ack(c, op, oplen, s, end);
+        return;
+    }
+    if (c->role == ROLE_WRITER) {
+        wr_on_ack(c, op, oplen, s, end);
         return;
     }
     if (oplen < 2 || (op[0] != 'w')) {
@@ -676,7 +709,15 @@ static void on_error_msg(conn_t *c, const char *s, const char *end)
         moderator_on_error(c, op, oplen, code, codelen);
         return;
     }
+    if (c->role == ROLE_WRITER) {
+        wr_on_error(c, op, oplen, code, codelen);
+        return;
+    }
     err_count(code, codelen);
+    if (g_resume_phase && rs_mine(c)) {
+        rs_on_error(c);
+        return;
+    }
     if (has_op && oplen > 1 && op[0] == 'w') {
         uint32_t k = (uint32_t)strtoul(op + 1, NULL, 10);
         if (k < g_nw && g_w[k].conn == c->id && g_w[k].state == W_PENDING) {
@@ -696,6 +737,11 @@ static void on_snapshot(conn_t *c, const char *s, size_t n, uint64_t t)
     const char *end = s + n, *v;
     size_t vl;
     evid_t id = {0, 0};
+    if (g_vf_on) vf_feed(c, s, n, true);
+    if (g_resume_phase && rs_mine(c)) {
+        rs_on_snapshot(c, s, n, t);
+        return;
+    }
     if (n > 65535) c_snapshots_big++;
     if (scan_str(s, end, "event_id", &v, &vl)) evid_parse(v, vl, &id);
     else err_str("snapshot_without_event_id");
@@ -724,6 +770,7 @@ static void on_message(conn_t *c, const char *s, size_t n)
     const char *end = s + n, *ty;
     size_t tl;
     c_frames_in++;
+    if (g_resume_phase) rs_count_frame(c);
     if (n > 17 && !memcmp(s, "{\"type\":\"update\",", 17)) {
         on_update(c, s, n, t);
         return;
@@ -740,7 +787,10 @@ static void on_message(conn_t *c, const char *s, size_t n)
     if (IS("update")) on_update(c, s, n, t);
     else if (IS("ack")) on_ack(c, s, end, t);
     else if (IS("snapshot")) on_snapshot(c, s, n, t);
-    else if (IS("welcome")) c->got_welcome = 1;
+    else if (IS("welcome")) {
+        c->got_welcome = 1;
+        if (opt.scenario == SC_RESUME) rs_on_welcome(c, s, end, t);
+    }
     else if (IS("error")) on_error_msg(c, s, end);
     else if (IS("pong") || IS("status")) {
     } else err_str("unknown_server_message");
@@ -767,6 +817,7 @@ static bool handle_frame(conn_t *c, bool fin, int opcode, uint8_t *pl, size_t n)
         char name[32];
         int code = n >= 2 ? (pl[0] << 8 | pl[1]) : 1005;
         snprintf(name, sizeof name, "close_%d", code);
+        if (g_resume_phase) rs_close_code(c, code);
         uint8_t cb[2] = {(uint8_t)(code >> 8), (uint8_t)code};
         if (code != 1005) ws_send(c, 0x8, cb, 2);
         else ws_send(c, 0x8, NULL, 0);
@@ -931,6 +982,7 @@ static void on_readable(conn_t *c)
             return;
         }
         c_bytes_in += (uint64_t)n;
+        if (g_resume_phase) rs_count_bytes(c, (uint64_t)n);
         uint8_t *base;
         size_t len;
         if (c->rlen) {
@@ -990,10 +1042,13 @@ static void on_connected(conn_t *c)
     conn_write(c, (uint8_t *)req, (size_t)n);
 }
 
+static bool rs_send_join(conn_t *c);
+
 static void send_join(conn_t *c)
 {
     char buf[256];
     int n;
+    if (opt.scenario == SC_RESUME && rs_send_join(c)) return;
     if (c->role == ROLE_MODERATOR)
         n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\",\"nickname\":\"mod\"}",
                      g_code, g_secret);
@@ -1389,11 +1444,17 @@ static void check_write_timeouts(uint64_t t)
 static uint64_t g_next_progress, g_prev_sent, g_prev_acked, g_prev_samples, g_prev_frames;
 static const char *g_phase = "setup";
 
+static void rs_progress(uint64_t t);
+
 static void progress(uint64_t t)
 {
     if (t < g_next_progress) return;
     g_next_progress = t + 1000000;
     if (opt.quiet) return;
+    if (opt.scenario == SC_RESUME) {
+        rs_progress(t);
+        return;
+    }
     int alive = 0;
     for (int i = 0; i < opt.clients; i++) alive += g_conns[i].state == CS_JOINED;
     uint32_t outstanding = 0;
@@ -1507,14 +1568,18 @@ static void usage(void)
             "  --url ws://127.0.0.1:PORT/ws   WebSocket endpoint\n"
             "  --http 127.0.0.1:PORT          HTTP API (default: from --url)\n"
             "  --admin-token T                bearer token for POST /api/jams (or COJAM_ADMIN_TOKEN)\n"
-            "  --scenario jam-vote|idea-storm|join-storm   (default jam-vote)\n"
+            "  --scenario jam-vote|idea-storm|join-storm|resume-storm   (default jam-vote)\n"
             "  --clients N (1000)  --rate R writes/s (200; idea-storm 100)  --duration D s (10)  --warmup W s (2)\n"
             "  --drain S s (5)     --sources K 127.0.0.1..K (8)  --json FILE\n"
             "  --connect-rate C/s (0 = unlimited)  --max-inflight M (1000)  --connect-timeout S (30)\n"
             "  --writers-frac F (0.1)  --ideas K (50)  --idle-settle S (1)  --ack-timeout S (5)\n"
             "  --server-pid P --redis-pid P --redis HOST:PORT   (CPU/RSS from /proc, XLEN of the jam stream)\n"
             "  --origin O  --label L  --deadline S (hard exit)  --seed X  --quiet\n"
-            "  --mark FILE   append \"measure_start\" / \"measure_end\" lines when the measured window opens/closes\n");
+            "  --mark FILE   append \"measure_start\" / \"measure_end\" lines when the measured window opens/closes\n"
+            "resume-storm: --items K seed ideas (300)  --away-events E (2000)  --away-seconds S (4)  --writers W (auto: 1 per 10\n"
+            "  writes/s)  --post-frac F (0.1 of the away events are posts)  --catchup-timeout S (60)  --verify-every K (50; 0 off)\n"
+            "  --resume-gate FILE  after the away phase (mark \"away_done\"), wait for FILE holding \"PORT [PID]\" (cojamd restarted)\n"
+            "  --gate-timeout S (120)\n");
     exit(2);
 }
 
@@ -1538,6 +1603,9 @@ static void parse_opts(int argc, char **argv)
                                  {"redis", 1, 0, 'R'},        {"deadline", 1, 0, 'X'},      {"idle-settle", 1, 0, 'I'},
                                  {"ack-timeout", 1, 0, 'A'},  {"origin", 1, 0, 'o'},        {"label", 1, 0, 'l'},
                                  {"seed", 1, 0, 'z'},         {"mark", 1, 0, 'M'},         {"quiet", 0, 0, 'q'},         {"help", 0, 0, '?'},
+                                 {"items", 1, 0, 256},        {"away-events", 1, 0, 257},   {"away-seconds", 1, 0, 258},
+                                 {"writers", 1, 0, 259},      {"post-frac", 1, 0, 260},     {"catchup-timeout", 1, 0, 261},
+                                 {"resume-gate", 1, 0, 262},  {"gate-timeout", 1, 0, 263},  {"verify-every", 1, 0, 264},
                                  {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:8080/ws", *http = NULL;
     bool rate_set = false;
@@ -1554,6 +1622,13 @@ static void parse_opts(int argc, char **argv)
     opt.ideas = 50;
     opt.idle_settle = 1;
     opt.ack_timeout = 5;
+    opt.seed_items = 300;
+    opt.away_events = 2000;
+    opt.away_seconds = 4;
+    opt.post_frac = 0.1;
+    opt.catchup_timeout = 60;
+    opt.gate_timeout = 120;
+    opt.verify_every = 50;
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -1569,6 +1644,7 @@ static void parse_opts(int argc, char **argv)
             if (!strcmp(optarg, "jam-vote")) opt.scenario = SC_VOTE;
             else if (!strcmp(optarg, "idea-storm")) opt.scenario = SC_IDEA;
             else if (!strcmp(optarg, "join-storm")) opt.scenario = SC_JOIN;
+            else if (!strcmp(optarg, "resume-storm")) opt.scenario = SC_RESUME;
             else usage();
             break;
         case 'S': opt.sources = atoi(optarg); break;
@@ -1589,6 +1665,15 @@ static void parse_opts(int argc, char **argv)
         case 'z': g_rng = strtoull(optarg, NULL, 0) | 1; break;
         case 'q': opt.quiet = 1; break;
         case 'M': opt.mark = optarg; break;
+        case 256: opt.seed_items = atoi(optarg); break;
+        case 257: opt.away_events = atoi(optarg); break;
+        case 258: opt.away_seconds = atof(optarg); break;
+        case 259: opt.writers = atoi(optarg); break;
+        case 260: opt.post_frac = atof(optarg); break;
+        case 261: opt.catchup_timeout = atof(optarg); break;
+        case 262: opt.resume_gate = optarg; break;
+        case 263: opt.gate_timeout = atof(optarg); break;
+        case 264: opt.verify_every = atoi(optarg); break;
         default: usage();
         }
     }
@@ -1609,6 +1694,16 @@ static void parse_opts(int argc, char **argv)
     if (opt.sources < 1 || opt.sources > 250) die("--sources out of range");
     if (opt.ideas < 1 || opt.ideas > 64) die("--ideas must be 1..64");
     if (opt.rate <= 0) die("--rate must be > 0");
+    if (opt.scenario == SC_RESUME) {
+        if (opt.seed_items < 1 || opt.seed_items > 5000) die("--items must be 1..5000");
+        if (opt.away_events < 1 || opt.away_events > 1000000) die("--away-events must be 1..1000000");
+        if (opt.away_seconds <= 0) die("--away-seconds must be > 0");
+        if (opt.post_frac < 0 || opt.post_frac > 1) die("--post-frac must be 0..1");
+        if (opt.writers <= 0) opt.writers = (int)ceil(opt.away_events / opt.away_seconds / 10.0);
+        if (opt.writers < 4) opt.writers = 4;
+        if (opt.writers > 2000) die("--writers must be at most 2000");
+        if (opt.verify_every < 0) opt.verify_every = 0;
+    }
 }
 
 /* -------------------------------------------------------------- main */
@@ -1628,6 +1723,955 @@ static bool drain_done(void)
     return true;
 }
 
+/* ======================================================== resume-storm */
+/*
+ * N clients join one jam (like join-storm) and keep their token (welcome) and the last event id
+ * they have seen (snapshot event_id, update "to").  Then all N drop at once (close(), no close
+ * frame: a Wi-Fi drop).  While they are away, W writer sessions (separate connections, at most 15
+ * writes/s each, one write in flight, under the server's 20/s) write --away-events votes, unvotes
+ * and posts, spread over --away-seconds.  The target is the stream's last id after the writers'
+ * last ack (cross-checked with XREVRANGE when --redis is given).  Writers and the moderator leave;
+ * (--resume-gate: wait for the bench script, which may kill -9 and restart cojamd meanwhile, and
+ * takes "PORT PID" from that file); then all N reconnect at once with token + last_event_id.
+ * A client has caught up when its last seen id >= target with no gap open.  Measured from the
+ * reconnect start: time until every client caught up, per-client catch-up latency, resumed vs
+ * snapshot, bytes and frames received per client until caught up, update chain checks (first
+ * prev vs the client's id, each prev vs the previous to), errors and close codes; CPU of cojamd
+ * and Redis over the catch-up.  --verify-every K: every K-th client's state (items, vote totals,
+ * top lists, stats) is kept from the frames it receives and compared at the end with the snapshot
+ * of a fresh screen connection (a screen join stores no event).
+ */
+
+#define RS_MAX_ITEMS 10000
+#define WR_MIN_GAP_US 66667 /* a writer sends at most 15 writes/s: under the server's 20/s */
+
+typedef struct {
+    char *token;
+    evid_t L;     /* the last id seen before the drop: the rejoin's last_event_id */
+    evid_t chain; /* "to" of the last update (or the snapshot's event_id) since the rejoin */
+    uint64_t t_start, t_welcome, t_caught;
+    uint64_t bytes, frames; /* received from connect() until caught up (that frame included) */
+    uint32_t updates, stale, snapshots, resync_snaps, snaps_after_resumed, snaps_after_sync, snap_older;
+    uint32_t gaps, overlaps, chain_ok, ahead;
+    int close_code;
+    uint8_t has, welcomed, resumed, caught, sent_sync, gap_open, first_done, first_cls, failed;
+} rs_t;
+
+static rs_t *g_rs;
+static int g_rs_n, g_rs_caught;
+static evid_t g_target;
+static uint64_t g_storm_t0;
+
+typedef struct {
+    uint8_t busy, kind; /* kind: 0 vote, 1 unvote, 2 post */
+    uint16_t tries;
+    int item; /* index into g_it (votes) */
+    uint32_t seq, vk;
+    uint64_t t_send, next_ok, retry_at;
+    uint8_t *vbits; /* items this writer has voted for */
+} wst_t;
+
+static wst_t *g_ws;
+static int g_nws, g_ws_next, g_wr_joined;
+static int *g_it, g_nit; /* item ids, in the order they were acked */
+static uint32_t g_wr_seq;
+static uint64_t g_wr_goal, g_wr_issued, g_wr_acked, g_wr_failed, g_wr_posts, g_wr_votes, g_wr_unvotes, g_wr_retries;
+static uint64_t g_wr_t0;
+static double g_wr_rate; /* writes/s; 0 = as fast as the writers may */
+static evid_t g_max_acked;
+
+static json_t **g_vf, *g_truth;
+
+static inline int wr_base(void) { return opt.clients + 1; }
+
+static bool rs_mine(const conn_t *c) { return g_rs && c->role == ROLE_CITIZEN && c->id < (uint32_t)opt.clients; }
+
+static void rs_count_frame(const conn_t *c)
+{
+    if (rs_mine(c) && !g_rs[c->id].caught) g_rs[c->id].frames++;
+}
+
+static void rs_count_bytes(const conn_t *c, uint64_t n)
+{
+    if (rs_mine(c) && !g_rs[c->id].caught) g_rs[c->id].bytes += n;
+}
+
+static void rs_close_code(const conn_t *c, int code)
+{
+    if (rs_mine(c)) g_rs[c->id].close_code = code;
+}
+
+static bool rs_send_join(conn_t *c)
+{
+    char buf[900];
+    int n;
+    if (c->role == ROLE_WRITER)
+        n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"w%u\"}", g_code,
+                     c->id - (uint32_t)wr_base());
+    else if (c->role == ROLE_SCREEN)
+        n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"screen\"}", g_code);
+    else if (g_resume_phase && rs_mine(c) && g_rs[c->id].token)
+        n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"token\":\"%s\",\"last_event_id\":\"%" PRIu64 "-%" PRIu64 "\"}",
+                     g_rs[c->id].token, g_rs[c->id].L.ms, g_rs[c->id].L.seq);
+    else
+        return false;
+    if (n <= 0 || (size_t)n >= sizeof buf) die("join message too long");
+    ws_text(c, buf, (size_t)n);
+    return true;
+}
+
+static void rs_check_caught(conn_t *c, uint64_t t)
+{
+    rs_t *r = &g_rs[c->id];
+    if (!r->caught && r->welcomed && !r->gap_open && evid_cmp(c->last_to, g_target) >= 0) {
+        r->caught = 1;
+        r->t_caught = t;
+        g_rs_caught++;
+    }
+}
+
+static void rs_on_welcome(conn_t *c, const char *s, const char *end, uint64_t t)
+{
+    if (!rs_mine(c)) return;
+    rs_t *r = &g_rs[c->id];
+    if (!g_resume_phase) {
+        const char *v;
+        size_t vl;
+        if (scan_str(s, end, "token", &v, &vl) && vl > 0 && vl < 1024) {
+            free(r->token);
+            r->token = strndup(v, vl);
+        } else {
+            err_str("welcome_without_token");
+        }
+        return;
+    }
+    if (r->welcomed) {
+        err_str("second_welcome");
+        return;
+    }
+    r->welcomed = 1;
+    r->t_welcome = t;
+    r->resumed = memmem(s, (size_t)(end - s), "\"resumed\":true", 14) != NULL;
+    if (c->state == CS_JOINING) { /* resumed: no snapshot follows; joined as of the welcome */
+        c->state = CS_JOINED;
+        c->t_joined = t;
+        c_joined++;
+        g_inflight--;
+        h_add(&g_h_connect, t - c->t_start);
+    }
+    rs_check_caught(c, t); /* nothing was missed (cannot happen here: the writers wrote) */
+}
+
+static void rs_on_update(conn_t *c, evid_t prev, evid_t to, uint64_t t)
+{
+    rs_t *r = &g_rs[c->id];
+    r->updates++;
+    if (!r->welcomed) err_str("update_before_welcome");
+    if (evid_cmp(to, c->last_to) <= 0) { /* clock/stats only, or already covered */
+        r->stale++;
+        return;
+    }
+    if (!r->first_done && !r->snapshots) {
+        /* the first update of a resume: its prev should be the client's id (at or before it) */
+        r->first_done = 1;
+        int k = evid_cmp(prev, r->L);
+        r->first_cls = k == 0 ? 1 : k < 0 ? 2 : 3;
+    } else {
+        int k = evid_cmp(prev, r->chain);
+        if (k == 0) r->chain_ok++;
+        else if (k < 0) r->overlaps++;
+        else r->ahead++;
+    }
+    r->first_done = 1;
+    r->chain = to;
+    if (r->gap_open) return; /* a snapshot is on its way */
+    if (evid_cmp(prev, c->last_to) > 0) {
+        /* a gap: a client asks for a snapshot and is not caught up until it comes */
+        r->gaps++;
+        c_gaps++;
+        r->gap_open = 1;
+        r->sent_sync = 1;
+        ws_text(c, "{\"type\":\"sync\"}", 15);
+        return;
+    }
+    c->last_to = to;
+    rs_check_caught(c, t);
+}
+
+static void rs_on_snapshot(conn_t *c, const char *s, size_t n, uint64_t t)
+{
+    rs_t *r = &g_rs[c->id];
+    const char *v;
+    size_t vl;
+    evid_t id = {0, 0};
+    if (!scan_str(s, s + n, "event_id", &v, &vl) || !evid_parse(v, vl, &id)) err_str("snapshot_without_event_id");
+    r->snapshots++;
+    c_resyncs++;
+    if (memmem(s, n < 256 ? n : 256, "\"resync\":true", 13)) r->resync_snaps++;
+    if (!r->welcomed) err_str("snapshot_before_welcome");
+    if (r->sent_sync) r->snaps_after_sync++;
+    else if (r->resumed) r->snaps_after_resumed++;
+    if (evid_cmp(id, c->last_to) < 0) r->snap_older++;
+    r->sent_sync = 0;
+    r->gap_open = 0;
+    r->first_done = 1;
+    c->last_to = id;
+    r->chain = id;
+    rs_check_caught(c, t);
+}
+
+static void rs_on_error(conn_t *c)
+{
+    rs_t *r = &g_rs[c->id];
+    if (!r->welcomed) { /* the rejoin was refused (bad_token, ...): this client is out */
+        r->failed = 1;
+        conn_close(c, NULL);
+    }
+}
+
+/* close without counting anything as an error (the drop, and the writers leaving) */
+static void conn_drop(conn_t *c)
+{
+    if (c->state == CS_CLOSED || c->state == CS_IDLE) return;
+    if (c->role == ROLE_CITIZEN && c->state != CS_JOINED) g_inflight--;
+    epoll_ctl(g_ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->state = CS_CLOSED;
+    free(c->rbuf);
+    free(c->mbuf);
+    free(c->wbuf);
+    c->rbuf = c->mbuf = c->wbuf = NULL;
+    c->rlen = c->rcap = c->mlen = c->mcap = c->wlen = c->wcap = 0;
+}
+
+/* ---- writers */
+
+static void wr_send(int wi)
+{
+    wst_t *w = &g_ws[wi];
+    conn_t *c = &g_conns[wr_base() + wi];
+    char buf[320];
+    int n;
+    if (w->kind == 2)
+        n = snprintf(buf, sizeof buf,
+                     "{\"type\":\"post\",\"op\":\"r%u\",\"kind\":\"idea\",\"text\":\"Idea %u from writer w%d: shade the bus stops "
+                     "on the main square with trees and awnings\"}",
+                     w->seq, w->seq, wi);
+    else
+        n = snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"op\":\"r%u\",\"item\":%d}", w->kind ? "unvote" : "vote", w->seq,
+                     g_it[w->item]);
+    uint64_t t = now_us();
+    w->busy = 1;
+    w->t_send = t;
+    w->next_ok = t + WR_MIN_GAP_US;
+    w->retry_at = 0;
+    ws_text(c, buf, (size_t)n);
+}
+
+static void wr_new(int wi, bool seed)
+{
+    wst_t *w = &g_ws[wi];
+    bool post = seed || g_nit == 0 || (g_nit < RS_MAX_ITEMS && (double)(rnd64() % 1000000) < opt.post_frac * 1e6);
+    if (post) {
+        w->kind = 2;
+    } else {
+        int idx = (int)(((uint64_t)wi * 37u + w->vk++) % (uint64_t)g_nit);
+        w->item = idx;
+        w->kind = (w->vbits[idx >> 3] >> (idx & 7)) & 1; /* voted: unvote, else vote */
+    }
+    w->seq = g_wr_seq++;
+    w->tries = 0;
+    g_wr_issued++;
+    wr_send(wi);
+}
+
+static void wr_on_ack(conn_t *c, const char *op, size_t oplen, const char *s, const char *end)
+{
+    int wi = (int)c->id - wr_base();
+    wst_t *w = &g_ws[wi];
+    if (!w->busy || oplen < 2 || op[0] != 'r' || strtoul(op + 1, NULL, 10) != w->seq) {
+        err_str("writer_ack_unknown_op");
+        return;
+    }
+    const char *ev;
+    size_t evlen;
+    evid_t id;
+    if (scan_str(s, end, "event_id", &ev, &evlen) && evid_parse(ev, evlen, &id)) {
+        if (evid_cmp(id, g_max_acked) > 0) g_max_acked = id;
+    } else {
+        err_str("writer_ack_without_event_id");
+    }
+    w->busy = 0;
+    if (w->kind == 2) {
+        long item = 0;
+        if (scan_int(s, end, "item", &item) && item > 0 && g_nit < RS_MAX_ITEMS) g_it[g_nit++] = (int)item;
+        g_wr_posts++;
+    } else if (w->kind == 0) {
+        w->vbits[w->item >> 3] |= (uint8_t)(1u << (w->item & 7));
+        g_wr_votes++;
+    } else {
+        w->vbits[w->item >> 3] &= (uint8_t) ~(1u << (w->item & 7));
+        g_wr_unvotes++;
+    }
+    g_wr_acked++;
+}
+
+static void wr_on_error(conn_t *c, const char *op, size_t oplen, const char *code, size_t codelen)
+{
+    int wi = (int)c->id - wr_base();
+    wst_t *w = &g_ws[wi];
+    char name[64];
+    snprintf(name, sizeof name, "writer_%.*s", (int)(codelen < 40 ? codelen : 40), code);
+    err_str(name);
+    if (!w->busy) return;
+    if (op && oplen > 1 && (op[0] != 'r' || strtoul(op + 1, NULL, 10) != w->seq)) return; /* not the write in flight */
+#define CODE(lit) (codelen == sizeof(lit) - 1 && !memcmp(code, lit, codelen))
+    bool retry = CODE("busy") || CODE("rate_limited") || CODE("storage_unavailable") || CODE("storage_timeout") ||
+                 CODE("not_owner");
+    if (retry && w->tries < 50) {
+        w->tries++;
+        w->retry_at = now_us() + 100000; /* the same op again */
+        g_wr_retries++;
+        return;
+    }
+    if (w->kind != 2 && CODE("already_voted")) w->vbits[w->item >> 3] |= (uint8_t)(1u << (w->item & 7));
+    if (w->kind != 2 && CODE("not_voted")) w->vbits[w->item >> 3] &= (uint8_t) ~(1u << (w->item & 7));
+#undef CODE
+    w->busy = 0;
+    g_wr_failed++;
+}
+
+static void wr_pump(uint64_t t)
+{
+    uint64_t lim = (uint64_t)(opt.ack_timeout * 1e6);
+    for (int wi = 0; wi < g_nws; wi++) {
+        wst_t *w = &g_ws[wi];
+        if (!w->busy) continue;
+        if (g_conns[wr_base() + wi].state != CS_JOINED) {
+            w->busy = 0;
+            g_wr_failed++;
+            continue;
+        }
+        if (w->retry_at) {
+            if (t >= w->retry_at && t >= w->next_ok) wr_send(wi);
+        } else if (t - w->t_send > lim) {
+            w->busy = 0;
+            g_wr_failed++;
+            err_str("writer_ack_timeout");
+        }
+    }
+    while (g_wr_issued < g_wr_goal) {
+        if (g_wr_rate > 0 && g_wr_t0 + (uint64_t)((double)g_wr_issued * 1e6 / g_wr_rate) > t) break;
+        int found = -1;
+        for (int k = 0; k < g_nws; k++) {
+            int wi = (g_ws_next + k) % g_nws;
+            if (!g_ws[wi].busy && g_ws[wi].next_ok <= t && g_conns[wr_base() + wi].state == CS_JOINED) {
+                found = wi;
+                break;
+            }
+        }
+        if (found < 0) break; /* every writer busy: the schedule slips, nothing is skipped */
+        g_ws_next = (found + 1) % g_nws;
+        wr_new(found, g_wr_rate == 0);
+    }
+}
+
+/* writes 'goal' events at 'rate'/s (0: as fast as allowed); returns the seconds it took */
+static double wr_run(uint64_t goal, double rate, double timeout_s)
+{
+    uint64_t done0 = g_wr_acked + g_wr_failed, t0 = now_us(), end = t0 + (uint64_t)(timeout_s * 1e6);
+    g_wr_goal = g_wr_issued + goal;
+    g_wr_rate = rate;
+    g_wr_t0 = t0;
+    /* keep the schedule relative to this phase: count issued from here */
+    uint64_t issued0 = g_wr_issued;
+    g_wr_t0 = t0 - (uint64_t)(rate > 0 ? (double)issued0 * 1e6 / rate : 0);
+    while (g_wr_acked + g_wr_failed - done0 < goal) {
+        uint64_t t = now_us();
+        if (t >= end) {
+            logf_("writers: timeout, %" PRIu64 " of %" PRIu64 " done", g_wr_acked + g_wr_failed - done0, goal);
+            break;
+        }
+        wr_pump(t);
+        loop_once(2000);
+        housekeeping();
+    }
+    g_wr_goal = g_wr_issued; /* nothing more is started */
+    return (double)(now_us() - t0) / 1e6;
+}
+
+static bool writers_joined(void)
+{
+    int n = 0, dead = 0;
+    for (int wi = 0; wi < g_nws; wi++) {
+        conn_t *c = &g_conns[wr_base() + wi];
+        n += c->state == CS_JOINED;
+        dead += c->state == CS_CLOSED;
+    }
+    g_wr_joined = n;
+    return n + dead >= g_nws;
+}
+
+static bool writers_saw_last(void)
+{
+    for (int wi = 0; wi < g_nws; wi++) {
+        conn_t *c = &g_conns[wr_base() + wi];
+        if (c->state == CS_JOINED && evid_cmp(c->last_to, g_max_acked) < 0) return false;
+    }
+    return true;
+}
+
+/* the id of the jam stream's last entry (XREVRANGE key + - COUNT 1), on its own connection */
+static bool redis_last_id(evid_t *out)
+{
+    if (!opt.redis_port || !g_code[0]) return false;
+    int fd = tcp_connect_blocking(opt.redis_host, opt.redis_port, 1.0);
+    if (fd < 0) return false;
+    char key[96], cmd[256], buf[4096];
+    int kl = snprintf(key, sizeof key, "cojam:jam:%s:events", g_code);
+    int n = snprintf(cmd, sizeof cmd, "*6\r\n$9\r\nXREVRANGE\r\n$%d\r\n%s\r\n$1\r\n+\r\n$1\r\n-\r\n$5\r\nCOUNT\r\n$1\r\n1\r\n", kl, key);
+    bool ok = false;
+    size_t got = 0;
+    if (send(fd, cmd, (size_t)n, MSG_NOSIGNAL) == n) {
+        while (got < sizeof buf - 1) {
+            ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+            if (r <= 0) break;
+            got += (size_t)r;
+            buf[got] = 0;
+            char *p = strstr(buf, "\r\n$");
+            char *q = p ? strstr(p + 3, "\r\n") : NULL;
+            if (!q) continue;
+            long len = strtol(p + 3, NULL, 10);
+            if (len <= 0 || (size_t)(q + 2 - buf) + (size_t)len > got) continue;
+            ok = evid_parse(q + 2, (size_t)len, out);
+            break;
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+/* ---- the sampled state check */
+
+static json_t *vf_new_state(void)
+{
+    json_t *st = json_object();
+    json_object_set_new(st, "votes", json_object());
+    json_object_set_new(st, "items", json_object());
+    json_object_set_new(st, "ranking", json_object());
+    json_object_set_new(st, "stats", json_object());
+    return st;
+}
+
+/* merge a snapshot (replaces) or an update (absolute values merged) into a client's state */
+static void vf_feed(conn_t *c, const char *s, size_t n, bool snapshot)
+{
+    json_t **slot;
+    if (c->role == ROLE_SCREEN) {
+        if (!snapshot) return;
+        slot = &g_truth;
+    } else if (c->role == ROLE_CITIZEN && c->id < (uint32_t)opt.clients && g_vf_on[c->id]) {
+        slot = &g_vf[c->id];
+    } else {
+        return;
+    }
+    json_error_t je;
+    json_t *m = json_loadb(s, n, 0, &je);
+    if (!m) {
+        err_str("verify_unparsable_frame");
+        return;
+    }
+    if (snapshot || !*slot) {
+        json_decref(*slot);
+        *slot = vf_new_state();
+    }
+    json_t *st = *slot, *votes = json_object_get(st, "votes"), *items = json_object_get(st, "items");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(m, "items"), i, it)
+    {
+        json_t *id = json_object_get(it, "id");
+        if (!json_is_integer(id)) continue;
+        char k[24];
+        snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+        json_object_set_new(items, k, json_boolean(json_is_true(json_object_get(it, "hidden"))));
+        json_t *v = json_object_get(it, "votes");
+        if (json_is_integer(v)) json_object_set(votes, k, v);
+    }
+    if (json_is_object(json_object_get(m, "votes"))) json_object_update(votes, json_object_get(m, "votes"));
+    if (json_is_object(json_object_get(m, "ranking"))) json_object_update(json_object_get(st, "ranking"), json_object_get(m, "ranking"));
+    if (json_is_object(json_object_get(m, "stats"))) json_object_update(json_object_get(st, "stats"), json_object_get(m, "stats"));
+    json_decref(m);
+}
+
+/* differences between a client's state and the truth; the first one described in 'why' */
+static int vf_compare(json_t *st, json_t *truth, char *why, size_t wsz)
+{
+    int diffs = 0;
+    const char *k;
+    json_t *v;
+    why[0] = 0;
+#define DIFF(...)                                                                                                               \
+    do {                                                                                                                        \
+        if (!diffs++) snprintf(why, wsz, __VA_ARGS__);                                                                         \
+    } while (0)
+    json_t *ti = json_object_get(truth, "items"), *ci = json_object_get(st, "items");
+    json_object_foreach(ti, k, v) if (!json_equal(v, json_object_get(ci, k))) DIFF("item %s missing or hidden flag differs", k);
+    json_object_foreach(ci, k, v) if (!json_object_get(ti, k)) DIFF("item %s unknown to the server", k);
+    json_t *tv = json_object_get(truth, "votes"), *cv = json_object_get(st, "votes");
+    json_object_foreach(tv, k, v)
+    {
+        json_t *x = json_object_get(cv, k);
+        if (!x || json_integer_value(x) != json_integer_value(v))
+            DIFF("item %s: %" JSON_INTEGER_FORMAT " votes, the server says %" JSON_INTEGER_FORMAT, k, x ? json_integer_value(x) : -1,
+                 json_integer_value(v));
+    }
+    json_t *tr = json_object_get(truth, "ranking"), *cr = json_object_get(st, "ranking");
+    json_object_foreach(tr, k, v) if (!json_equal(v, json_object_get(cr, k))) DIFF("ranking of %s differs", k);
+    static const char *stat_keys[] = {"items", "votes", "participants"};
+    json_t *ts = json_object_get(truth, "stats"), *cs = json_object_get(st, "stats");
+    for (size_t q = 0; q < sizeof stat_keys / sizeof *stat_keys; q++)
+        if (!json_equal(json_object_get(ts, stat_keys[q]), json_object_get(cs, stat_keys[q])))
+            DIFF("stats.%s: %" JSON_INTEGER_FORMAT ", the server says %" JSON_INTEGER_FORMAT, stat_keys[q],
+                 json_integer_value(json_object_get(cs, stat_keys[q])), json_integer_value(json_object_get(ts, stat_keys[q])));
+#undef DIFF
+    return diffs;
+}
+
+/* ---- progress and report */
+
+static void rs_progress(uint64_t t)
+{
+    if (!g_resume_phase) {
+        int alive = 0;
+        for (int i = 0; i < opt.clients; i++) alive += g_conns[i].state == CS_JOINED;
+        fprintf(stderr, "[%6.2fs] %-8s clients joined %d/%d  writers %d  writes acked %" PRIu64 " failed %" PRIu64 "  items %d  err %" PRIu64 "\n",
+                since_s(t), g_phase, alive, opt.clients, g_wr_joined, g_wr_acked, g_wr_failed, g_nit, g_err_total);
+        return;
+    }
+    int welcomed = 0, resumed = 0, snap = 0, dead = 0;
+    for (int i = 0; i < opt.clients; i++) {
+        const rs_t *r = &g_rs[i];
+        if (!r->has) continue;
+        welcomed += r->welcomed;
+        resumed += r->resumed;
+        snap += r->snapshots > 0;
+        dead += !r->caught && g_conns[i].state == CS_CLOSED;
+    }
+    fprintf(stderr, "[%6.2fs] %-8s welcomed %d/%d  resumed %d  snapshot %d  caught up %d  lost %d  frames %" PRIu64 "/s  err %" PRIu64 "\n",
+            since_s(t), g_phase, welcomed, g_rs_n, resumed, snap, g_rs_caught, dead, c_frames_in - g_prev_frames, g_err_total);
+    g_prev_frames = c_frames_in;
+}
+
+static int g_rs_dead_cache;
+static bool rs_done(void)
+{
+    int dead = 0;
+    for (int i = 0; i < opt.clients; i++)
+        if (g_rs[i].has && !g_rs[i].caught && g_conns[i].state == CS_CLOSED) dead++;
+    g_rs_dead_cache = dead;
+    return g_rs_caught + dead >= g_rs_n;
+}
+
+static void json_hist_n(FILE *f, const char *name, const hist_t *h, double div, const char *unit, bool comma)
+{
+    fprintf(f,
+            "  \"%s\": {\"count\": %" PRIu64 ", \"mean_%s\": %.3f, \"p50_%s\": %.3f, \"p90_%s\": %.3f, \"p99_%s\": %.3f, \"max_%s\": %.3f, "
+            "\"min_%s\": %.3f}%s\n",
+            name, h->n, unit, h->n ? h->sum / h->n / div : 0.0, unit, h_pct(h, 50) / div, unit, h_pct(h, 90) / div, unit,
+            h_pct(h, 99) / div, unit, h->max / div, unit, h->min / div, comma ? "," : "");
+}
+
+static void json_errs(FILE *f, const char *name, const errc_t *e, int n, bool comma)
+{
+    fprintf(f, "  \"%s\": {", name);
+    for (int i = 0; i < n; i++) fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", e[i].name, e[i].n);
+    fprintf(f, "}%s\n", comma ? "," : "");
+}
+
+static int resume_main(void)
+{
+    const int N = opt.clients, W = opt.writers, screen_idx = opt.clients + 1 + opt.writers;
+    g_rs = calloc((size_t)N, sizeof *g_rs);
+    g_ws = calloc((size_t)W, sizeof *g_ws);
+    g_it = calloc(RS_MAX_ITEMS, sizeof *g_it);
+    if (!g_rs || !g_ws || !g_it) die("out of memory");
+    g_nws = W;
+    for (int wi = 0; wi < W; wi++)
+        if (!(g_ws[wi].vbits = calloc(RS_MAX_ITEMS / 8 + 1, 1))) die("out of memory");
+    if (opt.verify_every > 0) {
+        g_vf_on = calloc((size_t)N, 1);
+        g_vf = calloc((size_t)N, sizeof *g_vf);
+        if (!g_vf_on || !g_vf) die("out of memory");
+        for (int i = 0; i < N; i += opt.verify_every) g_vf_on[i] = 1;
+    }
+
+    /* ---- writers join, then seed the jam's items */
+    g_phase = "writers";
+    for (int wi = 0; wi < W; wi++) conn_start(&g_conns[wr_base() + wi], wr_base() + wi, ROLE_WRITER);
+    run_until(writers_joined, opt.connect_timeout);
+    if (g_wr_joined == 0) die("no writer could join");
+    if (g_wr_joined < W) logf_("only %d of %d writers joined", g_wr_joined, W);
+    g_phase = "seed";
+    double seed_s = wr_run((uint64_t)opt.seed_items, 0, 60);
+    logf_("seed: %d items posted in %.2f s by %d writers", g_nit, seed_s, g_wr_joined);
+
+    /* ---- the clients join (as join-storm does) */
+    g_phase = "connect";
+    uint64_t t_conn0 = now_us(), t_conn_end = t_conn0 + (uint64_t)(opt.connect_timeout * 1e6);
+    int next = 0;
+    while (!all_joined()) {
+        uint64_t t = now_us();
+        if (t >= t_conn_end) break;
+        while (next < N) {
+            if (g_inflight >= opt.max_inflight) break;
+            if (opt.connect_rate > 0 && (double)next >= opt.connect_rate * (double)(t - t_conn0) / 1e6 + 1) break;
+            conn_start(&g_conns[next], next, ROLE_CITIZEN);
+            next++;
+        }
+        loop_once(next < N ? 1000 : 10000);
+        housekeeping();
+    }
+    for (int i = 0; i < N; i++) {
+        conn_t *c = &g_conns[i];
+        if (c->state != CS_JOINED && c->state != CS_CLOSED) conn_close(c, "join_timeout");
+        if (c->state == CS_IDLE) c_failed++;
+    }
+    double join_s = (double)(now_us() - t_conn0) / 1e6;
+    uint64_t joined_first = c_joined;
+    hist_t h_join_first = g_h_connect;
+    logf_("connect: %" PRIu64 " joined, %" PRIu64 " failed in %.3f s", c_joined, c_failed, join_s);
+    g_phase = "idle";
+    run_until(never, opt.idle_settle);
+
+    /* ---- the drop: every joined client closes at once */
+    evid_t Lmin = {UINT64_MAX, UINT64_MAX}, Lmax = {0, 0};
+    for (int i = 0; i < N; i++) {
+        conn_t *c = &g_conns[i];
+        rs_t *r = &g_rs[i];
+        if (c->state != CS_JOINED || !r->token) continue;
+        r->has = 1;
+        r->L = c->last_to;
+        if (evid_cmp(r->L, Lmin) < 0) Lmin = r->L;
+        if (evid_cmp(r->L, Lmax) > 0) Lmax = r->L;
+        g_rs_n++;
+    }
+    for (int i = 0; i < N; i++)
+        if (g_rs[i].has) conn_drop(&g_conns[i]);
+    for (int i = 0; i < N; i++)
+        if (!g_rs[i].has && g_conns[i].state != CS_CLOSED && g_conns[i].state != CS_IDLE) conn_drop(&g_conns[i]);
+    if (g_rs_n == 0) die("no client joined");
+    uint64_t t_drop = now_us();
+    logf_("drop: %d clients closed their connections (last ids %" PRIu64 "-%" PRIu64 " .. %" PRIu64 "-%" PRIu64 ")", g_rs_n, Lmin.ms,
+          Lmin.seq, Lmax.ms, Lmax.seq);
+
+    /* ---- away: the writers make the jam busy */
+    g_phase = "away";
+    uint64_t posts0 = g_wr_posts, votes0 = g_wr_votes, unvotes0 = g_wr_unvotes, acked0 = g_wr_acked, failed0 = g_wr_failed;
+    double away_s = wr_run((uint64_t)opt.away_events, opt.away_events / opt.away_seconds, opt.away_seconds + 30);
+    uint64_t away_acked = g_wr_acked - acked0, away_failed = g_wr_failed - failed0;
+    run_until(writers_saw_last, 5); /* their broadcast went out (into the ring) */
+    g_target = g_max_acked;
+    evid_t rlast = {0, 0};
+    bool have_rlast = redis_last_id(&rlast);
+    if (have_rlast && evid_cmp(rlast, g_target) != 0) {
+        logf_("note: the stream's last id %" PRIu64 "-%" PRIu64 " differs from the last acked %" PRIu64 "-%" PRIu64 "; using the larger",
+              rlast.ms, rlast.seq, g_target.ms, g_target.seq);
+        if (evid_cmp(rlast, g_target) > 0) g_target = rlast;
+    }
+    logf_("away: %" PRIu64 " events acked (%" PRIu64 " posts, %" PRIu64 " votes, %" PRIu64 " unvotes), %" PRIu64
+          " failed, in %.2f s; target %" PRIu64 "-%" PRIu64 "; items %d",
+          away_acked, g_wr_posts - posts0, g_wr_votes - votes0, g_wr_unvotes - unvotes0, away_failed, away_s, g_target.ms,
+          g_target.seq, g_nit);
+    for (int wi = 0; wi < W; wi++) conn_drop(&g_conns[wr_base() + wi]);
+    conn_drop(&g_conns[opt.clients]); /* the moderator */
+    double away_total_s = 0;
+    mark("away_done");
+    if (opt.resume_gate) {
+        g_phase = "gate";
+        uint64_t until = now_us() + (uint64_t)(opt.gate_timeout * 1e6);
+        int port = 0, pid = 0;
+        for (;;) {
+            FILE *f = fopen(opt.resume_gate, "r");
+            if (f) {
+                int k = fscanf(f, "%d %d", &port, &pid);
+                fclose(f);
+                if (k >= 1) break;
+            }
+            if (now_us() > until) die("no go from %s within %.0f s", opt.resume_gate, opt.gate_timeout);
+            usleep(20000);
+        }
+        if (port > 0) opt.ws_port = opt.http_port = port;
+        if (pid > 0) opt.server_pid = pid;
+        logf_("gate: resuming against port %d (pid %d)", opt.ws_port, opt.server_pid);
+    }
+
+    /* ---- the reconnect storm */
+    errc_t err_setup[128];
+    int nerr_setup = g_nerr;
+    uint64_t err_setup_total = g_err_total;
+    memcpy(err_setup, g_err, sizeof err_setup);
+    g_nerr = 0;
+    g_err_total = 0;
+    c_joined = c_failed = c_launched = c_closed_after_join = c_gaps = c_resyncs = 0;
+    c_frames_in = c_bytes_in = c_updates = c_fallback_parse = 0;
+    g_inflight = 0;
+    h_reset(&g_h_connect);
+    g_resume_phase = 1;
+    g_phase = "resume";
+    procs_t p0 = proc_read(opt.server_pid), r0 = proc_read(opt.redis_pid);
+    double self0 = self_cpu_s();
+    uint64_t mach0 = machine_busy_ticks(), irq0 = g_irq_ticks;
+    long xlen = redis_xlen();
+    mark("measure_start");
+    g_storm_t0 = now_us();
+    away_total_s = (double)(g_storm_t0 - t_drop) / 1e6; /* how long the clients were away */
+    uint64_t t_end = g_storm_t0 + (uint64_t)(opt.catchup_timeout * 1e6);
+    next = 0;
+    for (;;) {
+        uint64_t t = now_us();
+        if (next >= N && rs_done()) break;
+        if (t >= t_end) break;
+        while (next < N) {
+            if (!g_rs[next].has) {
+                next++;
+                continue;
+            }
+            if (g_inflight >= opt.max_inflight) break;
+            if (opt.connect_rate > 0 && (double)next >= opt.connect_rate * (double)(t - g_storm_t0) / 1e6 + 1) break;
+            conn_t *c = &g_conns[next];
+            conn_start(c, next, ROLE_CITIZEN);
+            c->last_to = g_rs[next].L;
+            g_rs[next].t_start = c->t_start;
+            next++;
+        }
+        loop_once(next < N ? 1000 : 5000);
+        housekeeping();
+    }
+    uint64_t t_stop = now_us();
+    rs_done();
+    uint64_t t_last = 0;
+    for (int i = 0; i < N; i++)
+        if (g_rs[i].caught && g_rs[i].t_caught > t_last) t_last = g_rs[i].t_caught;
+    bool all_caught = g_rs_caught == g_rs_n;
+    uint64_t t_win_end = all_caught ? t_last : t_stop;
+    procs_t p1 = proc_read(opt.server_pid), r1 = proc_read(opt.redis_pid);
+    double self1 = self_cpu_s();
+    uint64_t mach1 = machine_busy_ticks(), irq1 = g_irq_ticks;
+    mark("measure_end");
+    double win = (double)(t_win_end - g_storm_t0) / 1e6;
+    double cpu_win = (double)(now_us() - g_storm_t0) / 1e6; /* the /proc samples were taken now */
+    logf_("resume: %d of %d caught up in %.3f s, %d lost", g_rs_caught, g_rs_n, win, g_rs_dead_cache);
+
+    /* ---- the sampled state check against a fresh screen snapshot */
+    int vf_checked = 0, vf_bad = 0, vf_skipped = 0;
+    char vf_first[256] = "";
+    if (g_vf_on) {
+        g_phase = "verify";
+        run_until(never, 0.3);
+        conn_t *sc = &g_conns[screen_idx];
+        conn_start(sc, screen_idx, ROLE_SCREEN);
+        uint64_t until = now_us() + 10000000;
+        while (!g_truth && sc->state != CS_CLOSED && now_us() < until) {
+            loop_once(10000);
+            housekeeping();
+        }
+        if (!g_truth) {
+            err_str("verify_no_screen_snapshot");
+        } else {
+            for (int i = 0; i < N; i++) {
+                if (!g_vf_on[i] || !g_rs[i].has) continue;
+                if (!g_rs[i].caught || !g_vf[i]) {
+                    vf_skipped++;
+                    continue;
+                }
+                char why[200];
+                vf_checked++;
+                if (vf_compare(g_vf[i], g_truth, why, sizeof why)) {
+                    if (!vf_bad++) snprintf(vf_first, sizeof vf_first, "client %d (resumed %d, snapshots %u): %s", i, g_rs[i].resumed,
+                                            g_rs[i].snapshots, why);
+                }
+            }
+        }
+        logf_("verify: %d clients checked against a fresh snapshot, %d differ%s%s", vf_checked, vf_bad, vf_bad ? ": " : "", vf_first);
+    }
+
+    /* ---- figures */
+    hist_t h_catch, h_storm, h_catch_res, h_catch_snap, h_welcome, h_bytes, h_frames, h_bytes_res, h_bytes_snap;
+    h_reset(&h_catch), h_reset(&h_storm), h_reset(&h_catch_res), h_reset(&h_catch_snap), h_reset(&h_welcome);
+    h_reset(&h_bytes), h_reset(&h_frames), h_reset(&h_bytes_res), h_reset(&h_bytes_snap);
+    int n_welcomed = 0, n_resumed = 0, n_notresumed = 0, n_snap = 0, n_resync = 0, n_snap_after_res = 0, n_snap_after_sync = 0;
+    int n_gap = 0, n_overlap = 0, n_ahead = 0, n_first_eq = 0, n_first_before = 0, n_first_after = 0, n_failed = 0, n_lost = 0;
+    int n_res_only = 0, n_snap_older = 0, n_notcaught_open = 0;
+    uint64_t snaps_total = 0, bytes_all = 0, frames_all = 0, updates_all = 0, stale_all = 0;
+    typedef struct {
+        int code, n;
+    } cc_t;
+    cc_t cc[16];
+    int ncc = 0;
+    for (int i = 0; i < N; i++) {
+        const rs_t *r = &g_rs[i];
+        if (!r->has) continue;
+        n_welcomed += r->welcomed;
+        n_resumed += r->welcomed && r->resumed;
+        n_notresumed += r->welcomed && !r->resumed;
+        n_snap += r->snapshots > 0;
+        n_resync += r->resync_snaps > 0;
+        n_snap_after_res += r->snaps_after_resumed > 0;
+        n_snap_after_sync += r->snaps_after_sync > 0;
+        n_snap_older += r->snap_older > 0;
+        n_gap += r->gaps > 0;
+        n_overlap += r->overlaps > 0;
+        n_ahead += r->ahead > 0;
+        n_first_eq += r->first_cls == 1;
+        n_first_before += r->first_cls == 2;
+        n_first_after += r->first_cls == 3;
+        n_failed += r->failed;
+        snaps_total += r->snapshots;
+        bytes_all += r->bytes;
+        frames_all += r->frames;
+        updates_all += r->updates;
+        stale_all += r->stale;
+        if (r->close_code) {
+            int k = 0;
+            while (k < ncc && cc[k].code != r->close_code) k++;
+            if (k == ncc && ncc < 16) cc[ncc++] = (cc_t){r->close_code, 0};
+            if (k < ncc) cc[k].n++;
+        }
+        if (r->welcomed) h_add(&h_welcome, r->t_welcome - r->t_start);
+        if (!r->caught) {
+            n_lost += g_conns[i].state == CS_CLOSED;
+            n_notcaught_open += g_conns[i].state != CS_CLOSED;
+            continue;
+        }
+        uint64_t d = r->t_caught - r->t_start;
+        h_add(&h_catch, d);
+        h_add(&h_storm, r->t_caught - g_storm_t0);
+        h_add(&h_bytes, r->bytes);
+        h_add(&h_frames, r->frames);
+        if (r->resumed && !r->snapshots) {
+            n_res_only++;
+            h_add(&h_catch_res, d);
+            h_add(&h_bytes_res, r->bytes);
+        } else if (r->snapshots) {
+            h_add(&h_catch_snap, d);
+            h_add(&h_bytes_snap, r->bytes);
+        }
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    double srv_cpu_s = (p0.ok && p1.ok) ? (double)(p1.ticks - p0.ticks) / hz : -1;
+    double red_cpu_s = (r0.ok && r1.ok) ? (double)(r1.ticks - r0.ticks) / hz : -1;
+    double self_s = self1 - self0;
+    double mach_s = (mach0 && mach1) ? (double)(mach1 - mach0) / hz : -1;
+    double irq_s = (mach0 && mach1) ? (double)(irq1 - irq0) / hz : -1;
+    double other_s = mach_s >= 0 ? mach_s - (srv_cpu_s > 0 ? srv_cpu_s : 0) - (red_cpu_s > 0 ? red_cpu_s : 0) - self_s : -1;
+
+    FILE *o = stdout;
+    fprintf(o, "\n== cojam loadgen: resume-storm%s%s  clients %d  jam %s\n", opt.label ? "  " : "", opt.label ? opt.label : "", N, g_code);
+    fprintf(o, "  before: %" PRIu64 " joined in %.3f s (p99 %.1f ms), %d seed items, %d writers\n", joined_first, join_s,
+            h_pct(&h_join_first, 99) / 1e3, opt.seed_items, g_wr_joined);
+    fprintf(o, "  away: %d clients dropped; %" PRIu64 " events written (%" PRIu64 " failed) in %.2f s; stream %ld entries, target id %" PRIu64
+               "-%" PRIu64 "%s; items %d\n",
+            g_rs_n, away_acked, away_failed, away_s, xlen, g_target.ms, g_target.seq, have_rlast ? " (= XREVRANGE)" : "", g_nit);
+    fprintf(o, "  rejoin: welcomed %d/%d: resumed:true %d, resumed:false %d; refused %d\n", n_welcomed, g_rs_n, n_resumed, n_notresumed,
+            n_failed);
+    fprintf(o, "  snapshots: %d clients got one (%" PRIu64 " in all, %d flagged resync); after resumed:true %d; after a gap+sync %d; "
+               "older than the client's id %d\n",
+            n_snap, snaps_total, n_resync, n_snap_after_res, n_snap_after_sync, n_snap_older);
+    fprintf(o, "  chain: first prev == last_event_id %d, before it %d, after it (gap) %d; clients with a gap %d, an overlap %d, prev beyond "
+               "the previous to %d\n",
+            n_first_eq, n_first_before, n_first_after, n_gap, n_overlap, n_ahead);
+    if (all_caught)
+        fprintf(o, "  caught up: all %d in %.3f s after the reconnect start\n", g_rs_caught, win);
+    else
+        fprintf(o, "  caught up: %d of %d within %.1f s (not caught: %d lost, %d still connected)\n", g_rs_caught, g_rs_n,
+                (double)(t_stop - g_storm_t0) / 1e6, n_lost, n_notcaught_open);
+    fprintf(o, "  %-30s %9s %9s %9s %9s %9s %9s\n", "per client", "count", "mean", "p50", "p90", "p99", "max");
+#define ROW(name, h, div)                                                                                                        \
+    fprintf(o, "  %-30s %9" PRIu64 " %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, (h)->n, (h)->n ? (h)->sum / (h)->n / (div) : 0.0,       \
+            h_pct(h, 50) / (div), h_pct(h, 90) / (div), h_pct(h, 99) / (div), (h)->max / (div))
+    ROW("welcome (ms)", &h_welcome, 1e3);
+    ROW("caught up (ms, own connect)", &h_catch, 1e3);
+    ROW("caught up (ms, storm start)", &h_storm, 1e3);
+    ROW("  resumed, no snapshot (ms)", &h_catch_res, 1e3);
+    ROW("  with a snapshot (ms)", &h_catch_snap, 1e3);
+    ROW("bytes until caught up (KB)", &h_bytes, 1e3);
+    ROW("  resumed, no snapshot (KB)", &h_bytes_res, 1e3);
+    ROW("  with a snapshot (KB)", &h_bytes_snap, 1e3);
+    ROW("frames until caught up", &h_frames, 1.0);
+#undef ROW
+    fprintf(o, "  cpu over the catch-up (%.2f s): cojamd %.2f s, redis %.2f s, loadgen %.2f s, other %.2f s, irq %.2f s\n", cpu_win,
+            srv_cpu_s, red_cpu_s, self_s, other_s, irq_s);
+    fprintf(o, "  verify: %d clients checked, %d differ, %d not checked (not caught up)%s%s\n", vf_checked, vf_bad, vf_skipped,
+            vf_bad ? ": " : "", vf_first);
+    fprintf(o, "  close codes:");
+    for (int k = 0; k < ncc; k++) fprintf(o, " %d=%d", cc[k].code, cc[k].n);
+    fprintf(o, "%s\n  errors (rejoin): %" PRIu64, ncc ? "" : " none", g_err_total);
+    for (int i = 0; i < g_nerr; i++) fprintf(o, "  %s=%" PRIu64, g_err[i].name, g_err[i].n);
+    fprintf(o, "\n  errors (setup and away): %" PRIu64, err_setup_total);
+    for (int i = 0; i < nerr_setup; i++) fprintf(o, "  %s=%" PRIu64, err_setup[i].name, err_setup[i].n);
+    fprintf(o, "\n");
+    fflush(o);
+
+    if (opt.json) {
+        FILE *f = fopen(opt.json, "w");
+        if (!f) die("cannot write %s: %s", opt.json, strerror(errno));
+        fprintf(f, "{\n  \"scenario\": \"resume-storm\",\n  \"label\": \"%s\",\n  \"clients\": %d,\n  \"jam\": \"%s\",\n  \"sources\": %d,\n",
+                opt.label ? opt.label : "", N, g_code, opt.sources);
+        fprintf(f, "  \"joined_before\": %" PRIu64 ",\n  \"join_s\": %.6f,\n  \"writers\": %d,\n  \"seed_items\": %d,\n  \"items_at_end\": %d,\n",
+                joined_first, join_s, g_wr_joined, opt.seed_items, g_nit);
+        fprintf(f, "  \"away_events_asked\": %d,\n  \"away_events_acked\": %" PRIu64 ",\n  \"away_events_failed\": %" PRIu64
+                   ",\n  \"away_posts\": %" PRIu64 ",\n  \"away_votes\": %" PRIu64 ",\n  \"away_unvotes\": %" PRIu64 ",\n  \"away_write_s\": %.6f,\n"
+                   "  \"away_total_s\": %.6f,\n  \"writer_retries\": %" PRIu64 ",\n",
+                opt.away_events, away_acked, away_failed, g_wr_posts - posts0, g_wr_votes - votes0, g_wr_unvotes - unvotes0, away_s,
+                away_total_s, g_wr_retries);
+        fprintf(f, "  \"stream_entries\": %ld,\n  \"target_id\": \"%" PRIu64 "-%" PRIu64 "\",\n  \"target_checked_in_redis\": %s,\n", xlen,
+                g_target.ms, g_target.seq, have_rlast ? "true" : "false");
+        fprintf(f, "  \"last_event_id_min\": \"%" PRIu64 "-%" PRIu64 "\",\n  \"last_event_id_max\": \"%" PRIu64 "-%" PRIu64 "\",\n", Lmin.ms,
+                Lmin.seq, Lmax.ms, Lmax.seq);
+        fprintf(f, "  \"resumers\": %d,\n  \"welcomed\": %d,\n  \"resumed_true\": %d,\n  \"resumed_false\": %d,\n  \"refused\": %d,\n", g_rs_n,
+                n_welcomed, n_resumed, n_notresumed, n_failed);
+        fprintf(f, "  \"resumed_without_snapshot\": %d,\n  \"snapshot_clients\": %d,\n  \"snapshots_total\": %" PRIu64
+                   ",\n  \"resync_snapshot_clients\": %d,\n  \"snapshot_after_resumed_clients\": %d,\n  \"snapshot_after_sync_clients\": %d,\n"
+                   "  \"snapshot_older_than_client_clients\": %d,\n",
+                n_res_only, n_snap, snaps_total, n_resync, n_snap_after_res, n_snap_after_sync, n_snap_older);
+        fprintf(f, "  \"first_prev_equal\": %d,\n  \"first_prev_before\": %d,\n  \"first_prev_after_gap\": %d,\n  \"gap_clients\": %d,\n"
+                   "  \"overlap_clients\": %d,\n  \"prev_beyond_previous_to_clients\": %d,\n",
+                n_first_eq, n_first_before, n_first_after, n_gap, n_overlap, n_ahead);
+        fprintf(f, "  \"caught_up\": %d,\n  \"all_caught_up\": %s,\n  \"all_caught_up_s\": %.6f,\n  \"not_caught_lost\": %d,\n"
+                   "  \"not_caught_connected\": %d,\n  \"catchup_timeout_s\": %.3f,\n",
+                g_rs_caught, all_caught ? "true" : "false", all_caught ? win : -1.0, n_lost, n_notcaught_open, opt.catchup_timeout);
+        json_hist_n(f, "welcome_ms", &h_welcome, 1e3, "ms", true);
+        json_hist_n(f, "catchup_ms", &h_catch, 1e3, "ms", true);
+        json_hist_n(f, "catchup_since_storm_ms", &h_storm, 1e3, "ms", true);
+        json_hist_n(f, "catchup_resumed_ms", &h_catch_res, 1e3, "ms", true);
+        json_hist_n(f, "catchup_snapshot_ms", &h_catch_snap, 1e3, "ms", true);
+        json_hist_n(f, "bytes_per_client", &h_bytes, 1.0, "b", true);
+        json_hist_n(f, "bytes_per_resumed_client", &h_bytes_res, 1.0, "b", true);
+        json_hist_n(f, "bytes_per_snapshot_client", &h_bytes_snap, 1.0, "b", true);
+        json_hist_n(f, "frames_per_client", &h_frames, 1.0, "n", true);
+        fprintf(f, "  \"bytes_total\": %" PRIu64 ",\n  \"frames_total\": %" PRIu64 ",\n  \"updates_total\": %" PRIu64
+                   ",\n  \"updates_stale\": %" PRIu64 ",\n",
+                bytes_all, frames_all, updates_all, stale_all);
+        fprintf(f, "  \"cpu_window_s\": %.6f,\n  \"server_cpu_s\": %.3f,\n  \"redis_cpu_s\": %.3f,\n  \"loadgen_cpu_s\": %.3f,\n"
+                   "  \"other_cpu_s\": %.3f,\n  \"irq_softirq_cpu_s\": %.3f,\n  \"cpus\": %ld,\n  \"server_rss_end_kib\": %ld,\n  \"server_rss_peak_kib\": %ld,\n",
+                cpu_win, srv_cpu_s, red_cpu_s, self_s, other_s, irq_s, sysconf(_SC_NPROCESSORS_ONLN), p1.rss_kb, p1.hwm_kb);
+        fprintf(f, "  \"verify_every\": %d,\n  \"verify_checked\": %d,\n  \"verify_differ\": %d,\n  \"verify_not_checked\": %d,\n"
+                   "  \"verify_first_difference\": \"%s\",\n",
+                opt.verify_every, vf_checked, vf_bad, vf_skipped, vf_first);
+        fprintf(f, "  \"close_codes\": {");
+        for (int k = 0; k < ncc; k++) fprintf(f, "%s\"%d\": %d", k ? ", " : "", cc[k].code, cc[k].n);
+        fprintf(f, "},\n  \"errors_total\": %" PRIu64 ",\n", g_err_total);
+        json_errs(f, "errors", g_err, g_nerr, true);
+        fprintf(f, "  \"errors_setup_total\": %" PRIu64 ",\n", err_setup_total);
+        json_errs(f, "errors_setup", err_setup, nerr_setup, false);
+        fprintf(f, "}\n");
+        fclose(f);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     parse_opts(argc, argv);
@@ -1640,18 +2684,22 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     getrlimit(RLIMIT_NOFILE, &rl);
-    if ((rlim_t)opt.clients + 64 > rl.rlim_cur)
+    int extra_conns = opt.scenario == SC_RESUME ? opt.writers + 1 : 0; /* writers + the verifying screen */
+    if ((rlim_t)opt.clients + extra_conns + 64 > rl.rlim_cur)
         die("--clients %d needs more file descriptors than the limit %lu", opt.clients, (unsigned long)rl.rlim_cur);
 
     double budget = opt.deadline > 0 ? opt.deadline
-                                     : 20 + opt.connect_timeout + opt.idle_settle + opt.warmup + opt.duration + opt.drain + 10;
+                    : opt.scenario == SC_RESUME
+                        ? 60 + 2 * opt.connect_timeout + opt.idle_settle + opt.away_seconds + 40 + opt.catchup_timeout +
+                              (opt.resume_gate ? opt.gate_timeout : 0)
+                        : 20 + opt.connect_timeout + opt.idle_settle + opt.warmup + opt.duration + opt.drain + 10;
     g_hard_deadline = g_t0 + (uint64_t)(budget * 1e6);
     signal(SIGALRM, on_alarm);
     alarm((unsigned)budget + 3); /* backstop for blocking calls (HTTP, Redis XLEN: 5 s / 1 s timeouts) */
 
     g_ep = epoll_create1(EPOLL_CLOEXEC);
     if (g_ep < 0) die("epoll_create1: %s", strerror(errno));
-    g_nconns = opt.clients + 1;
+    g_nconns = opt.clients + 1 + extra_conns;
     g_conns = calloc((size_t)g_nconns, sizeof *g_conns);
     if (!g_conns) die("out of memory");
     for (int i = 0; i < g_nconns; i++) g_conns[i].fd = -1;
@@ -1686,7 +2734,7 @@ int main(int argc, char **argv)
         g_phase = "moderate";
         conn_t *m = &g_conns[opt.clients];
         conn_start(m, opt.clients, ROLE_MODERATOR);
-        if (opt.scenario == SC_IDEA) opt.ideas = 0;
+        if (opt.scenario == SC_IDEA || opt.scenario == SC_RESUME) opt.ideas = 0;
         bool ok = run_until(mod_done, 30) && g_mod_state == MS_READY;
         if (!ok) {
             for (int i = 0; i < g_nerr; i++) fprintf(stderr, "  error %s=%" PRIu64 "\n", g_err[i].name, g_err[i].n);
@@ -1694,6 +2742,7 @@ int main(int argc, char **argv)
         }
         logf_("moderator ready: %d ideas posted", g_nitems);
     }
+    if (opt.scenario == SC_RESUME) return resume_main();
 
     /* ---- connect */
     procs_t p_before = proc_read(opt.server_pid);
