@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "catchup.h"
 #include "codec.h"
 #include "config.h"
 #include "frame.h"
@@ -31,10 +32,8 @@
 #define JAMS_SET "cojam:jams"
 #define RESYNC_LIMIT 3
 #define RESYNC_WINDOW_MS 60000
-#define CATCHUP_PAGE 256  /* stream entries per catch-up read and update... */
-#define CATCHUP_PAGE_BYTES (256u << 10) /* ...and at most this much stored JSON per update, so
-                                           that it fits the session's queue (SESSION_QUEUE_BYTES) */
-#define CATCHUP_READS 16  /* catch-up reads in flight at once, all jams together */
+#define CATCHUP_READS 16       /* catch-up page reads in flight at once, all jams together */
+#define CATCHUP_IDLE_MS 10000  /* a page nobody asked for in this long is dropped */
 
 /* A per-jam ring of shared, immutable, pre-framed updates. Sequence q lives in slots[q % cap]
  * while head - q <= cap; a session's cursor is the next sequence it has to send. */
@@ -57,10 +56,12 @@ struct jam {
     int64_t next_push_ms;     /* monotonic: the next broadcast is due then */
     int64_t last_stats_push_ms;
     char *snap_body;          /* owned: citizens' and screens' snapshot body, see snapshot_for */
+    size_t snap_body_len;
     char snap_body_id[MSG_EVENT_ID_MAX + 1];
     int64_t snap_body_ms;
     uint64_t snap_events;     /* n_events covered by the newest snapshot stored or in flight */
     bool snap_inflight;
+    struct catchup_cache pages; /* stream pages read for resumes */
 };
 
 enum pending_kind {
@@ -77,6 +78,7 @@ struct pending {
     char code[MSG_CODE_LEN + 1];
     char secret[AUTH_SECRET_CHARS + 1]; /* create: the moderator secret to return once */
     uint64_t snap_events;  /* snapshot: the n_events it covers */
+    struct catchup_page *page; /* page: borrowed from jam->pages (kept while 'reading') */
     struct event ev;       /* owned */
 };
 
@@ -100,9 +102,10 @@ struct hub {
     bool storage_up;
     int64_t last_sweep_ms;
     unsigned snapshots_since_trim;
-    unsigned reads;            /* catch-up reads in flight */
-    uint64_t *read_waiters;    /* owned: FIFO of sessions waiting for a read slot (by id) */
-    size_t rw_head, rw_len, rw_cap;
+    unsigned reads;            /* catch-up page reads in flight */
+    struct queued_read { struct jam *jam; struct catchup_page *page; } *read_queue; /* owned:
+                                  FIFO of pages waiting for a read slot */
+    size_t rq_head, rq_len, rq_cap;
 };
 
 static int replay_payload(struct hub *h, const char *code, const char *id, const char *payload,
@@ -180,6 +183,7 @@ static void jam_free(void *p)
     free(j->ring.prev);
     free(j->ring.to);
     free(j->snap_body);
+    catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
     room_free(j->room);
     free(j);
@@ -276,13 +280,15 @@ static void pending_free(struct pending *p)
 
 /* ---- resume from the stream ---------------------------------------------------------------- */
 
-/* A client whose last event id the ring no longer covers reads the missed events back from the
- * jam's stream, CATCHUP_PAGE at a time, and receives one update per page: the events' ids, and
- * the current values of what they touched (room_touch). The next page is read only once the
- * previous update has left the session's queue, so a slow client costs one page of memory, not
- * the backlog. When the pages reach the id up to which the ring has broadcast, the client goes on
- * with the ring's next frame. An id not found in the stream, a failed read, or more missed events
- * than --resume-max-events end it with a snapshot flagged resync instead. */
+/* A client whose last event id the ring no longer covers gets the missed events read back from
+ * the jam's stream, a page at a time (catchup.h), one update per page: the events' ids and the
+ * current values of what they touched. Pages are shared by the sessions resuming from the same id
+ * and read at most CATCHUP_READS at a time. A session asks for its next page only once its
+ * previous update has left its queue, so a slow phone costs one page of memory, not its backlog.
+ * When the pages reach the id up to which the ring has broadcast, the ring's next frame follows.
+ * An id the stream does not have, a failed read, more missed events than --resume-max-events, or
+ * more bytes of updates than a snapshot of the jam would take end it with a snapshot marked
+ * resync instead. */
 
 static bool catchup_possible(const struct hub *h, const struct jam *j, const char *last_id)
 {
@@ -302,135 +308,164 @@ static void catchup_begin(struct session *s, const char *last_id)
 static void catchup_end(struct session *s, bool caught_up)
 {
     s->catchup.on = false;
-    s->catchup.reading = false;
+    s->catchup.waiting = false;
     s->cursor = s->jam->ring.head;
     if (!caught_up)
         s->wants_snapshot = 2;
     net_want_write(s);
 }
 
-static void catchup_issue(struct hub *h, struct session *s, int64_t now_ms)
+/* The shared snapshot body of citizens and screens, encoded at most once per tick and state (a
+ * join storm encodes the jam once per tick, not once per client). */
+static const char *shared_snapshot_body(struct hub *h, struct jam *j)
 {
-    struct jam *j = s->jam;
-    struct pending *p = xcalloc(1, sizeof *p);
-    p->kind = PENDING_PAGE;
-    p->session_id = s->id;
-    p->jam = j;
-    uint64_t ctx = ++h->next_ctx;
-    /* The first read includes the client's own id, to check that the stream has it. */
-    bool first = !s->catchup.found;
-    if (store_read(h->store, j->key, s->catchup.after, first, CATCHUP_PAGE + first, ctx,
-                   now_ms) < 0) {
-        pending_free(p);
-        catchup_end(s, false);
-        return;
+    int64_t now = net_now_ms();
+    if (!j->snap_body || strcmp(j->snap_body_id, j->room->last_id) != 0 ||
+        now - j->snap_body_ms >= h->cfg->tick_ms) {
+        free(j->snap_body);
+        j->snap_body = view_snapshot_body(j->room, false, net_wall_ms(), (unsigned)h->cfg->rank_top);
+        j->snap_body_len = strlen(j->snap_body);
+        memcpy(j->snap_body_id, j->room->last_id, sizeof j->snap_body_id);
+        j->snap_body_ms = now;
     }
-    imap_put(&h->pending, ctx, (uint64_t)(uintptr_t)p);
-    h->reads++;
-    s->catchup.reading = true;
-    s->catchup.ctx = ctx;
+    return j->snap_body;
 }
 
-/* Reads the next page now, or when a read slot frees up. */
-static void catchup_read(struct hub *h, struct session *s, int64_t now_ms)
-{
-    if (h->reads < CATCHUP_READS) {
-        catchup_issue(h, s, now_ms);
-        return;
-    }
-    if (h->rw_len == h->rw_cap) {
-        size_t cap = h->rw_cap ? h->rw_cap * 2 : 64;
-        uint64_t *w = xmalloc(cap * sizeof *w);
-        for (size_t i = 0; i < h->rw_len; i++)
-            w[i] = h->read_waiters[(h->rw_head + i) % h->rw_cap];
-        free(h->read_waiters);
-        h->read_waiters = w;
-        h->rw_cap = cap;
-        h->rw_head = 0;
-    }
-    h->read_waiters[(h->rw_head + h->rw_len++) % h->rw_cap] = s->id;
-    s->catchup.reading = true;
-    s->catchup.ctx = 0; /* waiting for a slot */
-}
-
-static void catchup_admit_waiters(struct hub *h, int64_t now_ms)
-{
-    while (h->reads < CATCHUP_READS && h->rw_len) {
-        uint64_t id = h->read_waiters[h->rw_head];
-        h->rw_head = (h->rw_head + 1) % h->rw_cap;
-        h->rw_len--;
-        struct session *s = find_session(h, id);
-        if (s && s->jam && s->catchup.on && s->catchup.reading && !s->catchup.ctx)
-            catchup_issue(h, s, now_ms);
-    }
-}
-
-/* A page of the stream for session 's', read after s->catchup.after. */
-static void catchup_page(struct hub *h, struct session *s, const struct store_result *res)
+/* Send page 'p' to session 's' (which waited for it, or found it read). */
+static void catchup_deliver(struct hub *h, struct session *s, struct catchup_page *p)
 {
     struct jam *j = s->jam;
     struct catchup *c = &s->catchup;
-    c->reading = false;
-    c->ctx = 0;
-    if (res->err) {
-        log_debug("session %llu: catch-up read failed (%s): resync", (unsigned long long)s->id,
-                  res->err);
+    int64_t now = net_now_ms();
+    c->waiting = false;
+    c->events += p->events;
+    if (c->events > (uint64_t)h->cfg->resume_max_events) {
         catchup_end(s, false);
         return;
     }
-    size_t i = 0, asked = CATCHUP_PAGE + !c->found;
-    if (!c->found) {
-        if (!res->n_entries || strcmp(res->entries[0].id, c->after) != 0) {
-            log_debug("session %llu: last_event_id %s is not in the stream: resync",
-                      (unsigned long long)s->id, c->after);
-            catchup_end(s, false);
-            return;
-        }
-        c->found = true;
-        i = 1;
+    if (!p->frame || strcmp(p->frame_id, j->room->last_id) != 0 ||
+        now - p->frame_ms >= h->cfg->tick_ms) {
+        frame_unref(p->frame);
+        p->frame = frame_from_string(
+            view_catchup(j->room, &p->touched, net_wall_ms(), (unsigned)h->cfg->rank_top));
+        memcpy(p->frame_id, j->room->last_id, sizeof p->frame_id);
+        p->frame_ms = now;
     }
-    /* Everything up to the ring's last frame ('upto') comes from here, the rest from the ring. */
-    const char *upto = j->room->delta.prev;
-    bool past_upto = false, cut = false;
-    size_t bytes = 0;
-    struct room_delta d;
-    memset(&d, 0, sizeof d);
-    memcpy(d.prev, c->after, sizeof d.prev);
-    for (; i < res->n_entries; i++) {
-        const struct store_entry *e = &res->entries[i];
-        if ((past_upto = room_id_cmp(e->id, upto) > 0))
-            break;
-        if ((cut = bytes && bytes + e->len > CATCHUP_PAGE_BYTES))
-            break; /* the rest is read again after this update */
-        bytes += e->len;
-        struct event ev;
-        struct codec_error ce;
-        if (codec_event_decode(e->payload, e->len, &ev, &ce) < 0)
-            memset(&ev, 0, sizeof ev); /* logged at recovery; it changed nothing: covered as is */
-        room_touch(j->room, e->id, &ev, &d);
-        event_clear(&ev);
-        c->events++;
-    }
-    /* Nothing more to read, yet 'upto' not reached: the stream lacks an event we broadcast. */
-    bool end_of_stream = !cut && (past_upto || res->n_entries < asked);
-    bool caught_up = room_id_cmp(d.to[0] ? d.to : c->after, upto) >= 0;
-    bool too_many = c->events > (uint64_t)h->cfg->resume_max_events;
-    if (too_many || (!caught_up && end_of_stream)) {
-        if (!too_many)
-            log_warn("jam %s: the stream ends before %s, which was broadcast: resync", j->code,
-                     upto);
-        room_delta_clear(&d);
-        catchup_end(s, false); /* beyond --resume-max-events a snapshot is the cheaper way */
+    p->used_ms = now;
+    shared_snapshot_body(h, j);
+    if (c->bytes + p->frame->len > j->snap_body_len) {
+        catchup_end(s, false); /* a snapshot is cheaper now */
         return;
     }
-    if (d.to[0]) {
-        memcpy(c->after, d.to, sizeof c->after);
-        send_json(s, view_catchup(j->room, &d, net_wall_ms(), (unsigned)h->cfg->rank_top));
+    if (session_enqueue(s, p->frame) < 0) {
+        catchup_end(s, false);
+        return;
     }
-    room_delta_clear(&d);
-    if (caught_up)
+    c->bytes += p->frame->len;
+    c->found = true;
+    memcpy(c->after, p->to, sizeof c->after);
+    if (room_id_cmp(c->after, j->room->delta.prev) >= 0)
         catchup_end(s, true);
-    /* else: the next page is read when this update has left the queue (hub_next_frame) */
+    else
+        net_want_write(s); /* the next page is asked for when this update has left the queue */
+}
+
+/* Every waiter of 'p' gets it (filled) or a resync (failed; then 'p' is dropped). */
+static void catchup_answer(struct hub *h, struct jam *j, struct catchup_page *p, bool filled)
+{
+    for (size_t i = 0; i < p->n_waiters; i++) {
+        struct session *s = find_session(h, p->waiters[i]);
+        if (!s || s->jam != j || !s->catchup.on || !s->catchup.waiting ||
+            strcmp(s->catchup.after, p->after) != 0)
+            continue; /* gone, or synced meanwhile */
+        if (filled)
+            catchup_deliver(h, s, p);
+        else
+            catchup_end(s, false);
+    }
+    p->n_waiters = 0;
+    if (!filled)
+        catchup_drop(&j->pages, p);
+}
+
+static void catchup_issue(struct hub *h, struct jam *j, struct catchup_page *p, int64_t now_ms)
+{
+    struct pending *pd = xcalloc(1, sizeof *pd);
+    pd->kind = PENDING_PAGE;
+    pd->jam = j;
+    pd->page = p;
+    uint64_t ctx = ++h->next_ctx;
+    if (store_read(h->store, j->key, p->after, p->first, CATCHUP_PAGE + p->first, ctx,
+                   now_ms) < 0) {
+        pending_free(pd);
+        p->reading = false;
+        catchup_answer(h, j, p, false);
+        return;
+    }
+    imap_put(&h->pending, ctx, (uint64_t)(uintptr_t)pd);
+    h->reads++;
+}
+
+/* Read page 'p' now, or when a read slot frees up. */
+static void catchup_read(struct hub *h, struct jam *j, struct catchup_page *p, int64_t now_ms)
+{
+    if (h->reads < CATCHUP_READS) {
+        catchup_issue(h, j, p, now_ms);
+        return;
+    }
+    if (h->rq_len == h->rq_cap) {
+        size_t cap = h->rq_cap ? h->rq_cap * 2 : 16;
+        struct queued_read *q = xmalloc(cap * sizeof *q);
+        for (size_t i = 0; i < h->rq_len; i++)
+            q[i] = h->read_queue[(h->rq_head + i) % h->rq_cap];
+        free(h->read_queue);
+        h->read_queue = q;
+        h->rq_cap = cap;
+        h->rq_head = 0;
+    }
+    h->read_queue[(h->rq_head + h->rq_len++) % h->rq_cap] = (struct queued_read){j, p};
+}
+
+/* Session 's' needs the page after s->catchup.after. */
+static void catchup_next(struct hub *h, struct session *s, int64_t now_ms)
+{
+    struct jam *j = s->jam;
+    struct catchup_page *p = catchup_find(&j->pages, s->catchup.after);
+    if (p && !p->reading) {
+        catchup_deliver(h, s, p);
+        return;
+    }
+    bool fresh = !p;
+    if (fresh)
+        p = catchup_add(&j->pages, s->catchup.after, !s->catchup.found, now_ms);
+    catchup_wait(p, s->id);
+    s->catchup.waiting = true;
+    if (fresh)
+        catchup_read(h, j, p, now_ms);
+}
+
+/* The read of page 'p' of jam 'j' finished. */
+static void catchup_page_read(struct hub *h, struct jam *j, struct catchup_page *p,
+                              const struct store_result *res)
+{
+    enum catchup_fill f = CATCHUP_NOTHING;
+    if (res->err)
+        log_debug("jam %s: catch-up read after %s failed (%s)", j->code, p->after, res->err);
+    else if ((f = catchup_fill(p, j->room, res->entries, res->n_entries, j->room->delta.prev)) ==
+             CATCHUP_NOTHING)
+        log_warn("jam %s: the stream has nothing after %s up to %s, which was broadcast", j->code,
+                 p->after, j->room->delta.prev);
+    else if (f == CATCHUP_UNKNOWN_ID)
+        log_debug("jam %s: last_event_id %s is not in the stream", j->code, p->after);
+    p->reading = false;
+    catchup_answer(h, j, p, !res->err && f == CATCHUP_FILLED);
+    int64_t now_ms = net_now_ms();
+    while (h->reads < CATCHUP_READS && h->rq_len) {
+        struct queued_read q = h->read_queue[h->rq_head];
+        h->rq_head = (h->rq_head + 1) % h->rq_cap;
+        h->rq_len--;
+        catchup_issue(h, q.jam, q.page, now_ms);
+    }
 }
 
 /* ---- the write path ------------------------------------------------------------------------ */
@@ -575,8 +610,8 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, int64_
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
 {
     (void)h, (void)m, (void)now_ms;
-    s->catchup.on = false; /* a page still being read is ignored when it comes */
-    s->catchup.reading = false;
+    s->catchup.on = false; /* a page still being read is not sent when it comes */
+    s->catchup.waiting = false;
     s->wants_snapshot = 2;
     net_want_write(s);
 }
@@ -669,10 +704,7 @@ static void after_append(struct hub *h, const struct store_result *res)
     struct jam *j = p->jam;
     if (p->kind == PENDING_PAGE) {
         h->reads--;
-        struct session *s = find_session(h, p->session_id);
-        if (s && s->jam == j && s->catchup.on && s->catchup.ctx == res->ctx)
-            catchup_page(h, s, res);
-        catchup_admit_waiters(h, net_now_ms());
+        catchup_page_read(h, j, p->page, res);
         pending_free(p);
         return;
     }
@@ -790,24 +822,16 @@ void hub_on_wake(void *arg)
 
 /* ---- the broadcast side -------------------------------------------------------------------- */
 
-/* A session's snapshot. The shared body is encoded once and reused for every citizen and screen
- * joining until the state changes or a tick passes (its clock is at most a tick old), so a join
- * storm of thousands costs one encoding of the jam per tick, not one per client. */
+/* A session's snapshot: the shared body (shared_snapshot_body) plus its own "you"; moderators
+ * see hidden items in full, so theirs is encoded for them. */
 static char *snapshot_for(struct hub *h, struct jam *j, struct session *s)
 {
     const struct participant *p = s->pid ? room_participant(j->room, s->pid) : NULL;
     bool resync = s->wants_snapshot == 2;
-    int64_t now = net_now_ms();
     if (s->role == ROLE_MODERATOR)
         return view_snapshot(j->room, s->role, p, net_wall_ms(), (unsigned)h->cfg->rank_top, resync);
-    if (!j->snap_body || strcmp(j->snap_body_id, j->room->last_id) != 0 ||
-        now - j->snap_body_ms >= h->cfg->tick_ms) {
-        free(j->snap_body);
-        j->snap_body = view_snapshot_body(j->room, false, net_wall_ms(), (unsigned)h->cfg->rank_top);
-        memcpy(j->snap_body_id, j->room->last_id, sizeof j->snap_body_id);
-        j->snap_body_ms = now;
-    }
-    return view_snapshot_with(j->room, j->snap_body_id, j->snap_body, p, resync);
+    const char *body = shared_snapshot_body(h, j);
+    return view_snapshot_with(j->room, j->snap_body_id, body, p, resync);
 }
 
 struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
@@ -815,8 +839,8 @@ struct frame *hub_next_frame(struct session *s, bool *more, void *arg)
     struct hub *h = arg;
     struct frame *f = session_dequeue(s);
     struct jam *j = s->jam;
-    if (j && s->catchup.on && !s->catchup.reading && !s->q_len)
-        catchup_read(h, s, net_now_ms()); /* the previous page is leaving: read the next one */
+    if (j && s->catchup.on && !s->catchup.waiting && !s->q_len)
+        catchup_next(h, s, net_now_ms()); /* the previous page is leaving: the next one */
     if (!f && j && !s->catchup.on) {
         uint64_t behind = j->ring.head - s->cursor;
         if (!s->wants_snapshot && behind > j->ring.cap) {
@@ -921,6 +945,8 @@ void hub_on_tick(int64_t now_ms, void *arg)
         }
         if (h->ready)
             maybe_snapshot(h, j, now_ms);
+        if (j->pages.n)
+            catchup_sweep(&j->pages, now_ms, CATCHUP_IDLE_MS);
         /* Due within half a tick counts as due: the timer fires every tick_ms. */
         if (now_ms + h->cfg->tick_ms / 2 < j->next_push_ms)
             continue;
@@ -1108,7 +1134,7 @@ void hub_free(struct hub *h)
             pending_free((struct pending *)(uintptr_t)h->pending.vals[i]);
     imap_deinit(&h->pending);
     imap_deinit(&h->sessions);
-    free(h->read_waiters);
+    free(h->read_queue);
     smap_deinit(&h->creating, NULL);
     smap_deinit(&h->jams, jam_free);
     free(h->admin_token);

@@ -41,10 +41,10 @@ struct session {
      * when the previous one has been sent; ring frames wait until it has caught up. */
     struct catchup {
         bool on;
-        bool reading;        /* a page is being read (or waits for a read slot) */
+        bool waiting;        /* for a page being read */
         bool found;          /* the client's last event id was found in the stream */
-        uint64_t ctx;        /* of the read in flight */
-        uint32_t events;     /* read so far */
+        uint32_t events;     /* sent so far */
+        uint64_t bytes;      /* of updates sent so far */
         char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
     } catchup;
     int resyncs;             /* resyncs within the current window */

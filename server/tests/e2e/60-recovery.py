@@ -219,15 +219,14 @@ async def jam_full_limits(srv):
         other.stop()
 
 
-async def missed_while_away(srv, jam, M, known, citizens=8, posts=40, long_text=False):
-    """Citizens post 'posts' problems each (concurrently, so in few ticks) and vote for two of
-    theirs and for the items in 'known' (posted before the absent client left); M hides one of
-    these and pauses. Returns the stream's last id once M has seen it all."""
-    cs = [Client(srv, "C%d" % i) for i in range(citizens)]
-    for c in cs:
-        await c.connect()
+async def citizens_post(srv, code, citizens, posts, long_text=False, vote_for=(), tag="C"):
+    """'citizens' new citizens post 'posts' problems each (concurrently, so in few ticks), then
+    vote for two of their own and for the items in 'vote_for'."""
+    cs = [Client(srv, "%s%d" % (tag, i)) for i in range(citizens)]
     try:
-        await asyncio.gather(*(c.join(jam["code"], "citizen", anonymous=True) for c in cs))
+        for c in cs:
+            await c.connect()
+        await asyncio.gather(*(c.join(code, "citizen", anonymous=True) for c in cs))
 
         async def work(c):
             ids = []
@@ -238,18 +237,23 @@ async def missed_while_away(srv, jam, M, known, citizens=8, posts=40, long_text=
                 ids.append((await c.must_ack({"type": "post", "kind": "problem",
                                               "text": text}))["item"])
                 await asyncio.sleep(0.06)  # under the rate limit of 20 messages a second
-            for i in ids[:2] + known:
+            for i in ids[:2] + list(vote_for):
                 await c.must_ack({"type": "vote", "item": i})
-            return ids
         await asyncio.gather(*(work(c) for c in cs))
-        await M.must_ack({"type": "hide", "item": known[0], "reason": "duplicate"})
-        await M.must_ack({"type": "pause"})
-        return await caught_up(srv, jam["code"], [M])
     finally:
         await closing(*cs)
 
 
-async def away_while_busy(srv, M, A, citizens=8, posts=40, long_text=False):
+async def missed_while_away(srv, jam, M, known, citizens=8, posts=40):
+    """While a client is away: citizens_post voting for 'known' (items it had seen), then M hides
+    one of these and pauses. Returns the stream's last id once M has seen it all."""
+    await citizens_post(srv, jam["code"], citizens, posts, vote_for=known)
+    await M.must_ack({"type": "hide", "item": known[0], "reason": "duplicate"})
+    await M.must_ack({"type": "pause"})
+    return await caught_up(srv, jam["code"], [M])
+
+
+async def away_while_busy(srv, M, A, citizens=8, posts=40):
     """M (moderator) and A (citizen) join a new jam; M starts it and posts three problems, which A
     sees; A leaves; then the jam is busy without A (missed_while_away). Returns A's token, the last
     id A saw, the stream's last id and the jam's code."""
@@ -264,7 +268,7 @@ async def away_while_busy(srv, M, A, citizens=8, posts=40, long_text=False):
     await A.wait_model(lambda c: all(i in c.items for i in known), 3, "known items")
     away_from = A.last
     await A.close()
-    last = await missed_while_away(srv, jam, M, known, citizens, posts, long_text)
+    last = await missed_while_away(srv, jam, M, known, citizens, posts)
     return w["token"], away_from, last, jam["code"]
 
 
@@ -358,25 +362,46 @@ async def resume_falls_back_to_a_flagged_snapshot(srv):
 
 @suite.test(timeout=60)
 async def resume_pages_fit_the_session_queue(srv):
-    """2 MB of missed posts (8 KB each) come back in updates of at most 256 KB of stored events,
-    well under the 1 MiB bound of a session's queue, instead of one frame that would overflow it."""
+    """Half a megabyte of missed posts (8 KB each) in a jam of 1.5 MB come back in updates of at
+    most 256 KB of stored events, under the 1 MiB bound of a session's queue, not in one frame
+    that would overflow it; and a catch-up that would outweigh a snapshot becomes one."""
     async def body(other, M, A):
-        token, away_from, last, _ = await away_while_busy(other, M, A, posts=34, long_text=True)
+        jam = other.create_jam(title="Big", settings={"votes_per_phase": 0, "max_text": 2000})
+        code = jam["code"]
+        await M.connect()
+        await A.connect()
+        await M.join(code, "moderator", nickname="Mod", secret=jam["moderator_secret"])
+        w, _ = await A.join(code, "citizen", nickname="Ana")
+        await M.must_ack({"type": "start"})
+        await citizens_post(other, code, 8, 20, long_text=True, tag="B")
+        await A.wait_model(lambda c: len(c.items) == 160, 5, "160 big items")
+        away_from = A.last
+        await A.close()
+        await citizens_post(other, code, 8, 8, long_text=True, tag="C")
+        last = await caught_up(other, code, [M])
         await A.reconnect()
         n0 = len(A.received)
-        w2, snap = await A.join(token=token, last_event_id=away_from)
+        w2, snap = await A.join(token=w["token"], last_event_id=away_from)
         check(w2.get("resumed") is True and snap is None, "resumed %r", w2.get("resumed"))
         await A.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last), 10,
                            "caught up from the stream")
         got = updates_after(A, n0)
         sizes = [len(json.dumps(m, ensure_ascii=False).encode()) for m in got]
         check(all(m["type"] == "update" for m in got), "a snapshot came during the resume")
-        check(len(got) >= 8 and max(sizes) < 400 * 1024, "%d updates, largest %d bytes",
+        check(len(got) >= 2 and max(sizes) < 400 * 1024, "%d updates, largest %d bytes",
               len(got), max(sizes))
         check(not A.gaps and not A.anomalies, "gaps %r anomalies %r", A.gaps, A.anomalies)
         model = A.model()
         await fresh_snapshot(A)
         check_eq(model, A.model(), "state after the resume = a fresh snapshot")
+        # From the jam's first event the catch-up would outweigh a snapshot: a snapshot it is.
+        created = other.xrange(code)[0][0]
+        await A.reconnect()
+        w3, snap = await A.join(token=w["token"], last_event_id=created)
+        if snap is None:
+            snap = await A.wait_for("snapshot", timeout=5)
+        check(snap.get("resync") is True, "a resume from the jam's first event: resync %r",
+              snap.get("resync"))
 
     await on_own_server(["--ring-frames", "8"], body)
 
