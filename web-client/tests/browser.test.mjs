@@ -353,8 +353,10 @@ async function main() {
   });
 
   await test('a dropped WebSocket (server side gone) is detected and repaired without a reload', async () => {
-    await p2.page.evaluate(() => window.cojam.conn.dropConnection());
-    await until(async () => p2.page.evaluate(() => window.cojam.conn.joined), 're-joined');
+    await p2.page.evaluate(() => { window.__droppedWs = window.cojam.conn.ws; window.cojam.conn.dropConnection(); });
+    // 'joined' stays true until the old socket's close event: wait for the new connection's welcome
+    // (else the next test would change lastEventId while the rejoin is still to be sent).
+    await until(async () => p2.page.evaluate(() => window.cojam.conn.joined && window.cojam.conn.ws !== window.__droppedWs), 're-joined on a new connection');
     assert((await p2.page.getAttribute(`#rank-lists li[data-key="${idHostile}"] .vote-btn`, 'aria-pressed')) === 'true', 'vote still there');
   });
 
