@@ -129,22 +129,32 @@ static int close_with(struct lws *wsi, int code, const char *reason)
     return -1;
 }
 
+/* A message over the cap is read to its end before the close, at most this much of it: closing
+ * with its rest unread makes the kernel answer with a reset, and the client sees 1006, not 1009. */
+#define DISCARD_MAX (1u << 20)
+
 /* Reassemble fragments up to the cap, then hand over one message. */
 static int on_receive(struct net *n, struct lws *wsi, struct session *s, const char *in, size_t len)
 {
+    bool ends = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
     if (s->close_code)
         return 0;
     if (lws_frame_is_binary(wsi))
         return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
-    if (s->rx_len + len > n->cfg.max_message_bytes)
-        return close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+    if (s->rx_discard || s->rx_len + len > n->cfg.max_message_bytes) {
+        s->rx_discard += s->rx_discard ? len : s->rx_len + len;
+        s->rx_len = 0;
+        if (ends || s->rx_discard > DISCARD_MAX)
+            return close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return 0;
+    }
     if (s->rx_len + len + 1 > s->rx_cap) {
         s->rx_cap = s->rx_len + len + 1 < 1024 ? 1024 : s->rx_len + len + 1;
         s->rx = xrealloc(s->rx, s->rx_cap);
     }
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+    if (!ends)
         return 0;
     s->rx[s->rx_len] = '\0';
     size_t total = s->rx_len;

@@ -65,6 +65,7 @@ struct session {
 
     char *rx;                /* owned: fragments being reassembled */
     size_t rx_len, rx_cap;
+    size_t rx_discard;       /* bytes read of a message over the cap (then closed with 1009) */
 };
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);

@@ -265,19 +265,31 @@ async def message_over_limit_closes_1009(srv):
 
 @suite.test()
 async def fragmented_over_limit_closes_1009(srv):
-    c = await Client(srv, "frag-big").connect()
-    try:
-        m = padded(3 * 6000)
+    """Fragments sent back to back past the limit: the server reads the message to its end before
+    closing, so the close frame arrives (closing with input unread would reset the connection and
+    the client would see 1006). Five times, and with 30 fragments of 6,000 bytes."""
+    for k, n in ((i, 3) for i in range(5)):
+        c = await Client(srv, "frag-big-%d" % k).connect()
+        try:
+            m = padded(n * 6000)
 
-        async def fragments():
-            # A pause before the fragment that crosses the limit, so the server has read every
-            # byte we sent when it closes (else its close may be lost to a TCP reset: 1006).
-            yield m[:6000]
-            yield m[6000:12000]
-            await asyncio.sleep(0.1)
-            yield m[12000:]
-        await c.send_raw(fragments())
-        check_eq(await c.wait_closed(3), 1009, "close code for 18000 bytes in three fragments")
+            async def fragments(m=m, n=n):
+                for i in range(n):
+                    yield m[i * 6000:(i + 1) * 6000]
+            await c.send_raw(fragments())
+            check_eq(await c.wait_closed(3), 1009, "close code for %d bytes in %d fragments" % (
+                len(m), n))
+        finally:
+            await c.close()
+    c = await Client(srv, "frag-many").connect()
+    try:
+        m = padded(30 * 6000)
+
+        async def many():
+            for i in range(30):
+                yield m[i * 6000:(i + 1) * 6000]
+        await c.send_raw(many())
+        check_eq(await c.wait_closed(3), 1009, "close code for 180000 bytes in 30 fragments")
     finally:
         await c.close()
 
