@@ -292,7 +292,8 @@ static void pending_free(struct pending *p)
 
 static bool catchup_possible(const struct hub *h, const struct jam *j, const char *last_id)
 {
-    return h->cfg->resume_max_events > 0 && strchr(last_id, '-') && store_is_up(h->store) &&
+    /* A malformed id compares as 0-0, so the first comparison refuses it too. */
+    return h->cfg->resume_max_events > 0 && store_is_up(h->store) &&
            room_id_cmp(last_id, "0-1") >= 0 && room_id_cmp(last_id, j->room->last_id) < 0;
 }
 
@@ -610,10 +611,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, int64_
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)
 {
     (void)h, (void)m, (void)now_ms;
-    s->catchup.on = false; /* a page still being read is not sent when it comes */
-    s->catchup.waiting = false;
-    s->wants_snapshot = 2;
-    net_want_write(s);
+    catchup_end(s, false); /* a resync snapshot; a page of a catch-up still being read is not sent */
 }
 
 static void handle_ping(struct hub *h, struct session *s, struct msg *m, int64_t now_ms)

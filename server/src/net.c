@@ -143,7 +143,9 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
         return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
     if (s->rx_discard || s->rx_len + len > n->cfg.max_message_bytes) {
         s->rx_discard += s->rx_discard ? len : s->rx_len + len;
-        s->rx_len = 0;
+        free(s->rx); /* nothing of it is kept */
+        s->rx = NULL;
+        s->rx_len = s->rx_cap = 0;
         if (ends || s->rx_discard > DISCARD_MAX)
             return close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
         return 0;
