@@ -69,7 +69,7 @@ lint:
 	exit $$fail
 
 format:
-	clang-format -i server/src/*.[ch] server/tests/unit/*.c load-tests/*.c
+	clang-format -i server/src/*.[ch] server/tests/unit/*.c load-tests/loadgen/*.[ch]
 format-check:
 	clang-format --dry-run -Werror server/src/*.[ch]
 
