@@ -10,7 +10,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "frame.h"
-#include "store.h"
+#include "stream.h"
 
 struct catchup_page *catchup_find(const struct catchup_cache *c, const char *after)
 {
@@ -68,7 +68,7 @@ void catchup_wait(struct catchup_page *p, uint64_t session_id)
 }
 
 enum catchup_fill catchup_fill(struct catchup_page *p, const struct room *r,
-                               const struct store_entry *entries, size_t n, const char *upto)
+                               const struct stream_entry *entries, size_t n, const char *upto)
 {
     size_t i = 0, bytes = 0;
     p->reading = false;
@@ -79,8 +79,8 @@ enum catchup_fill catchup_fill(struct catchup_page *p, const struct room *r,
     }
     memset(&p->touched, 0, sizeof p->touched);
     memcpy(p->touched.prev, p->after, sizeof p->touched.prev);
-    for (; i < n && room_id_cmp(entries[i].id, upto) <= 0; i++) {
-        const struct store_entry *e = &entries[i];
+    for (; i < n && stream_id_cmp(entries[i].id, upto) <= 0; i++) {
+        const struct stream_entry *e = &entries[i];
         if (bytes && bytes + e->len > CATCHUP_PAGE_BYTES)
             break; /* the rest is the next page */
         bytes += e->len;

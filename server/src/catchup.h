@@ -15,14 +15,15 @@
 
 #include "msg.h"
 #include "room.h"
+#include "stream.h"
 
 struct frame;
-struct store_entry;
 
 #define CATCHUP_PAGE 256                /* stored events per page... */
 #define CATCHUP_PAGE_BYTES (256u << 10) /* ...and at most this much of their JSON, so that one
                                            update fits a session's queue (SESSION_QUEUE_BYTES) */
 #define CATCHUP_PAGES_MAX 64            /* pages kept per jam; the least recently used goes */
+#define CATCHUP_IDLE_MS 10000           /* a page nobody asked for in this long is dropped */
 
 struct catchup_page {
     char after[MSG_EVENT_ID_MAX + 1]; /* the events after this id... */
@@ -62,7 +63,7 @@ void catchup_wait(struct catchup_page *p, uint64_t session_id);
  * the events up to 'upto' (the last id the ring has broadcast), at most CATCHUP_PAGE_BYTES of
  * them (at least one), and what they touch in room 'r'. Clears 'reading'. */
 enum catchup_fill catchup_fill(struct catchup_page *p, const struct room *r,
-                               const struct store_entry *entries, size_t n, const char *upto);
+                               const struct stream_entry *entries, size_t n, const char *upto);
 /* Remove and free 'p'. */
 void catchup_drop(struct catchup_cache *c, struct catchup_page *p);
 /* Free the pages not being read and not used since 'idle_ms' before 'now_ms'. */

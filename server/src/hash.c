@@ -49,7 +49,7 @@ static void imap_grow(struct imap *m)
     m->state = xcalloc(m->cap, 1);
     m->used = m->dead = 0;
     for (size_t i = 0; i < old.cap; i++)
-        if (old.state[i] == 1)
+        if (old.state[i] == HASH_USED)
             imap_put(m, old.keys[i], old.vals[i]);
     free(old.keys);
     free(old.vals);
@@ -62,9 +62,9 @@ void imap_put(struct imap *m, uint64_t key, uint64_t val)
         imap_grow(m);
     size_t mask = m->cap - 1, i = mix64(key) & mask, tomb = SIZE_MAX;
     for (;; i = (i + 1) & mask) {
-        if (m->state[i] == 0)
+        if (m->state[i] == HASH_EMPTY)
             break;
-        if (m->state[i] == 2) {
+        if (m->state[i] == HASH_DELETED) {
             if (tomb == SIZE_MAX)
                 tomb = i;
         } else if (m->keys[i] == key) {
@@ -76,7 +76,7 @@ void imap_put(struct imap *m, uint64_t key, uint64_t val)
         i = tomb;
         m->dead--;
     }
-    m->state[i] = 1;
+    m->state[i] = HASH_USED;
     m->keys[i] = key;
     m->vals[i] = val;
     m->used++;
@@ -88,9 +88,9 @@ static size_t imap_find(const struct imap *m, uint64_t key)
         return SIZE_MAX;
     size_t mask = m->cap - 1, i = mix64(key) & mask;
     for (;; i = (i + 1) & mask) {
-        if (m->state[i] == 0)
+        if (m->state[i] == HASH_EMPTY)
             return SIZE_MAX;
-        if (m->state[i] == 1 && m->keys[i] == key)
+        if (m->state[i] == HASH_USED && m->keys[i] == key)
             return i;
     }
 }
@@ -110,10 +110,33 @@ bool imap_del(struct imap *m, uint64_t key)
     size_t i = imap_find(m, key);
     if (i == SIZE_MAX)
         return false;
-    m->state[i] = 2;
+    m->state[i] = HASH_DELETED;
     m->used--;
     m->dead++;
     return true;
+}
+
+/* The index of the first used slot at or after *pos (then *pos moves past it), or SIZE_MAX. */
+static size_t next_used(const uint8_t *state, size_t cap, size_t *pos)
+{
+    for (size_t i = *pos; i < cap; i++)
+        if (state[i] == HASH_USED) {
+            *pos = i + 1;
+            return i;
+        }
+    *pos = cap;
+    return SIZE_MAX;
+}
+
+bool imap_next(const struct imap *m, size_t *pos, uint64_t *key, uint64_t *val)
+{
+    size_t i = next_used(m->state, m->cap, pos);
+    bool found = i != SIZE_MAX;
+    if (found && key)
+        *key = m->keys[i];
+    if (found && val)
+        *val = m->vals[i];
+    return found;
 }
 
 /* ---- smap ---------------------------------------------------------------------------------- */
@@ -126,7 +149,7 @@ void smap_init(struct smap *m)
 void smap_deinit(struct smap *m, void (*free_val)(void *))
 {
     for (size_t i = 0; i < m->cap; i++)
-        if (m->state[i] == 1) {
+        if (m->state[i] == HASH_USED) {
             free(m->keys[i]);
             if (free_val)
                 free_val(m->vals[i]);
@@ -148,7 +171,7 @@ static void smap_grow(struct smap *m)
     m->state = xcalloc(m->cap, 1);
     m->used = m->dead = 0;
     for (size_t i = 0; i < old.cap; i++)
-        if (old.state[i] == 1)
+        if (old.state[i] == HASH_USED)
             smap_insert_owned(m, old.keys[i], old.vals[i]);
     free(old.keys);
     free(old.vals);
@@ -161,9 +184,9 @@ static size_t smap_find(const struct smap *m, const char *key)
         return SIZE_MAX;
     size_t mask = m->cap - 1, i = hash_str(key) & mask;
     for (;; i = (i + 1) & mask) {
-        if (m->state[i] == 0)
+        if (m->state[i] == HASH_EMPTY)
             return SIZE_MAX;
-        if (m->state[i] == 1 && strcmp(m->keys[i], key) == 0)
+        if (m->state[i] == HASH_USED && strcmp(m->keys[i], key) == 0)
             return i;
     }
 }
@@ -171,11 +194,11 @@ static size_t smap_find(const struct smap *m, const char *key)
 static void smap_insert_owned(struct smap *m, char *key, void *val)
 {
     size_t mask = m->cap - 1, i = hash_str(key) & mask;
-    while (m->state[i] == 1)
+    while (m->state[i] == HASH_USED)
         i = (i + 1) & mask;
-    if (m->state[i] == 2)
+    if (m->state[i] == HASH_DELETED)
         m->dead--;
-    m->state[i] = 1;
+    m->state[i] = HASH_USED;
     m->keys[i] = key;
     m->vals[i] = val;
     m->used++;
@@ -206,8 +229,19 @@ void *smap_del(struct smap *m, const char *key)
         return NULL;
     void *v = m->vals[i];
     free(m->keys[i]);
-    m->state[i] = 2;
+    m->state[i] = HASH_DELETED;
     m->used--;
     m->dead++;
     return v;
+}
+
+bool smap_next(const struct smap *m, size_t *pos, const char **key, void **val)
+{
+    size_t i = next_used(m->state, m->cap, pos);
+    bool found = i != SIZE_MAX;
+    if (found && key)
+        *key = m->keys[i];
+    if (found && val)
+        *val = m->vals[i];
+    return found;
 }

@@ -9,10 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The state of a slot. Walk the tables with imap_next/smap_next, never over 'state'. */
+enum hash_slot { HASH_EMPTY = 0, HASH_USED = 1, HASH_DELETED = 2 };
+
 struct imap {
     uint64_t *keys;
     uint64_t *vals;
-    uint8_t *state; /* 0 empty, 1 used, 2 deleted */
+    uint8_t *state; /* enum hash_slot */
     size_t cap, used, dead;
 };
 
@@ -23,6 +26,9 @@ void imap_put(struct imap *m, uint64_t key, uint64_t val);
 /* Returns true and sets *val when present ('val' may be NULL). */
 bool imap_get(const struct imap *m, uint64_t key, uint64_t *val);
 bool imap_del(struct imap *m, uint64_t key);
+/* Iterate: for (size_t pos = 0; imap_next(m, &pos, &k, &v);) ...  'key' and 'val' may be NULL.
+ * Deleting the entry just returned is allowed; inserting while iterating is not. */
+bool imap_next(const struct imap *m, size_t *pos, uint64_t *key, uint64_t *val);
 
 struct smap {
     char **keys;   /* owned copies */
@@ -38,6 +44,7 @@ void smap_put(struct smap *m, const char *key, void *val);
 void *smap_get(const struct smap *m, const char *key);
 /* Removes and returns the value (NULL if absent). */
 void *smap_del(struct smap *m, const char *key);
-/* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->state && m->state[i] == 1) ... */
+/* Iterate like imap_next; 'key' and 'val' may be NULL. */
+bool smap_next(const struct smap *m, size_t *pos, const char **key, void **val);
 
 #endif

@@ -20,10 +20,18 @@
 #include "alloc.h"
 #include "auth.h"
 #include "config.h"
+#include "keys.h"
+#include "api.h"
+#include "broadcast.h"
 #include "handlers.h"
+#include "hub.h"
 #include "log.h"
+#include "loop.h"
 #include "net.h"
+#include "now.h"
+#include "recovery.h"
 #include "replay.h"
+#include "resume.h"
 #include "store.h"
 
 static struct net *volatile the_net;
@@ -247,7 +255,7 @@ struct tick_ctx {
 static void on_tick(int64_t now_ms, void *arg)
 {
     struct tick_ctx *t = arg;
-    hub_on_tick(now_ms, t->hub);
+    loop_on_tick(now_ms, t->hub);
     if (t->emb->dir[0] && now_ms - t->last_check_ms >= 1000) {
         t->last_check_ms = now_ms;
         embedded_check(t->emb, t->redis_server, now_ms);
@@ -303,7 +311,7 @@ int main(int argc, char **argv)
             goto fail_redis;
         for (size_t i = 0; i < sizeof raw; i++)
             snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-        if (store_get_or_set(&sc, "cojam:token-key", hex, token_key, sizeof token_key) < 0) {
+        if (store_get_or_set(&sc, KEYS_TOKEN_KEY, hex, token_key, sizeof token_key) < 0) {
             log_error("cannot read or store the token key in Redis");
             goto fail_redis;
         }
@@ -325,6 +333,7 @@ int main(int argc, char **argv)
     log_info("instance %s", store_instance_id(store));
     struct hub *hub = hub_new(&cfg, store, (const uint8_t *)token_key, strlen(token_key), admin,
                               public_url);
+    struct resume *resume = resume_new(hub);
 
     struct net_config nc = {
         .listen_host = cfg.listen_host,
@@ -339,13 +348,13 @@ int main(int argc, char **argv)
     struct net_callbacks cbs = {
         .arg = hub,
         .on_open = hub_on_open,
-        .on_message = hub_on_message,
-        .next_frame = hub_next_frame,
+        .on_message = handlers_on_message,
+        .next_frame = broadcast_next_frame,
         .on_close = hub_on_close,
-        .on_wake = hub_on_wake,
+        .on_wake = loop_on_wake,
         .on_tick = on_tick,
         .tick_arg = &ticker,
-        .on_http = hub_on_http,
+        .on_http = api_on_http,
     };
     struct net *net;
     if ((err = net_new(&nc, &cbs, &net)) < 0)
@@ -361,7 +370,8 @@ int main(int argc, char **argv)
         log_error("cannot start recovery (%d)", err);
         goto fail_net;
     }
-    hub_start_recovery(hub, rp);
+    const struct now started = {net_now_ms(), net_wall_ms()};
+    recovery_start(hub, rp, &started);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     log_info("cojamd %s serving http://%s (web root %s)", COJAM_VERSION, cfg.listen, cfg.web_root);
@@ -370,6 +380,7 @@ int main(int argc, char **argv)
 
     the_net = NULL;
     net_free(net);
+    resume_free(resume);
     hub_free(hub);
     store_free(store);
     embedded_stop(&emb);
@@ -380,6 +391,7 @@ fail_net:
     the_net = NULL;
     net_free(net);
 fail_hub:
+    resume_free(resume);
     hub_free(hub);
     store_free(store);
 fail_redis:

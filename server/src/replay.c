@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "codec.h"
+#include "keys.h"
 #include "log.h"
 
 #define REPLAY_QUEUE 8192
@@ -87,11 +88,11 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
 
 static void replay_jam(struct replay *rp, const char *code)
 {
-    char key[64];
+    char key[KEYS_MAX];
     const char *after = "";
     struct replay_item it = {.kind = REPLAY_ROOM};
     snprintf(it.code, sizeof it.code, "%s", code);
-    snprintf(key, sizeof key, "cojam:jam:%s:snapshot", code);
+    keys_snapshot(key, code);
     unsigned char *buf = NULL;
     size_t len = 0;
     if (store_get(&rp->sc, key, &buf, &len) == 0) {
@@ -111,7 +112,7 @@ static void replay_jam(struct replay *rp, const char *code)
         if (!push(rp, &it))
             return;
     }
-    snprintf(key, sizeof key, "cojam:jam:%s:events", code);
+    keys_stream(key, code);
     struct jam_ctx jc = {rp, code};
     int err = store_replay(&rp->sc, key, after, on_entry, &jc);
     if (err == -ECANCELED)
@@ -127,7 +128,7 @@ static void replay_jam(struct replay *rp, const char *code)
 static void *run(void *arg)
 {
     struct replay *rp = arg;
-    if (store_members(&rp->sc, "cojam:jams", collect_code, rp) < 0)
+    if (store_members(&rp->sc, KEYS_JAMS, collect_code, rp) < 0)
         log_error("cannot list the jams in Redis; starting with none");
     for (size_t i = 0; i < rp->n_codes && !rp->stop; i++)
         replay_jam(rp, rp->codes[i]);

@@ -233,41 +233,6 @@ const struct op_done *room_op_done(const struct room *r, int64_t pid, const char
     return rec ? &rec->done : NULL;
 }
 
-/* "<ms>-<seq>" into two numbers; anything malformed is 0-0. */
-static void parse_id(const char *s, uint64_t *ms, uint64_t *seq)
-{
-    uint64_t v[2] = {0, 0};
-    int part = 0, digits = 0;
-    for (; *s; s++) {
-        if (*s >= '0' && *s <= '9' && digits < 20) {
-            v[part] = v[part] * 10 + (uint64_t)(*s - '0');
-            digits++;
-        } else if (*s == '-' && part == 0 && digits) {
-            part = 1;
-            digits = 0;
-        } else {
-            v[0] = v[1] = 0;
-            break;
-        }
-    }
-    if (part != 1 || !digits)
-        v[0] = v[1] = 0;
-    *ms = v[0];
-    *seq = v[1];
-}
-
-int room_id_cmp(const char *a, const char *b)
-{
-    uint64_t am, as, bm, bs;
-    parse_id(a, &am, &as);
-    parse_id(b, &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    if (as != bs)
-        return as < bs ? -1 : 1;
-    return 0;
-}
-
 /* ---- checking ------------------------------------------------------------------------------ */
 
 static const char *check_parent(const struct room *r, enum kind kind, int64_t parent)

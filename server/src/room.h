@@ -25,6 +25,7 @@
 
 #include "hash.h"
 #include "msg.h"
+#include "stream.h"
 
 struct rank;
 
@@ -198,8 +199,6 @@ void room_delta_reset(struct room *r);
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d);
 void room_delta_clear(struct room_delta *d);
 
-/* Compare two stream ids "<ms>-<seq>": <0, 0, >0. Malformed ids compare as 0-0. */
-int room_id_cmp(const char *a, const char *b);
 
 #endif
 

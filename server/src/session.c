@@ -29,9 +29,7 @@ void session_deinit(struct session *s)
     struct frame *f;
     while ((f = session_dequeue(s)))
         frame_unref(f);
-    free(s->queue);
-    s->queue = NULL;
-    s->q_cap = 0;
+    fifo_deinit(&s->queue);
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
@@ -39,32 +37,18 @@ void session_deinit(struct session *s)
 
 int session_enqueue(struct session *s, struct frame *f)
 {
-    if (s->q_len == SESSION_QUEUE_FRAMES || s->q_bytes + f->len > SESSION_QUEUE_BYTES)
+    if (fifo_len(&s->queue) == SESSION_QUEUE_FRAMES || s->q_bytes + f->len > SESSION_QUEUE_BYTES)
         return -ENOBUFS;
-    if (s->q_len == s->q_cap) {
-        /* Grow the ring, unrolling it so that the oldest frame comes first. */
-        unsigned cap = s->q_cap ? s->q_cap * 2 : 4;
-        struct frame **q = xmalloc(cap * sizeof *q);
-        for (unsigned i = 0; i < s->q_len; i++)
-            q[i] = s->queue[(s->q_head + i) % s->q_cap];
-        free(s->queue);
-        s->queue = q;
-        s->q_cap = cap;
-        s->q_head = 0;
-    }
-    s->queue[(s->q_head + s->q_len++) % s->q_cap] = frame_ref(f);
+    fifo_push(&s->queue, frame_ref(f));
     s->q_bytes += f->len;
     return 0;
 }
 
 struct frame *session_dequeue(struct session *s)
 {
-    if (!s->q_len)
-        return NULL;
-    struct frame *f = s->queue[s->q_head];
-    s->q_head = (s->q_head + 1) % s->q_cap;
-    s->q_len--;
-    s->q_bytes -= f->len;
+    struct frame *f = fifo_pop(&s->queue);
+    if (f)
+        s->q_bytes -= f->len;
     return f;
 }
 

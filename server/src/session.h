@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fifo.h"
 #include "msg.h"
 
 struct frame;
@@ -24,6 +25,13 @@ struct jam;
 #define SESSION_MAX_INFLIGHT 32          /* writes waiting for Redis */
 #define SESSION_JOIN_TIMEOUT_MS 10000
 
+/* What a member must be sent before the ring's frames. */
+enum want_snapshot {
+    WANT_NONE = 0,
+    WANT_FIRST,  /* the snapshot that follows a join */
+    WANT_RESYNC, /* a full snapshot marked resync: the client could not be caught up */
+};
+
 struct session {
     uint64_t id;             /* never reused; completions name sessions by id */
     void *conn;              /* borrowed: the transport's handle */
@@ -36,7 +44,7 @@ struct session {
     struct session *next_member, *prev_member; /* the jam's member list */
 
     uint64_t cursor;         /* next ring sequence to send */
-    int wants_snapshot;      /* 0 no, 1 the first snapshot, 2 a resync: sent before ring frames */
+    enum want_snapshot wants_snapshot;
     /* A resume the ring could not serve reads the missed events from the stream, a page at a time
      * when the previous one has been sent; ring frames wait until it has caught up. */
     struct catchup {
@@ -50,8 +58,7 @@ struct session {
     int resyncs;             /* resyncs within the current window */
     int64_t resync_window_ms;
 
-    struct frame **queue;    /* owned: references, a FIFO ring of q_cap (grown on demand) */
-    unsigned q_cap, q_head, q_len;
+    struct fifo queue;       /* owned references to struct frame: private frames, oldest first */
     size_t q_bytes;
 
     double tokens;           /* rate limiter */

@@ -134,7 +134,7 @@ struct req {
 struct note {
     struct note *next;
     char *key; /* owned */
-    char id[STORE_ID_MAX + 1];
+    char id[MSG_EVENT_ID_MAX + 1];
 };
 
 struct rnode {
@@ -148,7 +148,7 @@ struct key_state {
     char *key;       /* owned */
     char *lease_key; /* owned: the key with ":events" replaced by ":lease" (else + ":lease") */
     char *epoch_key; /* owned: likewise ":epoch" */
-    char last_id[STORE_ID_MAX + 1];
+    char last_id[MSG_EVENT_ID_MAX + 1];
     bool has_id;   /* the loop has (or will have, from results) every entry up to last_id */
     bool in_doubt; /* an append to it was sent and never answered */
     bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
@@ -282,31 +282,6 @@ static bool is_error(const redisReply *r, const char *prefix)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
-/* Parses a stream id "<ms>-<seq>". */
-static bool parse_id(const char *id, unsigned long long *ms, unsigned long long *seq)
-{
-    char *end;
-    if (!id || id[0] < '0' || id[0] > '9' || strlen(id) > STORE_ID_MAX)
-        return false;
-    errno = 0;
-    *ms = strtoull(id, &end, 10);
-    if (*end != '-' || end[1] < '0' || end[1] > '9')
-        return false;
-    *seq = strtoull(end + 1, &end, 10);
-    return *end == '\0' && errno == 0;
-}
-
-/* Compares two valid stream ids as (ms, seq). */
-static int id_cmp(const char *a, const char *b)
-{
-    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
-    parse_id(a, &am, &as);
-    parse_id(b, &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    return as < bs ? -1 : as > bs;
-}
-
 static bool is_loading(const redisReply *r)
 {
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0;
@@ -360,7 +335,7 @@ static int ping(redisContext *c, char *why, size_t why_size)
 static bool parse_entry(const redisReply *e, const redisReply **id, const char **val, size_t *len)
 {
     if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 2 || !is_str(e->element[0]) ||
-        e->element[0]->len > STORE_ID_MAX)
+        e->element[0]->len > MSG_EVENT_ID_MAX)
         return false;
     *id = e->element[0];
     *val = "";
@@ -423,7 +398,7 @@ static void outbox_range(struct outbox *ob, struct req *r, const redisReply *x)
         size_t len;
         if (!parse_entry(x->element[i], &id, &val, &len))
             continue;
-        struct store_entry *e = &n->r.entries[n->r.n_entries++];
+        struct stream_entry *e = &n->r.entries[n->r.n_entries++];
         copy_str(e->id, sizeof e->id, id->str, id->len);
         e->payload = dup_bytes(val, len);
         e->len = len;
@@ -936,7 +911,7 @@ static void apply_notes(struct store *s, struct note *n)
     while (n) {
         struct note *next = n->next;
         struct key_state *k = key_get(s, n->key);
-        if (!k->has_id || id_cmp(n->id, k->last_id) > 0)
+        if (!k->has_id || stream_id_cmp(n->id, k->last_id) > 0)
             key_set_id(k, n->id, strlen(n->id));
         free(n->key);
         free(n);
@@ -1260,7 +1235,7 @@ static void run_batch(struct store *s, struct req *batch)
                 outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
             outbox_complete(&ob, r, NULL, "", 0);
-        } else if (x->type == REDIS_REPLY_STRING && x->len <= STORE_ID_MAX) {
+        } else if (x->type == REDIS_REPLY_STRING && x->len <= MSG_EVENT_ID_MAX) {
             key_set_id(k, x->str, x->len);
             outbox_complete(&ob, r, NULL, x->str, x->len);
         } else if (is_error(x, "FENCED ")) {
@@ -1613,8 +1588,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 int store_read(struct store *s, const char *key, const char *start, bool inclusive,
                unsigned count, uint64_t ctx, int64_t now_ms)
 {
-    unsigned long long ms, seq;
-    if (!s || !key || !parse_id(start, &ms, &seq) || count < 1 || count > 10000)
+    struct stream_id sid;
+    if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > 10000)
         return -EINVAL;
     if (atomic_load(&s->link) == LINK_DOWN)
         return -ENOTCONN;
@@ -1651,12 +1626,12 @@ const char *store_instance_id(const struct store *s)
 
 void store_track(struct store *s, const char *key, const char *last_id)
 {
-    unsigned long long ms, seq;
+    struct stream_id sid;
     if (!s || !key || !last_id)
         return;
     if (!last_id[0])
         last_id = "0-0";
-    if (!parse_id(last_id, &ms, &seq))
+    if (!stream_id_parse(last_id, &sid))
         return;
     struct note *n = xcalloc(1, sizeof(*n));
     n->key = xstrdup(key);
@@ -1803,12 +1778,12 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
                  store_entry_cb *cb, void *arg)
 {
     char why[160];
-    char start[STORE_ID_MAX + 2] = "-";
+    char start[MSG_EVENT_ID_MAX + 2] = "-";
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
     if (after_id && after_id[0]) {
-        if (strlen(after_id) > STORE_ID_MAX) {
+        if (strlen(after_id) > MSG_EVENT_ID_MAX) {
             redisFree(c);
             return -EINVAL;
         }

@@ -23,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_ID_MAX 41
+#include "stream.h"
+
 #define STORE_WINDOW 256 /* unanswered commands; unbounded pipelining buffers without limit */
 #define STORE_OWNER_MAX 64 /* longest instance id */
 
@@ -68,23 +69,17 @@ enum store_result_kind {
     STORE_RANGE,      /* a read finished: 'err' NULL and 'entries' set (maybe none), or 'err' set */
 };
 
-/* One stream entry of a STORE_RANGE result. */
-struct store_entry {
-    char id[STORE_ID_MAX + 1];
-    char *payload;              /* owned by the result: field "e", NUL-terminated ("" if absent) */
-    size_t len;
-};
-
 struct store_result {
     int kind;                   /* enum store_result_kind (an int, so that a switch over the kinds
                                    written before STORE_FENCED still compiles with -Wswitch) */
     uint64_t ctx;               /* the caller's ctx of the append (APPENDED) */
     const char *err;
-    char id[STORE_ID_MAX + 1];  /* stream id */
+    char id[MSG_EVENT_ID_MAX + 1];  /* stream id */
     char *key;                  /* owned by the result (FOUND and APPENDED) */
     char *payload;              /* owned by the result (FOUND only) */
     char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
-    struct store_entry *entries; /* owned by the result (RANGE only), in stream order */
+    struct stream_entry *entries; /* owned by the result (RANGE only), in stream order, their
+                                   payloads too */
     size_t n_entries;
 };
 

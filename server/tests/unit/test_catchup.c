@@ -11,7 +11,7 @@
 #include "catchup.h"
 #include "codec.h"
 #include "room.h"
-#include "store.h"
+#include "stream.h"
 #include "test.h"
 
 #define N_EVENTS 40
@@ -20,13 +20,13 @@
  * 'text_len' characters at 4-0, 5-0, ... and votes for them after them. */
 struct fixture {
     struct room *r;
-    struct store_entry entries[N_EVENTS];
+    struct stream_entry entries[N_EVENTS];
     size_t n;
 };
 
 static void put(struct fixture *f, struct event *e, unsigned long long ms)
 {
-    struct store_entry *x = &f->entries[f->n++];
+    struct stream_entry *x = &f->entries[f->n++];
     snprintf(x->id, sizeof x->id, "%llu-0", ms);
     CHECK(room_apply(f->r, x->id, e, NULL) == NULL);
     x->payload = codec_event_encode(e);

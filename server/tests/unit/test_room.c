@@ -340,7 +340,7 @@ TEST(delta_tracks_one_tick)
     p.text = "Delta";
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &p, 1000, NULL) == NULL);
     CHECK_EQ_INT(r->delta.n_items, 1);
-    CHECK(room_id_cmp(r->delta.to, r->delta.from) > 0);
+    CHECK(stream_id_cmp(r->delta.to, r->delta.from) > 0);
     uint32_t top[4];
     size_t n;
     CHECK(room_top_changed(r, KIND_PROBLEM, 4, top, &n));
@@ -452,10 +452,10 @@ TEST(join_rules)
 
 TEST(id_compare)
 {
-    CHECK(room_id_cmp("1-0", "1-1") < 0);
-    CHECK(room_id_cmp("10-0", "9-5") > 0);
-    CHECK(room_id_cmp("5-5", "5-5") == 0);
-    CHECK(room_id_cmp("junk", "0-0") == 0);
+    CHECK(stream_id_cmp("1-0", "1-1") < 0);
+    CHECK(stream_id_cmp("10-0", "9-5") > 0);
+    CHECK(stream_id_cmp("5-5", "5-5") == 0);
+    CHECK(stream_id_cmp("junk", "0-0") == 0);
 }
 
 /* A room with every kind of state: items, hidden, votes across phases, ops, modlog, anonymous. */

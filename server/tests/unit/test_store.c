@@ -41,12 +41,12 @@ static int wake_fd[2];
 static struct {
     int count[MAX_CTX];
     const char *err[MAX_CTX];
-    char id[MAX_CTX][STORE_ID_MAX + 1];
+    char id[MAX_CTX][MSG_EVENT_ID_MAX + 1];
     int ups, downs, found, bad;
     long long last_ok_ctx;
     int order_violations;
     char found_payload[MAX_FOUND][32];
-    char found_id[MAX_FOUND][STORE_ID_MAX + 1];
+    char found_id[MAX_FOUND][MSG_EVENT_ID_MAX + 1];
     char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, 'R' read */
     size_t nkinds;
     int fenced;                          /* STORE_FENCED results */
@@ -57,7 +57,7 @@ static struct {
         const char *err;
         size_t n;
         char first[32], last[32];        /* payloads */
-        char first_id[STORE_ID_MAX + 1], last_id[STORE_ID_MAX + 1];
+        char first_id[MSG_EVENT_ID_MAX + 1], last_id[MSG_EVENT_ID_MAX + 1];
     } range[8];
 } seen;
 
@@ -160,11 +160,11 @@ static void record(const struct store_result *r)
         seen.range[r->ctx - RANGE_CTX].err = r->err;
         seen.range[r->ctx - RANGE_CTX].n = r->n_entries;
         if (r->n_entries) {
-            const struct store_entry *a = &r->entries[0], *z = &r->entries[r->n_entries - 1];
+            const struct stream_entry *a = &r->entries[0], *z = &r->entries[r->n_entries - 1];
             snprintf(seen.range[r->ctx - RANGE_CTX].first, 32, "%s", a->payload);
             snprintf(seen.range[r->ctx - RANGE_CTX].last, 32, "%s", z->payload);
-            snprintf(seen.range[r->ctx - RANGE_CTX].first_id, STORE_ID_MAX + 1, "%s", a->id);
-            snprintf(seen.range[r->ctx - RANGE_CTX].last_id, STORE_ID_MAX + 1, "%s", z->id);
+            snprintf(seen.range[r->ctx - RANGE_CTX].first_id, MSG_EVENT_ID_MAX + 1, "%s", a->id);
+            snprintf(seen.range[r->ctx - RANGE_CTX].last_id, MSG_EVENT_ID_MAX + 1, "%s", z->id);
             for (size_t i = 1; i < r->n_entries; i++)
                 if (id_cmp(r->entries[i - 1].id, r->entries[i].id) >= 0)
                     seen.order_violations++;
@@ -425,7 +425,7 @@ struct replay_seen {
     int stop_after;
     int mismatches;
     int first_index;
-    char last_id[STORE_ID_MAX + 1];
+    char last_id[MSG_EVENT_ID_MAX + 1];
     int out_of_order;
 };
 
@@ -757,7 +757,7 @@ TEST(stop_times_out_then_finds_in_doubt)
 struct stream_copy {
     int n;
     int payload[4096]; /* index N of payload "rN", or -1 */
-    char id[4096][STORE_ID_MAX + 1];
+    char id[4096][MSG_EVENT_ID_MAX + 1];
 };
 
 static struct stream_copy burst_stream;

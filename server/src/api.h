@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT
+ * api.h - the HTTP API (proto/messages.md, "HTTP API"): /healthz, creating a jam (admin token),
+ * a jam's summary, its public moderation log and its state digest. Loop thread only.
+ */
+#ifndef COJAM_API_H
+#define COJAM_API_H
+
+struct http_request;
+
+/* net callback: answer 'req' now or when the store has ('arg' is the hub). */
+void api_on_http(const struct http_request *req, void *arg);
+
+#endif

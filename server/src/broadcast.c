@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT
+ * broadcast.c - the ring's producer (one encoding per jam and period) and its consumers (one
+ * frame per WRITEABLE per session); see broadcast.h.
+ */
+#include "broadcast.h"
+
+#include "config.h"
+#include "frame.h"
+#include "hub.h"
+#include "jam.h"
+#include "net.h"
+#include "now.h"
+#include "resume.h"
+#include "room.h"
+#include "session.h"
+#include "view.h"
+
+/* A session's snapshot: the shared body (jam_snapshot_body) plus its own "you"; moderators see
+ * hidden items in full, so theirs is encoded for them. */
+static char *snapshot_for(struct hub *h, struct jam *j, struct session *s, const struct now *now)
+{
+    const struct participant *p = s->pid ? room_participant(j->room, s->pid) : NULL;
+    bool resync = s->wants_snapshot == WANT_RESYNC;
+    if (s->role == ROLE_MODERATOR)
+        return view_snapshot(j->room, s->role, p, now->wall_ms, (unsigned)h->cfg->rank_top, resync);
+    const char *body = jam_snapshot_body(j, h->cfg, now->ms, now->wall_ms);
+    return view_snapshot_with(j->room, j->snap_body_id, body, p, resync);
+}
+
+/* 's' is more than a ring behind: a resync snapshot, or a close if that keeps happening. Returns
+ * false when the session is being closed. */
+static bool fell_behind(struct session *s, const struct now *now)
+{
+    if (now->ms - s->resync_window_ms > BROADCAST_RESYNC_WINDOW_MS) {
+        s->resync_window_ms = now->ms;
+        s->resyncs = 0;
+    }
+    if (++s->resyncs >= BROADCAST_RESYNC_LIMIT) {
+        session_mark_close(s, 4001, "too slow");
+        net_close(s);
+        return false;
+    }
+    s->wants_snapshot = WANT_RESYNC;
+    return true;
+}
+
+struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
+{
+    struct hub *h = arg;
+    struct frame *f = session_dequeue(s);
+    struct jam *j = s->jam;
+    if (!j) {
+        *more = fifo_len(&s->queue) > 0;
+        return f;
+    }
+    const struct now now = {net_now_ms(), net_wall_ms()};
+    if (s->catchup.on && !s->catchup.waiting && !fifo_len(&s->queue))
+        resume_next(h, s, &now); /* the previous page is leaving: the next one */
+    if (!f && !s->catchup.on) {
+        uint64_t behind = j->ring.head - s->cursor;
+        if (!s->wants_snapshot && behind > j->ring.cap && !fell_behind(s, &now)) {
+            *more = false;
+            return NULL;
+        }
+        if (s->wants_snapshot) {
+            f = frame_from_string(snapshot_for(h, j, s, &now));
+            h->snapshots_since_trim++;
+            s->wants_snapshot = WANT_NONE;
+            s->cursor = j->ring.head;
+        } else if (behind) {
+            f = frame_ref(j->ring.slots[s->cursor % j->ring.cap]);
+            s->cursor++;
+        }
+    }
+    *more = fifo_len(&s->queue) || (s->jam && !s->catchup.on &&
+                         (s->wants_snapshot || s->cursor != s->jam->ring.head));
+    return f;
+}
+
+/* One delivered frame costs about 5-9 us of CPU here, nearly all of it in the kernel's send path
+ * (load-tests profile; STACK-NOTES: 4-6 us). So the broadcast period grows with the audience to
+ * keep every jam together under --max-deliveries-per-s: at the default 60,000/s that is the
+ * 50 ms tick up to 3,000 clients, 83 ms at 5,000 and 167 ms at 10,000. The tick is the floor:
+ * the timer cannot push more often. */
+int64_t broadcast_period_ms(const struct hub *h)
+{
+    int64_t floor_ms = h->cfg->tick_ms;
+    int64_t need = (int64_t)net_clients(h->net) * 1000 / h->cfg->max_deliveries;
+    return need > floor_ms ? need : floor_ms;
+}
+
+void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now)
+{
+    /* The timer fires every tick, so a push due within half a tick goes now rather than a whole
+     * tick late. */
+    int64_t due_slack_ms = h->cfg->tick_ms / 2;
+    if (now->ms + due_slack_ms < j->next_push_ms)
+        return;
+    /* Joins and counters alone (no item, vote or clock change) go out once a second: in a join
+     * storm of thousands a push per tick to everyone already in would cost more than the joins.
+     * The delta keeps accumulating, so the next update still covers every event. */
+    const struct room_delta *d = &j->room->delta;
+    if (!d->n_items && !d->n_votes && !d->clock &&
+        now->ms - j->last_stats_push_ms < BROADCAST_STATS_PERIOD_MS)
+        return;
+    char *json = view_update(j->room, now->wall_ms, (unsigned)h->cfg->rank_top);
+    if (!json)
+        return;
+    jam_ring_push(j, frame_from_string(json));
+    room_delta_reset(j->room);
+    j->next_push_ms = now->ms + period_ms;
+    j->last_stats_push_ms = now->ms;
+}
+
+void broadcast_status(struct hub *h, bool up)
+{
+    uint64_t v;
+    for (size_t pos = 0; imap_next(&h->sessions, &pos, NULL, &v);) {
+        struct session *s = (struct session *)(uintptr_t)v;
+        if (s->jam)
+            hub_send(s, view_status(up));
+    }
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT
+ * broadcast.h - what every member of a jam is sent: once per broadcast period the room's delta is
+ * encoded once (view_update) into the jam's ring of shared frames, and each session pulls, at its
+ * own pace, its private frames first (acks, errors, snapshots, catch-up pages), then the ring's
+ * frames from its cursor. A session too far behind for the ring gets a resync snapshot, a few
+ * times at most, then is closed with 4001. Loop thread only.
+ */
+#ifndef COJAM_BROADCAST_H
+#define COJAM_BROADCAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct frame;
+struct hub;
+struct jam;
+struct now;
+struct session;
+
+#define BROADCAST_RESYNC_LIMIT 3         /* resync snapshots per window before 4001 */
+#define BROADCAST_RESYNC_WINDOW_MS 60000
+#define BROADCAST_STATS_PERIOD_MS 1000   /* joins and counters alone go out at most this often */
+
+/* net callback: the next frame for 's' (a new reference) or NULL; sets *more when another is due. */
+struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg);
+/* The broadcast period now: the tick, or longer with a large audience (see broadcast.c). */
+int64_t broadcast_period_ms(const struct hub *h);
+/* Push jam 'j''s update if one is due at 'now' ('period_ms' from broadcast_period_ms). */
+void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now);
+/* Tell every joined session whether storage is up. */
+void broadcast_status(struct hub *h, bool up);
+
+#endif

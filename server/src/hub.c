@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT
+ * hub.c - the shared state of the loop's glue modules (see hub.h).
+ */
+#include "hub.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "frame.h"
+#include "jam.h"
+#include "log.h"
+#include "net.h"
+#include "replay.h"
+#include "session.h"
+#include "store.h"
+#include "view.h"
+
+struct hub *hub_new(const struct config *cfg, struct store *store, const uint8_t *token_key,
+                    size_t token_key_len, const char *admin_token, const char *public_url)
+{
+    struct hub *h = xcalloc(1, sizeof *h);
+    h->cfg = cfg;
+    h->store = store;
+    if (token_key_len > sizeof h->key)
+        token_key_len = sizeof h->key;
+    memcpy(h->key, token_key, token_key_len);
+    h->key_len = token_key_len;
+    h->admin_token = xstrdup(admin_token);
+    h->public_url = xstrdup(public_url);
+    smap_init(&h->jams);
+    smap_init(&h->creating);
+    pending_table_init(&h->pending);
+    imap_init(&h->sessions);
+    h->storage_up = true;
+    return h;
+}
+
+static void free_jam(void *j)
+{
+    jam_free(j);
+}
+
+void hub_free(struct hub *h)
+{
+    if (!h)
+        return;
+    replay_free(h->replay);
+    pending_table_deinit(&h->pending);
+    imap_deinit(&h->sessions);
+    smap_deinit(&h->creating, NULL);
+    smap_deinit(&h->jams, free_jam);
+    free(h->admin_token);
+    free(h->public_url);
+    free(h);
+}
+
+void hub_set_net(struct hub *h, struct net *n)
+{
+    h->net = n;
+}
+
+struct jam *hub_find_jam(const struct hub *h, const char *code)
+{
+    return smap_get(&h->jams, code);
+}
+
+struct jam *hub_add_jam(struct hub *h, struct room *room)
+{
+    struct jam *j = jam_new(h->cfg, room);
+    smap_put(&h->jams, j->code, j);
+    return j;
+}
+
+size_t hub_jam_count(const struct hub *h)
+{
+    return h->jams.used;
+}
+
+struct session *hub_find_session(const struct hub *h, uint64_t id)
+{
+    uint64_t p;
+    return id && imap_get(&h->sessions, id, &p) ? (struct session *)(uintptr_t)p : NULL;
+}
+
+void hub_send(struct session *s, char *json)
+{
+    struct frame *f = frame_from_string(json);
+    if (session_enqueue(s, f) < 0) {
+        session_mark_close(s, 4001, "too slow");
+        net_close(s);
+    } else {
+        net_want_write(s);
+    }
+    frame_unref(f);
+}
+
+void hub_send_error(struct session *s, const char *op, const char *code, const char *message,
+                    int64_t now_ms)
+{
+    log_debug("session %llu (pid %lld): error %s for op '%s'", (unsigned long long)s->id,
+              (long long)s->pid, code, op ? op : "");
+    hub_send(s, view_error(op, code, message));
+    if (session_count_error(s, now_ms)) {
+        session_mark_close(s, 4003, "too many errors");
+        net_close(s);
+    }
+}
+
+int hub_append(struct hub *h, const char *key, const char *json, const char *sadd_set,
+               const char *sadd_member, struct pending *p, int64_t now_ms)
+{
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    int rc = store_append(h->store, key, json, sadd_set, sadd_member, ctx, now_ms);
+    if (rc < 0) {
+        p->free(p);
+        return rc;
+    }
+    pending_add(&h->pending, ctx, p);
+    return 0;
+}
+
+void hub_on_open(struct session *s, void *arg)
+{
+    struct hub *h = arg;
+    s->id = ++h->next_session_id;
+    imap_put(&h->sessions, s->id, (uint64_t)(uintptr_t)s);
+}
+
+void hub_on_close(struct session *s, void *arg)
+{
+    struct hub *h = arg;
+    jam_detach(s);
+    imap_del(&h->sessions, s->id);
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT
+ * jam.c - a live jam, its ring and members (see jam.h).
+ */
+#include "jam.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "frame.h"
+#include "net.h"
+#include "room.h"
+#include "session.h"
+#include "view.h"
+
+struct jam *jam_new(const struct config *cfg, struct room *room)
+{
+    struct jam *j = xcalloc(1, sizeof *j);
+    snprintf(j->code, sizeof j->code, "%s", room->cfg.code);
+    keys_stream(j->key, j->code);
+    j->room = room;
+    room->limits.max_items = (uint32_t)cfg->max_items;
+    room->limits.max_participants = (uint32_t)cfg->max_participants;
+    j->ring.cap = (size_t)cfg->ring_frames;
+    j->ring.slots = xcalloc(j->ring.cap, sizeof *j->ring.slots);
+    j->ring.prev = xcalloc(j->ring.cap, sizeof *j->ring.prev);
+    j->ring.to = xcalloc(j->ring.cap, sizeof *j->ring.to);
+    smap_init(&j->pending_ops);
+    return j;
+}
+
+void jam_free(struct jam *j)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < j->ring.cap; i++)
+        frame_unref(j->ring.slots[i]);
+    free(j->ring.slots);
+    free(j->ring.prev);
+    free(j->ring.to);
+    free(j->snap_body);
+    catchup_cache_free(&j->pages);
+    smap_deinit(&j->pending_ops, NULL);
+    room_free(j->room);
+    free(j);
+}
+
+int64_t jam_cache_max_age_ms(const struct config *cfg)
+{
+    return cfg->tick_ms;
+}
+
+void jam_ring_push(struct jam *j, struct frame *f)
+{
+    size_t i = j->ring.head % j->ring.cap;
+    const struct room_delta *d = &j->room->delta;
+    frame_unref(j->ring.slots[i]);
+    j->ring.slots[i] = f;
+    memcpy(j->ring.prev[i], d->prev, sizeof j->ring.prev[i]);
+    memcpy(j->ring.to[i], d->to[0] ? d->to : j->room->last_id, sizeof j->ring.to[i]);
+    j->ring.head++;
+    for (struct session *s = j->members; s; s = s->next_member)
+        net_want_write(s);
+}
+
+bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *seq)
+{
+    const struct ring *g = &j->ring;
+    if (stream_id_cmp(last_id, j->room->last_id) > 0 || !strchr(last_id, '-'))
+        return false; /* from the future, or from another epoch of this jam */
+    uint64_t oldest = g->head > g->cap ? g->head - g->cap : 0;
+    for (uint64_t q = oldest; q < g->head; q++) {
+        size_t i = q % g->cap;
+        if (stream_id_cmp(g->to[i], last_id) > 0) {
+            if (stream_id_cmp(g->prev[i], last_id) > 0)
+                return false; /* a gap: the frames that would close it are gone */
+            *seq = q;
+            return true;
+        }
+    }
+    /* Nothing after last_id in the ring: resumable only if nothing was applied after it either
+     * (what is applied but not yet broadcast goes out at the next tick). */
+    *seq = g->head;
+    return stream_id_cmp(j->room->delta.prev, last_id) <= 0;
+}
+
+void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role)
+{
+    s->jam = j;
+    s->pid = pid;
+    s->role = role;
+    s->prev_member = NULL;
+    s->next_member = j->members;
+    if (j->members)
+        j->members->prev_member = s;
+    j->members = s;
+    s->cursor = j->ring.head;
+    s->wants_snapshot = WANT_FIRST;
+    if (role != ROLE_SCREEN)
+        room_set_online(j->room, ++j->online);
+}
+
+void jam_detach(struct session *s)
+{
+    struct jam *j = s->jam;
+    if (!j)
+        return;
+    if (s->prev_member)
+        s->prev_member->next_member = s->next_member;
+    else
+        j->members = s->next_member;
+    if (s->next_member)
+        s->next_member->prev_member = s->prev_member;
+    s->jam = NULL;
+    if (s->role != ROLE_SCREEN)
+        room_set_online(j->room, --j->online);
+}
+
+const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
+                              int64_t wall_ms)
+{
+    if (!j->snap_body || strcmp(j->snap_body_id, j->room->last_id) != 0 ||
+        now_ms - j->snap_body_ms >= jam_cache_max_age_ms(cfg)) {
+        free(j->snap_body);
+        j->snap_body = view_snapshot_body(j->room, false, wall_ms, (unsigned)cfg->rank_top);
+        j->snap_body_len = strlen(j->snap_body);
+        memcpy(j->snap_body_id, j->room->last_id, sizeof j->snap_body_id);
+        j->snap_body_ms = now_ms;
+    }
+    return j->snap_body;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT
+ * jam.h - one live jam on this process: its room (the state, room.h), the ring of broadcast
+ * updates its members pull from, its member list, the writes it has in flight and the caches of
+ * encodings that its members share (the snapshot body, the catch-up pages). Loop thread only.
+ *
+ * The ring holds shared, immutable, pre-framed updates. Sequence q lives in slots[q % cap] while
+ * head - q <= cap; a member's cursor is the next sequence it has to send:
+ *
+ *     oldest = head - cap        cursor                 head
+ *        │ frame │ frame │ ... │ frame │ frame │ ... │ (next push)
+ *                                  └── what that member still has to send
+ */
+#ifndef COJAM_JAM_H
+#define COJAM_JAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catchup.h"
+#include "hash.h"
+#include "keys.h"
+#include "msg.h"
+
+struct config;
+struct frame;
+struct room;
+struct session;
+
+struct ring {
+    struct frame **slots;               /* owned references */
+    char (*prev)[MSG_EVENT_ID_MAX + 1]; /* per slot: the update's prev and to ids, for resume */
+    char (*to)[MSG_EVENT_ID_MAX + 1];
+    size_t cap;
+    uint64_t head;
+};
+
+struct jam {
+    char code[MSG_CODE_LEN + 1];
+    char key[KEYS_MAX];       /* the stream key */
+    struct room *room;        /* owned */
+    struct ring ring;
+    struct session *members;  /* borrowed: sessions unlink themselves on close */
+    uint32_t online;
+    struct smap pending_ops;  /* "pid:op" of writes in flight -> (void *)1 */
+    int64_t next_push_ms;     /* monotonic: the next broadcast is due then */
+    int64_t last_stats_push_ms;
+    char *snap_body;          /* owned: citizens' and screens' snapshot body (jam_snapshot_body) */
+    size_t snap_body_len;
+    char snap_body_id[MSG_EVENT_ID_MAX + 1];
+    int64_t snap_body_ms;
+    uint64_t snap_events;     /* n_events covered by the newest snapshot stored or in flight */
+    bool snap_inflight;
+    struct catchup_cache pages; /* stream pages read for resumes */
+};
+
+/* A jam for room 'room' (takes ownership), with the ring size and room limits of 'cfg'. */
+struct jam *jam_new(const struct config *cfg, struct room *room);
+void jam_free(struct jam *j);
+
+/* How long a cached encoding (the shared snapshot body, a catch-up page's update) may be served:
+ * its clock and counters are then at most one tick older than the ring's updates. */
+int64_t jam_cache_max_age_ms(const struct config *cfg);
+
+/* Push the update for the room's current delta (takes ownership of 'f') and wake every member. */
+void jam_ring_push(struct jam *j, struct frame *f);
+/* Where a client that last saw 'last_id' resumes in the ring: the first frame it is missing.
+ * Returns false when the ring no longer holds everything after 'last_id' (or it is unknown). */
+bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *seq);
+
+/* Make 's' a member as participant 'pid' with 'role', at the ring's head, wanting its first
+ * snapshot. "online" counts people, so screens do not count. */
+void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role);
+/* Unlink 's' from its jam, if any. */
+void jam_detach(struct session *s);
+
+/* The snapshot body of citizens and screens, encoded at most once per state and cache age (a join
+ * storm encodes the jam once per tick, not once per client). Borrowed: valid until the next call. */
+const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
+                              int64_t wall_ms);
+
+#endif

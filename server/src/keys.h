@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT
+ * keys.h - the Redis key schema, in one place (proto/messages.md, "Stored events"):
+ *
+ *   cojam:jams                 set of the join codes of every jam
+ *   cojam:token-key            the HMAC key of session tokens (when not configured)
+ *   cojam:jam:<code>:events    the jam's event stream
+ *   cojam:jam:<code>:snapshot  its latest binary snapshot (snapshot.h)
+ *   cojam:jam:<code>:lease     the instance that holds its writes (store.h)
+ *   cojam:jam:<code>:epoch     the fencing epoch of that lease
+ *
+ * Pure string helpers; no I/O.
+ */
+#ifndef COJAM_KEYS_H
+#define COJAM_KEYS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KEYS_JAMS "cojam:jams"
+#define KEYS_TOKEN_KEY "cojam:token-key"
+#define KEYS_MAX 64 /* every key of a jam fits, with its 6-digit code */
+
+/* "cojam:jam:<code>:<what>" into 'out' (KEYS_MAX bytes). */
+static inline void keys_jam(char out[KEYS_MAX], const char *code, const char *what)
+{
+    snprintf(out, KEYS_MAX, "cojam:jam:%.6s:%s", code, what);
+}
+
+static inline void keys_stream(char out[KEYS_MAX], const char *code)
+{
+    keys_jam(out, code, "events");
+}
+
+static inline void keys_snapshot(char out[KEYS_MAX], const char *code)
+{
+    keys_jam(out, code, "snapshot");
+}
+
+/* The join code of a jam's stream key into 'code' (7 bytes); false for any other key. */
+static inline bool keys_stream_code(const char *key, char code[7])
+{
+    static const char prefix[] = "cojam:jam:", suffix[] = ":events";
+    size_t n = strlen(key), pl = sizeof prefix - 1, sl = sizeof suffix - 1;
+    if (n != pl + 6 + sl || memcmp(key, prefix, pl) != 0 || memcmp(key + pl + 6, suffix, sl) != 0)
+        return false;
+    for (size_t i = 0; i < 6; i++)
+        if (key[pl + i] < '0' || key[pl + i] > '9')
+            return false;
+    memcpy(code, key + pl, 6);
+    code[6] = '\0';
+    return true;
+}
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT
+ * loop.c - what runs on a wake and on every tick (see loop.h). It reads the clock once per entry
+ * and hands the time down.
+ */
+#include "loop.h"
+
+#include <malloc.h>
+#include <stdbool.h>
+
+#include "broadcast.h"
+#include "catchup.h"
+#include "handlers.h"
+#include "hub.h"
+#include "jam.h"
+#include "keys.h"
+#include "log.h"
+#include "net.h"
+#include "now.h"
+#include "recovery.h"
+#include "session.h"
+#include "store.h"
+
+#define LOOP_RESULTS 64            /* store results taken per store_poll */
+#define LOOP_SWEEP_PERIOD_MS 1000  /* sessions that never joined; heap trimming */
+#define LOOP_TRIM_SNAPSHOTS 500    /* snapshots sent between two heap trims */
+
+static void on_result(struct hub *h, const struct store_result *res, const struct now *now)
+{
+    char code[MSG_CODE_LEN + 1] = "";
+    switch (res->kind) {
+    case STORE_APPENDED:
+    case STORE_RANGE:
+        pending_complete(&h->pending, res, now, h);
+        break;
+    case STORE_FOUND:
+        recovery_apply_found(h, res);
+        break;
+    case STORE_FENCED:
+        if (res->key)
+            keys_stream_code(res->key, code);
+        log_warn("jam %s: another cojamd (%s) holds its writes; this one refuses them "
+                 "(not_owner) until it can take the jam over", code, res->owner);
+        break;
+    case STORE_UP:
+    case STORE_DOWN:
+        if (h->storage_up != (res->kind == STORE_UP)) {
+            h->storage_up = res->kind == STORE_UP;
+            log_warn("storage %s", h->storage_up ? "up again" : "down: writes fail");
+            broadcast_status(h, h->storage_up);
+        }
+        break;
+    }
+}
+
+void loop_on_wake(void *arg)
+{
+    struct hub *h = arg;
+    const struct now now = {net_now_ms(), net_wall_ms()};
+    recovery_poll(h, &now);
+    struct store_result results[LOOP_RESULTS];
+    size_t n;
+    while ((n = store_poll(h->store, results, LOOP_RESULTS)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            on_result(h, &results[i], &now);
+            store_result_clear(&results[i]);
+        }
+    }
+}
+
+/* Close the sessions that opened but did not join in time. */
+static void sweep_sessions(struct hub *h, const struct now *now)
+{
+    uint64_t v;
+    for (size_t pos = 0; imap_next(&h->sessions, &pos, NULL, &v);) {
+        struct session *s = (struct session *)(uintptr_t)v;
+        if (!s->jam && !s->joining && !s->close_code &&
+            now->ms - s->opened_ms > SESSION_JOIN_TIMEOUT_MS) {
+            session_mark_close(s, 4002, "no join in time");
+            net_close(s);
+        }
+    }
+}
+
+void loop_on_tick(int64_t now_ms, void *arg)
+{
+    struct hub *h = arg;
+    const struct now now = {now_ms, net_wall_ms()};
+    int64_t period_ms = broadcast_period_ms(h);
+    void *v;
+    for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {
+        struct jam *j = v;
+        handlers_check_deadline(h, j, &now);
+        recovery_maybe_snapshot(h, j, &now);
+        if (j->pages.n)
+            catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);
+        broadcast_jam(h, j, period_ms, &now);
+    }
+    store_expire(h->store, now.ms);
+    if (now.ms - h->last_sweep_ms >= LOOP_SWEEP_PERIOD_MS) {
+        h->last_sweep_ms = now.ms;
+        sweep_sessions(h, &now);
+        /* A join storm leaves the heap full of freed snapshot buffers between the sessions'
+         * long-lived blocks; give those pages back (measured: 5.5 -> 4.0 KB per idle connection
+         * after 5,000 joins to a jam of 50 ideas). */
+        if (h->snapshots_since_trim >= LOOP_TRIM_SNAPSHOTS) {
+            h->snapshots_since_trim = 0;
+            malloc_trim(0);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT
+ * recovery.c - applying stored events and storing snapshots (see recovery.h).
+ */
+#include "recovery.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "codec.h"
+#include "config.h"
+#include "hub.h"
+#include "jam.h"
+#include "keys.h"
+#include "log.h"
+#include "net.h"
+#include "now.h"
+#include "replay.h"
+#include "room.h"
+#include "store.h"
+
+#define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
+
+/* Apply one stored event of jam 'code'. Events at or before the jam's last applied id are
+ * skipped: a found entry may be one we applied. */
+static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev)
+{
+    struct jam *j = hub_find_jam(h, code);
+    if (!j) {
+        if (ev->type != EV_JAM_CREATED || strcmp(ev->jam.code, code) != 0) {
+            log_error("jam %s: stream does not start with jam_created (%s); skipped", code, id);
+            return -EINVAL;
+        }
+        struct room_limits limits = {(uint32_t)h->cfg->max_items,
+                                     (uint32_t)h->cfg->max_participants};
+        j = hub_add_jam(h, room_new(&ev->jam, &limits));
+    } else if (stream_id_cmp(id, j->room->last_id) <= 0) {
+        return 0;
+    }
+    const char *err = room_apply(j->room, id, ev, NULL);
+    if (err && strcmp(err, "duplicate_op") != 0)
+        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type), err);
+    if (!h->ready)
+        room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
+    return err && strcmp(err, "duplicate_op") != 0 ? -EINVAL : 0;
+}
+
+void recovery_apply_found(struct hub *h, const struct store_result *res)
+{
+    char code[MSG_CODE_LEN + 1];
+    if (!res->key || !keys_stream_code(res->key, code))
+        return;
+    struct event ev;
+    struct codec_error ce;
+    if (codec_event_decode(res->payload, strlen(res->payload), &ev, &ce) < 0) {
+        log_error("jam %s: event %s unreadable (%s: %s); skipped", code, res->id, ce.code,
+                  ce.message);
+        return;
+    }
+    apply_event(h, code, res->id, &ev);
+    event_clear(&ev);
+}
+
+static void on_replay_item(struct replay_item *it, void *arg)
+{
+    struct hub *h = arg;
+    switch (it->kind) {
+    case REPLAY_ROOM: {
+        struct jam *j = hub_add_jam(h, it->room);
+        j->snap_events = j->room->n_events;
+        it->room = NULL;
+        break;
+    }
+    case REPLAY_EVENT:
+        apply_event(h, it->code, it->id, &it->ev);
+        break;
+    case REPLAY_BAD:
+        break;
+    case REPLAY_JAM_DONE: {
+        struct jam *j = hub_find_jam(h, it->code);
+        if (j)
+            store_track(h->store, j->key, j->room->last_id);
+        break;
+    }
+    }
+}
+
+void recovery_poll(struct hub *h, const struct now *now)
+{
+    if (!h->replay)
+        return;
+    if (!replay_poll(h->replay, RECOVERY_SLICE, on_replay_item, h)) {
+        net_wake(h->net); /* more to apply: come back after serving what is waiting */
+        return;
+    }
+    size_t events, jams, snapshots;
+    replay_stats(h->replay, &events, &jams, &snapshots);
+    replay_free(h->replay);
+    h->replay = NULL;
+    h->ready = true;
+    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready", jams,
+             snapshots, events, (long long)(now->ms - h->recovery_started_ms));
+}
+
+void recovery_start(struct hub *h, struct replay *rp, const struct now *now)
+{
+    h->replay = rp;
+    h->ready = false;
+    h->recovery_started_ms = now->ms;
+    net_wake(h->net);
+}
+
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+/* A snapshot put waiting for the store. */
+struct snapshot_put {
+    struct pending base;
+    struct jam *jam;      /* borrowed: jams live until shutdown */
+    uint64_t n_events;    /* the events it covers */
+};
+
+static void snapshot_put_free(struct pending *base)
+{
+    free(base);
+}
+
+static void after_snapshot_put(struct pending *base, const struct store_result *res,
+                               const struct now *now, void *arg)
+{
+    (void)now, (void)arg;
+    struct snapshot_put *sp = (struct snapshot_put *)base;
+    struct jam *j = sp->jam;
+    j->snap_inflight = false;
+    if (res->err)
+        log_warn("jam %s: snapshot not stored (%s); the next tick tries again", j->code, res->err);
+    else
+        j->snap_events = sp->n_events;
+    free(sp);
+}
+
+/* At least --snapshot-every events since the last snapshot, and at least a quarter of the jam, so
+ * a restart replays at most a fifth of a big jam while the cost of encoding (on the loop: about
+ * 60 ms per million events) stays rare. */
+void recovery_maybe_snapshot(struct hub *h, struct jam *j, const struct now *now)
+{
+    const struct room *r = j->room;
+    uint64_t since = r->n_events - j->snap_events, every = (uint64_t)h->cfg->snapshot_every;
+    if (!h->ready || j->snap_inflight || since < every || since < r->n_events / 4 ||
+        !store_is_up(h->store))
+        return;
+    unsigned char *buf;
+    size_t len;
+    room_snapshot_encode(r, false, &buf, &len);
+    char key[KEYS_MAX];
+    keys_snapshot(key, j->code);
+    struct snapshot_put *sp = xcalloc(1, sizeof *sp);
+    sp->base.done = after_snapshot_put;
+    sp->base.free = snapshot_put_free;
+    sp->jam = j;
+    sp->n_events = r->n_events;
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    if (store_put(h->store, j->key, key, buf, len, ctx, now->ms) < 0) {
+        free(sp);
+    } else {
+        pending_add(&h->pending, ctx, &sp->base);
+        j->snap_inflight = true;
+    }
+    free(buf);
+}
