@@ -150,7 +150,7 @@ static void send_error(struct session *s, const char *op, const char *code, cons
     log_debug("session %llu (pid %lld): error %s for op '%s'", (unsigned long long)s->id,
               (long long)s->pid, code, op ? op : "");
     send_json(s, view_error(op, code, message));
-    if (session_count_error(s, now_ms)) {
+    if (view_error_by_client(code) && session_count_error(s, now_ms)) {
         session_mark_close(s, 4003, "too many errors");
         net_close(s);
     }

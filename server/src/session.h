@@ -80,7 +80,8 @@ struct frame *session_dequeue(struct session *s);
 
 /* Token bucket: false when this message is over the rate. */
 bool session_rate_ok(struct session *s, int64_t now_ms);
-/* Count an error reply; true when the session went over SESSION_MAX_ERRORS. */
+/* Count an error reply the client caused (view_error_by_client; retryable conditions of the
+ * server never count); true when the session went over SESSION_MAX_ERRORS. */
 bool session_count_error(struct session *s, int64_t now_ms);
 /* Mark for closing with 'code' at the next writeable. The first code wins. */
 void session_mark_close(struct session *s, int code, const char *reason);
