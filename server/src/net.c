@@ -186,12 +186,18 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
     return 0;
 }
 
-static int on_closed(struct net *n, struct session *s)
+/* lws 4.1.6 sends CLOSED also for handshakes it never established (refused in on_filter: a wrong
+ * path, a foreign Origin), with a zeroed or no session: only sessions that on_established
+ * initialised (conn set) are counted and closed, or the count of clients would drift below zero. */
+static int on_closed(struct net *n, struct lws *wsi, struct session *s)
 {
+    n->churn++;
+    if (!s || s->conn != wsi)
+        return 0;
     n->cbs.on_close(s, n->cbs.arg);
     session_deinit(s);
+    s->conn = NULL;
     n->clients--;
-    n->churn++;
     return 0;
 }
 
@@ -214,7 +220,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(n, wsi, s);
     case LWS_CALLBACK_CLOSED:
-        return on_closed(n, s);
+        return on_closed(n, wsi, s);
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (n)
             n->cbs.on_wake(n->cbs.arg);
