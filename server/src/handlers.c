@@ -557,13 +557,10 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, int64_t
     s->joining = true;
 }
 
-static void send_ack(struct session *s, const struct room *r, const struct event *ev,
-                     const char *event_id, uint32_t item)
+/* The ack of op 'op', from its recorded outcome: the first answer and every retry's are equal. */
+static void send_ack(struct session *s, const char *op, const struct op_done *done)
 {
-    bool votes = ev->type == EV_VOTED || ev->type == EV_UNVOTED;
-    const struct participant *p = room_participant(r, ev->by);
-    int64_t left = votes && p ? room_budget_left(r, p) : -1;
-    send_json(s, view_ack(ev->op, event_id, item, votes, left));
+    send_json(s, view_ack(op, done->event_id, done->item, done->has_budget, done->budget_left));
 }
 
 /* post, vote, unvote and every moderator action. */
@@ -576,11 +573,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, int64_
     }
     const struct op_done *done = room_op_done(j->room, s->pid, m->op);
     if (done) {
-        /* A retry of an applied op: the original outcome, no second effect. */
-        struct event again = {.by = s->pid};
-        again.type = m->type == MSG_VOTE ? EV_VOTED : m->type == MSG_UNVOTE ? EV_UNVOTED : EV_POSTED;
-        memcpy(again.op, m->op, sizeof again.op);
-        send_ack(s, j->room, &again, done->event_id, done->item);
+        send_ack(s, m->op, done); /* a retry of an applied op: the original ack, no effect */
         return;
     }
     char key[32 + MSG_OP_MAX];
@@ -736,13 +729,13 @@ static void after_append(struct hub *h, const struct store_result *res)
         pending_free(p);
         return;
     }
-    struct room_result rr;
-    const char *err = room_apply(j->room, res->id, &p->ev, &rr);
+    const char *err = room_apply(j->room, res->id, &p->ev, NULL);
+    const struct op_done *done =
+        p->kind == PENDING_WRITE ? room_op_done(j->room, p->ev.by, p->ev.op) : NULL;
     if (err && strcmp(err, "duplicate_op") == 0) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
-        const struct op_done *done = room_op_done(j->room, p->ev.by, p->ev.op);
         if (s && done)
-            send_ack(s, j->room, &p->ev, done->event_id, done->item);
+            send_ack(s, p->ev.op, done);
     } else if (err) {
         log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
         if (s)
@@ -753,8 +746,8 @@ static void after_append(struct hub *h, const struct store_result *res)
             attach(j, s, p->ev.pid, p->ev.role);
             send_welcome(h, s, false);
         }
-    } else if (p->kind == PENDING_WRITE && s) {
-        send_ack(s, j->room, &p->ev, res->id, rr.item);
+    } else if (s && done) {
+        send_ack(s, p->ev.op, done);
     }
     pending_free(p);
 }
