@@ -140,7 +140,84 @@ async def refused_handshakes_leave_clients_alone(srv):
     check_eq(healthz_clients(srv), 0, "clients after it left")
 
 
+async def restart(srv):
+    os.kill(srv.cojamd.pid, signal.SIGKILL)
+    srv.cojamd.wait(timeout=5)
+    srv.start_cojamd()
+
+
+async def retry_gets(c, msg, want, what):
+    """Send 'msg' again (an op already acknowledged) and expect exactly the ack 'want'."""
+    r = await c.write(msg, timeout=10)
+    check_eq(r, want, what)
+
+
+@suite.test(timeout=60)
+async def repeated_op_gets_the_original_ack(srv):
+    """The original ack for a repeated op: same event_id, same item, and budget_left as it was
+    then, not as it is now; live, after a restart that replays the stream, and after one that
+    starts from a stored snapshot."""
+    deadline = time.monotonic() + 10 * SLOW
+    while srv.http_json("GET", "/healthz")[1].get("redis") != "up" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # back from an earlier test's outage
+    jam = srv.create_jam(title="Acks", settings={"votes_per_phase": 5})
+    code = jam["code"]
+    m = await Client(srv, "mod").connect()
+    c = await Client(srv, "ana").connect()
+    try:
+        await m.join(code, "moderator", nickname="Mod", secret=jam["moderator_secret"])
+        w, _ = await c.join(code, "citizen", nickname="Ana")
+        await m.must_ack({"type": "start"})
+        p1 = {"type": "post", "op": "ana-p1", "kind": "problem", "text": "Hot squares"}
+        ack_p1 = await c.must_ack(p1)
+        p2 = {"type": "post", "op": "ana-p2", "kind": "problem", "text": "No shade"}
+        ack_p2 = await c.must_ack(p2)
+        v1 = {"type": "vote", "op": "ana-v1", "item": ack_p1["item"]}
+        ack_v1 = await c.must_ack(v1)
+        v2 = {"type": "vote", "op": "ana-v2", "item": ack_p2["item"]}
+        ack_v2 = await c.must_ack(v2)
+        check_eq((ack_v1["budget_left"], ack_v2["budget_left"]), (4, 3), "budgets of the acks")
+        u1 = {"type": "unvote", "op": "ana-u1", "item": ack_p1["item"]}
+        ack_u1 = await c.must_ack(u1)
+        check_eq(ack_u1["budget_left"], 4, "budget after the unvote")
+        originals = [(p1, ack_p1), (v1, ack_v1), (v2, ack_v2), (u1, ack_u1)]
+        for msg, ack in originals:
+            await retry_gets(c, msg, ack, "live retry of %s" % msg["op"])
+
+        token = w["token"]
+        await closing(m, c)
+        await restart(srv)  # no snapshot yet: every op is rebuilt from the stream
+        c = await Client(srv, "ana").connect()
+        await c.join(token=token)
+        for msg, ack in originals:
+            await retry_gets(c, msg, ack, "retry of %s after a restart (stream)" % msg["op"])
+
+        # Enough events for a snapshot (--snapshot-every 100), then start from it.
+        m = await Client(srv, "mod").connect()
+        await m.join(code, "moderator", nickname="Mod", secret=jam["moderator_secret"])
+        for i in range(105):
+            await m.must_ack({"type": "post", "kind": "problem", "text": "filler %d" % i})
+            await asyncio.sleep(0.055)  # under 20 messages/s: rate_limited errors carry no op
+        deadline = time.monotonic() + 10 * SLOW
+        while (srv.rcli("EXISTS", "cojam:jam:%s:snapshot" % code).strip() != "1" and
+               time.monotonic() < deadline):
+            await asyncio.sleep(0.1)
+        check_eq(srv.rcli("EXISTS", "cojam:jam:%s:snapshot" % code).strip(), "1",
+                 "a snapshot stored")
+        await closing(m, c)
+        await restart(srv)
+        check("from snapshots" in srv.tail("cojamd.log", 5000) and
+              "(1 from snapshots)" in srv.tail("cojamd.log", 5000).split("recovered")[-1],
+              "the restart did not start from the snapshot: %s", srv.tail("cojamd.log", 400))
+        c = await Client(srv, "ana").connect()
+        await c.join(token=token)
+        for msg, ack in originals:
+            await retry_gets(c, msg, ack, "retry of %s after a restart (snapshot)" % msg["op"])
+    finally:
+        await closing(m, c)
+
+
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers(extra_args=["--redis-timeout-ms",
-                                                    str(REDIS_TIMEOUT_MS)]).start(),
+    sys.exit(suite.run(lambda: Servers(extra_args=["--redis-timeout-ms", str(REDIS_TIMEOUT_MS),
+                                                    "--snapshot-every", "100"]).start(),
                        lambda s: s.stop()))
