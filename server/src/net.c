@@ -169,8 +169,18 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
     return 0;
 }
 
+/* lws 4.1.6 hands send() at most rx_buffer_size + LWS_PRE + 4 bytes per write (output.c) and keeps
+ * the rest of a longer frame to send at the next POLLOUT; a close frame from the peer parsed in
+ * between makes it drop the connection at once, half a frame sent and no close frame back
+ * (ops-ws.c, "Closing on peer close due to pending tx": the client sees 1006). So while a frame
+ * is partly sent, nothing is read: the peer's close waits in the socket until the frame is whole.
+ * lws runs WRITEABLE only once its buffer is empty, so that is where reading resumes. */
 static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
 {
+    if (s->rx_paused) {
+        s->rx_paused = false;
+        lws_rx_flow_control(wsi, 1);
+    }
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
     bool more = false;
@@ -180,6 +190,10 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
         frame_unref(f);
         if (w < 0)
             return -1;
+        if (lws_partial_buffered(wsi)) {
+            s->rx_paused = true; /* lws asks for the next POLLOUT itself */
+            lws_rx_flow_control(wsi, 0);
+        }
     }
     if (more || s->close_code)
         lws_callback_on_writable(wsi);
