@@ -98,13 +98,10 @@ static void send_welcome(struct hub *h, struct session *s, bool resumed, const s
         hub_send(s, view_status(false)); /* joined during an outage: say so at once */
 }
 
-static void send_ack(struct session *s, const struct room *r, const struct event *ev,
-                     const char *event_id, uint32_t item)
+/* The ack of op 'op', from its recorded outcome: the first answer and every retry's are equal. */
+static void send_ack(struct session *s, const char *op, const struct op_done *done)
 {
-    bool votes = ev->type == EV_VOTED || ev->type == EV_UNVOTED;
-    const struct participant *p = room_participant(r, ev->by);
-    int64_t left = votes && p ? room_budget_left(r, p) : -1;
-    hub_send(s, view_ack(ev->op, event_id, item, votes, left));
+    hub_send(s, view_ack(op, done->event_id, done->item, done->has_budget, done->budget_left));
 }
 
 /* ---- the messages -------------------------------------------------------------------------- */
@@ -187,11 +184,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
     }
     const struct op_done *done = room_op_done(j->room, s->pid, m->op);
     if (done) {
-        /* A retry of an applied op: the original outcome, no second effect. */
-        struct event again = {.by = s->pid};
-        again.type = m->type == MSG_VOTE ? EV_VOTED : m->type == MSG_UNVOTE ? EV_UNVOTED : EV_POSTED;
-        memcpy(again.op, m->op, sizeof again.op);
-        send_ack(s, j->room, &again, done->event_id, done->item);
+        send_ack(s, m->op, done); /* a retry of an applied op: the original ack, no effect */
         return;
     }
     char key[32 + MSG_OP_MAX];
@@ -315,13 +308,13 @@ static void after_write(struct pending *base, const struct store_result *res,
         write_free(base);
         return;
     }
-    struct room_result rr;
-    const char *err = room_apply(j->room, res->id, &w->ev, &rr);
+    const char *err = room_apply(j->room, res->id, &w->ev, NULL);
+    const struct op_done *done =
+        w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op) : NULL;
     if (err && strcmp(err, "duplicate_op") == 0) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
-        const struct op_done *done = room_op_done(j->room, w->ev.by, w->ev.op);
         if (s && done)
-            send_ack(s, j->room, &w->ev, done->event_id, done->item);
+            send_ack(s, w->ev.op, done);
     } else if (err) {
         log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
         if (s)
@@ -332,8 +325,8 @@ static void after_write(struct pending *base, const struct store_result *res,
             jam_attach(j, s, w->ev.pid, w->ev.role);
             send_welcome(h, s, false, now);
         }
-    } else if (w->kind == WRITE_EVENT && s) {
-        send_ack(s, j->room, &w->ev, res->id, rr.item);
+    } else if (s && done) {
+        send_ack(s, w->ev.op, done);
     }
     write_free(base);
 }

@@ -102,7 +102,7 @@ void hub_send_error(struct session *s, const char *op, const char *code, const c
     log_debug("session %llu (pid %lld): error %s for op '%s'", (unsigned long long)s->id,
               (long long)s->pid, code, op ? op : "");
     hub_send(s, view_error(op, code, message));
-    if (session_count_error(s, now_ms)) {
+    if (view_error_by_client(code) && session_count_error(s, now_ms)) {
         session_mark_close(s, 4003, "too many errors");
         net_close(s);
     }

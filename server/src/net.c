@@ -169,8 +169,18 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
     return 0;
 }
 
+/* lws 4.1.6 hands send() at most rx_buffer_size + LWS_PRE + 4 bytes per write (output.c) and keeps
+ * the rest of a longer frame to send at the next POLLOUT; a close frame from the peer parsed in
+ * between makes it drop the connection at once, half a frame sent and no close frame back
+ * (ops-ws.c, "Closing on peer close due to pending tx": the client sees 1006). So while a frame
+ * is partly sent, nothing is read: the peer's close waits in the socket until the frame is whole.
+ * lws runs WRITEABLE only once its buffer is empty, so that is where reading resumes. */
 static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
 {
+    if (s->rx_paused) {
+        s->rx_paused = false;
+        lws_rx_flow_control(wsi, 1);
+    }
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
     bool more = false;
@@ -180,18 +190,28 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
         frame_unref(f);
         if (w < 0)
             return -1;
+        if (lws_partial_buffered(wsi)) {
+            s->rx_paused = true; /* lws asks for the next POLLOUT itself */
+            lws_rx_flow_control(wsi, 0);
+        }
     }
     if (more || s->close_code)
         lws_callback_on_writable(wsi);
     return 0;
 }
 
-static int on_closed(struct net *n, struct session *s)
+/* lws 4.1.6 sends CLOSED also for handshakes it never established (refused in on_filter: a wrong
+ * path, a foreign Origin), with a zeroed or no session: only sessions that on_established
+ * initialised (conn set) are counted and closed, or the count of clients would drift below zero. */
+static int on_closed(struct net *n, struct lws *wsi, struct session *s)
 {
+    n->churn++;
+    if (!s || s->conn != wsi)
+        return 0;
     n->cbs.on_close(s, n->cbs.arg);
     session_deinit(s);
+    s->conn = NULL;
     n->clients--;
-    n->churn++;
     return 0;
 }
 
@@ -214,7 +234,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(n, wsi, s);
     case LWS_CALLBACK_CLOSED:
-        return on_closed(n, s);
+        return on_closed(n, wsi, s);
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (n)
             n->cbs.on_wake(n->cbs.arg);

@@ -193,15 +193,20 @@ bool room_can_vote(const struct room *r, enum kind k)
     return r->clock.state == CLOCK_RUNNING && p < PHASE__COUNT && (vote_kinds[p] & (1u << k));
 }
 
-int64_t room_budget_left(const struct room *r, const struct participant *p)
+static int64_t budget_left(const struct room *r, const struct participant *p, uint32_t in_flight)
 {
     uint32_t budget = r->cfg.settings.votes_per_phase;
     if (budget == 0)
         return -1;
     if (r->clock.index < 0) /* in the lobby: the whole budget of the first phase */
         return budget;
-    int64_t left = (int64_t)budget - p->used[r->clock.index] - p->pending_votes;
+    int64_t left = (int64_t)budget - p->used[r->clock.index] - in_flight;
     return left < 0 ? 0 : left;
+}
+
+int64_t room_budget_left(const struct room *r, const struct participant *p)
+{
+    return budget_left(r, p, p->pending_votes);
 }
 
 int64_t room_deadline(const struct room *r)
@@ -688,7 +693,9 @@ static const char *apply_vote(struct room *r, const struct event *e, struct part
     }
     rank_set(r->rank[it->kind], it->id, it->votes);
     delta_votes(r, it);
-    res->budget_left = room_budget_left(r, p);
+    /* Not counting votes in flight: they are no part of the stream, and replay must record the
+     * same budget_left as the live ack said. */
+    res->budget_left = budget_left(r, p, 0);
     return NULL;
 }
 
@@ -781,7 +788,8 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->reason = dup_or_null(e->reason);
 }
 
-static void record_op(struct room *r, const char *id, const struct event *e, uint32_t item)
+static void record_op(struct room *r, const char *id, const struct event *e,
+                      const struct room_result *res)
 {
     if (!e->op[0] || e->by <= 0)
         return;
@@ -790,7 +798,9 @@ static void record_op(struct room *r, const char *id, const struct event *e, uin
     rec->pid = e->by;
     rec->hash = op_hash(e->by, e->op);
     snprintf(rec->done.event_id, sizeof rec->done.event_id, "%s", id);
-    rec->done.item = item;
+    rec->done.item = res->item;
+    rec->done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
+    rec->done.budget_left = rec->done.has_budget ? res->budget_left : -1;
     memcpy(rec->op, e->op, n + 1);
     ops_insert(&r->ops, rec); /* room_apply refused a duplicate before we got here */
 }
@@ -845,7 +855,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (err)
         return err;
-    record_op(r, id, e, res->item);
+    record_op(r, id, e, res);
     if (is_barrier(e->type))
         record_moderation(r, id, e);
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
@@ -879,9 +889,11 @@ bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, s
 /* ---- snapshots ----------------------------------------------------------------------------- */
 
 /* Layout (little-endian, strings as u32 length + bytes, 0xFFFFFFFF = NULL):
- *   "CJS1" config clock last_id n_events next_pid items participants ops modlog
- * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. */
-#define SNAP_MAGIC "CJS1"
+ *   "CJS2" config clock last_id n_events next_pid items participants ops modlog
+ * where each op is pid op event_id item has_budget(u8) budget_left(u64). Derived state (votes
+ * map, rankings, totals, visible count) is rebuilt on decode. A "CJS1" snapshot (ops without
+ * budget_left) is refused, so its jam is replayed from the whole stream, which has the budgets. */
+#define SNAP_MAGIC "CJS2"
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -1082,6 +1094,8 @@ void room_snapshot_encode(const struct room *r, bool canonical, unsigned char **
         put_str(&w, ops[i]->op);
         put_str(&w, ops[i]->done.event_id);
         put_u32(&w, ops[i]->done.item);
+        put_u8(&w, ops[i]->done.has_budget);
+        put_u64(&w, (uint64_t)ops[i]->done.budget_left);
     }
     free(ops);
 
@@ -1215,7 +1229,10 @@ static bool decode_ops(struct rbuf *rb, struct room *r)
         int64_t pid = (int64_t)get_u64(rb);
         char *op = get_str(rb, &null), *id = get_str(rb, &null);
         uint32_t item = get_u32(rb);
+        unsigned has_budget = get_u8(rb);
+        int64_t left = (int64_t)get_u64(rb);
         bool ok = op && id && strlen(op) <= MSG_OP_MAX && strlen(id) <= MSG_EVENT_ID_MAX &&
+                  has_budget <= 1 && left >= -1 && (has_budget || left == -1) &&
                   !ops_find(&r->ops, pid, op, op_hash(pid, op));
         if (ok) {
             size_t len = strlen(op);
@@ -1224,6 +1241,8 @@ static bool decode_ops(struct rbuf *rb, struct room *r)
             rec->hash = op_hash(pid, op);
             memcpy(rec->done.event_id, id, strlen(id) + 1);
             rec->done.item = item;
+            rec->done.has_budget = has_budget;
+            rec->done.budget_left = left;
             memcpy(rec->op, op, len + 1);
             ops_insert(&r->ops, rec);
         }

@@ -80,10 +80,14 @@ struct room_delta {
     bool stats;
 };
 
-/* The recorded outcome of an applied write, for answering a retried op. */
+/* The recorded outcome of an applied write: everything its ack said, so that a retried op gets
+ * the very same ack (proto/messages.md). All of it follows from the stream up to the event, so
+ * replay rebuilds it exactly. */
 struct op_done {
     char event_id[MSG_EVENT_ID_MAX + 1];
-    uint32_t item; /* post: the new item id */
+    uint32_t item;       /* post: the new item id, else 0 */
+    bool has_budget;     /* vote/unvote: the ack carries budget_left */
+    int64_t budget_left; /* votes left in the phase right after the event; -1 = unlimited */
 };
 
 /* Every applied (participant, op) with its outcome: one allocation per op, never removed (an op id
@@ -163,7 +167,8 @@ void room_unreserve(struct room *r, const struct event *e);
 
 struct room_result {
     uint32_t item;        /* post: new item id */
-    int64_t budget_left;  /* vote/unvote: -1 = unlimited */
+    int64_t budget_left;  /* vote/unvote: -1 = unlimited; by the applied state only, not counting
+                             the participant's votes still in flight (a function of the stream) */
 };
 /* Apply a stored event with stream id 'id'. Returns NULL, or an error code when the event does
  * not apply to this state (then nothing changed). Events of another jam are the caller's concern. */

@@ -73,6 +73,7 @@ struct session {
     char *rx;                /* owned: fragments being reassembled */
     size_t rx_len, rx_cap;
     size_t rx_discard;       /* bytes read of a message over the cap (then closed with 1009) */
+    bool rx_paused;          /* the transport stopped reading while a frame is partly sent */
 };
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);
@@ -87,7 +88,8 @@ struct frame *session_dequeue(struct session *s);
 
 /* Token bucket: false when this message is over the rate. */
 bool session_rate_ok(struct session *s, int64_t now_ms);
-/* Count an error reply; true when the session went over SESSION_MAX_ERRORS. */
+/* Count an error reply the client caused (view_error_by_client; retryable conditions of the
+ * server never count); true when the session went over SESSION_MAX_ERRORS. */
 bool session_count_error(struct session *s, int64_t now_ms);
 /* Mark for closing with 'code' at the next writeable. The first code wins. */
 void session_mark_close(struct session *s, int code, const char *reason);

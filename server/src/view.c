@@ -290,61 +290,76 @@ char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_bud
     return dump(o);
 }
 
+/* Every error code of proto/messages.md. 'by_client': the client's own message caused it, so it
+ * counts toward the error limit (SESSION_MAX_ERRORS, close 4003). Conditions of the server or of
+ * Redis (every retryable code, and internal) never count: during an outage a phone that retries
+ * as told must stay connected. */
 static const struct {
     const char *code, *message;
     bool retryable;
+    bool by_client;
 } errors[] = {
-    {"bad_json", "the message is not valid JSON", false},
-    {"too_deep", "the message is nested too deeply", false},
-    {"duplicate_key", "the message has a duplicate key", false},
-    {"bad_message", "the message is malformed", false},
-    {"unknown_type", "unknown message type", false},
-    {"too_long", "a text is too long", false},
-    {"too_short", "a text is too short", false},
-    {"bad_value", "a value is out of range or malformed", false},
-    {"not_joined", "join a jam first", false},
-    {"already_joined", "this connection has already joined", false},
-    {"no_such_jam", "no jam has this code", false},
-    {"bad_secret", "the moderator secret is wrong", false},
-    {"bad_token", "the session token is invalid or expired", false},
-    {"anonymous_not_allowed", "this jam does not allow anonymous participants", false},
-    {"nickname_required", "this jam needs a nickname", false},
-    {"forbidden", "your role may not do this", false},
-    {"not_running", "the jam is not running", false},
-    {"wrong_phase", "the current phase does not accept this", false},
-    {"already_started", "the jam has already started", false},
-    {"not_paused", "the jam is not paused", false},
-    {"bad_phase", "this phase is not on the agenda", false},
-    {"no_such_item", "no item has this id", false},
-    {"item_hidden", "the item is hidden", false},
-    {"not_hidden", "the item is not hidden", false},
-    {"bad_parent", "the item this builds on is missing or of the wrong kind", false},
-    {"already_voted", "you already voted for this item", false},
-    {"not_voted", "you have not voted for this item", false},
-    {"budget_exhausted", "no votes left in this phase", false},
-    {"jam_full", "the jam has reached its limit", false},
-    {"rate_limited", "too many messages: slow down", true},
-    {"busy", "another action is being stored: retry shortly", true},
-    {"storage_unavailable", "storage is unavailable: retry the same op", true},
-    {"storage_timeout", "storage did not confirm in time: retry the same op", true},
-    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true},
-    {"internal", "internal error", false},
+    {"bad_json", "the message is not valid JSON", false, true},
+    {"too_deep", "the message is nested too deeply", false, true},
+    {"duplicate_key", "the message has a duplicate key", false, true},
+    {"bad_message", "the message is malformed", false, true},
+    {"unknown_type", "unknown message type", false, true},
+    {"too_long", "a text is too long", false, true},
+    {"too_short", "a text is too short", false, true},
+    {"bad_value", "a value is out of range or malformed", false, true},
+    {"not_joined", "join a jam first", false, true},
+    {"already_joined", "this connection has already joined", false, true},
+    {"no_such_jam", "no jam has this code", false, true},
+    {"bad_secret", "the moderator secret is wrong", false, true},
+    {"bad_token", "the session token is invalid or expired", false, true},
+    {"anonymous_not_allowed", "this jam does not allow anonymous participants", false, true},
+    {"nickname_required", "this jam needs a nickname", false, true},
+    {"forbidden", "your role may not do this", false, true},
+    {"not_running", "the jam is not running", false, true},
+    {"wrong_phase", "the current phase does not accept this", false, true},
+    {"already_started", "the jam has already started", false, true},
+    {"not_paused", "the jam is not paused", false, true},
+    {"bad_phase", "this phase is not on the agenda", false, true},
+    {"no_such_item", "no item has this id", false, true},
+    {"item_hidden", "the item is hidden", false, true},
+    {"not_hidden", "the item is not hidden", false, true},
+    {"bad_parent", "the item this builds on is missing or of the wrong kind", false, true},
+    {"already_voted", "you already voted for this item", false, true},
+    {"not_voted", "you have not voted for this item", false, true},
+    {"budget_exhausted", "no votes left in this phase", false, true},
+    {"jam_full", "the jam has reached its limit", false, true},
+    {"rate_limited", "too many messages: slow down", true, false},
+    {"busy", "another action is being stored: retry shortly", true, false},
+    {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
+    {"storage_timeout", "storage did not confirm in time: retry the same op", true, false},
+    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true, false},
+    {"internal", "internal error", false, false},
 };
 
-const char *view_error_message(const char *code)
+static int error_index(const char *code)
 {
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         if (strcmp(errors[i].code, code) == 0)
-            return errors[i].message;
-    return "error";
+            return (int)i;
+    return -1;
+}
+
+const char *view_error_message(const char *code)
+{
+    int i = error_index(code);
+    return i < 0 ? "error" : errors[i].message;
 }
 
 bool view_error_retryable(const char *code)
 {
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
-        if (strcmp(errors[i].code, code) == 0)
-            return errors[i].retryable;
-    return false;
+    int i = error_index(code);
+    return i >= 0 && errors[i].retryable;
+}
+
+bool view_error_by_client(const char *code)
+{
+    int i = error_index(code);
+    return i >= 0 && errors[i].by_client;
 }
 
 char *view_error(const char *op, const char *code, const char *message)

@@ -54,5 +54,8 @@ char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redi
 /* Human message and retryability of a protocol error code. */
 const char *view_error_message(const char *code);
 bool view_error_retryable(const char *code);
+/* Whether the client's own message caused error 'code' (it then counts toward the error limit);
+ * false for every retryable code, for internal and for codes not in the table. */
+bool view_error_by_client(const char *code);
 
 #endif

@@ -325,6 +325,103 @@ TEST(op_ids_take_effect_once)
     room_free(r);
 }
 
+/* Apply the event just checked into ev[*n] with the next stream id, as after Redis answered. */
+static const char *apply_logged(struct room *r, struct event *ev, char (*ids)[16], size_t *n,
+                                struct room_result *res)
+{
+    snprintf(ids[*n], sizeof ids[*n], "%zu-0", 10 + *n);
+    ev[*n].at_ms = 1000;
+    const char *err = room_apply(r, ids[*n], &ev[*n], res);
+    ++*n;
+    return err;
+}
+
+/* An op's record is its ack: event id, item, and budget_left as it was right after the event by
+ * the stream alone (a vote of the same participant still in flight does not change it), so a
+ * replay of the same events and a snapshot of the room record the very same ack. */
+TEST(op_record_is_the_original_ack)
+{
+    struct room *live = new_room(3), *replayed = new_room(3);
+    struct event ev[8];
+    char ids[8][16];
+    size_t n = 0;
+    struct room_result res;
+    struct msg jm = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .nickname = "Mo"};
+    struct msg jc = {.type = MSG_JOIN, .as = ROLE_CITIZEN, .nickname = "Ana"};
+    CHECK(room_check_join(live, &jm, &ev[n]) == NULL);
+    int64_t mod = ev[n].pid;
+    CHECK(apply_logged(live, ev, ids, &n, NULL) == NULL);
+    CHECK(room_check_join(live, &jc, &ev[n]) == NULL);
+    int64_t c = ev[n].pid;
+    CHECK(apply_logged(live, ev, ids, &n, NULL) == NULL);
+    struct msg start = mk(MSG_START, "s"), p1 = mk(MSG_POST, "p1"), p2 = mk(MSG_POST, "p2");
+    p1.kind = p2.kind = KIND_PROBLEM;
+    p1.text = p2.text = "Hot squares";
+    struct msg v1 = mk(MSG_VOTE, "v1"), u1 = mk(MSG_UNVOTE, "u1"), v2 = mk(MSG_VOTE, "v2");
+    struct msg v3 = mk(MSG_VOTE, "v3");
+    v1.item = u1.item = v2.item = 1;
+    v3.item = 2;
+    CHECK(room_check(live, mod, ROLE_MODERATOR, &start, &ev[n]) == NULL);
+    CHECK(apply_logged(live, ev, ids, &n, NULL) == NULL);
+    CHECK(room_check(live, c, ROLE_CITIZEN, &p1, &ev[n]) == NULL);
+    CHECK(apply_logged(live, ev, ids, &n, NULL) == NULL);
+    CHECK(room_check(live, c, ROLE_CITIZEN, &p2, &ev[n]) == NULL);
+    CHECK(apply_logged(live, ev, ids, &n, NULL) == NULL);
+    /* v1 is stored while v3 of the same participant is in flight (and then fails). */
+    struct event inflight;
+    CHECK(room_check(live, c, ROLE_CITIZEN, &v1, &ev[n]) == NULL);
+    CHECK(room_check(live, c, ROLE_CITIZEN, &v3, &inflight) == NULL);
+    room_reserve(live, &inflight);
+    CHECK(apply_logged(live, ev, ids, &n, &res) == NULL);
+    CHECK_EQ_INT(res.budget_left, 2);
+    CHECK_EQ_INT(room_budget_left(live, room_participant(live, c)), 1); /* what may be checked */
+    room_unreserve(live, &inflight);
+    event_clear(&inflight);
+    CHECK(room_check(live, c, ROLE_CITIZEN, &u1, &ev[n]) == NULL);
+    CHECK(apply_logged(live, ev, ids, &n, &res) == NULL);
+    CHECK_EQ_INT(res.budget_left, 3);
+    CHECK(room_check(live, c, ROLE_CITIZEN, &v2, &ev[n]) == NULL);
+    CHECK(apply_logged(live, ev, ids, &n, &res) == NULL);
+    CHECK_EQ_INT(res.budget_left, 2);
+
+    const struct op_done *d;
+    CHECK((d = room_op_done(live, c, "v1")) && d->has_budget && d->budget_left == 2);
+    CHECK((d = room_op_done(live, c, "u1")) && d->has_budget && d->budget_left == 3);
+    CHECK((d = room_op_done(live, c, "v2")) && d->has_budget && d->budget_left == 2);
+    CHECK((d = room_op_done(live, c, "p2")) && !d->has_budget && d->item == 2);
+    CHECK((d = room_op_done(live, mod, "s")) && !d->has_budget && d->item == 0);
+
+    for (size_t i = 0; i < n; i++)
+        CHECK(room_apply(replayed, ids[i], &ev[i], NULL) == NULL);
+    unsigned char *buf;
+    size_t len;
+    room_snapshot_encode(live, false, &buf, &len);
+    struct room_limits lim = {100, 100};
+    struct room *copy = room_snapshot_decode(buf, len, &lim);
+    CHECK(copy != NULL);
+    const struct room *others[] = {replayed, copy};
+    const char *ops[] = {"s", "p1", "p2", "v1", "u1", "v2"};
+    for (size_t o = 0; o < 2; o++)
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            int64_t pid = i == 0 ? mod : c;
+            const struct op_done *x = room_op_done(live, pid, ops[i]);
+            const struct op_done *y = others[o] ? room_op_done(others[o], pid, ops[i]) : NULL;
+            CHECK(x && y);
+            if (x && y) {
+                CHECK_EQ_STR(y->event_id, x->event_id);
+                CHECK_EQ_INT(y->item, x->item);
+                CHECK_EQ_INT(y->has_budget, x->has_budget);
+                CHECK_EQ_INT(y->budget_left, x->budget_left);
+            }
+        }
+    free(buf);
+    room_free(copy);
+    for (size_t i = 0; i < n; i++)
+        event_clear(&ev[i]);
+    room_free(live);
+    room_free(replayed);
+}
+
 TEST(delta_tracks_one_tick)
 {
     struct room *r = new_room(0);
@@ -537,7 +634,7 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS1", 4);
+    memcpy(junk, "CJS2", 4);
     CHECK(room_snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
@@ -552,6 +649,7 @@ int main(void)
     RUN(barrier_makes_citizen_writes_busy);
     RUN(hide_unhide_and_ranking);
     RUN(op_ids_take_effect_once);
+    RUN(op_record_is_the_original_ack);
     RUN(delta_tracks_one_tick);
     RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
