@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """80-issue-15-embedded-redis: the embedded redis-server (no --redis) belongs to its cojamd. It
-dies with it (kill -9 included), a cojamd started while the previous one's server still lingers
-shuts that one down and waits for it before it starts its own, a redis-server found working in the
+dies with it (kill -9 included, also when it was stopped at that moment), a cojamd started while a
+server still holds the data directory's lock without its cojamd shuts that one down and waits for
+it before it starts its own, a redis-server found working in the
 data directory without the lock (left by an older cojamd, or started by hand) is shut down too, and
 a second cojamd on a data directory in use is refused with a clear message. In every case at most
 one redis-server works on the data directory, and acknowledged events survive."""
 
 import asyncio
+import fcntl
 import os
 import signal
 import subprocess
@@ -89,11 +91,51 @@ async def redis_dies_with_cojamd(srv):
 
 
 @suite.test(timeout=40)
-async def a_lingering_server_is_shut_down_before_a_new_one_starts(srv):
+async def a_stopped_server_does_not_outlive_its_cojamd(srv):
     old = srv.redis_pid()
-    # Stopped, the old server cannot act on its parent-death signal: it outlives its cojamd.
+    # Stopped, the old server cannot act on its parent-death signal when its cojamd dies.
     os.kill(old, signal.SIGSTOP)
-    kill9(srv)
+    try:
+        kill9(srv)
+        srv.start_cojamd(deadline_s=30)
+    finally:
+        try:
+            os.kill(old, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: old not in [p for p, _ in srv.redis_servers()], 15,
+             "the old redis-server %d gone" % old)
+    only_child_server(srv)
+    S.acked.append(await post(srv, S.code, "after the stopped server"))
+    ids = stream_ids(srv, S.code)
+    check(all(a in ids for a in S.acked), "acked %r, stream %r", S.acked, ids)
+
+
+def leftover_server(srv):
+    """A redis-server that holds the data directory's lock without any cojamd: what a server that
+    outlived its cojamd looks like (the test takes the lock and hands it to the server)."""
+    fd = os.open(os.path.join(srv.data_dir, "instance-id"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        p = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", srv.sock, "--dir", srv.data_dir,
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    _live_procs.append(p)
+    wait_for(lambda: srv.rcli("PING").strip() == "PONG", 10, "the leftover answers PING")
+    return p
+
+
+@suite.test(timeout=40)
+async def a_leftover_holding_the_lock_is_shut_down_before_a_new_one_starts(srv):
+    srv.stop_cojamd()
+    wait_for(lambda: not srv.redis_servers(), 10, "redis-server gone after a clean stop")
+    left = leftover_server(srv)
+    # Stopped for a second: the new cojamd must wait for it, not start a second server beside it.
+    os.kill(left.pid, signal.SIGSTOP)
     started = threading.Event()
     box = {}
 
@@ -108,23 +150,26 @@ async def a_lingering_server_is_shut_down_before_a_new_one_starts(srv):
     t.start()
     try:
         time.sleep(1.0)
-        # While the old server lingers, no second one may run on the same files.
         servers = srv.redis_servers()
-        check(len(servers) == 1 and servers[0][0] == old,
-              "redis-servers while the old one is stopped: %r (old %d)", servers, old)
+        check(len(servers) == 1 and servers[0][0] == left.pid,
+              "redis-servers while the leftover is stopped: %r (leftover %d)", servers, left.pid)
     finally:
-        os.kill(old, signal.SIGCONT)
+        os.kill(left.pid, signal.SIGCONT)
         await asyncio.get_running_loop().run_in_executor(None, started.wait, 40)
         t.join()
-    check("err" not in box, "cojamd did not start: %s", box.get("err"))
-    check(old not in [p for p, _ in srv.redis_servers()], "the old redis-server %d still runs", old)
+    try:
+        check("err" not in box, "cojamd did not start: %s", box.get("err"))
+        rc = left.wait(timeout=5)
+        check(rc == 0, "the leftover exited with %s (0: an orderly shutdown)", rc)
+    finally:
+        _stop_proc(left)
     only_child_server(srv)
-    S.acked.append(await post(srv, S.code, "after the lingering server"))
+    S.acked.append(await post(srv, S.code, "after the leftover"))
     ids = stream_ids(srv, S.code)
     check(all(a in ids for a in S.acked), "acked %r, stream %r", S.acked, ids)
     log = srv.tail("cojamd.log", 10 ** 6)
-    check("redis-server (pid %d)" % old in log, "cojamd.log does not name the old server %d: %s",
-          old, log[-800:])
+    check("redis-server (pid %d)" % left.pid in log,
+          "cojamd.log does not name the leftover %d: %s", left.pid, log[-800:])
 
 
 @suite.test(timeout=40)
