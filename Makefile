@@ -43,11 +43,12 @@ bench: deps
 	@bash load-tests/replay-bench.sh
 	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
 
-# The long fault-injection profile (the default test run has a short one).
+# The long fault-injection profile (the default test run has a short one), against an external
+# Redis and against the embedded default, FAULT_CYCLES cojamd kills each.
 FAULT_CYCLES ?= 50
 faults-long: test-deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
-	@E2E_FILE_TIMEOUT=$$(( 60 + 4 * $(FAULT_CYCLES) )) FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py
+	@E2E_FILE_TIMEOUT=$$(( 60 + 4 * $(FAULT_CYCLES) )) FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py 71-faults-embedded.py
 
 fuzz:
 	@bash deploy/install-deps.sh fuzz

@@ -11,20 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
-#include "auth.h"
-#include "config.h"
-#include "keys.h"
 #include "api.h"
+#include "auth.h"
 #include "broadcast.h"
+#include "config.h"
+#include "embedded.h"
 #include "handlers.h"
 #include "hub.h"
+#include "keys.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -49,90 +47,6 @@ static void wake_loop(void *arg)
     (void)arg;
     if (the_net)
         net_wake(the_net);
-}
-
-/* ---- the embedded Redis -------------------------------------------------------------------- */
-
-struct embedded {
-    pid_t pid;
-    char dir[PATH_MAX];
-    char sock[PATH_MAX + 16];
-};
-
-/* Start redis-server in 'dir' with the durability settings of deploy/redis.conf, listening only
- * on a unix socket there. Returns 0 or -errno. */
-static int embedded_start(struct embedded *e, const char *binary, const char *data_dir)
-{
-    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
-        log_error("cannot create data directory %s: %s", data_dir, strerror(errno));
-        return -errno;
-    }
-    if (!realpath(data_dir, e->dir)) {
-        log_error("data directory %s: %s", data_dir, strerror(errno));
-        return -errno;
-    }
-    snprintf(e->sock, sizeof e->sock, "%s/redis.sock", e->dir);
-    char logfile[PATH_MAX + 16];
-    snprintf(logfile, sizeof logfile, "%s/redis.log", e->dir);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        execlp(binary, binary, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm", "700",
-               "--dir", e->dir, "--appendonly", "yes", "--appendfsync", "always",
-               "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no",
-               "--logfile", logfile, (char *)NULL);
-        fprintf(stderr, "cojamd: cannot run %s: %s (install redis-server, or pass --redis)\n",
-                binary, strerror(errno));
-        _exit(127);
-    }
-    e->pid = pid;
-    log_info("started embedded redis-server (pid %d) in %s", (int)pid, e->dir);
-    return 0;
-}
-
-/* Supervision: called about once a second from the loop. A redis-server that died is started
- * again on the same files (its AOF holds every acknowledged event); the store reconnects by
- * itself. Restarts are spaced by a doubling delay so a redis-server that cannot start does not
- * spin. */
-static void embedded_check(struct embedded *e, const char *binary, int64_t now_ms)
-{
-    static int64_t next_try_ms, delay_ms = 500;
-    int status;
-    if (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == e->pid) {
-        log_error("embedded redis-server (pid %d) exited (%s %d); restarting it", (int)e->pid,
-                  WIFSIGNALED(status) ? "signal" : "status",
-                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-        e->pid = 0;
-        next_try_ms = now_ms;
-    }
-    if (e->pid == 0 && e->dir[0] && now_ms >= next_try_ms) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", e->dir);
-        if (embedded_start(e, binary, dir) == 0) {
-            delay_ms = 500;
-        } else {
-            next_try_ms = now_ms + delay_ms;
-            delay_ms = delay_ms < 16000 ? delay_ms * 2 : delay_ms;
-        }
-    }
-}
-
-static void embedded_stop(struct embedded *e)
-{
-    if (e->pid <= 0)
-        return;
-    kill(e->pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* up to 10 s for the AOF to be flushed */
-        if (waitpid(e->pid, NULL, WNOHANG) == e->pid) {
-            e->pid = 0;
-            return;
-        }
-        usleep(100000);
-    }
-    kill(e->pid, SIGKILL);
-    waitpid(e->pid, NULL, 0);
-    e->pid = 0;
 }
 
 /* ---- start-up steps ------------------------------------------------------------------------ */
@@ -175,22 +89,10 @@ static int check_redis_settings(const struct store_config *sc)
 }
 
 /* This server's name for jam leases (one writer per jam): stable across restarts, so a restarted
- * cojamd takes its jams back at once, and unique among live servers: the data directory holds it
- * under an exclusive lock. Returns the lock's fd (kept open for the process's life) or -errno. */
-static int load_instance_id(const char *data_dir, char *out, size_t size)
+ * cojamd takes its jams back at once, and unique among live servers: it is kept in the file whose
+ * exclusive lock says who owns the data directory ('fd', from embedded_lock). Returns 0 or -EIO. */
+static int load_instance_id(int fd, const char *data_dir, char *out, size_t size)
 {
-    char path[PATH_MAX];
-    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    snprintf(path, sizeof path, "%s/instance-id", data_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        log_error("another cojamd is running with the data directory %s", data_dir);
-        close(fd);
-        return -EBUSY;
-    }
     ssize_t n = pread(fd, out, size - 1, 0);
     out[n > 0 ? n : 0] = '\0';
     out[strcspn(out, "\r\n")] = '\0';
@@ -199,17 +101,15 @@ static int load_instance_id(const char *data_dir, char *out, size_t size)
         uint8_t raw[8];
         gethostname(host, sizeof host - 1);
         host[strcspn(host, " \t")] = '\0';
-        if (auth_random_bytes(raw, sizeof raw) < 0) {
-            close(fd);
+        if (auth_random_bytes(raw, sizeof raw) < 0)
             return -EIO;
-        }
         int len = snprintf(out, size, "%.40s-", host);
         for (size_t i = 0; i < sizeof raw && (size_t)len + 2 < size; i++)
             len += snprintf(out + len, size - (size_t)len, "%02x", raw[i]);
         if (ftruncate(fd, 0) < 0 || pwrite(fd, out, strlen(out), 0) < 0)
-            log_warn("cannot write %s: %s", path, strerror(errno));
+            log_warn("cannot write %s/instance-id: %s", data_dir, strerror(errno));
     }
-    return fd;
+    return 0;
 }
 
 static int load_admin_token(const struct config *cfg, char *out, size_t size)
@@ -248,7 +148,6 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
 struct tick_ctx {
     struct hub *hub;
     struct embedded *emb;
-    const char *redis_server;
     int64_t last_check_ms;
 };
 
@@ -258,7 +157,7 @@ static void on_tick(int64_t now_ms, void *arg)
     loop_on_tick(now_ms, t->hub);
     if (t->emb->dir[0] && now_ms - t->last_check_ms >= 1000) {
         t->last_check_ms = now_ms;
-        embedded_check(t->emb, t->redis_server, now_ms);
+        embedded_check(t->emb, now_ms);
     }
 }
 
@@ -275,20 +174,23 @@ int main(int argc, char **argv)
     struct embedded emb = {0};
     struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms, .queue_max = 65536};
     char redis_host[256];
-    /* First the lock on the data directory: a second cojamd must not start a second
-     * redis-server on the same files. */
+    /* First the lock on the data directory, in both modes: it outlives this process for as long
+     * as the redis-server it starts lives, so no second server ever works on the same files
+     * (embedded.h). It stays open (and locked) until exit. */
     char instance[80];
-    int lock_fd = load_instance_id(cfg.data_dir, instance, sizeof instance);
+    int lock_fd = embedded_lock(cfg.data_dir, cfg.redis_server);
     if (lock_fd < 0) {
         log_error("cannot use the data directory %s (%s)", cfg.data_dir, strerror(-lock_fd));
         goto fail_config;
     }
+    if (load_instance_id(lock_fd, cfg.data_dir, instance, sizeof instance) < 0)
+        goto fail_config;
     sc.instance_id = instance;
     if (cfg.redis) {
         if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
             goto fail_config;
     } else {
-        if (embedded_start(&emb, cfg.redis_server, cfg.data_dir) < 0)
+        if (embedded_start(&emb, cfg.redis_server, cfg.data_dir, lock_fd) < 0)
             goto fail_config;
         sc.unix_path = emb.sock;
     }
@@ -344,7 +246,7 @@ int main(int argc, char **argv)
         .tick_ms = (int)cfg.tick_ms,
         .loop_pace_us = cfg.loop_pace_us,
     };
-    struct tick_ctx ticker = {.hub = hub, .emb = &emb, .redis_server = cfg.redis_server};
+    struct tick_ctx ticker = {.hub = hub, .emb = &emb};
     struct net_callbacks cbs = {
         .arg = hub,
         .on_open = hub_on_open,

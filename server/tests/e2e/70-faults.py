@@ -20,8 +20,15 @@ second stream copy of an op only as a retry without effect, and every ack of an 
 copy), every client's model = the replayed model = a fresh snapshot, and the digest is the same
 across one more clean restart. The figures are printed on a "# faults: ..." line.
 
+Two modes (FAULT_REDIS): "external" (the default here) runs cojamd with --redis against a
+redis-server the test owns; "embedded" (71-faults-embedded.py) runs cojamd with no --redis, so it
+starts, supervises and stops its own redis-server in its data directory, and a Redis kill is then
+cojamd's supervisor's to repair. In both modes, after every fault exactly one redis-server may work
+on the data (in embedded mode: cojamd's own child), and at the end no process of the test may be
+left on its directories (found through /proc by working directory and command line, never by name).
+
 Environment: FAULT_SEED (default: random, printed), FAULT_CYCLES (cojamd kills, default 5; the
-Redis kill and stall cycles are FAULT_CYCLES // 5 each, at least 1)."""
+Redis kill and stall cycles are FAULT_CYCLES // 5 each, at least 1), FAULT_REDIS (above)."""
 
 import asyncio
 import os
@@ -33,9 +40,14 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, Client, Closed, JoinError, Servers, StartError, Suite,  # noqa: E402
-                     _live_procs, _stop_proc, check, eid, expected_ranking, free_port)
+from harness import (SLOW, Client, Closed, EmbeddedServers, JoinError, Servers,  # noqa: E402
+                     StartError, Suite, _live_procs, _stop_proc, check, eid, expected_ranking,
+                     free_port, procs_on)
 
+MODE = os.environ.get("FAULT_REDIS") or "external"
+if MODE not in ("external", "embedded"):
+    sys.exit("FAULT_REDIS must be external or embedded, not %r" % MODE)
+EMBEDDED = MODE == "embedded"
 SEED = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10 ** 9))
 COJAMD_KILLS = max(1, int(os.environ.get("FAULT_CYCLES") or 5))
 REDIS_KILLS = max(1, COJAMD_KILLS // 5)
@@ -49,13 +61,24 @@ N_CYCLES = COJAMD_KILLS + REDIS_KILLS + REDIS_STALLS
 # Time per cycle: a few seconds of traffic, the fault, the recovery (ASan starts slower).
 FILE_TIMEOUT = 60 + N_CYCLES * 6
 
-suite = Suite("70-faults", file_timeout=FILE_TIMEOUT)
+suite = Suite("70-faults-" + MODE, file_timeout=FILE_TIMEOUT)
 rng = random.Random(SEED)
 
 
 class FaultServers(Servers):
     """Servers whose Redis persists every write (AOF, fsync always) and comes back on the same port
     and directory; cojamd keeps its --data-dir (instance id) across restarts."""
+
+    def redis_pid(self):
+        return self.redis.pid
+
+    def redis_servers(self):
+        """Every live redis-server working on the test's Redis data, as (pid, ppid)."""
+        return [(pid, ppid) for pid, ppid, comm in procs_on(os.path.join(self.tmp, "redis"))
+                if comm == "redis-server"]
+
+    def owned_redis(self):
+        return [self.redis.pid] if self.redis is not None and self.redis.poll() is None else []
 
     def start_redis(self):
         if self.redis_port is None:
@@ -92,6 +115,16 @@ class FaultServers(Servers):
         except subprocess.TimeoutExpired:
             pass
         _stop_proc(p)
+
+
+class EmbeddedFaultServers(EmbeddedServers):
+    """cojamd with its own redis-server (no --redis); the test only kills and stops it."""
+
+    def owned_redis(self):
+        return [self.redis_pid()]
+
+    def kill9(self, p):
+        FaultServers.kill9(self, p)
 
 
 class Op:
@@ -386,9 +419,11 @@ class S:
     tasks = []
     cycles = []
     stall = []     # (ping seconds, write seconds, code) per stall
+    left_after_stop = None
     stream = None
     replay = None
     figures = {}
+    extra_servers = 0  # redis-servers on the data besides the one that should be, summed per cycle
 
 
 async def wait_until(pred, timeout, what):
@@ -517,15 +552,16 @@ async def do_cojamd_kill(srv, in_flight):
     moment shorter than the timeout, cojamd killed, Redis let go: those appends land in the
     stream although nobody was told)."""
     held = 0.0
+    rpid = srv.redis_pid()
     if in_flight:
-        os.kill(srv.redis.pid, signal.SIGSTOP)
+        os.kill(rpid, signal.SIGSTOP)
         held = rng.uniform(0.1, 0.3)
         await asyncio.sleep(held)
     try:
         srv.kill9(srv.cojamd)
     finally:
         if in_flight:
-            os.kill(srv.redis.pid, signal.SIGCONT)
+            os.kill(rpid, signal.SIGCONT)
     await asyncio.sleep(rng.uniform(0.05, 0.4))
     t0 = time.monotonic()
     await asyncio.get_running_loop().run_in_executor(None, srv.start_cojamd)
@@ -535,11 +571,30 @@ async def do_cojamd_kill(srv, in_flight):
 
 
 async def do_redis_kill(srv):
+    if EMBEDDED:
+        # cojamd's own child: its supervisor reaps it and starts another on the same files.
+        old = srv.redis_pid()
+        os.kill(old, signal.SIGKILL)
+        t0 = time.monotonic()
+        loop = asyncio.get_running_loop()
+        while True:
+            pid = await loop.run_in_executor(None, srv.redis_pid)
+            if pid != old:
+                break
+            await asyncio.sleep(0.05)
+        return "redis kill -9, restarted by cojamd in %.2f s" % (time.monotonic() - t0)
     srv.kill9(srv.redis)
     await asyncio.sleep(rng.uniform(0.2, 0.8))
     t0 = time.monotonic()
     await asyncio.get_running_loop().run_in_executor(None, srv.start_redis)
     return "redis kill -9, back in %.2f s" % (time.monotonic() - t0)
+
+
+def extra_redis_servers(srv):
+    """redis-servers on the data other than the one that should be there (cojamd's child in
+    embedded mode, the test's own otherwise)."""
+    want = set(srv.owned_redis())
+    return [p for p in srv.redis_servers() if p[0] not in want]
 
 
 async def do_redis_stall(srv):
@@ -553,7 +608,8 @@ async def do_redis_stall(srv):
     await wait_until(lambda: p.settled(), 10, "probe settled before the stall")
     items = sorted(i for i, it in p.items.items() if it.get("kind") == "idea" and
                    not it.get("hidden"))
-    os.kill(srv.redis.pid, signal.SIGSTOP)
+    rpid = srv.redis_pid()
+    os.kill(rpid, signal.SIGSTOP)
     try:
         t0 = time.monotonic()
         await p.ping(timeout=2)
@@ -576,7 +632,7 @@ async def do_redis_stall(srv):
               "the write failed after %.2f s (--redis-timeout-ms %d)", write_s, REDIS_TIMEOUT_MS)
         await asyncio.sleep(max(0.0, STALL_S - (time.monotonic() - t0)))
     finally:
-        os.kill(srv.redis.pid, signal.SIGCONT)
+        os.kill(rpid, signal.SIGCONT)
         mod.mod_actions = True
     return "redis SIGSTOP %.1f s: pong in %.3f s, write refused (%s) in %.3f s" % (
         STALL_S, ping_s, code, write_s)
@@ -585,8 +641,9 @@ async def do_redis_stall(srv):
 @suite.test(timeout=FILE_TIMEOUT - 40)
 async def writers_through_faults(srv):
     S.srv = srv
-    print("# seed=%d (FAULT_SEED=%d to repeat); cycles: %d cojamd kill -9, %d redis kill -9, "
-          "%d redis SIGSTOP" % (SEED, SEED, COJAMD_KILLS, REDIS_KILLS, REDIS_STALLS), flush=True)
+    print("# mode=%s seed=%d (FAULT_SEED=%d to repeat); cycles: %d cojamd kill -9, %d redis "
+          "kill -9, %d redis SIGSTOP" % (MODE, SEED, SEED, COJAMD_KILLS, REDIS_KILLS,
+                                         REDIS_STALLS), flush=True)
     S.jam = srv.create_jam(title="Faults", question="Does anything get lost?",
                            agenda=[{"phase": "ideate", "duration_s": 0}],
                            settings={"votes_per_phase": 0})
@@ -629,8 +686,11 @@ async def writers_through_faults(srv):
             problems.append("cycle %d (%s): %s: %s" % (n, kind, e, not_joined()))
             break
         S.cycles.append(kind)
-        print("# cycle %d/%d: %s; all joined %.2f s after the fault" % (
-            n, len(kinds), what, time.monotonic() - t0), flush=True)
+        extra = extra_redis_servers(srv)
+        S.extra_servers += len(extra)
+        print("# cycle %d/%d: %s; all joined %.2f s after the fault%s" % (
+            n, len(kinds), what, time.monotonic() - t0,
+            "; other redis-servers on the data: %r" % extra if extra else ""), flush=True)
         if not srv.cojamd_alive():
             problems.append("cycle %d: cojamd died: %s" % (n, srv.crash_report()))
             break
@@ -787,6 +847,7 @@ async def fresh_snapshot_and_digest_across_a_clean_restart(srv):
         await c.close()
     problems = srv.stop_cojamd_checked()
     check(not problems, "clean stop: %s", problems)
+    S.left_after_stop = servers_left_after_stop(srv)
     srv.start_cojamd()
     st, after, _ = srv.http_json("GET", "/api/jams/%s/digest" % S.code)
     check(st == 200, "digest after the restart: %s", st)
@@ -842,6 +903,20 @@ async def no_op_applied_twice(srv):
           len(rp["invalid"]), rp["invalid"][:3])
 
 
+def servers_left_after_stop(srv):
+    """redis-servers on the data once cojamd has stopped: none in embedded mode (cojamd stops its
+    own), only the test's own otherwise."""
+    keep = set() if EMBEDDED else set(srv.owned_redis())
+    return [p for p in srv.redis_servers() if p[0] not in keep]
+
+
+@suite.test()
+async def one_redis_server_on_the_data(srv):
+    check(S.extra_servers == 0 and not S.left_after_stop,
+          "other redis-servers on the data after the faults: %d (summed over the cycles); after a "
+          "clean stop of cojamd: %r", S.extra_servers, S.left_after_stop)
+
+
 @suite.test()
 async def figures(srv):
     ops = [r for c in all_clients() for r in c.ops.values()]
@@ -855,16 +930,17 @@ async def figures(srv):
     for c in all_clients():
         for k, v in c.close_codes.items():
             closes[k] = closes.get(k, 0) + v
-    print("# faults: seed=%d cycles=%d (cojamd=%d redis_kill=%d redis_stop=%d) ops=%d acked=%d "
-          "refused=%d retried=%d unknown_resolved=%d stream=%d dup_copies=%s missing=%s "
-          "unattempted=%s doubled=%s model_mismatch=%s invalid=%s refused_stored=%s" % (
-              SEED, len(S.cycles), S.cycles.count("cojamd"), S.cycles.count("redis_kill"),
+    print("# faults: mode=%s seed=%d cycles=%d (cojamd=%d redis_kill=%d redis_stop=%d) ops=%d "
+          "acked=%d refused=%d retried=%d unknown_resolved=%d stream=%d dup_copies=%s missing=%s "
+          "unattempted=%s doubled=%s model_mismatch=%s invalid=%s refused_stored=%s "
+          "digest_equal=%s extra_servers=%d" % (
+              MODE, SEED, len(S.cycles), S.cycles.count("cojamd"), S.cycles.count("redis_kill"),
               S.cycles.count("redis_stall"), len(ops), sum(r.state == "acked" for r in ops),
               sum(r.state == "refused" for r in ops), sum(r.sends > 1 for r in ops),
               sum(r.was_unknown and r.state in ("acked", "refused") for r in ops),
               len(S.stream or []), f.get("dup_copies"), f.get("missing"), f.get("unattempted"),
               f.get("doubled"), f.get("model_mismatch"), f.get("invalid"),
-              f.get("refused_stored")))
+              f.get("refused_stored"), f.get("digest_equal"), S.extra_servers))
     # Ops whose reply was lost although the event had landed: the retry got an ack naming an
     # event stored before that retry was sent.
     lost = sum(1 for r in ops if r.was_unknown and r.ack is not None and
@@ -877,7 +953,30 @@ async def figures(srv):
     check(S.stream is not None, "no figures: an earlier step failed")
 
 
+def teardown(srv):
+    """Stop everything the test started, then look for any process still working on the test's
+    directories: a redis-server that outlived its cojamd is the defect of issue 15."""
+    srv.stop_cojamd()
+    srv.stop_redis()
+    deadline = time.monotonic() + 5 * SLOW  # an orderly exit (AOF fsync) takes a moment
+    left = procs_on(srv.tmp)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = procs_on(srv.tmp)
+    print("# faults: mode=%s orphans_left=%d %r" % (MODE, len(left), left), flush=True)
+    if left:
+        suite.not_ok("no process left on the test's directories", "still running: %r" % left)
+        for pid, _, _ in left:  # found by their directory above: ours to end
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    else:
+        suite.ok("no process left on the test's directories")
+    srv.stop()
+
+
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: FaultServers(extra_args=["--redis-timeout-ms",
-                                                         str(REDIS_TIMEOUT_MS)]).start(),
-                       lambda s: s.stop()))
+    cls = EmbeddedFaultServers if EMBEDDED else FaultServers
+    sys.exit(suite.run(lambda: cls(extra_args=["--redis-timeout-ms",
+                                               str(REDIS_TIMEOUT_MS)]).start(), teardown))

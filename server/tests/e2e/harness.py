@@ -374,6 +374,84 @@ class Servers:
         return out
 
 
+class EmbeddedServers(Servers):
+    """cojamd with no --redis: it starts its own redis-server in <tmp>/data (the default that
+    `make run` uses). Redis is reached through that server's unix socket; the test never starts or
+    stops a redis-server itself."""
+
+    @property
+    def data_dir(self):
+        return os.path.realpath(os.path.join(self.tmp, "data"))
+
+    @property
+    def sock(self):
+        return os.path.join(self.data_dir, "redis.sock")
+
+    def cojamd_args(self):
+        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port, "--admin-token",
+                ADMIN_TOKEN, "--data-dir", os.path.join(self.tmp, "data"), "--web-root",
+                self.web_root, "--tick-ms", str(self.tick_ms)] + self.extra_args
+
+    def start_redis(self):
+        pass
+
+    def rcli(self, *args, raw=True, timeout=5.0):
+        cmd = ["redis-cli", "-s", self.sock]
+        if raw:
+            cmd.append("--raw")
+        out = subprocess.run(cmd + [str(a) for a in args], capture_output=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        return out.stdout.decode("utf-8", "replace")
+
+    def redis_servers(self):
+        """Every live redis-server working in the data directory, as (pid, ppid)."""
+        return [(pid, ppid) for pid, ppid, comm in procs_on(self.data_dir)
+                if comm == "redis-server"]
+
+    def redis_pid(self, timeout=10.0):
+        """The pid of cojamd's own redis-server child (waits for one that answers PING)."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            kids = [pid for pid, ppid in self.redis_servers()
+                    if self.cojamd is not None and ppid == self.cojamd.pid]
+            if len(kids) == 1:
+                try:
+                    if self.rcli("PING", timeout=2).strip() == "PONG":
+                        return kids[0]
+                except Exception:
+                    pass
+            if time.monotonic() > deadline:
+                raise AssertionError("no redis-server child of cojamd answering within %.0f s: "
+                                     "%r" % (timeout * SLOW, self.redis_servers()))
+            time.sleep(0.05)
+
+
+def procs_on(path):
+    """Live processes whose working directory is 'path' (or under it) or whose command line names
+    it, as (pid, ppid, comm), read from /proc; processes we may not inspect are skipped. The only
+    way the tests look for leftovers: never by name, since other test runs share the machine."""
+    real = os.path.realpath(path)
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        pid = int(d)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            cwd = os.readlink("/proc/%d/cwd" % pid)
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        if rest[0] == "Z":
+            continue
+        if cwd == real or cwd.startswith(real + "/") or real in cmd:
+            out.append((pid, int(rest[1]), st[st.index("(") + 1:st.rindex(")")]))
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # Protocol helpers
 
