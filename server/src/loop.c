@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <stdbool.h>
 
+#include "api.h"
 #include "broadcast.h"
 #include "catchup.h"
 #include "handlers.h"
@@ -107,4 +108,19 @@ void loop_on_tick(int64_t now_ms, void *arg)
             malloc_trim(0);
         }
     }
+}
+
+void loop_callbacks(struct hub *h, struct net_callbacks *cbs)
+{
+    *cbs = (struct net_callbacks){
+        .arg = h,
+        .on_open = hub_on_open,
+        .on_message = handlers_on_message,
+        .next_frame = broadcast_next_frame,
+        .on_close = hub_on_close,
+        .on_wake = loop_on_wake,
+        .on_tick = loop_on_tick,
+        .tick_arg = h,
+        .on_http = api_on_http,
+    };
 }

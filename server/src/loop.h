@@ -8,6 +8,13 @@
 
 #include <stdint.h>
 
+struct hub;
+struct net_callbacks;
+
+/* Every net callback of hub 'h': sessions (hub), messages (handlers), frames (broadcast), HTTP
+ * (api), wake and tick (this file). */
+void loop_callbacks(struct hub *h, struct net_callbacks *cbs);
+
 /* net callback: another thread called net_wake() ('arg' is the hub). */
 void loop_on_wake(void *arg);
 /* net callback, every tick_ms at monotonic 'now_ms' ('arg' is the hub). */

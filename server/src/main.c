@@ -14,13 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "api.h"
 #include "auth.h"
-#include "broadcast.h"
 #include "config.h"
 #include "embedded.h"
-#include "handlers.h"
 #include "hub.h"
 #include "keys.h"
 #include "log.h"
@@ -247,17 +243,10 @@ int main(int argc, char **argv)
         .loop_pace_us = cfg.loop_pace_us,
     };
     struct tick_ctx ticker = {.hub = hub, .emb = &emb};
-    struct net_callbacks cbs = {
-        .arg = hub,
-        .on_open = hub_on_open,
-        .on_message = handlers_on_message,
-        .next_frame = broadcast_next_frame,
-        .on_close = hub_on_close,
-        .on_wake = loop_on_wake,
-        .on_tick = on_tick,
-        .tick_arg = &ticker,
-        .on_http = api_on_http,
-    };
+    struct net_callbacks cbs;
+    loop_callbacks(hub, &cbs);
+    cbs.on_tick = on_tick; /* the loop's tick, plus the embedded server's supervision */
+    cbs.tick_arg = &ticker;
     struct net *net;
     if ((err = net_new(&nc, &cbs, &net)) < 0)
         goto fail_hub;
