@@ -197,3 +197,34 @@ bool glue_is(const char *json, const char *type)
     snprintf(pat, sizeof pat, "{\"type\":\"%s\"", type);
     return json && strncmp(json, pat, strlen(pat)) == 0;
 }
+
+const char *glue_probe_err;
+
+static void probe_done(struct pending *p, const struct store_result *res, const struct now *now,
+                       void *arg)
+{
+    (void)now;
+    struct glue_probe *pr = (struct glue_probe *)p;
+    (*pr->done)++;
+    glue_probe_err = res->err;
+    pr->ctx = res->ctx;
+    pr->arg = arg;
+    free(pr);
+}
+
+static void probe_free(struct pending *p)
+{
+    struct glue_probe *pr = (struct glue_probe *)p;
+    (*pr->freed)++;
+    free(pr);
+}
+
+struct pending *glue_probe_new(int *done, int *freed)
+{
+    struct glue_probe *pr = xcalloc(1, sizeof *pr);
+    pr->base.done = probe_done;
+    pr->base.free = probe_free;
+    pr->done = done;
+    pr->freed = freed;
+    return &pr->base;
+}

@@ -15,6 +15,7 @@
 #include "fakes/fake_net.h"
 #include "fakes/fake_store.h"
 #include "msg.h"
+#include "pending.h"
 
 struct hub;
 struct jam;
@@ -56,6 +57,17 @@ void glue_settle(struct glue *g);
  * session with its welcome popped and its queue emptied, or NULL. 'token' (MSG_TOKEN_MAX + 1
  * bytes, or NULL) receives the welcome's token. */
 struct session *glue_join(struct glue *g, const char *code, enum role role, char *token);
+
+/* A request for the pending table that counts what happens to it: '*done' when it completes (and
+ * 'err' then holds the result's err), '*freed' when it is released without completing. */
+struct glue_probe {
+    struct pending base;
+    int *done, *freed;
+    uint64_t ctx;        /* of the result it got */
+    const void *arg;     /* given to done */
+};
+extern const char *glue_probe_err; /* the err of the last probe completed */
+struct pending *glue_probe_new(int *done, int *freed);
 
 /* The oldest private frame queued for 's' as a new string (free it), or NULL. */
 char *glue_pop(struct session *s);

@@ -4,47 +4,11 @@
  */
 #include <stdlib.h>
 
-#include "alloc.h"
+#include "fakes/glue.h"
 #include "now.h"
 #include "pending.h"
 #include "store.h"
 #include "test.h"
-
-/* A request that counts what happened to it in the counters it points to. */
-struct probe {
-    struct pending base;
-    int *done, *freed;
-    uint64_t seen_ctx;
-    const void *seen_arg;
-};
-
-static void probe_done(struct pending *p, const struct store_result *res, const struct now *now,
-                       void *arg)
-{
-    (void)now;
-    struct probe *pr = (struct probe *)p;
-    (*pr->done)++;
-    pr->seen_ctx = res->ctx;
-    pr->seen_arg = arg;
-    free(pr);
-}
-
-static void probe_free(struct pending *p)
-{
-    struct probe *pr = (struct probe *)p;
-    (*pr->freed)++;
-    free(pr);
-}
-
-static struct probe *probe_new(int *done, int *freed)
-{
-    struct probe *pr = xcalloc(1, sizeof *pr);
-    pr->base.done = probe_done;
-    pr->base.free = probe_free;
-    pr->done = done;
-    pr->freed = freed;
-    return pr;
-}
 
 TEST(ctx_is_never_zero_nor_reused)
 {
@@ -66,7 +30,7 @@ TEST(complete_calls_done_once)
     pending_table_init(&t);
     int done = 0, freed = 0, arg = 0;
     uint64_t ctx = pending_next_ctx(&t);
-    pending_add(&t, ctx, &probe_new(&done, &freed)->base);
+    pending_add(&t, ctx, glue_probe_new(&done, &freed));
     CHECK_EQ_INT(pending_count(&t), 1);
     struct store_result res = {.kind = STORE_APPENDED, .ctx = ctx};
     struct now now = {1, 2};
@@ -84,9 +48,8 @@ TEST(complete_reaches_the_request_of_its_ctx)
     pending_table_init(&t);
     int done_a = 0, done_b = 0, freed = 0;
     uint64_t a = pending_next_ctx(&t), b = pending_next_ctx(&t);
-    struct probe *pa = probe_new(&done_a, &freed), *pb = probe_new(&done_b, &freed);
-    pending_add(&t, a, &pa->base);
-    pending_add(&t, b, &pb->base);
+    pending_add(&t, a, glue_probe_new(&done_a, &freed));
+    pending_add(&t, b, glue_probe_new(&done_b, &freed));
     struct store_result res = {.kind = STORE_APPENDED, .ctx = b};
     struct now now = {0, 0};
     pending_complete(&t, &res, &now, NULL);
@@ -103,7 +66,7 @@ TEST(take_and_complete_of_an_unknown_ctx)
     pending_table_init(&t);
     int done = 0, freed = 0;
     uint64_t ctx = pending_next_ctx(&t);
-    pending_add(&t, ctx, &probe_new(&done, &freed)->base);
+    pending_add(&t, ctx, glue_probe_new(&done, &freed));
     CHECK(pending_take(&t, ctx + 1) == NULL);
     CHECK(pending_take(&t, 0) == NULL);
     struct store_result res = {.kind = STORE_APPENDED, .ctx = ctx + 7};
@@ -127,7 +90,7 @@ TEST(deinit_frees_every_waiting_request)
     pending_table_init(&t);
     int done = 0, freed = 0;
     for (int i = 0; i < 100; i++)
-        pending_add(&t, pending_next_ctx(&t), &probe_new(&done, &freed)->base);
+        pending_add(&t, pending_next_ctx(&t), glue_probe_new(&done, &freed));
     pending_table_deinit(&t);
     CHECK_EQ_INT(freed, 100);
     CHECK_EQ_INT(done, 0);
