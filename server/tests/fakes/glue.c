@@ -105,19 +105,45 @@ void glue_close(struct glue *g, struct session *s)
     free(s);
 }
 
-void glue_send(struct glue *g, struct session *s, const char *fmt, ...)
+static void send_v(struct glue *g, struct session *s, const char *fmt, va_list ap)
 {
     char buf[4096];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    handlers_on_message(s, buf, (size_t)n, g->hub);
+}
+
+void glue_send(struct glue *g, struct session *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    send_v(g, s, fmt, ap);
     va_end(ap);
-    handlers_on_message(s, buf, (size_t)n, g->hub);
 }
 
 void glue_settle(struct glue *g)
 {
     loop_on_wake(g->hub);
+}
+
+char *glue_call(struct glue *g, struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    send_v(g, s, fmt, ap);
+    va_end(ap);
+    glue_settle(g);
+    return glue_pop(s);
+}
+
+struct session *glue_start(struct glue *g, const char *code)
+{
+    struct session *m = glue_join(g, code, ROLE_MODERATOR, NULL);
+    if (!m)
+        return NULL;
+    char *ack = glue_call(g, m, "{\"type\":\"start\",\"op\":\"m-start\"}");
+    bool ok = glue_is(ack, "ack");
+    free(ack);
+    return ok ? m : NULL;
 }
 
 struct session *glue_join(struct glue *g, const char *code, enum role role, char *token)
@@ -153,6 +179,15 @@ static char *copy_frame(struct frame *f)
 char *glue_pop(struct session *s)
 {
     return copy_frame(session_dequeue(s));
+}
+
+bool glue_pop_error(struct session *s, const char *code)
+{
+    char *e = glue_pop(s), got[64];
+    bool ok = glue_is(e, "error") && glue_field(e, "code", got, sizeof got) &&
+              strcmp(got, code) == 0;
+    free(e);
+    return ok;
 }
 
 size_t glue_drain(struct session *s)

@@ -53,6 +53,11 @@ void glue_send(struct glue *g, struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Dispatch the store's waiting results (loop_on_wake). */
 void glue_settle(struct glue *g);
+/* glue_send, glue_settle, then glue_pop: the first frame 's' was sent (free it), or NULL. */
+char *glue_call(struct glue *g, struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A moderator of jam 'code' starts it (explore, 60 s). Returns the moderator, or NULL. */
+struct session *glue_start(struct glue *g, const char *code);
 /* Open a session and join jam 'code' as 'role' (the join appended and answered). Returns the
  * session with its welcome popped and its queue emptied, or NULL. 'token' (MSG_TOKEN_MAX + 1
  * bytes, or NULL) receives the welcome's token. */
@@ -71,6 +76,8 @@ struct pending *glue_probe_new(int *done, int *freed);
 
 /* The oldest private frame queued for 's' as a new string (free it), or NULL. */
 char *glue_pop(struct session *s);
+/* Pop the oldest frame of 's': is it an error with 'code'? */
+bool glue_pop_error(struct session *s, const char *code);
 /* Drop every private frame queued for 's'; returns how many there were. */
 size_t glue_drain(struct session *s);
 /* The next frame broadcast_next_frame gives 's', as a new string (free it), or NULL; '*more' as
