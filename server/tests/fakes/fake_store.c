@@ -382,6 +382,13 @@ void fake_store_add_entry(struct store *s, const char *key, const char *id, cons
     pthread_mutex_unlock(&lock);
 }
 
+void fake_store_add_member(struct store *s, const char *member)
+{
+    pthread_mutex_lock(&lock);
+    add_member(s, member);
+    pthread_mutex_unlock(&lock);
+}
+
 const struct fake_stream *fake_store_stream(const struct store *s, const char *key)
 {
     return stream_of((struct store *)s, key, false);

@@ -77,6 +77,8 @@ const struct fake_call *fake_store_last(const struct store *s, enum fake_call_ki
 /* Write an entry to stream 'key' as another writer would (nothing is posted); 'id' NULL: the next
  * generated id. */
 void fake_store_add_entry(struct store *s, const char *key, const char *id, const char *payload);
+/* SADD 'member' to KEYS_JAMS as a creation would. */
+void fake_store_add_member(struct store *s, const char *member);
 const struct fake_stream *fake_store_stream(const struct store *s, const char *key);
 /* Queue a result of 'kind' (STORE_FOUND, STORE_UP, STORE_DOWN, STORE_FENCED) for store_poll;
  * 'key', 'id' and 'payload' may be NULL. */

@@ -70,6 +70,7 @@ struct jam *glue_jam(struct glue *g, const char *code)
     keys_stream(key, code);
     char *json = codec_event_encode(&ev);
     fake_store_add_entry(g->store, key, NULL, json);
+    fake_store_add_member(g->store, code);
     free(json);
     const struct fake_stream *st = fake_store_stream(g->store, key);
     struct room_limits limits = {(uint32_t)g->cfg.max_items, (uint32_t)g->cfg.max_participants};

@@ -40,7 +40,8 @@ void glue_init(struct glue *g, const char *const *flags);
 /* Close the sessions still open and free everything. */
 void glue_deinit(struct glue *g);
 
-/* A jam with join code 'code', as recovery makes it: its jam_created entry is in the fake stream.
+/* A jam with join code 'code', as recovery makes it: its jam_created entry is in the fake stream
+ * and its code in the set of jams.
  * Agenda: explore (60 s), ideate (no deadline), results; 5 votes per phase; text 2..500. */
 struct jam *glue_jam(struct glue *g, const char *code);
 
