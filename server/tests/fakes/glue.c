@@ -81,6 +81,13 @@ struct jam *glue_jam(struct glue *g, const char *code)
     return j;
 }
 
+char *glue_joined(int64_t pid)
+{
+    struct event ev = {.type = EV_JOINED, .at_ms = net_wall_ms(), .by = pid, .pid = pid,
+                       .role = ROLE_CITIZEN, .anonymous = true};
+    return codec_event_encode(&ev);
+}
+
 struct session *glue_open(struct glue *g)
 {
     if (g->n_sessions == GLUE_SESSIONS)

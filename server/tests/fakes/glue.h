@@ -45,6 +45,10 @@ void glue_deinit(struct glue *g);
  * Agenda: explore (60 s), ideate (no deadline), results; 5 votes per phase; text 2..500. */
 struct jam *glue_jam(struct glue *g, const char *code);
 
+/* The stored form (stream field "e") of participant 'pid' joining as an anonymous citizen: a new
+ * string (free it). */
+char *glue_joined(int64_t pid);
+
 /* A new open session (session_init + hub_on_open) at the fake clock's time. */
 struct session *glue_open(struct glue *g);
 /* hub_on_close, then free it as net.c does. */

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "codec.h"
 #include "fakes/glue.h"
 #include "hub.h"
 #include "jam.h"
@@ -25,14 +24,6 @@ static struct now clock_now(void)
     return (struct now){net_now_ms(), net_wall_ms()};
 }
 
-/* The stored form of participant 'pid' joining as a citizen. */
-static char *joined(int64_t pid)
-{
-    struct event ev = {.type = EV_JOINED, .at_ms = net_wall_ms(), .by = pid, .pid = pid,
-                       .role = ROLE_CITIZEN, .anonymous = true};
-    return codec_event_encode(&ev);
-}
-
 /* Post a STORE_FOUND entry of jam CODE, with id "<ms>-0". */
 static void found(struct glue *g, const char *key, unsigned long long ms, const char *payload)
 {
@@ -47,7 +38,7 @@ TEST(found_entries_apply_once)
     glue_init(&g, NULL);
     struct jam *j = glue_jam(&g, CODE);
     uint64_t events = j->room->n_events;
-    char *p1 = joined(1), *p2 = joined(2);
+    char *p1 = glue_joined(1), *p2 = glue_joined(2);
     found(&g, j->key, 1800000000000ull, p1);
     glue_settle(&g);
     CHECK_EQ_INT(j->room->n_events, events + 1);
@@ -70,7 +61,7 @@ TEST(found_entries_that_do_not_apply)
 {
     struct glue g;
     glue_init(&g, NULL);
-    char key[KEYS_MAX], *p = joined(1);
+    char key[KEYS_MAX], *p = glue_joined(1);
     keys_stream(key, "111111");
     found(&g, key, 1800000000000ull, p); /* an unknown jam that does not start with its creation */
     found(&g, "cojam:other", 1800000000000ull, p);
@@ -129,7 +120,7 @@ static void many_joins(struct glue *g, struct jam *j, int n)
 {
     static unsigned long long ms = 1800000000000ull;
     for (int i = 0; i < n; i++) {
-        char *p = joined((int64_t)j->room->n_participants + 1);
+        char *p = glue_joined((int64_t)j->room->n_participants + 1);
         found(g, j->key, ms++, p);
         glue_settle(g);
         free(p);
