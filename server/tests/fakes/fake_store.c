@@ -261,6 +261,8 @@ size_t store_poll(struct store *s, struct store_result *out, size_t max)
 {
     s->n_polls++;
     size_t n = s->n_results < max ? s->n_results : max;
+    if (!n)
+        return 0;
     memcpy(out, s->results, n * sizeof *out);
     memmove(s->results, s->results + n, (s->n_results - n) * sizeof *s->results);
     s->n_results -= n;
