@@ -254,12 +254,10 @@ void store_track(struct store *s, const char *key, const char *last_id)
 {
     snprintf(s->tracked_key, sizeof s->tracked_key, "%s", key);
     snprintf(s->tracked_id, sizeof s->tracked_id, "%s", last_id);
-    s->n_tracks++;
 }
 
 size_t store_poll(struct store *s, struct store_result *out, size_t max)
 {
-    s->n_polls++;
     size_t n = s->n_results < max ? s->n_results : max;
     if (!n)
         return 0;

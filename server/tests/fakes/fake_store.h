@@ -56,7 +56,7 @@ struct store {
     unsigned char **kv_values;
     size_t *kv_lens, n_kv;
     char tracked_key[64], tracked_id[MSG_EVENT_ID_MAX + 1]; /* the last store_track */
-    unsigned n_tracks, n_expires, n_polls;
+    unsigned n_expires;      /* store_expire calls */
     uint64_t next_ms;        /* the ms part of the next generated stream id */
 };
 

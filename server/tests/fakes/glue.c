@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "broadcast.h"
 #include "codec.h"
 #include "frame.h"
 #include "handlers.h"
@@ -21,7 +22,6 @@
 #include "resume.h"
 #include "room.h"
 #include "session.h"
-#include "broadcast.h"
 
 void glue_init(struct glue *g, const char *const *flags)
 {

@@ -95,8 +95,10 @@ TEST(start_up_replay_rebuilds_the_jams)
     struct replay *rp;
     CHECK_EQ_INT(replay_start(&sc, &limits, no_wake, NULL, &rp), 0);
     struct now now = clock_now();
+    unsigned wakes = g.net->wakes;
     recovery_start(h, rp, &now);
     CHECK(!h->ready);
+    CHECK(g.net->wakes > wakes); /* the loop comes back to apply it */
     for (int i = 0; i < 5000 && !h->ready; i++) {
         recovery_poll(h, &now);
         nanosleep(&(struct timespec){0, 1000000}, NULL);
