@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ * fake_net.c - net.h's loop-thread functions for the unit tests of the glue (see fake_net.h).
+ */
+#include "fakes/fake_net.h"
+
+#include <stdlib.h>
+
+#include "alloc.h"
+
+static struct net *current; /* net_want_write and net_close name no net */
+static int64_t clock_ms, clock_wall_ms;
+
+struct net *fake_net_new(void)
+{
+    current = xcalloc(1, sizeof *current);
+    clock_ms = 1000000;
+    clock_wall_ms = 1700000000000;
+    return current;
+}
+
+void fake_net_free(struct net *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n_replies; i++)
+        free(n->replies[i].body);
+    free(n->replies);
+    if (current == n)
+        current = NULL;
+    free(n);
+}
+
+void fake_net_advance(int64_t ms)
+{
+    clock_ms += ms;
+    clock_wall_ms += ms;
+}
+
+const struct fake_reply *fake_net_last_reply(const struct net *n)
+{
+    return n->n_replies ? &n->replies[n->n_replies - 1] : NULL;
+}
+
+void net_wake(struct net *n)
+{
+    n->wakes++;
+}
+
+void net_want_write(struct session *s)
+{
+    (void)s;
+    if (current)
+        current->want_writes++;
+}
+
+void net_close(struct session *s)
+{
+    if (current) {
+        current->closes++;
+        current->last_closed = s;
+    }
+}
+
+void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
+{
+    n->replies = xrealloc(n->replies, (n->n_replies + 1) * sizeof *n->replies);
+    n->replies[n->n_replies++] = (struct fake_reply){req_id, status, body};
+}
+
+int64_t net_now_ms(void)
+{
+    return clock_ms;
+}
+
+int64_t net_wall_ms(void)
+{
+    return clock_wall_ms;
+}
+
+size_t net_clients(const struct net *n)
+{
+    return n->clients;
+}

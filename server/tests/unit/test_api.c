@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT
+ * test_api.c - the HTTP API over the fake net and store: /healthz, the admin token, creating a
+ * jam (one append with the code added to the set of jams, then 201), reading one, its digest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fakes/glue.h"
+#include "hub.h"
+#include "jam.h"
+#include "keys.h"
+#include "room.h"
+#include "test.h"
+
+#define JAM_BODY                                                                                   \
+    "{\"title\":\"Cooler streets\",\"question\":\"How?\",\"agenda\":[{\"phase\":\"explore\","     \
+    "\"duration_s\":600},{\"phase\":\"results\",\"duration_s\":0}]}"
+#define ADMIN "Bearer admin-token"
+
+/* Make a request; returns the reply it got at once, or NULL (it waits for the store). */
+static const struct fake_reply *request(struct glue *g, const char *method, const char *path,
+                                        const char *auth, const char *body)
+{
+    static uint64_t next_id;
+    size_t before = g->net->n_replies;
+    struct http_request req = {++next_id, method, path, auth, body, strlen(body)};
+    api_on_http(&req, g->hub);
+    return g->net->n_replies > before ? fake_net_last_reply(g->net) : NULL;
+}
+
+/* POST /api/jams answered by the store; returns the reply (201 with its code in 'code'). */
+static const struct fake_reply *create(struct glue *g, char *code)
+{
+    const struct fake_reply *r = request(g, "POST", "/api/jams", ADMIN, JAM_BODY);
+    if (r)
+        return r;
+    glue_settle(g);
+    r = fake_net_last_reply(g->net);
+    if (r && r->status == 201 && !glue_field(r->body, "code", code, MSG_CODE_LEN + 1))
+        return NULL;
+    return r;
+}
+
+TEST(healthz_follows_recovery)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    g.hub->ready = false;
+    const struct fake_reply *r = request(&g, "GET", "/healthz", "", "");
+    CHECK(r && r->status == 503 && strstr(r->body, "\"recovering\""));
+    r = request(&g, "POST", "/api/jams", ADMIN, JAM_BODY);
+    CHECK(r && r->status == 503);
+    g.hub->ready = true;
+    g.net->clients = 3;
+    r = request(&g, "GET", "/healthz", "", "");
+    CHECK(r && r->status == 200 && strstr(r->body, "\"ready\"") && strstr(r->body, "\"clients\":3"));
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
+    glue_deinit(&g);
+}
+
+TEST(create_needs_the_admin_token)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    const struct fake_reply *r = request(&g, "POST", "/api/jams", "", JAM_BODY);
+    CHECK(r && r->status == 401);
+    r = request(&g, "POST", "/api/jams", "Bearer admin-tokem", JAM_BODY);
+    CHECK(r && r->status == 401);
+    r = request(&g, "POST", "/api/jams", "Bearer admin-token2", JAM_BODY);
+    CHECK(r && r->status == 401);
+    r = request(&g, "POST", "/api/jams", "admin-token", JAM_BODY);
+    CHECK(r && r->status == 401);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
+    glue_deinit(&g);
+}
+
+TEST(create_appends_with_the_jams_set_then_201)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    g.store->hold = true;
+    CHECK(request(&g, "POST", "/api/jams", ADMIN, JAM_BODY) == NULL);
+    const struct fake_call *c = fake_store_last(g.store, FAKE_APPEND);
+    CHECK(c != NULL);
+    if (!c)
+        goto done;
+    char code[MSG_CODE_LEN + 1], key[KEYS_MAX];
+    snprintf(code, sizeof code, "%s", c->sadd_member);
+    keys_stream(key, code);
+    CHECK_EQ_STR(c->key, key);
+    CHECK_EQ_STR(c->sadd_set, KEYS_JAMS);
+    CHECK(strstr(c->payload, "\"jam_created\"") && strstr(c->payload, "Cooler streets"));
+    CHECK_EQ_STR(g.store->tracked_key, key); /* a new stream: known to be empty */
+    CHECK_EQ_STR(g.store->tracked_id, "");
+    CHECK(hub_find_jam(g.hub, code) == NULL); /* not before it is stored */
+    fake_store_answer(g.store, NULL);
+    glue_settle(&g);
+    const struct fake_reply *r = fake_net_last_reply(g.net);
+    char got[MSG_CODE_LEN + 1] = "", secret[64] = "";
+    CHECK(r && r->status == 201);
+    CHECK(r && glue_field(r->body, "code", got, sizeof got) && strcmp(got, code) == 0);
+    CHECK(r && glue_field(r->body, "moderator_secret", secret, sizeof secret) && secret[0]);
+    struct jam *j = hub_find_jam(g.hub, code);
+    CHECK(j != NULL);
+    const struct fake_stream *st = fake_store_stream(g.store, key);
+    CHECK(j && st && strcmp(j->room->last_id, st->entries[0].id) == 0);
+    CHECK(st && strcmp(g.store->tracked_id, st->entries[0].id) == 0);
+    CHECK(g.store->n_members == 1 && strcmp(g.store->members[0], code) == 0);
+done:
+    glue_deinit(&g);
+}
+
+TEST(create_failures)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    const struct fake_reply *r = request(&g, "POST", "/api/jams", ADMIN, "{\"title\":1}");
+    CHECK(r && r->status == 400);
+    g.store->refuse = -ENOBUFS;
+    r = request(&g, "POST", "/api/jams", ADMIN, JAM_BODY);
+    CHECK(r && r->status == 503 && strstr(r->body, "storage_unavailable"));
+    char code[MSG_CODE_LEN + 1];
+    g.store->fail = store_err_fenced;
+    r = create(&g, code);
+    CHECK(r && r->status == 409);
+    g.store->fail = store_err_timeout;
+    r = create(&g, code);
+    CHECK(r && r->status == 503);
+    CHECK_EQ_INT(hub_jam_count(g.hub), 0);
+    CHECK_EQ_INT(g.hub->creating.used, 0);
+    glue_deinit(&g);
+}
+
+TEST(read_a_jam_and_its_digest)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char code[MSG_CODE_LEN + 1] = "", path[64];
+    const struct fake_reply *r = create(&g, code);
+    CHECK(r && r->status == 201);
+    snprintf(path, sizeof path, "/api/jams/%s", code);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && r->status == 200 && strstr(r->body, "Cooler streets"));
+    snprintf(path, sizeof path, "/api/jams/%s/log", code);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && r->status == 200);
+    snprintf(path, sizeof path, "/api/jams/%s/digest", code);
+    r = request(&g, "GET", path, "", "");
+    char first[65] = "", again[65] = "", after[65] = "", id[MSG_EVENT_ID_MAX + 1] = "";
+    CHECK(r && r->status == 200 && glue_field(r->body, "sha256", first, sizeof first));
+    CHECK_EQ_INT(strlen(first), 64);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && glue_field(r->body, "sha256", again, sizeof again));
+    CHECK_EQ_STR(again, first); /* the same state, the same digest */
+    CHECK(glue_join(&g, code, ROLE_CITIZEN, NULL) != NULL);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && glue_field(r->body, "sha256", after, sizeof after));
+    CHECK(strcmp(after, first) != 0);
+    CHECK(r && glue_field(r->body, "event_id", id, sizeof id));
+    CHECK_EQ_STR(id, hub_find_jam(g.hub, code)->room->last_id);
+    CHECK(r && strstr(r->body, "\"events\":2"));
+    r = request(&g, "GET", "/api/jams/000000", "", "");
+    CHECK(r && r->status == 404);
+    snprintf(path, sizeof path, "/api/jams/%s/nope", code);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && r->status == 404);
+    r = request(&g, "GET", "/api/jams", "", "");
+    CHECK(r && r->status == 405);
+    glue_deinit(&g);
+}
+
+int main(void)
+{
+    RUN(healthz_follows_recovery);
+    RUN(create_needs_the_admin_token);
+    RUN(create_appends_with_the_jams_set_then_201);
+    RUN(create_failures);
+    RUN(read_a_jam_and_its_digest);
+    return test_done();
+}

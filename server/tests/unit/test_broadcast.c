@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT
+ * test_broadcast.c - what a session is sent and when: private frames, then its snapshot, then the
+ * ring; falling behind the ring (resync, then 4001); when a jam's update is due (the half-tick
+ * slack, stats alone once a second, both on the fake clock); the period; storage status.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "broadcast.h"
+#include "fakes/glue.h"
+#include "frame.h"
+#include "hub.h"
+#include "jam.h"
+#include "now.h"
+#include "room.h"
+#include "session.h"
+#include "test.h"
+
+#define CODE "482913"
+
+static struct now clock_now(void)
+{
+    return (struct now){net_now_ms(), net_wall_ms()};
+}
+
+/* A post by 's', so that the jam's delta has an item. */
+static void post(struct glue *g, struct session *s, const char *op)
+{
+    free(glue_call(g, s, "{\"type\":\"post\",\"op\":\"%s\",\"kind\":\"problem\",\"text\":\"hot\"}",
+                   op));
+}
+
+TEST(private_frames_then_snapshot_then_ring)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE), *s = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    CHECK(m && s);
+    if (!m || !s)
+        goto done;
+    struct now now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now); /* before the snapshot: not for 's' */
+    hub_send(s, xstrdup("{\"type\":\"pong\"}"));
+    bool more = false;
+    char *f = glue_pull(&g, s, &more);
+    CHECK(glue_is(f, "pong") && more);
+    free(f);
+    f = glue_pull(&g, s, &more);
+    CHECK(glue_is(f, "snapshot") && !strstr(f, "\"resync\":true") && !more);
+    free(f);
+    CHECK_EQ_INT(s->cursor, j->ring.head);
+    post(&g, m, "m-1");
+    fake_net_advance(g.cfg.tick_ms);
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    f = glue_pull(&g, s, &more);
+    CHECK(glue_is(f, "update") && strstr(f, "hot") && !more);
+    free(f);
+    CHECK(glue_pull(&g, s, &more) == NULL && !more);
+done:
+    glue_deinit(&g);
+}
+
+TEST(falling_behind_resyncs_then_closes_4001)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *s = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    free(glue_pull(&g, s, NULL)); /* its first snapshot */
+    for (int round = 1; round <= BROADCAST_RESYNC_LIMIT; round++) {
+        for (size_t i = 0; i <= j->ring.cap; i++)
+            jam_ring_push(j, frame_new("u", 1));
+        char *f = glue_pull(&g, s, NULL);
+        if (round < BROADCAST_RESYNC_LIMIT) {
+            CHECK(glue_is(f, "snapshot") && strstr(f, "\"resync\":true"));
+            CHECK_EQ_INT(s->close_code, 0);
+        } else {
+            CHECK(f == NULL);
+            CHECK_EQ_INT(s->close_code, 4001);
+            CHECK(g.net->last_closed == s);
+        }
+        free(f);
+    }
+done:
+    glue_deinit(&g);
+}
+
+TEST(resyncs_in_separate_windows_do_not_close)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *s = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    free(glue_pull(&g, s, NULL));
+    for (int round = 0; round < 2 * BROADCAST_RESYNC_LIMIT; round++) {
+        for (size_t i = 0; i <= j->ring.cap; i++)
+            jam_ring_push(j, frame_new("u", 1));
+        free(glue_pull(&g, s, NULL));
+        fake_net_advance(BROADCAST_RESYNC_WINDOW_MS / 2 + 1);
+    }
+    CHECK_EQ_INT(s->close_code, 0);
+done:
+    glue_deinit(&g);
+}
+
+TEST(update_due_within_half_a_tick)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    struct now now = clock_now();
+    int64_t period = 4 * g.cfg.tick_ms, slack = g.cfg.tick_ms / 2;
+    broadcast_jam(g.hub, j, period, &now);
+    uint64_t head = j->ring.head;
+    CHECK_EQ_INT(j->next_push_ms, now.ms + period);
+    post(&g, m, "m-1");
+    fake_net_advance(period - slack - 1);
+    now = clock_now();
+    broadcast_jam(g.hub, j, period, &now);
+    CHECK_EQ_INT(j->ring.head, head); /* not yet due */
+    fake_net_advance(1);
+    now = clock_now();
+    broadcast_jam(g.hub, j, period, &now);
+    CHECK_EQ_INT(j->ring.head, head + 1); /* due within the slack: now */
+    CHECK_EQ_INT(j->room->delta.n_items, 0);
+    fake_net_advance(period);
+    now = clock_now();
+    broadcast_jam(g.hub, j, period, &now);
+    CHECK_EQ_INT(j->ring.head, head + 1); /* nothing changed: nothing pushed */
+done:
+    glue_deinit(&g);
+}
+
+TEST(stats_alone_go_out_once_a_second)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    struct now now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    uint64_t head = j->ring.head;
+    fake_net_advance(g.cfg.tick_ms);
+    CHECK(glue_join(&g, CODE, ROLE_CITIZEN, NULL) != NULL); /* a join: counters only */
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    CHECK_EQ_INT(j->ring.head, head);
+    CHECK(j->room->delta.stats); /* kept for later */
+    fake_net_advance(BROADCAST_STATS_PERIOD_MS - g.cfg.tick_ms);
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    CHECK_EQ_INT(j->ring.head, head + 1);
+done:
+    glue_deinit(&g);
+}
+
+TEST(period_grows_with_the_audience)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), g.cfg.tick_ms);
+    g.net->clients = 5000;
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), 5000 * 1000 / g.cfg.max_deliveries);
+    glue_deinit(&g);
+}
+
+TEST(status_goes_to_joined_sessions)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    struct session *in = glue_join(&g, CODE, ROLE_CITIZEN, NULL), *out = glue_open(&g);
+    CHECK(in != NULL);
+    broadcast_status(g.hub, false);
+    char *f = in ? glue_pop(in) : NULL;
+    CHECK(glue_is(f, "status") && strstr(f, "\"degraded\""));
+    free(f);
+    CHECK_EQ_INT(fifo_len(&out->queue), 0);
+    glue_deinit(&g);
+}
+
+int main(void)
+{
+    RUN(private_frames_then_snapshot_then_ring);
+    RUN(falling_behind_resyncs_then_closes_4001);
+    RUN(resyncs_in_separate_windows_do_not_close);
+    RUN(update_due_within_half_a_tick);
+    RUN(stats_alone_go_out_once_a_second);
+    RUN(period_grows_with_the_audience);
+    RUN(status_goes_to_joined_sessions);
+    return test_done();
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT
+ * test_handlers.c - the client messages over the fake store: join and write paths (append ->
+ * result -> welcome or ack), op ids retried and in flight, storage failures, rejoins with a token
+ * (from the ring, from the stream, or a resync), and the checks made before any handler runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakes/glue.h"
+#include "hub.h"
+#include "jam.h"
+#include "keys.h"
+#include "room.h"
+#include "session.h"
+#include "test.h"
+
+#define CODE "482913"
+#define POST "{\"type\":\"post\",\"op\":\"%s\",\"kind\":\"problem\",\"text\":\"Hot bus stops\"}"
+
+/* The id of the last entry of the jam's fake stream. */
+static const char *last_stream_id(struct glue *g)
+{
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+    const struct fake_stream *st = fake_store_stream(g->store, key);
+    return st && st->n ? st->entries[st->n - 1].id : "";
+}
+
+/* A running jam and one citizen in it. */
+static struct session *citizen_in_running_jam(struct glue *g)
+{
+    glue_jam(g, CODE);
+    if (!glue_start(g, CODE))
+        return NULL;
+    return glue_join(g, CODE, ROLE_CITIZEN, NULL);
+}
+
+TEST(join_is_stored_before_the_welcome)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    g.store->hold = true;
+    struct session *s = glue_open(&g);
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"Ana\"}",
+              CODE);
+    const struct fake_call *c = fake_store_last(g.store, FAKE_APPEND);
+    CHECK(c && strcmp(c->key, j->key) == 0 && strstr(c->payload, "\"joined\""));
+    CHECK(s->joining && !s->jam);
+    glue_settle(&g);
+    CHECK_EQ_INT(fifo_len(&s->queue), 0); /* nothing before the store has answered */
+    fake_store_answer(g.store, NULL);
+    glue_settle(&g);
+    char *w = glue_pop(s), token[MSG_TOKEN_MAX + 1] = "";
+    CHECK(glue_is(w, "welcome"));
+    CHECK(glue_field(w, "token", token, sizeof token) && token[0]);
+    CHECK(w && strstr(w, "\"resumed\":false"));
+    free(w);
+    CHECK(s->jam == j && !s->joining && s->pid > 0);
+    CHECK_EQ_INT(j->online, 1);
+    CHECK_EQ_STR(j->room->last_id, last_stream_id(&g));
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(glue_pop_error(s, "already_joined"));
+    glue_deinit(&g);
+}
+
+TEST(join_failures)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    struct session *s = glue_open(&g);
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"111111\",\"as\":\"citizen\"}");
+    CHECK(glue_pop_error(s, "no_such_jam"));
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"nope\"}",
+              CODE);
+    CHECK(glue_pop_error(s, "bad_secret"));
+    g.store->refuse = -ENOBUFS;
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(glue_pop_error(s, "storage_unavailable"));
+    CHECK(!s->joining);
+    g.store->fail = store_err_timeout;
+    char *e = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(glue_is(e, "error") && strstr(e, "storage_timeout"));
+    free(e);
+    CHECK(!s->joining && !s->jam); /* may join again */
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 1);
+    glue_deinit(&g);
+}
+
+TEST(screen_joins_without_a_write)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *s = glue_open(&g);
+    char *w = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"screen\"}", CODE);
+    CHECK(glue_is(w, "welcome"));
+    free(w);
+    CHECK(s->jam == j && s->role == ROLE_SCREEN);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
+    glue_send(&g, s, POST, "s1");
+    CHECK(glue_pop_error(s, "forbidden"));
+    glue_deinit(&g);
+}
+
+TEST(write_is_acked_with_its_event_id)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    char *ack = glue_call(&g, s, POST, "c1-1"), id[MSG_EVENT_ID_MAX + 1] = "", op[16] = "";
+    CHECK(glue_is(ack, "ack"));
+    CHECK(glue_field(ack, "event_id", id, sizeof id));
+    CHECK_EQ_STR(id, last_stream_id(&g));
+    CHECK(glue_field(ack, "op", op, sizeof op));
+    CHECK_EQ_STR(op, "c1-1");
+    CHECK(ack && strstr(ack, "\"item\":1"));
+    free(ack);
+    CHECK_EQ_INT(s->jam->room->n_items, 1);
+    CHECK_EQ_INT(s->inflight, 0);
+done:
+    glue_deinit(&g);
+}
+
+TEST(retried_op_gets_the_original_ack_and_appends_nothing)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    char *first = glue_call(&g, s, POST, "c1-1");
+    size_t appends = fake_store_count(g.store, FAKE_APPEND);
+    char *again = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(again, "ack"));
+    CHECK(first && again && strcmp(first, again) == 0);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends);
+    CHECK_EQ_INT(s->jam->room->n_items, 1);
+    free(first);
+    free(again);
+done:
+    glue_deinit(&g);
+}
+
+TEST(op_in_flight_is_busy)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    g.store->hold = true;
+    glue_send(&g, s, POST, "c1-1");
+    CHECK_EQ_INT(s->inflight, 1);
+    glue_send(&g, s, POST, "c1-1");
+    CHECK(glue_pop_error(s, "busy"));
+    CHECK_EQ_INT(fake_store_in_flight(g.store), 1);
+    fake_store_answer(g.store, NULL);
+    glue_settle(&g);
+    char *ack = glue_pop(s);
+    CHECK(glue_is(ack, "ack"));
+    free(ack);
+    CHECK_EQ_INT(s->inflight, 0);
+done:
+    glue_deinit(&g);
+}
+
+TEST(storage_errors_of_a_write)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    g.store->refuse = -ENOBUFS;
+    glue_send(&g, s, POST, "c1-1");
+    CHECK(glue_pop_error(s, "storage_unavailable"));
+    g.store->fail = store_err_fenced;
+    char *e = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(e, "error") && strstr(e, "not_owner") && strstr(e, "c1-1"));
+    free(e);
+    CHECK_EQ_INT(s->jam->room->n_items, 0);
+    char *ack = glue_call(&g, s, POST, "c1-1"); /* the retry is no longer in flight: stored */
+    CHECK(glue_is(ack, "ack"));
+    free(ack);
+    CHECK_EQ_INT(s->jam->room->n_items, 1);
+done:
+    glue_deinit(&g);
+}
+
+TEST(messages_before_join)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    struct session *s = glue_open(&g);
+    glue_send(&g, s, POST, "c1-1");
+    CHECK(glue_pop_error(s, "not_joined"));
+    glue_send(&g, s, "{\"type\":\"sync\"}");
+    CHECK(glue_pop_error(s, "not_joined"));
+    char *pong = glue_call(&g, s, "{\"type\":\"ping\",\"t\":5}");
+    CHECK(glue_is(pong, "pong"));
+    free(pong);
+    glue_send(&g, s, "{\"type\":\"nonsense\"}");
+    char *e = glue_pop(s);
+    CHECK(glue_is(e, "error"));
+    free(e);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
+    glue_deinit(&g);
+}
+
+TEST(recovering_server_is_busy_but_answers_pings)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    g.hub->ready = false;
+    struct session *s = glue_open(&g);
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(glue_pop_error(s, "busy"));
+    char *pong = glue_call(&g, s, "{\"type\":\"ping\"}");
+    CHECK(glue_is(pong, "pong"));
+    free(pong);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
+    glue_deinit(&g);
+}
+
+TEST(rate_limit_by_the_clock)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = glue_open(&g);
+    for (int i = 0; i < SESSION_RATE_BURST; i++)
+        glue_send(&g, s, "{\"type\":\"ping\"}");
+    CHECK_EQ_INT(glue_drain(s), SESSION_RATE_BURST);
+    glue_send(&g, s, "{\"type\":\"ping\"}");
+    CHECK(glue_pop_error(s, "rate_limited"));
+    fake_net_advance(1000 / SESSION_RATE_PER_S); /* one message's worth of tokens */
+    char *pong = glue_call(&g, s, "{\"type\":\"ping\"}");
+    CHECK(glue_is(pong, "pong"));
+    free(pong);
+    glue_deinit(&g);
+}
+
+/* A citizen who joined, posted and left; returns its token and the id it last saw. */
+static bool left_after_posting(struct glue *g, char *token, char *last_id)
+{
+    glue_jam(g, CODE);
+    struct session *m = glue_start(g, CODE);
+    struct session *s = glue_join(g, CODE, ROLE_CITIZEN, token);
+    if (!m || !s)
+        return false;
+    char *ack = glue_call(g, s, POST, "c1-1");
+    bool ok = glue_field(ack, "event_id", last_id, MSG_EVENT_ID_MAX + 1);
+    free(ack);
+    glue_close(g, s);
+    return ok;
+}
+
+#define REJOIN "{\"type\":\"join\",\"token\":\"%s\",\"last_event_id\":\"%s\"}"
+
+TEST(rejoin_resumes_from_the_ring)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char token[MSG_TOKEN_MAX + 1], last[MSG_EVENT_ID_MAX + 1];
+    CHECK(left_after_posting(&g, token, last));
+    struct session *s = glue_open(&g);
+    char *w = glue_call(&g, s, REJOIN, token, last);
+    CHECK(glue_is(w, "welcome") && strstr(w, "\"resumed\":true"));
+    free(w);
+    CHECK(s->jam && s->pid == 2 && s->role == ROLE_CITIZEN);
+    CHECK_EQ_INT(s->wants_snapshot, WANT_NONE);
+    CHECK(!s->catchup.on);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_READ), 0);
+    glue_deinit(&g);
+}
+
+TEST(rejoin_catches_up_from_the_stream)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char token[MSG_TOKEN_MAX + 1], last[MSG_EVENT_ID_MAX + 1];
+    CHECK(left_after_posting(&g, token, last));
+    struct jam *j = hub_find_jam(g.hub, CODE);
+    char before[MSG_EVENT_ID_MAX + 1];
+    memcpy(before, j->room->last_id, sizeof before);
+    struct session *m = g.sessions[0];
+    char *ack = glue_call(&g, m, "{\"type\":\"set_phase\",\"op\":\"m-2\",\"phase\":\"ideate\"}");
+    free(ack);
+    room_delta_reset(j->room); /* as if broadcast in frames the ring no longer holds */
+    struct session *s = glue_open(&g);
+    char *w = glue_call(&g, s, REJOIN, token, last);
+    CHECK(glue_is(w, "welcome") && strstr(w, "\"resumed\":true"));
+    free(w);
+    CHECK(s->catchup.on);
+    CHECK_EQ_STR(s->catchup.after, last);
+    CHECK_EQ_INT(s->wants_snapshot, WANT_NONE);
+    glue_deinit(&g);
+}
+
+TEST(rejoin_that_cannot_resume_gets_a_resync)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char token[MSG_TOKEN_MAX + 1], last[MSG_EVENT_ID_MAX + 1];
+    CHECK(left_after_posting(&g, token, last));
+    struct jam *j = hub_find_jam(g.hub, CODE);
+    char *ack = glue_call(&g, g.sessions[0], "{\"type\":\"pause\",\"op\":\"m-2\"}");
+    free(ack);
+    room_delta_reset(j->room);
+    g.store->up = false; /* nothing to read from */
+    struct session *s = glue_open(&g);
+    char *w = glue_call(&g, s, REJOIN, token, last);
+    CHECK(glue_is(w, "welcome") && strstr(w, "\"resumed\":false"));
+    free(w);
+    CHECK(!s->catchup.on);
+    CHECK_EQ_INT(s->wants_snapshot, WANT_RESYNC);
+    glue_deinit(&g);
+}
+
+TEST(token_expiry_follows_the_clock)
+{
+    const char *flags[] = {"--token-ttl-s", "60", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    char token[MSG_TOKEN_MAX + 1], last[MSG_EVENT_ID_MAX + 1];
+    CHECK(left_after_posting(&g, token, last));
+    fake_net_advance(59000);
+    struct session *s = glue_open(&g);
+    char *w = glue_call(&g, s, REJOIN, token, last);
+    CHECK(glue_is(w, "welcome"));
+    free(w);
+    glue_close(&g, s);
+    fake_net_advance(1000);
+    s = glue_open(&g);
+    char *e = glue_call(&g, s, REJOIN, token, last);
+    CHECK(glue_is(e, "error") && strstr(e, "bad_token") && strstr(e, "expired"));
+    free(e);
+    CHECK(!s->jam);
+    glue_send(&g, s, REJOIN, "djF8.bm90LWEtdG9rZW4", last);
+    CHECK(glue_pop_error(s, "bad_token"));
+    glue_deinit(&g);
+}
+
+int main(void)
+{
+    RUN(join_is_stored_before_the_welcome);
+    RUN(join_failures);
+    RUN(screen_joins_without_a_write);
+    RUN(write_is_acked_with_its_event_id);
+    RUN(retried_op_gets_the_original_ack_and_appends_nothing);
+    RUN(op_in_flight_is_busy);
+    RUN(storage_errors_of_a_write);
+    RUN(messages_before_join);
+    RUN(recovering_server_is_busy_but_answers_pings);
+    RUN(rate_limit_by_the_clock);
+    RUN(rejoin_resumes_from_the_ring);
+    RUN(rejoin_catches_up_from_the_stream);
+    RUN(rejoin_that_cannot_resume_gets_a_resync);
+    RUN(token_expiry_follows_the_clock);
+    return test_done();
+}
