@@ -54,8 +54,11 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
         return f;
     }
     const struct now now = {net_now_ms(), net_wall_ms()};
-    if (s->catchup.on && !s->catchup.waiting && !fifo_len(&s->queue))
+    if (s->catchup.on && !s->catchup.waiting && !fifo_len(&s->queue)) {
         resume_next(h, s, &now); /* the previous page is leaving: the next one */
+        if (!f)
+            f = session_dequeue(s); /* a page already read is queued at once: send it now */
+    }
     if (!f && !s->catchup.on) {
         uint64_t behind = j->ring.head - s->cursor;
         if (!s->wants_snapshot && behind > j->ring.cap && !fell_behind(s, &now)) {

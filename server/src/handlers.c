@@ -311,7 +311,7 @@ static void after_write(struct pending *base, const struct store_result *res,
     const char *err = room_apply(j->room, res->id, &w->ev, NULL);
     const struct op_done *done =
         w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op) : NULL;
-    if (err && strcmp(err, "duplicate_op") == 0) {
+    if (err == room_err_duplicate_op) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
             send_ack(s, w->ev.op, done);

@@ -39,11 +39,13 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         return 0;
     }
     const char *err = room_apply(j->room, id, ev, NULL);
-    if (err && strcmp(err, "duplicate_op") != 0)
+    if (err == room_err_duplicate_op)
+        err = NULL; /* applied before: no second effect, nothing wrong */
+    if (err)
         log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type), err);
     if (!h->ready)
         room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
-    return err && strcmp(err, "duplicate_op") != 0 ? -EINVAL : 0;
+    return err ? -EINVAL : 0;
 }
 
 void recovery_apply_found(struct hub *h, const struct store_result *res)

@@ -48,6 +48,8 @@ static char *dup_or_null(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
+const char room_err_duplicate_op[] = "duplicate_op";
+
 /* ---- the op table -------------------------------------------------------------------------- */
 
 struct op_rec {
@@ -822,7 +824,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
     if (e->op[0] && e->by > 0 && room_op_done(r, e->by, e->op))
-        return "duplicate_op";
+        return room_err_duplicate_op;
     switch (e->type) {
     case EV_JAM_CREATED:
         if (r->n_events)

@@ -165,6 +165,10 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 void room_reserve(struct room *r, const struct event *e);
 void room_unreserve(struct room *r, const struct event *e);
 
+/* room_apply's answer for an op id that was already applied: the event has no second effect (a
+ * retry whose first attempt reached the stream too). Compare the pointer. */
+extern const char room_err_duplicate_op[];
+
 struct room_result {
     uint32_t item;        /* post: new item id */
     int64_t budget_left;  /* vote/unvote: -1 = unlimited; by the applied state only, not counting

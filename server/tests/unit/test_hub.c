@@ -63,15 +63,15 @@ TEST(too_many_errors_close_4003)
     struct session *s = glue_open(&g);
     int64_t t = net_now_ms();
     for (int i = 0; i < SESSION_MAX_ERRORS; i++)
-        hub_send_error(s, "op1", "bad_request", NULL, t);
+        hub_send_error(s, "op1", "unknown_type", NULL, t);
     CHECK_EQ_INT(s->close_code, 0);
     char *e = glue_pop(s);
     CHECK(glue_is(e, "error"));
     char code[32] = "";
     CHECK(glue_field(e, "code", code, sizeof code));
-    CHECK_EQ_STR(code, "bad_request");
+    CHECK_EQ_STR(code, "unknown_type");
     free(e);
-    hub_send_error(s, "op1", "bad_request", NULL, t);
+    hub_send_error(s, "op1", "unknown_type", NULL, t);
     CHECK_EQ_INT(s->close_code, 4003);
     CHECK_EQ_INT(g.net->closes, 1);
     glue_deinit(&g);
@@ -84,11 +84,11 @@ TEST(errors_spread_over_windows_do_not_close)
     struct session *s = glue_open(&g);
     int64_t t = net_now_ms();
     for (int i = 0; i < SESSION_MAX_ERRORS; i++)
-        hub_send_error(s, NULL, "bad_request", NULL, t);
+        hub_send_error(s, NULL, "unknown_type", NULL, t);
     glue_drain(s);
     t += SESSION_ERROR_WINDOW_MS + 1;
     for (int i = 0; i < SESSION_MAX_ERRORS; i++)
-        hub_send_error(s, NULL, "bad_request", NULL, t);
+        hub_send_error(s, NULL, "unknown_type", NULL, t);
     CHECK_EQ_INT(s->close_code, 0);
     glue_deinit(&g);
 }
