@@ -153,7 +153,7 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
 void api_on_http(const struct http_request *req, void *arg)
 {
     struct hub *h = arg;
-    const struct now now = {net_now_ms(), net_wall_ms()};
+    const struct now now = net_now();
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(path, "/healthz") == 0) {

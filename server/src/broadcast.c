@@ -53,7 +53,7 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
         *more = fifo_len(&s->queue) > 0;
         return f;
     }
-    const struct now now = {net_now_ms(), net_wall_ms()};
+    const struct now now = net_now();
     if (s->catchup.on && !s->catchup.waiting && !fifo_len(&s->queue)) {
         resume_next(h, s, &now); /* the previous page is leaving: the next one */
         if (!f)

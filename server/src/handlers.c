@@ -244,7 +244,7 @@ static const struct handler {
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
 {
     struct hub *h = arg;
-    const struct now now = {net_now_ms(), net_wall_ms()};
+    const struct now now = net_now();
     if (s->close_code)
         return;
     if (!session_rate_ok(s, now.ms)) {

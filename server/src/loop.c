@@ -56,7 +56,7 @@ static void on_result(struct hub *h, const struct store_result *res, const struc
 void loop_on_wake(void *arg)
 {
     struct hub *h = arg;
-    const struct now now = {net_now_ms(), net_wall_ms()};
+    const struct now now = net_now();
     recovery_poll(h, &now);
     struct store_result results[LOOP_RESULTS];
     size_t n;

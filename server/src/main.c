@@ -261,7 +261,7 @@ int main(int argc, char **argv)
         log_error("cannot start recovery (%d)", err);
         goto fail_net;
     }
-    const struct now started = {net_now_ms(), net_wall_ms()};
+    const struct now started = net_now();
     recovery_start(hub, rp, &started);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

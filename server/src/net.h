@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "now.h"
+
 struct session;
 struct frame;
 
@@ -73,6 +75,11 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body);
 /* Monotonic and wall-clock milliseconds. */
 int64_t net_now_ms(void);
 int64_t net_wall_ms(void);
+/* Both, for an event entering the loop (then passed down, never read again below). */
+static inline struct now net_now(void)
+{
+    return (struct now){net_now_ms(), net_wall_ms()};
+}
 /* Number of open WebSocket sessions. */
 size_t net_clients(const struct net *n);
 
