@@ -11,52 +11,10 @@
 #include <string.h>
 
 #include "codec.h"
+#include "equal.h"
 #include "msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool str_eq(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool msg_equal(const struct msg *a, const struct msg *b)
-{
-    return a->type == b->type && strcmp(a->op, b->op) == 0 && strcmp(a->code, b->code) == 0 &&
-           a->as == b->as && str_eq(a->nickname, b->nickname) && a->anonymous == b->anonymous &&
-           str_eq(a->secret, b->secret) && str_eq(a->token, b->token) &&
-           strcmp(a->last_event_id, b->last_event_id) == 0 && a->kind == b->kind &&
-           str_eq(a->text, b->text) && a->parent == b->parent && a->item == b->item &&
-           a->phase == b->phase && a->seconds == b->seconds && str_eq(a->reason, b->reason) &&
-           a->has_t == b->has_t && a->t == b->t;
-}
-
-static bool jam_equal(const struct jam_config *a, const struct jam_config *b)
-{
-    if (strcmp(a->code, b->code) != 0 || !str_eq(a->title, b->title) ||
-        !str_eq(a->question, b->question) || a->n_agenda != b->n_agenda ||
-        strcmp(a->secret_sha256, b->secret_sha256) != 0 ||
-        a->settings.anonymous_allowed != b->settings.anonymous_allowed ||
-        a->settings.votes_per_phase != b->settings.votes_per_phase ||
-        a->settings.min_text != b->settings.min_text ||
-        a->settings.max_text != b->settings.max_text)
-        return false;
-    for (unsigned i = 0; i < a->n_agenda; i++)
-        if (a->agenda[i].phase != b->agenda[i].phase ||
-            a->agenda[i].duration_s != b->agenda[i].duration_s)
-            return false;
-    return true;
-}
-
-static bool event_equal(const struct event *a, const struct event *b)
-{
-    return a->type == b->type && a->at_ms == b->at_ms && a->by == b->by &&
-           strcmp(a->op, b->op) == 0 && jam_equal(&a->jam, &b->jam) && a->pid == b->pid &&
-           a->role == b->role && str_eq(a->nickname, b->nickname) &&
-           a->anonymous == b->anonymous && a->kind == b->kind && str_eq(a->text, b->text) &&
-           a->parent == b->parent && a->item == b->item && a->index == b->index &&
-           a->seconds == b->seconds && str_eq(a->reason, b->reason);
-}
 
 static void die(const char *what, const char *detail)
 {
@@ -92,7 +50,7 @@ static void fuzz_msg(const char *text, size_t size)
         die("encode failed", "");
     if (codec_decode(enc, strlen(enc), &m2, &err) != 0)
         die("re-decode failed", enc);
-    if (!msg_equal(&m1, &m2))
+    if (!equal_msg(&m1, &m2))
         die("round trip differs", enc);
     char *enc2 = codec_encode_msg(&m2);
     if (!enc2 || strcmp(enc, enc2) != 0)
@@ -112,7 +70,7 @@ static void event_round_trip(const struct event *e1)
         die("event encode failed", "");
     if (codec_event_decode(enc, strlen(enc), &e2, &err) != 0)
         die("event re-decode failed", enc);
-    if (!event_equal(e1, &e2))
+    if (!equal_event(e1, &e2))
         die("event round trip differs", enc);
     char *enc2 = codec_event_encode(&e2);
     if (!enc2 || strcmp(enc, enc2) != 0)

@@ -547,14 +547,6 @@ TEST(join_rules)
     room_free(r);
 }
 
-TEST(id_compare)
-{
-    CHECK(stream_id_cmp("1-0", "1-1") < 0);
-    CHECK(stream_id_cmp("10-0", "9-5") > 0);
-    CHECK(stream_id_cmp("5-5", "5-5") == 0);
-    CHECK(stream_id_cmp("junk", "0-0") == 0);
-}
-
 /* A room with every kind of state: items, hidden, votes across phases, ops, modlog, anonymous. */
 static struct room *busy_room(void)
 {
@@ -653,7 +645,6 @@ int main(void)
     RUN(delta_tracks_one_tick);
     RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
-    RUN(id_compare);
     RUN(snapshot_round_trip_is_exact);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     return test_done();
