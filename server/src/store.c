@@ -243,14 +243,6 @@ static void sleep_ms(int64_t ms)
     }
 }
 
-static char *dup_bytes(const char *p, size_t len)
-{
-    char *d = xmalloc(len + 1);
-    memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
-}
-
 static void copy_str(char *dst, size_t size, const char *src, size_t len)
 {
     if (size == 0)
@@ -400,7 +392,7 @@ static void outbox_range(struct outbox *ob, struct req *r, const redisReply *x)
             continue;
         struct stream_entry *e = &n->r.entries[n->r.n_entries++];
         copy_str(e->id, sizeof e->id, id->str, id->len);
-        e->payload = dup_bytes(val, len);
+        e->payload = xmemdup(val, len);
         e->len = len;
     }
     n->r.key = r->key;
@@ -791,7 +783,7 @@ static int recover(struct store *s)
                     struct rnode *n = outbox_add(&ob, STORE_FOUND);
                     n->r.key = xstrdup(k->key);
                     copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
-                    n->r.payload = dup_bytes(val, len);
+                    n->r.payload = xmemdup(val, len);
                     key_set_id(k, id->str, id->len);
                     found = true;
                 }
@@ -1029,7 +1021,7 @@ static int catch_up(struct store *s, struct key_state *k)
             struct rnode *node = outbox_add(&ob, STORE_FOUND);
             node->r.key = xstrdup(k->key);
             copy_str(node->r.id, sizeof(node->r.id), id->str, id->len);
-            node->r.payload = dup_bytes(val, len);
+            node->r.payload = xmemdup(val, len);
             key_set_id(k, id->str, id->len);
         }
         freeReplyObject(r);
@@ -1562,7 +1554,7 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
     struct req *r = xcalloc(1, sizeof(*r));
     r->key = xstrdup(key);
     r->len = strlen(payload);
-    r->payload = dup_bytes(payload, r->len);
+    r->payload = xmemdup(payload, r->len);
     if (sadd_set) {
         r->sadd_set = xstrdup(sadd_set);
         r->sadd_member = xstrdup(sadd_member);
@@ -1581,7 +1573,7 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     r->key = xstrdup(stream_key);
     r->put_key = xstrdup(key);
     r->len = len;
-    r->payload = dup_bytes((const char *)value, len);
+    r->payload = xmemdup(value, len);
     return enqueue(s, r, ctx, now_ms);
 }
 
@@ -1885,7 +1877,7 @@ int store_get(const struct store_config *cfg, const char *key, unsigned char **o
     } else if (r->type != REDIS_REPLY_STRING) {
         rc = -EPROTO;
     } else {
-        *out = (unsigned char *)dup_bytes(r->str, r->len);
+        *out = (unsigned char *)xmemdup(r->str, r->len);
         *len = r->len;
         rc = 0;
     }
