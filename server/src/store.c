@@ -31,6 +31,7 @@
 #include <hiredis/hiredis.h>
 
 #include "alloc.h"
+#include "keys.h"
 
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
@@ -146,8 +147,8 @@ struct rnode {
 struct key_state {
     struct key_state *next;
     char *key;       /* owned */
-    char *lease_key; /* owned: the key with ":events" replaced by ":lease" (else + ":lease") */
-    char *epoch_key; /* owned: likewise ":epoch" */
+    char *lease_key; /* owned: keys_lease(key) */
+    char *epoch_key; /* owned: keys_epoch(key) */
     char last_id[MSG_EVENT_ID_MAX + 1];
     bool has_id;   /* the loop has (or will have, from results) every entry up to last_id */
     bool in_doubt; /* an append to it was sent and never answered */
@@ -506,13 +507,8 @@ static struct key_state *key_get(struct store *s, const char *key)
     }
     struct key_state *k = xcalloc(1, sizeof(*k));
     k->key = xstrdup(key);
-    size_t len = strlen(key), base = len;
-    if (len >= 7 && strcmp(key + len - 7, ":events") == 0)
-        base = len - 7;
-    k->lease_key = xmalloc(base + sizeof(":lease"));
-    k->epoch_key = xmalloc(base + sizeof(":epoch"));
-    snprintf(k->lease_key, base + sizeof(":lease"), "%.*s:lease", (int)base, key);
-    snprintf(k->epoch_key, base + sizeof(":epoch"), "%.*s:epoch", (int)base, key);
+    k->lease_key = keys_lease(key);
+    k->epoch_key = keys_epoch(key);
     k->next = s->keys[b];
     s->keys[b] = k;
     s->nkeys++;

@@ -8,9 +8,8 @@
  * serves, and use their own connection.
  *
  * One writer per jam: every append is one Lua script that checks, in the same atomic step as the
- * XADD, that this instance holds the stream's lease ("<stream>:lease" = instance id, the ":events"
- * suffix replaced) under the fencing epoch it acquired ("<stream>:epoch", INCR on each
- * acquisition). A stream is acquired before its first append (SET NX with a TTL of lease_ms), the
+ * XADD, that this instance holds the stream's lease (keys_lease: the instance id) under the
+ * fencing epoch it acquired (keys_epoch, INCR on each acquisition). A stream is acquired before its first append (SET NX with a TTL of lease_ms), the
  * thread then reads what other writers appended after the id the loop last applied (store_track)
  * and posts it as STORE_FOUND before sending anything. Held leases are renewed every lease_ms/3
  * and released by store_free. An append refused by the fence appends nothing and fails with

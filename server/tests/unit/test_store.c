@@ -7,6 +7,7 @@
  * tested via store.h.
  */
 #include "store.h"
+#include "keys.h"
 #include "test.h"
 
 #include <errno.h>
@@ -887,6 +888,32 @@ TEST(kill_and_restart)
 
 #define FK "t:fence:events"
 
+/* keys_lease/keys_epoch name the keys the scripts fence on: beside a jam's stream they are the
+ * jam's keys of the schema; any other key gets the suffix appended, at any length. */
+TEST(lease_and_epoch_keys)
+{
+    char stream[KEYS_MAX], want[KEYS_MAX], *k;
+    keys_stream(stream, "123456");
+    keys_jam(want, "123456", "lease");
+    CHECK_EQ_STR(k = keys_lease(stream), want);
+    free(k);
+    keys_jam(want, "123456", "epoch");
+    CHECK_EQ_STR(k = keys_epoch(stream), want);
+    free(k);
+    CHECK_EQ_STR(k = keys_lease("t:x"), "t:x:lease");
+    free(k);
+    CHECK_EQ_STR(k = keys_epoch(":events"), ":epoch");
+    free(k);
+    CHECK_EQ_STR(k = keys_lease("events"), "events:lease");
+    free(k);
+    char big[200];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    k = keys_epoch(big);
+    CHECK(strlen(k) == sizeof big - 1 + strlen(":epoch") && strncmp(k, big, sizeof big - 1) == 0);
+    free(k);
+}
+
 TEST(instance_ids)
 {
     struct store_config cfg = config(500, 0);
@@ -1198,6 +1225,7 @@ int main(void)
     RUN(free_with_appends_in_flight);
     RUN(kill_and_restart);
     RUN(instance_ids);
+    RUN(lease_and_epoch_keys);
     RUN(fencing_and_handover);
     RUN(fencing_when_lease_changes_under_owner);
     RUN(fencing_on_epoch_change);
