@@ -31,6 +31,7 @@
 #include <hiredis/hiredis.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "keys.h"
 
 const char store_err_timeout[] = "storage_timeout";
@@ -145,7 +146,6 @@ struct rnode {
 
 /* What the thread knows about one stream key. Keys are few (one per jam), never removed. */
 struct key_state {
-    struct key_state *next;
     char *key;       /* owned */
     char *lease_key; /* owned: keys_lease(key) */
     char *epoch_key; /* owned: keys_epoch(key) */
@@ -206,8 +206,7 @@ struct store {
     redisContext *c;
     struct conn_name cur;   /* the connection in use */
     struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
-    struct key_state **keys;
-    size_t nbuckets, nkeys;
+    struct smap keys;   /* stream key -> struct key_state (owned) */
     size_t nheld;       /* keys with 'held' */
     int64_t renew_at;   /* when to renew the held leases */
     char sha[SC_COUNT][48];
@@ -473,62 +472,26 @@ static void expire_locked(struct store *s, struct outbox *ob, int64_t now)
 /* Per-key state (store thread only)                                                        */
 /* ======================================================================================== */
 
-static uint64_t hash_str(const char *k)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-    return h;
-}
-
 static struct key_state *key_get(struct store *s, const char *key)
 {
-    size_t b = hash_str(key) & (s->nbuckets - 1);
-    for (struct key_state *k = s->keys[b]; k; k = k->next)
-        if (strcmp(k->key, key) == 0)
-            return k;
-    if (s->nkeys >= s->nbuckets) { /* keep chains short: double at load factor 1 */
-        size_t nb = s->nbuckets * 2;
-        struct key_state **keys = xcalloc(nb, sizeof(*keys));
-        for (size_t i = 0; i < s->nbuckets; i++) {
-            struct key_state *k = s->keys[i];
-            while (k) {
-                struct key_state *next = k->next;
-                size_t j = hash_str(k->key) & (nb - 1);
-                k->next = keys[j];
-                keys[j] = k;
-                k = next;
-            }
-        }
-        free(s->keys);
-        s->keys = keys;
-        s->nbuckets = nb;
-        b = hash_str(key) & (nb - 1);
-    }
-    struct key_state *k = xcalloc(1, sizeof(*k));
+    struct key_state *k = smap_get(&s->keys, key);
+    if (k)
+        return k;
+    k = xcalloc(1, sizeof(*k));
     k->key = xstrdup(key);
     k->lease_key = keys_lease(key);
     k->epoch_key = keys_epoch(key);
-    k->next = s->keys[b];
-    s->keys[b] = k;
-    s->nkeys++;
+    smap_put(&s->keys, key, k);
     return k;
 }
 
-static void keys_free(struct store *s)
+static void key_state_free(void *p)
 {
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        struct key_state *k = s->keys[i];
-        while (k) {
-            struct key_state *next = k->next;
-            free(k->key);
-            free(k->lease_key);
-            free(k->epoch_key);
-            free(k);
-            k = next;
-        }
-    }
-    free(s->keys);
+    struct key_state *k = p;
+    free(k->key);
+    free(k->lease_key);
+    free(k->epoch_key);
+    free(k);
 }
 
 static void key_set_id(struct key_state *k, const char *id, size_t len)
@@ -754,8 +717,10 @@ static int recover(struct store *s)
 {
     if (kill_doubt_conn(s) < 0)
         return -1;
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        for (struct key_state *k = s->keys[i]; k; k = k->next) {
+    void *v;
+    for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);) {
+        struct key_state *k = v;
+        {
             bool found = false;
             while (k->in_doubt) {
                 redisReply *r;
@@ -1266,10 +1231,10 @@ static struct key_state **held_keys(struct store *s)
 {
     struct key_state **held = xmalloc((s->nheld ? s->nheld : 1) * sizeof(*held));
     size_t n = 0;
-    for (size_t i = 0; i < s->nbuckets; i++)
-        for (struct key_state *k = s->keys[i]; k; k = k->next)
-            if (k->held && n < s->nheld)
-                held[n++] = k;
+    void *v;
+    for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);)
+        if (((struct key_state *)v)->held && n < s->nheld)
+            held[n++] = v;
     return held;
 }
 
@@ -1412,7 +1377,7 @@ static void default_instance(const struct store_config *cfg, char *out, size_t s
             *p = '_';
     if (cfg->unix_path)
         snprintf(out, size, "%.40s:%016llx", host,
-                 (unsigned long long)hash_str(cfg->unix_path));
+                 (unsigned long long)hash_fnv1a(cfg->unix_path));
     else
         snprintf(out, size, "%.60s", host);
     if (strcmp(out, "none") == 0)
@@ -1446,8 +1411,7 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
-    s->nbuckets = 16;
-    s->keys = xcalloc(s->nbuckets, sizeof(*s->keys));
+    smap_init(&s->keys);
     s->rng = (uint64_t)mono_ms() * 2654435761u ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
     if (!s->rng)
         s->rng = 1;
@@ -1474,7 +1438,7 @@ fail_cond:
 fail_condattr:
     pthread_mutex_destroy(&s->mu);
 fail_mutex:
-    keys_free(s);
+    smap_deinit(&s->keys, key_state_free);
     free(s->host);
     free(s->unix_path);
     free(s);
@@ -1502,7 +1466,7 @@ void store_free(struct store *s)
     }
     struct outbox ob = {s->res_head, s->res_tail, 0, -1, 0};
     outbox_free(&ob);
-    keys_free(s);
+    smap_deinit(&s->keys, key_state_free);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->host);

@@ -7,6 +7,7 @@
  * tested via store.h.
  */
 #include "store.h"
+#include "hash.h"
 #include "keys.h"
 #include "test.h"
 
@@ -940,6 +941,71 @@ TEST(instance_ids)
     }
 }
 
+/* Without an instance id the store names itself after the host and, for a unix socket, the
+ * FNV-1a of its path: the same id on every start (a restarted server retakes its leases at once).
+ * The hash is checked against the published FNV-1a test vectors. */
+TEST(default_instance_id_is_stable)
+{
+    CHECK(hash_fnv1a("") == 0xcbf29ce484222325ull);
+    CHECK(hash_fnv1a("a") == 0xaf63dc4c8601ec8cull);
+    CHECK(hash_fnv1a("foobar") == 0x85944171f73967e8ull);
+
+    static const char *const paths[] = {"/nonexistent/a/redis.sock", "/nonexistent/a/redis.sock",
+                                        "/nonexistent/b/redis.sock"};
+    char ids[3][STORE_OWNER_MAX + 1];
+    for (int i = 0; i < 3; i++) {
+        struct store_config cfg = config(500, 0);
+        cfg.host = NULL;
+        cfg.unix_path = paths[i];
+        struct store *s = NULL;
+        ids[i][0] = '\0';
+        CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+        if (s)
+            snprintf(ids[i], sizeof ids[i], "%s", store_instance_id(s));
+        store_free(s);
+    }
+    char tail[32];
+    snprintf(tail, sizeof tail, ":%016llx", (unsigned long long)hash_fnv1a(paths[0]));
+    size_t n = strlen(ids[0]);
+    CHECK(n > strlen(tail) && strcmp(ids[0] + n - strlen(tail), tail) == 0);
+    CHECK_EQ_STR(ids[1], ids[0]);
+    CHECK(strcmp(ids[2], ids[0]) != 0);
+}
+
+/* Streams beyond the first few (the thread's table of them grows): every one is acquired, written
+ * and, at store_free, released. */
+TEST(many_streams)
+{
+    enum { N = 40 };
+    char key[64], lease[64], buf[80];
+    seen_reset();
+    struct store *s = open_instance("inst-M", 10000);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "t:many:%d:events", i);
+        CHECK_EQ_INT(store_append(s, key, "m", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(s, 5000, have_results, 0, N));
+    int ok = 0, owned = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(lease, sizeof lease, "t:many:%d:lease", i);
+        ok += seen.count[i] == 1 && seen.err[i] == NULL;
+        owned += strcmp(redis_get(lease, buf, sizeof buf), "inst-M") == 0;
+    }
+    CHECK_EQ_INT(ok, N);
+    CHECK_EQ_INT(owned, N);
+    store_free(s);
+    int released = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(lease, sizeof lease, "t:many:%d:lease", i);
+        released += strcmp(redis_get(lease, buf, sizeof buf), "(nil)") == 0;
+    }
+    CHECK_EQ_INT(released, N);
+    CHECK_EQ_INT(seen.bad, 0);
+}
+
 /* A owns the stream; B is fenced and says by whom; A's clean stop hands it to B at once, whose
  * catch-up reports exactly what A wrote after B's tracked id; a newcomer is then fenced by B. */
 TEST(fencing_and_handover)
@@ -1226,6 +1292,8 @@ int main(void)
     RUN(kill_and_restart);
     RUN(instance_ids);
     RUN(lease_and_epoch_keys);
+    RUN(default_instance_id_is_stable);
+    RUN(many_streams);
     RUN(fencing_and_handover);
     RUN(fencing_when_lease_changes_under_owner);
     RUN(fencing_on_epoch_change);
