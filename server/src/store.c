@@ -708,6 +708,48 @@ static int still_ours(struct store *s, struct key_state *k)
     return ours;
 }
 
+/* One page of find_page. */
+struct page {
+    size_t n;       /* entries in the page: PAGE_COUNT means there may be more */
+    size_t posted;  /* STORE_FOUND results posted (malformed entries are skipped) */
+    uint64_t seq;   /* results ever queued, these included */
+};
+
+/* Reads the page of stream 'k' after its last id (XRANGE with exclusive start; from the start if
+ * it has none) and posts each entry as STORE_FOUND, moving the last id past it. Returns 0,
+ * -EPROTO on an error reply (say WRONGTYPE: retrying will not cure it), or -EIO if the connection
+ * failed. */
+static int find_page(struct store *s, struct key_state *k, struct page *pg)
+{
+    redisReply *r;
+    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0",
+             PAGE_COUNT))
+        return -EIO;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -EPROTO;
+    }
+    struct outbox ob = OUTBOX_INIT;
+    pg->n = r->elements;
+    pg->posted = 0;
+    for (size_t j = 0; j < r->elements; j++) {
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        if (!parse_entry(r->element[j], &id, &val, &len))
+            continue;
+        struct rnode *n = outbox_add(&ob, STORE_FOUND);
+        n->r.key = xstrdup(k->key);
+        copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
+        n->r.payload = xmemdup(val, len);
+        key_set_id(k, id->str, id->len);
+        pg->posted++;
+    }
+    freeReplyObject(r);
+    pg->seq = publish(s, &ob);
+    return 0;
+}
+
 /* Reads every in-doubt stream after its last known id and reports each entry as STORE_FOUND,
  * one page per publish so that a long outage does not pile up here. Entries found in a stream
  * this instance no longer holds may be another writer's: the appends queued before the loop has
@@ -720,53 +762,31 @@ static int recover(struct store *s)
     void *v;
     for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);) {
         struct key_state *k = v;
-        {
-            bool found = false;
-            while (k->in_doubt) {
-                redisReply *r;
-                if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key,
-                         k->has_id ? k->last_id : "0-0", PAGE_COUNT))
-                    return -1;
-                if (r->type != REDIS_REPLY_ARRAY) {
-                    /* An error reply (for example the key is no longer a stream) will not go
-                     * away by retrying: give up on this key rather than loop forever. */
-                    freeReplyObject(r);
-                    k->in_doubt = false;
-                    break;
-                }
-                struct outbox ob = OUTBOX_INIT;
-                for (size_t j = 0; j < r->elements; j++) {
-                    const redisReply *id;
-                    const char *val;
-                    size_t len;
-                    if (!parse_entry(r->element[j], &id, &val, &len))
-                        continue;
-                    struct rnode *n = outbox_add(&ob, STORE_FOUND);
-                    n->r.key = xstrdup(k->key);
-                    copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
-                    n->r.payload = xmemdup(val, len);
-                    key_set_id(k, id->str, id->len);
-                    found = true;
-                }
-                if (r->elements < PAGE_COUNT)
-                    k->in_doubt = false;
-                freeReplyObject(r);
-                publish(s, &ob);
-            }
-            if (!found)
-                continue;
-            /* Held (lease and epoch still ours) means nobody else could have written since we
-             * acquired it: the entries are our own appends. Otherwise they may not be. */
-            int ours = k->held ? still_ours(s, k) : 0;
-            if (ours < 0) {
-                k->stale_seq = published_now(s); /* cannot tell: assume the worst */
-                key_set_held(s, k, false);
+        bool found = false;
+        while (k->in_doubt) {
+            struct page pg;
+            int rc = find_page(s, k, &pg);
+            if (rc == -EIO)
                 return -1;
-            }
-            if (!ours) {
-                key_set_held(s, k, false);
-                k->stale_seq = published_now(s);
-            }
+            /* An error reply (for example the key is no longer a stream) will not go away by
+             * retrying: give up on this key rather than loop forever. */
+            if (rc < 0 || pg.n < PAGE_COUNT)
+                k->in_doubt = false;
+            found |= rc == 0 && pg.posted > 0;
+        }
+        if (!found)
+            continue;
+        /* Held (lease and epoch still ours) means nobody else could have written since we
+         * acquired it: the entries are our own appends. Otherwise they may not be. */
+        int ours = k->held ? still_ours(s, k) : 0;
+        if (ours < 0) {
+            k->stale_seq = published_now(s); /* cannot tell: assume the worst */
+            key_set_held(s, k, false);
+            return -1;
+        }
+        if (!ours) {
+            key_set_held(s, k, false);
+            k->stale_seq = published_now(s);
         }
     }
     return 0;
@@ -964,35 +984,14 @@ static int catch_up(struct store *s, struct key_state *k)
         k->synced = rc == 0;
         return rc;
     }
-    for (;;) {
-        if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->last_id, PAGE_COUNT))
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return 1;
-        }
-        struct outbox ob = OUTBOX_INIT;
-        size_t n = r->elements;
-        for (size_t j = 0; j < n; j++) {
-            const redisReply *id;
-            const char *val;
-            size_t len;
-            if (!parse_entry(r->element[j], &id, &val, &len))
-                continue;
-            struct rnode *node = outbox_add(&ob, STORE_FOUND);
-            node->r.key = xstrdup(k->key);
-            copy_str(node->r.id, sizeof(node->r.id), id->str, id->len);
-            node->r.payload = xmemdup(val, len);
-            key_set_id(k, id->str, id->len);
-        }
-        freeReplyObject(r);
-        bool any = ob.head != NULL;
-        uint64_t seq = publish(s, &ob);
-        if (any) /* at once: a later retry of the catch-up starts after these */
-            k->stale_seq = seq;
-        if (n < PAGE_COUNT)
-            break;
-    }
+    struct page pg;
+    do {
+        int rc = find_page(s, k, &pg);
+        if (rc < 0)
+            return rc == -EIO ? -1 : 1;
+        if (pg.posted) /* at once: a later retry of the catch-up starts after these */
+            k->stale_seq = pg.seq;
+    } while (pg.n == PAGE_COUNT);
     k->synced = true;
     return 0;
 }
