@@ -234,11 +234,18 @@ static struct timeval ms_to_tv(int64_t ms)
     return tv;
 }
 
+/* A duration, or a time on CLOCK_MONOTONIC (the clock of mono_ms and of 'cv'). */
+static struct timespec ms_to_ts(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    return ts;
+}
+
 static void sleep_ms(int64_t ms)
 {
     if (ms <= 0)
         return;
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    struct timespec ts = ms_to_ts(ms);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
@@ -441,11 +448,10 @@ static bool publish_locked(struct store *s, struct outbox *ob)
     return any;
 }
 
-/* Publishes under the lock, then wakes the loop outside it. Returns how many results have ever
- * been queued, these included. */
-static uint64_t publish(struct store *s, struct outbox *ob)
+/* Publishes with mu held, releases mu, then wakes the loop outside the lock. Returns how many
+ * results have ever been queued, these included. */
+static uint64_t publish_unlock(struct store *s, struct outbox *ob)
 {
-    pthread_mutex_lock(&s->mu);
     bool any = publish_locked(s, ob);
     uint64_t seq = s->published;
     pthread_mutex_unlock(&s->mu);
@@ -454,18 +460,38 @@ static uint64_t publish(struct store *s, struct outbox *ob)
     return seq;
 }
 
+/* publish_unlock, taking the lock first. */
+static uint64_t publish(struct store *s, struct outbox *ob)
+{
+    pthread_mutex_lock(&s->mu);
+    return publish_unlock(s, ob);
+}
+
 #define OUTBOX_INIT {NULL, NULL, 0, -1, 0}
 
-/* Fails the queued appends older than timeout_ms by the store's clock. Caller holds mu. */
-static void expire_locked(struct store *s, struct outbox *ob, int64_t now)
+/* Takes the oldest queued request (there is one). Caller holds mu. */
+static struct req *pop_wait(struct store *s)
 {
-    while (s->wait_head && now - s->wait_head->enq_ms >= s->timeout_ms) {
-        struct req *r = s->wait_head;
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        outbox_complete(ob, r, store_err_timeout, NULL, 0);
-    }
+    struct req *r = s->wait_head;
+    s->wait_head = r->next;
+    if (!s->wait_head)
+        s->wait_tail = NULL;
+    r->next = NULL;
+    return r;
+}
+
+/* Whose clock a queued request's age is measured by: the thread's own (mono_ms() against
+ * enq_ms), or the caller's (its now_ms at store_expire against its now_ms at store_append). */
+enum clock_of { BY_STORE, BY_CALLER };
+
+/* Fails the queued requests that have waited timeout_ms or more by 'clock', 'now' being that
+ * clock's time. They are queued in call order, so the expired ones form a prefix. Caller holds mu. */
+static void expire_locked(struct store *s, struct outbox *ob, enum clock_of clock, int64_t now)
+{
+    while (s->wait_head &&
+           now - (clock == BY_STORE ? s->wait_head->enq_ms : s->wait_head->caller_ms) >=
+               s->timeout_ms)
+        outbox_complete(ob, pop_wait(s), store_err_timeout, NULL, 0);
 }
 
 /* ======================================================================================== */
@@ -842,21 +868,17 @@ static bool backoff(struct store *s)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int64_t now = mono_ms();
-        expire_locked(s, &ob, now);
+        expire_locked(s, &ob, BY_STORE, now);
         if (s->stopping || now >= until)
             break;
         int64_t wake_at = until;
         if (s->wait_head && s->wait_head->enq_ms + s->timeout_ms < wake_at)
             wake_at = s->wait_head->enq_ms + s->timeout_ms;
-        struct timespec ts = {.tv_sec = (time_t)(wake_at / 1000),
-                              .tv_nsec = (long)(wake_at % 1000) * 1000000};
+        struct timespec ts = ms_to_ts(wake_at);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     stop = s->stopping;
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    publish_unlock(s, &ob);
     return stop;
 }
 
@@ -870,12 +892,6 @@ static bool is_conn_dead(const redisContext *c)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     return poll(&p, 1, 0) != 0;
-}
-
-static struct timespec abs_ts(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-    return ts;
 }
 
 /* Applies store_track() calls (any order: the newest id wins). */
@@ -910,7 +926,7 @@ static bool take_batch(struct store *s, struct req **batch)
         }
         if (mono_ms() >= s->renew_at)
             break;
-        struct timespec ts = abs_ts(s->renew_at);
+        struct timespec ts = ms_to_ts(s->renew_at);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     if (s->stopping) {
@@ -919,24 +935,17 @@ static bool take_batch(struct store *s, struct req **batch)
     }
     struct note *notes = s->notes;
     s->notes = NULL;
-    expire_locked(s, &ob, mono_ms());
+    expire_locked(s, &ob, BY_STORE, mono_ms());
     while (s->wait_head && cmds < STORE_WINDOW) {
-        struct req *r = s->wait_head;
+        struct req *r = pop_wait(s);
         cmds++; /* one script per append */
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        r->next = NULL;
         if (tail)
             tail->next = r;
         else
             head = r;
         tail = r;
     }
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    publish_unlock(s, &ob);
     apply_notes(s, notes);
     *batch = head;
     return false;
@@ -1612,18 +1621,8 @@ void store_expire(struct store *s, int64_t now_ms)
 {
     struct outbox ob = OUTBOX_INIT;
     pthread_mutex_lock(&s->mu);
-    /* Queued requests are in call order, so the expired ones form a prefix. */
-    while (s->wait_head && now_ms - s->wait_head->caller_ms >= s->timeout_ms) {
-        struct req *r = s->wait_head;
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        outbox_complete(&ob, r, store_err_timeout, NULL, 0);
-    }
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    expire_locked(s, &ob, BY_CALLER, now_ms);
+    publish_unlock(s, &ob);
 }
 
 bool store_is_up(const struct store *s)

@@ -702,6 +702,40 @@ TEST(get_or_set)
     CHECK(store_get_or_set(&dead, "t:secret", "xyz", out, sizeof(out)) < 0);
 }
 
+/* store_expire measures a queued append's age by the caller's clock (here one that starts at 0),
+ * whatever the store's own clock says. The thread is held in its first PING by a stopped Redis,
+ * so the appends stay queued; they expire exactly when the caller's clock reaches timeout_ms. */
+TEST(expire_by_the_callers_clock)
+{
+    struct store_config cfg = config(5000, 0);
+    struct store *s = NULL;
+    seen_reset();
+    redis_signal(SIGSTOP);
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (!s) {
+        redis_signal(SIGCONT);
+        return;
+    }
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(store_append(s, "t:expire", "x", NULL, NULL, (uint64_t)i, i), 0);
+    struct store_result rs[8];
+    store_expire(s, 0 + 4999);
+    CHECK_EQ_INT(store_poll(s, rs, 8), 0);
+    store_expire(s, 2 + 5000);
+    size_t n = store_poll(s, rs, 8);
+    CHECK_EQ_INT(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(rs[i].kind, STORE_APPENDED);
+        CHECK_EQ_INT(rs[i].ctx, i);
+        CHECK(rs[i].err == store_err_timeout);
+        store_result_clear(&rs[i]);
+    }
+    redis_signal(SIGCONT);
+    CHECK(pump(s, 8000, have_results, 3, 5));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+}
+
 TEST(stop_times_out_then_finds_in_doubt)
 {
     struct store *s = open_store(300, 0);
@@ -1286,6 +1320,7 @@ int main(void)
     RUN(queue_bound);
     RUN(replay_pages);
     RUN(get_or_set);
+    RUN(expire_by_the_callers_clock);
     RUN(stop_times_out_then_finds_in_doubt);
     RUN(stop_mid_burst_accounts_for_every_entry);
     RUN(free_with_appends_in_flight);
