@@ -45,7 +45,8 @@ const char store_err_fenced[] = "not_owner";
 /* Page size for XRANGE reads: STACK-NOTES measured 2.6 MB for 100k paged events against 57 MB
  * for one big reply. */
 #define PAGE_COUNT 1000
-#define DEFAULT_TIMEOUT_MS 2000
+/* queue_max and lease_ms have no configuration option: these are their only defaults. The
+ * timeout has one, in config.c's table, so the store takes it as given (see store.h). */
 #define DEFAULT_QUEUE_MAX 65536
 /* store_check retries this often while Redis refuses or is loading. */
 #define CHECK_RETRY_MS 100
@@ -1360,6 +1361,16 @@ static void *run(void *arg)
 /* Public API: loop thread                                                                  */
 /* ======================================================================================== */
 
+/* Why 'cfg' cannot be used (see struct store_config), or NULL. */
+static const char *config_error(const struct store_config *cfg)
+{
+    if (!cfg || (!cfg->unix_path && !cfg->host))
+        return "no host or unix_path";
+    if (cfg->timeout_ms <= 0)
+        return "timeout_ms must be positive";
+    return NULL;
+}
+
 /* 1..STORE_OWNER_MAX printable characters without spaces, not "none" (the "no owner" word). */
 static bool valid_instance(const char *id)
 {
@@ -1399,9 +1410,7 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     int err;
 
     *out = NULL;
-    if (!cfg || (!cfg->unix_path && !cfg->host))
-        return -EINVAL;
-    if (cfg->instance_id && !valid_instance(cfg->instance_id))
+    if (config_error(cfg) || (cfg->instance_id && !valid_instance(cfg->instance_id)))
         return -EINVAL;
     struct store *s = xcalloc(1, sizeof(*s));
     if (cfg->instance_id)
@@ -1415,7 +1424,7 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->host = cfg->host ? xstrdup(cfg->host) : NULL;
     s->unix_path = cfg->unix_path ? xstrdup(cfg->unix_path) : NULL;
     s->port = cfg->port;
-    s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->timeout_ms = cfg->timeout_ms;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
@@ -1636,17 +1645,23 @@ bool store_is_up(const struct store *s)
 
 static redisContext *open_sync(const struct store_config *cfg, char *why, size_t why_size)
 {
-    if (!cfg->unix_path && !cfg->host) {
-        snprintf(why, why_size, "no host or unix_path");
+    const char *bad = config_error(cfg);
+    if (bad) {
+        snprintf(why, why_size, "%s", bad);
         return NULL;
     }
-    return open_conn(cfg->host, cfg->port, cfg->unix_path,
-                     cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS, why, why_size);
+    return open_conn(cfg->host, cfg->port, cfg->unix_path, cfg->timeout_ms, why, why_size);
 }
 
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size)
 {
     char why[160] = "";
+    const char *bad = config_error(cfg);
+    if (bad) {
+        if (err && err_size)
+            snprintf(err, err_size, "%s", bad);
+        return -EINVAL;
+    }
     int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     for (;;) {
         redisContext *c = open_sync(cfg, why, sizeof(why));

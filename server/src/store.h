@@ -33,7 +33,9 @@ struct store_config {
     const char *host;       /* borrowed; NULL when unix_path is used */
     int port;
     const char *unix_path;  /* borrowed; NULL for TCP */
-    int timeout_ms;         /* a write not confirmed within this fails (default 2000) */
+    int timeout_ms;         /* > 0: a write not confirmed within this fails; also the connect,
+                               read and write timeout of every connection. No default here: the
+                               one default and its bounds are config.c's --redis-timeout-ms. */
     size_t queue_max;       /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
     const char *instance_id; /* borrowed: names this process in leases: 1..STORE_OWNER_MAX
                                 printable characters, no spaces, not "none"; unique among the live
@@ -82,7 +84,8 @@ struct store_result {
     size_t n_entries;
 };
 
-/* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno. */
+/* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno: -EINVAL for a
+ * config without host and unix_path, with timeout_ms <= 0 or with an invalid instance_id. */
 int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_arg,
               struct store **out);
 /* Stop the thread (pending appends are dropped without results), release the leases it holds (if
@@ -140,7 +143,9 @@ bool store_is_up(const struct store *s);
 /* ---- synchronous, for start-up (blocking; own connection) ---------------------------------- */
 
 /* Connect and PING, retrying for up to 'wait_ms' (Redis may be starting or -LOADING).
- * Returns 0, or -ETIMEDOUT with a reason in 'err' (size err_size). */
+ * Returns 0, -EINVAL at once for a config store_new would refuse (other than its instance_id), or
+ * -ETIMEDOUT; with a reason in 'err' (size err_size) on failure. The other synchronous calls fail
+ * (-ENOTCONN) on such a config. */
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size);
 
 /* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */

@@ -488,6 +488,29 @@ TEST(check_and_config)
     CHECK(store_config_get(&dead, policy, sizeof(policy), aof, sizeof(aof)) < 0);
 }
 
+/* The timeout has its one default in config.c: the store refuses a config without one rather than
+ * apply a second default of its own. */
+TEST(timeout_is_required)
+{
+    struct store_config cfg = config(0, 0);
+    struct store *s = NULL;
+    char err[160] = "";
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    CHECK(s == NULL);
+    CHECK_EQ_INT(store_check(&cfg, 60000, err, sizeof err), -EINVAL);
+    CHECK(strstr(err, "timeout_ms") != NULL);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(store_get(&cfg, "t:none", &buf, &len), -ENOTCONN);
+    cfg.timeout_ms = -1;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    cfg = config(500, 0);
+    cfg.host = NULL;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    CHECK_EQ_INT(store_check(&cfg, 3000, err, sizeof err), -EINVAL);
+    CHECK(strstr(err, "host") != NULL);
+}
+
 TEST(down_at_start)
 {
     struct store_config cfg = config(300, 0);
@@ -1313,6 +1336,7 @@ int main(void)
         return 1;
     }
     RUN(check_and_config);
+    RUN(timeout_is_required);
     RUN(down_at_start);
     RUN(append_order_and_sadd);
     RUN(reads_page_and_follow_appends);
