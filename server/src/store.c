@@ -48,6 +48,8 @@ const char store_err_fenced[] = "not_owner";
 /* queue_max and lease_ms have no configuration option: these are their only defaults. The
  * timeout has one, in config.c's table, so the store takes it as given (see store.h). */
 #define DEFAULT_QUEUE_MAX 65536
+/* A connection failure's reason: "connect: " or "PING: " and hiredis's errstr (128 bytes). */
+#define WHY_MAX 160
 /* store_check retries this often while Redis refuses or is loading. */
 #define CHECK_RETRY_MS 100
 #define DEFAULT_LEASE_MS 10000
@@ -55,6 +57,9 @@ const char store_err_fenced[] = "not_owner";
 /* An append refused by the fence because the lease had lapsed ("FENCED none") or sent while the
  * script cache was flushed (NOSCRIPT) appended nothing: it is resent at most this many times. */
 #define MAX_TRIES 2
+
+/* The error a fenced script returns, followed by the owner's id or "none". */
+#define FENCED "FENCED "
 
 /* ======================================================================================== */
 /* Scripts (loaded with SCRIPT LOAD after each connect; EVALSHA; NOSCRIPT -> reload, resend)   */
@@ -65,7 +70,7 @@ const char store_err_fenced[] = "not_owner";
 static const char SCRIPT_APPEND[] =
     "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
     "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
     "end\n"
     "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
     "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
@@ -102,7 +107,7 @@ static const char SCRIPT_RELEASE[] =
 static const char SCRIPT_PUT[] =
     "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
     "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
     "end\n"
     "redis.call('SET', KEYS[3], ARGV[3])\n"
     "return 'OK'\n";
@@ -156,7 +161,7 @@ struct key_state {
     bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
     bool synced;   /* held, and caught up with what others appended before we acquired it */
     const char *why; /* while preparing a batch: why it is not held (an error constant) */
-    char epoch[24];
+    char epoch[24]; /* an INCR result in decimal: int64, 20 digits and a sign at most */
     char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
     uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
                            had the entries another writer added: they fail with store_err_fenced */
@@ -167,7 +172,7 @@ enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
 /* Names a server-side client: CLIENT ID is unique only within one run of Redis. */
 struct conn_name {
     long long id; /* 0: unknown */
-    char run_id[48];
+    char run_id[48]; /* Redis's run_id: 40 hex characters */
 };
 
 /* Results the thread builds without the lock, then publishes at once (see publish()). */
@@ -186,7 +191,7 @@ struct store {
     int timeout_ms;
     size_t queue_max;
     int lease_ms;
-    char lease_str[16];
+    char lease_str[16]; /* lease_ms in decimal: an int */
     char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
@@ -210,7 +215,7 @@ struct store {
     struct smap keys;   /* stream key -> struct key_state (owned) */
     size_t nheld;       /* keys with 'held' */
     int64_t renew_at;   /* when to renew the held leases */
-    char sha[SC_COUNT][48];
+    char sha[SC_COUNT][48]; /* SCRIPT LOAD's SHA1: 40 hex characters */
     bool reload;        /* a NOSCRIPT reply: load the scripts again */
     uint64_t rng;
     int backoff_ms;
@@ -282,11 +287,6 @@ static bool is_error(const redisReply *r, const char *prefix)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
-static bool is_loading(const redisReply *r)
-{
-    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0;
-}
-
 /* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms'.
  * Returns NULL with a reason in 'why'. */
 static redisContext *open_conn(const char *host, int port, const char *unix_path, int timeout_ms,
@@ -323,7 +323,7 @@ static int ping(redisContext *c, char *why, size_t why_size)
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, why_size, "PING: %s", r->str);
-        rc = is_loading(r) ? -EAGAIN : -EIO;
+        rc = is_error(r, "LOADING") ? -EAGAIN : -EIO;
     }
     freeReplyObject(r);
     return rc;
@@ -486,7 +486,8 @@ static struct req *pop_wait(struct store *s)
 enum clock_of { BY_STORE, BY_CALLER };
 
 /* Fails the queued requests that have waited timeout_ms or more by 'clock', 'now' being that
- * clock's time. They are queued in call order, so the expired ones form a prefix. Caller holds mu. */
+ * clock's time. They are queued in call order, so the expired ones form a prefix. Caller holds
+ * mu. */
 static void expire_locked(struct store *s, struct outbox *ob, enum clock_of clock, int64_t now)
 {
     while (s->wait_head &&
@@ -527,10 +528,17 @@ static void key_set_id(struct key_state *k, const char *id, size_t len)
     k->has_id = true;
 }
 
+/* Leases are renewed every third of lease_ms (store.h): one failed renewal does not lose the
+ * lease, as the next comes before it lapses. */
+static int64_t next_renewal(const struct store *s)
+{
+    return mono_ms() + s->lease_ms / 3;
+}
+
 static void key_set_held(struct store *s, struct key_state *k, bool held)
 {
     if (held && !k->held && s->nheld++ == 0)
-        s->renew_at = mono_ms() + s->lease_ms / 3;
+        s->renew_at = next_renewal(s);
     else if (!held && k->held)
         s->nheld--;
     k->held = held;
@@ -643,7 +651,8 @@ static const char *call(struct store *s, redisReply **out, const char *fmt, ...)
     return get_reply(s, mono_ms() + s->timeout_ms, out);
 }
 
-/* An EVALSHA command line being built. */
+/* An EVALSHA command line being built. The longest is an append with SADD: EVALSHA, sha, nkeys,
+ * 4 keys, 5 arguments. */
 #define CMD_ARGS 12
 struct cmd {
     int n;
@@ -824,7 +833,7 @@ static int recover(struct store *s)
 static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
-    char why[160];
+    char why[WHY_MAX];
     s->c = open_conn(s->host, s->port, s->unix_path, s->timeout_ms, why, sizeof(why));
     if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || load_scripts(s) < 0 ||
                  recover(s) < 0))
@@ -1200,8 +1209,8 @@ static void run_batch(struct store *s, struct req *batch)
         } else if (x->type == REDIS_REPLY_STRING && x->len <= MSG_EVENT_ID_MAX) {
             key_set_id(k, x->str, x->len);
             outbox_complete(&ob, r, NULL, x->str, x->len);
-        } else if (is_error(x, "FENCED ")) {
-            const char *owner = x->str + 7;
+        } else if (is_error(x, FENCED)) {
+            const char *owner = x->str + strlen(FENCED);
             bool none = strcmp(owner, "none") == 0, self = strcmp(owner, s->instance) == 0;
             key_set_held(s, k, false);
             /* A lapsed lease: nothing was appended and nobody else has written (that would
@@ -1210,7 +1219,7 @@ static void run_batch(struct store *s, struct req *batch)
             again = none && r->tries < MAX_TRIES;
             if (!again) {
                 if (!none && !self)
-                    report_fenced(&ob, k, owner, x->len - 7);
+                    report_fenced(&ob, k, owner, x->len - strlen(FENCED));
                 outbox_complete(&ob, r, store_err_fenced, NULL, 0);
             }
         } else if (is_error(x, "NOSCRIPT")) {
@@ -1247,12 +1256,16 @@ static struct key_state **held_keys(struct store *s)
     return held;
 }
 
-/* Renews every held lease (pipelined, STORE_WINDOW at a time). A lease found lost puts its
- * stream back to "not held" (the next append acquires it again, or is fenced); lost to another
- * instance, STORE_FENCED says so at once. Returns 0, or -1 if the connection failed. */
-static int renew(struct store *s)
+/* What lease_all does with the reply of one lease. */
+typedef void lease_reply_cb(struct store *s, struct key_state *k, const redisReply *r,
+                            struct outbox *ob);
+
+/* Runs lease script 'sc' on every held lease, pipelined STORE_WINDOW at a time, and hands each
+ * reply to 'after' in order. The replies of each window are awaited until 'deadline', or when it
+ * is 0 for timeout_ms after the window was sent. Returns 0, or -1 if the connection failed. */
+static int lease_all(struct store *s, enum script sc, int64_t deadline, lease_reply_cb *after,
+                     struct outbox *ob)
 {
-    struct outbox ob = OUTBOX_INIT;
     size_t n = s->nheld;
     struct key_state **held = held_keys(s);
     int rc = 0;
@@ -1260,30 +1273,45 @@ static int renew(struct store *s)
         size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
         for (size_t j = 0; j < m; j++) {
             struct cmd c;
-            cmd_lease(s, &c, SC_RENEW, held[i + j]);
+            cmd_lease(s, &c, sc, held[i + j]);
             cmd_send(s, &c);
         }
-        int64_t deadline = mono_ms() + s->timeout_ms;
+        int64_t until = deadline ? deadline : mono_ms() + s->timeout_ms;
         for (size_t j = 0; j < m; j++) {
-            struct key_state *k = held[i + j];
             redisReply *r;
-            if (get_reply(s, deadline, &r)) {
+            if (get_reply(s, until, &r)) {
                 rc = -1;
                 break;
             }
-            if (r->type == REDIS_REPLY_STRING) {
-                key_set_held(s, k, false);
-                if (strcmp(r->str, "none") != 0 && strcmp(r->str, s->instance) != 0)
-                    report_fenced(&ob, k, r->str, r->len);
-            } else if (is_error(r, "NOSCRIPT")) {
-                s->reload = true;
-            }
+            after(s, held[i + j], r, ob);
             freeReplyObject(r);
         }
     }
     free(held);
+    return rc;
+}
+
+static void after_renew(struct store *s, struct key_state *k, const redisReply *r,
+                        struct outbox *ob)
+{
+    if (r->type == REDIS_REPLY_STRING) {
+        key_set_held(s, k, false);
+        if (strcmp(r->str, "none") != 0 && strcmp(r->str, s->instance) != 0)
+            report_fenced(ob, k, r->str, r->len);
+    } else if (is_error(r, "NOSCRIPT")) {
+        s->reload = true;
+    }
+}
+
+/* Renews every held lease. A lease found lost puts its stream back to "not held" (the next append
+ * acquires it again, or is fenced); lost to another instance, STORE_FENCED says so at once.
+ * Returns 0, or -1 if the connection failed. */
+static int renew(struct store *s)
+{
+    struct outbox ob = OUTBOX_INIT;
+    int rc = lease_all(s, SC_RENEW, 0, after_renew, &ob);
     publish(s, &ob);
-    s->renew_at = mono_ms() + s->lease_ms / 3;
+    s->renew_at = next_renewal(s);
     if (rc == 0 && s->reload) {
         if (load_scripts(s) < 0)
             return -1;
@@ -1292,36 +1320,22 @@ static int renew(struct store *s)
     return rc;
 }
 
+static void after_release(struct store *s, struct key_state *k, const redisReply *r,
+                          struct outbox *ob)
+{
+    (void)r;
+    (void)ob;
+    key_set_held(s, k, false);
+}
+
 /* On stop: deletes the leases still ours, so another instance can take the streams at once.
  * Bounded by timeout_ms; a lease not released lapses after lease_ms. */
 static void release_all(struct store *s)
 {
     if (!s->c || s->nheld == 0 || is_conn_dead(s->c))
         return;
-    size_t n = s->nheld;
-    struct key_state **held = held_keys(s);
-    int64_t deadline = mono_ms() + s->timeout_ms;
-    for (size_t i = 0; i < n; i += STORE_WINDOW) {
-        size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
-        for (size_t j = 0; j < m; j++) {
-            struct cmd c;
-            cmd_lease(s, &c, SC_RELEASE, held[i + j]);
-            cmd_send(s, &c);
-        }
-        bool failed = false;
-        for (size_t j = 0; j < m && !failed; j++) {
-            redisReply *r;
-            if (get_reply(s, deadline, &r)) {
-                failed = true;
-                break;
-            }
-            key_set_held(s, held[i + j], false);
-            freeReplyObject(r);
-        }
-        if (failed)
-            break;
-    }
-    free(held);
+    struct outbox ob = OUTBOX_INIT; /* stays empty */
+    (void)lease_all(s, SC_RELEASE, mono_ms() + s->timeout_ms, after_release, &ob);
 }
 
 static void *run(void *arg)
@@ -1388,7 +1402,7 @@ static bool valid_instance(const char *id)
  * distinct per unix socket path (an embedded Redis lives in the server's data directory). */
 static void default_instance(const struct store_config *cfg, char *out, size_t size)
 {
-    char host[256] = "";
+    char host[256] = ""; /* POSIX host names are at most 255 bytes */
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "localhost");
     for (char *p = host; *p; p++)
@@ -1429,6 +1443,9 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->wake = wake;
     s->wake_arg = wake_arg;
     smap_init(&s->keys);
+    /* Seeds the backoff jitter so that processes started together differ: the time (times
+     * Knuth's multiplicative hash constant) and the heap address, xor the 64-bit golden ratio.
+     * xorshift stays at 0 forever, hence the check. */
     s->rng = (uint64_t)mono_ms() * 2654435761u ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
     if (!s->rng)
         s->rng = 1;
@@ -1491,6 +1508,17 @@ void store_free(struct store *s)
     free(s);
 }
 
+/* A new request on stream 'key', or NULL when the store is known down: that refusal comes first,
+ * so a disconnected store costs no allocation. */
+static struct req *req_new(const struct store *s, const char *key)
+{
+    if (atomic_load(&s->link) == LINK_DOWN)
+        return NULL;
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->key = xstrdup(key);
+    return r;
+}
+
 /* Queue 'r' for the thread (takes ownership). Returns 0, or -ENOTCONN / -ENOBUFS (r freed). */
 static int enqueue(struct store *s, struct req *r, uint64_t ctx, int64_t now_ms)
 {
@@ -1524,12 +1552,9 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
 {
     if (!s || !key || !payload || (sadd_set && !sadd_member))
         return -EINVAL;
-    /* Cheap refusals first, so an overloaded or disconnected store costs no allocation. */
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, key);
+    if (!r)
         return -ENOTCONN;
-
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(key);
     r->len = strlen(payload);
     r->payload = xmemdup(payload, r->len);
     if (sadd_set) {
@@ -1544,10 +1569,9 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 {
     if (!s || !stream_key || !key || !value)
         return -EINVAL;
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, stream_key);
+    if (!r)
         return -ENOTCONN;
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(stream_key);
     r->put_key = xstrdup(key);
     r->len = len;
     r->payload = xmemdup(value, len);
@@ -1558,12 +1582,11 @@ int store_read(struct store *s, const char *key, const char *start, bool inclusi
                unsigned count, uint64_t ctx, int64_t now_ms)
 {
     struct stream_id sid;
-    if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > 10000)
+    if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > STORE_READ_MAX)
         return -EINVAL;
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, key);
+    if (!r)
         return -ENOTCONN;
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(key);
     size_t n = strlen(start) + 2;
     r->range_start = xmalloc(n);
     snprintf(r->range_start, n, "%s%s", inclusive ? "" : "(", start);
@@ -1655,7 +1678,7 @@ static redisContext *open_sync(const struct store_config *cfg, char *why, size_t
 
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size)
 {
-    char why[160] = "";
+    char why[WHY_MAX] = "";
     const char *bad = config_error(cfg);
     if (bad) {
         if (err && err_size)
@@ -1705,7 +1728,7 @@ static int config_get1(redisContext *c, const char *name, char *out, size_t out_
 int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size, char *aof,
                      size_t aof_size)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
@@ -1718,7 +1741,7 @@ int store_config_get(const struct store_config *cfg, char *policy, size_t policy
 
 int store_members(const struct store_config *cfg, const char *set, store_member_cb *cb, void *arg)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
@@ -1742,7 +1765,7 @@ int store_members(const struct store_config *cfg, const char *set, store_member_
 int store_replay(const struct store_config *cfg, const char *key, const char *after_id,
                  store_entry_cb *cb, void *arg)
 {
-    char why[160];
+    char why[WHY_MAX];
     char start[MSG_EVENT_ID_MAX + 2] = "-";
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
@@ -1786,31 +1809,39 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
     return rc;
 }
 
+/* GET 'key'. Returns 1 with the string reply in *out (free it), 0 if absent, or <0 on error. */
+static int get_value(redisContext *c, const char *key, redisReply **out)
+{
+    redisReply *r = redisCommand(c, "GET %s", key);
+    *out = NULL;
+    if (!r)
+        return -EIO;
+    int rc = r->type == REDIS_REPLY_NIL ? 0 : r->type == REDIS_REPLY_STRING ? 1 : -EPROTO;
+    if (rc == 1)
+        *out = r;
+    else
+        freeReplyObject(r);
+    return rc;
+}
+
 /* GET 'key' into 'out'. Returns 1 if found, 0 if absent, <0 on error. */
 static int get_str(redisContext *c, const char *key, char *out, size_t out_size)
 {
-    redisReply *r = redisCommand(c, "GET %s", key);
-    int rc;
-    if (!r)
-        return -EIO;
-    if (r->type == REDIS_REPLY_NIL) {
-        rc = 0;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        rc = -EPROTO;
-    } else if (r->len >= out_size) {
+    redisReply *r;
+    int rc = get_value(c, key, &r);
+    if (rc == 1 && r->len >= out_size)
         rc = -ENOSPC;
-    } else {
+    else if (rc == 1)
         copy_str(out, out_size, r->str, r->len);
-        rc = 1;
-    }
-    freeReplyObject(r);
+    if (r)
+        freeReplyObject(r);
     return rc;
 }
 
 int store_get_or_set(const struct store_config *cfg, const char *key, const char *value_if_absent,
                      char *out, size_t out_size)
 {
-    char why[160];
+    char why[WHY_MAX];
     if (!out || out_size == 0)
         return -EINVAL;
     redisContext *c = open_sync(cfg, why, sizeof(why));
@@ -1837,25 +1868,17 @@ int store_get_or_set(const struct store_config *cfg, const char *key, const char
 
 int store_get(const struct store_config *cfg, const char *key, unsigned char **out, size_t *len)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
-    redisReply *r = redisCommand(c, "GET %s", key);
-    int rc;
-    if (!r) {
-        rc = -EIO;
-    } else if (r->type == REDIS_REPLY_NIL) {
-        rc = -ENOENT;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        rc = -EPROTO;
-    } else {
+    redisReply *r;
+    int rc = get_value(c, key, &r);
+    if (rc == 1) {
         *out = (unsigned char *)xmemdup(r->str, r->len);
         *len = r->len;
-        rc = 0;
-    }
-    if (r)
         freeReplyObject(r);
+    }
     redisFree(c);
-    return rc;
+    return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
 }

@@ -4,16 +4,17 @@
  * unanswered), and hands completions back to the loop thread through a locked queue plus the
  * 'wake' callback (main passes one that calls lws_cancel_service()). It keeps its own timeouts
  * and reconnects with jittered backoff, because hiredis 0.14 has neither.
- * The synchronous calls (store_connect_check, store_replay, ...) are for start-up, before the loop
+ * The synchronous calls (store_check, store_replay, ...) are for start-up, before the loop
  * serves, and use their own connection.
  *
  * One writer per jam: every append is one Lua script that checks, in the same atomic step as the
- * XADD, that this instance holds the stream's lease (keys_lease: the instance id) under the
- * fencing epoch it acquired (keys_epoch, INCR on each acquisition). A stream is acquired before its first append (SET NX with a TTL of lease_ms), the
- * thread then reads what other writers appended after the id the loop last applied (store_track)
- * and posts it as STORE_FOUND before sending anything. Held leases are renewed every lease_ms/3
- * and released by store_free. An append refused by the fence appends nothing and fails with
- * store_err_fenced; STORE_FENCED says who owns the stream instead.
+ * XADD, that this instance holds the stream's lease (keys_lease: the instance id) under the fencing
+ * epoch it acquired (keys_epoch, INCR on each acquisition). A stream is acquired before its first
+ * append (SET NX with a TTL of lease_ms), the thread then reads what other writers appended after
+ * the id the loop last applied (store_track) and posts it as STORE_FOUND before sending anything.
+ * Held leases are renewed every lease_ms/3 and released by store_free. An append refused by the
+ * fence appends nothing and fails with store_err_fenced; STORE_FENCED says who owns the stream
+ * instead.
  */
 #ifndef COJAM_STORE_H
 #define COJAM_STORE_H
@@ -26,6 +27,7 @@
 
 #define STORE_WINDOW 256 /* unanswered commands; unbounded pipelining buffers without limit */
 #define STORE_OWNER_MAX 64 /* longest instance id */
+#define STORE_READ_MAX 10000 /* entries per store_read: bounds the reply the thread holds at once */
 
 struct store;
 
@@ -122,8 +124,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 /* Queue "XRANGE <key> <start> + COUNT <count>" ('inclusive' false: the exclusive "(<start>").
  * Reads need no lease and leave no stream in doubt. They share the pipeline of the appends, so a
  * read sees every append queued before it. Its result is a STORE_RANGE with 'ctx'; it fails like
- * an append (store_err_timeout, store_err_unavailable). 'count' 1..10000. Same return values as
- * store_append. */
+ * an append (store_err_timeout, store_err_unavailable). 'count' 1..STORE_READ_MAX. Same return
+ * values as store_append. */
 int store_read(struct store *s, const char *key, const char *start, bool inclusive,
                unsigned count, uint64_t ctx, int64_t now_ms);
 
