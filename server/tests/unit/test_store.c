@@ -1063,6 +1063,41 @@ TEST(many_streams)
     CHECK_EQ_INT(seen.bad, 0);
 }
 
+/* A fenced put keeps binary values whole (NUL bytes included) through store_get; a put by an
+ * instance that does not hold the stream's lease writes nothing. */
+TEST(put_and_get_binary)
+{
+    static const char value[] = {'s', 0, 'n', 'a', 0, 'p'};
+    struct store_config cfg = config(2000, 0);
+    unsigned char *got = NULL;
+    size_t len = 0;
+    seen_reset();
+    struct store *a = open_instance("inst-P", 0);
+    struct store *b = open_instance("inst-Q", 0);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_free(a);
+        store_free(b);
+        return;
+    }
+    CHECK_EQ_INT(store_get(&cfg, "t:put:snapshot", &got, &len), -ENOENT);
+    CHECK_EQ_INT(store_append(a, "t:put:events", "p0", NULL, NULL, 0, now_ms()), 0);
+    CHECK_EQ_INT(store_put(a, "t:put:events", "t:put:snapshot", value, sizeof value, 1, now_ms()),
+                 0);
+    CHECK(pump(a, 3000, have_results, 0, 2));
+    CHECK(seen.err[0] == NULL && seen.err[1] == NULL);
+    CHECK_EQ_STR(seen.id[1], "");
+    CHECK_EQ_INT(store_put(b, "t:put:events", "t:put:snapshot", "other", 5, 2, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == store_err_fenced);
+    CHECK_EQ_INT(store_get(&cfg, "t:put:snapshot", &got, &len), 0);
+    CHECK(got && len == sizeof value && memcmp(got, value, len) == 0);
+    free(got);
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(b);
+    store_free(a);
+}
+
 /* A owns the stream; B is fenced and says by whom; A's clean stop hands it to B at once, whose
  * catch-up reports exactly what A wrote after B's tracked id; a newcomer is then fenced by B. */
 TEST(fencing_and_handover)
@@ -1353,6 +1388,7 @@ int main(void)
     RUN(lease_and_epoch_keys);
     RUN(default_instance_id_is_stable);
     RUN(many_streams);
+    RUN(put_and_get_binary);
     RUN(fencing_and_handover);
     RUN(fencing_when_lease_changes_under_owner);
     RUN(fencing_on_epoch_change);
