@@ -45,4 +45,14 @@ static inline char *xstrdup(const char *s)
     return memcpy(xmalloc(n), s, n);
 }
 
+/* A new copy of the 'n' bytes at 'p' with a NUL after them: binary payloads stay whole (they may
+ * hold NULs) and can still be read as strings. */
+static inline char *xmemdup(const void *p, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
 #endif

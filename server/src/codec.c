@@ -39,14 +39,6 @@ static void err_reset(struct codec_error *err)
     err->op[0] = '\0';
 }
 
-static char *dup_str(const char *s, size_t n)
-{
-    char *p = xmalloc(n + 1);
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
 /* A key copied from the input into an error message: printable ASCII only, at most 32 bytes, so
  * the message stays valid UTF-8 and short whatever the client sent. */
 static const char *safe_key(const char *key, char buf[40])
@@ -347,7 +339,7 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
         return -1;
     bool has_token = r == 1;
     if (has_token)
-        m->token = dup_str(s, n);
+        m->token = xmemdup(s, n);
 
     if ((r = get_str(o, "code", !has_token, any_rule, &s, &n, err)) < 0)
         return -1;
@@ -385,7 +377,7 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
                         MSG_NICK_MAX);
         if (has_control(s, n, false))
             return fail(err, "bad_value", "field 'nickname' contains a control character");
-        m->nickname = dup_str(s, n);
+        m->nickname = xmemdup(s, n);
     }
 
     if (get_bool(o, "anonymous", false, &m->anonymous, err) < 0)
@@ -397,7 +389,7 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
                      &n, err)) < 0)
         return -1;
     if (r == 1)
-        m->secret = dup_str(s, n);
+        m->secret = xmemdup(s, n);
 
     if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY},
                      &s, &n, err)) < 0)
@@ -429,7 +421,7 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         if (get_str(o, "text", true, (struct str_rule){1, MSG_TEXT_HARD_MAX, CTL_NEWLINE}, &s, &n,
                     err) < 0)
             return -1;
-        m->text = dup_str(s, n);
+        m->text = xmemdup(s, n);
         if (get_int(o, "parent", false, 1, INT64_MAX, &m->parent, err) < 0)
             return -1;
         return 0;
@@ -444,7 +436,7 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
                          &n, err)) < 0)
             return -1;
         if (r == 1)
-            m->reason = dup_str(s, n);
+            m->reason = xmemdup(s, n);
         return 0;
     case MSG_SET_PHASE:
         if (get_name(o, "phase", true, phase_from_name, &x, err) < 0)
@@ -602,11 +594,11 @@ static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict,
 
     if (get_str(o, "title", true, (struct str_rule){1, MSG_TITLE_MAX, CTL_NONE}, &s, &n, err) < 0)
         return -1;
-    c->title = dup_str(s, n);
+    c->title = xmemdup(s, n);
     if (get_str(o, "question", true, (struct str_rule){1, MSG_QUESTION_MAX, CTL_NEWLINE}, &s, &n,
                 err) < 0)
         return -1;
-    c->question = dup_str(s, n);
+    c->question = xmemdup(s, n);
 
     json_t *agenda = json_object_get(o, "agenda");
     if (!agenda)
@@ -742,7 +734,7 @@ static int get_nullable_str(json_t *o, const char *key, char **out, struct codec
         return 0;
     if (!json_is_string(v))
         return fail(err, "bad_message", "field '%s' must be a string or null", key);
-    *out = dup_str(json_string_value(v), json_string_length(v));
+    *out = xmemdup(json_string_value(v), json_string_length(v));
     return 1;
 }
 
@@ -797,7 +789,7 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         e->kind = (enum kind)x;
         if (get_str(o, "text", true, any_rule, &s, &n, err) < 0)
             return -1;
-        e->text = dup_str(s, n);
+        e->text = xmemdup(s, n);
         json_t *p = json_object_get(o, "parent");
         if (p && !json_is_null(p) && get_int(o, "parent", true, 1, INT64_MAX, &e->parent, err) < 0)
             return -1;

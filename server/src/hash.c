@@ -17,12 +17,19 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static uint64_t hash_str(const char *s)
+uint64_t hash_fnv1a(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = 0xcbf29ce484222325ull; /* the FNV-1a 64-bit offset basis and prime */
     while (*s)
         h = (h ^ (unsigned char)*s++) * 0x100000001b3ull;
-    return mix64(h);
+    return h;
+}
+
+/* The low bits of FNV-1a, the ones a power-of-two mask keeps, depend only on the low bits of each
+ * byte: mix64 spreads every bit into them. */
+static uint64_t hash_str(const char *s)
+{
+    return mix64(hash_fnv1a(s));
 }
 
 /* ---- imap ---------------------------------------------------------------------------------- */

@@ -47,4 +47,9 @@ void *smap_del(struct smap *m, const char *key);
 /* Iterate like imap_next; 'key' and 'val' may be NULL. */
 bool smap_next(const struct smap *m, size_t *pos, const char **key, void **val);
 
+/* 64-bit FNV-1a of a string. Unlike the tables' internal hashing it is part of the contract: the
+ * same string gives the same value in every run and build, so it may name things that outlive the
+ * process (store.c's default instance id). */
+uint64_t hash_fnv1a(const char *s);
+
 #endif

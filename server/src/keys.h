@@ -17,9 +17,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define KEYS_JAMS "cojam:jams"
 #define KEYS_TOKEN_KEY "cojam:token-key"
 #define KEYS_MAX 64 /* every key of a jam fits, with its 6-digit code */
+#define KEYS_EVENTS "events" /* what a jam's stream key ends with, after a ':' */
 
 /* "cojam:jam:<code>:<what>" into 'out' (KEYS_MAX bytes). */
 static inline void keys_jam(char out[KEYS_MAX], const char *code, const char *what)
@@ -29,7 +32,7 @@ static inline void keys_jam(char out[KEYS_MAX], const char *code, const char *wh
 
 static inline void keys_stream(char out[KEYS_MAX], const char *code)
 {
-    keys_jam(out, code, "events");
+    keys_jam(out, code, KEYS_EVENTS);
 }
 
 static inline void keys_snapshot(char out[KEYS_MAX], const char *code)
@@ -40,7 +43,7 @@ static inline void keys_snapshot(char out[KEYS_MAX], const char *code)
 /* The join code of a jam's stream key into 'code' (7 bytes); false for any other key. */
 static inline bool keys_stream_code(const char *key, char code[7])
 {
-    static const char prefix[] = "cojam:jam:", suffix[] = ":events";
+    static const char prefix[] = "cojam:jam:", suffix[] = ":" KEYS_EVENTS;
     size_t n = strlen(key), pl = sizeof prefix - 1, sl = sizeof suffix - 1;
     if (n != pl + 6 + sl || memcmp(key, prefix, pl) != 0 || memcmp(key + pl + 6, suffix, sl) != 0)
         return false;
@@ -50,6 +53,33 @@ static inline bool keys_stream_code(const char *key, char code[7])
     memcpy(code, key + pl, 6);
     code[6] = '\0';
     return true;
+}
+
+/* The key beside stream key 'stream' that holds 'what': its ":events" suffix replaced by
+ * ":<what>", or ":<what>" appended to a key without that suffix (the store takes any key). A new
+ * string: free it. Any length, as the store does not limit its keys to KEYS_MAX. */
+static inline char *keys_beside_stream(const char *stream, const char *what)
+{
+    static const char suffix[] = ":" KEYS_EVENTS;
+    size_t len = strlen(stream), sl = sizeof suffix - 1;
+    if (len >= sl && strcmp(stream + len - sl, suffix) == 0)
+        len -= sl;
+    size_t size = len + 1 + strlen(what) + 1;
+    char *out = xmalloc(size);
+    snprintf(out, size, "%.*s:%s", (int)len, stream, what);
+    return out;
+}
+
+/* The lease of a stream: the instance id of its one writer (store.h). A new string. */
+static inline char *keys_lease(const char *stream)
+{
+    return keys_beside_stream(stream, "lease");
+}
+
+/* The fencing epoch of that lease, INCR'd on each acquisition. A new string. */
+static inline char *keys_epoch(const char *stream)
+{
+    return keys_beside_stream(stream, "epoch");
 }
 
 #endif

@@ -999,10 +999,7 @@ static char *get_str(struct rbuf *r, bool *is_null)
         r->bad = true;
         return NULL;
     }
-    char *s = xmalloc(n + 1);
-    memcpy(s, b, n);
-    s[n] = '\0';
-    return s;
+    return xmemdup(b, n);
 }
 
 static int cmp_u32(const void *a, const void *b)

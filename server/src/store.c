@@ -31,6 +31,8 @@
 #include <hiredis/hiredis.h>
 
 #include "alloc.h"
+#include "hash.h"
+#include "keys.h"
 
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
@@ -43,8 +45,11 @@ const char store_err_fenced[] = "not_owner";
 /* Page size for XRANGE reads: STACK-NOTES measured 2.6 MB for 100k paged events against 57 MB
  * for one big reply. */
 #define PAGE_COUNT 1000
-#define DEFAULT_TIMEOUT_MS 2000
+/* queue_max and lease_ms have no configuration option: these are their only defaults. The
+ * timeout has one, in config.c's table, so the store takes it as given (see store.h). */
 #define DEFAULT_QUEUE_MAX 65536
+/* A connection failure's reason: "connect: " or "PING: " and hiredis's errstr (128 bytes). */
+#define WHY_MAX 160
 /* store_check retries this often while Redis refuses or is loading. */
 #define CHECK_RETRY_MS 100
 #define DEFAULT_LEASE_MS 10000
@@ -52,6 +57,9 @@ const char store_err_fenced[] = "not_owner";
 /* An append refused by the fence because the lease had lapsed ("FENCED none") or sent while the
  * script cache was flushed (NOSCRIPT) appended nothing: it is resent at most this many times. */
 #define MAX_TRIES 2
+
+/* The error a fenced script returns, followed by the owner's id or "none". */
+#define FENCED "FENCED "
 
 /* ======================================================================================== */
 /* Scripts (loaded with SCRIPT LOAD after each connect; EVALSHA; NOSCRIPT -> reload, resend)   */
@@ -62,7 +70,7 @@ const char store_err_fenced[] = "not_owner";
 static const char SCRIPT_APPEND[] =
     "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
     "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
     "end\n"
     "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
     "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
@@ -99,7 +107,7 @@ static const char SCRIPT_RELEASE[] =
 static const char SCRIPT_PUT[] =
     "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
     "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('FENCED ' .. (v[1] or 'none'))\n"
+    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
     "end\n"
     "redis.call('SET', KEYS[3], ARGV[3])\n"
     "return 'OK'\n";
@@ -144,17 +152,16 @@ struct rnode {
 
 /* What the thread knows about one stream key. Keys are few (one per jam), never removed. */
 struct key_state {
-    struct key_state *next;
     char *key;       /* owned */
-    char *lease_key; /* owned: the key with ":events" replaced by ":lease" (else + ":lease") */
-    char *epoch_key; /* owned: likewise ":epoch" */
+    char *lease_key; /* owned: keys_lease(key) */
+    char *epoch_key; /* owned: keys_epoch(key) */
     char last_id[MSG_EVENT_ID_MAX + 1];
     bool has_id;   /* the loop has (or will have, from results) every entry up to last_id */
     bool in_doubt; /* an append to it was sent and never answered */
     bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
     bool synced;   /* held, and caught up with what others appended before we acquired it */
     const char *why; /* while preparing a batch: why it is not held (an error constant) */
-    char epoch[24];
+    char epoch[24]; /* an INCR result in decimal: int64, 20 digits and a sign at most */
     char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
     uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
                            had the entries another writer added: they fail with store_err_fenced */
@@ -165,7 +172,7 @@ enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
 /* Names a server-side client: CLIENT ID is unique only within one run of Redis. */
 struct conn_name {
     long long id; /* 0: unknown */
-    char run_id[48];
+    char run_id[48]; /* Redis's run_id: 40 hex characters */
 };
 
 /* Results the thread builds without the lock, then publishes at once (see publish()). */
@@ -184,7 +191,7 @@ struct store {
     int timeout_ms;
     size_t queue_max;
     int lease_ms;
-    char lease_str[16];
+    char lease_str[16]; /* lease_ms in decimal: an int */
     char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
@@ -205,11 +212,10 @@ struct store {
     redisContext *c;
     struct conn_name cur;   /* the connection in use */
     struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
-    struct key_state **keys;
-    size_t nbuckets, nkeys;
+    struct smap keys;   /* stream key -> struct key_state (owned) */
     size_t nheld;       /* keys with 'held' */
     int64_t renew_at;   /* when to renew the held leases */
-    char sha[SC_COUNT][48];
+    char sha[SC_COUNT][48]; /* SCRIPT LOAD's SHA1: 40 hex characters */
     bool reload;        /* a NOSCRIPT reply: load the scripts again */
     uint64_t rng;
     int backoff_ms;
@@ -234,21 +240,20 @@ static struct timeval ms_to_tv(int64_t ms)
     return tv;
 }
 
+/* A duration, or a time on CLOCK_MONOTONIC (the clock of mono_ms and of 'cv'). */
+static struct timespec ms_to_ts(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    return ts;
+}
+
 static void sleep_ms(int64_t ms)
 {
     if (ms <= 0)
         return;
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    struct timespec ts = ms_to_ts(ms);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-static char *dup_bytes(const char *p, size_t len)
-{
-    char *d = xmalloc(len + 1);
-    memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
 }
 
 static void copy_str(char *dst, size_t size, const char *src, size_t len)
@@ -280,11 +285,6 @@ static bool is_str(const redisReply *r)
 static bool is_error(const redisReply *r, const char *prefix)
 {
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
-}
-
-static bool is_loading(const redisReply *r)
-{
-    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0;
 }
 
 /* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms'.
@@ -323,7 +323,7 @@ static int ping(redisContext *c, char *why, size_t why_size)
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, why_size, "PING: %s", r->str);
-        rc = is_loading(r) ? -EAGAIN : -EIO;
+        rc = is_error(r, "LOADING") ? -EAGAIN : -EIO;
     }
     freeReplyObject(r);
     return rc;
@@ -400,7 +400,7 @@ static void outbox_range(struct outbox *ob, struct req *r, const redisReply *x)
             continue;
         struct stream_entry *e = &n->r.entries[n->r.n_entries++];
         copy_str(e->id, sizeof e->id, id->str, id->len);
-        e->payload = dup_bytes(val, len);
+        e->payload = xmemdup(val, len);
         e->len = len;
     }
     n->r.key = r->key;
@@ -449,11 +449,10 @@ static bool publish_locked(struct store *s, struct outbox *ob)
     return any;
 }
 
-/* Publishes under the lock, then wakes the loop outside it. Returns how many results have ever
- * been queued, these included. */
-static uint64_t publish(struct store *s, struct outbox *ob)
+/* Publishes with mu held, releases mu, then wakes the loop outside the lock. Returns how many
+ * results have ever been queued, these included. */
+static uint64_t publish_unlock(struct store *s, struct outbox *ob)
 {
-    pthread_mutex_lock(&s->mu);
     bool any = publish_locked(s, ob);
     uint64_t seq = s->published;
     pthread_mutex_unlock(&s->mu);
@@ -462,85 +461,65 @@ static uint64_t publish(struct store *s, struct outbox *ob)
     return seq;
 }
 
+/* publish_unlock, taking the lock first. */
+static uint64_t publish(struct store *s, struct outbox *ob)
+{
+    pthread_mutex_lock(&s->mu);
+    return publish_unlock(s, ob);
+}
+
 #define OUTBOX_INIT {NULL, NULL, 0, -1, 0}
 
-/* Fails the queued appends older than timeout_ms by the store's clock. Caller holds mu. */
-static void expire_locked(struct store *s, struct outbox *ob, int64_t now)
+/* Takes the oldest queued request (there is one). Caller holds mu. */
+static struct req *pop_wait(struct store *s)
 {
-    while (s->wait_head && now - s->wait_head->enq_ms >= s->timeout_ms) {
-        struct req *r = s->wait_head;
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        outbox_complete(ob, r, store_err_timeout, NULL, 0);
-    }
+    struct req *r = s->wait_head;
+    s->wait_head = r->next;
+    if (!s->wait_head)
+        s->wait_tail = NULL;
+    r->next = NULL;
+    return r;
+}
+
+/* Whose clock a queued request's age is measured by: the thread's own (mono_ms() against
+ * enq_ms), or the caller's (its now_ms at store_expire against its now_ms at store_append). */
+enum clock_of { BY_STORE, BY_CALLER };
+
+/* Fails the queued requests that have waited timeout_ms or more by 'clock', 'now' being that
+ * clock's time. They are queued in call order, so the expired ones form a prefix. Caller holds
+ * mu. */
+static void expire_locked(struct store *s, struct outbox *ob, enum clock_of clock, int64_t now)
+{
+    while (s->wait_head &&
+           now - (clock == BY_STORE ? s->wait_head->enq_ms : s->wait_head->caller_ms) >=
+               s->timeout_ms)
+        outbox_complete(ob, pop_wait(s), store_err_timeout, NULL, 0);
 }
 
 /* ======================================================================================== */
 /* Per-key state (store thread only)                                                        */
 /* ======================================================================================== */
 
-static uint64_t hash_str(const char *k)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-    return h;
-}
-
 static struct key_state *key_get(struct store *s, const char *key)
 {
-    size_t b = hash_str(key) & (s->nbuckets - 1);
-    for (struct key_state *k = s->keys[b]; k; k = k->next)
-        if (strcmp(k->key, key) == 0)
-            return k;
-    if (s->nkeys >= s->nbuckets) { /* keep chains short: double at load factor 1 */
-        size_t nb = s->nbuckets * 2;
-        struct key_state **keys = xcalloc(nb, sizeof(*keys));
-        for (size_t i = 0; i < s->nbuckets; i++) {
-            struct key_state *k = s->keys[i];
-            while (k) {
-                struct key_state *next = k->next;
-                size_t j = hash_str(k->key) & (nb - 1);
-                k->next = keys[j];
-                keys[j] = k;
-                k = next;
-            }
-        }
-        free(s->keys);
-        s->keys = keys;
-        s->nbuckets = nb;
-        b = hash_str(key) & (nb - 1);
-    }
-    struct key_state *k = xcalloc(1, sizeof(*k));
+    struct key_state *k = smap_get(&s->keys, key);
+    if (k)
+        return k;
+    k = xcalloc(1, sizeof(*k));
     k->key = xstrdup(key);
-    size_t len = strlen(key), base = len;
-    if (len >= 7 && strcmp(key + len - 7, ":events") == 0)
-        base = len - 7;
-    k->lease_key = xmalloc(base + sizeof(":lease"));
-    k->epoch_key = xmalloc(base + sizeof(":epoch"));
-    snprintf(k->lease_key, base + sizeof(":lease"), "%.*s:lease", (int)base, key);
-    snprintf(k->epoch_key, base + sizeof(":epoch"), "%.*s:epoch", (int)base, key);
-    k->next = s->keys[b];
-    s->keys[b] = k;
-    s->nkeys++;
+    k->lease_key = keys_lease(key);
+    k->epoch_key = keys_epoch(key);
+    smap_put(&s->keys, key, k);
     return k;
 }
 
-static void keys_free(struct store *s)
+static void key_state_free(void *p)
 {
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        struct key_state *k = s->keys[i];
-        while (k) {
-            struct key_state *next = k->next;
-            free(k->key);
-            free(k->lease_key);
-            free(k->epoch_key);
-            free(k);
-            k = next;
-        }
-    }
-    free(s->keys);
+    struct key_state *k = p;
+    free(k->key);
+    free(k->lease_key);
+    free(k->epoch_key);
+    free(k);
 }
 
 static void key_set_id(struct key_state *k, const char *id, size_t len)
@@ -549,10 +528,17 @@ static void key_set_id(struct key_state *k, const char *id, size_t len)
     k->has_id = true;
 }
 
+/* Leases are renewed every third of lease_ms (store.h): one failed renewal does not lose the
+ * lease, as the next comes before it lapses. */
+static int64_t next_renewal(const struct store *s)
+{
+    return mono_ms() + s->lease_ms / 3;
+}
+
 static void key_set_held(struct store *s, struct key_state *k, bool held)
 {
     if (held && !k->held && s->nheld++ == 0)
-        s->renew_at = mono_ms() + s->lease_ms / 3;
+        s->renew_at = next_renewal(s);
     else if (!held && k->held)
         s->nheld--;
     k->held = held;
@@ -665,7 +651,8 @@ static const char *call(struct store *s, redisReply **out, const char *fmt, ...)
     return get_reply(s, mono_ms() + s->timeout_ms, out);
 }
 
-/* An EVALSHA command line being built. */
+/* An EVALSHA command line being built. The longest is an append with SADD: EVALSHA, sha, nkeys,
+ * 4 keys, 5 arguments. */
 #define CMD_ARGS 12
 struct cmd {
     int n;
@@ -757,6 +744,48 @@ static int still_ours(struct store *s, struct key_state *k)
     return ours;
 }
 
+/* One page of find_page. */
+struct page {
+    size_t n;       /* entries in the page: PAGE_COUNT means there may be more */
+    size_t posted;  /* STORE_FOUND results posted (malformed entries are skipped) */
+    uint64_t seq;   /* results ever queued, these included */
+};
+
+/* Reads the page of stream 'k' after its last id (XRANGE with exclusive start; from the start if
+ * it has none) and posts each entry as STORE_FOUND, moving the last id past it. Returns 0,
+ * -EPROTO on an error reply (say WRONGTYPE: retrying will not cure it), or -EIO if the connection
+ * failed. */
+static int find_page(struct store *s, struct key_state *k, struct page *pg)
+{
+    redisReply *r;
+    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0",
+             PAGE_COUNT))
+        return -EIO;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -EPROTO;
+    }
+    struct outbox ob = OUTBOX_INIT;
+    pg->n = r->elements;
+    pg->posted = 0;
+    for (size_t j = 0; j < r->elements; j++) {
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        if (!parse_entry(r->element[j], &id, &val, &len))
+            continue;
+        struct rnode *n = outbox_add(&ob, STORE_FOUND);
+        n->r.key = xstrdup(k->key);
+        copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
+        n->r.payload = xmemdup(val, len);
+        key_set_id(k, id->str, id->len);
+        pg->posted++;
+    }
+    freeReplyObject(r);
+    pg->seq = publish(s, &ob);
+    return 0;
+}
+
 /* Reads every in-doubt stream after its last known id and reports each entry as STORE_FOUND,
  * one page per publish so that a long outage does not pile up here. Entries found in a stream
  * this instance no longer holds may be another writer's: the appends queued before the loop has
@@ -766,54 +795,34 @@ static int recover(struct store *s)
 {
     if (kill_doubt_conn(s) < 0)
         return -1;
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        for (struct key_state *k = s->keys[i]; k; k = k->next) {
-            bool found = false;
-            while (k->in_doubt) {
-                redisReply *r;
-                if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key,
-                         k->has_id ? k->last_id : "0-0", PAGE_COUNT))
-                    return -1;
-                if (r->type != REDIS_REPLY_ARRAY) {
-                    /* An error reply (for example the key is no longer a stream) will not go
-                     * away by retrying: give up on this key rather than loop forever. */
-                    freeReplyObject(r);
-                    k->in_doubt = false;
-                    break;
-                }
-                struct outbox ob = OUTBOX_INIT;
-                for (size_t j = 0; j < r->elements; j++) {
-                    const redisReply *id;
-                    const char *val;
-                    size_t len;
-                    if (!parse_entry(r->element[j], &id, &val, &len))
-                        continue;
-                    struct rnode *n = outbox_add(&ob, STORE_FOUND);
-                    n->r.key = xstrdup(k->key);
-                    copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
-                    n->r.payload = dup_bytes(val, len);
-                    key_set_id(k, id->str, id->len);
-                    found = true;
-                }
-                if (r->elements < PAGE_COUNT)
-                    k->in_doubt = false;
-                freeReplyObject(r);
-                publish(s, &ob);
-            }
-            if (!found)
-                continue;
-            /* Held (lease and epoch still ours) means nobody else could have written since we
-             * acquired it: the entries are our own appends. Otherwise they may not be. */
-            int ours = k->held ? still_ours(s, k) : 0;
-            if (ours < 0) {
-                k->stale_seq = published_now(s); /* cannot tell: assume the worst */
-                key_set_held(s, k, false);
+    void *v;
+    for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);) {
+        struct key_state *k = v;
+        bool found = false;
+        while (k->in_doubt) {
+            struct page pg;
+            int rc = find_page(s, k, &pg);
+            if (rc == -EIO)
                 return -1;
-            }
-            if (!ours) {
-                key_set_held(s, k, false);
-                k->stale_seq = published_now(s);
-            }
+            /* An error reply (for example the key is no longer a stream) will not go away by
+             * retrying: give up on this key rather than loop forever. */
+            if (rc < 0 || pg.n < PAGE_COUNT)
+                k->in_doubt = false;
+            found |= rc == 0 && pg.posted > 0;
+        }
+        if (!found)
+            continue;
+        /* Held (lease and epoch still ours) means nobody else could have written since we
+         * acquired it: the entries are our own appends. Otherwise they may not be. */
+        int ours = k->held ? still_ours(s, k) : 0;
+        if (ours < 0) {
+            k->stale_seq = published_now(s); /* cannot tell: assume the worst */
+            key_set_held(s, k, false);
+            return -1;
+        }
+        if (!ours) {
+            key_set_held(s, k, false);
+            k->stale_seq = published_now(s);
         }
     }
     return 0;
@@ -824,7 +833,7 @@ static int recover(struct store *s)
 static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
-    char why[160];
+    char why[WHY_MAX];
     s->c = open_conn(s->host, s->port, s->unix_path, s->timeout_ms, why, sizeof(why));
     if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || load_scripts(s) < 0 ||
                  recover(s) < 0))
@@ -869,21 +878,17 @@ static bool backoff(struct store *s)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int64_t now = mono_ms();
-        expire_locked(s, &ob, now);
+        expire_locked(s, &ob, BY_STORE, now);
         if (s->stopping || now >= until)
             break;
         int64_t wake_at = until;
         if (s->wait_head && s->wait_head->enq_ms + s->timeout_ms < wake_at)
             wake_at = s->wait_head->enq_ms + s->timeout_ms;
-        struct timespec ts = {.tv_sec = (time_t)(wake_at / 1000),
-                              .tv_nsec = (long)(wake_at % 1000) * 1000000};
+        struct timespec ts = ms_to_ts(wake_at);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     stop = s->stopping;
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    publish_unlock(s, &ob);
     return stop;
 }
 
@@ -897,12 +902,6 @@ static bool is_conn_dead(const redisContext *c)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     return poll(&p, 1, 0) != 0;
-}
-
-static struct timespec abs_ts(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-    return ts;
 }
 
 /* Applies store_track() calls (any order: the newest id wins). */
@@ -937,7 +936,7 @@ static bool take_batch(struct store *s, struct req **batch)
         }
         if (mono_ms() >= s->renew_at)
             break;
-        struct timespec ts = abs_ts(s->renew_at);
+        struct timespec ts = ms_to_ts(s->renew_at);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     if (s->stopping) {
@@ -946,24 +945,17 @@ static bool take_batch(struct store *s, struct req **batch)
     }
     struct note *notes = s->notes;
     s->notes = NULL;
-    expire_locked(s, &ob, mono_ms());
+    expire_locked(s, &ob, BY_STORE, mono_ms());
     while (s->wait_head && cmds < STORE_WINDOW) {
-        struct req *r = s->wait_head;
+        struct req *r = pop_wait(s);
         cmds++; /* one script per append */
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        r->next = NULL;
         if (tail)
             tail->next = r;
         else
             head = r;
         tail = r;
     }
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    publish_unlock(s, &ob);
     apply_notes(s, notes);
     *batch = head;
     return false;
@@ -1011,35 +1003,14 @@ static int catch_up(struct store *s, struct key_state *k)
         k->synced = rc == 0;
         return rc;
     }
-    for (;;) {
-        if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->last_id, PAGE_COUNT))
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return 1;
-        }
-        struct outbox ob = OUTBOX_INIT;
-        size_t n = r->elements;
-        for (size_t j = 0; j < n; j++) {
-            const redisReply *id;
-            const char *val;
-            size_t len;
-            if (!parse_entry(r->element[j], &id, &val, &len))
-                continue;
-            struct rnode *node = outbox_add(&ob, STORE_FOUND);
-            node->r.key = xstrdup(k->key);
-            copy_str(node->r.id, sizeof(node->r.id), id->str, id->len);
-            node->r.payload = dup_bytes(val, len);
-            key_set_id(k, id->str, id->len);
-        }
-        freeReplyObject(r);
-        bool any = ob.head != NULL;
-        uint64_t seq = publish(s, &ob);
-        if (any) /* at once: a later retry of the catch-up starts after these */
-            k->stale_seq = seq;
-        if (n < PAGE_COUNT)
-            break;
-    }
+    struct page pg;
+    do {
+        int rc = find_page(s, k, &pg);
+        if (rc < 0)
+            return rc == -EIO ? -1 : 1;
+        if (pg.posted) /* at once: a later retry of the catch-up starts after these */
+            k->stale_seq = pg.seq;
+    } while (pg.n == PAGE_COUNT);
     k->synced = true;
     return 0;
 }
@@ -1238,8 +1209,8 @@ static void run_batch(struct store *s, struct req *batch)
         } else if (x->type == REDIS_REPLY_STRING && x->len <= MSG_EVENT_ID_MAX) {
             key_set_id(k, x->str, x->len);
             outbox_complete(&ob, r, NULL, x->str, x->len);
-        } else if (is_error(x, "FENCED ")) {
-            const char *owner = x->str + 7;
+        } else if (is_error(x, FENCED)) {
+            const char *owner = x->str + strlen(FENCED);
             bool none = strcmp(owner, "none") == 0, self = strcmp(owner, s->instance) == 0;
             key_set_held(s, k, false);
             /* A lapsed lease: nothing was appended and nobody else has written (that would
@@ -1248,7 +1219,7 @@ static void run_batch(struct store *s, struct req *batch)
             again = none && r->tries < MAX_TRIES;
             if (!again) {
                 if (!none && !self)
-                    report_fenced(&ob, k, owner, x->len - 7);
+                    report_fenced(&ob, k, owner, x->len - strlen(FENCED));
                 outbox_complete(&ob, r, store_err_fenced, NULL, 0);
             }
         } else if (is_error(x, "NOSCRIPT")) {
@@ -1278,19 +1249,23 @@ static struct key_state **held_keys(struct store *s)
 {
     struct key_state **held = xmalloc((s->nheld ? s->nheld : 1) * sizeof(*held));
     size_t n = 0;
-    for (size_t i = 0; i < s->nbuckets; i++)
-        for (struct key_state *k = s->keys[i]; k; k = k->next)
-            if (k->held && n < s->nheld)
-                held[n++] = k;
+    void *v;
+    for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);)
+        if (((struct key_state *)v)->held && n < s->nheld)
+            held[n++] = v;
     return held;
 }
 
-/* Renews every held lease (pipelined, STORE_WINDOW at a time). A lease found lost puts its
- * stream back to "not held" (the next append acquires it again, or is fenced); lost to another
- * instance, STORE_FENCED says so at once. Returns 0, or -1 if the connection failed. */
-static int renew(struct store *s)
+/* What lease_all does with the reply of one lease. */
+typedef void lease_reply_cb(struct store *s, struct key_state *k, const redisReply *r,
+                            struct outbox *ob);
+
+/* Runs lease script 'sc' on every held lease, pipelined STORE_WINDOW at a time, and hands each
+ * reply to 'after' in order. The replies of each window are awaited until 'deadline', or when it
+ * is 0 for timeout_ms after the window was sent. Returns 0, or -1 if the connection failed. */
+static int lease_all(struct store *s, enum script sc, int64_t deadline, lease_reply_cb *after,
+                     struct outbox *ob)
 {
-    struct outbox ob = OUTBOX_INIT;
     size_t n = s->nheld;
     struct key_state **held = held_keys(s);
     int rc = 0;
@@ -1298,30 +1273,45 @@ static int renew(struct store *s)
         size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
         for (size_t j = 0; j < m; j++) {
             struct cmd c;
-            cmd_lease(s, &c, SC_RENEW, held[i + j]);
+            cmd_lease(s, &c, sc, held[i + j]);
             cmd_send(s, &c);
         }
-        int64_t deadline = mono_ms() + s->timeout_ms;
+        int64_t until = deadline ? deadline : mono_ms() + s->timeout_ms;
         for (size_t j = 0; j < m; j++) {
-            struct key_state *k = held[i + j];
             redisReply *r;
-            if (get_reply(s, deadline, &r)) {
+            if (get_reply(s, until, &r)) {
                 rc = -1;
                 break;
             }
-            if (r->type == REDIS_REPLY_STRING) {
-                key_set_held(s, k, false);
-                if (strcmp(r->str, "none") != 0 && strcmp(r->str, s->instance) != 0)
-                    report_fenced(&ob, k, r->str, r->len);
-            } else if (is_error(r, "NOSCRIPT")) {
-                s->reload = true;
-            }
+            after(s, held[i + j], r, ob);
             freeReplyObject(r);
         }
     }
     free(held);
+    return rc;
+}
+
+static void after_renew(struct store *s, struct key_state *k, const redisReply *r,
+                        struct outbox *ob)
+{
+    if (r->type == REDIS_REPLY_STRING) {
+        key_set_held(s, k, false);
+        if (strcmp(r->str, "none") != 0 && strcmp(r->str, s->instance) != 0)
+            report_fenced(ob, k, r->str, r->len);
+    } else if (is_error(r, "NOSCRIPT")) {
+        s->reload = true;
+    }
+}
+
+/* Renews every held lease. A lease found lost puts its stream back to "not held" (the next append
+ * acquires it again, or is fenced); lost to another instance, STORE_FENCED says so at once.
+ * Returns 0, or -1 if the connection failed. */
+static int renew(struct store *s)
+{
+    struct outbox ob = OUTBOX_INIT;
+    int rc = lease_all(s, SC_RENEW, 0, after_renew, &ob);
     publish(s, &ob);
-    s->renew_at = mono_ms() + s->lease_ms / 3;
+    s->renew_at = next_renewal(s);
     if (rc == 0 && s->reload) {
         if (load_scripts(s) < 0)
             return -1;
@@ -1330,36 +1320,22 @@ static int renew(struct store *s)
     return rc;
 }
 
+static void after_release(struct store *s, struct key_state *k, const redisReply *r,
+                          struct outbox *ob)
+{
+    (void)r;
+    (void)ob;
+    key_set_held(s, k, false);
+}
+
 /* On stop: deletes the leases still ours, so another instance can take the streams at once.
  * Bounded by timeout_ms; a lease not released lapses after lease_ms. */
 static void release_all(struct store *s)
 {
     if (!s->c || s->nheld == 0 || is_conn_dead(s->c))
         return;
-    size_t n = s->nheld;
-    struct key_state **held = held_keys(s);
-    int64_t deadline = mono_ms() + s->timeout_ms;
-    for (size_t i = 0; i < n; i += STORE_WINDOW) {
-        size_t m = n - i < STORE_WINDOW ? n - i : STORE_WINDOW;
-        for (size_t j = 0; j < m; j++) {
-            struct cmd c;
-            cmd_lease(s, &c, SC_RELEASE, held[i + j]);
-            cmd_send(s, &c);
-        }
-        bool failed = false;
-        for (size_t j = 0; j < m && !failed; j++) {
-            redisReply *r;
-            if (get_reply(s, deadline, &r)) {
-                failed = true;
-                break;
-            }
-            key_set_held(s, held[i + j], false);
-            freeReplyObject(r);
-        }
-        if (failed)
-            break;
-    }
-    free(held);
+    struct outbox ob = OUTBOX_INIT; /* stays empty */
+    (void)lease_all(s, SC_RELEASE, mono_ms() + s->timeout_ms, after_release, &ob);
 }
 
 static void *run(void *arg)
@@ -1399,6 +1375,16 @@ static void *run(void *arg)
 /* Public API: loop thread                                                                  */
 /* ======================================================================================== */
 
+/* Why 'cfg' cannot be used (see struct store_config), or NULL. */
+static const char *config_error(const struct store_config *cfg)
+{
+    if (!cfg || (!cfg->unix_path && !cfg->host))
+        return "no host or unix_path";
+    if (cfg->timeout_ms <= 0)
+        return "timeout_ms must be positive";
+    return NULL;
+}
+
 /* 1..STORE_OWNER_MAX printable characters without spaces, not "none" (the "no owner" word). */
 static bool valid_instance(const char *id)
 {
@@ -1416,7 +1402,7 @@ static bool valid_instance(const char *id)
  * distinct per unix socket path (an embedded Redis lives in the server's data directory). */
 static void default_instance(const struct store_config *cfg, char *out, size_t size)
 {
-    char host[256] = "";
+    char host[256] = ""; /* POSIX host names are at most 255 bytes */
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "localhost");
     for (char *p = host; *p; p++)
@@ -1424,7 +1410,7 @@ static void default_instance(const struct store_config *cfg, char *out, size_t s
             *p = '_';
     if (cfg->unix_path)
         snprintf(out, size, "%.40s:%016llx", host,
-                 (unsigned long long)hash_str(cfg->unix_path));
+                 (unsigned long long)hash_fnv1a(cfg->unix_path));
     else
         snprintf(out, size, "%.60s", host);
     if (strcmp(out, "none") == 0)
@@ -1438,9 +1424,7 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     int err;
 
     *out = NULL;
-    if (!cfg || (!cfg->unix_path && !cfg->host))
-        return -EINVAL;
-    if (cfg->instance_id && !valid_instance(cfg->instance_id))
+    if (config_error(cfg) || (cfg->instance_id && !valid_instance(cfg->instance_id)))
         return -EINVAL;
     struct store *s = xcalloc(1, sizeof(*s));
     if (cfg->instance_id)
@@ -1454,12 +1438,14 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->host = cfg->host ? xstrdup(cfg->host) : NULL;
     s->unix_path = cfg->unix_path ? xstrdup(cfg->unix_path) : NULL;
     s->port = cfg->port;
-    s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->timeout_ms = cfg->timeout_ms;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
-    s->nbuckets = 16;
-    s->keys = xcalloc(s->nbuckets, sizeof(*s->keys));
+    smap_init(&s->keys);
+    /* Seeds the backoff jitter so that processes started together differ: the time (times
+     * Knuth's multiplicative hash constant) and the heap address, xor the 64-bit golden ratio.
+     * xorshift stays at 0 forever, hence the check. */
     s->rng = (uint64_t)mono_ms() * 2654435761u ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
     if (!s->rng)
         s->rng = 1;
@@ -1486,7 +1472,7 @@ fail_cond:
 fail_condattr:
     pthread_mutex_destroy(&s->mu);
 fail_mutex:
-    keys_free(s);
+    smap_deinit(&s->keys, key_state_free);
     free(s->host);
     free(s->unix_path);
     free(s);
@@ -1514,12 +1500,23 @@ void store_free(struct store *s)
     }
     struct outbox ob = {s->res_head, s->res_tail, 0, -1, 0};
     outbox_free(&ob);
-    keys_free(s);
+    smap_deinit(&s->keys, key_state_free);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->host);
     free(s->unix_path);
     free(s);
+}
+
+/* A new request on stream 'key', or NULL when the store is known down: that refusal comes first,
+ * so a disconnected store costs no allocation. */
+static struct req *req_new(const struct store *s, const char *key)
+{
+    if (atomic_load(&s->link) == LINK_DOWN)
+        return NULL;
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->key = xstrdup(key);
+    return r;
 }
 
 /* Queue 'r' for the thread (takes ownership). Returns 0, or -ENOTCONN / -ENOBUFS (r freed). */
@@ -1555,14 +1552,11 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
 {
     if (!s || !key || !payload || (sadd_set && !sadd_member))
         return -EINVAL;
-    /* Cheap refusals first, so an overloaded or disconnected store costs no allocation. */
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, key);
+    if (!r)
         return -ENOTCONN;
-
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(key);
     r->len = strlen(payload);
-    r->payload = dup_bytes(payload, r->len);
+    r->payload = xmemdup(payload, r->len);
     if (sadd_set) {
         r->sadd_set = xstrdup(sadd_set);
         r->sadd_member = xstrdup(sadd_member);
@@ -1575,13 +1569,12 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 {
     if (!s || !stream_key || !key || !value)
         return -EINVAL;
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, stream_key);
+    if (!r)
         return -ENOTCONN;
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(stream_key);
     r->put_key = xstrdup(key);
     r->len = len;
-    r->payload = dup_bytes((const char *)value, len);
+    r->payload = xmemdup(value, len);
     return enqueue(s, r, ctx, now_ms);
 }
 
@@ -1589,12 +1582,11 @@ int store_read(struct store *s, const char *key, const char *start, bool inclusi
                unsigned count, uint64_t ctx, int64_t now_ms)
 {
     struct stream_id sid;
-    if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > 10000)
+    if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > STORE_READ_MAX)
         return -EINVAL;
-    if (atomic_load(&s->link) == LINK_DOWN)
+    struct req *r = req_new(s, key);
+    if (!r)
         return -ENOTCONN;
-    struct req *r = xcalloc(1, sizeof(*r));
-    r->key = xstrdup(key);
     size_t n = strlen(start) + 2;
     r->range_start = xmalloc(n);
     snprintf(r->range_start, n, "%s%s", inclusive ? "" : "(", start);
@@ -1661,18 +1653,8 @@ void store_expire(struct store *s, int64_t now_ms)
 {
     struct outbox ob = OUTBOX_INIT;
     pthread_mutex_lock(&s->mu);
-    /* Queued requests are in call order, so the expired ones form a prefix. */
-    while (s->wait_head && now_ms - s->wait_head->caller_ms >= s->timeout_ms) {
-        struct req *r = s->wait_head;
-        s->wait_head = r->next;
-        if (!s->wait_head)
-            s->wait_tail = NULL;
-        outbox_complete(&ob, r, store_err_timeout, NULL, 0);
-    }
-    bool any = publish_locked(s, &ob);
-    pthread_mutex_unlock(&s->mu);
-    if (any && s->wake)
-        s->wake(s->wake_arg);
+    expire_locked(s, &ob, BY_CALLER, now_ms);
+    publish_unlock(s, &ob);
 }
 
 bool store_is_up(const struct store *s)
@@ -1686,17 +1668,23 @@ bool store_is_up(const struct store *s)
 
 static redisContext *open_sync(const struct store_config *cfg, char *why, size_t why_size)
 {
-    if (!cfg->unix_path && !cfg->host) {
-        snprintf(why, why_size, "no host or unix_path");
+    const char *bad = config_error(cfg);
+    if (bad) {
+        snprintf(why, why_size, "%s", bad);
         return NULL;
     }
-    return open_conn(cfg->host, cfg->port, cfg->unix_path,
-                     cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS, why, why_size);
+    return open_conn(cfg->host, cfg->port, cfg->unix_path, cfg->timeout_ms, why, why_size);
 }
 
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size)
 {
-    char why[160] = "";
+    char why[WHY_MAX] = "";
+    const char *bad = config_error(cfg);
+    if (bad) {
+        if (err && err_size)
+            snprintf(err, err_size, "%s", bad);
+        return -EINVAL;
+    }
     int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     for (;;) {
         redisContext *c = open_sync(cfg, why, sizeof(why));
@@ -1740,7 +1728,7 @@ static int config_get1(redisContext *c, const char *name, char *out, size_t out_
 int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size, char *aof,
                      size_t aof_size)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
@@ -1753,7 +1741,7 @@ int store_config_get(const struct store_config *cfg, char *policy, size_t policy
 
 int store_members(const struct store_config *cfg, const char *set, store_member_cb *cb, void *arg)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
@@ -1777,7 +1765,7 @@ int store_members(const struct store_config *cfg, const char *set, store_member_
 int store_replay(const struct store_config *cfg, const char *key, const char *after_id,
                  store_entry_cb *cb, void *arg)
 {
-    char why[160];
+    char why[WHY_MAX];
     char start[MSG_EVENT_ID_MAX + 2] = "-";
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
@@ -1821,31 +1809,39 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
     return rc;
 }
 
+/* GET 'key'. Returns 1 with the string reply in *out (free it), 0 if absent, or <0 on error. */
+static int get_value(redisContext *c, const char *key, redisReply **out)
+{
+    redisReply *r = redisCommand(c, "GET %s", key);
+    *out = NULL;
+    if (!r)
+        return -EIO;
+    int rc = r->type == REDIS_REPLY_NIL ? 0 : r->type == REDIS_REPLY_STRING ? 1 : -EPROTO;
+    if (rc == 1)
+        *out = r;
+    else
+        freeReplyObject(r);
+    return rc;
+}
+
 /* GET 'key' into 'out'. Returns 1 if found, 0 if absent, <0 on error. */
 static int get_str(redisContext *c, const char *key, char *out, size_t out_size)
 {
-    redisReply *r = redisCommand(c, "GET %s", key);
-    int rc;
-    if (!r)
-        return -EIO;
-    if (r->type == REDIS_REPLY_NIL) {
-        rc = 0;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        rc = -EPROTO;
-    } else if (r->len >= out_size) {
+    redisReply *r;
+    int rc = get_value(c, key, &r);
+    if (rc == 1 && r->len >= out_size)
         rc = -ENOSPC;
-    } else {
+    else if (rc == 1)
         copy_str(out, out_size, r->str, r->len);
-        rc = 1;
-    }
-    freeReplyObject(r);
+    if (r)
+        freeReplyObject(r);
     return rc;
 }
 
 int store_get_or_set(const struct store_config *cfg, const char *key, const char *value_if_absent,
                      char *out, size_t out_size)
 {
-    char why[160];
+    char why[WHY_MAX];
     if (!out || out_size == 0)
         return -EINVAL;
     redisContext *c = open_sync(cfg, why, sizeof(why));
@@ -1872,25 +1868,17 @@ int store_get_or_set(const struct store_config *cfg, const char *key, const char
 
 int store_get(const struct store_config *cfg, const char *key, unsigned char **out, size_t *len)
 {
-    char why[160];
+    char why[WHY_MAX];
     redisContext *c = open_sync(cfg, why, sizeof(why));
     if (!c)
         return -ENOTCONN;
-    redisReply *r = redisCommand(c, "GET %s", key);
-    int rc;
-    if (!r) {
-        rc = -EIO;
-    } else if (r->type == REDIS_REPLY_NIL) {
-        rc = -ENOENT;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        rc = -EPROTO;
-    } else {
-        *out = (unsigned char *)dup_bytes(r->str, r->len);
+    redisReply *r;
+    int rc = get_value(c, key, &r);
+    if (rc == 1) {
+        *out = (unsigned char *)xmemdup(r->str, r->len);
         *len = r->len;
-        rc = 0;
-    }
-    if (r)
         freeReplyObject(r);
+    }
     redisFree(c);
-    return rc;
+    return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
 }

@@ -4,17 +4,17 @@
  * unanswered), and hands completions back to the loop thread through a locked queue plus the
  * 'wake' callback (main passes one that calls lws_cancel_service()). It keeps its own timeouts
  * and reconnects with jittered backoff, because hiredis 0.14 has neither.
- * The synchronous calls (store_connect_check, store_replay, ...) are for start-up, before the loop
+ * The synchronous calls (store_check, store_replay, ...) are for start-up, before the loop
  * serves, and use their own connection.
  *
  * One writer per jam: every append is one Lua script that checks, in the same atomic step as the
- * XADD, that this instance holds the stream's lease ("<stream>:lease" = instance id, the ":events"
- * suffix replaced) under the fencing epoch it acquired ("<stream>:epoch", INCR on each
- * acquisition). A stream is acquired before its first append (SET NX with a TTL of lease_ms), the
- * thread then reads what other writers appended after the id the loop last applied (store_track)
- * and posts it as STORE_FOUND before sending anything. Held leases are renewed every lease_ms/3
- * and released by store_free. An append refused by the fence appends nothing and fails with
- * store_err_fenced; STORE_FENCED says who owns the stream instead.
+ * XADD, that this instance holds the stream's lease (keys_lease: the instance id) under the fencing
+ * epoch it acquired (keys_epoch, INCR on each acquisition). A stream is acquired before its first
+ * append (SET NX with a TTL of lease_ms), the thread then reads what other writers appended after
+ * the id the loop last applied (store_track) and posts it as STORE_FOUND before sending anything.
+ * Held leases are renewed every lease_ms/3 and released by store_free. An append refused by the
+ * fence appends nothing and fails with store_err_fenced; STORE_FENCED says who owns the stream
+ * instead.
  */
 #ifndef COJAM_STORE_H
 #define COJAM_STORE_H
@@ -27,6 +27,7 @@
 
 #define STORE_WINDOW 256 /* unanswered commands; unbounded pipelining buffers without limit */
 #define STORE_OWNER_MAX 64 /* longest instance id */
+#define STORE_READ_MAX 10000 /* entries per store_read: bounds the reply the thread holds at once */
 
 struct store;
 
@@ -34,7 +35,9 @@ struct store_config {
     const char *host;       /* borrowed; NULL when unix_path is used */
     int port;
     const char *unix_path;  /* borrowed; NULL for TCP */
-    int timeout_ms;         /* a write not confirmed within this fails (default 2000) */
+    int timeout_ms;         /* > 0: a write not confirmed within this fails; also the connect,
+                               read and write timeout of every connection. No default here: the
+                               one default and its bounds are config.c's --redis-timeout-ms. */
     size_t queue_max;       /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
     const char *instance_id; /* borrowed: names this process in leases: 1..STORE_OWNER_MAX
                                 printable characters, no spaces, not "none"; unique among the live
@@ -83,7 +86,8 @@ struct store_result {
     size_t n_entries;
 };
 
-/* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno. */
+/* Start the writer thread. Does not wait for Redis. Returns 0 or a negative errno: -EINVAL for a
+ * config without host and unix_path, with timeout_ms <= 0 or with an invalid instance_id. */
 int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_arg,
               struct store **out);
 /* Stop the thread (pending appends are dropped without results), release the leases it holds (if
@@ -120,8 +124,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 /* Queue "XRANGE <key> <start> + COUNT <count>" ('inclusive' false: the exclusive "(<start>").
  * Reads need no lease and leave no stream in doubt. They share the pipeline of the appends, so a
  * read sees every append queued before it. Its result is a STORE_RANGE with 'ctx'; it fails like
- * an append (store_err_timeout, store_err_unavailable). 'count' 1..10000. Same return values as
- * store_append. */
+ * an append (store_err_timeout, store_err_unavailable). 'count' 1..STORE_READ_MAX. Same return
+ * values as store_append. */
 int store_read(struct store *s, const char *key, const char *start, bool inclusive,
                unsigned count, uint64_t ctx, int64_t now_ms);
 
@@ -141,7 +145,9 @@ bool store_is_up(const struct store *s);
 /* ---- synchronous, for start-up (blocking; own connection) ---------------------------------- */
 
 /* Connect and PING, retrying for up to 'wait_ms' (Redis may be starting or -LOADING).
- * Returns 0, or -ETIMEDOUT with a reason in 'err' (size err_size). */
+ * Returns 0, -EINVAL at once for a config store_new would refuse (other than its instance_id), or
+ * -ETIMEDOUT; with a reason in 'err' (size err_size) on failure. The other synchronous calls fail
+ * (-ENOTCONN) on such a config. */
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size);
 
 /* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */

@@ -7,6 +7,8 @@
  * tested via store.h.
  */
 #include "store.h"
+#include "hash.h"
+#include "keys.h"
 #include "test.h"
 
 #include <errno.h>
@@ -486,6 +488,29 @@ TEST(check_and_config)
     CHECK(store_config_get(&dead, policy, sizeof(policy), aof, sizeof(aof)) < 0);
 }
 
+/* The timeout has its one default in config.c: the store refuses a config without one rather than
+ * apply a second default of its own. */
+TEST(timeout_is_required)
+{
+    struct store_config cfg = config(0, 0);
+    struct store *s = NULL;
+    char err[160] = "";
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    CHECK(s == NULL);
+    CHECK_EQ_INT(store_check(&cfg, 60000, err, sizeof err), -EINVAL);
+    CHECK(strstr(err, "timeout_ms") != NULL);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(store_get(&cfg, "t:none", &buf, &len), -ENOTCONN);
+    cfg.timeout_ms = -1;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    cfg = config(500, 0);
+    cfg.host = NULL;
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), -EINVAL);
+    CHECK_EQ_INT(store_check(&cfg, 3000, err, sizeof err), -EINVAL);
+    CHECK(strstr(err, "host") != NULL);
+}
+
 TEST(down_at_start)
 {
     struct store_config cfg = config(300, 0);
@@ -700,6 +725,40 @@ TEST(get_or_set)
     CHECK(store_get_or_set(&dead, "t:secret", "xyz", out, sizeof(out)) < 0);
 }
 
+/* store_expire measures a queued append's age by the caller's clock (here one that starts at 0),
+ * whatever the store's own clock says. The thread is held in its first PING by a stopped Redis,
+ * so the appends stay queued; they expire exactly when the caller's clock reaches timeout_ms. */
+TEST(expire_by_the_callers_clock)
+{
+    struct store_config cfg = config(5000, 0);
+    struct store *s = NULL;
+    seen_reset();
+    redis_signal(SIGSTOP);
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (!s) {
+        redis_signal(SIGCONT);
+        return;
+    }
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(store_append(s, "t:expire", "x", NULL, NULL, (uint64_t)i, i), 0);
+    struct store_result rs[8];
+    store_expire(s, 0 + 4999);
+    CHECK_EQ_INT(store_poll(s, rs, 8), 0);
+    store_expire(s, 2 + 5000);
+    size_t n = store_poll(s, rs, 8);
+    CHECK_EQ_INT(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(rs[i].kind, STORE_APPENDED);
+        CHECK_EQ_INT(rs[i].ctx, i);
+        CHECK(rs[i].err == store_err_timeout);
+        store_result_clear(&rs[i]);
+    }
+    redis_signal(SIGCONT);
+    CHECK(pump(s, 8000, have_results, 3, 5));
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+}
+
 TEST(stop_times_out_then_finds_in_doubt)
 {
     struct store *s = open_store(300, 0);
@@ -887,6 +946,32 @@ TEST(kill_and_restart)
 
 #define FK "t:fence:events"
 
+/* keys_lease/keys_epoch name the keys the scripts fence on: beside a jam's stream they are the
+ * jam's keys of the schema; any other key gets the suffix appended, at any length. */
+TEST(lease_and_epoch_keys)
+{
+    char stream[KEYS_MAX], want[KEYS_MAX], *k;
+    keys_stream(stream, "123456");
+    keys_jam(want, "123456", "lease");
+    CHECK_EQ_STR(k = keys_lease(stream), want);
+    free(k);
+    keys_jam(want, "123456", "epoch");
+    CHECK_EQ_STR(k = keys_epoch(stream), want);
+    free(k);
+    CHECK_EQ_STR(k = keys_lease("t:x"), "t:x:lease");
+    free(k);
+    CHECK_EQ_STR(k = keys_epoch(":events"), ":epoch");
+    free(k);
+    CHECK_EQ_STR(k = keys_lease("events"), "events:lease");
+    free(k);
+    char big[200];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    k = keys_epoch(big);
+    CHECK(strlen(k) == sizeof big - 1 + strlen(":epoch") && strncmp(k, big, sizeof big - 1) == 0);
+    free(k);
+}
+
 TEST(instance_ids)
 {
     struct store_config cfg = config(500, 0);
@@ -911,6 +996,106 @@ TEST(instance_ids)
         CHECK_EQ_STR(store_instance_id(s), "cojamd-1");
         store_free(s);
     }
+}
+
+/* Without an instance id the store names itself after the host and, for a unix socket, the
+ * FNV-1a of its path: the same id on every start (a restarted server retakes its leases at once).
+ * The hash is checked against the published FNV-1a test vectors. */
+TEST(default_instance_id_is_stable)
+{
+    CHECK(hash_fnv1a("") == 0xcbf29ce484222325ull);
+    CHECK(hash_fnv1a("a") == 0xaf63dc4c8601ec8cull);
+    CHECK(hash_fnv1a("foobar") == 0x85944171f73967e8ull);
+
+    static const char *const paths[] = {"/nonexistent/a/redis.sock", "/nonexistent/a/redis.sock",
+                                        "/nonexistent/b/redis.sock"};
+    char ids[3][STORE_OWNER_MAX + 1];
+    for (int i = 0; i < 3; i++) {
+        struct store_config cfg = config(500, 0);
+        cfg.host = NULL;
+        cfg.unix_path = paths[i];
+        struct store *s = NULL;
+        ids[i][0] = '\0';
+        CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+        if (s)
+            snprintf(ids[i], sizeof ids[i], "%s", store_instance_id(s));
+        store_free(s);
+    }
+    char tail[32];
+    snprintf(tail, sizeof tail, ":%016llx", (unsigned long long)hash_fnv1a(paths[0]));
+    size_t n = strlen(ids[0]);
+    CHECK(n > strlen(tail) && strcmp(ids[0] + n - strlen(tail), tail) == 0);
+    CHECK_EQ_STR(ids[1], ids[0]);
+    CHECK(strcmp(ids[2], ids[0]) != 0);
+}
+
+/* Streams beyond the first few (the thread's table of them grows): every one is acquired, written
+ * and, at store_free, released. */
+TEST(many_streams)
+{
+    enum { N = 40 };
+    char key[64], lease[64], buf[80];
+    seen_reset();
+    struct store *s = open_instance("inst-M", 10000);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "t:many:%d:events", i);
+        CHECK_EQ_INT(store_append(s, key, "m", NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(s, 5000, have_results, 0, N));
+    int ok = 0, owned = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(lease, sizeof lease, "t:many:%d:lease", i);
+        ok += seen.count[i] == 1 && seen.err[i] == NULL;
+        owned += strcmp(redis_get(lease, buf, sizeof buf), "inst-M") == 0;
+    }
+    CHECK_EQ_INT(ok, N);
+    CHECK_EQ_INT(owned, N);
+    store_free(s);
+    int released = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(lease, sizeof lease, "t:many:%d:lease", i);
+        released += strcmp(redis_get(lease, buf, sizeof buf), "(nil)") == 0;
+    }
+    CHECK_EQ_INT(released, N);
+    CHECK_EQ_INT(seen.bad, 0);
+}
+
+/* A fenced put keeps binary values whole (NUL bytes included) through store_get; a put by an
+ * instance that does not hold the stream's lease writes nothing. */
+TEST(put_and_get_binary)
+{
+    static const char value[] = {'s', 0, 'n', 'a', 0, 'p'};
+    struct store_config cfg = config(2000, 0);
+    unsigned char *got = NULL;
+    size_t len = 0;
+    seen_reset();
+    struct store *a = open_instance("inst-P", 0);
+    struct store *b = open_instance("inst-Q", 0);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_free(a);
+        store_free(b);
+        return;
+    }
+    CHECK_EQ_INT(store_get(&cfg, "t:put:snapshot", &got, &len), -ENOENT);
+    CHECK_EQ_INT(store_append(a, "t:put:events", "p0", NULL, NULL, 0, now_ms()), 0);
+    CHECK_EQ_INT(store_put(a, "t:put:events", "t:put:snapshot", value, sizeof value, 1, now_ms()),
+                 0);
+    CHECK(pump(a, 3000, have_results, 0, 2));
+    CHECK(seen.err[0] == NULL && seen.err[1] == NULL);
+    CHECK_EQ_STR(seen.id[1], "");
+    CHECK_EQ_INT(store_put(b, "t:put:events", "t:put:snapshot", "other", 5, 2, now_ms()), 0);
+    CHECK(pump(b, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == store_err_fenced);
+    CHECK_EQ_INT(store_get(&cfg, "t:put:snapshot", &got, &len), 0);
+    CHECK(got && len == sizeof value && memcmp(got, value, len) == 0);
+    free(got);
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(b);
+    store_free(a);
 }
 
 /* A owns the stream; B is fenced and says by whom; A's clean stop hands it to B at once, whose
@@ -1186,6 +1371,7 @@ int main(void)
         return 1;
     }
     RUN(check_and_config);
+    RUN(timeout_is_required);
     RUN(down_at_start);
     RUN(append_order_and_sadd);
     RUN(reads_page_and_follow_appends);
@@ -1193,11 +1379,16 @@ int main(void)
     RUN(queue_bound);
     RUN(replay_pages);
     RUN(get_or_set);
+    RUN(expire_by_the_callers_clock);
     RUN(stop_times_out_then_finds_in_doubt);
     RUN(stop_mid_burst_accounts_for_every_entry);
     RUN(free_with_appends_in_flight);
     RUN(kill_and_restart);
     RUN(instance_ids);
+    RUN(lease_and_epoch_keys);
+    RUN(default_instance_id_is_stable);
+    RUN(many_streams);
+    RUN(put_and_get_binary);
     RUN(fencing_and_handover);
     RUN(fencing_when_lease_changes_under_owner);
     RUN(fencing_on_epoch_change);
