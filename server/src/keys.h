@@ -18,16 +18,17 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "msg.h"
 
 #define KEYS_JAMS "cojam:jams"
 #define KEYS_TOKEN_KEY "cojam:token-key"
-#define KEYS_MAX 64 /* every key of a jam fits, with its 6-digit code */
+#define KEYS_MAX 64 /* every key of a jam fits, with its MSG_CODE_LEN-digit code */
 #define KEYS_EVENTS "events" /* what a jam's stream key ends with, after a ':' */
 
 /* "cojam:jam:<code>:<what>" into 'out' (KEYS_MAX bytes). */
 static inline void keys_jam(char out[KEYS_MAX], const char *code, const char *what)
 {
-    snprintf(out, KEYS_MAX, "cojam:jam:%.6s:%s", code, what);
+    snprintf(out, KEYS_MAX, "cojam:jam:%.*s:%s", MSG_CODE_LEN, code, what);
 }
 
 static inline void keys_stream(char out[KEYS_MAX], const char *code)
@@ -40,18 +41,19 @@ static inline void keys_snapshot(char out[KEYS_MAX], const char *code)
     keys_jam(out, code, "snapshot");
 }
 
-/* The join code of a jam's stream key into 'code' (7 bytes); false for any other key. */
-static inline bool keys_stream_code(const char *key, char code[7])
+/* The join code of a jam's stream key into 'code'; false for any other key. */
+static inline bool keys_stream_code(const char *key, char code[MSG_CODE_LEN + 1])
 {
     static const char prefix[] = "cojam:jam:", suffix[] = ":" KEYS_EVENTS;
     size_t n = strlen(key), pl = sizeof prefix - 1, sl = sizeof suffix - 1;
-    if (n != pl + 6 + sl || memcmp(key, prefix, pl) != 0 || memcmp(key + pl + 6, suffix, sl) != 0)
+    if (n != pl + MSG_CODE_LEN + sl || memcmp(key, prefix, pl) != 0 ||
+        memcmp(key + pl + MSG_CODE_LEN, suffix, sl) != 0)
         return false;
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < MSG_CODE_LEN; i++)
         if (key[pl + i] < '0' || key[pl + i] > '9')
             return false;
-    memcpy(code, key + pl, 6);
-    code[6] = '\0';
+    memcpy(code, key + pl, MSG_CODE_LEN);
+    code[MSG_CODE_LEN] = '\0';
     return true;
 }
 

@@ -168,7 +168,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct embedded emb = {0};
-    struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms, .queue_max = 65536};
+    struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
     char redis_host[256];
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files

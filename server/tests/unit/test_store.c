@@ -84,18 +84,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Stream ids compare as (ms, seq). */
-static int id_cmp(const char *a, const char *b)
-{
-    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
-    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
-    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0;
-    unsigned long long bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    return as < bs ? -1 : as > bs;
-}
-
 static void on_wake(void *arg)
 {
     (void)arg;
@@ -168,7 +156,7 @@ static void record(const struct store_result *r)
             snprintf(seen.range[r->ctx - RANGE_CTX].first_id, MSG_EVENT_ID_MAX + 1, "%s", a->id);
             snprintf(seen.range[r->ctx - RANGE_CTX].last_id, MSG_EVENT_ID_MAX + 1, "%s", z->id);
             for (size_t i = 1; i < r->n_entries; i++)
-                if (id_cmp(r->entries[i - 1].id, r->entries[i].id) >= 0)
+                if (stream_id_cmp(r->entries[i - 1].id, r->entries[i].id) >= 0)
                     seen.order_violations++;
         }
         break;
@@ -440,7 +428,7 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
         rs->mismatches++;
     if (strcmp(id, seen.id[rs->first_index + rs->n]) != 0)
         rs->mismatches++;
-    if (rs->last_id[0] && id_cmp(rs->last_id, id) >= 0)
+    if (rs->last_id[0] && stream_id_cmp(rs->last_id, id) >= 0)
         rs->out_of_order++;
     snprintf(rs->last_id, sizeof(rs->last_id), "%s", id);
     rs->n++;
@@ -548,7 +536,7 @@ TEST(append_order_and_sadd)
     for (int i = 0; i < 302; i++)
         CHECK(seen.err[i] == NULL);
     for (int i = 1; i < 300; i++)
-        CHECK(id_cmp(seen.id[i - 1], seen.id[i]) < 0);
+        CHECK(stream_id_cmp(seen.id[i - 1], seen.id[i]) < 0);
     CHECK_EQ_INT(seen.order_violations, 0);
     CHECK_EQ_INT(seen.bad, 0);
     store_free(s);
@@ -803,7 +791,7 @@ TEST(stop_times_out_then_finds_in_doubt)
     CHECK_EQ_INT(store_append(s, "t:doubt", "d12", NULL, NULL, 12, now_ms()), 0);
     CHECK(pump(s, 3000, have_results, 12, 13));
     CHECK(seen.err[12] == NULL);
-    CHECK(seen.found >= 1 && id_cmp(seen.found_id[seen.found - 1], seen.id[12]) < 0);
+    CHECK(seen.found >= 1 && stream_id_cmp(seen.found_id[seen.found - 1], seen.id[12]) < 0);
     int k = 0;
     struct store_config cfg = config(2000, 0);
     CHECK_EQ_INT(store_replay(&cfg, "t:doubt", "", on_entry_plain, &k), 0);
