@@ -10,7 +10,7 @@
 # what to fix, and the layers that do not need it still run. `make test` uses it.
 # A run that changes the git work tree (tracked files, or new untracked ones) fails as well.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd -P) # physical, as git rev-parse prints it
 setup=0
 if [ "${1:-}" = --setup ]; then setup=1; shift; fi
 out=${1:-build/debug}
