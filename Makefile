@@ -2,6 +2,8 @@
 #   make            build build/cojamd (release flavour)
 #   make run        install missing Debian packages, build, run cojamd (it starts its own Redis)
 #   make test       install what the tests need, build, run every test; ends "N passed, N failed"
+#                   (a set-up step that fails counts as a failed test there, with what to fix)
+#   make screenshots  refresh the page screenshots the READMEs show (tests write theirs to build/)
 #   make asan       the same tests against an ASan+UBSan build
 #   make bench      benchmarks (ranking micro-benchmark, load tests); never part of make test
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (clang-14)
@@ -10,13 +12,14 @@
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all build run test asan unit bench fuzz lint format format-check clean deps test-deps faults-long
+.PHONY: all build run test asan unit bench fuzz lint format format-check clean deps test-deps faults-long screenshots
 all: build
 
 deps:
 	@bash deploy/install-deps.sh build
 test-deps:
 	@bash deploy/install-deps.sh test
+	@bash deploy/install-deps.sh npm
 
 build:
 	@$(MAKE) --no-print-directory -C server FLAVOUR=release all
@@ -25,17 +28,26 @@ build:
 run: deps build
 	./build/cojamd $(ARGS)
 
-test: test-deps
-	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all unit-bins
-	@bash server/tests/run-all.sh build/debug
+# run-all.sh --setup installs the packages and node modules and builds, each a counted step, so a
+# failed set-up still ends in the "N passed, N failed" line instead of stopping make.
+test:
+	@bash server/tests/run-all.sh --setup build/debug
+
+# Test runs write every page's screenshot to build/screenshots/; this copies the ones README.md and
+# web-client/README.md show into web-client/tests/screenshots/, the only ones committed.
+screenshots: test-deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
+	@rm -rf build/screenshots
+	@cd web-client/tests && node browser.test.mjs
+	@for f in $$(grep -oh 'tests/screenshots/[a-z-]*\.png' README.md web-client/README.md | sort -u); do \
+	  cp build/screenshots/$${f##*/} web-client/tests/screenshots/ && echo "refreshed web-client/$$f"; done
 
 unit:
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all unit-bins
 	@ONLY=unit bash server/tests/run-all.sh build/debug
 
-asan: test-deps
-	@$(MAKE) --no-print-directory -s -C server FLAVOUR=asan all unit-bins
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 bash server/tests/run-all.sh build/asan
+asan:
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 bash server/tests/run-all.sh --setup build/asan
 
 bench: deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=release bench-bins

@@ -1,6 +1,7 @@
 // Browser tests of the web client against the real cojamd (and a private redis-server).
-// Run: cd web-client/tests && npm install && node browser.test.mjs
+// Run: cd web-client/tests && npm ci && node browser.test.mjs
 // Env: COJAMD (path of the cojamd binary; default ../../build/debug/cojamd),
+//      SCREENSHOT_DIR (where the page screenshots go; default ../../build/screenshots),
 //      COJAM_URL (use an already running server instead of starting redis + cojamd; for development).
 // Prints TAP lines and ends with "# N passed, N failed". Exit code 0 only if everything passed.
 
@@ -15,7 +16,9 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const webRoot = path.join(repo, 'web-client/public');
-const shots = path.join(here, 'screenshots');
+// Screenshots go under build/ (ignored by git) so that a test run leaves the tree clean;
+// `make screenshots` sets SCREENSHOT_DIR to refresh the committed ones the READMEs show.
+const shots = path.resolve(process.env.SCREENSHOT_DIR || path.join(repo, 'build/screenshots'));
 const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
 const ADMIN = 'test-admin';
 const HOSTILE = '<img src=x onerror=window.__xss=1>';

@@ -1,12 +1,17 @@
 // Unit test of the QR encoder: encode strings of many lengths (versions 1–10) and decode them back
 // with jsQR (a test-only dependency). Prints TAP and "# N passed, N failed".
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import path from 'node:path';
 import jsQR from 'jsqr';
 
 globalThis.window = globalThis;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { encodeQR } = await import(pathToFileURL(path.join(here, '../public/js/qr.js')).href);
+// qr.js is an ES module for the browser, but public/ has no package.json saying so: Node 18
+// (Debian 12's nodejs) loads a bare .js file as CommonJS and stops at `export`. A data: URL of type
+// text/javascript is always loaded as an ES module. qr.js imports nothing, so no relative paths break.
+const qrSource = fs.readFileSync(path.join(here, '../public/js/qr.js'), 'utf8');
+const { encodeQR } = await import('data:text/javascript;base64,' + Buffer.from(qrSource).toString('base64'));
 
 let passed = 0, failed = 0, n = 0;
 function check(name, ok, info) {

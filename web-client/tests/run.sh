@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Browser tests of the web client in headless Debian chromium (playwright-core, no browser
-# download) plus the QR encoder check. Prints the TAP of both and one total line.
+# download) plus the QR encoder and dependency checks. Prints the TAP of all and one total line.
 set -u
 cd "$(dirname "$0")"
-[ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error >/dev/null
+if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
+  echo "not ok - node modules not installed (what to fix is said above)"
+  echo "# 0 passed, 1 failed"
+  exit 1
+fi
 passed=0 failed=0
-for t in qr.test.mjs browser.test.mjs; do
+for t in engines.test.mjs qr.test.mjs browser.test.mjs; do
   out=$(node "$t" 2>&1); rc=$?
   echo "$out"
   line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)
