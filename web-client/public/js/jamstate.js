@@ -81,8 +81,11 @@ export class JamState {
   }
 
   // Applies an update that follows(). Returns {phaseChanged, newItems:[ids], votesChanged:[ids]}.
+  // An update that ends before the last seen id is old: its absolute values are older than ours,
+  // so it is ignored. One that ends at it (a clock/stats-only update, or a repeat) is applied.
   applyUpdate(u) {
     const out = { phaseChanged: false, newItems: [], votesChanged: [] };
+    if (u.to && compareIds(u.to, this.lastEventId) < 0) return out;
     if (u.items) {
       for (const it of u.items) {
         const old = this.items.get(it.id);
