@@ -5,8 +5,8 @@ set -u
 cd "$(dirname "$0")"
 [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error >/dev/null
 passed=0 failed=0
-for t in qr.test.mjs browser.test.mjs; do
-  out=$(node "$t" 2>&1); rc=$?
+for t in qr.test.mjs browser.test.mjs "--test --test-reporter=tap jamstate.test.mjs"; do
+  out=$(node $t 2>&1); rc=$?; out=$(echo "$out" | awk '{print} /^# pass /{p=$3} /^# fail /{f=$3} END{if (p != "") print "# " p " passed, " f " failed"}')
   echo "$out"
   line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)
   if [ -z "$line" ]; then echo "not ok - $t gave no summary (exit $rc)"; failed=$((failed + 1)); continue; fi
