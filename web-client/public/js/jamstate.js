@@ -4,7 +4,8 @@
 export const KINDS = ['problem', 'idea', 'refinement', 'pledge'];
 export const PHASES = ['explore', 'ideate', 'design', 'diffuse', 'results'];
 
-// What each phase accepts (proto/messages.md, "Phases and what they accept").
+// What each phase accepts (proto/messages.md, "Phases and what they accept"). Not kept in step by
+// hand: tests/jamstate.test.mjs compares these tables with what server/src/room.c enforces.
 export const PHASE_RULES = {
   explore: { post: 'problem', parent: null, parentRequired: false, vote: ['problem'] },
   ideate: { post: 'idea', parent: 'problem', parentRequired: false, vote: ['idea'] },
