@@ -50,52 +50,45 @@ static char *dup_or_null(const char *s)
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
+/* The op table is an imap used as a multimap: op_hash(pid, op) -> struct room_op *, owned. The
+ * hash is keyed (hash_seed), so a participant cannot choose op ids that collide on purpose. */
 static uint64_t op_hash(int64_t pid, const char *op)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)pid * 0x9e3779b97f4a7c15ull;
-    while (*op)
-        h = (h ^ (unsigned char)*op++) * 0x100000001b3ull;
-    return h ^ (h >> 29);
+    return hash_bytes(op, strlen(op), (uint64_t)pid);
 }
 
-static struct room_op *ops_find(const struct op_table *t, int64_t pid, const char *op, uint64_t h)
+static struct room_op *as_op(uint64_t v)
 {
-    if (!t->cap)
-        return NULL;
-    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        struct room_op *r = t->slots[i];
-        if (!r)
-            return NULL;
-        if (r->hash == h && r->pid == pid && strcmp(r->op, op) == 0)
-            return r;
-    }
+    return (struct room_op *)(uintptr_t)v;
 }
 
-static void ops_insert(struct op_table *t, struct room_op *rec)
+static struct room_op *ops_find(const struct imap *t, int64_t pid, const char *op, uint64_t h)
 {
-    if ((t->used + 1) * 10 >= t->cap * 7) {
-        struct op_table old = *t;
-        t->cap = old.cap ? old.cap * 2 : 256;
-        t->slots = xcalloc(t->cap, sizeof *t->slots);
-        t->used = 0;
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.slots[i])
-                ops_insert(t, old.slots[i]);
-        free(old.slots);
-    }
-    size_t i = rec->hash & (t->cap - 1);
-    while (t->slots[i])
-        i = (i + 1) & (t->cap - 1);
-    t->slots[i] = rec;
-    t->used++;
+    uint64_t v;
+    for (size_t pos = 0; imap_probe(t, h, &pos, &v);)
+        if (as_op(v)->pid == pid && strcmp(as_op(v)->op, op) == 0)
+            return as_op(v);
+    return NULL;
 }
 
-static void ops_free(struct op_table *t)
+/* A new record of (pid, op) with outcome 'done', in the table under hash 'h'. */
+static void ops_insert(struct imap *t, int64_t pid, const char *op, uint64_t h,
+                       const struct op_done *done)
 {
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->slots[i]);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
+    size_t n = strlen(op);
+    struct room_op *rec = xmalloc(sizeof *rec + n + 1);
+    rec->pid = pid;
+    rec->done = *done;
+    memcpy(rec->op, op, n + 1);
+    imap_add(t, h, (uint64_t)(uintptr_t)rec);
+}
+
+static void ops_free(struct imap *t)
+{
+    uint64_t v;
+    for (size_t pos = 0; imap_next(t, &pos, NULL, &v);)
+        free(as_op(v));
+    imap_deinit(t);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
@@ -113,6 +106,7 @@ struct room *room_new(const struct jam_config *cfg, const struct room_limits *li
     imap_init(&r->pid_index);
     imap_init(&r->votes);
     imap_init(&r->inflight);
+    imap_init(&r->ops);
     for (int k = 0; k < KIND__COUNT; k++)
         r->rank[k] = rank_new(0x5eed0000u + (uint32_t)k);
     return r;
@@ -233,10 +227,8 @@ const struct op_done *room_op_done(const struct room *r, int64_t pid, const char
 
 const struct room_op *room_op_next(const struct room *r, size_t *pos)
 {
-    for (; *pos < r->ops.cap; (*pos)++)
-        if (r->ops.slots[*pos])
-            return r->ops.slots[(*pos)++];
-    return NULL;
+    uint64_t v;
+    return imap_next(&r->ops, pos, NULL, &v) ? as_op(v) : NULL;
 }
 
 bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index)
@@ -801,21 +793,16 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->reason = dup_or_null(e->reason);
 }
 
-static void record_op(struct room *r, const char *id, const struct event *e,
+static void record_op(struct room *r, const char *id, const struct event *e, uint64_t h,
                       const struct room_result *res)
 {
     if (!e->op[0] || e->by <= 0)
         return;
-    size_t n = strlen(e->op);
-    struct room_op *rec = xmalloc(sizeof *rec + n + 1);
-    rec->pid = e->by;
-    rec->hash = op_hash(e->by, e->op);
-    snprintf(rec->done.event_id, sizeof rec->done.event_id, "%s", id);
-    rec->done.item = res->item;
-    rec->done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
-    rec->done.budget_left = rec->done.has_budget ? res->budget_left : -1;
-    memcpy(rec->op, e->op, n + 1);
-    ops_insert(&r->ops, rec); /* room_apply refused a duplicate before we got here */
+    struct op_done done = {.item = res->item};
+    snprintf(done.event_id, sizeof done.event_id, "%s", id);
+    done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
+    done.budget_left = done.has_budget ? res->budget_left : -1;
+    ops_insert(&r->ops, e->by, e->op, h, &done); /* room_apply refused a duplicate before */
 }
 
 const char *room_apply(struct room *r, const char *id, const struct event *e,
@@ -834,7 +821,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
             return "forbidden";
     }
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
-    if (e->op[0] && e->by > 0 && room_op_done(r, e->by, e->op))
+    uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
+    if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))
         return "duplicate_op";
     switch (e->type) {
     case EV_JAM_CREATED:
@@ -868,7 +856,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (err)
         return err;
-    record_op(r, id, e, res);
+    record_op(r, id, e, h, res);
     if (is_barrier(e->type))
         record_moderation(r, id, e);
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
@@ -955,16 +943,10 @@ bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int
 bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done)
 {
     uint64_t h = op_hash(pid, op);
-    size_t n = strlen(op);
-    if (n > MSG_OP_MAX || done->budget_left < -1 || (!done->has_budget && done->budget_left != -1) ||
-        ops_find(&r->ops, pid, op, h))
+    if (strlen(op) > MSG_OP_MAX || done->budget_left < -1 ||
+        (!done->has_budget && done->budget_left != -1) || ops_find(&r->ops, pid, op, h))
         return false;
-    struct room_op *rec = xmalloc(sizeof *rec + n + 1);
-    rec->pid = pid;
-    rec->hash = h;
-    rec->done = *done;
-    memcpy(rec->op, op, n + 1);
-    ops_insert(&r->ops, rec);
+    ops_insert(&r->ops, pid, op, h, done);
     return true;
 }
 

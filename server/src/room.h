@@ -85,24 +85,16 @@ struct room_delta {
  * replay rebuilds it exactly. */
 struct op_done {
     char event_id[MSG_EVENT_ID_MAX + 1];
-    uint32_t item;       /* post: the new item id, else 0 */
     bool has_budget;     /* vote/unvote: the ack carries budget_left */
+    uint32_t item;       /* post: the new item id, else 0 */
     int64_t budget_left; /* votes left in the phase right after the event; -1 = unlimited */
-};
+};                       /* in this order 56 bytes (LP64), not 64: there is one per op */
 
 /* One applied op: its sender, its id and its outcome. */
 struct room_op {
     int64_t pid;
-    uint64_t hash;       /* the op table's hash of (pid, op) */
     struct op_done done;
     char op[];           /* the op id */
-};
-
-/* Every applied (participant, op) with its outcome: one allocation per op, never removed (an op id
- * must never take effect twice, however late the retry). Open addressing over record pointers. */
-struct op_table {
-    struct room_op **slots; /* owned */
-    size_t cap, used;
 };
 
 /* One line of the public log of moderator and clock actions (process transparency). */
@@ -136,7 +128,10 @@ struct room {
     int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
 
     struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
-    struct op_table ops;
+    struct imap ops;             /* keyed hash of (pid, op) -> struct room_op, owned: every
+                                    applied op with its outcome, one allocation each, never
+                                    removed (an op id must never take effect twice, however late
+                                    the retry) */
     struct mod_entry *modlog;    /* owned */
     size_t n_modlog, cap_modlog;
 

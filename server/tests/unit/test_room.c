@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * test_room.c - the jam state machine through its public API: checks, reservations, apply,
- * clock transitions with event timestamps, budgets, hiding, op de-duplication and the delta.
+ * clock transitions with event timestamps, budgets, hiding, op de-duplication and the op table,
+ * the delta, and the restore calls of the snapshot decoder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -634,6 +635,95 @@ TEST(restore_refuses_contradictions_and_rebuilds_rankings)
     room_free(r);
 }
 
+/* The op table's hash is SipHash-2-4 of (pid, op) under the process key: the reference vectors
+ * (key 00..0f, messages 00 01 02 ...: the first 8 bytes are the tweak), and another key gives
+ * other hashes, so ids chosen to collide under one key do not collide under the next. */
+TEST(op_hash_is_keyed_siphash)
+{
+    unsigned char key[16], other[16];
+    for (int i = 0; i < 16; i++) {
+        key[i] = (unsigned char)i;
+        other[i] = (unsigned char)(0xA0 + i);
+    }
+    const unsigned char msg[17] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    uint64_t tweak = 0x0706050403020100ull;
+    hash_seed(key);
+    CHECK(hash_bytes(msg + 8, 0, tweak) == 0x93f5f5799a932462ull);
+    CHECK(hash_bytes(msg + 8, 7, tweak) == 0xa129ca6149be45e5ull);
+    CHECK(hash_bytes(msg + 8, 9, tweak) == 0x699ae9f52cbe4794ull);
+    CHECK(hash_bytes("o1", 2, 7) != hash_bytes("o1", 2, 8)); /* the pid is hashed */
+    uint64_t h = hash_bytes("o1", 2, 7);
+    hash_seed(other);
+    CHECK(hash_bytes("o1", 2, 7) != h);
+    hash_seed(key); /* back to the default key, before any room exists again */
+}
+
+/* Several records under one hash (what a collision of op hashes is): all found, each removable. */
+TEST(op_table_keeps_records_whose_hashes_collide)
+{
+    struct imap t;
+    imap_init(&t);
+    for (uint64_t v = 1; v <= 40; v++) /* 40 entries sharing a key overflow a 16-slot table */
+        imap_add(&t, 99, v);
+    imap_add(&t, 100, 1000);
+    uint64_t seen = 0, sum = 0, v;
+    for (size_t pos = 0; imap_probe(&t, 99, &pos, &v);) {
+        seen++;
+        sum += v;
+    }
+    CHECK_EQ_INT(seen, 40);
+    CHECK_EQ_INT(sum, 40 * 41 / 2);
+    CHECK(imap_del_pair(&t, 99, 17));
+    CHECK(!imap_del_pair(&t, 99, 17));
+    CHECK(!imap_del_pair(&t, 100, 17));
+    seen = 0;
+    for (size_t pos = 0; imap_probe(&t, 99, &pos, &v);)
+        seen += v != 17;
+    CHECK_EQ_INT(seen, 39);
+    CHECK(imap_get(&t, 100, &v) && v == 1000);
+    CHECK_EQ_INT(t.used, 40);
+    imap_deinit(&t);
+}
+
+/* Many ops through room_apply (the table grows several times): each one found with its outcome,
+ * only for its own participant, and room_op_next walks each record exactly once. */
+TEST(op_table_finds_every_op_after_growth)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL) == NULL);
+    struct msg p = mk(MSG_POST, "p");
+    p.kind = KIND_PROBLEM;
+    p.text = "Shade";
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &p, 1000, NULL) == NULL);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        struct msg v = mk(i % 2 ? MSG_UNVOTE : MSG_VOTE, "");
+        snprintf(v.op, sizeof v.op, "op-%d", i);
+        v.item = 1;
+        CHECK(write_msg(r, a, ROLE_CITIZEN, &v, 1000, NULL) == NULL);
+    }
+    int found = 0, foreign = 0;
+    for (int i = 0; i < N; i++) {
+        char op[16];
+        snprintf(op, sizeof op, "op-%d", i);
+        const struct op_done *d = room_op_done(r, a, op);
+        found += d && d->has_budget && d->budget_left == -1;
+        foreign += room_op_done(r, b, op) != NULL;
+    }
+    CHECK_EQ_INT(found, N);
+    CHECK_EQ_INT(foreign, 0);
+    size_t walked = 0, own = 0;
+    const struct room_op *o;
+    for (size_t pos = 0; (o = room_op_next(r, &pos)) != NULL; walked++)
+        own += o->pid == a && room_op_done(r, a, o->op) == &o->done;
+    CHECK_EQ_INT(walked, N + 2); /* and "s", "p" */
+    CHECK_EQ_INT(own, N + 1);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -644,6 +734,9 @@ int main(void)
     RUN(hide_unhide_and_ranking);
     RUN(op_ids_take_effect_once);
     RUN(op_record_is_the_original_ack);
+    RUN(op_hash_is_keyed_siphash);
+    RUN(op_table_keeps_records_whose_hashes_collide);
+    RUN(op_table_finds_every_op_after_growth);
     RUN(delta_tracks_one_tick);
     RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
