@@ -19,6 +19,7 @@
 #include "net.h"
 #include "now.h"
 #include "room.h"
+#include "snapshot.h"
 #include "store.h"
 #include "view.h"
 
@@ -69,7 +70,7 @@ static char *digest(const struct room *r)
     unsigned char *buf;
     size_t len;
     char hex[65];
-    room_snapshot_encode(r, true, &buf, &len);
+    snapshot_encode(r, true, &buf, &len);
     auth_sha256_hex(buf, len, hex);
     free(buf);
     return view_digest(r->last_id, r->n_events, hex);

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "config.h"
 #include "embedded.h"
+#include "hash.h"
 #include "hub.h"
 #include "keys.h"
 #include "log.h"
@@ -166,6 +167,15 @@ int main(int argc, char **argv)
     int lvl = log_level_from_name(cfg.log_level);
     log_set_level(lvl < 0 ? LOG_INFO : (enum log_level)lvl);
     signal(SIGPIPE, SIG_IGN);
+    /* The hash tables' key, before any table exists: clients choose op ids and other keys, so
+     * they must not be able to predict which of them collide. */
+    unsigned char hash_key[16];
+    if (auth_random_bytes(hash_key, sizeof hash_key) < 0) {
+        log_error("no randomness for the hash key");
+        config_free(&cfg);
+        return 1;
+    }
+    hash_seed(hash_key);
 
     struct embedded emb = {0};
     struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */

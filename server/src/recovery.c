@@ -18,6 +18,7 @@
 #include "now.h"
 #include "replay.h"
 #include "room.h"
+#include "snapshot.h"
 #include "store.h"
 
 #define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
@@ -153,7 +154,7 @@ void recovery_maybe_snapshot(struct hub *h, struct jam *j, const struct now *now
         return;
     unsigned char *buf;
     size_t len;
-    room_snapshot_encode(r, false, &buf, &len);
+    snapshot_encode(r, false, &buf, &len);
     char key[KEYS_MAX];
     keys_snapshot(key, j->code);
     struct snapshot_put *sp = xcalloc(1, sizeof *sp);

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define REPLAY_QUEUE 8192
 
@@ -96,7 +97,7 @@ static void replay_jam(struct replay *rp, const char *code)
     unsigned char *buf = NULL;
     size_t len = 0;
     if (store_get(&rp->sc, key, &buf, &len) == 0) {
-        it.room = room_snapshot_decode(buf, len, &rp->limits);
+        it.room = snapshot_decode(buf, len, &rp->limits);
         if (!it.room || strcmp(it.room->cfg.code, code) != 0) {
             log_warn("jam %s: snapshot unreadable; replaying the whole stream", code);
             room_free(it.room);

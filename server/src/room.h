@@ -85,17 +85,16 @@ struct room_delta {
  * replay rebuilds it exactly. */
 struct op_done {
     char event_id[MSG_EVENT_ID_MAX + 1];
-    uint32_t item;       /* post: the new item id, else 0 */
     bool has_budget;     /* vote/unvote: the ack carries budget_left */
+    uint32_t item;       /* post: the new item id, else 0 */
     int64_t budget_left; /* votes left in the phase right after the event; -1 = unlimited */
-};
+};                       /* in this order 56 bytes (LP64), not 64: there is one per op */
 
-/* Every applied (participant, op) with its outcome: one allocation per op, never removed (an op id
- * must never take effect twice, however late the retry). Open addressing over record pointers. */
-struct op_rec;
-struct op_table {
-    struct op_rec **slots; /* owned */
-    size_t cap, used;
+/* One applied op: its sender, its id and its outcome. */
+struct room_op {
+    int64_t pid;
+    struct op_done done;
+    char op[];           /* the op id */
 };
 
 /* One line of the public log of moderator and clock actions (process transparency). */
@@ -129,7 +128,10 @@ struct room {
     int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
 
     struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
-    struct op_table ops;
+    struct imap ops;             /* keyed hash of (pid, op) -> struct room_op, owned: every
+                                    applied op with its outcome, one allocation each, never
+                                    removed (an op id must never take effect twice, however late
+                                    the retry) */
     struct mod_entry *modlog;    /* owned */
     size_t n_modlog, cap_modlog;
 
@@ -181,6 +183,13 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
 
 /* The recorded outcome of participant pid's op, or NULL. */
 const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op);
+/* Walk the applied ops in no particular order:
+ *     for (size_t pos = 0; (o = room_op_next(r, &pos)) != NULL;) ...
+ * The records are the room's (valid until room_free); applying events while walking is not allowed. */
+const struct room_op *room_op_next(const struct room *r, size_t *pos);
+/* True when pid has a standing vote for 'item', and then *index is the agenda index it was cast in
+ * (the phase budget it counts against). */
+bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
 struct item *room_item(const struct room *r, int64_t id);
@@ -208,15 +217,30 @@ void room_delta_reset(struct room *r);
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d);
 void room_delta_clear(struct room_delta *d);
 
+/* ---- restoring a room from a snapshot (for the decoder in snapshot.c only) ------------------ */
+
+/* A decoder turns a fresh room_new() into the applied state a snapshot describes: one call of
+ * room_restore_head, then the items in id order, the participants (each followed by its votes),
+ * the ops and the moderation log in log order, then room_restore_done once. Each call copies what
+ * it is given and returns false, changing nothing, when the data contradicts the state restored so
+ * far; the caller then frees the room. They bypass room_apply's checks of what a phase accepts, so
+ * they are never for a live room: room_apply stays the only mutator of live state. */
+bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
+                       uint64_t n_events, int64_t next_pid);
+/* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored. */
+bool room_restore_item(struct room *r, const struct item *it);
+/* Like a joined event ('nickname' NULL when anonymous), with the votes it used in each agenda
+ * index. Returns the new participant, or NULL. */
+struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,
+                                             const char *nickname,
+                                             const uint32_t used[JAM_MAX_PHASES]);
+/* A standing vote of 'p' for 'item' cast in agenda index 'index' (the item's count is restored
+ * with the item, not here). */
+bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index);
+bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done);
+bool room_restore_moderation(struct room *r, const struct mod_entry *m);
+/* Rebuild what follows from the restored items (rankings, visible count, vote total) and start
+ * an empty delta. */
+void room_restore_done(struct room *r);
 
 #endif
-
-/* ---- snapshots (a canonical binary encoding of the applied state) -------------------------- */
-
-/* Encode everything room_apply built (not what is in flight, not the delta) into a new malloc'd
- * buffer (*out, *len; the caller frees). With 'canonical', per-participant votes and the op table
- * are sorted, so equal states give equal bytes: a SHA-256 of it is the state digest. */
-void room_snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len);
-/* Rebuild a room from a snapshot. Returns NULL for anything malformed; safe on any input. */
-struct room *room_snapshot_decode(const unsigned char *buf, size_t len,
-                                  const struct room_limits *limits);

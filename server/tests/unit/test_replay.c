@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "log.h"
+#include "snapshot.h"
 
 static pid_t redis_pid = -1;
 static int redis_port;
@@ -250,7 +251,7 @@ TEST(streams_in_order_with_snapshot_and_bad_entries)
     xadd_event("222222", "4-0", &e);
     unsigned char *snap;
     size_t snap_len;
-    room_snapshot_encode(r, false, &snap, &snap_len);
+    snapshot_encode(r, false, &snap, &snap_len);
     room_free(r);
     char key[KEYS_MAX];
     keys_snapshot(key, "222222");
