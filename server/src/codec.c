@@ -149,6 +149,32 @@ static json_t *parse(const char *text, size_t len, struct codec_error *err)
     return NULL;
 }
 
+/* 'text' parsed as a JSON object (a new reference), or NULL with 'err' set; 'what' names it in
+ * the message ("a message", "an event", "the body"). */
+static json_t *parse_object(const char *text, size_t len, const char *what,
+                            struct codec_error *err)
+{
+    json_t *o = parse(text, len, err);
+    if (o && !json_is_object(o)) {
+        fail(err, "bad_message", "%s must be a JSON object", what);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The start of every decoder: 'err' (or 'scratch' when the caller passed none) reset, 'out'
+ * zeroed. Returns the error record to use. */
+static struct codec_error *begin(struct codec_error *err, struct codec_error *scratch, void *out,
+                                 size_t size)
+{
+    if (!err)
+        err = scratch;
+    err_reset(err);
+    memset(out, 0, size);
+    return err;
+}
+
 /* Every key of 'o' must be in 'allowed' (NULL-terminated). */
 static int check_keys(json_t *o, const char *const *allowed, const char *where,
                       struct codec_error *err)
@@ -463,19 +489,11 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
 int codec_decode(const char *text, size_t len, struct msg *out, struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "a message", err);
     if (!o)
         return -1;
     int rc = -1;
-    if (!json_is_object(o)) {
-        fail(err, "bad_message", "a message must be a JSON object");
-        goto done;
-    }
     peek_op(o, err);
 
     json_t *t = json_object_get(o, "type");
@@ -663,18 +681,12 @@ int codec_jam_config_decode(const char *text, size_t len, struct jam_config *out
                             struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "the body", err);
     if (!o)
         return -1;
     int rc = -1;
-    if (!json_is_object(o))
-        fail(err, "bad_message", "the body must be a JSON object");
-    else if (check_keys(o, jam_body_keys, "", err) == 0)
+    if (check_keys(o, jam_body_keys, "", err) == 0)
         rc = decode_jam_fields(o, out, true, err);
     json_decref(o);
     if (rc < 0)
@@ -820,21 +832,12 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
 int codec_event_decode(const char *text, size_t len, struct event *out, struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "an event", err);
     if (!o)
         return -1;
     int rc = -1;
-    json_t *t;
-    if (!json_is_object(o)) {
-        fail(err, "bad_message", "an event must be a JSON object");
-        goto done;
-    }
-    t = json_object_get(o, "t");
+    json_t *t = json_object_get(o, "t");
     if (!t || !json_is_string(t)) {
         fail(err, "bad_message", "field 't' is missing or not a string");
         goto done;
