@@ -62,13 +62,15 @@ faults-long: test-deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
 	@E2E_FILE_TIMEOUT=$$(( 60 + 4 * $(FAULT_CYCLES) )) FAULT_CYCLES=$(FAULT_CYCLES) COJAMD=$(CURDIR)/build/debug/cojamd bash server/tests/e2e/run.sh 70-faults.py 71-faults-embedded.py
 
+# New inputs go to build/fuzz/new-<target>, crash/leak/timeout artifacts to build/fuzz/<target>-*;
+# the committed corpus is only read (copy a finding there by hand, with a name that says what it is).
 fuzz:
 	@bash deploy/install-deps.sh fuzz
 	@$(MAKE) --no-print-directory -C server fuzz-bins
 	@for t in build/fuzz/fuzz_*; do n=$${t##*/fuzz_}; mkdir -p build/fuzz/new-$$n; \
-	  echo "== $$n for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -dict=server/tests/fuzz/$$n.dict build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3 \
-	  || $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3; done
+	  echo "== $$n for $(FUZZ_SECONDS) s"; a=-artifact_prefix=build/fuzz/$$n-; \
+	  $$t $$a -max_total_time=$(FUZZ_SECONDS) -dict=server/tests/fuzz/$$n.dict build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3 \
+	  || $$t $$a -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$n server/tests/fuzz/corpus/$$n 2>&1 | tail -3; done
 
 # Each third-party library is included by exactly one module (STYLE.md 2.2).
 lint:
