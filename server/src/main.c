@@ -34,8 +34,10 @@ static struct net *volatile the_net;
 static void on_signal(int sig)
 {
     (void)sig;
+    /* net_stop() is signal-safe (net.h): it sets a volatile sig_atomic_t and calls
+     * lws_cancel_service(), a write() to the loop's wake pipe. */
     if (the_net)
-        net_stop(the_net);
+        net_stop(the_net); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
 /* Called on the store thread: lws_cancel_service() is the one thread-safe lws call. */
