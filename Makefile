@@ -5,9 +5,11 @@
 #                   (a set-up step that fails counts as a failed test there, with what to fix)
 #   make screenshots  refresh the page screenshots the READMEs show (tests write theirs to build/)
 #   make asan       the same tests against an ASan+UBSan build
+#   make tsan       unit + e2e tests against a ThreadSanitizer build (loop, store, replay threads)
 #   make bench      benchmarks (ranking micro-benchmark, load tests); never part of make test
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (clang-14)
-#   make lint       include confinement, cppcheck;  make format / format-check
+#   make lint       include confinement, cppcheck, format-check, clang-tidy (.clang-tidy)
+#   make format     apply .clang-format;  make format-check / make tidy run one part of lint
 
 FUZZ_SECONDS ?= 60
 ARGS ?=
@@ -48,6 +50,20 @@ unit:
 
 asan:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 bash server/tests/run-all.sh --setup build/asan
+
+# ThreadSanitizer over the layers that run the loop, store and replay threads: unit tests and the
+# e2e suite against build/tsan/cojamd. Reports go to build/tsan/reports/ (any report fails the
+# target, even from a process whose test passed). setarch -R: gcc 12's TSan aborts with
+# "unexpected memory mapping" on kernels with vm.mmap_rnd_bits > 28; without ASLR it runs anywhere.
+TSAN_REPORTS = $(CURDIR)/build/tsan/reports
+tsan: test-deps
+	@$(MAKE) --no-print-directory -s -C server FLAVOUR=tsan all unit-bins
+	@rm -rf $(TSAN_REPORTS); mkdir -p $(TSAN_REPORTS); \
+	export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 log_path=$(TSAN_REPORTS)/tsan"; \
+	fail=0; for layer in unit e2e; do \
+	  ONLY=$$layer setarch $$(uname -m) -R bash server/tests/run-all.sh build/tsan || fail=1; done; \
+	for r in $(TSAN_REPORTS)/tsan.*; do [ -f "$$r" ] || continue; cat "$$r"; fail=1; done; \
+	[ $$fail = 0 ] && echo "tsan: no reports" || echo "tsan: FAILED (reports in $(TSAN_REPORTS))"; exit $$fail
 
 bench: deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=release bench-bins
