@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +31,39 @@
 #include "resume.h"
 #include "store.h"
 
-static struct net *volatile the_net;
+/* The loop's net, set once it exists and cleared before it is freed. The store and replay threads
+ * wake the loop through it (wake_loop), so it is atomic, and a wake holds the_net_mu so that
+ * set_net(NULL) returns only once no wake is still using the old net. The signal handler only
+ * loads it (a lock-free atomic; a handler cannot take a lock). */
+static _Atomic(struct net *) the_net;
+static pthread_mutex_t the_net_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void set_net(struct net *n)
+{
+    pthread_mutex_lock(&the_net_mu);
+    atomic_store(&the_net, n);
+    pthread_mutex_unlock(&the_net_mu);
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
     /* net_stop() is signal-safe (net.h): it sets a volatile sig_atomic_t and calls
      * lws_cancel_service(), a write() to the loop's wake pipe. */
-    if (the_net)
-        net_stop(the_net); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
+    struct net *n = atomic_load(&the_net);
+    if (n)
+        net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
-/* Called on the store thread: lws_cancel_service() is the one thread-safe lws call. */
+/* Called on the store and replay threads: lws_cancel_service() is the one thread-safe lws call. */
 static void wake_loop(void *arg)
 {
     (void)arg;
-    if (the_net)
-        net_wake(the_net);
+    pthread_mutex_lock(&the_net_mu);
+    struct net *n = atomic_load(&the_net);
+    if (n)
+        net_wake(n);
+    pthread_mutex_unlock(&the_net_mu);
 }
 
 /* ---- start-up steps ------------------------------------------------------------------------ */
@@ -263,7 +281,7 @@ int main(int argc, char **argv)
     if ((err = net_new(&nc, &cbs, &net)) < 0)
         goto fail_hub;
     hub_set_net(hub, net);
-    the_net = net;
+    set_net(net);
 
     /* Rebuild every jam from its snapshot and stream tail on a thread while the loop serves
      * /healthz ("recovering"); writes are refused until the state is complete. */
@@ -281,7 +299,7 @@ int main(int argc, char **argv)
     net_run(net);
     log_info("shutting down");
 
-    the_net = NULL;
+    set_net(NULL);
     net_free(net);
     resume_free(resume);
     hub_free(hub);
@@ -291,7 +309,7 @@ int main(int argc, char **argv)
     return 0;
 
 fail_net:
-    the_net = NULL;
+    set_net(NULL);
     net_free(net);
 fail_hub:
     resume_free(resume);
