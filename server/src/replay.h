@@ -40,7 +40,7 @@ int replay_start(const struct store_config *sc, const struct room_limits *limits
 /* On the loop: hand over up to 'max' items in order. Returns true once everything has been handed
  * over (then call replay_free). */
 bool replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg);
-/* Figures for the log: events read, jams, snapshots used, milliseconds on the thread. */
+/* Figures for the log: events read, jams, snapshots used. */
 void replay_stats(const struct replay *rp, size_t *events, size_t *jams, size_t *snapshots);
 /* Stop (if still running), join and free. replay_free(NULL) is a no-op. */
 void replay_free(struct replay *rp);

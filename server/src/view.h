@@ -19,13 +19,15 @@ struct participant;
  * from the stream), so no snapshot follows: the missed updates do. */
 char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
                    bool resumed);
-/* 'p' is NULL for screens; moderators see hidden items in full. */
-/* A snapshot in two parts, so that a join storm encodes the shared part once per tick: the body
- * ("jam", "clock", "items", "ranking", "stats" members, without braces) and the whole message
- * around it with the participant's own "you". */
+/* A snapshot in two parts, so that a join storm encodes the shared part once per tick. The body:
+ * the "jam", "clock", "items", "ranking", "stats" members without braces; 'moderator' shows
+ * hidden items in full. */
 char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top);
+/* The whole message around a body: type, event_id, resync, and the participant's own "you"
+ * ('p' is NULL for screens: no "you"). */
 char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
                          const struct participant *p, bool resync);
+/* Both in one call, at the room's last event id: the body for 'role', wrapped for 'p'. */
 char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
                     int64_t now_ms, unsigned rank_top, bool resync);
 /* The update for the room's current delta, or NULL when nothing changed. Updates the room's
