@@ -3,7 +3,7 @@
 // that overtake each other glide to their new place (FLIP with CSS transforms).
 
 import { t, errorText } from './strings.js';
-import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
+import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
 import { ticker } from './countdown.js';
@@ -88,36 +88,10 @@ function renderList(kind) {
   const list = $('#s-list');
   const items = state.rankedItems(kind).slice(0, TOP_N);
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
-  // FLIP: First (where each row is now, as seen, including any running animation)…
-  const first = new Map();
-  for (const el of list.children) first.set(el.dataset.key, el.getBoundingClientRect().top);
-  renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes));
-  // …Last (its new place, without transform), Invert (jump back), Play (animate to none).
-  const moved = [];
-  for (const el of list.children) {
-    el.style.transition = 'none';
-    el.style.transform = '';
-  }
-  for (const el of list.children) {
-    const k = el.dataset.key;
-    if (!first.has(k)) {
-      el.classList.add('enter');
-      el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
-      continue;
-    }
-    const dy = first.get(k) - el.getBoundingClientRect().top;
-    if (Math.abs(dy) > 0.5) {
-      el.style.transform = `translateY(${dy}px)`;
-      moved.push(el);
-    }
-  }
-  if (moved.length) {
-    requestAnimationFrame(() => {
-      for (const el of moved) {
-        el.style.transition = `transform ${MOVE_MS}ms cubic-bezier(.2,.8,.2,1)`;
-        el.style.transform = '';
-      }
-    });
+  const added = flipList(list, () => renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes)), MOVE_MS);
+  for (const el of added) {
+    el.classList.add('enter');
+    el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
   }
   show($('#s-empty'), items.length === 0);
 }
