@@ -48,7 +48,7 @@ static void set_net(struct net *n)
 static void on_signal(int sig)
 {
     (void)sig;
-    /* net_stop() is signal-safe (net.h): it sets a volatile sig_atomic_t and calls
+    /* net_stop() is signal-safe (net.h): it sets a lock-free atomic flag and calls
      * lws_cancel_service(), a write() to the loop's wake pipe. */
     struct net *n = atomic_load(&the_net);
     if (n)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libwebsockets.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct net {
     struct net_callbacks cbs;
     char *origins;            /* owned copy of the allowlist, NULL = own origin */
     lws_sorted_usec_list_t sul;
-    volatile sig_atomic_t stop;
+    atomic_int stop;      /* set by net_stop: a signal handler or another thread; lock-free */
     size_t clients;
     uint64_t churn;           /* connections accepted, established or closed: join storms */
     struct imap http;         /* request id -> struct lws * waiting for a reply */
@@ -521,7 +522,7 @@ static void pace(const struct net *n, uint64_t churn_before)
 void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
-    while (!n->stop && lws_service(n->ctx, 0) >= 0) {
+    while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
         pace(n, churn);
         churn = n->churn;
     }
@@ -529,7 +530,7 @@ void net_run(struct net *n)
 
 void net_stop(struct net *n)
 {
-    n->stop = 1;
+    atomic_store_explicit(&n->stop, 1, memory_order_relaxed);
     lws_cancel_service(n->ctx);
 }
 
