@@ -151,6 +151,20 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
         net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
 }
 
+int api_on_http_headers(const struct http_request *req, char **body, void *arg)
+{
+    const struct hub *h = arg;
+    if (strcmp(req->path, "/api/jams") != 0) {
+        *body = view_http_error("not_found", "no such resource");
+        return 404;
+    }
+    if (!admin_ok(h, req->auth)) {
+        *body = view_http_error("unauthorized", "a valid admin token is needed");
+        return 401;
+    }
+    return 0;
+}
+
 void api_on_http(const struct http_request *req, void *arg)
 {
     struct hub *h = arg;

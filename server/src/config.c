@@ -65,6 +65,14 @@ static const struct option_def options[] = {
         "the stream; beyond, or with 0, it gets a snapshot"),
     NUM(snapshot_every, "snapshot-every", "COJAM_SNAPSHOT_EVERY", "10000", 100, 100000000,
         "store a jam snapshot after this many events (or a quarter of the jam's events, if more)"),
+    /* A venue's phones often share one NAT address: 1,000 from one address covers a large hall
+     * (proto/messages.md, "Connections"). 0 for max-connections: ulimit -n minus 512. */
+    NUM(max_connections, "max-connections", "COJAM_MAX_CONNECTIONS", "0", 0, 10000000,
+        "TCP connections in all, beyond: 503 (0: the descriptor limit, ulimit -n, minus 512)"),
+    NUM(max_conns_per_address, "max-conns-per-address", "COJAM_MAX_CONNS_PER_ADDRESS", "1000", 1,
+        10000000, "TCP connections from one IP address, beyond: 503"),
+    NUM(write_timeout_s, "write-timeout-s", "COJAM_WRITE_TIMEOUT_S", "20", 1, 3600,
+        "a WebSocket client that reads nothing of what is due to it for this long is disconnected"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -104,6 +112,28 @@ static int set_option(struct config *c, const struct option_def *o, const char *
         return -EINVAL;
     }
     *(long *)(void *)field = v;
+    return 0;
+}
+
+/* A secret given explicitly must be one: an empty admin token would let an empty bearer token
+ * create jams, an empty token key signs nothing (OpenSSL refuses an empty HMAC key). */
+static int secrets_ok(const struct config *c)
+{
+    const char *names[] = {"admin-token", "token-secret"};
+    const char *values[] = {c->admin_token, c->token_secret};
+    for (int i = 0; i < 2; i++) {
+        if (!values[i])
+            continue;
+        bool blank = !*values[i];
+        for (const char *p = values[i]; *p; p++)
+            blank |= (unsigned char)*p <= ' ' || *p == 0x7f;
+        if (blank) {
+            fprintf(stderr, "cojamd: --%s must be non-empty, without spaces or control "
+                            "characters (leave it out to %s)\n", names[i],
+                    i ? "keep a generated key in Redis" : "generate one");
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -163,7 +193,7 @@ int config_load(struct config *c, int argc, char **argv)
         if (set_option(c, o, value, "option") < 0)
             return -EINVAL;
     }
-    return split_listen(c);
+    return secrets_ok(c) < 0 ? -EINVAL : split_listen(c);
 }
 
 void config_free(struct config *c)

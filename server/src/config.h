@@ -32,6 +32,9 @@ struct config {
     long resume_max_events;
     long max_deliveries;
     long loop_pace_us;
+    long max_connections;
+    long max_conns_per_address;
+    long write_timeout_s;
     char *log_level;
 };
 

@@ -122,5 +122,6 @@ void loop_callbacks(struct hub *h, struct net_callbacks *cbs)
         .on_tick = loop_on_tick,
         .tick_arg = h,
         .on_http = api_on_http,
+        .on_http_headers = api_on_http_headers,
     };
 }

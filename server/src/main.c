@@ -157,7 +157,7 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
         dprintf(fd, "%s\n", out);
         close(fd);
     }
-    log_info("admin token (generated, kept in %s): %s", path, out);
+    log_info("admin token: generated into %s (not logged)", path);
     return 0;
 }
 
@@ -196,6 +196,17 @@ int main(int argc, char **argv)
         return 1;
     }
     hash_seed(hash_key);
+    /* The links handed out and the Origin browsers must send on /ws (the default allowlist) come
+     * from the one public URL, never from a request's own Host header (DNS rebinding). */
+    char public_url[512], own_origin[512];
+    if (cfg.public_url)
+        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
+    else
+        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
+    if (net_url_origin(public_url, own_origin, sizeof own_origin) < 0) {
+        log_error("--public-url: expected http(s)://HOST[:PORT][/PATH], got '%s'", public_url);
+        goto fail_config;
+    }
 
     struct embedded emb = {0};
     struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
@@ -247,11 +258,6 @@ int main(int argc, char **argv)
     char admin[256];
     if (load_admin_token(&cfg, admin, sizeof admin) < 0)
         goto fail_redis;
-    char public_url[512];
-    if (cfg.public_url)
-        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
-    else
-        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
 
     struct store *store;
     if ((err = store_new(&sc, wake_loop, NULL, &store)) < 0) {
@@ -268,7 +274,11 @@ int main(int argc, char **argv)
         .port = cfg.listen_port,
         .web_root = cfg.web_root,
         .allowed_origins = cfg.allowed_origins,
+        .own_origin = own_origin,
         .max_message_bytes = (size_t)cfg.max_message_bytes,
+        .max_connections = cfg.max_connections,
+        .max_conns_per_address = cfg.max_conns_per_address,
+        .write_timeout_s = cfg.write_timeout_s,
         .tick_ms = (int)cfg.tick_ms,
         .loop_pace_us = cfg.loop_pace_us,
     };

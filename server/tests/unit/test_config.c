@@ -77,6 +77,9 @@ TEST(defaults)
     CHECK_EQ_INT(c.token_ttl_s, 86400);
     CHECK_EQ_INT(c.resume_max_events, 10000);
     CHECK_EQ_INT(c.loop_pace_us, -1);
+    CHECK_EQ_INT(c.max_connections, 0);
+    CHECK_EQ_INT(c.max_conns_per_address, 1000);
+    CHECK_EQ_INT(c.write_timeout_s, 20);
     config_free(&c);
     CHECK(c.listen == NULL && c.log_level == NULL);
 }
@@ -162,6 +165,12 @@ TEST(errors)
         {"--listen", "host:70000", "--listen: expected HOST:PORT"},
         {"--listen", "host:80x", "--listen: expected HOST:PORT"},
         {"--listen", "host:-1", "--listen: expected HOST:PORT"},
+        /* issue 10: an empty secret is refused at start, not used */
+        {"--admin-token", "", "--admin-token must be non-empty"},
+        {"--admin-token=", NULL, "--admin-token must be non-empty"},
+        {"--admin-token", "two words", "--admin-token must be non-empty"},
+        {"--token-secret", "", "--token-secret must be non-empty"},
+        {"--token-secret", "key\n", "--token-secret must be non-empty"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err;
@@ -179,6 +188,12 @@ TEST(errors)
     strcpy(host + 290, ":80"); /* a host longer than listen_host */
     CHECK_EQ_INT(load(&c, NULL, ARGS("--listen", host)), -EINVAL);
     config_free(&c);
+    /* A set but blank environment variable is "not set" (generated), a blank flag is an error. */
+    setenv("COJAM_ADMIN_TOKEN", "", 1);
+    CHECK_EQ_INT(load(&c, NULL, ARGS("--tick-ms", "50")), 0);
+    CHECK(c.admin_token == NULL);
+    config_free(&c);
+    clear_env();
 }
 
 TEST(help_and_version)
