@@ -152,12 +152,19 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
         return -EIO;
     snprintf(out, size, "%s", secret);
     mkdir(cfg->data_dir, 0700);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        dprintf(fd, "%s\n", out);
-        close(fd);
+    /* The token is never logged (logs travel further than the data directory): the file is the
+     * one place to read it, so failing to write it is fatal. fchmod: O_CREAT's mode does not
+     * apply to a file that already exists (empty, left by an earlier failure). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && dprintf(fd, "%s\n", out) > 0;
+    int err = errno;
+    if (fd >= 0 && close(fd) < 0)
+        ok = false;
+    if (!ok) {
+        log_error("cannot write the generated admin token to %s: %s", path, strerror(err));
+        return -EIO;
     }
-    log_info("admin token: generated into %s (not logged)", path);
+    log_info("admin token: generated into %s (mode 0600)", path);
     return 0;
 }
 
@@ -226,20 +233,35 @@ int main(int argc, char **argv)
     if (cfg.redis) {
         if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
             goto fail_config;
+        sc.user = cfg.redis_user;
+        sc.password = cfg.redis_password;
     } else {
+        /* Its socket is 0700 in the data directory: whoever may connect may read its AOF too,
+         * so a password would protect nothing (README, Security). */
+        if (cfg.redis_password)
+            log_warn("the Redis password is not used: the embedded redis-server has none "
+                     "(it is reachable only through %s/redis.sock, mode 0700)", cfg.data_dir);
         if (embedded_start(&emb, cfg.redis_server, cfg.data_dir, lock_fd) < 0)
             goto fail_config;
         sc.unix_path = emb.sock;
     }
     char why[256];
-    if (store_check(&sc, 15000, why, sizeof why) < 0) {
+    if ((err = store_check(&sc, 15000, why, sizeof why)) == -EACCES) {
+        log_error("Redis refused cojamd's credentials (%s): check --redis-user and "
+                  "COJAM_REDIS_PASSWORD or --redis-password-file against Redis's requirepass or "
+                  "ACL user (deploy/redis.conf)", why);
+        goto fail_redis;
+    }
+    if (err < 0) {
         log_error("Redis is not reachable: %s", why);
         goto fail_redis;
     }
     if (cfg.redis && check_redis_settings(&sc) < 0)
         goto fail_redis;
 
-    /* Session tokens must survive restarts, so their key lives in Redis unless given. */
+    /* Session tokens must survive restarts, so their key lives in Redis unless given. Whoever
+     * can run GET on that Redis can mint any token (README, Security). */
+    _Static_assert(CONFIG_SECRET_MAX <= HUB_KEY_MAX, "the hub would cut a configured secret");
     char token_key[256];
     if (cfg.token_secret) {
         snprintf(token_key, sizeof token_key, "%s", cfg.token_secret);
@@ -252,6 +274,14 @@ int main(int argc, char **argv)
             snprintf(hex + 2 * i, 3, "%02x", raw[i]);
         if (store_get_or_set(&sc, KEYS_TOKEN_KEY, hex, token_key, sizeof token_key) < 0) {
             log_error("cannot read or store the token key in Redis");
+            goto fail_redis;
+        }
+        size_t len = strlen(token_key);
+        if (len < CONFIG_SECRET_MIN || len > CONFIG_SECRET_MAX) {
+            log_error("the token key in Redis (%s) is %zu bytes, not %d to %d: delete it to have "
+                      "one generated (every session token then becomes invalid), or set "
+                      "--token-secret-file", KEYS_TOKEN_KEY, len, CONFIG_SECRET_MIN,
+                      CONFIG_SECRET_MAX);
             goto fail_redis;
         }
     }

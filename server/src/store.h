@@ -35,6 +35,10 @@ struct store_config {
     const char *host;       /* borrowed; NULL when unix_path is used */
     int port;
     const char *unix_path;  /* borrowed; NULL for TCP */
+    const char *user;       /* borrowed: the ACL user to AUTH as; NULL: the default user */
+    const char *password;   /* borrowed: sent with AUTH on every connection this config opens
+                               (the thread's, after every reconnect, and each synchronous call's);
+                               NULL: no AUTH. store_new keeps a copy, wiped by store_free. */
     int timeout_ms;         /* > 0: a write not confirmed within this fails; also the connect,
                                read and write timeout of every connection. No default here: the
                                one default and its bounds are config.c's --redis-timeout-ms. */
@@ -144,13 +148,17 @@ bool store_is_up(const struct store *s);
 
 /* ---- synchronous, for start-up (blocking; own connection) ---------------------------------- */
 
-/* Connect and PING, retrying for up to 'wait_ms' (Redis may be starting or -LOADING).
- * Returns 0, -EINVAL at once for a config store_new would refuse (other than its instance_id), or
- * -ETIMEDOUT; with a reason in 'err' (size err_size) on failure. The other synchronous calls fail
- * (-ENOTCONN) on such a config. */
+/* Connect, AUTH (if a password is given) and PING, retrying for up to 'wait_ms' (Redis may be
+ * starting or -LOADING). Returns 0, -EINVAL at once for a config store_new would refuse (other
+ * than its instance_id), -EACCES at once when Redis refuses the credentials (-WRONGPASS, or an
+ * AUTH it cannot check) or wants some that were not given (-NOAUTH), or -ETIMEDOUT; with a
+ * reason in 'err' (size err_size; it never holds the password) on failure. The other synchronous
+ * calls fail (-ENOTCONN) on such a config. The writer thread instead retries refused credentials
+ * with its backoff, like any connection failure. */
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size);
 
-/* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */
+/* Redis's maxmemory-policy and appendonly ("yes"/"no") into the buffers ("" if unknown), read
+ * from INFO (which needs no right to CONFIG). Returns 0 or <0. */
 int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size,
                      char *aof, size_t aof_size);
 
