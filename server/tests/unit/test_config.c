@@ -172,8 +172,8 @@ TEST(errors)
         {"--admin-token", "", "--admin-token must be non-empty"},
         {"--admin-token=", NULL, "--admin-token must be non-empty"},
         {"--admin-token", "two words", "--admin-token must be non-empty"},
-        {"--token-secret", "", "--token-secret must be non-empty"},
-        {"--token-secret", "key\n", "--token-secret must be non-empty"},
+        {"--token-secret", "", "--token-secret is not accepted on the command line"},
+        {"--token-secret", "key\n", "--token-secret is not accepted on the command line"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err;
