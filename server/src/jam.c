@@ -23,6 +23,8 @@ struct jam *jam_new(const struct config *cfg, struct room *room)
     j->room = room;
     room->limits.max_items = (uint32_t)cfg->max_items;
     room->limits.max_participants = (uint32_t)cfg->max_participants;
+    room->quotas.items = (uint32_t)cfg->max_items_per_participant;
+    room->quotas.pending = (uint32_t)cfg->max_pending_per_participant;
     j->ring.cap = (size_t)cfg->ring_frames;
     j->ring.slots = xcalloc(j->ring.cap, sizeof *j->ring.slots);
     j->ring.prev = xcalloc(j->ring.cap, sizeof *j->ring.prev);

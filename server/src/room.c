@@ -284,6 +284,16 @@ static const char *check_vote(const struct room *r, const struct participant *p,
     return NULL;
 }
 
+/* Hidden items do not count against max_items: a moderator who hides a flood gives the room back
+ * to everyone else. What is stored is still bounded, at twice max_items, hidden ones included
+ * (each participant's quota counts its hidden items too). */
+static bool jam_full(const struct room *r)
+{
+    uint64_t visible = (uint64_t)r->n_visible + r->pending_posts;
+    uint64_t stored = (uint64_t)r->n_items + r->pending_posts;
+    return visible >= r->limits.max_items || stored >= 2 * (uint64_t)r->limits.max_items;
+}
+
 static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
 {
     const struct clock *c = &r->clock;
@@ -348,6 +358,9 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
     bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
     if (moderation && role != ROLE_MODERATOR)
         return "forbidden";
+    uint32_t max_pending = r->quotas.pending;
+    if (!moderation && max_pending && p->pending_writes >= max_pending)
+        return "busy";
     /* Every write waits for clock and moderation events in flight: they change what is valid. */
     if (r->barrier)
         return "busy";
@@ -366,8 +379,11 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
             return "too_long";
         if ((err = check_parent(r, m->kind, m->parent)))
             return err;
-        if (r->n_items + r->pending_posts >= r->limits.max_items)
+        if (jam_full(r))
             return "jam_full";
+        uint32_t quota = r->quotas.items;
+        if (quota && p->role != ROLE_MODERATOR && p->n_posted + p->pending_posts >= quota)
+            return "quota_exceeded";
         out->type = EV_POSTED;
         out->kind = m->kind;
         out->text = xstrdup(m->text);
@@ -433,12 +449,18 @@ void room_reserve(struct room *r, const struct event *e)
         break;
     case EV_POSTED:
         r->pending_posts++;
+        if (p) {
+            p->pending_posts++;
+            p->pending_writes++;
+        }
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_put(&r->inflight, vote_key(e->by, e->item), 1);
         if (p && e->type == EV_VOTED)
             p->pending_votes++;
+        if (p)
+            p->pending_writes++;
         break;
     default:
         if (is_barrier(e->type))
@@ -458,12 +480,18 @@ void room_unreserve(struct room *r, const struct event *e)
     case EV_POSTED:
         if (r->pending_posts)
             r->pending_posts--;
+        if (p && p->pending_posts)
+            p->pending_posts--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_del(&r->inflight, vote_key(e->by, e->item));
         if (p && e->type == EV_VOTED && p->pending_votes)
             p->pending_votes--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     default:
         if (is_barrier(e->type) && r->barrier)
@@ -662,6 +690,7 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
     push_item(r, it);
+    p->n_posted++;
     r->n_visible++;
     rank_insert(r->rank[it->kind], it->id, 0);
     delta_item(r, it);
@@ -966,6 +995,9 @@ void room_restore_done(struct room *r)
 {
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
+        struct participant *author = room_participant(r, it->author);
+        if (author)
+            author->n_posted++;
         if (!it->hidden) {
             rank_insert(r->rank[it->kind], it->id, it->votes);
             r->n_visible++;

@@ -36,6 +36,14 @@ struct room_limits {
     uint32_t max_participants; /* participants per jam */
 };
 
+/* Per-participant limits, checked by room_check only (like room_limits: they come from the
+ * server's configuration, not from the stream, so replay never refuses what was once accepted).
+ * Zero (room_new's default) = no limit. */
+struct room_quotas {
+    uint32_t items;           /* items one citizen may post, hidden ones included */
+    uint32_t pending;         /* posts, votes and unvotes in flight across its sessions */
+};
+
 struct item {
     uint32_t id;          /* 1.., dense, in stream order */
     enum kind kind;
@@ -56,6 +64,9 @@ struct participant {
     char *nickname;       /* owned, NULL when anonymous */
     uint32_t used[JAM_MAX_PHASES]; /* standing votes cast in each agenda index */
     uint32_t pending_votes;        /* votes in flight (counted against the current phase) */
+    uint32_t pending_writes;       /* posts, votes and unvotes in flight, from all its sessions */
+    uint32_t pending_posts;        /* posts in flight (counted against its item quota) */
+    uint32_t n_posted;             /* items it posted, hidden ones included */
     uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
@@ -112,6 +123,7 @@ struct mod_entry {
 struct room {
     struct jam_config cfg;       /* owned */
     struct room_limits limits;
+    struct room_quotas quotas;
     struct clock clock;
     char last_id[MSG_EVENT_ID_MAX + 1];
     uint64_t n_events;

@@ -328,6 +328,7 @@ static const struct {
     {"not_voted", "you have not voted for this item", false, true},
     {"budget_exhausted", "no votes left in this phase", false, true},
     {"jam_full", "the jam has reached its limit", false, true},
+    {"quota_exceeded", "you have posted as many items as one participant may", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
