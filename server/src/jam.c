@@ -120,6 +120,15 @@ void jam_detach(struct session *s)
         room_set_online(j->room, --j->online);
 }
 
+void jam_close_removed(struct jam *j, int64_t pid)
+{
+    for (struct session *s = j->members; s; s = s->next_member)
+        if (s->pid == pid && s->role == ROLE_CITIZEN) {
+            session_mark_close(s, 4004, "removed by a moderator");
+            net_close(s);
+        }
+}
+
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
                               int64_t wall_ms)
 {

@@ -67,6 +67,8 @@ struct participant {
     uint32_t pending_writes;       /* posts, votes and unvotes in flight, from all its sessions */
     uint32_t pending_posts;        /* posts in flight (counted against its item quota) */
     uint32_t n_posted;             /* items it posted, hidden ones included */
+    bool removed;                  /* a moderator removed it: its token no longer rejoins and
+                                      its writes are refused (room_apply too) */
     uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
@@ -117,7 +119,9 @@ struct mod_entry {
     int64_t item;        /* hidden/unhidden */
     int64_t index;       /* phase_set/phase_ended */
     int64_t seconds;     /* extended */
-    char *reason;        /* owned, hidden */
+    int64_t pid;         /* removed: the participant */
+    bool hide_posts;     /* removed: its items were hidden in the same event */
+    char *reason;        /* owned, hidden and removed */
 };
 
 struct room {
@@ -182,6 +186,9 @@ void room_unreserve(struct room *r, const struct event *e);
 /* room_apply's answer for an op id that was already applied: the event has no second effect (a
  * retry whose first attempt reached the stream too). Compare the pointer. */
 extern const char room_err_duplicate_op[];
+/* room_apply's answer for a write of a participant removed after the write was checked (the
+ * removal reached the stream first): no effect. Compare the pointer. */
+extern const char room_err_removed[];
 
 struct room_result {
     uint32_t item;        /* post: new item id */

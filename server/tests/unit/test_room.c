@@ -808,6 +808,59 @@ TEST(pending_writes_per_participant_across_sessions)
     room_free(r);
 }
 
+/* issue 10: a moderator removes a citizen; the stream decides, so room_apply refuses the removed
+ * participant's writes even when they were checked before the removal. */
+TEST(remove_participant_hides_posts_and_refuses_its_writes)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg a1 = post_msg("a1", "Spam"), a2 = post_msg("a2", "Spam"), b1 = post_msg("b1", "Heat");
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a1, 11000, NULL) == NULL);
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &b1, 11000, NULL) == NULL);
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a2, 11000, NULL) == NULL);
+    /* A's third post is checked before the removal and applied after it. */
+    struct event late;
+    struct msg a3 = post_msg("a3", "Spam");
+    CHECK(room_check(r, a, ROLE_CITIZEN, &a3, &late) == NULL);
+    late.at_ms = 11500;
+    struct msg rm = mk(MSG_REMOVE, "r1");
+    rm.pid = a;
+    rm.hide_posts = true;
+    rm.reason = "flooding";
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &rm, 12000, NULL), "forbidden");
+    struct msg rm_mod = rm;
+    rm_mod.pid = mod;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm_mod, 12000, NULL), "forbidden");
+    struct msg rm_none = rm;
+    rm_none.pid = 99;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm_none, 12000, NULL), "no_such_participant");
+    room_delta_reset(r);
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 12000, NULL) == NULL);
+    CHECK(room_participant(r, a)->removed);
+    CHECK(room_item(r, 1)->hidden && room_item(r, 3)->hidden && !room_item(r, 2)->hidden);
+    CHECK_EQ_INT(r->n_visible, 1);
+    CHECK_EQ_INT(r->delta.n_items, 2);
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 10, (uint32_t[10]){0}), 1);
+    CHECK(room_apply(r, "900-0", &late, NULL) == room_err_removed);
+    CHECK_EQ_INT(r->n_items, 3);
+    event_clear(&late);
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &a3, 13000, NULL), "removed");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm, 13000, NULL), "already_removed");
+    /* The log names the participant and the reason. */
+    const struct mod_entry *m = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(m->type, EV_REMOVED);
+    CHECK_EQ_INT(m->pid, a);
+    CHECK(m->hide_posts);
+    CHECK_EQ_STR(m->reason, "flooding");
+    /* B is untouched. */
+    struct msg b2 = post_msg("b2", "Shade");
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &b2, 13000, NULL) == NULL);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -828,5 +881,6 @@ int main(void)
     RUN(restore_refuses_contradictions_and_rebuilds_rankings);
     RUN(item_quota_per_participant_and_hidden_items_free_the_jam);
     RUN(pending_writes_per_participant_across_sessions);
+    RUN(remove_participant_hides_posts_and_refuses_its_writes);
     return test_done();
 }
