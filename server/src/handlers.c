@@ -215,7 +215,12 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
 
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
-    (void)h, (void)m, (void)now;
+    (void)h, (void)m;
+    if (s->last_sync_ms && now->ms - s->last_sync_ms < SESSION_SYNC_INTERVAL_MS) {
+        hub_send_error(s, NULL, "rate_limited", "at most one sync per second", now->ms);
+        return;
+    }
+    s->last_sync_ms = now->ms;
     resume_end(s, false); /* a resync snapshot; a page of a catch-up still being read is not sent */
 }
 
