@@ -43,6 +43,7 @@ void jam_free(struct jam *j)
     free(j->ring.prev);
     free(j->ring.to);
     free(j->snap_body);
+    free(j->digest);
     catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
     room_free(j->room);
