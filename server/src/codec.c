@@ -351,6 +351,7 @@ static const struct {
     [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SYNC] = {NO_OP, {"type", NULL}},
     [MSG_PING] = {NO_OP, {"type", "t", NULL}},
+    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "reason", "hide_posts", NULL}},
 };
 
 static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
@@ -464,6 +465,15 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         if (r == 1)
             m->reason = xmemdup(s, n);
         return 0;
+    case MSG_REMOVE:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0)
+            return -1;
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s,
+                         &n, err)) < 0)
+            return -1;
+        if (r == 1)
+            m->reason = xmemdup(s, n);
+        return get_bool(o, "hide_posts", false, &m->hide_posts, err) < 0 ? -1 : 0;
     case MSG_SET_PHASE:
         if (get_name(o, "phase", true, phase_from_name, &x, err) < 0)
             return -1;
@@ -576,6 +586,12 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_HIDE:
         set_int(o, "item", m->item);
         set_str(o, "reason", m->reason);
+        break;
+    case MSG_REMOVE:
+        set_int(o, "pid", m->pid);
+        set_str(o, "reason", m->reason);
+        if (m->hide_posts)
+            json_object_set_new(o, "hide_posts", json_true());
         break;
     case MSG_SET_PHASE:
         set_str(o, "phase", phase_name(m->phase));
@@ -732,6 +748,7 @@ static bool event_has_writer(enum event_type t)
     case EV_EXTENDED:
     case EV_HIDDEN:
     case EV_UNHIDDEN:
+    case EV_REMOVED:
         return true;
     default:
         return false;
@@ -815,6 +832,11 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
             return -1;
         return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
+    case EV_REMOVED:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &e->pid, err) < 0 ||
+            get_nullable_str(o, "reason", &e->reason, err) < 0)
+            return -1;
+        return get_bool(o, "hide_posts", true, &e->hide_posts, err) < 0 ? -1 : 0;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
         return get_int(o, "index", true, 0, JAM_MAX_PHASES - 1, &e->index, err) < 0 ? -1 : 0;
@@ -897,6 +919,11 @@ char *codec_event_encode(const struct event *e)
     case EV_HIDDEN:
         set_int(o, "item", e->item);
         json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        break;
+    case EV_REMOVED:
+        set_int(o, "pid", e->pid);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        json_object_set_new(o, "hide_posts", json_boolean(e->hide_posts));
         break;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:

@@ -31,6 +31,8 @@ struct config {
     long rank_top;
     long max_items;
     long max_participants;
+    long max_items_per_participant;
+    long max_pending_per_participant;
     long redis_timeout_ms;
     long token_ttl_s;
     long snapshot_every;

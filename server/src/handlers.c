@@ -113,7 +113,12 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     struct token t;
     int rc = auth_token_verify(h->key, h->key_len, m->token, now->wall_ms / 1000, &t);
     struct jam *j = rc == 0 ? hub_find_jam(h, t.jam) : NULL;
-    bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : room_participant(j->room, t.pid) != NULL);
+    const struct participant *p = j && t.role != ROLE_SCREEN ? room_participant(j->room, t.pid) : NULL;
+    if (p && p->removed) {
+        hub_send_error(s, NULL, room_err_removed, NULL, now->ms);
+        return;
+    }
+    bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : p != NULL);
     if (!ok) {
         hub_send_error(s, NULL, "bad_token",
                        rc == -ETIMEDOUT ? "the session token has expired: join again" : NULL,
@@ -210,7 +215,12 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
 
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
-    (void)h, (void)m, (void)now;
+    (void)h, (void)m;
+    if (s->last_sync_ms && now->ms - s->last_sync_ms < SESSION_SYNC_INTERVAL_MS) {
+        hub_send_error(s, NULL, "rate_limited", "at most one sync per second", now->ms);
+        return;
+    }
+    s->last_sync_ms = now->ms;
     resume_end(s, false); /* a resync snapshot; a page of a catch-up still being read is not sent */
 }
 
@@ -239,6 +249,7 @@ static const struct handler {
     [MSG_UNHIDE] = {handle_write, NEEDS_JOIN},
     [MSG_SYNC] = {handle_sync, NEEDS_JOIN},
     [MSG_PING] = {handle_ping, 0},
+    [MSG_REMOVE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
@@ -315,6 +326,10 @@ static void after_write(struct pending *base, const struct store_result *res,
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
             send_ack(s, w->ev.op, done);
+    } else if (err == room_err_removed) {
+        /* Checked before its participant's removal reached the stream: no effect. */
+        if (s)
+            hub_send_error(s, w->ev.op, err, NULL, now->ms);
     } else if (err) {
         log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
         if (s)
@@ -328,5 +343,7 @@ static void after_write(struct pending *base, const struct store_result *res,
     } else if (s && done) {
         send_ack(s, w->ev.op, done);
     }
+    if (!err && w->ev.type == EV_REMOVED)
+        jam_close_removed(j, w->ev.pid);
     write_free(base);
 }

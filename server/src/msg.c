@@ -13,7 +13,7 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_UNVOTE] = "unvote",   [MSG_START] = "start",   [MSG_SET_PHASE] = "set_phase",
     [MSG_PAUSE] = "pause",     [MSG_RESUME] = "resume", [MSG_EXTEND] = "extend",
     [MSG_HIDE] = "hide",       [MSG_UNHIDE] = "unhide", [MSG_SYNC] = "sync",
-    [MSG_PING] = "ping",
+    [MSG_PING] = "ping",       [MSG_REMOVE] = "remove",
 };
 
 static const char *const role_names[] = {
@@ -41,7 +41,7 @@ static const char *const event_names[EV__COUNT] = {
     [EV_VOTED] = "voted",             [EV_UNVOTED] = "unvoted",     [EV_STARTED] = "started",
     [EV_PAUSED] = "paused",           [EV_RESUMED] = "resumed",     [EV_PHASE_SET] = "phase_set",
     [EV_EXTENDED] = "extended",       [EV_HIDDEN] = "hidden",       [EV_UNHIDDEN] = "unhidden",
-    [EV_PHASE_ENDED] = "phase_ended",
+    [EV_PHASE_ENDED] = "phase_ended", [EV_REMOVED] = "removed",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -40,6 +40,7 @@ enum msg_type {
     MSG_UNHIDE,
     MSG_SYNC,
     MSG_PING,
+    MSG_REMOVE,
     MSG__COUNT
 };
 
@@ -69,8 +70,11 @@ struct msg {
     enum phase phase;
     /* extend */
     int64_t seconds;
-    /* hide */
+    /* hide, remove */
     char *reason;              /* owned, NULL if absent */
+    /* remove */
+    int64_t pid;
+    bool hide_posts;
     /* ping */
     bool has_t;
     int64_t t;
@@ -107,6 +111,7 @@ enum event_type {
     EV_HIDDEN,
     EV_UNHIDDEN,
     EV_PHASE_ENDED,
+    EV_REMOVED,
     EV__COUNT
 };
 
@@ -141,7 +146,7 @@ struct event {
     char op[MSG_OP_MAX + 1];
     /* jam_created */
     struct jam_config jam;     /* owned strings inside */
-    /* joined */
+    /* joined, removed */
     int64_t pid;
     enum role role;
     char *nickname;            /* owned, NULL = none */
@@ -156,8 +161,10 @@ struct event {
     int64_t index;
     /* extended */
     int64_t seconds;
-    /* hidden */
+    /* hidden, removed */
     char *reason;              /* owned, NULL = none */
+    /* removed */
+    bool hide_posts;
 };
 
 void event_clear(struct event *e);

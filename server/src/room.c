@@ -49,6 +49,7 @@ static char *dup_or_null(const char *s)
 }
 
 const char room_err_duplicate_op[] = "duplicate_op";
+const char room_err_removed[] = "removed";
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
@@ -284,6 +285,16 @@ static const char *check_vote(const struct room *r, const struct participant *p,
     return NULL;
 }
 
+/* Hidden items do not count against max_items: a moderator who hides a flood gives the room back
+ * to everyone else. What is stored is still bounded, at twice max_items, hidden ones included
+ * (each participant's quota counts its hidden items too). */
+static bool jam_full(const struct room *r)
+{
+    uint64_t visible = (uint64_t)r->n_visible + r->pending_posts;
+    uint64_t stored = (uint64_t)r->n_items + r->pending_posts;
+    return visible >= r->limits.max_items || stored >= 2 * (uint64_t)r->limits.max_items;
+}
+
 static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
 {
     const struct clock *c = &r->clock;
@@ -331,6 +342,20 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->reason = m->type == MSG_HIDE ? dup_or_null(m->reason) : NULL;
         return NULL;
     }
+    case MSG_REMOVE: {
+        const struct participant *target = room_participant(r, m->pid);
+        if (!target)
+            return "no_such_participant";
+        if (target->role != ROLE_CITIZEN)
+            return "forbidden"; /* moderators share the secret: removing one would not hold */
+        if (target->removed)
+            return "already_removed";
+        out->type = EV_REMOVED;
+        out->pid = m->pid;
+        out->hide_posts = m->hide_posts;
+        out->reason = dup_or_null(m->reason);
+        return NULL;
+    }
     default:
         return "unknown_type";
     }
@@ -345,9 +370,14 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
     const struct participant *p = room_participant(r, pid);
     if (!p)
         return "forbidden";
+    if (p->removed)
+        return room_err_removed;
     bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
     if (moderation && role != ROLE_MODERATOR)
         return "forbidden";
+    uint32_t max_pending = r->quotas.pending;
+    if (!moderation && max_pending && p->pending_writes >= max_pending)
+        return "busy";
     /* Every write waits for clock and moderation events in flight: they change what is valid. */
     if (r->barrier)
         return "busy";
@@ -366,8 +396,11 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
             return "too_long";
         if ((err = check_parent(r, m->kind, m->parent)))
             return err;
-        if (r->n_items + r->pending_posts >= r->limits.max_items)
+        if (jam_full(r))
             return "jam_full";
+        uint32_t quota = r->quotas.items;
+        if (quota && p->role != ROLE_MODERATOR && p->n_posted + p->pending_posts >= quota)
+            return "quota_exceeded";
         out->type = EV_POSTED;
         out->kind = m->kind;
         out->text = xstrdup(m->text);
@@ -417,9 +450,10 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
     return true;
 }
 
+/* Clock and moderator events: every write waits for those in flight; the moderation log lists them. */
 static bool is_barrier(enum event_type t)
 {
-    return t >= EV_STARTED && t <= EV_PHASE_ENDED;
+    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || t == EV_REMOVED;
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -433,12 +467,18 @@ void room_reserve(struct room *r, const struct event *e)
         break;
     case EV_POSTED:
         r->pending_posts++;
+        if (p) {
+            p->pending_posts++;
+            p->pending_writes++;
+        }
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_put(&r->inflight, vote_key(e->by, e->item), 1);
         if (p && e->type == EV_VOTED)
             p->pending_votes++;
+        if (p)
+            p->pending_writes++;
         break;
     default:
         if (is_barrier(e->type))
@@ -458,12 +498,18 @@ void room_unreserve(struct room *r, const struct event *e)
     case EV_POSTED:
         if (r->pending_posts)
             r->pending_posts--;
+        if (p && p->pending_posts)
+            p->pending_posts--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_del(&r->inflight, vote_key(e->by, e->item));
         if (p && e->type == EV_VOTED && p->pending_votes)
             p->pending_votes--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     default:
         if (is_barrier(e->type) && r->barrier)
@@ -540,6 +586,14 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_UNHIDDEN:
         if ((it = room_item(r, e->item)) != NULL)
             touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        break;
+    case EV_REMOVED:
+        d->stats = true;
+        for (size_t i = 0; e->hide_posts && i < r->n_items; i++)
+            if (r->items[i]->author == e->pid && r->items[i]->hidden) {
+                push_id(&d->items, &d->n_items, &d->cap_items, r->items[i]->id);
+                d->kinds |= 1u << r->items[i]->kind;
+            }
         break;
     case EV_VOTED:
     case EV_UNVOTED:
@@ -662,6 +716,7 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
     push_item(r, it);
+    p->n_posted++;
     r->n_visible++;
     rank_insert(r->rank[it->kind], it->id, 0);
     delta_item(r, it);
@@ -777,6 +832,31 @@ static const char *apply_hide(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* One scan of the items: a removal is a rare moderator action, and the jam holds at most twice
+ * --max-items of them. */
+static const char *apply_remove(struct room *r, const struct event *e)
+{
+    struct participant *target = room_participant(r, e->pid);
+    if (!target)
+        return "no_such_participant";
+    if (target->role != ROLE_CITIZEN)
+        return "forbidden";
+    if (target->removed)
+        return "already_removed";
+    target->removed = true;
+    for (size_t i = 0; e->hide_posts && i < r->n_items; i++) {
+        struct item *it = r->items[i];
+        if (it->author != e->pid || it->hidden)
+            continue;
+        it->hidden = true;
+        rank_remove(r->rank[it->kind], it->id);
+        r->n_visible--;
+        delta_item(r, it);
+    }
+    r->delta.stats = true;
+    return NULL;
+}
+
 static void record_moderation(struct room *r, const char *id, const struct event *e)
 {
     if (r->n_modlog == r->cap_modlog) {
@@ -792,6 +872,10 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->item = e->item;
     m->index = e->index;
     m->seconds = e->seconds;
+    if (e->type == EV_REMOVED) {
+        m->pid = e->pid;
+        m->hide_posts = e->hide_posts;
+    }
     m->reason = dup_or_null(e->reason);
 }
 
@@ -821,6 +905,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         p = room_participant(r, e->by);
         if (!p)
             return "forbidden";
+        if (p->removed)
+            return room_err_removed;
     }
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
@@ -844,6 +930,9 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_HIDDEN:
     case EV_UNHIDDEN:
         err = apply_hide(r, e);
+        break;
+    case EV_REMOVED:
+        err = apply_remove(r, e);
         break;
     case EV_STARTED:
     case EV_PHASE_SET:
@@ -957,7 +1046,8 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
     if (!is_barrier(m->type))
         return false;
     struct event e = {.type = m->type, .by = m->by, .at_ms = m->at_ms, .item = m->item,
-                      .index = m->index, .seconds = m->seconds, .reason = m->reason};
+                      .index = m->index, .seconds = m->seconds, .reason = m->reason,
+                      .pid = m->pid, .hide_posts = m->hide_posts};
     record_moderation(r, m->event_id, &e);
     return true;
 }
@@ -966,6 +1056,9 @@ void room_restore_done(struct room *r)
 {
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
+        struct participant *author = room_participant(r, it->author);
+        if (author)
+            author->n_posted++;
         if (!it->hidden) {
             rank_insert(r->rank[it->kind], it->id, it->votes);
             r->n_visible++;

@@ -36,6 +36,14 @@ struct room_limits {
     uint32_t max_participants; /* participants per jam */
 };
 
+/* Per-participant limits, checked by room_check only (like room_limits: they come from the
+ * server's configuration, not from the stream, so replay never refuses what was once accepted).
+ * Zero (room_new's default) = no limit. */
+struct room_quotas {
+    uint32_t items;           /* items one citizen may post, hidden ones included */
+    uint32_t pending;         /* posts, votes and unvotes in flight across its sessions */
+};
+
 struct item {
     uint32_t id;          /* 1.., dense, in stream order */
     enum kind kind;
@@ -56,6 +64,11 @@ struct participant {
     char *nickname;       /* owned, NULL when anonymous */
     uint32_t used[JAM_MAX_PHASES]; /* standing votes cast in each agenda index */
     uint32_t pending_votes;        /* votes in flight (counted against the current phase) */
+    uint32_t pending_writes;       /* posts, votes and unvotes in flight, from all its sessions */
+    uint32_t pending_posts;        /* posts in flight (counted against its item quota) */
+    uint32_t n_posted;             /* items it posted, hidden ones included */
+    bool removed;                  /* a moderator removed it: its token no longer rejoins and
+                                      its writes are refused (room_apply too) */
     uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
@@ -106,12 +119,15 @@ struct mod_entry {
     int64_t item;        /* hidden/unhidden */
     int64_t index;       /* phase_set/phase_ended */
     int64_t seconds;     /* extended */
-    char *reason;        /* owned, hidden */
+    int64_t pid;         /* removed: the participant */
+    bool hide_posts;     /* removed: its items were hidden in the same event */
+    char *reason;        /* owned, hidden and removed */
 };
 
 struct room {
     struct jam_config cfg;       /* owned */
     struct room_limits limits;
+    struct room_quotas quotas;
     struct clock clock;
     char last_id[MSG_EVENT_ID_MAX + 1];
     uint64_t n_events;
@@ -170,6 +186,9 @@ void room_unreserve(struct room *r, const struct event *e);
 /* room_apply's answer for an op id that was already applied: the event has no second effect (a
  * retry whose first attempt reached the stream too). Compare the pointer. */
 extern const char room_err_duplicate_op[];
+/* room_apply's answer for a write of a participant removed after the write was checked (the
+ * removal reached the stream first): no effect. Compare the pointer. */
+extern const char room_err_removed[];
 
 struct room_result {
     uint32_t item;        /* post: new item id */

@@ -24,6 +24,10 @@ struct jam;
 #define SESSION_ERROR_WINDOW_MS 60000
 #define SESSION_MAX_INFLIGHT 32          /* writes waiting for Redis */
 #define SESSION_JOIN_TIMEOUT_MS 10000
+/* One resync snapshot per second per session: a snapshot of a 10,000-item jam is ~1 MB, and 19
+ * syncs/s from one screen pushed 108 MB in 8 s and slowed everyone's ping 45x (issue 10). A
+ * client that detects a gap needs one snapshot; the updates that follow it close later gaps. */
+#define SESSION_SYNC_INTERVAL_MS 1000
 
 /* What a member must be sent before the ring's frames. */
 enum want_snapshot {
@@ -55,6 +59,7 @@ struct session {
         uint64_t bytes;      /* of updates sent so far */
         char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
     } catchup;
+    int64_t last_sync_ms;    /* monotonic: the last sync answered with a snapshot, 0 = none */
     int resyncs;             /* resyncs within the current window */
     int64_t resync_window_ms;
 

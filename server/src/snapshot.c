@@ -11,22 +11,23 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS2" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS2"
+/* Layout, "CJS3" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS3"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  (ids are 1..n in order)
- *   people    n:u32, each  pid:u64 role:u8 nickname:str|NULL  used:u32 * JAM_MAX_PHASES
+ *   people    n:u32, each  pid:u64 role:u8 removed:u8 nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8
  *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
- *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds:u64 reason:str|NULL
+ *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
+ *             reason:str|NULL
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. A "CJS1"
  * snapshot (ops without budget_left) is refused, so its jam is replayed from the whole stream,
- * which has the budgets. */
-#define SNAP_MAGIC "CJS2"
+ * which has the budgets; a "CJS2" one (no removals) likewise. */
+#define SNAP_MAGIC "CJS3"
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -197,6 +198,7 @@ static void encode_participants(struct wbuf *w, const struct room *r, bool canon
         const struct participant *p = r->participants[i];
         put_u64(w, (uint64_t)p->pid);
         put_u8(w, p->role);
+        put_u8(w, p->removed);
         put_str(w, p->nickname);
         for (int k = 0; k < JAM_MAX_PHASES; k++)
             put_u32(w, p->used[k]);
@@ -253,6 +255,8 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
         put_u64(w, (uint64_t)m->item);
         put_u64(w, (uint64_t)m->index);
         put_u64(w, (uint64_t)m->seconds);
+        put_u64(w, (uint64_t)m->pid);
+        put_u8(w, m->hide_posts);
         put_str(w, m->reason);
     }
 }
@@ -353,6 +357,7 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
     bool null;
     int64_t pid = (int64_t)get_u64(rb);
     enum role role = (enum role)get_u8(rb);
+    unsigned removed = get_u8(rb);
     char *nickname = get_str(rb, &null);
     uint32_t used[JAM_MAX_PHASES];
     for (int k = 0; k < JAM_MAX_PHASES; k++)
@@ -362,8 +367,9 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
         p = room_restore_participant(r, pid, role, nickname, used);
     free(nickname);
     uint32_t nv = get_u32(rb);
-    if (!p || nv > r->n_items)
+    if (!p || nv > r->n_items || removed > 1)
         return false;
+    p->removed = removed != 0;
     for (uint32_t v = 0; v < nv; v++) {
         uint32_t item = get_u32(rb);
         unsigned cast = get_u8(rb);
@@ -400,8 +406,11 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
     m.item = (int64_t)get_u64(rb);
     m.index = (int64_t)get_u64(rb);
     m.seconds = (int64_t)get_u64(rb);
+    m.pid = (int64_t)get_u64(rb);
+    unsigned hide_posts = get_u8(rb);
+    m.hide_posts = hide_posts != 0;
     m.reason = get_str(rb, &null);
-    ok = ok && !rb->bad && room_restore_moderation(r, &m);
+    ok = ok && hide_posts <= 1 && !rb->bad && room_restore_moderation(r, &m);
     free(m.reason);
     return ok;
 }
@@ -434,8 +443,8 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
     struct room *r = room_new(&cfg, limits);
     jam_config_clear(&cfg);
     bool ok = decode_head(&rb, r) && decode_list(&rb, r, 16, decode_item) &&
-              decode_list(&rb, r, 29, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
-              decode_list(&rb, r, 45, decode_moderation) && rb.pos == rb.len;
+              decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
+              decode_list(&rb, r, 54, decode_moderation) && rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

@@ -328,6 +328,10 @@ static const struct {
     {"not_voted", "you have not voted for this item", false, true},
     {"budget_exhausted", "no votes left in this phase", false, true},
     {"jam_full", "the jam has reached its limit", false, true},
+    {"quota_exceeded", "you have posted as many items as one participant may", false, true},
+    {"no_such_participant", "no participant has this id", false, true},
+    {"already_removed", "this participant has already been removed", false, true},
+    {"removed", "a moderator removed you from this jam", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -424,6 +428,10 @@ char *view_modlog(const struct room *r)
                     : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
+        if (m->type == EV_REMOVED) {
+            json_object_set_new(o, "pid", json_integer(m->pid));
+            json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
+        }
         if (m->reason)
             json_object_set_new(o, "reason", json_string(m->reason));
         json_array_append_new(a, o);

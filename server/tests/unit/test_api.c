@@ -154,6 +154,14 @@ TEST(read_a_jam_and_its_digest)
     r = request(&g, "GET", path, "", "");
     CHECK(r && glue_field(r->body, "sha256", again, sizeof again));
     CHECK_EQ_STR(again, first); /* the same state, the same digest */
+    /* Computed once per state (issue 10): a change that no event made (only a test can) is not
+     * seen until the next event moves last_id. */
+    struct room *room = hub_find_jam(g.hub, code)->room;
+    room->cfg.settings.max_text++;
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && glue_field(r->body, "sha256", again, sizeof again));
+    CHECK_EQ_STR(again, first);
+    room->cfg.settings.max_text--;
     CHECK(glue_join(&g, code, ROLE_CITIZEN, NULL) != NULL);
     r = request(&g, "GET", path, "", "");
     CHECK(r && glue_field(r->body, "sha256", after, sizeof after));

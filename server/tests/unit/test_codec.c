@@ -496,6 +496,7 @@ TEST(encode_every_type)
         m.item = 2;
         m.phase = PHASE_DIFFUSE;
         m.seconds = 60;
+        m.pid = 3;
         m.has_t = true;
         m.t = 77;
         char *s = codec_encode_msg(&m);

@@ -724,6 +724,143 @@ TEST(op_table_finds_every_op_after_growth)
     room_free(r);
 }
 
+static struct msg post_msg(const char *op, const char *text)
+{
+    struct msg m = mk(MSG_POST, op);
+    m.kind = KIND_PROBLEM;
+    m.text = (char *)text;
+    return m;
+}
+
+/* issue 10: one participant cannot fill the jam; hidden items give the room back. */
+TEST(item_quota_per_participant_and_hidden_items_free_the_jam)
+{
+    struct room *r = new_room(0);
+    r->limits.max_items = 6;
+    r->quotas.items = 3;
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    char op[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(op, sizeof op, "a%d", i);
+        struct msg m = post_msg(op, "Spam");
+        CHECK(write_msg(r, a, ROLE_CITIZEN, &m, 11000, NULL) == NULL);
+    }
+    struct msg more = post_msg("a3", "Spam");
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &more, 11000, NULL), "quota_exceeded");
+    struct msg other = post_msg("b0", "Heat");
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &other, 11000, NULL) == NULL);
+    /* Hiding an item of A's does not give A its quota back... */
+    struct msg hide = mk(MSG_HIDE, "h1");
+    hide.item = 1;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &hide, 11000, NULL) == NULL);
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &more, 11000, NULL), "quota_exceeded");
+    /* ...and posts in flight count: B has 1 applied + 2 reserved = its quota of 3. */
+    struct event e1, e2;
+    struct msg b1 = post_msg("b1", "Heat"), b2 = post_msg("b2", "Heat"), b3 = post_msg("b3", "x2");
+    CHECK(room_check(r, b, ROLE_CITIZEN, &b1, &e1) == NULL);
+    room_reserve(r, &e1);
+    CHECK(room_check(r, b, ROLE_CITIZEN, &b2, &e2) == NULL);
+    room_reserve(r, &e2);
+    CHECK_EQ_STR(room_check_err_helper(r, b, &b3), "quota_exceeded");
+    room_unreserve(r, &e1);
+    room_unreserve(r, &e2);
+    event_clear(&e1);
+    event_clear(&e2);
+    /* max_items counts visible items: 4 stored, 3 visible; fill to 6 visible. */
+    int64_t c = join(r, ROLE_CITIZEN, "C");
+    for (int i = 0; i < 3; i++) {
+        snprintf(op, sizeof op, "c%d", i);
+        struct msg m = post_msg(op, "Idea");
+        CHECK(write_msg(r, c, ROLE_CITIZEN, &m, 11000, NULL) == NULL);
+    }
+    struct msg full = post_msg("mo1", "Mine");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &full, 11000, NULL), "jam_full");
+    struct msg hide2 = mk(MSG_HIDE, "h2");
+    hide2.item = 2;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &hide2, 11000, NULL) == NULL);
+    /* Moderators have no item quota; the freed visible slot is theirs to take. */
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &full, 11000, NULL) == NULL);
+    room_free(r);
+}
+
+TEST(pending_writes_per_participant_across_sessions)
+{
+    struct room *r = new_room(0);
+    r->quotas.pending = 2;
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct event e[2];
+    struct msg m0 = post_msg("p0", "One"), m1 = post_msg("p1", "Two"), m2 = post_msg("p2", "Six");
+    CHECK(room_check(r, a, ROLE_CITIZEN, &m0, &e[0]) == NULL);
+    room_reserve(r, &e[0]);
+    CHECK(room_check(r, a, ROLE_CITIZEN, &m1, &e[1]) == NULL);
+    room_reserve(r, &e[1]);
+    CHECK_EQ_STR(room_check_err_helper(r, a, &m2), "busy");
+    room_unreserve(r, &e[0]);
+    CHECK_EQ_STR(room_check_err_helper(r, a, &m2), "ok");
+    room_unreserve(r, &e[1]);
+    event_clear(&e[0]);
+    event_clear(&e[1]);
+    room_free(r);
+}
+
+/* issue 10: a moderator removes a citizen; the stream decides, so room_apply refuses the removed
+ * participant's writes even when they were checked before the removal. */
+TEST(remove_participant_hides_posts_and_refuses_its_writes)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg a1 = post_msg("a1", "Spam"), a2 = post_msg("a2", "Spam"), b1 = post_msg("b1", "Heat");
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a1, 11000, NULL) == NULL);
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &b1, 11000, NULL) == NULL);
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a2, 11000, NULL) == NULL);
+    /* A's third post is checked before the removal and applied after it. */
+    struct event late;
+    struct msg a3 = post_msg("a3", "Spam");
+    CHECK(room_check(r, a, ROLE_CITIZEN, &a3, &late) == NULL);
+    late.at_ms = 11500;
+    struct msg rm = mk(MSG_REMOVE, "r1");
+    rm.pid = a;
+    rm.hide_posts = true;
+    rm.reason = "flooding";
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &rm, 12000, NULL), "forbidden");
+    struct msg rm_mod = rm;
+    rm_mod.pid = mod;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm_mod, 12000, NULL), "forbidden");
+    struct msg rm_none = rm;
+    rm_none.pid = 99;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm_none, 12000, NULL), "no_such_participant");
+    room_delta_reset(r);
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 12000, NULL) == NULL);
+    CHECK(room_participant(r, a)->removed);
+    CHECK(room_item(r, 1)->hidden && room_item(r, 3)->hidden && !room_item(r, 2)->hidden);
+    CHECK_EQ_INT(r->n_visible, 1);
+    CHECK_EQ_INT(r->delta.n_items, 2);
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 10, (uint32_t[10]){0}), 1);
+    CHECK(room_apply(r, "900-0", &late, NULL) == room_err_removed);
+    CHECK_EQ_INT(r->n_items, 3);
+    event_clear(&late);
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &a3, 13000, NULL), "removed");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &rm, 13000, NULL), "already_removed");
+    /* The log names the participant and the reason. */
+    const struct mod_entry *m = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(m->type, EV_REMOVED);
+    CHECK_EQ_INT(m->pid, a);
+    CHECK(m->hide_posts);
+    CHECK_EQ_STR(m->reason, "flooding");
+    /* B is untouched. */
+    struct msg b2 = post_msg("b2", "Shade");
+    CHECK(write_msg(r, b, ROLE_CITIZEN, &b2, 13000, NULL) == NULL);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -742,5 +879,8 @@ int main(void)
     RUN(join_rules);
     RUN(id_compare);
     RUN(restore_refuses_contradictions_and_rebuilds_rankings);
+    RUN(item_quota_per_participant_and_hidden_items_free_the_jam);
+    RUN(pending_writes_per_participant_across_sessions);
+    RUN(remove_participant_hides_posts_and_refuses_its_writes);
     return test_done();
 }

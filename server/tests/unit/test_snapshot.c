@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS2
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS3
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -157,19 +157,19 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding as the codec
- * wrote it while it still lived in room.c (commit d1007d6). The state digest of
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS3 (CJS2
+ * plus a removed flag per participant and the removal's pid and hide_posts per log line). The state digest of
  * GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "81490aa38c44ee97ed1eed36eb0a144a551ac7e61d303f650c08d502c6e78b6e"
+#define BUSY_ROOM_SHA256 "74d1c45756914ec72d81cc64f1403f767371306041761af7273e587b1116711a"
 
-TEST(snapshot_bytes_are_cjs2)
+TEST(snapshot_bytes_are_cjs3)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS2", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS3", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -222,11 +222,41 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
     room_free(r);
 }
 
+/* A removal survives a snapshot: the participant stays removed, the log keeps whom and why. */
+TEST(snapshot_keeps_removals)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg rm = {.type = MSG_REMOVE, .pid = a, .hide_posts = true, .reason = "spam"};
+    strcpy(rm.op, "r1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 5000, NULL) == NULL);
+    unsigned char *buf;
+    size_t len;
+    snapshot_encode(r, false, &buf, &len);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(buf, len, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK(room_participant(copy, a)->removed);
+        CHECK(!room_participant(copy, mod)->removed);
+        CHECK_EQ_INT(copy->n_modlog, 1);
+        CHECK_EQ_INT(copy->modlog[0].pid, a);
+        CHECK(copy->modlog[0].hide_posts);
+        CHECK_EQ_STR(copy->modlog[0].reason, "spam");
+    }
+    memcpy(buf, "CJS2", 4); /* the format before removals: refused, so the stream is replayed */
+    CHECK(snapshot_decode(buf, len, &lim) == NULL);
+    free(buf);
+    room_free(copy);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs2);
+    RUN(snapshot_bytes_are_cjs3);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
+    RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     return test_done();
 }
