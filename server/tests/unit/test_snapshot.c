@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS2
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS3
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -134,6 +134,35 @@ TEST(snapshot_round_trip_is_exact)
     room_free(r);
 }
 
+/* The chain survives a snapshot: restored, then the same tail, it equals the original's. */
+TEST(snapshot_keeps_the_event_chain)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK(copy->chain.n == r->chain.n && strcmp(copy->chain.id, r->chain.id) == 0);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->n_modlog, r->n_modlog);
+        for (size_t i = 0; i < r->n_modlog && i < copy->n_modlog; i++)
+            CHECK(memcmp(copy->modlog[i].chain, r->modlog[i].chain, ROOM_CHAIN_BYTES) == 0);
+        struct msg resume = mk(MSG_RESUME, "rs");
+        unsigned long long at = seq;
+        CHECK(write_msg(r, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        seq = at; /* the same stream id for the copy */
+        CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->chain.n, r->chain.n);
+        room_free(copy);
+    }
+    free(a);
+    room_free(r);
+}
+
 TEST(snapshot_decode_rejects_every_truncation_and_garbage)
 {
     struct room *r = busy_room();
@@ -151,25 +180,25 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS2", 4);
+    memcpy(junk, "CJS3", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding as the codec
- * wrote it while it still lived in room.c (commit d1007d6). The state digest of
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding as CJS3 (the
+ * event chain added to CJS2's layout) first wrote it. The state digest of
  * GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "81490aa38c44ee97ed1eed36eb0a144a551ac7e61d303f650c08d502c6e78b6e"
+#define BUSY_ROOM_SHA256 "24cc1278a5b1fc0de2e82b843373e867fd4ebe6adb855cce7e162e7a71332ae5"
 
-TEST(snapshot_bytes_are_cjs2)
+TEST(snapshot_bytes_are_cjs3)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS2", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS3", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -225,8 +254,9 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs2);
+    RUN(snapshot_bytes_are_cjs3);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
+    RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
     return test_done();
 }
