@@ -28,6 +28,7 @@
 #include "replay.h"
 #include "resume.h"
 #include "store.h"
+#include "verify.h"
 
 static struct net *volatile the_net;
 
@@ -160,6 +161,8 @@ static void on_tick(int64_t now_ms, void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return verify_main(argc - 1, argv + 1); /* a tool: no server, no configuration */
     struct config cfg;
     int err = config_load(&cfg, argc, argv);
     if (err)

@@ -814,6 +814,21 @@ void room_chain_link(struct room_chain *c, const char *id, const char *json, siz
     snprintf(c->id, sizeof c->id, "%s", id);
 }
 
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len)
+{
+    struct event e;
+    struct codec_error ce;
+    if (codec_event_decode(payload, len, &e, &ce) < 0)
+        return false;
+    char *json = codec_event_encode(&e);
+    event_clear(&e);
+    if (!json)
+        return false;
+    room_chain_link(c, id, json, strlen(json));
+    free(json);
+    return true;
+}
+
 void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1])
 {
     static const char hex[] = "0123456789abcdef";

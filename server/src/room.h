@@ -199,6 +199,10 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
 
 /* The next chain head: SHA-256(c->head || id || "\n" || json[0..len)) into c, with c->id = id. */
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len);
+/* Chain a stored entry (its payload as the stream holds it) as room_apply would: decoded, then
+ * linked with its canonical encoding. Returns false, changing nothing, if it does not decode
+ * (such an entry has no effect and is no part of the chain). */
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len);
 /* Lowercase hex of a head (64 characters plus NUL). */
 void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1]);
 
