@@ -104,6 +104,10 @@ async def export_needs_the_moderator_or_the_admin(srv):
     for auth in (ADMIN_TOKEN, jam["moderator_secret"]):
         st, j, _ = export(srv, code, auth)
         check(st == 200 and j["format"] == "cojam-export/1", "auth %r: %s", auth, st)
+    import jsonschema  # the test set-up installs it (python3-jsonschema)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "proto",
+                           "export.schema.json")) as f:
+        jsonschema.validate(j, json.load(f))
     items = {it["id"]: it for it in j["items"]}
     check(items[1]["votes"] == 2 and items[1]["author"] == "Ana" and items[1]["parent"] is None,
           "item 1: %r", items[1])
