@@ -937,3 +937,100 @@ char *codec_event_encode(const struct event *e)
     }
     return dump(o);
 }
+
+/* ---- exports (read by the verifier) -------------------------------------------------------- */
+
+static bool copy_head(struct export_head *h, json_t *id, json_t *head)
+{
+    memset(h, 0, sizeof *h);
+    if (!json_is_string(id) || json_string_length(id) > MSG_EVENT_ID_MAX || !json_is_string(head) ||
+        json_string_length(head) != 64)
+        return false;
+    memcpy(h->event_id, json_string_value(id), json_string_length(id));
+    memcpy(h->head, json_string_value(head), 64);
+    return true;
+}
+
+int codec_export_decode(const char *text, size_t len, struct export_doc *out,
+                        struct codec_error *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        fail(err, "bad_json", "invalid JSON at line %d: %s", jerr.line, jerr.text);
+        return -1;
+    }
+    json_t *jam = json_object_get(root, "jam"), *chain = json_object_get(root, "chain");
+    json_t *events = json_object_get(root, "events"), *items = json_object_get(root, "items");
+    json_t *mods = json_object_get(root, "moderation"), *code = json_object_get(jam, "code");
+    const char *format = json_string_value(json_object_get(root, "format"));
+    if (!format || strcmp(format, "cojam-export/1") != 0 || !json_is_string(code) ||
+        json_string_length(code) != MSG_CODE_LEN || !json_is_array(events) ||
+        !json_is_array(items) || !json_is_array(mods) ||
+        !copy_head(&out->final, json_object_get(chain, "event_id"), json_object_get(chain, "head")) ||
+        !json_is_integer(json_object_get(chain, "events"))) {
+        fail(err, "bad_value", "not a cojam-export/1 document (format, jam.code, chain, events, "
+                               "items, moderation)");
+        json_decref(root);
+        return -1;
+    }
+    memcpy(out->code, json_string_value(code), MSG_CODE_LEN);
+    out->final_events = (uint64_t)json_integer_value(json_object_get(chain, "events"));
+    size_t n = json_array_size(events);
+    out->events = xcalloc(n + 1, sizeof *out->events);
+    out->heads = xcalloc(n + 1, sizeof *out->heads);
+    for (size_t i = 0; i < n; i++, out->n_events++) {
+        json_t *e = json_array_get(events, i), *id = json_object_get(e, "id");
+        json_t *payload = json_object_get(e, "e");
+        if (!json_is_string(id) || json_string_length(id) > MSG_EVENT_ID_MAX ||
+            !json_is_string(payload)) {
+            fail(err, "bad_value", "events[%zu] needs a string id and e", i);
+            goto bad;
+        }
+        memcpy(out->events[i].id, json_string_value(id), json_string_length(id));
+        out->events[i].len = json_string_length(payload);
+        out->events[i].payload = xmemdup(json_string_value(payload), out->events[i].len + 1);
+        copy_head(&out->heads[i], id, json_object_get(e, "h"));
+    }
+    n = json_array_size(mods);
+    out->published = xcalloc(n + 1, sizeof *out->published);
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(mods, i);
+        if (copy_head(&out->published[out->n_published], json_object_get(m, "event_id"),
+                      json_object_get(m, "chain")))
+            out->n_published++;
+    }
+    n = json_array_size(items);
+    out->items = xcalloc(n + 1, sizeof *out->items);
+    for (size_t i = 0; i < n; i++, out->n_items++) {
+        json_t *it = json_array_get(items, i);
+        json_t *id = json_object_get(it, "id"), *votes = json_object_get(it, "votes");
+        if (!json_is_integer(id) || !json_is_integer(votes) ||
+            !json_is_boolean(json_object_get(it, "hidden"))) {
+            fail(err, "bad_value", "items[%zu] needs an integer id and votes, a boolean hidden", i);
+            goto bad;
+        }
+        out->items[i].id = json_integer_value(id);
+        out->items[i].votes = json_integer_value(votes);
+        out->items[i].hidden = json_is_true(json_object_get(it, "hidden"));
+    }
+    json_decref(root);
+    return 0;
+bad:
+    json_decref(root);
+    export_doc_clear(out);
+    return -1;
+}
+
+void export_doc_clear(struct export_doc *d)
+{
+    for (size_t i = 0; i < d->n_events; i++)
+        free(d->events[i].payload);
+    free(d->events);
+    free(d->heads);
+    free(d->published);
+    free(d->items);
+    memset(d, 0, sizeof *d);
+}

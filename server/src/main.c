@@ -30,6 +30,7 @@
 #include "replay.h"
 #include "resume.h"
 #include "store.h"
+#include "verify.h"
 
 /* The loop's net, set once it exists and cleared before it is freed. The store and replay threads
  * wake the loop through it (wake_loop), so it is atomic, and a wake holds the_net_mu so that
@@ -187,6 +188,8 @@ static void on_tick(int64_t now_ms, void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return verify_main(argc - 1, argv + 1); /* a tool: no server, no configuration */
     struct config cfg;
     int err = config_load(&cfg, argc, argv);
     if (err)

@@ -23,8 +23,8 @@
 
 #define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
 
-/* Apply one stored event of jam 'code'. Events at or before the jam's last applied id are
- * skipped: a found entry may be one we applied. */
+/* Apply one stored event of jam 'code'. Events at or before the jam's last judged id (the chain's:
+ * an event that had no effect was judged too) are skipped: a found entry may be one we applied. */
 static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev)
 {
     struct jam *j = hub_find_jam(h, code);
@@ -36,7 +36,7 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         struct room_limits limits = {(uint32_t)h->cfg->max_items,
                                      (uint32_t)h->cfg->max_participants};
         j = hub_add_jam(h, room_new(&ev->jam, &limits));
-    } else if (stream_id_cmp(id, j->room->last_id) <= 0) {
+    } else if (stream_id_cmp(id, j->room->chain.id) <= 0) {
         return 0;
     }
     const char *err = room_apply(j->room, id, ev, NULL);

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth.h"
+#include "codec.h"
 #include "rank.h"
 
 /* What each phase accepts (proto/messages.md, "Phases and what they accept"). */
@@ -879,6 +881,59 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->reason = dup_or_null(e->reason);
 }
 
+void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
+{
+    size_t n_id = strlen(id);
+    uint8_t stack[1024];
+    size_t n = ROOM_CHAIN_BYTES + n_id + 1 + len;
+    uint8_t *buf = n <= sizeof stack ? stack : xmalloc(n);
+    memcpy(buf, c->head, ROOM_CHAIN_BYTES);
+    memcpy(buf + ROOM_CHAIN_BYTES, id, n_id);
+    buf[ROOM_CHAIN_BYTES + n_id] = '\n';
+    memcpy(buf + ROOM_CHAIN_BYTES + n_id + 1, json, len);
+    auth_sha256(buf, n, c->head);
+    if (buf != stack)
+        free(buf);
+    c->n++;
+    snprintf(c->id, sizeof c->id, "%s", id);
+}
+
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len)
+{
+    struct event e;
+    struct codec_error ce;
+    if (codec_event_decode(payload, len, &e, &ce) < 0)
+        return false;
+    char *json = codec_event_encode(&e);
+    event_clear(&e);
+    if (!json)
+        return false;
+    room_chain_link(c, id, json, strlen(json));
+    free(json);
+    return true;
+}
+
+void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < ROOM_CHAIN_BYTES; i++) {
+        out[2 * i] = hex[head[i] >> 4];
+        out[2 * i + 1] = hex[head[i] & 15];
+    }
+    out[2 * ROOM_CHAIN_BYTES] = '\0';
+}
+
+/* Chain 'e' unless an event at or after 'id' was chained already. The canonical encoding is the
+ * codec's (fixed key order, compact): for an event this version stored, the stored bytes. */
+static void chain_event(struct room *r, const char *id, const struct event *e)
+{
+    if (r->chain.id[0] && stream_id_cmp(id, r->chain.id) <= 0)
+        return;
+    char *json = codec_event_encode(e);
+    room_chain_link(&r->chain, id, json ? json : "", json ? strlen(json) : 0);
+    free(json);
+}
+
 static void record_op(struct room *r, const char *id, const struct event *e, uint64_t h,
                       const struct room_result *res)
 {
@@ -897,6 +952,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     struct room_result scratch;
     if (!res)
         res = &scratch;
+    chain_event(r, id, e);
     res->item = 0;
     res->budget_left = -1;
     const char *err = NULL;
@@ -948,8 +1004,10 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     if (err)
         return err;
     record_op(r, id, e, h, res);
-    if (is_barrier(e->type))
+    if (is_barrier(e->type)) {
         record_moderation(r, id, e);
+        memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
+    }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
     if (!r->delta.from[0])
         snprintf(r->delta.from, sizeof r->delta.from, "%s", id);
@@ -1049,6 +1107,17 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .index = m->index, .seconds = m->seconds, .reason = m->reason,
                       .pid = m->pid, .hide_posts = m->hide_posts};
     record_moderation(r, m->event_id, &e);
+    memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
+    return true;
+}
+
+bool room_restore_chain(struct room *r, const struct room_chain *c)
+{
+    struct stream_id sid;
+    if (strlen(c->id) > MSG_EVENT_ID_MAX || (c->id[0] && !stream_id_parse(c->id, &sid)) ||
+        (!c->id[0] && c->n) || c->n < r->n_events || stream_id_cmp(c->id, r->last_id) < 0)
+        return false;
+    r->chain = *c;
     return true;
 }
 

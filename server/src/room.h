@@ -110,6 +110,18 @@ struct room_op {
     char op[];           /* the op id */
 };
 
+/* The tamper-evident record of a jam's stream (proto/messages.md, "The event chain"):
+ * head(0) = 32 zero bytes, head(n) = SHA-256(head(n-1) || id || "\n" || canonical encoding of event
+ * n), over every event room_apply is given in stream order, whether it took effect or not (a
+ * retry's duplicate is still a stored entry). A function of the stream alone, so every process
+ * computes the same heads whoever appended. */
+#define ROOM_CHAIN_BYTES 32
+struct room_chain {
+    uint8_t head[ROOM_CHAIN_BYTES];
+    uint64_t n;                      /* events chained */
+    char id[MSG_EVENT_ID_MAX + 1];   /* the last chained id, "" = none */
+};
+
 /* One line of the public log of moderator and clock actions (process transparency). */
 struct mod_entry {
     char event_id[MSG_EVENT_ID_MAX + 1];
@@ -122,6 +134,7 @@ struct mod_entry {
     int64_t pid;         /* removed: the participant */
     bool hide_posts;     /* removed: its items were hidden in the same event */
     char *reason;        /* owned, hidden and removed */
+    uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
 };
 
 struct room {
@@ -131,6 +144,7 @@ struct room {
     struct clock clock;
     char last_id[MSG_EVENT_ID_MAX + 1];
     uint64_t n_events;
+    struct room_chain chain;
 
     struct item **items;         /* owned; items[id - 1] */
     size_t n_items, cap_items;
@@ -196,9 +210,20 @@ struct room_result {
                              the participant's votes still in flight (a function of the stream) */
 };
 /* Apply a stored event with stream id 'id'. Returns NULL, or an error code when the event does
- * not apply to this state (then nothing changed). Events of another jam are the caller's concern. */
+ * not apply to this state (then nothing changed but the chain). Events of another jam are the
+ * caller's concern. An event with an id after r->chain.id is chained first, whatever the outcome;
+ * one at or before it (judged already) is applied without being chained again. */
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res);
+
+/* The next chain head: SHA-256(c->head || id || "\n" || json[0..len)) into c, with c->id = id. */
+void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len);
+/* Chain a stored entry (its payload as the stream holds it) as room_apply would: decoded, then
+ * linked with its canonical encoding. Returns false, changing nothing, if it does not decode
+ * (such an entry has no effect and is no part of the chain). */
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len);
+/* Lowercase hex of a head (64 characters plus NUL). */
+void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1]);
 
 /* The recorded outcome of participant pid's op, or NULL. */
 const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op);
@@ -258,6 +283,8 @@ struct participant *room_restore_participant(struct room *r, int64_t pid, enum r
 bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index);
 bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done);
 bool room_restore_moderation(struct room *r, const struct mod_entry *m);
+/* The chain as it was (checks the id's form and that it is not before the last applied id). */
+bool room_restore_chain(struct room *r, const struct room_chain *c);
 /* Rebuild what follows from the restored items (rankings, visible count, vote total) and start
  * an empty delta. */
 void room_restore_done(struct room *r);

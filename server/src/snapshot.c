@@ -11,23 +11,25 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS3" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS3"
+/* Layout, "CJS4" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS4"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64
+ *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 removed:u8 nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8
  *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
- *             reason:str|NULL
- * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. A "CJS1"
- * snapshot (ops without budget_left) is refused, so its jam is replayed from the whole stream,
- * which has the budgets; a "CJS2" one (no removals) likewise. */
-#define SNAP_MAGIC "CJS3"
+ *             reason:str|NULL  chain:32 bytes
+ * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
+ * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
+ * either, from before both existed together) is refused, so its jam is replayed from the whole
+ * stream, which has the budgets, the removals and the events to chain. */
+#define SNAP_MAGIC "CJS4"
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -258,6 +260,7 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
         put_u64(w, (uint64_t)m->pid);
         put_u8(w, m->hide_posts);
         put_str(w, m->reason);
+        put(w, m->chain, ROOM_CHAIN_BYTES);
     }
 }
 
@@ -274,6 +277,9 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_str(&w, r->last_id);
     put_u64(&w, r->n_events);
     put_u64(&w, (uint64_t)r->next_pid);
+    put_str(&w, r->chain.id);
+    put_u64(&w, r->chain.n);
+    put(&w, r->chain.head, ROOM_CHAIN_BYTES);
     encode_items(&w, r);
     encode_participants(&w, r, canonical);
     encode_ops(&w, r, canonical);
@@ -332,7 +338,15 @@ static bool decode_head(struct rbuf *rb, struct room *r)
     int64_t next_pid = (int64_t)get_u64(rb);
     bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid);
     free(last_id);
-    return ok;
+    if (!ok)
+        return false;
+    struct room_chain chain;
+    ok = copy_fixed(chain.id, sizeof chain.id, get_str(rb, &null));
+    chain.n = get_u64(rb);
+    const unsigned char *head = take(rb, ROOM_CHAIN_BYTES);
+    if (head)
+        memcpy(chain.head, head, ROOM_CHAIN_BYTES);
+    return ok && head && !rb->bad && room_restore_chain(r, &chain);
 }
 
 static bool decode_item(struct rbuf *rb, struct room *r)
@@ -410,7 +424,10 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
     unsigned hide_posts = get_u8(rb);
     m.hide_posts = hide_posts != 0;
     m.reason = get_str(rb, &null);
-    ok = ok && hide_posts <= 1 && !rb->bad && room_restore_moderation(r, &m);
+    const unsigned char *chain = take(rb, ROOM_CHAIN_BYTES);
+    if (chain)
+        memcpy(m.chain, chain, ROOM_CHAIN_BYTES);
+    ok = ok && hide_posts <= 1 && chain && !rb->bad && room_restore_moderation(r, &m);
     free(m.reason);
     return ok;
 }
@@ -444,7 +461,7 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
     jam_config_clear(&cfg);
     bool ok = decode_head(&rb, r) && decode_list(&rb, r, 16, decode_item) &&
               decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
-              decode_list(&rb, r, 54, decode_moderation) && rb.pos == rb.len;
+              decode_list(&rb, r, 86, decode_moderation) && rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

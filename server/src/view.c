@@ -53,6 +53,18 @@ static json_t *clock_json(const struct room *r, int64_t now_ms)
     return o;
 }
 
+/* The published head of the event chain: what a verifier checks a stream or an export against. */
+static json_t *chain_json(const struct room_chain *c)
+{
+    char head[2 * ROOM_CHAIN_BYTES + 1];
+    room_chain_hex(c->head, head);
+    json_t *o = json_object();
+    json_object_set_new(o, "head", json_string(head));
+    json_object_set_new(o, "events", json_integer((json_int_t)c->n));
+    json_object_set_new(o, "event_id", json_string(c->id));
+    return o;
+}
+
 static json_t *stats_json(const struct room *r)
 {
     json_t *o = json_object();
@@ -60,6 +72,10 @@ static json_t *stats_json(const struct room *r)
     json_object_set_new(o, "online", json_integer(r->online));
     json_object_set_new(o, "items", json_integer(r->n_visible));
     json_object_set_new(o, "votes", json_integer(r->total_votes));
+    char head[2 * ROOM_CHAIN_BYTES + 1];
+    room_chain_hex(r->chain.head, head);
+    json_object_set_new(o, "chain", json_string(head));
+    json_object_set_new(o, "events", json_integer((json_int_t)r->chain.n));
     return o;
 }
 
@@ -235,7 +251,7 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_decref(ranking);
     if (d->clock)
         json_object_set_new(o, "clock", clock_json(r, now_ms));
-    if (d->stats)
+    if (d->stats || d->clock) /* a clock event moves the chain head that stats show */
         json_object_set_new(o, "stats", stats_json(r));
     return dump(o);
 }
@@ -402,10 +418,11 @@ char *view_summary(const struct room *r, int64_t now_ms)
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r));
     json_object_set_new(o, "event_id", json_string(r->last_id));
+    json_object_set_new(o, "chain", chain_json(&r->chain));
     return dump(o);
 }
 
-char *view_modlog(const struct room *r)
+static json_t *modlog_json(const struct room *r)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < r->n_modlog; i++) {
@@ -434,9 +451,66 @@ char *view_modlog(const struct room *r)
         }
         if (m->reason)
             json_object_set_new(o, "reason", json_string(m->reason));
+        char head[2 * ROOM_CHAIN_BYTES + 1];
+        room_chain_hex(m->chain, head);
+        json_object_set_new(o, "chain", json_string(head));
         json_array_append_new(a, o);
     }
-    return dump(a);
+    return a;
+}
+
+char *view_modlog(const struct room *r)
+{
+    return dump(modlog_json(r));
+}
+
+char *view_export(const struct room *r, const struct stream_entry *events,
+                  const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(VIEW_EXPORT_FORMAT));
+    json_object_set_new(o, "jam", jam_json(r));
+    json_object_set_new(o, "clock", clock_json(r, now_ms));
+    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "chain", chain_json(&r->chain));
+    /* Standing votes per item and agenda index (the phase budget each counts against). */
+    size_t n_agenda = r->cfg.n_agenda;
+    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
+    uint64_t key, index;
+    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
+        uint32_t item = (uint32_t)key;
+        if (item >= 1 && item <= r->n_items && index < n_agenda)
+            per_phase[(item - 1) * n_agenda + index]++;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        json_t *jo = item_json(r, it, true);
+        const struct participant *a = room_participant(r, it->author);
+        json_object_set_new(jo, "author", json_string(a && a->nickname ? a->nickname : "anonymous"));
+        json_t *vp = json_object();
+        for (size_t k = 0; k < n_agenda; k++)
+            if (per_phase[i * n_agenda + k])
+                json_object_set_new(vp, phase_name(r->cfg.agenda[k].phase),
+                                    json_integer(per_phase[i * n_agenda + k]));
+        json_object_set_new(jo, "votes_by_phase", vp);
+        json_array_append_new(items, jo);
+    }
+    free(per_phase);
+    json_object_set_new(o, "items", items);
+    json_object_set_new(o, "moderation", modlog_json(r));
+    json_t *ev = json_array();
+    for (size_t i = 0; i < n_events; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "id", json_string(events[i].id));
+        json_object_set_new(e, "e", json_stringn(events[i].payload, events[i].len));
+        char head[2 * ROOM_CHAIN_BYTES + 1];
+        room_chain_hex(heads[i], head);
+        json_object_set_new(e, "h", json_string(head));
+        json_array_append_new(ev, e);
+    }
+    json_object_set_new(o, "events", ev);
+    return dump(o);
 }
 
 char *view_created(const char *code, const char *secret, const char *public_url)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "room.h"
 
 struct room;
 struct participant;
@@ -48,6 +49,13 @@ char *view_status(bool storage_ok);
 /* HTTP bodies */
 char *view_summary(const struct room *r, int64_t now_ms);
 char *view_modlog(const struct room *r);
+/* The export of a jam (proto/export.schema.json): its configuration, clock, stats, chain head,
+ * every item with its lineage, author ("anonymous" when none) and votes per phase, the moderation
+ * log, and 'events' (the stream's entries in order, each with the chain head right after it,
+ * heads[i]). */
+#define VIEW_EXPORT_FORMAT "cojam-export/1"
+char *view_export(const struct room *r, const struct stream_entry *events,
+                  const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);
 char *view_digest(const char *event_id, uint64_t events, const char *sha256);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT
  * test_room.c - the jam state machine through its public API: checks, reservations, apply,
  * clock transitions with event timestamps, budgets, hiding, op de-duplication and the op table,
- * the delta, and the restore calls of the snapshot decoder.
+ * the delta, the event chain, and the restore calls of the snapshot decoder.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "alloc.h"
+#include "codec.h"
 #include "room.h"
 #include "test.h"
 
@@ -538,6 +541,144 @@ TEST(join_rules)
     room_free(r);
 }
 
+/* The event chain, computed here with OpenSSL directly from what a stream holds: the ids and the
+ * stored payloads (codec_event_encode at append time, as handlers.c's submit does). */
+struct stored_log {
+    char id[16][16];
+    char *json[16];
+    size_t n;
+};
+
+static void log_event(struct room *r, struct stored_log *lg, struct event *e, const char *want)
+{
+    snprintf(lg->id[lg->n], sizeof lg->id[0], "%llu-0", ++seq);
+    lg->json[lg->n] = codec_event_encode(e);
+    const char *err = room_apply(r, lg->id[lg->n], e, NULL);
+    CHECK_EQ_STR(err ? err : "ok", want);
+    lg->n++;
+    event_clear(e);
+}
+
+static void expected_head(const struct stored_log *lg, size_t skip_edit, const char *edit,
+                          uint8_t out[32])
+{
+    memset(out, 0, 32);
+    for (size_t i = 0; i < lg->n; i++) {
+        const char *json = i == skip_edit && edit ? edit : lg->json[i];
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        unsigned len = 0;
+        EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+        EVP_DigestUpdate(c, out, 32);
+        EVP_DigestUpdate(c, lg->id[i], strlen(lg->id[i]));
+        EVP_DigestUpdate(c, "\n", 1);
+        EVP_DigestUpdate(c, json, strlen(json));
+        EVP_DigestFinal_ex(c, out, &len);
+        EVP_MD_CTX_free(c);
+    }
+}
+
+/* Replay 'lg' (payload 'edit' in place of entry 'at', if given) into a fresh room. */
+static struct room *replay_log(const struct stored_log *lg, size_t at, const char *edit)
+{
+    struct room *r = NULL;
+    for (size_t i = 0; i < lg->n; i++) {
+        const char *json = i == at && edit ? edit : lg->json[i];
+        struct event e;
+        struct codec_error ce;
+        CHECK(codec_event_decode(json, strlen(json), &e, &ce) == 0);
+        if (!r) {
+            struct room_limits lim = {100, 100};
+            r = room_new(&e.jam, &lim);
+        }
+        room_apply(r, lg->id[i], &e, NULL);
+        event_clear(&e);
+    }
+    return r;
+}
+
+TEST(chain_links_every_stored_event_in_stream_order)
+{
+    struct stored_log lg = {0};
+    struct jam_config c = {0};
+    strcpy(c.code, "123456");
+    c.title = "T";
+    c.question = "Q";
+    c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
+    c.n_agenda = 1;
+    c.settings = (struct jam_settings){true, 0, 2, 50};
+    strcpy(c.secret_sha256, "00");
+    struct room_limits lim = {100, 100};
+    struct room *r = room_new(&c, &lim);
+    struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000, .jam = c};
+    e.jam.title = xstrdup("T");
+    e.jam.question = xstrdup("Q");
+    log_event(r, &lg, &e, "ok");
+    CHECK_EQ_INT(r->chain.n, 1);
+    struct msg jm = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .nickname = "Mo"};
+    CHECK(room_check_join(r, &jm, &e) == NULL);
+    log_event(r, &lg, &e, "ok");
+    jm.as = ROLE_CITIZEN, jm.nickname = "A";
+    CHECK(room_check_join(r, &jm, &e) == NULL);
+    log_event(r, &lg, &e, "ok");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(room_check(r, 1, ROLE_MODERATOR, &m, &e) == NULL);
+    e.at_ms = 2000;
+    log_event(r, &lg, &e, "ok");
+    m = mk(MSG_POST, "p");
+    m.kind = KIND_PROBLEM;
+    m.text = "No shade";
+    CHECK(room_check(r, 2, ROLE_CITIZEN, &m, &e) == NULL);
+    struct event again;
+    CHECK(room_check(r, 2, ROLE_CITIZEN, &m, &again) == NULL);
+    log_event(r, &lg, &e, "ok");
+    log_event(r, &lg, &again, "duplicate_op"); /* stored twice: no second effect, still chained */
+    m = mk(MSG_VOTE, "v");
+    m.item = 1;
+    CHECK(room_check(r, 2, ROLE_CITIZEN, &m, &e) == NULL);
+    log_event(r, &lg, &e, "ok");
+    m = mk(MSG_HIDE, "h");
+    m.item = 1;
+    m.reason = "dup";
+    CHECK(room_check(r, 1, ROLE_MODERATOR, &m, &e) == NULL);
+    log_event(r, &lg, &e, "ok");
+
+    uint8_t want[32];
+    expected_head(&lg, 0, NULL, want);
+    CHECK(memcmp(r->chain.head, want, 32) == 0);
+    CHECK_EQ_INT(r->chain.n, lg.n);
+    CHECK_EQ_STR(r->chain.id, lg.id[lg.n - 1]);
+    /* Each moderation entry holds the head right after its event. */
+    CHECK(r->n_modlog == 2 && memcmp(r->modlog[1].chain, want, 32) == 0);
+
+    /* Another process replaying the stream computes the same chain. */
+    struct room *other = replay_log(&lg, 0, NULL);
+    CHECK(memcmp(other->chain.head, want, 32) == 0);
+    /* An entry judged already (at or before the chain's id) is not chained twice. */
+    struct event late = {.type = EV_UNVOTED, .by = 2, .item = 1};
+    snprintf(late.op, sizeof late.op, "late");
+    room_apply(other, lg.id[2], &late, NULL);
+    CHECK(memcmp(other->chain.head, want, 32) == 0);
+    CHECK_EQ_INT(other->chain.n, lg.n);
+
+    /* One vote edited in the stream: a different head, the one the edit predicts. */
+    char *vote = lg.json[6];
+    CHECK(strstr(vote, "\"t\":\"voted\"") != NULL);
+    struct room *forged = replay_log(&lg, 6, "{\"t\":\"voted\",\"at\":2000,\"by\":2,\"op\":\"w\",\"item\":1}");
+    uint8_t edited[32];
+    expected_head(&lg, 6, "{\"t\":\"voted\",\"at\":2000,\"by\":2,\"op\":\"w\",\"item\":1}", edited);
+    CHECK(memcmp(forged->chain.head, want, 32) != 0);
+    CHECK(memcmp(forged->chain.head, edited, 32) == 0);
+
+    char hex[65];
+    room_chain_hex(want, hex);
+    CHECK_EQ_INT(strlen(hex), 64);
+    room_free(forged);
+    room_free(other);
+    room_free(r);
+    for (size_t i = 0; i < lg.n; i++)
+        free(lg.json[i]);
+}
+
 TEST(id_compare)
 {
     CHECK(stream_id_cmp("1-0", "1-1") < 0);
@@ -877,6 +1018,7 @@ int main(void)
     RUN(delta_tracks_one_tick);
     RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
+    RUN(chain_links_every_stored_event_in_stream_order);
     RUN(id_compare);
     RUN(restore_refuses_contradictions_and_rebuilds_rankings);
     RUN(item_quota_per_participant_and_hidden_items_free_the_jam);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS3
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS4
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -134,6 +134,35 @@ TEST(snapshot_round_trip_is_exact)
     room_free(r);
 }
 
+/* The chain survives a snapshot: restored, then the same tail, it equals the original's. */
+TEST(snapshot_keeps_the_event_chain)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK(copy->chain.n == r->chain.n && strcmp(copy->chain.id, r->chain.id) == 0);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->n_modlog, r->n_modlog);
+        for (size_t i = 0; i < r->n_modlog && i < copy->n_modlog; i++)
+            CHECK(memcmp(copy->modlog[i].chain, r->modlog[i].chain, ROOM_CHAIN_BYTES) == 0);
+        struct msg resume = mk(MSG_RESUME, "rs");
+        unsigned long long at = seq;
+        CHECK(write_msg(r, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        seq = at; /* the same stream id for the copy */
+        CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->chain.n, r->chain.n);
+        room_free(copy);
+    }
+    free(a);
+    room_free(r);
+}
+
 TEST(snapshot_decode_rejects_every_truncation_and_garbage)
 {
     struct room *r = busy_room();
@@ -151,25 +180,26 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS2", 4);
+    memcpy(junk, "CJS4", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS3 (CJS2
- * plus a removed flag per participant and the removal's pid and hide_posts per log line). The state digest of
- * GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "74d1c45756914ec72d81cc64f1403f767371306041761af7273e587b1116711a"
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS4 (CJS2
+ * plus a removed flag per participant, the removal's pid and hide_posts per log line, and the
+ * event chain). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
+ * changes every jam's digest. */
+#define BUSY_ROOM_SHA256 "3c7e38e5a22903d94186d92ffce79e25a13fb0488cbb443714d4e99df23cbac2"
 
-TEST(snapshot_bytes_are_cjs3)
+TEST(snapshot_bytes_are_cjs4)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS3", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS4", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -254,9 +284,10 @@ TEST(snapshot_keeps_removals)
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs3);
+    RUN(snapshot_bytes_are_cjs4);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
+    RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
     return test_done();
 }

@@ -234,7 +234,11 @@ TEST(snapshot_for_a_citizen)
     CHECK_EQ_INT(json_array_size(json_object_get(ranking, "problem")), 1); /* hidden: not ranked */
     CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(ranking, "problem"), 0)), 2);
     json_t *stats = json_object_get(j, "stats");
-    CHECK(has_exactly(stats, KEYS("participants", "online", "items", "votes")));
+    CHECK(has_exactly(stats, KEYS("participants", "online", "items", "votes", "chain", "events")));
+    char head[65];
+    room_chain_hex(r->chain.head, head);
+    CHECK_EQ_STR(str_of(stats, "chain"), head);
+    CHECK_EQ_INT(int_of(stats, "events"), r->chain.n);
     CHECK_EQ_INT(int_of(stats, "participants"), 3);
     CHECK_EQ_INT(int_of(stats, "online"), 2);
     CHECK_EQ_INT(int_of(stats, "items"), 1);
@@ -490,8 +494,15 @@ TEST(http_bodies)
     struct room *r = busy_room();
     json_t *j = parse(view_summary(r, 20000));
     CHECK(has_exactly(j, KEYS("code", "title", "question", "agenda", "settings", "clock", "stats",
-                              "event_id")));
+                              "event_id", "chain")));
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
+    char head[65];
+    room_chain_hex(r->chain.head, head);
+    json_t *chain = json_object_get(j, "chain");
+    CHECK(has_exactly(chain, KEYS("head", "events", "event_id")));
+    CHECK_EQ_STR(str_of(chain, "head"), head);
+    CHECK_EQ_INT(int_of(chain, "events"), r->chain.n);
+    CHECK_EQ_STR(str_of(chain, "event_id"), r->chain.id);
     check_clock_running(json_object_get(j, "clock"), 20000);
     json_decref(j);
 
@@ -504,6 +515,8 @@ TEST(http_bodies)
     {
         CHECK(json_is_string(json_object_get(e, "event_id")));
         CHECK(json_is_integer(json_object_get(e, "at")));
+        room_chain_hex(r->modlog[i].chain, head);
+        CHECK_EQ_STR(str_of(e, "chain"), head);
         const char *action = str_of(e, "action");
         starts += action && strcmp(action, "started") == 0;
         if (action && strcmp(action, "hidden") == 0) {

@@ -107,6 +107,9 @@ function render() {
   document.body.dataset.clock = state.clockState;
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#s-' + k), String(s[k] ?? 0));
+  // The published head of the event chain (proto/messages.md), small: the first 16 hex digits.
+  setText($('#s-chain'), s.chain ? `#${s.events} ${s.chain.slice(0, 16)}` : '');
+  $('#s-chain').title = s.chain || '';
   const kind = screenKind();
   setText($('#s-rank-title'), t('screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
