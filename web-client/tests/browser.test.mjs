@@ -91,7 +91,7 @@ async function redisPing(port) {
 // A loopback TCP proxy between a page and cojamd that can stop forwarding in both directions without
 // closing either socket ("black hole": a mobile network dropping packets), and later deliver all it
 // held in order, as TCP retransmission does once the network is back. Closes are held the same way.
-function blackHoleProxy(targetPort) {
+function blackHoleProxy(targetPort, listenPort = 0) {
   let holed = false;
   const held = [];
   const later = (fn) => { if (holed) held.push(fn); else fn(); };
@@ -113,7 +113,7 @@ function blackHoleProxy(targetPort) {
   });
   const proxy = {
     port: 0,
-    listen: () => new Promise((resolve) => server.listen(0, '127.0.0.1', () => { proxy.port = server.address().port; resolve(); })),
+    listen: () => new Promise((resolve) => server.listen(listenPort, '127.0.0.1', () => { proxy.port = server.address().port; resolve(); })),
     hole() { holed = true; },
     heal() { holed = false; while (held.length) held.shift()(); },
     close() { server.close(); for (const s of sockets) s.destroy(); },
@@ -139,6 +139,8 @@ const watchdog = setTimeout(async () => {
 }, 210000);
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
 
+let proxyPort = 0; // reserved before cojamd starts, so that its Origin can be allowed
+
 async function main() {
   let base = process.env.COJAM_URL;
   if (!base) {
@@ -150,8 +152,11 @@ async function main() {
     await until(() => redisPing(rport), 'redis-server');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
+    // The black-hole proxy's page has its own origin: a browser behind it sends that Origin, so the
+    // server allows it beside its own (the default allowlist is --public-url's origin only).
+    proxyPort = await freePort();
     const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
-      '--web-root', webRoot, '--data-dir', tmp,
+      '--web-root', webRoot, '--data-dir', tmp, '--allowed-origins', `${base},http://127.0.0.1:${proxyPort}`,
       '--ring-frames', '8'], 'cojamd'); // a small ring, so that a short absence resumes from the stream
     try {
       await until(async () => {
@@ -499,7 +504,7 @@ async function main() {
   // p3 reaches the server through a loopback TCP proxy that can stop forwarding both ways without
   // closing anything (packets silently dropped, as on a dead mobile network) and later deliver what
   // it held, as TCP retransmission would once the network is back.
-  const proxy = blackHoleProxy(Number(new URL(base).port));
+  const proxy = blackHoleProxy(Number(new URL(base).port), proxyPort);
   const viaProxy = (u) => `http://127.0.0.1:${proxy.port}` + new URL(u).pathname + new URL(u).hash;
   await proxy.listen();
   const small = { viewport: { width: 320, height: 568 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
