@@ -27,7 +27,8 @@
 /* An export holds the whole stream in memory while it is read (about 250 bytes an event with
  * its head, so 50 MB at this bound) and is encoded on the loop in one go: bounded until it is
  * streamed in pages. A bigger jam answers 413. */
-#define API_EXPORT_MAX_EVENTS 200000 /* 10^6 codes: a few draws find a free one unless the server is near full */
+#define API_EXPORT_MAX_EVENTS                                                                      \
+    200000 /* 10^6 codes: a few draws find a free one unless the server is near full */
 
 /* A jam_created event waiting for the store. */
 struct creation {
@@ -35,7 +36,7 @@ struct creation {
     uint64_t http_id;
     char code[MSG_CODE_LEN + 1];
     char secret[AUTH_SECRET_CHARS + 1]; /* the moderator secret, returned once */
-    struct event ev;                     /* owned */
+    struct event ev;                    /* owned */
 };
 
 static void creation_free(struct pending *base)
@@ -153,11 +154,11 @@ struct export_read {
     struct pending base;
     struct hub *hub;
     uint64_t http_id;
-    struct jam *jam;                 /* borrowed: jams live until shutdown */
-    struct stream_entry *events;     /* owned, payloads too */
+    struct jam *jam;             /* borrowed: jams live until shutdown */
+    struct stream_entry *events; /* owned, payloads too */
     uint8_t (*heads)[ROOM_CHAIN_BYTES];
     size_t n, cap;
-    struct room_chain chain;         /* recomputed over what was read */
+    struct room_chain chain; /* recomputed over what was read */
 };
 
 static void export_free(struct pending *base)

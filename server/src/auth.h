@@ -18,9 +18,9 @@
 
 struct token {
     char jam[MSG_CODE_LEN + 1];
-    int64_t pid;    /* 0 for screens */
+    int64_t pid; /* 0 for screens */
     enum role role;
-    int64_t exp_s;  /* expiry, unix seconds */
+    int64_t exp_s; /* expiry, unix seconds */
 };
 
 /* Write the token text for 't' into 'out' (NUL-terminated). Returns its length, or -ENOSPC when

@@ -87,8 +87,8 @@ static bool has_control(const char *s, size_t n, bool allow_newline)
 
 static bool is_op_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -151,8 +151,7 @@ static json_t *parse(const char *text, size_t len, struct codec_error *err)
 
 /* 'text' parsed as a JSON object (a new reference), or NULL with 'err' set; 'what' names it in
  * the message ("a message", "an event", "the body"). */
-static json_t *parse_object(const char *text, size_t len, const char *what,
-                            struct codec_error *err)
+static json_t *parse_object(const char *text, size_t len, const char *what, struct codec_error *err)
 {
     json_t *o = parse(text, len, err);
     if (o && !json_is_object(o)) {
@@ -225,8 +224,7 @@ static int get_str(json_t *o, const char *key, bool required, struct str_rule ru
         return fail(err, "too_short", "field '%s' is shorter than %zu code points", key,
                     rule.min_cp);
     if (cps > rule.max_cp)
-        return fail(err, "too_long", "field '%s' is longer than %zu code points", key,
-                    rule.max_cp);
+        return fail(err, "too_long", "field '%s' is longer than %zu code points", key, rule.max_cp);
     if (rule.ctl != CTL_ANY && has_control(s, n, rule.ctl == CTL_NEWLINE))
         return fail(err, "bad_value", "field '%s' contains a control character", key);
     *out = s;
@@ -253,8 +251,7 @@ static int get_int(json_t *o, const char *key, bool required, int64_t min, int64
     return 1;
 }
 
-static int get_bool(json_t *o, const char *key, bool required, bool *out,
-                    struct codec_error *err)
+static int get_bool(json_t *o, const char *key, bool required, bool *out, struct codec_error *err)
 {
     json_t *v = json_object_get(o, key);
     if (!v) {
@@ -418,8 +415,8 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
     if (r == 1)
         m->secret = xmemdup(s, n);
 
-    if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY},
-                     &s, &n, err)) < 0)
+    if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY}, &s,
+                     &n, err)) < 0)
         return -1;
     if (r == 1) {
         if (!is_event_id(s, n))
@@ -459,8 +456,8 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_HIDE:
         if (get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
             return -1;
-        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s,
-                         &n, err)) < 0)
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
+                         err)) < 0)
             return -1;
         if (r == 1)
             m->reason = xmemdup(s, n);
@@ -468,8 +465,8 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_REMOVE:
         if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0)
             return -1;
-        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s,
-                         &n, err)) < 0)
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
+                         err)) < 0)
             return -1;
         if (r == 1)
             m->reason = xmemdup(s, n);
@@ -619,8 +616,7 @@ static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phas
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
-static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict,
-                             struct codec_error *err)
+static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict, struct codec_error *err)
 {
     const char *s;
     size_t n;
@@ -969,10 +965,12 @@ int codec_export_decode(const char *text, size_t len, struct export_doc *out,
     if (!format || strcmp(format, "cojam-export/1") != 0 || !json_is_string(code) ||
         json_string_length(code) != MSG_CODE_LEN || !json_is_array(events) ||
         !json_is_array(items) || !json_is_array(mods) ||
-        !copy_head(&out->final, json_object_get(chain, "event_id"), json_object_get(chain, "head")) ||
+        !copy_head(&out->final, json_object_get(chain, "event_id"),
+                   json_object_get(chain, "head")) ||
         !json_is_integer(json_object_get(chain, "events"))) {
-        fail(err, "bad_value", "not a cojam-export/1 document (format, jam.code, chain, events, "
-                               "items, moderation)");
+        fail(err, "bad_value",
+             "not a cojam-export/1 document (format, jam.code, chain, events, "
+             "items, moderation)");
         json_decref(root);
         return -1;
     }

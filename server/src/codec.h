@@ -13,8 +13,8 @@
 #include "stream.h"
 
 struct codec_error {
-    const char *code;      /* a stable error code of proto/messages.md, e.g. "too_long" */
-    char message[160];     /* for humans, names the field */
+    const char *code;        /* a stable error code of proto/messages.md, e.g. "too_long" */
+    char message[160];       /* for humans, names the field */
     char op[MSG_OP_MAX + 1]; /* the message's op when it was readable and valid, else "" */
 };
 
@@ -51,11 +51,11 @@ struct export_doc {
     struct stream_entry *events; /* owned, payloads too */
     struct export_head *heads;   /* owned: heads[i] is listed after events[i] ("" if none) */
     size_t n_events;
-    struct export_head final;    /* "chain": the head of the whole export */
+    struct export_head final; /* "chain": the head of the whole export */
     uint64_t final_events;
     struct export_head *published; /* owned: the moderation log's heads */
     size_t n_published;
-    struct export_item *items;   /* owned */
+    struct export_item *items; /* owned */
     size_t n_items;
 };
 /* Decode an export (any size; nesting as the format has it). Returns 0 or -1 with 'err'. */

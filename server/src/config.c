@@ -24,9 +24,18 @@ struct option_def {
     long min, max;
 };
 
-#define STR(field, name, env, def, help) {name, env, def, help, OPT_STR, offsetof(struct config, field), 0, 0}
-#define SECRET(field, name, env, help) {name, env, NULL, help, OPT_SECRET, offsetof(struct config, field), 0, 0}
-#define NUM(field, name, env, def, lo, hi, help) {name, env, def, help, OPT_LONG, offsetof(struct config, field), lo, hi}
+#define STR(field, name, env, def, help)                                                           \
+    {                                                                                              \
+        name, env, def, help, OPT_STR, offsetof(struct config, field), 0, 0                        \
+    }
+#define SECRET(field, name, env, help)                                                             \
+    {                                                                                              \
+        name, env, NULL, help, OPT_SECRET, offsetof(struct config, field), 0, 0                    \
+    }
+#define NUM(field, name, env, def, lo, hi, help)                                                   \
+    {                                                                                              \
+        name, env, def, help, OPT_LONG, offsetof(struct config, field), lo, hi                     \
+    }
 
 static const struct option_def options[] = {
     STR(listen, "listen", "COJAM_LISTEN", "127.0.0.1:8080", "HTTP and WebSocket address HOST:PORT"),
@@ -64,7 +73,8 @@ static const struct option_def options[] = {
     NUM(max_participants, "max-participants", "COJAM_MAX_PARTICIPANTS", "100000", 1, 10000000,
         "participants per jam"),
     NUM(max_items_per_participant, "max-items-per-participant", "COJAM_MAX_ITEMS_PER_PARTICIPANT",
-        "200", 0, 1000000, "items one participant may post in a jam, hidden ones too (0: no limit)"),
+        "200", 0, 1000000,
+        "items one participant may post in a jam, hidden ones too (0: no limit)"),
     NUM(max_pending_per_participant, "max-pending-per-participant",
         "COJAM_MAX_PENDING_PER_PARTICIPANT", "32", 0, 1000000,
         "writes of one participant in flight across all its sessions (0: no limit)"),
@@ -73,7 +83,8 @@ static const struct option_def options[] = {
     NUM(token_ttl_s, "token-ttl-s", "COJAM_TOKEN_TTL_S", "86400", 60, 31536000,
         "session token lifetime in seconds"),
     NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "60000", 1000,
-        100000000, "broadcast frames per second the server aims to stay under: beyond it the "
+        100000000,
+        "broadcast frames per second the server aims to stay under: beyond it the "
         "broadcast period grows past --tick-ms with the number of clients"),
     NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
         "pause after each event-loop pass so that events gather (-1: by the number of clients, "
@@ -97,8 +108,9 @@ static const struct option_def options[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cojamd [options]\n\ncojam %s - real-time ideation-jam server.\n\n"
-               "Every option can also be set by its environment variable; flags win.\n\n",
+    fprintf(f,
+            "usage: cojamd [options]\n\ncojam %s - real-time ideation-jam server.\n\n"
+            "Every option can also be set by its environment variable; flags win.\n\n",
             COJAM_VERSION);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_def *o = &options[i];
@@ -159,7 +171,8 @@ static int split_listen(struct config *c)
     const char *colon = strrchr(c->listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || *end || port < 0 || port > 65535 || (size_t)(colon - c->listen) >= sizeof c->listen_host) {
+    if (!colon || *end || port < 0 || port > 65535 ||
+        (size_t)(colon - c->listen) >= sizeof c->listen_host) {
         fprintf(stderr, "cojamd: --listen: expected HOST:PORT, got '%s'\n", c->listen);
         return -EINVAL;
     }
@@ -195,8 +208,10 @@ static char *read_secret_file(const char *option, const char *path)
         return NULL;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        fprintf(stderr, "cojamd: warning: --%s %s is open to group or others (mode %03o): "
-                        "chmod 600 it\n", option, path, (unsigned)(st.st_mode & 0777));
+        fprintf(stderr,
+                "cojamd: warning: --%s %s is open to group or others (mode %03o): "
+                "chmod 600 it\n",
+                option, path, (unsigned)(st.st_mode & 0777));
     char *buf = xmalloc(SECRET_FILE_MAX + 2);
     size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
     fclose(f);
@@ -246,8 +261,9 @@ static int check_secrets(struct config *c)
     }
     size_t len = c->token_secret ? strlen(c->token_secret) : 0;
     if (c->token_secret && (len < CONFIG_SECRET_MIN || len > CONFIG_SECRET_MAX)) {
-        fprintf(stderr, "cojamd: the token secret (%s) is %zu bytes: it must have %d to %d "
-                        "(for example: openssl rand -hex 32)\n",
+        fprintf(stderr,
+                "cojamd: the token secret (%s) is %zu bytes: it must have %d to %d "
+                "(for example: openssl rand -hex 32)\n",
                 c->token_secret_file ? "--token-secret-file" : "COJAM_TOKEN_SECRET", len,
                 CONFIG_SECRET_MIN, CONFIG_SECRET_MAX);
         return -EINVAL;
@@ -289,8 +305,9 @@ int config_load(struct config *c, int argc, char **argv)
             return -EINVAL;
         }
         if (o->kind == OPT_SECRET) {
-            fprintf(stderr, "cojamd: --%s is not accepted on the command line (every local user "
-                            "can read it with ps): set %s, or use --%s-file\n",
+            fprintf(stderr,
+                    "cojamd: --%s is not accepted on the command line (every local user "
+                    "can read it with ps): set %s, or use --%s-file\n",
                     o->name, o->env, o->name);
             return -EINVAL;
         }

@@ -9,22 +9,22 @@
 #include <stdint.h>
 
 struct config {
-    char *listen;            /* "host:port" */
+    char *listen; /* "host:port" */
     char listen_host[256];
     int listen_port;
-    char *redis;             /* NULL = embedded */
+    char *redis; /* NULL = embedded */
     char *data_dir;
-    char *admin_token;       /* NULL = generate */
-    char *redis_user;        /* NULL = Redis's default user */
-    char *redis_password;    /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
+    char *admin_token;    /* NULL = generate */
+    char *redis_user;     /* NULL = Redis's default user */
+    char *redis_password; /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
     char *redis_password_file;
-    char *token_secret;      /* NULL = kept in Redis; from COJAM_TOKEN_SECRET or the file below,
+    char *token_secret; /* NULL = kept in Redis; from COJAM_TOKEN_SECRET or the file below,
                                 CONFIG_SECRET_MIN..CONFIG_SECRET_MAX bytes */
     char *token_secret_file;
     char *web_root;
-    char *allowed_origins;   /* NULL = own origin */
-    char *public_url;        /* NULL = http://<listen> */
-    char *redis_server;      /* the redis-server binary for the embedded default */
+    char *allowed_origins; /* NULL = own origin */
+    char *public_url;      /* NULL = http://<listen> */
+    char *redis_server;    /* the redis-server binary for the embedded default */
     long tick_ms;
     long max_message_bytes;
     long ring_frames;

@@ -97,12 +97,14 @@ static int check_redis_settings(const struct store_config *sc)
     }
     if (policy[0] && strcmp(policy, "noeviction") != 0) {
         log_error("Redis maxmemory-policy is '%s': it may evict acknowledged events. "
-                  "Set maxmemory-policy noeviction (see deploy/redis.conf).", policy);
+                  "Set maxmemory-policy noeviction (see deploy/redis.conf).",
+                  policy);
         return -EINVAL;
     }
     if (strcmp(aof, "yes") != 0)
         log_warn("Redis appendonly is '%s': acknowledged events can be lost in a Redis crash. "
-                 "Set appendonly yes and appendfsync always (see deploy/redis.conf).", aof);
+                 "Set appendonly yes and appendfsync always (see deploy/redis.conf).",
+                 aof);
     return 0;
 }
 
@@ -219,7 +221,8 @@ int main(int argc, char **argv)
     }
 
     struct embedded emb = {0};
-    struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
+    struct store_config sc = {
+        .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
     char redis_host[256];
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
@@ -243,7 +246,8 @@ int main(int argc, char **argv)
          * so a password would protect nothing (README, Security). */
         if (cfg.redis_password)
             log_warn("the Redis password is not used: the embedded redis-server has none "
-                     "(it is reachable only through %s/redis.sock, mode 0700)", cfg.data_dir);
+                     "(it is reachable only through %s/redis.sock, mode 0700)",
+                     cfg.data_dir);
         if (embedded_start(&emb, cfg.redis_server, cfg.data_dir, lock_fd) < 0)
             goto fail_config;
         sc.unix_path = emb.sock;
@@ -252,7 +256,8 @@ int main(int argc, char **argv)
     if ((err = store_check(&sc, 15000, why, sizeof why)) == -EACCES) {
         log_error("Redis refused cojamd's credentials (%s): check --redis-user and "
                   "COJAM_REDIS_PASSWORD or --redis-password-file against Redis's requirepass or "
-                  "ACL user (deploy/redis.conf)", why);
+                  "ACL user (deploy/redis.conf)",
+                  why);
         goto fail_redis;
     }
     if (err < 0) {
@@ -283,8 +288,8 @@ int main(int argc, char **argv)
         if (len < CONFIG_SECRET_MIN || len > CONFIG_SECRET_MAX) {
             log_error("the token key in Redis (%s) is %zu bytes, not %d to %d: delete it to have "
                       "one generated (every session token then becomes invalid), or set "
-                      "--token-secret-file", KEYS_TOKEN_KEY, len, CONFIG_SECRET_MIN,
-                      CONFIG_SECRET_MAX);
+                      "--token-secret-file",
+                      KEYS_TOKEN_KEY, len, CONFIG_SECRET_MIN, CONFIG_SECRET_MAX);
             goto fail_redis;
         }
     }

@@ -43,20 +43,20 @@ struct net {
     struct lws_context *ctx;
     struct net_config cfg;
     struct net_callbacks cbs;
-    char *origins;            /* owned copy of the allowlist, NULL = own origin */
-    char *own_origin;         /* owned: the origin of --public-url */
+    char *origins;    /* owned copy of the allowlist, NULL = own origin */
+    char *own_origin; /* owned: the origin of --public-url */
     lws_sorted_usec_list_t sul;
-    atomic_int stop;      /* set by net_stop: a signal handler or another thread; lock-free */
+    atomic_int stop; /* set by net_stop: a signal handler or another thread; lock-free */
     size_t clients;
-    uint64_t churn;           /* connections accepted, established or closed: join storms */
-    struct imap http;         /* request id -> struct lws * waiting for a reply */
-    struct imap http_wsi;     /* struct lws * -> struct http_req * (owned) */
-    struct imap conn_addr;    /* struct lws * -> its peer's IPv4 address + 1, every connection */
-    struct imap per_addr;     /* IPv4 address -> connections open from it */
-    uint64_t accepted;        /* the address + 1 of the connection being adopted, for WSI_CREATE */
-    size_t conns;             /* TCP connections open */
-    size_t max_conns;         /* the cap in force (cfg.max_connections or from ulimit -n) */
-    uint64_t refused;         /* connections refused since the last log line about it */
+    uint64_t churn;        /* connections accepted, established or closed: join storms */
+    struct imap http;      /* request id -> struct lws * waiting for a reply */
+    struct imap http_wsi;  /* struct lws * -> struct http_req * (owned) */
+    struct imap conn_addr; /* struct lws * -> its peer's IPv4 address + 1, every connection */
+    struct imap per_addr;  /* IPv4 address -> connections open from it */
+    uint64_t accepted;     /* the address + 1 of the connection being adopted, for WSI_CREATE */
+    size_t conns;          /* TCP connections open */
+    size_t max_conns;      /* the cap in force (cfg.max_connections or from ulimit -n) */
+    uint64_t refused;      /* connections refused since the last log line about it */
     int64_t refused_log_ms;
     char root_real[PATH_MAX]; /* the web root, symlinks resolved */
     uint64_t next_http_id;
@@ -121,7 +121,7 @@ int net_url_origin(const char *url, char *out, size_t size)
 {
     size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
                     : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                            : 0;
+                                                           : 0;
     if (!scheme)
         return -EINVAL;
     size_t host = strcspn(url + scheme, "/?#");
@@ -141,7 +141,8 @@ static bool origin_ok(struct net *n, struct lws *wsi)
     int len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (len <= 0)
         return net_origin_allowed(NULL, n->origins, n->own_origin);
-    if (len >= (int)sizeof origin || lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) != len)
+    if (len >= (int)sizeof origin ||
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) != len)
         return false;
     return net_origin_allowed(origin, n->origins, n->own_origin);
 }
@@ -430,22 +431,22 @@ void net_close(struct session *s)
  * per-connection user space: lws frees that space at HTTP_DROP_PROTOCOL and may still deliver
  * callbacks after it (a keep-alive connection closed by the client), so we own nothing there. */
 struct http_req {
-    uint64_t id;            /* 0 = not dispatched yet or already answered */
+    uint64_t id; /* 0 = not dispatched yet or already answered */
     char path[128];
     char auth[256];
     bool post;
-    int64_t body_from_ms;   /* when the POST's headers were complete */
-    char *body;             /* owned */
+    int64_t body_from_ms; /* when the POST's headers were complete */
+    char *body;           /* owned */
     size_t body_len;
     int status;
-    char *reply;            /* owned */
+    char *reply; /* owned */
 };
 
 static struct http_req *http_req_of(struct net *n, struct lws *wsi)
 {
     uint64_t v;
     return imap_get(&n->http_wsi, (uint64_t)(uintptr_t)wsi, &v) ? (struct http_req *)(uintptr_t)v
-                                                                 : NULL;
+                                                                : NULL;
 }
 
 static void http_req_free(struct net *n, struct lws *wsi)
@@ -546,8 +547,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return 0;
         }
         {
-            struct http_request req = {.method = "POST", .path = q->path, .auth = q->auth,
-                                       .body = ""};
+            struct http_request req = {
+                .method = "POST", .path = q->path, .auth = q->auth, .body = ""};
             return post_headers(n, wsi, &req, q);
         }
     case LWS_CALLBACK_HTTP_BODY:
@@ -667,9 +668,10 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     }
 
     /* lws answers 415 for extensions it does not know; these are the ones the web client uses. */
-    static const char *const mime[][2] = {
-        {".mjs", "text/javascript"}, {".svg", "image/svg+xml"}, {".webmanifest", "application/manifest+json"},
-        {".json", "application/json"}};
+    static const char *const mime[][2] = {{".mjs", "text/javascript"},
+                                          {".svg", "image/svg+xml"},
+                                          {".webmanifest", "application/manifest+json"},
+                                          {".json", "application/json"}};
     for (int i = 0; i < 4; i++) {
         n->mimes[i].next = i < 3 ? &n->mimes[i + 1] : NULL;
         n->mimes[i].name = mime[i][0];

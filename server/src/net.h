@@ -17,11 +17,11 @@ struct session;
 struct frame;
 
 struct http_request {
-    uint64_t id;            /* for net_http_reply; valid until replied or the client left */
-    const char *method;     /* "GET" or "POST" */
-    const char *path;       /* full path, e.g. "/api/jams/482913" */
-    const char *auth;       /* Authorization header value or "" */
-    const char *body;       /* POST body (NUL-terminated) or "" */
+    uint64_t id;        /* for net_http_reply; valid until replied or the client left */
+    const char *method; /* "GET" or "POST" */
+    const char *path;   /* full path, e.g. "/api/jams/482913" */
+    const char *auth;   /* Authorization header value or "" */
+    const char *body;   /* POST body (NUL-terminated) or "" */
     size_t body_len;
 };
 
@@ -49,17 +49,17 @@ struct net_callbacks {
 };
 
 struct net_config {
-    const char *listen_host;   /* borrowed */
+    const char *listen_host; /* borrowed */
     int port;
-    const char *web_root;      /* borrowed */
+    const char *web_root;        /* borrowed */
     const char *allowed_origins; /* borrowed: comma list, "*" = any, NULL = own origin */
-    const char *own_origin;    /* borrowed: "scheme://host[:port]" of --public-url, the default */
+    const char *own_origin;      /* borrowed: "scheme://host[:port]" of --public-url, the default */
     size_t max_message_bytes;
-    long max_connections;      /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
+    long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
     long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
-    long write_timeout_s;      /* sent data not taken by the peer this long: dropped; <= 0: never */
+    long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
     int tick_ms;
-    long loop_pace_us;         /* -1 = by the number of clients, 0 = off */
+    long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };
 
 /* Descriptors kept free below ulimit -n when max_connections is automatic: Redis connections,

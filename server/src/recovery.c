@@ -43,7 +43,8 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     if (err == room_err_duplicate_op)
         err = NULL; /* applied before: no second effect, nothing wrong */
     if (err)
-        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type), err);
+        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type),
+                 err);
     else if (ev->type == EV_REMOVED)
         jam_close_removed(j, ev->pid); /* removed through another process of the jam */
     if (!h->ready)
@@ -104,8 +105,8 @@ void recovery_poll(struct hub *h, const struct now *now)
     replay_free(h->replay);
     h->replay = NULL;
     h->ready = true;
-    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready", jams,
-             snapshots, events, (long long)(now->ms - h->recovery_started_ms));
+    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready",
+             jams, snapshots, events, (long long)(now->ms - h->recovery_started_ms));
 }
 
 void recovery_start(struct hub *h, struct replay *rp, const struct now *now)
@@ -121,8 +122,8 @@ void recovery_start(struct hub *h, struct replay *rp, const struct now *now)
 /* A snapshot put waiting for the store. */
 struct snapshot_put {
     struct pending base;
-    struct jam *jam;      /* borrowed: jams live until shutdown */
-    uint64_t n_events;    /* the events it covers */
+    struct jam *jam;   /* borrowed: jams live until shutdown */
+    uint64_t n_events; /* the events it covers */
 };
 
 static void snapshot_put_free(struct pending *base)

@@ -31,7 +31,7 @@ struct replay {
     size_t head, len;
     bool done, stop;
     size_t events, jams, snapshots;
-    char **codes;          /* the thread's list of jams */
+    char **codes; /* the thread's list of jams */
     size_t n_codes;
 };
 
@@ -79,7 +79,8 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
     snprintf(it.id, sizeof it.id, "%s", id);
     struct codec_error ce;
     if (codec_event_decode(payload, len, &it.ev, &ce) < 0) {
-        log_error("jam %s: event %s unreadable (%s: %s); skipped", jc->code, id, ce.code, ce.message);
+        log_error("jam %s: event %s unreadable (%s: %s); skipped", jc->code, id, ce.code,
+                  ce.message);
         memset(&it.ev, 0, sizeof it.ev);
         it.kind = REPLAY_BAD;
     }

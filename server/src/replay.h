@@ -16,9 +16,9 @@
 #include "store.h"
 
 enum replay_kind {
-    REPLAY_ROOM,  /* a jam restored from its snapshot: 'room' (owned by the item until taken) */
-    REPLAY_EVENT, /* the next stream entry of jam 'code': 'id', 'ev' */
-    REPLAY_BAD,   /* an entry that could not be decoded: 'id' (logged and skipped) */
+    REPLAY_ROOM,     /* a jam restored from its snapshot: 'room' (owned by the item until taken) */
+    REPLAY_EVENT,    /* the next stream entry of jam 'code': 'id', 'ev' */
+    REPLAY_BAD,      /* an entry that could not be decoded: 'id' (logged and skipped) */
     REPLAY_JAM_DONE, /* every entry of jam 'code' has been handed over */
 };
 
@@ -26,8 +26,8 @@ struct replay_item {
     enum replay_kind kind;
     char code[MSG_CODE_LEN + 1];
     char id[MSG_EVENT_ID_MAX + 1];
-    struct room *room;   /* REPLAY_ROOM: set it to NULL when taking ownership */
-    struct event ev;     /* REPLAY_EVENT */
+    struct room *room; /* REPLAY_ROOM: set it to NULL when taking ownership */
+    struct event ev;   /* REPLAY_EVENT */
 };
 
 struct replay;

@@ -18,11 +18,8 @@
 
 /* What each phase accepts (proto/messages.md, "Phases and what they accept"). */
 static const int post_kind[PHASE__COUNT] = {
-    [PHASE_EXPLORE] = KIND_PROBLEM,
-    [PHASE_IDEATE] = KIND_IDEA,
-    [PHASE_DESIGN] = KIND_REFINEMENT,
-    [PHASE_DIFFUSE] = KIND_PLEDGE,
-    [PHASE_RESULTS] = -1,
+    [PHASE_EXPLORE] = KIND_PROBLEM, [PHASE_IDEATE] = KIND_IDEA, [PHASE_DESIGN] = KIND_REFINEMENT,
+    [PHASE_DIFFUSE] = KIND_PLEDGE,  [PHASE_RESULTS] = -1,
 };
 static const unsigned vote_kinds[PHASE__COUNT] = {
     [PHASE_EXPLORE] = 1u << KIND_PROBLEM,
@@ -262,7 +259,8 @@ static const char *check_parent(const struct room *r, enum kind kind, int64_t pa
     return NULL;
 }
 
-static const char *check_vote(const struct room *r, const struct participant *p, const struct msg *m)
+static const char *check_vote(const struct room *r, const struct participant *p,
+                              const struct msg *m)
 {
     if (r->clock.state != CLOCK_RUNNING)
         return "not_running";
@@ -888,7 +886,8 @@ void room_chain_link(struct room_chain *c, const char *id, const char *json, siz
     size_t n = ROOM_CHAIN_BYTES + n_id + 1 + len;
     uint8_t *buf = n <= sizeof stack ? stack : xmalloc(n);
     memcpy(buf, c->head, ROOM_CHAIN_BYTES);
-    memcpy(buf + ROOM_CHAIN_BYTES, id, n_id);
+    /* Bytes to hash, not a string: no NUL is wanted after the id. */
+    memcpy(buf + ROOM_CHAIN_BYTES, id, n_id); // NOLINT(bugprone-not-null-terminated-result)
     buf[ROOM_CHAIN_BYTES + n_id] = '\n';
     memcpy(buf + ROOM_CHAIN_BYTES + n_id + 1, json, len);
     auth_sha256(buf, n, c->head);
@@ -1103,9 +1102,15 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
 {
     if (!is_barrier(m->type))
         return false;
-    struct event e = {.type = m->type, .by = m->by, .at_ms = m->at_ms, .item = m->item,
-                      .index = m->index, .seconds = m->seconds, .reason = m->reason,
-                      .pid = m->pid, .hide_posts = m->hide_posts};
+    struct event e = {.type = m->type,
+                      .by = m->by,
+                      .at_ms = m->at_ms,
+                      .item = m->item,
+                      .index = m->index,
+                      .seconds = m->seconds,
+                      .reason = m->reason,
+                      .pid = m->pid,
+                      .hide_posts = m->hide_posts};
     record_moderation(r, m->event_id, &e);
     memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
     return true;

@@ -40,28 +40,28 @@ struct room_limits {
  * server's configuration, not from the stream, so replay never refuses what was once accepted).
  * Zero (room_new's default) = no limit. */
 struct room_quotas {
-    uint32_t items;           /* items one citizen may post, hidden ones included */
-    uint32_t pending;         /* posts, votes and unvotes in flight across its sessions */
+    uint32_t items;   /* items one citizen may post, hidden ones included */
+    uint32_t pending; /* posts, votes and unvotes in flight across its sessions */
 };
 
 struct item {
-    uint32_t id;          /* 1.., dense, in stream order */
+    uint32_t id; /* 1.., dense, in stream order */
     enum kind kind;
-    uint32_t parent;      /* 0 = none */
-    int64_t author;       /* participant id */
-    enum role by;         /* the author's session role (citizen or moderator) */
-    int phase_index;      /* agenda index it was posted in */
+    uint32_t parent; /* 0 = none */
+    int64_t author;  /* participant id */
+    enum role by;    /* the author's session role (citizen or moderator) */
+    int phase_index; /* agenda index it was posted in */
     int32_t votes;
     bool hidden;
-    bool in_delta;        /* already listed in the tick's changed items */
-    bool votes_in_delta;  /* already listed in the tick's vote changes */
-    char *text;           /* owned */
+    bool in_delta;       /* already listed in the tick's changed items */
+    bool votes_in_delta; /* already listed in the tick's vote changes */
+    char *text;          /* owned */
 };
 
 struct participant {
     int64_t pid;
     enum role role;
-    char *nickname;       /* owned, NULL when anonymous */
+    char *nickname;                /* owned, NULL when anonymous */
     uint32_t used[JAM_MAX_PHASES]; /* standing votes cast in each agenda index */
     uint32_t pending_votes;        /* votes in flight (counted against the current phase) */
     uint32_t pending_writes;       /* posts, votes and unvotes in flight, from all its sessions */
@@ -69,13 +69,13 @@ struct participant {
     uint32_t n_posted;             /* items it posted, hidden ones included */
     bool removed;                  /* a moderator removed it: its token no longer rejoins and
                                       its writes are refused (room_apply too) */
-    uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
+    uint32_t *voted;               /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
 
 struct clock {
     enum clock_state state;
-    int index;            /* agenda index, -1 in LOBBY (and the last index in ENDED) */
+    int index; /* agenda index, -1 in LOBBY (and the last index in ENDED) */
     bool has_deadline;
     int64_t deadline_ms;  /* RUNNING with deadline: wall-clock ms */
     int64_t remaining_ms; /* PAUSED with deadline */
@@ -86,9 +86,11 @@ struct room_delta {
     char prev[MSG_EVENT_ID_MAX + 1]; /* last event id before this delta */
     char from[MSG_EVENT_ID_MAX + 1]; /* "" when no event was applied */
     char to[MSG_EVENT_ID_MAX + 1];
-    uint32_t *items;  size_t n_items, cap_items;  /* new, hidden or unhidden items */
-    uint32_t *votes;  size_t n_votes, cap_votes;  /* items whose vote count changed */
-    unsigned kinds;   /* bit per kind whose ranking may have changed */
+    uint32_t *items;
+    size_t n_items, cap_items; /* new, hidden or unhidden items */
+    uint32_t *votes;
+    size_t n_votes, cap_votes; /* items whose vote count changed */
+    unsigned kinds;            /* bit per kind whose ranking may have changed */
     bool clock;
     bool stats;
 };
@@ -107,7 +109,7 @@ struct op_done {
 struct room_op {
     int64_t pid;
     struct op_done done;
-    char op[];           /* the op id */
+    char op[]; /* the op id */
 };
 
 /* The tamper-evident record of a jam's stream (proto/messages.md, "The event chain"):
@@ -118,27 +120,27 @@ struct room_op {
 #define ROOM_CHAIN_BYTES 32
 struct room_chain {
     uint8_t head[ROOM_CHAIN_BYTES];
-    uint64_t n;                      /* events chained */
-    char id[MSG_EVENT_ID_MAX + 1];   /* the last chained id, "" = none */
+    uint64_t n;                    /* events chained */
+    char id[MSG_EVENT_ID_MAX + 1]; /* the last chained id, "" = none */
 };
 
 /* One line of the public log of moderator and clock actions (process transparency). */
 struct mod_entry {
     char event_id[MSG_EVENT_ID_MAX + 1];
     enum event_type type;
-    int64_t by;          /* moderator pid, 0 = the server clock */
+    int64_t by; /* moderator pid, 0 = the server clock */
     int64_t at_ms;
-    int64_t item;        /* hidden/unhidden */
-    int64_t index;       /* phase_set/phase_ended */
-    int64_t seconds;     /* extended */
-    int64_t pid;         /* removed: the participant */
-    bool hide_posts;     /* removed: its items were hidden in the same event */
-    char *reason;        /* owned, hidden and removed */
+    int64_t item;                    /* hidden/unhidden */
+    int64_t index;                   /* phase_set/phase_ended */
+    int64_t seconds;                 /* extended */
+    int64_t pid;                     /* removed: the participant */
+    bool hide_posts;                 /* removed: its items were hidden in the same event */
+    char *reason;                    /* owned, hidden and removed */
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
 };
 
 struct room {
-    struct jam_config cfg;       /* owned */
+    struct jam_config cfg; /* owned */
     struct room_limits limits;
     struct room_quotas quotas;
     struct clock clock;
@@ -146,32 +148,32 @@ struct room {
     uint64_t n_events;
     struct room_chain chain;
 
-    struct item **items;         /* owned; items[id - 1] */
+    struct item **items; /* owned; items[id - 1] */
     size_t n_items, cap_items;
     uint32_t n_visible;
     int64_t total_votes;
     struct rank *rank[KIND__COUNT]; /* owned: visible items per kind */
 
-    struct imap pid_index;       /* pid -> index into participants */
+    struct imap pid_index;             /* pid -> index into participants */
     struct participant **participants; /* owned */
     size_t n_participants, cap_participants;
-    int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
+    int64_t next_pid; /* next pid to hand out (covers joins in flight) */
 
-    struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
-    struct imap ops;             /* keyed hash of (pid, op) -> struct room_op, owned: every
+    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
+    struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
                                     applied op with its outcome, one allocation each, never
                                     removed (an op id must never take effect twice, however late
                                     the retry) */
-    struct mod_entry *modlog;    /* owned */
+    struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
 
     /* in flight (not state: reset on restart) */
-    struct imap inflight;        /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
+    struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
     uint32_t pending_posts;
     uint32_t pending_joins;
-    uint32_t barrier;            /* moderator or clock events in flight */
+    uint32_t barrier; /* moderator or clock events in flight */
 
-    uint32_t online;             /* connected sessions, maintained by the caller */
+    uint32_t online; /* connected sessions, maintained by the caller */
     struct room_delta delta;
     uint32_t *top_cache[KIND__COUNT]; /* owned: last broadcast top list per kind */
     size_t top_n[KIND__COUNT];
@@ -205,8 +207,8 @@ extern const char room_err_duplicate_op[];
 extern const char room_err_removed[];
 
 struct room_result {
-    uint32_t item;        /* post: new item id */
-    int64_t budget_left;  /* vote/unvote: -1 = unlimited; by the applied state only, not counting
+    uint32_t item;       /* post: new item id */
+    int64_t budget_left; /* vote/unvote: -1 = unlimited; by the applied state only, not counting
                              the participant's votes still in flight (a function of the stream) */
 };
 /* Apply a stored event with stream id 'id'. Returns NULL, or an error code when the event does

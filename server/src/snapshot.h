@@ -17,6 +17,7 @@
 void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len);
 /* Rebuild a room from a snapshot (the caller frees it with room_free). Returns NULL for anything
  * malformed; safe on any input. */
-struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct room_limits *limits);
+struct room *snapshot_decode(const unsigned char *buf, size_t len,
+                             const struct room_limits *limits);
 
 #endif

@@ -68,24 +68,22 @@ const char store_err_fenced[] = "not_owner";
 
 /* KEYS: stream, lease, epoch[, set]. ARGV: instance, epoch, lease_ms, payload[, member].
  * Returns the entry id, or the error "FENCED <owner or none>" having written nothing. */
-static const char SCRIPT_APPEND[] =
-    "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
-    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
-    "end\n"
-    "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
-    "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "return id\n";
+static const char SCRIPT_APPEND[] = "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
+                                    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+                                    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
+                                    "end\n"
+                                    "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
+                                    "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
+                                    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+                                    "return id\n";
 
 /* KEYS: lease, epoch. ARGV: instance, lease_ms. Returns {1, new epoch} or {0, owner}. A lease
  * that names this instance is retaken with a new epoch: it is left by an acquisition whose reply
  * was lost, or by this instance's previous tenure that was fenced. */
-static const char SCRIPT_ACQUIRE[] =
-    "local owner = redis.call('GET', KEYS[1])\n"
-    "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return {1, redis.call('INCR', KEYS[2])}\n";
+static const char SCRIPT_ACQUIRE[] = "local owner = redis.call('GET', KEYS[1])\n"
+                                     "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
+                                     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                     "return {1, redis.call('INCR', KEYS[2])}\n";
 
 /* KEYS: lease, epoch. ARGV: instance, epoch, lease_ms. Returns 1, or the owner (or "none"). */
 static const char SCRIPT_RENEW[] =
@@ -105,13 +103,12 @@ static const char SCRIPT_RELEASE[] =
 
 /* KEYS: lease, epoch, target. ARGV: instance, epoch, value. A put (a jam's snapshot) is fenced
  * like an append: a stale writer must not overwrite the owner's snapshot with an older state. */
-static const char SCRIPT_PUT[] =
-    "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
-    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
-    "end\n"
-    "redis.call('SET', KEYS[3], ARGV[3])\n"
-    "return 'OK'\n";
+static const char SCRIPT_PUT[] = "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
+                                 "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+                                 "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
+                                 "end\n"
+                                 "redis.call('SET', KEYS[3], ARGV[3])\n"
+                                 "return 'OK'\n";
 
 enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_COUNT };
 static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE, SCRIPT_RENEW,
@@ -124,8 +121,8 @@ static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE,
 /* One queued append. */
 struct req {
     struct req *next;
-    char *key;         /* owned */
-    char *payload;     /* owned */
+    char *key;     /* owned */
+    char *payload; /* owned */
     size_t len;
     char *sadd_set;    /* owned; NULL when no SADD */
     char *sadd_member; /* owned */
@@ -162,7 +159,7 @@ struct key_state {
     bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
     bool synced;   /* held, and caught up with what others appended before we acquired it */
     const char *why; /* while preparing a batch: why it is not held (an error constant) */
-    char epoch[24]; /* an INCR result in decimal: int64, 20 digits and a sign at most */
+    char epoch[24];  /* an INCR result in decimal: int64, 20 digits and a sign at most */
     char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
     uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
                            had the entries another writer added: they fail with store_err_fenced */
@@ -172,16 +169,16 @@ enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
 
 /* Names a server-side client: CLIENT ID is unique only within one run of Redis. */
 struct conn_name {
-    long long id; /* 0: unknown */
+    long long id;    /* 0: unknown */
     char run_id[48]; /* Redis's run_id: 40 hex characters */
 };
 
 /* Results the thread builds without the lock, then publishes at once (see publish()). */
 struct outbox {
     struct rnode *head, *tail;
-    size_t done;   /* appends completed by these results: 'pending' drops by this much */
-    int link;      /* -1, or the link state that becomes visible with these results */
-    size_t n;      /* results in it */
+    size_t done; /* appends completed by these results: 'pending' drops by this much */
+    int link;    /* -1, or the link state that becomes visible with these results */
+    size_t n;    /* results in it */
 };
 
 struct store {
@@ -205,9 +202,9 @@ struct store {
     struct req *wait_head, *wait_tail;
     size_t pending; /* appends accepted whose result is not yet published */
     struct rnode *res_head, *res_tail;
-    struct note *notes;  /* store_track calls, newest first */
-    uint64_t published;  /* results ever queued */
-    uint64_t delivered;  /* results ever taken by store_poll */
+    struct note *notes; /* store_track calls, newest first */
+    uint64_t published; /* results ever queued */
+    uint64_t delivered; /* results ever taken by store_poll */
     bool stopping;
     atomic_int link; /* enum link; written under mu, read anywhere */
 
@@ -215,11 +212,11 @@ struct store {
     redisContext *c;
     struct conn_name cur;   /* the connection in use */
     struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
-    struct smap keys;   /* stream key -> struct key_state (owned) */
-    size_t nheld;       /* keys with 'held' */
-    int64_t renew_at;   /* when to renew the held leases */
+    struct smap keys;       /* stream key -> struct key_state (owned) */
+    size_t nheld;           /* keys with 'held' */
+    int64_t renew_at;       /* when to renew the held leases */
     char sha[SC_COUNT][48]; /* SCRIPT LOAD's SHA1: 40 hex characters */
-    bool reload;        /* a NOSCRIPT reply: load the scripts again */
+    bool reload;            /* a NOSCRIPT reply: load the scripts again */
     uint64_t rng;
     int backoff_ms;
 };
@@ -519,7 +516,10 @@ static uint64_t publish(struct store *s, struct outbox *ob)
     return publish_unlock(s, ob);
 }
 
-#define OUTBOX_INIT {NULL, NULL, 0, -1, 0}
+#define OUTBOX_INIT                                                                                \
+    {                                                                                              \
+        NULL, NULL, 0, -1, 0                                                                       \
+    }
 
 /* Takes the oldest queued request (there is one). Caller holds mu. */
 static struct req *pop_wait(struct store *s)
@@ -797,9 +797,9 @@ static int still_ours(struct store *s, struct key_state *k)
 
 /* One page of find_page. */
 struct page {
-    size_t n;       /* entries in the page: PAGE_COUNT means there may be more */
-    size_t posted;  /* STORE_FOUND results posted (malformed entries are skipped) */
-    uint64_t seq;   /* results ever queued, these included */
+    size_t n;      /* entries in the page: PAGE_COUNT means there may be more */
+    size_t posted; /* STORE_FOUND results posted (malformed entries are skipped) */
+    uint64_t seq;  /* results ever queued, these included */
 };
 
 /* Reads the page of stream 'k' after its last id (XRANGE with exclusive start; from the start if
@@ -809,8 +809,7 @@ struct page {
 static int find_page(struct store *s, struct key_state *k, struct page *pg)
 {
     redisReply *r;
-    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0",
-             PAGE_COUNT))
+    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0", PAGE_COUNT))
         return -EIO;
     if (r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
@@ -885,8 +884,7 @@ static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[WHY_MAX];
-    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port,
-                               s->timeout_ms};
+    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
     /* Refused credentials are retried like any failure: a Redis restarted with the right
      * password is found again. */
     (void)open_conn(&e, &s->c, why, sizeof(why));
@@ -1108,7 +1106,8 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
         redisReply *r;
         if (get_reply(s, deadline, &r))
             return -1; /* an acquisition may have happened: the next one retakes the lease */
-        const redisReply *a = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+        const redisReply *a = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0]
+                                                                               : NULL;
         const redisReply *b = a ? r->element[1] : NULL;
         if (a && a->type == REDIS_REPLY_INTEGER && a->integer == 1 &&
             b->type == REDIS_REPLY_INTEGER) {
@@ -1208,8 +1207,8 @@ static void run_batch(struct store *s, struct req *batch)
         next = r->next;
         r->next = NULL;
         if (r->range_start) {
-            (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key,
-                                     r->range_start, r->range_count);
+            (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key, r->range_start,
+                                     r->range_count);
             *tailp = r;
             tailp = &r->next;
             continue;
@@ -1464,8 +1463,7 @@ static void default_instance(const struct store_config *cfg, char *out, size_t s
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
             *p = '_';
     if (cfg->unix_path)
-        snprintf(out, size, "%.40s:%016llx", host,
-                 (unsigned long long)hash_fnv1a(cfg->unix_path));
+        snprintf(out, size, "%.40s:%016llx", host, (unsigned long long)hash_fnv1a(cfg->unix_path));
     else
         snprintf(out, size, "%.60s", host);
     if (strcmp(out, "none") == 0)
@@ -1639,8 +1637,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     return enqueue(s, r, ctx, now_ms);
 }
 
-int store_read(struct store *s, const char *key, const char *start, bool inclusive,
-               unsigned count, uint64_t ctx, int64_t now_ms)
+int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
+               uint64_t ctx, int64_t now_ms)
 {
     struct stream_id sid;
     if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > STORE_READ_MAX)
@@ -1729,8 +1727,7 @@ bool store_is_up(const struct store *s)
 
 /* Opens a connection for one synchronous call. Returns 0 with *out set, -EINVAL for a config
  * store_new would refuse, or open_conn's error; with a reason in 'why'. */
-static int open_sync(const struct store_config *cfg, redisContext **out, char *why,
-                     size_t why_size)
+static int open_sync(const struct store_config *cfg, redisContext **out, char *why, size_t why_size)
 {
     const char *bad = config_error(cfg);
     *out = NULL;
@@ -1738,8 +1735,8 @@ static int open_sync(const struct store_config *cfg, redisContext **out, char *w
         snprintf(why, why_size, "%s", bad);
         return -EINVAL;
     }
-    const struct endpoint e = {cfg->host, cfg->unix_path, cfg->user, cfg->password, cfg->port,
-                               cfg->timeout_ms};
+    const struct endpoint e = {cfg->host,     cfg->unix_path, cfg->user,
+                               cfg->password, cfg->port,      cfg->timeout_ms};
     return open_conn(&e, out, why, why_size);
 }
 

@@ -16,8 +16,8 @@
 struct rebuild {
     struct room *room;
     struct room_chain chain;
-    size_t n;                 /* entries fed */
-    char why[200];            /* the first entry that did not decode or apply, "" if none */
+    size_t n;      /* entries fed */
+    char why[200]; /* the first entry that did not decode or apply, "" if none */
 };
 
 static void rebuild_feed(struct rebuild *b, const char *id, const char *payload, size_t len)
@@ -70,13 +70,15 @@ int verify_export(const struct export_doc *d, FILE *out)
         hex_of(&b.chain, hex);
         const char *pub = published_at(d, e->id);
         if (d->heads[i].head[0] && strcmp(d->heads[i].head, hex) != 0) {
-            fprintf(out, "BROKEN at event %zu (%s): its content does not give the head listed "
-                         "after it (listed %s, recomputed %s): this event was changed\n  %s\n",
+            fprintf(out,
+                    "BROKEN at event %zu (%s): its content does not give the head listed "
+                    "after it (listed %s, recomputed %s): this event was changed\n  %s\n",
                     i + 1, e->id, d->heads[i].head, hex, e->payload);
             broken = 1;
         } else if (pub && strcmp(pub, hex) != 0) {
-            fprintf(out, "BROKEN at event %zu (%s): the moderation log published head %s here, "
-                         "the events give %s: an event at or before it was changed\n",
+            fprintf(out,
+                    "BROKEN at event %zu (%s): the moderation log published head %s here, "
+                    "the events give %s: an event at or before it was changed\n",
                     i + 1, e->id, pub, hex);
             broken = 1;
         } else if (pub) {
@@ -87,8 +89,9 @@ int verify_export(const struct export_doc *d, FILE *out)
         hex_of(&b.chain, hex);
         if (strcmp(hex, d->final.head) != 0 || b.chain.n != d->final_events ||
             strcmp(b.chain.id, d->final.event_id) != 0) {
-            fprintf(out, "BROKEN: the export's chain head is %s after %llu events (%s), the events "
-                         "give %s after %llu (%s)\n",
+            fprintf(out,
+                    "BROKEN: the export's chain head is %s after %llu events (%s), the events "
+                    "give %s after %llu (%s)\n",
                     d->final.head, (unsigned long long)d->final_events, d->final.event_id, hex,
                     (unsigned long long)b.chain.n, b.chain.id);
             broken = 1;
@@ -102,8 +105,9 @@ int verify_export(const struct export_doc *d, FILE *out)
         const struct export_item *x = &d->items[i];
         const struct item *it = room_item(b.room, x->id);
         if (!it || it->votes != x->votes || it->hidden != x->hidden) {
-            fprintf(out, "BROKEN tally: item %lld has %lld votes%s in the export, the events "
-                         "give %lld%s\n",
+            fprintf(out,
+                    "BROKEN tally: item %lld has %lld votes%s in the export, the events "
+                    "give %lld%s\n",
                     (long long)x->id, (long long)x->votes, x->hidden ? " (hidden)" : "",
                     (long long)(it ? it->votes : -1), it && it->hidden ? " (hidden)" : "");
             broken = 1;
@@ -115,8 +119,9 @@ int verify_export(const struct export_doc *d, FILE *out)
         broken = 1;
     }
     if (!broken)
-        fprintf(out, "OK: jam %s, %zu events chained to head %s (%zu published heads of the "
-                     "moderation log match), tallies of %zu items recomputed\n",
+        fprintf(out,
+                "OK: jam %s, %zu events chained to head %s (%zu published heads of the "
+                "moderation log match), tallies of %zu items recomputed\n",
                 d->code, d->n_events, d->final.head, published_ok, d->n_items);
     room_free(b.room);
     return broken;
@@ -128,7 +133,7 @@ struct stream_check {
     struct rebuild b;
     const struct export_doc *d;
     const char *head;
-    size_t reached;           /* 1-based index where 'head' was reached, 0 = not (yet) */
+    size_t reached; /* 1-based index where 'head' was reached, 0 = not (yet) */
     FILE *out;
     int broken;
 };
@@ -144,8 +149,9 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
         const struct stream_entry *x = &sc->d->events[i];
         const char *want = sc->d->heads[i].head;
         if (strcmp(x->id, id) != 0 || (want[0] && strcmp(want, hex) != 0)) {
-            fprintf(sc->out, "BROKEN at stream entry %zu (%s): the export has %s with head %s, "
-                             "the stream gives head %s: this entry was changed\n  %.*s\n",
+            fprintf(sc->out,
+                    "BROKEN at stream entry %zu (%s): the export has %s with head %s, "
+                    "the stream gives head %s: this entry was changed\n  %.*s\n",
                     i + 1, id, x->id, want, hex, (int)len, payload);
             sc->broken = 1;
             return 1;
@@ -169,14 +175,15 @@ int verify_stream(const struct store_config *cfg, const char *code, const struct
         return 2;
     }
     if (!sc.broken && d && sc.b.n < d->n_events) {
-        fprintf(out, "BROKEN: the stream has %zu entries, the export %zu: entry %zu (%s) is "
-                     "missing\n",
+        fprintf(out,
+                "BROKEN: the stream has %zu entries, the export %zu: entry %zu (%s) is "
+                "missing\n",
                 sc.b.n, d->n_events, sc.b.n + 1, d->events[sc.b.n].id);
         sc.broken = 1;
     }
     if (!sc.broken && head && !sc.reached) {
-        fprintf(out, "BROKEN: the stream's %zu entries never reach the published head %s\n",
-                sc.b.n, head);
+        fprintf(out, "BROKEN: the stream's %zu entries never reach the published head %s\n", sc.b.n,
+                head);
         sc.broken = 1;
     }
     if (!sc.broken) {

@@ -48,8 +48,9 @@ static json_t *clock_json(const struct room *r, int64_t now_ms)
     int64_t left = room_remaining(r, now_ms);
     json_object_set_new(o, "remaining_ms", left < 0 ? json_null() : json_integer(left));
     json_object_set_new(o, "duration_ms",
-                        has_phase ? json_integer((json_int_t)r->cfg.agenda[c->index].duration_s * 1000)
-                                  : json_null());
+                        has_phase
+                            ? json_integer((json_int_t)r->cfg.agenda[c->index].duration_s * 1000)
+                            : json_null());
     return o;
 }
 
@@ -352,7 +353,8 @@ static const struct {
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
     {"storage_timeout", "storage did not confirm in time: retry the same op", true, false},
-    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true, false},
+    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true,
+     false},
     {"internal", "internal error", false, false},
 };
 
@@ -438,11 +440,10 @@ static json_t *modlog_json(const struct room *r)
         if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN)
             json_object_set_new(o, "item", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
-            json_object_set_new(
-                o, "phase",
-                m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
-                    ? json_string(phase_name(r->cfg.agenda[m->index].phase))
-                    : json_null());
+            json_object_set_new(o, "phase",
+                                m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
+                                    ? json_string(phase_name(r->cfg.agenda[m->index].phase))
+                                    : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
         if (m->type == EV_REMOVED) {
@@ -487,7 +488,8 @@ char *view_export(const struct room *r, const struct stream_entry *events,
         const struct item *it = r->items[i];
         json_t *jo = item_json(r, it, true);
         const struct participant *a = room_participant(r, it->author);
-        json_object_set_new(jo, "author", json_string(a && a->nickname ? a->nickname : "anonymous"));
+        json_object_set_new(jo, "author",
+                            json_string(a && a->nickname ? a->nickname : "anonymous"));
         json_t *vp = json_object();
         for (size_t k = 0; k < n_agenda; k++)
             if (per_phase[i * n_agenda + k])

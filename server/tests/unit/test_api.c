@@ -15,7 +15,7 @@
 #include "test.h"
 
 #define JAM_BODY                                                                                   \
-    "{\"title\":\"Cooler streets\",\"question\":\"How?\",\"agenda\":[{\"phase\":\"explore\","     \
+    "{\"title\":\"Cooler streets\",\"question\":\"How?\",\"agenda\":[{\"phase\":\"explore\","      \
     "\"duration_s\":600},{\"phase\":\"results\",\"duration_s\":0}]}"
 #define ADMIN "Bearer admin-token"
 
@@ -55,7 +55,8 @@ TEST(healthz_follows_recovery)
     g.hub->ready = true;
     g.net->clients = 3;
     r = request(&g, "GET", "/healthz", "", "");
-    CHECK(r && r->status == 200 && strstr(r->body, "\"ready\"") && strstr(r->body, "\"clients\":3"));
+    CHECK(r && r->status == 200 && strstr(r->body, "\"ready\"") &&
+          strstr(r->body, "\"clients\":3"));
     CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 0);
     glue_deinit(&g);
 }

@@ -104,8 +104,9 @@ TEST(environment_and_flags)
     config_free(&c);
 
     /* Flags beat the environment, in both spellings; the last flag wins. */
-    CHECK_EQ_INT(load(&c, NULL, ARGS("--tick-ms=100", "--redis", "127.0.0.1:7000", "--listen",
-                                     "[::1]:81", "--rank-top=5", "--rank-top=7")),
+    CHECK_EQ_INT(load(&c, NULL,
+                      ARGS("--tick-ms=100", "--redis", "127.0.0.1:7000", "--listen", "[::1]:81",
+                           "--rank-top=5", "--rank-top=7")),
                  0);
     CHECK_EQ_INT(c.tick_ms, 100);
     CHECK_EQ_STR(c.redis, "127.0.0.1:7000");
@@ -127,8 +128,12 @@ TEST(bounds)
     CHECK_EQ_INT(c.tick_ms, 1000);
     CHECK_EQ_INT(c.resume_max_events, 0);
     config_free(&c);
-    static const char *const bad[] = {"--tick-ms=4", "--tick-ms=1001", "--tick-ms=", "--tick-ms=5x",
-                                      "--tick-ms=0x10", "--loop-pace-us=-2",
+    static const char *const bad[] = {"--tick-ms=4",
+                                      "--tick-ms=1001",
+                                      "--tick-ms=",
+                                      "--tick-ms=5x",
+                                      "--tick-ms=0x10",
+                                      "--loop-pace-us=-2",
                                       "--tick-ms=99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *err;

@@ -139,7 +139,8 @@ static bool client_connect(struct client *c)
 {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {5, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -290,8 +291,9 @@ static void last_text_is(const char *want)
 /* ---- tests ------------------------------------------------------------------------------- */
 
 #define X10 "xxxxxxxxxx"
-#define LONG_TAIL X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 \
-    X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 /* 300 bytes */
+#define LONG_TAIL                                                                                  \
+    X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10    \
+        X10 X10 X10 X10 X10 X10 X10 /* 300 bytes */
 
 TEST(handshake_origin_and_path)
 {
@@ -299,9 +301,12 @@ TEST(handshake_origin_and_path)
         const char *path, *origin;
         int status;
     } cases[] = {
-        {"/ws", "http://good.example", 101}, {"/ws", "http://also.example", 101},
-        {"/ws", NULL, 101},                  {"/ws", "http://evil.example", 403},
-        {"/ws", "http://good.example.evil", 403}, {"/ws", "http://127.0.0.1", 403},
+        {"/ws", "http://good.example", 101},
+        {"/ws", "http://also.example", 101},
+        {"/ws", NULL, 101},
+        {"/ws", "http://evil.example", 403},
+        {"/ws", "http://good.example.evil", 403},
+        {"/ws", "http://127.0.0.1", 403},
         {"/other", NULL, 404},
         /* issue 10: an Origin longer than the copy buffer is a refusal, not "no Origin" */
         {"/ws", "http://evil.example/" LONG_TAIL, 403},
@@ -464,7 +469,7 @@ TEST(tick_and_wake)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    alarm(120); /* a wedged loop fails the suite instead of blocking make test */
+    alarm(120);              /* a wedged loop fails the suite instead of blocking make test */
     log_set_level(LOG_WARN); /* the refusals are logged at info */
     if (!mkdtemp(web_root)) {
         perror("mkdtemp");
@@ -495,8 +500,13 @@ int main(void)
         .loop_pace_us = 0,
     };
     struct net_callbacks cbs = {
-        .on_open = on_open, .on_message = on_message, .next_frame = next_frame,
-        .on_close = on_close, .on_wake = on_wake, .on_tick = on_tick, .on_http = on_http,
+        .on_open = on_open,
+        .on_message = on_message,
+        .next_frame = next_frame,
+        .on_close = on_close,
+        .on_wake = on_wake,
+        .on_tick = on_tick,
+        .on_http = on_http,
     };
     pthread_t loop;
     if (net_new(&cfg, &cbs, &net) != 0 || pthread_create(&loop, NULL, run_loop, net) != 0) {

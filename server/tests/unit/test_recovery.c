@@ -14,8 +14,8 @@
 #include "now.h"
 #include "recovery.h"
 #include "replay.h"
-#include "snapshot.h"
 #include "room.h"
+#include "snapshot.h"
 #include "test.h"
 
 #define CODE "482913"

@@ -663,7 +663,8 @@ TEST(chain_links_every_stored_event_in_stream_order)
     /* One vote edited in the stream: a different head, the one the edit predicts. */
     char *vote = lg.json[6];
     CHECK(strstr(vote, "\"t\":\"voted\"") != NULL);
-    struct room *forged = replay_log(&lg, 6, "{\"t\":\"voted\",\"at\":2000,\"by\":2,\"op\":\"w\",\"item\":1}");
+    struct room *forged = replay_log(
+        &lg, 6, "{\"t\":\"voted\",\"at\":2000,\"by\":2,\"op\":\"w\",\"item\":1}");
     uint8_t edited[32];
     expected_head(&lg, 6, "{\"t\":\"voted\",\"at\":2000,\"by\":2,\"op\":\"w\",\"item\":1}", edited);
     CHECK(memcmp(forged->chain.head, want, 32) != 0);
@@ -757,8 +758,8 @@ TEST(restore_refuses_contradictions_and_rebuilds_rankings)
     CHECK(room_op_done(r, 1, "p4") == NULL);
 
     struct mod_entry vote = {.event_id = "5-0", .type = EV_VOTED};
-    struct mod_entry hide = {.event_id = "6-0", .type = EV_HIDDEN, .by = 1, .item = 2,
-                             .reason = "spam"};
+    struct mod_entry hide = {
+        .event_id = "6-0", .type = EV_HIDDEN, .by = 1, .item = 2, .reason = "spam"};
     CHECK(!room_restore_moderation(r, &vote));
     CHECK(room_restore_moderation(r, &hide));
     CHECK_EQ_INT(r->n_modlog, 1);
@@ -958,7 +959,8 @@ TEST(remove_participant_hides_posts_and_refuses_its_writes)
             b = join(r, ROLE_CITIZEN, "B");
     struct msg s = mk(MSG_START, "s1");
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
-    struct msg a1 = post_msg("a1", "Spam"), a2 = post_msg("a2", "Spam"), b1 = post_msg("b1", "Heat");
+    struct msg a1 = post_msg("a1", "Spam"), a2 = post_msg("a2", "Spam"),
+               b1 = post_msg("b1", "Heat");
     CHECK(write_msg(r, a, ROLE_CITIZEN, &a1, 11000, NULL) == NULL);
     CHECK(write_msg(r, b, ROLE_CITIZEN, &b1, 11000, NULL) == NULL);
     CHECK(write_msg(r, a, ROLE_CITIZEN, &a2, 11000, NULL) == NULL);

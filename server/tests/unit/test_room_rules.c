@@ -17,10 +17,10 @@
 /* What one phase accepts. Kinds are bit sets (1u << kind), so that a rule the client's table
  * cannot express (two postable kinds, two parent kinds) shows up as a difference, not a guess. */
 struct phase_rule {
-    unsigned post;    /* kinds that may be posted */
-    unsigned parent;  /* kinds a post's parent may be */
+    unsigned post;   /* kinds that may be posted */
+    unsigned parent; /* kinds a post's parent may be */
     bool parent_required;
-    unsigned vote;    /* kinds that may be voted on */
+    unsigned vote; /* kinds that may be voted on */
 };
 
 static unsigned long long seq = 1;

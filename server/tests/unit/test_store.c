@@ -6,17 +6,17 @@
  * hiredis appears here only to poke Redis directly (CONFIG SET, the lease keys, XLEN); the store is
  * tested via store.h.
  */
-#include "store.h"
 #include "hash.h"
 #include "keys.h"
+#include "store.h"
 #include "test.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,14 +51,14 @@ static struct {
     char found_id[MAX_FOUND][MSG_EVENT_ID_MAX + 1];
     char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, 'R' read */
     size_t nkinds;
-    int fenced;                          /* STORE_FENCED results */
+    int fenced; /* STORE_FENCED results */
     char fenced_owner[STORE_OWNER_MAX + 1];
     char fenced_key[64];
-    struct {                             /* STORE_RANGE results by ctx - RANGE_CTX */
+    struct { /* STORE_RANGE results by ctx - RANGE_CTX */
         int count;
         const char *err;
         size_t n;
-        char first[32], last[32];        /* payloads */
+        char first[32], last[32]; /* payloads */
         char first_id[MSG_EVENT_ID_MAX + 1], last_id[MSG_EVENT_ID_MAX + 1];
     } range[8];
 } seen;
@@ -249,8 +249,8 @@ static int free_port(void)
 
 static struct store_config config(int timeout_ms, size_t queue_max)
 {
-    struct store_config cfg = {.host = "127.0.0.1", .port = redis_port, .timeout_ms = timeout_ms,
-                               .queue_max = queue_max};
+    struct store_config cfg = {
+        .host = "127.0.0.1", .port = redis_port, .timeout_ms = timeout_ms, .queue_max = queue_max};
     return cfg;
 }
 
@@ -275,8 +275,8 @@ static bool redis_start(void)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     redis_pid = pid;
@@ -361,9 +361,10 @@ static int auth_port;
 
 /* The rights deploy/redis.conf gives cojamd's ACL user: every command store.c sends, directly or
  * from its scripts, on cojam:* keys only. */
-#define COJAMD_RIGHTS "~cojam:*", "resetchannels", "-@all", "+ping", "+info", "+client|id", \
-    "+client|kill", "+script|load", "+evalsha", "+get", "+set", "+mget", "+incr", "+del",    \
-    "+pexpire", "+sadd", "+smembers", "+xadd", "+xrange", "+xrevrange"
+#define COJAMD_RIGHTS                                                                              \
+    "~cojam:*", "resetchannels", "-@all", "+ping", "+info", "+client|id", "+client|kill",          \
+        "+script|load", "+evalsha", "+get", "+set", "+mget", "+incr", "+del", "+pexpire", "+sadd", \
+        "+smembers", "+xadd", "+xrange", "+xrevrange"
 
 static void auth_stop(void)
 {
@@ -379,8 +380,9 @@ static void auth_stop(void)
 static bool auth_start(const char *const *args, const struct store_config *cfg)
 {
     char port[16];
-    const char *argv[64] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                            "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no"};
+    const char *argv[64] = {
+        "redis-server", "--port", port,    "--bind",  "127.0.0.1",   "--save", "",
+        "--appendonly", "no",     "--dir", redis_dir, "--daemonize", "no"};
     size_t n = 13;
     while (*args && n < 63)
         argv[n++] = *args++;
@@ -409,8 +411,11 @@ static bool auth_start(const char *const *args, const struct store_config *cfg)
 
 static struct store_config auth_config(const char *user, const char *password)
 {
-    struct store_config cfg = {.host = "127.0.0.1", .port = auth_port, .timeout_ms = 500,
-                               .user = user, .password = password};
+    struct store_config cfg = {.host = "127.0.0.1",
+                               .port = auth_port,
+                               .timeout_ms = 500,
+                               .user = user,
+                               .password = password};
     return cfg;
 }
 
@@ -1467,12 +1472,11 @@ TEST(auth_with_password)
  * name is refused at once; a thread with a wrong password stays down and says so. */
 TEST(auth_with_acl_user)
 {
-    struct store_config good = auth_config("cojamd", "acl-pw"),
-                        bad = auth_config("cojamd", "nope"),
+    struct store_config good = auth_config("cojamd", "acl-pw"), bad = auth_config("cojamd", "nope"),
                         other = auth_config("default", "acl-pw");
-    CHECK(auth_start(ARGV_OF("--user", "default", "off", "--user", "cojamd", "on", ">acl-pw",
-                             COJAMD_RIGHTS),
-                     &good));
+    CHECK(auth_start(
+        ARGV_OF("--user", "default", "off", "--user", "cojamd", "on", ">acl-pw", COJAMD_RIGHTS),
+        &good));
     char err[256] = "";
     CHECK_EQ_INT(store_check(&bad, 5000, err, sizeof(err)), -EACCES);
     CHECK(strstr(err, "WRONGPASS") != NULL && strstr(err, "cojamd") != NULL);
@@ -1485,10 +1489,11 @@ TEST(auth_with_acl_user)
         return;
     CHECK(pump(s, 3000, have_ups, 1, 0));
     store_track(s, "cojam:jam:000001:events", "");
-    CHECK_EQ_INT(store_append(s, "cojam:jam:000001:events", "x0", "cojam:jams", "000001", 0,
-                              now_ms()), 0);
-    CHECK_EQ_INT(store_put(s, "cojam:jam:000001:events", "cojam:jam:000001:snapshot", "snap", 4,
-                           1, now_ms()), 0);
+    CHECK_EQ_INT(
+        store_append(s, "cojam:jam:000001:events", "x0", "cojam:jams", "000001", 0, now_ms()), 0);
+    CHECK_EQ_INT(store_put(s, "cojam:jam:000001:events", "cojam:jam:000001:snapshot", "snap", 4, 1,
+                           now_ms()),
+                 0);
     CHECK_EQ_INT(store_read(s, "cojam:jam:000001:events", "0-0", true, 10, RANGE_CTX, now_ms()), 0);
     CHECK(pump(s, 3000, have_results, 0, 2));
     CHECK(pump(s, 3000, have_reads, 1, 0));

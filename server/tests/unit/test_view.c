@@ -161,14 +161,16 @@ static bool starts_with_keys(json_t *o, const char *const *keys)
 
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static const char *const *const ITEM_FULL =
-    KEYS("id", "kind", "role", "text", "parent", "author", "by", "votes", "hidden", "phase");
+static const char *const *const ITEM_FULL = KEYS("id", "kind", "role", "text", "parent", "author",
+                                                 "by", "votes", "hidden", "phase");
 
 static json_t *item_by_id(json_t *items, long long id)
 {
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) if (json_integer_value(json_object_get(it, "id")) == id) return it;
+    json_array_foreach(items, i, it)
+        if (json_integer_value(json_object_get(it, "id")) == id)
+            return it;
     return NULL;
 }
 
@@ -209,8 +211,8 @@ TEST(snapshot_for_a_citizen)
         return;
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
-    CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "you")));
+    CHECK(has_exactly(
+        j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking", "stats", "you")));
     CHECK_EQ_STR(str_of(j, "type"), "snapshot");
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
     CHECK(json_is_false(json_object_get(j, "resync")));
@@ -511,8 +513,7 @@ TEST(http_bodies)
     size_t i;
     json_t *e;
     int starts = 0, hides = 0;
-    json_array_foreach(j, i, e)
-    {
+    json_array_foreach(j, i, e) {
         CHECK(json_is_string(json_object_get(e, "event_id")));
         CHECK(json_is_integer(json_object_get(e, "at")));
         room_chain_hex(r->modlog[i].chain, head);
