@@ -638,6 +638,18 @@ static const lws_retry_bo_t retry = {
     .secs_since_valid_hangup = 60,
 };
 
+/* What net_new allocated before the lws context exists (its failure paths, and net_free). */
+static void release(struct net *n)
+{
+    imap_deinit(&n->http);
+    imap_deinit(&n->http_wsi);
+    imap_deinit(&n->conn_addr);
+    imap_deinit(&n->per_addr);
+    free(n->origins);
+    free(n->own_origin);
+    free(n);
+}
+
 int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out)
 {
     struct net *n = xcalloc(1, sizeof *n);
@@ -651,13 +663,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     imap_init(&n->per_addr);
     if (!realpath(cfg->web_root, n->root_real)) {
         log_error("web root %s: %s", cfg->web_root, strerror(errno));
-        imap_deinit(&n->http);
-        imap_deinit(&n->http_wsi);
-        imap_deinit(&n->conn_addr);
-        imap_deinit(&n->per_addr);
-        free(n->origins);
-        free(n->own_origin);
-        free(n);
+        release(n);
         return -ENOENT;
     }
     n->max_conns = (size_t)cfg->max_connections;
@@ -716,13 +722,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     n->ctx = lws_create_context(&info);
     if (!n->ctx) {
         log_error("cannot listen on %s:%d", cfg->listen_host, cfg->port);
-        imap_deinit(&n->http);
-        imap_deinit(&n->http_wsi);
-        imap_deinit(&n->conn_addr);
-        imap_deinit(&n->per_addr);
-        free(n->origins);
-        free(n->own_origin);
-        free(n);
+        release(n);
         return -EADDRINUSE;
     }
     log_info("connections: at most %zu, %ld from one address", n->max_conns,
@@ -778,11 +778,5 @@ void net_free(struct net *n)
     if (!n)
         return;
     lws_context_destroy(n->ctx);
-    imap_deinit(&n->http);
-    imap_deinit(&n->http_wsi);
-    imap_deinit(&n->conn_addr);
-    imap_deinit(&n->per_addr);
-    free(n->origins);
-    free(n->own_origin);
-    free(n);
+    release(n);
 }
