@@ -68,6 +68,7 @@ tsan: test-deps
 bench: deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=release bench-bins
 	@for b in build/release/bench/bench_*; do echo "== $$b"; $$b; done
+	@$(MAKE) --no-print-directory -s -C load-tests all && echo "== build/fairsim" && build/fairsim 10
 	@bash load-tests/replay-bench.sh
 	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
 
@@ -112,7 +113,7 @@ tidy:
 
 # The C files under .clang-format (load-tests/loadgen/.clang-format overrides a few keys there).
 # format and format-check take the same list, so `make format` makes `make format-check` pass.
-FORMAT_FILES = $(sort $(wildcard server/src/*.[ch] server/tests/*.h server/tests/*/*.[ch] load-tests/loadgen/*.[ch]))
+FORMAT_FILES = $(sort $(wildcard server/src/*.[ch] server/tests/*.h server/tests/*/*.[ch] load-tests/loadgen/*.[ch] load-tests/fairsim/*.c))
 format:
 	@clang-format -i $(FORMAT_FILES)
 format-check:

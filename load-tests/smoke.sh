@@ -34,6 +34,12 @@ if ! make -C load-tests >"$WORK/build.log" 2>&1; then
     finish
 fi
 tap OK "build loadgen"
+if build/fairsim 3 200 150 >"$WORK/fairsim.txt" 2>&1; then
+    tap OK "fairsim: the fair order finds good late ideas sooner than top, and more of the true top 10"
+else
+    tap NOT "fairsim: fair did not beat top (see $WORK/fairsim.txt)"
+fi
+sed 's/^/# /' "$WORK/fairsim.txt"
 
 EXTRA=()
 if [ -n "${COJAM_URL:-}" ]; then

@@ -183,6 +183,27 @@ static void collect(const struct node *n, uint32_t t, size_t k, uint32_t *out, s
     }
 }
 
+/* In-order walk that passes over the first '*skip' ids and then collects up to 'k': whole left
+ * subtrees that fall inside the skipped prefix are stepped over by their size, so it visits
+ * O(depth + k) nodes wherever the range starts. */
+static void collect_from(const struct node *n, uint32_t t, size_t *skip, size_t k, uint32_t *out,
+                         size_t *got)
+{
+    while (t && *got < k) {
+        if (n[n[t].left].size <= *skip)
+            *skip -= n[n[t].left].size;
+        else
+            collect_from(n, n[t].left, skip, k, out, got);
+        if (*got >= k)
+            return;
+        if (*skip)
+            (*skip)--;
+        else
+            out[(*got)++] = t;
+        t = n[t].right;
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Public API                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
@@ -281,5 +302,12 @@ size_t rank_top(const struct rank *r, size_t k, uint32_t *out)
 {
     size_t got = 0;
     collect(r->nodes, r->root, k, out, &got);
+    return got;
+}
+
+size_t rank_range(const struct rank *r, size_t from, size_t k, uint32_t *out)
+{
+    size_t got = 0;
+    collect_from(r->nodes, r->root, &from, k, out, &got);
     return got;
 }

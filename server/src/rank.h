@@ -33,5 +33,8 @@ size_t rank_count(const struct rank *r);
 int64_t rank_of(const struct rank *r, uint32_t id);
 /* Write the ids of the first min(k, count) entries, best first, into 'out'. Returns how many. */
 size_t rank_top(const struct rank *r, size_t k, uint32_t *out);
+/* Write the ids at 0-based positions from .. from+k-1 into 'out', best first: rank_top from a
+ * given position, in O(log n + k). Returns how many (0 when 'from' is past the end). */
+size_t rank_range(const struct rank *r, size_t from, size_t k, uint32_t *out);
 
 #endif

@@ -258,6 +258,26 @@ static size_t model_sorted(const struct model *m, uint32_t *out)
     return n;
 }
 
+TEST(range_is_a_slice_of_the_order)
+{
+    struct rank *r = rank_new(7);
+    for (uint32_t id = 1; id <= 10; id++)
+        rank_insert(r, id, (int64_t)(id % 3)); /* order: 2 5 8 | 1 4 7 10 | 3 6 9 */
+    uint32_t out[10];
+    CHECK_EQ_INT(rank_range(r, 0, 3, out), 3);
+    CHECK_EQ_INT(out[0], 2);
+    CHECK_EQ_INT(out[2], 8);
+    CHECK_EQ_INT(rank_range(r, 3, 4, out), 4);
+    CHECK_EQ_INT(out[0], 1);
+    CHECK_EQ_INT(out[3], 10);
+    CHECK_EQ_INT(rank_range(r, 8, 5, out), 2);
+    CHECK_EQ_INT(out[0], 6);
+    CHECK_EQ_INT(out[1], 9);
+    CHECK_EQ_INT(rank_range(r, 10, 5, out), 0);
+    CHECK_EQ_INT(rank_range(r, 99, 5, out), 0);
+    rank_free(r);
+}
+
 TEST(random_ops_match_model)
 {
     struct model *m = calloc(1, sizeof(*m));
@@ -309,6 +329,12 @@ TEST(random_ops_match_model)
             size_t g = rank_top(r, k, got);
             if (g != (k < n ? k : n) || memcmp(got, want, g * sizeof(*got)) != 0)
                 mismatches++;
+            /* rank_range from any start, past the end included, is that slice of the order. */
+            size_t from = rnd((uint32_t)n + 3);
+            size_t slice = from < n ? (k < n - from ? k : n - from) : 0;
+            g = rank_range(r, from, k, got);
+            if (g != slice || (g && memcmp(got, want + from, g * sizeof(*got)) != 0))
+                mismatches++;
         }
         if (rc != want_rc)
             mismatches++;
@@ -347,6 +373,7 @@ int main(void)
     RUN(ids_grow_the_array);
     RUN(sequential_inserts_stay_consistent);
     RUN(same_seed_same_answers);
+    RUN(range_is_a_slice_of_the_order);
     RUN(random_ops_match_model);
     return test_done();
 }
