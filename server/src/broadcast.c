@@ -115,6 +115,27 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
     j->last_stats_push_ms = now->ms;
 }
 
+void broadcast_words(struct jam *j, const struct now *now)
+{
+    struct room *r = j->room;
+    if (!j->words_owed && r->words_version == j->words_sent)
+        return;
+    if (now->ms - j->words_sent_ms < BROADCAST_WORDS_PERIOD_MS)
+        return;
+    struct frame *f = NULL;
+    for (struct session *s = j->members; s; s = s->next_member) {
+        if (s->role == ROLE_CITIZEN)
+            continue;
+        if (!f)
+            f = frame_from_string(view_words(r));
+        hub_send_frame(s, f);
+    }
+    frame_unref(f);
+    j->words_sent = r->words_version;
+    j->words_sent_ms = now->ms;
+    j->words_owed = false;
+}
+
 void broadcast_status(struct hub *h, bool up)
 {
     uint64_t v;

@@ -29,5 +29,10 @@ int64_t broadcast_period_ms(const struct hub *h);
 void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now);
 /* Tell every joined session whether storage is up. */
 void broadcast_status(struct hub *h, bool up);
+/* The word cloud and themes (view_words) to jam 'j''s screens and moderators: when the visible
+ * items changed or one of them joined, at most once per BROADCAST_WORDS_PERIOD_MS, one encoding
+ * shared by all of them. Phones never get it (they do not show it, and there are thousands). */
+#define BROADCAST_WORDS_PERIOD_MS 1000
+void broadcast_words(struct jam *j, const struct now *now);
 
 #endif

@@ -84,15 +84,20 @@ struct session *hub_find_session(const struct hub *h, uint64_t id)
     return id && imap_get(&h->sessions, id, &p) ? (struct session *)(uintptr_t)p : NULL;
 }
 
-void hub_send(struct session *s, char *json)
+void hub_send_frame(struct session *s, struct frame *f)
 {
-    struct frame *f = frame_from_string(json);
     if (session_enqueue(s, f) < 0) {
         session_mark_close(s, 4001, "too slow");
         net_close(s);
     } else {
         net_want_write(s);
     }
+}
+
+void hub_send(struct session *s, char *json)
+{
+    struct frame *f = frame_from_string(json);
+    hub_send_frame(s, f);
     frame_unref(f);
 }
 

@@ -21,6 +21,7 @@ struct net;
 struct replay;
 struct resume;
 struct room;
+struct frame;
 struct session;
 struct store;
 
@@ -66,6 +67,8 @@ struct session *hub_find_session(const struct hub *h, uint64_t id);
 /* Queue a private frame (takes ownership of 'json'). A session whose queue is full is too slow to
  * be worth buffering for: it is closed with 4001 rather than allowed to grow our memory. */
 void hub_send(struct session *s, char *json);
+/* The same for a frame shared by several sessions: each queue takes its own reference. */
+void hub_send_frame(struct session *s, struct frame *f);
 /* Send an error frame; errors that the client caused count toward the session's error limit. */
 void hub_send_error(struct session *s, const char *op, const char *code, const char *message,
                     int64_t now_ms);

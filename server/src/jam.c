@@ -91,6 +91,8 @@ bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *s
 
 void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role)
 {
+    if (role != ROLE_CITIZEN)
+        j->words_owed = true;
     s->jam = j;
     s->pid = pid;
     s->role = role;

@@ -54,6 +54,9 @@ struct jam {
     uint64_t snap_events; /* n_events covered by the newest snapshot stored or in flight */
     bool snap_inflight;
     struct catchup_cache pages; /* stream pages read for resumes */
+    uint64_t words_sent;        /* room->words_version of the last words frame sent */
+    int64_t words_sent_ms;      /* monotonic: when it was sent */
+    bool words_owed;            /* a screen or moderator joined since: send even if unchanged */
 };
 
 /* A jam for room 'room' (takes ownership), with the ring size and room limits of 'cfg'. */

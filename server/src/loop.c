@@ -96,6 +96,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
         if (j->pages.n)
             catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);
         broadcast_jam(h, j, period_ms, &now);
+        broadcast_words(j, &now);
     }
     store_expire(h->store, now.ms);
     if (now.ms - h->last_sweep_ms >= LOOP_SWEEP_PERIOD_MS) {

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "rank.h"
+#include "words.h"
 
 /* What each phase accepts (proto/messages.md, "Phases and what they accept"). */
 static const int post_kind[PHASE__COUNT] = {
@@ -111,6 +112,7 @@ struct room *room_new(const struct jam_config *cfg, const struct room_limits *li
     imap_init(&r->ops);
     for (int k = 0; k < KIND__COUNT; k++)
         r->rank[k] = rank_new(0x5eed0000u + (uint32_t)k);
+    r->words = words_new();
     return r;
 }
 
@@ -133,6 +135,7 @@ void room_free(struct room *r)
         rank_free(r->rank[k]);
         free(r->top_cache[k]);
     }
+    words_free(r->words);
     imap_deinit(&r->pid_index);
     imap_deinit(&r->votes);
     imap_deinit(&r->inflight);
@@ -702,6 +705,25 @@ static void push_item(struct room *r, struct item *it)
     r->items[r->n_items++] = it;
 }
 
+/* Item 'it' enters what everyone sees (posted, unhidden, restored): its kind's ranking, the
+ * visible count, the jam's words. */
+static void show_item(struct room *r, const struct item *it)
+{
+    rank_insert(r->rank[it->kind], it->id, it->votes);
+    r->n_visible++;
+    words_add(r->words, it->id, it->text, strlen(it->text));
+    r->words_version++;
+}
+
+/* ...and leaves it (hidden). */
+static void unshow_item(struct room *r, const struct item *it)
+{
+    rank_remove(r->rank[it->kind], it->id);
+    r->n_visible--;
+    words_remove(r->words, it->id);
+    r->words_version++;
+}
+
 static const char *apply_post(struct room *r, const struct event *e, struct participant *p,
                               struct room_result *res)
 {
@@ -717,8 +739,7 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->text = xstrdup(e->text);
     push_item(r, it);
     p->n_posted++;
-    r->n_visible++;
-    rank_insert(r->rank[it->kind], it->id, 0);
+    show_item(r, it);
     delta_item(r, it);
     res->item = it->id;
     return NULL;
@@ -754,6 +775,7 @@ static const char *apply_vote(struct room *r, const struct event *e, struct part
         r->total_votes--;
     }
     rank_set(r->rank[it->kind], it->id, it->votes);
+    r->words_version++; /* a theme's top item may change */
     delta_votes(r, it);
     /* Not counting votes in flight: they are no part of the stream, and replay must record the
      * same budget_left as the live ack said. */
@@ -821,13 +843,10 @@ static const char *apply_hide(struct room *r, const struct event *e)
     if (it->hidden == hide)
         return hide ? "item_hidden" : "not_hidden";
     it->hidden = hide;
-    if (hide) {
-        rank_remove(r->rank[it->kind], it->id);
-        r->n_visible--;
-    } else {
-        rank_insert(r->rank[it->kind], it->id, it->votes);
-        r->n_visible++;
-    }
+    if (hide)
+        unshow_item(r, it);
+    else
+        show_item(r, it);
     delta_item(r, it);
     return NULL;
 }
@@ -849,8 +868,7 @@ static const char *apply_remove(struct room *r, const struct event *e)
         if (it->author != e->pid || it->hidden)
             continue;
         it->hidden = true;
-        rank_remove(r->rank[it->kind], it->id);
-        r->n_visible--;
+        unshow_item(r, it);
         delta_item(r, it);
     }
     r->delta.stats = true;
@@ -1133,10 +1151,8 @@ void room_restore_done(struct room *r)
         struct participant *author = room_participant(r, it->author);
         if (author)
             author->n_posted++;
-        if (!it->hidden) {
-            rank_insert(r->rank[it->kind], it->id, it->votes);
-            r->n_visible++;
-        }
+        if (!it->hidden)
+            show_item(r, it);
         r->total_votes += it->votes;
     }
     room_delta_reset(r);

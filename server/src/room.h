@@ -28,6 +28,7 @@
 #include "stream.h"
 
 struct rank;
+struct words;
 
 enum clock_state { CLOCK_LOBBY = 0, CLOCK_RUNNING, CLOCK_PAUSED, CLOCK_ENDED };
 
@@ -153,6 +154,8 @@ struct room {
     uint32_t n_visible;
     int64_t total_votes;
     struct rank *rank[KIND__COUNT]; /* owned: visible items per kind */
+    struct words *words;            /* owned: the visible items' words (words.h), all kinds */
+    uint64_t words_version; /* +1 whenever an item enters or leaves 'words' or a vote changes */
 
     struct imap pid_index;             /* pid -> index into participants */
     struct participant **participants; /* owned */

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "room.h"
+#include "words.h"
 
 static char *dump(json_t *o)
 {
@@ -411,6 +412,31 @@ char *view_status(bool storage_ok)
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string("status"));
     json_object_set_new(o, "storage", json_string(storage_ok ? "ok" : "degraded"));
+    return dump(o);
+}
+
+static uint32_t item_votes(uint32_t id, void *ctx)
+{
+    const struct item *it = room_item(ctx, id);
+    return it ? (uint32_t)it->votes : 0;
+}
+
+char *view_words(struct room *r)
+{
+    struct word_count top[VIEW_WORDS];
+    struct theme themes[VIEW_THEMES];
+    size_t n = words_top(r->words, VIEW_WORDS, top);
+    size_t n_themes = words_themes(r->words, VIEW_THEMES, item_votes, r, themes);
+    json_t *o = json_object(), *ws = json_array(), *ts = json_array();
+    json_object_set_new(o, "type", json_string("words"));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ws, json_pack("[s,i]", top[i].word, (json_int_t)top[i].items));
+    for (size_t i = 0; i < n_themes; i++)
+        json_array_append_new(ts, json_pack("{s:s,s:i,s:i}", "word", themes[i].word, "items",
+                                            (json_int_t)themes[i].items, "top",
+                                            (json_int_t)themes[i].top));
+    json_object_set_new(o, "words", ws);
+    json_object_set_new(o, "themes", ts);
     return dump(o);
 }
 

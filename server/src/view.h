@@ -45,6 +45,11 @@ char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_bud
 char *view_error(const char *op, const char *code, const char *message);
 char *view_pong(bool has_t, int64_t t);
 char *view_status(bool storage_ok);
+/* The jam's word cloud and live themes (words.h) for screens and moderators: the 'n_words' most
+ * used words and up to 'n_themes' themes of the visible items. */
+#define VIEW_WORDS 40
+#define VIEW_THEMES 8
+char *view_words(struct room *r);
 
 /* HTTP bodies */
 char *view_summary(const struct room *r, int64_t now_ms);

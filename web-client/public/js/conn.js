@@ -283,6 +283,9 @@ export class Connection extends EventTarget {
       case 'status':
         this.emit('storage', msg.storage);
         break;
+      case 'words': // the word cloud and themes (screens and moderators only)
+        this.emit('words', msg);
+        break;
       default:
         break;
     }
