@@ -278,6 +278,37 @@ async function main() {
     assert(await a.evaluate((i) => window.cojam.state.clock.index === i && window.cojam.state.clock.state === 'running', idxBefore), 'same phase, still running');
   });
 
+  await test('spotlight, pins and announcements: wired when the server has them, disabled with a note when not', async () => {
+    const supported = await a.evaluate(() => window.cojam.mod.supported);
+    log('server has the moderation messages:', supported);
+    if (!supported) {
+      for (const s of ['#announce-note', '#spot-note', '#queue-note']) assert(await a.isVisible(s), s + ' says why');
+      assert(await a.isDisabled('#announce-text') && await a.isDisabled('#announce-send'), 'the announcement box is disabled');
+      assert((await a.$$('#items-body .spot-btn, #items-body .pin-btn')).length === 0, 'no spotlight or pin buttons');
+      const before = await a.$$eval('#action-log li', (l) => l.length);
+      await a.keyboard.press('j');
+      await a.keyboard.press('s');
+      await a.keyboard.press('p');
+      await sleep(300);
+      assert((await a.$$eval('#action-log li', (l) => l.length)) === before, 's and p send nothing to this server');
+      return;
+    }
+    await a.keyboard.press('j');
+    const id = await a.evaluate(() => Number(document.querySelector('#items-body tr[aria-selected="true"]').dataset.key));
+    await a.keyboard.press('s');
+    await until(async () => (await b.textContent('#spot-current')).includes('#' + id), 'the other console shows the spotlight');
+    await a.keyboard.press('p');
+    await until(async () => (await b.textContent('#pinned-list')).includes('#' + id), 'the other console shows the pin');
+    await a.fill('#announce-text', 'Five minutes left');
+    await a.click('#announce-send');
+    await until(async () => (await b.textContent('#announce-current')).includes('Five minutes left'), 'the other console shows the announcement');
+    await b.click('#announce-clear');
+    await until(async () => (await a.textContent('#announce-current')).includes('No announcement'), 'cleared everywhere');
+    await a.keyboard.press('s');
+    await a.keyboard.press('p');
+    await until(async () => (await b.textContent('#spot-current')).includes('Nothing'), 'spotlight cleared');
+  });
+
   await test('the console survives a reload and a new tab; the secret is never in the address bar', async () => {
     await a.reload();
     await ready(a);

@@ -2,12 +2,12 @@
 // contribution, searchable and keyboard-driven. An action is shown as done only when the server
 // acknowledges it; the clock and items change only from server updates.
 
-import { t, errorText, phaseName } from './strings.js';
+import { t, errorText, phaseName, votesText } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
-import { ticker } from './countdown.js';
-import { phaseTitle, phaseOf, clockText, roleText, parentLine, bindConnBanner, toaster } from './ui.js';
+import { ticker, formatMs } from './countdown.js';
+import { phaseTitle, phaseOf, clockText, roleText, parentLine, bindConnBanner, toaster, truncate } from './ui.js';
 import { resolveModLink, parseModLink, forgetModLink, inviteLink } from './modlink.js';
 import { filterItems, sortItems, pageOf, countNew, SORTS, STATES, PAGE_SIZE } from './modlist.js';
 
@@ -88,8 +88,10 @@ function connect() {
     show(fatal, true);
   });
   conn.on('change', schedule);
+  conn.on('snapshot', ({ msg }) => takeModeration(msg, true));
   conn.on('update', ({ msg, newItems }) => {
-    if (msg.clock || (msg.items && msg.items.length > newItems.length)) refreshLogSoon();
+    takeModeration(msg, false);
+    if (msg.clock || msg.log || (msg.items && msg.items.length > newItems.length)) refreshLogSoon();
   });
   conn.on('pending', schedule);
   conn.on('serverError', (e) => toast(errorText(e.code), 'error'));
@@ -162,9 +164,13 @@ async function setPhase(phase, index) {
 let formFor = null;              // id of the item whose hide form is open
 let undo = null;                 // {id, timer}: the last hide, while it can be undone from the bar
 
-function hide(it, reason) {
+// A server with the moderation messages takes the preset as `preset` (the author's phone words it);
+// an older one only has the free-text reason, so the preset's words go there.
+function hide(it, preset, reason) {
   const msg = { type: 'hide', item: it.id };
-  if (reason) msg.reason = reason;
+  if (preset && mod.supported) msg.preset = preset;
+  const text = mod.supported ? reason : [preset && t('reason_' + preset), reason].filter(Boolean).join(' — ');
+  if (text) msg.reason = text;
   formFor = null;
   act('item:' + it.id, msg, t('act_hide', { id: it.id })).then((ack) => { if (ack) offerUndo(it.id); });
 }
@@ -234,6 +240,7 @@ $('#invite-forget').addEventListener('click', () => {
 
 function helpKeys() {
   const keys = [['j', 'key_next'], ['k', 'key_prev'], ['h', 'key_hide'], ['u', 'key_unhide']];
+  if (mod.supported) keys.push(['s', 'key_spot'], ['p', 'key_pin']);
   if (queueAvailable()) keys.push(['a', 'key_approve'], ['r', 'key_reject']);
   keys.push(['/', 'key_search'], ['m', 'key_seen'], ['Esc', 'key_esc'], ['?', 'key_help']);
   const dl = $('#help-keys');
@@ -279,15 +286,90 @@ async function refreshLog() {
   }
 }
 
-// ---------------------------------------------------------------- the panels the server may lack
+// ---------------------------------------------------------------- spotlight, pins, announcement
 
-// Pre-moderation, announcements and spotlight need moderation messages that this server may not
-// have: each panel says so and stays disabled until the jam state carries its field.
+// Spotlight, pins and announcements are in the jam state of a server that has the moderation
+// messages (proto/messages.md: `snapshot.spotlight`, `pinned`, `announcement`); against an older
+// server the snapshot lacks them, and the panels say so and stay disabled. The review queue
+// (pre-moderation) is designed in the protocol but served by no cojamd yet: its panel only says so.
+const mod = { supported: false, spotlight: null, pinned: [], announcement: null, announcedAt: 0 };
+const ANNOUNCE_MINUTES = [0, 1, 5, 10, 30]; // 0: until cleared
+window.cojam.mod = mod;
+
+function takeModeration(msg, isSnapshot) {
+  if (isSnapshot) mod.supported = 'spotlight' in msg;
+  if ('spotlight' in msg) mod.spotlight = msg.spotlight;
+  if ('pinned' in msg) mod.pinned = msg.pinned || [];
+  if ('announcement' in msg) { mod.announcement = msg.announcement; mod.announcedAt = performance.now(); }
+}
+
+// The announcement still shown, with its ms left (null: until cleared), or null.
+function announcementNow() {
+  const a = mod.announcement;
+  if (!a) return null;
+  if (a.remaining_ms === null || a.remaining_ms === undefined) return { text: a.text, left: null };
+  const left = a.remaining_ms - (performance.now() - mod.announcedAt);
+  return left > 0 ? { text: a.text, left } : null;
+}
+
 function queueAvailable() { return false; }
 
+const annFor = $('#announce-for');
+for (const m of ANNOUNCE_MINUTES) annFor.append(h('option', { value: String(m), text: m ? t('mod_announce_min', { m }) : t('mod_announce_until') }));
+$('#announce-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $('#announce-text').value.trim();
+  if (!text) return;
+  const msg = { type: 'announce', text };
+  if (Number(annFor.value)) msg.duration_s = Number(annFor.value) * 60;
+  act('announce', msg, t('act_announce')).then((ack) => { if (ack) $('#announce-text').value = ''; });
+});
+$('#announce-clear').addEventListener('click', () => act('announce', { type: 'unannounce' }, t('act_unannounce')));
+$('#spot-clear').addEventListener('click', () => act('spot', { type: 'unspotlight' }, t('act_unspotlight')));
+
+function toggleSpotlight(it) {
+  if (!mod.supported || !it || it.hidden) return;
+  if (mod.spotlight === it.id) act('spot', { type: 'unspotlight' }, t('act_unspotlight'));
+  else act('spot', { type: 'spotlight', item: it.id }, t('act_spotlight', { id: it.id }));
+}
+
+function togglePin(it) {
+  if (!mod.supported || !it) return;
+  if (mod.pinned.includes(it.id)) act('pin:' + it.id, { type: 'unpin', item: it.id }, t('act_unpin', { id: it.id }));
+  else if (!it.hidden) act('pin:' + it.id, { type: 'pin', item: it.id }, t('act_pin', { id: it.id }));
+}
+
+function itemLine(id) {
+  const it = state.items.get(id);
+  return t('mod_spot_item', { id, text: it && it.text ? truncate(it.text, 80) : '', votes: votesText((it && it.votes) || 0) });
+}
+
+let pinSig = '';
 function renderPanels() {
   show($('#queue-note'), !queueAvailable());
   show($('#queue-list'), queueAvailable());
+
+  const on = mod.supported;
+  show($('#announce-note'), !on);
+  for (const id of ['#announce-text', '#announce-for', '#announce-send']) $(id).disabled = !on || pendingKeys.has('announce');
+  const a = on ? announcementNow() : null;
+  $('#announce-clear').disabled = !a || pendingKeys.has('announce');
+  setText($('#announce-current'), !on ? '' : !a ? t('mod_announce_none')
+    : a.left === null ? t('mod_announce_now', { text: a.text }) : t('mod_announce_left', { text: a.text, left: formatMs(a.left) }));
+
+  show($('#spot-note'), !on);
+  show($('#spot-box'), on);
+  if (!on) return;
+  setText($('#spot-current'), mod.spotlight ? itemLine(mod.spotlight) : t('mod_spot_none'));
+  $('#spot-clear').disabled = !mod.spotlight || pendingKeys.has('spot');
+  const sig = mod.pinned.map(itemLine).join('\n');
+  if (sig !== pinSig) {
+    pinSig = sig;
+    const ol = $('#pinned-list');
+    ol.textContent = '';
+    if (!mod.pinned.length) ol.append(h('li', { class: 'muted', text: t('mod_pinned_none') }));
+    for (const id of mod.pinned) ol.append(h('li', { text: itemLine(id) }));
+  }
 }
 
 // ---------------------------------------------------------------- the contributions list
@@ -364,11 +446,11 @@ function hideForm(it, busy) {
   const input = h('input', { type: 'text', maxlength: '200', 'aria-label': t('mod_hide_reason'), placeholder: t('mod_hide_reason') });
   const preset = h('select', { 'aria-label': t('mod_reason_preset') },
     h('option', { value: '', text: t('reason_none') }),
-    REASONS.map((r) => h('option', { value: t('reason_' + r), text: t('reason_' + r) })));
+    REASONS.map((r) => h('option', { value: r, text: t('reason_' + r) })));
   const close = () => { formFor = null; schedule(); };
   const form = h('form', { class: 'hide-form', onsubmit: (ev) => {
     ev.preventDefault();
-    hide(it, [preset.value, input.value.trim()].filter(Boolean).join(' — '));
+    hide(it, preset.value, input.value.trim());
   },
   onkeydown: (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); close(); } } },
   preset, input,
@@ -382,7 +464,9 @@ function itemActions(td, it) {
   const busy = pendingKeys.has(key);
   const mode = it.hidden ? 'unhide' : formFor === it.id ? 'form' : 'hide';
   const removable = !!it.pid && it.by !== 'moderator';
-  const sig = mode + '|' + busy + '|' + removable;
+  const spot = mod.supported && !it.hidden ? (mod.spotlight === it.id ? 'on' : 'off') : '';
+  const pin = mod.supported && (!it.hidden || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
+  const sig = [mode, busy, removable, spot, pin].join('|');
   if (td.dataset.sig === sig) return;
   td.dataset.sig = sig;
   td.textContent = '';
@@ -395,6 +479,15 @@ function itemActions(td, it) {
     td.append(h('button', { type: 'button', class: 'danger hide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
       'aria-keyshortcuts': 'h', 'aria-label': t('mod_hide_label', { id: it.id }), text: t('mod_hide'), onclick: () => openHideForm(it.id) }));
   }
+  if (spot) {
+    td.append(' ', h('button', { type: 'button', class: 'spot-btn small', 'aria-pressed': spot === 'on' ? 'true' : 'false', 'aria-keyshortcuts': 's',
+      'aria-label': t('mod_spot_label', { id: it.id }), text: t('mod_spot'), onclick: () => toggleSpotlight(it) }));
+  }
+  if (pin) {
+    td.append(' ', h('button', { type: 'button', class: 'pin-btn small', 'aria-pressed': pin === 'on' ? 'true' : 'false', 'aria-keyshortcuts': 'p',
+      'aria-label': t(pin === 'on' ? 'mod_unpin_label' : 'mod_pin_label', { id: it.id }), text: t(pin === 'on' ? 'mod_unpin' : 'mod_pin'),
+      onclick: () => togglePin(it) }));
+  }
   if (removable) {
     td.append(' ', h('button', { type: 'button', class: 'danger remove-btn small', 'aria-label': t('mod_remove_label', { id: it.id }),
       text: t('mod_remove'), onclick: () => removeAuthor(it) }));
@@ -404,7 +497,8 @@ function itemActions(td, it) {
 function updateRow(tr, it) {
   const isNew = seen !== null && it.id > seen;
   const sel = view.sel === it.id;
-  const sig = [it.votes || 0, it.hidden, it.text, it.author, it.by, isNew, sel].join('|');
+  const flags = [mod.spotlight === it.id && t('mod_state_spot'), mod.pinned.includes(it.id) && t('mod_state_pinned')].filter(Boolean).join(' · ');
+  const sig = [it.votes || 0, it.hidden, it.text, it.author, it.by, isNew, sel, flags].join('|');
   if (tr._sig !== sig) {
     tr._sig = sig;
     tr.dataset.hidden = it.hidden ? 'true' : 'false';
@@ -423,7 +517,9 @@ function updateRow(tr, it) {
     c[3].append(' ', h('span', { class: it.by === 'moderator' ? 'badge-mod' : 'sub', text: it.by === 'moderator' ? t('moderator_badge') : t('citizen_badge') }));
     setText(c[4], String(it.votes || 0));
     c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
-    setText(c[5], it.hidden ? t('mod_state_hidden') : t('mod_state_visible'));
+    c[5].textContent = '';
+    c[5].append(it.hidden ? t('mod_state_hidden') : t('mod_state_visible'));
+    if (flags) c[5].append(h('span', { class: 'sub flag', text: flags }));
   }
   itemActions(tr.children[6], it);
 }
@@ -485,6 +581,8 @@ document.addEventListener('keydown', (ev) => {
     case 'k': move(-1); break;
     case 'h': if (it && !it.hidden) openHideForm(it.id); break;
     case 'u': if (!undoLast() && it && it.hidden) unhide(it.id); break;
+    case 's': toggleSpotlight(it); break;
+    case 'p': togglePin(it); break;
     case 'm': markSeen(); break;
     case '/': $('#search').focus(); break;
     case '?': toggleHelp(); break;
@@ -549,4 +647,8 @@ function render() {
   renderItems();
 }
 
-ticker(() => { if (state.ready) setText($('#clock'), clockText(state)); }, 250);
+ticker(() => {
+  if (!state.ready) return;
+  setText($('#clock'), clockText(state));
+  if (mod.announcement) renderPanels();
+}, 250);
