@@ -333,10 +333,18 @@ async function main() {
     await d.click('#secret-form button[type="submit"]');
     await until(async () => (await d.textContent('#secret-why')).includes('refused'), 'a wrong secret is refused in words');
     await d.fill('#secret-input', inv);
+    await d.fill('#secret-name', 'Bea');
     await d.click('#secret-form button[type="submit"]');
     await ready(d);
     await until(async () => (await d.textContent('#items-count')).startsWith('200 of 200'), 'the co-moderator lists 200 items');
     assert(!d.url().includes(secret), 'the secret left the address bar');
+    await d.keyboard.press('j');
+    await d.keyboard.press('h');
+    await d.keyboard.press('Enter');
+    const hid = await d.evaluate(() => Number(document.querySelector('#items-body tr[aria-selected="true"]').dataset.key));
+    await until(async () => (await a.textContent('#public-log')).includes(`Bea: hid item ${hid}`), 'the other console\'s log names the co-moderator');
+    await d.keyboard.press('u');
+    await until(async () => (await a.textContent(`#items-body tr[data-key="${hid}"] .state`)).includes('visible'), 'undone');
     await d.goto(local(jam.links.moderate).replace(/#.*/, '') + '#' + code);
     await ready(d);
     await ctxD.close();

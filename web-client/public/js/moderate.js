@@ -41,6 +41,10 @@ let conn = null;
 const state = new JamState();
 window.cojam = { conn: null, state, render: () => render() }; // render: a synchronous render, for tests
 
+// The moderator's display name, one per browser: the join's nickname (proto/messages.md, team
+// moderation), so a new name needs a new join, without the old session token.
+const NAME_KEY = 'cojam.modname';
+
 function askSecret(why) {
   show($('#main'), false);
   setText($('#secret-why'), t(why));
@@ -53,6 +57,8 @@ $('#secret-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const got = parseModLink($('#secret-input').value);
   if (!got.secret) return;
+  const name = $('#secret-name').value.trim();
+  if (name) localSet(NAME_KEY, name);
   const next = resolveModLink(`#${got.code || code}.${encodeURIComponent(got.secret)}`, stores);
   code = next.code;
   secret = next.secret;
@@ -72,7 +78,7 @@ if (!code) {
 
 function connect() {
   setText($('#jam-code'), code);
-  const nickname = localGet('cojam.modname') || t('moderator_nickname');
+  const nickname = localGet(NAME_KEY) || t('moderator_nickname');
   conn = new Connection({
     join: { code, as: 'moderator', secret, nickname },
     tokens: new TokenStore(`cojam.modtoken.${code}`, window.sessionStorage),
@@ -219,6 +225,7 @@ function openHideForm(id) {
 $('#btn-invite').addEventListener('click', () => {
   const d = $('#invite-dialog');
   $('#invite-link').value = inviteLink(location.origin, code, secret);
+  $('#my-name').value = localGet(NAME_KEY) || t('moderator_nickname');
   setText($('#invite-status'), '');
   d.showModal();
   $('#invite-link').select();
@@ -232,6 +239,13 @@ $('#invite-copy').addEventListener('click', async () => {
     input.select();
     setText($('#invite-status'), t('mod_invite_select'));
   }
+});
+$('#my-name-save').addEventListener('click', () => {
+  const name = $('#my-name').value.trim();
+  if (!name) return;
+  localSet(NAME_KEY, name);
+  conn.tokens.clear();
+  location.reload();
 });
 $('#invite-forget').addEventListener('click', () => {
   forgetModLink(code, stores);

@@ -186,6 +186,8 @@ const en = {
   mod_secret_label: 'Invite link or moderator secret',
   mod_secret_open: 'Open the console',
   mod_invite: 'Invite a co-moderator',
+  mod_name_label: 'Your name in every console and in the public log',
+  mod_name_save: 'Save and rejoin',
   mod_invite_title: 'Invite link for a co-moderator',
   mod_invite_text: 'This link holds the moderator secret: send it privately to a co-moderator, never project or post it. The address bar of this page does not hold it.',
   mod_invite_copied: 'Copied to the clipboard.',
