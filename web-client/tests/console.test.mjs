@@ -293,10 +293,13 @@ async function main() {
       assert((await a.$$eval('#action-log li', (l) => l.length)) === before, 's and p send nothing to this server');
       return;
     }
+    const selectedRow = () => a.evaluate(() => Number(document.querySelector('#items-body tr[aria-selected="true"]').dataset.key));
+    const was = await selectedRow();
     await a.keyboard.press('j');
-    const id = await a.evaluate(() => Number(document.querySelector('#items-body tr[aria-selected="true"]').dataset.key));
+    const id = await until(async () => { const k = await selectedRow(); return k !== was && k; }, 'j moves on');
     await a.keyboard.press('s');
-    await until(async () => (await b.textContent('#spot-current')).includes('#' + id), 'the other console shows the spotlight');
+    await until(async () => (await b.textContent('#spot-current')).includes('#' + id), 'the other console shows the spotlight')
+      .catch(async (e) => { throw new Error(`${e.message}; A's actions: ${await a.textContent('#action-log')}; B: ${await b.textContent('#spot-current')}`); });
     await a.keyboard.press('p');
     await until(async () => (await b.textContent('#pinned-list')).includes('#' + id), 'the other console shows the pin');
     await a.fill('#announce-text', 'Five minutes left');
