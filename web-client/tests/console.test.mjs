@@ -342,9 +342,10 @@ async function main() {
     await until(async () => (await d.textContent('#items-count')).startsWith('200 of 200'), 'the co-moderator lists 200 items');
     assert(!d.url().includes(secret), 'the secret left the address bar');
     await d.keyboard.press('j');
+    const hid = await until(() => d.evaluate(() => { const tr = document.querySelector('#items-body tr[aria-selected="true"]'); return tr && Number(tr.dataset.key); }), 'j selects');
     await d.keyboard.press('h');
+    await until(() => d.evaluate(() => !!document.activeElement.closest('.hide-form')), 'the hide form has the focus');
     await d.keyboard.press('Enter');
-    const hid = await d.evaluate(() => Number(document.querySelector('#items-body tr[aria-selected="true"]').dataset.key));
     await until(async () => (await a.textContent('#public-log')).includes(`Bea: hid item ${hid}`), 'the other console\'s log names the co-moderator');
     await d.keyboard.press('u');
     await until(async () => (await a.textContent(`#items-body tr[data-key="${hid}"] .state`)).includes('visible'), 'undone');
@@ -372,8 +373,55 @@ async function main() {
     await a.setViewportSize(laptop.viewport);
   });
 
+  const jam2 = await createJam(base, 'Ten thousand');
+  await test('the review queue (pre-moderation): ages, claims, a/r/c by keyboard send approve/reject/claim', async () => {
+    // No cojamd serves pre-moderation yet: the jam state of proto/messages.md is given to the console
+    // as a snapshot, and its writes are captured instead of sent.
+    const ctxQ = await browser.newContext(laptop);
+    const q = watch(await ctxQ.newPage(), 'console queue');
+    await q.goto(local(jam2.links.moderate));
+    await ready(q);
+    assert(await q.isVisible('#queue-note'), 'no queue on this jam: the panel says why');
+    await q.evaluate(() => {
+      const { conn, state } = window.cojam;
+      window.__sent = [];
+      conn.write = (f) => { window.__sent.push(f); return Promise.resolve({ type: 'ack', op: 'x' }); };
+      const now = Date.now();
+      const item = (id, ago, author) => ({ id, kind: 'problem', role: 'explorer', text: `Waiting ${id}`, parent: null, author, by: 'citizen',
+        votes: 0, hidden: false, pending: true, at: now - ago, phase: 'explore' });
+      conn.handle({ type: 'snapshot', event_id: state.lastEventId, resync: false, jam: { ...state.jam, settings: { ...state.jam.settings, premoderation: true } },
+        clock: state.clock, items: [item(1, 95000, 'Ana'), item(2, 80000, 'Bo'), item(3, 20000, null)], ranking: state.ranking, stats: state.stats,
+        you: { id: state.you.id, role: 'moderator', nickname: 'Moderator', votes: [], budget_left: null, items: [] },
+        claims: { 2: { by: state.you.id + 1000, name: 'Bea', until: now + 60000 } } });
+    });
+    await q.waitForSelector('#queue-list:visible');
+    assert(await q.isHidden('#queue-note'), 'the note is gone');
+    const rowsQ = await q.$$eval('#queue-list li', (l) => l.map((li) => li.textContent));
+    assert(rowsQ.length === 3 && rowsQ[0].includes('Waiting 1') && rowsQ[2].includes('Waiting 3'), 'oldest first: ' + rowsQ.join(' | '));
+    assert(/1:3\d ago/.test(rowsQ[0]), 'the age of the oldest: ' + rowsQ[0]);
+    assert(rowsQ[1].includes('claimed by Bea'), 'the claim is shown: ' + rowsQ[1]);
+    assert(await q.isDisabled('#queue-list li:nth-child(2) .q-approve'), 'another moderator\'s claim: approve disabled');
+    const sent = () => q.evaluate(() => window.__sent);
+    await q.keyboard.press('a');
+    await until(async () => (await sent()).length === 1, 'approve sent');
+    assert(JSON.stringify((await sent())[0]) === '{"type":"approve","items":[1]}', 'a approves the oldest: ' + JSON.stringify(await sent()));
+    await until(async () => (await q.getAttribute('#queue-list li:nth-child(3)', 'aria-selected')) === 'true', 'the selection skips Bea\'s claim to item 3');
+    await q.keyboard.press('c');
+    await q.keyboard.press('r');
+    await until(() => q.evaluate(() => !!document.activeElement.closest('.hide-form')), 'the reject form has the focus');
+    await q.selectOption('#items-body tr[data-key="3"] .hide-form select', 'off_topic');
+    await q.focus('#items-body tr[data-key="3"] .hide-form input');
+    await q.keyboard.press('Enter');
+    await until(async () => (await sent()).length === 3, 'claim and reject sent');
+    const [, c, r] = await sent();
+    assert(JSON.stringify(c) === '{"type":"claim","items":[3]}', 'c claims: ' + JSON.stringify(c));
+    assert(JSON.stringify(r) === '{"type":"reject","items":[3],"preset":"off_topic"}', 'r rejects with the preset: ' + JSON.stringify(r));
+    await q.keyboard.press('?');
+    assert((await q.textContent('#help-keys')).includes('approve'), 'the help lists a/r/c once the queue exists');
+    await ctxQ.close();
+  });
+
   await test('10000 items render and filter within a generous budget (figure printed)', async () => {
-    const jam2 = await createJam(base, 'Ten thousand');
     const ctxE = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
     const e = watch(await ctxE.newPage(), 'console 10k');
     await e.goto(local(jam2.links.moderate));

@@ -95,6 +95,14 @@ function connect() {
   });
   conn.on('change', schedule);
   conn.on('snapshot', ({ msg }) => takeModeration(msg, true));
+  conn.on('queued', (msg) => {
+    for (const it of msg.items || []) {
+      const old = state.items.get(it.id);
+      if (old) Object.assign(old, it); else state.items.set(it.id, { ...it });
+    }
+    state.version++;
+    schedule();
+  });
   conn.on('update', ({ msg, newItems }) => {
     takeModeration(msg, false);
     if (msg.clock || msg.log || (msg.items && msg.items.length > newItems.length)) refreshLogSoon();
@@ -167,7 +175,8 @@ async function setPhase(phase, index) {
 
 // ---------------------------------------------------------------- hide, undo, remove
 
-let formFor = null;              // id of the item whose hide form is open
+let formFor = null;              // id of the item whose hide (or reject) form is open
+let formKind = 'hide';           // 'hide' | 'reject'
 let undo = null;                 // {id, timer}: the last hide, while it can be undone from the bar
 
 // A server with the moderation messages takes the preset as `preset` (the author's phone words it);
@@ -202,8 +211,8 @@ function undoLast() {
   if (!undo) return false;
   const { id } = undo;
   dropUndo();
-  const it = state.items.get(id);
-  if (it && it.hidden) unhide(id);
+  // Not judged by the local `hidden`: the ack of the hide comes before the update that says so.
+  unhide(id);
   return true;
 }
 $('#undo-btn').addEventListener('click', undoLast);
@@ -214,8 +223,9 @@ async function removeAuthor(it) {
   act('pid:' + it.pid, { type: 'remove', pid: it.pid, hide_posts: true }, t('act_remove', { pid: it.pid }));
 }
 
-function openHideForm(id) {
+function openForm(id, kind) {
   formFor = id;
+  formKind = kind;
   focusForm = true;
   schedule();
 }
@@ -255,7 +265,7 @@ $('#invite-forget').addEventListener('click', () => {
 function helpKeys() {
   const keys = [['j', 'key_next'], ['k', 'key_prev'], ['h', 'key_hide'], ['u', 'key_unhide']];
   if (mod.supported) keys.push(['s', 'key_spot'], ['p', 'key_pin']);
-  if (queueAvailable()) keys.push(['a', 'key_approve'], ['r', 'key_reject']);
+  if (queueAvailable()) keys.push(['a', 'key_approve'], ['r', 'key_reject'], ['c', 'key_claim']);
   keys.push(['/', 'key_search'], ['m', 'key_seen'], ['Esc', 'key_esc'], ['?', 'key_help']);
   const dl = $('#help-keys');
   dl.textContent = '';
@@ -292,7 +302,8 @@ async function refreshLog() {
   const ul = $('#public-log');
   ul.textContent = '';
   for (const e of entries.slice(-50).reverse()) {
-    const what = t('log_' + e.action, { item: e.item, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
+    const what = t('log_' + e.action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = new Date(e.at).toLocaleTimeString();
@@ -306,12 +317,14 @@ async function refreshLog() {
 // messages (proto/messages.md: `snapshot.spotlight`, `pinned`, `announcement`); against an older
 // server the snapshot lacks them, and the panels say so and stay disabled. The review queue
 // (pre-moderation) is designed in the protocol but served by no cojamd yet: its panel only says so.
-const mod = { supported: false, spotlight: null, pinned: [], announcement: null, announcedAt: 0 };
+const mod = { supported: false, spotlight: null, pinned: [], announcement: null, announcedAt: 0, claims: {} };
 const ANNOUNCE_MINUTES = [0, 1, 5, 10, 30]; // 0: until cleared
 window.cojam.mod = mod;
 
 function takeModeration(msg, isSnapshot) {
   if (isSnapshot) mod.supported = 'spotlight' in msg;
+  if (isSnapshot) mod.claims = { ...(msg.claims || {}) };
+  else if (msg.claims) for (const [id, c] of Object.entries(msg.claims)) { if (c) mod.claims[id] = c; else delete mod.claims[id]; }
   if ('spotlight' in msg) mod.spotlight = msg.spotlight;
   if ('pinned' in msg) mod.pinned = msg.pinned || [];
   if ('announcement' in msg) { mod.announcement = msg.announcement; mod.announcedAt = performance.now(); }
@@ -326,7 +339,97 @@ function announcementNow() {
   return left > 0 ? { text: a.text, left } : null;
 }
 
-function queueAvailable() { return false; }
+// ---------------------------------------------------------------- the review queue
+
+// Pre-moderation is a jam setting; its items wait with `pending: true` until approved or rejected.
+// Claims (`snapshot.claims`, `update.claims`) hold for 120 s after the claim (proto/messages.md).
+function queueAvailable() { return !!(state.jam && state.jam.settings && state.jam.settings.premoderation); }
+function myPid() { return state.you ? state.you.id : null; }
+function claimOf(id) {
+  const c = mod.claims[String(id)];
+  return c && c.until > Date.now() ? c : null;
+}
+function claimedByOther(id) { const c = claimOf(id); return !!c && c.by !== myPid(); }
+function pendingItems() {
+  const list = [];
+  for (const it of state.items.values()) if (it.pending && it.kind) list.push(it);
+  return list.sort((x, y) => x.id - y.id);
+}
+
+// The item a/r/c act on: the selected one when it waits, else the oldest nobody else has claimed.
+function queueTarget() {
+  const it = selected();
+  if (it && it.pending) return it;
+  return pendingItems().find((p) => !claimedByOther(p.id)) || null;
+}
+
+// After a decision the selection moves on to the next waiting item nobody else has claimed.
+function nextPending(afterId) {
+  const next = pendingItems().find((p) => p.id > afterId && !claimedByOther(p.id)) || pendingItems().find((p) => p.id !== afterId && !claimedByOther(p.id));
+  if (next) select(next.id);
+}
+
+function approve(it) {
+  if (!it) return;
+  act('item:' + it.id, { type: 'approve', items: [it.id] }, t('act_approve', { id: it.id }));
+  nextPending(it.id);
+}
+
+function reject(it, preset, reason) {
+  const msg = { type: 'reject', items: [it.id] };
+  if (preset) msg.preset = preset;
+  if (reason) msg.reason = reason;
+  formFor = null;
+  act('item:' + it.id, msg, t('act_reject', { id: it.id }));
+  nextPending(it.id);
+}
+
+function claim(it) {
+  if (it) act('claim:' + it.id, { type: 'claim', items: [it.id] }, t('act_claim', { id: it.id }));
+}
+
+function createQueueRow(it) {
+  const li = h('li', { class: 'q-row' },
+    h('span', { class: 'q-age' }), h('span', { class: 'q-text' }), h('span', { class: 'q-claim' }),
+    h('span', { class: 'q-actions' },
+      h('button', { type: 'button', class: 'small q-claim-btn', 'aria-keyshortcuts': 'c', 'aria-label': t('mod_claim_label', { id: it.id }), text: t('mod_claim'), onclick: () => claim(state.items.get(it.id)) }),
+      h('button', { type: 'button', class: 'small primary q-approve', 'aria-keyshortcuts': 'a', 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(state.items.get(it.id)) }),
+      h('button', { type: 'button', class: 'small danger q-reject', 'aria-keyshortcuts': 'r', 'aria-label': t('mod_reject_label', { id: it.id }), text: t('mod_reject'), onclick: () => openForm(it.id, 'reject') })));
+  li.addEventListener('click', (ev) => { if (!ev.target.closest('button')) select(it.id); });
+  return li;
+}
+
+function updateQueueRow(li, it, now) {
+  const c = claimOf(it.id);
+  const left = c ? formatMs(c.until - now) : '';
+  const age = it.at ? formatMs(Math.max(0, now - it.at)) : '';
+  const other = claimedByOther(it.id);
+  const busy = pendingKeys.has('item:' + it.id);
+  const sig = [age, left, other, busy, view.sel === it.id, it.text].join('|');
+  if (li._sig === sig) return;
+  li._sig = sig;
+  li.setAttribute('aria-selected', view.sel === it.id ? 'true' : 'false');
+  li.dataset.claimed = c ? (other ? 'other' : 'mine') : '';
+  const [ageEl, textEl, claimEl, actions] = li.children;
+  setText(ageEl, age ? t('mod_queue_age', { age }) : '');
+  setText(textEl, `#${it.id} ${truncate(it.text || '', 120)} — ${it.author || t('anonymous')}`);
+  setText(claimEl, !c ? '' : other ? t('mod_queue_claimed', { name: c.name || t('moderator_nickname'), left }) : t('mod_queue_yours', { left }));
+  for (const b of actions.children) b.disabled = busy || (other && !b.classList.contains('q-claim-btn'));
+  actions.children[0].disabled = busy || other;
+}
+
+function renderQueue() {
+  const on = queueAvailable();
+  show($('#queue-note'), !on);
+  show($('#queue-list'), on);
+  show($('#queue-empty'), false);
+  if (!on) return;
+  const list = pendingItems();
+  setText($('#queue-count'), t('mod_queue_count', { n: list.length }));
+  show($('#queue-empty'), list.length === 0);
+  const now = Date.now();
+  renderKeyed($('#queue-list'), list.slice(0, 50), (it) => it.id, createQueueRow, (li, it) => updateQueueRow(li, it, now));
+}
 
 const annFor = $('#announce-for');
 for (const m of ANNOUNCE_MINUTES) annFor.append(h('option', { value: String(m), text: m ? t('mod_announce_min', { m }) : t('mod_announce_until') }));
@@ -360,8 +463,7 @@ function itemLine(id) {
 
 let pinSig = '';
 function renderPanels() {
-  show($('#queue-note'), !queueAvailable());
-  show($('#queue-list'), queueAvailable());
+  renderQueue();
 
   const on = mod.supported;
   show($('#announce-note'), !on);
@@ -464,11 +566,12 @@ function hideForm(it, busy) {
   const close = () => { formFor = null; schedule(); };
   const form = h('form', { class: 'hide-form', onsubmit: (ev) => {
     ev.preventDefault();
-    hide(it, preset.value, input.value.trim());
+    if (formKind === 'reject') reject(it, preset.value, input.value.trim());
+    else hide(it, preset.value, input.value.trim());
   },
   onkeydown: (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); close(); } } },
   preset, input,
-  h('button', { type: 'submit', class: 'danger', text: t('mod_hide'), disabled: busy }),
+  h('button', { type: 'submit', class: 'danger', text: t(formKind === 'reject' ? 'mod_reject' : 'mod_hide'), disabled: busy }),
   h('button', { type: 'button', class: 'link-button', text: t('cancel'), onclick: close }));
   return form;
 }
@@ -476,7 +579,7 @@ function hideForm(it, busy) {
 function itemActions(td, it) {
   const key = 'item:' + it.id;
   const busy = pendingKeys.has(key);
-  const mode = it.hidden ? 'unhide' : formFor === it.id ? 'form' : 'hide';
+  const mode = formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
   const removable = !!it.pid && it.by !== 'moderator';
   const spot = mod.supported && !it.hidden ? (mod.spotlight === it.id ? 'on' : 'off') : '';
   const pin = mod.supported && (!it.hidden || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
@@ -487,11 +590,14 @@ function itemActions(td, it) {
   if (mode === 'unhide') {
     td.append(h('button', { type: 'button', class: 'unhide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
       'aria-label': t('mod_unhide_label', { id: it.id }), text: t('mod_unhide'), onclick: () => unhide(it.id) }));
-  } else if (mode === 'form') {
+  } else if (mode.startsWith('form')) {
     td.append(hideForm(it, busy));
+  } else if (mode === 'pending') {
+    td.append(h('button', { type: 'button', class: 'small primary', disabled: busy || claimedByOther(it.id), 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(it) }),
+      ' ', h('button', { type: 'button', class: 'small danger', disabled: busy || claimedByOther(it.id), 'aria-label': t('mod_reject_label', { id: it.id }), text: t('mod_reject'), onclick: () => openForm(it.id, 'reject') }));
   } else {
     td.append(h('button', { type: 'button', class: 'danger hide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
-      'aria-keyshortcuts': 'h', 'aria-label': t('mod_hide_label', { id: it.id }), text: t('mod_hide'), onclick: () => openHideForm(it.id) }));
+      'aria-keyshortcuts': 'h', 'aria-label': t('mod_hide_label', { id: it.id }), text: t('mod_hide'), onclick: () => openForm(it.id, 'hide') }));
   }
   if (spot) {
     td.append(' ', h('button', { type: 'button', class: 'spot-btn small', 'aria-pressed': spot === 'on' ? 'true' : 'false', 'aria-keyshortcuts': 's',
@@ -512,7 +618,7 @@ function updateRow(tr, it) {
   const isNew = seen !== null && it.id > seen;
   const sel = view.sel === it.id;
   const flags = [mod.spotlight === it.id && t('mod_state_spot'), mod.pinned.includes(it.id) && t('mod_state_pinned')].filter(Boolean).join(' · ');
-  const sig = [it.votes || 0, it.hidden, it.text, it.author, it.by, isNew, sel, flags].join('|');
+  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags].join('|');
   if (tr._sig !== sig) {
     tr._sig = sig;
     tr.dataset.hidden = it.hidden ? 'true' : 'false';
@@ -532,7 +638,7 @@ function updateRow(tr, it) {
     setText(c[4], String(it.votes || 0));
     c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
     c[5].textContent = '';
-    c[5].append(it.hidden ? t('mod_state_hidden') : t('mod_state_visible'));
+    c[5].append(it.hidden ? t('mod_state_hidden') : it.pending ? t('mod_state_pending') : t('mod_state_visible'));
     if (flags) c[5].append(h('span', { class: 'sub flag', text: flags }));
   }
   itemActions(tr.children[6], it);
@@ -593,8 +699,11 @@ document.addEventListener('keydown', (ev) => {
   switch (ev.key) {
     case 'j': move(1); break;
     case 'k': move(-1); break;
-    case 'h': if (it && !it.hidden) openHideForm(it.id); break;
+    case 'h': if (it && !it.hidden) openForm(it.id, 'hide'); break;
     case 'u': if (!undoLast() && it && it.hidden) unhide(it.id); break;
+    case 'a': if (queueAvailable()) approve(queueTarget()); break;
+    case 'r': if (queueAvailable()) { const q = queueTarget(); if (q) { select(q.id); openForm(q.id, 'reject'); } } break;
+    case 'c': if (queueAvailable()) claim(queueTarget()); break;
     case 's': toggleSpotlight(it); break;
     case 'p': togglePin(it); break;
     case 'm': markSeen(); break;
@@ -664,5 +773,5 @@ function render() {
 ticker(() => {
   if (!state.ready) return;
   setText($('#clock'), clockText(state));
-  if (mod.announcement) renderPanels();
+  if (mod.announcement || queueAvailable()) renderPanels();
 }, 250);
