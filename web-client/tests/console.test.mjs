@@ -359,7 +359,7 @@ async function main() {
       .map((s) => { const r = document.querySelector(s).getBoundingClientRect(); return [s, { top: r.top, bottom: r.bottom, h: r.height }]; })));
     for (const [s, r] of Object.entries(boxes)) assert(r.h > 0 && r.bottom <= 768, `${s} above the fold: ${JSON.stringify(r)}`);
     fs.mkdirSync(shots, { recursive: true });
-    await a.screenshot({ path: path.join(shots, 'moderate-1366.png') });
+    await a.screenshot({ path: path.join(shots, 'moderate-laptop.png') });
     await a.evaluate(() => window.scrollTo(0, 5000));
     await sleep(100);
     const bar = await a.evaluate(() => document.querySelector('#mod-bar').getBoundingClientRect().top);
@@ -369,7 +369,7 @@ async function main() {
     await a.evaluate(() => window.scrollTo(0, 0));
     await a.setViewportSize({ width: 1920, height: 1080 });
     await sleep(200);
-    await a.screenshot({ path: path.join(shots, 'moderate-1920.png') });
+    await a.screenshot({ path: path.join(shots, 'moderate-wide.png') });
     await a.setViewportSize(laptop.viewport);
   });
 
@@ -390,14 +390,17 @@ async function main() {
       const item = (id, ago, author) => ({ id, kind: 'problem', role: 'explorer', text: `Waiting ${id}`, parent: null, author, by: 'citizen',
         votes: 0, hidden: false, pending: true, at: now - ago, phase: 'explore' });
       conn.handle({ type: 'snapshot', event_id: state.lastEventId, resync: false, jam: { ...state.jam, settings: { ...state.jam.settings, premoderation: true } },
-        clock: state.clock, items: [item(1, 95000, 'Ana'), item(2, 80000, 'Bo'), item(3, 20000, null)], ranking: state.ranking, stats: state.stats,
+        clock: state.clock, items: [item(1, 95000, 'Ana'), item(2, 80000, 'Bo'), item(3, 20000, null),
+          ...Array.from({ length: 9 }, (_, k) => item(4 + k, 15000 - k * 1500, 'Citizen' + k))], ranking: state.ranking, stats: state.stats,
         you: { id: state.you.id, role: 'moderator', nickname: 'Moderator', votes: [], budget_left: null, items: [] },
         claims: { 2: { by: state.you.id + 1000, name: 'Bea', until: now + 60000 } } });
     });
     await q.waitForSelector('#queue-list:visible');
     assert(await q.isHidden('#queue-note'), 'the note is gone');
     const rowsQ = await q.$$eval('#queue-list li', (l) => l.map((li) => li.textContent));
-    assert(rowsQ.length === 3 && rowsQ[0].includes('Waiting 1') && rowsQ[2].includes('Waiting 3'), 'oldest first: ' + rowsQ.join(' | '));
+    fs.mkdirSync(shots, { recursive: true });
+    await q.screenshot({ path: path.join(shots, 'moderate-queue.png') });
+    assert(rowsQ.length === 12 && rowsQ[0].includes('Waiting 1') && rowsQ[2].includes('Waiting 3'), 'oldest first: ' + rowsQ.join(' | '));
     assert(/1:3\d ago/.test(rowsQ[0]), 'the age of the oldest: ' + rowsQ[0]);
     assert(rowsQ[1].includes('claimed by Bea'), 'the claim is shown: ' + rowsQ[1]);
     assert(await q.isDisabled('#queue-list li:nth-child(2) .q-approve'), 'another moderator\'s claim: approve disabled');

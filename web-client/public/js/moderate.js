@@ -56,7 +56,7 @@ function askSecret(why) {
 $('#secret-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const got = parseModLink($('#secret-input').value);
-  if (!got.secret) return;
+  if (!got.secret || !(got.code || code)) { setText($('#secret-why'), t('mod_bad_link')); return; }
   const name = $('#secret-name').value.trim();
   if (name) localSet(NAME_KEY, name);
   const next = resolveModLink(`#${got.code || code}.${encodeURIComponent(got.secret)}`, stores);
@@ -67,10 +67,7 @@ $('#secret-form').addEventListener('submit', (ev) => {
   connect();
 });
 
-if (!code) {
-  setText(fatal, t('mod_bad_link'));
-  show(fatal, true);
-} else if (!secret) {
+if (!code || !secret) {
   askSecret('mod_bad_link_form');
 } else {
   connect();
@@ -461,7 +458,7 @@ function itemLine(id) {
   return t('mod_spot_item', { id, text: it && it.text ? truncate(it.text, 80) : '', votes: votesText((it && it.votes) || 0) });
 }
 
-let pinSig = '';
+let pinSig = null;
 function renderPanels() {
   renderQueue();
 

@@ -136,7 +136,7 @@ const en = {
   // moderator
   mod_title: 'Moderator console',
   moderator_nickname: 'Moderator',
-  mod_bad_link: 'This moderator link is incomplete: it must end with #<code>.<secret>.',
+  mod_bad_link: 'This is not a moderator invite link: it ends with #<code>.<secret>.',
   mod_start: 'Start the jam',
   mod_pause: 'Pause',
   mod_resume: 'Resume',
