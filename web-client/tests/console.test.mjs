@@ -95,13 +95,13 @@ function cleanup() {
 }
 
 const watchdog = setTimeout(async () => {
-  console.log('not ok - the whole run took longer than 180 s');
+  console.log('not ok - the whole run took longer than 240 s');
   failed++;
   console.log(`# ${passed} passed, ${failed} failed`);
   try { if (browser) await browser.close(); } catch { /* ignore */ }
   cleanup();
   process.exit(1);
-}, 180000);
+}, 240000);
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
 
 // A citizen over a plain WebSocket that posts `texts` and resolves once every post is acknowledged
