@@ -278,6 +278,9 @@ export class Connection extends EventTarget {
       case 'error':
         this.handleError(msg);
         break;
+      case 'queued': // pending items in full, to moderators and their author (pre-moderation)
+        this.emit('queued', msg);
+        break;
       case 'pong':
         break;
       case 'status':

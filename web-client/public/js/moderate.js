@@ -1,57 +1,118 @@
-// Moderator console: clock and phases, hide/unhide, live counts and every item. An action is shown as
-// done only when the server acknowledges it; the clock and items change only from server updates.
+// Moderator console: the clock bar, the moderation panels, the public moderation log and every
+// contribution, searchable and keyboard-driven. An action is shown as done only when the server
+// acknowledges it; the clock and items change only from server updates.
 
-import { t, errorText, phaseName } from './strings.js';
+import { t, errorText, phaseName, votesText } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
-import { ticker } from './countdown.js';
-import { phaseTitle, phaseOf, clockText, roleText, parentLine, bindConnBanner, toaster } from './ui.js';
+import { ticker, formatMs } from './countdown.js';
+import { phaseTitle, phaseOf, clockText, roleText, parentLine, bindConnBanner, toaster, truncate } from './ui.js';
+import { resolveModLink, parseModLink, forgetModLink, inviteLink } from './modlink.js';
+import { filterItems, sortItems, pageOf, countNew, SORTS, STATES, PAGE_SIZE } from './modlist.js';
 
 applyStrings(t);
 const toast = toaster($('#toast'));
 const schedule = frameScheduler(render);
 
-// The link is /moderate.html#<code>.<secret>. The secret is moved out of the address bar into this
-// tab's sessionStorage at once (a projected or shared screen never shows it; a reload still works).
+// Reason presets offered when hiding (issue 11); the text sent is the preset's words.
+const REASONS = ['off_topic', 'duplicate', 'abusive', 'personal_data'];
+// How long "Undo" stays offered after a hide: long enough to notice a wrong key, short enough not
+// to undo something a co-moderator has since looked at.
+const UNDO_MS = 10000;
+// The public log is fetched again at most this often while moderation events arrive.
+const LOG_REFRESH_MS = 1500;
+
+function storage(name) { try { return window[name]; } catch { return null; } }
+const stores = [storage('localStorage'), storage('sessionStorage')];
+const local = stores[0];
+function localGet(key) { try { return local ? local.getItem(key) : null; } catch { return null; } }
+function localSet(key, v) { try { if (local) local.setItem(key, v); } catch { /* private mode */ } }
+
+// ---------------------------------------------------------------- the moderator link
+
 const fatal = $('#fatal');
-const m = /^#(\d[\d-]*)(?:\.(.+))?$/.exec(location.hash || '');
-const code = m ? m[1].replace(/-/g, '') : null;
-let secret = null;
-if (m && m[2]) {
-  secret = decodeURIComponent(m[2]);
-  try { sessionStorage.setItem(`cojam.modsecret.${code}`, secret); } catch { /* private mode: keep it in the URL */ }
-  try { if (sessionStorage.getItem(`cojam.modsecret.${code}`) === secret) history.replaceState(null, '', '#' + code); } catch { /* ignore */ }
-} else if (code) {
-  try { secret = sessionStorage.getItem(`cojam.modsecret.${code}`); } catch { secret = null; }
-}
-if (!code || !secret) {
-  setText(fatal, t('mod_bad_link'));
-  show(fatal, true);
-  throw new Error('bad moderator link');
-}
+const link = resolveModLink(location.hash, stores);
+if (link.code && link.clean && location.hash !== '#' + link.code) history.replaceState(null, '', '#' + link.code);
 
+let code = link.code;
+let secret = link.secret;
+let conn = null;
 const state = new JamState();
-const conn = new Connection({
-  join: { code, as: 'moderator', secret, nickname: t('moderator_nickname') },
-  tokens: new TokenStore(`cojam.modtoken.${code}`, window.sessionStorage),
-  state,
-});
-window.cojam = { conn, state };
-bindConnBanner(conn, $('#conn-banner'), { onlineLabelEl: $('#conn-pill') });
-setText($('#jam-code'), code);
+window.cojam = { conn: null, state, render: () => render() }; // render: a synchronous render, for tests
 
-conn.on('welcome', () => { show($('#main'), true); schedule(); });
-conn.on('joinError', (e) => { setText(fatal, errorText(e.code)); show(fatal, true); show($('#main'), false); });
-conn.on('change', schedule);
-conn.on('pending', schedule);
-conn.on('serverError', (e) => toast(errorText(e.code), 'error'));
-conn.on('storage', (s) => { if (s === 'degraded') toast(t('conn_storage_degraded'), 'error'); });
-conn.start();
+// The moderator's display name, one per browser: the join's nickname (proto/messages.md, team
+// moderation), so a new name needs a new join, without the old session token.
+const NAME_KEY = 'cojam.modname';
+
+function askSecret(why) {
+  show($('#main'), false);
+  setText($('#secret-why'), t(why));
+  show($('#secret-form'), true);
+  $('#secret-input').value = '';
+  $('#secret-input').focus();
+}
+
+$('#secret-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const got = parseModLink($('#secret-input').value);
+  if (!got.secret || !(got.code || code)) { setText($('#secret-why'), t('mod_bad_link')); return; }
+  const name = $('#secret-name').value.trim();
+  if (name) localSet(NAME_KEY, name);
+  const next = resolveModLink(`#${got.code || code}.${encodeURIComponent(got.secret)}`, stores);
+  code = next.code;
+  secret = next.secret;
+  history.replaceState(null, '', '#' + code);
+  show($('#secret-form'), false);
+  connect();
+});
+
+if (!code || !secret) {
+  askSecret('mod_bad_link_form');
+} else {
+  connect();
+}
+
+function connect() {
+  setText($('#jam-code'), code);
+  const nickname = localGet(NAME_KEY) || t('moderator_nickname');
+  conn = new Connection({
+    join: { code, as: 'moderator', secret, nickname },
+    tokens: new TokenStore(`cojam.modtoken.${code}`, window.sessionStorage),
+    state,
+  });
+  window.cojam.conn = conn;
+  bindConnBanner(conn, $('#conn-banner'), { onlineLabelEl: $('#conn-pill') });
+  conn.on('welcome', () => { show(fatal, false); show($('#main'), true); refreshLog(); schedule(); });
+  conn.on('joinError', (e) => {
+    show($('#main'), false);
+    if (e.code === 'bad_secret') { forgetModLink(code, stores); askSecret('mod_secret_refused'); return; }
+    setText(fatal, errorText(e.code));
+    show(fatal, true);
+  });
+  conn.on('change', schedule);
+  conn.on('snapshot', ({ msg }) => takeModeration(msg, true));
+  conn.on('queued', (msg) => {
+    for (const it of msg.items || []) {
+      const old = state.items.get(it.id);
+      if (old) Object.assign(old, it); else state.items.set(it.id, { ...it });
+    }
+    state.version++;
+    schedule();
+  });
+  conn.on('update', ({ msg, newItems }) => {
+    takeModeration(msg, false);
+    if (msg.clock || msg.log || (msg.items && msg.items.length > newItems.length)) refreshLogSoon();
+  });
+  conn.on('pending', schedule);
+  conn.on('serverError', (e) => toast(errorText(e.code), 'error'));
+  conn.on('storage', (s) => { if (s === 'degraded') toast(t('conn_storage_degraded'), 'error'); });
+  conn.start();
+}
 
 // ---------------------------------------------------------------- actions
 
-const pendingKeys = new Set();   // "start", "pause", "hide:12", …
+const pendingKeys = new Set();   // "clock", "extend", "item:12", …
 const log = $('#action-log');
 
 function act(key, fields, label) {
@@ -64,6 +125,7 @@ function act(key, fields, label) {
   return conn.write(fields).then((ack) => {
     li.dataset.state = 'done';
     setText(li, t('mod_action_done', { action: label }));
+    refreshLogSoon();
     return ack;
   }, (err) => {
     li.dataset.state = 'failed';
@@ -71,6 +133,18 @@ function act(key, fields, label) {
     toast(errorText(err.code), 'error');
     return null;
   }).finally(() => { pendingKeys.delete(key); schedule(); });
+}
+
+// Resolves true when the moderator confirms in the dialog; Cancel is the default button.
+function confirmAction(title, text, ok) {
+  const d = $('#confirm-dialog');
+  setText($('#confirm-h'), title);
+  setText($('#confirm-text'), text);
+  setText($('#confirm-ok'), ok);
+  d.returnValue = '';
+  d.showModal();
+  $('#confirm-cancel').focus();
+  return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
 }
 
 $('#btn-start').addEventListener('click', () => act('clock', { type: 'start' }, t('act_start')));
@@ -84,10 +158,558 @@ for (const id of ['#btn-ext1', '#btn-ext5']) {
   b.addEventListener('click', () => act('extend', { type: 'extend', seconds: mins * 60 }, t('act_extend', { s: mins * 60 })));
 }
 
+// Going to Results freezes the jam and going to the current phase restarts its timer: both ask first.
+async function setPhase(phase, index) {
+  const c = state.clock || { state: 'lobby', index: -1 };
+  const name = phaseName(phase);
+  if ((c.state === 'running' || c.state === 'paused') && index === c.index) {
+    if (!await confirmAction(t('mod_confirm_restart_title', { phase: name }), t('mod_confirm_restart_text', { phase: name }), t('mod_confirm_restart_ok'))) return;
+  } else if (phase === 'results') {
+    if (!await confirmAction(t('mod_confirm_results_title'), t('mod_confirm_results_text'), t('mod_confirm_results_ok'))) return;
+  }
+  act('clock', { type: 'set_phase', phase }, t('act_set_phase', { phase: name }));
+}
+
+// ---------------------------------------------------------------- hide, undo, remove
+
+let formFor = null;              // id of the item whose hide (or reject) form is open
+let formKind = 'hide';           // 'hide' | 'reject'
+let undo = null;                 // {id, timer}: the last hide, while it can be undone from the bar
+
+// A server with the moderation messages takes the preset as `preset` (the author's phone words it);
+// an older one only has the free-text reason, so the preset's words go there.
+function hide(it, preset, reason) {
+  const msg = { type: 'hide', item: it.id };
+  if (preset && mod.supported) msg.preset = preset;
+  const text = mod.supported ? reason : [preset && t('reason_' + preset), reason].filter(Boolean).join(' — ');
+  if (text) msg.reason = text;
+  formFor = null;
+  act('item:' + it.id, msg, t('act_hide', { id: it.id })).then((ack) => { if (ack) offerUndo(it.id); });
+}
+
+function unhide(id) {
+  act('item:' + id, { type: 'unhide', item: id }, t('act_unhide', { id }));
+}
+
+function offerUndo(id) {
+  if (undo) clearTimeout(undo.timer);
+  undo = { id, timer: setTimeout(dropUndo, UNDO_MS) };
+  setText($('#undo-text'), t('mod_undo_hide', { id }));
+  show($('#undo-bar'), true);
+}
+
+function dropUndo() {
+  if (undo) clearTimeout(undo.timer);
+  undo = null;
+  show($('#undo-bar'), false);
+}
+
+function undoLast() {
+  if (!undo) return false;
+  const { id } = undo;
+  dropUndo();
+  // Not judged by the local `hidden`: the ack of the hide comes before the update that says so.
+  unhide(id);
+  return true;
+}
+$('#undo-btn').addEventListener('click', undoLast);
+
+async function removeAuthor(it) {
+  const who = it.author || t('anonymous');
+  if (!await confirmAction(t('mod_confirm_remove_title', { who }), t('mod_confirm_remove_text'), t('mod_confirm_remove_ok'))) return;
+  act('pid:' + it.pid, { type: 'remove', pid: it.pid, hide_posts: true }, t('act_remove', { pid: it.pid }));
+}
+
+function openForm(id, kind) {
+  formFor = id;
+  formKind = kind;
+  focusForm = true;
+  schedule();
+}
+
+// ---------------------------------------------------------------- invite, help
+
+$('#btn-invite').addEventListener('click', () => {
+  const d = $('#invite-dialog');
+  $('#invite-link').value = inviteLink(location.origin, code, secret);
+  $('#my-name').value = localGet(NAME_KEY) || t('moderator_nickname');
+  setText($('#invite-status'), '');
+  d.showModal();
+  $('#invite-link').select();
+});
+$('#invite-copy').addEventListener('click', async () => {
+  const input = $('#invite-link');
+  try {
+    await navigator.clipboard.writeText(input.value);
+    setText($('#invite-status'), t('mod_invite_copied'));
+  } catch {
+    input.select();
+    setText($('#invite-status'), t('mod_invite_select'));
+  }
+});
+$('#my-name-save').addEventListener('click', () => {
+  const name = $('#my-name').value.trim();
+  if (!name) return;
+  localSet(NAME_KEY, name);
+  conn.tokens.clear();
+  location.reload();
+});
+$('#invite-forget').addEventListener('click', () => {
+  forgetModLink(code, stores);
+  setText($('#invite-status'), t('mod_forgotten'));
+});
+
+function helpKeys() {
+  const keys = [['j', 'key_next'], ['k', 'key_prev'], ['h', 'key_hide'], ['u', 'key_unhide']];
+  if (mod.supported) keys.push(['s', 'key_spot'], ['p', 'key_pin']);
+  if (queueAvailable()) keys.push(['a', 'key_approve'], ['r', 'key_reject'], ['c', 'key_claim']);
+  keys.push(['/', 'key_search'], ['m', 'key_seen'], ['Esc', 'key_esc'], ['?', 'key_help']);
+  const dl = $('#help-keys');
+  dl.textContent = '';
+  for (const [k, what] of keys) dl.append(h('dt', { text: k }), h('dd', { text: t(what) }));
+}
+function toggleHelp() {
+  const d = $('#help-dialog');
+  if (d.open) { d.close(); return; }
+  helpKeys();
+  d.showModal();
+}
+$('#btn-help').addEventListener('click', toggleHelp);
+
+// ---------------------------------------------------------------- the public moderation log
+
+let logTimer = null;
+let logAt = 0;
+
+function refreshLogSoon() {
+  if (logTimer) return;
+  const wait = Math.max(0, LOG_REFRESH_MS - (Date.now() - logAt));
+  logTimer = setTimeout(() => { logTimer = null; refreshLog(); }, wait);
+}
+
+async function refreshLog() {
+  logAt = Date.now();
+  let entries;
+  try {
+    const r = await fetch(`/api/jams/${encodeURIComponent(code)}/log`, { cache: 'no-store' });
+    if (!r.ok) return;
+    entries = await r.json();
+  } catch { return; }
+  if (!Array.isArray(entries)) return;
+  const ul = $('#public-log');
+  ul.textContent = '';
+  for (const e of entries.slice(-50).reverse()) {
+    const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
+    const what = t('log_' + e.action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
+    const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
+    if (e.at) li.title = new Date(e.at).toLocaleTimeString();
+    ul.append(li);
+  }
+}
+
+// ---------------------------------------------------------------- spotlight, pins, announcement
+
+// Spotlight, pins and announcements are in the jam state of a server that has the moderation
+// messages (proto/messages.md: `snapshot.spotlight`, `pinned`, `announcement`); against an older
+// server the snapshot lacks them, and the panels say so and stay disabled. The review queue
+// (pre-moderation) is designed in the protocol but served by no cojamd yet: its panel only says so.
+const mod = { supported: false, spotlight: null, pinned: [], announcement: null, announcedAt: 0, claims: {} };
+const ANNOUNCE_MINUTES = [0, 1, 5, 10, 30]; // 0: until cleared
+window.cojam.mod = mod;
+
+function takeModeration(msg, isSnapshot) {
+  if (isSnapshot) mod.supported = 'spotlight' in msg;
+  if (isSnapshot) mod.claims = { ...(msg.claims || {}) };
+  else if (msg.claims) for (const [id, c] of Object.entries(msg.claims)) { if (c) mod.claims[id] = c; else delete mod.claims[id]; }
+  if ('spotlight' in msg) mod.spotlight = msg.spotlight;
+  if ('pinned' in msg) mod.pinned = msg.pinned || [];
+  if ('announcement' in msg) { mod.announcement = msg.announcement; mod.announcedAt = performance.now(); }
+}
+
+// The announcement still shown, with its ms left (null: until cleared), or null.
+function announcementNow() {
+  const a = mod.announcement;
+  if (!a) return null;
+  if (a.remaining_ms === null || a.remaining_ms === undefined) return { text: a.text, left: null };
+  const left = a.remaining_ms - (performance.now() - mod.announcedAt);
+  return left > 0 ? { text: a.text, left } : null;
+}
+
+// ---------------------------------------------------------------- the review queue
+
+// Pre-moderation is a jam setting; its items wait with `pending: true` until approved or rejected.
+// Claims (`snapshot.claims`, `update.claims`) hold for 120 s after the claim (proto/messages.md).
+function queueAvailable() { return !!(state.jam && state.jam.settings && state.jam.settings.premoderation); }
+function myPid() { return state.you ? state.you.id : null; }
+function claimOf(id) {
+  const c = mod.claims[String(id)];
+  return c && c.until > Date.now() ? c : null;
+}
+function claimedByOther(id) { const c = claimOf(id); return !!c && c.by !== myPid(); }
+function pendingItems() {
+  const list = [];
+  for (const it of state.items.values()) if (it.pending && it.kind) list.push(it);
+  return list.sort((x, y) => x.id - y.id);
+}
+
+// The item a/r/c act on: the selected one when it waits, else the oldest nobody else has claimed.
+function queueTarget() {
+  const it = selected();
+  if (it && it.pending) return it;
+  return pendingItems().find((p) => !claimedByOther(p.id)) || null;
+}
+
+// After a decision the selection moves on to the next waiting item nobody else has claimed.
+function nextPending(afterId) {
+  const next = pendingItems().find((p) => p.id > afterId && !claimedByOther(p.id)) || pendingItems().find((p) => p.id !== afterId && !claimedByOther(p.id));
+  if (next) select(next.id);
+}
+
+function approve(it) {
+  if (!it) return;
+  act('item:' + it.id, { type: 'approve', items: [it.id] }, t('act_approve', { id: it.id }));
+  nextPending(it.id);
+}
+
+function reject(it, preset, reason) {
+  const msg = { type: 'reject', items: [it.id] };
+  if (preset) msg.preset = preset;
+  if (reason) msg.reason = reason;
+  formFor = null;
+  act('item:' + it.id, msg, t('act_reject', { id: it.id }));
+  nextPending(it.id);
+}
+
+function claim(it) {
+  if (it) act('claim:' + it.id, { type: 'claim', items: [it.id] }, t('act_claim', { id: it.id }));
+}
+
+function createQueueRow(it) {
+  const li = h('li', { class: 'q-row' },
+    h('span', { class: 'q-age' }), h('span', { class: 'q-text' }), h('span', { class: 'q-claim' }),
+    h('span', { class: 'q-actions' },
+      h('button', { type: 'button', class: 'small q-claim-btn', 'aria-keyshortcuts': 'c', 'aria-label': t('mod_claim_label', { id: it.id }), text: t('mod_claim'), onclick: () => claim(state.items.get(it.id)) }),
+      h('button', { type: 'button', class: 'small primary q-approve', 'aria-keyshortcuts': 'a', 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(state.items.get(it.id)) }),
+      h('button', { type: 'button', class: 'small danger q-reject', 'aria-keyshortcuts': 'r', 'aria-label': t('mod_reject_label', { id: it.id }), text: t('mod_reject'), onclick: () => openForm(it.id, 'reject') })));
+  li.addEventListener('click', (ev) => { if (!ev.target.closest('button')) select(it.id); });
+  return li;
+}
+
+function updateQueueRow(li, it, now) {
+  const c = claimOf(it.id);
+  const left = c ? formatMs(c.until - now) : '';
+  const age = it.at ? formatMs(Math.max(0, now - it.at)) : '';
+  const other = claimedByOther(it.id);
+  const busy = pendingKeys.has('item:' + it.id);
+  const sig = [age, left, other, busy, view.sel === it.id, it.text].join('|');
+  if (li._sig === sig) return;
+  li._sig = sig;
+  li.setAttribute('aria-selected', view.sel === it.id ? 'true' : 'false');
+  li.dataset.claimed = c ? (other ? 'other' : 'mine') : '';
+  const [ageEl, textEl, claimEl, actions] = li.children;
+  setText(ageEl, age ? t('mod_queue_age', { age }) : '');
+  setText(textEl, `#${it.id} ${truncate(it.text || '', 120)} — ${it.author || t('anonymous')}`);
+  setText(claimEl, !c ? '' : other ? t('mod_queue_claimed', { name: c.name || t('moderator_nickname'), left }) : t('mod_queue_yours', { left }));
+  for (const b of actions.children) b.disabled = busy || (other && !b.classList.contains('q-claim-btn'));
+  actions.children[0].disabled = busy || other;
+}
+
+function renderQueue() {
+  const on = queueAvailable();
+  show($('#queue-note'), !on);
+  show($('#queue-list'), on);
+  show($('#queue-empty'), false);
+  if (!on) return;
+  const list = pendingItems();
+  setText($('#queue-count'), t('mod_queue_count', { n: list.length }));
+  show($('#queue-empty'), list.length === 0);
+  const now = Date.now();
+  renderKeyed($('#queue-list'), list.slice(0, 50), (it) => it.id, createQueueRow, (li, it) => updateQueueRow(li, it, now));
+}
+
+const annFor = $('#announce-for');
+for (const m of ANNOUNCE_MINUTES) annFor.append(h('option', { value: String(m), text: m ? t('mod_announce_min', { m }) : t('mod_announce_until') }));
+$('#announce-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $('#announce-text').value.trim();
+  if (!text) return;
+  const msg = { type: 'announce', text };
+  if (Number(annFor.value)) msg.duration_s = Number(annFor.value) * 60;
+  act('announce', msg, t('act_announce')).then((ack) => { if (ack) $('#announce-text').value = ''; });
+});
+$('#announce-clear').addEventListener('click', () => act('announce', { type: 'unannounce' }, t('act_unannounce')));
+$('#spot-clear').addEventListener('click', () => act('spot', { type: 'unspotlight' }, t('act_unspotlight')));
+
+function toggleSpotlight(it) {
+  if (!mod.supported || !it || it.hidden) return;
+  if (mod.spotlight === it.id) act('spot', { type: 'unspotlight' }, t('act_unspotlight'));
+  else act('spot', { type: 'spotlight', item: it.id }, t('act_spotlight', { id: it.id }));
+}
+
+function togglePin(it) {
+  if (!mod.supported || !it) return;
+  if (mod.pinned.includes(it.id)) act('pin:' + it.id, { type: 'unpin', item: it.id }, t('act_unpin', { id: it.id }));
+  else if (!it.hidden) act('pin:' + it.id, { type: 'pin', item: it.id }, t('act_pin', { id: it.id }));
+}
+
+function itemLine(id) {
+  const it = state.items.get(id);
+  return t('mod_spot_item', { id, text: it && it.text ? truncate(it.text, 80) : '', votes: votesText((it && it.votes) || 0) });
+}
+
+let pinSig = null;
+function renderPanels() {
+  renderQueue();
+
+  const on = mod.supported;
+  show($('#announce-note'), !on);
+  for (const id of ['#announce-text', '#announce-for', '#announce-send']) $(id).disabled = !on || pendingKeys.has('announce');
+  const a = on ? announcementNow() : null;
+  $('#announce-clear').disabled = !a || pendingKeys.has('announce');
+  setText($('#announce-current'), !on ? '' : !a ? t('mod_announce_none')
+    : a.left === null ? t('mod_announce_now', { text: a.text }) : t('mod_announce_left', { text: a.text, left: formatMs(a.left) }));
+
+  show($('#spot-note'), !on);
+  show($('#spot-box'), on);
+  if (!on) return;
+  setText($('#spot-current'), mod.spotlight ? itemLine(mod.spotlight) : t('mod_spot_none'));
+  $('#spot-clear').disabled = !mod.spotlight || pendingKeys.has('spot');
+  const sig = mod.pinned.map(itemLine).join('\n');
+  if (sig !== pinSig) {
+    pinSig = sig;
+    const ol = $('#pinned-list');
+    ol.textContent = '';
+    if (!mod.pinned.length) ol.append(h('li', { class: 'muted', text: t('mod_pinned_none') }));
+    for (const id of mod.pinned) ol.append(h('li', { text: itemLine(id) }));
+  }
+}
+
+// ---------------------------------------------------------------- the contributions list
+
+const view = { q: '', kind: '', state: '', author: '', sort: 'newest', page: 0, sel: null };
+let listed = [];                 // the filtered, sorted list last rendered
+let focusForm = false;           // move focus into the hide form once it is rendered
+let scrollToSel = false;         // bring the selected row into view once it is rendered
+const seenKey = () => `cojam.modseen.${code}`;
+let seen = null;                 // highest item id the moderator has marked as seen
+
+function loadSeen() {
+  const v = localGet(seenKey());
+  return v === null ? null : Number(v) || 0;
+}
+function markSeen() {
+  let max = 0;
+  for (const id of state.items.keys()) if (id > max) max = id;
+  seen = max;
+  localSet(seenKey(), String(seen));
+  schedule();
+}
+$('#btn-seen').addEventListener('click', markSeen);
+
 const filter = $('#kind-filter');
 filter.append(h('option', { value: '', text: t('mod_filter_all') }));
 for (const k of KINDS) filter.append(h('option', { value: k, text: t('kinds_' + k) }));
-filter.addEventListener('change', schedule);
+const stateFilter = $('#state-filter');
+const STATE_LABEL = { '': 'mod_state_all', visible: 'mod_state_visible_f', hidden: 'mod_state_hidden_f', new: 'mod_state_new_f' };
+for (const s of STATES) stateFilter.append(h('option', { value: s, text: t(STATE_LABEL[s]) }));
+const sortSel = $('#sort');
+for (const s of SORTS) sortSel.append(h('option', { value: s, text: t('mod_sort_' + s) }));
+
+function bindFilter(el, field, ev) {
+  el.addEventListener(ev, () => { view[field] = el.value; view.page = 0; schedule(); });
+}
+bindFilter(filter, 'kind', 'change');
+bindFilter(stateFilter, 'state', 'change');
+bindFilter(sortSel, 'sort', 'change');
+bindFilter($('#search'), 'q', 'input');
+bindFilter($('#author-filter'), 'author', 'input');
+$('#page-prev').addEventListener('click', () => { view.page--; schedule(); });
+$('#page-next').addEventListener('click', () => { view.page++; schedule(); });
+
+function select(id) {
+  view.sel = id;
+  const i = listed.findIndex((it) => it.id === id);
+  if (i >= 0) view.page = pageOf(i, listed.length).page;
+  scrollToSel = true;
+  schedule();
+}
+
+function move(step) {
+  if (!listed.length) return;
+  let i = listed.findIndex((it) => it.id === view.sel);
+  i = i < 0 ? (step > 0 ? 0 : listed.length - 1) : Math.min(listed.length - 1, Math.max(0, i + step));
+  select(listed[i].id);
+}
+
+function createRow() {
+  const tr = h('tr', null,
+    h('td', { class: 'num id' }),
+    h('td', { class: 'kind' }),
+    h('td', { class: 'text' }),
+    h('td', { class: 'author' }),
+    h('td', { class: 'num votes' }),
+    h('td', { class: 'state' }),
+    h('td', { class: 'actions' }));
+  tr.addEventListener('click', (ev) => { if (!ev.target.closest('button, input, select, form')) select(Number(tr.dataset.key)); });
+  return tr;
+}
+
+function hideForm(it, busy) {
+  const input = h('input', { type: 'text', maxlength: '200', 'aria-label': t('mod_hide_reason'), placeholder: t('mod_hide_reason') });
+  const preset = h('select', { 'aria-label': t('mod_reason_preset') },
+    h('option', { value: '', text: t('reason_none') }),
+    REASONS.map((r) => h('option', { value: r, text: t('reason_' + r) })));
+  const close = () => { formFor = null; schedule(); };
+  const form = h('form', { class: 'hide-form', onsubmit: (ev) => {
+    ev.preventDefault();
+    if (formKind === 'reject') reject(it, preset.value, input.value.trim());
+    else hide(it, preset.value, input.value.trim());
+  },
+  onkeydown: (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); close(); } } },
+  preset, input,
+  h('button', { type: 'submit', class: 'danger', text: t(formKind === 'reject' ? 'mod_reject' : 'mod_hide'), disabled: busy }),
+  h('button', { type: 'button', class: 'link-button', text: t('cancel'), onclick: close }));
+  return form;
+}
+
+function itemActions(td, it) {
+  const key = 'item:' + it.id;
+  const busy = pendingKeys.has(key);
+  const mode = formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
+  const removable = !!it.pid && it.by !== 'moderator';
+  const spot = mod.supported && !it.hidden ? (mod.spotlight === it.id ? 'on' : 'off') : '';
+  const pin = mod.supported && (!it.hidden || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
+  const sig = [mode, busy, removable, spot, pin].join('|');
+  if (td.dataset.sig === sig) return;
+  td.dataset.sig = sig;
+  td.textContent = '';
+  if (mode === 'unhide') {
+    td.append(h('button', { type: 'button', class: 'unhide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
+      'aria-label': t('mod_unhide_label', { id: it.id }), text: t('mod_unhide'), onclick: () => unhide(it.id) }));
+  } else if (mode.startsWith('form')) {
+    td.append(hideForm(it, busy));
+  } else if (mode === 'pending') {
+    td.append(h('button', { type: 'button', class: 'small primary', disabled: busy || claimedByOther(it.id), 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(it) }),
+      ' ', h('button', { type: 'button', class: 'small danger', disabled: busy || claimedByOther(it.id), 'aria-label': t('mod_reject_label', { id: it.id }), text: t('mod_reject'), onclick: () => openForm(it.id, 'reject') }));
+  } else {
+    td.append(h('button', { type: 'button', class: 'danger hide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
+      'aria-keyshortcuts': 'h', 'aria-label': t('mod_hide_label', { id: it.id }), text: t('mod_hide'), onclick: () => openForm(it.id, 'hide') }));
+  }
+  if (spot) {
+    td.append(' ', h('button', { type: 'button', class: 'spot-btn small', 'aria-pressed': spot === 'on' ? 'true' : 'false', 'aria-keyshortcuts': 's',
+      'aria-label': t('mod_spot_label', { id: it.id }), text: t('mod_spot'), onclick: () => toggleSpotlight(it) }));
+  }
+  if (pin) {
+    td.append(' ', h('button', { type: 'button', class: 'pin-btn small', 'aria-pressed': pin === 'on' ? 'true' : 'false', 'aria-keyshortcuts': 'p',
+      'aria-label': t(pin === 'on' ? 'mod_unpin_label' : 'mod_pin_label', { id: it.id }), text: t(pin === 'on' ? 'mod_unpin' : 'mod_pin'),
+      onclick: () => togglePin(it) }));
+  }
+  if (removable) {
+    td.append(' ', h('button', { type: 'button', class: 'danger remove-btn small', 'aria-label': t('mod_remove_label', { id: it.id }),
+      text: t('mod_remove'), onclick: () => removeAuthor(it) }));
+  }
+}
+
+function updateRow(tr, it) {
+  const isNew = seen !== null && it.id > seen;
+  const sel = view.sel === it.id;
+  const flags = [mod.spotlight === it.id && t('mod_state_spot'), mod.pinned.includes(it.id) && t('mod_state_pinned')].filter(Boolean).join(' · ');
+  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags].join('|');
+  if (tr._sig !== sig) {
+    tr._sig = sig;
+    tr.dataset.hidden = it.hidden ? 'true' : 'false';
+    tr.dataset.new = isNew ? 'true' : 'false';
+    tr.setAttribute('aria-selected', sel ? 'true' : 'false');
+    const c = tr.children;
+    setText(c[0], String(it.id));
+    c[1].textContent = '';
+    c[1].append(t('kind_' + it.kind), h('span', { class: 'sub', text: roleText(it) }));
+    c[2].textContent = '';
+    c[2].append(it.text || '');
+    const pl = parentLine(state, it);
+    if (pl) c[2].append(h('span', { class: 'sub', text: pl }));
+    c[3].textContent = '';
+    c[3].append(it.author || t('anonymous'));
+    c[3].append(' ', h('span', { class: it.by === 'moderator' ? 'badge-mod' : 'sub', text: it.by === 'moderator' ? t('moderator_badge') : t('citizen_badge') }));
+    setText(c[4], String(it.votes || 0));
+    c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
+    c[5].textContent = '';
+    c[5].append(it.hidden ? t('mod_state_hidden') : it.pending ? t('mod_state_pending') : t('mod_state_visible'));
+    if (flags) c[5].append(h('span', { class: 'sub flag', text: flags }));
+  }
+  itemActions(tr.children[6], it);
+}
+
+let authorsSig = '';
+function renderAuthors() {
+  const names = new Set();
+  for (const it of state.items.values()) if (it.author) names.add(it.author);
+  if (names.size > 500) return; // a datalist of thousands helps nobody: typing filters anyway
+  const sig = Array.from(names).sort().join('\n');
+  if (sig === authorsSig) return;
+  authorsSig = sig;
+  const dl = $('#authors');
+  dl.textContent = '';
+  for (const n of sig ? sig.split('\n') : []) dl.append(h('option', { value: n }));
+}
+
+function renderItems() {
+  if (seen === null) { seen = loadSeen(); if (seen === null) markSeen(); }
+  listed = sortItems(filterItems(state.items.values(), { ...view, seen }), view.sort);
+  const pg = pageOf(view.page * PAGE_SIZE, listed.length);
+  view.page = pg.page;
+  renderKeyed($('#items-body'), listed.slice(pg.from, pg.to), (it) => it.id, createRow, updateRow);
+  show($('#no-items'), listed.length === 0);
+  show($('#pager'), pg.pages > 1);
+  setText($('#page-of'), t('mod_page_of', { i: pg.page + 1, n: pg.pages }));
+  $('#page-prev').disabled = pg.page === 0;
+  $('#page-next').disabled = pg.page >= pg.pages - 1;
+  let total = 0;
+  for (const it of state.items.values()) if (it.kind) total++;
+  setText($('#items-count'), t('mod_items_count', { shown: listed.length, total, new: countNew(state.items.values(), seen) }));
+  if (focusForm) {
+    focusForm = false;
+    const input = $(`#items-body tr[data-key="${formFor}"] .hide-form input`);
+    if (input) input.focus();
+  }
+  if (scrollToSel) {
+    scrollToSel = false;
+    const tr = $(`#items-body tr[data-key="${view.sel}"]`);
+    if (tr) tr.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+// ---------------------------------------------------------------- keyboard
+
+function selected() { return view.sel === null ? null : state.items.get(view.sel) || null; }
+
+document.addEventListener('keydown', (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || !state.ready) return;
+  if (document.querySelector('dialog[open]')) return;
+  const tag = ev.target && ev.target.tagName;
+  if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') {
+    if (ev.key === 'Escape' && ev.target.id === 'search') ev.target.blur();
+    return;
+  }
+  const it = selected();
+  switch (ev.key) {
+    case 'j': move(1); break;
+    case 'k': move(-1); break;
+    case 'h': if (it && !it.hidden) openForm(it.id, 'hide'); break;
+    case 'u': if (!undoLast() && it && it.hidden) unhide(it.id); break;
+    case 'a': if (queueAvailable()) approve(queueTarget()); break;
+    case 'r': if (queueAvailable()) { const q = queueTarget(); if (q) { select(q.id); openForm(q.id, 'reject'); } } break;
+    case 'c': if (queueAvailable()) claim(queueTarget()); break;
+    case 's': toggleSpotlight(it); break;
+    case 'p': togglePin(it); break;
+    case 'm': markSeen(); break;
+    case '/': $('#search').focus(); break;
+    case '?': toggleHelp(); break;
+    default: return;
+  }
+  ev.preventDefault();
+});
 
 // ---------------------------------------------------------------- rendering
 
@@ -96,6 +718,7 @@ function renderClock() {
   const c = state.clock || { state: 'lobby', index: -1 };
   setText($('#jam-title'), state.jam.title);
   setText($('#question'), state.jam.question);
+  $('#question').title = state.jam.question;
   document.title = `${state.jam.title} · ${t('mod_title')}`;
   setText($('#phase-name'), phaseTitle(state));
   setText($('#phase-of'), phaseOf(state));
@@ -119,7 +742,7 @@ function renderClock() {
     pb.textContent = '';
     state.jam.agenda.forEach((a, i) => {
       pb.append(h('button', { type: 'button', dataset: { index: String(i), phase: a.phase }, text: t('mod_set_phase', { phase: phaseName(a.phase) }),
-        onclick: () => act('clock', { type: 'set_phase', phase: a.phase }, t('act_set_phase', { phase: phaseName(a.phase) })) }));
+        onclick: () => setPhase(a.phase, i) }));
     });
     phaseSig = sig;
   }
@@ -135,83 +758,17 @@ function renderCounts() {
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#st-' + k), String(s[k] ?? 0));
 }
 
-function createRow() {
-  const tr = h('tr', null,
-    h('td', { class: 'num id' }),
-    h('td', { class: 'kind' }),
-    h('td', { class: 'text' }),
-    h('td', { class: 'author' }),
-    h('td', { class: 'num votes' }),
-    h('td', { class: 'state' }),
-    h('td', { class: 'actions' }));
-  return tr;
-}
-
-function itemActions(td, it) {
-  const key = 'item:' + it.id;
-  const busy = pendingKeys.has(key);
-  const mode = it.hidden ? 'unhide' : td.dataset.form === '1' ? 'form' : 'hide';
-  const sig = mode + '|' + busy;
-  if (td.dataset.sig === sig) return;
-  td.dataset.sig = sig;
-  td.textContent = '';
-  if (mode === 'unhide') {
-    td.append(h('button', { type: 'button', class: 'unhide-btn', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
-      'aria-label': t('mod_unhide_label', { id: it.id }), text: t('mod_unhide'),
-      onclick: () => act(key, { type: 'unhide', item: it.id }, t('act_unhide', { id: it.id })) }));
-  } else if (mode === 'form') {
-    const input = h('input', { type: 'text', maxlength: '200', 'aria-label': t('mod_hide_reason'), placeholder: t('mod_hide_reason') });
-    const form = h('form', { class: 'hide-form', onsubmit: (ev) => {
-      ev.preventDefault();
-      const reason = input.value.trim();
-      const msg = { type: 'hide', item: it.id };
-      if (reason) msg.reason = reason;
-      td.dataset.form = '';
-      act(key, msg, t('act_hide', { id: it.id }));
-    } }, input,
-    h('button', { type: 'submit', class: 'danger', text: t('mod_hide'), disabled: busy }),
-    h('button', { type: 'button', class: 'link-button', text: t('cancel'), onclick: () => { td.dataset.form = ''; td.dataset.sig = ''; schedule(); } }));
-    td.append(form);
-    setTimeout(() => input.focus(), 0);
-  } else {
-    td.append(h('button', { type: 'button', class: 'danger hide-btn', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
-      'aria-label': t('mod_hide_label', { id: it.id }), text: t('mod_hide'),
-      onclick: () => { td.dataset.form = '1'; td.dataset.sig = ''; schedule(); } }));
-  }
-}
-
-function updateRow(tr, it) {
-  tr.dataset.hidden = it.hidden ? 'true' : 'false';
-  const c = tr.children;
-  setText(c[0], String(it.id));
-  c[1].textContent = '';
-  c[1].append(t('kind_' + it.kind), h('span', { class: 'sub', text: roleText(it) }));
-  c[2].textContent = '';
-  c[2].append(it.text || '');
-  const pl = parentLine(state, it);
-  if (pl) c[2].append(h('span', { class: 'sub', text: pl }));
-  c[3].textContent = '';
-  c[3].append(it.author || t('anonymous'));
-  c[3].append(' ', h('span', { class: it.by === 'moderator' ? 'badge-mod' : 'sub', text: it.by === 'moderator' ? t('moderator_badge') : t('citizen_badge') }));
-  setText(c[4], String(it.votes || 0));
-  c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
-  setText(c[5], it.hidden ? t('mod_state_hidden') : t('mod_state_visible'));
-  itemActions(c[6], it);
-}
-
-function renderItems() {
-  const kind = filter.value;
-  const items = Array.from(state.items.values()).filter((it) => it.kind && (!kind || it.kind === kind));
-  items.sort((a, b) => b.id - a.id);
-  renderKeyed($('#items-body'), items, (it) => it.id, createRow, updateRow);
-  show($('#no-items'), items.length === 0);
-}
-
 function render() {
   if (!state.ready) return;
   renderClock();
   renderCounts();
+  renderPanels();
+  renderAuthors();
   renderItems();
 }
 
-ticker(() => { if (state.ready) setText($('#clock'), clockText(state)); }, 250);
+ticker(() => {
+  if (!state.ready) return;
+  setText($('#clock'), clockText(state));
+  if (mod.announcement || queueAvailable()) renderPanels();
+}, 250);
