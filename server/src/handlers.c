@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * handlers.c - the client messages and the write path (see handlers.h). A write goes: decode
  * (codec) -> check against the room plus writes in flight (room_check) -> append to the jam's
- * stream (store) -> when Redis has answered: apply (room_apply), ack the sender at once, and leave
- * the change in the room's delta, which the next tick encodes once (broadcast.h) into the jam's
- * ring of shared frames.
+ * stream (store) -> when Redis has answered and the tail has applied the entry in stream order
+ * (room_apply, whichever of the two comes first waits for the other): ack the sender with apply's
+ * outcome, and leave the change in the room's delta, which the next tick encodes once
+ * (broadcast.h) into the jam's ring of shared frames.
  */
 #include "handlers.h"
 
@@ -34,13 +35,21 @@ enum write_kind {
     WRITE_CLOCK, /* the server's clock ended a phase: nobody to answer */
 };
 
-/* An event of a jam waiting for the store. */
+/* A join that lost its pid to another process's join is sent again with a fresh pid this many
+ * times: each loss means another join of the jam reached the stream first, so only a storm of
+ * joins spread over several processes loses twice. */
+#define HANDLERS_JOIN_TRIES 16
+
+/* An event of a jam waiting for the store, then for the tail. */
 struct write {
     struct pending base;
     enum write_kind kind;
     uint64_t session_id; /* 0 = none */
     struct jam *jam;     /* borrowed: jams live until shutdown */
     struct event ev;     /* owned */
+    int tries;           /* joins sent again (HANDLERS_JOIN_TRIES) */
+    bool answered;       /* the tail applied it before the store confirmed it: the sender has
+                            its answer, the confirmation only frees this */
 };
 
 static void op_key(char *buf, size_t size, int64_t pid, const char *op)
@@ -77,7 +86,9 @@ static int submit(struct hub *h, struct write *w, const struct now *now)
     w->ev.at_ms = now->wall_ms;
     char *json = codec_event_encode(&w->ev);
     struct event *ev = &w->ev; /* still ours if the append is queued */
-    int rc = hub_append(h, j->key, json, NULL, NULL, &w->base, now->ms);
+    /* The clock's events are housekeeping: only the holder of the jam's lease stores them. */
+    int rc = w->kind == WRITE_CLOCK ? hub_append_held(h, j->key, json, &w->base, now->ms)
+                                    : hub_append(h, j->key, json, NULL, NULL, &w->base, now->ms);
     free(json);
     if (rc == 0)
         room_reserve(j->room, ev);
@@ -210,7 +221,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         hub_send_error(s, m->op, "storage_unavailable", NULL, now->ms);
         return;
     }
-    smap_put(&j->pending_ops, key, (void *)1);
+    smap_put(&j->pending_ops, key, w);
     s->inflight++;
 }
 
@@ -293,15 +304,11 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
         log_warn("jam %s: deadline passed but storage is unavailable", j->code);
 }
 
-/* ---- the store's answer -------------------------------------------------------------------- */
+/* ---- the store's answer, then apply's ------------------------------------------------------ */
 
-static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
-                        void *arg)
+/* The write is done: no longer in flight. */
+static void settle(struct jam *j, struct write *w, struct session *s)
 {
-    struct hub *h = arg;
-    struct write *w = (struct write *)base;
-    struct jam *j = w->jam;
-    struct session *s = hub_find_session(h, w->session_id);
     room_unreserve(j->room, &w->ev);
     if (w->kind == WRITE_EVENT) {
         char key[32 + MSG_OP_MAX];
@@ -310,7 +317,74 @@ static void after_write(struct pending *base, const struct store_result *res, co
         if (s && s->inflight)
             s->inflight--;
     }
+}
+
+/* The tail applied our entry 'id' with outcome 'err' (room_apply's): answer the sender. Returns
+ * false when the write was sent again instead (a join whose pid another join took). */
+static bool answer(struct hub *h, struct write *w, const char *id, const char *err,
+                   const struct now *now)
+{
+    struct jam *j = w->jam;
+    struct session *s = hub_find_session(h, w->session_id);
+    settle(j, w, s);
+    if (err == room_err_pid_taken && w->kind == WRITE_JOIN && s &&
+        w->tries < HANDLERS_JOIN_TRIES) {
+        w->tries++;
+        w->ev.pid = j->room->next_pid; /* past the pid the other join took */
+        if (submit(h, w, now) < 0) {
+            s->joining = false;
+            hub_send_error(s, NULL, "storage_unavailable", NULL, now->ms);
+        }
+        return false;
+    }
+    const struct op_done *done = w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op)
+                                                        : NULL;
+    if (w->kind == WRITE_JOIN && s)
+        s->joining = false;
+    if (err == room_err_duplicate_op) {
+        /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
+        if (s && done)
+            send_ack(s, w->ev.op, done);
+    } else if (err == room_err_pid_taken) {
+        if (s)
+            hub_send_error(s, NULL, "busy", "too many joins at once: join again", now->ms);
+    } else if (err) {
+        /* Checked against this process's state, but an entry before it (the participant's own
+         * write through another process, a removal, a clock event) changed what it meets. */
+        log_debug("jam %s: event %s lost to an earlier entry (%s)", j->code, id, err);
+        if (s)
+            hub_send_error(s, w->ev.op, err, NULL, now->ms);
+    } else if (w->kind == WRITE_JOIN) {
+        if (s) {
+            jam_attach(j, s, w->ev.pid, w->ev.role);
+            send_welcome(h, s, false, now);
+        }
+    } else if (s && done) {
+        send_ack(s, w->ev.op, done);
+    }
+    return true;
+}
+
+static void finish(struct hub *h, struct write *w, const char *id, const char *err,
+                   const struct now *now)
+{
+    if (answer(h, w, id, err, now))
+        write_free(&w->base);
+}
+
+static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
+                        void *arg)
+{
+    struct hub *h = arg;
+    struct write *w = (struct write *)base;
+    struct jam *j = w->jam;
+    if (w->answered) {
+        write_free(base);
+        return;
+    }
     if (res->err) {
+        struct session *s = hub_find_session(h, w->session_id);
+        settle(j, w, s);
         if (w->kind == WRITE_JOIN && s)
             s->joining = false;
         if (s)
@@ -321,31 +395,29 @@ static void after_write(struct pending *base, const struct store_result *res, co
         write_free(base);
         return;
     }
-    const char *err = room_apply(j->room, res->id, &w->ev, NULL);
-    const struct op_done *done = w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op)
-                                                        : NULL;
-    if (err == room_err_duplicate_op) {
-        /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
-        if (s && done)
-            send_ack(s, w->ev.op, done);
-    } else if (err == room_err_removed) {
-        /* Checked before its participant's removal reached the stream: no effect. */
-        if (s)
-            hub_send_error(s, w->ev.op, err, NULL, now->ms);
-    } else if (err) {
-        log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
-        if (s)
-            hub_send_error(s, w->ev.op, "internal", NULL, now->ms);
-    } else if (w->kind == WRITE_JOIN) {
-        if (s) {
-            s->joining = false;
-            jam_attach(j, s, w->ev.pid, w->ev.role);
-            send_welcome(h, s, false, now);
-        }
-    } else if (s && done) {
-        send_ack(s, w->ev.op, done);
+    if (stream_id_cmp(res->id, j->room->chain.id) > 0)
+        smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
+    else
+        finish(h, w, res->id, jam_verdict(j, res->id), now);
+}
+
+void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const struct event *ev,
+                         const char *err, const struct now *now)
+{
+    struct write *w = smap_del(&j->awaiting, id);
+    if (w) {
+        finish(h, w, id, err, now);
+        return;
     }
-    if (!err && w->ev.type == EV_REMOVED)
-        jam_close_removed(j, w->ev.pid);
-    write_free(base);
+    /* Ours but not confirmed yet (the tail was quicker than the store's reply): answer now, so
+     * that the ack still comes before the update that shows its effect. */
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, ev->by, ev->op);
+    w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
+    if (w && !w->answered) {
+        w->answered = true;
+        answer(h, w, id, err, now);
+    } else if (err) {
+        jam_verdict_add(j, id, err);
+    }
 }

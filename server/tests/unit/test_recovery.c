@@ -25,15 +25,15 @@ static struct now clock_now(void)
     return (struct now){net_now_ms(), net_wall_ms()};
 }
 
-/* Post a STORE_FOUND entry of jam CODE, with id "<ms>-0". */
+/* Post a STORE_TAILED entry (what the tail read) of jam CODE, with id "<ms>-0". */
 static void found(struct glue *g, const char *key, unsigned long long ms, const char *payload)
 {
     char id[MSG_EVENT_ID_MAX + 1];
     snprintf(id, sizeof id, "%llu-0", ms);
-    fake_store_post(g->store, STORE_FOUND, key, id, payload);
+    fake_store_post(g->store, STORE_TAILED, key, id, payload);
 }
 
-TEST(found_entries_apply_once)
+TEST(tailed_entries_apply_once)
 {
     struct glue g;
     glue_init(&g, NULL);
@@ -195,7 +195,7 @@ TEST(no_snapshot_while_recovering_or_down)
 
 int main(void)
 {
-    RUN(found_entries_apply_once);
+    RUN(tailed_entries_apply_once);
     RUN(found_entries_that_do_not_apply);
     RUN(start_up_replay_rebuilds_the_jams);
     RUN(snapshot_put_after_enough_events);
