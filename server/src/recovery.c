@@ -145,7 +145,9 @@ static void after_snapshot_put(struct pending *base, const struct store_result *
     struct snapshot_put *sp = (struct snapshot_put *)base;
     struct jam *j = sp->jam;
     j->snap_inflight = false;
-    if (res->err)
+    if (res->err == store_err_fenced)
+        j->snap_events = sp->n_events; /* the lease holder stores them: ask again after as many */
+    else if (res->err)
         log_warn("jam %s: snapshot not stored (%s); the next tick tries again", j->code, res->err);
     else
         j->snap_events = sp->n_events;

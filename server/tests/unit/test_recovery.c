@@ -193,6 +193,29 @@ TEST(no_snapshot_while_recovering_or_down)
     glue_deinit(&g);
 }
 
+/* Another process holds the jam's lease, so it stores the snapshots: a put refused by the fence
+ * is asked again only after as many events, not at every tick. */
+TEST(fenced_snapshot_waits_for_as_many_events)
+{
+    const char *flags[] = {"--snapshot-every", "100", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    struct jam *j = glue_jam(&g, CODE);
+    struct now now = clock_now();
+    many_joins(&g, j, 99);
+    g.store->fail = store_err_fenced;
+    recovery_maybe_snapshot(g.hub, j, &now);
+    glue_settle(&g);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 1);
+    CHECK(!j->snap_inflight);
+    recovery_maybe_snapshot(g.hub, j, &now); /* the next tick */
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 1);
+    many_joins(&g, j, 100);
+    recovery_maybe_snapshot(g.hub, j, &now);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 2);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(tailed_entries_apply_once);
@@ -200,5 +223,6 @@ int main(void)
     RUN(start_up_replay_rebuilds_the_jams);
     RUN(snapshot_put_after_enough_events);
     RUN(no_snapshot_while_recovering_or_down);
+    RUN(fenced_snapshot_waits_for_as_many_events);
     return test_done();
 }
