@@ -52,6 +52,10 @@ struct write {
                             its answer, the confirmation only frees this */
 };
 
+/* The states of a write in jam.doubt: its retry reads the stream first (see doubt_check). */
+#define DOUBT_IDLE ((void *)1)
+#define DOUBT_READING ((void *)2)
+
 static void op_key(char *buf, size_t size, int64_t pid, const char *op)
 {
     snprintf(buf, size, "%" PRId64 ":%s", pid, op);
@@ -191,6 +195,73 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
     s->joining = true;
 }
 
+/* A read of the stream after what the jam has applied, for the retry of a write in doubt. */
+struct doubt_read {
+    struct pending base;
+    struct jam *jam; /* borrowed: jams live until shutdown */
+    int64_t pid;
+    char op[MSG_OP_MAX + 1];
+};
+
+static void doubt_read_free(struct pending *base)
+{
+    free(base);
+}
+
+/* The entries after what the jam had applied when the read was sent: if the write in doubt is
+ * not among them (and they reach the stream's end), it never landed and its retry may append;
+ * if it is, the tail will apply it and the retry then gets its original ack. */
+static void after_doubt_read(struct pending *base, const struct store_result *res,
+                             const struct now *now, void *arg)
+{
+    (void)now, (void)arg;
+    struct doubt_read *d = (struct doubt_read *)base;
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, d->pid, d->op);
+    bool landed = res->err || res->n_entries == STORE_READ_MAX;
+    for (size_t i = 0; i < res->n_entries && !landed; i++) {
+        struct event ev;
+        struct codec_error ce;
+        const struct stream_entry *e = &res->entries[i];
+        if (codec_event_decode(e->payload, e->len, &ev, &ce) < 0)
+            continue;
+        landed = ev.by == d->pid && strcmp(ev.op, d->op) == 0;
+        event_clear(&ev);
+    }
+    if (landed)
+        smap_put(&d->jam->doubt, key, DOUBT_IDLE); /* ask again at the next retry */
+    else
+        smap_del(&d->jam->doubt, key);
+    free(d);
+}
+
+/* A retry of the write 'key' whose first attempt the store could not confirm
+ * (storage_timeout/storage_unavailable): the attempt may still have landed, and the tail may not
+ * have handed it over yet (after an outage it reconnects too), so appending again would store the
+ * op twice. Reads the stream after what the jam applied first. Returns true: the retry must wait
+ * (busy); false: no read could be sent, append. */
+static bool doubt_check(struct hub *h, struct jam *j, const char *key, const struct now *now)
+{
+    if (smap_get(&j->doubt, key) == DOUBT_READING)
+        return true;
+    struct doubt_read *d = xcalloc(1, sizeof *d);
+    d->base.done = after_doubt_read;
+    d->base.free = doubt_read_free;
+    d->jam = j;
+    const char *colon = strchr(key, ':');
+    d->pid = strtoll(key, NULL, 10);
+    snprintf(d->op, sizeof d->op, "%s", colon ? colon + 1 : "");
+    const char *after = j->room->chain.id[0] ? j->room->chain.id : "0-0";
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    if (store_read(h->store, j->key, after, false, STORE_READ_MAX, ctx, now->ms) < 0) {
+        free(d);
+        return false;
+    }
+    pending_add(&h->pending, ctx, &d->base);
+    smap_put(&j->doubt, key, DOUBT_READING);
+    return true;
+}
+
 /* post, vote, unvote and every moderator action. */
 static void handle_write(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
@@ -199,14 +270,16 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         hub_send_error(s, m->op, "forbidden", NULL, now->ms);
         return;
     }
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, s->pid, m->op);
     const struct op_done *done = room_op_done(j->room, s->pid, m->op);
     if (done) {
+        smap_del(&j->doubt, key);
         send_ack(s, m->op, done); /* a retry of an applied op: the original ack, no effect */
         return;
     }
-    char key[32 + MSG_OP_MAX];
-    op_key(key, sizeof key, s->pid, m->op);
-    if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT) {
+    if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT ||
+        (smap_get(&j->doubt, key) && doubt_check(h, j, key, now))) {
         hub_send_error(s, m->op, "busy", NULL, now->ms);
         return;
     }
@@ -389,6 +462,12 @@ static void after_write(struct pending *base, const struct store_result *res, co
             s->joining = false;
         if (s)
             hub_send_error(s, w->ev.op, res->err, NULL, now->ms);
+        if (w->kind == WRITE_EVENT &&
+            (res->err == store_err_timeout || res->err == store_err_unavailable)) {
+            char key[32 + MSG_OP_MAX];
+            op_key(key, sizeof key, w->ev.by, w->ev.op);
+            smap_put(&j->doubt, key, DOUBT_IDLE);
+        }
         if (w->kind == WRITE_CLOCK && res->err != store_err_fenced)
             log_warn("jam %s: phase_ended not stored (%s); retrying at the next tick", j->code,
                      res->err);

@@ -32,6 +32,7 @@ struct jam *jam_new(const struct config *cfg, struct room *room)
     j->ring.to = xcalloc(j->ring.cap, sizeof *j->ring.to);
     smap_init(&j->pending_ops);
     smap_init(&j->awaiting);
+    smap_init(&j->doubt);
     return j;
 }
 
@@ -55,6 +56,7 @@ void jam_free(struct jam *j)
     catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
     smap_deinit(&j->awaiting, free_pending);
+    smap_deinit(&j->doubt, NULL);
     room_free(j->room);
     free(j);
 }

@@ -68,6 +68,8 @@ struct jam {
     uint64_t snap_events; /* n_events covered by the newest snapshot stored or in flight */
     bool snap_inflight;
     struct catchup_cache pages; /* stream pages read for resumes */
+    struct smap doubt;          /* "pid:op" of writes whose outcome the store could not tell ->
+                                   JAM_DOUBT_IDLE or JAM_DOUBT_READING (handlers.c) */
 };
 
 /* A jam for room 'room' (takes ownership), with the ring size and room limits of 'cfg'. */

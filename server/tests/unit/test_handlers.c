@@ -481,6 +481,61 @@ TEST(deadline_is_appended_under_the_lease)
     glue_deinit(&g);
 }
 
+/* A write whose first attempt timed out may have landed (the tail may not have handed it over yet,
+ * say after an outage): its retry reads the stream first and gets busy; not there, the next retry
+ * appends; there, the retry waits for the tail and gets the ack of that one entry. */
+TEST(retry_of_a_write_in_doubt_reads_the_stream_first)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+    g.store->fail = store_err_timeout;
+    char *e = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(e, "error") && strstr(e, "storage_timeout"));
+    free(e);
+    size_t appends = fake_store_count(g.store, FAKE_APPEND);
+    glue_send(&g, s, POST, "c1-1");
+    CHECK(glue_pop_error(s, "busy"));
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_READ), 1);
+    glue_settle(&g); /* not in the stream */
+    char *ack = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(ack, "ack"));
+    free(ack);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends + 1);
+
+    /* Timed out, yet it landed: the stream has it, the tail has not handed it over. */
+    g.store->fail = store_err_timeout;
+    e = glue_call(&g, s, POST, "c1-2");
+    free(e);
+    struct event ev = {.type = EV_POSTED, .by = s->pid, .kind = KIND_PROBLEM, .at_ms = net_wall_ms()};
+    snprintf(ev.op, sizeof ev.op, "c1-2");
+    ev.text = "Hot bus stops";
+    char *payload = codec_event_encode(&ev);
+    fake_store_add_entry(g.store, key, NULL, payload);
+    appends = fake_store_count(g.store, FAKE_APPEND);
+    glue_send(&g, s, POST, "c1-2");
+    CHECK(glue_pop_error(s, "busy"));
+    glue_settle(&g); /* found: still in doubt */
+    glue_send(&g, s, POST, "c1-2");
+    CHECK(glue_pop_error(s, "busy"));
+    glue_settle(&g);
+    fake_store_post(g.store, STORE_TAILED, key, last_stream_id(&g), payload);
+    free(payload);
+    glue_settle(&g);
+    ack = glue_call(&g, s, POST, "c1-2");
+    CHECK(glue_is(ack, "ack") && strstr(ack, last_stream_id(&g)));
+    free(ack);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends); /* stored once */
+    CHECK_EQ_INT(s->jam->room->n_items, 2);
+done:
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(join_is_stored_before_the_welcome);
@@ -501,5 +556,6 @@ int main(void)
     RUN(write_that_lost_to_another_process_gets_apply_s_error);
     RUN(join_that_lost_its_pid_joins_again);
     RUN(deadline_is_appended_under_the_lease);
+    RUN(retry_of_a_write_in_doubt_reads_the_stream_first);
     return test_done();
 }
