@@ -400,8 +400,7 @@ static bool answer(struct hub *h, struct write *w, const char *id, const char *e
     struct jam *j = w->jam;
     struct session *s = hub_find_session(h, w->session_id);
     settle(j, w, s);
-    if (err == room_err_pid_taken && w->kind == WRITE_JOIN && s &&
-        w->tries < HANDLERS_JOIN_TRIES) {
+    if (err == room_err_pid_taken && w->kind == WRITE_JOIN && s && w->tries < HANDLERS_JOIN_TRIES) {
         w->tries++;
         w->ev.pid = j->room->next_pid; /* past the pid the other join took */
         if (submit(h, w, now) < 0) {

@@ -57,7 +57,7 @@ struct jam {
                                 by the store that the tail has not applied yet */
     struct verdict verdicts[JAM_VERDICTS]; /* a ring: the newest at (n_verdicts - 1) % cap */
     uint64_t n_verdicts;
-    int64_t next_push_ms;    /* monotonic: the next broadcast is due then */
+    int64_t next_push_ms; /* monotonic: the next broadcast is due then */
     int64_t last_stats_push_ms;
     char *snap_body; /* owned: citizens' and screens' snapshot body (jam_snapshot_body) */
     size_t snap_body_len;

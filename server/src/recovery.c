@@ -145,9 +145,8 @@ static void after_snapshot_put(struct pending *base, const struct store_result *
     struct snapshot_put *sp = (struct snapshot_put *)base;
     struct jam *j = sp->jam;
     j->snap_inflight = false;
-    if (res->err == store_err_fenced)
-        j->snap_events = sp->n_events; /* the lease holder stores them: ask again after as many */
-    else if (res->err)
+    /* Fenced: the lease holder stores the snapshots; ask again after as many events. */
+    if (res->err && res->err != store_err_fenced)
         log_warn("jam %s: snapshot not stored (%s); the next tick tries again", j->code, res->err);
     else
         j->snap_events = sp->n_events;

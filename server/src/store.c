@@ -233,8 +233,8 @@ struct store {
 
     /* Tail thread only. */
     redisContext *tc;
-    struct smap tails;     /* stream key -> char[MSG_EVENT_ID_MAX + 1]: the last id read (owned) */
-    long long tail_jams;   /* SCARD of KEYS_JAMS when last listed; -1: never listed */
+    struct smap tails;   /* stream key -> char[MSG_EVENT_ID_MAX + 1]: the last id read (owned) */
+    long long tail_jams; /* SCARD of KEYS_JAMS when last listed; -1: never listed */
     int64_t tail_listed_ms;
     int tail_backoff_ms;
 

@@ -10,10 +10,10 @@
 #include "codec.h"
 #include "fakes/glue.h"
 #include "handlers.h"
-#include "now.h"
 #include "hub.h"
 #include "jam.h"
 #include "keys.h"
+#include "now.h"
 #include "room.h"
 #include "session.h"
 #include "test.h"
@@ -512,7 +512,8 @@ TEST(retry_of_a_write_in_doubt_reads_the_stream_first)
     g.store->fail = store_err_timeout;
     e = glue_call(&g, s, POST, "c1-2");
     free(e);
-    struct event ev = {.type = EV_POSTED, .by = s->pid, .kind = KIND_PROBLEM, .at_ms = net_wall_ms()};
+    struct event ev = {
+        .type = EV_POSTED, .by = s->pid, .kind = KIND_PROBLEM, .at_ms = net_wall_ms()};
     snprintf(ev.op, sizeof ev.op, "c1-2");
     ev.text = "Hot bus stops";
     char *payload = codec_event_encode(&ev);
