@@ -57,12 +57,14 @@ static void after_create(struct pending *base, const struct store_result *res,
         net_http_reply(h->net, c->http_id, res->err == store_err_fenced ? 409 : 503,
                        view_http_error(res->err, NULL));
     } else {
-        struct room_limits limits = {(uint32_t)h->cfg->max_items,
-                                     (uint32_t)h->cfg->max_participants};
-        struct jam *j = hub_add_jam(h, room_new(&c->ev.jam, &limits));
-        room_apply(j->room, res->id, &c->ev, NULL);
-        room_delta_reset(j->room);
-        store_track(h->store, j->key, res->id);
+        struct jam *j = hub_find_jam(h, c->code); /* the tail may have applied it already */
+        if (!j) {
+            struct room_limits limits = {(uint32_t)h->cfg->max_items,
+                                         (uint32_t)h->cfg->max_participants};
+            j = hub_add_jam(h, room_new(&c->ev.jam, &limits));
+            room_apply(j->room, res->id, &c->ev, NULL);
+            room_delta_reset(j->room);
+        }
         log_info("jam %s created (%s)", j->code, res->id);
         net_http_reply(h->net, c->http_id, 201, view_created(c->code, c->secret, h->public_url));
     }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * handlers.c - the client messages and the write path (see handlers.h). A write goes: decode
  * (codec) -> check against the room plus writes in flight (room_check) -> append to the jam's
- * stream (store) -> when Redis has answered: apply (room_apply), ack the sender at once, and leave
- * the change in the room's delta, which the next tick encodes once (broadcast.h) into the jam's
- * ring of shared frames.
+ * stream (store) -> when Redis has answered and the tail has applied the entry in stream order
+ * (room_apply, whichever of the two comes first waits for the other): ack the sender with apply's
+ * outcome, and leave the change in the room's delta, which the next tick encodes once
+ * (broadcast.h) into the jam's ring of shared frames.
  */
 #include "handlers.h"
 
@@ -34,14 +35,26 @@ enum write_kind {
     WRITE_CLOCK, /* the server's clock ended a phase: nobody to answer */
 };
 
-/* An event of a jam waiting for the store. */
+/* A join that lost its pid to another process's join is sent again with a fresh pid this many
+ * times: each loss means another join of the jam reached the stream first, so only a storm of
+ * joins spread over several processes loses twice. */
+#define HANDLERS_JOIN_TRIES 16
+
+/* An event of a jam waiting for the store, then for the tail. */
 struct write {
     struct pending base;
     enum write_kind kind;
     uint64_t session_id; /* 0 = none */
     struct jam *jam;     /* borrowed: jams live until shutdown */
     struct event ev;     /* owned */
+    int tries;           /* joins sent again (HANDLERS_JOIN_TRIES) */
+    bool answered;       /* the tail applied it before the store confirmed it: the sender has
+                            its answer, the confirmation only frees this */
 };
+
+/* The states of a write in jam.doubt: its retry reads the stream first (see doubt_check). */
+#define DOUBT_IDLE ((void *)1)
+#define DOUBT_READING ((void *)2)
 
 static void op_key(char *buf, size_t size, int64_t pid, const char *op)
 {
@@ -77,7 +90,9 @@ static int submit(struct hub *h, struct write *w, const struct now *now)
     w->ev.at_ms = now->wall_ms;
     char *json = codec_event_encode(&w->ev);
     struct event *ev = &w->ev; /* still ours if the append is queued */
-    int rc = hub_append(h, j->key, json, NULL, NULL, &w->base, now->ms);
+    /* The clock's events are housekeeping: only the holder of the jam's lease stores them. */
+    int rc = w->kind == WRITE_CLOCK ? hub_append_held(h, j->key, json, &w->base, now->ms)
+                                    : hub_append(h, j->key, json, NULL, NULL, &w->base, now->ms);
     free(json);
     if (rc == 0)
         room_reserve(j->room, ev);
@@ -180,6 +195,73 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
     s->joining = true;
 }
 
+/* A read of the stream after what the jam has applied, for the retry of a write in doubt. */
+struct doubt_read {
+    struct pending base;
+    struct jam *jam; /* borrowed: jams live until shutdown */
+    int64_t pid;
+    char op[MSG_OP_MAX + 1];
+};
+
+static void doubt_read_free(struct pending *base)
+{
+    free(base);
+}
+
+/* The entries after what the jam had applied when the read was sent: if the write in doubt is
+ * not among them (and they reach the stream's end), it never landed and its retry may append;
+ * if it is, the tail will apply it and the retry then gets its original ack. */
+static void after_doubt_read(struct pending *base, const struct store_result *res,
+                             const struct now *now, void *arg)
+{
+    (void)now, (void)arg;
+    struct doubt_read *d = (struct doubt_read *)base;
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, d->pid, d->op);
+    bool landed = res->err || res->n_entries == STORE_READ_MAX;
+    for (size_t i = 0; i < res->n_entries && !landed; i++) {
+        struct event ev;
+        struct codec_error ce;
+        const struct stream_entry *e = &res->entries[i];
+        if (codec_event_decode(e->payload, e->len, &ev, &ce) < 0)
+            continue;
+        landed = ev.by == d->pid && strcmp(ev.op, d->op) == 0;
+        event_clear(&ev);
+    }
+    if (landed)
+        smap_put(&d->jam->doubt, key, DOUBT_IDLE); /* ask again at the next retry */
+    else
+        smap_del(&d->jam->doubt, key);
+    free(d);
+}
+
+/* A retry of the write 'key' whose first attempt the store could not confirm
+ * (storage_timeout/storage_unavailable): the attempt may still have landed, and the tail may not
+ * have handed it over yet (after an outage it reconnects too), so appending again would store the
+ * op twice. Reads the stream after what the jam applied first. Returns true: the retry must wait
+ * (busy); false: no read could be sent, append. */
+static bool doubt_check(struct hub *h, struct jam *j, const char *key, const struct now *now)
+{
+    if (smap_get(&j->doubt, key) == DOUBT_READING)
+        return true;
+    struct doubt_read *d = xcalloc(1, sizeof *d);
+    d->base.done = after_doubt_read;
+    d->base.free = doubt_read_free;
+    d->jam = j;
+    const char *colon = strchr(key, ':');
+    d->pid = strtoll(key, NULL, 10);
+    snprintf(d->op, sizeof d->op, "%s", colon ? colon + 1 : "");
+    const char *after = j->room->chain.id[0] ? j->room->chain.id : "0-0";
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    if (store_read(h->store, j->key, after, false, STORE_READ_MAX, ctx, now->ms) < 0) {
+        free(d);
+        return false;
+    }
+    pending_add(&h->pending, ctx, &d->base);
+    smap_put(&j->doubt, key, DOUBT_READING);
+    return true;
+}
+
 /* post, vote, unvote and every moderator action. */
 static void handle_write(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
@@ -188,14 +270,16 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         hub_send_error(s, m->op, "forbidden", NULL, now->ms);
         return;
     }
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, s->pid, m->op);
     const struct op_done *done = room_op_done(j->room, s->pid, m->op);
     if (done) {
+        smap_del(&j->doubt, key);
         send_ack(s, m->op, done); /* a retry of an applied op: the original ack, no effect */
         return;
     }
-    char key[32 + MSG_OP_MAX];
-    op_key(key, sizeof key, s->pid, m->op);
-    if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT) {
+    if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT ||
+        (smap_get(&j->doubt, key) && doubt_check(h, j, key, now))) {
         hub_send_error(s, m->op, "busy", NULL, now->ms);
         return;
     }
@@ -210,7 +294,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         hub_send_error(s, m->op, "storage_unavailable", NULL, now->ms);
         return;
     }
-    smap_put(&j->pending_ops, key, (void *)1);
+    smap_put(&j->pending_ops, key, w);
     s->inflight++;
 }
 
@@ -293,15 +377,11 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
         log_warn("jam %s: deadline passed but storage is unavailable", j->code);
 }
 
-/* ---- the store's answer -------------------------------------------------------------------- */
+/* ---- the store's answer, then apply's ------------------------------------------------------ */
 
-static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
-                        void *arg)
+/* The write is done: no longer in flight. */
+static void settle(struct jam *j, struct write *w, struct session *s)
 {
-    struct hub *h = arg;
-    struct write *w = (struct write *)base;
-    struct jam *j = w->jam;
-    struct session *s = hub_find_session(h, w->session_id);
     room_unreserve(j->room, &w->ev);
     if (w->kind == WRITE_EVENT) {
         char key[32 + MSG_OP_MAX];
@@ -310,42 +390,112 @@ static void after_write(struct pending *base, const struct store_result *res, co
         if (s && s->inflight)
             s->inflight--;
     }
-    if (res->err) {
-        if (w->kind == WRITE_JOIN && s)
+}
+
+/* The tail applied our entry 'id' with outcome 'err' (room_apply's): answer the sender. Returns
+ * false when the write was sent again instead (a join whose pid another join took). */
+static bool answer(struct hub *h, struct write *w, const char *id, const char *err,
+                   const struct now *now)
+{
+    struct jam *j = w->jam;
+    struct session *s = hub_find_session(h, w->session_id);
+    settle(j, w, s);
+    if (err == room_err_pid_taken && w->kind == WRITE_JOIN && s && w->tries < HANDLERS_JOIN_TRIES) {
+        w->tries++;
+        w->ev.pid = j->room->next_pid; /* past the pid the other join took */
+        if (submit(h, w, now) < 0) {
             s->joining = false;
-        if (s)
-            hub_send_error(s, w->ev.op, res->err, NULL, now->ms);
-        if (w->kind == WRITE_CLOCK && res->err != store_err_fenced)
-            log_warn("jam %s: phase_ended not stored (%s); retrying at the next tick", j->code,
-                     res->err);
-        write_free(base);
-        return;
+            hub_send_error(s, NULL, "storage_unavailable", NULL, now->ms);
+        }
+        return false;
     }
-    const char *err = room_apply(j->room, res->id, &w->ev, NULL);
     const struct op_done *done = w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op)
                                                         : NULL;
+    if (w->kind == WRITE_JOIN && s)
+        s->joining = false;
     if (err == room_err_duplicate_op) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
             send_ack(s, w->ev.op, done);
-    } else if (err == room_err_removed) {
-        /* Checked before its participant's removal reached the stream: no effect. */
+    } else if (err == room_err_pid_taken) {
+        if (s)
+            hub_send_error(s, NULL, "busy", "too many joins at once: join again", now->ms);
+    } else if (err) {
+        /* Checked against this process's state, but an entry before it (the participant's own
+         * write through another process, a removal, a clock event) changed what it meets. */
+        log_debug("jam %s: event %s lost to an earlier entry (%s)", j->code, id, err);
         if (s)
             hub_send_error(s, w->ev.op, err, NULL, now->ms);
-    } else if (err) {
-        log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
-        if (s)
-            hub_send_error(s, w->ev.op, "internal", NULL, now->ms);
     } else if (w->kind == WRITE_JOIN) {
         if (s) {
-            s->joining = false;
             jam_attach(j, s, w->ev.pid, w->ev.role);
             send_welcome(h, s, false, now);
         }
     } else if (s && done) {
         send_ack(s, w->ev.op, done);
     }
-    if (!err && w->ev.type == EV_REMOVED)
-        jam_close_removed(j, w->ev.pid);
-    write_free(base);
+    return true;
+}
+
+static void finish(struct hub *h, struct write *w, const char *id, const char *err,
+                   const struct now *now)
+{
+    if (answer(h, w, id, err, now))
+        write_free(&w->base);
+}
+
+static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
+                        void *arg)
+{
+    struct hub *h = arg;
+    struct write *w = (struct write *)base;
+    struct jam *j = w->jam;
+    if (w->answered) {
+        write_free(base);
+        return;
+    }
+    if (res->err) {
+        struct session *s = hub_find_session(h, w->session_id);
+        settle(j, w, s);
+        if (w->kind == WRITE_JOIN && s)
+            s->joining = false;
+        if (s)
+            hub_send_error(s, w->ev.op, res->err, NULL, now->ms);
+        if (w->kind == WRITE_EVENT &&
+            (res->err == store_err_timeout || res->err == store_err_unavailable)) {
+            char key[32 + MSG_OP_MAX];
+            op_key(key, sizeof key, w->ev.by, w->ev.op);
+            smap_put(&j->doubt, key, DOUBT_IDLE);
+        }
+        if (w->kind == WRITE_CLOCK && res->err != store_err_fenced)
+            log_warn("jam %s: phase_ended not stored (%s); retrying at the next tick", j->code,
+                     res->err);
+        write_free(base);
+        return;
+    }
+    if (stream_id_cmp(res->id, j->room->chain.id) > 0)
+        smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
+    else
+        finish(h, w, res->id, jam_verdict(j, res->id), now);
+}
+
+void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const struct event *ev,
+                         const char *err, const struct now *now)
+{
+    struct write *w = smap_del(&j->awaiting, id);
+    if (w) {
+        finish(h, w, id, err, now);
+        return;
+    }
+    /* Ours but not confirmed yet (the tail was quicker than the store's reply): answer now, so
+     * that the ack still comes before the update that shows its effect. */
+    char key[32 + MSG_OP_MAX];
+    op_key(key, sizeof key, ev->by, ev->op);
+    w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
+    if (w && !w->answered) {
+        w->answered = true;
+        answer(h, w, id, err, now);
+    } else if (err) {
+        jam_verdict_add(j, id, err);
+    }
 }

@@ -126,6 +126,19 @@ int hub_append(struct hub *h, const char *key, const char *json, const char *sad
     return 0;
 }
 
+int hub_append_held(struct hub *h, const char *key, const char *json, struct pending *p,
+                    int64_t now_ms)
+{
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    int rc = store_append_held(h->store, key, json, ctx, now_ms);
+    if (rc < 0) {
+        p->free(p);
+        return rc;
+    }
+    pending_add(&h->pending, ctx, p);
+    return 0;
+}
+
 void hub_on_open(struct session *s, void *arg)
 {
     struct hub *h = arg;

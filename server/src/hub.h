@@ -79,6 +79,10 @@ void hub_send_error(struct session *s, const char *op, const char *code, const c
 int hub_append(struct hub *h, const char *key, const char *json, const char *sadd_set,
                const char *sadd_member, struct pending *p, int64_t now_ms);
 
+/* hub_append through store_append_held: stored only while this process holds the jam's lease. */
+int hub_append_held(struct hub *h, const char *key, const char *json, struct pending *p,
+                    int64_t now_ms);
+
 /* net callbacks: a connection opened (the session gets its id) or closed (it leaves its jam). */
 void hub_on_open(struct session *s, void *arg);
 void hub_on_close(struct session *s, void *arg);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "frame.h"
 #include "net.h"
+#include "pending.h"
 #include "room.h"
 #include "session.h"
 #include "view.h"
@@ -30,7 +31,15 @@ struct jam *jam_new(const struct config *cfg, struct room *room)
     j->ring.prev = xcalloc(j->ring.cap, sizeof *j->ring.prev);
     j->ring.to = xcalloc(j->ring.cap, sizeof *j->ring.to);
     smap_init(&j->pending_ops);
+    smap_init(&j->awaiting);
+    smap_init(&j->doubt);
     return j;
+}
+
+static void free_pending(void *p)
+{
+    struct pending *w = p;
+    w->free(w);
 }
 
 void jam_free(struct jam *j)
@@ -46,6 +55,8 @@ void jam_free(struct jam *j)
     free(j->digest);
     catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
+    smap_deinit(&j->awaiting, free_pending);
+    smap_deinit(&j->doubt, NULL);
     room_free(j->room);
     free(j);
 }
@@ -121,6 +132,22 @@ void jam_detach(struct session *s)
     s->jam = NULL;
     if (s->role != ROLE_SCREEN)
         room_set_online(j->room, --j->online);
+}
+
+void jam_verdict_add(struct jam *j, const char *id, const char *err)
+{
+    struct verdict *v = &j->verdicts[j->n_verdicts++ % JAM_VERDICTS];
+    snprintf(v->id, sizeof v->id, "%s", id);
+    v->err = err;
+}
+
+const char *jam_verdict(const struct jam *j, const char *id)
+{
+    uint64_t n = j->n_verdicts < JAM_VERDICTS ? j->n_verdicts : JAM_VERDICTS;
+    for (uint64_t i = 0; i < n; i++)
+        if (strcmp(j->verdicts[i].id, id) == 0)
+            return j->verdicts[i].err;
+    return NULL;
 }
 
 void jam_close_removed(struct jam *j, int64_t pid)

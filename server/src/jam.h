@@ -27,6 +27,16 @@ struct frame;
 struct room;
 struct session;
 
+/* The failed outcomes of the latest entries applied that no write of ours waited for: an entry
+ * of ours the tail applied before the store confirmed the append looks its outcome up here (a
+ * success leaves no trace: its ack follows from the room). 256: the appends of one process are
+ * confirmed in order within milliseconds, far fewer failures than that apply in between. */
+#define JAM_VERDICTS 256
+struct verdict {
+    char id[MSG_EVENT_ID_MAX + 1];
+    const char *err; /* room_apply's code */
+};
+
 struct ring {
     struct frame **slots;               /* owned references */
     char (*prev)[MSG_EVENT_ID_MAX + 1]; /* per slot: the update's prev and to ids, for resume */
@@ -42,8 +52,12 @@ struct jam {
     struct ring ring;
     struct session *members; /* borrowed: sessions unlink themselves on close */
     uint32_t online;
-    struct smap pending_ops; /* "pid:op" of writes in flight -> (void *)1 */
-    int64_t next_push_ms;    /* monotonic: the next broadcast is due then */
+    struct smap pending_ops; /* "pid:op" of writes in flight -> their struct write (borrowed) */
+    struct smap awaiting;    /* stream id -> struct pending * (owned): appends of ours confirmed
+                                by the store that the tail has not applied yet */
+    struct verdict verdicts[JAM_VERDICTS]; /* a ring: the newest at (n_verdicts - 1) % cap */
+    uint64_t n_verdicts;
+    int64_t next_push_ms; /* monotonic: the next broadcast is due then */
     int64_t last_stats_push_ms;
     char *snap_body; /* owned: citizens' and screens' snapshot body (jam_snapshot_body) */
     size_t snap_body_len;
@@ -57,6 +71,8 @@ struct jam {
     uint64_t words_sent;        /* room->words_version of the last words frame sent */
     int64_t words_sent_ms;      /* monotonic: when it was sent */
     bool words_owed;            /* a screen or moderator joined since: send even if unchanged */
+    struct smap doubt;          /* "pid:op" of writes whose outcome the store could not tell ->
+                                   JAM_DOUBT_IDLE or JAM_DOUBT_READING (handlers.c) */
 };
 
 /* A jam for room 'room' (takes ownership), with the ring size and room limits of 'cfg'. */
@@ -78,6 +94,11 @@ bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *s
 void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role);
 /* Unlink 's' from its jam, if any. */
 void jam_detach(struct session *s);
+
+/* Remember that the entry 'id' applied with error 'err' (a static code); the outcome of entry
+ * 'id' among the latest JAM_VERDICTS remembered, or NULL (applied cleanly, or too long ago). */
+void jam_verdict_add(struct jam *j, const char *id, const char *err);
+const char *jam_verdict(const struct jam *j, const char *id);
 
 /* Close every session of participant 'pid' with 4004 (a moderator removed it). */
 void jam_close_removed(struct jam *j, int64_t pid);

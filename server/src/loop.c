@@ -33,9 +33,11 @@ static void on_result(struct hub *h, const struct store_result *res, const struc
     case STORE_RANGE:
         pending_complete(&h->pending, res, now, h);
         break;
-    case STORE_FOUND:
-        recovery_apply_found(h, res);
+    case STORE_TAILED:
+        recovery_apply_tailed(h, res, now);
         break;
+    case STORE_FOUND:
+        break; /* the tail hands over every entry, in order, these too */
     case STORE_FENCED:
         if (res->key)
             keys_stream_code(res->key, code);

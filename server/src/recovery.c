@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "config.h"
+#include "handlers.h"
 #include "hub.h"
 #include "jam.h"
 #include "keys.h"
@@ -23,9 +24,11 @@
 
 #define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
 
-/* Apply one stored event of jam 'code'. Events at or before the jam's last judged id (the chain's:
- * an event that had no effect was judged too) are skipped: a found entry may be one we applied. */
-static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev)
+/* Apply one stored event of jam 'code', and answer the write of ours it may be. Events at or
+ * before the jam's last judged id (the chain's: an event that had no effect was judged too) are
+ * skipped: the tail may start before what a snapshot or a creation applied. */
+static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev,
+                       const struct now *now)
 {
     struct jam *j = hub_find_jam(h, code);
     if (!j) {
@@ -40,6 +43,8 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         return 0;
     }
     const char *err = room_apply(j->room, id, ev, NULL);
+    if (h->ready)
+        handlers_on_applied(h, j, id, ev, err, now);
     if (err == room_err_duplicate_op)
         err = NULL; /* applied before: no second effect, nothing wrong */
     if (err)
@@ -52,7 +57,7 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     return err ? -EINVAL : 0;
 }
 
-void recovery_apply_found(struct hub *h, const struct store_result *res)
+void recovery_apply_tailed(struct hub *h, const struct store_result *res, const struct now *now)
 {
     char code[MSG_CODE_LEN + 1];
     if (!res->key || !keys_stream_code(res->key, code))
@@ -64,13 +69,14 @@ void recovery_apply_found(struct hub *h, const struct store_result *res)
                   ce.message);
         return;
     }
-    apply_event(h, code, res->id, &ev);
+    apply_event(h, code, res->id, &ev, now);
     event_clear(&ev);
 }
 
 static void on_replay_item(struct replay_item *it, void *arg)
 {
     struct hub *h = arg;
+    const struct now none = {0, 0}; /* not ready: no write of ours waits for these */
     switch (it->kind) {
     case REPLAY_ROOM: {
         struct jam *j = hub_add_jam(h, it->room);
@@ -79,7 +85,7 @@ static void on_replay_item(struct replay_item *it, void *arg)
         break;
     }
     case REPLAY_EVENT:
-        apply_event(h, it->code, it->id, &it->ev);
+        apply_event(h, it->code, it->id, &it->ev, &none);
         break;
     case REPLAY_BAD:
         break;
@@ -105,6 +111,7 @@ void recovery_poll(struct hub *h, const struct now *now)
     replay_free(h->replay);
     h->replay = NULL;
     h->ready = true;
+    store_tail_start(h->store);
     log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready",
              jams, snapshots, events, (long long)(now->ms - h->recovery_started_ms));
 }
@@ -138,7 +145,8 @@ static void after_snapshot_put(struct pending *base, const struct store_result *
     struct snapshot_put *sp = (struct snapshot_put *)base;
     struct jam *j = sp->jam;
     j->snap_inflight = false;
-    if (res->err)
+    /* Fenced: the lease holder stores the snapshots; ask again after as many events. */
+    if (res->err && res->err != store_err_fenced)
         log_warn("jam %s: snapshot not stored (%s); the next tick tries again", j->code, res->err);
     else
         j->snap_events = sp->n_events;

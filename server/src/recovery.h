@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * recovery.h - what makes a restart quick and right: applying the stream (at start-up, from the
- * replay thread, and entries found after a reconnect) with the same room_apply as live traffic,
+ * replay thread, and every entry the tail reads) with the same room_apply as live traffic,
  * and the snapshots stored beside each stream so that the next start replays only a tail.
  * Loop thread only.
  */
@@ -22,8 +22,9 @@ void recovery_start(struct hub *h, struct replay *rp, const struct now *now);
 /* Apply a slice of the recovery (called on every wake while it lasts), so that the loop keeps
  * answering /healthz and pings meanwhile. */
 void recovery_poll(struct hub *h, const struct now *now);
-/* A STORE_FOUND entry: an append whose reply was lost did land; apply it once. */
-void recovery_apply_found(struct hub *h, const struct store_result *res);
+/* A STORE_TAILED entry: the next entry of a jam's stream, whoever wrote it; apply it (once: one
+ * at or before what the jam has judged is skipped) and answer the write of ours it may be. */
+void recovery_apply_tailed(struct hub *h, const struct store_result *res, const struct now *now);
 /* Store a snapshot of 'j' once enough events accumulated since the last one. */
 void recovery_maybe_snapshot(struct hub *h, struct jam *j, const struct now *now);
 

@@ -50,6 +50,7 @@ static char *dup_or_null(const char *s)
 
 const char room_err_duplicate_op[] = "duplicate_op";
 const char room_err_removed[] = "removed";
+const char room_err_pid_taken[] = "pid_taken";
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
@@ -677,9 +678,10 @@ static void remove_voted(struct participant *p, uint32_t item)
 
 static const char *apply_join(struct room *r, const struct event *e)
 {
-    if (e->pid <= 0 || room_participant(r, e->pid) ||
-        (e->role != ROLE_CITIZEN && e->role != ROLE_MODERATOR))
+    if (e->pid <= 0 || (e->role != ROLE_CITIZEN && e->role != ROLE_MODERATOR))
         return "bad_value";
+    if (room_participant(r, e->pid))
+        return room_err_pid_taken;
     struct participant *p = xcalloc(1, sizeof *p);
     p->pid = e->pid;
     p->role = e->role;

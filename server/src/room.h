@@ -208,6 +208,10 @@ extern const char room_err_duplicate_op[];
 /* room_apply's answer for a write of a participant removed after the write was checked (the
  * removal reached the stream first): no effect. Compare the pointer. */
 extern const char room_err_removed[];
+/* room_apply's answer for a join whose pid an earlier entry took: another process handed out the
+ * same pid (room_check_join picks the next one this process knows of) and its join reached the
+ * stream first. No effect: the loser joins again with a pid after it. Compare the pointer. */
+extern const char room_err_pid_taken[];
 
 struct room_result {
     uint32_t item;       /* post: new item id */

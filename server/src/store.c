@@ -5,10 +5,12 @@
  * appends of unknown outcome left in their streams. It never interprets payloads.
  * Trade-off: one batch in flight at a time (simple, bounded memory) rather than a sliding window.
  *
- * One writer per stream: each append is one script (SCRIPT_APPEND) that checks the lease and the
- * fencing epoch and does SADD + XADD + PEXPIRE in the same atomic step. Safety rests on that check
- * alone; the TTL only decides when another instance may take over (liveness). Per stream the
- * thread goes: not held -> acquire (SCRIPT_ACQUIRE: SET NX PX + INCR epoch, or retake a lease
+ * Appends are SCRIPT_XADD (SADD + XADD in one atomic step), in no one's name: every process
+ * writes every jam, and the tail thread (its own connection, XREAD BLOCK over every live stream)
+ * hands the loop every entry in stream order. Housekeeping is fenced: an append made with
+ * store_append_held is SCRIPT_APPEND, which checks the lease and the fencing epoch and does XADD +
+ * PEXPIRE in the same atomic step. Safety rests on that check alone; the TTL only decides when
+ * another instance may take over (liveness). For fenced requests, per stream the thread goes: not held -> acquire (SCRIPT_ACQUIRE: SET NX PX + INCR epoch, or retake a lease
  * that still names this instance with a new epoch) -> catch up (read what others appended after
  * the loop's last applied id, post it as STORE_FOUND) -> send appends. A "FENCED" reply, a failed
  * renewal or a lost ownership found at reconnect puts it back to "not held".
@@ -62,6 +64,18 @@ const char store_err_fenced[] = "not_owner";
 /* The error a fenced script returns, followed by the owner's id or "none". */
 #define FENCED "FENCED "
 
+/* The tail: XREAD BLOCKs for at most 100 ms, which is also how soon it notices a stream tracked
+ * anew or a stop; at most 1000 entries per stream and read (STACK-NOTES' page size). It lists
+ * KEYS_JAMS every 200 ms (SCARD, SMEMBERS only when the count moved), so a jam created on another
+ * process is followed within that. It waits while the loop has 65536 results untaken (the store's
+ * default queue bound), so a loop that falls behind does not grow the queue without limit. */
+#define TAIL_BLOCK_MS 100
+#define TAIL_BLOCK_MS_STR "100"
+#define TAIL_COUNT "1000"
+#define TAIL_LIST_MS 200
+#define TAIL_BACKLOG 65536
+#define TAIL_BACKLOG_WAIT_MS 10
+
 /* ======================================================================================== */
 /* Scripts (loaded with SCRIPT LOAD after each connect; EVALSHA; NOSCRIPT -> reload, resend)   */
 /* ======================================================================================== */
@@ -110,9 +124,13 @@ static const char SCRIPT_PUT[] = "local v = redis.call('MGET', KEYS[1], KEYS[2])
                                  "redis.call('SET', KEYS[3], ARGV[3])\n"
                                  "return 'OK'\n";
 
-enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_COUNT };
-static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE, SCRIPT_RENEW,
-                                                  SCRIPT_RELEASE, SCRIPT_PUT};
+/* KEYS: stream[, set]. ARGV: payload[, member]. An append in no one's name. */
+static const char SCRIPT_XADD[] = "if #KEYS > 1 then redis.call('SADD', KEYS[2], ARGV[2]) end\n"
+                                  "return redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])\n";
+
+enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_XADD, SC_COUNT };
+static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND,  SCRIPT_ACQUIRE, SCRIPT_RENEW,
+                                                  SCRIPT_RELEASE, SCRIPT_PUT,     SCRIPT_XADD};
 
 /* ======================================================================================== */
 /* Data                                                                                     */
@@ -134,6 +152,7 @@ struct req {
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
     uint64_t seen;     /* results the loop had taken (store_poll) when it called store_append */
     int tries;         /* resends after a reply that proved nothing was appended */
+    bool held;         /* fenced by the stream's lease (store_append_held, store_put) */
 };
 
 /* A store_track() call waiting for the thread. */
@@ -206,7 +225,18 @@ struct store {
     uint64_t published; /* results ever queued */
     uint64_t delivered; /* results ever taken by store_poll */
     bool stopping;
-    atomic_int link; /* enum link; written under mu, read anywhere */
+    atomic_int link;         /* enum link; written under mu, read anywhere */
+    pthread_cond_t tail_cv;  /* the tail waits on it (with mu) to start, or for a stop */
+    struct note *tail_notes; /* store_track calls for the tail, newest first (under mu) */
+    bool tail_on;            /* store_tail_start was called (under mu) */
+    pthread_t tail_thread;
+
+    /* Tail thread only. */
+    redisContext *tc;
+    struct smap tails;   /* stream key -> char[MSG_EVENT_ID_MAX + 1]: the last id read (owned) */
+    long long tail_jams; /* SCARD of KEYS_JAMS when last listed; -1: never listed */
+    int64_t tail_listed_ms;
+    int tail_backoff_ms;
 
     /* Store thread only. */
     redisContext *c;
@@ -1078,8 +1108,8 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
     bool asked[STORE_WINDOW];
     size_t n = 0;
     for (struct req *r = batch; r; r = r->next) {
-        if (r->range_start)
-            continue; /* reads need no lease */
+        if (!r->held)
+            continue; /* reads and plain appends need no lease */
         struct key_state *k = key_get(s, r->key);
         if (k->held && k->synced)
             continue;
@@ -1159,6 +1189,20 @@ static void send_append(struct store *s, const struct req *r, const struct key_s
     cmd_send(s, &c);
 }
 
+/* Queues the plain append script for 'r'. */
+static void send_xadd(struct store *s, const struct req *r)
+{
+    struct cmd c;
+    cmd_script(s, &c, SC_XADD, r->sadd_set ? "2" : "1");
+    cmd_str(&c, r->key);
+    if (r->sadd_set)
+        cmd_str(&c, r->sadd_set);
+    cmd_add(&c, r->payload, r->len);
+    if (r->sadd_set)
+        cmd_str(&c, r->sadd_member);
+    cmd_send(s, &c);
+}
+
 /* Queues the put script for 'r'. */
 static void send_put(struct store *s, const struct req *r, const struct key_state *k)
 {
@@ -1209,6 +1253,12 @@ static void run_batch(struct store *s, struct req *batch)
         if (r->range_start) {
             (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key, r->range_start,
                                      r->range_count);
+            *tailp = r;
+            tailp = &r->next;
+            continue;
+        }
+        if (!r->held) {
+            send_xadd(s, r);
             *tailp = r;
             tailp = &r->next;
             continue;
@@ -1426,6 +1476,199 @@ static void *run(void *arg)
 }
 
 /* ======================================================================================== */
+/* The tail thread                                                                          */
+/* ======================================================================================== */
+
+/* Follows stream 'key' from after 'id', or moves its position to 'id' if that is newer. */
+static void tail_follow(struct store *s, const char *key, const char *id)
+{
+    char *cur = smap_get(&s->tails, key);
+    if (!cur) {
+        cur = xcalloc(1, MSG_EVENT_ID_MAX + 1);
+        smap_put(&s->tails, key, cur);
+    } else if (stream_id_cmp(id, cur) <= 0) {
+        return;
+    }
+    snprintf(cur, MSG_EVENT_ID_MAX + 1, "%s", id);
+}
+
+/* Waits until the tail is started and the store clock reaches 'until', then takes the tracked
+ * streams. Returns true on stop. */
+static bool tail_wait(struct store *s, int64_t until)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping && (!s->tail_on || mono_ms() < until)) {
+        if (!s->tail_on) {
+            pthread_cond_wait(&s->tail_cv, &s->mu);
+        } else {
+            struct timespec ts = ms_to_ts(until);
+            pthread_cond_timedwait(&s->tail_cv, &s->mu, &ts);
+        }
+    }
+    struct note *n = s->tail_notes;
+    s->tail_notes = NULL;
+    bool stop = s->stopping, behind = s->published - s->delivered >= TAIL_BACKLOG;
+    pthread_mutex_unlock(&s->mu);
+    while (n) {
+        struct note *next = n->next;
+        tail_follow(s, n->key, n->id);
+        free(n->key);
+        free(n);
+        n = next;
+    }
+    if (behind && !stop)
+        sleep_ms(TAIL_BACKLOG_WAIT_MS);
+    return stop;
+}
+
+/* Follows every jam of KEYS_JAMS not followed yet from its first entry. Returns 0, or -1 if the
+ * connection failed. */
+static int tail_list(struct store *s)
+{
+    redisReply *r = redisCommand(s->tc, "SCARD %s", KEYS_JAMS);
+    if (!r)
+        return -1;
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (n == s->tail_jams)
+        return 0;
+    if (!(r = redisCommand(s->tc, "SMEMBERS %s", KEYS_JAMS)))
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *m = r->element[i];
+        if (!is_str(m) || m->len != MSG_CODE_LEN)
+            continue;
+        char key[KEYS_MAX];
+        keys_stream(key, m->str);
+        if (!smap_get(&s->tails, key))
+            tail_follow(s, key, "0-0");
+    }
+    if (r->type == REDIS_REPLY_ARRAY)
+        s->tail_jams = n;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Posts the entries of one XREAD reply's stream [key, [entries]] as STORE_TAILED. */
+static void tail_post(struct store *s, const redisReply *st, struct outbox *ob)
+{
+    if (!st || st->type != REDIS_REPLY_ARRAY || st->elements != 2 || !is_str(st->element[0]) ||
+        st->element[1]->type != REDIS_REPLY_ARRAY)
+        return;
+    const char *key = st->element[0]->str;
+    char *cur = smap_get(&s->tails, key);
+    const redisReply *es = st->element[1];
+    for (size_t i = 0; cur && i < es->elements; i++) {
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        if (!parse_entry(es->element[i], &id, &val, &len))
+            continue;
+        struct rnode *n = outbox_add(ob, STORE_TAILED);
+        n->r.key = xstrdup(key);
+        copy_str(n->r.id, sizeof n->r.id, id->str, id->len);
+        n->r.payload = xmemdup(val, len);
+        copy_str(cur, MSG_EVENT_ID_MAX + 1, id->str, id->len);
+    }
+}
+
+/* One "XREAD COUNT .. BLOCK .. STREAMS <keys> <ids>" over every followed stream. Returns 0, or -1
+ * if the connection failed or Redis refused the read (retried after a backoff). */
+static int tail_read(struct store *s)
+{
+    size_t n = s->tails.used, argc = 6 + 2 * n, i = 6;
+    const char **argv = xmalloc(argc * sizeof *argv);
+    static const char block[] = TAIL_BLOCK_MS_STR;
+    argv[0] = "XREAD";
+    argv[1] = "COUNT";
+    argv[2] = TAIL_COUNT;
+    argv[3] = "BLOCK";
+    argv[4] = block;
+    argv[5] = "STREAMS";
+    const char *key;
+    void *v;
+    for (size_t pos = 0; smap_next(&s->tails, &pos, &key, &v) && i < 6 + n; i++) {
+        argv[i] = key;
+        argv[i + n] = v;
+    }
+    redisReply *r = NULL;
+    if (redisSetTimeout(s->tc, ms_to_tv(s->timeout_ms + TAIL_BLOCK_MS)) == REDIS_OK)
+        r = redisCommandArgv(s->tc, (int)argc, argv, NULL);
+    free(argv);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        struct outbox ob = OUTBOX_INIT;
+        for (size_t k = 0; k < r->elements; k++)
+            tail_post(s, r->element[k], &ob);
+        publish(s, &ob);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int tail_connect(struct store *s)
+{
+    char why[WHY_MAX];
+    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    if (open_conn(&e, &s->tc, why, sizeof why) < 0)
+        return -1;
+    if (ping(s->tc, why, sizeof why) < 0) {
+        redisFree(s->tc);
+        s->tc = NULL;
+        return -1;
+    }
+    s->tail_backoff_ms = 0;
+    return 0;
+}
+
+/* The next reconnect delay: 50 ms doubling to 2 s (no jitter: the tail only reads). */
+static int64_t tail_backoff(struct store *s)
+{
+    s->tail_backoff_ms = s->tail_backoff_ms ? s->tail_backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->tail_backoff_ms > BACKOFF_MAX_MS)
+        s->tail_backoff_ms = BACKOFF_MAX_MS;
+    return mono_ms() + s->tail_backoff_ms;
+}
+
+static void *tail_run(void *arg)
+{
+    struct store *s = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE); /* as in run() */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    int64_t until = 0;
+    while (!tail_wait(s, until)) {
+        until = 0;
+        if (!s->tc && tail_connect(s) < 0) {
+            until = tail_backoff(s);
+            continue;
+        }
+        int rc = 0;
+        if (mono_ms() - s->tail_listed_ms >= TAIL_LIST_MS) {
+            rc = tail_list(s);
+            s->tail_listed_ms = mono_ms();
+        }
+        if (rc == 0 && s->tails.used == 0)
+            until = mono_ms() + TAIL_BLOCK_MS;
+        else if (rc == 0)
+            rc = tail_read(s);
+        if (rc < 0) {
+            redisFree(s->tc);
+            s->tc = NULL;
+            until = tail_backoff(s);
+        }
+    }
+    if (s->tc)
+        redisFree(s->tc);
+    s->tc = NULL;
+    return NULL;
+}
+
+/* ======================================================================================== */
 /* Public API: loop thread                                                                  */
 /* ======================================================================================== */
 
@@ -1498,6 +1741,8 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->wake = wake;
     s->wake_arg = wake_arg;
     smap_init(&s->keys);
+    smap_init(&s->tails);
+    s->tail_jams = -1;
     /* Seeds the backoff jitter so that processes started together differ: the time (times
      * Knuth's multiplicative hash constant) and the heap address, xor the 64-bit golden ratio.
      * xorshift stays at 0 forever, hence the check. */
@@ -1513,13 +1758,26 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     if ((err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
         (err = pthread_cond_init(&s->cv, &ca)) != 0)
         goto fail_cond;
+    if ((err = pthread_cond_init(&s->tail_cv, &ca)) != 0) {
+        pthread_cond_destroy(&s->cv);
+        goto fail_cond;
+    }
     pthread_condattr_destroy(&ca);
     if ((err = pthread_create(&s->thread, NULL, run, s)) != 0)
         goto fail_thread;
+    if ((err = pthread_create(&s->tail_thread, NULL, tail_run, s)) != 0) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        goto fail_thread;
+    }
     *out = s;
     return 0;
 
 fail_thread:
+    pthread_cond_destroy(&s->tail_cv);
     pthread_cond_destroy(&s->cv);
     goto fail_condattr;
 fail_cond:
@@ -1528,6 +1786,7 @@ fail_condattr:
     pthread_mutex_destroy(&s->mu);
 fail_mutex:
     smap_deinit(&s->keys, key_state_free);
+    smap_deinit(&s->tails, free);
     free(s->host);
     free(s->unix_path);
     free(s->user);
@@ -1543,21 +1802,26 @@ void store_free(struct store *s)
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->tail_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
+    pthread_join(s->tail_thread, NULL);
 
     for (struct req *r = s->wait_head, *next; r; r = next) {
         next = r->next;
         req_free(r);
     }
-    for (struct note *n = s->notes, *next; n; n = next) {
-        next = n->next;
-        free(n->key);
-        free(n);
-    }
+    for (int list = 0; list < 2; list++)
+        for (struct note *n = list ? s->tail_notes : s->notes, *next; n; n = next) {
+            next = n->next;
+            free(n->key);
+            free(n);
+        }
     struct outbox ob = {s->res_head, s->res_tail, 0, -1, 0};
     outbox_free(&ob);
     smap_deinit(&s->keys, key_state_free);
+    smap_deinit(&s->tails, free);
+    pthread_cond_destroy(&s->tail_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->host);
@@ -1623,6 +1887,20 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
     return enqueue(s, r, ctx, now_ms);
 }
 
+int store_append_held(struct store *s, const char *key, const char *payload, uint64_t ctx,
+                      int64_t now_ms)
+{
+    if (!s || !key || !payload)
+        return -EINVAL;
+    struct req *r = req_new(s, key);
+    if (!r)
+        return -ENOTCONN;
+    r->len = strlen(payload);
+    r->payload = xmemdup(payload, r->len);
+    r->held = true;
+    return enqueue(s, r, ctx, now_ms);
+}
+
 int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
               size_t len, uint64_t ctx, int64_t now_ms)
 {
@@ -1632,6 +1910,7 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     if (!r)
         return -ENOTCONN;
     r->put_key = xstrdup(key);
+    r->held = true;
     r->len = len;
     r->payload = xmemdup(value, len);
     return enqueue(s, r, ctx, now_ms);
@@ -1684,12 +1963,25 @@ void store_track(struct store *s, const char *key, const char *last_id)
         last_id = "0-0";
     if (!stream_id_parse(last_id, &sid))
         return;
-    struct note *n = xcalloc(1, sizeof(*n));
+    struct note *n = xcalloc(1, sizeof(*n)), *t = xcalloc(1, sizeof(*t));
     n->key = xstrdup(key);
     snprintf(n->id, sizeof(n->id), "%s", last_id);
+    t->key = xstrdup(key);
+    memcpy(t->id, n->id, sizeof t->id);
     pthread_mutex_lock(&s->mu);
     n->next = s->notes;
     s->notes = n;
+    t->next = s->tail_notes;
+    s->tail_notes = t;
+    pthread_cond_broadcast(&s->tail_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void store_tail_start(struct store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->tail_on = true;
+    pthread_cond_broadcast(&s->tail_cv);
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -7,14 +7,23 @@
  * The synchronous calls (store_check, store_replay, ...) are for start-up, before the loop
  * serves, and use their own connection.
  *
- * One writer per jam: every append is one Lua script that checks, in the same atomic step as the
- * XADD, that this instance holds the stream's lease (keys_lease: the instance id) under the fencing
- * epoch it acquired (keys_epoch, INCR on each acquisition). A stream is acquired before its first
- * append (SET NX with a TTL of lease_ms), the thread then reads what other writers appended after
- * the id the loop last applied (store_track) and posts it as STORE_FOUND before sending anything.
- * Held leases are renewed every lease_ms/3 and released by store_free. An append refused by the
- * fence appends nothing and fails with store_err_fenced; STORE_FENCED says who owns the stream
- * instead.
+ * Every process writes and every process reads (proto/messages.md, "Several processes"): appends
+ * (store_append) are plain XADDs, in no one's name; a second thread, the tail, has a connection of
+ * its own and XREAD BLOCKs every live jam's stream from the id the loop has applied, posting each
+ * entry as STORE_TAILED in stream order, whoever wrote it. The loop applies those and nothing else,
+ * so every process applies the same entries in the same order; an append's own STORE_APPENDED only
+ * names the id its writer waits for. The tail follows the streams store_track names and, once
+ * store_tail_start is called, every jam that appears in the set of jams.
+ *
+ * Housekeeping done once per jam (phase deadlines, snapshots) is fenced by a lease: an append made
+ * with store_append_held, and every store_put, is one Lua script that checks, in the same atomic
+ * step, that this instance holds the stream's lease (keys_lease: the instance id) under the fencing
+ * epoch it acquired (keys_epoch, INCR on each acquisition). A stream's lease is acquired before its
+ * first fenced request (SET NX with a TTL of lease_ms), renewed every lease_ms/3 and released by
+ * store_free, so it moves to another process when its holder dies. A fenced request refused fails
+ * with store_err_fenced; STORE_FENCED says who holds the lease instead. The writer thread still
+ * reads what others appended when it acquires a lease, or after a reconnect, and posts it as
+ * STORE_FOUND: the loop has those entries from the tail and ignores them.
  */
 #ifndef COJAM_STORE_H
 #define COJAM_STORE_H
@@ -74,6 +83,7 @@ enum store_result_kind {
                          fail with store_err_fenced. Posted once per owner seen, until this
                          instance acquires the stream again. */
     STORE_RANGE,    /* a read finished: 'err' NULL and 'entries' set (maybe none), or 'err' set */
+    STORE_TAILED,   /* an entry of a tailed stream, in stream order: 'key', 'id', 'payload' set */
 };
 
 struct store_result {
@@ -82,8 +92,8 @@ struct store_result {
     uint64_t ctx; /* the caller's ctx of the append (APPENDED) */
     const char *err;
     char id[MSG_EVENT_ID_MAX + 1];   /* stream id */
-    char *key;                       /* owned by the result (FOUND and APPENDED) */
-    char *payload;                   /* owned by the result (FOUND only) */
+    char *key;                       /* owned by the result (FOUND, TAILED and APPENDED) */
+    char *payload;                   /* owned by the result (FOUND and TAILED) */
     char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
     struct stream_entry *entries;    /* owned by the result (RANGE only), in stream order, their
                                    payloads too */
@@ -102,22 +112,33 @@ void store_free(struct store *s);
 /* The instance id in use (given or generated). Valid until store_free. */
 const char *store_instance_id(const struct store *s);
 
-/* Tells the thread that the loop has applied stream 'key' up to 'last_id' ("" = nothing of it).
+/* Tells the threads that the loop has applied stream 'key' up to 'last_id' ("" = nothing of it).
  * Call on the loop thread after replaying a jam at start-up, and before the first append to a
- * stream that is to be created (with ""). When the thread acquires the stream it reads the entries
- * after max(tracked id, ids of confirmed appends, ids of found entries) and posts them as
- * STORE_FOUND. A stream never tracked is assumed fully known to the loop (the thread starts from
- * its newest entry). An id that is not "<ms>-<seq>" is ignored. */
+ * stream that is to be created (with ""). The tail reads the stream from there (an id behind what
+ * it has read already is ignored: the newest wins). When the writer thread acquires the stream's
+ * lease it reads the entries after max(tracked id, ids of confirmed appends, ids of found entries)
+ * and posts them as STORE_FOUND. A stream never tracked is assumed fully known to the loop (the
+ * writer starts from its newest entry; the tail, from its first when it finds the jam in the set
+ * of jams). An id that is not "<ms>-<seq>" is ignored. */
 void store_track(struct store *s, const char *key, const char *last_id);
 
+/* Starts the tail (call once the loop has replayed every jam and tracked each): from then on it
+ * reads the tracked streams, and the stream of every jam that appears in KEYS_JAMS from its first
+ * entry. */
+void store_tail_start(struct store *s);
+
 /* Queue "XADD <key> * e <payload>" (strings copied). Appends are sent in call order, so the stream
- * order equals the call order among appends that succeed. If 'sadd_set' is not NULL, also
- * "SADD <sadd_set> <sadd_member>" in the same atomic step (the set member exists whenever the
- * entry does). The append happens only if this instance holds the stream's lease (see above).
- * Returns 0 (a result with 'ctx' will come exactly once) or -ENOBUFS (queue full) / -ENOTCONN
- * (known down): no result will come. 'now_ms' is the monotonic time, for the timeout. */
+ * order equals the call order among this process's appends that succeed. If 'sadd_set' is not
+ * NULL, also "SADD <sadd_set> <sadd_member>" in the same atomic step (the set member exists
+ * whenever the entry does). Needs no lease. Returns 0 (a result with 'ctx' will come exactly once)
+ * or -ENOBUFS (queue full) / -ENOTCONN (known down): no result will come. 'now_ms' is the
+ * monotonic time, for the timeout. */
 int store_append(struct store *s, const char *key, const char *payload, const char *sadd_set,
                  const char *sadd_member, uint64_t ctx, int64_t now_ms);
+/* store_append, done only while this instance holds the stream's lease (see above): for the
+ * housekeeping of a jam that one process does. Fails with store_err_fenced otherwise. */
+int store_append_held(struct store *s, const char *key, const char *payload, uint64_t ctx,
+                      int64_t now_ms);
 
 /* Queue a fenced "SET <key> <value>" (copied) on behalf of stream 'stream_key' (a jam's snapshot
  * beside its stream): done only while this instance holds that stream's lease. Its result is a

@@ -141,6 +141,15 @@ static struct store_result *push_result(struct store *s, int kind, uint64_t ctx)
     return r;
 }
 
+/* What the tail would post for an entry just appended to 'key'. */
+static void post_tailed(struct store *s, const char *key, const char *id, const char *payload)
+{
+    struct store_result *t = push_result(s, STORE_TAILED, 0);
+    t->key = xstrdup(key);
+    t->payload = xstrdup(payload);
+    snprintf(t->id, sizeof t->id, "%s", id);
+}
+
 static void answer(struct store *s, struct fake_call *c, const char *err)
 {
     c->answered = true;
@@ -148,6 +157,11 @@ static void answer(struct store *s, struct fake_call *c, const char *err)
         err = s->fail;
         s->fail = NULL;
     }
+    char id[MSG_EVENT_ID_MAX + 1];
+    bool tailed = !err && c->kind == FAKE_APPEND && !s->no_tail;
+    snprintf(id, sizeof id, "%" PRIu64 "-0", s->next_ms);
+    if (tailed && s->tail_first)
+        post_tailed(s, c->key, id, c->payload);
     struct store_result *r = push_result(s, c->kind == FAKE_READ ? STORE_RANGE : STORE_APPENDED,
                                          c->ctx);
     r->err = err;
@@ -157,7 +171,8 @@ static void answer(struct store *s, struct fake_call *c, const char *err)
         return;
     pthread_mutex_lock(&lock);
     if (c->kind == FAKE_APPEND) {
-        snprintf(r->id, sizeof r->id, "%" PRIu64 "-0", s->next_ms++);
+        s->next_ms++;
+        snprintf(r->id, sizeof r->id, "%s", id);
         stream_add(s, c->key, r->id, c->payload);
         if (c->sadd_set && strcmp(c->sadd_set, KEYS_JAMS) == 0)
             add_member(s, c->sadd_member);
@@ -178,6 +193,8 @@ static void answer(struct store *s, struct fake_call *c, const char *err)
         r->n_entries = n;
     }
     pthread_mutex_unlock(&lock);
+    if (tailed && !s->tail_first)
+        post_tailed(s, c->key, id, c->payload);
 }
 
 static struct fake_call *record(struct store *s, enum fake_call_kind kind, const char *key,
@@ -219,6 +236,20 @@ int store_append(struct store *s, const char *key, const char *payload, const ch
     return 0;
 }
 
+int store_append_held(struct store *s, const char *key, const char *payload, uint64_t ctx,
+                      int64_t now_ms)
+{
+    int rc = refusal(s);
+    if (rc < 0)
+        return rc;
+    struct fake_call *c = record(s, FAKE_APPEND, key, ctx, now_ms);
+    c->payload = xstrdup(payload);
+    c->held = true;
+    if (!s->hold)
+        answer(s, c, NULL);
+    return 0;
+}
+
 int store_put(struct store *s, const char *stream_key, const char *key, const void *value,
               size_t len, uint64_t ctx, int64_t now_ms)
 {
@@ -254,6 +285,11 @@ void store_track(struct store *s, const char *key, const char *last_id)
 {
     snprintf(s->tracked_key, sizeof s->tracked_key, "%s", key);
     snprintf(s->tracked_id, sizeof s->tracked_id, "%s", last_id);
+}
+
+void store_tail_start(struct store *s)
+{
+    s->tail_on = true;
 }
 
 size_t store_poll(struct store *s, struct store_result *out, size_t max)

@@ -31,6 +31,7 @@ struct fake_call {
     unsigned char *value; /* put: a copy of the value, written to the key when answered */
     size_t value_len;
     bool answered;
+    bool held; /* append: store_append_held (the lease's) */
 };
 
 struct fake_stream {
@@ -58,6 +59,10 @@ struct store {
     char tracked_key[64], tracked_id[MSG_EVENT_ID_MAX + 1]; /* the last store_track */
     unsigned n_expires;                                     /* store_expire calls */
     uint64_t next_ms; /* the ms part of the next generated stream id */
+    /* The tail: an answered append's entry is posted as STORE_TAILED right after its
+     * STORE_APPENDED ('tail_first': right before it; 'no_tail': not at all, the test posts it). */
+    bool tail_first, no_tail;
+    bool tail_on; /* store_tail_start was called */
 };
 
 /* The fake store, up, answering at once. The synchronous start-up calls (store_get,

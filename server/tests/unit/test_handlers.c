@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "fakes/glue.h"
+#include "handlers.h"
 #include "hub.h"
 #include "jam.h"
 #include "keys.h"
+#include "now.h"
 #include "room.h"
 #include "session.h"
 #include "test.h"
@@ -351,6 +354,189 @@ TEST(token_expiry_follows_the_clock)
     glue_deinit(&g);
 }
 
+/* ---- several processes: the tail applies, the store only confirms -------------------------- */
+
+/* Write 'payload' to the jam's stream as another process would, and have the tail hand it over. */
+static void remote_entry(struct glue *g, char *payload)
+{
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+    fake_store_add_entry(g->store, key, NULL, payload);
+    fake_store_post(g->store, STORE_TAILED, key, last_stream_id(g), payload);
+    free(payload);
+}
+
+TEST(write_is_acked_once_applied_from_the_tail_in_either_order)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    struct jam *j = s->jam;
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+
+    /* Confirmed first: nothing is applied or acked until the tail has the entry. */
+    g.store->no_tail = true;
+    glue_send(&g, s, POST, "c1-1");
+    glue_settle(&g);
+    CHECK_EQ_INT(fifo_len(&s->queue), 0);
+    CHECK_EQ_INT(j->room->n_items, 0);
+    CHECK_EQ_INT(s->inflight, 1);
+    const struct fake_call *c = fake_store_last(g.store, FAKE_APPEND);
+    fake_store_post(g.store, STORE_TAILED, key, last_stream_id(&g), c ? c->payload : "");
+    glue_settle(&g);
+    char *ack = glue_pop(s);
+    CHECK(glue_is(ack, "ack") && strstr(ack, "\"item\":1"));
+    free(ack);
+    CHECK_EQ_INT(j->room->n_items, 1);
+    CHECK_EQ_INT(s->inflight, 0);
+
+    /* Tailed first: acked at the apply, once; the confirmation that follows adds nothing. */
+    g.store->no_tail = false;
+    g.store->tail_first = true;
+    ack = glue_call(&g, s, POST, "c1-2");
+    CHECK(glue_is(ack, "ack") && strstr(ack, "\"item\":2"));
+    free(ack);
+    CHECK_EQ_INT(fifo_len(&s->queue), 0);
+    CHECK_EQ_INT(j->room->n_items, 2);
+    CHECK_EQ_INT(s->inflight, 0);
+    CHECK_EQ_INT(smap_get(&j->pending_ops, "1:c1-2") == NULL, 1);
+done:
+    glue_deinit(&g);
+}
+
+/* The citizen's other tab voted through another process and reached the stream first: this vote,
+ * accepted against this process's state, is judged by apply and the sender gets its error. */
+TEST(write_that_lost_to_another_process_gets_apply_s_error)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    char *ack = glue_call(&g, s, POST, "c1-1");
+    free(ack);
+    g.store->hold = true;
+    glue_send(&g, s, "{\"type\":\"vote\",\"op\":\"v1\",\"item\":1}");
+    struct event other = {.type = EV_VOTED, .by = s->pid, .item = 1, .at_ms = net_wall_ms()};
+    snprintf(other.op, sizeof other.op, "tab2");
+    remote_entry(&g, codec_event_encode(&other));
+    glue_settle(&g);
+    CHECK_EQ_INT(s->jam->room->total_votes, 1);
+    fake_store_answer(g.store, NULL);
+    glue_settle(&g);
+    CHECK(glue_pop_error(s, "already_voted"));
+    CHECK_EQ_INT(s->jam->room->total_votes, 1);
+    CHECK(room_op_done(s->jam->room, s->pid, "v1") == NULL);
+    CHECK(room_op_done(s->jam->room, s->pid, "tab2") != NULL);
+    CHECK_EQ_INT(s->inflight, 0);
+done:
+    glue_deinit(&g);
+}
+
+/* Another process's join took the pid this one handed out: the join goes again with the next pid
+ * and the citizen is welcomed as that one. */
+TEST(join_that_lost_its_pid_joins_again)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    g.store->hold = true;
+    struct session *s = glue_open(&g);
+    glue_send(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"Ana\"}",
+              CODE);
+    int64_t pid = j->room->next_pid - 1; /* the one this join carries */
+    remote_entry(&g, glue_joined(pid));
+    glue_settle(&g);
+    CHECK(room_participant(j->room, pid) != NULL);
+    g.store->hold = false;
+    fake_store_answer(g.store, NULL); /* judged pid_taken: sent again, answered at once */
+    glue_settle(&g);
+    char *w = glue_pop(s);
+    CHECK(glue_is(w, "welcome"));
+    free(w);
+    CHECK(s->jam == j && !s->joining);
+    CHECK_EQ_INT(s->pid, pid + 1);
+    CHECK_EQ_STR(room_participant(j->room, pid + 1)->nickname, "Ana");
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), 2);
+    glue_deinit(&g);
+}
+
+/* The clock's phase_ended is housekeeping: appended under the jam's lease only. */
+TEST(deadline_is_appended_under_the_lease)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    CHECK(glue_start(&g, CODE) != NULL);
+    fake_net_advance(61 * 1000);
+    const struct now now = {net_now_ms(), net_wall_ms()};
+    handlers_check_deadline(g.hub, j, &now);
+    const struct fake_call *c = fake_store_last(g.store, FAKE_APPEND);
+    CHECK(c && c->held && strstr(c->payload, "phase_ended"));
+    glue_deinit(&g);
+}
+
+/* A write whose first attempt timed out may have landed (the tail may not have handed it over yet,
+ * say after an outage): its retry reads the stream first and gets busy; not there, the next retry
+ * appends; there, the retry waits for the tail and gets the ack of that one entry. */
+TEST(retry_of_a_write_in_doubt_reads_the_stream_first)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+    g.store->fail = store_err_timeout;
+    char *e = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(e, "error") && strstr(e, "storage_timeout"));
+    free(e);
+    size_t appends = fake_store_count(g.store, FAKE_APPEND);
+    glue_send(&g, s, POST, "c1-1");
+    CHECK(glue_pop_error(s, "busy"));
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_READ), 1);
+    glue_settle(&g); /* not in the stream */
+    char *ack = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(ack, "ack"));
+    free(ack);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends + 1);
+
+    /* Timed out, yet it landed: the stream has it, the tail has not handed it over. */
+    g.store->fail = store_err_timeout;
+    e = glue_call(&g, s, POST, "c1-2");
+    free(e);
+    struct event ev = {
+        .type = EV_POSTED, .by = s->pid, .kind = KIND_PROBLEM, .at_ms = net_wall_ms()};
+    snprintf(ev.op, sizeof ev.op, "c1-2");
+    ev.text = "Hot bus stops";
+    char *payload = codec_event_encode(&ev);
+    fake_store_add_entry(g.store, key, NULL, payload);
+    appends = fake_store_count(g.store, FAKE_APPEND);
+    glue_send(&g, s, POST, "c1-2");
+    CHECK(glue_pop_error(s, "busy"));
+    glue_settle(&g); /* found: still in doubt */
+    glue_send(&g, s, POST, "c1-2");
+    CHECK(glue_pop_error(s, "busy"));
+    glue_settle(&g);
+    fake_store_post(g.store, STORE_TAILED, key, last_stream_id(&g), payload);
+    free(payload);
+    glue_settle(&g);
+    ack = glue_call(&g, s, POST, "c1-2");
+    CHECK(glue_is(ack, "ack") && strstr(ack, last_stream_id(&g)));
+    free(ack);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends); /* stored once */
+    CHECK_EQ_INT(s->jam->room->n_items, 2);
+done:
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(join_is_stored_before_the_welcome);
@@ -367,5 +553,10 @@ int main(void)
     RUN(rejoin_catches_up_from_the_stream);
     RUN(rejoin_that_cannot_resume_gets_a_resync);
     RUN(token_expiry_follows_the_clock);
+    RUN(write_is_acked_once_applied_from_the_tail_in_either_order);
+    RUN(write_that_lost_to_another_process_gets_apply_s_error);
+    RUN(join_that_lost_its_pid_joins_again);
+    RUN(deadline_is_appended_under_the_lease);
+    RUN(retry_of_a_write_in_doubt_reads_the_stream_first);
     return test_done();
 }

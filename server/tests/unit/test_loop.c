@@ -153,7 +153,7 @@ TEST(one_wake_takes_every_waiting_result)
     for (int i = 0; i < N; i++) {
         char id[32], *payload = glue_joined(i + 1);
         snprintf(id, sizeof id, "18000000%05d-0", i);
-        fake_store_post(g.store, STORE_FOUND, j->key, id, payload);
+        fake_store_post(g.store, STORE_TAILED, j->key, id, payload);
         free(payload);
     }
     loop_on_wake(g.hub);

@@ -25,15 +25,15 @@ static struct now clock_now(void)
     return (struct now){net_now_ms(), net_wall_ms()};
 }
 
-/* Post a STORE_FOUND entry of jam CODE, with id "<ms>-0". */
+/* Post a STORE_TAILED entry (what the tail read) of jam CODE, with id "<ms>-0". */
 static void found(struct glue *g, const char *key, unsigned long long ms, const char *payload)
 {
     char id[MSG_EVENT_ID_MAX + 1];
     snprintf(id, sizeof id, "%llu-0", ms);
-    fake_store_post(g->store, STORE_FOUND, key, id, payload);
+    fake_store_post(g->store, STORE_TAILED, key, id, payload);
 }
 
-TEST(found_entries_apply_once)
+TEST(tailed_entries_apply_once)
 {
     struct glue g;
     glue_init(&g, NULL);
@@ -193,12 +193,36 @@ TEST(no_snapshot_while_recovering_or_down)
     glue_deinit(&g);
 }
 
+/* Another process holds the jam's lease, so it stores the snapshots: a put refused by the fence
+ * is asked again only after as many events, not at every tick. */
+TEST(fenced_snapshot_waits_for_as_many_events)
+{
+    const char *flags[] = {"--snapshot-every", "100", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    struct jam *j = glue_jam(&g, CODE);
+    struct now now = clock_now();
+    many_joins(&g, j, 99);
+    g.store->fail = store_err_fenced;
+    recovery_maybe_snapshot(g.hub, j, &now);
+    glue_settle(&g);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 1);
+    CHECK(!j->snap_inflight);
+    recovery_maybe_snapshot(g.hub, j, &now); /* the next tick */
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 1);
+    many_joins(&g, j, 100);
+    recovery_maybe_snapshot(g.hub, j, &now);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_PUT), 2);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
-    RUN(found_entries_apply_once);
+    RUN(tailed_entries_apply_once);
     RUN(found_entries_that_do_not_apply);
     RUN(start_up_replay_rebuilds_the_jams);
     RUN(snapshot_put_after_enough_events);
     RUN(no_snapshot_while_recovering_or_down);
+    RUN(fenced_snapshot_waits_for_as_many_events);
     return test_done();
 }

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "room.h"
+#include "snapshot.h"
 #include "test.h"
 
 #include "room_kit.h"
@@ -952,6 +953,162 @@ TEST(remove_participant_hides_posts_and_refuses_its_writes)
     room_free(r);
 }
 
+/* ---- apply is the judge: several processes, one stream ---------------------------------- */
+
+/* The rooms of processes A and B and a fresh replay, fed the same stream. */
+enum { PROC_A, PROC_B, REPLAY, N_ROOMS };
+
+/* Apply 'e' to every room as the next stream entry; every room must reach the same verdict. */
+static const char *apply_everywhere(struct room **rs, const struct event *e)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    const char *err = room_apply(rs[0], id, e, NULL);
+    for (int i = 1; i < N_ROOMS; i++)
+        CHECK(room_apply(rs[i], id, e, NULL) == err);
+    return err;
+}
+
+/* Check 'm' on the room of the process it entered (against that room only, as the server does). */
+static void check_on(struct room *r, int64_t pid, enum role role, struct msg *m, struct event *e)
+{
+    CHECK(room_check(r, pid, role, m, e) == NULL);
+    e->at_ms = 1000;
+}
+
+/* A jam with a moderator (pid 1) and a citizen (pid 2), started, two problems posted. */
+static void judge_rooms(struct room **rs, unsigned votes_per_phase)
+{
+    for (int i = 0; i < N_ROOMS; i++)
+        rs[i] = new_room(votes_per_phase);
+    struct msg jm = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .nickname = "Mo"};
+    struct msg jc = {.type = MSG_JOIN, .as = ROLE_CITIZEN, .nickname = "Ana"};
+    struct event e;
+    CHECK(room_check_join(rs[PROC_A], &jm, &e) == NULL);
+    CHECK(apply_everywhere(rs, &e) == NULL);
+    event_clear(&e);
+    CHECK(room_check_join(rs[PROC_B], &jc, &e) == NULL);
+    CHECK(apply_everywhere(rs, &e) == NULL);
+    event_clear(&e);
+    struct msg st = mk(MSG_START, "s");
+    check_on(rs[PROC_A], 1, ROLE_MODERATOR, &st, &e);
+    CHECK(apply_everywhere(rs, &e) == NULL);
+    event_clear(&e);
+    for (int i = 0; i < 2; i++) {
+        struct msg p = mk(MSG_POST, i ? "p1" : "p0");
+        p.kind = KIND_PROBLEM;
+        p.text = "Problem text";
+        check_on(rs[PROC_A], 1, ROLE_MODERATOR, &p, &e);
+        CHECK(apply_everywhere(rs, &e) == NULL);
+        event_clear(&e);
+    }
+}
+
+/* Every room in the same state: equal canonical snapshots. */
+static void check_same_state(struct room **rs)
+{
+    unsigned char *a, *b;
+    size_t la, lb;
+    snapshot_encode(rs[0], true, &a, &la);
+    for (int i = 1; i < N_ROOMS; i++) {
+        snapshot_encode(rs[i], true, &b, &lb);
+        CHECK(la == lb && memcmp(a, b, la) == 0);
+        free(b);
+    }
+    free(a);
+}
+
+static void free_rooms(struct room **rs)
+{
+    for (int i = 0; i < N_ROOMS; i++)
+        room_free(rs[i]);
+}
+
+/* Two writes that each process accepted against its own state, in either stream order: the first
+ * in the stream takes effect, the second is judged 'loser_err' everywhere and leaves no op
+ * record (its retry would be judged afresh), and every room ends in the same state. */
+static void judge_two(unsigned votes_per_phase, uint32_t item_a, uint32_t item_b,
+                      const char *loser_err)
+{
+    for (int b_first = 0; b_first < 2; b_first++) {
+        struct room *rs[N_ROOMS];
+        judge_rooms(rs, votes_per_phase);
+        struct msg va = mk(MSG_VOTE, "va"), vb = mk(MSG_VOTE, "vb");
+        va.item = item_a;
+        vb.item = item_b;
+        struct event ea, eb;
+        check_on(rs[PROC_A], 2, ROLE_CITIZEN, &va, &ea); /* one tab on A */
+        check_on(rs[PROC_B], 2, ROLE_CITIZEN, &vb, &eb); /* the other on B */
+        room_reserve(rs[PROC_A], &ea);
+        room_reserve(rs[PROC_B], &eb);
+        room_unreserve(rs[PROC_A], &ea);
+        room_unreserve(rs[PROC_B], &eb);
+        CHECK(apply_everywhere(rs, b_first ? &eb : &ea) == NULL);
+        CHECK_EQ_STR(apply_everywhere(rs, b_first ? &ea : &eb), loser_err);
+        for (int i = 0; i < N_ROOMS; i++) {
+            CHECK((room_op_done(rs[i], 2, "va") != NULL) == !b_first);
+            CHECK((room_op_done(rs[i], 2, "vb") != NULL) == (bool)b_first);
+            CHECK_EQ_INT(rs[i]->total_votes, 1);
+        }
+        check_same_state(rs);
+        event_clear(&ea);
+        event_clear(&eb);
+        free_rooms(rs);
+    }
+}
+
+TEST(judge_same_participant_votes_from_two_processes)
+{
+    judge_two(0, 1, 1, "already_voted");
+}
+
+TEST(judge_last_budget_point_spent_twice)
+{
+    judge_two(1, 1, 2, "budget_exhausted");
+}
+
+/* Two processes hand out the same next pid: the join first in the stream keeps it, the other is
+ * judged room_err_pid_taken everywhere, and a join again with the pid the loser now knows of
+ * takes effect. */
+TEST(judge_joins_that_took_the_same_pid)
+{
+    struct room *rs[N_ROOMS];
+    judge_rooms(rs, 0);
+    struct msg ja = {.type = MSG_JOIN, .as = ROLE_CITIZEN, .nickname = "Bo"};
+    struct msg jb = {.type = MSG_JOIN, .as = ROLE_CITIZEN, .nickname = "Cy"};
+    struct event ea, eb;
+    CHECK(room_check_join(rs[PROC_A], &ja, &ea) == NULL);
+    CHECK(room_check_join(rs[PROC_B], &jb, &eb) == NULL);
+    CHECK_EQ_INT(ea.pid, eb.pid);
+    CHECK(apply_everywhere(rs, &ea) == NULL);
+    CHECK(apply_everywhere(rs, &eb) == room_err_pid_taken);
+    CHECK_EQ_STR(room_participant(rs[REPLAY], ea.pid)->nickname, "Bo");
+    eb.pid = rs[PROC_B]->next_pid;
+    CHECK(eb.pid > ea.pid);
+    CHECK(apply_everywhere(rs, &eb) == NULL);
+    CHECK_EQ_INT(rs[REPLAY]->n_participants, 4);
+    check_same_state(rs);
+    event_clear(&ea);
+    event_clear(&eb);
+    free_rooms(rs);
+}
+
+/* A phase deadline stored twice (two lease holders in turn, or a retry): the second phase_ended
+ * names a phase no longer running and has no effect anywhere. */
+TEST(judge_phase_ended_twice)
+{
+    struct room *rs[N_ROOMS];
+    judge_rooms(rs, 0);
+    struct event ea, eb;
+    CHECK(room_check_deadline(rs[PROC_A], 1000 + 60 * 1000, &ea));
+    CHECK(room_check_deadline(rs[PROC_B], 1000 + 60 * 1000, &eb));
+    CHECK(apply_everywhere(rs, &ea) == NULL);
+    CHECK_EQ_STR(apply_everywhere(rs, &eb), "not_running");
+    CHECK_EQ_INT(rs[REPLAY]->clock.index, 1);
+    check_same_state(rs);
+    free_rooms(rs);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -974,5 +1131,9 @@ int main(void)
     RUN(item_quota_per_participant_and_hidden_items_free_the_jam);
     RUN(pending_writes_per_participant_across_sessions);
     RUN(remove_participant_hides_posts_and_refuses_its_writes);
+    RUN(judge_same_participant_votes_from_two_processes);
+    RUN(judge_last_budget_point_spent_twice);
+    RUN(judge_joins_that_took_the_same_pid);
+    RUN(judge_phase_ended_twice);
     return test_done();
 }
