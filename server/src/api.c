@@ -141,7 +141,7 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
     if (!j)
         net_http_reply(h->net, req->id, 404, view_http_error("no_such_jam", NULL));
     else if (!rest[0])
-        net_http_reply(h->net, req->id, 200, view_summary(j->room, now->wall_ms));
+        net_http_reply(h->net, req->id, 200, view_summary(j->room, now->wall_ms, h->public_url));
     else if (strcmp(rest, "/log") == 0)
         net_http_reply(h->net, req->id, 200, view_modlog(j->room));
     else if (strcmp(rest, "/digest") == 0)

@@ -56,7 +56,7 @@ static json_t *clock_json(const struct room *r, int64_t now_ms)
 static json_t *stats_json(const struct room *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "participants", json_integer((json_int_t)r->n_participants));
+    json_object_set_new(o, "participants", json_integer(r->n_citizens));
     json_object_set_new(o, "online", json_integer(r->online));
     json_object_set_new(o, "items", json_integer(r->n_visible));
     json_object_set_new(o, "votes", json_integer(r->total_votes));
@@ -392,9 +392,12 @@ char *view_status(bool storage_ok)
     return dump(o);
 }
 
-char *view_summary(const struct room *r, int64_t now_ms)
+char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
 {
     json_t *o = jam_json(r);
+    char url[600];
+    snprintf(url, sizeof url, "%s/#%s", public_url, r->cfg.code);
+    json_object_set_new(o, "join_url", json_string(url));
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r));
     json_object_set_new(o, "event_id", json_string(r->last_id));

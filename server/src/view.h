@@ -44,7 +44,9 @@ char *view_pong(bool has_t, int64_t t);
 char *view_status(bool storage_ok);
 
 /* HTTP bodies */
-char *view_summary(const struct room *r, int64_t now_ms);
+/* The public summary of GET /api/jams/<code>; "join_url" is '<public_url>/#<code>', so that a
+ * screen shows the public address even when it was opened on another one. */
+char *view_summary(const struct room *r, int64_t now_ms, const char *public_url);
 char *view_modlog(const struct room *r);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);

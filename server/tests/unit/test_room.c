@@ -598,6 +598,8 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(n1, n2);
         CHECK(memcmp(t1, t2, n1 * sizeof *t1) == 0);
         CHECK_EQ_INT(copy->total_votes, r->total_votes);
+        CHECK_EQ_INT(r->n_citizens, 2); /* the moderator is a participant, not a citizen */
+        CHECK_EQ_INT(copy->n_citizens, r->n_citizens);
         CHECK(room_op_done(copy, 2, "v1") != NULL);
         CHECK_EQ_INT(copy->clock.state, CLOCK_PAUSED);
         /* The copy goes on exactly like the original. */
