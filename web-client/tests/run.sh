@@ -9,7 +9,7 @@ if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
   exit 1
 fi
 passed=0 failed=0
-for t in engines.test.mjs qr.test.mjs browser.test.mjs; do
+for t in engines.test.mjs qr.test.mjs browser.test.mjs screen.test.mjs; do
   out=$(node "$t" 2>&1); rc=$?
   echo "$out"
   line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)

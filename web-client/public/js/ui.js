@@ -56,6 +56,23 @@ export function parentLine(state, item) {
   return t('builds_on', { text });
 }
 
+// In design and diffuse the new contributions (refinements, pledges) belong to an idea: pages show
+// them under it rather than in a list of their own. The child kind of the phase, or null.
+export function lineageKind(state) {
+  const r = state.rules;
+  return r.parent === 'idea' && (r.post === 'refinement' || r.post === 'pledge') ? r.post : null;
+}
+
+// The visible items of 'kind' grouped by the item they build on (parent id -> items, best first).
+export function childrenByParent(state, kind) {
+  const by = new Map();
+  for (const it of state.rankedItems(kind)) {
+    if (!by.has(it.parent)) by.set(it.parent, []);
+    by.get(it.parent).push(it);
+  }
+  return by;
+}
+
 // Keeps a banner element in step with the connection status (with a live retry countdown).
 export function bindConnBanner(conn, banner, { onlineLabelEl } = {}) {
   if (banner._unbind) banner._unbind();
