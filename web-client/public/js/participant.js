@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from '
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKind, childrenByParent } from './ui.js';
 
 applyStrings(t);
 
@@ -391,8 +391,34 @@ function listKinds() {
   return KINDS.filter((k) => set.has(k));
 }
 
+// Design and diffuse: refinements and pledges are listed under their idea (see renderChildren), not
+// in a section of their own far below the ideas.
+function rankKinds() {
+  const child = lineageKind(state);
+  return listKinds().filter((k) => k !== child);
+}
+
+// The idea's refinements or pledges, best first, in a list inside its row (with their own votes).
+function renderChildren(li, idea, byParent, kind) {
+  let ol = li.querySelector(':scope > .item-children');
+  const kids = (byParent && byParent.get(idea.id)) || [];
+  if (!ol) {
+    if (!kids.length) return;
+    ol = h('ol', { class: 'item-list item-children' });
+    li.append(ol);
+  }
+  const votable = state.canWrite && state.rules.vote.includes(kind);
+  renderKeyed(ol, kids, (it) => it.id, createItem, (kli, it, i) => {
+    updateItem(kli, it, i, { votable });
+    show(kli.querySelector('.item-parent'), false); // it stands under its parent
+  });
+  show(ol, kids.length > 0);
+}
+
 function renderRank() {
-  const kinds = listKinds();
+  const kinds = rankKinds();
+  const child = lineageKind(state);
+  const byParent = child ? childrenByParent(state, child) : null;
   const container = els.rankLists;
   const sections = new Map();
   for (const sec of Array.from(container.children)) sections.set(sec.dataset.kind, sec);
@@ -418,8 +444,10 @@ function renderRank() {
     const limit = showLimit[kind] || 50;
     setText(sec.querySelector('h2'), `${t('kinds_' + kind)} (${all.length})`);
     const votable = state.canWrite && state.rules.vote.includes(kind);
-    renderKeyed(sec.querySelector('ol'), all.slice(0, limit), (it) => it.id, createItem,
-      (li, it, i) => updateItem(li, it, i, { votable }));
+    renderKeyed(sec.querySelector('ol'), all.slice(0, limit), (it) => it.id, createItem, (li, it, i) => {
+      updateItem(li, it, i, { votable });
+      renderChildren(li, it, kind === 'idea' ? byParent : null, child);
+    });
     show(sec.querySelector('.kind-empty'), all.length === 0);
     show(sec.querySelector('.more'), all.length > limit);
   });
