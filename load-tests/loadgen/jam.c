@@ -103,8 +103,7 @@ void jam_send_join(jam_t *j, conn_t *c)
     if (c->role == ROLE_MODERATOR)
         n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\",\"nickname\":\"mod\"}",
                      j->code, j->secret);
-    else
-        n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"u%u\"}", j->code, c->id);
+    else n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"u%u\"}", j->code, c->id);
     ws_text(&c->ws, buf, (size_t)n);
 }
 

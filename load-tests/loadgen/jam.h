@@ -20,7 +20,7 @@
 enum { ROLE_CITIZEN, ROLE_MODERATOR, ROLE_WRITER, ROLE_SCREEN }; /* writer, screen: resume-storm only */
 
 typedef struct conn {
-    ws_conn_t ws; /* first: the WebSocket callbacks' pointer is the connection's */
+    ws_conn_t ws;                       /* first: the WebSocket callbacks' pointer is the connection's */
     uint8_t role, got_welcome, pending; /* pending: a write in flight */
     uint32_t id;                        /* index in jam_t.conns */
     uint64_t t_start, t_joined;

@@ -65,8 +65,8 @@ void hist_json_ms(FILE *f, const char *name, const hist_t *h, bool comma)
     fprintf(f,
             "  \"%s\": {\"count\": %" PRIu64 ", \"mean_ms\": %.3f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, "
             "\"p999_ms\": %.3f, \"max_ms\": %.3f, \"min_ms\": %.3f}%s\n",
-            name, h->n, h->n ? h->sum / h->n / 1e3 : 0.0, h_pct(h, 50) / 1e3, h_pct(h, 90) / 1e3, h_pct(h, 99) / 1e3,
-            h_pct(h, 99.9) / 1e3, h->max / 1e3, h->min / 1e3, comma ? "," : "");
+            name, h->n, h->n ? h->sum / h->n / 1e3 : 0.0, h_pct(h, 50) / 1e3, h_pct(h, 90) / 1e3, h_pct(h, 99) / 1e3, h_pct(h, 99.9) / 1e3,
+            h->max / 1e3, h->min / 1e3, comma ? "," : "");
 }
 
 void hist_json_unit(FILE *f, const char *name, const hist_t *h, double div, const char *unit, bool comma)

@@ -55,8 +55,9 @@ static const optdef_t table[] = {
     {"writers", "W", O_INT, AT(writers), "resume-storm: writer sessions (auto: 1 per 10 writes/s, at least 4)"},
     {"post-frac", "F", O_DBL, AT(post_frac), "resume-storm: share of the away events that are posts (0.1)"},
     {"catchup-timeout", "S", O_DBL, AT(catchup_timeout), "resume-storm: seconds for all to catch up (60)"},
-    {"resume-gate", "FILE", O_STR, AT(resume_gate), "resume-storm: after the away phase (mark \"away_done\"), wait for FILE "
-                                                    "holding \"PORT [PID]\" (cojamd restarted)"},
+    {"resume-gate", "FILE", O_STR, AT(resume_gate),
+     "resume-storm: after the away phase (mark \"away_done\"), wait for FILE "
+     "holding \"PORT [PID]\" (cojamd restarted)"},
     {"gate-timeout", "S", O_DBL, AT(gate_timeout), "resume-storm: seconds to wait for the gate (120)"},
     {"verify-every", "K", O_INT, AT(verify_every), "resume-storm: check every K-th client's state (50; 0 off)"},
 };

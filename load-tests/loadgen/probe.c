@@ -55,8 +55,8 @@ uint64_t machine_busy_ticks(uint64_t *irq_ticks)
     FILE *f = fopen("/proc/stat", "r");
     if (!f) return 0;
     unsigned long long v[10] = {0};
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                   &v[7], &v[8], &v[9]);
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                   &v[8], &v[9]);
     fclose(f);
     if (n < 8) return 0;
     *irq_ticks = v[5] + v[6];
@@ -85,10 +85,7 @@ static int tcp_connect_blocking(const char *host, int port, double timeout_s)
     return fd;
 }
 
-static int stream_key(char *key, size_t ksz, const char *jam_code)
-{
-    return snprintf(key, ksz, "cojam:jam:%s:events", jam_code);
-}
+static int stream_key(char *key, size_t ksz, const char *jam_code) { return snprintf(key, ksz, "cojam:jam:%s:events", jam_code); }
 
 long redis_xlen(const char *host, int port, const char *jam_code)
 {

@@ -55,10 +55,10 @@ typedef struct {
 typedef struct {
     wr_t *w; /* every write, in send order */
     uint32_t nw, capw;
-    uint32_t first_out; /* first possibly pending write */
-    lent_t *L;          /* acked writes by event id */
-    uint32_t nL, capL, settled; /* L[0..settled) are final */
-    evid_t watermark;           /* no future ack can have an id below this */
+    uint32_t first_out;                        /* first possibly pending write */
+    lent_t *L;                                 /* acked writes by event id */
+    uint32_t nL, capL, settled;                /* L[0..settled) are final */
+    evid_t watermark;                          /* no future ack can have an id below this */
     hist_t h_ack, h_lat, h_lat_sec, h_ack_sec; /* *_sec: since the last progress line */
     uint64_t sent_meas, acked_meas, err_meas, acked_total, sent_total, samples_total;
     uint64_t ring_overflow, late_unmeasurable;

@@ -6,12 +6,12 @@
  * are not counted; the next --duration s are measured (samples.h); then a drain.  Vote-to-screen
  * latency is measured for every client and every write.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -36,8 +36,8 @@ static void send_write(jam_t *j, conn_t *c, bool measured)
     wr_t *w = &lg_samples.w[k];
     if (load.posts) {
         w->kind = WK_POST;
-        n = snprintf(buf, sizeof buf, "{\"type\":\"post\",\"op\":\"w%u\",\"kind\":\"idea\",\"text\":\"Idea %u from citizen u%u\"}", k,
-                     k, c->id);
+        n = snprintf(buf, sizeof buf, "{\"type\":\"post\",\"op\":\"w%u\",\"kind\":\"idea\",\"text\":\"Idea %u from citizen u%u\"}", k, k,
+                     c->id);
     } else {
         uint64_t all = j->nitems >= 64 ? ~0ull : (1ull << j->nitems) - 1;
         uint64_t free_ = all & ~c->voted_mask;
@@ -192,23 +192,28 @@ static int load_run(jam_t *j)
     double self_cpu = win > 0 ? 100.0 * (self1 - self0) / win : -1;
     double mach_cpu = (mach0 && mach1 && win > 0) ? 100.0 * (double)(mach1 - mach0) / hz / win : -1;
     double irq_cpu = (mach0 && mach1 && win > 0) ? 100.0 * (double)(irq1 - irq0) / hz / win : -1;
-    double other_cpu = mach_cpu >= 0 ? mach_cpu - (srv_cpu > 0 ? srv_cpu : 0) - (red_cpu > 0 ? red_cpu : 0) - (self_cpu > 0 ? self_cpu : 0) : -1;
+    double other_cpu = mach_cpu >= 0 ? mach_cpu - (srv_cpu > 0 ? srv_cpu : 0) - (red_cpu > 0 ? red_cpu : 0) - (self_cpu > 0 ? self_cpu : 0)
+                                     : -1;
     double ev_s = (xlen0 >= 0 && xlen1 >= 0 && win > 0) ? (double)(xlen1 - xlen0) / win : -1;
-    double rss_per_conn = (p_before.ok && p_idle.ok && joined_at_idle) ? (double)(p_idle.rss_kb - p_before.rss_kb) * 1024.0 / joined_at_idle : -1;
+    double rss_per_conn = (p_before.ok && p_idle.ok && joined_at_idle) ? (double)(p_idle.rss_kb - p_before.rss_kb) * 1024.0 / joined_at_idle
+                                                                       : -1;
     procs_t p_end = proc_read(opt->server_pid);
 
     FILE *o = stdout;
     fprintf(o, "\n== cojam loadgen: %s%s%s  clients %d  rate %.0f/s  duration %.0f s  warmup %.0f s  jam %s\n", j->sc->name,
             opt->label ? "  " : "", opt->label ? opt->label : "", opt->clients, opt->rate, opt->duration, opt->warmup, j->code);
-    fprintf(o, "  connect: joined %" PRIu64 "/%d, failed %" PRIu64 ", all joined in %.3f s, alive at end %d, dropped after join %" PRIu64 "\n",
+    fprintf(o,
+            "  connect: joined %" PRIu64 "/%d, failed %" PRIu64 ", all joined in %.3f s, alive at end %d, dropped after join %" PRIu64 "\n",
             j->n.joined, opt->clients, j->n.failed, t_all_joined, alive, j->n.closed_after_join);
     if (load.writes) {
-        fprintf(o, "  writes: sent %" PRIu64 " (measured %" PRIu64 "), acked measured %" PRIu64 " = %.1f/s, errors %" PRIu64
-                   ", skipped (writer busy) %" PRIu64 ", unacked %" PRIu64 "\n",
-                lg_samples.sent_total, lg_samples.sent_meas, lg_samples.acked_meas, win > 0 ? lg_samples.acked_meas / win : 0, lg_samples.err_meas, load.skipped,
-                pending_left);
-        fprintf(o, "  delivery: samples %" PRIu64 " / expected %.0f = ratio %.6f  (gaps %" PRIu64 ", resyncs %" PRIu64
-                   ", ring overflow %" PRIu64 ", unmeasurable late acks %" PRIu64 ")\n",
+        fprintf(o,
+                "  writes: sent %" PRIu64 " (measured %" PRIu64 "), acked measured %" PRIu64 " = %.1f/s, errors %" PRIu64
+                ", skipped (writer busy) %" PRIu64 ", unacked %" PRIu64 "\n",
+                lg_samples.sent_total, lg_samples.sent_meas, lg_samples.acked_meas, win > 0 ? lg_samples.acked_meas / win : 0,
+                lg_samples.err_meas, load.skipped, pending_left);
+        fprintf(o,
+                "  delivery: samples %" PRIu64 " / expected %.0f = ratio %.6f  (gaps %" PRIu64 ", resyncs %" PRIu64
+                ", ring overflow %" PRIu64 ", unmeasurable late acks %" PRIu64 ")\n",
                 samples_alive, expected, ratio, j->n.gaps, j->n.resyncs, lg_samples.ring_overflow, lg_samples.late_unmeasurable);
     }
     fprintf(o, "  %-22s %12s %9s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "mean", "p50", "p90", "p99", "p99.9", "max");
@@ -219,8 +224,9 @@ static int load_run(jam_t *j)
     }
     fprintf(o, "  server: cpu %.1f%% of one core, rss before %ld KiB, idle %ld KiB (%.0f B/conn), end %ld KiB, peak %ld KiB\n", srv_cpu,
             p_before.rss_kb, p_idle.rss_kb, rss_per_conn, p_end.rss_kb, p_end.hwm_kb);
-    fprintf(o, "  redis: events persisted %.1f/s, cpu %.1f%%   loadgen cpu %.1f%%   frames in %" PRIu64 " (updates %" PRIu64
-               ", fallback parses %" PRIu64 "), pings %" PRIu64 "\n",
+    fprintf(o,
+            "  redis: events persisted %.1f/s, cpu %.1f%%   loadgen cpu %.1f%%   frames in %" PRIu64 " (updates %" PRIu64
+            ", fallback parses %" PRIu64 "), pings %" PRIu64 "\n",
             ev_s, red_cpu, self_cpu, j->n.frames_in, j->n.updates, j->n.fallback_parse, ws_pings());
     fprintf(o, "  machine: processes %.1f%% + irq/softirq %.1f%% of %ld cores x 100%% (other processes: %.1f%%)\n", mach_cpu, irq_cpu,
             sysconf(_SC_NPROCESSORS_ONLN), other_cpu);
@@ -232,20 +238,25 @@ static int load_run(jam_t *j)
     if (opt->json) {
         FILE *f = fopen(opt->json, "w");
         if (!f) die("cannot write %s: %s", opt->json, strerror(errno));
-        fprintf(f, "{\n  \"scenario\": \"%s\",\n  \"label\": \"%s\",\n  \"clients\": %d,\n  \"rate\": %.3f,\n  \"duration_s\": %.3f,\n"
-                   "  \"warmup_s\": %.3f,\n  \"writers\": %d,\n  \"sources\": %d,\n  \"jam\": \"%s\",\n",
-                j->sc->name, opt->label ? opt->label : "", opt->clients, opt->rate, opt->duration, opt->warmup, load.nwriters, opt->ws.sources,
-                j->code);
-        fprintf(f, "  \"joined\": %" PRIu64 ",\n  \"connect_failed\": %" PRIu64 ",\n  \"all_joined_s\": %.6f,\n  \"alive_at_end\": %d,\n"
-                   "  \"dropped_after_join\": %" PRIu64 ",\n",
+        fprintf(f,
+                "{\n  \"scenario\": \"%s\",\n  \"label\": \"%s\",\n  \"clients\": %d,\n  \"rate\": %.3f,\n  \"duration_s\": %.3f,\n"
+                "  \"warmup_s\": %.3f,\n  \"writers\": %d,\n  \"sources\": %d,\n  \"jam\": \"%s\",\n",
+                j->sc->name, opt->label ? opt->label : "", opt->clients, opt->rate, opt->duration, opt->warmup, load.nwriters,
+                opt->ws.sources, j->code);
+        fprintf(f,
+                "  \"joined\": %" PRIu64 ",\n  \"connect_failed\": %" PRIu64 ",\n  \"all_joined_s\": %.6f,\n  \"alive_at_end\": %d,\n"
+                "  \"dropped_after_join\": %" PRIu64 ",\n",
                 j->n.joined, j->n.failed, t_all_joined, alive, j->n.closed_after_join);
-        fprintf(f, "  \"writes_sent\": %" PRIu64 ",\n  \"writes_sent_measured\": %" PRIu64 ",\n  \"writes_acked_measured\": %" PRIu64
-                   ",\n  \"writes_errors_measured\": %" PRIu64 ",\n  \"writes_skipped_busy\": %" PRIu64 ",\n  \"writes_unacked\": %" PRIu64
-                   ",\n  \"acked_per_s\": %.3f,\n",
-                lg_samples.sent_total, lg_samples.sent_meas, lg_samples.acked_meas, lg_samples.err_meas, load.skipped, pending_left, win > 0 ? lg_samples.acked_meas / win : 0);
-        fprintf(f, "  \"samples\": %" PRIu64 ",\n  \"samples_expected\": %.0f,\n  \"delivery_ratio\": %.9f,\n  \"gaps\": %" PRIu64
-                   ",\n  \"resyncs\": %" PRIu64 ",\n  \"ring_overflow\": %" PRIu64 ",\n  \"late_unmeasurable\": %" PRIu64 ",\n"
-                   "  \"delivery_exact\": %s,\n",
+        fprintf(f,
+                "  \"writes_sent\": %" PRIu64 ",\n  \"writes_sent_measured\": %" PRIu64 ",\n  \"writes_acked_measured\": %" PRIu64
+                ",\n  \"writes_errors_measured\": %" PRIu64 ",\n  \"writes_skipped_busy\": %" PRIu64 ",\n  \"writes_unacked\": %" PRIu64
+                ",\n  \"acked_per_s\": %.3f,\n",
+                lg_samples.sent_total, lg_samples.sent_meas, lg_samples.acked_meas, lg_samples.err_meas, load.skipped, pending_left,
+                win > 0 ? lg_samples.acked_meas / win : 0);
+        fprintf(f,
+                "  \"samples\": %" PRIu64 ",\n  \"samples_expected\": %.0f,\n  \"delivery_ratio\": %.9f,\n  \"gaps\": %" PRIu64
+                ",\n  \"resyncs\": %" PRIu64 ",\n  \"ring_overflow\": %" PRIu64 ",\n  \"late_unmeasurable\": %" PRIu64 ",\n"
+                "  \"delivery_exact\": %s,\n",
                 samples_alive, expected, ratio, j->n.gaps, j->n.resyncs, lg_samples.ring_overflow, lg_samples.late_unmeasurable,
                 (lg_samples.acked_meas > 0 && samples_alive == lg_samples.acked_meas * (uint64_t)alive) ? "true" : "false");
         hist_json_ms(f, "connect_ms", &j->h_connect, true);
@@ -253,13 +264,15 @@ static int load_run(jam_t *j)
         hist_json_ms(f, "vote_to_screen_ms", &lg_samples.h_lat, true);
         fprintf(f, "  \"measure_window_s\": %.6f,\n  \"server_cpu_pct\": %.2f,\n  \"redis_cpu_pct\": %.2f,\n  \"loadgen_cpu_pct\": %.2f,\n",
                 win, srv_cpu, red_cpu, self_cpu);
-        fprintf(f, "  \"machine_cpu_pct\": %.2f,\n  \"irq_softirq_cpu_pct\": %.2f,\n  \"other_cpu_pct\": %.2f,\n  \"cpus\": %ld,\n", mach_cpu, irq_cpu, other_cpu,
-                sysconf(_SC_NPROCESSORS_ONLN));
-        fprintf(f, "  \"rss_before_kib\": %ld,\n  \"rss_idle_kib\": %ld,\n  \"rss_end_kib\": %ld,\n  \"rss_peak_kib\": %ld,\n"
-                   "  \"rss_per_idle_conn_bytes\": %.1f,\n",
+        fprintf(f, "  \"machine_cpu_pct\": %.2f,\n  \"irq_softirq_cpu_pct\": %.2f,\n  \"other_cpu_pct\": %.2f,\n  \"cpus\": %ld,\n",
+                mach_cpu, irq_cpu, other_cpu, sysconf(_SC_NPROCESSORS_ONLN));
+        fprintf(f,
+                "  \"rss_before_kib\": %ld,\n  \"rss_idle_kib\": %ld,\n  \"rss_end_kib\": %ld,\n  \"rss_peak_kib\": %ld,\n"
+                "  \"rss_per_idle_conn_bytes\": %.1f,\n",
                 p_before.rss_kb, p_idle.rss_kb, p_end.rss_kb, p_end.hwm_kb, rss_per_conn);
-        fprintf(f, "  \"redis_events_per_s\": %.3f,\n  \"xlen_start\": %ld,\n  \"xlen_end\": %ld,\n  \"frames_in\": %" PRIu64
-                   ",\n  \"updates_in\": %" PRIu64 ",\n  \"bytes_in\": %" PRIu64 ",\n  \"fallback_parses\": %" PRIu64 ",\n",
+        fprintf(f,
+                "  \"redis_events_per_s\": %.3f,\n  \"xlen_start\": %ld,\n  \"xlen_end\": %ld,\n  \"frames_in\": %" PRIu64
+                ",\n  \"updates_in\": %" PRIu64 ",\n  \"bytes_in\": %" PRIu64 ",\n  \"fallback_parses\": %" PRIu64 ",\n",
                 ev_s, xlen0, xlen1, j->n.frames_in, j->n.updates, j->n.bytes_in, j->n.fallback_parse);
         fprintf(f, "  \"errors_total\": %" PRIu64 ",\n", lg_errs.total);
         errs_json(f, "errors", &lg_errs, false);
@@ -284,8 +297,8 @@ static void load_tick(jam_t *j, uint64_t t)
             "[%6.2fs] %-8s joined %d/%d  sent %" PRIu64 "/s acked %" PRIu64 "/s out %u  frames %" PRIu64 "/s  samples %" PRIu64
             "/s  v2s p50 %.1f p99 %.1f max %.1f ms  ack p99 %.1f ms  err %" PRIu64 "\n",
             since_s(t), j->phase, alive, j->opt->clients, S->sent_total - prev.sent, S->acked_total - prev.acked, wlog_pending(),
-            j->n.frames_in - prev.frames, S->samples_total - prev.samples, h_pct(&S->h_lat_sec, 50) / 1e3,
-            h_pct(&S->h_lat_sec, 99) / 1e3, S->h_lat_sec.max / 1e3, h_pct(&S->h_ack_sec, 99) / 1e3, lg_errs.total);
+            j->n.frames_in - prev.frames, S->samples_total - prev.samples, h_pct(&S->h_lat_sec, 50) / 1e3, h_pct(&S->h_lat_sec, 99) / 1e3,
+            S->h_lat_sec.max / 1e3, h_pct(&S->h_ack_sec, 99) / 1e3, lg_errs.total);
     prev.sent = S->sent_total;
     prev.acked = S->acked_total;
     prev.samples = S->samples_total;
@@ -296,10 +309,7 @@ static void load_tick(jam_t *j, uint64_t t)
 
 /* ---------------------------------------------------------- the three */
 
-static double load_budget(const options_t *o)
-{
-    return 20 + o->connect_timeout + o->idle_settle + o->warmup + o->duration + o->drain + 10;
-}
+static double load_budget(const options_t *o) { return 20 + o->connect_timeout + o->idle_settle + o->warmup + o->duration + o->drain + 10; }
 
 static int moderator_ideas(const options_t *o) { return o->ideas; }
 static int no_ideas(const options_t *o)
@@ -331,15 +341,31 @@ static int idea_run(jam_t *j)
 }
 
 const scenario_t sc_jam_vote = {
-    .name = "jam-vote", .moderator = true, .extra_conns = no_extra, .budget = load_budget, .ideas = moderator_ideas,
-    .run = vote_run, .on_tick = load_tick,
+    .name = "jam-vote",
+    .moderator = true,
+    .extra_conns = no_extra,
+    .budget = load_budget,
+    .ideas = moderator_ideas,
+    .run = vote_run,
+    .on_tick = load_tick,
 };
 
 const scenario_t sc_idea_storm = {
-    .name = "idea-storm", .moderator = true, .configure = idea_configure, .extra_conns = no_extra, .budget = load_budget,
-    .ideas = no_ideas, .run = idea_run, .on_tick = load_tick,
+    .name = "idea-storm",
+    .moderator = true,
+    .configure = idea_configure,
+    .extra_conns = no_extra,
+    .budget = load_budget,
+    .ideas = no_ideas,
+    .run = idea_run,
+    .on_tick = load_tick,
 };
 
 const scenario_t sc_join_storm = {
-    .name = "join-storm", .extra_conns = no_extra, .budget = load_budget, .ideas = no_ideas, .run = load_run, .on_tick = load_tick,
+    .name = "join-storm",
+    .extra_conns = no_extra,
+    .budget = load_budget,
+    .ideas = no_ideas,
+    .run = load_run,
+    .on_tick = load_tick,
 };

@@ -100,13 +100,11 @@ static bool rs_send_join(jam_t *j, conn_t *c)
     if (c->role == ROLE_WRITER)
         n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\",\"nickname\":\"w%u\"}", j->code,
                      c->id - (uint32_t)wr_base(j));
-    else if (c->role == ROLE_SCREEN)
-        n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"screen\"}", j->code);
+    else if (c->role == ROLE_SCREEN) n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"screen\"}", j->code);
     else if (g_resume_phase && rs_mine(j, c) && g_rs[c->id].token)
         n = snprintf(buf, sizeof buf, "{\"type\":\"join\",\"token\":\"%s\",\"last_event_id\":\"%" PRIu64 "-%" PRIu64 "\"}",
                      g_rs[c->id].token, g_rs[c->id].L.ms, g_rs[c->id].L.seq);
-    else
-        return false;
+    else return false;
     if (n <= 0 || (size_t)n >= sizeof buf) die("join message too long");
     ws_text(&c->ws, buf, (size_t)n);
     return true;
@@ -234,9 +232,7 @@ static void wr_send(jam_t *j, int wi)
                      "{\"type\":\"post\",\"op\":\"r%u\",\"kind\":\"idea\",\"text\":\"Idea %u from writer w%d: shade the bus stops "
                      "on the main square with trees and awnings\"}",
                      w->seq, w->seq, wi);
-    else
-        n = snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"op\":\"r%u\",\"item\":%d}", w->kind ? "unvote" : "vote", w->seq,
-                     g_it[w->item]);
+    else n = snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"op\":\"r%u\",\"item\":%d}", w->kind ? "unvote" : "vote", w->seq, g_it[w->item]);
     uint64_t t = now_us();
     w->busy = 1;
     w->t_send = t;
@@ -303,8 +299,7 @@ static void wr_on_error(jam_t *j, conn_t *c, const char *op, size_t oplen, const
     if (!w->busy) return;
     if (op && oplen > 1 && (op[0] != 'r' || strtoul(op + 1, NULL, 10) != w->seq)) return; /* not the write in flight */
 #define CODE(lit) (codelen == sizeof(lit) - 1 && !memcmp(code, lit, codelen))
-    bool retry = CODE("busy") || CODE("rate_limited") || CODE("storage_unavailable") || CODE("storage_timeout") ||
-                 CODE("not_owner");
+    bool retry = CODE("busy") || CODE("rate_limited") || CODE("storage_unavailable") || CODE("storage_timeout") || CODE("not_owner");
     if (retry && w->tries < 50) {
         w->tries++;
         w->retry_at = now_us() + 100000; /* the same op again */
@@ -434,8 +429,7 @@ static void vf_feed(jam_t *j, conn_t *c, const char *s, size_t n, bool snapshot)
     json_t *st = *slot, *votes = json_object_get(st, "votes"), *items = json_object_get(st, "items");
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(m, "items"), i, it)
-    {
+    json_array_foreach(json_object_get(m, "items"), i, it) {
         json_t *id = json_object_get(it, "id");
         if (!json_is_integer(id)) continue;
         char k[24];
@@ -457,23 +451,25 @@ static int vf_compare(json_t *st, json_t *truth, char *why, size_t wsz)
     const char *k;
     json_t *v;
     why[0] = 0;
-#define DIFF(...)                                                                                                               \
-    do {                                                                                                                        \
-        if (!diffs++) snprintf(why, wsz, __VA_ARGS__);                                                                         \
+#define DIFF(...)                                                                                                                          \
+    do {                                                                                                                                   \
+        if (!diffs++) snprintf(why, wsz, __VA_ARGS__);                                                                                     \
     } while (0)
     json_t *ti = json_object_get(truth, "items"), *ci = json_object_get(st, "items");
-    json_object_foreach(ti, k, v) if (!json_equal(v, json_object_get(ci, k))) DIFF("item %s missing or hidden flag differs", k);
-    json_object_foreach(ci, k, v) if (!json_object_get(ti, k)) DIFF("item %s unknown to the server", k);
+    json_object_foreach(ti, k, v)
+        if (!json_equal(v, json_object_get(ci, k))) DIFF("item %s missing or hidden flag differs", k);
+    json_object_foreach(ci, k, v)
+        if (!json_object_get(ti, k)) DIFF("item %s unknown to the server", k);
     json_t *tv = json_object_get(truth, "votes"), *cv = json_object_get(st, "votes");
-    json_object_foreach(tv, k, v)
-    {
+    json_object_foreach(tv, k, v) {
         json_t *x = json_object_get(cv, k);
         if (!x || json_integer_value(x) != json_integer_value(v))
             DIFF("item %s: %" JSON_INTEGER_FORMAT " votes, the server says %" JSON_INTEGER_FORMAT, k, x ? json_integer_value(x) : -1,
                  json_integer_value(v));
     }
     json_t *tr = json_object_get(truth, "ranking"), *cr = json_object_get(st, "ranking");
-    json_object_foreach(tr, k, v) if (!json_equal(v, json_object_get(cr, k))) DIFF("ranking of %s differs", k);
+    json_object_foreach(tr, k, v)
+        if (!json_equal(v, json_object_get(cr, k))) DIFF("ranking of %s differs", k);
     static const char *stat_keys[] = {"items", "votes", "participants"};
     json_t *ts = json_object_get(truth, "stats"), *cs = json_object_get(st, "stats");
     for (size_t q = 0; q < sizeof stat_keys / sizeof *stat_keys; q++)
@@ -492,7 +488,8 @@ static void rs_progress(jam_t *j, uint64_t t)
     if (!g_resume_phase) {
         int alive = 0;
         for (int i = 0; i < j->opt->clients; i++) alive += j->conns[i].ws.state == CS_JOINED;
-        fprintf(stderr, "[%6.2fs] %-8s clients joined %d/%d  writers %d  writes acked %" PRIu64 " failed %" PRIu64 "  items %d  err %" PRIu64 "\n",
+        fprintf(stderr,
+                "[%6.2fs] %-8s clients joined %d/%d  writers %d  writes acked %" PRIu64 " failed %" PRIu64 "  items %d  err %" PRIu64 "\n",
                 since_s(t), j->phase, alive, j->opt->clients, g_wr_joined, g_wr_acked, g_wr_failed, g_nit, lg_errs.total);
         return;
     }
@@ -593,8 +590,8 @@ static int resume_main(jam_t *j)
     }
     logf_("away: %" PRIu64 " events acked (%" PRIu64 " posts, %" PRIu64 " votes, %" PRIu64 " unvotes), %" PRIu64
           " failed, in %.2f s; target %" PRIu64 "-%" PRIu64 "; items %d",
-          away_acked, g_wr_posts - posts0, g_wr_votes - votes0, g_wr_unvotes - unvotes0, away_failed, away_s, g_target.ms,
-          g_target.seq, g_nit);
+          away_acked, g_wr_posts - posts0, g_wr_votes - votes0, g_wr_unvotes - unvotes0, away_failed, away_s, g_target.ms, g_target.seq,
+          g_nit);
     for (int wi = 0; wi < W; wi++) conn_drop(&j->conns[wr_base(j) + wi]);
     conn_drop(&j->conns[j->opt->clients]); /* the moderator */
     double away_total_s = 0;
@@ -694,8 +691,9 @@ static int resume_main(jam_t *j)
                 char why[200];
                 vf_checked++;
                 if (vf_compare(g_vf[i], g_truth, why, sizeof why)) {
-                    if (!vf_bad++) snprintf(vf_first, sizeof vf_first, "client %d (resumed %d, snapshots %u): %s", i, g_rs[i].resumed,
-                                            g_rs[i].snapshots, why);
+                    if (!vf_bad++)
+                        snprintf(vf_first, sizeof vf_first, "client %d (resumed %d, snapshots %u): %s", i, g_rs[i].resumed,
+                                 g_rs[i].snapshots, why);
                 }
             }
         }
@@ -773,28 +771,31 @@ static int resume_main(jam_t *j)
     double other_s = mach_s >= 0 ? mach_s - (srv_cpu_s > 0 ? srv_cpu_s : 0) - (red_cpu_s > 0 ? red_cpu_s : 0) - self_s : -1;
 
     FILE *o = stdout;
-    fprintf(o, "\n== cojam loadgen: resume-storm%s%s  clients %d  jam %s\n", j->opt->label ? "  " : "", j->opt->label ? j->opt->label : "", N, j->code);
+    fprintf(o, "\n== cojam loadgen: resume-storm%s%s  clients %d  jam %s\n", j->opt->label ? "  " : "", j->opt->label ? j->opt->label : "",
+            N, j->code);
     fprintf(o, "  before: %" PRIu64 " joined in %.3f s (p99 %.1f ms), %d seed items, %d writers\n", joined_first, join_s,
             h_pct(&h_join_first, 99) / 1e3, j->opt->seed_items, g_wr_joined);
-    fprintf(o, "  away: %d clients dropped; %" PRIu64 " events written (%" PRIu64 " failed) in %.2f s; stream %ld entries, target id %" PRIu64
-               "-%" PRIu64 "%s; items %d\n",
+    fprintf(o,
+            "  away: %d clients dropped; %" PRIu64 " events written (%" PRIu64 " failed) in %.2f s; stream %ld entries, target id %" PRIu64
+            "-%" PRIu64 "%s; items %d\n",
             g_rs_n, away_acked, away_failed, away_s, xlen, g_target.ms, g_target.seq, have_rlast ? " (= XREVRANGE)" : "", g_nit);
     fprintf(o, "  rejoin: welcomed %d/%d: resumed:true %d, resumed:false %d; refused %d\n", n_welcomed, g_rs_n, n_resumed, n_notresumed,
             n_failed);
-    fprintf(o, "  snapshots: %d clients got one (%" PRIu64 " in all, %d flagged resync); after resumed:true %d; after a gap+sync %d; "
-               "older than the client's id %d\n",
+    fprintf(o,
+            "  snapshots: %d clients got one (%" PRIu64 " in all, %d flagged resync); after resumed:true %d; after a gap+sync %d; "
+            "older than the client's id %d\n",
             n_snap, snaps_total, n_resync, n_snap_after_res, n_snap_after_sync, n_snap_older);
-    fprintf(o, "  chain: first prev == last_event_id %d, before it %d, after it (gap) %d; clients with a gap %d, an overlap %d, prev beyond "
-               "the previous to %d\n",
+    fprintf(o,
+            "  chain: first prev == last_event_id %d, before it %d, after it (gap) %d; clients with a gap %d, an overlap %d, prev beyond "
+            "the previous to %d\n",
             n_first_eq, n_first_before, n_first_after, n_gap, n_overlap, n_ahead);
-    if (all_caught)
-        fprintf(o, "  caught up: all %d in %.3f s after the reconnect start\n", g_rs_caught, win);
+    if (all_caught) fprintf(o, "  caught up: all %d in %.3f s after the reconnect start\n", g_rs_caught, win);
     else
         fprintf(o, "  caught up: %d of %d within %.1f s (not caught: %d lost, %d still connected)\n", g_rs_caught, g_rs_n,
                 (double)(t_stop - g_storm_t0) / 1e6, n_lost, n_notcaught_open);
     fprintf(o, "  %-30s %9s %9s %9s %9s %9s %9s\n", "per client", "count", "mean", "p50", "p90", "p99", "max");
-#define ROW(name, h, div)                                                                                                        \
-    fprintf(o, "  %-30s %9" PRIu64 " %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, (h)->n, (h)->n ? (h)->sum / (h)->n / (div) : 0.0,       \
+#define ROW(name, h, div)                                                                                                                  \
+    fprintf(o, "  %-30s %9" PRIu64 " %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, (h)->n, (h)->n ? (h)->sum / (h)->n / (div) : 0.0,             \
             h_pct(h, 50) / (div), h_pct(h, 90) / (div), h_pct(h, 99) / (div), (h)->max / (div))
     ROW("welcome (ms)", &h_welcome, 1e3);
     ROW("caught up (ms, own connect)", &h_catch, 1e3);
@@ -822,30 +823,38 @@ static int resume_main(jam_t *j)
     if (j->opt->json) {
         FILE *f = fopen(j->opt->json, "w");
         if (!f) die("cannot write %s: %s", j->opt->json, strerror(errno));
-        fprintf(f, "{\n  \"scenario\": \"resume-storm\",\n  \"label\": \"%s\",\n  \"clients\": %d,\n  \"jam\": \"%s\",\n  \"sources\": %d,\n",
+        fprintf(f,
+                "{\n  \"scenario\": \"resume-storm\",\n  \"label\": \"%s\",\n  \"clients\": %d,\n  \"jam\": \"%s\",\n  \"sources\": %d,\n",
                 j->opt->label ? j->opt->label : "", N, j->code, j->opt->ws.sources);
-        fprintf(f, "  \"joined_before\": %" PRIu64 ",\n  \"join_s\": %.6f,\n  \"writers\": %d,\n  \"seed_items\": %d,\n  \"items_at_end\": %d,\n",
+        fprintf(f,
+                "  \"joined_before\": %" PRIu64
+                ",\n  \"join_s\": %.6f,\n  \"writers\": %d,\n  \"seed_items\": %d,\n  \"items_at_end\": %d,\n",
                 joined_first, join_s, g_wr_joined, j->opt->seed_items, g_nit);
-        fprintf(f, "  \"away_events_asked\": %d,\n  \"away_events_acked\": %" PRIu64 ",\n  \"away_events_failed\": %" PRIu64
-                   ",\n  \"away_posts\": %" PRIu64 ",\n  \"away_votes\": %" PRIu64 ",\n  \"away_unvotes\": %" PRIu64 ",\n  \"away_write_s\": %.6f,\n"
-                   "  \"away_total_s\": %.6f,\n  \"writer_retries\": %" PRIu64 ",\n",
+        fprintf(f,
+                "  \"away_events_asked\": %d,\n  \"away_events_acked\": %" PRIu64 ",\n  \"away_events_failed\": %" PRIu64
+                ",\n  \"away_posts\": %" PRIu64 ",\n  \"away_votes\": %" PRIu64 ",\n  \"away_unvotes\": %" PRIu64
+                ",\n  \"away_write_s\": %.6f,\n"
+                "  \"away_total_s\": %.6f,\n  \"writer_retries\": %" PRIu64 ",\n",
                 j->opt->away_events, away_acked, away_failed, g_wr_posts - posts0, g_wr_votes - votes0, g_wr_unvotes - unvotes0, away_s,
                 away_total_s, g_wr_retries);
         fprintf(f, "  \"stream_entries\": %ld,\n  \"target_id\": \"%" PRIu64 "-%" PRIu64 "\",\n  \"target_checked_in_redis\": %s,\n", xlen,
                 g_target.ms, g_target.seq, have_rlast ? "true" : "false");
-        fprintf(f, "  \"last_event_id_min\": \"%" PRIu64 "-%" PRIu64 "\",\n  \"last_event_id_max\": \"%" PRIu64 "-%" PRIu64 "\",\n", Lmin.ms,
-                Lmin.seq, Lmax.ms, Lmax.seq);
-        fprintf(f, "  \"resumers\": %d,\n  \"welcomed\": %d,\n  \"resumed_true\": %d,\n  \"resumed_false\": %d,\n  \"refused\": %d,\n", g_rs_n,
-                n_welcomed, n_resumed, n_notresumed, n_failed);
-        fprintf(f, "  \"resumed_without_snapshot\": %d,\n  \"snapshot_clients\": %d,\n  \"snapshots_total\": %" PRIu64
-                   ",\n  \"resync_snapshot_clients\": %d,\n  \"snapshot_after_resumed_clients\": %d,\n  \"snapshot_after_sync_clients\": %d,\n"
-                   "  \"snapshot_older_than_client_clients\": %d,\n",
+        fprintf(f, "  \"last_event_id_min\": \"%" PRIu64 "-%" PRIu64 "\",\n  \"last_event_id_max\": \"%" PRIu64 "-%" PRIu64 "\",\n",
+                Lmin.ms, Lmin.seq, Lmax.ms, Lmax.seq);
+        fprintf(f, "  \"resumers\": %d,\n  \"welcomed\": %d,\n  \"resumed_true\": %d,\n  \"resumed_false\": %d,\n  \"refused\": %d,\n",
+                g_rs_n, n_welcomed, n_resumed, n_notresumed, n_failed);
+        fprintf(f,
+                "  \"resumed_without_snapshot\": %d,\n  \"snapshot_clients\": %d,\n  \"snapshots_total\": %" PRIu64
+                ",\n  \"resync_snapshot_clients\": %d,\n  \"snapshot_after_resumed_clients\": %d,\n  \"snapshot_after_sync_clients\": %d,\n"
+                "  \"snapshot_older_than_client_clients\": %d,\n",
                 n_res_only, n_snap, snaps_total, n_resync, n_snap_after_res, n_snap_after_sync, n_snap_older);
-        fprintf(f, "  \"first_prev_equal\": %d,\n  \"first_prev_before\": %d,\n  \"first_prev_after_gap\": %d,\n  \"gap_clients\": %d,\n"
-                   "  \"overlap_clients\": %d,\n  \"prev_beyond_previous_to_clients\": %d,\n",
+        fprintf(f,
+                "  \"first_prev_equal\": %d,\n  \"first_prev_before\": %d,\n  \"first_prev_after_gap\": %d,\n  \"gap_clients\": %d,\n"
+                "  \"overlap_clients\": %d,\n  \"prev_beyond_previous_to_clients\": %d,\n",
                 n_first_eq, n_first_before, n_first_after, n_gap, n_overlap, n_ahead);
-        fprintf(f, "  \"caught_up\": %d,\n  \"all_caught_up\": %s,\n  \"all_caught_up_s\": %.6f,\n  \"not_caught_lost\": %d,\n"
-                   "  \"not_caught_connected\": %d,\n  \"catchup_timeout_s\": %.3f,\n",
+        fprintf(f,
+                "  \"caught_up\": %d,\n  \"all_caught_up\": %s,\n  \"all_caught_up_s\": %.6f,\n  \"not_caught_lost\": %d,\n"
+                "  \"not_caught_connected\": %d,\n  \"catchup_timeout_s\": %.3f,\n",
                 g_rs_caught, all_caught ? "true" : "false", all_caught ? win : -1.0, n_lost, n_notcaught_open, j->opt->catchup_timeout);
         hist_json_unit(f, "welcome_ms", &h_welcome, 1e3, "ms", true);
         hist_json_unit(f, "catchup_ms", &h_catch, 1e3, "ms", true);
@@ -856,14 +865,18 @@ static int resume_main(jam_t *j)
         hist_json_unit(f, "bytes_per_resumed_client", &h_bytes_res, 1.0, "b", true);
         hist_json_unit(f, "bytes_per_snapshot_client", &h_bytes_snap, 1.0, "b", true);
         hist_json_unit(f, "frames_per_client", &h_frames, 1.0, "n", true);
-        fprintf(f, "  \"bytes_total\": %" PRIu64 ",\n  \"frames_total\": %" PRIu64 ",\n  \"updates_total\": %" PRIu64
-                   ",\n  \"updates_stale\": %" PRIu64 ",\n",
+        fprintf(f,
+                "  \"bytes_total\": %" PRIu64 ",\n  \"frames_total\": %" PRIu64 ",\n  \"updates_total\": %" PRIu64
+                ",\n  \"updates_stale\": %" PRIu64 ",\n",
                 bytes_all, frames_all, updates_all, stale_all);
-        fprintf(f, "  \"cpu_window_s\": %.6f,\n  \"server_cpu_s\": %.3f,\n  \"redis_cpu_s\": %.3f,\n  \"loadgen_cpu_s\": %.3f,\n"
-                   "  \"other_cpu_s\": %.3f,\n  \"irq_softirq_cpu_s\": %.3f,\n  \"cpus\": %ld,\n  \"server_rss_end_kib\": %ld,\n  \"server_rss_peak_kib\": %ld,\n",
+        fprintf(f,
+                "  \"cpu_window_s\": %.6f,\n  \"server_cpu_s\": %.3f,\n  \"redis_cpu_s\": %.3f,\n  \"loadgen_cpu_s\": %.3f,\n"
+                "  \"other_cpu_s\": %.3f,\n  \"irq_softirq_cpu_s\": %.3f,\n  \"cpus\": %ld,\n  \"server_rss_end_kib\": %ld,\n  "
+                "\"server_rss_peak_kib\": %ld,\n",
                 cpu_win, srv_cpu_s, red_cpu_s, self_s, other_s, irq_s, sysconf(_SC_NPROCESSORS_ONLN), p1.rss_kb, p1.hwm_kb);
-        fprintf(f, "  \"verify_every\": %d,\n  \"verify_checked\": %d,\n  \"verify_differ\": %d,\n  \"verify_not_checked\": %d,\n"
-                   "  \"verify_first_difference\": \"%s\",\n",
+        fprintf(f,
+                "  \"verify_every\": %d,\n  \"verify_checked\": %d,\n  \"verify_differ\": %d,\n  \"verify_not_checked\": %d,\n"
+                "  \"verify_first_difference\": \"%s\",\n",
                 j->opt->verify_every, vf_checked, vf_bad, vf_skipped, vf_first);
         fprintf(f, "  \"close_codes\": {");
         for (int k = 0; k < ncc; k++) fprintf(f, "%s\"%d\": %d", k ? ", " : "", cc[k].code, cc[k].n);

@@ -15,16 +15,16 @@
 
 struct scenario {
     const char *name;
-    bool moderator;                          /* a moderator joins and starts the jam */
-    void (*configure)(options_t *o);         /* its defaults and checks (before opts_check) */
-    int (*extra_conns)(const options_t *o);  /* connections beyond the clients and the moderator */
-    double (*budget)(const options_t *o);    /* seconds the run may take (without --deadline) */
-    int (*ideas)(const options_t *o);        /* ideas the moderator posts */
-    int (*run)(jam_t *j);                    /* after the setup; returns the exit status */
+    bool moderator;                         /* a moderator joins and starts the jam */
+    void (*configure)(options_t *o);        /* its defaults and checks (before opts_check) */
+    int (*extra_conns)(const options_t *o); /* connections beyond the clients and the moderator */
+    double (*budget)(const options_t *o);   /* seconds the run may take (without --deadline) */
+    int (*ideas)(const options_t *o);       /* ideas the moderator posts */
+    int (*run)(jam_t *j);                   /* after the setup; returns the exit status */
 
-    bool (*send_join)(jam_t *j, conn_t *c);  /* its own join message */
+    bool (*send_join)(jam_t *j, conn_t *c); /* its own join message */
     void (*on_bytes)(jam_t *j, const conn_t *c, size_t n);
-    void (*on_frame)(jam_t *j, const conn_t *c);   /* every message, before it is handled */
+    void (*on_frame)(jam_t *j, const conn_t *c); /* every message, before it is handled */
     void (*on_close_code)(jam_t *j, const conn_t *c, int code);
     void (*on_welcome)(jam_t *j, conn_t *c, const char *s, const char *end, uint64_t t);
     bool (*on_update)(jam_t *j, conn_t *c, const char *s, size_t n, evid_t prev, evid_t to, uint64_t t);

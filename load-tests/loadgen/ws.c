@@ -145,8 +145,7 @@ static bool handle_frame(ws_conn_t *c, bool fin, int opcode, uint8_t *pl, size_t
         pings++;
         ws_send(c, 0xA, pl, n);
         return true;
-    case 0xA:
-        return true;
+    case 0xA: return true;
     case 0x8: {
         char name[32];
         int code = n >= 2 ? (pl[0] << 8 | pl[1]) : 1005;
@@ -198,9 +197,7 @@ static bool handle_frame(ws_conn_t *c, bool fin, int opcode, uint8_t *pl, size_t
             c->mlen = 0;
         }
         return true;
-    default:
-        fail(c, "protocol_bad_opcode");
-        return false;
+    default: fail(c, "protocol_bad_opcode"); return false;
     }
 }
 
@@ -365,8 +362,8 @@ static void on_connected(ws_conn_t *c)
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: cojam.v1\r\n"
                      "%s%s%s\r\n",
-                     tgt->path, tgt->host, tgt->port, c->key, tgt->origin ? "Origin: " : "",
-                     tgt->origin ? tgt->origin : "", tgt->origin ? "\r\n" : "");
+                     tgt->path, tgt->host, tgt->port, c->key, tgt->origin ? "Origin: " : "", tgt->origin ? tgt->origin : "",
+                     tgt->origin ? "\r\n" : "");
     c->state = CS_HS;
     c->want_out = 0;
     set_events(c, EPOLLIN);

@@ -20,7 +20,7 @@ enum { CS_IDLE, CS_TCP, CS_HS, CS_JOINING, CS_JOINED, CS_CLOSED };
 typedef struct ws_conn {
     int fd;
     uint8_t state, want_out, in_frag, mop;
-    char key[25]; /* Sec-WebSocket-Key, base64 */
+    char key[25];  /* Sec-WebSocket-Key, base64 */
     uint8_t *rbuf; /* bytes of an incomplete frame */
     uint32_t rlen, rcap;
     uint8_t *mbuf; /* a fragmented message being reassembled */

@@ -9,34 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline void *xmalloc(size_t n)
+/* Every allocation goes through here: NULL means out of memory, which we do not survive. */
+static inline void *alloc_checked(void *p)
 {
-    void *p = malloc(n ? n : 1);
     if (!p) {
         fputs("cojamd: out of memory\n", stderr);
         abort();
     }
     return p;
+}
+
+/* Size 0 asks for 1 byte, so a successful call never returns NULL. */
+static inline void *xmalloc(size_t n)
+{
+    return alloc_checked(malloc(n ? n : 1));
 }
 
 static inline void *xcalloc(size_t n, size_t size)
 {
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fputs("cojamd: out of memory\n", stderr);
-        abort();
-    }
-    return p;
+    return alloc_checked(calloc(n ? n : 1, size ? size : 1));
 }
 
 static inline void *xrealloc(void *p, size_t n)
 {
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fputs("cojamd: out of memory\n", stderr);
-        abort();
-    }
-    return p;
+    return alloc_checked(realloc(p, n ? n : 1));
 }
 
 static inline char *xstrdup(const char *s)

@@ -19,10 +19,16 @@
 #include "net.h"
 #include "now.h"
 #include "room.h"
+#include "snapshot.h"
 #include "store.h"
 #include "view.h"
 
-#define API_CODE_TRIES 50 /* 10^6 codes: a few draws find a free one unless the server is near full */
+#define API_CODE_TRIES 50
+/* An export holds the whole stream in memory while it is read (about 250 bytes an event with
+ * its head, so 50 MB at this bound) and is encoded on the loop in one go: bounded until it is
+ * streamed in pages. A bigger jam answers 413. */
+#define API_EXPORT_MAX_EVENTS                                                                      \
+    200000 /* 10^6 codes: a few draws find a free one unless the server is near full */
 
 /* A jam_created event waiting for the store. */
 struct creation {
@@ -30,7 +36,7 @@ struct creation {
     uint64_t http_id;
     char code[MSG_CODE_LEN + 1];
     char secret[AUTH_SECRET_CHARS + 1]; /* the moderator secret, returned once */
-    struct event ev;                     /* owned */
+    struct event ev;                    /* owned */
 };
 
 static void creation_free(struct pending *base)
@@ -63,16 +69,25 @@ static void after_create(struct pending *base, const struct store_result *res,
     creation_free(base);
 }
 
-/* SHA-256 of the canonical snapshot: equal states, equal digests (crash-recovery tests). */
-static char *digest(const struct room *r)
+/* SHA-256 of the canonical snapshot: equal states, equal digests (crash-recovery tests). It
+ * costs 9-15 ms on a 10,000-item jam and the endpoint is public (issue 10: ~135 requests/s
+ * saturated the loop), so it is computed once per state: only room_apply changes the state, and
+ * each apply moves last_id. */
+static char *digest(struct jam *j)
 {
-    unsigned char *buf;
-    size_t len;
-    char hex[65];
-    room_snapshot_encode(r, true, &buf, &len);
-    auth_sha256_hex(buf, len, hex);
-    free(buf);
-    return view_digest(r->last_id, r->n_events, hex);
+    const struct room *r = j->room;
+    if (!j->digest || strcmp(j->digest_id, r->last_id) != 0) {
+        unsigned char *buf;
+        size_t len;
+        char hex[65];
+        snapshot_encode(r, true, &buf, &len);
+        auth_sha256_hex(buf, len, hex);
+        free(buf);
+        free(j->digest);
+        j->digest = view_digest(r->last_id, r->n_events, hex);
+        memcpy(j->digest_id, r->last_id, sizeof j->digest_id);
+    }
+    return xstrdup(j->digest);
 }
 
 static bool admin_ok(const struct hub *h, const char *auth)
@@ -133,7 +148,120 @@ static void create_jam(struct hub *h, const struct http_request *req, const stru
     smap_put(&h->creating, code, (void *)1);
 }
 
-/* GET /api/jams/<code>[/log|/digest] */
+/* ---- export: the stream read back in pages, then encoded with the state ------------------ */
+
+struct export_read {
+    struct pending base;
+    struct hub *hub;
+    uint64_t http_id;
+    struct jam *jam;             /* borrowed: jams live until shutdown */
+    struct stream_entry *events; /* owned, payloads too */
+    uint8_t (*heads)[ROOM_CHAIN_BYTES];
+    size_t n, cap;
+    struct room_chain chain; /* recomputed over what was read */
+};
+
+static void export_free(struct pending *base)
+{
+    struct export_read *x = (struct export_read *)base;
+    for (size_t i = 0; i < x->n; i++)
+        free(x->events[i].payload);
+    free(x->events);
+    free(x->heads);
+    free(x);
+}
+
+static void after_export_read(struct pending *base, const struct store_result *res,
+                              const struct now *now, void *arg);
+
+/* Read the next page after the last entry read. Returns false (and replied, freed) on failure. */
+static bool export_next(struct export_read *x, const struct now *now)
+{
+    struct hub *h = x->hub;
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    const char *after = x->n ? x->events[x->n - 1].id : "0-0";
+    if (store_read(h->store, x->jam->key, after, x->n == 0, STORE_READ_MAX, ctx, now->ms) < 0) {
+        net_http_reply(h->net, x->http_id, 503, view_http_error("storage_unavailable", NULL));
+        export_free(&x->base);
+        return false;
+    }
+    pending_add(&h->pending, ctx, &x->base);
+    return true;
+}
+
+static void after_export_read(struct pending *base, const struct store_result *res,
+                              const struct now *now, void *arg)
+{
+    (void)arg;
+    struct export_read *x = (struct export_read *)base;
+    struct hub *h = x->hub;
+    if (res->err) {
+        net_http_reply(h->net, x->http_id, 503, view_http_error(res->err, NULL));
+        export_free(base);
+        return;
+    }
+    if (x->n + res->n_entries > API_EXPORT_MAX_EVENTS) {
+        net_http_reply(h->net, x->http_id, 413,
+                       view_http_error("too_large", "the jam has too many events to export"));
+        export_free(base);
+        return;
+    }
+    if (x->n + res->n_entries > x->cap) {
+        x->cap = (x->n + res->n_entries) * 2;
+        x->events = xrealloc(x->events, x->cap * sizeof *x->events);
+        x->heads = xrealloc(x->heads, x->cap * sizeof *x->heads);
+    }
+    for (size_t i = 0; i < res->n_entries; i++) {
+        struct stream_entry *e = &x->events[x->n];
+        *e = res->entries[i];
+        e->payload = xmemdup(res->entries[i].payload, res->entries[i].len + 1);
+        room_chain_stored(&x->chain, e->id, e->payload, e->len);
+        memcpy(x->heads[x->n], x->chain.head, ROOM_CHAIN_BYTES);
+        x->n++;
+    }
+    if (res->n_entries == STORE_READ_MAX) {
+        export_next(x, now);
+        return;
+    }
+    /* Reads share the appends' pipeline, so the room has applied exactly what was read. */
+    const struct room *r = x->jam->room;
+    if (x->chain.n != r->chain.n || memcmp(x->chain.head, r->chain.head, ROOM_CHAIN_BYTES) != 0)
+        log_error("jam %s: the stream's chain (%llu events) differs from the applied one (%llu)",
+                  x->jam->code, (unsigned long long)x->chain.n, (unsigned long long)r->chain.n);
+    net_http_reply(h->net, x->http_id, 200,
+                   view_export(r, x->events, (const uint8_t(*)[ROOM_CHAIN_BYTES])x->heads, x->n,
+                               now->wall_ms));
+    export_free(base);
+}
+
+/* The admin token, or the jam's moderator secret, as "Authorization: Bearer <it>". */
+static bool moderator_or_admin(const struct hub *h, const struct jam *j, const char *auth)
+{
+    const char *prefix = "Bearer ";
+    if (admin_ok(h, auth))
+        return true;
+    return strncmp(auth, prefix, strlen(prefix)) == 0 &&
+           auth_secret_matches(auth + strlen(prefix), j->room->cfg.secret_sha256);
+}
+
+static void export_jam(struct hub *h, const struct http_request *req, struct jam *j,
+                       const struct now *now)
+{
+    if (!moderator_or_admin(h, j, req->auth)) {
+        net_http_reply(h->net, req->id, 401,
+                       view_http_error("unauthorized", "the admin token or the moderator secret"));
+        return;
+    }
+    struct export_read *x = xcalloc(1, sizeof *x);
+    x->base.done = after_export_read;
+    x->base.free = export_free;
+    x->hub = h;
+    x->http_id = req->id;
+    x->jam = j;
+    export_next(x, now);
+}
+
+/* GET /api/jams/<code>[/log|/digest|/export] */
 static void jam_resource(struct hub *h, const struct http_request *req, const char *code,
                          const char *rest, const struct now *now)
 {
@@ -145,9 +273,25 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
     else if (strcmp(rest, "/log") == 0)
         net_http_reply(h->net, req->id, 200, view_modlog(j->room));
     else if (strcmp(rest, "/digest") == 0)
-        net_http_reply(h->net, req->id, 200, digest(j->room));
+        net_http_reply(h->net, req->id, 200, digest(j));
+    else if (strcmp(rest, "/export") == 0)
+        export_jam(h, req, j, now);
     else
         net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
+}
+
+int api_on_http_headers(const struct http_request *req, char **body, void *arg)
+{
+    const struct hub *h = arg;
+    if (strcmp(req->path, "/api/jams") != 0) {
+        *body = view_http_error("not_found", "no such resource");
+        return 404;
+    }
+    if (!admin_ok(h, req->auth)) {
+        *body = view_http_error("unauthorized", "a valid admin token is needed");
+        return 401;
+    }
+    return 0;
 }
 
 void api_on_http(const struct http_request *req, void *arg)

@@ -9,5 +9,8 @@ struct http_request;
 
 /* net callback: answer 'req' now or when the store has ('arg' is the hub). */
 void api_on_http(const struct http_request *req, void *arg);
+/* net callback: a POST's headers, before its body. 0 when the body is worth reading (POST
+ * /api/jams with the admin token); else the HTTP status (401, 404) with its body in *body. */
+int api_on_http_headers(const struct http_request *req, char **body, void *arg);
 
 #endif

@@ -321,6 +321,14 @@ static bool sha256(const void *data, size_t n, uint8_t out[SHA256_DIGEST_LENGTH]
     return EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) == 1 && len == SHA256_DIGEST_LENGTH;
 }
 
+bool auth_sha256(const void *data, size_t n, uint8_t out[32])
+{
+    if (sha256(data, n, out))
+        return true;
+    memset(out, 0, SHA256_DIGEST_LENGTH);
+    return false;
+}
+
 void auth_sha256_hex(const void *data, size_t n, char out[65])
 {
     static const char hex[] = "0123456789abcdef";

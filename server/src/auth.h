@@ -18,9 +18,9 @@
 
 struct token {
     char jam[MSG_CODE_LEN + 1];
-    int64_t pid;    /* 0 for screens */
+    int64_t pid; /* 0 for screens */
     enum role role;
-    int64_t exp_s;  /* expiry, unix seconds */
+    int64_t exp_s; /* expiry, unix seconds */
 };
 
 /* Write the token text for 't' into 'out' (NUL-terminated). Returns its length, or -ENOSPC when
@@ -39,6 +39,8 @@ int auth_random_code(char out[MSG_CODE_LEN + 1]);
 /* A random secret: AUTH_SECRET_CHARS base64url characters plus NUL. Returns 0 or -EIO. */
 int auth_random_secret(char out[AUTH_SECRET_CHARS + 1]);
 
+/* SHA-256 of 'data' into 'out'. Returns false (and zeroes 'out') if OpenSSL fails. */
+bool auth_sha256(const void *data, size_t n, uint8_t out[32]);
 /* Lowercase hex SHA-256 of 'data' into 'out' (64 characters plus NUL). */
 void auth_sha256_hex(const void *data, size_t n, char out[65]);
 /* Constant-time equality of two buffers of 'n' bytes. */

@@ -75,8 +75,8 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
             s->cursor++;
         }
     }
-    *more = fifo_len(&s->queue) || (s->jam && !s->catchup.on &&
-                         (s->wants_snapshot || s->cursor != s->jam->ring.head));
+    *more = fifo_len(&s->queue) ||
+            (s->jam && !s->catchup.on && (s->wants_snapshot || s->cursor != s->jam->ring.head));
     return f;
 }
 

@@ -17,9 +17,9 @@ struct jam;
 struct now;
 struct session;
 
-#define BROADCAST_RESYNC_LIMIT 3         /* resync snapshots per window before 4001 */
+#define BROADCAST_RESYNC_LIMIT 3 /* resync snapshots per window before 4001 */
 #define BROADCAST_RESYNC_WINDOW_MS 60000
-#define BROADCAST_STATS_PERIOD_MS 1000   /* joins and counters alone go out at most this often */
+#define BROADCAST_STATS_PERIOD_MS 1000 /* joins and counters alone go out at most this often */
 
 /* net callback: the next frame for 's' (a new reference) or NULL; sets *more when another is due. */
 struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg);

@@ -40,7 +40,8 @@ struct catchup_page *catchup_add(struct catchup_cache *c, const char *after, boo
     if (c->n == CATCHUP_PAGES_MAX) {
         size_t lru = c->n;
         for (size_t i = 0; i < c->n; i++)
-            if (!c->pages[i]->reading && (lru == c->n || c->pages[i]->used_ms < c->pages[lru]->used_ms))
+            if (!c->pages[i]->reading &&
+                (lru == c->n || c->pages[i]->used_ms < c->pages[lru]->used_ms))
                 lru = i;
         if (lru < c->n)
             remove_at(c, lru);

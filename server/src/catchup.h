@@ -19,25 +19,26 @@
 
 struct frame;
 
-#define CATCHUP_PAGE 256                /* stored events per page... */
-#define CATCHUP_PAGE_BYTES (256u << 10) /* ...and at most this much of their JSON, so that one
+#define CATCHUP_PAGE 256 /* stored events per page... */
+#define CATCHUP_PAGE_BYTES                                                                         \
+    (256u << 10)              /* ...and at most this much of their JSON, so that one
                                            update fits a session's queue (SESSION_QUEUE_BYTES) */
-#define CATCHUP_PAGES_MAX 64            /* pages kept per jam; the least recently used goes */
-#define CATCHUP_IDLE_MS 10000           /* a page nobody asked for in this long is dropped */
+#define CATCHUP_PAGES_MAX 64  /* pages kept per jam; the least recently used goes */
+#define CATCHUP_IDLE_MS 10000 /* a page nobody asked for in this long is dropped */
 
 struct catchup_page {
     char after[MSG_EVENT_ID_MAX + 1]; /* the events after this id... */
     char to[MSG_EVENT_ID_MAX + 1];    /* ...up to this one ("" until read) */
-    bool first;     /* read from 'after' inclusive, to check that the stream has it (a client's
+    bool first;   /* read from 'after' inclusive, to check that the stream has it (a client's
                        own last id); later pages start at an id read before */
-    bool reading;   /* its read is queued or in flight: it is neither evicted nor swept */
+    bool reading; /* its read is queued or in flight: it is neither evicted nor swept */
     struct room_delta touched; /* prev = after, from/to, and what the events touched */
     uint32_t events;
-    uint64_t *waiters;         /* owned: ids of the sessions waiting for the read */
+    uint64_t *waiters; /* owned: ids of the sessions waiting for the read */
     size_t n_waiters, cap_waiters;
-    struct frame *frame;       /* owned reference: the update, encoded for the room at ... */
+    struct frame *frame; /* owned reference: the update, encoded for the room at ... */
     char frame_id[MSG_EVENT_ID_MAX + 1]; /* ... this last applied id ... */
-    int64_t frame_ms;          /* ... at this time (its clock and counters age) */
+    int64_t frame_ms;                    /* ... at this time (its clock and counters age) */
     int64_t used_ms;
 };
 

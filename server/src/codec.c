@@ -87,8 +87,8 @@ static bool has_control(const char *s, size_t n, bool allow_newline)
 
 static bool is_op_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -149,6 +149,31 @@ static json_t *parse(const char *text, size_t len, struct codec_error *err)
     return NULL;
 }
 
+/* 'text' parsed as a JSON object (a new reference), or NULL with 'err' set; 'what' names it in
+ * the message ("a message", "an event", "the body"). */
+static json_t *parse_object(const char *text, size_t len, const char *what, struct codec_error *err)
+{
+    json_t *o = parse(text, len, err);
+    if (o && !json_is_object(o)) {
+        fail(err, "bad_message", "%s must be a JSON object", what);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The start of every decoder: 'err' (or 'scratch' when the caller passed none) reset, 'out'
+ * zeroed. Returns the error record to use. */
+static struct codec_error *begin(struct codec_error *err, struct codec_error *scratch, void *out,
+                                 size_t size)
+{
+    if (!err)
+        err = scratch;
+    err_reset(err);
+    memset(out, 0, size);
+    return err;
+}
+
 /* Every key of 'o' must be in 'allowed' (NULL-terminated). */
 static int check_keys(json_t *o, const char *const *allowed, const char *where,
                       struct codec_error *err)
@@ -199,8 +224,7 @@ static int get_str(json_t *o, const char *key, bool required, struct str_rule ru
         return fail(err, "too_short", "field '%s' is shorter than %zu code points", key,
                     rule.min_cp);
     if (cps > rule.max_cp)
-        return fail(err, "too_long", "field '%s' is longer than %zu code points", key,
-                    rule.max_cp);
+        return fail(err, "too_long", "field '%s' is longer than %zu code points", key, rule.max_cp);
     if (rule.ctl != CTL_ANY && has_control(s, n, rule.ctl == CTL_NEWLINE))
         return fail(err, "bad_value", "field '%s' contains a control character", key);
     *out = s;
@@ -227,8 +251,7 @@ static int get_int(json_t *o, const char *key, bool required, int64_t min, int64
     return 1;
 }
 
-static int get_bool(json_t *o, const char *key, bool required, bool *out,
-                    struct codec_error *err)
+static int get_bool(json_t *o, const char *key, bool required, bool *out, struct codec_error *err)
 {
     json_t *v = json_object_get(o, key);
     if (!v) {
@@ -325,6 +348,7 @@ static const struct {
     [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SYNC] = {NO_OP, {"type", NULL}},
     [MSG_PING] = {NO_OP, {"type", "t", NULL}},
+    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "reason", "hide_posts", NULL}},
 };
 
 static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
@@ -391,8 +415,8 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
     if (r == 1)
         m->secret = xmemdup(s, n);
 
-    if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY},
-                     &s, &n, err)) < 0)
+    if ((r = get_str(o, "last_event_id", false, (struct str_rule){1, MSG_EVENT_ID_MAX, CTL_ANY}, &s,
+                     &n, err)) < 0)
         return -1;
     if (r == 1) {
         if (!is_event_id(s, n))
@@ -432,12 +456,21 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_HIDE:
         if (get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
             return -1;
-        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s,
-                         &n, err)) < 0)
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
+                         err)) < 0)
             return -1;
         if (r == 1)
             m->reason = xmemdup(s, n);
         return 0;
+    case MSG_REMOVE:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0)
+            return -1;
+        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
+                         err)) < 0)
+            return -1;
+        if (r == 1)
+            m->reason = xmemdup(s, n);
+        return get_bool(o, "hide_posts", false, &m->hide_posts, err) < 0 ? -1 : 0;
     case MSG_SET_PHASE:
         if (get_name(o, "phase", true, phase_from_name, &x, err) < 0)
             return -1;
@@ -463,19 +496,11 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
 int codec_decode(const char *text, size_t len, struct msg *out, struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "a message", err);
     if (!o)
         return -1;
     int rc = -1;
-    if (!json_is_object(o)) {
-        fail(err, "bad_message", "a message must be a JSON object");
-        goto done;
-    }
     peek_op(o, err);
 
     json_t *t = json_object_get(o, "type");
@@ -559,6 +584,12 @@ char *codec_encode_msg(const struct msg *m)
         set_int(o, "item", m->item);
         set_str(o, "reason", m->reason);
         break;
+    case MSG_REMOVE:
+        set_int(o, "pid", m->pid);
+        set_str(o, "reason", m->reason);
+        if (m->hide_posts)
+            json_object_set_new(o, "hide_posts", json_true());
+        break;
     case MSG_SET_PHASE:
         set_str(o, "phase", phase_name(m->phase));
         break;
@@ -585,8 +616,7 @@ static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phas
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
-static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict,
-                             struct codec_error *err)
+static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict, struct codec_error *err)
 {
     const char *s;
     size_t n;
@@ -663,18 +693,12 @@ int codec_jam_config_decode(const char *text, size_t len, struct jam_config *out
                             struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "the body", err);
     if (!o)
         return -1;
     int rc = -1;
-    if (!json_is_object(o))
-        fail(err, "bad_message", "the body must be a JSON object");
-    else if (check_keys(o, jam_body_keys, "", err) == 0)
+    if (check_keys(o, jam_body_keys, "", err) == 0)
         rc = decode_jam_fields(o, out, true, err);
     json_decref(o);
     if (rc < 0)
@@ -720,6 +744,7 @@ static bool event_has_writer(enum event_type t)
     case EV_EXTENDED:
     case EV_HIDDEN:
     case EV_UNHIDDEN:
+    case EV_REMOVED:
         return true;
     default:
         return false;
@@ -803,6 +828,11 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
             return -1;
         return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
+    case EV_REMOVED:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &e->pid, err) < 0 ||
+            get_nullable_str(o, "reason", &e->reason, err) < 0)
+            return -1;
+        return get_bool(o, "hide_posts", true, &e->hide_posts, err) < 0 ? -1 : 0;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
         return get_int(o, "index", true, 0, JAM_MAX_PHASES - 1, &e->index, err) < 0 ? -1 : 0;
@@ -820,21 +850,12 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
 int codec_event_decode(const char *text, size_t len, struct event *out, struct codec_error *err)
 {
     struct codec_error scratch;
-    if (!err)
-        err = &scratch;
-    err_reset(err);
-    memset(out, 0, sizeof *out);
-
-    json_t *o = parse(text, len, err);
+    err = begin(err, &scratch, out, sizeof *out);
+    json_t *o = parse_object(text, len, "an event", err);
     if (!o)
         return -1;
     int rc = -1;
-    json_t *t;
-    if (!json_is_object(o)) {
-        fail(err, "bad_message", "an event must be a JSON object");
-        goto done;
-    }
-    t = json_object_get(o, "t");
+    json_t *t = json_object_get(o, "t");
     if (!t || !json_is_string(t)) {
         fail(err, "bad_message", "field 't' is missing or not a string");
         goto done;
@@ -895,6 +916,11 @@ char *codec_event_encode(const struct event *e)
         set_int(o, "item", e->item);
         json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
         break;
+    case EV_REMOVED:
+        set_int(o, "pid", e->pid);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        json_object_set_new(o, "hide_posts", json_boolean(e->hide_posts));
+        break;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
         set_int(o, "index", e->index);
@@ -906,4 +932,103 @@ char *codec_event_encode(const struct event *e)
         break;
     }
     return dump(o);
+}
+
+/* ---- exports (read by the verifier) -------------------------------------------------------- */
+
+static bool copy_head(struct export_head *h, json_t *id, json_t *head)
+{
+    memset(h, 0, sizeof *h);
+    if (!json_is_string(id) || json_string_length(id) > MSG_EVENT_ID_MAX || !json_is_string(head) ||
+        json_string_length(head) != 64)
+        return false;
+    memcpy(h->event_id, json_string_value(id), json_string_length(id));
+    memcpy(h->head, json_string_value(head), 64);
+    return true;
+}
+
+int codec_export_decode(const char *text, size_t len, struct export_doc *out,
+                        struct codec_error *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        fail(err, "bad_json", "invalid JSON at line %d: %s", jerr.line, jerr.text);
+        return -1;
+    }
+    json_t *jam = json_object_get(root, "jam"), *chain = json_object_get(root, "chain");
+    json_t *events = json_object_get(root, "events"), *items = json_object_get(root, "items");
+    json_t *mods = json_object_get(root, "moderation"), *code = json_object_get(jam, "code");
+    const char *format = json_string_value(json_object_get(root, "format"));
+    if (!format || strcmp(format, "cojam-export/1") != 0 || !json_is_string(code) ||
+        json_string_length(code) != MSG_CODE_LEN || !json_is_array(events) ||
+        !json_is_array(items) || !json_is_array(mods) ||
+        !copy_head(&out->final, json_object_get(chain, "event_id"),
+                   json_object_get(chain, "head")) ||
+        !json_is_integer(json_object_get(chain, "events"))) {
+        fail(err, "bad_value",
+             "not a cojam-export/1 document (format, jam.code, chain, events, "
+             "items, moderation)");
+        json_decref(root);
+        return -1;
+    }
+    memcpy(out->code, json_string_value(code), MSG_CODE_LEN);
+    out->final_events = (uint64_t)json_integer_value(json_object_get(chain, "events"));
+    size_t n = json_array_size(events);
+    out->events = xcalloc(n + 1, sizeof *out->events);
+    out->heads = xcalloc(n + 1, sizeof *out->heads);
+    for (size_t i = 0; i < n; i++, out->n_events++) {
+        json_t *e = json_array_get(events, i), *id = json_object_get(e, "id");
+        json_t *payload = json_object_get(e, "e");
+        if (!json_is_string(id) || json_string_length(id) > MSG_EVENT_ID_MAX ||
+            !json_is_string(payload)) {
+            fail(err, "bad_value", "events[%zu] needs a string id and e", i);
+            goto bad;
+        }
+        memcpy(out->events[i].id, json_string_value(id), json_string_length(id));
+        out->events[i].len = json_string_length(payload);
+        out->events[i].payload = xmemdup(json_string_value(payload), out->events[i].len + 1);
+        copy_head(&out->heads[i], id, json_object_get(e, "h"));
+    }
+    n = json_array_size(mods);
+    out->published = xcalloc(n + 1, sizeof *out->published);
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(mods, i);
+        if (copy_head(&out->published[out->n_published], json_object_get(m, "event_id"),
+                      json_object_get(m, "chain")))
+            out->n_published++;
+    }
+    n = json_array_size(items);
+    out->items = xcalloc(n + 1, sizeof *out->items);
+    for (size_t i = 0; i < n; i++, out->n_items++) {
+        json_t *it = json_array_get(items, i);
+        json_t *id = json_object_get(it, "id"), *votes = json_object_get(it, "votes");
+        if (!json_is_integer(id) || !json_is_integer(votes) ||
+            !json_is_boolean(json_object_get(it, "hidden"))) {
+            fail(err, "bad_value", "items[%zu] needs an integer id and votes, a boolean hidden", i);
+            goto bad;
+        }
+        out->items[i].id = json_integer_value(id);
+        out->items[i].votes = json_integer_value(votes);
+        out->items[i].hidden = json_is_true(json_object_get(it, "hidden"));
+    }
+    json_decref(root);
+    return 0;
+bad:
+    json_decref(root);
+    export_doc_clear(out);
+    return -1;
+}
+
+void export_doc_clear(struct export_doc *d)
+{
+    for (size_t i = 0; i < d->n_events; i++)
+        free(d->events[i].payload);
+    free(d->events);
+    free(d->heads);
+    free(d->published);
+    free(d->items);
+    memset(d, 0, sizeof *d);
 }

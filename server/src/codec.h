@@ -10,10 +10,11 @@
 #include <stddef.h>
 
 #include "msg.h"
+#include "stream.h"
 
 struct codec_error {
-    const char *code;      /* a stable error code of proto/messages.md, e.g. "too_long" */
-    char message[160];     /* for humans, names the field */
+    const char *code;        /* a stable error code of proto/messages.md, e.g. "too_long" */
+    char message[160];       /* for humans, names the field */
     char op[MSG_OP_MAX + 1]; /* the message's op when it was readable and valid, else "" */
 };
 
@@ -33,5 +34,33 @@ int codec_event_decode(const char *text, size_t len, struct event *out, struct c
  * applied to absent settings). Returns 0 or -1 with 'err'. */
 int codec_jam_config_decode(const char *text, size_t len, struct jam_config *out,
                             struct codec_error *err);
+
+/* What a verifier reads of an export (proto/export.schema.json): the stored entries with the chain
+ * head listed after each, the published heads, and each item's tally. */
+struct export_item {
+    int64_t id;
+    int64_t votes;
+    bool hidden;
+};
+struct export_head {
+    char event_id[MSG_EVENT_ID_MAX + 1];
+    char head[65];
+};
+struct export_doc {
+    char code[MSG_CODE_LEN + 1];
+    struct stream_entry *events; /* owned, payloads too */
+    struct export_head *heads;   /* owned: heads[i] is listed after events[i] ("" if none) */
+    size_t n_events;
+    struct export_head final; /* "chain": the head of the whole export */
+    uint64_t final_events;
+    struct export_head *published; /* owned: the moderation log's heads */
+    size_t n_published;
+    struct export_item *items; /* owned */
+    size_t n_items;
+};
+/* Decode an export (any size; nesting as the format has it). Returns 0 or -1 with 'err'. */
+int codec_export_decode(const char *text, size_t len, struct export_doc *out,
+                        struct codec_error *err);
+void export_doc_clear(struct export_doc *d);
 
 #endif

@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
-enum opt_kind { OPT_STR, OPT_LONG };
+/* OPT_SECRET: a string read from the environment only (a flag would show it in ps). */
+enum opt_kind { OPT_STR, OPT_LONG, OPT_SECRET };
 
 struct option_def {
     const char *name, *env, *def, *help;
@@ -21,8 +24,18 @@ struct option_def {
     long min, max;
 };
 
-#define STR(field, name, env, def, help) {name, env, def, help, OPT_STR, offsetof(struct config, field), 0, 0}
-#define NUM(field, name, env, def, lo, hi, help) {name, env, def, help, OPT_LONG, offsetof(struct config, field), lo, hi}
+#define STR(field, name, env, def, help)                                                           \
+    {                                                                                              \
+        name, env, def, help, OPT_STR, offsetof(struct config, field), 0, 0                        \
+    }
+#define SECRET(field, name, env, help)                                                             \
+    {                                                                                              \
+        name, env, NULL, help, OPT_SECRET, offsetof(struct config, field), 0, 0                    \
+    }
+#define NUM(field, name, env, def, lo, hi, help)                                                   \
+    {                                                                                              \
+        name, env, def, help, OPT_LONG, offsetof(struct config, field), lo, hi                     \
+    }
 
 static const struct option_def options[] = {
     STR(listen, "listen", "COJAM_LISTEN", "127.0.0.1:8080", "HTTP and WebSocket address HOST:PORT"),
@@ -32,8 +45,17 @@ static const struct option_def options[] = {
         "directory for the embedded Redis and the generated admin token"),
     STR(admin_token, "admin-token", "COJAM_ADMIN_TOKEN", NULL,
         "bearer token for POST /api/jams (default: generated into <data-dir>/admin-token)"),
-    STR(token_secret, "token-secret", "COJAM_TOKEN_SECRET", NULL,
-        "HMAC key for session tokens (default: generated once and kept in Redis)"),
+    STR(redis_user, "redis-user", "COJAM_REDIS_USER", NULL,
+        "ACL user to authenticate to Redis as (needs a password; default: the default user)"),
+    STR(redis_password_file, "redis-password-file", "COJAM_REDIS_PASSWORD_FILE", NULL,
+        "file holding the Redis password (AUTH); mode 0600"),
+    SECRET(redis_password, "redis-password", "COJAM_REDIS_PASSWORD",
+           "the Redis password, or use --redis-password-file"),
+    SECRET(token_secret, "token-secret", "COJAM_TOKEN_SECRET",
+           "HMAC key for session tokens, 32..128 bytes, or use --token-secret-file (default: "
+           "generated once and kept in Redis)"),
+    STR(token_secret_file, "token-secret-file", "COJAM_TOKEN_SECRET_FILE", NULL,
+        "file holding the HMAC key for session tokens; mode 0600"),
     STR(web_root, "web-root", "COJAM_WEB_ROOT", "./web-client/public", "static files served at /"),
     STR(allowed_origins, "allowed-origins", "COJAM_ALLOWED_ORIGINS", NULL,
         "comma-separated origins allowed on /ws, * for any (default: the server's own origin)"),
@@ -50,12 +72,19 @@ static const struct option_def options[] = {
     NUM(max_items, "max-items", "COJAM_MAX_ITEMS", "10000", 1, 1000000, "items per jam"),
     NUM(max_participants, "max-participants", "COJAM_MAX_PARTICIPANTS", "100000", 1, 10000000,
         "participants per jam"),
+    NUM(max_items_per_participant, "max-items-per-participant", "COJAM_MAX_ITEMS_PER_PARTICIPANT",
+        "200", 0, 1000000,
+        "items one participant may post in a jam, hidden ones too (0: no limit)"),
+    NUM(max_pending_per_participant, "max-pending-per-participant",
+        "COJAM_MAX_PENDING_PER_PARTICIPANT", "32", 0, 1000000,
+        "writes of one participant in flight across all its sessions (0: no limit)"),
     NUM(redis_timeout_ms, "redis-timeout-ms", "COJAM_REDIS_TIMEOUT_MS", "2000", 50, 600000,
         "a write not confirmed by Redis in this time fails with a retryable error"),
     NUM(token_ttl_s, "token-ttl-s", "COJAM_TOKEN_TTL_S", "86400", 60, 31536000,
         "session token lifetime in seconds"),
     NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "60000", 1000,
-        100000000, "broadcast frames per second the server aims to stay under: beyond it the "
+        100000000,
+        "broadcast frames per second the server aims to stay under: beyond it the "
         "broadcast period grows past --tick-ms with the number of clients"),
     NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
         "pause after each event-loop pass so that events gather (-1: by the number of clients, "
@@ -65,19 +94,31 @@ static const struct option_def options[] = {
         "the stream; beyond, or with 0, it gets a snapshot"),
     NUM(snapshot_every, "snapshot-every", "COJAM_SNAPSHOT_EVERY", "10000", 100, 100000000,
         "store a jam snapshot after this many events (or a quarter of the jam's events, if more)"),
+    /* A venue's phones often share one NAT address: 1,000 from one address covers a large hall
+     * (proto/messages.md, "Connections"). 0 for max-connections: ulimit -n minus 512. */
+    NUM(max_connections, "max-connections", "COJAM_MAX_CONNECTIONS", "0", 0, 10000000,
+        "TCP connections in all, beyond: 503 (0: the descriptor limit, ulimit -n, minus 512)"),
+    NUM(max_conns_per_address, "max-conns-per-address", "COJAM_MAX_CONNS_PER_ADDRESS", "1000", 1,
+        10000000, "TCP connections from one IP address, beyond: 503"),
+    NUM(write_timeout_s, "write-timeout-s", "COJAM_WRITE_TIMEOUT_S", "20", 1, 3600,
+        "a WebSocket client that reads nothing of what is due to it for this long is disconnected"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cojamd [options]\n\ncojam %s - real-time ideation-jam server.\n\n"
-               "Every option can also be set by its environment variable; flags win.\n\n",
+    fprintf(f,
+            "usage: cojamd [options]\n\ncojam %s - real-time ideation-jam server.\n\n"
+            "Every option can also be set by its environment variable; flags win.\n\n",
             COJAM_VERSION);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_def *o = &options[i];
         char left[64];
-        snprintf(left, sizeof left, "--%s %s", o->name, o->kind == OPT_LONG ? "N" : "VALUE");
+        if (o->kind == OPT_SECRET)
+            snprintf(left, sizeof left, "(environment only)");
+        else
+            snprintf(left, sizeof left, "--%s %s", o->name, o->kind == OPT_LONG ? "N" : "VALUE");
         fprintf(f, "  %-26s %s\n  %-26s [env %s%s%s]\n", left, o->help, "", o->env,
                 o->def ? ", default " : "", o->def ? o->def : "");
     }
@@ -89,7 +130,7 @@ static int set_option(struct config *c, const struct option_def *o, const char *
                       const char *source)
 {
     char *field = (char *)c + o->offset;
-    if (o->kind == OPT_STR) {
+    if (o->kind != OPT_LONG) {
         char **p = (char **)(void *)field;
         free(*p);
         *p = value ? xstrdup(value) : NULL;
@@ -107,18 +148,126 @@ static int set_option(struct config *c, const struct option_def *o, const char *
     return 0;
 }
 
+/* A secret given explicitly must be one: an empty admin token would let an empty bearer token
+ * create jams, an empty token key signs nothing (OpenSSL refuses an empty HMAC key). */
+/* An admin token given must be usable as a bearer token: non-empty, no spaces or control
+ * characters (an empty one would let an empty Authorization header create jams). The token
+ * secret's own rules are check_secrets'. */
+static int admin_token_ok(const struct config *c)
+{
+    bool bad = c->admin_token && !*c->admin_token;
+    for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
+        bad |= (unsigned char)*p <= ' ' || *p == 0x7f;
+    if (bad) {
+        fprintf(stderr, "cojamd: --admin-token must be non-empty, without spaces or control "
+                        "characters (leave it out to generate one)\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int split_listen(struct config *c)
 {
     const char *colon = strrchr(c->listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || *end || port < 0 || port > 65535 || (size_t)(colon - c->listen) >= sizeof c->listen_host) {
+    if (!colon || *end || port < 0 || port > 65535 ||
+        (size_t)(colon - c->listen) >= sizeof c->listen_host) {
         fprintf(stderr, "cojamd: --listen: expected HOST:PORT, got '%s'\n", c->listen);
         return -EINVAL;
     }
     memcpy(c->listen_host, c->listen, (size_t)(colon - c->listen));
     c->listen_host[colon - c->listen] = '\0';
     c->listen_port = (int)port;
+    return 0;
+}
+
+/* Frees a secret, wiping it first. */
+static void free_secret(char **p)
+{
+    if (*p) {
+        explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+/* The longest secret file read: a password or key, not a data file. */
+#define SECRET_FILE_MAX 4096
+
+/* Reads the secret file 'path' into a new string (one trailing "\n" or "\r\n" dropped). Warns
+ * when group or others may read it. Returns NULL after printing why. */
+static char *read_secret_file(const char *option, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) < 0) {
+        fprintf(stderr, "cojamd: --%s %s: %s\n", option, path, strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        fprintf(stderr,
+                "cojamd: warning: --%s %s is open to group or others (mode %03o): "
+                "chmod 600 it\n",
+                option, path, (unsigned)(st.st_mode & 0777));
+    char *buf = xmalloc(SECRET_FILE_MAX + 2);
+    size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    const char *bad = n > SECRET_FILE_MAX ? "longer than 4096 bytes"
+                      : n == 0            ? "empty"
+                      : strlen(buf) != n  ? "holds a NUL byte"
+                                          : NULL;
+    if (bad) {
+        fprintf(stderr, "cojamd: --%s %s: the file is %s\n", option, path, bad);
+        explicit_bzero(buf, SECRET_FILE_MAX + 2);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* One secret from its environment variable (already in *value) or its file option. */
+static int resolve_secret(char **value, const char *file, const char *env, const char *file_option)
+{
+    if (!file)
+        return 0;
+    if (*value) {
+        fprintf(stderr, "cojamd: both %s and --%s are set: give one\n", env, file_option);
+        return -EINVAL;
+    }
+    *value = read_secret_file(file_option, file);
+    return *value ? 0 : -EINVAL;
+}
+
+/* The secrets, once every source is read. */
+static int check_secrets(struct config *c)
+{
+    if (resolve_secret(&c->redis_password, c->redis_password_file, "COJAM_REDIS_PASSWORD",
+                       "redis-password-file") < 0 ||
+        resolve_secret(&c->token_secret, c->token_secret_file, "COJAM_TOKEN_SECRET",
+                       "token-secret-file") < 0)
+        return -EINVAL;
+    if (c->redis_user && !c->redis_password) {
+        fprintf(stderr, "cojamd: --redis-user needs a password: set COJAM_REDIS_PASSWORD or "
+                        "--redis-password-file\n");
+        return -EINVAL;
+    }
+    size_t len = c->token_secret ? strlen(c->token_secret) : 0;
+    if (c->token_secret && (len < CONFIG_SECRET_MIN || len > CONFIG_SECRET_MAX)) {
+        fprintf(stderr,
+                "cojamd: the token secret (%s) is %zu bytes: it must have %d to %d "
+                "(for example: openssl rand -hex 32)\n",
+                c->token_secret_file ? "--token-secret-file" : "COJAM_TOKEN_SECRET", len,
+                CONFIG_SECRET_MIN, CONFIG_SECRET_MAX);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -155,6 +304,13 @@ int config_load(struct config *c, int argc, char **argv)
             fprintf(stderr, "cojamd: unknown option '%s' (see --help)\n", arg);
             return -EINVAL;
         }
+        if (o->kind == OPT_SECRET) {
+            fprintf(stderr,
+                    "cojamd: --%s is not accepted on the command line (every local user "
+                    "can read it with ps): set %s, or use --%s-file\n",
+                    o->name, o->env, o->name);
+            return -EINVAL;
+        }
         const char *value = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
         if (!value) {
             fprintf(stderr, "cojamd: option --%s needs a value\n", o->name);
@@ -163,15 +319,20 @@ int config_load(struct config *c, int argc, char **argv)
         if (set_option(c, o, value, "option") < 0)
             return -EINVAL;
     }
-    return split_listen(c);
+    if (split_listen(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
+        return -EINVAL;
+    return 0;
 }
 
 void config_free(struct config *c)
 {
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        if (options[i].kind == OPT_STR) {
-            char **p = (char **)(void *)((char *)c + options[i].offset);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char **p = (char **)(void *)((char *)c + options[i].offset);
+        if (options[i].kind == OPT_SECRET)
+            free_secret(p);
+        else if (options[i].kind == OPT_STR) {
             free(*p);
             *p = NULL;
         }
+    }
 }

@@ -9,35 +9,55 @@
 #include <stdint.h>
 
 struct config {
-    char *listen;            /* "host:port" */
+    char *listen; /* "host:port" */
     char listen_host[256];
     int listen_port;
-    char *redis;             /* NULL = embedded */
+    char *redis; /* NULL = embedded */
     char *data_dir;
-    char *admin_token;       /* NULL = generate */
-    char *token_secret;      /* NULL = kept in Redis */
+    char *admin_token;    /* NULL = generate */
+    char *redis_user;     /* NULL = Redis's default user */
+    char *redis_password; /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
+    char *redis_password_file;
+    char *token_secret; /* NULL = kept in Redis; from COJAM_TOKEN_SECRET or the file below,
+                                CONFIG_SECRET_MIN..CONFIG_SECRET_MAX bytes */
+    char *token_secret_file;
     char *web_root;
-    char *allowed_origins;   /* NULL = own origin */
-    char *public_url;        /* NULL = http://<listen> */
-    char *redis_server;      /* the redis-server binary for the embedded default */
+    char *allowed_origins; /* NULL = own origin */
+    char *public_url;      /* NULL = http://<listen> */
+    char *redis_server;    /* the redis-server binary for the embedded default */
     long tick_ms;
     long max_message_bytes;
     long ring_frames;
     long rank_top;
     long max_items;
     long max_participants;
+    long max_items_per_participant;
+    long max_pending_per_participant;
     long redis_timeout_ms;
     long token_ttl_s;
     long snapshot_every;
     long resume_max_events;
     long max_deliveries;
     long loop_pace_us;
+    long max_connections;
+    long max_conns_per_address;
+    long write_timeout_s;
     char *log_level;
 };
 
-/* Fill 'c' from defaults, the environment, then argv. Returns 0, 1 when --help or --version was
- * printed (exit 0), or -EINVAL after printing what is wrong to stderr. */
+/* A token secret has at least 32 bytes: 32 hex characters (`openssl rand -hex 16`) carry 128
+ * bits; the key cojamd generates is 64 hex characters (32 random bytes). The hub uses at most
+ * HUB_KEY_MAX (128) bytes: a longer secret is refused rather than silently cut. */
+#define CONFIG_SECRET_MIN 32
+#define CONFIG_SECRET_MAX 128
+
+/* Fill 'c' from defaults, the environment, then argv. Secrets (the Redis password, the token
+ * secret) come from the environment or from a file option, never from a flag: command lines are
+ * readable by every local user (ps). A secret file is read whole (one trailing newline dropped;
+ * a warning on stderr when group or others may read it). Returns 0, 1 when --help or --version
+ * was printed (exit 0), or -EINVAL after printing what is wrong to stderr. */
 int config_load(struct config *c, int argc, char **argv);
+/* Frees the strings, wiping the secrets first. */
 void config_free(struct config *c);
 
 #endif

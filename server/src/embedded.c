@@ -187,8 +187,8 @@ static void shut_down(const struct found *f, const char *dir)
     int64_t t0 = now_ms();
     while (is_alive(f->pid, f->proc.start)) {
         if (now_ms() - t0 > SHUTDOWN_WAIT_MS) {
-            log_error("redis-server (pid %d) still running %d ms after SIGTERM; SIGKILL", (int)f->pid,
-                      SHUTDOWN_WAIT_MS);
+            log_error("redis-server (pid %d) still running %d ms after SIGTERM; SIGKILL",
+                      (int)f->pid, SHUTDOWN_WAIT_MS);
             kill(f->pid, SIGKILL);
             t0 = now_ms();
         }
@@ -340,10 +340,28 @@ int embedded_start(struct embedded *e, const char *binary, const char *data_dir,
     snprintf(logfile, sizeof logfile, "%s/redis.log", e->dir);
     resolve_binary(binary, exe, sizeof exe);
     clear_dir(e->dir, exe, 0);
-    char *argv[] = {(char *)binary, "--port", "0", "--unixsocket", e->sock, "--unixsocketperm",
-                    "700", "--dir", e->dir, "--appendonly", "yes", "--appendfsync", "always",
-                    "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no",
-                    "--logfile", logfile, NULL};
+    char *argv[] = {(char *)binary,
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    e->sock,
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    e->dir,
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--maxmemory-policy",
+                    "noeviction",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                    logfile,
+                    NULL};
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)

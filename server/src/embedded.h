@@ -32,7 +32,7 @@
 
 /* The parts of /proc/<pid>/stat that matter here. */
 struct embedded_proc {
-    char state;               /* 'R', 'S', 'Z', ... */
+    char state; /* 'R', 'S', 'Z', ... */
     pid_t ppid;
     unsigned long long start; /* start time in clock ticks since boot: with the pid, a process's
                                  identity (pids are reused) */
@@ -51,13 +51,13 @@ int embedded_parse_stat(const char *text, struct embedded_proc *out);
 int embedded_lock(const char *dir, const char *redis_binary);
 
 struct embedded {
-    pid_t pid;                 /* the child; 0 when none runs */
-    int lock_fd;               /* borrowed: from embedded_lock, handed to the child */
-    char dir[PATH_MAX];        /* the data directory, resolved */
-    char sock[PATH_MAX + 16];  /* <dir>/redis.sock */
-    const char *binary;        /* borrowed: the redis-server binary (PATH is searched) */
-    int64_t next_try_ms;       /* supervision: the next restart attempt */
-    int64_t delay_ms;          /* and the delay after a failed one */
+    pid_t pid;                /* the child; 0 when none runs */
+    int lock_fd;              /* borrowed: from embedded_lock, handed to the child */
+    char dir[PATH_MAX];       /* the data directory, resolved */
+    char sock[PATH_MAX + 16]; /* <dir>/redis.sock */
+    const char *binary;       /* borrowed: the redis-server binary (PATH is searched) */
+    int64_t next_try_ms;      /* supervision: the next restart attempt */
+    int64_t delay_ms;         /* and the delay after a failed one */
 };
 
 /* Start redis-server in 'dir' with the durability settings of deploy/redis.conf (AOF,

@@ -13,7 +13,7 @@
 
 struct frame {
     int refs;
-    size_t len;        /* payload bytes */
+    size_t len;          /* payload bytes */
     unsigned char buf[]; /* FRAME_HEADROOM + len + 1 (NUL after the payload) */
 };
 

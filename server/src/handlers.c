@@ -38,9 +38,9 @@ enum write_kind {
 struct write {
     struct pending base;
     enum write_kind kind;
-    uint64_t session_id;   /* 0 = none */
-    struct jam *jam;       /* borrowed: jams live until shutdown */
-    struct event ev;       /* owned */
+    uint64_t session_id; /* 0 = none */
+    struct jam *jam;     /* borrowed: jams live until shutdown */
+    struct event ev;     /* owned */
 };
 
 static void op_key(char *buf, size_t size, int64_t pid, const char *op)
@@ -55,8 +55,8 @@ static void write_free(struct pending *base)
     free(w);
 }
 
-static void after_write(struct pending *base, const struct store_result *res,
-                        const struct now *now, void *arg);
+static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
+                        void *arg);
 
 static struct write *write_new(enum write_kind kind, struct jam *j, uint64_t session_id)
 {
@@ -86,8 +86,8 @@ static int submit(struct hub *h, struct write *w, const struct now *now)
 
 static void send_welcome(struct hub *h, struct session *s, bool resumed, const struct now *now)
 {
-    struct token t = {.pid = s->pid, .role = s->role,
-                      .exp_s = now->wall_ms / 1000 + h->cfg->token_ttl_s};
+    struct token t = {
+        .pid = s->pid, .role = s->role, .exp_s = now->wall_ms / 1000 + h->cfg->token_ttl_s};
     snprintf(t.jam, sizeof t.jam, "%s", s->jam->code);
     char token[MSG_TOKEN_MAX + 1];
     if (auth_token_sign(h->key, h->key_len, &t, token, sizeof token) < 0)
@@ -113,7 +113,13 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     struct token t;
     int rc = auth_token_verify(h->key, h->key_len, m->token, now->wall_ms / 1000, &t);
     struct jam *j = rc == 0 ? hub_find_jam(h, t.jam) : NULL;
-    bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : room_participant(j->room, t.pid) != NULL);
+    const struct participant *p = j && t.role != ROLE_SCREEN ? room_participant(j->room, t.pid)
+                                                             : NULL;
+    if (p && p->removed) {
+        hub_send_error(s, NULL, room_err_removed, NULL, now->ms);
+        return;
+    }
+    bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : p != NULL);
     if (!ok) {
         hub_send_error(s, NULL, "bad_token",
                        rc == -ETIMEDOUT ? "the session token has expired: join again" : NULL,
@@ -210,7 +216,12 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
 
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
-    (void)h, (void)m, (void)now;
+    (void)h, (void)m;
+    if (s->last_sync_ms && now->ms - s->last_sync_ms < SESSION_SYNC_INTERVAL_MS) {
+        hub_send_error(s, NULL, "rate_limited", "at most one sync per second", now->ms);
+        return;
+    }
+    s->last_sync_ms = now->ms;
     resume_end(s, false); /* a resync snapshot; a page of a catch-up still being read is not sent */
 }
 
@@ -239,6 +250,7 @@ static const struct handler {
     [MSG_UNHIDE] = {handle_write, NEEDS_JOIN},
     [MSG_SYNC] = {handle_sync, NEEDS_JOIN},
     [MSG_PING] = {handle_ping, 0},
+    [MSG_REMOVE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
@@ -259,7 +271,8 @@ void handlers_on_message(struct session *s, const char *text, size_t len, void *
     }
     const struct handler *hd = &handlers[m.type];
     if (!h->ready && m.type != MSG_PING)
-        hub_send_error(s, m.op, "busy", "the server is recovering its state: retry shortly", now.ms);
+        hub_send_error(s, m.op, "busy", "the server is recovering its state: retry shortly",
+                       now.ms);
     else if (!hd->fn)
         hub_send_error(s, m.op, "unknown_type", NULL, now.ms);
     else if ((hd->flags & NEEDS_JOIN) && !s->jam)
@@ -282,8 +295,8 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
 
 /* ---- the store's answer -------------------------------------------------------------------- */
 
-static void after_write(struct pending *base, const struct store_result *res,
-                        const struct now *now, void *arg)
+static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
+                        void *arg)
 {
     struct hub *h = arg;
     struct write *w = (struct write *)base;
@@ -309,12 +322,16 @@ static void after_write(struct pending *base, const struct store_result *res,
         return;
     }
     const char *err = room_apply(j->room, res->id, &w->ev, NULL);
-    const struct op_done *done =
-        w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op) : NULL;
+    const struct op_done *done = w->kind == WRITE_EVENT ? room_op_done(j->room, w->ev.by, w->ev.op)
+                                                        : NULL;
     if (err == room_err_duplicate_op) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
             send_ack(s, w->ev.op, done);
+    } else if (err == room_err_removed) {
+        /* Checked before its participant's removal reached the stream: no effect. */
+        if (s)
+            hub_send_error(s, w->ev.op, err, NULL, now->ms);
     } else if (err) {
         log_error("jam %s: checked event %s did not apply (%s)", j->code, res->id, err);
         if (s)
@@ -328,5 +345,7 @@ static void after_write(struct pending *base, const struct store_result *res,
     } else if (s && done) {
         send_ack(s, w->ev.op, done);
     }
+    if (!err && w->ev.type == EV_REMOVED)
+        jam_close_removed(j, w->ev.pid);
     write_free(base);
 }

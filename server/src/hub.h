@@ -27,22 +27,22 @@ struct store;
 #define HUB_KEY_MAX 128 /* bytes of the token key that are used */
 
 struct hub {
-    const struct config *cfg;  /* borrowed */
-    struct store *store;       /* borrowed */
-    struct net *net;           /* borrowed */
-    struct resume *resume;     /* borrowed: the catch-up driver (resume_new) */
-    uint8_t key[HUB_KEY_MAX];  /* the token key */
+    const struct config *cfg; /* borrowed */
+    struct store *store;      /* borrowed */
+    struct net *net;          /* borrowed */
+    struct resume *resume;    /* borrowed: the catch-up driver (resume_new) */
+    uint8_t key[HUB_KEY_MAX]; /* the token key */
     size_t key_len;
-    char *admin_token;         /* owned */
-    char *public_url;          /* owned */
-    struct smap jams;          /* code -> struct jam * (owned) */
-    struct smap creating;      /* codes being created -> (void *)1 */
+    char *admin_token;    /* owned */
+    char *public_url;     /* owned */
+    struct smap jams;     /* code -> struct jam * (owned) */
+    struct smap creating; /* codes being created -> (void *)1 */
     struct pending_table pending;
-    struct imap sessions;      /* session id -> struct session * (borrowed) */
+    struct imap sessions; /* session id -> struct session * (borrowed) */
     uint64_t next_session_id;
-    bool ready;                /* recovery is complete: joins, writes and creation are served */
+    bool ready; /* recovery is complete: joins, writes and creation are served */
     bool storage_up;
-    struct replay *replay;     /* owned while recovering */
+    struct replay *replay; /* owned while recovering */
     int64_t recovery_started_ms;
     int64_t last_sweep_ms;
     unsigned snapshots_since_trim;

@@ -23,6 +23,8 @@ struct jam *jam_new(const struct config *cfg, struct room *room)
     j->room = room;
     room->limits.max_items = (uint32_t)cfg->max_items;
     room->limits.max_participants = (uint32_t)cfg->max_participants;
+    room->quotas.items = (uint32_t)cfg->max_items_per_participant;
+    room->quotas.pending = (uint32_t)cfg->max_pending_per_participant;
     j->ring.cap = (size_t)cfg->ring_frames;
     j->ring.slots = xcalloc(j->ring.cap, sizeof *j->ring.slots);
     j->ring.prev = xcalloc(j->ring.cap, sizeof *j->ring.prev);
@@ -41,6 +43,7 @@ void jam_free(struct jam *j)
     free(j->ring.prev);
     free(j->ring.to);
     free(j->snap_body);
+    free(j->digest);
     catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
     room_free(j->room);
@@ -116,6 +119,15 @@ void jam_detach(struct session *s)
     s->jam = NULL;
     if (s->role == ROLE_CITIZEN)
         room_set_online(j->room, --j->online);
+}
+
+void jam_close_removed(struct jam *j, int64_t pid)
+{
+    for (struct session *s = j->members; s; s = s->next_member)
+        if (s->pid == pid && s->role == ROLE_CITIZEN) {
+            session_mark_close(s, 4004, "removed by a moderator");
+            net_close(s);
+        }
 }
 
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,

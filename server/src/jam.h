@@ -37,19 +37,21 @@ struct ring {
 
 struct jam {
     char code[MSG_CODE_LEN + 1];
-    char key[KEYS_MAX];       /* the stream key */
-    struct room *room;        /* owned */
+    char key[KEYS_MAX]; /* the stream key */
+    struct room *room;  /* owned */
     struct ring ring;
-    struct session *members;  /* borrowed: sessions unlink themselves on close */
+    struct session *members; /* borrowed: sessions unlink themselves on close */
     uint32_t online;
-    struct smap pending_ops;  /* "pid:op" of writes in flight -> (void *)1 */
-    int64_t next_push_ms;     /* monotonic: the next broadcast is due then */
+    struct smap pending_ops; /* "pid:op" of writes in flight -> (void *)1 */
+    int64_t next_push_ms;    /* monotonic: the next broadcast is due then */
     int64_t last_stats_push_ms;
-    char *snap_body;          /* owned: citizens' and screens' snapshot body (jam_snapshot_body) */
+    char *snap_body; /* owned: citizens' and screens' snapshot body (jam_snapshot_body) */
     size_t snap_body_len;
     char snap_body_id[MSG_EVENT_ID_MAX + 1];
     int64_t snap_body_ms;
-    uint64_t snap_events;     /* n_events covered by the newest snapshot stored or in flight */
+    char *digest; /* owned: the body of GET .../digest for the state at digest_id */
+    char digest_id[MSG_EVENT_ID_MAX + 1];
+    uint64_t snap_events; /* n_events covered by the newest snapshot stored or in flight */
     bool snap_inflight;
     struct catchup_cache pages; /* stream pages read for resumes */
 };
@@ -73,6 +75,9 @@ bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *s
 void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role);
 /* Unlink 's' from its jam, if any. */
 void jam_detach(struct session *s);
+
+/* Close every session of participant 'pid' with 4004 (a moderator removed it). */
+void jam_close_removed(struct jam *j, int64_t pid);
 
 /* The snapshot body of citizens and screens, encoded at most once per state and cache age (a join
  * storm encodes the jam once per tick, not once per client). Borrowed: valid until the next call. */

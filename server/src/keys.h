@@ -22,7 +22,7 @@
 
 #define KEYS_JAMS "cojam:jams"
 #define KEYS_TOKEN_KEY "cojam:token-key"
-#define KEYS_MAX 64 /* every key of a jam fits, with its MSG_CODE_LEN-digit code */
+#define KEYS_MAX 64          /* every key of a jam fits, with its MSG_CODE_LEN-digit code */
 #define KEYS_EVENTS "events" /* what a jam's stream key ends with, after a ':' */
 
 /* "cojam:jam:<code>:<what>" into 'out' (KEYS_MAX bytes). */

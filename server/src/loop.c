@@ -21,9 +21,9 @@
 #include "session.h"
 #include "store.h"
 
-#define LOOP_RESULTS 64            /* store results taken per store_poll */
-#define LOOP_SWEEP_PERIOD_MS 1000  /* sessions that never joined; heap trimming */
-#define LOOP_TRIM_SNAPSHOTS 500    /* snapshots sent between two heap trims */
+#define LOOP_RESULTS 64           /* store results taken per store_poll */
+#define LOOP_SWEEP_PERIOD_MS 1000 /* sessions that never joined; heap trimming */
+#define LOOP_TRIM_SNAPSHOTS 500   /* snapshots sent between two heap trims */
 
 static void on_result(struct hub *h, const struct store_result *res, const struct now *now)
 {
@@ -40,7 +40,8 @@ static void on_result(struct hub *h, const struct store_result *res, const struc
         if (res->key)
             keys_stream_code(res->key, code);
         log_warn("jam %s: another cojamd (%s) holds its writes; this one refuses them "
-                 "(not_owner) until it can take the jam over", code, res->owner);
+                 "(not_owner) until it can take the jam over",
+                 code, res->owner);
         break;
     case STORE_UP:
     case STORE_DOWN:
@@ -122,5 +123,6 @@ void loop_callbacks(struct hub *h, struct net_callbacks *cbs)
         .on_tick = loop_on_tick,
         .tick_arg = h,
         .on_http = api_on_http,
+        .on_http_headers = api_on_http_headers,
     };
 }

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "auth.h"
 #include "config.h"
 #include "embedded.h"
+#include "hash.h"
 #include "hub.h"
 #include "keys.h"
 #include "log.h"
@@ -27,22 +30,41 @@
 #include "replay.h"
 #include "resume.h"
 #include "store.h"
+#include "verify.h"
 
-static struct net *volatile the_net;
+/* The loop's net, set once it exists and cleared before it is freed. The store and replay threads
+ * wake the loop through it (wake_loop), so it is atomic, and a wake holds the_net_mu so that
+ * set_net(NULL) returns only once no wake is still using the old net. The signal handler only
+ * loads it (a lock-free atomic; a handler cannot take a lock). */
+static _Atomic(struct net *) the_net;
+static pthread_mutex_t the_net_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void set_net(struct net *n)
+{
+    pthread_mutex_lock(&the_net_mu);
+    atomic_store(&the_net, n);
+    pthread_mutex_unlock(&the_net_mu);
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
-    if (the_net)
-        net_stop(the_net);
+    /* net_stop() is signal-safe (net.h): it sets a lock-free atomic flag and calls
+     * lws_cancel_service(), a write() to the loop's wake pipe. */
+    struct net *n = atomic_load(&the_net);
+    if (n)
+        net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
-/* Called on the store thread: lws_cancel_service() is the one thread-safe lws call. */
+/* Called on the store and replay threads: lws_cancel_service() is the one thread-safe lws call. */
 static void wake_loop(void *arg)
 {
     (void)arg;
-    if (the_net)
-        net_wake(the_net);
+    pthread_mutex_lock(&the_net_mu);
+    struct net *n = atomic_load(&the_net);
+    if (n)
+        net_wake(n);
+    pthread_mutex_unlock(&the_net_mu);
 }
 
 /* ---- start-up steps ------------------------------------------------------------------------ */
@@ -75,12 +97,14 @@ static int check_redis_settings(const struct store_config *sc)
     }
     if (policy[0] && strcmp(policy, "noeviction") != 0) {
         log_error("Redis maxmemory-policy is '%s': it may evict acknowledged events. "
-                  "Set maxmemory-policy noeviction (see deploy/redis.conf).", policy);
+                  "Set maxmemory-policy noeviction (see deploy/redis.conf).",
+                  policy);
         return -EINVAL;
     }
     if (strcmp(aof, "yes") != 0)
         log_warn("Redis appendonly is '%s': acknowledged events can be lost in a Redis crash. "
-                 "Set appendonly yes and appendfsync always (see deploy/redis.conf).", aof);
+                 "Set appendonly yes and appendfsync always (see deploy/redis.conf).",
+                 aof);
     return 0;
 }
 
@@ -131,12 +155,19 @@ static int load_admin_token(const struct config *cfg, char *out, size_t size)
         return -EIO;
     snprintf(out, size, "%s", secret);
     mkdir(cfg->data_dir, 0700);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        dprintf(fd, "%s\n", out);
-        close(fd);
+    /* The token is never logged (logs travel further than the data directory): the file is the
+     * one place to read it, so failing to write it is fatal. fchmod: O_CREAT's mode does not
+     * apply to a file that already exists (empty, left by an earlier failure). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && dprintf(fd, "%s\n", out) > 0;
+    int err = errno;
+    if (fd >= 0 && close(fd) < 0)
+        ok = false;
+    if (!ok) {
+        log_error("cannot write the generated admin token to %s: %s", path, strerror(err));
+        return -EIO;
     }
-    log_info("admin token (generated, kept in %s): %s", path, out);
+    log_info("admin token: generated into %s (mode 0600)", path);
     return 0;
 }
 
@@ -159,6 +190,8 @@ static void on_tick(int64_t now_ms, void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return verify_main(argc - 1, argv + 1); /* a tool: no server, no configuration */
     struct config cfg;
     int err = config_load(&cfg, argc, argv);
     if (err)
@@ -166,9 +199,30 @@ int main(int argc, char **argv)
     int lvl = log_level_from_name(cfg.log_level);
     log_set_level(lvl < 0 ? LOG_INFO : (enum log_level)lvl);
     signal(SIGPIPE, SIG_IGN);
+    /* The hash tables' key, before any table exists: clients choose op ids and other keys, so
+     * they must not be able to predict which of them collide. */
+    unsigned char hash_key[16];
+    if (auth_random_bytes(hash_key, sizeof hash_key) < 0) {
+        log_error("no randomness for the hash key");
+        config_free(&cfg);
+        return 1;
+    }
+    hash_seed(hash_key);
+    /* The links handed out and the Origin browsers must send on /ws (the default allowlist) come
+     * from the one public URL, never from a request's own Host header (DNS rebinding). */
+    char public_url[512], own_origin[512];
+    if (cfg.public_url)
+        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
+    else
+        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
+    if (net_url_origin(public_url, own_origin, sizeof own_origin) < 0) {
+        log_error("--public-url: expected http(s)://HOST[:PORT][/PATH], got '%s'", public_url);
+        goto fail_config;
+    }
 
     struct embedded emb = {0};
-    struct store_config sc = {.timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
+    struct store_config sc = {
+        .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
     char redis_host[256];
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
@@ -185,20 +239,37 @@ int main(int argc, char **argv)
     if (cfg.redis) {
         if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
             goto fail_config;
+        sc.user = cfg.redis_user;
+        sc.password = cfg.redis_password;
     } else {
+        /* Its socket is 0700 in the data directory: whoever may connect may read its AOF too,
+         * so a password would protect nothing (README, Security). */
+        if (cfg.redis_password)
+            log_warn("the Redis password is not used: the embedded redis-server has none "
+                     "(it is reachable only through %s/redis.sock, mode 0700)",
+                     cfg.data_dir);
         if (embedded_start(&emb, cfg.redis_server, cfg.data_dir, lock_fd) < 0)
             goto fail_config;
         sc.unix_path = emb.sock;
     }
     char why[256];
-    if (store_check(&sc, 15000, why, sizeof why) < 0) {
+    if ((err = store_check(&sc, 15000, why, sizeof why)) == -EACCES) {
+        log_error("Redis refused cojamd's credentials (%s): check --redis-user and "
+                  "COJAM_REDIS_PASSWORD or --redis-password-file against Redis's requirepass or "
+                  "ACL user (deploy/redis.conf)",
+                  why);
+        goto fail_redis;
+    }
+    if (err < 0) {
         log_error("Redis is not reachable: %s", why);
         goto fail_redis;
     }
     if (cfg.redis && check_redis_settings(&sc) < 0)
         goto fail_redis;
 
-    /* Session tokens must survive restarts, so their key lives in Redis unless given. */
+    /* Session tokens must survive restarts, so their key lives in Redis unless given. Whoever
+     * can run GET on that Redis can mint any token (README, Security). */
+    _Static_assert(CONFIG_SECRET_MAX <= HUB_KEY_MAX, "the hub would cut a configured secret");
     char token_key[256];
     if (cfg.token_secret) {
         snprintf(token_key, sizeof token_key, "%s", cfg.token_secret);
@@ -213,15 +284,18 @@ int main(int argc, char **argv)
             log_error("cannot read or store the token key in Redis");
             goto fail_redis;
         }
+        size_t len = strlen(token_key);
+        if (len < CONFIG_SECRET_MIN || len > CONFIG_SECRET_MAX) {
+            log_error("the token key in Redis (%s) is %zu bytes, not %d to %d: delete it to have "
+                      "one generated (every session token then becomes invalid), or set "
+                      "--token-secret-file",
+                      KEYS_TOKEN_KEY, len, CONFIG_SECRET_MIN, CONFIG_SECRET_MAX);
+            goto fail_redis;
+        }
     }
     char admin[256];
     if (load_admin_token(&cfg, admin, sizeof admin) < 0)
         goto fail_redis;
-    char public_url[512];
-    if (cfg.public_url)
-        snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
-    else
-        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
 
     struct store *store;
     if ((err = store_new(&sc, wake_loop, NULL, &store)) < 0) {
@@ -238,7 +312,11 @@ int main(int argc, char **argv)
         .port = cfg.listen_port,
         .web_root = cfg.web_root,
         .allowed_origins = cfg.allowed_origins,
+        .own_origin = own_origin,
         .max_message_bytes = (size_t)cfg.max_message_bytes,
+        .max_connections = cfg.max_connections,
+        .max_conns_per_address = cfg.max_conns_per_address,
+        .write_timeout_s = cfg.write_timeout_s,
         .tick_ms = (int)cfg.tick_ms,
         .loop_pace_us = cfg.loop_pace_us,
     };
@@ -251,7 +329,7 @@ int main(int argc, char **argv)
     if ((err = net_new(&nc, &cbs, &net)) < 0)
         goto fail_hub;
     hub_set_net(hub, net);
-    the_net = net;
+    set_net(net);
 
     /* Rebuild every jam from its snapshot and stream tail on a thread while the loop serves
      * /healthz ("recovering"); writes are refused until the state is complete. */
@@ -269,7 +347,7 @@ int main(int argc, char **argv)
     net_run(net);
     log_info("shutting down");
 
-    the_net = NULL;
+    set_net(NULL);
     net_free(net);
     resume_free(resume);
     hub_free(hub);
@@ -279,7 +357,7 @@ int main(int argc, char **argv)
     return 0;
 
 fail_net:
-    the_net = NULL;
+    set_net(NULL);
     net_free(net);
 fail_hub:
     resume_free(resume);

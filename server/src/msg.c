@@ -9,39 +9,47 @@
 #include <string.h>
 
 static const char *const type_names[MSG__COUNT] = {
-    [MSG_JOIN] = "join",       [MSG_POST] = "post",     [MSG_VOTE] = "vote",
-    [MSG_UNVOTE] = "unvote",   [MSG_START] = "start",   [MSG_SET_PHASE] = "set_phase",
-    [MSG_PAUSE] = "pause",     [MSG_RESUME] = "resume", [MSG_EXTEND] = "extend",
-    [MSG_HIDE] = "hide",       [MSG_UNHIDE] = "unhide", [MSG_SYNC] = "sync",
-    [MSG_PING] = "ping",
+    [MSG_JOIN] = "join",     [MSG_POST] = "post",     [MSG_VOTE] = "vote",
+    [MSG_UNVOTE] = "unvote", [MSG_START] = "start",   [MSG_SET_PHASE] = "set_phase",
+    [MSG_PAUSE] = "pause",   [MSG_RESUME] = "resume", [MSG_EXTEND] = "extend",
+    [MSG_HIDE] = "hide",     [MSG_UNHIDE] = "unhide", [MSG_SYNC] = "sync",
+    [MSG_PING] = "ping",     [MSG_REMOVE] = "remove",
 };
 
 static const char *const role_names[] = {
-    [ROLE_CITIZEN] = "citizen", [ROLE_MODERATOR] = "moderator", [ROLE_SCREEN] = "screen",
+    [ROLE_CITIZEN] = "citizen",
+    [ROLE_MODERATOR] = "moderator",
+    [ROLE_SCREEN] = "screen",
 };
 
 static const char *const kind_names[KIND__COUNT] = {
-    [KIND_PROBLEM] = "problem", [KIND_IDEA] = "idea",
-    [KIND_REFINEMENT] = "refinement", [KIND_PLEDGE] = "pledge",
+    [KIND_PROBLEM] = "problem",
+    [KIND_IDEA] = "idea",
+    [KIND_REFINEMENT] = "refinement",
+    [KIND_PLEDGE] = "pledge",
 };
 
 /* The co-creation role each kind stands for (messages.md, "Phases and what they accept"). */
 static const char *const kind_role_names[KIND__COUNT] = {
-    [KIND_PROBLEM] = "explorer", [KIND_IDEA] = "ideator",
-    [KIND_REFINEMENT] = "designer", [KIND_PLEDGE] = "diffuser",
+    [KIND_PROBLEM] = "explorer",
+    [KIND_IDEA] = "ideator",
+    [KIND_REFINEMENT] = "designer",
+    [KIND_PLEDGE] = "diffuser",
 };
 
 static const char *const phase_names[PHASE__COUNT] = {
-    [PHASE_EXPLORE] = "explore", [PHASE_IDEATE] = "ideate", [PHASE_DESIGN] = "design",
+    [PHASE_EXPLORE] = "explore", [PHASE_IDEATE] = "ideate",   [PHASE_DESIGN] = "design",
     [PHASE_DIFFUSE] = "diffuse", [PHASE_RESULTS] = "results",
 };
 
 static const char *const event_names[EV__COUNT] = {
-    [EV_JAM_CREATED] = "jam_created", [EV_JOINED] = "joined",       [EV_POSTED] = "posted",
-    [EV_VOTED] = "voted",             [EV_UNVOTED] = "unvoted",     [EV_STARTED] = "started",
-    [EV_PAUSED] = "paused",           [EV_RESUMED] = "resumed",     [EV_PHASE_SET] = "phase_set",
-    [EV_EXTENDED] = "extended",       [EV_HIDDEN] = "hidden",       [EV_UNHIDDEN] = "unhidden",
-    [EV_PHASE_ENDED] = "phase_ended",
+    [EV_JAM_CREATED] = "jam_created", [EV_JOINED] = "joined",
+    [EV_POSTED] = "posted",           [EV_VOTED] = "voted",
+    [EV_UNVOTED] = "unvoted",         [EV_STARTED] = "started",
+    [EV_PAUSED] = "paused",           [EV_RESUMED] = "resumed",
+    [EV_PHASE_SET] = "phase_set",     [EV_EXTENDED] = "extended",
+    [EV_HIDDEN] = "hidden",           [EV_UNHIDDEN] = "unhidden",
+    [EV_PHASE_ENDED] = "phase_ended", [EV_REMOVED] = "removed",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -61,22 +69,43 @@ static int index_of(const char *const *table, size_t n, const char *s)
     return -1;
 }
 
-const char *msg_type_name(enum msg_type t) { return name_at(type_names, N_OF(type_names), (int)t); }
-const char *role_name(enum role r) { return name_at(role_names, N_OF(role_names), (int)r); }
-const char *kind_name(enum kind k) { return name_at(kind_names, N_OF(kind_names), (int)k); }
+const char *msg_type_name(enum msg_type t)
+{
+    return name_at(type_names, N_OF(type_names), (int)t);
+}
+const char *role_name(enum role r)
+{
+    return name_at(role_names, N_OF(role_names), (int)r);
+}
+const char *kind_name(enum kind k)
+{
+    return name_at(kind_names, N_OF(kind_names), (int)k);
+}
 const char *kind_role_name(enum kind k)
 {
     return name_at(kind_role_names, N_OF(kind_role_names), (int)k);
 }
-const char *phase_name(enum phase p) { return name_at(phase_names, N_OF(phase_names), (int)p); }
+const char *phase_name(enum phase p)
+{
+    return name_at(phase_names, N_OF(phase_names), (int)p);
+}
 const char *event_type_name(enum event_type t)
 {
     return name_at(event_names, N_OF(event_names), (int)t);
 }
 
-int kind_from_name(const char *s) { return index_of(kind_names, N_OF(kind_names), s); }
-int phase_from_name(const char *s) { return index_of(phase_names, N_OF(phase_names), s); }
-int role_from_name(const char *s) { return index_of(role_names, N_OF(role_names), s); }
+int kind_from_name(const char *s)
+{
+    return index_of(kind_names, N_OF(kind_names), s);
+}
+int phase_from_name(const char *s)
+{
+    return index_of(phase_names, N_OF(phase_names), s);
+}
+int role_from_name(const char *s)
+{
+    return index_of(role_names, N_OF(role_names), s);
+}
 
 void msg_clear(struct msg *m)
 {

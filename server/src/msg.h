@@ -10,14 +10,14 @@
 #include <stdint.h>
 
 /* Limits from proto/messages.md. */
-#define MSG_OP_MAX 64            /* characters, from [A-Za-z0-9._:-] */
-#define MSG_NICK_MAX 40          /* code points */
-#define MSG_TEXT_HARD_MAX 2000   /* code points; the jam's max_text is at most this */
-#define MSG_REASON_MAX 200       /* code points */
-#define MSG_SECRET_MAX 64        /* characters */
-#define MSG_TOKEN_MAX 512        /* characters */
-#define MSG_EVENT_ID_MAX 41      /* "<20 digits>-<20 digits>" */
-#define MSG_CODE_LEN 6           /* join code digits */
+#define MSG_OP_MAX 64          /* characters, from [A-Za-z0-9._:-] */
+#define MSG_NICK_MAX 40        /* code points */
+#define MSG_TEXT_HARD_MAX 2000 /* code points; the jam's max_text is at most this */
+#define MSG_REASON_MAX 200     /* code points */
+#define MSG_SECRET_MAX 64      /* characters */
+#define MSG_TOKEN_MAX 512      /* characters */
+#define MSG_EVENT_ID_MAX 41    /* "<20 digits>-<20 digits>" */
+#define MSG_CODE_LEN 6         /* join code digits */
 #define MSG_EXTEND_MAX_S 3600
 #define MSG_MAX_DEPTH 4
 #define MSG_TITLE_MAX 120
@@ -40,37 +40,48 @@ enum msg_type {
     MSG_UNHIDE,
     MSG_SYNC,
     MSG_PING,
+    MSG_REMOVE,
     MSG__COUNT
 };
 
 enum role { ROLE_NONE = 0, ROLE_CITIZEN, ROLE_MODERATOR, ROLE_SCREEN };
 enum kind { KIND_PROBLEM = 0, KIND_IDEA, KIND_REFINEMENT, KIND_PLEDGE, KIND__COUNT };
-enum phase { PHASE_EXPLORE = 0, PHASE_IDEATE, PHASE_DESIGN, PHASE_DIFFUSE, PHASE_RESULTS, PHASE__COUNT };
+enum phase {
+    PHASE_EXPLORE = 0,
+    PHASE_IDEATE,
+    PHASE_DESIGN,
+    PHASE_DIFFUSE,
+    PHASE_RESULTS,
+    PHASE__COUNT
+};
 
 /* A decoded client message. Fields not used by 'type' are zero/NULL. */
 struct msg {
     enum msg_type type;
-    char op[MSG_OP_MAX + 1];  /* "" when the message has none */
+    char op[MSG_OP_MAX + 1]; /* "" when the message has none */
     /* join */
     char code[MSG_CODE_LEN + 1]; /* normalised: digits only */
     enum role as;
-    char *nickname;            /* owned, NULL if absent; trimmed */
+    char *nickname; /* owned, NULL if absent; trimmed */
     bool anonymous;
-    char *secret;              /* owned, NULL if absent */
-    char *token;               /* owned, NULL if absent */
+    char *secret;                             /* owned, NULL if absent */
+    char *token;                              /* owned, NULL if absent */
     char last_event_id[MSG_EVENT_ID_MAX + 1]; /* "" if absent */
     /* post */
     enum kind kind;
-    char *text;                /* owned; post */
-    int64_t parent;            /* 0 = none */
+    char *text;     /* owned; post */
+    int64_t parent; /* 0 = none */
     /* vote, unvote, hide, unhide */
     int64_t item;
     /* set_phase */
     enum phase phase;
     /* extend */
     int64_t seconds;
-    /* hide */
-    char *reason;              /* owned, NULL if absent */
+    /* hide, remove */
+    char *reason; /* owned, NULL if absent */
+    /* remove */
+    int64_t pid;
+    bool hide_posts;
     /* ping */
     bool has_t;
     int64_t t;
@@ -107,6 +118,7 @@ enum event_type {
     EV_HIDDEN,
     EV_UNHIDDEN,
     EV_PHASE_ENDED,
+    EV_REMOVED,
     EV__COUNT
 };
 
@@ -114,50 +126,52 @@ enum event_type {
 
 struct agenda_step {
     enum phase phase;
-    uint32_t duration_s;  /* 0 = no deadline */
+    uint32_t duration_s; /* 0 = no deadline */
 };
 
 struct jam_settings {
-    bool anonymous_allowed;     /* default true */
-    uint32_t votes_per_phase;   /* 0 = unlimited; default 5 */
-    uint32_t min_text;          /* default 2 */
-    uint32_t max_text;          /* default 500, <= MSG_TEXT_HARD_MAX */
+    bool anonymous_allowed;   /* default true */
+    uint32_t votes_per_phase; /* 0 = unlimited; default 5 */
+    uint32_t min_text;        /* default 2 */
+    uint32_t max_text;        /* default 500, <= MSG_TEXT_HARD_MAX */
 };
 
 struct jam_config {
     char code[MSG_CODE_LEN + 1];
-    char *title;                /* owned */
-    char *question;             /* owned */
+    char *title;    /* owned */
+    char *question; /* owned */
     struct agenda_step agenda[JAM_MAX_PHASES];
-    unsigned n_agenda;          /* 1..JAM_MAX_PHASES */
+    unsigned n_agenda; /* 1..JAM_MAX_PHASES */
     struct jam_settings settings;
-    char secret_sha256[65];     /* lowercase hex */
+    char secret_sha256[65]; /* lowercase hex */
 };
 
 struct event {
     enum event_type type;
-    int64_t at_ms;             /* wall clock when stored */
-    int64_t by;                /* participant id of the writer, 0 = the server */
+    int64_t at_ms; /* wall clock when stored */
+    int64_t by;    /* participant id of the writer, 0 = the server */
     char op[MSG_OP_MAX + 1];
     /* jam_created */
-    struct jam_config jam;     /* owned strings inside */
-    /* joined */
+    struct jam_config jam; /* owned strings inside */
+    /* joined, removed */
     int64_t pid;
     enum role role;
-    char *nickname;            /* owned, NULL = none */
+    char *nickname; /* owned, NULL = none */
     bool anonymous;
     /* posted */
     enum kind kind;
-    char *text;                /* owned */
-    int64_t parent;            /* 0 = none */
+    char *text;     /* owned */
+    int64_t parent; /* 0 = none */
     /* voted, unvoted, hidden, unhidden */
     int64_t item;
     /* phase_set, phase_ended */
     int64_t index;
     /* extended */
     int64_t seconds;
-    /* hidden */
-    char *reason;              /* owned, NULL = none */
+    /* hidden, removed */
+    char *reason; /* owned, NULL = none */
+    /* removed */
+    bool hide_posts;
 };
 
 void event_clear(struct event *e);

@@ -8,11 +8,18 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "frame.h"
@@ -23,18 +30,35 @@
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
 
 #define HTTP_BODY_MAX 16384 /* POST /api/jams bodies (proto/messages.md) */
+/* A request's headers must be complete this long after the connection (or the previous request)
+ * began, and a POST body this long after its headers: a byte every few seconds keeps lws's own
+ * timeouts (reset by every read) from ever firing. proto/messages.md, "Connections". */
+#define HTTP_HEADERS_S 10
+#define HTTP_BODY_MS 10000
+/* Header bytes of one request lws keeps; beyond, it drops the connection without a reply. */
+#define HTTP_HEADER_MAX 4096
+#define REFUSAL_LOG_MS 10000 /* at most one log line per this long for refused connections */
 
 struct net {
     struct lws_context *ctx;
     struct net_config cfg;
     struct net_callbacks cbs;
-    char *origins;            /* owned copy of the allowlist, NULL = own origin */
+    char *origins;    /* owned copy of the allowlist, NULL = own origin */
+    char *own_origin; /* owned: the origin of --public-url */
     lws_sorted_usec_list_t sul;
-    volatile sig_atomic_t stop;
+    atomic_int stop; /* set by net_stop: a signal handler or another thread; lock-free */
     size_t clients;
-    uint64_t churn;           /* connections accepted, established or closed: join storms */
-    struct imap http;         /* request id -> struct lws * waiting for a reply */
-    struct imap http_wsi;     /* struct lws * -> struct http_req * (owned) */
+    uint64_t churn;        /* connections accepted, established or closed: join storms */
+    struct imap http;      /* request id -> struct lws * waiting for a reply */
+    struct imap http_wsi;  /* struct lws * -> struct http_req * (owned) */
+    struct imap conn_addr; /* struct lws * -> its peer's IPv4 address + 1, every connection */
+    struct imap per_addr;  /* IPv4 address -> connections open from it */
+    uint64_t accepted;     /* the address + 1 of the connection being adopted, for WSI_CREATE */
+    size_t conns;          /* TCP connections open */
+    size_t max_conns;      /* the cap in force (cfg.max_connections or from ulimit -n) */
+    uint64_t refused;      /* connections refused since the last log line about it */
+    int64_t refused_log_ms;
+    char root_real[PATH_MAX]; /* the web root, symlinks resolved */
     uint64_t next_http_id;
     struct lws_http_mount mounts[3];
     struct lws_protocol_vhost_options mimes[4];
@@ -67,36 +91,60 @@ size_t net_clients(const struct net *n)
 
 /* ---- WebSocket ----------------------------------------------------------------------------- */
 
-static bool origin_allowed(struct net *n, struct lws *wsi)
+/* An allowlist entry matches the whole header, compared exactly (origins are lower case). */
+bool net_origin_allowed(const char *origin, const char *allowlist, const char *own)
 {
-    char origin[256], host[256];
-    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+    if (!origin)
         return true; /* not a browser: Origin protects browsers' users, not servers */
-    if (n->origins) {
-        if (strcmp(n->origins, "*") == 0)
+    if (!allowlist)
+        return own && strcasecmp(origin, own) == 0;
+    if (strcmp(allowlist, "*") == 0)
+        return true;
+    size_t len = strlen(origin);
+    for (const char *p = allowlist; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *comma = strchr(p, ',');
+        size_t plen = comma ? (size_t)(comma - p) : strlen(p);
+        while (plen && p[plen - 1] == ' ')
+            plen--;
+        if (plen == len && strncmp(p, origin, len) == 0)
             return true;
-        size_t len = strlen(origin);
-        for (const char *p = n->origins; *p;) {
-            const char *comma = strchr(p, ',');
-            size_t plen = comma ? (size_t)(comma - p) : strlen(p);
-            while (plen && p[plen - 1] == ' ')
-                plen--;
-            if (plen == len && strncmp(p, origin, len) == 0)
-                return true;
-            if (!comma)
-                break;
-            p = comma + 1;
-            while (*p == ' ')
-                p++;
-        }
-        return false;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+    return false;
+}
+
+int net_url_origin(const char *url, char *out, size_t size)
+{
+    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                    : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                           : 0;
+    if (!scheme)
+        return -EINVAL;
+    size_t host = strcspn(url + scheme, "/?#");
+    if (!host || scheme + host + 1 > size)
+        return -EINVAL;
+    for (size_t i = 0; i < scheme + host; i++)
+        out[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] - 'A' + 'a' : url[i]);
+    out[scheme + host] = '\0';
+    return 0;
+}
+
+/* The header as lws holds it; a header that is present but does not fit (or cannot be read) is
+ * a refusal, never "no Origin": an attacker controls its length. */
+static bool origin_ok(struct net *n, struct lws *wsi)
+{
+    char origin[256];
+    int len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (len <= 0)
+        return net_origin_allowed(NULL, n->origins, n->own_origin);
+    if (len >= (int)sizeof origin ||
+        lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) != len)
         return false;
-    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
-                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
-                                                               : NULL;
-    return rest && strcasecmp(rest, host) == 0;
+    return net_origin_allowed(origin, n->origins, n->own_origin);
 }
 
 static int on_filter(struct net *n, struct lws *wsi)
@@ -106,12 +154,125 @@ static int on_filter(struct net *n, struct lws *wsi)
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint is /ws");
         return -1;
     }
-    if (!origin_allowed(n, wsi)) {
+    if (!origin_ok(n, wsi)) {
         log_info("refused a WebSocket handshake from a foreign Origin");
         lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed");
         return -1;
     }
+    /* The last NET_HTTP_RESERVE connections are kept for /healthz and the API. */
+    if (n->clients + NET_HTTP_RESERVE >= n->max_conns) {
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server full");
+        return -1;
+    }
     return 0;
+}
+
+/* ---- connections: caps per address and in all ---------------------------------------------- */
+
+static uint64_t peer_key(const struct lws_filter_network_conn_args *a)
+{
+    if (a && a->cli_addr.ss_family == AF_INET)
+        return (uint64_t)((const struct sockaddr_in *)&a->cli_addr)->sin_addr.s_addr + 1;
+    return 1; /* not IPv4 (not served: IPv6 is off): one bucket */
+}
+
+/* Said before the close, on the raw socket (no HTTP parser has seen it yet): a browser or client
+ * gets a status it can show rather than a reset. What the client already sent is read first so
+ * that the close is not a reset that discards this reply. */
+static void refuse_connection(struct net *n, int fd, const char *why)
+{
+    static const char reply[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                                "Content-Length: 21\r\nRetry-After: 10\r\nConnection: close\r\n"
+                                "\r\ntoo many connections\n";
+    char sink[4096];
+    while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+    if (send(fd, reply, sizeof reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        return;
+    shutdown(fd, SHUT_WR);
+    n->refused++;
+    int64_t now = net_now_ms();
+    if (now - n->refused_log_ms >= REFUSAL_LOG_MS) {
+        log_warn("refused %llu connection(s) in the last %d s: %s (open: %zu of %zu)",
+                 (unsigned long long)n->refused, REFUSAL_LOG_MS / 1000, why, n->conns,
+                 n->max_conns);
+        n->refused = 0;
+        n->refused_log_ms = now;
+    }
+}
+
+/* lws asks before it adopts an accepted socket; the wsi it creates next (WSI_CREATE, in the same
+ * call) is the one counted under this address, until its WSI_DESTROY. */
+static int on_network_connection(struct net *n, const struct lws_filter_network_conn_args *a,
+                                 int fd)
+{
+    uint64_t key = peer_key(a), count = 0;
+    imap_get(&n->per_addr, key, &count);
+    if (n->conns >= n->max_conns) {
+        refuse_connection(n, fd, "--max-connections reached");
+        return -1;
+    }
+    if (n->cfg.max_conns_per_address > 0 && count >= (uint64_t)n->cfg.max_conns_per_address) {
+        refuse_connection(n, fd, "--max-conns-per-address reached");
+        return -1;
+    }
+    /* A peer that takes nothing of what is sent (a zero window, no acks) is dropped by the
+     * kernel after write_timeout_s (Linux applies TCP_USER_TIMEOUT to zero-window probes since
+     * 5.1), which frees the send buffer it pins; nothing is added to the write path for it. */
+    if (n->cfg.write_timeout_s > 0) {
+        unsigned ms = (unsigned)n->cfg.write_timeout_s * 1000u;
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    }
+    n->accepted = key;
+    return 0;
+}
+
+static void on_wsi_create(struct net *n, struct lws *wsi)
+{
+    if (!n->accepted)
+        return; /* lws's own (the listener, its pipe) */
+    uint64_t count = 0;
+    imap_get(&n->per_addr, n->accepted, &count);
+    imap_put(&n->per_addr, n->accepted, count + 1);
+    imap_put(&n->conn_addr, (uint64_t)(uintptr_t)wsi, n->accepted);
+    n->accepted = 0;
+    n->conns++;
+}
+
+static void on_wsi_destroy(struct net *n, struct lws *wsi)
+{
+    uint64_t key, count = 0;
+    if (!imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &key))
+        return;
+    imap_del(&n->conn_addr, (uint64_t)(uintptr_t)wsi);
+    imap_get(&n->per_addr, key, &count);
+    if (count > 1)
+        imap_put(&n->per_addr, key, count - 1);
+    else
+        imap_del(&n->per_addr, key);
+    n->conns--;
+}
+
+/* Static files: lws's URL cleaner removes "..", but follows symlinks; a file whose real path is
+ * outside the web root is not served (404, as if it did not exist). */
+static int on_filter_http(struct net *n, struct lws *wsi, const char *uri)
+{
+    if (!uri || strncmp(uri, "/api", 4) == 0 || strncmp(uri, "/healthz", 8) == 0)
+        return 0;
+    char path[PATH_MAX], real[PATH_MAX];
+    size_t ulen = strlen(uri);
+    if ((size_t)snprintf(path, sizeof path, "%s%s%s", n->cfg.web_root, uri,
+                         ulen && uri[ulen - 1] == '/' ? "index.html" : "") >= sizeof path)
+        goto refuse;
+    if (!realpath(path, real))
+        return 0; /* lws answers 404 itself */
+    size_t rlen = strlen(n->root_real);
+    if (strncmp(real, n->root_real, rlen) == 0 && (real[rlen] == '/' || real[rlen] == '\0'))
+        return 0;
+refuse:
+    log_info("not serving %s: it resolves outside the web root", uri);
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return -1;
 }
 
 static int on_established(struct net *n, struct lws *wsi, struct session *s)
@@ -223,7 +384,17 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         n->churn++;
+        return on_network_connection(n, user, (int)(intptr_t)in);
+    case LWS_CALLBACK_WSI_CREATE:
+        if (n)
+            on_wsi_create(n, wsi);
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (n)
+            on_wsi_destroy(n, wsi);
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return on_filter_http(n, wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         n->churn++;
         return on_filter(n, wsi);
@@ -260,22 +431,22 @@ void net_close(struct session *s)
  * per-connection user space: lws frees that space at HTTP_DROP_PROTOCOL and may still deliver
  * callbacks after it (a keep-alive connection closed by the client), so we own nothing there. */
 struct http_req {
-    uint64_t id;            /* 0 = not dispatched yet or already answered */
+    uint64_t id; /* 0 = not dispatched yet or already answered */
     char path[128];
     char auth[256];
     bool post;
-    bool too_large;
-    char *body;             /* owned */
+    int64_t body_from_ms; /* when the POST's headers were complete */
+    char *body;           /* owned */
     size_t body_len;
     int status;
-    char *reply;            /* owned */
+    char *reply; /* owned */
 };
 
 static struct http_req *http_req_of(struct net *n, struct lws *wsi)
 {
     uint64_t v;
     return imap_get(&n->http_wsi, (uint64_t)(uintptr_t)wsi, &v) ? (struct http_req *)(uintptr_t)v
-                                                                 : NULL;
+                                                                : NULL;
 }
 
 static void http_req_free(struct net *n, struct lws *wsi)
@@ -326,6 +497,33 @@ out:
     return rc;
 }
 
+/* A POST is refused before its body is read when the API would not accept it (on_http_headers:
+ * the admin token, first, so that a stranger learns nothing more), when its length is unknown or
+ * over the cap: the reply is written at once and the connection closed, the body unread. */
+static int post_headers(struct net *n, struct lws *wsi, struct http_request *req,
+                        struct http_req *q)
+{
+    char cl[24] = "";
+    char *body = NULL;
+    int status = n->cbs.on_http_headers ? n->cbs.on_http_headers(req, &body, n->cbs.arg) : 0;
+    if (!status && lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+        status = HTTP_STATUS_LENGTH_REQUIRED;
+        body = xstrdup("{\"error\":{\"code\":\"length_required\",\"message\":\"a Content-Length "
+                       "is needed\"}}");
+    } else if (!status && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+        status = HTTP_STATUS_REQ_ENTITY_TOO_LARGE;
+        body = xstrdup("{\"error\":{\"code\":\"too_large\",\"message\":\"body over 16 KiB\"}}");
+    }
+    if (!status) {
+        q->body_from_ms = net_now_ms();
+        return 0;
+    }
+    q->status = status;
+    q->reply = body;
+    http_write_reply(wsi, q);
+    return -1;
+}
+
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
@@ -344,16 +542,29 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             q->post = true;
         }
         lws_hdr_copy(wsi, q->auth, sizeof q->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-        if (!q->post)
+        if (!q->post) {
             dispatch_http(n, wsi, q);
-        return 0;
+            return 0;
+        }
+        {
+            struct http_request req = {
+                .method = "POST", .path = q->path, .auth = q->auth, .body = ""};
+            return post_headers(n, wsi, &req, q);
+        }
     case LWS_CALLBACK_HTTP_BODY:
         if (!q)
             return -1;
-        if (q->body_len + len > HTTP_BODY_MAX) {
-            q->too_large = true;
-            return 0;
+        if (net_now_ms() - q->body_from_ms > HTTP_BODY_MS) {
+            q->status = HTTP_STATUS_REQUEST_TIMEOUT;
+            q->reply = xstrdup("{\"error\":{\"code\":\"timeout\",\"message\":\"body not "
+                               "complete within 10 s\"}}");
+            http_write_reply(wsi, q);
+            return -1;
         }
+        if (!len)
+            return 0; /* lws announces an empty body with in == NULL */
+        if (q->body_len + len > HTTP_BODY_MAX)
+            return -1; /* cannot happen: Content-Length was checked and lws reads no further */
         q->body = xrealloc(q->body, q->body_len + len + 1);
         memcpy(q->body + q->body_len, in, len);
         q->body_len += len;
@@ -362,10 +573,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!q)
             return -1;
-        if (q->too_large) {
-            lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "body over 16 KiB");
-            return -1;
-        }
         dispatch_http(n, wsi, q);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -431,19 +638,46 @@ static const lws_retry_bo_t retry = {
     .secs_since_valid_hangup = 60,
 };
 
+/* What net_new allocated before the lws context exists (its failure paths, and net_free). */
+static void release(struct net *n)
+{
+    imap_deinit(&n->http);
+    imap_deinit(&n->http_wsi);
+    imap_deinit(&n->conn_addr);
+    imap_deinit(&n->per_addr);
+    free(n->origins);
+    free(n->own_origin);
+    free(n);
+}
+
 int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out)
 {
     struct net *n = xcalloc(1, sizeof *n);
     n->cfg = *cfg;
     n->cbs = *cbs;
     n->origins = cfg->allowed_origins ? xstrdup(cfg->allowed_origins) : NULL;
+    n->own_origin = cfg->own_origin ? xstrdup(cfg->own_origin) : NULL;
     imap_init(&n->http);
     imap_init(&n->http_wsi);
+    imap_init(&n->conn_addr);
+    imap_init(&n->per_addr);
+    if (!realpath(cfg->web_root, n->root_real)) {
+        log_error("web root %s: %s", cfg->web_root, strerror(errno));
+        release(n);
+        return -ENOENT;
+    }
+    n->max_conns = (size_t)cfg->max_connections;
+    if (cfg->max_connections <= 0) {
+        struct rlimit rl;
+        rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        n->max_conns = fds > 2 * NET_FD_RESERVE ? (size_t)(fds - NET_FD_RESERVE) : (size_t)fds / 2;
+    }
 
     /* lws answers 415 for extensions it does not know; these are the ones the web client uses. */
-    static const char *const mime[][2] = {
-        {".mjs", "text/javascript"}, {".svg", "image/svg+xml"}, {".webmanifest", "application/manifest+json"},
-        {".json", "application/json"}};
+    static const char *const mime[][2] = {{".mjs", "text/javascript"},
+                                          {".svg", "image/svg+xml"},
+                                          {".webmanifest", "application/manifest+json"},
+                                          {".json", "application/json"}};
     for (int i = 0; i < 4; i++) {
         n->mimes[i].next = i < 3 ? &n->mimes[i + 1] : NULL;
         n->mimes[i].name = mime[i][0];
@@ -482,16 +716,17 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
                    LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = 10;
+    info.timeout_secs_ah_idle = HTTP_HEADERS_S;
+    info.max_http_header_data = HTTP_HEADER_MAX;
     lws_set_log_level(LLL_ERR, NULL);
     n->ctx = lws_create_context(&info);
     if (!n->ctx) {
         log_error("cannot listen on %s:%d", cfg->listen_host, cfg->port);
-        imap_deinit(&n->http);
-        imap_deinit(&n->http_wsi);
-        free(n->origins);
-        free(n);
+        release(n);
         return -EADDRINUSE;
     }
+    log_info("connections: at most %zu, %ld from one address", n->max_conns,
+             cfg->max_conns_per_address);
     lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)cfg->tick_ms * LWS_US_PER_MS);
     *out = n;
     return 0;
@@ -521,7 +756,7 @@ static void pace(const struct net *n, uint64_t churn_before)
 void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
-    while (!n->stop && lws_service(n->ctx, 0) >= 0) {
+    while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
         pace(n, churn);
         churn = n->churn;
     }
@@ -529,7 +764,7 @@ void net_run(struct net *n)
 
 void net_stop(struct net *n)
 {
-    n->stop = 1;
+    atomic_store_explicit(&n->stop, 1, memory_order_relaxed);
     lws_cancel_service(n->ctx);
 }
 
@@ -543,8 +778,5 @@ void net_free(struct net *n)
     if (!n)
         return;
     lws_context_destroy(n->ctx);
-    imap_deinit(&n->http);
-    imap_deinit(&n->http_wsi);
-    free(n->origins);
-    free(n);
+    release(n);
 }

@@ -17,11 +17,11 @@ struct session;
 struct frame;
 
 struct http_request {
-    uint64_t id;            /* for net_http_reply; valid until replied or the client left */
-    const char *method;     /* "GET" or "POST" */
-    const char *path;       /* full path, e.g. "/api/jams/482913" */
-    const char *auth;       /* Authorization header value or "" */
-    const char *body;       /* POST body (NUL-terminated) or "" */
+    uint64_t id;        /* for net_http_reply; valid until replied or the client left */
+    const char *method; /* "GET" or "POST" */
+    const char *path;   /* full path, e.g. "/api/jams/482913" */
+    const char *auth;   /* Authorization header value or "" */
+    const char *body;   /* POST body (NUL-terminated) or "" */
     size_t body_len;
 };
 
@@ -42,19 +42,41 @@ struct net_callbacks {
     void *tick_arg;
     /* An API request: reply now or later with net_http_reply(). */
     void (*on_http)(const struct http_request *req, void *arg);
+    /* A POST's headers, before its body is read ('body' is "" then): 0 to read the body, or an
+     * HTTP status (401) with its body in *body (malloc'd, taken) to refuse the request without
+     * reading it; the connection is closed after that reply. NULL: always read. */
+    int (*on_http_headers)(const struct http_request *req, char **body, void *arg);
 };
 
 struct net_config {
-    const char *listen_host;   /* borrowed */
+    const char *listen_host; /* borrowed */
     int port;
-    const char *web_root;      /* borrowed */
+    const char *web_root;        /* borrowed */
     const char *allowed_origins; /* borrowed: comma list, "*" = any, NULL = own origin */
+    const char *own_origin;      /* borrowed: "scheme://host[:port]" of --public-url, the default */
     size_t max_message_bytes;
+    long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
+    long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
+    long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
     int tick_ms;
-    long loop_pace_us;         /* -1 = by the number of clients, 0 = off */
+    long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };
 
+/* Descriptors kept free below ulimit -n when max_connections is automatic: Redis connections,
+ * the embedded server's pipes, log and data files, lws's own pipe, a margin. */
+#define NET_FD_RESERVE 512
+/* Connections kept for plain HTTP (/healthz, the API, static files) when WebSocket sessions are
+ * at their share of max_connections. */
+#define NET_HTTP_RESERVE 64
+
 struct net;
+
+/* Pure: the Origin check. 'origin' is the handshake's header (NULL = none was sent), 'allowlist'
+ * is --allowed-origins (NULL = only 'own'; "*" = any), 'own' the server's own origin. */
+bool net_origin_allowed(const char *origin, const char *allowlist, const char *own);
+/* Pure: the origin ("scheme://host[:port]", lower case, no path) of an http(s) URL into 'out';
+ * returns -EINVAL when 'url' is not http(s)://host... or the origin does not fit. */
+int net_url_origin(const char *url, char *out, size_t size);
 
 int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out);
 void net_free(struct net *n);

@@ -18,12 +18,13 @@
 #include "now.h"
 #include "replay.h"
 #include "room.h"
+#include "snapshot.h"
 #include "store.h"
 
 #define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
 
-/* Apply one stored event of jam 'code'. Events at or before the jam's last applied id are
- * skipped: a found entry may be one we applied. */
+/* Apply one stored event of jam 'code'. Events at or before the jam's last judged id (the chain's:
+ * an event that had no effect was judged too) are skipped: a found entry may be one we applied. */
 static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev)
 {
     struct jam *j = hub_find_jam(h, code);
@@ -35,14 +36,17 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         struct room_limits limits = {(uint32_t)h->cfg->max_items,
                                      (uint32_t)h->cfg->max_participants};
         j = hub_add_jam(h, room_new(&ev->jam, &limits));
-    } else if (stream_id_cmp(id, j->room->last_id) <= 0) {
+    } else if (stream_id_cmp(id, j->room->chain.id) <= 0) {
         return 0;
     }
     const char *err = room_apply(j->room, id, ev, NULL);
     if (err == room_err_duplicate_op)
         err = NULL; /* applied before: no second effect, nothing wrong */
     if (err)
-        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type), err);
+        log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type),
+                 err);
+    else if (ev->type == EV_REMOVED)
+        jam_close_removed(j, ev->pid); /* removed through another process of the jam */
     if (!h->ready)
         room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
     return err ? -EINVAL : 0;
@@ -101,8 +105,8 @@ void recovery_poll(struct hub *h, const struct now *now)
     replay_free(h->replay);
     h->replay = NULL;
     h->ready = true;
-    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready", jams,
-             snapshots, events, (long long)(now->ms - h->recovery_started_ms));
+    log_info("recovered %zu jams (%zu from snapshots) and %zu stream events in %lld ms: ready",
+             jams, snapshots, events, (long long)(now->ms - h->recovery_started_ms));
 }
 
 void recovery_start(struct hub *h, struct replay *rp, const struct now *now)
@@ -118,8 +122,8 @@ void recovery_start(struct hub *h, struct replay *rp, const struct now *now)
 /* A snapshot put waiting for the store. */
 struct snapshot_put {
     struct pending base;
-    struct jam *jam;      /* borrowed: jams live until shutdown */
-    uint64_t n_events;    /* the events it covers */
+    struct jam *jam;   /* borrowed: jams live until shutdown */
+    uint64_t n_events; /* the events it covers */
 };
 
 static void snapshot_put_free(struct pending *base)
@@ -153,7 +157,7 @@ void recovery_maybe_snapshot(struct hub *h, struct jam *j, const struct now *now
         return;
     unsigned char *buf;
     size_t len;
-    room_snapshot_encode(r, false, &buf, &len);
+    snapshot_encode(r, false, &buf, &len);
     char key[KEYS_MAX];
     keys_snapshot(key, j->code);
     struct snapshot_put *sp = xcalloc(1, sizeof *sp);

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define REPLAY_QUEUE 8192
 
@@ -30,7 +31,7 @@ struct replay {
     size_t head, len;
     bool done, stop;
     size_t events, jams, snapshots;
-    char **codes;          /* the thread's list of jams */
+    char **codes; /* the thread's list of jams */
     size_t n_codes;
 };
 
@@ -78,7 +79,8 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
     snprintf(it.id, sizeof it.id, "%s", id);
     struct codec_error ce;
     if (codec_event_decode(payload, len, &it.ev, &ce) < 0) {
-        log_error("jam %s: event %s unreadable (%s: %s); skipped", jc->code, id, ce.code, ce.message);
+        log_error("jam %s: event %s unreadable (%s: %s); skipped", jc->code, id, ce.code,
+                  ce.message);
         memset(&it.ev, 0, sizeof it.ev);
         it.kind = REPLAY_BAD;
     }
@@ -96,7 +98,7 @@ static void replay_jam(struct replay *rp, const char *code)
     unsigned char *buf = NULL;
     size_t len = 0;
     if (store_get(&rp->sc, key, &buf, &len) == 0) {
-        it.room = room_snapshot_decode(buf, len, &rp->limits);
+        it.room = snapshot_decode(buf, len, &rp->limits);
         if (!it.room || strcmp(it.room->cfg.code, code) != 0) {
             log_warn("jam %s: snapshot unreadable; replaying the whole stream", code);
             room_free(it.room);

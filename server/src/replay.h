@@ -16,9 +16,9 @@
 #include "store.h"
 
 enum replay_kind {
-    REPLAY_ROOM,  /* a jam restored from its snapshot: 'room' (owned by the item until taken) */
-    REPLAY_EVENT, /* the next stream entry of jam 'code': 'id', 'ev' */
-    REPLAY_BAD,   /* an entry that could not be decoded: 'id' (logged and skipped) */
+    REPLAY_ROOM,     /* a jam restored from its snapshot: 'room' (owned by the item until taken) */
+    REPLAY_EVENT,    /* the next stream entry of jam 'code': 'id', 'ev' */
+    REPLAY_BAD,      /* an entry that could not be decoded: 'id' (logged and skipped) */
     REPLAY_JAM_DONE, /* every entry of jam 'code' has been handed over */
 };
 
@@ -26,8 +26,8 @@ struct replay_item {
     enum replay_kind kind;
     char code[MSG_CODE_LEN + 1];
     char id[MSG_EVENT_ID_MAX + 1];
-    struct room *room;   /* REPLAY_ROOM: set it to NULL when taking ownership */
-    struct event ev;     /* REPLAY_EVENT */
+    struct room *room; /* REPLAY_ROOM: set it to NULL when taking ownership */
+    struct event ev;   /* REPLAY_EVENT */
 };
 
 struct replay;
@@ -40,7 +40,7 @@ int replay_start(const struct store_config *sc, const struct room_limits *limits
 /* On the loop: hand over up to 'max' items in order. Returns true once everything has been handed
  * over (then call replay_free). */
 bool replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg);
-/* Figures for the log: events read, jams, snapshots used, milliseconds on the thread. */
+/* Figures for the log: events read, jams, snapshots used. */
 void replay_stats(const struct replay *rp, size_t *events, size_t *jams, size_t *snapshots);
 /* Stop (if still running), join and free. replay_free(NULL) is a no-op. */
 void replay_free(struct replay *rp);

@@ -24,9 +24,9 @@
 #include "view.h"
 
 struct resume {
-    struct hub *hub;           /* borrowed */
-    unsigned reads;            /* page reads in flight */
-    struct fifo waiting;       /* owned struct page_read: reads waiting for a slot */
+    struct hub *hub;     /* borrowed */
+    unsigned reads;      /* page reads in flight */
+    struct fifo waiting; /* owned struct page_read: reads waiting for a slot */
 };
 
 /* A page read, waiting for a read slot or for the store. */
@@ -80,8 +80,7 @@ void resume_end(struct session *s, bool caught_up)
 }
 
 /* Send page 'p' to session 's' (which waited for it, or found it read). */
-static void deliver(struct hub *h, struct session *s, struct catchup_page *p,
-                    const struct now *now)
+static void deliver(struct hub *h, struct session *s, struct catchup_page *p, const struct now *now)
 {
     struct jam *j = s->jam;
     struct catchup *c = &s->catchup;

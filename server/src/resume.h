@@ -19,7 +19,8 @@ struct hub;
 struct now;
 struct session;
 
-#define RESUME_READS 16 /* page reads in flight at once: enough to keep Redis busy, few enough that
+#define RESUME_READS                                                                               \
+    16 /* page reads in flight at once: enough to keep Redis busy, few enough that
                            the appends queued behind them do not wait long (0.1-0.2 ms each) */
 
 /* The catch-up driver of hub 'h' (which keeps a borrowed pointer to it). */

@@ -12,15 +12,14 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth.h"
+#include "codec.h"
 #include "rank.h"
 
 /* What each phase accepts (proto/messages.md, "Phases and what they accept"). */
 static const int post_kind[PHASE__COUNT] = {
-    [PHASE_EXPLORE] = KIND_PROBLEM,
-    [PHASE_IDEATE] = KIND_IDEA,
-    [PHASE_DESIGN] = KIND_REFINEMENT,
-    [PHASE_DIFFUSE] = KIND_PLEDGE,
-    [PHASE_RESULTS] = -1,
+    [PHASE_EXPLORE] = KIND_PROBLEM, [PHASE_IDEATE] = KIND_IDEA, [PHASE_DESIGN] = KIND_REFINEMENT,
+    [PHASE_DIFFUSE] = KIND_PLEDGE,  [PHASE_RESULTS] = -1,
 };
 static const unsigned vote_kinds[PHASE__COUNT] = {
     [PHASE_EXPLORE] = 1u << KIND_PROBLEM,
@@ -49,62 +48,49 @@ static char *dup_or_null(const char *s)
 }
 
 const char room_err_duplicate_op[] = "duplicate_op";
+const char room_err_removed[] = "removed";
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
-struct op_rec {
-    int64_t pid;
-    uint64_t hash;
-    struct op_done done;
-    char op[];
-};
-
+/* The op table is an imap used as a multimap: op_hash(pid, op) -> struct room_op *, owned. The
+ * hash is keyed (hash_seed), so a participant cannot choose op ids that collide on purpose. */
 static uint64_t op_hash(int64_t pid, const char *op)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)pid * 0x9e3779b97f4a7c15ull;
-    while (*op)
-        h = (h ^ (unsigned char)*op++) * 0x100000001b3ull;
-    return h ^ (h >> 29);
+    return hash_bytes(op, strlen(op), (uint64_t)pid);
 }
 
-static struct op_rec *ops_find(const struct op_table *t, int64_t pid, const char *op, uint64_t h)
+static struct room_op *as_op(uint64_t v)
 {
-    if (!t->cap)
-        return NULL;
-    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        struct op_rec *r = t->slots[i];
-        if (!r)
-            return NULL;
-        if (r->hash == h && r->pid == pid && strcmp(r->op, op) == 0)
-            return r;
-    }
+    return (struct room_op *)(uintptr_t)v;
 }
 
-static void ops_insert(struct op_table *t, struct op_rec *rec)
+static struct room_op *ops_find(const struct imap *t, int64_t pid, const char *op, uint64_t h)
 {
-    if ((t->used + 1) * 10 >= t->cap * 7) {
-        struct op_table old = *t;
-        t->cap = old.cap ? old.cap * 2 : 256;
-        t->slots = xcalloc(t->cap, sizeof *t->slots);
-        t->used = 0;
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.slots[i])
-                ops_insert(t, old.slots[i]);
-        free(old.slots);
-    }
-    size_t i = rec->hash & (t->cap - 1);
-    while (t->slots[i])
-        i = (i + 1) & (t->cap - 1);
-    t->slots[i] = rec;
-    t->used++;
+    uint64_t v;
+    for (size_t pos = 0; imap_probe(t, h, &pos, &v);)
+        if (as_op(v)->pid == pid && strcmp(as_op(v)->op, op) == 0)
+            return as_op(v);
+    return NULL;
 }
 
-static void ops_free(struct op_table *t)
+/* A new record of (pid, op) with outcome 'done', in the table under hash 'h'. */
+static void ops_insert(struct imap *t, int64_t pid, const char *op, uint64_t h,
+                       const struct op_done *done)
 {
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->slots[i]);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
+    size_t n = strlen(op);
+    struct room_op *rec = xmalloc(sizeof *rec + n + 1);
+    rec->pid = pid;
+    rec->done = *done;
+    memcpy(rec->op, op, n + 1);
+    imap_add(t, h, (uint64_t)(uintptr_t)rec);
+}
+
+static void ops_free(struct imap *t)
+{
+    uint64_t v;
+    for (size_t pos = 0; imap_next(t, &pos, NULL, &v);)
+        free(as_op(v));
+    imap_deinit(t);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
@@ -122,6 +108,7 @@ struct room *room_new(const struct jam_config *cfg, const struct room_limits *li
     imap_init(&r->pid_index);
     imap_init(&r->votes);
     imap_init(&r->inflight);
+    imap_init(&r->ops);
     for (int k = 0; k < KIND__COUNT; k++)
         r->rank[k] = rank_new(0x5eed0000u + (uint32_t)k);
     return r;
@@ -236,8 +223,23 @@ void room_set_online(struct room *r, uint32_t online)
 
 const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op)
 {
-    struct op_rec *rec = ops_find(&r->ops, pid, op, op_hash(pid, op));
+    struct room_op *rec = ops_find(&r->ops, pid, op, op_hash(pid, op));
     return rec ? &rec->done : NULL;
+}
+
+const struct room_op *room_op_next(const struct room *r, size_t *pos)
+{
+    uint64_t v;
+    return imap_next(&r->ops, pos, NULL, &v) ? as_op(v) : NULL;
+}
+
+bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index)
+{
+    uint64_t cast;
+    if (!imap_get(&r->votes, vote_key(pid, item), &cast))
+        return false;
+    *index = (int)cast;
+    return true;
 }
 
 /* ---- checking ------------------------------------------------------------------------------ */
@@ -257,7 +259,8 @@ static const char *check_parent(const struct room *r, enum kind kind, int64_t pa
     return NULL;
 }
 
-static const char *check_vote(const struct room *r, const struct participant *p, const struct msg *m)
+static const char *check_vote(const struct room *r, const struct participant *p,
+                              const struct msg *m)
 {
     if (r->clock.state != CLOCK_RUNNING)
         return "not_running";
@@ -280,6 +283,16 @@ static const char *check_vote(const struct room *r, const struct participant *p,
         return "not_voted";
     }
     return NULL;
+}
+
+/* Hidden items do not count against max_items: a moderator who hides a flood gives the room back
+ * to everyone else. What is stored is still bounded, at twice max_items, hidden ones included
+ * (each participant's quota counts its hidden items too). */
+static bool jam_full(const struct room *r)
+{
+    uint64_t visible = (uint64_t)r->n_visible + r->pending_posts;
+    uint64_t stored = (uint64_t)r->n_items + r->pending_posts;
+    return visible >= r->limits.max_items || stored >= 2 * (uint64_t)r->limits.max_items;
 }
 
 static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
@@ -329,6 +342,20 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->reason = m->type == MSG_HIDE ? dup_or_null(m->reason) : NULL;
         return NULL;
     }
+    case MSG_REMOVE: {
+        const struct participant *target = room_participant(r, m->pid);
+        if (!target)
+            return "no_such_participant";
+        if (target->role != ROLE_CITIZEN)
+            return "forbidden"; /* moderators share the secret: removing one would not hold */
+        if (target->removed)
+            return "already_removed";
+        out->type = EV_REMOVED;
+        out->pid = m->pid;
+        out->hide_posts = m->hide_posts;
+        out->reason = dup_or_null(m->reason);
+        return NULL;
+    }
     default:
         return "unknown_type";
     }
@@ -343,9 +370,14 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
     const struct participant *p = room_participant(r, pid);
     if (!p)
         return "forbidden";
+    if (p->removed)
+        return room_err_removed;
     bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
     if (moderation && role != ROLE_MODERATOR)
         return "forbidden";
+    uint32_t max_pending = r->quotas.pending;
+    if (!moderation && max_pending && p->pending_writes >= max_pending)
+        return "busy";
     /* Every write waits for clock and moderation events in flight: they change what is valid. */
     if (r->barrier)
         return "busy";
@@ -364,8 +396,11 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
             return "too_long";
         if ((err = check_parent(r, m->kind, m->parent)))
             return err;
-        if (r->n_items + r->pending_posts >= r->limits.max_items)
+        if (jam_full(r))
             return "jam_full";
+        uint32_t quota = r->quotas.items;
+        if (quota && p->role != ROLE_MODERATOR && p->n_posted + p->pending_posts >= quota)
+            return "quota_exceeded";
         out->type = EV_POSTED;
         out->kind = m->kind;
         out->text = xstrdup(m->text);
@@ -415,9 +450,10 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
     return true;
 }
 
+/* Clock and moderator events: every write waits for those in flight; the moderation log lists them. */
 static bool is_barrier(enum event_type t)
 {
-    return t >= EV_STARTED && t <= EV_PHASE_ENDED;
+    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || t == EV_REMOVED;
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -431,12 +467,18 @@ void room_reserve(struct room *r, const struct event *e)
         break;
     case EV_POSTED:
         r->pending_posts++;
+        if (p) {
+            p->pending_posts++;
+            p->pending_writes++;
+        }
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_put(&r->inflight, vote_key(e->by, e->item), 1);
         if (p && e->type == EV_VOTED)
             p->pending_votes++;
+        if (p)
+            p->pending_writes++;
         break;
     default:
         if (is_barrier(e->type))
@@ -456,12 +498,18 @@ void room_unreserve(struct room *r, const struct event *e)
     case EV_POSTED:
         if (r->pending_posts)
             r->pending_posts--;
+        if (p && p->pending_posts)
+            p->pending_posts--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     case EV_VOTED:
     case EV_UNVOTED:
         imap_del(&r->inflight, vote_key(e->by, e->item));
         if (p && e->type == EV_VOTED && p->pending_votes)
             p->pending_votes--;
+        if (p && p->pending_writes)
+            p->pending_writes--;
         break;
     default:
         if (is_barrier(e->type) && r->barrier)
@@ -472,34 +520,36 @@ void room_unreserve(struct room *r, const struct event *e)
 
 /* ---- applying ------------------------------------------------------------------------------ */
 
+static void push_id(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *v = xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = id;
+}
+
+/* List 'it' once per tick in one of the delta's id lists ('listed' is the item's flag for it). */
+static void delta_add(struct room *r, struct item *it, bool *listed, uint32_t **v, size_t *n,
+                      size_t *cap)
+{
+    if (!*listed)
+        push_id(v, n, cap, it->id);
+    *listed = true;
+    r->delta.kinds |= 1u << it->kind;
+    r->delta.stats = true;
+}
+
 static void delta_item(struct room *r, struct item *it)
 {
     struct room_delta *d = &r->delta;
-    if (!it->in_delta) {
-        if (d->n_items == d->cap_items) {
-            d->cap_items = d->cap_items ? d->cap_items * 2 : 16;
-            d->items = xrealloc(d->items, d->cap_items * sizeof *d->items);
-        }
-        d->items[d->n_items++] = it->id;
-        it->in_delta = true;
-    }
-    d->kinds |= 1u << it->kind;
-    d->stats = true;
+    delta_add(r, it, &it->in_delta, &d->items, &d->n_items, &d->cap_items);
 }
 
 static void delta_votes(struct room *r, struct item *it)
 {
     struct room_delta *d = &r->delta;
-    if (!it->votes_in_delta) {
-        if (d->n_votes == d->cap_votes) {
-            d->cap_votes = d->cap_votes ? d->cap_votes * 2 : 64;
-            d->votes = xrealloc(d->votes, d->cap_votes * sizeof *d->votes);
-        }
-        d->votes[d->n_votes++] = it->id;
-        it->votes_in_delta = true;
-    }
-    d->kinds |= 1u << it->kind;
-    d->stats = true;
+    delta_add(r, it, &it->votes_in_delta, &d->votes, &d->n_votes, &d->cap_votes);
 }
 
 /* ---- catch-up: the delta of events read back from the stream ------------------------------ */
@@ -509,11 +559,7 @@ static void touch_add(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
     for (size_t i = 0; i < *n; i++) /* a page holds a few hundred events: a scan is enough */
         if ((*v)[i] == id)
             return;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *v = xrealloc(*v, *cap * sizeof **v);
-    }
-    (*v)[(*n)++] = id;
+    push_id(v, n, cap, id);
 }
 
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d)
@@ -540,6 +586,14 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_UNHIDDEN:
         if ((it = room_item(r, e->item)) != NULL)
             touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        break;
+    case EV_REMOVED:
+        d->stats = true;
+        for (size_t i = 0; e->hide_posts && i < r->n_items; i++)
+            if (r->items[i]->author == e->pid && r->items[i]->hidden) {
+                push_id(&d->items, &d->n_items, &d->cap_items, r->items[i]->id);
+                d->kinds |= 1u << r->items[i]->kind;
+            }
         break;
     case EV_VOTED:
     case EV_UNVOTED:
@@ -641,6 +695,15 @@ static const char *apply_join(struct room *r, const struct event *e)
     return NULL;
 }
 
+static void push_item(struct room *r, struct item *it)
+{
+    if (r->n_items == r->cap_items) {
+        r->cap_items = r->cap_items ? r->cap_items * 2 : 64;
+        r->items = xrealloc(r->items, r->cap_items * sizeof *r->items);
+    }
+    r->items[r->n_items++] = it;
+}
+
 static const char *apply_post(struct room *r, const struct event *e, struct participant *p,
                               struct room_result *res)
 {
@@ -654,11 +717,8 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->by = p->role;
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
-    if (r->n_items == r->cap_items) {
-        r->cap_items = r->cap_items ? r->cap_items * 2 : 64;
-        r->items = xrealloc(r->items, r->cap_items * sizeof *r->items);
-    }
-    r->items[r->n_items++] = it;
+    push_item(r, it);
+    p->n_posted++;
     r->n_visible++;
     rank_insert(r->rank[it->kind], it->id, 0);
     delta_item(r, it);
@@ -774,6 +834,31 @@ static const char *apply_hide(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* One scan of the items: a removal is a rare moderator action, and the jam holds at most twice
+ * --max-items of them. */
+static const char *apply_remove(struct room *r, const struct event *e)
+{
+    struct participant *target = room_participant(r, e->pid);
+    if (!target)
+        return "no_such_participant";
+    if (target->role != ROLE_CITIZEN)
+        return "forbidden";
+    if (target->removed)
+        return "already_removed";
+    target->removed = true;
+    for (size_t i = 0; e->hide_posts && i < r->n_items; i++) {
+        struct item *it = r->items[i];
+        if (it->author != e->pid || it->hidden)
+            continue;
+        it->hidden = true;
+        rank_remove(r->rank[it->kind], it->id);
+        r->n_visible--;
+        delta_item(r, it);
+    }
+    r->delta.stats = true;
+    return NULL;
+}
+
 static void record_moderation(struct room *r, const char *id, const struct event *e)
 {
     if (r->n_modlog == r->cap_modlog) {
@@ -789,24 +874,77 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->item = e->item;
     m->index = e->index;
     m->seconds = e->seconds;
+    if (e->type == EV_REMOVED) {
+        m->pid = e->pid;
+        m->hide_posts = e->hide_posts;
+    }
     m->reason = dup_or_null(e->reason);
 }
 
-static void record_op(struct room *r, const char *id, const struct event *e,
+void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
+{
+    size_t n_id = strlen(id);
+    uint8_t stack[1024];
+    size_t n = ROOM_CHAIN_BYTES + n_id + 1 + len;
+    uint8_t *buf = n <= sizeof stack ? stack : xmalloc(n);
+    memcpy(buf, c->head, ROOM_CHAIN_BYTES);
+    /* Bytes to hash, not a string: no NUL is wanted after the id. */
+    memcpy(buf + ROOM_CHAIN_BYTES, id, n_id); // NOLINT(bugprone-not-null-terminated-result)
+    buf[ROOM_CHAIN_BYTES + n_id] = '\n';
+    memcpy(buf + ROOM_CHAIN_BYTES + n_id + 1, json, len);
+    auth_sha256(buf, n, c->head);
+    if (buf != stack)
+        free(buf);
+    c->n++;
+    snprintf(c->id, sizeof c->id, "%s", id);
+}
+
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len)
+{
+    struct event e;
+    struct codec_error ce;
+    if (codec_event_decode(payload, len, &e, &ce) < 0)
+        return false;
+    char *json = codec_event_encode(&e);
+    event_clear(&e);
+    if (!json)
+        return false;
+    room_chain_link(c, id, json, strlen(json));
+    free(json);
+    return true;
+}
+
+void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < ROOM_CHAIN_BYTES; i++) {
+        out[2 * i] = hex[head[i] >> 4];
+        out[2 * i + 1] = hex[head[i] & 15];
+    }
+    out[2 * ROOM_CHAIN_BYTES] = '\0';
+}
+
+/* Chain 'e' unless an event at or after 'id' was chained already. The canonical encoding is the
+ * codec's (fixed key order, compact): for an event this version stored, the stored bytes. */
+static void chain_event(struct room *r, const char *id, const struct event *e)
+{
+    if (r->chain.id[0] && stream_id_cmp(id, r->chain.id) <= 0)
+        return;
+    char *json = codec_event_encode(e);
+    room_chain_link(&r->chain, id, json ? json : "", json ? strlen(json) : 0);
+    free(json);
+}
+
+static void record_op(struct room *r, const char *id, const struct event *e, uint64_t h,
                       const struct room_result *res)
 {
     if (!e->op[0] || e->by <= 0)
         return;
-    size_t n = strlen(e->op);
-    struct op_rec *rec = xmalloc(sizeof *rec + n + 1);
-    rec->pid = e->by;
-    rec->hash = op_hash(e->by, e->op);
-    snprintf(rec->done.event_id, sizeof rec->done.event_id, "%s", id);
-    rec->done.item = res->item;
-    rec->done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
-    rec->done.budget_left = rec->done.has_budget ? res->budget_left : -1;
-    memcpy(rec->op, e->op, n + 1);
-    ops_insert(&r->ops, rec); /* room_apply refused a duplicate before we got here */
+    struct op_done done = {.item = res->item};
+    snprintf(done.event_id, sizeof done.event_id, "%s", id);
+    done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
+    done.budget_left = done.has_budget ? res->budget_left : -1;
+    ops_insert(&r->ops, e->by, e->op, h, &done); /* room_apply refused a duplicate before */
 }
 
 const char *room_apply(struct room *r, const char *id, const struct event *e,
@@ -815,6 +953,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     struct room_result scratch;
     if (!res)
         res = &scratch;
+    chain_event(r, id, e);
     res->item = 0;
     res->budget_left = -1;
     const char *err = NULL;
@@ -823,9 +962,12 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         p = room_participant(r, e->by);
         if (!p)
             return "forbidden";
+        if (p->removed)
+            return room_err_removed;
     }
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
-    if (e->op[0] && e->by > 0 && room_op_done(r, e->by, e->op))
+    uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
+    if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))
         return room_err_duplicate_op;
     switch (e->type) {
     case EV_JAM_CREATED:
@@ -846,6 +988,9 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_UNHIDDEN:
         err = apply_hide(r, e);
         break;
+    case EV_REMOVED:
+        err = apply_remove(r, e);
+        break;
     case EV_STARTED:
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
@@ -859,9 +1004,11 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (err)
         return err;
-    record_op(r, id, e, res);
-    if (is_barrier(e->type))
+    record_op(r, id, e, h, res);
+    if (is_barrier(e->type)) {
         record_moderation(r, id, e);
+        memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
+    }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
     if (!r->delta.from[0])
         snprintf(r->delta.from, sizeof r->delta.from, "%s", id);
@@ -890,429 +1037,109 @@ bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, s
     return true;
 }
 
-/* ---- snapshots ----------------------------------------------------------------------------- */
+/* ---- restoring a snapshot ------------------------------------------------------------------ */
 
-/* Layout (little-endian, strings as u32 length + bytes, 0xFFFFFFFF = NULL):
- *   "CJS2" config clock last_id n_events next_pid items participants ops modlog
- * where each op is pid op event_id item has_budget(u8) budget_left(u64). Derived state (votes
- * map, rankings, totals, visible count) is rebuilt on decode. A "CJS1" snapshot (ops without
- * budget_left) is refused, so its jam is replayed from the whole stream, which has the budgets. */
-#define SNAP_MAGIC "CJS2"
-#define SNAP_NULL 0xFFFFFFFFu
-
-struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static void put(struct wbuf *w, const void *data, size_t n)
+bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
+                       uint64_t n_events, int64_t next_pid)
 {
-    if (w->len + n > w->cap) {
-        w->cap = (w->len + n) * 2 + 256;
-        w->p = xrealloc(w->p, w->cap);
-    }
-    memcpy(w->p + w->len, data, n);
-    w->len += n;
+    if (c->state > CLOCK_ENDED || c->index < -1 || c->index >= (int)r->cfg.n_agenda ||
+        (c->index < 0 && c->state != CLOCK_LOBBY) || strlen(last_id) > MSG_EVENT_ID_MAX)
+        return false;
+    r->clock = *c;
+    memcpy(r->last_id, last_id, strlen(last_id) + 1);
+    r->n_events = n_events;
+    r->next_pid = next_pid;
+    return true;
 }
 
-static void put_u64(struct wbuf *w, uint64_t v)
+bool room_restore_item(struct room *r, const struct item *src)
 {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 8);
+    if (src->id != r->n_items + 1 || !src->text || src->kind >= KIND__COUNT ||
+        src->parent >= src->id || src->votes < 0 || src->phase_index < 0 ||
+        src->phase_index >= (int)r->cfg.n_agenda)
+        return false;
+    struct item *it = xmalloc(sizeof *it);
+    *it = *src;
+    it->in_delta = it->votes_in_delta = false;
+    it->text = xstrdup(src->text);
+    push_item(r, it);
+    return true;
 }
 
-static void put_u32(struct wbuf *w, uint32_t v)
+struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,
+                                             const char *nickname,
+                                             const uint32_t used[JAM_MAX_PHASES])
 {
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 4);
-}
-
-static void put_u8(struct wbuf *w, unsigned v)
-{
-    unsigned char b = (unsigned char)v;
-    put(w, &b, 1);
-}
-
-static void put_str(struct wbuf *w, const char *s)
-{
-    if (!s) {
-        put_u32(w, SNAP_NULL);
-        return;
-    }
-    size_t n = strlen(s);
-    put_u32(w, (uint32_t)n);
-    put(w, s, n);
-}
-
-struct rbuf {
-    const unsigned char *p;
-    size_t len, pos;
-    bool bad;
-};
-
-static const unsigned char *take(struct rbuf *r, size_t n)
-{
-    if (r->bad || n > r->len - r->pos) {
-        r->bad = true;
+    struct event e = {.type = EV_JOINED, .pid = pid, .role = role, .anonymous = !nickname};
+    e.nickname = (char *)nickname;
+    if (apply_join(r, &e))
         return NULL;
-    }
-    const unsigned char *p = r->p + r->pos;
-    r->pos += n;
+    struct participant *p = r->participants[r->n_participants - 1];
+    memcpy(p->used, used, sizeof p->used);
     return p;
 }
 
-static uint64_t get_u64(struct rbuf *r)
+bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index)
 {
-    const unsigned char *b = take(r, 8);
-    uint64_t v = 0;
-    for (int i = 0; b && i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
+    uint64_t key = vote_key(p->pid, item);
+    if (item < 1 || item > r->n_items || index < 0 || index >= (int)r->cfg.n_agenda ||
+        imap_get(&r->votes, key, NULL))
+        return false;
+    imap_put(&r->votes, key, (uint64_t)index);
+    add_voted(p, item);
+    return true;
 }
 
-static uint32_t get_u32(struct rbuf *r)
+bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done)
 {
-    const unsigned char *b = take(r, 4);
-    uint32_t v = 0;
-    for (int i = 0; b && i < 4; i++)
-        v |= (uint32_t)b[i] << (8 * i);
-    return v;
+    uint64_t h = op_hash(pid, op);
+    if (strlen(op) > MSG_OP_MAX || done->budget_left < -1 ||
+        (!done->has_budget && done->budget_left != -1) || ops_find(&r->ops, pid, op, h))
+        return false;
+    ops_insert(&r->ops, pid, op, h, done);
+    return true;
 }
 
-static unsigned get_u8(struct rbuf *r)
+bool room_restore_moderation(struct room *r, const struct mod_entry *m)
 {
-    const unsigned char *b = take(r, 1);
-    return b ? *b : 0;
+    if (!is_barrier(m->type))
+        return false;
+    struct event e = {.type = m->type,
+                      .by = m->by,
+                      .at_ms = m->at_ms,
+                      .item = m->item,
+                      .index = m->index,
+                      .seconds = m->seconds,
+                      .reason = m->reason,
+                      .pid = m->pid,
+                      .hide_posts = m->hide_posts};
+    record_moderation(r, m->event_id, &e);
+    memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
+    return true;
 }
 
-/* A new NUL-terminated copy, or NULL for the NULL marker (*is_null set) or on error (r->bad). */
-static char *get_str(struct rbuf *r, bool *is_null)
+bool room_restore_chain(struct room *r, const struct room_chain *c)
 {
-    uint32_t n = get_u32(r);
-    *is_null = !r->bad && n == SNAP_NULL;
-    if (r->bad || *is_null)
-        return NULL;
-    const unsigned char *b = take(r, n);
-    if (!b || memchr(b, '\0', n)) {
-        r->bad = true;
-        return NULL;
-    }
-    return xmemdup(b, n);
+    struct stream_id sid;
+    if (strlen(c->id) > MSG_EVENT_ID_MAX || (c->id[0] && !stream_id_parse(c->id, &sid)) ||
+        (!c->id[0] && c->n) || c->n < r->n_events || stream_id_cmp(c->id, r->last_id) < 0)
+        return false;
+    r->chain = *c;
+    return true;
 }
 
-static int cmp_u32(const void *a, const void *b)
+void room_restore_done(struct room *r)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_op(const void *a, const void *b)
-{
-    const struct op_rec *x = *(struct op_rec *const *)a, *y = *(struct op_rec *const *)b;
-    if (x->pid != y->pid)
-        return x->pid < y->pid ? -1 : 1;
-    return strcmp(x->op, y->op);
-}
-
-void room_snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len)
-{
-    struct wbuf w = {0};
-    const struct jam_config *c = &r->cfg;
-    put(&w, SNAP_MAGIC, 4);
-    put_str(&w, c->code);
-    put_str(&w, c->title);
-    put_str(&w, c->question);
-    put_u8(&w, c->n_agenda);
-    for (unsigned i = 0; i < c->n_agenda; i++) {
-        put_u8(&w, c->agenda[i].phase);
-        put_u32(&w, c->agenda[i].duration_s);
-    }
-    put_u8(&w, c->settings.anonymous_allowed);
-    put_u32(&w, c->settings.votes_per_phase);
-    put_u32(&w, c->settings.min_text);
-    put_u32(&w, c->settings.max_text);
-    put_str(&w, c->secret_sha256);
-
-    put_u8(&w, r->clock.state);
-    put_u32(&w, (uint32_t)r->clock.index);
-    put_u8(&w, r->clock.has_deadline);
-    put_u64(&w, (uint64_t)r->clock.deadline_ms);
-    put_u64(&w, (uint64_t)r->clock.remaining_ms);
-    put_str(&w, r->last_id);
-    put_u64(&w, r->n_events);
-    put_u64(&w, (uint64_t)r->next_pid);
-
-    put_u32(&w, (uint32_t)r->n_items);
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
-        put_u8(&w, it->kind);
-        put_u32(&w, it->parent);
-        put_u64(&w, (uint64_t)it->author);
-        put_u8(&w, it->by);
-        put_u32(&w, (uint32_t)it->phase_index);
-        put_u32(&w, (uint32_t)it->votes);
-        put_u8(&w, it->hidden);
-        put_str(&w, it->text);
-    }
-    put_u32(&w, (uint32_t)r->n_participants);
-    uint32_t *sorted = NULL;
-    for (size_t i = 0; i < r->n_participants; i++) {
-        const struct participant *p = r->participants[i];
-        put_u64(&w, (uint64_t)p->pid);
-        put_u8(&w, p->role);
-        put_str(&w, p->nickname);
-        for (int k = 0; k < JAM_MAX_PHASES; k++)
-            put_u32(&w, p->used[k]);
-        put_u32(&w, (uint32_t)p->n_voted);
-        sorted = xrealloc(sorted, (p->n_voted + 1) * sizeof *sorted);
-        if (p->n_voted)
-            memcpy(sorted, p->voted, p->n_voted * sizeof *sorted);
-        if (canonical)
-            qsort(sorted, p->n_voted, sizeof *sorted, cmp_u32);
-        for (size_t v = 0; v < p->n_voted; v++) {
-            uint64_t cast = 0;
-            imap_get(&r->votes, vote_key(p->pid, sorted[v]), &cast);
-            put_u32(&w, sorted[v]);
-            put_u8(&w, (unsigned)cast);
-        }
-    }
-    free(sorted);
-
-    struct op_rec **ops = xmalloc((r->ops.used + 1) * sizeof *ops);
-    size_t n_ops = 0;
-    for (size_t i = 0; i < r->ops.cap; i++)
-        if (r->ops.slots[i])
-            ops[n_ops++] = r->ops.slots[i];
-    if (canonical)
-        qsort(ops, n_ops, sizeof *ops, cmp_op);
-    put_u32(&w, (uint32_t)n_ops);
-    for (size_t i = 0; i < n_ops; i++) {
-        put_u64(&w, (uint64_t)ops[i]->pid);
-        put_str(&w, ops[i]->op);
-        put_str(&w, ops[i]->done.event_id);
-        put_u32(&w, ops[i]->done.item);
-        put_u8(&w, ops[i]->done.has_budget);
-        put_u64(&w, (uint64_t)ops[i]->done.budget_left);
-    }
-    free(ops);
-
-    put_u32(&w, (uint32_t)r->n_modlog);
-    for (size_t i = 0; i < r->n_modlog; i++) {
-        const struct mod_entry *m = &r->modlog[i];
-        put_str(&w, m->event_id);
-        put_u8(&w, m->type);
-        put_u64(&w, (uint64_t)m->by);
-        put_u64(&w, (uint64_t)m->at_ms);
-        put_u64(&w, (uint64_t)m->item);
-        put_u64(&w, (uint64_t)m->index);
-        put_u64(&w, (uint64_t)m->seconds);
-        put_str(&w, m->reason);
-    }
-    *out = w.p;
-    *len = w.len;
-}
-
-/* Copy a decoded string into a fixed buffer; false if absent or too long. */
-static bool copy_fixed(char *dst, size_t size, char *s)
-{
-    bool ok = s && strlen(s) < size;
-    if (ok)
-        memcpy(dst, s, strlen(s) + 1);
-    free(s);
-    return ok;
-}
-
-static bool decode_config(struct rbuf *rb, struct jam_config *c)
-{
-    bool null;
-    memset(c, 0, sizeof *c);
-    if (!copy_fixed(c->code, sizeof c->code, get_str(rb, &null)))
-        return false;
-    c->title = get_str(rb, &null);
-    c->question = get_str(rb, &null);
-    c->n_agenda = get_u8(rb);
-    if (!c->title || !c->question || c->n_agenda < 1 || c->n_agenda > JAM_MAX_PHASES)
-        return false;
-    for (unsigned i = 0; i < c->n_agenda; i++) {
-        c->agenda[i].phase = (enum phase)get_u8(rb);
-        c->agenda[i].duration_s = get_u32(rb);
-        if (c->agenda[i].phase >= PHASE__COUNT)
-            return false;
-    }
-    c->settings.anonymous_allowed = get_u8(rb) != 0;
-    c->settings.votes_per_phase = get_u32(rb);
-    c->settings.min_text = get_u32(rb);
-    c->settings.max_text = get_u32(rb);
-    return copy_fixed(c->secret_sha256, sizeof c->secret_sha256, get_str(rb, &null)) && !rb->bad;
-}
-
-static bool decode_items(struct rbuf *rb, struct room *r)
-{
-    uint32_t n = get_u32(rb);
-    if (n > rb->len / 16) /* each item takes at least 16 bytes: no huge bogus allocation */
-        return false;
-    for (uint32_t i = 0; i < n && !rb->bad; i++) {
-        struct item *it = xcalloc(1, sizeof *it);
-        bool null;
-        it->id = i + 1;
-        it->kind = (enum kind)get_u8(rb);
-        it->parent = get_u32(rb);
-        it->author = (int64_t)get_u64(rb);
-        it->by = (enum role)get_u8(rb);
-        it->phase_index = (int)get_u32(rb);
-        it->votes = (int32_t)get_u32(rb);
-        it->hidden = get_u8(rb) != 0;
-        it->text = get_str(rb, &null);
-        if (r->n_items == r->cap_items) {
-            r->cap_items = r->cap_items ? r->cap_items * 2 : 64;
-            r->items = xrealloc(r->items, r->cap_items * sizeof *r->items);
-        }
-        r->items[r->n_items++] = it;
-        if (!it->text || it->kind >= KIND__COUNT || it->parent > i || it->votes < 0 ||
-            it->phase_index < 0 || it->phase_index >= (int)r->cfg.n_agenda)
-            return false;
+        struct participant *author = room_participant(r, it->author);
+        if (author)
+            author->n_posted++;
         if (!it->hidden) {
             rank_insert(r->rank[it->kind], it->id, it->votes);
             r->n_visible++;
         }
         r->total_votes += it->votes;
     }
-    return !rb->bad;
-}
-
-static bool decode_participants(struct rbuf *rb, struct room *r)
-{
-    uint32_t n = get_u32(rb);
-    if (n > rb->len / 29)
-        return false;
-    for (uint32_t i = 0; i < n && !rb->bad; i++) {
-        bool null;
-        struct event e = {.type = EV_JOINED};
-        e.pid = (int64_t)get_u64(rb);
-        e.role = (enum role)get_u8(rb);
-        e.nickname = get_str(rb, &null);
-        e.anonymous = null;
-        if (rb->bad || (!null && !e.nickname) || apply_join(r, &e)) {
-            free(e.nickname);
-            return false;
-        }
-        free(e.nickname);
-        struct participant *p = r->participants[r->n_participants - 1];
-        for (int k = 0; k < JAM_MAX_PHASES; k++)
-            p->used[k] = get_u32(rb);
-        uint32_t nv = get_u32(rb);
-        if (nv > r->n_items)
-            return false;
-        for (uint32_t v = 0; v < nv && !rb->bad; v++) {
-            uint32_t item = get_u32(rb);
-            unsigned cast = get_u8(rb);
-            if (item < 1 || item > r->n_items || cast >= r->cfg.n_agenda ||
-                imap_get(&r->votes, vote_key(p->pid, item), NULL))
-                return false;
-            imap_put(&r->votes, vote_key(p->pid, item), cast);
-            add_voted(p, item);
-        }
-    }
-    return !rb->bad;
-}
-
-static bool decode_ops(struct rbuf *rb, struct room *r)
-{
-    uint32_t n = get_u32(rb);
-    if (n > rb->len / 20)
-        return false;
-    for (uint32_t i = 0; i < n && !rb->bad; i++) {
-        bool null;
-        int64_t pid = (int64_t)get_u64(rb);
-        char *op = get_str(rb, &null), *id = get_str(rb, &null);
-        uint32_t item = get_u32(rb);
-        unsigned has_budget = get_u8(rb);
-        int64_t left = (int64_t)get_u64(rb);
-        bool ok = op && id && strlen(op) <= MSG_OP_MAX && strlen(id) <= MSG_EVENT_ID_MAX &&
-                  has_budget <= 1 && left >= -1 && (has_budget || left == -1) &&
-                  !ops_find(&r->ops, pid, op, op_hash(pid, op));
-        if (ok) {
-            size_t len = strlen(op);
-            struct op_rec *rec = xmalloc(sizeof *rec + len + 1);
-            rec->pid = pid;
-            rec->hash = op_hash(pid, op);
-            memcpy(rec->done.event_id, id, strlen(id) + 1);
-            rec->done.item = item;
-            rec->done.has_budget = has_budget;
-            rec->done.budget_left = left;
-            memcpy(rec->op, op, len + 1);
-            ops_insert(&r->ops, rec);
-        }
-        free(op);
-        free(id);
-        if (!ok)
-            return false;
-    }
-    return !rb->bad;
-}
-
-static bool decode_modlog(struct rbuf *rb, struct room *r)
-{
-    uint32_t n = get_u32(rb);
-    if (n > rb->len / 45)
-        return false;
-    for (uint32_t i = 0; i < n && !rb->bad; i++) {
-        bool null;
-        char *id = get_str(rb, &null);
-        struct event e = {0};
-        e.type = (enum event_type)get_u8(rb);
-        e.by = (int64_t)get_u64(rb);
-        e.at_ms = (int64_t)get_u64(rb);
-        e.item = (int64_t)get_u64(rb);
-        e.index = (int64_t)get_u64(rb);
-        e.seconds = (int64_t)get_u64(rb);
-        e.reason = get_str(rb, &null);
-        bool ok = id && strlen(id) <= MSG_EVENT_ID_MAX && is_barrier(e.type) && !rb->bad;
-        if (ok)
-            record_moderation(r, id, &e);
-        free(id);
-        free(e.reason);
-        if (!ok)
-            return false;
-    }
-    return !rb->bad;
-}
-
-struct room *room_snapshot_decode(const unsigned char *buf, size_t len,
-                                  const struct room_limits *limits)
-{
-    struct rbuf rb = {buf, len, 0, false};
-    const unsigned char *magic = take(&rb, 4);
-    struct jam_config cfg;
-    if (!magic || memcmp(magic, SNAP_MAGIC, 4) != 0)
-        return NULL;
-    if (!decode_config(&rb, &cfg)) {
-        jam_config_clear(&cfg);
-        return NULL;
-    }
-    struct room *r = room_new(&cfg, limits);
-    jam_config_clear(&cfg);
-    bool null;
-    r->clock.state = (enum clock_state)get_u8(&rb);
-    r->clock.index = (int)get_u32(&rb);
-    r->clock.has_deadline = get_u8(&rb) != 0;
-    r->clock.deadline_ms = (int64_t)get_u64(&rb);
-    r->clock.remaining_ms = (int64_t)get_u64(&rb);
-    bool ok = copy_fixed(r->last_id, sizeof r->last_id, get_str(&rb, &null));
-    r->n_events = get_u64(&rb);
-    r->next_pid = (int64_t)get_u64(&rb);
-    ok = ok && r->clock.state <= CLOCK_ENDED && r->clock.index >= -1 &&
-         r->clock.index < (int)r->cfg.n_agenda && (r->clock.index >= 0 || r->clock.state == CLOCK_LOBBY);
-    ok = ok && decode_items(&rb, r) && decode_participants(&rb, r) && decode_ops(&rb, r) &&
-         decode_modlog(&rb, r) && rb.pos == rb.len;
-    if (!ok) {
-        room_free(r);
-        return NULL;
-    }
     room_delta_reset(r);
-    return r;
 }

@@ -36,33 +36,46 @@ struct room_limits {
     uint32_t max_participants; /* participants per jam */
 };
 
+/* Per-participant limits, checked by room_check only (like room_limits: they come from the
+ * server's configuration, not from the stream, so replay never refuses what was once accepted).
+ * Zero (room_new's default) = no limit. */
+struct room_quotas {
+    uint32_t items;   /* items one citizen may post, hidden ones included */
+    uint32_t pending; /* posts, votes and unvotes in flight across its sessions */
+};
+
 struct item {
-    uint32_t id;          /* 1.., dense, in stream order */
+    uint32_t id; /* 1.., dense, in stream order */
     enum kind kind;
-    uint32_t parent;      /* 0 = none */
-    int64_t author;       /* participant id */
-    enum role by;         /* the author's session role (citizen or moderator) */
-    int phase_index;      /* agenda index it was posted in */
+    uint32_t parent; /* 0 = none */
+    int64_t author;  /* participant id */
+    enum role by;    /* the author's session role (citizen or moderator) */
+    int phase_index; /* agenda index it was posted in */
     int32_t votes;
     bool hidden;
-    bool in_delta;        /* already listed in the tick's changed items */
-    bool votes_in_delta;  /* already listed in the tick's vote changes */
-    char *text;           /* owned */
+    bool in_delta;       /* already listed in the tick's changed items */
+    bool votes_in_delta; /* already listed in the tick's vote changes */
+    char *text;          /* owned */
 };
 
 struct participant {
     int64_t pid;
     enum role role;
-    char *nickname;       /* owned, NULL when anonymous */
+    char *nickname;                /* owned, NULL when anonymous */
     uint32_t used[JAM_MAX_PHASES]; /* standing votes cast in each agenda index */
     uint32_t pending_votes;        /* votes in flight (counted against the current phase) */
-    uint32_t *voted;      /* owned: ids of items this participant votes for, unordered */
+    uint32_t pending_writes;       /* posts, votes and unvotes in flight, from all its sessions */
+    uint32_t pending_posts;        /* posts in flight (counted against its item quota) */
+    uint32_t n_posted;             /* items it posted, hidden ones included */
+    bool removed;                  /* a moderator removed it: its token no longer rejoins and
+                                      its writes are refused (room_apply too) */
+    uint32_t *voted;               /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
 
 struct clock {
     enum clock_state state;
-    int index;            /* agenda index, -1 in LOBBY (and the last index in ENDED) */
+    int index; /* agenda index, -1 in LOBBY (and the last index in ENDED) */
     bool has_deadline;
     int64_t deadline_ms;  /* RUNNING with deadline: wall-clock ms */
     int64_t remaining_ms; /* PAUSED with deadline */
@@ -73,9 +86,11 @@ struct room_delta {
     char prev[MSG_EVENT_ID_MAX + 1]; /* last event id before this delta */
     char from[MSG_EVENT_ID_MAX + 1]; /* "" when no event was applied */
     char to[MSG_EVENT_ID_MAX + 1];
-    uint32_t *items;  size_t n_items, cap_items;  /* new, hidden or unhidden items */
-    uint32_t *votes;  size_t n_votes, cap_votes;  /* items whose vote count changed */
-    unsigned kinds;   /* bit per kind whose ranking may have changed */
+    uint32_t *items;
+    size_t n_items, cap_items; /* new, hidden or unhidden items */
+    uint32_t *votes;
+    size_t n_votes, cap_votes; /* items whose vote count changed */
+    unsigned kinds;            /* bit per kind whose ranking may have changed */
     bool clock;
     bool stats;
 };
@@ -85,62 +100,81 @@ struct room_delta {
  * replay rebuilds it exactly. */
 struct op_done {
     char event_id[MSG_EVENT_ID_MAX + 1];
-    uint32_t item;       /* post: the new item id, else 0 */
     bool has_budget;     /* vote/unvote: the ack carries budget_left */
+    uint32_t item;       /* post: the new item id, else 0 */
     int64_t budget_left; /* votes left in the phase right after the event; -1 = unlimited */
+};                       /* in this order 56 bytes (LP64), not 64: there is one per op */
+
+/* One applied op: its sender, its id and its outcome. */
+struct room_op {
+    int64_t pid;
+    struct op_done done;
+    char op[]; /* the op id */
 };
 
-/* Every applied (participant, op) with its outcome: one allocation per op, never removed (an op id
- * must never take effect twice, however late the retry). Open addressing over record pointers. */
-struct op_rec;
-struct op_table {
-    struct op_rec **slots; /* owned */
-    size_t cap, used;
+/* The tamper-evident record of a jam's stream (proto/messages.md, "The event chain"):
+ * head(0) = 32 zero bytes, head(n) = SHA-256(head(n-1) || id || "\n" || canonical encoding of event
+ * n), over every event room_apply is given in stream order, whether it took effect or not (a
+ * retry's duplicate is still a stored entry). A function of the stream alone, so every process
+ * computes the same heads whoever appended. */
+#define ROOM_CHAIN_BYTES 32
+struct room_chain {
+    uint8_t head[ROOM_CHAIN_BYTES];
+    uint64_t n;                    /* events chained */
+    char id[MSG_EVENT_ID_MAX + 1]; /* the last chained id, "" = none */
 };
 
 /* One line of the public log of moderator and clock actions (process transparency). */
 struct mod_entry {
     char event_id[MSG_EVENT_ID_MAX + 1];
     enum event_type type;
-    int64_t by;          /* moderator pid, 0 = the server clock */
+    int64_t by; /* moderator pid, 0 = the server clock */
     int64_t at_ms;
-    int64_t item;        /* hidden/unhidden */
-    int64_t index;       /* phase_set/phase_ended */
-    int64_t seconds;     /* extended */
-    char *reason;        /* owned, hidden */
+    int64_t item;                    /* hidden/unhidden */
+    int64_t index;                   /* phase_set/phase_ended */
+    int64_t seconds;                 /* extended */
+    int64_t pid;                     /* removed: the participant */
+    bool hide_posts;                 /* removed: its items were hidden in the same event */
+    char *reason;                    /* owned, hidden and removed */
+    uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
 };
 
 struct room {
-    struct jam_config cfg;       /* owned */
+    struct jam_config cfg; /* owned */
     struct room_limits limits;
+    struct room_quotas quotas;
     struct clock clock;
     char last_id[MSG_EVENT_ID_MAX + 1];
     uint64_t n_events;
+    struct room_chain chain;
 
-    struct item **items;         /* owned; items[id - 1] */
+    struct item **items; /* owned; items[id - 1] */
     size_t n_items, cap_items;
     uint32_t n_visible;
     int64_t total_votes;
     struct rank *rank[KIND__COUNT]; /* owned: visible items per kind */
 
-    struct imap pid_index;       /* pid -> index into participants */
+    struct imap pid_index;             /* pid -> index into participants */
     struct participant **participants; /* owned */
     size_t n_participants, cap_participants;
-    uint32_t n_citizens;         /* participants who joined as citizens (stats: not moderators) */
-    int64_t next_pid;            /* next pid to hand out (covers joins in flight) */
+    uint32_t n_citizens; /* participants who joined as citizens (stats: not moderators) */
+    int64_t next_pid; /* next pid to hand out (covers joins in flight) */
 
-    struct imap votes;           /* (pid << 32 | item) -> agenda index the vote was cast in */
-    struct op_table ops;
-    struct mod_entry *modlog;    /* owned */
+    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
+    struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
+                                    applied op with its outcome, one allocation each, never
+                                    removed (an op id must never take effect twice, however late
+                                    the retry) */
+    struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
 
     /* in flight (not state: reset on restart) */
-    struct imap inflight;        /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
+    struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
     uint32_t pending_posts;
     uint32_t pending_joins;
-    uint32_t barrier;            /* moderator or clock events in flight */
+    uint32_t barrier; /* moderator or clock events in flight */
 
-    uint32_t online;             /* connected citizen sessions, maintained by the caller */
+    uint32_t online; /* connected citizen sessions, maintained by the caller */
     struct room_delta delta;
     uint32_t *top_cache[KIND__COUNT]; /* owned: last broadcast top list per kind */
     size_t top_n[KIND__COUNT];
@@ -169,19 +203,40 @@ void room_unreserve(struct room *r, const struct event *e);
 /* room_apply's answer for an op id that was already applied: the event has no second effect (a
  * retry whose first attempt reached the stream too). Compare the pointer. */
 extern const char room_err_duplicate_op[];
+/* room_apply's answer for a write of a participant removed after the write was checked (the
+ * removal reached the stream first): no effect. Compare the pointer. */
+extern const char room_err_removed[];
 
 struct room_result {
-    uint32_t item;        /* post: new item id */
-    int64_t budget_left;  /* vote/unvote: -1 = unlimited; by the applied state only, not counting
+    uint32_t item;       /* post: new item id */
+    int64_t budget_left; /* vote/unvote: -1 = unlimited; by the applied state only, not counting
                              the participant's votes still in flight (a function of the stream) */
 };
 /* Apply a stored event with stream id 'id'. Returns NULL, or an error code when the event does
- * not apply to this state (then nothing changed). Events of another jam are the caller's concern. */
+ * not apply to this state (then nothing changed but the chain). Events of another jam are the
+ * caller's concern. An event with an id after r->chain.id is chained first, whatever the outcome;
+ * one at or before it (judged already) is applied without being chained again. */
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res);
 
+/* The next chain head: SHA-256(c->head || id || "\n" || json[0..len)) into c, with c->id = id. */
+void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len);
+/* Chain a stored entry (its payload as the stream holds it) as room_apply would: decoded, then
+ * linked with its canonical encoding. Returns false, changing nothing, if it does not decode
+ * (such an entry has no effect and is no part of the chain). */
+bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len);
+/* Lowercase hex of a head (64 characters plus NUL). */
+void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1]);
+
 /* The recorded outcome of participant pid's op, or NULL. */
 const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op);
+/* Walk the applied ops in no particular order:
+ *     for (size_t pos = 0; (o = room_op_next(r, &pos)) != NULL;) ...
+ * The records are the room's (valid until room_free); applying events while walking is not allowed. */
+const struct room_op *room_op_next(const struct room *r, size_t *pos);
+/* True when pid has a standing vote for 'item', and then *index is the agenda index it was cast in
+ * (the phase budget it counts against). */
+bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
 struct item *room_item(const struct room *r, int64_t id);
@@ -209,15 +264,32 @@ void room_delta_reset(struct room *r);
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d);
 void room_delta_clear(struct room_delta *d);
 
+/* ---- restoring a room from a snapshot (for the decoder in snapshot.c only) ------------------ */
+
+/* A decoder turns a fresh room_new() into the applied state a snapshot describes: one call of
+ * room_restore_head, then the items in id order, the participants (each followed by its votes),
+ * the ops and the moderation log in log order, then room_restore_done once. Each call copies what
+ * it is given and returns false, changing nothing, when the data contradicts the state restored so
+ * far; the caller then frees the room. They bypass room_apply's checks of what a phase accepts, so
+ * they are never for a live room: room_apply stays the only mutator of live state. */
+bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
+                       uint64_t n_events, int64_t next_pid);
+/* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored. */
+bool room_restore_item(struct room *r, const struct item *it);
+/* Like a joined event ('nickname' NULL when anonymous), with the votes it used in each agenda
+ * index. Returns the new participant, or NULL. */
+struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,
+                                             const char *nickname,
+                                             const uint32_t used[JAM_MAX_PHASES]);
+/* A standing vote of 'p' for 'item' cast in agenda index 'index' (the item's count is restored
+ * with the item, not here). */
+bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index);
+bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done);
+bool room_restore_moderation(struct room *r, const struct mod_entry *m);
+/* The chain as it was (checks the id's form and that it is not before the last applied id). */
+bool room_restore_chain(struct room *r, const struct room_chain *c);
+/* Rebuild what follows from the restored items (rankings, visible count, vote total) and start
+ * an empty delta. */
+void room_restore_done(struct room *r);
 
 #endif
-
-/* ---- snapshots (a canonical binary encoding of the applied state) -------------------------- */
-
-/* Encode everything room_apply built (not what is in flight, not the delta) into a new malloc'd
- * buffer (*out, *len; the caller frees). With 'canonical', per-participant votes and the op table
- * are sorted, so equal states give equal bytes: a SHA-256 of it is the state digest. */
-void room_snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len);
-/* Rebuild a room from a snapshot. Returns NULL for anything malformed; safe on any input. */
-struct room *room_snapshot_decode(const unsigned char *buf, size_t len,
-                                  const struct room_limits *limits);

@@ -16,14 +16,18 @@
 struct frame;
 struct jam;
 
-#define SESSION_QUEUE_FRAMES 64          /* private frames (acks, errors, snapshots) */
-#define SESSION_QUEUE_BYTES (1u << 20)   /* 1 MiB of private frames */
-#define SESSION_RATE_PER_S 20            /* messages per second sustained */
+#define SESSION_QUEUE_FRAMES 64        /* private frames (acks, errors, snapshots) */
+#define SESSION_QUEUE_BYTES (1u << 20) /* 1 MiB of private frames */
+#define SESSION_RATE_PER_S 20          /* messages per second sustained */
 #define SESSION_RATE_BURST 40
-#define SESSION_MAX_ERRORS 50            /* within SESSION_ERROR_WINDOW_MS: close 4003 */
+#define SESSION_MAX_ERRORS 50 /* within SESSION_ERROR_WINDOW_MS: close 4003 */
 #define SESSION_ERROR_WINDOW_MS 60000
-#define SESSION_MAX_INFLIGHT 32          /* writes waiting for Redis */
+#define SESSION_MAX_INFLIGHT 32 /* writes waiting for Redis */
 #define SESSION_JOIN_TIMEOUT_MS 10000
+/* One resync snapshot per second per session: a snapshot of a 10,000-item jam is ~1 MB, and 19
+ * syncs/s from one screen pushed 108 MB in 8 s and slowed everyone's ping 45x (issue 10). A
+ * client that detects a gap needs one snapshot; the updates that follow it close later gaps. */
+#define SESSION_SYNC_INTERVAL_MS 1000
 
 /* What a member must be sent before the ring's frames. */
 enum want_snapshot {
@@ -33,47 +37,48 @@ enum want_snapshot {
 };
 
 struct session {
-    uint64_t id;             /* never reused; completions name sessions by id */
-    void *conn;              /* borrowed: the transport's handle */
-    int64_t opened_ms;       /* monotonic */
+    uint64_t id;       /* never reused; completions name sessions by id */
+    void *conn;        /* borrowed: the transport's handle */
+    int64_t opened_ms; /* monotonic */
 
-    struct jam *jam;         /* borrowed: jams live until shutdown; NULL before join */
-    bool joining;            /* a join is being stored */
-    int64_t pid;             /* 0 for screens */
+    struct jam *jam; /* borrowed: jams live until shutdown; NULL before join */
+    bool joining;    /* a join is being stored */
+    int64_t pid;     /* 0 for screens */
     enum role role;
     struct session *next_member, *prev_member; /* the jam's member list */
 
-    uint64_t cursor;         /* next ring sequence to send */
+    uint64_t cursor; /* next ring sequence to send */
     enum want_snapshot wants_snapshot;
     /* A resume the ring could not serve reads the missed events from the stream, a page at a time
      * when the previous one has been sent; ring frames wait until it has caught up. */
     struct catchup {
         bool on;
-        bool waiting;        /* for a page being read */
-        bool found;          /* the client's last event id was found in the stream */
-        uint32_t events;     /* sent so far */
-        uint64_t bytes;      /* of updates sent so far */
+        bool waiting;                     /* for a page being read */
+        bool found;                       /* the client's last event id was found in the stream */
+        uint32_t events;                  /* sent so far */
+        uint64_t bytes;                   /* of updates sent so far */
         char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
     } catchup;
-    int resyncs;             /* resyncs within the current window */
+    int64_t last_sync_ms; /* monotonic: the last sync answered with a snapshot, 0 = none */
+    int resyncs;          /* resyncs within the current window */
     int64_t resync_window_ms;
 
-    struct fifo queue;       /* owned references to struct frame: private frames, oldest first */
+    struct fifo queue; /* owned references to struct frame: private frames, oldest first */
     size_t q_bytes;
 
-    double tokens;           /* rate limiter */
+    double tokens; /* rate limiter */
     int64_t tokens_ms;
     int errors;
     int64_t errors_window_ms;
     unsigned inflight;
 
-    int close_code;          /* non-zero: close with this code at the next writeable */
+    int close_code; /* non-zero: close with this code at the next writeable */
     char close_reason[64];
 
-    char *rx;                /* owned: fragments being reassembled */
+    char *rx; /* owned: fragments being reassembled */
     size_t rx_len, rx_cap;
-    size_t rx_discard;       /* bytes read of a message over the cap (then closed with 1009) */
-    bool rx_paused;          /* the transport stopped reading while a frame is partly sent */
+    size_t rx_discard; /* bytes read of a message over the cap (then closed with 1009) */
+    bool rx_paused;    /* the transport stopped reading while a frame is partly sent */
 };
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);

@@ -48,8 +48,9 @@ const char store_err_fenced[] = "not_owner";
 /* queue_max and lease_ms have no configuration option: these are their only defaults. The
  * timeout has one, in config.c's table, so the store takes it as given (see store.h). */
 #define DEFAULT_QUEUE_MAX 65536
-/* A connection failure's reason: "connect: " or "PING: " and hiredis's errstr (128 bytes). */
-#define WHY_MAX 160
+/* A connection failure's reason: "connect: " or "PING: " and hiredis's errstr (128 bytes), or
+ * "AUTH as user <user> refused: " and Redis's error (WRONGPASS's is 71 bytes). */
+#define WHY_MAX 256
 /* store_check retries this often while Redis refuses or is loading. */
 #define CHECK_RETRY_MS 100
 #define DEFAULT_LEASE_MS 10000
@@ -67,24 +68,22 @@ const char store_err_fenced[] = "not_owner";
 
 /* KEYS: stream, lease, epoch[, set]. ARGV: instance, epoch, lease_ms, payload[, member].
  * Returns the entry id, or the error "FENCED <owner or none>" having written nothing. */
-static const char SCRIPT_APPEND[] =
-    "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
-    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
-    "end\n"
-    "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
-    "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "return id\n";
+static const char SCRIPT_APPEND[] = "local v = redis.call('MGET', KEYS[2], KEYS[3])\n"
+                                    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+                                    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
+                                    "end\n"
+                                    "if #KEYS > 3 then redis.call('SADD', KEYS[4], ARGV[5]) end\n"
+                                    "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])\n"
+                                    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+                                    "return id\n";
 
 /* KEYS: lease, epoch. ARGV: instance, lease_ms. Returns {1, new epoch} or {0, owner}. A lease
  * that names this instance is retaken with a new epoch: it is left by an acquisition whose reply
  * was lost, or by this instance's previous tenure that was fenced. */
-static const char SCRIPT_ACQUIRE[] =
-    "local owner = redis.call('GET', KEYS[1])\n"
-    "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return {1, redis.call('INCR', KEYS[2])}\n";
+static const char SCRIPT_ACQUIRE[] = "local owner = redis.call('GET', KEYS[1])\n"
+                                     "if owner and owner ~= ARGV[1] then return {0, owner} end\n"
+                                     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                     "return {1, redis.call('INCR', KEYS[2])}\n";
 
 /* KEYS: lease, epoch. ARGV: instance, epoch, lease_ms. Returns 1, or the owner (or "none"). */
 static const char SCRIPT_RENEW[] =
@@ -104,13 +103,12 @@ static const char SCRIPT_RELEASE[] =
 
 /* KEYS: lease, epoch, target. ARGV: instance, epoch, value. A put (a jam's snapshot) is fenced
  * like an append: a stale writer must not overwrite the owner's snapshot with an older state. */
-static const char SCRIPT_PUT[] =
-    "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
-    "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
-    "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
-    "end\n"
-    "redis.call('SET', KEYS[3], ARGV[3])\n"
-    "return 'OK'\n";
+static const char SCRIPT_PUT[] = "local v = redis.call('MGET', KEYS[1], KEYS[2])\n"
+                                 "if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then\n"
+                                 "  return redis.error_reply('" FENCED "' .. (v[1] or 'none'))\n"
+                                 "end\n"
+                                 "redis.call('SET', KEYS[3], ARGV[3])\n"
+                                 "return 'OK'\n";
 
 enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_COUNT };
 static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE, SCRIPT_RENEW,
@@ -123,8 +121,8 @@ static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND, SCRIPT_ACQUIRE,
 /* One queued append. */
 struct req {
     struct req *next;
-    char *key;         /* owned */
-    char *payload;     /* owned */
+    char *key;     /* owned */
+    char *payload; /* owned */
     size_t len;
     char *sadd_set;    /* owned; NULL when no SADD */
     char *sadd_member; /* owned */
@@ -161,7 +159,7 @@ struct key_state {
     bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
     bool synced;   /* held, and caught up with what others appended before we acquired it */
     const char *why; /* while preparing a batch: why it is not held (an error constant) */
-    char epoch[24]; /* an INCR result in decimal: int64, 20 digits and a sign at most */
+    char epoch[24];  /* an INCR result in decimal: int64, 20 digits and a sign at most */
     char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
     uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
                            had the entries another writer added: they fail with store_err_fenced */
@@ -171,22 +169,24 @@ enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
 
 /* Names a server-side client: CLIENT ID is unique only within one run of Redis. */
 struct conn_name {
-    long long id; /* 0: unknown */
+    long long id;    /* 0: unknown */
     char run_id[48]; /* Redis's run_id: 40 hex characters */
 };
 
 /* Results the thread builds without the lock, then publishes at once (see publish()). */
 struct outbox {
     struct rnode *head, *tail;
-    size_t done;   /* appends completed by these results: 'pending' drops by this much */
-    int link;      /* -1, or the link state that becomes visible with these results */
-    size_t n;      /* results in it */
+    size_t done; /* appends completed by these results: 'pending' drops by this much */
+    int link;    /* -1, or the link state that becomes visible with these results */
+    size_t n;    /* results in it */
 };
 
 struct store {
     /* Immutable after store_new. */
     char *host;      /* owned */
     char *unix_path; /* owned */
+    char *user;      /* owned; NULL: the default user */
+    char *password;  /* owned; NULL: no AUTH. Wiped by store_free. */
     int port;
     int timeout_ms;
     size_t queue_max;
@@ -202,9 +202,9 @@ struct store {
     struct req *wait_head, *wait_tail;
     size_t pending; /* appends accepted whose result is not yet published */
     struct rnode *res_head, *res_tail;
-    struct note *notes;  /* store_track calls, newest first */
-    uint64_t published;  /* results ever queued */
-    uint64_t delivered;  /* results ever taken by store_poll */
+    struct note *notes; /* store_track calls, newest first */
+    uint64_t published; /* results ever queued */
+    uint64_t delivered; /* results ever taken by store_poll */
     bool stopping;
     atomic_int link; /* enum link; written under mu, read anywhere */
 
@@ -212,11 +212,11 @@ struct store {
     redisContext *c;
     struct conn_name cur;   /* the connection in use */
     struct conn_name doubt; /* the connection that left appends in doubt (id 0: none) */
-    struct smap keys;   /* stream key -> struct key_state (owned) */
-    size_t nheld;       /* keys with 'held' */
-    int64_t renew_at;   /* when to renew the held leases */
+    struct smap keys;       /* stream key -> struct key_state (owned) */
+    size_t nheld;           /* keys with 'held' */
+    int64_t renew_at;       /* when to renew the held leases */
     char sha[SC_COUNT][48]; /* SCRIPT LOAD's SHA1: 40 hex characters */
-    bool reload;        /* a NOSCRIPT reply: load the scripts again */
+    bool reload;            /* a NOSCRIPT reply: load the scripts again */
     uint64_t rng;
     int backoff_ms;
 };
@@ -266,6 +266,15 @@ static void copy_str(char *dst, size_t size, const char *src, size_t len)
     dst[len] = '\0';
 }
 
+/* Frees a copy of a password, wiping it first so that it does not linger in freed memory. */
+static void free_secret(char *p)
+{
+    if (p) {
+        explicit_bzero(p, strlen(p));
+        free(p);
+    }
+}
+
 static void req_free(struct req *r)
 {
     free(r->key);
@@ -287,32 +296,71 @@ static bool is_error(const redisReply *r, const char *prefix)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
-/* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms'.
- * Returns NULL with a reason in 'why'. */
-static redisContext *open_conn(const char *host, int port, const char *unix_path, int timeout_ms,
-                               char *why, size_t why_size)
+/* Where and how to connect: the thread's copy of its store_config, or a caller's. */
+struct endpoint {
+    const char *host, *unix_path, *user, *password;
+    int port, timeout_ms;
+};
+
+/* AUTH on a new connection: "AUTH <password>" for the default user, "AUTH <user> <password>"
+ * for an ACL user. hiredis 0.14 sends nothing by itself, so every connection is authenticated
+ * here, right after it is opened. No password: nothing to send (Redis answers the first command
+ * with -NOAUTH if it wants one, and ping() reports that). Returns 0, -EACCES when Redis refuses
+ * the credentials (the reason, never the password, in 'why') or -EIO. */
+static int authenticate(redisContext *c, const struct endpoint *e, char *why, size_t why_size)
 {
-    struct timeval tv = ms_to_tv(timeout_ms);
-    redisContext *c = unix_path ? redisConnectUnixWithTimeout(unix_path, tv)
-                                : redisConnectWithTimeout(host, port, tv);
+    if (!e->password)
+        return 0;
+    redisReply *r = e->user ? redisCommand(c, "AUTH %s %s", e->user, e->password)
+                            : redisCommand(c, "AUTH %s", e->password);
+    if (!r) {
+        snprintf(why, why_size, "AUTH: %s", c->errstr);
+        return -EIO;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, why_size, "AUTH%s%s refused: %s", e->user ? " as user " : "",
+                 e->user ? e->user : "", r->str);
+        rc = -EACCES;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms', and
+ * authenticates it: the one place a connection is opened. Returns 0 with *out set, or -EACCES
+ * (credentials refused) / -EIO with a reason in 'why'. */
+static int open_conn(const struct endpoint *e, redisContext **out, char *why, size_t why_size)
+{
+    struct timeval tv = ms_to_tv(e->timeout_ms);
+    redisContext *c = e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
+                                   : redisConnectWithTimeout(e->host, e->port, tv);
+    *out = NULL;
     if (!c) {
         snprintf(why, why_size, "connect: out of memory");
-        return NULL;
+        return -EIO;
     }
     if (c->err) {
         snprintf(why, why_size, "connect: %s", c->errstr);
         redisFree(c);
-        return NULL;
+        return -EIO;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
         snprintf(why, why_size, "set timeout: %s", c->errstr);
         redisFree(c);
-        return NULL;
+        return -EIO;
     }
-    return c;
+    int rc = authenticate(c, e, why, why_size);
+    if (rc < 0) {
+        redisFree(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
-/* PING on 'c'. Returns 0 on PONG, -EAGAIN while Redis loads its data set, -EIO otherwise. */
+/* PING on 'c'. Returns 0 on PONG, -EAGAIN while Redis loads its data set, -EACCES when it wants
+ * credentials that were not given (-NOAUTH), -EIO otherwise. */
 static int ping(redisContext *c, char *why, size_t why_size)
 {
     redisReply *r = redisCommand(c, "PING");
@@ -323,7 +371,7 @@ static int ping(redisContext *c, char *why, size_t why_size)
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, why_size, "PING: %s", r->str);
-        rc = is_error(r, "LOADING") ? -EAGAIN : -EIO;
+        rc = is_error(r, "LOADING") ? -EAGAIN : is_error(r, "NOAUTH") ? -EACCES : -EIO;
     }
     freeReplyObject(r);
     return rc;
@@ -468,7 +516,10 @@ static uint64_t publish(struct store *s, struct outbox *ob)
     return publish_unlock(s, ob);
 }
 
-#define OUTBOX_INIT {NULL, NULL, 0, -1, 0}
+#define OUTBOX_INIT                                                                                \
+    {                                                                                              \
+        NULL, NULL, 0, -1, 0                                                                       \
+    }
 
 /* Takes the oldest queued request (there is one). Caller holds mu. */
 static struct req *pop_wait(struct store *s)
@@ -746,9 +797,9 @@ static int still_ours(struct store *s, struct key_state *k)
 
 /* One page of find_page. */
 struct page {
-    size_t n;       /* entries in the page: PAGE_COUNT means there may be more */
-    size_t posted;  /* STORE_FOUND results posted (malformed entries are skipped) */
-    uint64_t seq;   /* results ever queued, these included */
+    size_t n;      /* entries in the page: PAGE_COUNT means there may be more */
+    size_t posted; /* STORE_FOUND results posted (malformed entries are skipped) */
+    uint64_t seq;  /* results ever queued, these included */
 };
 
 /* Reads the page of stream 'k' after its last id (XRANGE with exclusive start; from the start if
@@ -758,8 +809,7 @@ struct page {
 static int find_page(struct store *s, struct key_state *k, struct page *pg)
 {
     redisReply *r;
-    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0",
-             PAGE_COUNT))
+    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0", PAGE_COUNT))
         return -EIO;
     if (r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
@@ -834,7 +884,10 @@ static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[WHY_MAX];
-    s->c = open_conn(s->host, s->port, s->unix_path, s->timeout_ms, why, sizeof(why));
+    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    /* Refused credentials are retried like any failure: a Redis restarted with the right
+     * password is found again. */
+    (void)open_conn(&e, &s->c, why, sizeof(why));
     if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || load_scripts(s) < 0 ||
                  recover(s) < 0))
         drop_conn(s);
@@ -1053,7 +1106,8 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
         redisReply *r;
         if (get_reply(s, deadline, &r))
             return -1; /* an acquisition may have happened: the next one retakes the lease */
-        const redisReply *a = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+        const redisReply *a = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0]
+                                                                               : NULL;
         const redisReply *b = a ? r->element[1] : NULL;
         if (a && a->type == REDIS_REPLY_INTEGER && a->integer == 1 &&
             b->type == REDIS_REPLY_INTEGER) {
@@ -1153,8 +1207,8 @@ static void run_batch(struct store *s, struct req *batch)
         next = r->next;
         r->next = NULL;
         if (r->range_start) {
-            (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key,
-                                     r->range_start, r->range_count);
+            (void)redisAppendCommand(s->c, "XRANGE %s %s + COUNT %u", r->key, r->range_start,
+                                     r->range_count);
             *tailp = r;
             tailp = &r->next;
             continue;
@@ -1409,8 +1463,7 @@ static void default_instance(const struct store_config *cfg, char *out, size_t s
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
             *p = '_';
     if (cfg->unix_path)
-        snprintf(out, size, "%.40s:%016llx", host,
-                 (unsigned long long)hash_fnv1a(cfg->unix_path));
+        snprintf(out, size, "%.40s:%016llx", host, (unsigned long long)hash_fnv1a(cfg->unix_path));
     else
         snprintf(out, size, "%.60s", host);
     if (strcmp(out, "none") == 0)
@@ -1437,6 +1490,8 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     snprintf(s->lease_str, sizeof(s->lease_str), "%d", s->lease_ms);
     s->host = cfg->host ? xstrdup(cfg->host) : NULL;
     s->unix_path = cfg->unix_path ? xstrdup(cfg->unix_path) : NULL;
+    s->user = cfg->user ? xstrdup(cfg->user) : NULL;
+    s->password = cfg->password ? xstrdup(cfg->password) : NULL;
     s->port = cfg->port;
     s->timeout_ms = cfg->timeout_ms;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
@@ -1475,6 +1530,8 @@ fail_mutex:
     smap_deinit(&s->keys, key_state_free);
     free(s->host);
     free(s->unix_path);
+    free(s->user);
+    free_secret(s->password);
     free(s);
     return -err;
 }
@@ -1505,6 +1562,8 @@ void store_free(struct store *s)
     pthread_mutex_destroy(&s->mu);
     free(s->host);
     free(s->unix_path);
+    free(s->user);
+    free_secret(s->password);
     free(s);
 }
 
@@ -1578,8 +1637,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     return enqueue(s, r, ctx, now_ms);
 }
 
-int store_read(struct store *s, const char *key, const char *start, bool inclusive,
-               unsigned count, uint64_t ctx, int64_t now_ms)
+int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
+               uint64_t ctx, int64_t now_ms)
 {
     struct stream_id sid;
     if (!s || !key || !stream_id_parse(start, &sid) || count < 1 || count > STORE_READ_MAX)
@@ -1666,14 +1725,19 @@ bool store_is_up(const struct store *s)
 /* Public API: synchronous start-up calls                                                   */
 /* ======================================================================================== */
 
-static redisContext *open_sync(const struct store_config *cfg, char *why, size_t why_size)
+/* Opens a connection for one synchronous call. Returns 0 with *out set, -EINVAL for a config
+ * store_new would refuse, or open_conn's error; with a reason in 'why'. */
+static int open_sync(const struct store_config *cfg, redisContext **out, char *why, size_t why_size)
 {
     const char *bad = config_error(cfg);
+    *out = NULL;
     if (bad) {
         snprintf(why, why_size, "%s", bad);
-        return NULL;
+        return -EINVAL;
     }
-    return open_conn(cfg->host, cfg->port, cfg->unix_path, cfg->timeout_ms, why, why_size);
+    const struct endpoint e = {cfg->host,     cfg->unix_path, cfg->user,
+                               cfg->password, cfg->port,      cfg->timeout_ms};
+    return open_conn(&e, out, why, why_size);
 }
 
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size)
@@ -1687,14 +1751,22 @@ int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t e
     }
     int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     for (;;) {
-        redisContext *c = open_sync(cfg, why, sizeof(why));
-        int rc = c ? ping(c, why, sizeof(why)) : -EIO;
-        if (c)
+        redisContext *c;
+        int rc = open_sync(cfg, &c, why, sizeof(why));
+        if (c) {
+            rc = ping(c, why, sizeof(why));
             redisFree(c);
+        }
         if (rc == 0) {
             if (err && err_size)
                 err[0] = '\0';
             return 0;
+        }
+        /* Wrong credentials do not get better by waiting: say so at once. */
+        if (rc == -EACCES) {
+            if (err && err_size)
+                snprintf(err, err_size, "%s", why);
+            return -EACCES;
         }
         int64_t left = deadline - mono_ms();
         if (left <= 0)
@@ -1706,20 +1778,27 @@ int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t e
     return -ETIMEDOUT;
 }
 
-/* CONFIG GET 'name' into 'out' ("" if unknown). */
-static int config_get1(redisContext *c, const char *name, char *out, size_t out_size)
+/* The value of 'field' in "INFO <section>" into 'out' ("" if absent). INFO rather than CONFIG
+ * GET: an ACL user that may read CONFIG may read every user's password (requirepass), and
+ * hosted Redis often renames CONFIG away. */
+static int info_get(redisContext *c, const char *section, const char *field, char *out,
+                    size_t out_size)
 {
-    redisReply *r = redisCommand(c, "CONFIG GET %s", name);
+    redisReply *r = redisCommand(c, "INFO %s", section);
     if (!r)
         return -EIO;
     if (out_size)
         out[0] = '\0';
-    int rc = 0;
-    if (r->type == REDIS_REPLY_ARRAY) {
-        if (r->elements >= 2 && is_str(r->element[1]))
-            copy_str(out, out_size, r->element[1]->str, r->element[1]->len);
-    } else {
-        rc = -EPROTO;
+    int rc = -EPROTO;
+    if (r->type == REDIS_REPLY_STRING) {
+        size_t flen = strlen(field);
+        for (const char *p = r->str; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+            if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
+                p += flen + 1;
+                copy_str(out, out_size, p, strcspn(p, "\r\n"));
+                break;
+            }
+        rc = 0;
     }
     freeReplyObject(r);
     return rc;
@@ -1728,13 +1807,15 @@ static int config_get1(redisContext *c, const char *name, char *out, size_t out_
 int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size, char *aof,
                      size_t aof_size)
 {
-    char why[WHY_MAX];
-    redisContext *c = open_sync(cfg, why, sizeof(why));
-    if (!c)
+    char why[WHY_MAX], enabled[8];
+    redisContext *c;
+    if (open_sync(cfg, &c, why, sizeof(why)) < 0)
         return -ENOTCONN;
-    int rc = config_get1(c, "maxmemory-policy", policy, policy_size);
+    int rc = info_get(c, "memory", "maxmemory_policy", policy, policy_size);
     if (rc == 0)
-        rc = config_get1(c, "appendonly", aof, aof_size);
+        rc = info_get(c, "persistence", "aof_enabled", enabled, sizeof(enabled));
+    if (rc == 0 && aof_size)
+        snprintf(aof, aof_size, "%s", !enabled[0] ? "" : strcmp(enabled, "1") == 0 ? "yes" : "no");
     redisFree(c);
     return rc;
 }
@@ -1742,8 +1823,8 @@ int store_config_get(const struct store_config *cfg, char *policy, size_t policy
 int store_members(const struct store_config *cfg, const char *set, store_member_cb *cb, void *arg)
 {
     char why[WHY_MAX];
-    redisContext *c = open_sync(cfg, why, sizeof(why));
-    if (!c)
+    redisContext *c;
+    if (open_sync(cfg, &c, why, sizeof(why)) < 0)
         return -ENOTCONN;
     redisReply *r = redisCommand(c, "SMEMBERS %s", set);
     int rc = 0;
@@ -1767,8 +1848,8 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
 {
     char why[WHY_MAX];
     char start[MSG_EVENT_ID_MAX + 2] = "-";
-    redisContext *c = open_sync(cfg, why, sizeof(why));
-    if (!c)
+    redisContext *c;
+    if (open_sync(cfg, &c, why, sizeof(why)) < 0)
         return -ENOTCONN;
     if (after_id && after_id[0]) {
         if (strlen(after_id) > MSG_EVENT_ID_MAX) {
@@ -1844,8 +1925,8 @@ int store_get_or_set(const struct store_config *cfg, const char *key, const char
     char why[WHY_MAX];
     if (!out || out_size == 0)
         return -EINVAL;
-    redisContext *c = open_sync(cfg, why, sizeof(why));
-    if (!c)
+    redisContext *c;
+    if (open_sync(cfg, &c, why, sizeof(why)) < 0)
         return -ENOTCONN;
     int rc = get_str(c, key, out, out_size);
     if (rc == 0) {
@@ -1869,8 +1950,8 @@ int store_get_or_set(const struct store_config *cfg, const char *key, const char
 int store_get(const struct store_config *cfg, const char *key, unsigned char **out, size_t *len)
 {
     char why[WHY_MAX];
-    redisContext *c = open_sync(cfg, why, sizeof(why));
-    if (!c)
+    redisContext *c;
+    if (open_sync(cfg, &c, why, sizeof(why)) < 0)
         return -ENOTCONN;
     redisReply *r;
     int rc = get_value(c, key, &r);

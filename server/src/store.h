@@ -25,27 +25,31 @@
 
 #include "stream.h"
 
-#define STORE_WINDOW 256 /* unanswered commands; unbounded pipelining buffers without limit */
-#define STORE_OWNER_MAX 64 /* longest instance id */
+#define STORE_WINDOW 256     /* unanswered commands; unbounded pipelining buffers without limit */
+#define STORE_OWNER_MAX 64   /* longest instance id */
 #define STORE_READ_MAX 10000 /* entries per store_read: bounds the reply the thread holds at once */
 
 struct store;
 
 struct store_config {
-    const char *host;       /* borrowed; NULL when unix_path is used */
+    const char *host; /* borrowed; NULL when unix_path is used */
     int port;
-    const char *unix_path;  /* borrowed; NULL for TCP */
-    int timeout_ms;         /* > 0: a write not confirmed within this fails; also the connect,
+    const char *unix_path;   /* borrowed; NULL for TCP */
+    const char *user;        /* borrowed: the ACL user to AUTH as; NULL: the default user */
+    const char *password;    /* borrowed: sent with AUTH on every connection this config opens
+                               (the thread's, after every reconnect, and each synchronous call's);
+                               NULL: no AUTH. store_new keeps a copy, wiped by store_free. */
+    int timeout_ms;          /* > 0: a write not confirmed within this fails; also the connect,
                                read and write timeout of every connection. No default here: the
                                one default and its bounds are config.c's --redis-timeout-ms. */
-    size_t queue_max;       /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
+    size_t queue_max;        /* appends waiting or in flight; beyond: -ENOBUFS (default 65536) */
     const char *instance_id; /* borrowed: names this process in leases: 1..STORE_OWNER_MAX
                                 printable characters, no spaces, not "none"; unique among the live
                                 processes sharing the Redis, and best kept across restarts of the
                                 same server so that a crashed one retakes its jams at once. NULL: a
                                 stable id from the host name (and unix_path): processes on one host
                                 then share it and are not fenced from one another. */
-    int lease_ms;           /* a lease not renewed for this long lapses (default 10000, min 100) */
+    int lease_ms;            /* a lease not renewed for this long lapses (default 10000, min 100) */
 };
 
 /* Called on the store thread when results are waiting. Must be thread-safe. */
@@ -61,27 +65,27 @@ extern const char store_err_fenced[];      /* "not_owner": nothing was appended,
                                               against a state that missed them): retry */
 
 enum store_result_kind {
-    STORE_APPENDED,   /* an append finished: 'err' NULL and 'id' set, or 'err' set */
-    STORE_FOUND,      /* after a reconnect: an entry found in a stream that had in-doubt appends;
+    STORE_APPENDED, /* an append finished: 'err' NULL and 'id' set, or 'err' set */
+    STORE_FOUND,    /* after a reconnect: an entry found in a stream that had in-doubt appends;
                          'key', 'id', 'payload' set. The loop applies it like a confirmed append. */
-    STORE_UP,         /* the connection is (re)established */
-    STORE_DOWN,       /* the connection was lost; appends fail until STORE_UP */
-    STORE_FENCED,     /* another instance ('owner') holds the lease of stream 'key': appends to it
+    STORE_UP,       /* the connection is (re)established */
+    STORE_DOWN,     /* the connection was lost; appends fail until STORE_UP */
+    STORE_FENCED,   /* another instance ('owner') holds the lease of stream 'key': appends to it
                          fail with store_err_fenced. Posted once per owner seen, until this
                          instance acquires the stream again. */
-    STORE_RANGE,      /* a read finished: 'err' NULL and 'entries' set (maybe none), or 'err' set */
+    STORE_RANGE,    /* a read finished: 'err' NULL and 'entries' set (maybe none), or 'err' set */
 };
 
 struct store_result {
-    int kind;                   /* enum store_result_kind (an int, so that a switch over the kinds
+    int kind;     /* enum store_result_kind (an int, so that a switch over the kinds
                                    written before STORE_FENCED still compiles with -Wswitch) */
-    uint64_t ctx;               /* the caller's ctx of the append (APPENDED) */
+    uint64_t ctx; /* the caller's ctx of the append (APPENDED) */
     const char *err;
-    char id[MSG_EVENT_ID_MAX + 1];  /* stream id */
-    char *key;                  /* owned by the result (FOUND and APPENDED) */
-    char *payload;              /* owned by the result (FOUND only) */
+    char id[MSG_EVENT_ID_MAX + 1];   /* stream id */
+    char *key;                       /* owned by the result (FOUND and APPENDED) */
+    char *payload;                   /* owned by the result (FOUND only) */
     char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
-    struct stream_entry *entries; /* owned by the result (RANGE only), in stream order, their
+    struct stream_entry *entries;    /* owned by the result (RANGE only), in stream order, their
                                    payloads too */
     size_t n_entries;
 };
@@ -126,8 +130,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
  * read sees every append queued before it. Its result is a STORE_RANGE with 'ctx'; it fails like
  * an append (store_err_timeout, store_err_unavailable). 'count' 1..STORE_READ_MAX. Same return
  * values as store_append. */
-int store_read(struct store *s, const char *key, const char *start, bool inclusive,
-               unsigned count, uint64_t ctx, int64_t now_ms);
+int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
+               uint64_t ctx, int64_t now_ms);
 
 /* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
  * store_result_clear(). Apply them in order: a later store_append counts every result already
@@ -144,15 +148,19 @@ bool store_is_up(const struct store *s);
 
 /* ---- synchronous, for start-up (blocking; own connection) ---------------------------------- */
 
-/* Connect and PING, retrying for up to 'wait_ms' (Redis may be starting or -LOADING).
- * Returns 0, -EINVAL at once for a config store_new would refuse (other than its instance_id), or
- * -ETIMEDOUT; with a reason in 'err' (size err_size) on failure. The other synchronous calls fail
- * (-ENOTCONN) on such a config. */
+/* Connect, AUTH (if a password is given) and PING, retrying for up to 'wait_ms' (Redis may be
+ * starting or -LOADING). Returns 0, -EINVAL at once for a config store_new would refuse (other
+ * than its instance_id), -EACCES at once when Redis refuses the credentials (-WRONGPASS, or an
+ * AUTH it cannot check) or wants some that were not given (-NOAUTH), or -ETIMEDOUT; with a
+ * reason in 'err' (size err_size; it never holds the password) on failure. The other synchronous
+ * calls fail (-ENOTCONN) on such a config. The writer thread instead retries refused credentials
+ * with its backoff, like any connection failure. */
 int store_check(const struct store_config *cfg, int wait_ms, char *err, size_t err_size);
 
-/* CONFIG GET maxmemory-policy and appendonly into the buffers ("" if unknown). Returns 0 or <0. */
-int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size,
-                     char *aof, size_t aof_size);
+/* Redis's maxmemory-policy and appendonly ("yes"/"no") into the buffers ("" if unknown), read
+ * from INFO (which needs no right to CONFIG). Returns 0 or <0. */
+int store_config_get(const struct store_config *cfg, char *policy, size_t policy_size, char *aof,
+                     size_t aof_size);
 
 /* GET a binary value into a new malloc'd buffer (*out, *len). Returns 0, -ENOENT when absent,
  * or another negative errno. */

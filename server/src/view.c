@@ -48,8 +48,21 @@ static json_t *clock_json(const struct room *r, int64_t now_ms)
     int64_t left = room_remaining(r, now_ms);
     json_object_set_new(o, "remaining_ms", left < 0 ? json_null() : json_integer(left));
     json_object_set_new(o, "duration_ms",
-                        has_phase ? json_integer((json_int_t)r->cfg.agenda[c->index].duration_s * 1000)
-                                  : json_null());
+                        has_phase
+                            ? json_integer((json_int_t)r->cfg.agenda[c->index].duration_s * 1000)
+                            : json_null());
+    return o;
+}
+
+/* The published head of the event chain: what a verifier checks a stream or an export against. */
+static json_t *chain_json(const struct room_chain *c)
+{
+    char head[2 * ROOM_CHAIN_BYTES + 1];
+    room_chain_hex(c->head, head);
+    json_t *o = json_object();
+    json_object_set_new(o, "head", json_string(head));
+    json_object_set_new(o, "events", json_integer((json_int_t)c->n));
+    json_object_set_new(o, "event_id", json_string(c->id));
     return o;
 }
 
@@ -60,6 +73,10 @@ static json_t *stats_json(const struct room *r)
     json_object_set_new(o, "online", json_integer(r->online));
     json_object_set_new(o, "items", json_integer(r->n_visible));
     json_object_set_new(o, "votes", json_integer(r->total_votes));
+    char head[2 * ROOM_CHAIN_BYTES + 1];
+    room_chain_hex(r->chain.head, head);
+    json_object_set_new(o, "chain", json_string(head));
+    json_object_set_new(o, "events", json_integer((json_int_t)r->chain.n));
     return o;
 }
 
@@ -235,7 +252,7 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_decref(ranking);
     if (d->clock)
         json_object_set_new(o, "clock", clock_json(r, now_ms));
-    if (d->stats)
+    if (d->stats || d->clock) /* a clock event moves the chain head that stats show */
         json_object_set_new(o, "stats", stats_json(r));
     return dump(o);
 }
@@ -328,11 +345,16 @@ static const struct {
     {"not_voted", "you have not voted for this item", false, true},
     {"budget_exhausted", "no votes left in this phase", false, true},
     {"jam_full", "the jam has reached its limit", false, true},
+    {"quota_exceeded", "you have posted as many items as one participant may", false, true},
+    {"no_such_participant", "no participant has this id", false, true},
+    {"already_removed", "this participant has already been removed", false, true},
+    {"removed", "a moderator removed you from this jam", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
     {"storage_timeout", "storage did not confirm in time: retry the same op", true, false},
-    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true, false},
+    {"not_owner", "another server holds this jam's writes (or just handed it over): retry", true,
+     false},
     {"internal", "internal error", false, false},
 };
 
@@ -401,10 +423,11 @@ char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r));
     json_object_set_new(o, "event_id", json_string(r->last_id));
+    json_object_set_new(o, "chain", chain_json(&r->chain));
     return dump(o);
 }
 
-char *view_modlog(const struct room *r)
+static json_t *modlog_json(const struct room *r)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < r->n_modlog; i++) {
@@ -420,18 +443,79 @@ char *view_modlog(const struct room *r)
         if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN)
             json_object_set_new(o, "item", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
-            json_object_set_new(
-                o, "phase",
-                m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
-                    ? json_string(phase_name(r->cfg.agenda[m->index].phase))
-                    : json_null());
+            json_object_set_new(o, "phase",
+                                m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
+                                    ? json_string(phase_name(r->cfg.agenda[m->index].phase))
+                                    : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
+        if (m->type == EV_REMOVED) {
+            json_object_set_new(o, "pid", json_integer(m->pid));
+            json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
+        }
         if (m->reason)
             json_object_set_new(o, "reason", json_string(m->reason));
+        char head[2 * ROOM_CHAIN_BYTES + 1];
+        room_chain_hex(m->chain, head);
+        json_object_set_new(o, "chain", json_string(head));
         json_array_append_new(a, o);
     }
-    return dump(a);
+    return a;
+}
+
+char *view_modlog(const struct room *r)
+{
+    return dump(modlog_json(r));
+}
+
+char *view_export(const struct room *r, const struct stream_entry *events,
+                  const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(VIEW_EXPORT_FORMAT));
+    json_object_set_new(o, "jam", jam_json(r));
+    json_object_set_new(o, "clock", clock_json(r, now_ms));
+    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "chain", chain_json(&r->chain));
+    /* Standing votes per item and agenda index (the phase budget each counts against). */
+    size_t n_agenda = r->cfg.n_agenda;
+    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
+    uint64_t key, index;
+    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
+        uint32_t item = (uint32_t)key;
+        if (item >= 1 && item <= r->n_items && index < n_agenda)
+            per_phase[(item - 1) * n_agenda + index]++;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        json_t *jo = item_json(r, it, true);
+        const struct participant *a = room_participant(r, it->author);
+        json_object_set_new(jo, "author",
+                            json_string(a && a->nickname ? a->nickname : "anonymous"));
+        json_t *vp = json_object();
+        for (size_t k = 0; k < n_agenda; k++)
+            if (per_phase[i * n_agenda + k])
+                json_object_set_new(vp, phase_name(r->cfg.agenda[k].phase),
+                                    json_integer(per_phase[i * n_agenda + k]));
+        json_object_set_new(jo, "votes_by_phase", vp);
+        json_array_append_new(items, jo);
+    }
+    free(per_phase);
+    json_object_set_new(o, "items", items);
+    json_object_set_new(o, "moderation", modlog_json(r));
+    json_t *ev = json_array();
+    for (size_t i = 0; i < n_events; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "id", json_string(events[i].id));
+        json_object_set_new(e, "e", json_stringn(events[i].payload, events[i].len));
+        char head[2 * ROOM_CHAIN_BYTES + 1];
+        room_chain_hex(heads[i], head);
+        json_object_set_new(e, "h", json_string(head));
+        json_array_append_new(ev, e);
+    }
+    json_object_set_new(o, "events", ev);
+    return dump(o);
 }
 
 char *view_created(const char *code, const char *secret, const char *public_url)

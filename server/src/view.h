@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "room.h"
 
 struct room;
 struct participant;
@@ -19,13 +20,15 @@ struct participant;
  * from the stream), so no snapshot follows: the missed updates do. */
 char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
                    bool resumed);
-/* 'p' is NULL for screens; moderators see hidden items in full. */
-/* A snapshot in two parts, so that a join storm encodes the shared part once per tick: the body
- * ("jam", "clock", "items", "ranking", "stats" members, without braces) and the whole message
- * around it with the participant's own "you". */
+/* A snapshot in two parts, so that a join storm encodes the shared part once per tick. The body:
+ * the "jam", "clock", "items", "ranking", "stats" members without braces; 'moderator' shows
+ * hidden items in full. */
 char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top);
+/* The whole message around a body: type, event_id, resync, and the participant's own "you"
+ * ('p' is NULL for screens: no "you"). */
 char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
                          const struct participant *p, bool resync);
+/* Both in one call, at the room's last event id: the body for 'role', wrapped for 'p'. */
 char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
                     int64_t now_ms, unsigned rank_top, bool resync);
 /* The update for the room's current delta, or NULL when nothing changed. Updates the room's
@@ -48,6 +51,13 @@ char *view_status(bool storage_ok);
  * screen shows the public address even when it was opened on another one. */
 char *view_summary(const struct room *r, int64_t now_ms, const char *public_url);
 char *view_modlog(const struct room *r);
+/* The export of a jam (proto/export.schema.json): its configuration, clock, stats, chain head,
+ * every item with its lineage, author ("anonymous" when none) and votes per phase, the moderation
+ * log, and 'events' (the stream's entries in order, each with the chain head right after it,
+ * heads[i]). */
+#define VIEW_EXPORT_FORMAT "cojam-export/1"
+char *view_export(const struct room *r, const struct stream_entry *events,
+                  const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);
 char *view_digest(const char *event_id, uint64_t events, const char *sha256);

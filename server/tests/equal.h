@@ -20,12 +20,12 @@ static inline bool equal_str(const char *a, const char *b)
 static inline bool equal_msg(const struct msg *a, const struct msg *b)
 {
     return a->type == b->type && strcmp(a->op, b->op) == 0 && strcmp(a->code, b->code) == 0 &&
-           a->as == b->as && equal_str(a->nickname, b->nickname) &&
-           a->anonymous == b->anonymous && equal_str(a->secret, b->secret) &&
-           equal_str(a->token, b->token) && strcmp(a->last_event_id, b->last_event_id) == 0 &&
-           a->kind == b->kind && equal_str(a->text, b->text) && a->parent == b->parent &&
-           a->item == b->item && a->phase == b->phase && a->seconds == b->seconds &&
-           equal_str(a->reason, b->reason) && a->has_t == b->has_t && a->t == b->t;
+           a->as == b->as && equal_str(a->nickname, b->nickname) && a->anonymous == b->anonymous &&
+           equal_str(a->secret, b->secret) && equal_str(a->token, b->token) &&
+           strcmp(a->last_event_id, b->last_event_id) == 0 && a->kind == b->kind &&
+           equal_str(a->text, b->text) && a->parent == b->parent && a->item == b->item &&
+           a->phase == b->phase && a->seconds == b->seconds && equal_str(a->reason, b->reason) &&
+           a->has_t == b->has_t && a->t == b->t;
 }
 
 static inline bool equal_jam_config(const struct jam_config *a, const struct jam_config *b)

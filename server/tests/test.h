@@ -16,7 +16,7 @@ static const char *test_cur_name;
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             test_cur_failed = 1;                                                                   \
-            fprintf(stderr, "  %s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, test_cur_name,   \
+            fprintf(stderr, "  %s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, test_cur_name,  \
                     #cond);                                                                        \
         }                                                                                          \
     } while (0)
@@ -35,7 +35,7 @@ static const char *test_cur_name;
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
             test_cur_failed = 1;                                                                   \
             fprintf(stderr, "  %s:%d: %s: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__,    \
-                    test_cur_name, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                     \
+                    test_cur_name, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                    \
         }                                                                                          \
     } while (0)
 #define RUN(name)                                                                                  \

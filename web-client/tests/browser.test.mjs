@@ -6,8 +6,9 @@
 // Prints TAP lines and ends with "# N passed, N failed". Exit code 0 only if everything passed.
 
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup } from './servers.mjs';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, freePort } from './servers.mjs';
 
 const HOSTILE = '<img src=x onerror=window.__xss=1>';
 
@@ -31,20 +32,57 @@ async function test(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
 
+// A loopback TCP proxy between a page and cojamd that can stop forwarding in both directions without
+// closing either socket ("black hole": a mobile network dropping packets), and later deliver all it
+// held in order, as TCP retransmission does once the network is back. Closes are held the same way.
+function blackHoleProxy(targetPort, listenPort = 0) {
+  let holed = false;
+  const held = [];
+  const later = (fn) => { if (holed) held.push(fn); else fn(); };
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const up = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => { /* the close follows */ });
+    }
+    const wire = (a, b) => {
+      a.on('data', (d) => later(() => { if (!b.destroyed) b.write(d); }));
+      a.on('end', () => later(() => b.end()));
+      a.on('close', () => later(() => b.destroy()));
+    };
+    wire(client, up);
+    wire(up, client);
+  });
+  const proxy = {
+    port: 0,
+    listen: () => new Promise((resolve) => server.listen(listenPort, '127.0.0.1', () => { proxy.port = server.address().port; resolve(); })),
+    hole() { holed = true; },
+    heal() { holed = false; while (held.length) held.shift()(); },
+    close() { server.close(); for (const s of sockets) s.destroy(); },
+  };
+  return proxy;
+}
+
 const watchdog = setTimeout(async () => {
-  console.log('not ok - the whole run took longer than 150 s');
+  console.log('not ok - the whole run took longer than 210 s');
   failed++;
   console.log(`# ${passed} passed, ${failed} failed`);
   try { if (browser) await browser.close(); } catch { /* ignore */ }
   cleanup();
   process.exit(1);
-}, 150000);
+}, 210000);
 process.on('SIGINT', () => { cleanup(); process.exit(130); });
+
+let proxyPort = 0; // reserved before cojamd starts, so that its Origin can be allowed
 
 async function main() {
   let base = process.env.COJAM_URL;
-  // a small ring, so that a short absence resumes from the stream
-  if (!base) base = await startCojam(['--ring-frames', '8']);
+  // A small ring, so that a short absence resumes from the stream. The black-hole proxy's page has
+  // its own origin: a browser behind it sends that Origin, so the server allows it too.
+  proxyPort = await freePort();
+  if (!base) base = await startCojam(['--ring-frames', '8'], [`http://127.0.0.1:${proxyPort}`]);
   log('server at', base);
 
   browser = await launchChromium();
@@ -369,6 +407,199 @@ async function main() {
     await until(async () => (await scr.page.$$('#s-list > li')).length === 4, 'four ideas on the screen');
     await until(async () => (await scr.page.textContent('#s-list > li:first-child .s-text')) === 'Open school yards as cool islands', 'the most voted idea on top of the screen');
   });
+
+  // ------------------------------------------------------------ a phone behind a black hole
+  // p3 reaches the server through a loopback TCP proxy that can stop forwarding both ways without
+  // closing anything (packets silently dropped, as on a dead mobile network) and later deliver what
+  // it held, as TCP retransmission would once the network is back.
+  const proxy = blackHoleProxy(Number(new URL(base).port), proxyPort);
+  const viaProxy = (u) => `http://127.0.0.1:${proxy.port}` + new URL(u).pathname + new URL(u).hash;
+  await proxy.listen();
+  const small = { viewport: { width: 320, height: 568 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+  const p3 = await newPage('participant3', small);
+  const sizes = [['320x568', 320, 568], ['360x740', 360, 740], ['1280x800', 1280, 800]];
+  async function shoot(p, state) {
+    fs.mkdirSync(shots, { recursive: true });
+    const was = p.page.viewportSize();
+    for (const [name, w, hgt] of sizes) {
+      await p.page.setViewportSize({ width: w, height: hgt });
+      await new Promise((r) => setTimeout(r, 150)); // a frame or two for the re-render
+      await p.page.screenshot({ path: path.join(shots, `participant-${state}-${name}.png`) });
+    }
+    await p.page.setViewportSize(was);
+  }
+  const votesOf = (id) => scr.page.evaluate((i) => window.cojam.state.items.get(i).votes || 0, id);
+  const pressed = async (p, id) => (await p.page.getAttribute(`#rank-lists li[data-key="${id}"] .vote-btn`, 'aria-pressed')) === 'true';
+  const shownOrder = (p) => p.page.$$eval('#rank-lists .kind-section ol > li', (lis) => lis.map((li) => Number(li.dataset.key)));
+
+  await test('a phone behind a black-holed network shows the loss within 5.5 s in plain words and recovers, its votes counted once', async () => {
+    await p3.page.goto(viaProxy(links.join));
+    await p3.page.fill('#join-nick', 'Dana');
+    await p3.page.click('#join-btn');
+    await p3.page.waitForSelector('#jam-view:visible');
+    await p3.page.click('#tab-rank');
+    const order = await until(async () => { const o = await shownOrder(p3); return o.length >= 4 && o; }, 'p3 ranking');
+    const [idA, idB] = order.slice(-2); // the last two: the stable-list test below needs the top unvoted
+    await p3.page.click(`#rank-lists li[data-key="${idA}"] .vote-btn`);
+    await until(() => pressed(p3, idA), 'p3 vote A acknowledged');
+    await until(async () => (await p3.page.textContent('#conn-pill')) === 'Live', 'p3 live');
+    const votesA = await until(async () => { const v = await votesOf(idA); return v > 0 && v; }, 'vote A on the screen');
+    const votesB = await votesOf(idB);
+    const totalBefore = Number(await mod.page.textContent('#st-votes'));
+    await shoot(p3, 'live');
+
+    proxy.hole();
+    const t0 = Date.now();
+    await p3.page.click(`#rank-lists li[data-key="${idB}"] .vote-btn`); // sent into the hole
+    await p3.page.waitForSelector('#conn-banner:visible', { timeout: 12000 });
+    const dead = Date.now() - t0;
+    log(`black hole seen as lost after ${dead} ms`);
+    // The bound (conn.js): 2 s idle + 3 s for the pong + two 0.25 s ticks; 2 s more for a busy machine.
+    assert(dead <= 5500 + 2000, `lost after ${dead} ms, the bound is 5.5 s`);
+    const banner = await p3.page.textContent('#conn-banner .conn-label');
+    assert(/^Connection lost — /.test(banner), 'plain words: ' + banner);
+    const pill = await p3.page.$eval('#conn-pill', (el) => ({ text: el.textContent, state: el.dataset.state, color: getComputedStyle(el).color }));
+    assert(pill.text === 'Offline' && pill.state !== 'online', 'the pill is not "Live": ' + JSON.stringify(pill));
+    assert(!/rgb\(10, 107, 47\)/.test(pill.color), 'nothing green: ' + pill.color);
+    const btnB = `#rank-lists li[data-key="${idB}"] .vote-btn`;
+    assert((await p3.page.textContent(btnB)) === 'Not sent', 'the vote into the hole says it is not sent: ' + await p3.page.textContent(btnB));
+    assert((await p3.page.getAttribute(btnB, 'aria-busy')) === 'true', 'and is still pending');
+    await shoot(p3, 'dead');
+    await until(async () => (await p3.page.getAttribute('#conn-banner', 'data-state')) === 'reconnecting', 'a reconnection try in flight', 8000);
+    assert((await p3.page.textContent('#conn-banner .conn-label')) === 'Connection lost — reconnecting…', 'reconnecting in plain words');
+    await shoot(p3, 'reconnecting');
+
+    proxy.heal();
+    const t1 = Date.now();
+    await p3.page.waitForSelector('#conn-banner', { state: 'hidden', timeout: 15000 });
+    const back = Date.now() - t1;
+    log(`live again ${back} ms after the network came back`);
+    // The bound: at most one backoff step (5 s cap) + the connection; 3 s more for a busy machine.
+    assert(back <= 5000 + 3000, `live again after ${back} ms`);
+    assert((await p3.page.textContent('#conn-pill')) === 'Live', 'Live again');
+    await until(() => pressed(p3, idB), 'the vote sent into the hole is acknowledged');
+    assert(await pressed(p3, idA), 'the first vote kept');
+    await until(async () => (await votesOf(idB)) === votesB + 1, 'vote B counted');
+    await until(async () => Number(await mod.page.textContent('#st-votes')) === totalBefore + 1, 'the total counts vote B');
+    await new Promise((r) => setTimeout(r, 1000)); // a duplicate would have arrived by now
+    assert((await votesOf(idB)) === votesB + 1 && (await votesOf(idA)) === votesA, 'each vote counted exactly once');
+    assert(Number(await mod.page.textContent('#st-votes')) === totalBefore + 1, 'no duplicate in the total');
+    assert(await p3.page.evaluate(() => window.cojam.conn.pending.size === 0), 'nothing left pending');
+  });
+
+  await test('a vote keeps the tapped item where it is until the user scrolls; then the order catches up', async () => {
+    await p3.page.click('#tab-rank');
+    // An item that one more vote moves up (votes desc, then id asc), the lowest such in the list.
+    const id = await p3.page.evaluate(() => {
+      const st = window.cojam.state;
+      const lis = [...document.querySelectorAll('#rank-lists .kind-section ol > li')];
+      let best = null;
+      for (let k = 1; k < lis.length; k++) {
+        const me = st.items.get(Number(lis[k].dataset.key));
+        const above = st.items.get(Number(lis[k - 1].dataset.key));
+        const btn = lis[k].querySelector('.vote-btn');
+        if (btn.hidden || btn.disabled || st.you.votes.has(me.id)) continue;
+        const v = (me.votes || 0) + 1;
+        const av = above.votes || 0;
+        if (av < v || (av === v && above.id > me.id)) best = me.id;
+      }
+      return best;
+    });
+    assert(id, 'an item that a vote moves up');
+    const sel = `#rank-lists li[data-key="${id}"]`;
+    const before = await shownOrder(p3);
+    await p3.page.$eval(sel, (el) => el.scrollIntoView({ block: 'center' }));
+    await new Promise((r) => setTimeout(r, 300));
+    const box0 = await p3.page.locator(sel).boundingBox();
+    const rank0 = await p3.page.textContent(`${sel} .item-rank`);
+    await p3.page.evaluate(() => {
+      window.__moves = 0;
+      new MutationObserver((ms) => { for (const m of ms) if (/translateY\((?!0px)/.test(m.target.style.transform)) window.__moves++; })
+        .observe(document.getElementById('rank-lists'), { subtree: true, attributes: true, attributeFilter: ['style'] });
+    });
+    await p3.page.click(`${sel} .vote-btn`);
+    await until(() => pressed(p3, id), 'vote acknowledged');
+    await until(async () => (await p3.page.textContent(`${sel} .item-rank`)) !== rank0, 'the rank shown is the new one');
+    await new Promise((r) => setTimeout(r, 500)); // any re-render has happened
+    const box1 = await p3.page.locator(sel).boundingBox();
+    assert(Math.abs(box1.y - box0.y) < 1 && Math.abs(box1.x - box0.x) < 1, `the tapped item stayed put: ${JSON.stringify(box0)} -> ${JSON.stringify(box1)}`);
+    assert(JSON.stringify(await shownOrder(p3)) === JSON.stringify(before), 'the order shown is held');
+    const truth = await p3.page.evaluate(() => window.cojam.state.rankedItems('idea').map((it) => it.id));
+    assert(JSON.stringify(truth) !== JSON.stringify(before), 'the true order did change');
+    const under = await p3.page.evaluate(([x, y]) => document.elementFromPoint(x, y).closest('li').dataset.key, [box0.x + box0.width - 20, box0.y + box0.height / 2]);
+    assert(Number(under) === id, 'a second tap in the same place still hits the same item');
+    assert(await p3.page.getAttribute(sel, 'data-moved') === 'up', 'the item is marked as going up');
+    await p3.page.mouse.wheel(0, (await p3.page.evaluate(() => window.scrollY)) > 60 ? -120 : 120);
+    await until(async () => JSON.stringify(await shownOrder(p3)) === JSON.stringify(truth), 'the order caught up after the scroll', 3000);
+    assert(await p3.page.evaluate(() => window.__moves >= 1), 'the rows glided (FLIP transforms)');
+  });
+
+  await test('"Leave this jam" asks first and says what is lost; Stay keeps the identity, Leave forgets it', async () => {
+    await p3.page.click('#tab-mine');
+    await p3.page.click('#leave-btn');
+    await p3.page.waitForSelector('#leave-dialog[open]');
+    const text = await p3.page.textContent('#leave-dialog');
+    assert(text.includes('Dana') && text.includes('Cooler streets'), 'names who and which jam: ' + text);
+    assert(/identity/.test(text) && /votes stay counted/.test(text) && /no longer change/.test(text) && /new participant/.test(text), 'says what is lost: ' + text);
+    assert(await p3.page.evaluate(() => document.activeElement.id === 'leave-cancel'), 'the safe choice has the focus');
+    await shoot(p3, 'leave-dialog');
+    await p3.page.click('#leave-cancel');
+    await p3.page.waitForSelector('#leave-dialog:not([open])', { state: 'attached' });
+    assert(await p3.page.evaluate((c) => !!localStorage.getItem('cojam.token.' + c) && window.cojam.conn.joined, code), 'Stay keeps the identity');
+    const votes = await mod.page.textContent('#st-votes');
+    await p3.page.click('#leave-btn');
+    await p3.page.keyboard.press('Escape');
+    await p3.page.waitForSelector('#leave-dialog:not([open])', { state: 'attached' });
+    assert(await p3.page.evaluate((c) => !!localStorage.getItem('cojam.token.' + c), code), 'Escape keeps the identity too');
+    await p3.page.click('#leave-btn');
+    await p3.page.click('#leave-confirm');
+    await p3.page.waitForSelector('#join-view:visible');
+    assert(await p3.page.evaluate((c) => localStorage.getItem('cojam.token.' + c) === null, code), 'the token is gone');
+    await new Promise((r) => setTimeout(r, 300));
+    assert((await mod.page.textContent('#st-votes')) === votes, 'the votes stay counted');
+  });
+
+  await test('on a 320×568 phone a long question folds, opens on demand, and the Post button stays above the fold', async () => {
+    const question = 'How can our neighbourhood stay liveable during ever longer and hotter summers, '
+      + 'for the elderly, for children and for people who work outside, without spending more energy '
+      + 'on air conditioning and without cutting down what is left of the trees?';
+    const r = await fetch(base + '/api/jams', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ title: 'Summer heat in the long term', question, agenda: [{ phase: 'explore', duration_s: 600 }] }),
+    });
+    assert(r.status === 201, 'jam 2 created: ' + r.status);
+    const j = await r.json();
+    const mod2 = await newPage('moderate2', { viewport: { width: 1000, height: 800 } });
+    await mod2.page.goto(local(j.links.moderate));
+    await mod2.page.click('#btn-start:visible');
+    const p4 = await newPage('participant4', small);
+    await p4.page.goto(local(j.links.join));
+    await p4.page.check('#join-anon');
+    await p4.page.click('#join-btn');
+    await p4.page.waitForSelector('#post-form:visible');
+    await until(async () => (await p4.page.textContent('#phase-name')).includes('Explore'), 'jam 2 running');
+    await p4.page.waitForSelector('#question-more:visible');
+    const fold = await p4.page.$eval('#question', (q) => ({ h: q.clientHeight, full: q.scrollHeight }));
+    assert(fold.full > fold.h + 10, 'the question is folded: ' + JSON.stringify(fold));
+    fs.mkdirSync(shots, { recursive: true });
+    await p4.page.screenshot({ path: path.join(shots, 'participant-small-folded.png') });
+    const btn = await p4.page.locator('#post-btn').boundingBox();
+    const tabs = await p4.page.locator('#tabs').boundingBox();
+    assert(btn.y >= 0 && btn.y + btn.height <= tabs.y, `the Post button is above the fold and the tab bar: ${JSON.stringify(btn)} / tabs at ${tabs.y}`);
+    assert(await p4.page.evaluate(() => window.scrollY === 0), 'without scrolling');
+    await p4.page.click('#question-more');
+    assert((await p4.page.getAttribute('#question-more', 'aria-expanded')) === 'true', 'aria-expanded');
+    const open = await p4.page.$eval('#question', (q) => ({ h: q.clientHeight, full: q.scrollHeight }));
+    assert(open.h >= open.full - 1 && open.h > fold.h, 'the whole question shows: ' + JSON.stringify(open));
+    assert(await p4.page.isVisible('#phase-help'), 'the phase help shows again');
+    await p4.page.screenshot({ path: path.join(shots, 'participant-small-open.png') });
+    await p4.page.click('#question-more');
+    assert((await p4.page.$eval('#question', (q) => q.clientHeight)) === fold.h, 'folds again');
+    await mod2.ctx.close();
+    await p4.ctx.close();
+  });
+  await p3.ctx.close();
+  proxy.close();
 
   await test('every visible control has an accessible name; focus is visible', async () => {
     for (const p of [org, mod, p1, p2]) {

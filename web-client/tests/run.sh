@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the web client in headless Debian chromium (playwright-core, no browser
-# download) plus the QR encoder and dependency checks. Prints the TAP of all and one total line.
+# download), the QR encoder, dependency checks and jamstate.js unit tests (node --test).
+# Prints the TAP of all and one total line.
 set -u
 cd "$(dirname "$0")"
 if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
@@ -9,8 +10,8 @@ if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
   exit 1
 fi
 passed=0 failed=0
-for t in engines.test.mjs qr.test.mjs browser.test.mjs screen.test.mjs; do
-  out=$(node "$t" 2>&1); rc=$?
+for t in engines.test.mjs qr.test.mjs browser.test.mjs screen.test.mjs "--test --test-reporter=tap jamstate.test.mjs"; do
+  out=$(node $t 2>&1); rc=$?; out=$(echo "$out" | awk '{print} /^# pass /{p=$3} /^# fail /{f=$3} END{if (p != "") print "# " p " passed, " f " failed"}')
   echo "$out"
   line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)
   if [ -z "$line" ]; then echo "not ok - $t gave no summary (exit $rc)"; failed=$((failed + 1)); continue; fi

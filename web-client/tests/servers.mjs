@@ -65,8 +65,9 @@ async function redisPing(port) {
 }
 
 // Start a private redis-server and cojamd (with 'args' added); resolves to the server's base URL
-// once /healthz answers 200.
-export async function startCojam(args = []) {
+// once /healthz answers 200. 'extraOrigins' are allowed on /ws beside the server's own origin
+// (the default allowlist is --public-url's origin only).
+export async function startCojam(args = [], extraOrigins = []) {
   if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD} (build it with make -C server, or set COJAMD)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-web-'));
   tmps.push(tmp);
@@ -77,7 +78,8 @@ export async function startCojam(args = []) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
-    '--web-root', webRoot, '--data-dir', tmp, ...args], 'cojamd');
+    '--web-root', webRoot, '--data-dir', tmp, ...args,
+    ...(extraOrigins.length ? ['--allowed-origins', [base, ...extraOrigins].join(',')] : [])], 'cojamd');
   try {
     await until(async () => {
       if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));

@@ -18,10 +18,10 @@ struct fake_reply {
 };
 
 struct net {
-    size_t clients;            /* net_clients */
-    unsigned wakes;            /* net_wake calls */
-    unsigned want_writes;      /* net_want_write calls, any session */
-    unsigned closes;           /* net_close calls, any session */
+    size_t clients;       /* net_clients */
+    unsigned wakes;       /* net_wake calls */
+    unsigned want_writes; /* net_want_write calls, any session */
+    unsigned closes;      /* net_close calls, any session */
     struct session *last_closed;
     struct fake_reply *replies; /* owned: every net_http_reply, in order */
     size_t n_replies;

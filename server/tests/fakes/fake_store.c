@@ -235,8 +235,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     return 0;
 }
 
-int store_read(struct store *s, const char *key, const char *start, bool inclusive,
-               unsigned count, uint64_t ctx, int64_t now_ms)
+int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
+               uint64_t ctx, int64_t now_ms)
 {
     int rc = refusal(s);
     if (rc < 0)

@@ -22,9 +22,9 @@ struct fake_call {
     enum fake_call_kind kind;
     uint64_t ctx;
     int64_t now_ms;
-    char *key;         /* the stream (append, read) or the stream whose lease fences a put */
-    char *payload;     /* append: the event JSON; put: the key written */
-    char *sadd_set, *sadd_member; /* append: NULL when none */
+    char *key;     /* the stream (append, read) or the stream whose lease fences a put */
+    char *payload; /* append: the event JSON; put: the key written */
+    char *sadd_set, *sadd_member;     /* append: NULL when none */
     char start[MSG_EVENT_ID_MAX + 1]; /* read */
     bool inclusive;
     unsigned count;
@@ -48,16 +48,16 @@ struct store {
     size_t n_calls, cap_calls;
     struct store_result *results; /* owned: waiting for store_poll */
     size_t n_results, cap_results;
-    struct fake_stream *streams;  /* owned */
+    struct fake_stream *streams; /* owned */
     size_t n_streams;
-    char **members;          /* owned: members SADDed to KEYS_JAMS, in order */
+    char **members; /* owned: members SADDed to KEYS_JAMS, in order */
     size_t n_members;
-    char **kv_keys;          /* owned: what store_put wrote, for store_get */
+    char **kv_keys; /* owned: what store_put wrote, for store_get */
     unsigned char **kv_values;
     size_t *kv_lens, n_kv;
     char tracked_key[64], tracked_id[MSG_EVENT_ID_MAX + 1]; /* the last store_track */
-    unsigned n_expires;      /* store_expire calls */
-    uint64_t next_ms;        /* the ms part of the next generated stream id */
+    unsigned n_expires;                                     /* store_expire calls */
+    uint64_t next_ms; /* the ms part of the next generated stream id */
 };
 
 /* The fake store, up, answering at once. The synchronous start-up calls (store_get,

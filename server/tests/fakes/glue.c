@@ -83,8 +83,12 @@ struct jam *glue_jam(struct glue *g, const char *code)
 
 char *glue_joined(int64_t pid)
 {
-    struct event ev = {.type = EV_JOINED, .at_ms = net_wall_ms(), .by = pid, .pid = pid,
-                       .role = ROLE_CITIZEN, .anonymous = true};
+    struct event ev = {.type = EV_JOINED,
+                       .at_ms = net_wall_ms(),
+                       .by = pid,
+                       .pid = pid,
+                       .role = ROLE_CITIZEN,
+                       .anonymous = true};
     return codec_event_encode(&ev);
 }
 
@@ -158,7 +162,8 @@ struct session *glue_join(struct glue *g, const char *code, enum role role, char
 {
     struct session *s = glue_open(g);
     if (role == ROLE_MODERATOR)
-        glue_send(g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
+        glue_send(g, s,
+                  "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
                   code, GLUE_SECRET);
     else
         glue_send(g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"%s\",\"nickname\":\"Ana\"}",

@@ -73,8 +73,8 @@ struct session *glue_join(struct glue *g, const char *code, enum role role, char
 struct glue_probe {
     struct pending base;
     int *done, *freed;
-    uint64_t ctx;        /* of the result it got */
-    const void *arg;     /* given to done */
+    uint64_t ctx;    /* of the result it got */
+    const void *arg; /* given to done */
 };
 extern const char *glue_probe_err; /* the err of the last probe completed */
 struct pending *glue_probe_new(int *done, int *freed);

@@ -47,8 +47,8 @@ static void fixture_init(struct fixture *f, size_t posts, size_t text_len)
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000, .jam = c};
     f->r = room_new(&c, &lim);
     put(f, &e, 1);
-    e = (struct event){.type = EV_JOINED, .at_ms = 1000, .pid = 1, .role = ROLE_MODERATOR,
-                       .nickname = "M"};
+    e = (struct event){
+        .type = EV_JOINED, .at_ms = 1000, .pid = 1, .role = ROLE_MODERATOR, .nickname = "M"};
     put(f, &e, 2);
     e = (struct event){.type = EV_STARTED, .at_ms = 1000, .by = 1};
     snprintf(e.op, sizeof e.op, "s");
@@ -57,8 +57,8 @@ static void fixture_init(struct fixture *f, size_t posts, size_t text_len)
     memset(text, 'x', text_len);
     text[text_len] = '\0';
     for (size_t i = 0; i < posts; i++) {
-        e = (struct event){.type = EV_POSTED, .at_ms = 1000, .by = 1, .kind = KIND_PROBLEM,
-                           .text = text};
+        e = (struct event){
+            .type = EV_POSTED, .at_ms = 1000, .by = 1, .kind = KIND_PROBLEM, .text = text};
         snprintf(e.op, sizeof e.op, "p%zu", i);
         put(f, &e, 4 + i);
     }

@@ -74,7 +74,10 @@ static char *repeat(const char *unit, size_t n)
     return s;
 }
 
-static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Test vectors */
@@ -192,9 +195,9 @@ TEST(invalid_vectors_rejected)
     CHECK(d != NULL);
     if (!d)
         return;
-    static const char *const all_codes[] = {"bad_json",  "too_deep",  "duplicate_key",
+    static const char *const all_codes[] = {"bad_json",    "too_deep",     "duplicate_key",
                                             "bad_message", "unknown_type", "too_long",
-                                            "too_short", "bad_value"};
+                                            "too_short",   "bad_value"};
     bool covered[8] = {false};
     struct dirent *de;
     int n = 0;
@@ -318,8 +321,8 @@ TEST(decoded_fields)
     msg_clear(&m);
 
     /* text may contain \n. */
-    CHECK_EQ_STR(decode_code("{\"type\":\"post\",\"op\":\"a\",\"kind\":\"idea\",\"text\":\"a\\nb\"}"),
-                 "ok");
+    CHECK_EQ_STR(
+        decode_code("{\"type\":\"post\",\"op\":\"a\",\"kind\":\"idea\",\"text\":\"a\\nb\"}"), "ok");
     /* a moderator rejoining with a token needs no secret, and a token alone is a join. */
     CHECK_EQ_STR(decode_code("{\"type\":\"join\",\"token\":\"x.y\",\"as\":\"moderator\"}"), "ok");
     CHECK_EQ_STR(decode_code("{\"type\":\"join\",\"token\":\"x.y\"}"), "ok");
@@ -375,21 +378,29 @@ TEST(code_points_not_bytes)
     /* 40 four-byte emoji (160 bytes) fit a nickname; 41 do not. */
     char *nick40 = repeat("\xF0\x9F\x98\x80", 40), *nick41 = repeat("\xF0\x9F\x98\x80", 41);
     char buf[8192];
-    snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
-                              "\"nickname\":\"%s\"}", nick40);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
+             "\"nickname\":\"%s\"}",
+             nick40);
     CHECK_EQ_STR(decode_code(buf), "ok");
-    snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
-                              "\"nickname\":\"%s\"}", nick41);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
+             "\"nickname\":\"%s\"}",
+             nick41);
     CHECK_EQ_STR(decode_code(buf), "too_long");
     /* 40 ASCII + surrounding spaces: trimmed first, so it fits. */
     char *a40 = repeat("a", 40);
-    snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
-                              "\"nickname\":\"   %s   \"}", a40);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
+             "\"nickname\":\"   %s   \"}",
+             a40);
     CHECK_EQ_STR(decode_code(buf), "ok");
     /* A \u escape counts as one code point; a surrogate pair as one too. */
     char *esc = repeat("\\ud83d\\ude00", 40);
-    snprintf(buf, sizeof buf, "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
-                              "\"nickname\":\"%s\"}", esc);
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"join\",\"code\":\"482913\",\"as\":\"citizen\","
+             "\"nickname\":\"%s\"}",
+             esc);
     CHECK_EQ_STR(decode_code(buf), "ok");
     free(nick40);
     free(nick41);
@@ -496,6 +507,7 @@ TEST(encode_every_type)
         m.item = 2;
         m.phase = PHASE_DIFFUSE;
         m.seconds = 60;
+        m.pid = 3;
         m.has_t = true;
         m.t = 77;
         char *s = codec_encode_msg(&m);
@@ -578,8 +590,7 @@ TEST(event_round_trip_every_type)
     e.jam.agenda[2] = (struct agenda_step){PHASE_RESULTS, 86400};
     e.jam.n_agenda = 3;
     e.jam.settings = (struct jam_settings){false, 0, 1, 2000};
-    strcpy(e.jam.secret_sha256,
-           "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    strcpy(e.jam.secret_sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     check_event_round_trip(&e);
     event_clear(&e);
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT
  * test_config.c - config_load with argv arrays and a controlled environment (every COJAM_*
  * variable is unset first, then set per test with setenv): defaults, environment, flags beating
- * the environment, bounds and every error path with its message (stderr captured).
+ * the environment, bounds, every error path with its message (stderr captured), and secrets:
+ * never from a flag, from the environment or a file, with their length and permission checks.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "config.h"
@@ -77,6 +80,9 @@ TEST(defaults)
     CHECK_EQ_INT(c.token_ttl_s, 86400);
     CHECK_EQ_INT(c.resume_max_events, 10000);
     CHECK_EQ_INT(c.loop_pace_us, -1);
+    CHECK_EQ_INT(c.max_connections, 0);
+    CHECK_EQ_INT(c.max_conns_per_address, 1000);
+    CHECK_EQ_INT(c.write_timeout_s, 20);
     config_free(&c);
     CHECK(c.listen == NULL && c.log_level == NULL);
 }
@@ -98,8 +104,9 @@ TEST(environment_and_flags)
     config_free(&c);
 
     /* Flags beat the environment, in both spellings; the last flag wins. */
-    CHECK_EQ_INT(load(&c, NULL, ARGS("--tick-ms=100", "--redis", "127.0.0.1:7000", "--listen",
-                                     "[::1]:81", "--rank-top=5", "--rank-top=7")),
+    CHECK_EQ_INT(load(&c, NULL,
+                      ARGS("--tick-ms=100", "--redis", "127.0.0.1:7000", "--listen", "[::1]:81",
+                           "--rank-top=5", "--rank-top=7")),
                  0);
     CHECK_EQ_INT(c.tick_ms, 100);
     CHECK_EQ_STR(c.redis, "127.0.0.1:7000");
@@ -121,8 +128,12 @@ TEST(bounds)
     CHECK_EQ_INT(c.tick_ms, 1000);
     CHECK_EQ_INT(c.resume_max_events, 0);
     config_free(&c);
-    static const char *const bad[] = {"--tick-ms=4", "--tick-ms=1001", "--tick-ms=", "--tick-ms=5x",
-                                      "--tick-ms=0x10", "--loop-pace-us=-2",
+    static const char *const bad[] = {"--tick-ms=4",
+                                      "--tick-ms=1001",
+                                      "--tick-ms=",
+                                      "--tick-ms=5x",
+                                      "--tick-ms=0x10",
+                                      "--loop-pace-us=-2",
                                       "--tick-ms=99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *err;
@@ -162,6 +173,12 @@ TEST(errors)
         {"--listen", "host:70000", "--listen: expected HOST:PORT"},
         {"--listen", "host:80x", "--listen: expected HOST:PORT"},
         {"--listen", "host:-1", "--listen: expected HOST:PORT"},
+        /* issue 10: an empty secret is refused at start, not used */
+        {"--admin-token", "", "--admin-token must be non-empty"},
+        {"--admin-token=", NULL, "--admin-token must be non-empty"},
+        {"--admin-token", "two words", "--admin-token must be non-empty"},
+        {"--token-secret", "", "--token-secret is not accepted on the command line"},
+        {"--token-secret", "key\n", "--token-secret is not accepted on the command line"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err;
@@ -179,6 +196,12 @@ TEST(errors)
     strcpy(host + 290, ":80"); /* a host longer than listen_host */
     CHECK_EQ_INT(load(&c, NULL, ARGS("--listen", host)), -EINVAL);
     config_free(&c);
+    /* A set but blank environment variable is "not set" (generated), a blank flag is an error. */
+    setenv("COJAM_ADMIN_TOKEN", "", 1);
+    CHECK_EQ_INT(load(&c, NULL, ARGS("--tick-ms", "50")), 0);
+    CHECK(c.admin_token == NULL);
+    config_free(&c);
+    clear_env();
 }
 
 TEST(help_and_version)
@@ -203,6 +226,132 @@ TEST(help_and_version)
     config_free(&c);
 }
 
+/* A secret file under /tmp with 'text' and 'mode'; its path into 'path' (unlink it). */
+static void secret_file(char path[64], const char *text, mode_t mode)
+{
+    snprintf(path, 64, "/tmp/test_config.XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    CHECK(fchmod(fd, mode) == 0);
+    close(fd);
+}
+
+#define SECRET_32 "0123456789abcdef0123456789abcdef"
+
+/* Secrets never on the command line: a flag naming one is refused and says where it goes. */
+TEST(secrets_not_on_the_command_line)
+{
+    clear_env();
+    struct config c;
+    static const char *const flags[][2] = {{"--token-secret", "COJAM_TOKEN_SECRET"},
+                                           {"--redis-password", "COJAM_REDIS_PASSWORD"}};
+    for (size_t i = 0; i < 2; i++) {
+        char *err;
+        CHECK_EQ_INT(load(&c, &err, ARGS(flags[i][0], SECRET_32)), -EINVAL);
+        CHECK(strstr(err, "not accepted on the command line") != NULL);
+        CHECK(strstr(err, flags[i][1]) != NULL);
+        CHECK(strstr(err, SECRET_32) == NULL);
+        free(err);
+        config_free(&c);
+    }
+    /* --token-secret "" used to be accepted, and a first join then called abort(). */
+    CHECK_EQ_INT(load(&c, NULL, ARGS("--token-secret", "")), -EINVAL);
+    config_free(&c);
+    setenv("COJAM_TOKEN_SECRET", SECRET_32, 1);
+    setenv("COJAM_REDIS_PASSWORD", "pw", 1);
+    setenv("COJAM_REDIS_USER", "cojamd", 1);
+    CHECK_EQ_INT(load(&c, NULL, NULL), 0);
+    CHECK_EQ_STR(c.token_secret, SECRET_32);
+    CHECK_EQ_STR(c.redis_password, "pw");
+    CHECK_EQ_STR(c.redis_user, "cojamd");
+    config_free(&c);
+    CHECK(c.token_secret == NULL && c.redis_password == NULL);
+    clear_env();
+}
+
+/* A token secret of CONFIG_SECRET_MIN..CONFIG_SECRET_MAX bytes, from either source. */
+TEST(token_secret_length)
+{
+    clear_env();
+    struct config c;
+    char *err, path[64], big[CONFIG_SECRET_MAX + 2];
+    setenv("COJAM_TOKEN_SECRET", "short", 1);
+    CHECK_EQ_INT(load(&c, &err, NULL), -EINVAL);
+    CHECK(strstr(err, "token secret (COJAM_TOKEN_SECRET) is 5 bytes") != NULL);
+    free(err);
+    config_free(&c);
+    memset(big, 'k', CONFIG_SECRET_MAX);
+    big[CONFIG_SECRET_MAX] = '\0';
+    setenv("COJAM_TOKEN_SECRET", big, 1);
+    CHECK_EQ_INT(load(&c, NULL, NULL), 0);
+    config_free(&c);
+    strcat(big, "k");
+    setenv("COJAM_TOKEN_SECRET", big, 1);
+    CHECK_EQ_INT(load(&c, NULL, NULL), -EINVAL);
+    config_free(&c);
+    clear_env();
+
+    secret_file(path, "\n", 0600);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--token-secret-file", path)), -EINVAL);
+    CHECK(strstr(err, "the file is empty") != NULL);
+    free(err);
+    config_free(&c);
+    unlink(path);
+    secret_file(path, "0123456789abcdef\n", 0600);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--token-secret-file", path)), -EINVAL);
+    CHECK(strstr(err, "(--token-secret-file) is 16 bytes") != NULL);
+    free(err);
+    config_free(&c);
+    unlink(path);
+}
+
+/* Secret files: read whole, one newline dropped, a warning when others may read them; one source
+ * per secret; a user needs a password. */
+TEST(secret_files)
+{
+    clear_env();
+    struct config c;
+    char *err, path[64];
+    secret_file(path, "pass word\r\n", 0600);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--redis-password-file", path, "--redis-user", "cojamd")), 0);
+    CHECK_EQ_STR(c.redis_password, "pass word");
+    CHECK_EQ_STR(c.redis_user, "cojamd");
+    CHECK_EQ_STR(err, "");
+    free(err);
+    config_free(&c);
+    CHECK(chmod(path, 0644) == 0);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--redis-password-file", path)), 0);
+    CHECK(strstr(err, "warning") != NULL && strstr(err, "mode 644") != NULL);
+    CHECK(strstr(err, "pass word") == NULL);
+    free(err);
+    config_free(&c);
+    setenv("COJAM_REDIS_PASSWORD", "other", 1);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--redis-password-file", path)), -EINVAL);
+    CHECK(strstr(err, "both COJAM_REDIS_PASSWORD and --redis-password-file") != NULL);
+    free(err);
+    config_free(&c);
+    clear_env();
+    unlink(path);
+    secret_file(path, SECRET_32 "\n", 0600);
+    setenv("COJAM_TOKEN_SECRET_FILE", path, 1);
+    CHECK_EQ_INT(load(&c, NULL, NULL), 0);
+    CHECK_EQ_STR(c.token_secret, SECRET_32);
+    config_free(&c);
+    clear_env();
+    unlink(path);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--redis-password-file", path)), -EINVAL);
+    CHECK(strstr(err, "No such file") != NULL);
+    free(err);
+    config_free(&c);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--redis-user", "cojamd")), -EINVAL);
+    CHECK(strstr(err, "--redis-user needs a password") != NULL);
+    free(err);
+    config_free(&c);
+}
+
 int main(void)
 {
     RUN(defaults);
@@ -210,5 +359,8 @@ int main(void)
     RUN(bounds);
     RUN(errors);
     RUN(help_and_version);
+    RUN(secrets_not_on_the_command_line);
+    RUN(token_secret_length);
+    RUN(secret_files);
     return test_done();
 }

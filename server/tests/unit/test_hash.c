@@ -186,7 +186,7 @@ TEST(smap_owns_key_copies)
     CHECK(smap_del(&m, "alpha") == &b);
     CHECK(smap_get(&m, "alpha") == NULL);
     CHECK_EQ_INT(m.used, 1);
-    CHECK_EQ_INT(m.dead, 1);
+    CHECK_EQ_INT(m.index.dead, 1);
     smap_deinit(&m, NULL);
 }
 
@@ -201,7 +201,7 @@ TEST(smap_tombstones_growth_and_deinit)
         *v = i;
         smap_put(&m, key, v);
     }
-    CHECK((m.used + m.dead) * 10 < m.cap * 7);
+    CHECK((m.index.used + m.index.dead) * 10 < m.index.cap * 7);
     for (int i = 0; i < N; i += 2) {
         key_of(key, sizeof key, i);
         free(smap_del(&m, key));
@@ -220,7 +220,7 @@ TEST(smap_tombstones_growth_and_deinit)
         smap_del(&m, key);
     }
     CHECK_EQ_INT(m.used, N / 2);
-    CHECK(m.cap <= 4096);
+    CHECK(m.index.cap <= 4096);
     freed = 0;
     smap_deinit(&m, count_free);
     CHECK_EQ_INT(freed, N / 2);

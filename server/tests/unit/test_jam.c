@@ -70,7 +70,7 @@ TEST(ring_push_wraps_and_releases_the_oldest)
     }
     CHECK_EQ_INT(j->ring.head, 9);
     CHECK_EQ_INT(g.net->want_writes - wakes, 8 * 2); /* every push wakes both members */
-    CHECK_EQ_INT(first->refs, 1);                     /* overwritten by the 9th: released */
+    CHECK_EQ_INT(first->refs, 1);                    /* overwritten by the 9th: released */
     CHECK_EQ_STR(j->ring.to[8 % 8], id(9));
     CHECK_EQ_STR(j->ring.prev[8 % 8], id(8));
     frame_unref(first);
@@ -89,9 +89,9 @@ TEST(resume_point_before_inside_and_after_the_ring)
     CHECK(jam_ring_resume_point(j, id(5), &seq));
     CHECK_EQ_INT(seq, 5); /* the frame of event 6 */
     CHECK(jam_ring_resume_point(j, id(2), &seq));
-    CHECK_EQ_INT(seq, 2); /* the oldest frame starts right after it */
-    CHECK(!jam_ring_resume_point(j, id(1), &seq)); /* its next frame was overwritten */
-    CHECK(!jam_ring_resume_point(j, id(11), &seq)); /* from the future */
+    CHECK_EQ_INT(seq, 2);                            /* the oldest frame starts right after it */
+    CHECK(!jam_ring_resume_point(j, id(1), &seq));   /* its next frame was overwritten */
+    CHECK(!jam_ring_resume_point(j, id(11), &seq));  /* from the future */
     CHECK(!jam_ring_resume_point(j, "12345", &seq)); /* not an id of this stream */
     glue_deinit(&g);
 }
@@ -124,7 +124,7 @@ TEST(resume_point_with_a_gap_in_the_ring)
     push(j);
     uint64_t seq = 99;
     CHECK(jam_ring_resume_point(j, id(2), &seq));
-    CHECK_EQ_INT(seq, 2); /* before the gap: fine */
+    CHECK_EQ_INT(seq, 2);                          /* before the gap: fine */
     CHECK(!jam_ring_resume_point(j, id(3), &seq)); /* event 4 is in no frame */
     glue_deinit(&g);
 }

@@ -39,11 +39,23 @@ TEST(stream_code_round_trip)
 TEST(stream_code_refuses_other_keys)
 {
     static const char *const bad[] = {
-        "cojam:jams", "cojam:token-key", "cojam:jam:123456:snapshot", "cojam:jam:123456:lease",
-        "cojam:jam:123456:epoch", "cojam:jam:12345:events", "cojam:jam:1234567:events",
-        "cojam:jam:12a456:events", "cojam:jam:12345 :events", "cojam:jam:123456:eventsx",
-        "cojam:jam:123456:events:", "xcojam:jam:123456:events", "Cojam:jam:123456:events",
-        "cojam:jam:123456-events", "cojam:jam::events", "", "cojam:jam:-12345:events",
+        "cojam:jams",
+        "cojam:token-key",
+        "cojam:jam:123456:snapshot",
+        "cojam:jam:123456:lease",
+        "cojam:jam:123456:epoch",
+        "cojam:jam:12345:events",
+        "cojam:jam:1234567:events",
+        "cojam:jam:12a456:events",
+        "cojam:jam:12345 :events",
+        "cojam:jam:123456:eventsx",
+        "cojam:jam:123456:events:",
+        "xcojam:jam:123456:events",
+        "Cojam:jam:123456:events",
+        "cojam:jam:123456-events",
+        "cojam:jam::events",
+        "",
+        "cojam:jam:-12345:events",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char code[7] = "keep!";

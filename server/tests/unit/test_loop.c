@@ -101,7 +101,8 @@ TEST(tick_broadcasts_and_expires)
     struct jam *j = glue_jam(&g, CODE);
     struct session *m = glue_start(&g, CODE);
     CHECK(m != NULL);
-    free(glue_call(&g, m, "{\"type\":\"post\",\"op\":\"p\",\"kind\":\"problem\",\"text\":\"hot\"}"));
+    free(
+        glue_call(&g, m, "{\"type\":\"post\",\"op\":\"p\",\"kind\":\"problem\",\"text\":\"hot\"}"));
     uint64_t head = j->ring.head;
     unsigned expires = g.store->n_expires;
     tick(&g);

@@ -93,7 +93,7 @@ TEST(unknown_names_and_values)
     CHECK(role_name(ROLE_NONE) == NULL);
     CHECK(msg_type_name(MSG_NONE) == NULL);
     CHECK(msg_type_name(MSG__COUNT) == NULL);
-    CHECK(msg_type_name((enum msg_type)-1) == NULL);
+    CHECK(msg_type_name((enum msg_type) - 1) == NULL);
     CHECK(kind_name(KIND__COUNT) == NULL);
     CHECK(phase_name(PHASE__COUNT) == NULL);
     CHECK(event_type_name(EV_NONE) == NULL);

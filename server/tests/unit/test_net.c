@@ -9,6 +9,7 @@
 #include "test.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -138,7 +139,8 @@ static bool client_connect(struct client *c)
 {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {5, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -205,7 +207,7 @@ static int request(struct client *c, const char *req)
 
 static int handshake(struct client *c, const char *path, const char *origin)
 {
-    char req[512];
+    char req[1024];
     snprintf(req, sizeof req,
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -288,16 +290,26 @@ static void last_text_is(const char *want)
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
+#define X10 "xxxxxxxxxx"
+#define LONG_TAIL                                                                                  \
+    X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10    \
+        X10 X10 X10 X10 X10 X10 X10 /* 300 bytes */
+
 TEST(handshake_origin_and_path)
 {
     static const struct {
         const char *path, *origin;
         int status;
     } cases[] = {
-        {"/ws", "http://good.example", 101}, {"/ws", "http://also.example", 101},
-        {"/ws", NULL, 101},                  {"/ws", "http://evil.example", 403},
-        {"/ws", "http://good.example.evil", 403}, {"/ws", "http://127.0.0.1", 403},
+        {"/ws", "http://good.example", 101},
+        {"/ws", "http://also.example", 101},
+        {"/ws", NULL, 101},
+        {"/ws", "http://evil.example", 403},
+        {"/ws", "http://good.example.evil", 403},
+        {"/ws", "http://127.0.0.1", 403},
         {"/other", NULL, 404},
+        /* issue 10: an Origin longer than the copy buffer is a refusal, not "no Origin" */
+        {"/ws", "http://evil.example/" LONG_TAIL, 403},
     };
     int opened = atomic_load(&opens), closed = atomic_load(&closes);
     int accepted = 0;
@@ -314,6 +326,34 @@ TEST(handshake_origin_and_path)
     CHECK(wait_for(&opens, opened + accepted));
     CHECK(wait_for(&closes, closed + accepted)); /* on_close once per opened session */
     CHECK_EQ_INT(atomic_load(&opens), opened + accepted);
+}
+
+/* Pure: the allowlist and the default (issue 10: the default is the public URL's origin, never
+ * the request's Host). */
+TEST(origin_rules)
+{
+    const char *own = "https://jam.example";
+    CHECK(net_origin_allowed(NULL, NULL, own));
+    CHECK(net_origin_allowed("https://jam.example", NULL, own));
+    CHECK(net_origin_allowed("HTTPS://JAM.EXAMPLE", NULL, own));
+    CHECK(!net_origin_allowed("http://jam.example", NULL, own));
+    CHECK(!net_origin_allowed("https://jam.example:8443", NULL, own));
+    CHECK(!net_origin_allowed("https://rebind.attacker.example", NULL, own));
+    CHECK(!net_origin_allowed("https://jam.example", NULL, NULL));
+    CHECK(net_origin_allowed("http://b.example", " http://a.example ,http://b.example ", own));
+    CHECK(!net_origin_allowed("http://a.exampl", "http://a.example", own));
+    CHECK(!net_origin_allowed("", "http://a.example", own));
+    CHECK(net_origin_allowed("http://any.example", "*", own));
+
+    char o[64];
+    CHECK_EQ_INT(net_url_origin("https://Jam.Example/base/path?x#y", o, sizeof o), 0);
+    CHECK_EQ_STR(o, "https://jam.example");
+    CHECK_EQ_INT(net_url_origin("http://127.0.0.1:8080", o, sizeof o), 0);
+    CHECK_EQ_STR(o, "http://127.0.0.1:8080");
+    CHECK_EQ_INT(net_url_origin("ftp://x", o, sizeof o), -EINVAL);
+    CHECK_EQ_INT(net_url_origin("http:///path", o, sizeof o), -EINVAL);
+    CHECK_EQ_INT(net_url_origin("jam.example", o, sizeof o), -EINVAL);
+    CHECK_EQ_INT(net_url_origin("http://a-very-long-host-name.example", o, 16), -EINVAL);
 }
 
 TEST(messages_and_the_write_pump)
@@ -429,7 +469,7 @@ TEST(tick_and_wake)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    alarm(120); /* a wedged loop fails the suite instead of blocking make test */
+    alarm(120);              /* a wedged loop fails the suite instead of blocking make test */
     log_set_level(LOG_WARN); /* the refusals are logged at info */
     if (!mkdtemp(web_root)) {
         perror("mkdtemp");
@@ -460,14 +500,20 @@ int main(void)
         .loop_pace_us = 0,
     };
     struct net_callbacks cbs = {
-        .on_open = on_open, .on_message = on_message, .next_frame = next_frame,
-        .on_close = on_close, .on_wake = on_wake, .on_tick = on_tick, .on_http = on_http,
+        .on_open = on_open,
+        .on_message = on_message,
+        .next_frame = next_frame,
+        .on_close = on_close,
+        .on_wake = on_wake,
+        .on_tick = on_tick,
+        .on_http = on_http,
     };
     pthread_t loop;
     if (net_new(&cfg, &cbs, &net) != 0 || pthread_create(&loop, NULL, run_loop, net) != 0) {
         printf("# 0 passed, 1 failed\n");
         return 1;
     }
+    RUN(origin_rules);
     RUN(handshake_origin_and_path);
     RUN(messages_and_the_write_pump);
     RUN(over_the_cap_closes_1009);

@@ -15,6 +15,7 @@
 #include "recovery.h"
 #include "replay.h"
 #include "room.h"
+#include "snapshot.h"
 #include "test.h"
 
 #define CODE "482913"
@@ -161,7 +162,7 @@ TEST(snapshot_put_after_enough_events)
     unsigned char *buf;
     size_t len;
     CHECK_EQ_INT(store_get(NULL, snap, &buf, &len), 0); /* what the next start reads */
-    struct room *r = room_snapshot_decode(buf, len, &j->room->limits);
+    struct room *r = snapshot_decode(buf, len, &j->room->limits);
     CHECK(r && r->n_events == 100);
     room_free(r);
     free(buf);

@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "log.h"
+#include "snapshot.h"
 
 static pid_t redis_pid = -1;
 static int redis_port;
@@ -67,8 +68,8 @@ static bool redis_start(void)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     redis_pid = pid;
@@ -250,7 +251,7 @@ TEST(streams_in_order_with_snapshot_and_bad_entries)
     xadd_event("222222", "4-0", &e);
     unsigned char *snap;
     size_t snap_len;
-    room_snapshot_encode(r, false, &snap, &snap_len);
+    snapshot_encode(r, false, &snap, &snap_len);
     room_free(r);
     char key[KEYS_MAX];
     keys_snapshot(key, "222222");

@@ -6,17 +6,17 @@
  * hiredis appears here only to poke Redis directly (CONFIG SET, the lease keys, XLEN); the store is
  * tested via store.h.
  */
-#include "store.h"
 #include "hash.h"
 #include "keys.h"
+#include "store.h"
 #include "test.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,14 +51,14 @@ static struct {
     char found_id[MAX_FOUND][MSG_EVENT_ID_MAX + 1];
     char kinds[8192]; /* 'A' appended, 'F' found, 'U' up, 'D' down, 'X' fenced, 'R' read */
     size_t nkinds;
-    int fenced;                          /* STORE_FENCED results */
+    int fenced; /* STORE_FENCED results */
     char fenced_owner[STORE_OWNER_MAX + 1];
     char fenced_key[64];
-    struct {                             /* STORE_RANGE results by ctx - RANGE_CTX */
+    struct { /* STORE_RANGE results by ctx - RANGE_CTX */
         int count;
         const char *err;
         size_t n;
-        char first[32], last[32];        /* payloads */
+        char first[32], last[32]; /* payloads */
         char first_id[MSG_EVENT_ID_MAX + 1], last_id[MSG_EVENT_ID_MAX + 1];
     } range[8];
 } seen;
@@ -249,8 +249,8 @@ static int free_port(void)
 
 static struct store_config config(int timeout_ms, size_t queue_max)
 {
-    struct store_config cfg = {.host = "127.0.0.1", .port = redis_port, .timeout_ms = timeout_ms,
-                               .queue_max = queue_max};
+    struct store_config cfg = {
+        .host = "127.0.0.1", .port = redis_port, .timeout_ms = timeout_ms, .queue_max = queue_max};
     return cfg;
 }
 
@@ -275,8 +275,8 @@ static bool redis_start(void)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     redis_pid = pid;
@@ -354,10 +354,76 @@ static const char *redis_get(const char *key, char *out, size_t size)
     return out;
 }
 
+/* ---- a second redis-server that wants credentials ------------------------------------------- */
+
+static pid_t auth_pid = -1;
+static int auth_port;
+
+/* The rights deploy/redis.conf gives cojamd's ACL user: every command store.c sends, directly or
+ * from its scripts, on cojam:* keys only. */
+#define COJAMD_RIGHTS                                                                              \
+    "~cojam:*", "resetchannels", "-@all", "+ping", "+info", "+client|id", "+client|kill",          \
+        "+script|load", "+evalsha", "+get", "+set", "+mget", "+incr", "+del", "+pexpire", "+sadd", \
+        "+smembers", "+xadd", "+xrange", "+xrevrange"
+
+static void auth_stop(void)
+{
+    if (auth_pid > 0) {
+        kill(auth_pid, SIGKILL);
+        waitpid(auth_pid, NULL, 0);
+        auth_pid = -1;
+    }
+}
+
+/* Starts redis-server on auth_port with the extra arguments 'args' (NULL-terminated), then waits
+ * until 'cfg' (its credentials) gets a PONG. */
+static bool auth_start(const char *const *args, const struct store_config *cfg)
+{
+    char port[16];
+    const char *argv[64] = {
+        "redis-server", "--port", port,    "--bind",  "127.0.0.1",   "--save", "",
+        "--appendonly", "no",     "--dir", redis_dir, "--daemonize", "no"};
+    size_t n = 13;
+    while (*args && n < 63)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    snprintf(port, sizeof(port), "%d", auth_port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execvp("redis-server", (char **)argv);
+        _exit(127);
+    }
+    auth_pid = pid;
+    char err[256];
+    if (store_check(cfg, 5000, err, sizeof(err)) != 0) {
+        fprintf(stderr, "redis-server with credentials did not start: %s\n", err);
+        auth_stop();
+        return false;
+    }
+    return true;
+}
+
+static struct store_config auth_config(const char *user, const char *password)
+{
+    struct store_config cfg = {.host = "127.0.0.1",
+                               .port = auth_port,
+                               .timeout_ms = 500,
+                               .user = user,
+                               .password = password};
+    return cfg;
+}
+
 static void cleanup(void)
 {
     redis_signal(SIGCONT);
     redis_stop_now();
+    auth_stop();
     char path[64];
     snprintf(path, sizeof(path), "%s/dump.rdb", redis_dir);
     unlink(path);
@@ -1345,6 +1411,120 @@ TEST(script_flush_resends)
     store_free(a);
 }
 
+#define ARGV_OF(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- credentials ------------------------------------------------------------------------ */
+
+/* requirepass: no password -> NOAUTH, a wrong one -> WRONGPASS, both at once and as -EACCES with
+ * Redis's reason and never the password; the right one serves the thread and every synchronous
+ * call, and again after Redis restarts with the same password. */
+TEST(auth_with_password)
+{
+    struct store_config good = auth_config(NULL, "pw-Sesame 1"), none = auth_config(NULL, NULL),
+                        bad = auth_config(NULL, "pw-wrong-guess");
+    CHECK(auth_start(ARGV_OF("--requirepass", "pw-Sesame 1"), &good));
+    char err[256] = "";
+    int64_t t0 = now_ms();
+    CHECK_EQ_INT(store_check(&none, 5000, err, sizeof(err)), -EACCES);
+    CHECK(strstr(err, "NOAUTH") != NULL);
+    CHECK_EQ_INT(store_check(&bad, 5000, err, sizeof(err)), -EACCES);
+    CHECK(strstr(err, "WRONGPASS") != NULL);
+    CHECK(strstr(err, "pw-wrong-guess") == NULL);
+    CHECK(now_ms() - t0 < 2000); /* not retried until the 5 s deadline */
+    char policy[32], aof[32], out[64];
+    CHECK_EQ_INT(store_config_get(&good, policy, sizeof(policy), aof, sizeof(aof)), 0);
+    CHECK_EQ_STR(policy, "noeviction");
+    CHECK_EQ_STR(aof, "no");
+    CHECK_EQ_INT(store_get_or_set(&good, "cojam:t:key", "v1", out, sizeof(out)), 0);
+    CHECK_EQ_STR(out, "v1");
+    CHECK(store_get_or_set(&bad, "cojam:t:key", "v2", out, sizeof(out)) < 0);
+
+    struct store *s = NULL;
+    seen_reset();
+    CHECK_EQ_INT(store_new(&good, on_wake, NULL, &s), 0);
+    if (!s)
+        return;
+    CHECK(pump(s, 3000, have_ups, 1, 0));
+    CHECK_EQ_INT(store_append(s, "cojam:t:events", "a0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    CHECK(seen.err[0] == NULL);
+
+    auth_stop(); /* the idle thread finds out when it next sends */
+    CHECK_EQ_INT(store_append(s, "cojam:t:events", "lost", NULL, NULL, 1, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 1, 2));
+    CHECK(seen.err[1] == store_err_unavailable || seen.err[1] == store_err_timeout);
+    CHECK(pump(s, 3000, have_downs, 1, 0));
+    CHECK(auth_start(ARGV_OF("--requirepass", "pw-Sesame 1"), &good));
+    CHECK(pump(s, 5000, have_ups, 2, 0));
+    CHECK_EQ_INT(store_append(s, "cojam:t:events", "a2", NULL, NULL, 2, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 2, 3));
+    CHECK(seen.err[2] == NULL);
+    int n = 0;
+    CHECK_EQ_INT(store_replay(&good, "cojam:t:events", "", on_entry_plain, &n), 0);
+    CHECK_EQ_INT(n, 1); /* the restart lost a0 (no AOF here); a2 is read back with AUTH */
+    CHECK_EQ_INT(seen.bad, 0);
+    store_free(s);
+    auth_stop();
+}
+
+/* An ACL user with exactly deploy/redis.conf's rights (the default user off): appends with SADD,
+ * snapshots, reads, leases and every start-up call work; a wrong password or another user's
+ * name is refused at once; a thread with a wrong password stays down and says so. */
+TEST(auth_with_acl_user)
+{
+    struct store_config good = auth_config("cojamd", "acl-pw"), bad = auth_config("cojamd", "nope"),
+                        other = auth_config("default", "acl-pw");
+    CHECK(auth_start(
+        ARGV_OF("--user", "default", "off", "--user", "cojamd", "on", ">acl-pw", COJAMD_RIGHTS),
+        &good));
+    char err[256] = "";
+    CHECK_EQ_INT(store_check(&bad, 5000, err, sizeof(err)), -EACCES);
+    CHECK(strstr(err, "WRONGPASS") != NULL && strstr(err, "cojamd") != NULL);
+    CHECK_EQ_INT(store_check(&other, 5000, err, sizeof(err)), -EACCES);
+
+    struct store *s = NULL;
+    seen_reset();
+    CHECK_EQ_INT(store_new(&good, on_wake, NULL, &s), 0);
+    if (!s)
+        return;
+    CHECK(pump(s, 3000, have_ups, 1, 0));
+    store_track(s, "cojam:jam:000001:events", "");
+    CHECK_EQ_INT(
+        store_append(s, "cojam:jam:000001:events", "x0", "cojam:jams", "000001", 0, now_ms()), 0);
+    CHECK_EQ_INT(store_put(s, "cojam:jam:000001:events", "cojam:jam:000001:snapshot", "snap", 4, 1,
+                           now_ms()),
+                 0);
+    CHECK_EQ_INT(store_read(s, "cojam:jam:000001:events", "0-0", true, 10, RANGE_CTX, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 2));
+    CHECK(pump(s, 3000, have_reads, 1, 0));
+    CHECK(seen.err[0] == NULL && seen.err[1] == NULL);
+    CHECK_EQ_INT(seen.range[0].n, 1);
+    store_free(s); /* releases the lease: SCRIPT_RELEASE's DEL is among the rights */
+
+    int mask = 0, n = 0;
+    CHECK_EQ_INT(store_members(&good, "cojam:jams", on_member, &mask), 0);
+    CHECK_EQ_INT(mask, 4); /* "000001": neither J1 nor J2 */
+    CHECK_EQ_INT(store_replay(&good, "cojam:jam:000001:events", "", on_entry_plain, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    unsigned char *snap = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(store_get(&good, "cojam:jam:000001:snapshot", &snap, &len), 0);
+    CHECK(len == 4 && snap && memcmp(snap, "snap", 4) == 0);
+    free(snap);
+    char policy[32], aof[32];
+    CHECK_EQ_INT(store_config_get(&good, policy, sizeof(policy), aof, sizeof(aof)), 0);
+    CHECK_EQ_STR(policy, "noeviction");
+
+    seen_reset();
+    CHECK_EQ_INT(store_new(&bad, on_wake, NULL, &s), 0);
+    if (s) {
+        CHECK(pump(s, 2000, have_downs, 1, 0));
+        CHECK_EQ_INT(seen.ups, 0);
+        store_free(s);
+    }
+    auth_stop();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1354,6 +1534,7 @@ int main(void)
     }
     atexit(cleanup);
     redis_port = free_port();
+    auth_port = free_port();
     if (!redis_start()) {
         printf("not ok - redis-server could not start\n");
         return 1;
@@ -1382,6 +1563,8 @@ int main(void)
     RUN(fencing_on_epoch_change);
     RUN(renewal_and_lapse);
     RUN(script_flush_resends);
+    RUN(auth_with_password);
+    RUN(auth_with_acl_user);
     close(wake_fd[0]);
     close(wake_fd[1]);
     return test_done();

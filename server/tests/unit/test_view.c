@@ -161,14 +161,16 @@ static bool starts_with_keys(json_t *o, const char *const *keys)
 
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static const char *const *const ITEM_FULL =
-    KEYS("id", "kind", "role", "text", "parent", "author", "by", "votes", "hidden", "phase");
+static const char *const *const ITEM_FULL = KEYS("id", "kind", "role", "text", "parent", "author",
+                                                 "by", "votes", "hidden", "phase");
 
 static json_t *item_by_id(json_t *items, long long id)
 {
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) if (json_integer_value(json_object_get(it, "id")) == id) return it;
+    json_array_foreach(items, i, it)
+        if (json_integer_value(json_object_get(it, "id")) == id)
+            return it;
     return NULL;
 }
 
@@ -209,8 +211,8 @@ TEST(snapshot_for_a_citizen)
         return;
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
-    CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "you")));
+    CHECK(has_exactly(
+        j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking", "stats", "you")));
     CHECK_EQ_STR(str_of(j, "type"), "snapshot");
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
     CHECK(json_is_false(json_object_get(j, "resync")));
@@ -234,7 +236,11 @@ TEST(snapshot_for_a_citizen)
     CHECK_EQ_INT(json_array_size(json_object_get(ranking, "problem")), 1); /* hidden: not ranked */
     CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(ranking, "problem"), 0)), 2);
     json_t *stats = json_object_get(j, "stats");
-    CHECK(has_exactly(stats, KEYS("participants", "online", "items", "votes")));
+    CHECK(has_exactly(stats, KEYS("participants", "online", "items", "votes", "chain", "events")));
+    char head[65];
+    room_chain_hex(r->chain.head, head);
+    CHECK_EQ_STR(str_of(stats, "chain"), head);
+    CHECK_EQ_INT(int_of(stats, "events"), r->chain.n);
     CHECK_EQ_INT(int_of(stats, "participants"), 2); /* Ana and the anonymous one: not Mo */
     CHECK_EQ_INT(int_of(stats, "online"), 2);
     CHECK_EQ_INT(int_of(stats, "items"), 1);
@@ -490,11 +496,18 @@ TEST(http_bodies)
     struct room *r = busy_room();
     json_t *j = parse(view_summary(r, 20000, "https://jam.example.org"));
     CHECK(has_exactly(j, KEYS("code", "title", "question", "agenda", "settings", "join_url",
-                              "clock", "stats", "event_id")));
+                              "clock", "stats", "event_id", "chain")));
     char want[64];
     snprintf(want, sizeof want, "https://jam.example.org/#%s", r->cfg.code);
     CHECK_EQ_STR(str_of(j, "join_url"), want);
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
+    char head[65];
+    room_chain_hex(r->chain.head, head);
+    json_t *chain = json_object_get(j, "chain");
+    CHECK(has_exactly(chain, KEYS("head", "events", "event_id")));
+    CHECK_EQ_STR(str_of(chain, "head"), head);
+    CHECK_EQ_INT(int_of(chain, "events"), r->chain.n);
+    CHECK_EQ_STR(str_of(chain, "event_id"), r->chain.id);
     check_clock_running(json_object_get(j, "clock"), 20000);
     json_decref(j);
 
@@ -503,10 +516,11 @@ TEST(http_bodies)
     size_t i;
     json_t *e;
     int starts = 0, hides = 0;
-    json_array_foreach(j, i, e)
-    {
+    json_array_foreach(j, i, e) {
         CHECK(json_is_string(json_object_get(e, "event_id")));
         CHECK(json_is_integer(json_object_get(e, "at")));
+        room_chain_hex(r->modlog[i].chain, head);
+        CHECK_EQ_STR(str_of(e, "chain"), head);
         const char *action = str_of(e, "action");
         starts += action && strcmp(action, "started") == 0;
         if (action && strcmp(action, "hidden") == 0) {

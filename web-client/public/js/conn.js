@@ -8,10 +8,23 @@ const FATAL_JOIN = new Set(['no_such_jam', 'bad_secret', 'anonymous_not_allowed'
   'jam_full', 'forbidden', 'bad_value', 'too_long', 'too_short', 'bad_message']);
 const RETRYABLE = new Set(['busy', 'rate_limited', 'storage_unavailable', 'storage_timeout']);
 
+// Reconnection: 0.25-0.5 s after a loss, doubling to at most 2.5-5 s (jitter: 50-100 % of the step).
+// The cap is short because a silently dropped network gives no `online` event when it comes back:
+// the next try is all there is (issue 12: a 15 s cap took 20 s to recover). A try that has not
+// opened within CONNECT_TIMEOUT_MS is given up (a SYN or an upgrade into a black hole never ends).
 const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 15000;
-const PING_EVERY_MS = 15000;
-const PING_TIMEOUT_MS = 8000;
+const BACKOFF_MAX_MS = 5000;
+const CONNECT_TIMEOUT_MS = 5000;
+// Application heartbeat (`ping` -> `pong`, proto/messages.md): after HEARTBEAT_IDLE_MS without any
+// frame from the server the client pings; if nothing at all comes back within PONG_TIMEOUT_MS the
+// link is dead. Visible page: dead within 2 + 3 s (+ two 0.25 s ticks) of the last frame, at the cost
+// of one ping per 2 s on a quiet jam (the rate limit is 20 messages/s). Hidden page: browsers throttle
+// its timers anyway, so it pings after 25 s (the server's own WebSocket ping is every 30 s), and
+// pings at once when the page becomes visible again.
+const HEARTBEAT_IDLE_MS = 2000;
+const HEARTBEAT_IDLE_HIDDEN_MS = 25000;
+const PONG_TIMEOUT_MS = 3000;
+const HEARTBEAT_TICK_MS = 250;
 const ACK_TIMEOUT_MS = 8000;
 const SYNC_RETRY_MS = 5000;
 
@@ -47,23 +60,22 @@ export class Connection extends EventTarget {
     this.state = o.state || new JamState();
     this.ws = null;
     this.joined = false;
+    this.wasOnline = false;        // joined once: a loss is then "connection lost", not "connecting"
     this.stopped = true;
     this.attempt = 0;
     this.retryTimer = null;
-    this.retryAt = 0;
+    this.connectTimer = null;
     this.pingTimer = null;
-    this.pingDeadline = null;
-    this.pending = new Map();      // op -> {msg, resolve, reject, tries, timer, sentAt}
+    this.pingSentAt = 0;           // the unanswered ping, 0 if none
+    this.lastFrameAt = 0;
+    this.pending = new Map();      // op -> {msg, resolve, reject, tries, timer}
     this.opPrefix = randomId(8);
     this.opSeq = 0;
     this.syncSentAt = 0;
     this.statusName = 'idle';
     this.onlineHandler = () => this.reconnectNow();
-    this.offlineHandler = () => { if (this.ws) this.ws.close(); };
-    this.visibleHandler = () => {
-      if (document.visibilityState !== 'visible') return;
-      if (!this.ws) this.reconnectNow(); else this.ping();
-    };
+    this.offlineHandler = () => this.abandon();
+    this.visibleHandler = () => { if (document.visibilityState === 'visible') this.reconnectNow(); };
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -71,7 +83,7 @@ export class Connection extends EventTarget {
 
   setStatus(name, extra) {
     this.statusName = name;
-    this.emit('status', { state: name, retryAt: this.retryAt, pending: this.pending.size, ...(extra || {}) });
+    this.emit('status', { state: name, pending: this.pending.size, ...(extra || {}) });
   }
 
   start() {
@@ -90,24 +102,28 @@ export class Connection extends EventTarget {
     window.removeEventListener('online', this.onlineHandler);
     window.removeEventListener('offline', this.offlineHandler);
     document.removeEventListener('visibilitychange', this.visibleHandler);
-    if (this.ws) { const ws = this.ws; this.ws = null; try { ws.close(1000); } catch { /* ignore */ } }
+    if (this.ws) { const ws = this.detach(); try { ws.close(1000); } catch { /* ignore */ } }
     this.joined = false;
     for (const p of this.pending.values()) clearTimeout(p.timer);
   }
 
-  // Test hook and "reconnect now" button: drop the socket as a network failure would.
+  // Test hook: drop the socket as a network failure would (the close event follows).
   dropConnection() { if (this.ws) this.ws.close(); }
 
+  // "Reconnect now", the browser's `online`, the page becoming visible: check a live link at once
+  // (ping), or give up the current try and its backoff and connect afresh.
   reconnectNow() {
     if (this.stopped) return;
-    if (this.ws) return;
+    this.attempt = 0;
+    if (this.joined) { this.ping(); return; }
     clearTimeout(this.retryTimer);
+    if (this.ws) this.detach();
     this.open();
   }
 
   open() {
     if (this.stopped || this.ws) return;
-    this.setStatus('connecting');
+    this.setStatus(this.wasOnline ? 'reconnecting' : 'connecting');
     let ws;
     try {
       ws = new WebSocket(wsUrl(), 'cojam.v1');
@@ -116,15 +132,17 @@ export class Connection extends EventTarget {
       return;
     }
     this.ws = ws;
+    this.connectTimer = setTimeout(() => { if (this.ws === ws) this.abandon(); }, CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      clearTimeout(this.connectTimer);
       this.sendJoin();
       this.startKeepalive();
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
-      this.pingDeadline = null;
-      this.lastMsgAt = Date.now();
+      this.pingSentAt = 0;
+      this.lastFrameAt = Date.now();
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
       if (!msg || typeof msg.type !== 'string') return;
@@ -132,14 +150,35 @@ export class Connection extends EventTarget {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.ws = null;
-      this.joined = false;
-      this.stopKeepalive();
-      for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = null; }
-      this.emit('closed', { code: ev.code, reason: ev.reason });
-      if (!this.stopped) this.scheduleReconnect();
+      this.detach();
+      this.lost({ code: ev.code, reason: ev.reason });
     };
     ws.onerror = () => { /* onclose follows */ };
+  }
+
+  // Forgets the current socket: none of its events count any more. Returns it.
+  detach() {
+    const ws = this.ws;
+    this.ws = null;
+    clearTimeout(this.connectTimer);
+    this.stopKeepalive();
+    this.joined = false;
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = null; }
+    return ws;
+  }
+
+  // The link is dead (no pong, no open, the browser went offline): give the socket up now rather
+  // than wait for its close event, which over a black hole only comes when TCP gives up, minutes later.
+  abandon() {
+    if (!this.ws) return;
+    const ws = this.detach();
+    try { ws.close(); } catch { /* ignore */ }
+    this.lost({ code: 4000, reason: 'dead link' });
+  }
+
+  lost(detail) {
+    this.emit('closed', detail);
+    if (!this.stopped) this.scheduleReconnect();
   }
 
   scheduleReconnect() {
@@ -147,7 +186,6 @@ export class Connection extends EventTarget {
     const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     const delay = Math.round(exp / 2 + Math.random() * (exp / 2)); // jitter: 50–100% of the step
     this.attempt = Math.min(this.attempt + 1, 10);
-    this.retryAt = Date.now() + delay;
     this.setStatus('waiting');
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
@@ -172,29 +210,30 @@ export class Connection extends EventTarget {
 
   startKeepalive() {
     this.stopKeepalive();
-    this.lastMsgAt = Date.now();
-    this.pingTimer = setInterval(() => {
-      if (this.pingDeadline && Date.now() > this.pingDeadline) {
-        // Nothing came back: the link is dead even if the socket does not know it yet.
-        if (this.ws) this.ws.close();
-        return;
-      }
-      if (Date.now() - this.lastMsgAt > PING_EVERY_MS) this.ping();
-    }, 2500);
+    this.lastFrameAt = Date.now();
+    this.pingTimer = setInterval(() => this.heartbeat(), HEARTBEAT_TICK_MS);
   }
 
-  // Application ping; any message received clears the deadline.
+  heartbeat() {
+    const now = Date.now();
+    if (this.pingSentAt && now - this.pingSentAt > PONG_TIMEOUT_MS) { this.abandon(); return; }
+    const idle = document.visibilityState === 'hidden' ? HEARTBEAT_IDLE_HIDDEN_MS : HEARTBEAT_IDLE_MS;
+    if (now - this.lastFrameAt >= idle) this.ping();
+  }
+
+  // Application ping; any frame received answers it.
   ping() {
-    if (this.pingDeadline) return;
-    if (this.raw({ type: 'ping', t: Date.now() % 1e9 })) this.pingDeadline = Date.now() + PING_TIMEOUT_MS;
+    if (this.pingSentAt) return;
+    if (this.raw({ type: 'ping', t: Date.now() % 1e9 })) this.pingSentAt = Date.now();
   }
 
-  stopKeepalive() { clearInterval(this.pingTimer); this.pingTimer = null; this.pingDeadline = null; }
+  stopKeepalive() { clearInterval(this.pingTimer); this.pingTimer = null; this.pingSentAt = 0; }
 
   handle(msg) {
     switch (msg.type) {
       case 'welcome':
         this.joined = true;
+        this.wasOnline = true;
         this.attempt = 0;
         if (msg.token) this.tokens.set(msg.token);
         this.you = msg.you || null;

@@ -85,3 +85,36 @@ export function renderKeyed(container, items, keyOf, create, update) {
   container._keyed = next;
   return next;
 }
+
+// Re-renders `list` with `render()` and lets the children that moved glide from where they were
+// seen to their new place (FLIP: First, Last, Invert, Play, with CSS transforms; none when the user
+// asks for reduced motion). Returns the children that are new.
+export function flipList(list, render, ms) {
+  const first = new Map();
+  for (const el of list.children) first.set(el, el.getBoundingClientRect().top);
+  render();
+  const added = [];
+  const moved = [];
+  const still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  for (const el of list.children) {
+    el.style.transition = 'none';
+    el.style.transform = '';
+  }
+  for (const el of list.children) {
+    if (!first.has(el)) { added.push(el); continue; }
+    const dy = first.get(el) - el.getBoundingClientRect().top;
+    if (!still && Math.abs(dy) > 0.5) {
+      el.style.transform = `translateY(${dy}px)`;
+      moved.push(el);
+    }
+  }
+  if (moved.length) {
+    requestAnimationFrame(() => {
+      for (const el of moved) {
+        el.style.transition = `transform ${ms}ms cubic-bezier(.2,.8,.2,1)`;
+        el.style.transform = '';
+      }
+    });
+  }
+  return added;
+}

@@ -4,7 +4,8 @@
 export const KINDS = ['problem', 'idea', 'refinement', 'pledge'];
 export const PHASES = ['explore', 'ideate', 'design', 'diffuse', 'results'];
 
-// What each phase accepts (proto/messages.md, "Phases and what they accept").
+// What each phase accepts (proto/messages.md, "Phases and what they accept"). Not kept in step by
+// hand: tests/jamstate.test.mjs compares these tables with what server/src/room.c enforces.
 export const PHASE_RULES = {
   explore: { post: 'problem', parent: null, parentRequired: false, vote: ['problem'] },
   ideate: { post: 'idea', parent: 'problem', parentRequired: false, vote: ['idea'] },
@@ -81,8 +82,11 @@ export class JamState {
   }
 
   // Applies an update that follows(). Returns {phaseChanged, newItems:[ids], votesChanged:[ids]}.
+  // An update that ends before the last seen id is old: its absolute values are older than ours,
+  // so it is ignored. One that ends at it (a clock/stats-only update, or a repeat) is applied.
   applyUpdate(u) {
     const out = { phaseChanged: false, newItems: [], votesChanged: [] };
+    if (u.to && compareIds(u.to, this.lastEventId) < 0) return out;
     if (u.items) {
       for (const it of u.items) {
         const old = this.items.get(it.id);

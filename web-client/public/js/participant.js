@@ -2,7 +2,7 @@
 // one's own contributions with their rank.
 
 import { t, errorText, votesText } from './strings.js';
-import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
+import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
@@ -34,7 +34,8 @@ const els = {
   parent: $('#post-parent'), textLabel: $('#post-text-label'), text: $('#post-text'), count: $('#post-count'),
   draft: $('#post-draft'), postBtn: $('#post-btn'), postStatus: $('#post-status'), postClosed: $('#post-closed'),
   rankLists: $('#rank-lists'), mineList: $('#mine-list'), mineEmpty: $('#mine-empty'), youAre: $('#you-are'),
-  leave: $('#leave-btn'),
+  leave: $('#leave-btn'), leaveDialog: $('#leave-dialog'), leaveText: $('#leave-text'), leavePending: $('#leave-pending'),
+  leaveCancel: $('#leave-cancel'), leaveConfirm: $('#leave-confirm'), questionMore: $('#question-more'),
 };
 
 let conn = null;
@@ -44,6 +45,10 @@ let postKind = null;          // the kind the post form is currently for
 let postPending = false;
 let resentPendingPost = false;
 const showLimit = {};         // kind -> how many items to show
+const HOLD_SCROLL_PX = 8;       // a scroll smaller than this is a finger's wobble, not a scroll
+const HOLD_MAX_MS = 10000;
+const MOVE_MS = 450;
+let hold = null;              // the ranking held still (see holdList): {scrollY, order: Map kind -> ids as shown, timer}
 const schedule = frameScheduler(render);
 
 // ---------------------------------------------------------------- join
@@ -129,7 +134,18 @@ els.joinForm.addEventListener('submit', (ev) => {
   startJam(c, fields, false);
 });
 
+// Leaving forgets the identity for good: ask first and say what is lost (issue 12).
 els.leave.addEventListener('click', () => {
+  const you = state && state.you;
+  setText(els.leaveText, t('leave_text', { name: you && you.nickname ? you.nickname : t('anonymous'), title: state && state.jam ? state.jam.title : '' }));
+  const n = conn ? conn.pending.size : 0;
+  setText(els.leavePending, n ? t(n === 1 ? 'leave_pending_1' : 'leave_pending_n', { n }) : '');
+  els.leaveDialog.showModal();
+  els.leaveCancel.focus();
+});
+els.leaveCancel.addEventListener('click', () => els.leaveDialog.close());
+els.leaveConfirm.addEventListener('click', () => {
+  els.leaveDialog.close();
   if (conn) conn.stop();
   sdel(K.token(code));
   sdel(K.last);
@@ -188,6 +204,7 @@ function selectTab(name, focus) {
   }
   document.body.dataset.tab = name;
   window.scrollTo({ top: 0 });
+  releaseList();
 }
 for (const n of tabs) {
   const tab = $('#tab-' + n);
@@ -339,7 +356,43 @@ function votePending(id) {
   return conn && conn.pendingWhere((m) => (m.type === 'vote' || m.type === 'unvote') && m.item === id);
 }
 
+// Holding the lists still (issue 12: a vote moved the item from #4 to #1, out of view, and the next
+// tap in the same place hit another item). Touching an item freezes the order of the lists as they
+// are shown: ranks and counts stay true, new items join at the end. The order catches up, the rows
+// gliding to their places, once the user scrolls, changes tab, or leaves the list alone HOLD_MAX_MS
+// (a list too short to scroll must not stay out of order). The state is declared at the top.
+
+function holdList() {
+  const order = new Map();
+  for (const sec of els.rankLists.querySelectorAll('.kind-section')) {
+    order.set(sec.dataset.kind, Array.from(sec.querySelector('ol').children, (li) => Number(li.dataset.key)));
+  }
+  if (hold) clearTimeout(hold.timer);
+  hold = { scrollY: window.scrollY, order, timer: setTimeout(releaseList, HOLD_MAX_MS) };
+}
+
+function releaseList() {
+  if (!hold) return;
+  clearTimeout(hold.timer);
+  hold = null;
+  schedule();
+}
+
+function heldOrder(items, held) {
+  const byId = new Map(items.map((it) => [it.id, it]));
+  const out = held.filter((id) => byId.has(id)).map((id) => byId.get(id));
+  const kept = new Set(held);
+  for (const it of items) if (!kept.has(it.id)) out.push(it);
+  return out;
+}
+
+els.rankLists.addEventListener('pointerdown', (ev) => { if (ev.target.closest('li.item')) holdList(); });
+window.addEventListener('scroll', () => {
+  if (hold && Math.abs(window.scrollY - hold.scrollY) > HOLD_SCROLL_PX) releaseList();
+}, { passive: true });
+
 function onVoteClick(ev) {
+  holdList(); // also for a keyboard "click", which has no pointerdown
   const li = ev.currentTarget.closest('li');
   const id = Number(li.dataset.key);
   if (!conn || !state || !state.you || votePending(id)) return;
@@ -362,8 +415,10 @@ function createItem() {
       h('button', { type: 'button', class: 'vote-btn', onclick: onVoteClick })));
 }
 
-function updateItem(li, item, i, { votable }) {
+// `i` is the item's true place in the ranking, `at` where it is shown (they differ while held).
+function updateItem(li, item, i, at, { votable }) {
   setText(li.querySelector('.item-rank'), t('rank_n', { n: i + 1 }));
+  li.dataset.moved = i < at ? 'up' : i > at ? 'down' : '';
   setText(li.querySelector('.item-text'), item.text || '');
   setText(li.querySelector('.item-meta'), [authorText(item), roleText(item)].filter(Boolean).join(' · '));
   const pl = parentLine(state, item);
@@ -444,10 +499,14 @@ function renderRank() {
     const limit = showLimit[kind] || 50;
     setText(sec.querySelector('h2'), `${t('kinds_' + kind)} (${all.length})`);
     const votable = state.canWrite && state.rules.vote.includes(kind);
-    renderKeyed(sec.querySelector('ol'), all.slice(0, limit), (it) => it.id, createItem, (li, it, i) => {
-      updateItem(li, it, i, { votable });
+    const place = new Map(all.map((it, i) => [it.id, i]));
+    const held = hold && hold.order.get(kind);
+    const shown = held ? heldOrder(all.slice(0, limit), held) : all.slice(0, limit);
+    const ol = sec.querySelector('ol');
+    flipList(ol, () => renderKeyed(ol, shown, (it) => it.id, createItem, (li, it, at) => {
+      updateItem(li, it, place.get(it.id), at, { votable });
       renderChildren(li, it, kind === 'idea' ? byParent : null, child);
-    });
+    }), MOVE_MS);
     show(sec.querySelector('.kind-empty'), all.length === 0);
     show(sec.querySelector('.more'), all.length > limit);
   });
@@ -498,8 +557,25 @@ function renderPhase() {
   setText(els.phaseOf, phaseOf(state));
   setText(els.phaseHelp, phaseHelp(state));
   setText(els.question, state.jam ? state.jam.question : '');
+  renderQuestionToggle();
   document.body.dataset.clock = state.clockState;
   document.body.dataset.phase = state.phase || '';
+}
+
+// A long question (and, on short screens, the phase help) folds to two lines so that the form stays
+// above the fold on a 320×568 phone; the toggle shows only when something is folded away.
+let questionOpen = false;
+els.questionMore.addEventListener('click', () => { questionOpen = !questionOpen; renderQuestionToggle(); });
+window.addEventListener('resize', () => schedule());
+
+function renderQuestionToggle() {
+  document.body.dataset.question = questionOpen ? 'open' : 'folded';
+  const q = els.question;
+  const folded = !questionOpen && ((q.textContent && q.scrollHeight > q.clientHeight + 1)
+    || (els.phaseHelp.textContent && getComputedStyle(els.phaseHelp).display === 'none' && document.body.dataset.tab === 'post'));
+  show(els.questionMore, questionOpen || folded);
+  els.questionMore.setAttribute('aria-expanded', questionOpen ? 'true' : 'false');
+  setText(els.questionMore, t(questionOpen ? 'question_less' : 'question_more'));
 }
 
 function render() {

@@ -5,7 +5,7 @@
 // room they have, and the ranking shows only the rows that fit whole.
 
 import { t, errorText } from './strings.js';
-import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
+import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
 import { ticker } from './countdown.js';
@@ -189,37 +189,13 @@ function renderList(kind) {
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
   const kidKind = kind === 'idea' ? lineageKind(state) : null;
   const kids = kidKind ? childrenByParent(state, kidKind) : new Map();
-  // FLIP: First (where each row is now, as seen, including any running animation)…
-  const first = new Map();
-  for (const el of list.children) first.set(el.dataset.key, el.getBoundingClientRect().top);
-  renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes, kids.get(it.id)));
-  clipRows();
-  // …Last (its new place, without transform), Invert (jump back), Play (animate to none).
-  const moved = [];
-  for (const el of list.children) {
-    el.style.transition = 'none';
-    el.style.transform = '';
-  }
-  for (const el of list.children) {
-    const k = el.dataset.key;
-    if (!first.has(k)) {
-      el.classList.add('enter');
-      el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
-      continue;
-    }
-    const dy = first.get(k) - el.getBoundingClientRect().top;
-    if (Math.abs(dy) > 0.5) {
-      el.style.transform = `translateY(${dy}px)`;
-      moved.push(el);
-    }
-  }
-  if (moved.length) {
-    requestAnimationFrame(() => {
-      for (const el of moved) {
-        el.style.transition = `transform ${MOVE_MS}ms cubic-bezier(.2,.8,.2,1)`;
-        el.style.transform = '';
-      }
-    });
+  const added = flipList(list, () => {
+    renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes, kids.get(it.id)));
+    clipRows();
+  }, MOVE_MS);
+  for (const el of added) {
+    el.classList.add('enter');
+    el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
   }
   show($('#s-empty'), items.length === 0);
 }
@@ -239,6 +215,9 @@ function render() {
   show($('#s-paused'), state.clockState === 'paused');
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#s-' + k), String(s[k] ?? 0));
+  // The published head of the event chain (proto/messages.md), small: the first 16 hex digits.
+  setText($('#s-chain'), s.chain ? `#${s.events} ${s.chain.slice(0, 16)}` : '');
+  $('#s-chain').title = s.chain || '';
   const kind = screenKind();
   setText($('#s-rank-title'), t('screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);

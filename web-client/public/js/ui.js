@@ -73,7 +73,9 @@ export function childrenByParent(state, kind) {
   return by;
 }
 
-// Keeps a banner element in step with the connection status (with a live retry countdown).
+// Keeps a banner element in step with the connection status. Once the page has been live, any
+// other state says so in plain words ("Connection lost — reconnecting…"); the pill is green only
+// while the heartbeat is answered.
 export function bindConnBanner(conn, banner, { onlineLabelEl } = {}) {
   if (banner._unbind) banner._unbind();
   banner.textContent = '';
@@ -84,23 +86,20 @@ export function bindConnBanner(conn, banner, { onlineLabelEl } = {}) {
   let status = { state: 'connecting' };
   const paint = () => {
     const s = status.state;
+    const offline = navigator.onLine === false;
     banner.dataset.state = s;
     banner.hidden = s === 'online' || s === 'idle' || s === 'failed';
     btn.hidden = s !== 'waiting';
-    if (s === 'waiting') {
-      const secs = Math.max(0, Math.ceil((status.retryAt - Date.now()) / 1000));
-      setText(label, navigator.onLine === false ? t('conn_offline_reconnecting', { s: secs }) : t('conn_reconnecting', { s: secs }));
-    } else if (s === 'connecting') {
-      setText(label, t('conn_connecting'));
-    }
+    // Tries come every few seconds at most (conn.js): one steady sentence, no countdown to flicker.
+    if (s === 'connecting') setText(label, t('conn_connecting'));
+    else if (s === 'reconnecting' || s === 'waiting') setText(label, t(offline ? 'conn_offline_lost' : 'conn_lost'));
     if (onlineLabelEl) {
       onlineLabelEl.dataset.state = s;
       setText(onlineLabelEl, s === 'online' ? t('conn_online') : s === 'connecting' ? t('conn_connecting') : t('conn_offline'));
     }
   };
   conn.on('status', (st) => { if (live) { status = st; paint(); } });
-  const iv = setInterval(() => { if (status.state === 'waiting') paint(); }, 500);
-  banner._unbind = () => { live = false; clearInterval(iv); };
+  banner._unbind = () => { live = false; };
   paint();
 }
 

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS4
+ * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "room.h"
+#include "snapshot.h"
+#include "test.h"
+
+static struct room *new_room(unsigned votes_per_phase)
+{
+    struct jam_config c = {0};
+    strcpy(c.code, "123456");
+    c.title = "T";
+    c.question = "Q";
+    c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
+    c.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
+    c.agenda[2] = (struct agenda_step){PHASE_DESIGN, 30};
+    c.agenda[3] = (struct agenda_step){PHASE_RESULTS, 0};
+    c.n_agenda = 4;
+    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50};
+    struct room_limits lim = {100, 100};
+    struct room *r = room_new(&c, &lim);
+    struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
+    CHECK(room_apply(r, "1-0", &e, NULL) == NULL);
+    return r;
+}
+
+static unsigned long long seq = 1;
+
+/* Check, reserve, unreserve and apply a message as the server does; returns the error or NULL. */
+static const char *write_msg(struct room *r, int64_t pid, enum role role, struct msg *m,
+                             int64_t at_ms, struct room_result *res)
+{
+    struct event e;
+    const char *err = room_check(r, pid, role, m, &e);
+    if (err)
+        return err;
+    e.at_ms = at_ms;
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    err = room_apply(r, id, &e, res);
+    event_clear(&e);
+    return err;
+}
+
+static int64_t join(struct room *r, enum role role, const char *nick)
+{
+    struct msg m = {.type = MSG_JOIN, .as = role, .nickname = (char *)nick};
+    struct event e;
+    CHECK(room_check_join(r, &m, &e) == NULL);
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    CHECK(room_apply(r, id, &e, NULL) == NULL);
+    int64_t pid = e.pid;
+    event_clear(&e);
+    return pid;
+}
+
+static struct msg mk(enum msg_type t, const char *op)
+{
+    struct msg m = {.type = t};
+    snprintf(m.op, sizeof m.op, "%s", op);
+    return m;
+}
+
+/* A room with every kind of state: items, hidden, votes across phases, ops, modlog, anonymous. */
+static struct room *busy_room(void)
+{
+    struct room *r = new_room(3);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, NULL);
+    struct msg m = mk(MSG_START, "s");
+    write_msg(r, mod, ROLE_MODERATOR, &m, 1000, NULL);
+    for (int i = 0; i < 4; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = "A problem \u00e9";
+        write_msg(r, i % 2 ? a : b, ROLE_CITIZEN, &p, 1000, NULL);
+    }
+    for (int i = 1; i <= 3; i++) {
+        struct msg v = mk(MSG_VOTE, "");
+        snprintf(v.op, sizeof v.op, "v%d", i);
+        v.item = 5 - i;
+        write_msg(r, a, ROLE_CITIZEN, &v, 1000, NULL);
+        write_msg(r, b, ROLE_CITIZEN, &v, 1000, NULL);
+    }
+    struct msg h = mk(MSG_HIDE, "h");
+    h.item = 2;
+    h.reason = "spam";
+    write_msg(r, mod, ROLE_MODERATOR, &h, 1500, NULL);
+    struct msg pause = mk(MSG_PAUSE, "pz");
+    write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
+    return r;
+}
+
+TEST(snapshot_round_trip_is_exact)
+{
+    struct room *r = busy_room();
+    unsigned char *a, *b;
+    size_t alen, blen;
+    snapshot_encode(r, true, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        snapshot_encode(copy, true, &b, &blen);
+        CHECK_EQ_INT(blen, alen);
+        CHECK(blen == alen && memcmp(a, b, alen) == 0);
+        free(b);
+        /* Derived state is rebuilt, not stored. */
+        uint32_t t1[8], t2[8];
+        size_t n1 = room_top(r, KIND_PROBLEM, 8, t1), n2 = room_top(copy, KIND_PROBLEM, 8, t2);
+        CHECK_EQ_INT(n1, n2);
+        CHECK(memcmp(t1, t2, n1 * sizeof *t1) == 0);
+        CHECK_EQ_INT(copy->total_votes, r->total_votes);
+        CHECK(room_op_done(copy, 2, "v1") != NULL);
+        CHECK_EQ_INT(copy->clock.state, CLOCK_PAUSED);
+        /* The copy goes on exactly like the original. */
+        struct msg resume = mk(MSG_RESUME, "rs");
+        CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        room_free(copy);
+    }
+    free(a);
+    room_free(r);
+}
+
+/* The chain survives a snapshot: restored, then the same tail, it equals the original's. */
+TEST(snapshot_keeps_the_event_chain)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK(copy->chain.n == r->chain.n && strcmp(copy->chain.id, r->chain.id) == 0);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->n_modlog, r->n_modlog);
+        for (size_t i = 0; i < r->n_modlog && i < copy->n_modlog; i++)
+            CHECK(memcmp(copy->modlog[i].chain, r->modlog[i].chain, ROOM_CHAIN_BYTES) == 0);
+        struct msg resume = mk(MSG_RESUME, "rs");
+        unsigned long long at = seq;
+        CHECK(write_msg(r, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        seq = at; /* the same stream id for the copy */
+        CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
+        CHECK(memcmp(copy->chain.head, r->chain.head, ROOM_CHAIN_BYTES) == 0);
+        CHECK_EQ_INT(copy->chain.n, r->chain.n);
+        room_free(copy);
+    }
+    free(a);
+    room_free(r);
+}
+
+TEST(snapshot_decode_rejects_every_truncation_and_garbage)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    int accepted = 0;
+    for (size_t n = 0; n < alen; n++) {
+        struct room *x = snapshot_decode(a, n, &lim);
+        accepted += x != NULL;
+        room_free(x);
+    }
+    CHECK_EQ_INT(accepted, 0);
+    unsigned char junk[256];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 37 + 11);
+    memcpy(junk, "CJS4", 4);
+    CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
+    free(a);
+    room_free(r);
+}
+
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS4 (CJS2
+ * plus a removed flag per participant, the removal's pid and hide_posts per log line, and the
+ * event chain). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
+ * changes every jam's digest. */
+#define BUSY_ROOM_SHA256 "3c7e38e5a22903d94186d92ffce79e25a13fb0488cbb443714d4e99df23cbac2"
+
+TEST(snapshot_bytes_are_cjs4)
+{
+    struct room *r = busy_room();
+    unsigned char *a;
+    size_t alen;
+    char hex[65];
+    snapshot_encode(r, true, &a, &alen);
+    CHECK(alen > 4 && memcmp(a, "CJS4", 4) == 0);
+    auth_sha256_hex(a, alen, hex);
+    CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
+    free(a);
+    room_free(r);
+}
+
+/* Recovery stores the cheaper non-canonical encoding; decoding it must give the very state whose
+ * canonical bytes the digest hashes, ops and votes included. */
+TEST(snapshot_non_canonical_decodes_to_the_same_state)
+{
+    struct room *r = busy_room();
+    unsigned char *a, *b, *c;
+    size_t alen, blen, clen;
+    struct room_limits lim = {100, 100};
+    snapshot_encode(r, true, &a, &alen);
+    snapshot_encode(r, false, &b, &blen);
+    CHECK_EQ_INT(blen, alen);
+    struct room *copy = snapshot_decode(b, blen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        snapshot_encode(copy, true, &c, &clen);
+        CHECK(clen == alen && memcmp(a, c, alen) == 0);
+        free(c);
+        size_t n_ops = 0;
+        const struct room_op *o;
+        for (size_t pos = 0; (o = room_op_next(r, &pos)) != NULL; n_ops++) {
+            const struct op_done *d = room_op_done(copy, o->pid, o->op);
+            CHECK(d != NULL);
+            if (d) {
+                CHECK_EQ_STR(d->event_id, o->done.event_id);
+                CHECK_EQ_INT(d->item, o->done.item);
+                CHECK_EQ_INT(d->has_budget, o->done.has_budget);
+                CHECK_EQ_INT(d->budget_left, o->done.budget_left);
+            }
+        }
+        CHECK_EQ_INT(n_ops, 13); /* s, p0-p3, v1-v3 of each citizen, h, pz */
+        for (size_t i = 0; i < r->n_participants; i++) {
+            const struct participant *p = r->participants[i];
+            for (size_t v = 0; v < p->n_voted; v++) {
+                int x = -1, y = -2;
+                CHECK(room_vote_index(r, p->pid, p->voted[v], &x));
+                CHECK(room_vote_index(copy, p->pid, p->voted[v], &y));
+                CHECK_EQ_INT(y, x);
+            }
+        }
+        room_free(copy);
+    }
+    free(a);
+    free(b);
+    room_free(r);
+}
+
+/* A removal survives a snapshot: the participant stays removed, the log keeps whom and why. */
+TEST(snapshot_keeps_removals)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg rm = {.type = MSG_REMOVE, .pid = a, .hide_posts = true, .reason = "spam"};
+    strcpy(rm.op, "r1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 5000, NULL) == NULL);
+    unsigned char *buf;
+    size_t len;
+    snapshot_encode(r, false, &buf, &len);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(buf, len, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK(room_participant(copy, a)->removed);
+        CHECK(!room_participant(copy, mod)->removed);
+        CHECK_EQ_INT(copy->n_modlog, 1);
+        CHECK_EQ_INT(copy->modlog[0].pid, a);
+        CHECK(copy->modlog[0].hide_posts);
+        CHECK_EQ_STR(copy->modlog[0].reason, "spam");
+    }
+    memcpy(buf, "CJS2", 4); /* the format before removals: refused, so the stream is replayed */
+    CHECK(snapshot_decode(buf, len, &lim) == NULL);
+    free(buf);
+    room_free(copy);
+    room_free(r);
+}
+
+int main(void)
+{
+    RUN(snapshot_round_trip_is_exact);
+    RUN(snapshot_bytes_are_cjs4);
+    RUN(snapshot_non_canonical_decodes_to_the_same_state);
+    RUN(snapshot_keeps_removals);
+    RUN(snapshot_decode_rejects_every_truncation_and_garbage);
+    RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
+    return test_done();
+}
