@@ -158,7 +158,7 @@ struct room {
     struct participant **participants; /* owned */
     size_t n_participants, cap_participants;
     uint32_t n_citizens; /* participants who joined as citizens (stats: not moderators) */
-    int64_t next_pid; /* next pid to hand out (covers joins in flight) */
+    int64_t next_pid;    /* next pid to hand out (covers joins in flight) */
 
     struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
     struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
