@@ -163,7 +163,8 @@ async function openScreen(base, code, width, height) {
 }
 
 async function main() {
-  const base = await startCojam(['--public-url', PUBLIC]);
+  // The pages under test are on the loopback base, not on --public-url: allow their origin too.
+  const base = await startCojam(['--public-url', PUBLIC], [new URL(PUBLIC).origin]);
   console.log('# server at', base, 'public url', PUBLIC);
   browser = await launchChromium();
   fs.mkdirSync(shots, { recursive: true });
