@@ -116,7 +116,7 @@ function measure() {
       bad.push(`${name} is cut: content ${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight}`);
     }
   };
-  const must = ['#s-title', '#s-question', '#s-phase', '#s-clock', '#s-join-at', '#s-code', '#s-qr', '#s-rank-title'];
+  const must = ['#s-title', '#s-question', '#s-phase', '#s-clock', '#s-join-at', '#s-code', '#s-qr', '#s-rank-title', '#s-chain'];
   for (const k of ['participants', 'online', 'items', 'votes']) must.push('#s-' + k, `#s-${k} + dt`);
   if (document.body.dataset.clock === 'paused') must.push('#s-paused');
   const rects = {};
@@ -128,7 +128,7 @@ function measure() {
   }
   const overlap = (a, b) => a && b && a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
   const pairs = [['#s-qr', '#s-code'], ['#s-qr', '#s-participants'], ['#s-qr', '#s-votes + dt'], ['#s-qr', '#s-join-at'],
-    ['#s-question', '#s-clock'], ['#s-question', '#s-code'], ['#s-qr', '#s-rank-title'], ['#s-code', '#s-rank-title']];
+    ['#s-question', '#s-clock'], ['#s-question', '#s-code'], ['#s-qr', '#s-rank-title'], ['#s-code', '#s-rank-title'], ['#s-rank-title', '#s-chain']];
   for (const [a, b] of pairs) if (overlap(rects[a], rects[b])) bad.push(`${a} overlaps ${b}`);
   const qr = document.querySelector('#s-qr');
   if (rects['#s-qr'] && rects['#s-qr'].width < 120) bad.push(`the QR code is only ${Math.round(rects['#s-qr'].width)} px wide`);
@@ -228,6 +228,8 @@ async function main() {
       assert(m.bad.length === 0, m.bad.join('; '));
       const phone = await ctx.newPage();
       phone.setDefaultTimeout(T);
+      const phoneErrors = [];
+      phone.on('pageerror', (e) => phoneErrors.push(e.message));
       await phone.goto(`${base}/#${jam.code}`);
       await phone.fill('#join-nick', 'Ben');
       await phone.click('#join-btn');
@@ -246,6 +248,7 @@ async function main() {
       console.log(`# phone: idea at ${Math.round(y.idea)} px, its refinement at ${Math.round(y.ref)} px; sections ${y.sections}`);
       assert(y.ref - y.idea < 400, `the refinement is ${Math.round(y.ref - y.idea)} px below its idea`);
       assert(!y.sections.includes('refinement'), 'no separate list of refinements');
+      assert(phoneErrors.length === 0, 'phone page errors: ' + phoneErrors.join('; '));
     } finally {
       await s.ctx.close();
       await ctx.close();

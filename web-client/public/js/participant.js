@@ -464,7 +464,7 @@ function renderChildren(li, idea, byParent, kind) {
   }
   const votable = state.canWrite && state.rules.vote.includes(kind);
   renderKeyed(ol, kids, (it) => it.id, createItem, (kli, it, i) => {
-    updateItem(kli, it, i, { votable });
+    updateItem(kli, it, i, i, { votable }); // never held: shown at its place
     show(kli.querySelector('.item-parent'), false); // it stands under its parent
   });
   show(ol, kids.length > 0);
