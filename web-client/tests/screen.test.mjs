@@ -8,8 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
-import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup } from './servers.mjs';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, client } from './servers.mjs';
 
 const PUBLIC = 'https://jam.example.org/hall'; // not the address the pages are opened on
 const SIZES = [[1920, 1080], [1280, 800], [1024, 768], [1080, 1920]];
@@ -42,34 +41,6 @@ const watchdog = setTimeout(async () => {
   cleanup();
   process.exit(1);
 }, 150000);
-
-// A protocol client (moderator or citizen) in Node: join, then writes that resolve on their ack.
-async function client(base, join) {
-  const ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws', 'cojam.v1');
-  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
-  const waiting = new Map();
-  let seq = 0, welcome;
-  const welcomed = new Promise((res, rej) => {
-    ws.on('message', (d) => {
-      const m = JSON.parse(d.toString());
-      if (m.type === 'welcome') { welcome = m; res(m); }
-      if (m.type === 'error' && !m.op) rej(new Error('join: ' + m.code));
-      if ((m.type === 'ack' || m.type === 'error') && waiting.has(m.op)) { waiting.get(m.op)(m); waiting.delete(m.op); }
-    });
-  });
-  ws.send(JSON.stringify({ type: 'join', ...join }));
-  await welcomed;
-  return {
-    welcome,
-    close: () => ws.close(),
-    async write(msg) {
-      const op = `w${++seq}`;
-      const r = await new Promise((res) => { waiting.set(op, res); ws.send(JSON.stringify({ ...msg, op })); });
-      if (r.type !== 'ack') throw new Error(`${JSON.stringify(msg)} -> ${r.code}`);
-      return r;
-    },
-  };
-}
 
 async function createJam(base, question, agenda) {
   const r = await fetch(base + '/api/jams', {

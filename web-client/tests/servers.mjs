@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, '../..');
@@ -109,4 +110,32 @@ export function cleanup() {
   }
   setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
   for (const tmp of tmps) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
+}
+
+// A protocol client (moderator or citizen) in Node: join, then writes that resolve on their ack.
+export async function client(base, join) {
+  const ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws', 'cojam.v1');
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  const waiting = new Map();
+  let seq = 0, welcome;
+  const welcomed = new Promise((res, rej) => {
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.type === 'welcome') { welcome = m; res(m); }
+      if (m.type === 'error' && !m.op) rej(new Error('join: ' + m.code));
+      if ((m.type === 'ack' || m.type === 'error') && waiting.has(m.op)) { waiting.get(m.op)(m); waiting.delete(m.op); }
+    });
+  });
+  ws.send(JSON.stringify({ type: 'join', ...join }));
+  await welcomed;
+  return {
+    welcome,
+    close: () => ws.close(),
+    async write(msg) {
+      const op = `w${++seq}`;
+      const r = await new Promise((res) => { waiting.set(op, res); ws.send(JSON.stringify({ ...msg, op })); });
+      if (r.type !== 'ack') throw new Error(`${JSON.stringify(msg)} -> ${r.code}`);
+      return r;
+    },
+  };
 }
