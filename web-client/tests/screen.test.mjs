@@ -87,7 +87,8 @@ function measure() {
       bad.push(`${name} is cut: content ${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight}`);
     }
   };
-  const must = ['#s-title', '#s-question', '#s-phase', '#s-clock', '#s-join-at', '#s-code', '#s-qr', '#s-rank-title', '#s-chain'];
+  const over = document.body.dataset.over === 'true'; // the results: no clock
+  const must = ['#s-title', '#s-question', '#s-phase', ...(over ? [] : ['#s-clock']), '#s-join-at', '#s-code', '#s-qr', '#s-rank-title', '#s-chain'];
   for (const k of ['participants', 'online', 'items', 'votes']) must.push('#s-' + k, `#s-${k} + dt`);
   if (document.body.dataset.clock === 'paused') must.push('#s-paused');
   const rects = {};
@@ -223,6 +224,71 @@ async function main() {
     } finally {
       await s.ctx.close();
       await ctx.close();
+      mod.close();
+      ana.close();
+    }
+  });
+
+  await test('results: the screen and a phone show the final ranking with the lineage, pledges counted, no clock', async () => {
+    const agenda = ['ideate', 'design', 'diffuse'].map((phase) => ({ phase, duration_s: 600 })).concat([{ phase: 'results', duration_s: 0 }]);
+    const jam = await createJam(base, 'How do we keep our streets cool?', agenda);
+    const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
+    const ana = await client(base, { code: jam.code, as: 'citizen', nickname: 'Ana' });
+    await mod.write({ type: 'start' });
+    const trees = (await ana.write({ type: 'post', kind: 'idea', text: 'Plant trees at every bus stop' })).item;
+    await ana.write({ type: 'post', kind: 'idea', text: 'Water fountains in the squares' });
+    await ana.write({ type: 'vote', item: trees });
+    await mod.write({ type: 'set_phase', phase: 'design' });
+    const ref = (await ana.write({ type: 'post', kind: 'refinement', text: 'Start with the ten busiest stops', parent: trees })).item;
+    await mod.write({ type: 'set_phase', phase: 'diffuse' });
+    const pledge = (await ana.write({ type: 'post', kind: 'pledge', text: 'I water two trees', parent: trees })).item;
+    await mod.write({ type: 'post', kind: 'pledge', text: 'The city pays the trees', parent: trees });
+    await mod.write({ type: 'set_phase', phase: 'results' });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const phoneCtx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    try {
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(T);
+      await page.goto(`${base}/screen.html#${jam.code}`);
+      await until(async () => (await page.textContent('#s-rank-title')) === 'Final ranking: Ideas', 'the final ranking on the screen');
+      await until(() => page.evaluate(() => !!document.querySelector('#s-qr').dataset.qrText), 'the QR code drawn');
+      await page.waitForTimeout(900);
+      const row = `#s-list > li[data-key="${trees}"]`;
+      const v = await page.evaluate((sel) => ({
+        clock: document.querySelector('#s-clock').textContent, clockShown: document.querySelector('#s-clock').offsetParent !== null,
+        kids: document.querySelector(sel + ' .s-kids').textContent, sub: document.querySelector(sel + ' .s-sub').textContent,
+      }), row);
+      await page.screenshot({ path: path.join(shots, 'screen-results.png') });
+      const m = await page.evaluate(measure);
+      assert(m.bad.length === 0, m.bad.join('; '));
+      assert(v.clock === '' && !v.clockShown, `a clock in the results: ${JSON.stringify(v.clock)} shown ${v.clockShown}`);
+      assert(v.kids.includes('ten busiest stops'), 'the refinement under its idea: ' + v.kids);
+      assert(v.sub.includes('2 pledges'), 'the pledges counted: ' + v.sub);
+      const phone = await phoneCtx.newPage();
+      phone.setDefaultTimeout(T);
+      const errors = [];
+      phone.on('pageerror', (e) => errors.push(e.message));
+      await phone.goto(`${base}/#${jam.code}`);
+      await phone.fill('#join-nick', 'Ben');
+      await phone.click('#join-btn');
+      await phone.waitForSelector('#jam-view:visible');
+      await phone.click('#tab-rank');
+      const sel = (r) => `#rank-lists li[data-key="${trees}"] .item-children li[data-key="${r}"]`;
+      await phone.waitForSelector(sel(ref));
+      await phone.waitForSelector(sel(pledge));
+      const p = await phone.evaluate((pl) => ({
+        sections: Array.from(document.querySelectorAll('#rank-lists > section'), (x) => x.dataset.kind),
+        clock: document.querySelector('#clock') ? document.querySelector('#clock').textContent : '',
+        pledgeRank: document.querySelector(pl + ' .item-rank').textContent,
+      }), sel(pledge));
+      await phone.screenshot({ path: path.join(shots, 'participant-results.png') });
+      assert(JSON.stringify(p.sections) === '["idea"]', 'the phone lists ' + p.sections);
+      assert(p.clock === '', 'a clock on the phone: ' + p.clock);
+      assert(p.pledgeRank === '#1', 'the best pledge is #1 among the pledges, not after the refinement: ' + p.pledgeRank);
+      assert(errors.length === 0, 'phone page errors: ' + errors.join('; '));
+    } finally {
+      await ctx.close();
+      await phoneCtx.close();
       mod.close();
       ana.close();
     }

@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, sho
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKind, childrenByParent } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent } from './ui.js';
 
 applyStrings(t);
 
@@ -446,15 +446,15 @@ function listKinds() {
   return KINDS.filter((k) => set.has(k));
 }
 
-// Design and diffuse: refinements and pledges are listed under their idea (see renderChildren), not
-// in a section of their own far below the ideas.
+// Design, diffuse and the results: refinements and pledges are listed under their idea (see
+// renderChildren), not in a section of their own far below the ideas.
 function rankKinds() {
-  const child = lineageKind(state);
-  return listKinds().filter((k) => k !== child);
+  const children = lineageKinds(state);
+  return listKinds().filter((k) => !children.includes(k));
 }
 
 // The idea's refinements or pledges, best first, in a list inside its row (with their own votes).
-function renderChildren(li, idea, byParent, kind) {
+function renderChildren(li, idea, byParent) {
   let ol = li.querySelector(':scope > .item-children');
   const kids = (byParent && byParent.get(idea.id)) || [];
   if (!ol) {
@@ -462,9 +462,12 @@ function renderChildren(li, idea, byParent, kind) {
     ol = h('ol', { class: 'item-list item-children' });
     li.append(ol);
   }
-  const votable = state.canWrite && state.rules.vote.includes(kind);
-  renderKeyed(ol, kids, (it) => it.id, createItem, (kli, it, i) => {
-    updateItem(kli, it, i, i, { votable }); // never held: shown at its place
+  const place = new Map(); // its place among the idea's children of its kind
+  const count = {};
+  for (const it of kids) { place.set(it.id, count[it.kind] || 0); count[it.kind] = (count[it.kind] || 0) + 1; }
+  renderKeyed(ol, kids, (it) => it.id, createItem, (kli, it) => {
+    const votable = state.canWrite && state.rules.vote.includes(it.kind);
+    updateItem(kli, it, place.get(it.id), place.get(it.id), { votable }); // never held: shown at its place
     show(kli.querySelector('.item-parent'), false); // it stands under its parent
   });
   show(ol, kids.length > 0);
@@ -472,8 +475,7 @@ function renderChildren(li, idea, byParent, kind) {
 
 function renderRank() {
   const kinds = rankKinds();
-  const child = lineageKind(state);
-  const byParent = child ? childrenByParent(state, child) : null;
+  const byParent = lineageByParent(state);
   const container = els.rankLists;
   const sections = new Map();
   for (const sec of Array.from(container.children)) sections.set(sec.dataset.kind, sec);
@@ -505,7 +507,7 @@ function renderRank() {
     const ol = sec.querySelector('ol');
     flipList(ol, () => renderKeyed(ol, shown, (it) => it.id, createItem, (li, it, at) => {
       updateItem(li, it, place.get(it.id), at, { votable });
-      renderChildren(li, it, kind === 'idea' ? byParent : null, child);
+      renderChildren(li, it, kind === 'idea' ? byParent : null);
     }), MOVE_MS);
     show(sec.querySelector('.kind-empty'), all.length === 0);
     show(sec.querySelector('.more'), all.length > limit);

@@ -10,7 +10,7 @@ import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
 import { ticker } from './countdown.js';
 import { drawQR } from './qr.js';
-import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, lineageKind, childrenByParent } from './ui.js';
+import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
 
 applyStrings(t);
 // Rows rendered at most; fewer are shown when fewer fit whole (a tall portrait screen fits ten).
@@ -168,7 +168,10 @@ function updateItem(li, it, i, maxVotes, kids) {
   setText(li.querySelector('.s-pos'), String(i + 1));
   setText(li.querySelector('.s-text'), it.text || '');
   const pl = parentLine(state, it);
-  setText(li.querySelector('.s-sub'), [authorText(it), pl].filter(Boolean).join(' · '));
+  // Once the jam is over an idea says how many pledges back it (they may not all be listed).
+  const pledges = isOver(state) && it.kind === 'idea' ? (kids || []).filter((k) => k.kind === 'pledge').length : 0;
+  const pledgeText = pledges ? t(pledges === 1 ? 'res_pledges_1' : 'res_pledges_n', { n: pledges }) : null;
+  setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText].filter(Boolean).join(' · '));
   const v = it.votes || 0;
   const vEl = li.querySelector('.s-vcount');
   if (vEl.textContent !== String(v)) {
@@ -187,8 +190,7 @@ function renderList(kind) {
   const list = $('#s-list');
   const items = state.rankedItems(kind).slice(0, TOP_N);
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
-  const kidKind = kind === 'idea' ? lineageKind(state) : null;
-  const kids = kidKind ? childrenByParent(state, kidKind) : new Map();
+  const kids = kind === 'idea' ? lineageByParent(state) : new Map();
   const added = flipList(list, () => {
     renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes, kids.get(it.id)));
     clipRows();
@@ -212,6 +214,7 @@ function render() {
   setText($('#s-phase'), phaseTitle(state));
   setText($('#s-phase-of'), phaseOf(state));
   document.body.dataset.clock = state.clockState;
+  document.body.dataset.over = isOver(state) ? 'true' : 'false';
   show($('#s-paused'), state.clockState === 'paused');
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#s-' + k), String(s[k] ?? 0));
@@ -219,7 +222,7 @@ function render() {
   setText($('#s-chain'), s.chain ? `#${s.events} ${s.chain.slice(0, 16)}` : '');
   $('#s-chain').title = s.chain || '';
   const kind = screenKind();
-  setText($('#s-rank-title'), t('screen_top', { kinds: t('kinds_' + kind) }));
+  setText($('#s-rank-title'), t(isOver(state) ? 'screen_final' : 'screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
   sizeQR(); // the header may have grown (a "Paused" line): the QR code's box with it
 }

@@ -189,6 +189,7 @@ const en = {
   screen_items: 'contributions',
   screen_votes: 'votes',
   screen_top: 'Top {kinds}',
+  screen_final: 'Final ranking: {kinds}',
   screen_waiting: 'Contributions will appear here.',
   screen_bad_link: 'This screen link is incomplete: it must end with #<code>.',
 
