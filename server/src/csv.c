@@ -53,8 +53,9 @@ void csv_text(struct csv *c, const char *s)
 void csv_int(struct csv *c, long long v)
 {
     char num[24];
+    int n = snprintf(num, sizeof num, "%lld", v);
     separate(c);
-    put(c, num, (size_t)snprintf(num, sizeof num, "%lld", v));
+    put(c, num, (size_t)n);
 }
 
 void csv_end_row(struct csv *c)
