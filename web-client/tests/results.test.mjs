@@ -3,13 +3,14 @@
 // problem, refinements and pledges under their idea, pledges counted), the process record (the
 // agenda as run with the pause and the extension, participation, the moderation log with its
 // reasons, the chain head the server publishes), fits a phone without sideways scrolling, prints
-// without its buttons, and downloads the CSV and JSON exports with the moderator secret.
+// without its buttons, and downloads the CSV and JSON exports with the moderator secret. And the
+// phone's Mine tab (point 3): what became of each of my contributions, live.
 // Run: cd web-client/tests && npm ci && node results.test.mjs   (env: COJAMD, SCREENSHOT_DIR)
 // Prints TAP lines and ends with "# N passed, N failed"; saves results.png.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { shots, ADMIN, T, procs, startCojam, launchChromium, cleanup, client } from './servers.mjs';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, client } from './servers.mjs';
 
 let browser = null;
 let passed = 0, failed = 0, n = 0;
@@ -184,6 +185,67 @@ async function main() {
       assert(s.errors.length === 0, s.errors.join('; '));
     } finally {
       await s.ctx.close();
+    }
+  });
+
+  await test('Mine: each of my contributions says, live, what became of it (built on, pledges, hidden with the reason)', async () => {
+    const r = await fetch(base + '/api/jams', {
+      method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Mine', question: 'How do we keep our streets cool?', agenda: AGENDA }),
+    });
+    const j = await r.json();
+    const mod = await client(base, { code: j.code, as: 'moderator', nickname: 'Mod', secret: j.moderator_secret });
+    const ben = await client(base, { code: j.code, as: 'citizen', nickname: 'Ben' });
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+    try {
+      await mod.write({ type: 'start' });
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(T);
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${base}/#${j.code}`);
+      await page.fill('#join-nick', 'Ana');
+      await page.click('#join-btn');
+      await page.waitForSelector('#jam-view:visible');
+      const mine = [];
+      const post = async (text) => {
+        await page.fill('#post-text', text);
+        await page.click('#post-btn');
+        await until(async () => (await page.getAttribute('#post-status', 'data-kind')) === 'ok', 'post acknowledged');
+        mine.push(await until(() => page.evaluate((t) => {
+          for (const it of window.cojam.state.items.values()) if (it.text === t) return it.id;
+          return null;
+        }, text), 'the item id of ' + text));
+      };
+      await post('Bus stops have no shade');
+      await post('Hot playgrounds');
+      await mod.write({ type: 'hide', item: mine[1], reason: 'a duplicate of #1' });
+      await mod.write({ type: 'set_phase', phase: 'ideate' });
+      await ben.write({ type: 'post', kind: 'idea', text: 'Trees at the stops', parent: mine[0] });
+      await until(async () => (await page.textContent('#post-title')) !== '', 'the ideate form');
+      await post('Water fountains in every square');
+      await page.click('#tab-mine');
+      const line = (id, cls) => page.evaluate(([i, c]) => {
+        const el = document.querySelector(`#mine-list li[data-key="${i}"] .${c}`);
+        return el && !el.hidden ? el.textContent : null;
+      }, [id, cls]);
+      await until(async () => (await line(mine[0], 'item-outcome')) === 'built on by 1 idea', 'built on by 1 idea');
+      await until(async () => (await line(mine[1], 'item-meta')) === 'Hidden by a moderator: a duplicate of #1', 'the hide with its reason');
+      await ben.write({ type: 'post', kind: 'idea', text: 'Awnings', parent: mine[0] });
+      await until(async () => (await line(mine[0], 'item-outcome')) === 'built on by 2 ideas', 'live: built on by 2 ideas');
+      await mod.write({ type: 'set_phase', phase: 'design' });
+      await ben.write({ type: 'post', kind: 'refinement', text: 'Drinking water too', parent: mine[2] });
+      await mod.write({ type: 'set_phase', phase: 'diffuse' });
+      await ben.write({ type: 'post', kind: 'pledge', text: 'I clean one', parent: mine[2] });
+      await until(async () => (await line(mine[2], 'item-outcome')) === 'built on by 1 refinement · supported by 1 pledge', 'refinement and pledge counted');
+      const meta = await line(mine[0], 'item-meta');
+      assert(meta.includes('rank 1 of 1 problems'), 'its rank: ' + meta);
+      await page.screenshot({ path: path.join(shots, 'participant-mine.png') });
+      assert(errors.length === 0, errors.join('; '));
+    } finally {
+      await ctx.close();
+      mod.close();
+      ben.close();
     }
   });
 }

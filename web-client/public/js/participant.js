@@ -514,27 +514,76 @@ function renderRank() {
   });
 }
 
+// The Mine tab says why a moderator hid one of my items: the reasons are in the public moderation
+// log (GET /api/jams/<code>/log), read again whenever the set of my hidden items changes.
+let hiddenReasons = new Map(); // item id -> reason ('' when none was given)
+let reasonsFor = '';           // the hidden ids (joined) the reasons were read for
+
+function loadReasons(hiddenIds) {
+  const key = hiddenIds.join(',');
+  if (key === reasonsFor || !code) return;
+  reasonsFor = key;
+  fetch(`/api/jams/${encodeURIComponent(code)}/log`, { headers: { Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+    .then((log) => {
+      hiddenReasons = new Map();
+      for (const e of log) {
+        if (e.action === 'hidden') hiddenReasons.set(e.item, e.reason || '');
+        else if (e.action === 'unhidden') hiddenReasons.delete(e.item);
+      }
+      schedule();
+    })
+    .catch(() => { reasonsFor = ''; }); // read again at the next render
+}
+
+// What became of each of my items: how many visible items of each kind build on it.
+function buildersOf(mine) {
+  const ids = new Set(mine.map((it) => it.id));
+  const by = new Map();
+  for (const o of state.items.values()) {
+    if (o.hidden || !o.parent || !ids.has(o.parent)) continue;
+    const n = by.get(o.parent) || {};
+    n[o.kind] = (n[o.kind] || 0) + 1;
+    by.set(o.parent, n);
+  }
+  return by;
+}
+
+function outcomeText(n) {
+  if (!n) return '';
+  return ['idea', 'refinement', 'pledge'].filter((k) => n[k])
+    .map((k) => t(`mine_${k}s_${n[k] === 1 ? 1 : 'n'}`, { n: n[k] })).join(' · ');
+}
+
 function renderMine() {
   const you = state.you;
   setText(els.youAre, you ? t('you_are', { name: you.nickname || t('anonymous') }) : '');
   const mine = you ? Array.from(you.items).map((id) => state.items.get(id)).filter(Boolean) : [];
   mine.sort((a, b) => b.id - a.id);
   show(els.mineEmpty, mine.length === 0);
+  const hiddenIds = mine.filter((it) => it.hidden).map((it) => it.id);
+  if (hiddenIds.length) loadReasons(hiddenIds);
+  const builders = buildersOf(mine);
   renderKeyed(els.mineList, mine, (it) => it.id, () => h('li', { class: 'item' },
     h('span', { class: 'item-rank' }),
-    h('div', { class: 'item-body' }, h('p', { class: 'item-text' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' })),
+    h('div', { class: 'item-body' }, h('p', { class: 'item-text' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' }),
+      h('p', { class: 'item-outcome' })),
     h('div', { class: 'item-side' }, h('span', { class: 'item-votes' }))),
   (li, it) => {
     const rank = state.rankOf(it.id);
     li.dataset.hidden = it.hidden ? 'true' : 'false';
     setText(li.querySelector('.item-rank'), rank ? t('rank_n', { n: rank }) : '–');
     setText(li.querySelector('.item-text'), it.text || '');
-    setText(li.querySelector('.item-meta'), it.hidden ? t('hidden_item')
+    const reason = hiddenReasons.get(it.id);
+    setText(li.querySelector('.item-meta'), it.hidden ? (reason ? t('mine_hidden_reason', { reason }) : t('hidden_item'))
       : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
     show(li.querySelector('.item-parent'), !!pl);
     setText(li.querySelector('.item-votes'), votesText(it.votes || 0));
+    const outcome = it.hidden ? '' : outcomeText(builders.get(it.id));
+    setText(li.querySelector('.item-outcome'), outcome);
+    show(li.querySelector('.item-outcome'), !!outcome);
   });
 }
 
