@@ -236,24 +236,21 @@ static void after_export_read(struct pending *base, const struct store_result *r
     export_free(base);
 }
 
-/* The admin token, or the jam's moderator secret, as "Authorization: Bearer <it>". */
-static bool moderator_or_admin(const struct hub *h, const struct jam *j, const char *auth)
+/* The admin token, or the jam's moderator secret, as "Authorization: Bearer <it>"; anyone when
+ * the organiser made exports public (--public-exports). */
+static bool may_export(const struct hub *h, const struct jam *j, const char *auth)
 {
     const char *prefix = "Bearer ";
-    if (admin_ok(h, auth))
+    if (h->cfg->public_exports || admin_ok(h, auth))
         return true;
     return strncmp(auth, prefix, strlen(prefix)) == 0 &&
            auth_secret_matches(auth + strlen(prefix), j->room->cfg.secret_sha256);
 }
 
+/* The caller checked may_export(). */
 static void export_jam(struct hub *h, const struct http_request *req, struct jam *j,
                        const struct now *now)
 {
-    if (!moderator_or_admin(h, j, req->auth)) {
-        net_http_reply(h->net, req->id, 401,
-                       view_http_error("unauthorized", "the admin token or the moderator secret"));
-        return;
-    }
     struct export_read *x = xcalloc(1, sizeof *x);
     x->base.done = after_export_read;
     x->base.free = export_free;
@@ -263,21 +260,31 @@ static void export_jam(struct hub *h, const struct http_request *req, struct jam
     export_next(x, now);
 }
 
-/* GET /api/jams/<code>[/log|/digest|/export] */
+/* GET /api/jams/<code>[/log|/digest|/results|/export|/export.csv] */
 static void jam_resource(struct hub *h, const struct http_request *req, const char *code,
                          const char *rest, const struct now *now)
 {
     struct jam *j = hub_find_jam(h, code);
+    bool exporting = strcmp(rest, "/export") == 0 || strcmp(rest, "/export.csv") == 0;
     if (!j)
         net_http_reply(h->net, req->id, 404, view_http_error("no_such_jam", NULL));
+    else if (exporting && !may_export(h, j, req->auth))
+        net_http_reply(h->net, req->id, 401,
+                       view_http_error("unauthorized", "the admin token or the moderator secret"));
     else if (!rest[0])
-        net_http_reply(h->net, req->id, 200, view_summary(j->room, now->wall_ms));
+        net_http_reply(h->net, req->id, 200, view_summary(j->room, now->wall_ms, h->public_url));
     else if (strcmp(rest, "/log") == 0)
         net_http_reply(h->net, req->id, 200, view_modlog(j->room));
     else if (strcmp(rest, "/digest") == 0)
         net_http_reply(h->net, req->id, 200, digest(j));
+    else if (strcmp(rest, "/results") == 0)
+        net_http_reply(h->net, req->id, 200,
+                       view_results(j->room, now->wall_ms, h->cfg->public_exports != 0));
     else if (strcmp(rest, "/export") == 0)
         export_jam(h, req, j, now);
+    else if (strcmp(rest, "/export.csv") == 0)
+        net_http_reply_as(h->net, req->id, 200, "text/csv; charset=utf-8",
+                          view_export_csv(j->room));
     else
         net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
 }

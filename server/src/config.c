@@ -61,6 +61,9 @@ static const struct option_def options[] = {
         "comma-separated origins allowed on /ws, * for any (default: the server's own origin)"),
     STR(public_url, "public-url", "COJAM_PUBLIC_URL", NULL,
         "base URL of the links given to organisers (default: http://<listen>)"),
+    NUM(public_exports, "public-exports", "COJAM_PUBLIC_EXPORTS", "0", 0, 1,
+        "1: anyone may download a jam's exports (JSON and CSV); 0: the admin token or the jam's "
+        "moderator secret is needed"),
     STR(redis_server, "redis-server", "COJAM_REDIS_SERVER", "redis-server",
         "redis-server binary for the embedded default"),
     NUM(tick_ms, "tick-ms", "COJAM_TICK_MS", "50", 5, 1000, "broadcast tick in ms"),

@@ -42,6 +42,7 @@ struct config {
     long max_connections;
     long max_conns_per_address;
     long write_timeout_s;
+    long public_exports; /* 1: GET .../export and .../export.csv need no credentials */
     char *log_level;
 };
 

@@ -114,7 +114,7 @@ void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role)
     j->members = s;
     s->cursor = j->ring.head;
     s->wants_snapshot = WANT_FIRST;
-    if (role != ROLE_SCREEN)
+    if (role == ROLE_CITIZEN)
         room_set_online(j->room, ++j->online);
 }
 
@@ -130,7 +130,7 @@ void jam_detach(struct session *s)
     if (s->next_member)
         s->next_member->prev_member = s->prev_member;
     s->jam = NULL;
-    if (s->role != ROLE_SCREEN)
+    if (s->role == ROLE_CITIZEN)
         room_set_online(j->room, --j->online);
 }
 

@@ -90,7 +90,7 @@ void jam_ring_push(struct jam *j, struct frame *f);
 bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *seq);
 
 /* Make 's' a member as participant 'pid' with 'role', at the ring's head, wanting its first
- * snapshot. "online" counts people, so screens do not count. */
+ * snapshot. "online" counts the citizens in the hall: moderators and screens do not count. */
 void jam_attach(struct jam *j, struct session *s, int64_t pid, enum role role);
 /* Unlink 's' from its jam, if any. */
 void jam_detach(struct session *s);

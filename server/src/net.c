@@ -439,7 +439,8 @@ struct http_req {
     char *body;           /* owned */
     size_t body_len;
     int status;
-    char *reply; /* owned */
+    const char *type; /* the reply's Content-Type, a constant; NULL = application/json */
+    char *reply;      /* owned */
 };
 
 static struct http_req *http_req_of(struct net *n, struct lws *wsi)
@@ -483,7 +484,8 @@ static int http_write_reply(struct lws *wsi, struct http_req *q)
     unsigned char *buf = xmalloc(LWS_PRE + 1024 + len);
     unsigned char *start = buf + LWS_PRE, *ptr = start, *end = buf + LWS_PRE + 1024;
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)q->status, "application/json", len, &ptr, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)q->status,
+                                    q->type ? q->type : "application/json", len, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
         lws_finalize_write_http_header(wsi, start, &ptr, end))
@@ -593,6 +595,11 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
 {
+    net_http_reply_as(n, req_id, status, NULL, body);
+}
+
+void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *type, char *body)
+{
     uint64_t v;
     if (!imap_get(&n->http, req_id, &v)) {
         free(body);
@@ -609,6 +616,7 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
     free(q->reply);
     q->reply = body;
     q->status = status;
+    q->type = type;
     lws_callback_on_writable(wsi);
 }
 

@@ -94,6 +94,8 @@ void net_close(struct session *s);
 /* Reply to an HTTP request. Takes ownership of 'body' (malloc'd). A reply to a request whose
  * client has gone is dropped. */
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body);
+/* The same with another Content-Type than application/json ('type' is a string constant). */
+void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *type, char *body);
 /* Monotonic and wall-clock milliseconds. */
 int64_t net_now_ms(void);
 int64_t net_wall_ms(void);

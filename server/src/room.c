@@ -692,6 +692,8 @@ static const char *apply_join(struct room *r, const struct event *e)
     }
     imap_put(&r->pid_index, (uint64_t)e->pid, r->n_participants);
     r->participants[r->n_participants++] = p;
+    if (p->role == ROLE_CITIZEN)
+        r->n_citizens++;
     if (e->pid >= r->next_pid)
         r->next_pid = e->pid + 1;
     r->delta.stats = true;

@@ -160,7 +160,8 @@ struct room {
     struct imap pid_index;             /* pid -> index into participants */
     struct participant **participants; /* owned */
     size_t n_participants, cap_participants;
-    int64_t next_pid; /* next pid to hand out (covers joins in flight) */
+    uint32_t n_citizens; /* participants who joined as citizens (stats: not moderators) */
+    int64_t next_pid;    /* next pid to hand out (covers joins in flight) */
 
     struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
     struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
@@ -176,7 +177,7 @@ struct room {
     uint32_t pending_joins;
     uint32_t barrier; /* moderator or clock events in flight */
 
-    uint32_t online; /* connected sessions, maintained by the caller */
+    uint32_t online; /* connected citizen sessions, maintained by the caller */
     struct room_delta delta;
     uint32_t *top_cache[KIND__COUNT]; /* owned: last broadcast top list per kind */
     size_t top_n[KIND__COUNT];

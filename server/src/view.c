@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "csv.h"
 #include "room.h"
 #include "words.h"
 
@@ -70,7 +71,7 @@ static json_t *chain_json(const struct room_chain *c)
 static json_t *stats_json(const struct room *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "participants", json_integer((json_int_t)r->n_participants));
+    json_object_set_new(o, "participants", json_integer(r->n_citizens));
     json_object_set_new(o, "online", json_integer(r->online));
     json_object_set_new(o, "items", json_integer(r->n_visible));
     json_object_set_new(o, "votes", json_integer(r->total_votes));
@@ -440,9 +441,12 @@ char *view_words(struct room *r)
     return dump(o);
 }
 
-char *view_summary(const struct room *r, int64_t now_ms)
+char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
 {
     json_t *o = jam_json(r);
+    char url[600];
+    snprintf(url, sizeof url, "%s/#%s", public_url, r->cfg.code);
+    json_object_set_new(o, "join_url", json_string(url));
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r));
     json_object_set_new(o, "event_id", json_string(r->last_id));
@@ -491,6 +495,72 @@ char *view_modlog(const struct room *r)
     return dump(modlog_json(r));
 }
 
+/* Standing votes per item and agenda index (the phase budget each counts against):
+ * out[(item - 1) * n_agenda + index]. */
+static uint32_t *votes_per_phase(const struct room *r)
+{
+    size_t n_agenda = r->cfg.n_agenda;
+    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
+    uint64_t key, index;
+    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
+        uint32_t item = (uint32_t)key;
+        if (item >= 1 && item <= r->n_items && index < n_agenda)
+            per_phase[(item - 1) * n_agenda + index]++;
+    }
+    return per_phase;
+}
+
+static json_t *votes_by_phase_json(const struct room *r, const uint32_t *per_phase, size_t i)
+{
+    size_t n_agenda = r->cfg.n_agenda;
+    json_t *vp = json_object();
+    for (size_t k = 0; k < n_agenda; k++)
+        if (per_phase[i * n_agenda + k])
+            json_object_set_new(vp, phase_name(r->cfg.agenda[k].phase),
+                                json_integer(per_phase[i * n_agenda + k]));
+    return vp;
+}
+
+/* Each visible item's place in the whole ranking of its kind (1 = first), 0 for hidden ones:
+ * out[item - 1]. */
+static uint32_t *ranks_of(const struct room *r)
+{
+    uint32_t *rank = xcalloc(r->n_items + 1, sizeof *rank);
+    uint32_t *ids = xmalloc((r->n_items + 1) * sizeof *ids);
+    for (int k = 0; k < KIND__COUNT; k++) {
+        size_t n = room_top(r, (enum kind)k, r->n_items, ids);
+        for (size_t i = 0; i < n; i++)
+            rank[ids[i] - 1] = (uint32_t)(i + 1);
+    }
+    free(ids);
+    return rank;
+}
+
+/* Why each hidden item is hidden: the reason of the moderation log entry that hid it last (a
+ * hide, or a removal of its author with hide_posts), NULL when none was given: out[item - 1],
+ * borrowed from the log. */
+static const char **hidden_reasons(const struct room *r)
+{
+    const char **why = xcalloc(r->n_items + 1, sizeof *why);
+    for (size_t i = 0; i < r->n_modlog; i++) {
+        const struct mod_entry *m = &r->modlog[i];
+        if ((m->type == EV_HIDDEN || m->type == EV_UNHIDDEN) && m->item >= 1 &&
+            m->item <= (int64_t)r->n_items)
+            why[m->item - 1] = m->type == EV_HIDDEN ? m->reason : NULL;
+        if (m->type == EV_REMOVED && m->hide_posts)
+            for (size_t k = 0; k < r->n_items; k++)
+                if (r->items[k]->author == m->pid)
+                    why[k] = m->reason;
+    }
+    return why;
+}
+
+static const char *author_name(const struct room *r, const struct item *it)
+{
+    const struct participant *a = room_participant(r, it->author);
+    return a && a->nickname ? a->nickname : "anonymous";
+}
+
 char *view_export(const struct room *r, const struct stream_entry *events,
                   const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms)
 {
@@ -500,28 +570,13 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r));
     json_object_set_new(o, "chain", chain_json(&r->chain));
-    /* Standing votes per item and agenda index (the phase budget each counts against). */
-    size_t n_agenda = r->cfg.n_agenda;
-    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
-    uint64_t key, index;
-    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
-        uint32_t item = (uint32_t)key;
-        if (item >= 1 && item <= r->n_items && index < n_agenda)
-            per_phase[(item - 1) * n_agenda + index]++;
-    }
+    uint32_t *per_phase = votes_per_phase(r);
     json_t *items = json_array();
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
         json_t *jo = item_json(r, it, true);
-        const struct participant *a = room_participant(r, it->author);
-        json_object_set_new(jo, "author",
-                            json_string(a && a->nickname ? a->nickname : "anonymous"));
-        json_t *vp = json_object();
-        for (size_t k = 0; k < n_agenda; k++)
-            if (per_phase[i * n_agenda + k])
-                json_object_set_new(vp, phase_name(r->cfg.agenda[k].phase),
-                                    json_integer(per_phase[i * n_agenda + k]));
-        json_object_set_new(jo, "votes_by_phase", vp);
+        json_object_set_new(jo, "author", json_string(author_name(r, it)));
+        json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
         json_array_append_new(items, jo);
     }
     free(per_phase);
@@ -538,6 +593,96 @@ char *view_export(const struct room *r, const struct stream_entry *events,
         json_array_append_new(ev, e);
     }
     json_object_set_new(o, "events", ev);
+    return dump(o);
+}
+
+char *view_export_csv(const struct room *r)
+{
+    struct csv c = {0};
+    static const char *const head[] = {"id", "kind", "role", "parent", "phase", "rank", "votes"};
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+        csv_text(&c, head[i]);
+    for (size_t k = 0; k < r->cfg.n_agenda; k++) {
+        char col[48];
+        snprintf(col, sizeof col, "votes_%zu_%s", k + 1, phase_name(r->cfg.agenda[k].phase));
+        csv_text(&c, col);
+    }
+    static const char *const tail[] = {"author", "by", "hidden", "hidden_reason", "text"};
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+        csv_text(&c, tail[i]);
+    csv_end_row(&c);
+    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r);
+    const char **why = hidden_reasons(r);
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        csv_int(&c, it->id);
+        csv_text(&c, kind_name(it->kind));
+        csv_text(&c, kind_role_name(it->kind));
+        if (it->parent)
+            csv_int(&c, it->parent);
+        else
+            csv_text(&c, NULL);
+        csv_text(&c, phase_name(r->cfg.agenda[it->phase_index].phase));
+        if (rank[i])
+            csv_int(&c, rank[i]);
+        else
+            csv_text(&c, NULL);
+        csv_int(&c, it->votes);
+        for (size_t k = 0; k < r->cfg.n_agenda; k++)
+            csv_int(&c, per_phase[i * r->cfg.n_agenda + k]);
+        csv_text(&c, author_name(r, it));
+        csv_text(&c, role_name(it->by));
+        csv_text(&c, it->hidden ? "yes" : "no");
+        csv_text(&c, it->hidden ? why[i] : NULL);
+        csv_text(&c, it->text);
+        csv_end_row(&c);
+    }
+    free(per_phase);
+    free(rank);
+    free(why);
+    return csv_take(&c);
+}
+
+char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(VIEW_RESULTS_FORMAT));
+    json_object_set_new(o, "jam", jam_json(r));
+    json_object_set_new(o, "clock", clock_json(r, now_ms));
+    bool final = r->clock.state == CLOCK_ENDED ||
+                 (r->clock.index >= 0 && r->clock.index < (int)r->cfg.n_agenda &&
+                  r->cfg.agenda[r->clock.index].phase == PHASE_RESULTS);
+    json_object_set_new(o, "final", json_boolean(final));
+    json_object_set_new(o, "exports_public", json_boolean(exports_public));
+    json_t *st = stats_json(r);
+    uint32_t contributors = 0, voters = 0;
+    for (size_t i = 0; i < r->n_participants; i++) {
+        const struct participant *p = r->participants[i];
+        if (p->role != ROLE_CITIZEN)
+            continue;
+        contributors += p->n_posted > 0;
+        voters += p->n_voted > 0;
+    }
+    json_object_set_new(st, "contributors", json_integer(contributors));
+    json_object_set_new(st, "voters", json_integer(voters));
+    json_object_set_new(o, "stats", st);
+    json_object_set_new(o, "chain", chain_json(&r->chain));
+    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r);
+    json_t *items = json_array();
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        if (it->hidden)
+            continue;
+        json_t *jo = item_json(r, it, false);
+        json_object_set_new(jo, "rank", json_integer(rank[i]));
+        json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
+        json_array_append_new(items, jo);
+    }
+    free(per_phase);
+    free(rank);
+    json_object_set_new(o, "items", items);
+    json_object_set_new(o, "ranking", ranking_json(r, (unsigned)r->n_items));
+    json_object_set_new(o, "moderation", modlog_json(r));
     return dump(o);
 }
 

@@ -52,7 +52,9 @@ char *view_status(bool storage_ok);
 char *view_words(struct room *r);
 
 /* HTTP bodies */
-char *view_summary(const struct room *r, int64_t now_ms);
+/* The public summary of GET /api/jams/<code>; "join_url" is '<public_url>/#<code>', so that a
+ * screen shows the public address even when it was opened on another one. */
+char *view_summary(const struct room *r, int64_t now_ms, const char *public_url);
 char *view_modlog(const struct room *r);
 /* The export of a jam (proto/export.schema.json): its configuration, clock, stats, chain head,
  * every item with its lineage, author ("anonymous" when none) and votes per phase, the moderation
@@ -61,6 +63,17 @@ char *view_modlog(const struct room *r);
 #define VIEW_EXPORT_FORMAT "cojam-export/1"
 char *view_export(const struct room *r, const struct stream_entry *events,
                   const uint8_t (*heads)[ROOM_CHAIN_BYTES], size_t n_events, int64_t now_ms);
+/* The CSV export of GET /api/jams/<code>/export.csv: a header row, then one row per item in id
+ * order (hidden ones too): id, kind, role, parent, phase, rank (its place in its kind's ranking,
+ * empty when hidden), votes, one votes_<n>_<phase> column per agenda step, author ("anonymous"
+ * when none), by, hidden (yes/no), hidden_reason, text. RFC 4180 with the formula guard (csv.h). */
+char *view_export_csv(const struct room *r);
+/* The public results of GET /api/jams/<code>/results: jam, clock, "final" (the jam ended or is
+ * in a results phase), "exports_public", stats with "contributors" and "voters" (citizens who
+ * posted, who hold a vote), the chain head, every visible item with its "rank" and
+ * "votes_by_phase", the whole ranking of every kind, and the moderation log. */
+#define VIEW_RESULTS_FORMAT "cojam-results/1"
+char *view_results(const struct room *r, int64_t now_ms, bool exports_public);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);
 char *view_digest(const char *event_id, uint64_t events, const char *sha256);

@@ -5,28 +5,14 @@
 //      COJAM_URL (use an already running server instead of starting redis + cojamd; for development).
 // Prints TAP lines and ends with "# N passed, N failed". Exit code 0 only if everything passed.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, freePort } from './servers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const webRoot = path.join(repo, 'web-client/public');
-// Screenshots go under build/ (ignored by git) so that a test run leaves the tree clean;
-// `make screenshots` sets SCREENSHOT_DIR to refresh the committed ones the READMEs show.
-const shots = path.resolve(process.env.SCREENSHOT_DIR || path.join(repo, 'build/screenshots'));
-const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
-const ADMIN = 'test-admin';
 const HOSTILE = '<img src=x onerror=window.__xss=1>';
-const T = 10000; // every wait is bounded by this (ms) unless said otherwise
 
-const procs = [];
 let browser = null;
-let tmp = null;
 let passed = 0, failed = 0, n = 0;
 
 function log(...a) { console.log('#', ...a); }
@@ -45,48 +31,6 @@ async function test(name, fn) {
   }
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function start(cmd, args, name) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = [];
-  const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
-  p.stdout.on('data', keep);
-  p.stderr.on('data', keep);
-  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
-  p.tail = () => out.join('').split('\n').slice(-15).join('\n');
-  p.label = name;
-  procs.push(p);
-  return p;
-}
-
-async function until(fn, what, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
-}
-
-async function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500);
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
 
 // A loopback TCP proxy between a page and cojamd that can stop forwarding in both directions without
 // closing either socket ("black hole": a mobile network dropping packets), and later deliver all it
@@ -121,14 +65,6 @@ function blackHoleProxy(targetPort, listenPort = 0) {
   return proxy;
 }
 
-function cleanup() {
-  for (const p of procs) {
-    if (!p.exited) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-  }
-  setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
-  if (tmp) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
-}
-
 const watchdog = setTimeout(async () => {
   console.log('not ok - the whole run took longer than 210 s');
   failed++;
@@ -143,41 +79,13 @@ let proxyPort = 0; // reserved before cojamd starts, so that its Origin can be a
 
 async function main() {
   let base = process.env.COJAM_URL;
-  if (!base) {
-    if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD} (build it with make -C server, or set COJAMD)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-web-'));
-    const rport = await freePort();
-    const redis = start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', tmp, '--daemonize', 'no', '--protected-mode', 'yes'], 'redis');
-    await until(() => redisPing(rport), 'redis-server');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    // The black-hole proxy's page has its own origin: a browser behind it sends that Origin, so the
-    // server allows it beside its own (the default allowlist is --public-url's origin only).
-    proxyPort = await freePort();
-    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
-      '--web-root', webRoot, '--data-dir', tmp, '--allowed-origins', `${base},http://127.0.0.1:${proxyPort}`,
-      '--ring-frames', '8'], 'cojamd'); // a small ring, so that a short absence resumes from the stream
-    try {
-      await until(async () => {
-        if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
-        const r = await fetch(base + '/healthz');
-        return r.ok;
-      }, 'cojamd /healthz');
-    } catch (e) {
-      log('cojamd output:\n' + cojamd.tail());
-      throw e;
-    }
-    void redis;
-  }
+  // A small ring, so that a short absence resumes from the stream. The black-hole proxy's page has
+  // its own origin: a browser behind it sends that Origin, so the server allows it too.
+  proxyPort = await freePort();
+  if (!base) base = await startCojam(['--ring-frames', '8'], [`http://127.0.0.1:${proxyPort}`]);
   log('server at', base);
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic'],
-    timeout: T,
-  });
+  browser = await launchChromium();
   const problems = [];
   async function newPage(name, opts = {}) {
     const ctx = await browser.newContext(opts);
@@ -242,8 +150,8 @@ async function main() {
     await until(async () => (await scr.page.textContent('#s-question')).includes('cool in summer'), 'question on screen');
     const shown = (await scr.page.textContent('#s-code')).replace(/\s/g, '');
     assert(shown === code, `code ${shown} vs ${code}`);
-    const qr = await scr.page.getAttribute('#s-qr', 'data-qr-text');
-    assert(qr && qr.endsWith('/#' + code), 'QR text ' + qr);
+    const qr = await until(() => scr.page.getAttribute('#s-qr', 'data-qr-text'), 'the QR code drawn');
+    assert(qr === links.join, `QR text ${qr} vs the join link ${links.join}`);
   });
   async function joinAs(p, nick) {
     await p.page.goto(local(links.join));

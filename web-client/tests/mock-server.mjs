@@ -33,7 +33,9 @@ function clockNow(j) {
   return c;
 }
 function stats(j) {
-  return { participants: j.participants.size, online: [...j.clients].filter((c) => c.pid).length, items: j.items.length,
+  const citizen = (pid) => j.participants.get(pid).role === 'citizen';
+  return { participants: [...j.participants.keys()].filter(citizen).length,
+    online: [...j.clients].filter((c) => c.pid && citizen(c.pid)).length, items: j.items.length,
     votes: j.items.reduce((a, i) => a + i.votes, 0) };
 }
 function ranking(j, kind) {
@@ -211,7 +213,8 @@ const server = http.createServer((req, res) => {
     const j = jams.get(m[1]);
     if (!j) { res.writeHead(404); return res.end('{}'); }
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    return res.end(JSON.stringify({ code: j.code, title: j.title, question: j.question, agenda: j.agenda, settings: j.settings, clock: clockNow(j), stats: stats(j) }));
+    return res.end(JSON.stringify({ code: j.code, title: j.title, question: j.question, agenda: j.agenda, settings: j.settings,
+      join_url: `http://${req.headers.host}/#${j.code}`, clock: clockNow(j), stats: stats(j), event_id: j.last }));
   }
   let f = path.normalize(path.join(root, url.pathname === '/' ? 'index.html' : url.pathname));
   if (!f.startsWith(root) || !fs.existsSync(f) || fs.statSync(f).isDirectory()) { res.writeHead(404); return res.end('not found'); }

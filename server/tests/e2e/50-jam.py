@@ -181,11 +181,11 @@ async def everyone_joins(srv):
         check_eq(s["you"]["id"], w["you"]["id"], "snapshot you.id")
         check_eq(s["you"]["votes"], [], "snapshot you.votes")
         check_eq(s["you"]["items"], [], "snapshot you.items")
-    await everyone(lambda c: (c.stats or {}).get("participants") == 4, "4 participants")
+    await everyone(lambda c: (c.stats or {}).get("participants") == 3, "3 participants (not Mod)")
     await asyncio.sleep(0.15)
     for c in S.clients():
-        if c.stats.get("online") != 4:
-            later.append("%s: stats.online %r, want 4 (screens are not counted)" % (
+        if c.stats.get("online") != 3:
+            later.append("%s: stats.online %r, want 3 (moderators and screens are not counted)" % (
                 c.name, c.stats.get("online")))
     check(not later, "; ".join(later))
 
@@ -558,7 +558,7 @@ async def models_converge_with_fresh_snapshots(srv):
         check_eq(before, fresh, "%s: model from snapshot + updates vs a fresh snapshot" % c.name)
         total = sum(it.get("votes", 0) for it in fresh["items"].values())
         check_eq((snap["stats"]["items"], snap["stats"]["votes"], snap["stats"]["participants"]),
-                 (len(fresh["items"]), total, 4), "%s: stats" % c.name)
+                 (len(fresh["items"]), total, 3), "%s: stats" % c.name)
     names = list(views)
     for n in names[1:]:
         check_eq(views[n], views[names[0]], "%s and %s converge" % (n, names[0]))

@@ -67,6 +67,12 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
     n->replies[n->n_replies++] = (struct fake_reply){req_id, status, body};
 }
 
+void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *type, char *body)
+{
+    (void)type;
+    net_http_reply(n, req_id, status, body);
+}
+
 int64_t net_now_ms(void)
 {
     return clock_ms;

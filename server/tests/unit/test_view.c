@@ -241,7 +241,7 @@ TEST(snapshot_for_a_citizen)
     room_chain_hex(r->chain.head, head);
     CHECK_EQ_STR(str_of(stats, "chain"), head);
     CHECK_EQ_INT(int_of(stats, "events"), r->chain.n);
-    CHECK_EQ_INT(int_of(stats, "participants"), 3);
+    CHECK_EQ_INT(int_of(stats, "participants"), 2); /* Ana and the anonymous one: not Mo */
     CHECK_EQ_INT(int_of(stats, "online"), 2);
     CHECK_EQ_INT(int_of(stats, "items"), 1);
     CHECK_EQ_INT(int_of(stats, "votes"), 1);
@@ -494,9 +494,12 @@ TEST(errors_match_the_protocol_table)
 TEST(http_bodies)
 {
     struct room *r = busy_room();
-    json_t *j = parse(view_summary(r, 20000));
-    CHECK(has_exactly(j, KEYS("code", "title", "question", "agenda", "settings", "clock", "stats",
-                              "event_id", "chain")));
+    json_t *j = parse(view_summary(r, 20000, "https://jam.example.org"));
+    CHECK(has_exactly(j, KEYS("code", "title", "question", "agenda", "settings", "join_url",
+                              "clock", "stats", "event_id", "chain")));
+    char want[64];
+    snprintf(want, sizeof want, "https://jam.example.org/#%s", r->cfg.code);
+    CHECK_EQ_STR(str_of(j, "join_url"), want);
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
     char head[65];
     room_chain_hex(r->chain.head, head);

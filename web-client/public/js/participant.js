@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, sho
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent } from './ui.js';
 
 applyStrings(t);
 
@@ -446,8 +446,36 @@ function listKinds() {
   return KINDS.filter((k) => set.has(k));
 }
 
+// Design, diffuse and the results: refinements and pledges are listed under their idea (see
+// renderChildren), not in a section of their own far below the ideas.
+function rankKinds() {
+  const children = lineageKinds(state);
+  return listKinds().filter((k) => !children.includes(k));
+}
+
+// The idea's refinements or pledges, best first, in a list inside its row (with their own votes).
+function renderChildren(li, idea, byParent) {
+  let ol = li.querySelector(':scope > .item-children');
+  const kids = (byParent && byParent.get(idea.id)) || [];
+  if (!ol) {
+    if (!kids.length) return;
+    ol = h('ol', { class: 'item-list item-children' });
+    li.append(ol);
+  }
+  const place = new Map(); // its place among the idea's children of its kind
+  const count = {};
+  for (const it of kids) { place.set(it.id, count[it.kind] || 0); count[it.kind] = (count[it.kind] || 0) + 1; }
+  renderKeyed(ol, kids, (it) => it.id, createItem, (kli, it) => {
+    const votable = state.canWrite && state.rules.vote.includes(it.kind);
+    updateItem(kli, it, place.get(it.id), place.get(it.id), { votable }); // never held: shown at its place
+    show(kli.querySelector('.item-parent'), false); // it stands under its parent
+  });
+  show(ol, kids.length > 0);
+}
+
 function renderRank() {
-  const kinds = listKinds();
+  const kinds = rankKinds();
+  const byParent = lineageByParent(state);
   const container = els.rankLists;
   const sections = new Map();
   for (const sec of Array.from(container.children)) sections.set(sec.dataset.kind, sec);
@@ -477,11 +505,54 @@ function renderRank() {
     const held = hold && hold.order.get(kind);
     const shown = held ? heldOrder(all.slice(0, limit), held) : all.slice(0, limit);
     const ol = sec.querySelector('ol');
-    flipList(ol, () => renderKeyed(ol, shown, (it) => it.id, createItem,
-      (li, it, at) => updateItem(li, it, place.get(it.id), at, { votable })), MOVE_MS);
+    flipList(ol, () => renderKeyed(ol, shown, (it) => it.id, createItem, (li, it, at) => {
+      updateItem(li, it, place.get(it.id), at, { votable });
+      renderChildren(li, it, kind === 'idea' ? byParent : null);
+    }), MOVE_MS);
     show(sec.querySelector('.kind-empty'), all.length === 0);
     show(sec.querySelector('.more'), all.length > limit);
   });
+}
+
+// The Mine tab says why a moderator hid one of my items: the reasons are in the public moderation
+// log (GET /api/jams/<code>/log), read again whenever the set of my hidden items changes.
+let hiddenReasons = new Map(); // item id -> reason ('' when none was given)
+let reasonsFor = '';           // the hidden ids (joined) the reasons were read for
+
+function loadReasons(hiddenIds) {
+  const key = hiddenIds.join(',');
+  if (key === reasonsFor || !code) return;
+  reasonsFor = key;
+  fetch(`/api/jams/${encodeURIComponent(code)}/log`, { headers: { Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+    .then((log) => {
+      hiddenReasons = new Map();
+      for (const e of log) {
+        if (e.action === 'hidden') hiddenReasons.set(e.item, e.reason || '');
+        else if (e.action === 'unhidden') hiddenReasons.delete(e.item);
+      }
+      schedule();
+    })
+    .catch(() => { reasonsFor = ''; }); // read again at the next render
+}
+
+// What became of each of my items: how many visible items of each kind build on it.
+function buildersOf(mine) {
+  const ids = new Set(mine.map((it) => it.id));
+  const by = new Map();
+  for (const o of state.items.values()) {
+    if (o.hidden || !o.parent || !ids.has(o.parent)) continue;
+    const n = by.get(o.parent) || {};
+    n[o.kind] = (n[o.kind] || 0) + 1;
+    by.set(o.parent, n);
+  }
+  return by;
+}
+
+function outcomeText(n) {
+  if (!n) return '';
+  return ['idea', 'refinement', 'pledge'].filter((k) => n[k])
+    .map((k) => t(`mine_${k}s_${n[k] === 1 ? 1 : 'n'}`, { n: n[k] })).join(' · ');
 }
 
 function renderMine() {
@@ -490,21 +561,29 @@ function renderMine() {
   const mine = you ? Array.from(you.items).map((id) => state.items.get(id)).filter(Boolean) : [];
   mine.sort((a, b) => b.id - a.id);
   show(els.mineEmpty, mine.length === 0);
+  const hiddenIds = mine.filter((it) => it.hidden).map((it) => it.id);
+  if (hiddenIds.length) loadReasons(hiddenIds);
+  const builders = buildersOf(mine);
   renderKeyed(els.mineList, mine, (it) => it.id, () => h('li', { class: 'item' },
     h('span', { class: 'item-rank' }),
-    h('div', { class: 'item-body' }, h('p', { class: 'item-text' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' })),
+    h('div', { class: 'item-body' }, h('p', { class: 'item-text' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' }),
+      h('p', { class: 'item-outcome' })),
     h('div', { class: 'item-side' }, h('span', { class: 'item-votes' }))),
   (li, it) => {
     const rank = state.rankOf(it.id);
     li.dataset.hidden = it.hidden ? 'true' : 'false';
     setText(li.querySelector('.item-rank'), rank ? t('rank_n', { n: rank }) : '–');
     setText(li.querySelector('.item-text'), it.text || '');
-    setText(li.querySelector('.item-meta'), it.hidden ? t('hidden_item')
+    const reason = hiddenReasons.get(it.id);
+    setText(li.querySelector('.item-meta'), it.hidden ? (reason ? t('mine_hidden_reason', { reason }) : t('hidden_item'))
       : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
     show(li.querySelector('.item-parent'), !!pl);
     setText(li.querySelector('.item-votes'), votesText(it.votes || 0));
+    const outcome = it.hidden ? '' : outcomeText(builders.get(it.id));
+    setText(li.querySelector('.item-outcome'), outcome);
+    show(li.querySelector('.item-outcome'), !!outcome);
   });
 }
 

@@ -1,6 +1,8 @@
 // Projector screen: read-only. Join code + QR, phase and countdown, live counters and the animated top
 // of the ranking. Renders at most once per animation frame from the coalesced server updates; items
-// that overtake each other glide to their new place (FLIP with CSS transforms).
+// that overtake each other glide to their new place (FLIP with CSS transforms). It fills any
+// projector shape (16:9, 16:10, 4:3, portrait): the question, the code and the QR code are sized to the
+// room they have, and the ranking shows only the rows that fit whole.
 
 import { t, errorText } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
@@ -8,11 +10,19 @@ import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
 import { ticker } from './countdown.js';
 import { drawQR } from './qr.js';
-import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner } from './ui.js';
+import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
 
 applyStrings(t);
-const TOP_N = 6;
+// Rows rendered at most; fewer are shown when fewer fit whole (a tall portrait screen fits ten).
+const TOP_N = 10;
+// Refinements or pledges shown under each idea in design and diffuse.
+const KIDS_N = 2;
 const MOVE_MS = 650;
+// The question gets at most this share of the screen's height before its font shrinks (down to
+// QUESTION_MIN_VMIN): 500 characters, the longest question, fit in it at 1024x768.
+const QUESTION_MAX_SHARE = 0.24;
+const QUESTION_MIN_VMIN = 2.2;
+const QUESTION_MAX_VMIN = 4.6;
 
 const m = /^#(\d[\d\s-]*)$/.exec(decodeURIComponent(location.hash || ''));
 if (!m) {
@@ -31,18 +41,94 @@ conn.on('change', schedule);
 conn.on('joinError', (e) => { setText($('#fatal'), errorText(e.code)); show($('#fatal'), true); });
 conn.start();
 
-// Join code and QR code (generated here: no network service).
-const joinUrl = `${location.origin}/#${code}`;
-setText($('#s-host'), location.host);
+// Join code, address and QR code (generated here: no network service). The address is the server's
+// --public-url (join_url of GET /api/jams/<code>), never the one this screen was opened on: a laptop
+// on the hall's network or behind a proxy would otherwise show an address phones cannot reach.
+let joinUrl = null;
 setText($('#s-code'), code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code);
 $('#s-code').setAttribute('aria-label', code);
-function sizeQR() {
-  const px = Math.round(Math.min(window.innerHeight * 0.34, window.innerWidth * 0.2));
-  drawQR($('#s-qr'), joinUrl, px);
-  $('#s-qr').setAttribute('aria-label', joinUrl);
+
+// "host/path" of the join address, without the scheme and the code.
+function shownAddress(url) {
+  const u = new URL(url);
+  return u.host + u.pathname.replace(/\/$/, '');
 }
-sizeQR();
-window.addEventListener('resize', () => { sizeQR(); schedule(); });
+
+// Retries every few seconds until the server answers (it says 503 while it recovers).
+async function loadJoinUrl() {
+  for (let wait = 1000; !joinUrl; wait = Math.min(wait * 2, 15000)) {
+    try {
+      const r = await fetch(`/api/jams/${encodeURIComponent(code)}`, { headers: { Accept: 'application/json' } });
+      if (r.ok) {
+        const j = await r.json();
+        if (typeof j.join_url === 'string' && j.join_url) { joinUrl = j.join_url; break; }
+      }
+    } catch { /* offline: try again */ }
+    await new Promise((res) => setTimeout(res, wait));
+  }
+  setText($('#s-host'), shownAddress(joinUrl));
+  show($('#s-join-at'), true);
+  $('#s-qr').setAttribute('aria-label', joinUrl);
+  layout();
+}
+loadJoinUrl();
+
+// The QR code takes the square its box has left after the texts and counters (the box is a flex
+// item; the canvas is positioned inside it, so it never pushes anything off screen).
+function sizeQR() {
+  if (!joinUrl) return;
+  const box = $('#s-qr-box');
+  const px = Math.floor(Math.min(box.clientWidth, box.clientHeight));
+  const qr = $('#s-qr');
+  show(qr, px >= 48); // smaller than that no phone reads it from the hall
+  if (px >= 48 && (qr.dataset.px !== String(px) || qr.dataset.qrText !== joinUrl)) {
+    drawQR(qr, joinUrl, px);
+    qr.dataset.px = String(px);
+  }
+}
+
+// Largest font size (px, from max down to min in 6 % steps) at which 'fits()' holds.
+function fitFont(el, maxPx, minPx, fits) {
+  let px = maxPx;
+  el.style.fontSize = px + 'px';
+  while (px > minPx && !fits()) {
+    px = Math.max(minPx, px * 0.94);
+    el.style.fontSize = px + 'px';
+  }
+}
+
+function vmin() { return Math.min(window.innerWidth, window.innerHeight) / 100; }
+
+function fitQuestion() {
+  const q = $('#s-question');
+  const maxH = window.innerHeight * QUESTION_MAX_SHARE;
+  fitFont(q, QUESTION_MAX_VMIN * vmin(), QUESTION_MIN_VMIN * vmin(), () => q.scrollHeight <= maxH);
+}
+
+function fitCode() {
+  const c = $('#s-code');
+  fitFont(c, 10 * vmin(), 3 * vmin(), () => c.scrollWidth <= c.clientWidth);
+}
+
+// Rows that do not fit whole are hidden, so that no half row peeks out at the bottom (their layout
+// box, offsetTop/offsetHeight, is measured: a running FLIP transform does not count).
+function clipRows() {
+  const list = $('#s-list');
+  const room = list.clientHeight;
+  for (const li of list.children) li.classList.toggle('s-cut', li.offsetTop + li.offsetHeight > room + 0.5);
+}
+
+function layout() {
+  fitQuestion();
+  fitCode();
+  sizeQR();
+  clipRows();
+}
+window.addEventListener('resize', () => { layout(); schedule(); });
+// Whatever changes the room of the QR code or of the list (the clock's first tick, a "Paused" line,
+// a question that wraps anew) re-fits them.
+new ResizeObserver(sizeQR).observe($('#s-qr-box'));
+new ResizeObserver(clipRows).observe($('#s-list'));
 
 // Which kind the screen ranks in each phase.
 function screenKind() {
@@ -62,15 +148,30 @@ function createItem() {
   return h('li', { class: 's-item' },
     h('div', { class: 's-bar' }),
     h('div', { class: 's-pos' }),
-    h('div', { class: 's-body' }, h('div', { class: 's-text' }), h('div', { class: 's-sub' })),
+    h('div', { class: 's-body' }, h('div', { class: 's-text' }), h('div', { class: 's-sub' }), h('ul', { class: 's-kids' })),
     h('div', { class: 's-votes' }, h('span', { class: 's-vcount' }), h('small', { text: t('screen_votes') })));
 }
 
-function updateItem(li, it, i, maxVotes) {
+// The best refinements or pledges of an idea, one line each, under its text.
+function updateKids(li, kids) {
+  const ul = li.querySelector('.s-kids');
+  renderKeyed(ul, kids.slice(0, KIDS_N), (k) => k.id,
+    () => h('li', { class: 's-kid' }, h('span', { class: 's-kid-text' }), h('span', { class: 's-kid-votes' })),
+    (el, k) => {
+      setText(el.querySelector('.s-kid-text'), k.text || '');
+      setText(el.querySelector('.s-kid-votes'), String(k.votes || 0));
+    });
+  show(ul, kids.length > 0);
+}
+
+function updateItem(li, it, i, maxVotes, kids) {
   setText(li.querySelector('.s-pos'), String(i + 1));
   setText(li.querySelector('.s-text'), it.text || '');
   const pl = parentLine(state, it);
-  setText(li.querySelector('.s-sub'), [authorText(it), pl].filter(Boolean).join(' · '));
+  // Once the jam is over an idea says how many pledges back it (they may not all be listed).
+  const pledges = isOver(state) && it.kind === 'idea' ? (kids || []).filter((k) => k.kind === 'pledge').length : 0;
+  const pledgeText = pledges ? t(pledges === 1 ? 'res_pledges_1' : 'res_pledges_n', { n: pledges }) : null;
+  setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText].filter(Boolean).join(' · '));
   const v = it.votes || 0;
   const vEl = li.querySelector('.s-vcount');
   if (vEl.textContent !== String(v)) {
@@ -82,13 +183,18 @@ function updateItem(li, it, i, maxVotes) {
     vEl.textContent = String(v);
   }
   li.querySelector('.s-bar').style.width = maxVotes ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
+  updateKids(li, kids || []);
 }
 
 function renderList(kind) {
   const list = $('#s-list');
   const items = state.rankedItems(kind).slice(0, TOP_N);
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
-  const added = flipList(list, () => renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes)), MOVE_MS);
+  const kids = kind === 'idea' ? lineageByParent(state) : new Map();
+  const added = flipList(list, () => {
+    renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes, kids.get(it.id)));
+    clipRows();
+  }, MOVE_MS);
   for (const el of added) {
     el.classList.add('enter');
     el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
@@ -100,19 +206,25 @@ function render() {
   if (!state.ready) return;
   const jam = state.jam;
   setText($('#s-title'), jam.title);
-  setText($('#s-question'), jam.question);
+  if ($('#s-question').textContent !== jam.question) {
+    setText($('#s-question'), jam.question);
+    layout();
+  }
   document.title = `${jam.title} · cojam`;
   setText($('#s-phase'), phaseTitle(state));
   setText($('#s-phase-of'), phaseOf(state));
   document.body.dataset.clock = state.clockState;
+  document.body.dataset.over = isOver(state) ? 'true' : 'false';
+  show($('#s-paused'), state.clockState === 'paused');
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#s-' + k), String(s[k] ?? 0));
   // The published head of the event chain (proto/messages.md), small: the first 16 hex digits.
   setText($('#s-chain'), s.chain ? `#${s.events} ${s.chain.slice(0, 16)}` : '');
   $('#s-chain').title = s.chain || '';
   const kind = screenKind();
-  setText($('#s-rank-title'), t('screen_top', { kinds: t('kinds_' + kind) }));
+  setText($('#s-rank-title'), t(isOver(state) ? 'screen_final' : 'screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
+  sizeQR(); // the header may have grown (a "Paused" line): the QR code's box with it
 }
 
 ticker(() => { if (state.ready) setText($('#s-clock'), clockText(state)); }, 250);

@@ -26,10 +26,17 @@ export function phaseOf(state) {
   return t('phase_of', { i: c.index + 1, n: state.jam.agenda.length });
 }
 
-// Countdown text ("4:59", "no time limit", "" in lobby/ended).
+// The jam has reached its end: a results phase or the end of the agenda. Pages then show the
+// final ranking with its lineage and no clock.
+export function isOver(state) {
+  const c = state.clock;
+  return !!c && (c.state === 'ended' || c.phase === 'results');
+}
+
+// Countdown text ("4:59", "no time limit", "" in lobby, results and ended).
 export function clockText(state) {
   const c = state.clock;
-  if (!c || c.state === 'lobby' || c.state === 'ended') return '';
+  if (!c || c.state === 'lobby' || isOver(state)) return '';
   const ms = state.remainingMs();
   if (ms === null) return t('phase_no_deadline');
   return formatMs(ms);
@@ -54,6 +61,34 @@ export function parentLine(state, item) {
   const p = state.items.get(item.parent);
   const text = p && p.text ? truncate(p.text, 90) : t('unknown_item', { id: item.parent });
   return t('builds_on', { text });
+}
+
+// In design and diffuse the new contributions (refinements, pledges) belong to an idea: pages show
+// them under it rather than in a list of their own; once the jam is over, both. The child kinds.
+export function lineageKinds(state) {
+  if (isOver(state)) return ['refinement', 'pledge'];
+  const r = state.rules;
+  return r.parent === 'idea' && (r.post === 'refinement' || r.post === 'pledge') ? [r.post] : [];
+}
+
+// The visible items of the lineage kinds grouped by their idea (parent id -> items: each kind's
+// best first, refinements before pledges).
+export function lineageByParent(state) {
+  const by = new Map();
+  for (const kind of lineageKinds(state)) {
+    for (const [parent, list] of childrenByParent(state, kind)) by.set(parent, (by.get(parent) || []).concat(list));
+  }
+  return by;
+}
+
+// The visible items of 'kind' grouped by the item they build on (parent id -> items, best first).
+export function childrenByParent(state, kind) {
+  const by = new Map();
+  for (const it of state.rankedItems(kind)) {
+    if (!by.has(it.parent)) by.set(it.parent, []);
+    by.get(it.parent).push(it);
+  }
+  return by;
 }
 
 // Keeps a banner element in step with the connection status. Once the page has been live, any

@@ -1,0 +1,315 @@
+// Browser tests of the projector screen (issue 14, point 8): at 16:9, 16:10, 4:3 and portrait, with a
+// short and a 500-character question, nothing overflows the viewport or is cut off (code, QR code,
+// counters, clock, the ranking: no partial row), "Paused" is written when paused, the join address
+// and QR code are the server's --public-url, the counters count citizens only, and in design the
+// refinements stand under their idea on the screen and on a phone.
+// Run: cd web-client/tests && npm ci && node screen.test.mjs   (env: COJAMD, SCREENSHOT_DIR)
+// Prints TAP lines and ends with "# N passed, N failed"; saves screen-<w>x<h>-<question>.png.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, client } from './servers.mjs';
+
+const PUBLIC = 'https://jam.example.org/hall'; // not the address the pages are opened on
+const SIZES = [[1920, 1080], [1280, 800], [1024, 768], [1080, 1920]];
+// 500 code points: the longest question a jam may have (proto/messages.md).
+const LONG_Q = ('How could our city keep its streets, squares, bus stops and school yards cool during ever longer '
+  + 'summer heat waves, ').repeat(5).slice(0, 499) + '?';
+const LONG_ITEM = 'Plant large shade trees along every bus line and give each stop a green roof, a drinking fountain '
+  + 'and benches that stay cool, paid for by the transport budget and cared for by the neighbours themselves';
+
+let browser = null;
+let passed = 0, failed = 0, n = 0;
+async function test(name, fn) {
+  n++;
+  try {
+    await fn();
+    passed++;
+    console.log(`ok ${n} - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${n} - ${name}`);
+    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+
+const watchdog = setTimeout(async () => {
+  console.log('not ok - the whole run took longer than 150 s');
+  console.log(`# ${passed} passed, ${failed + 1} failed`);
+  try { if (browser) await browser.close(); } catch { /* ignore */ }
+  cleanup();
+  process.exit(1);
+}, 150000);
+
+async function createJam(base, question, agenda) {
+  const r = await fetch(base + '/api/jams', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Cooler streets for everybody in the city', question, agenda }),
+  });
+  assert(r.status === 201, 'create jam: ' + r.status);
+  return r.json();
+}
+
+// A running jam with a moderator, three citizens and twelve problems with votes: more rows than fit.
+async function busyJam(base, question) {
+  const jam = await createJam(base, question, [{ phase: 'explore', duration_s: 600 }, { phase: 'ideate', duration_s: 600 }]);
+  const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
+  const cits = [];
+  for (const nick of ['Ana', 'Ben', 'Chloé']) cits.push(await client(base, { code: jam.code, as: 'citizen', nickname: nick }));
+  await mod.write({ type: 'start' });
+  const ids = [];
+  for (let i = 0; i < 12; i++) {
+    const text = i % 3 === 0 ? LONG_ITEM : `Problem number ${i + 1}: too little shade on the way to school`;
+    ids.push((await cits[i % 3].write({ type: 'post', kind: 'problem', text })).item);
+  }
+  for (const [k, c] of cits.entries()) for (const id of ids.slice(k, k + 4)) await c.write({ type: 'vote', item: id });
+  return { jam, mod, cits, ids };
+}
+
+// Everything the screen shows must lie inside the viewport and show its content whole.
+function measure() {
+  const W = innerWidth, H = innerHeight;
+  const bad = [];
+  const visible = (el) => el && !el.hidden && el.offsetParent !== null && getComputedStyle(el).visibility !== 'hidden';
+  const inside = (el, name) => {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) bad.push(`${name} has no size`);
+    if (r.left < -0.5 || r.top < -0.5 || r.right > W + 0.5 || r.bottom > H + 0.5) {
+      bad.push(`${name} [${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.right)},${Math.round(r.bottom)}] leaves the ${W}x${H} viewport`);
+    }
+    return r;
+  };
+  const whole = (el, name) => { // a box that clips (overflow not visible) shows its text whole
+    const cs = getComputedStyle(el);
+    if (cs.overflowX === 'visible' && cs.overflowY === 'visible') return;
+    if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+      bad.push(`${name} is cut: content ${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight}`);
+    }
+  };
+  const over = document.body.dataset.over === 'true'; // the results: no clock
+  const must = ['#s-title', '#s-question', '#s-phase', ...(over ? [] : ['#s-clock']), '#s-join-at', '#s-code', '#s-qr', '#s-rank-title', '#s-chain'];
+  for (const k of ['participants', 'online', 'items', 'votes']) must.push('#s-' + k, `#s-${k} + dt`);
+  if (document.body.dataset.clock === 'paused') must.push('#s-paused');
+  const rects = {};
+  for (const sel of must) {
+    const el = document.querySelector(sel);
+    if (!visible(el)) { bad.push(`${sel} is not shown`); continue; }
+    rects[sel] = inside(el, sel);
+    if (sel !== '#s-qr' && sel !== '#s-title') whole(el, sel);
+  }
+  const overlap = (a, b) => a && b && a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const pairs = [['#s-qr', '#s-code'], ['#s-qr', '#s-participants'], ['#s-qr', '#s-votes + dt'], ['#s-qr', '#s-join-at'],
+    ['#s-question', '#s-clock'], ['#s-question', '#s-code'], ['#s-qr', '#s-rank-title'], ['#s-code', '#s-rank-title'], ['#s-rank-title', '#s-chain']];
+  for (const [a, b] of pairs) if (overlap(rects[a], rects[b])) bad.push(`${a} overlaps ${b}`);
+  const qr = document.querySelector('#s-qr');
+  if (rects['#s-qr'] && rects['#s-qr'].width < 120) bad.push(`the QR code is only ${Math.round(rects['#s-qr'].width)} px wide`);
+  // The ranking: the rows shown are a prefix of the list and lie whole inside it and the viewport.
+  const list = document.querySelector('#s-list').getBoundingClientRect();
+  const rows = Array.from(document.querySelectorAll('#s-list > li'));
+  const shown = rows.filter(visible);
+  shown.forEach((li, i) => {
+    if (li !== rows[i]) bad.push(`row ${i + 1} is shown after a hidden one`);
+    const r = inside(li, `row ${i + 1}`);
+    if (r.bottom > list.bottom + 0.5) bad.push(`row ${i + 1} is cut by the list's bottom (${Math.round(r.bottom)} > ${Math.round(list.bottom)})`);
+  });
+  const doc = document.documentElement;
+  if (doc.scrollWidth > W || doc.scrollHeight > H) bad.push(`the page scrolls: ${doc.scrollWidth}x${doc.scrollHeight}`);
+  return { bad, rows: rows.length, shown: shown.length, qr: rects['#s-qr'] ? Math.round(rects['#s-qr'].width) : 0,
+    host: document.querySelector('#s-host').textContent, qrText: qr.dataset.qrText,
+    paused: visible(document.querySelector('#s-paused')) ? document.querySelector('#s-paused').textContent : null,
+    participants: document.querySelector('#s-participants').textContent, online: document.querySelector('#s-online').textContent };
+}
+
+async function openScreen(base, code, width, height) {
+  const ctx = await browser.newContext({ viewport: { width, height } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/screen.html#${code}`);
+  await until(async () => (await page.$$('#s-list > li')).length >= 6, 'six rows on the screen');
+  await until(() => page.evaluate(() => !!document.querySelector('#s-qr').dataset.qrText), 'the QR code drawn');
+  await page.waitForTimeout(900); // the rows' entry animations (600 ms) end
+  return { ctx, page, errors };
+}
+
+async function main() {
+  // The pages under test are on the loopback base, not on --public-url: allow their origin too.
+  const base = await startCojam(['--public-url', PUBLIC], [new URL(PUBLIC).origin]);
+  console.log('# server at', base, 'public url', PUBLIC);
+  browser = await launchChromium();
+  fs.mkdirSync(shots, { recursive: true });
+
+  const short = await busyJam(base, 'How do we keep our streets cool in summer?');
+  const long = await busyJam(base, LONG_Q);
+  await long.mod.write({ type: 'pause' }); // the long one is measured paused: the largest header
+  const jams = [['short', short], ['long', long]];
+
+  for (const [w, h] of SIZES) {
+    for (const [qname, j] of jams) {
+      await test(`${w}x${h}, ${qname} question${qname === 'long' ? ' (paused)' : ''}: nothing leaves the screen or is cut off`, async () => {
+        const s = await openScreen(base, j.jam.code, w, h);
+        try {
+          const m = await s.page.evaluate(measure);
+          await s.page.screenshot({ path: path.join(shots, `screen-${w}x${h}-${qname}.png`) });
+          console.log(`# ${w}x${h} ${qname}: ${m.shown} of ${m.rows} rows shown, QR ${m.qr} px`);
+          assert(m.bad.length === 0, m.bad.join('; '));
+          assert(m.shown >= 3, `only ${m.shown} rows shown`);
+          assert(s.errors.length === 0, s.errors.join('; '));
+          if (qname === 'long') assert(m.paused === 'Paused', `"Paused" written on the screen: ${m.paused}`);
+          else assert(m.paused === null, 'no "Paused" while running');
+          assert(m.host === 'jam.example.org/hall', `join address ${m.host}`);
+          assert(m.qrText === `${PUBLIC}/#${j.jam.code}`, `QR text ${m.qrText}`);
+        } finally {
+          await s.ctx.close();
+        }
+      });
+    }
+  }
+
+  await test('the counters count the citizens only: not the moderator, not the screen', async () => {
+    const s = await openScreen(base, short.jam.code, 1280, 800);
+    try {
+      const m = await s.page.evaluate(measure);
+      assert(m.participants === '3' && m.online === '3', `participants ${m.participants}, online ${m.online} (want 3 and 3)`);
+      short.cits[0].close();
+      await until(async () => (await s.page.textContent('#s-online')) === '2', 'online 2 once Ana left');
+    } finally {
+      await s.ctx.close();
+    }
+  });
+
+  await test('design: refinements stand under their idea on the screen and on a phone', async () => {
+    const jam = await createJam(base, 'How do we keep our streets cool?', [{ phase: 'ideate', duration_s: 600 }, { phase: 'design', duration_s: 600 }]);
+    const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
+    const ana = await client(base, { code: jam.code, as: 'citizen', nickname: 'Ana' });
+    await mod.write({ type: 'start' });
+    const ideas = [];
+    for (let i = 0; i < 30; i++) ideas.push((await ana.write({ type: 'post', kind: 'idea', text: `Idea ${i + 1}: ${LONG_ITEM}` })).item);
+    await mod.write({ type: 'set_phase', phase: 'design' });
+    await ana.write({ type: 'vote', item: ideas[0] });
+    const ref = (await ana.write({ type: 'post', kind: 'refinement', text: 'Start with the ten busiest stops', parent: ideas[0] })).item;
+    const lastRef = (await ana.write({ type: 'post', kind: 'refinement', text: 'Ask the tree nursery first', parent: ideas[29] })).item;
+    const s = await openScreen(base, jam.code, 1920, 1080);
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    try {
+      await until(async () => (await s.page.textContent(`#s-list > li[data-key="${ideas[0]}"] .s-kids`)).includes('ten busiest stops'), 'the refinement under its idea on the screen');
+      await s.page.screenshot({ path: path.join(shots, 'screen-design.png') });
+      const m = await s.page.evaluate(measure);
+      assert(m.bad.length === 0, m.bad.join('; '));
+      const phone = await ctx.newPage();
+      phone.setDefaultTimeout(T);
+      const phoneErrors = [];
+      phone.on('pageerror', (e) => phoneErrors.push(e.message));
+      await phone.goto(`${base}/#${jam.code}`);
+      await phone.fill('#join-nick', 'Ben');
+      await phone.click('#join-btn');
+      await phone.waitForSelector('#jam-view:visible');
+      await phone.click('#tab-rank');
+      const sel = (idea, r) => `#rank-lists li[data-key="${idea}"] .item-children li[data-key="${r}"]`;
+      await phone.waitForSelector(sel(ideas[0], ref));
+      await phone.waitForSelector(sel(ideas[29], lastRef));
+      const y = await phone.evaluate(([i, r]) => {
+        const top = (el) => el.getBoundingClientRect().top + scrollY;
+        const a = document.querySelector(`#rank-lists li[data-key="${i}"]`);
+        const b = a.querySelector(`.item-children li[data-key="${r}"]`);
+        return { idea: top(a), ref: top(b), sections: Array.from(document.querySelectorAll('#rank-lists > section')).map((x) => x.dataset.kind) };
+      }, [ideas[0], ref]);
+      await phone.screenshot({ path: path.join(shots, 'participant-design.png') });
+      console.log(`# phone: idea at ${Math.round(y.idea)} px, its refinement at ${Math.round(y.ref)} px; sections ${y.sections}`);
+      assert(y.ref - y.idea < 400, `the refinement is ${Math.round(y.ref - y.idea)} px below its idea`);
+      assert(!y.sections.includes('refinement'), 'no separate list of refinements');
+      assert(phoneErrors.length === 0, 'phone page errors: ' + phoneErrors.join('; '));
+    } finally {
+      await s.ctx.close();
+      await ctx.close();
+      mod.close();
+      ana.close();
+    }
+  });
+
+  await test('results: the screen and a phone show the final ranking with the lineage, pledges counted, no clock', async () => {
+    const agenda = ['ideate', 'design', 'diffuse'].map((phase) => ({ phase, duration_s: 600 })).concat([{ phase: 'results', duration_s: 0 }]);
+    const jam = await createJam(base, 'How do we keep our streets cool?', agenda);
+    const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
+    const ana = await client(base, { code: jam.code, as: 'citizen', nickname: 'Ana' });
+    await mod.write({ type: 'start' });
+    const trees = (await ana.write({ type: 'post', kind: 'idea', text: 'Plant trees at every bus stop' })).item;
+    await ana.write({ type: 'post', kind: 'idea', text: 'Water fountains in the squares' });
+    await ana.write({ type: 'vote', item: trees });
+    await mod.write({ type: 'set_phase', phase: 'design' });
+    const ref = (await ana.write({ type: 'post', kind: 'refinement', text: 'Start with the ten busiest stops', parent: trees })).item;
+    await mod.write({ type: 'set_phase', phase: 'diffuse' });
+    const pledge = (await ana.write({ type: 'post', kind: 'pledge', text: 'I water two trees', parent: trees })).item;
+    await mod.write({ type: 'post', kind: 'pledge', text: 'The city pays the trees', parent: trees });
+    await mod.write({ type: 'set_phase', phase: 'results' });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const phoneCtx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    try {
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(T);
+      await page.goto(`${base}/screen.html#${jam.code}`);
+      await until(async () => (await page.textContent('#s-rank-title')) === 'Final ranking: Ideas', 'the final ranking on the screen');
+      await until(() => page.evaluate(() => !!document.querySelector('#s-qr').dataset.qrText), 'the QR code drawn');
+      await page.waitForTimeout(900);
+      const row = `#s-list > li[data-key="${trees}"]`;
+      const v = await page.evaluate((sel) => ({
+        clock: document.querySelector('#s-clock').textContent, clockShown: document.querySelector('#s-clock').offsetParent !== null,
+        kids: document.querySelector(sel + ' .s-kids').textContent, sub: document.querySelector(sel + ' .s-sub').textContent,
+      }), row);
+      await page.screenshot({ path: path.join(shots, 'screen-results.png') });
+      const m = await page.evaluate(measure);
+      assert(m.bad.length === 0, m.bad.join('; '));
+      assert(v.clock === '' && !v.clockShown, `a clock in the results: ${JSON.stringify(v.clock)} shown ${v.clockShown}`);
+      assert(v.kids.includes('ten busiest stops'), 'the refinement under its idea: ' + v.kids);
+      assert(v.sub.includes('2 pledges'), 'the pledges counted: ' + v.sub);
+      const phone = await phoneCtx.newPage();
+      phone.setDefaultTimeout(T);
+      const errors = [];
+      phone.on('pageerror', (e) => errors.push(e.message));
+      await phone.goto(`${base}/#${jam.code}`);
+      await phone.fill('#join-nick', 'Ben');
+      await phone.click('#join-btn');
+      await phone.waitForSelector('#jam-view:visible');
+      await phone.click('#tab-rank');
+      const sel = (r) => `#rank-lists li[data-key="${trees}"] .item-children li[data-key="${r}"]`;
+      await phone.waitForSelector(sel(ref));
+      await phone.waitForSelector(sel(pledge));
+      const p = await phone.evaluate((pl) => ({
+        sections: Array.from(document.querySelectorAll('#rank-lists > section'), (x) => x.dataset.kind),
+        clock: document.querySelector('#clock') ? document.querySelector('#clock').textContent : '',
+        pledgeRank: document.querySelector(pl + ' .item-rank').textContent,
+      }), sel(pledge));
+      await phone.screenshot({ path: path.join(shots, 'participant-results.png') });
+      assert(JSON.stringify(p.sections) === '["idea"]', 'the phone lists ' + p.sections);
+      assert(p.clock === '', 'a clock on the phone: ' + p.clock);
+      assert(p.pledgeRank === '#1', 'the best pledge is #1 among the pledges, not after the refinement: ' + p.pledgeRank);
+      assert(errors.length === 0, 'phone page errors: ' + errors.join('; '));
+    } finally {
+      await ctx.close();
+      await phoneCtx.close();
+      mod.close();
+      ana.close();
+    }
+  });
+}
+
+let exitCode = 1;
+try {
+  await main();
+} catch (e) {
+  failed++;
+  n++;
+  console.log(`not ok ${n} - setup or run aborted`);
+  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
+  for (const p of procs) console.log(`# ${p.label} output:\n` + p.tail().replace(/^/gm, '# '));
+} finally {
+  try { if (browser) await browser.close(); } catch { /* ignore */ }
+  cleanup();
+  clearTimeout(watchdog);
+  console.log(`1..${n}`);
+  console.log(`# ${passed} passed, ${failed} failed`);
+  exitCode = failed ? 1 : 0;
+}
+process.exit(exitCode);
