@@ -17,6 +17,8 @@ applyStrings(t);
 const TOP_N = 10;
 // Refinements or pledges shown under each idea in design and diffuse.
 const KIDS_N = 2;
+const WORDS_N = 30; // words in the cloud (the server sends up to 40)
+const THEMES_N = 6;
 const MOVE_MS = 650;
 // The question gets at most this share of the screen's height before its font shrinks (down to
 // QUESTION_MIN_VMIN): 500 characters, the longest question, fit in it at 1024x768.
@@ -224,7 +226,51 @@ function render() {
   const kind = screenKind();
   setText($('#s-rank-title'), t(isOver(state) ? 'screen_final' : 'screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
+  renderView();
   sizeQR(); // the header may have grown (a "Paused" line): the QR code's box with it
+}
+
+// The word cloud and the live themes: the server's `words` frame (screens and moderators only, at most
+// once a second). Key w switches between them and the ranking; ?view=words opens the screen on them.
+let words = null;
+let view = new URLSearchParams(location.search).get('view') === 'words' ? 'words' : 'ranking';
+conn.on('words', (msg) => { words = msg; schedule(); });
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'w' || e.ctrlKey || e.metaKey || e.altKey) return;
+  view = view === 'words' ? 'ranking' : 'words';
+  schedule();
+});
+
+function renderWords() {
+  const list = words ? words.words : [];
+  const max = list.reduce((a, [, n]) => Math.max(a, n), 1);
+  renderKeyed($('#s-cloud'), list.slice(0, WORDS_N), ([w]) => w,
+    () => h('li', { class: 's-word', dir: 'auto' }),
+    (li, [w, n]) => {
+      setText(li, w);
+      li.style.fontSize = `${(2.4 + (5.6 * n) / max).toFixed(2)}vmin`;
+      li.title = t('screen_theme_n', { n });
+    });
+  const themes = words ? words.themes : [];
+  renderKeyed($('#s-themes'), themes.slice(0, THEMES_N), (th) => th.word,
+    () => h('li', { class: 's-theme' },
+      h('span', { class: 's-theme-word', dir: 'auto' }), h('span', { class: 's-theme-n' }),
+      h('div', { class: 's-theme-top', dir: 'auto' })),
+    (li, th) => {
+      setText(li.querySelector('.s-theme-word'), th.word);
+      setText(li.querySelector('.s-theme-n'), t('screen_theme_n', { n: th.items }));
+      const top = state.items.get(th.top);
+      setText(li.querySelector('.s-theme-top'), top && top.text ? top.text : '');
+    });
+  show($('.s-themes-title'), themes.length > 0);
+  show($('#s-words-empty'), list.length === 0);
+}
+
+function renderView() {
+  show($('.s-rank'), view === 'ranking');
+  show($('#s-words'), view === 'words');
+  document.body.dataset.view = view;
+  if (view === 'words') renderWords();
 }
 
 ticker(() => { if (state.ready) setText($('#s-clock'), clockText(state)); }, 250);

@@ -338,6 +338,10 @@ const en = {
   screen_top: 'Top {kinds}',
   screen_final: 'Final ranking: {kinds}',
   screen_waiting: 'Contributions will appear here.',
+  screen_words: 'What the hall is talking about',
+  screen_themes: 'Themes',
+  screen_theme_n: '{n} contributions',
+  screen_words_waiting: 'The most used words will appear here as contributions arrive.',
   screen_bad_link: 'This screen link is incomplete: it must end with #<code>.',
 
   // results page (results.html) and the results phase
