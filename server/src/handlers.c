@@ -251,6 +251,15 @@ static const struct handler {
     [MSG_SYNC] = {handle_sync, NEEDS_JOIN},
     [MSG_PING] = {handle_ping, 0},
     [MSG_REMOVE] = {handle_write, NEEDS_JOIN},
+    [MSG_REINSTATE] = {handle_write, NEEDS_JOIN},
+    [MSG_MUTE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNMUTE] = {handle_write, NEEDS_JOIN},
+    [MSG_SPOTLIGHT] = {handle_write, NEEDS_JOIN},
+    [MSG_UNSPOTLIGHT] = {handle_write, NEEDS_JOIN},
+    [MSG_PIN] = {handle_write, NEEDS_JOIN},
+    [MSG_UNPIN] = {handle_write, NEEDS_JOIN},
+    [MSG_ANNOUNCE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNANNOUNCE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
@@ -328,7 +337,7 @@ static void after_write(struct pending *base, const struct store_result *res, co
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
             send_ack(s, w->ev.op, done);
-    } else if (err == room_err_removed) {
+    } else if (err == room_err_removed || err == room_err_muted) {
         /* Checked before its participant's removal reached the stream: no effect. */
         if (s)
             hub_send_error(s, w->ev.op, err, NULL, now->ms);
@@ -345,7 +354,7 @@ static void after_write(struct pending *base, const struct store_result *res, co
     } else if (s && done) {
         send_ack(s, w->ev.op, done);
     }
-    if (!err && w->ev.type == EV_REMOVED)
-        jam_close_removed(j, w->ev.pid);
+    if (!err)
+        jam_notify_sanction(j, &w->ev);
     write_free(base);
 }

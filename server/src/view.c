@@ -80,12 +80,23 @@ static json_t *stats_json(const struct room *r)
     return o;
 }
 
+/* A hide's reason and preset: public (they are in the moderation log), so the hidden stub every
+ * client gets carries them and the author's phone can show them next to its item. */
+static void hide_reason_json(json_t *o, const struct item *it)
+{
+    if (it->hide_reason)
+        json_object_set_new(o, "reason", json_string(it->hide_reason));
+    if (it->hide_preset)
+        json_object_set_new(o, "preset", json_string(preset_name(it->hide_preset)));
+}
+
 static json_t *item_json(const struct room *r, const struct item *it, bool full)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(it->id));
     if (it->hidden && !full) {
         json_object_set_new(o, "hidden", json_true());
+        hide_reason_json(o, it);
         return o;
     }
     const struct participant *a = room_participant(r, it->author);
@@ -98,7 +109,26 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
     json_object_set_new(o, "votes", json_integer(it->votes));
     json_object_set_new(o, "hidden", json_boolean(it->hidden));
     json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
+    hide_reason_json(o, it);
     return o;
+}
+
+/* The spotlight, the pins and the announcement still running at 'now_ms', into 'o'. */
+static void stage_json(json_t *o, const struct room *r, int64_t now_ms)
+{
+    const struct room_stage *st = &r->stage;
+    json_object_set_new(o, "spotlight", st->spotlight ? json_integer(st->spotlight) : json_null());
+    json_object_set_new(o, "pinned", id_array(st->pinned, st->n_pinned));
+    const char *text = room_announcement(r, now_ms);
+    json_t *a = json_null();
+    if (text) {
+        a = json_object();
+        json_object_set_new(a, "text", json_string(text));
+        json_object_set_new(a, "at", json_integer(st->announced_ms));
+        json_object_set_new(a, "remaining_ms",
+                            st->until_ms ? json_integer(st->until_ms - now_ms) : json_null());
+    }
+    json_object_set_new(o, "announcement", a);
 }
 
 static json_t *jam_json(const struct room *r)
@@ -162,6 +192,7 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "ranking", ranking_json(r, rank_top));
     json_object_set_new(o, "stats", stats_json(r));
+    stage_json(o, r, now_ms);
     char *s = dump(o);
     size_t n = strlen(s); /* strip the braces: the body is spliced into each snapshot */
     memmove(s, s + 1, n - 2);
@@ -185,6 +216,18 @@ char *view_snapshot_with(const struct room *r, const char *event_id, const char 
             if (r->items[i]->author == p->pid)
                 json_array_append_new(mine, json_integer(r->items[i]->id));
         json_object_set_new(you, "items", mine);
+        if (p->muted)
+            json_object_set_new(you, "muted", json_true());
+        if (p->removed)
+            json_object_set_new(you, "removed", json_true());
+        if (p->muted || p->removed) {
+            json_t *why = json_object();
+            if (p->mod_reason)
+                json_object_set_new(why, "reason", json_string(p->mod_reason));
+            if (p->mod_preset)
+                json_object_set_new(why, "preset", json_string(preset_name(p->mod_preset)));
+            json_object_set_new(you, "moderation", why);
+        }
         you_text = dump(you);
     }
     json_t *head = json_object();
@@ -254,13 +297,15 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_object_set_new(o, "clock", clock_json(r, now_ms));
     if (d->stats || d->clock) /* a clock event moves the chain head that stats show */
         json_object_set_new(o, "stats", stats_json(r));
+    if (d->stage)
+        stage_json(o, r, now_ms);
     return dump(o);
 }
 
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
-    if (!d->from[0] && !d->clock && !d->stats && !d->n_items && !d->n_votes)
+    if (!d->from[0] && !d->clock && !d->stats && !d->stage && !d->n_items && !d->n_votes)
         return NULL;
     json_t *ranking = NULL;
     if (d->kinds) {
@@ -349,6 +394,16 @@ static const struct {
     {"no_such_participant", "no participant has this id", false, true},
     {"already_removed", "this participant has already been removed", false, true},
     {"removed", "a moderator removed you from this jam", false, true},
+    {"not_removed", "this participant is not removed", false, true},
+    {"muted", "a moderator muted you: you can still read, but not post or vote", false, true},
+    {"already_muted", "this participant is already muted", false, true},
+    {"not_muted", "this participant is not muted", false, true},
+    {"already_spotlighted", "this item is already in the spotlight", false, true},
+    {"no_spotlight", "no item is in the spotlight", false, true},
+    {"already_pinned", "this item is already pinned", false, true},
+    {"not_pinned", "this item is not pinned", false, true},
+    {"pin_limit", "10 items are pinned already: unpin one first", false, true},
+    {"no_announcement", "no announcement is running", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -397,6 +452,20 @@ char *view_error(const char *op, const char *code, const char *message)
     return dump(o);
 }
 
+char *view_notice(enum event_type type, const struct participant *p)
+{
+    static const char *const names[EV__COUNT] = {
+        [EV_MUTED] = "muted", [EV_UNMUTED] = "unmuted", [EV_REMOVED] = "removed"};
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("notice"));
+    json_object_set_new(o, "notice", json_string(names[type] ? names[type] : "removed"));
+    if (p->mod_reason)
+        json_object_set_new(o, "reason", json_string(p->mod_reason));
+    if (p->mod_preset)
+        json_object_set_new(o, "preset", json_string(preset_name(p->mod_preset)));
+    return dump(o);
+}
+
 char *view_pong(bool has_t, int64_t t)
 {
     json_t *o = json_object();
@@ -437,7 +506,8 @@ static json_t *modlog_json(const struct room *r)
         const struct participant *p = m->by ? room_participant(r, m->by) : NULL;
         if (p)
             json_object_set_new(o, "moderator", str_or_null(p->nickname));
-        if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN)
+        if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN || m->type == EV_SPOTLIGHTED ||
+            m->type == EV_PINNED || m->type == EV_UNPINNED)
             json_object_set_new(o, "item", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
             json_object_set_new(o, "phase",
@@ -446,12 +516,19 @@ static json_t *modlog_json(const struct room *r)
                                     : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
-        if (m->type == EV_REMOVED) {
+        if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)
             json_object_set_new(o, "pid", json_integer(m->pid));
+        if (m->type == EV_REMOVED)
             json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
-        }
-        if (m->reason)
+        if (m->type == EV_ANNOUNCED) {
+            json_object_set_new(o, "text", str_or_null(m->reason));
+            json_object_set_new(o, "duration_s",
+                                m->seconds ? json_integer(m->seconds) : json_null());
+        } else if (m->reason) {
             json_object_set_new(o, "reason", json_string(m->reason));
+        }
+        if (m->preset)
+            json_object_set_new(o, "preset", json_string(preset_name(m->preset)));
         char head[2 * ROOM_CHAIN_BYTES + 1];
         room_chain_hex(m->chain, head);
         json_object_set_new(o, "chain", json_string(head));
