@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, sho
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, whyText } from './ui.js';
 
 applyStrings(t);
 
@@ -183,6 +183,15 @@ function startJam(c, fields, rejoining) {
   conn.on('change', schedule);
   conn.on('pending', schedule);
   conn.on('notice', (n) => toast(errorText(n.code)));
+  conn.on('moderation', (n) => {
+    const why = whyText(n);
+    if (n.notice === 'removed') {
+      conn = null;
+      showJoin(why ? t('removed_notice_why', { why }) : t('removed_notice'));
+    } else if (n.notice === 'unmuted') {
+      toast(t('unmuted_notice'));
+    }
+  });
   conn.on('serverError', (e) => toast(errorText(e.code), 'error'));
   conn.on('storage', (s) => { if (s === 'degraded') toast(t('conn_storage_degraded'), 'error'); });
   conn.on('status', schedule);
@@ -499,7 +508,8 @@ function renderMine() {
     li.dataset.hidden = it.hidden ? 'true' : 'false';
     setText(li.querySelector('.item-rank'), rank ? t('rank_n', { n: rank }) : '–');
     setText(li.querySelector('.item-text'), it.text || '');
-    setText(li.querySelector('.item-meta'), it.hidden ? t('hidden_item')
+    const why = whyText(it);
+    setText(li.querySelector('.item-meta'), it.hidden ? (why ? t('hidden_item_why', { why }) : t('hidden_item'))
       : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
@@ -550,9 +560,31 @@ function renderQuestionToggle() {
   setText(els.questionMore, t(questionOpen ? 'question_less' : 'question_more'));
 }
 
+// Above the form: the participant's own moderation status, the announcement, the spotlight.
+function renderStage() {
+  const you = state.you;
+  const why = you ? whyText(you.moderation) : '';
+  show($('#mod-status'), !!(you && you.muted));
+  if (you && you.muted) setText($('#mod-status'), why ? t('muted_notice_why', { why }) : t('muted_notice'));
+  renderAnnouncement();
+  const spot = state.spotlight ? state.items.get(state.spotlight) : null;
+  show($('#spot'), !!(spot && spot.text));
+  if (spot && spot.text) {
+    setText($('#spot-text'), spot.text);
+    setText($('#spot-votes'), [votesText(spot.votes || 0), authorText(spot)].filter(Boolean).join(' · '));
+  }
+}
+
+function renderAnnouncement() {
+  const text = state.announcementText();
+  show($('#announce'), !!text);
+  setText($('#announce-text'), text || '');
+}
+
 function render() {
   if (!state) return;
   if (!state.ready) { setText(els.phaseName, t('loading')); return; }
+  renderStage();
   renderPhase();
   renderBudget();
   renderPost();
@@ -560,7 +592,11 @@ function render() {
   renderMine();
 }
 
-ticker(() => { if (state && state.ready) setText(els.clock, clockText(state)); }, 250);
+ticker(() => {
+  if (!state || !state.ready) return;
+  setText(els.clock, clockText(state));
+  renderAnnouncement(); // a timed announcement ends by itself
+}, 250);
 
 // ---------------------------------------------------------------- start
 

@@ -84,9 +84,34 @@ function updateItem(li, it, i, maxVotes) {
   li.querySelector('.s-bar').style.width = maxVotes ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
 }
 
+// Pinned items of this kind first (in pin order), then the ranking.
+function listed(kind) {
+  const pinned = state.pinned.map((id) => state.items.get(id)).filter((it) => it && it.kind === kind && !it.hidden);
+  const rest = state.rankedItems(kind).filter((it) => !state.pinned.includes(it.id));
+  return pinned.concat(rest).slice(0, TOP_N);
+}
+
+// The spotlighted item large, with its lineage and live votes; the announcement along the bottom.
+function renderStage() {
+  const it = state.spotlight ? state.items.get(state.spotlight) : null;
+  show($('#s-spot'), !!(it && it.text));
+  if (it && it.text) {
+    setText($('#s-spot-text'), it.text);
+    setText($('#s-spot-sub'), [authorText(it), parentLine(state, it)].filter(Boolean).join(' · '));
+    setText($('#s-spot-votes'), String(it.votes || 0));
+  }
+  renderAnnouncement();
+}
+
+function renderAnnouncement() {
+  const text = state.announcementText();
+  show($('#s-announce'), !!text);
+  setText($('#s-announce'), text || '');
+}
+
 function renderList(kind) {
   const list = $('#s-list');
-  const items = state.rankedItems(kind).slice(0, TOP_N);
+  const items = listed(kind);
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
   const added = flipList(list, () => renderKeyed(list, items, (it) => it.id, createItem, (li, it, i) => updateItem(li, it, i, maxVotes)), MOVE_MS);
   for (const el of added) {
@@ -113,6 +138,11 @@ function render() {
   const kind = screenKind();
   setText($('#s-rank-title'), t('screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
+  renderStage();
 }
 
-ticker(() => { if (state.ready) setText($('#s-clock'), clockText(state)); }, 250);
+ticker(() => {
+  if (!state.ready) return;
+  setText($('#s-clock'), clockText(state));
+  renderAnnouncement(); // a timed announcement ends by itself
+}, 250);

@@ -44,6 +44,12 @@ export function roleText(item) {
   return item.role ? t('role_' + item.role) : '';
 }
 
+// A moderator's reason in words: the preset's label and the free text, e.g. "abusive: shouting".
+export function whyText(m) {
+  if (!m) return '';
+  return [m.preset ? t('preset_' + m.preset) : '', m.reason || ''].filter(Boolean).join(': ');
+}
+
 export function truncate(s, n) {
   const cps = Array.from(s || '');
   return cps.length > n ? cps.slice(0, n - 1).join('') + '…' : cps.join('');
