@@ -336,7 +336,7 @@ static const struct {
     [MSG_JOIN] = {NO_OP,
                   {"type", "code", "as", "nickname", "anonymous", "secret", "token",
                    "last_event_id", NULL}},
-    [MSG_POST] = {WITH_OP, {"type", "op", "kind", "text", "parent", NULL}},
+    [MSG_POST] = {WITH_OP, {"type", "op", "kind", "text", "parent", "on_behalf", NULL}},
     [MSG_VOTE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_UNVOTE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_START] = {WITH_OP, {"type", "op", NULL}},
@@ -475,6 +475,11 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         m->text = xmemdup(s, n);
         if (get_int(o, "parent", false, 1, INT64_MAX, &m->parent, err) < 0)
             return -1;
+        if ((r = get_str(o, "on_behalf", false, (struct str_rule){0, MSG_NICK_MAX, CTL_NONE}, &s,
+                         &n, err)) < 0)
+            return -1;
+        if (r == 1)
+            m->on_behalf = xmemdup(s, n);
         return 0;
     case MSG_VOTE:
     case MSG_UNVOTE:
@@ -610,6 +615,7 @@ char *codec_encode_msg(const struct msg *m)
         set_str(o, "text", m->text);
         if (m->parent > 0)
             set_int(o, "parent", m->parent);
+        set_str(o, "on_behalf", m->on_behalf);
         break;
     case MSG_VOTE:
     case MSG_UNVOTE:
@@ -887,6 +893,10 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         json_t *p = json_object_get(o, "parent");
         if (p && !json_is_null(p) && get_int(o, "parent", true, 1, INT64_MAX, &e->parent, err) < 0)
             return -1;
+        if (get_str(o, "on_behalf", false, any_rule, &s, &n, err) < 0)
+            return -1;
+        if (json_object_get(o, "on_behalf"))
+            e->on_behalf = xmemdup(s, n);
         return 0;
     }
     case EV_VOTED:
@@ -1000,6 +1010,7 @@ char *codec_event_encode(const struct event *e)
         set_str(o, "kind", kind_name(e->kind));
         set_str(o, "text", e->text);
         json_object_set_new(o, "parent", e->parent > 0 ? json_integer(e->parent) : json_null());
+        set_str(o, "on_behalf", e->on_behalf);
         break;
     case EV_VOTED:
     case EV_UNVOTED:

@@ -164,6 +164,7 @@ void msg_clear(struct msg *m)
     free(m->token);
     free(m->text);
     free(m->reason);
+    free(m->on_behalf);
     memset(m, 0, sizeof *m);
 }
 
@@ -180,5 +181,6 @@ void event_clear(struct event *e)
     free(e->nickname);
     free(e->text);
     free(e->reason);
+    free(e->on_behalf);
     memset(e, 0, sizeof *e);
 }

@@ -89,8 +89,10 @@ struct msg {
     char last_event_id[MSG_EVENT_ID_MAX + 1]; /* "" if absent */
     /* post */
     enum kind kind;
-    char *text;     /* owned; post, announce */
-    int64_t parent; /* 0 = none */
+    char *text;      /* owned; post, announce */
+    int64_t parent;  /* 0 = none */
+    char *on_behalf; /* owned; a moderator's post typed for someone: the name, "" = from the
+                        floor, NULL = not a scribe entry */
     /* vote, unvote, hide, unhide */
     int64_t item;
     /* set_phase */
@@ -192,8 +194,9 @@ struct event {
     bool anonymous;
     /* posted */
     enum kind kind;
-    char *text;     /* owned; posted, announced */
-    int64_t parent; /* 0 = none */
+    char *text;      /* owned; posted, announced */
+    int64_t parent;  /* 0 = none */
+    char *on_behalf; /* owned; posted by a scribe: the name, "" = from the floor, NULL = none */
     /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned */
     int64_t item;
     /* phase_set, phase_ended */

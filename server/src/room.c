@@ -122,6 +122,7 @@ void room_free(struct room *r)
     for (size_t i = 0; i < r->n_items; i++) {
         free(r->items[i]->text);
         free(r->items[i]->hide_reason);
+        free(r->items[i]->on_behalf);
         free(r->items[i]);
     }
     free(r->items);
@@ -521,10 +522,13 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
         uint32_t quota = r->quotas.items;
         if (quota && p->role != ROLE_MODERATOR && p->n_posted + p->pending_posts >= quota)
             return "quota_exceeded";
+        if (m->on_behalf && p->role != ROLE_MODERATOR)
+            return "forbidden"; /* only a moderator types for someone else */
         out->type = EV_POSTED;
         out->kind = m->kind;
         out->text = xstrdup(m->text);
         out->parent = m->parent;
+        out->on_behalf = dup_or_null(m->on_behalf);
     } else {
         if ((err = check_vote(r, p, m)))
             return err;
@@ -764,6 +768,7 @@ void room_delta_reset(struct room *r)
     d->n_items = d->n_votes = 0;
     d->kinds = 0;
     d->clock = d->stats = d->stage = false;
+    d->log_from = r->n_modlog;
     memcpy(d->prev, r->last_id, sizeof d->prev);
     d->from[0] = d->to[0] = '\0';
 }
@@ -845,6 +850,7 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->by = p->role;
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
+    it->on_behalf = p->role == ROLE_MODERATOR ? dup_or_null(e->on_behalf) : NULL;
     push_item(r, it);
     p->n_posted++;
     r->n_visible++;
@@ -1067,6 +1073,13 @@ static const char *apply_remove(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* A moderator's post typed for someone else: in the public log beside the moderator actions. */
+static bool is_scribe_entry(const struct room *r, const struct event *e)
+{
+    const struct participant *p = e->type == EV_POSTED ? room_participant(r, e->by) : NULL;
+    return p && p->role == ROLE_MODERATOR && e->on_behalf;
+}
+
 static void record_moderation(struct room *r, const char *id, const struct event *e)
 {
     if (r->n_modlog == r->cap_modlog) {
@@ -1086,7 +1099,9 @@ static void record_moderation(struct room *r, const char *id, const struct event
         m->pid = e->pid;
     m->hide_posts = e->type == EV_REMOVED && e->hide_posts;
     m->preset = e->preset;
-    m->reason = dup_or_null(e->type == EV_ANNOUNCED ? e->text : e->reason);
+    m->reason = dup_or_null(e->type == EV_ANNOUNCED ? e->text
+                            : e->type == EV_POSTED  ? e->on_behalf
+                                                    : e->reason);
 }
 
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
@@ -1228,8 +1243,10 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     if (err)
         return err;
     record_op(r, id, e, h, res);
-    if (is_barrier(e->type)) {
-        record_moderation(r, id, e);
+    if (is_barrier(e->type) || is_scribe_entry(r, e)) {
+        struct event logged = *e;
+        logged.item = e->type == EV_POSTED ? res->item : e->item;
+        record_moderation(r, id, &logged);
         memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
     }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
@@ -1279,7 +1296,7 @@ bool room_restore_item(struct room *r, const struct item *src)
 {
     if (src->id != r->n_items + 1 || !src->text || src->kind >= KIND__COUNT ||
         src->parent >= src->id || src->votes < 0 || src->phase_index < 0 ||
-        src->phase_index >= (int)r->cfg.n_agenda)
+        src->phase_index >= (int)r->cfg.n_agenda || (src->on_behalf && src->by != ROLE_MODERATOR))
         return false;
     if (src->hide_preset >= PRESET__COUNT ||
         (!src->hidden && (src->hide_reason || src->hide_preset)))
@@ -1289,6 +1306,7 @@ bool room_restore_item(struct room *r, const struct item *src)
     it->in_delta = it->votes_in_delta = false;
     it->text = xstrdup(src->text);
     it->hide_reason = dup_or_null(src->hide_reason);
+    it->on_behalf = dup_or_null(src->on_behalf);
     push_item(r, it);
     return true;
 }
@@ -1361,7 +1379,7 @@ bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct o
 
 bool room_restore_moderation(struct room *r, const struct mod_entry *m)
 {
-    if (!is_barrier(m->type))
+    if (!is_barrier(m->type) && !(m->type == EV_POSTED && m->reason))
         return false;
     struct event e = {.type = m->type,
                       .by = m->by,
@@ -1369,8 +1387,9 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .item = m->item,
                       .index = m->index,
                       .seconds = m->seconds,
-                      .reason = m->type == EV_ANNOUNCED ? NULL : m->reason,
+                      .reason = m->type == EV_ANNOUNCED || m->type == EV_POSTED ? NULL : m->reason,
                       .text = m->type == EV_ANNOUNCED ? m->reason : NULL,
+                      .on_behalf = m->type == EV_POSTED ? m->reason : NULL,
                       .preset = m->preset,
                       .pid = m->pid,
                       .hide_posts = m->hide_posts};

@@ -50,6 +50,8 @@ struct item {
     uint32_t parent; /* 0 = none */
     int64_t author;  /* participant id */
     enum role by;    /* the author's session role (citizen or moderator) */
+    char *on_behalf; /* owned: a scribe entry's person ("" = from the floor); NULL = none. The
+                        author is then the moderator who typed it */
     int phase_index; /* agenda index it was posted in */
     int32_t votes;
     bool hidden;
@@ -98,7 +100,8 @@ struct room_delta {
     unsigned kinds;            /* bit per kind whose ranking may have changed */
     bool clock;
     bool stats;
-    bool stage; /* spotlight, pins or announcement */
+    bool stage;      /* spotlight, pins or announcement */
+    size_t log_from; /* modlog entries from here on are new (live deltas; catch-ups: none) */
 };
 
 /* The recorded outcome of an applied write: everything its ack said, so that a retried op gets
@@ -136,13 +139,14 @@ struct mod_entry {
     enum event_type type;
     int64_t by; /* moderator pid, 0 = the server clock */
     int64_t at_ms;
-    int64_t item;                    /* hidden/unhidden */
-    int64_t index;                   /* phase_set/phase_ended */
-    int64_t seconds;                 /* extended */
-    int64_t pid;                     /* removed, reinstated, muted, unmuted: the participant */
-    bool hide_posts;                 /* removed: its items were hidden in the same event */
-    enum preset preset;              /* hidden, removed, muted */
-    char *reason;                    /* owned: hidden, removed, muted; announced: the text */
+    int64_t item;       /* hidden/unhidden, spotlight, pins; posted: the new item */
+    int64_t index;      /* phase_set/phase_ended */
+    int64_t seconds;    /* extended */
+    int64_t pid;        /* removed, reinstated, muted, unmuted: the participant */
+    bool hide_posts;    /* removed: its items were hidden in the same event */
+    enum preset preset; /* hidden, removed, muted */
+    char *reason; /* owned: hidden, removed, muted; announced: the text; posted (a scribe entry):
+                     the person it was typed for */
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
 };
 

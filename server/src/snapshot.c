@@ -19,7 +19,8 @@
  *   head      last_id:str  n_events:u64  next_pid:u64
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
- *             text:str  hide_preset:u8 hide_reason:str|NULL  (ids are 1..n in order)
+ *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
+ *             (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8
@@ -31,7 +32,7 @@
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
- * announcement) is refused, so its jam is replayed from the whole stream, which has the budgets,
+ * announcement, scribe entries) is refused, so its jam is replayed from the whole stream, which has the budgets,
  * the removals, the moderation and the events to chain. */
 #define SNAP_MAGIC "CJS5"
 #define SNAP_NULL 0xFFFFFFFFu
@@ -195,6 +196,7 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_str(w, it->text);
         put_u8(w, it->hide_preset);
         put_str(w, it->hide_reason);
+        put_str(w, it->on_behalf);
     }
 }
 
@@ -380,9 +382,11 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     it.text = get_str(rb, &null);
     it.hide_preset = (enum preset)get_u8(rb);
     it.hide_reason = get_str(rb, &null);
+    it.on_behalf = get_str(rb, &null);
     bool ok = !rb->bad && room_restore_item(r, &it);
     free(it.text);
     free(it.hide_reason);
+    free(it.on_behalf);
     return ok;
 }
 

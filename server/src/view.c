@@ -104,8 +104,15 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
     json_object_set_new(o, "role", json_string(kind_role_name(it->kind)));
     json_object_set_new(o, "text", json_string(it->text));
     json_object_set_new(o, "parent", it->parent ? json_integer(it->parent) : json_null());
-    json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
-    json_object_set_new(o, "by", json_string(role_name(it->by)));
+    if (it->on_behalf) { /* a scribe entry: the person it is for, and who typed it */
+        json_object_set_new(o, "author",
+                            it->on_behalf[0] ? json_string(it->on_behalf) : json_null());
+        json_object_set_new(o, "by", json_string("scribe"));
+        json_object_set_new(o, "scribe", str_or_null(a ? a->nickname : NULL));
+    } else {
+        json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
+        json_object_set_new(o, "by", json_string(role_name(it->by)));
+    }
     json_object_set_new(o, "votes", json_integer(it->votes));
     json_object_set_new(o, "hidden", json_boolean(it->hidden));
     json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
@@ -264,6 +271,8 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
     return s;
 }
 
+static json_t *modlog_json(const struct room *r, size_t from);
+
 /* An update of delta 'd' with the given ranking lists (NULL: none). */
 static char *update_of(const struct room *r, const struct room_delta *d, json_t *ranking,
                        int64_t now_ms)
@@ -299,6 +308,8 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_object_set_new(o, "stats", stats_json(r));
     if (d->stage)
         stage_json(o, r, now_ms);
+    if (d == &r->delta && d->log_from < r->n_modlog) /* live updates only: a catch-up has none */
+        json_object_set_new(o, "log", modlog_json(r, d->log_from));
     return dump(o);
 }
 
@@ -493,10 +504,10 @@ char *view_summary(const struct room *r, int64_t now_ms)
     return dump(o);
 }
 
-static json_t *modlog_json(const struct room *r)
+static json_t *modlog_json(const struct room *r, size_t from)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < r->n_modlog; i++) {
+    for (size_t i = from; i < r->n_modlog; i++) {
         const struct mod_entry *m = &r->modlog[i];
         json_t *o = json_object();
         json_object_set_new(o, "event_id", json_string(m->event_id));
@@ -507,7 +518,7 @@ static json_t *modlog_json(const struct room *r)
         if (p)
             json_object_set_new(o, "moderator", str_or_null(p->nickname));
         if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN || m->type == EV_SPOTLIGHTED ||
-            m->type == EV_PINNED || m->type == EV_UNPINNED)
+            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED)
             json_object_set_new(o, "item", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
             json_object_set_new(o, "phase",
@@ -520,7 +531,10 @@ static json_t *modlog_json(const struct room *r)
             json_object_set_new(o, "pid", json_integer(m->pid));
         if (m->type == EV_REMOVED)
             json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
-        if (m->type == EV_ANNOUNCED) {
+        if (m->type == EV_POSTED) {
+            /* null: from the floor, as the item's author */
+            json_object_set_new(o, "on_behalf", str_or_null(m->reason[0] ? m->reason : NULL));
+        } else if (m->type == EV_ANNOUNCED) {
             json_object_set_new(o, "text", str_or_null(m->reason));
             json_object_set_new(o, "duration_s",
                                 m->seconds ? json_integer(m->seconds) : json_null());
@@ -539,7 +553,7 @@ static json_t *modlog_json(const struct room *r)
 
 char *view_modlog(const struct room *r)
 {
-    return dump(modlog_json(r));
+    return dump(modlog_json(r, 0));
 }
 
 char *view_export(const struct room *r, const struct stream_entry *events,
@@ -577,7 +591,7 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     }
     free(per_phase);
     json_object_set_new(o, "items", items);
-    json_object_set_new(o, "moderation", modlog_json(r));
+    json_object_set_new(o, "moderation", modlog_json(r, 0));
     json_t *ev = json_array();
     for (size_t i = 0; i < n_events; i++) {
         json_t *e = json_object();

@@ -85,6 +85,10 @@ async def spotlight_pins_and_announcement_reach_phones_and_screen(srv):
                for t in ("Heat", "Noise", "Dust")]
         await M.must_ack({"type": "spotlight", "item": ids[1]})
         await M.must_fail({"type": "spotlight", "item": ids[1]}, "already_spotlighted")
+        u = await M.wait_for("update", lambda m: any(e["action"] == "spotlighted"
+                                                     for e in m.get("log", [])), 5)
+        check_eq([e.get("item") for e in u["log"] if e["action"] == "spotlighted"], [ids[1]],
+                 "the log entry live in the update")
         await M.must_ack({"type": "pin", "item": ids[2]})
         await M.must_ack({"type": "pin", "item": ids[0]})
         ann = {"type": "announce", "op": "ann-1", "text": "Five minutes left", "duration_s": 600}
@@ -185,6 +189,33 @@ async def ban_tells_why_closes_and_reinstate_lets_back(srv):
             await back.must_ack({"type": "post", "kind": "problem", "text": "Sorry"})
         finally:
             await closing(back)
+    finally:
+        await closing(M, A)
+
+
+@suite.test(timeout=30)
+async def scribe_entries_carry_their_provenance(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    try:
+        await A.must_fail({"type": "post", "kind": "problem", "text": "for a friend",
+                           "on_behalf": "Bea"}, "forbidden")
+        named = (await M.must_ack({"type": "post", "kind": "problem", "text": "No benches",
+                                   "on_behalf": "Mrs Okafor"}))["item"]
+        floor = (await M.must_ack({"type": "post", "kind": "problem", "text": "Too few bins",
+                                   "on_behalf": ""}))["item"]
+        await A.wait_model(lambda c: named in c.items and floor in c.items, 5, "scribe entries")
+        got = [(A.items[i]["by"], A.items[i]["author"], A.items[i]["scribe"]) for i in (named, floor)]
+        check_eq(got, [("scribe", "Mrs Okafor", "Mira"), ("scribe", None, "Mira")],
+                 "scribe provenance on a phone")
+        st, log, _ = srv.http_json("GET", "/api/jams/%s/log" % jam["code"])
+        posted = [(e["item"], e["on_behalf"]) for e in log if e["action"] == "posted"]
+        check_eq(posted, [(named, "Mrs Okafor"), (floor, None)], "scribe entries in the log")
+        st, exp, _ = srv.http_json("GET", "/api/jams/%s/export" % jam["code"],
+                                   headers={"Authorization": "Bearer " + jam["moderator_secret"]})
+        check_eq(st, 200, "export status")
+        ex = {it["id"]: (it["by"], it.get("scribe")) for it in exp["items"]}
+        check_eq(ex[named], ("scribe", "Mira"), "scribe provenance in the export")
     finally:
         await closing(M, A)
 

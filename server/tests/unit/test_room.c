@@ -1099,6 +1099,38 @@ TEST(spotlight_pins_and_announcement)
     room_free(r);
 }
 
+/* Scribe entry: a moderator posts for a named person or from the floor; the item keeps who it is
+ * for, the public log lists it; a citizen may not. */
+TEST(scribe_entries_keep_their_provenance)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg p = post_msg("sc1", "No benches near the clinic");
+    p.on_behalf = "Mrs Okafor";
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &p, 11000, NULL), "forbidden");
+    size_t logged = r->n_modlog;
+    struct room_result res;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &p, 11000, &res) == NULL);
+    CHECK_EQ_STR(room_item(r, res.item)->on_behalf, "Mrs Okafor");
+    CHECK_EQ_INT(room_item(r, res.item)->author, mod);
+    CHECK_EQ_INT(r->n_modlog, logged + 1);
+    const struct mod_entry *m = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(m->type, EV_POSTED);
+    CHECK_EQ_INT(m->item, res.item);
+    CHECK_EQ_STR(m->reason, "Mrs Okafor");
+    struct msg floor = post_msg("sc2", "Too few bins");
+    floor.on_behalf = "";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &floor, 12000, &res) == NULL);
+    CHECK_EQ_STR(room_item(r, res.item)->on_behalf, "");
+    struct msg own = post_msg("p1", "My own");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &own, 12000, &res) == NULL);
+    CHECK(room_item(r, res.item)->on_behalf == NULL);
+    CHECK_EQ_INT(r->n_modlog, logged + 2); /* a moderator's own post is no log entry */
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -1123,5 +1155,6 @@ int main(void)
     RUN(remove_participant_hides_posts_and_refuses_its_writes);
     RUN(mute_unmute_and_reinstate);
     RUN(spotlight_pins_and_announcement);
+    RUN(scribe_entries_keep_their_provenance);
     return test_done();
 }

@@ -66,6 +66,11 @@ static struct room *busy_room(void)
     ann.text = "Five minutes left";
     ann.seconds = 300;
     write_msg(r, mod, ROLE_MODERATOR, &ann, 1900, NULL);
+    struct msg scribe = mk(MSG_POST, "sc");
+    scribe.kind = KIND_PROBLEM;
+    scribe.text = "No benches near the clinic";
+    scribe.on_behalf = "Mrs Okafor";
+    write_msg(r, mod, ROLE_MODERATOR, &scribe, 1950, NULL);
     struct msg pause = mk(MSG_PAUSE, "pz");
     write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
     return r;
@@ -104,6 +109,9 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(copy->stage.pinned[0], 4);
         CHECK(room_announcement(copy, 1900 + 299999) != NULL);
         CHECK(room_announcement(copy, 1900 + 300000) == NULL);
+        CHECK(room_item(copy, 5) && room_item(copy, 5)->on_behalf &&
+              strcmp(room_item(copy, 5)->on_behalf, "Mrs Okafor") == 0);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_POSTED); /* the scribe entry */
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
         CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
@@ -168,9 +176,9 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
 /* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS5 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
- * pins and announcement). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
+ * pins and announcement, and each item's scribe provenance). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
  * changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "bfca7972198dec6f3ff3a79d0307715ccf22a01a2f2d80f1fc7191f35cc972a0"
+#define BUSY_ROOM_SHA256 "3a6b168ff36bdd897dd3ef35820ebf597bb5147fd3e2459fd420b77d3fb57588"
 
 TEST(snapshot_bytes_are_cjs5)
 {
@@ -215,8 +223,8 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
                 CHECK_EQ_INT(d->budget_left, o->done.budget_left);
             }
         }
-        CHECK_EQ_INT(n_ops,
-                     18); /* s, p0-p3, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, pz */
+        /* s, p0-p3, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, pz */
+        CHECK_EQ_INT(n_ops, 19);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {

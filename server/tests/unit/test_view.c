@@ -310,6 +310,9 @@ TEST(stage_and_sanctions)
     CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 21000) == NULL);
     json_t *j = parse(view_update(r, 31000, 20));
     CHECK_EQ_INT(int_of(j, "spotlight"), 2);
+    json_t *log = json_object_get(j, "log"); /* the tick's new log entries, live */
+    CHECK_EQ_INT(json_array_size(log), 4);
+    CHECK_EQ_STR(str_of(json_array_get(log, 0), "action"), "spotlighted");
     CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(j, "pinned"), 0)), 2);
     json_t *a = json_object_get(j, "announcement");
     CHECK(has_exactly(a, KEYS("text", "at", "remaining_ms")));
@@ -318,6 +321,10 @@ TEST(stage_and_sanctions)
     CHECK_EQ_INT(int_of(a, "remaining_ms"), 50000);
     json_decref(j);
     room_delta_reset(r);
+    struct room_delta none = {0};
+    j = parse(view_catchup(r, &none, 31000, 20));
+    CHECK(j && json_object_get(j, "log") == NULL); /* a catch-up carries no log */
+    json_decref(j);
     j = parse(view_snapshot(r, ROLE_CITIZEN, room_participant(r, anon), 81000, 20, false));
     CHECK(json_is_null(json_object_get(j, "announcement"))); /* ended by itself at 81000 */
     json_t *you = json_object_get(j, "you");

@@ -23,6 +23,8 @@ const en = {
   preset_abusive: 'abusive',
   preset_personal_data: 'personal data',
   spotlight_label: 'In the spotlight',
+  from_the_floor: 'From the floor',
+  scribe_by: '{name} · typed by {scribe}',
   announcement_label: 'Announcement',
   muted_notice: 'A moderator muted you: you can still follow the jam, but not post or vote.',
   muted_notice_why: 'A moderator muted you ({why}): you can still follow the jam, but not post or vote.',

@@ -36,6 +36,7 @@ export function clockText(state) {
 }
 
 export function authorText(item) {
+  if (item.by === 'scribe') return t('scribe_by', { name: item.author || t('from_the_floor'), scribe: item.scribe || t('moderator_badge') });
   if (item.by === 'moderator') return (item.author || t('anonymous')) + ' · ' + t('moderator_badge');
   return item.author || t('anonymous');
 }
