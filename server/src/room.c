@@ -996,8 +996,10 @@ static const char *apply_hide(struct room *r, const struct event *e)
  * sanction's. */
 static void set_sanction(struct participant *p, const struct event *e)
 {
-    free(p->mod_reason);
     bool on = e->type == EV_REMOVED || e->type == EV_MUTED;
+    if (!on && (p->muted || p->removed))
+        return; /* the other sanction still holds: its reason stays in force */
+    free(p->mod_reason);
     p->mod_reason = on ? dup_or_null(e->reason) : NULL;
     p->mod_preset = on ? e->preset : PRESET_NONE;
 }

@@ -1131,6 +1131,28 @@ TEST(scribe_entries_keep_their_provenance)
     room_free(r);
 }
 
+/* Lifting one sanction keeps the reason in force while the other still holds. */
+TEST(reinstating_a_muted_participant_keeps_a_reason)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg mu = mk(MSG_MUTE, "mu1");
+    mu.pid = a;
+    mu.reason = "shouting";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mu, 1000, NULL) == NULL);
+    struct msg rm = mk(MSG_REMOVE, "rm1");
+    rm.pid = a;
+    rm.reason = "kept shouting";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 2000, NULL) == NULL);
+    struct msg re = mk(MSG_REINSTATE, "re1");
+    re.pid = a;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &re, 3000, NULL) == NULL);
+    const struct participant *p = room_participant(r, a);
+    CHECK(p->muted && !p->removed);
+    CHECK(p->mod_reason && strcmp(p->mod_reason, "kept shouting") == 0);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -1156,5 +1178,6 @@ int main(void)
     RUN(mute_unmute_and_reinstate);
     RUN(spotlight_pins_and_announcement);
     RUN(scribe_entries_keep_their_provenance);
+    RUN(reinstating_a_muted_participant_keeps_a_reason);
     return test_done();
 }
