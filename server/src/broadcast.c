@@ -48,6 +48,12 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
 {
     struct hub *h = arg;
     struct frame *f = session_dequeue(s);
+    if (s->drain_code) {
+        if (!f)
+            session_mark_close(s, s->drain_code, s->close_reason);
+        *more = true; /* the close (or the next private frame) comes at the next writeable */
+        return f;
+    }
     struct jam *j = s->jam;
     if (!j) {
         *more = fifo_len(&s->queue) > 0;

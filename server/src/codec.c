@@ -336,7 +336,7 @@ static const struct {
     [MSG_JOIN] = {NO_OP,
                   {"type", "code", "as", "nickname", "anonymous", "secret", "token",
                    "last_event_id", NULL}},
-    [MSG_POST] = {WITH_OP, {"type", "op", "kind", "text", "parent", NULL}},
+    [MSG_POST] = {WITH_OP, {"type", "op", "kind", "text", "parent", "on_behalf", NULL}},
     [MSG_VOTE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_UNVOTE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_START] = {WITH_OP, {"type", "op", NULL}},
@@ -344,12 +344,39 @@ static const struct {
     [MSG_PAUSE] = {WITH_OP, {"type", "op", NULL}},
     [MSG_RESUME] = {WITH_OP, {"type", "op", NULL}},
     [MSG_EXTEND] = {WITH_OP, {"type", "op", "seconds", NULL}},
-    [MSG_HIDE] = {WITH_OP, {"type", "op", "item", "reason", NULL}},
+    [MSG_HIDE] = {WITH_OP, {"type", "op", "item", "reason", "preset", NULL}},
     [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SYNC] = {NO_OP, {"type", NULL}},
     [MSG_PING] = {NO_OP, {"type", "t", NULL}},
-    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "reason", "hide_posts", NULL}},
+    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "reason", "preset", "hide_posts", NULL}},
+    [MSG_REINSTATE] = {WITH_OP, {"type", "op", "pid", NULL}},
+    [MSG_MUTE] = {WITH_OP, {"type", "op", "pid", "reason", "preset", NULL}},
+    [MSG_UNMUTE] = {WITH_OP, {"type", "op", "pid", NULL}},
+    [MSG_SPOTLIGHT] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_UNSPOTLIGHT] = {WITH_OP, {"type", "op", NULL}},
+    [MSG_PIN] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_UNPIN] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_ANNOUNCE] = {WITH_OP, {"type", "op", "text", "duration_s", NULL}},
+    [MSG_UNANNOUNCE] = {WITH_OP, {"type", "op", NULL}},
 };
+
+/* The optional reason (free text) and preset of hide, remove and mute. */
+static int get_reason(json_t *o, struct msg *m, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int r, x;
+    if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
+                     err)) < 0)
+        return -1;
+    if (r == 1)
+        m->reason = xmemdup(s, n);
+    if ((r = get_name(o, "preset", false, preset_from_name, &x, err)) < 0)
+        return -1;
+    if (r == 1)
+        m->preset = (enum preset)x;
+    return 0;
+}
 
 static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
 {
@@ -448,29 +475,41 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         m->text = xmemdup(s, n);
         if (get_int(o, "parent", false, 1, INT64_MAX, &m->parent, err) < 0)
             return -1;
+        if ((r = get_str(o, "on_behalf", false, (struct str_rule){0, MSG_NICK_MAX, CTL_NONE}, &s,
+                         &n, err)) < 0)
+            return -1;
+        if (r == 1)
+            m->on_behalf = xmemdup(s, n);
         return 0;
     case MSG_VOTE:
     case MSG_UNVOTE:
     case MSG_UNHIDE:
+    case MSG_SPOTLIGHT:
+    case MSG_PIN:
+    case MSG_UNPIN:
         return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
     case MSG_HIDE:
         if (get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
             return -1;
-        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
-                         err)) < 0)
-            return -1;
-        if (r == 1)
-            m->reason = xmemdup(s, n);
-        return 0;
+        return get_reason(o, m, err);
     case MSG_REMOVE:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0 || get_reason(o, m, err) < 0)
+            return -1;
+        return get_bool(o, "hide_posts", false, &m->hide_posts, err) < 0 ? -1 : 0;
+    case MSG_MUTE:
         if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0)
             return -1;
-        if ((r = get_str(o, "reason", false, (struct str_rule){0, MSG_REASON_MAX, CTL_NONE}, &s, &n,
-                         err)) < 0)
+        return get_reason(o, m, err);
+    case MSG_REINSTATE:
+    case MSG_UNMUTE:
+        return get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0 ? -1 : 0;
+    case MSG_ANNOUNCE:
+        if (get_str(o, "text", true, (struct str_rule){1, MSG_ANNOUNCE_MAX, CTL_NONE}, &s, &n,
+                    err) < 0)
             return -1;
-        if (r == 1)
-            m->reason = xmemdup(s, n);
-        return get_bool(o, "hide_posts", false, &m->hide_posts, err) < 0 ? -1 : 0;
+        m->text = xmemdup(s, n);
+        return get_int(o, "duration_s", false, 1, MSG_ANNOUNCE_MAX_S, &m->seconds, err) < 0 ? -1
+                                                                                            : 0;
     case MSG_SET_PHASE:
         if (get_name(o, "phase", true, phase_from_name, &x, err) < 0)
             return -1;
@@ -487,6 +526,8 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_PAUSE:
     case MSG_RESUME:
     case MSG_SYNC:
+    case MSG_UNSPOTLIGHT:
+    case MSG_UNANNOUNCE:
         return 0;
     default:
         return fail(err, "internal", "unhandled message type");
@@ -574,21 +615,37 @@ char *codec_encode_msg(const struct msg *m)
         set_str(o, "text", m->text);
         if (m->parent > 0)
             set_int(o, "parent", m->parent);
+        set_str(o, "on_behalf", m->on_behalf);
         break;
     case MSG_VOTE:
     case MSG_UNVOTE:
     case MSG_UNHIDE:
+    case MSG_SPOTLIGHT:
+    case MSG_PIN:
+    case MSG_UNPIN:
         set_int(o, "item", m->item);
         break;
     case MSG_HIDE:
         set_int(o, "item", m->item);
         set_str(o, "reason", m->reason);
+        set_str(o, "preset", preset_name(m->preset));
         break;
     case MSG_REMOVE:
+    case MSG_MUTE:
         set_int(o, "pid", m->pid);
         set_str(o, "reason", m->reason);
+        set_str(o, "preset", preset_name(m->preset));
         if (m->hide_posts)
             json_object_set_new(o, "hide_posts", json_true());
+        break;
+    case MSG_REINSTATE:
+    case MSG_UNMUTE:
+        set_int(o, "pid", m->pid);
+        break;
+    case MSG_ANNOUNCE:
+        set_str(o, "text", m->text);
+        if (m->seconds > 0)
+            set_int(o, "duration_s", m->seconds);
         break;
     case MSG_SET_PHASE:
         set_str(o, "phase", phase_name(m->phase));
@@ -745,6 +802,15 @@ static bool event_has_writer(enum event_type t)
     case EV_HIDDEN:
     case EV_UNHIDDEN:
     case EV_REMOVED:
+    case EV_REINSTATED:
+    case EV_MUTED:
+    case EV_UNMUTED:
+    case EV_SPOTLIGHTED:
+    case EV_UNSPOTLIGHTED:
+    case EV_PINNED:
+    case EV_UNPINNED:
+    case EV_ANNOUNCED:
+    case EV_UNANNOUNCED:
         return true;
     default:
         return false;
@@ -761,6 +827,15 @@ static int get_nullable_str(json_t *o, const char *key, char **out, struct codec
         return fail(err, "bad_message", "field '%s' must be a string or null", key);
     *out = xmemdup(json_string_value(v), json_string_length(v));
     return 1;
+}
+
+/* An event's optional preset: absent = none. */
+static int get_event_preset(json_t *o, struct event *e, struct codec_error *err)
+{
+    int x, r = get_name(o, "preset", false, preset_from_name, &x, err);
+    if (r == 1)
+        e->preset = (enum preset)x;
+    return r < 0 ? -1 : 0;
 }
 
 static bool is_lower_hex(const char *s, size_t n)
@@ -818,21 +893,50 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         json_t *p = json_object_get(o, "parent");
         if (p && !json_is_null(p) && get_int(o, "parent", true, 1, INT64_MAX, &e->parent, err) < 0)
             return -1;
+        if (get_str(o, "on_behalf", false, any_rule, &s, &n, err) < 0)
+            return -1;
+        if (json_object_get(o, "on_behalf"))
+            e->on_behalf = xmemdup(s, n);
         return 0;
     }
     case EV_VOTED:
     case EV_UNVOTED:
     case EV_UNHIDDEN:
+    case EV_SPOTLIGHTED:
+    case EV_PINNED:
+    case EV_UNPINNED:
         return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
     case EV_HIDDEN:
-        if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
+        if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ||
+            get_nullable_str(o, "reason", &e->reason, err) < 0)
             return -1;
-        return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
+        return get_event_preset(o, e, err);
     case EV_REMOVED:
+        if (get_int(o, "pid", true, 1, INT64_MAX, &e->pid, err) < 0 ||
+            get_nullable_str(o, "reason", &e->reason, err) < 0 || get_event_preset(o, e, err) < 0)
+            return -1;
+        return get_bool(o, "hide_posts", true, &e->hide_posts, err) < 0 ? -1 : 0;
+    case EV_MUTED:
         if (get_int(o, "pid", true, 1, INT64_MAX, &e->pid, err) < 0 ||
             get_nullable_str(o, "reason", &e->reason, err) < 0)
             return -1;
-        return get_bool(o, "hide_posts", true, &e->hide_posts, err) < 0 ? -1 : 0;
+        return get_event_preset(o, e, err);
+    case EV_REINSTATED:
+    case EV_UNMUTED:
+        return get_int(o, "pid", true, 1, INT64_MAX, &e->pid, err) < 0 ? -1 : 0;
+    case EV_ANNOUNCED: {
+        if (get_str(o, "text", true, any_rule, &s, &n, err) < 0)
+            return -1;
+        e->text = xmemdup(s, n);
+        json_t *d = json_object_get(o, "duration_s");
+        if (d && !json_is_null(d) &&
+            get_int(o, "duration_s", true, 1, MSG_ANNOUNCE_MAX_S, &e->seconds, err) < 0)
+            return -1;
+        return 0;
+    }
+    case EV_UNSPOTLIGHTED:
+    case EV_UNANNOUNCED:
+        return 0;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
         return get_int(o, "index", true, 0, JAM_MAX_PHASES - 1, &e->index, err) < 0 ? -1 : 0;
@@ -906,20 +1010,40 @@ char *codec_event_encode(const struct event *e)
         set_str(o, "kind", kind_name(e->kind));
         set_str(o, "text", e->text);
         json_object_set_new(o, "parent", e->parent > 0 ? json_integer(e->parent) : json_null());
+        set_str(o, "on_behalf", e->on_behalf);
         break;
     case EV_VOTED:
     case EV_UNVOTED:
     case EV_UNHIDDEN:
+    case EV_SPOTLIGHTED:
+    case EV_PINNED:
+    case EV_UNPINNED:
         set_int(o, "item", e->item);
         break;
     case EV_HIDDEN:
         set_int(o, "item", e->item);
         json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        set_str(o, "preset", preset_name(e->preset));
         break;
     case EV_REMOVED:
         set_int(o, "pid", e->pid);
         json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
         json_object_set_new(o, "hide_posts", json_boolean(e->hide_posts));
+        set_str(o, "preset", preset_name(e->preset));
+        break;
+    case EV_MUTED:
+        set_int(o, "pid", e->pid);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        set_str(o, "preset", preset_name(e->preset));
+        break;
+    case EV_REINSTATED:
+    case EV_UNMUTED:
+        set_int(o, "pid", e->pid);
+        break;
+    case EV_ANNOUNCED:
+        set_str(o, "text", e->text);
+        json_object_set_new(o, "duration_s",
+                            e->seconds > 0 ? json_integer(e->seconds) : json_null());
         break;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:

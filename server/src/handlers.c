@@ -335,6 +335,15 @@ static const struct handler {
     [MSG_SYNC] = {handle_sync, NEEDS_JOIN},
     [MSG_PING] = {handle_ping, 0},
     [MSG_REMOVE] = {handle_write, NEEDS_JOIN},
+    [MSG_REINSTATE] = {handle_write, NEEDS_JOIN},
+    [MSG_MUTE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNMUTE] = {handle_write, NEEDS_JOIN},
+    [MSG_SPOTLIGHT] = {handle_write, NEEDS_JOIN},
+    [MSG_UNSPOTLIGHT] = {handle_write, NEEDS_JOIN},
+    [MSG_PIN] = {handle_write, NEEDS_JOIN},
+    [MSG_UNPIN] = {handle_write, NEEDS_JOIN},
+    [MSG_ANNOUNCE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNANNOUNCE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

@@ -150,13 +150,25 @@ const char *jam_verdict(const struct jam *j, const char *id)
     return NULL;
 }
 
-void jam_close_removed(struct jam *j, int64_t pid)
+void jam_notify_sanction(struct jam *j, const struct event *e)
 {
-    for (struct session *s = j->members; s; s = s->next_member)
-        if (s->pid == pid && s->role == ROLE_CITIZEN) {
-            session_mark_close(s, 4004, "removed by a moderator");
-            net_close(s);
-        }
+    if (e->type != EV_REMOVED && e->type != EV_MUTED && e->type != EV_UNMUTED)
+        return;
+    const struct participant *p = room_participant(j->room, e->pid);
+    if (!p)
+        return;
+    for (struct session *s = j->members; s; s = s->next_member) {
+        if (s->pid != e->pid || s->role != ROLE_CITIZEN)
+            continue;
+        struct frame *f = frame_from_string(view_notice(e->type, p));
+        int full = session_enqueue(s, f);
+        frame_unref(f);
+        if (e->type == EV_REMOVED || full < 0)
+            session_mark_close_drained(s, e->type == EV_REMOVED ? 4004 : 4001,
+                                       e->type == EV_REMOVED ? "removed by a moderator"
+                                                             : "too slow");
+        net_want_write(s);
+    }
 }
 
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,

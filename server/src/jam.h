@@ -99,9 +99,9 @@ void jam_detach(struct session *s);
  * 'id' among the latest JAM_VERDICTS remembered, or NULL (applied cleanly, or too long ago). */
 void jam_verdict_add(struct jam *j, const char *id, const char *err);
 const char *jam_verdict(const struct jam *j, const char *id);
-
-/* Close every session of participant 'pid' with 4004 (a moderator removed it). */
-void jam_close_removed(struct jam *j, int64_t pid);
+/* Tell every session of the participant a removed, muted or unmuted event 'e' names (a `notice`
+ * frame), and close them with 4004 after it for a removal. Other events: nothing. */
+void jam_notify_sanction(struct jam *j, const struct event *e);
 
 /* The snapshot body of citizens and screens, encoded at most once per state and cache age (a join
  * storm encodes the jam once per tick, not once per client). Borrowed: valid until the next call. */

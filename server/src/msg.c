@@ -9,11 +9,36 @@
 #include <string.h>
 
 static const char *const type_names[MSG__COUNT] = {
-    [MSG_JOIN] = "join",     [MSG_POST] = "post",     [MSG_VOTE] = "vote",
-    [MSG_UNVOTE] = "unvote", [MSG_START] = "start",   [MSG_SET_PHASE] = "set_phase",
-    [MSG_PAUSE] = "pause",   [MSG_RESUME] = "resume", [MSG_EXTEND] = "extend",
-    [MSG_HIDE] = "hide",     [MSG_UNHIDE] = "unhide", [MSG_SYNC] = "sync",
-    [MSG_PING] = "ping",     [MSG_REMOVE] = "remove",
+    [MSG_JOIN] = "join",
+    [MSG_POST] = "post",
+    [MSG_VOTE] = "vote",
+    [MSG_UNVOTE] = "unvote",
+    [MSG_START] = "start",
+    [MSG_SET_PHASE] = "set_phase",
+    [MSG_PAUSE] = "pause",
+    [MSG_RESUME] = "resume",
+    [MSG_EXTEND] = "extend",
+    [MSG_HIDE] = "hide",
+    [MSG_UNHIDE] = "unhide",
+    [MSG_SYNC] = "sync",
+    [MSG_PING] = "ping",
+    [MSG_REMOVE] = "remove",
+    [MSG_REINSTATE] = "reinstate",
+    [MSG_MUTE] = "mute",
+    [MSG_UNMUTE] = "unmute",
+    [MSG_SPOTLIGHT] = "spotlight",
+    [MSG_UNSPOTLIGHT] = "unspotlight",
+    [MSG_PIN] = "pin",
+    [MSG_UNPIN] = "unpin",
+    [MSG_ANNOUNCE] = "announce",
+    [MSG_UNANNOUNCE] = "unannounce",
+};
+
+static const char *const preset_names[PRESET__COUNT] = {
+    [PRESET_OFF_TOPIC] = "off_topic",
+    [PRESET_DUPLICATE] = "duplicate",
+    [PRESET_ABUSIVE] = "abusive",
+    [PRESET_PERSONAL_DATA] = "personal_data",
 };
 
 static const char *const role_names[] = {
@@ -43,13 +68,29 @@ static const char *const phase_names[PHASE__COUNT] = {
 };
 
 static const char *const event_names[EV__COUNT] = {
-    [EV_JAM_CREATED] = "jam_created", [EV_JOINED] = "joined",
-    [EV_POSTED] = "posted",           [EV_VOTED] = "voted",
-    [EV_UNVOTED] = "unvoted",         [EV_STARTED] = "started",
-    [EV_PAUSED] = "paused",           [EV_RESUMED] = "resumed",
-    [EV_PHASE_SET] = "phase_set",     [EV_EXTENDED] = "extended",
-    [EV_HIDDEN] = "hidden",           [EV_UNHIDDEN] = "unhidden",
-    [EV_PHASE_ENDED] = "phase_ended", [EV_REMOVED] = "removed",
+    [EV_JAM_CREATED] = "jam_created",
+    [EV_JOINED] = "joined",
+    [EV_POSTED] = "posted",
+    [EV_VOTED] = "voted",
+    [EV_UNVOTED] = "unvoted",
+    [EV_STARTED] = "started",
+    [EV_PAUSED] = "paused",
+    [EV_RESUMED] = "resumed",
+    [EV_PHASE_SET] = "phase_set",
+    [EV_EXTENDED] = "extended",
+    [EV_HIDDEN] = "hidden",
+    [EV_UNHIDDEN] = "unhidden",
+    [EV_PHASE_ENDED] = "phase_ended",
+    [EV_REMOVED] = "removed",
+    [EV_REINSTATED] = "reinstated",
+    [EV_MUTED] = "muted",
+    [EV_UNMUTED] = "unmuted",
+    [EV_SPOTLIGHTED] = "spotlighted",
+    [EV_UNSPOTLIGHTED] = "unspotlighted",
+    [EV_PINNED] = "pinned",
+    [EV_UNPINNED] = "unpinned",
+    [EV_ANNOUNCED] = "announced",
+    [EV_UNANNOUNCED] = "unannounced",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -94,6 +135,15 @@ const char *event_type_name(enum event_type t)
     return name_at(event_names, N_OF(event_names), (int)t);
 }
 
+const char *preset_name(enum preset p)
+{
+    return name_at(preset_names, N_OF(preset_names), (int)p);
+}
+int preset_from_name(const char *s)
+{
+    return index_of(preset_names, N_OF(preset_names), s);
+}
+
 int kind_from_name(const char *s)
 {
     return index_of(kind_names, N_OF(kind_names), s);
@@ -114,6 +164,7 @@ void msg_clear(struct msg *m)
     free(m->token);
     free(m->text);
     free(m->reason);
+    free(m->on_behalf);
     memset(m, 0, sizeof *m);
 }
 
@@ -130,5 +181,6 @@ void event_clear(struct event *e)
     free(e->nickname);
     free(e->text);
     free(e->reason);
+    free(e->on_behalf);
     memset(e, 0, sizeof *e);
 }

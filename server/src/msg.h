@@ -24,6 +24,8 @@
 #define MSG_QUESTION_MAX 500
 #define MSG_DURATION_MAX_S 86400
 #define MSG_VOTES_PER_PHASE_MAX 1000
+#define MSG_ANNOUNCE_MAX 280     /* code points: two lines on a phone, one on the screen */
+#define MSG_ANNOUNCE_MAX_S 86400 /* an announcement's duration_s */
 
 enum msg_type {
     MSG_NONE = 0,
@@ -41,11 +43,29 @@ enum msg_type {
     MSG_SYNC,
     MSG_PING,
     MSG_REMOVE,
+    MSG_REINSTATE,
+    MSG_MUTE,
+    MSG_UNMUTE,
+    MSG_SPOTLIGHT,
+    MSG_UNSPOTLIGHT,
+    MSG_PIN,
+    MSG_UNPIN,
+    MSG_ANNOUNCE,
+    MSG_UNANNOUNCE,
     MSG__COUNT
 };
 
 enum role { ROLE_NONE = 0, ROLE_CITIZEN, ROLE_MODERATOR, ROLE_SCREEN };
 enum kind { KIND_PROBLEM = 0, KIND_IDEA, KIND_REFINEMENT, KIND_PLEDGE, KIND__COUNT };
+/* A moderator's reason preset (hide, remove, mute); PRESET_NONE = none given. */
+enum preset {
+    PRESET_NONE = 0,
+    PRESET_OFF_TOPIC,
+    PRESET_DUPLICATE,
+    PRESET_ABUSIVE,
+    PRESET_PERSONAL_DATA,
+    PRESET__COUNT
+};
 enum phase {
     PHASE_EXPLORE = 0,
     PHASE_IDEATE,
@@ -69,17 +89,20 @@ struct msg {
     char last_event_id[MSG_EVENT_ID_MAX + 1]; /* "" if absent */
     /* post */
     enum kind kind;
-    char *text;     /* owned; post */
-    int64_t parent; /* 0 = none */
+    char *text;      /* owned; post, announce */
+    int64_t parent;  /* 0 = none */
+    char *on_behalf; /* owned; a moderator's post typed for someone: the name, "" = from the
+                        floor, NULL = not a scribe entry */
     /* vote, unvote, hide, unhide */
     int64_t item;
     /* set_phase */
     enum phase phase;
-    /* extend */
+    /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hide, remove */
+    /* hide, remove, mute */
     char *reason; /* owned, NULL if absent */
-    /* remove */
+    enum preset preset;
+    /* remove, reinstate, mute, unmute */
     int64_t pid;
     bool hide_posts;
     /* ping */
@@ -96,6 +119,8 @@ const char *role_name(enum role r);
 const char *kind_name(enum kind k);
 const char *kind_role_name(enum kind k); /* problem -> "explorer", idea -> "ideator", ... */
 const char *phase_name(enum phase p);
+const char *preset_name(enum preset p); /* NULL for PRESET_NONE */
+int preset_from_name(const char *s);
 int kind_from_name(const char *s);
 int phase_from_name(const char *s);
 int role_from_name(const char *s);
@@ -119,6 +144,15 @@ enum event_type {
     EV_UNHIDDEN,
     EV_PHASE_ENDED,
     EV_REMOVED,
+    EV_REINSTATED,
+    EV_MUTED,
+    EV_UNMUTED,
+    EV_SPOTLIGHTED,
+    EV_UNSPOTLIGHTED,
+    EV_PINNED,
+    EV_UNPINNED,
+    EV_ANNOUNCED,
+    EV_UNANNOUNCED,
     EV__COUNT
 };
 
@@ -153,23 +187,25 @@ struct event {
     char op[MSG_OP_MAX + 1];
     /* jam_created */
     struct jam_config jam; /* owned strings inside */
-    /* joined, removed */
+    /* joined, removed, reinstated, muted, unmuted */
     int64_t pid;
     enum role role;
     char *nickname; /* owned, NULL = none */
     bool anonymous;
     /* posted */
     enum kind kind;
-    char *text;     /* owned */
-    int64_t parent; /* 0 = none */
-    /* voted, unvoted, hidden, unhidden */
+    char *text;      /* owned; posted, announced */
+    int64_t parent;  /* 0 = none */
+    char *on_behalf; /* owned; posted by a scribe: the name, "" = from the floor, NULL = none */
+    /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned */
     int64_t item;
     /* phase_set, phase_ended */
     int64_t index;
-    /* extended */
+    /* extended; announced: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hidden, removed */
+    /* hidden, removed, muted */
     char *reason; /* owned, NULL = none */
+    enum preset preset;
     /* removed */
     bool hide_posts;
 };

@@ -50,8 +50,8 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     if (err)
         log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type),
                  err);
-    else if (ev->type == EV_REMOVED)
-        jam_close_removed(j, ev->pid); /* removed through another process of the jam */
+    else
+        jam_notify_sanction(j, ev); /* removed or muted through another process of the jam */
     if (!h->ready)
         room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
     return err ? -EINVAL : 0;

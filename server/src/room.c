@@ -51,6 +51,7 @@ static char *dup_or_null(const char *s)
 const char room_err_duplicate_op[] = "duplicate_op";
 const char room_err_removed[] = "removed";
 const char room_err_pid_taken[] = "pid_taken";
+const char room_err_muted[] = "muted";
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
@@ -123,11 +124,15 @@ void room_free(struct room *r)
         return;
     for (size_t i = 0; i < r->n_items; i++) {
         free(r->items[i]->text);
+        free(r->items[i]->hide_reason);
+        free(r->items[i]->on_behalf);
         free(r->items[i]);
     }
     free(r->items);
+    free(r->stage.announcement);
     for (size_t i = 0; i < r->n_participants; i++) {
         free(r->participants[i]->nickname);
+        free(r->participants[i]->mod_reason);
         free(r->participants[i]->voted);
         free(r->participants[i]);
     }
@@ -200,6 +205,14 @@ static int64_t budget_left(const struct room *r, const struct participant *p, ui
 int64_t room_budget_left(const struct room *r, const struct participant *p)
 {
     return budget_left(r, p, p->pending_votes);
+}
+
+const char *room_announcement(const struct room *r, int64_t at_ms)
+{
+    const struct room_stage *st = &r->stage;
+    if (!st->announcement || (st->until_ms && at_ms >= st->until_ms))
+        return NULL;
+    return st->announcement;
 }
 
 int64_t room_deadline(const struct room *r)
@@ -299,6 +312,78 @@ static bool jam_full(const struct room *r)
     return visible >= r->limits.max_items || stored >= 2 * (uint64_t)r->limits.max_items;
 }
 
+static bool is_pinned(const struct room *r, uint32_t item, size_t *at)
+{
+    for (size_t i = 0; i < r->stage.n_pinned; i++)
+        if (r->stage.pinned[i] == item) {
+            if (at)
+                *at = i;
+            return true;
+        }
+    return false;
+}
+
+/* Why a removal, reinstatement, mute or unmute of e->pid does not apply, or NULL. The one rule
+ * room_check and room_apply share. */
+static const char *sanction_error(const struct room *r, const struct event *e)
+{
+    const struct participant *target = room_participant(r, e->pid);
+    if (!target)
+        return "no_such_participant";
+    switch (e->type) {
+    case EV_REMOVED:
+        if (target->role != ROLE_CITIZEN)
+            return "forbidden"; /* moderators share the secret: removing one would not hold */
+        return target->removed ? "already_removed" : NULL;
+    case EV_REINSTATED:
+        return target->removed ? NULL : "not_removed";
+    case EV_MUTED:
+        if (target->role != ROLE_CITIZEN)
+            return "forbidden";
+        return target->muted ? "already_muted" : NULL;
+    case EV_UNMUTED:
+        return target->muted ? NULL : "not_muted";
+    default:
+        return "bad_value";
+    }
+}
+
+/* Why a spotlight, pin or announcement event does not apply, or NULL. e->at_ms = INT64_MIN (the
+ * check) takes any stored announcement as running. */
+static const char *stage_error(const struct room *r, const struct event *e)
+{
+    const struct room_stage *st = &r->stage;
+    const struct item *it = NULL;
+    if (e->type == EV_SPOTLIGHTED || e->type == EV_PINNED || e->type == EV_UNPINNED) {
+        if (!(it = room_item(r, e->item)))
+            return "no_such_item";
+    }
+    switch (e->type) {
+    case EV_SPOTLIGHTED:
+        if (it->hidden)
+            return "item_hidden";
+        return st->spotlight == it->id ? "already_spotlighted" : NULL;
+    case EV_UNSPOTLIGHTED:
+        return st->spotlight ? NULL : "no_spotlight";
+    case EV_PINNED:
+        if (it->hidden)
+            return "item_hidden";
+        if (is_pinned(r, it->id, NULL))
+            return "already_pinned";
+        return st->n_pinned == ROOM_MAX_PINS ? "pin_limit" : NULL;
+    case EV_UNPINNED:
+        return is_pinned(r, it->id, NULL) ? NULL : "not_pinned";
+    case EV_ANNOUNCED:
+        return e->text || e->at_ms == INT64_MIN ? NULL : "bad_value";
+    case EV_UNANNOUNCED:
+        if (e->at_ms == INT64_MIN)
+            return st->announcement ? NULL : "no_announcement";
+        return room_announcement(r, e->at_ms) ? NULL : "no_announcement";
+    default:
+        return "bad_value";
+    }
+}
+
 static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
 {
     const struct clock *c = &r->clock;
@@ -344,20 +429,54 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->type = m->type == MSG_HIDE ? EV_HIDDEN : EV_UNHIDDEN;
         out->item = m->item;
         out->reason = m->type == MSG_HIDE ? dup_or_null(m->reason) : NULL;
+        out->preset = m->type == MSG_HIDE ? m->preset : PRESET_NONE;
         return NULL;
     }
-    case MSG_REMOVE: {
-        const struct participant *target = room_participant(r, m->pid);
-        if (!target)
-            return "no_such_participant";
-        if (target->role != ROLE_CITIZEN)
-            return "forbidden"; /* moderators share the secret: removing one would not hold */
-        if (target->removed)
-            return "already_removed";
-        out->type = EV_REMOVED;
+    case MSG_REMOVE:
+    case MSG_REINSTATE:
+    case MSG_MUTE:
+    case MSG_UNMUTE: {
+        static const enum event_type ev_of[MSG__COUNT] = {
+            [MSG_REMOVE] = EV_REMOVED,
+            [MSG_REINSTATE] = EV_REINSTATED,
+            [MSG_MUTE] = EV_MUTED,
+            [MSG_UNMUTE] = EV_UNMUTED,
+        };
+        struct event probe = {.type = ev_of[m->type], .pid = m->pid};
+        const char *err = sanction_error(r, &probe);
+        if (err)
+            return err;
+        out->type = probe.type;
         out->pid = m->pid;
         out->hide_posts = m->hide_posts;
+        out->preset = m->preset;
         out->reason = dup_or_null(m->reason);
+        return NULL;
+    }
+    case MSG_SPOTLIGHT:
+    case MSG_UNSPOTLIGHT:
+    case MSG_PIN:
+    case MSG_UNPIN:
+    case MSG_ANNOUNCE:
+    case MSG_UNANNOUNCE: {
+        static const enum event_type ev_of[MSG__COUNT] = {
+            [MSG_SPOTLIGHT] = EV_SPOTLIGHTED,
+            [MSG_UNSPOTLIGHT] = EV_UNSPOTLIGHTED,
+            [MSG_PIN] = EV_PINNED,
+            [MSG_UNPIN] = EV_UNPINNED,
+            [MSG_ANNOUNCE] = EV_ANNOUNCED,
+            [MSG_UNANNOUNCE] = EV_UNANNOUNCED,
+        };
+        /* The check has no clock: an announcement that ended by itself is refused by room_apply,
+         * which judges it by the stored event's at. */
+        struct event probe = {.type = ev_of[m->type], .item = m->item, .at_ms = INT64_MIN};
+        const char *err = stage_error(r, &probe);
+        if (err)
+            return err;
+        out->type = probe.type;
+        out->item = m->item;
+        out->seconds = m->seconds;
+        out->text = dup_or_null(m->text);
         return NULL;
     }
     default:
@@ -379,6 +498,8 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
     bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
     if (moderation && role != ROLE_MODERATOR)
         return "forbidden";
+    if (!moderation && p->muted)
+        return room_err_muted;
     uint32_t max_pending = r->quotas.pending;
     if (!moderation && max_pending && p->pending_writes >= max_pending)
         return "busy";
@@ -405,10 +526,13 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
         uint32_t quota = r->quotas.items;
         if (quota && p->role != ROLE_MODERATOR && p->n_posted + p->pending_posts >= quota)
             return "quota_exceeded";
+        if (m->on_behalf && p->role != ROLE_MODERATOR)
+            return "forbidden"; /* only a moderator types for someone else */
         out->type = EV_POSTED;
         out->kind = m->kind;
         out->text = xstrdup(m->text);
         out->parent = m->parent;
+        out->on_behalf = dup_or_null(m->on_behalf);
     } else {
         if ((err = check_vote(r, p, m)))
             return err;
@@ -457,7 +581,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 /* Clock and moderator events: every write waits for those in flight; the moderation log lists them. */
 static bool is_barrier(enum event_type t)
 {
-    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || t == EV_REMOVED;
+    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -590,9 +714,19 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_UNHIDDEN:
         if ((it = room_item(r, e->item)) != NULL)
             touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        d->stage = e->type == EV_HIDDEN; /* it may have left the spotlight or the pins */
+        break;
+    case EV_SPOTLIGHTED:
+    case EV_UNSPOTLIGHTED:
+    case EV_PINNED:
+    case EV_UNPINNED:
+    case EV_ANNOUNCED:
+    case EV_UNANNOUNCED:
+        d->stage = true;
         break;
     case EV_REMOVED:
         d->stats = true;
+        d->stage = true; /* its hidden posts may have left the spotlight or the pins */
         for (size_t i = 0; e->hide_posts && i < r->n_items; i++)
             if (r->items[i]->author == e->pid && r->items[i]->hidden) {
                 push_id(&d->items, &d->n_items, &d->cap_items, r->items[i]->id);
@@ -637,7 +771,8 @@ void room_delta_reset(struct room *r)
         r->items[d->votes[i] - 1]->votes_in_delta = false;
     d->n_items = d->n_votes = 0;
     d->kinds = 0;
-    d->clock = d->stats = false;
+    d->clock = d->stats = d->stage = false;
+    d->log_from = r->n_modlog;
     memcpy(d->prev, r->last_id, sizeof d->prev);
     d->from[0] = d->to[0] = '\0';
 }
@@ -741,6 +876,7 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->by = p->role;
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
+    it->on_behalf = p->role == ROLE_MODERATOR ? dup_or_null(e->on_behalf) : NULL;
     push_item(r, it);
     p->n_posted++;
     show_item(r, it);
@@ -838,6 +974,27 @@ static const char *apply_clock(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* Hide a visible item with the hide's reason and preset: it leaves the ranking, the spotlight
+ * and the pins. */
+static void hide_item(struct room *r, struct item *it, const char *reason, enum preset preset)
+{
+    it->hidden = true;
+    it->hide_reason = dup_or_null(reason);
+    it->hide_preset = preset;
+    unshow_item(r, it);
+    size_t at;
+    if (r->stage.spotlight == it->id) {
+        r->stage.spotlight = 0;
+        r->delta.stage = true;
+    }
+    if (is_pinned(r, it->id, &at)) {
+        memmove(&r->stage.pinned[at], &r->stage.pinned[at + 1],
+                (--r->stage.n_pinned - at) * sizeof r->stage.pinned[0]);
+        r->delta.stage = true;
+    }
+    delta_item(r, it);
+}
+
 static const char *apply_hide(struct room *r, const struct event *e)
 {
     struct item *it = room_item(r, e->item);
@@ -846,12 +1003,80 @@ static const char *apply_hide(struct room *r, const struct event *e)
     bool hide = e->type == EV_HIDDEN;
     if (it->hidden == hide)
         return hide ? "item_hidden" : "not_hidden";
-    it->hidden = hide;
-    if (hide)
-        unshow_item(r, it);
-    else
-        show_item(r, it);
+    if (hide) {
+        hide_item(r, it, e->reason, e->preset);
+        return NULL;
+    }
+    it->hidden = false;
+    free(it->hide_reason);
+    it->hide_reason = NULL;
+    it->hide_preset = PRESET_NONE;
+    show_item(r, it);
     delta_item(r, it);
+    return NULL;
+}
+
+/* Removal, reinstatement, mute and unmute: the reason and preset in force are the latest
+ * sanction's. */
+static void set_sanction(struct participant *p, const struct event *e)
+{
+    bool on = e->type == EV_REMOVED || e->type == EV_MUTED;
+    if (!on && (p->muted || p->removed))
+        return; /* the other sanction still holds: its reason stays in force */
+    free(p->mod_reason);
+    p->mod_reason = on ? dup_or_null(e->reason) : NULL;
+    p->mod_preset = on ? e->preset : PRESET_NONE;
+}
+
+static const char *apply_sanction(struct room *r, const struct event *e)
+{
+    const char *err = sanction_error(r, e);
+    if (err)
+        return err;
+    struct participant *p = room_participant(r, e->pid);
+    if (e->type == EV_MUTED || e->type == EV_UNMUTED)
+        p->muted = e->type == EV_MUTED;
+    else
+        p->removed = e->type == EV_REMOVED;
+    set_sanction(p, e);
+    r->delta.stats = true;
+    return NULL;
+}
+
+static const char *apply_stage(struct room *r, const struct event *e)
+{
+    const char *err = stage_error(r, e);
+    if (err)
+        return err;
+    struct room_stage *st = &r->stage;
+    size_t at = 0;
+    switch (e->type) {
+    case EV_SPOTLIGHTED:
+        st->spotlight = (uint32_t)e->item;
+        break;
+    case EV_UNSPOTLIGHTED:
+        st->spotlight = 0;
+        break;
+    case EV_PINNED:
+        st->pinned[st->n_pinned++] = (uint32_t)e->item;
+        break;
+    case EV_UNPINNED:
+        is_pinned(r, (uint32_t)e->item, &at);
+        memmove(&st->pinned[at], &st->pinned[at + 1], (--st->n_pinned - at) * sizeof st->pinned[0]);
+        break;
+    case EV_ANNOUNCED:
+        free(st->announcement);
+        st->announcement = xstrdup(e->text);
+        st->announced_ms = e->at_ms;
+        st->until_ms = e->seconds > 0 ? e->at_ms + e->seconds * 1000 : 0;
+        break;
+    default: /* EV_UNANNOUNCED */
+        free(st->announcement);
+        st->announcement = NULL;
+        st->announced_ms = st->until_ms = 0;
+        break;
+    }
+    r->delta.stage = true;
     return NULL;
 }
 
@@ -859,24 +1084,26 @@ static const char *apply_hide(struct room *r, const struct event *e)
  * --max-items of them. */
 static const char *apply_remove(struct room *r, const struct event *e)
 {
+    const char *err = sanction_error(r, e);
+    if (err)
+        return err;
     struct participant *target = room_participant(r, e->pid);
-    if (!target)
-        return "no_such_participant";
-    if (target->role != ROLE_CITIZEN)
-        return "forbidden";
-    if (target->removed)
-        return "already_removed";
     target->removed = true;
+    set_sanction(target, e);
     for (size_t i = 0; e->hide_posts && i < r->n_items; i++) {
         struct item *it = r->items[i];
-        if (it->author != e->pid || it->hidden)
-            continue;
-        it->hidden = true;
-        unshow_item(r, it);
-        delta_item(r, it);
+        if (it->author == e->pid && !it->hidden)
+            hide_item(r, it, e->reason, e->preset);
     }
     r->delta.stats = true;
     return NULL;
+}
+
+/* A moderator's post typed for someone else: in the public log beside the moderator actions. */
+static bool is_scribe_entry(const struct room *r, const struct event *e)
+{
+    const struct participant *p = e->type == EV_POSTED ? room_participant(r, e->by) : NULL;
+    return p && p->role == ROLE_MODERATOR && e->on_behalf;
 }
 
 static void record_moderation(struct room *r, const char *id, const struct event *e)
@@ -894,11 +1121,13 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->item = e->item;
     m->index = e->index;
     m->seconds = e->seconds;
-    if (e->type == EV_REMOVED) {
+    if (e->type >= EV_REMOVED && e->type <= EV_UNMUTED)
         m->pid = e->pid;
-        m->hide_posts = e->hide_posts;
-    }
-    m->reason = dup_or_null(e->reason);
+    m->hide_posts = e->type == EV_REMOVED && e->hide_posts;
+    m->preset = e->preset;
+    m->reason = dup_or_null(e->type == EV_ANNOUNCED ? e->text
+                            : e->type == EV_POSTED  ? e->on_behalf
+                                                    : e->reason);
 }
 
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
@@ -984,6 +1213,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
             return "forbidden";
         if (p->removed)
             return room_err_removed;
+        if (p->muted)
+            return room_err_muted;
     }
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
@@ -1011,6 +1242,19 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_REMOVED:
         err = apply_remove(r, e);
         break;
+    case EV_REINSTATED:
+    case EV_MUTED:
+    case EV_UNMUTED:
+        err = apply_sanction(r, e);
+        break;
+    case EV_SPOTLIGHTED:
+    case EV_UNSPOTLIGHTED:
+    case EV_PINNED:
+    case EV_UNPINNED:
+    case EV_ANNOUNCED:
+    case EV_UNANNOUNCED:
+        err = apply_stage(r, e);
+        break;
     case EV_STARTED:
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
@@ -1025,8 +1269,10 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     if (err)
         return err;
     record_op(r, id, e, h, res);
-    if (is_barrier(e->type)) {
-        record_moderation(r, id, e);
+    if (is_barrier(e->type) || is_scribe_entry(r, e)) {
+        struct event logged = *e;
+        logged.item = e->type == EV_POSTED ? res->item : e->item;
+        record_moderation(r, id, &logged);
         memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
     }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
@@ -1076,12 +1322,17 @@ bool room_restore_item(struct room *r, const struct item *src)
 {
     if (src->id != r->n_items + 1 || !src->text || src->kind >= KIND__COUNT ||
         src->parent >= src->id || src->votes < 0 || src->phase_index < 0 ||
-        src->phase_index >= (int)r->cfg.n_agenda)
+        src->phase_index >= (int)r->cfg.n_agenda || (src->on_behalf && src->by != ROLE_MODERATOR))
+        return false;
+    if (src->hide_preset >= PRESET__COUNT ||
+        (!src->hidden && (src->hide_reason || src->hide_preset)))
         return false;
     struct item *it = xmalloc(sizeof *it);
     *it = *src;
     it->in_delta = it->votes_in_delta = false;
     it->text = xstrdup(src->text);
+    it->hide_reason = dup_or_null(src->hide_reason);
+    it->on_behalf = dup_or_null(src->on_behalf);
     push_item(r, it);
     return true;
 }
@@ -1097,6 +1348,38 @@ struct participant *room_restore_participant(struct room *r, int64_t pid, enum r
     struct participant *p = r->participants[r->n_participants - 1];
     memcpy(p->used, used, sizeof p->used);
     return p;
+}
+
+bool room_restore_sanction(struct room *r, struct participant *p, bool removed, bool muted,
+                           enum preset preset, const char *reason)
+{
+    (void)r;
+    if (preset >= PRESET__COUNT || (!removed && !muted && (preset || reason)) ||
+        ((removed || muted) && p->role != ROLE_CITIZEN))
+        return false;
+    p->removed = removed;
+    p->muted = muted;
+    struct event e = {.type = EV_MUTED, .preset = preset, .reason = (char *)reason};
+    set_sanction(p, &e);
+    return true;
+}
+
+bool room_restore_stage(struct room *r, const struct room_stage *st)
+{
+    if (st->n_pinned > ROOM_MAX_PINS || st->spotlight > r->n_items ||
+        (!st->announcement && (st->announced_ms || st->until_ms)))
+        return false;
+    for (size_t i = 0; i < st->n_pinned; i++) {
+        if (st->pinned[i] < 1 || st->pinned[i] > r->n_items)
+            return false;
+        for (size_t k = 0; k < i; k++)
+            if (st->pinned[k] == st->pinned[i])
+                return false;
+    }
+    free(r->stage.announcement);
+    r->stage = *st;
+    r->stage.announcement = dup_or_null(st->announcement);
+    return true;
 }
 
 bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index)
@@ -1122,7 +1405,7 @@ bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct o
 
 bool room_restore_moderation(struct room *r, const struct mod_entry *m)
 {
-    if (!is_barrier(m->type))
+    if (!is_barrier(m->type) && !(m->type == EV_POSTED && m->reason))
         return false;
     struct event e = {.type = m->type,
                       .by = m->by,
@@ -1130,7 +1413,10 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .item = m->item,
                       .index = m->index,
                       .seconds = m->seconds,
-                      .reason = m->reason,
+                      .reason = m->type == EV_ANNOUNCED || m->type == EV_POSTED ? NULL : m->reason,
+                      .text = m->type == EV_ANNOUNCED ? m->reason : NULL,
+                      .on_behalf = m->type == EV_POSTED ? m->reason : NULL,
+                      .preset = m->preset,
                       .pid = m->pid,
                       .hide_posts = m->hide_posts};
     record_moderation(r, m->event_id, &e);

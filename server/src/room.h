@@ -51,12 +51,16 @@ struct item {
     uint32_t parent; /* 0 = none */
     int64_t author;  /* participant id */
     enum role by;    /* the author's session role (citizen or moderator) */
+    char *on_behalf; /* owned: a scribe entry's person ("" = from the floor); NULL = none. The
+                        author is then the moderator who typed it */
     int phase_index; /* agenda index it was posted in */
     int32_t votes;
     bool hidden;
-    bool in_delta;       /* already listed in the tick's changed items */
-    bool votes_in_delta; /* already listed in the tick's vote changes */
-    char *text;          /* owned */
+    enum preset hide_preset; /* the hide's preset while hidden */
+    char *hide_reason;       /* owned: the hide's reason while hidden, NULL = none */
+    bool in_delta;           /* already listed in the tick's changed items */
+    bool votes_in_delta;     /* already listed in the tick's vote changes */
+    char *text;              /* owned */
 };
 
 struct participant {
@@ -70,6 +74,9 @@ struct participant {
     uint32_t n_posted;             /* items it posted, hidden ones included */
     bool removed;                  /* a moderator removed it: its token no longer rejoins and
                                       its writes are refused (room_apply too) */
+    bool muted;                    /* a moderator muted it: its writes are refused (apply too) */
+    enum preset mod_preset;        /* the latest mute's or removal's preset while in force */
+    char *mod_reason;              /* owned: ... and its reason, NULL = none */
     uint32_t *voted;               /* owned: ids of items this participant votes for, unordered */
     size_t n_voted, cap_voted;
 };
@@ -94,6 +101,8 @@ struct room_delta {
     unsigned kinds;            /* bit per kind whose ranking may have changed */
     bool clock;
     bool stats;
+    bool stage;      /* spotlight, pins or announcement */
+    size_t log_from; /* modlog entries from here on are new (live deltas; catch-ups: none) */
 };
 
 /* The recorded outcome of an applied write: everything its ack said, so that a retried op gets
@@ -131,13 +140,26 @@ struct mod_entry {
     enum event_type type;
     int64_t by; /* moderator pid, 0 = the server clock */
     int64_t at_ms;
-    int64_t item;                    /* hidden/unhidden */
-    int64_t index;                   /* phase_set/phase_ended */
-    int64_t seconds;                 /* extended */
-    int64_t pid;                     /* removed: the participant */
-    bool hide_posts;                 /* removed: its items were hidden in the same event */
-    char *reason;                    /* owned, hidden and removed */
+    int64_t item;       /* hidden/unhidden, spotlight, pins; posted: the new item */
+    int64_t index;      /* phase_set/phase_ended */
+    int64_t seconds;    /* extended */
+    int64_t pid;        /* removed, reinstated, muted, unmuted: the participant */
+    bool hide_posts;    /* removed: its items were hidden in the same event */
+    enum preset preset; /* hidden, removed, muted */
+    char *reason; /* owned: hidden, removed, muted; announced: the text; posted (a scribe entry):
+                     the person it was typed for */
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
+};
+
+/* What the screen and phones put above the lists (proto/messages.md, "Moderator actions"). */
+#define ROOM_MAX_PINS 10
+struct room_stage {
+    uint32_t spotlight; /* item id, 0 = none */
+    uint32_t pinned[ROOM_MAX_PINS];
+    size_t n_pinned;
+    char *announcement;   /* owned, NULL = none */
+    int64_t announced_ms; /* the announced event's at */
+    int64_t until_ms;     /* its end (at + duration_s), 0 = until cleared */
 };
 
 struct room {
@@ -170,6 +192,7 @@ struct room {
                                     the retry) */
     struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
+    struct room_stage stage;
 
     /* in flight (not state: reset on restart) */
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
@@ -213,6 +236,8 @@ extern const char room_err_removed[];
  * same pid (room_check_join picks the next one this process knows of) and its join reached the
  * stream first. No effect: the loser joins again with a pid after it. Compare the pointer. */
 extern const char room_err_pid_taken[];
+/* room_apply's answer for a post, vote or unvote of a participant muted after it was checked. */
+extern const char room_err_muted[];
 
 struct room_result {
     uint32_t item;       /* post: new item id */
@@ -251,6 +276,8 @@ struct item *room_item(const struct room *r, int64_t id);
 int64_t room_budget_left(const struct room *r, const struct participant *p);
 bool room_can_post(const struct room *r, enum kind k);
 bool room_can_vote(const struct room *r, enum kind k);
+/* The announcement still running at wall-clock 'at_ms' (an event's at, or now), or NULL. */
+const char *room_announcement(const struct room *r, int64_t at_ms);
 /* Wall-clock ms of the running phase's deadline, or 0 when none. */
 int64_t room_deadline(const struct room *r);
 /* Remaining ms at 'now_ms' (>= 0), or -1 when the clock has no deadline. */
@@ -281,8 +308,14 @@ void room_delta_clear(struct room_delta *d);
  * they are never for a live room: room_apply stays the only mutator of live state. */
 bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
                        uint64_t n_events, int64_t next_pid);
-/* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored. */
+/* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
+ * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);
+/* The spotlight, pins and announcement (copied; each item id must be restored already). */
+bool room_restore_stage(struct room *r, const struct room_stage *st);
+/* A participant's moderation: removed and/or muted, with the reason and preset in force. */
+bool room_restore_sanction(struct room *r, struct participant *p, bool removed, bool muted,
+                           enum preset preset, const char *reason);
 /* Like a joined event ('nickname' NULL when anonymous), with the votes it used in each agenda
  * index. Returns the new participant, or NULL. */
 struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,

@@ -73,6 +73,14 @@ bool session_count_error(struct session *s, int64_t now_ms)
     return ++s->errors > SESSION_MAX_ERRORS;
 }
 
+void session_mark_close_drained(struct session *s, int code, const char *reason)
+{
+    if (s->close_code || s->drain_code)
+        return;
+    s->drain_code = code;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+}
+
 void session_mark_close(struct session *s, int code, const char *reason)
 {
     if (s->close_code)

@@ -73,6 +73,7 @@ struct session {
     unsigned inflight;
 
     int close_code; /* non-zero: close with this code at the next writeable */
+    int drain_code; /* non-zero: close with this code once the queued frames have left */
     char close_reason[64];
 
     char *rx; /* owned: fragments being reassembled */
@@ -98,5 +99,9 @@ bool session_rate_ok(struct session *s, int64_t now_ms);
 bool session_count_error(struct session *s, int64_t now_ms);
 /* Mark for closing with 'code' at the next writeable. The first code wins. */
 void session_mark_close(struct session *s, int code, const char *reason);
+/* Mark for closing with 'code' once the frames queued so far (and any queued meanwhile) have been
+ * sent: a frame that says why (a ban's notice) reaches the client before the close. Nothing from
+ * the jam's ring is sent meanwhile. */
+void session_mark_close_drained(struct session *s, int code, const char *reason);
 
 #endif

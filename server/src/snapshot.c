@@ -11,25 +11,30 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS4" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS4"
+/* Layout, "CJS5" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS5"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
- *             text:str  (ids are 1..n in order)
- *   people    n:u32, each  pid:u64 role:u8 removed:u8 nickname:str|NULL  used:u32 * JAM_MAX_PHASES
+ *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
+ *             (ids are 1..n in order)
+ *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
+ *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8
  *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
- *             reason:str|NULL  chain:32 bytes
+ *             preset:u8 reason:str|NULL  chain:32 bytes
+ *   stage     spotlight:u32  n_pinned:u32, each item:u32  announcement:str|NULL
+ *             announced_ms until_ms:u64
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
- * either, from before both existed together) is refused, so its jam is replayed from the whole
- * stream, which has the budgets, the removals and the events to chain. */
-#define SNAP_MAGIC "CJS4"
+ * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
+ * announcement, scribe entries) is refused, so its jam is replayed from the whole stream, which has the budgets,
+ * the removals, the moderation and the events to chain. */
+#define SNAP_MAGIC "CJS5"
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -189,6 +194,9 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_u32(w, (uint32_t)it->votes);
         put_u8(w, it->hidden);
         put_str(w, it->text);
+        put_u8(w, it->hide_preset);
+        put_str(w, it->hide_reason);
+        put_str(w, it->on_behalf);
     }
 }
 
@@ -201,6 +209,9 @@ static void encode_participants(struct wbuf *w, const struct room *r, bool canon
         put_u64(w, (uint64_t)p->pid);
         put_u8(w, p->role);
         put_u8(w, p->removed);
+        put_u8(w, p->muted);
+        put_u8(w, p->mod_preset);
+        put_str(w, p->mod_reason);
         put_str(w, p->nickname);
         for (int k = 0; k < JAM_MAX_PHASES; k++)
             put_u32(w, p->used[k]);
@@ -259,6 +270,7 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
         put_u64(w, (uint64_t)m->seconds);
         put_u64(w, (uint64_t)m->pid);
         put_u8(w, m->hide_posts);
+        put_u8(w, m->preset);
         put_str(w, m->reason);
         put(w, m->chain, ROOM_CHAIN_BYTES);
     }
@@ -284,6 +296,13 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     encode_participants(&w, r, canonical);
     encode_ops(&w, r, canonical);
     encode_modlog(&w, r);
+    put_u32(&w, r->stage.spotlight);
+    put_u32(&w, (uint32_t)r->stage.n_pinned);
+    for (size_t i = 0; i < r->stage.n_pinned; i++)
+        put_u32(&w, r->stage.pinned[i]);
+    put_str(&w, r->stage.announcement);
+    put_u64(&w, (uint64_t)r->stage.announced_ms);
+    put_u64(&w, (uint64_t)r->stage.until_ms);
     *out = w.p;
     *len = w.len;
 }
@@ -361,8 +380,13 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     it.votes = (int32_t)get_u32(rb);
     it.hidden = get_u8(rb) != 0;
     it.text = get_str(rb, &null);
+    it.hide_preset = (enum preset)get_u8(rb);
+    it.hide_reason = get_str(rb, &null);
+    it.on_behalf = get_str(rb, &null);
     bool ok = !rb->bad && room_restore_item(r, &it);
     free(it.text);
+    free(it.hide_reason);
+    free(it.on_behalf);
     return ok;
 }
 
@@ -372,6 +396,9 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
     int64_t pid = (int64_t)get_u64(rb);
     enum role role = (enum role)get_u8(rb);
     unsigned removed = get_u8(rb);
+    unsigned muted = get_u8(rb);
+    enum preset preset = (enum preset)get_u8(rb);
+    char *reason = get_str(rb, &null);
     char *nickname = get_str(rb, &null);
     uint32_t used[JAM_MAX_PHASES];
     for (int k = 0; k < JAM_MAX_PHASES; k++)
@@ -380,10 +407,12 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
     if (!rb->bad && (null || nickname))
         p = room_restore_participant(r, pid, role, nickname, used);
     free(nickname);
+    bool ok = p && removed <= 1 && muted <= 1 &&
+              room_restore_sanction(r, p, removed != 0, muted != 0, preset, reason);
+    free(reason);
     uint32_t nv = get_u32(rb);
-    if (!p || nv > r->n_items || removed > 1)
+    if (!ok || nv > r->n_items)
         return false;
-    p->removed = removed != 0;
     for (uint32_t v = 0; v < nv; v++) {
         uint32_t item = get_u32(rb);
         unsigned cast = get_u8(rb);
@@ -423,12 +452,30 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
     m.pid = (int64_t)get_u64(rb);
     unsigned hide_posts = get_u8(rb);
     m.hide_posts = hide_posts != 0;
+    m.preset = (enum preset)get_u8(rb);
     m.reason = get_str(rb, &null);
     const unsigned char *chain = take(rb, ROOM_CHAIN_BYTES);
     if (chain)
         memcpy(m.chain, chain, ROOM_CHAIN_BYTES);
-    ok = ok && hide_posts <= 1 && chain && !rb->bad && room_restore_moderation(r, &m);
+    ok = ok && hide_posts <= 1 && m.preset < PRESET__COUNT && chain && !rb->bad &&
+         room_restore_moderation(r, &m);
     free(m.reason);
+    return ok;
+}
+
+static bool decode_stage(struct rbuf *rb, struct room *r)
+{
+    bool null;
+    struct room_stage st = {.spotlight = get_u32(rb), .n_pinned = get_u32(rb)};
+    if (rb->bad || st.n_pinned > ROOM_MAX_PINS)
+        return false;
+    for (size_t i = 0; i < st.n_pinned; i++)
+        st.pinned[i] = get_u32(rb);
+    st.announcement = get_str(rb, &null);
+    st.announced_ms = (int64_t)get_u64(rb);
+    st.until_ms = (int64_t)get_u64(rb);
+    bool ok = !rb->bad && (null || st.announcement) && room_restore_stage(r, &st);
+    free(st.announcement);
     return ok;
 }
 
@@ -461,7 +508,8 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
     jam_config_clear(&cfg);
     bool ok = decode_head(&rb, r) && decode_list(&rb, r, 16, decode_item) &&
               decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
-              decode_list(&rb, r, 86, decode_moderation) && rb.pos == rb.len;
+              decode_list(&rb, r, 86, decode_moderation) && decode_stage(&rb, r) &&
+              rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

@@ -82,12 +82,23 @@ static json_t *stats_json(const struct room *r)
     return o;
 }
 
+/* A hide's reason and preset: public (they are in the moderation log), so the hidden stub every
+ * client gets carries them and the author's phone can show them next to its item. */
+static void hide_reason_json(json_t *o, const struct item *it)
+{
+    if (it->hide_reason)
+        json_object_set_new(o, "reason", json_string(it->hide_reason));
+    if (it->hide_preset)
+        json_object_set_new(o, "preset", json_string(preset_name(it->hide_preset)));
+}
+
 static json_t *item_json(const struct room *r, const struct item *it, bool full)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(it->id));
     if (it->hidden && !full) {
         json_object_set_new(o, "hidden", json_true());
+        hide_reason_json(o, it);
         return o;
     }
     const struct participant *a = room_participant(r, it->author);
@@ -95,12 +106,38 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
     json_object_set_new(o, "role", json_string(kind_role_name(it->kind)));
     json_object_set_new(o, "text", json_string(it->text));
     json_object_set_new(o, "parent", it->parent ? json_integer(it->parent) : json_null());
-    json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
-    json_object_set_new(o, "by", json_string(role_name(it->by)));
+    if (it->on_behalf) { /* a scribe entry: the person it is for, and who typed it */
+        json_object_set_new(o, "author",
+                            it->on_behalf[0] ? json_string(it->on_behalf) : json_null());
+        json_object_set_new(o, "by", json_string("scribe"));
+        json_object_set_new(o, "scribe", str_or_null(a ? a->nickname : NULL));
+    } else {
+        json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
+        json_object_set_new(o, "by", json_string(role_name(it->by)));
+    }
     json_object_set_new(o, "votes", json_integer(it->votes));
     json_object_set_new(o, "hidden", json_boolean(it->hidden));
     json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
+    hide_reason_json(o, it);
     return o;
+}
+
+/* The spotlight, the pins and the announcement still running at 'now_ms', into 'o'. */
+static void stage_json(json_t *o, const struct room *r, int64_t now_ms)
+{
+    const struct room_stage *st = &r->stage;
+    json_object_set_new(o, "spotlight", st->spotlight ? json_integer(st->spotlight) : json_null());
+    json_object_set_new(o, "pinned", id_array(st->pinned, st->n_pinned));
+    const char *text = room_announcement(r, now_ms);
+    json_t *a = json_null();
+    if (text) {
+        a = json_object();
+        json_object_set_new(a, "text", json_string(text));
+        json_object_set_new(a, "at", json_integer(st->announced_ms));
+        json_object_set_new(a, "remaining_ms",
+                            st->until_ms ? json_integer(st->until_ms - now_ms) : json_null());
+    }
+    json_object_set_new(o, "announcement", a);
 }
 
 static json_t *jam_json(const struct room *r)
@@ -164,6 +201,7 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "ranking", ranking_json(r, rank_top));
     json_object_set_new(o, "stats", stats_json(r));
+    stage_json(o, r, now_ms);
     char *s = dump(o);
     size_t n = strlen(s); /* strip the braces: the body is spliced into each snapshot */
     memmove(s, s + 1, n - 2);
@@ -187,6 +225,18 @@ char *view_snapshot_with(const struct room *r, const char *event_id, const char 
             if (r->items[i]->author == p->pid)
                 json_array_append_new(mine, json_integer(r->items[i]->id));
         json_object_set_new(you, "items", mine);
+        if (p->muted)
+            json_object_set_new(you, "muted", json_true());
+        if (p->removed)
+            json_object_set_new(you, "removed", json_true());
+        if (p->muted || p->removed) {
+            json_t *why = json_object();
+            if (p->mod_reason)
+                json_object_set_new(why, "reason", json_string(p->mod_reason));
+            if (p->mod_preset)
+                json_object_set_new(why, "preset", json_string(preset_name(p->mod_preset)));
+            json_object_set_new(you, "moderation", why);
+        }
         you_text = dump(you);
     }
     json_t *head = json_object();
@@ -223,6 +273,8 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
     return s;
 }
 
+static json_t *modlog_json(const struct room *r, size_t from);
+
 /* An update of delta 'd' with the given ranking lists (NULL: none). */
 static char *update_of(const struct room *r, const struct room_delta *d, json_t *ranking,
                        int64_t now_ms)
@@ -256,13 +308,17 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_object_set_new(o, "clock", clock_json(r, now_ms));
     if (d->stats || d->clock) /* a clock event moves the chain head that stats show */
         json_object_set_new(o, "stats", stats_json(r));
+    if (d->stage)
+        stage_json(o, r, now_ms);
+    if (d == &r->delta && d->log_from < r->n_modlog) /* live updates only: a catch-up has none */
+        json_object_set_new(o, "log", modlog_json(r, d->log_from));
     return dump(o);
 }
 
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
-    if (!d->from[0] && !d->clock && !d->stats && !d->n_items && !d->n_votes)
+    if (!d->from[0] && !d->clock && !d->stats && !d->stage && !d->n_items && !d->n_votes)
         return NULL;
     json_t *ranking = NULL;
     if (d->kinds) {
@@ -351,6 +407,16 @@ static const struct {
     {"no_such_participant", "no participant has this id", false, true},
     {"already_removed", "this participant has already been removed", false, true},
     {"removed", "a moderator removed you from this jam", false, true},
+    {"not_removed", "this participant is not removed", false, true},
+    {"muted", "a moderator muted you: you can still read, but not post or vote", false, true},
+    {"already_muted", "this participant is already muted", false, true},
+    {"not_muted", "this participant is not muted", false, true},
+    {"already_spotlighted", "this item is already in the spotlight", false, true},
+    {"no_spotlight", "no item is in the spotlight", false, true},
+    {"already_pinned", "this item is already pinned", false, true},
+    {"not_pinned", "this item is not pinned", false, true},
+    {"pin_limit", "10 items are pinned already: unpin one first", false, true},
+    {"no_announcement", "no announcement is running", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -396,6 +462,20 @@ char *view_error(const char *op, const char *code, const char *message)
     json_object_set_new(o, "message",
                         json_string(message && message[0] ? message : view_error_message(code)));
     json_object_set_new(o, "retryable", json_boolean(view_error_retryable(code)));
+    return dump(o);
+}
+
+char *view_notice(enum event_type type, const struct participant *p)
+{
+    static const char *const names[EV__COUNT] = {
+        [EV_MUTED] = "muted", [EV_UNMUTED] = "unmuted", [EV_REMOVED] = "removed"};
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("notice"));
+    json_object_set_new(o, "notice", json_string(names[type] ? names[type] : "removed"));
+    if (p->mod_reason)
+        json_object_set_new(o, "reason", json_string(p->mod_reason));
+    if (p->mod_preset)
+        json_object_set_new(o, "preset", json_string(preset_name(p->mod_preset)));
     return dump(o);
 }
 
@@ -454,10 +534,10 @@ char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
     return dump(o);
 }
 
-static json_t *modlog_json(const struct room *r)
+static json_t *modlog_json(const struct room *r, size_t from)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < r->n_modlog; i++) {
+    for (size_t i = from; i < r->n_modlog; i++) {
         const struct mod_entry *m = &r->modlog[i];
         json_t *o = json_object();
         json_object_set_new(o, "event_id", json_string(m->event_id));
@@ -467,7 +547,8 @@ static json_t *modlog_json(const struct room *r)
         const struct participant *p = m->by ? room_participant(r, m->by) : NULL;
         if (p)
             json_object_set_new(o, "moderator", str_or_null(p->nickname));
-        if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN)
+        if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN || m->type == EV_SPOTLIGHTED ||
+            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED)
             json_object_set_new(o, "item", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
             json_object_set_new(o, "phase",
@@ -476,12 +557,22 @@ static json_t *modlog_json(const struct room *r)
                                     : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
-        if (m->type == EV_REMOVED) {
+        if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)
             json_object_set_new(o, "pid", json_integer(m->pid));
+        if (m->type == EV_REMOVED)
             json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
-        }
-        if (m->reason)
+        if (m->type == EV_POSTED) {
+            /* null: from the floor, as the item's author */
+            json_object_set_new(o, "on_behalf", str_or_null(m->reason[0] ? m->reason : NULL));
+        } else if (m->type == EV_ANNOUNCED) {
+            json_object_set_new(o, "text", str_or_null(m->reason));
+            json_object_set_new(o, "duration_s",
+                                m->seconds ? json_integer(m->seconds) : json_null());
+        } else if (m->reason) {
             json_object_set_new(o, "reason", json_string(m->reason));
+        }
+        if (m->preset)
+            json_object_set_new(o, "preset", json_string(preset_name(m->preset)));
         char head[2 * ROOM_CHAIN_BYTES + 1];
         room_chain_hex(m->chain, head);
         json_object_set_new(o, "chain", json_string(head));
@@ -492,7 +583,7 @@ static json_t *modlog_json(const struct room *r)
 
 char *view_modlog(const struct room *r)
 {
-    return dump(modlog_json(r));
+    return dump(modlog_json(r, 0));
 }
 
 /* Standing votes per item and agenda index (the phase budget each counts against):
@@ -581,7 +672,7 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     }
     free(per_phase);
     json_object_set_new(o, "items", items);
-    json_object_set_new(o, "moderation", modlog_json(r));
+    json_object_set_new(o, "moderation", modlog_json(r, 0));
     json_t *ev = json_array();
     for (size_t i = 0; i < n_events; i++) {
         json_t *e = json_object();
@@ -682,7 +773,7 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
     free(rank);
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "ranking", ranking_json(r, (unsigned)r->n_items));
-    json_object_set_new(o, "moderation", modlog_json(r));
+    json_object_set_new(o, "moderation", modlog_json(r, 0));
     return dump(o);
 }
 

@@ -43,6 +43,9 @@ char *view_catchup(const struct room *r, const struct room_delta *d, int64_t now
 char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,
                int64_t budget_left);
 char *view_error(const char *op, const char *code, const char *message);
+/* The private `notice` telling participant 'p' of its mute, unmute or removal ('type'), with the
+ * reason and preset now in force. */
+char *view_notice(enum event_type type, const struct participant *p);
 char *view_pong(bool has_t, int64_t t);
 char *view_status(bool storage_ok);
 /* The jam's word cloud and live themes (words.h) for screens and moderators: the 'n_words' most

@@ -25,7 +25,8 @@ static inline bool equal_msg(const struct msg *a, const struct msg *b)
            strcmp(a->last_event_id, b->last_event_id) == 0 && a->kind == b->kind &&
            equal_str(a->text, b->text) && a->parent == b->parent && a->item == b->item &&
            a->phase == b->phase && a->seconds == b->seconds && equal_str(a->reason, b->reason) &&
-           a->has_t == b->has_t && a->t == b->t;
+           a->preset == b->preset && a->pid == b->pid && a->hide_posts == b->hide_posts &&
+           equal_str(a->on_behalf, b->on_behalf) && a->has_t == b->has_t && a->t == b->t;
 }
 
 static inline bool equal_jam_config(const struct jam_config *a, const struct jam_config *b)
@@ -52,7 +53,8 @@ static inline bool equal_event(const struct event *a, const struct event *b)
            a->role == b->role && equal_str(a->nickname, b->nickname) &&
            a->anonymous == b->anonymous && a->kind == b->kind && equal_str(a->text, b->text) &&
            a->parent == b->parent && a->item == b->item && a->index == b->index &&
-           a->seconds == b->seconds && equal_str(a->reason, b->reason);
+           a->seconds == b->seconds && equal_str(a->reason, b->reason) && a->preset == b->preset &&
+           a->hide_posts == b->hide_posts && equal_str(a->on_behalf, b->on_behalf);
 }
 
 #endif

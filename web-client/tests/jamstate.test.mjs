@@ -141,8 +141,14 @@ test('a snapshot (proto/examples/server-snapshot.json) becomes the state', () =>
   assert.deepEqual(st.stats, s.stats);
   assert.deepEqual(st.you, {
     id: 7, role: 'citizen', nickname: 'Ana', votes: new Set([1, 4]), budget_left: 3, items: new Set([1]),
+    muted: false, removed: false, moderation: null,
   });
   for (const it of s.items) assert.equal(it.role, ROLE_OF_KIND[it.kind]);
+  // The stage: spotlight, pins, the announcement (running until its remaining_ms has passed).
+  assert.equal(st.spotlight, s.spotlight);
+  assert.deepEqual(st.pinned, s.pinned);
+  assert.equal(st.announcementText(st.announcementAt), s.announcement.text);
+  assert.equal(st.announcementText(st.announcementAt + s.announcement.remaining_ms), null);
 });
 
 test('a screen snapshot has no you; missing ranking kinds are empty lists', () => {

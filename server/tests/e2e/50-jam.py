@@ -346,10 +346,12 @@ async def hide_and_unhide(srv):
     for c in S.clients():
         sent = [it for m in c.received if m["type"] == "update" for it in m.get("items", [])
                 if it["id"] == p2 and it.get("hidden")]
-        check_eq(sent, [{"id": p2, "hidden": True}], "%s: the hidden item in updates" % c.name)
+        check_eq(sent, [{"id": p2, "hidden": True, "reason": "duplicate of P1"}],
+                 "%s: the hidden item in updates" % c.name)
         check(p2 not in c.ranking.get("problem", []), "%s: hidden item ranked" % c.name)
     for c in S.citizens_view():
-        check_eq(c.view()[p2], {"id": p2, "hidden": True}, "%s sees the hidden item" % c.name)
+        check_eq(c.view()[p2], {"id": p2, "hidden": True, "reason": "duplicate of P1"},
+                 "%s sees the hidden item and the reason" % c.name)
     # Checked last, so that a failure here does not leave the item hidden for the later steps.
     full = S.M.items[p2]
     mod_view = (full.get("kind"), full.get("text"), full.get("votes"), full.get("hidden"))
@@ -368,7 +370,8 @@ async def hide_and_unhide(srv):
     # A citizen's fresh snapshot agrees.
     await S.C.send({"type": "sync"})
     snap = await S.C.wait_for("snapshot")
-    check_eq([it for it in snap["items"] if it["id"] == p2], [{"id": p2, "hidden": True}],
+    check_eq([it for it in snap["items"] if it["id"] == p2],
+             [{"id": p2, "hidden": True, "reason": "duplicate of P1"}],
              "hidden item in a citizen's snapshot")
     await S.M.must_ack({"type": "unhide", "item": p2})
     await everyone(lambda c: c.items.get(p2, {}).get("hidden") is False
@@ -612,7 +615,8 @@ async def server_frames_have_the_documented_keys(srv):
                 bad.append("%s: %s extra %s missing %s" % (c.name, t, sorted(extra),
                                                            sorted(missing)))
             for it in m.get("items", []) if t in ("snapshot", "update") else []:
-                if set(it) != item_keys and set(it) != {"id", "hidden"}:
+                # A hidden item's reason and preset are there when its hide gave them.
+                if set(it) - {"reason", "preset"} not in (item_keys, {"id", "hidden"}):
                     bad.append("%s: item keys %s" % (c.name, sorted(it)))
             if t in ("snapshot", "update") and "clock" in m and set(m["clock"]) != clock_keys:
                 bad.append("%s: clock keys %s" % (c.name, sorted(m["clock"])))

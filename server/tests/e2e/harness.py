@@ -579,10 +579,11 @@ class Client:
             if self.last is not None and prev > eid(self.last):
                 self.gaps.append((self.last, m["prev"]))
             for it in m.get("items", []):
-                if set(it) == {"id", "hidden"} and it["hidden"] is True and it["id"] in self.items:
-                    # A hidden item travels as {"id","hidden":true} for everybody: merge it into
-                    # what we know (a moderator keeps the text to decide on unhiding).
-                    self.items[it["id"]] = dict(self.items[it["id"]], hidden=True)
+                if "kind" not in it and it.get("hidden") is True and it["id"] in self.items:
+                    # A hidden item travels as {"id","hidden":true} (and the hide's reason and
+                    # preset) for everybody: merge it into what we know (a moderator keeps the
+                    # text to decide on unhiding).
+                    self.items[it["id"]] = dict(self.items[it["id"]], **it)
                 else:
                     self.items[it["id"]] = dict(it)
             for k, v in (m.get("votes") or {}).items():
@@ -623,7 +624,8 @@ class Client:
         """Items as this client's role may see them: hidden items reduced to {"id","hidden":true}
         except for moderators (what a fresh snapshot for this role holds)."""
         mod = (self.you or {}).get("role") == "moderator"
-        return {i: (dict(it) if mod or not it.get("hidden") else {"id": i, "hidden": True})
+        return {i: (dict(it) if mod or not it.get("hidden") else
+                    {k: v for k, v in it.items() if k in ("id", "hidden", "reason", "preset")})
                 for i, it in self.items.items()}
 
     def model(self):

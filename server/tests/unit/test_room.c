@@ -1109,6 +1109,207 @@ TEST(judge_phase_ended_twice)
     free_rooms(rs);
 }
 
+/* Mute: the citizen keeps reading but cannot post or vote (also what was in flight); unmute lifts
+ * it. Reinstate lifts a removal. Only moderators may; moderators cannot be muted. */
+TEST(mute_unmute_and_reinstate)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg a1 = post_msg("a1", "Heat");
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a1, 11000, NULL) == NULL);
+    struct event late;
+    struct msg a2 = post_msg("a2", "Noise");
+    CHECK(room_check(r, a, ROLE_CITIZEN, &a2, &late) == NULL);
+    late.at_ms = 11500;
+    struct msg mu = mk(MSG_MUTE, "mu1");
+    mu.pid = a;
+    mu.reason = "shouting";
+    mu.preset = PRESET_ABUSIVE;
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &mu, 12000, NULL), "forbidden");
+    struct msg mu_mod = mu;
+    mu_mod.pid = mod;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &mu_mod, 12000, NULL), "forbidden");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mu, 12000, NULL) == NULL);
+    CHECK(room_participant(r, a)->muted);
+    CHECK_EQ_STR(room_participant(r, a)->mod_reason, "shouting");
+    CHECK(room_apply(r, "900-0", &late, NULL) == room_err_muted); /* in flight: no effect */
+    event_clear(&late);
+    CHECK_EQ_INT(r->n_items, 1);
+    struct msg v = mk(MSG_VOTE, "v1");
+    v.item = 1;
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &v, 13000, NULL), "muted");
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &a2, 13000, NULL), "muted");
+    struct msg mu2 = mu;
+    snprintf(mu2.op, sizeof mu2.op, "mu2");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &mu2, 13000, NULL), "already_muted");
+    const struct mod_entry *m = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(m->type, EV_MUTED);
+    CHECK_EQ_INT(m->pid, a);
+    CHECK_EQ_INT(m->preset, PRESET_ABUSIVE);
+    struct msg um = mk(MSG_UNMUTE, "um1");
+    um.pid = a;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &um, 14000, NULL) == NULL);
+    CHECK(!room_participant(r, a)->muted && !room_participant(r, a)->mod_reason);
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &um, 14000, NULL), "not_muted");
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &v, 15000, NULL) == NULL);
+    /* Removal and reinstatement. */
+    struct msg re = mk(MSG_REINSTATE, "re1");
+    re.pid = a;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &re, 16000, NULL), "not_removed");
+    struct msg rm = mk(MSG_REMOVE, "rm1");
+    rm.pid = a;
+    rm.preset = PRESET_PERSONAL_DATA;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 16000, NULL) == NULL);
+    CHECK_EQ_INT(room_participant(r, a)->mod_preset, PRESET_PERSONAL_DATA);
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &a2, 16500, NULL), "removed");
+    snprintf(re.op, sizeof re.op, "re2");
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &re, 17000, NULL), "removed");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &re, 17000, NULL) == NULL);
+    CHECK(!room_participant(r, a)->removed);
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a2, 18000, NULL) == NULL);
+    room_free(r);
+}
+
+/* Spotlight and pins follow the item: hiding it clears both in the same event. The announcement
+ * ends by the stored events' own times: unannounce after its end is refused by room_apply. */
+TEST(spotlight_pins_and_announcement)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    for (int i = 0; i < 12; i++) {
+        char op[8];
+        snprintf(op, sizeof op, "p%d", i);
+        struct msg p = post_msg(op, "Heat");
+        CHECK(write_msg(r, a, ROLE_CITIZEN, &p, 11000, NULL) == NULL);
+    }
+    struct msg sp = mk(MSG_SPOTLIGHT, "sp1");
+    sp.item = 2;
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &sp, 12000, NULL), "forbidden");
+    room_delta_reset(r);
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &sp, 12000, NULL) == NULL);
+    CHECK(r->delta.stage);
+    CHECK_EQ_INT(r->stage.spotlight, 2);
+    snprintf(sp.op, sizeof sp.op, "sp2");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &sp, 12000, NULL), "already_spotlighted");
+    sp.item = 99;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &sp, 12000, NULL), "no_such_item");
+    for (int i = 1; i <= 10; i++) {
+        struct msg pin = mk(MSG_PIN, "");
+        snprintf(pin.op, sizeof pin.op, "pin%d", i);
+        pin.item = i;
+        CHECK(write_msg(r, mod, ROLE_MODERATOR, &pin, 12500, NULL) == NULL);
+    }
+    struct msg pin = mk(MSG_PIN, "pin11");
+    pin.item = 11;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &pin, 12500, NULL), "pin_limit");
+    pin.item = 3;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &pin, 12500, NULL), "already_pinned");
+    struct msg h = mk(MSG_HIDE, "h1");
+    h.item = 2;
+    h.reason = "duplicate of 1";
+    h.preset = PRESET_DUPLICATE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &h, 13000, NULL) == NULL);
+    CHECK_EQ_INT(r->stage.spotlight, 0);
+    CHECK_EQ_INT(r->stage.n_pinned, 9);
+    CHECK_EQ_INT(r->stage.pinned[0], 1);
+    CHECK_EQ_INT(r->stage.pinned[1], 3);
+    CHECK_EQ_STR(room_item(r, 2)->hide_reason, "duplicate of 1");
+    struct msg us = mk(MSG_UNSPOTLIGHT, "us1");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &us, 13000, NULL), "no_spotlight");
+    sp.item = 2;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &sp, 13000, NULL), "item_hidden");
+    struct msg un = mk(MSG_UNHIDE, "u1");
+    un.item = 2;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &un, 13500, NULL) == NULL);
+    CHECK(!room_item(r, 2)->hide_reason && !room_item(r, 2)->hide_preset);
+    struct msg up = mk(MSG_UNPIN, "up1");
+    up.item = 2;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &up, 13500, NULL), "not_pinned");
+    up.item = 1;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &up, 13500, NULL) == NULL);
+    CHECK_EQ_INT(r->stage.pinned[0], 3);
+    /* Announcements. */
+    struct msg ua = mk(MSG_UNANNOUNCE, "ua1");
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &ua, 14000, NULL), "no_announcement");
+    struct msg an = mk(MSG_ANNOUNCE, "an1");
+    an.text = "Five minutes left";
+    an.seconds = 60;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &an, 14000, NULL) == NULL);
+    CHECK_EQ_STR(room_announcement(r, 73999), "Five minutes left");
+    CHECK(room_announcement(r, 74000) == NULL);
+    struct event late;
+    CHECK(room_check(r, mod, ROLE_MODERATOR, &ua, &late) == NULL); /* the check has no clock */
+    late.at_ms = 74000;
+    CHECK_EQ_STR(room_apply(r, "900-0", &late, NULL), "no_announcement");
+    event_clear(&late);
+    snprintf(ua.op, sizeof ua.op, "ua2");
+    struct msg an2 = mk(MSG_ANNOUNCE, "an2");
+    an2.text = "Coffee in the foyer";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &an2, 80000, NULL) == NULL);
+    CHECK_EQ_STR(room_announcement(r, INT64_MAX), "Coffee in the foyer"); /* until cleared */
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &ua, 90000, NULL) == NULL);
+    CHECK(room_announcement(r, 90000) == NULL);
+    room_free(r);
+}
+
+/* Scribe entry: a moderator posts for a named person or from the floor; the item keeps who it is
+ * for, the public log lists it; a citizen may not. */
+TEST(scribe_entries_keep_their_provenance)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg p = post_msg("sc1", "No benches near the clinic");
+    p.on_behalf = "Mrs Okafor";
+    CHECK_EQ_STR(write_msg(r, a, ROLE_CITIZEN, &p, 11000, NULL), "forbidden");
+    size_t logged = r->n_modlog;
+    struct room_result res;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &p, 11000, &res) == NULL);
+    CHECK_EQ_STR(room_item(r, res.item)->on_behalf, "Mrs Okafor");
+    CHECK_EQ_INT(room_item(r, res.item)->author, mod);
+    CHECK_EQ_INT(r->n_modlog, logged + 1);
+    const struct mod_entry *m = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(m->type, EV_POSTED);
+    CHECK_EQ_INT(m->item, res.item);
+    CHECK_EQ_STR(m->reason, "Mrs Okafor");
+    struct msg floor = post_msg("sc2", "Too few bins");
+    floor.on_behalf = "";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &floor, 12000, &res) == NULL);
+    CHECK_EQ_STR(room_item(r, res.item)->on_behalf, "");
+    struct msg own = post_msg("p1", "My own");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &own, 12000, &res) == NULL);
+    CHECK(room_item(r, res.item)->on_behalf == NULL);
+    CHECK_EQ_INT(r->n_modlog, logged + 2); /* a moderator's own post is no log entry */
+    room_free(r);
+}
+
+/* Lifting one sanction keeps the reason in force while the other still holds. */
+TEST(reinstating_a_muted_participant_keeps_a_reason)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg mu = mk(MSG_MUTE, "mu1");
+    mu.pid = a;
+    mu.reason = "shouting";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mu, 1000, NULL) == NULL);
+    struct msg rm = mk(MSG_REMOVE, "rm1");
+    rm.pid = a;
+    rm.reason = "kept shouting";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 2000, NULL) == NULL);
+    struct msg re = mk(MSG_REINSTATE, "re1");
+    re.pid = a;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &re, 3000, NULL) == NULL);
+    const struct participant *p = room_participant(r, a);
+    CHECK(p->muted && !p->removed);
+    CHECK(p->mod_reason && strcmp(p->mod_reason, "kept shouting") == 0);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -1135,5 +1336,9 @@ int main(void)
     RUN(judge_last_budget_point_spent_twice);
     RUN(judge_joins_that_took_the_same_pid);
     RUN(judge_phase_ended_twice);
+    RUN(mute_unmute_and_reinstate);
+    RUN(spotlight_pins_and_announcement);
+    RUN(scribe_entries_keep_their_provenance);
+    RUN(reinstating_a_muted_participant_keeps_a_reason);
     return test_done();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS4
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS5
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -20,7 +20,8 @@ static struct msg mk(enum msg_type t, const char *op)
     return m;
 }
 
-/* A room with every kind of state: items, hidden, votes across phases, ops, modlog, anonymous. */
+/* A room with every kind of state: items, hidden (with reason and preset), votes across phases,
+ * ops, modlog, anonymous, a muted participant, a spotlight, pins and an announcement. */
 static struct room *busy_room(void)
 {
     struct room *r = new_room(3);
@@ -45,7 +46,31 @@ static struct room *busy_room(void)
     struct msg h = mk(MSG_HIDE, "h");
     h.item = 2;
     h.reason = "spam";
+    h.preset = PRESET_OFF_TOPIC;
     write_msg(r, mod, ROLE_MODERATOR, &h, 1500, NULL);
+    struct msg mute = mk(MSG_MUTE, "mu");
+    mute.pid = b;
+    mute.reason = "shouting";
+    mute.preset = PRESET_ABUSIVE;
+    write_msg(r, mod, ROLE_MODERATOR, &mute, 1600, NULL);
+    struct msg spot = mk(MSG_SPOTLIGHT, "sp");
+    spot.item = 3;
+    write_msg(r, mod, ROLE_MODERATOR, &spot, 1700, NULL);
+    for (int i = 4; i >= 3; i--) {
+        struct msg pin = mk(MSG_PIN, "");
+        snprintf(pin.op, sizeof pin.op, "pin%d", i);
+        pin.item = i;
+        write_msg(r, mod, ROLE_MODERATOR, &pin, 1800, NULL);
+    }
+    struct msg ann = mk(MSG_ANNOUNCE, "an");
+    ann.text = "Five minutes left";
+    ann.seconds = 300;
+    write_msg(r, mod, ROLE_MODERATOR, &ann, 1900, NULL);
+    struct msg scribe = mk(MSG_POST, "sc");
+    scribe.kind = KIND_PROBLEM;
+    scribe.text = "No benches near the clinic";
+    scribe.on_behalf = "Mrs Okafor";
+    write_msg(r, mod, ROLE_MODERATOR, &scribe, 1950, NULL);
     struct msg pause = mk(MSG_PAUSE, "pz");
     write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
     return r;
@@ -73,6 +98,20 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(copy->total_votes, r->total_votes);
         CHECK(room_op_done(copy, 2, "v1") != NULL);
         CHECK_EQ_INT(copy->clock.state, CLOCK_PAUSED);
+        /* Moderation: the hide's reason, the mute, the stage. */
+        CHECK(room_item(copy, 2)->hide_reason &&
+              strcmp(room_item(copy, 2)->hide_reason, "spam") == 0);
+        CHECK_EQ_INT(room_item(copy, 2)->hide_preset, PRESET_OFF_TOPIC);
+        CHECK(room_participant(copy, 3)->muted);
+        CHECK_EQ_INT(room_participant(copy, 3)->mod_preset, PRESET_ABUSIVE);
+        CHECK_EQ_INT(copy->stage.spotlight, 3);
+        CHECK_EQ_INT(copy->stage.n_pinned, 2);
+        CHECK_EQ_INT(copy->stage.pinned[0], 4);
+        CHECK(room_announcement(copy, 1900 + 299999) != NULL);
+        CHECK(room_announcement(copy, 1900 + 300000) == NULL);
+        CHECK(room_item(copy, 5) && room_item(copy, 5)->on_behalf &&
+              strcmp(room_item(copy, 5)->on_behalf, "Mrs Okafor") == 0);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_POSTED); /* the scribe entry */
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
         CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
@@ -128,26 +167,27 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS4", 4);
+    memcpy(junk, "CJS5", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS4 (CJS2
- * plus a removed flag per participant, the removal's pid and hide_posts per log line, and the
- * event chain). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS5 (CJS4,
+ * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
+ * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
+ * pins and announcement, and each item's scribe provenance). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
  * changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "3c7e38e5a22903d94186d92ffce79e25a13fb0488cbb443714d4e99df23cbac2"
+#define BUSY_ROOM_SHA256 "3a6b168ff36bdd897dd3ef35820ebf597bb5147fd3e2459fd420b77d3fb57588"
 
-TEST(snapshot_bytes_are_cjs4)
+TEST(snapshot_bytes_are_cjs5)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS4", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS5", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -183,7 +223,8 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
                 CHECK_EQ_INT(d->budget_left, o->done.budget_left);
             }
         }
-        CHECK_EQ_INT(n_ops, 13); /* s, p0-p3, v1-v3 of each citizen, h, pz */
+        /* s, p0-p3, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, pz */
+        CHECK_EQ_INT(n_ops, 19);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {
@@ -232,7 +273,7 @@ TEST(snapshot_keeps_removals)
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs4);
+    RUN(snapshot_bytes_are_cjs5);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);

@@ -211,8 +211,11 @@ TEST(snapshot_for_a_citizen)
         return;
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
-    CHECK(has_exactly(
-        j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking", "stats", "you")));
+    CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
+                              "stats", "spotlight", "pinned", "announcement", "you")));
+    CHECK(json_is_null(json_object_get(j, "spotlight")));
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "pinned")), 0);
+    CHECK(json_is_null(json_object_get(j, "announcement")));
     CHECK_EQ_STR(str_of(j, "type"), "snapshot");
     CHECK_EQ_STR(str_of(j, "event_id"), r->last_id);
     CHECK(json_is_false(json_object_get(j, "resync")));
@@ -221,7 +224,9 @@ TEST(snapshot_for_a_citizen)
     json_t *items = json_object_get(j, "items");
     CHECK_EQ_INT(json_array_size(items), 2);
     json_t *hidden = item_by_id(items, 1), *noise = item_by_id(items, 2);
-    CHECK(hidden && has_exactly(hidden, KEYS("id", "hidden"))); /* no text for citizens */
+    /* no text for citizens, but the hide's reason: the author sees it next to its item */
+    CHECK(hidden && has_exactly(hidden, KEYS("id", "hidden", "reason")));
+    CHECK_EQ_STR(str_of(hidden, "reason"), "off topic");
     CHECK(noise && has_exactly(noise, ITEM_FULL));
     CHECK_EQ_STR(str_of(noise, "kind"), "problem");
     CHECK_EQ_STR(str_of(noise, "role"), "explorer");
@@ -261,7 +266,9 @@ TEST(snapshot_for_moderators_and_screens)
     struct room *r = busy_room();
     json_t *j = parse(view_snapshot(r, ROLE_MODERATOR, room_participant(r, mod), 20000, 20, true));
     json_t *hidden = j ? item_by_id(json_object_get(j, "items"), 1) : NULL;
-    CHECK(hidden && has_exactly(hidden, ITEM_FULL)); /* moderators see hidden items in full */
+    /* moderators see hidden items in full, with the reason */
+    CHECK(hidden && has_exactly(hidden, KEYS("id", "kind", "role", "text", "parent", "author", "by",
+                                             "votes", "hidden", "phase", "reason")));
     CHECK(hidden && json_is_true(json_object_get(hidden, "hidden")));
     CHECK_EQ_STR(str_of(hidden, "text"), "Hot streets");
     CHECK_EQ_STR(str_of(hidden, "author"), "Ana");
@@ -276,6 +283,70 @@ TEST(snapshot_for_moderators_and_screens)
     free(body);
     CHECK_EQ_STR(str_of(j, "event_id"), "5-5");
     CHECK(j && json_is_null(json_object_get(json_object_get(j, "you"), "nickname")));
+    json_decref(j);
+    room_free(r);
+}
+
+/* Spotlight, pins and a timed announcement in the snapshot and in the update that changed them;
+ * a muted citizen's `you` says so with the reason; the notice frame. */
+TEST(stage_and_sanctions)
+{
+    struct room *r = busy_room();
+    room_delta_reset(r);
+    struct msg m = mk(MSG_SPOTLIGHT, "sp");
+    m.item = 2;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 21000) == NULL);
+    m = mk(MSG_PIN, "pin");
+    m.item = 2;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 21000) == NULL);
+    m = mk(MSG_ANNOUNCE, "an");
+    m.text = "Vote now";
+    m.seconds = 60;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 21000) == NULL);
+    m = mk(MSG_MUTE, "mu");
+    m.pid = anon;
+    m.reason = "spam";
+    m.preset = PRESET_DUPLICATE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 21000) == NULL);
+    json_t *j = parse(view_update(r, 31000, 20));
+    CHECK_EQ_INT(int_of(j, "spotlight"), 2);
+    json_t *log = json_object_get(j, "log"); /* the tick's new log entries, live */
+    CHECK_EQ_INT(json_array_size(log), 4);
+    CHECK_EQ_STR(str_of(json_array_get(log, 0), "action"), "spotlighted");
+    CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(j, "pinned"), 0)), 2);
+    json_t *a = json_object_get(j, "announcement");
+    CHECK(has_exactly(a, KEYS("text", "at", "remaining_ms")));
+    CHECK_EQ_STR(str_of(a, "text"), "Vote now");
+    CHECK_EQ_INT(int_of(a, "at"), 21000);
+    CHECK_EQ_INT(int_of(a, "remaining_ms"), 50000);
+    json_decref(j);
+    room_delta_reset(r);
+    struct room_delta none = {0};
+    j = parse(view_catchup(r, &none, 31000, 20));
+    CHECK(j && json_object_get(j, "log") == NULL); /* a catch-up carries no log */
+    json_decref(j);
+    j = parse(view_snapshot(r, ROLE_CITIZEN, room_participant(r, anon), 81000, 20, false));
+    CHECK(json_is_null(json_object_get(j, "announcement"))); /* ended by itself at 81000 */
+    json_t *you = json_object_get(j, "you");
+    CHECK(json_is_true(json_object_get(you, "muted")));
+    json_t *why = json_object_get(you, "moderation");
+    CHECK(has_exactly(why, KEYS("reason", "preset")));
+    CHECK_EQ_STR(str_of(why, "preset"), "duplicate");
+    json_decref(j);
+    j = parse(view_notice(EV_MUTED, room_participant(r, anon)));
+    CHECK(has_exactly(j, KEYS("type", "notice", "reason", "preset")));
+    CHECK_EQ_STR(str_of(j, "notice"), "muted");
+    CHECK_EQ_STR(str_of(j, "reason"), "spam");
+    json_decref(j);
+    j = parse(view_modlog(r));
+    json_t *last = json_array_get(j, json_array_size(j) - 1);
+    CHECK_EQ_STR(str_of(last, "action"), "muted");
+    CHECK_EQ_INT(int_of(last, "pid"), anon);
+    CHECK_EQ_STR(str_of(last, "preset"), "duplicate");
+    json_t *ann = json_array_get(j, json_array_size(j) - 2);
+    CHECK_EQ_STR(str_of(ann, "action"), "announced");
+    CHECK_EQ_STR(str_of(ann, "text"), "Vote now");
+    CHECK_EQ_INT(int_of(ann, "duration_s"), 60);
     json_decref(j);
     room_free(r);
 }
@@ -577,6 +648,7 @@ int main(void)
     RUN(snapshot_for_a_citizen);
     RUN(snapshot_for_moderators_and_screens);
     RUN(snapshot_in_the_lobby);
+    RUN(stage_and_sanctions);
     RUN(update_names_its_events_first);
     RUN(catchup_update);
     RUN(welcome_ack_pong_status);

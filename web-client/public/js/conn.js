@@ -5,7 +5,7 @@
 import { JamState } from './jamstate.js';
 
 const FATAL_JOIN = new Set(['no_such_jam', 'bad_secret', 'anonymous_not_allowed', 'nickname_required',
-  'jam_full', 'forbidden', 'bad_value', 'too_long', 'too_short', 'bad_message']);
+  'jam_full', 'forbidden', 'bad_value', 'too_long', 'too_short', 'bad_message', 'removed']);
 const RETRYABLE = new Set(['busy', 'rate_limited', 'storage_unavailable', 'storage_timeout']);
 
 // Reconnection: 0.25-0.5 s after a loss, doubling to at most 2.5-5 s (jitter: 50-100 % of the step).
@@ -288,6 +288,17 @@ export class Connection extends EventTarget {
         break;
       case 'words': // the word cloud and themes (screens and moderators only)
         this.emit('words', msg);
+        break;
+      case 'notice': // a moderator muted, unmuted or removed this participant
+        if (this.state.you) {
+          if (msg.notice === 'removed') this.state.you.removed = true;
+          else this.state.you.muted = msg.notice === 'muted';
+          this.state.you.moderation = msg.notice === 'unmuted' ? null : { reason: msg.reason, preset: msg.preset };
+          this.state.version++;
+        }
+        if (msg.notice === 'removed') this.stop(); // the close 4004 follows: no reconnect
+        this.emit('moderation', msg);
+        this.emit('change', { kind: 'moderation' });
         break;
       default:
         break;

@@ -45,7 +45,11 @@ export class JamState {
     this.items = new Map();      // id -> item
     this.ranking = { problem: [], idea: [], refinement: [], pledge: [] };
     this.stats = { participants: 0, online: 0, items: 0, votes: 0 };
-    this.you = null;             // {id, role, nickname, votes:Set, budget_left, items:Set}
+    this.you = null;             // {id, role, nickname, votes:Set, budget_left, items:Set, muted, removed, moderation}
+    this.spotlight = null;       // the spotlighted item's id
+    this.pinned = [];            // pinned item ids, in pin order
+    this.announcement = null;    // {text, at, remaining_ms}; received at announcementAt
+    this.announcementAt = 0;
     this.lastEventId = null;
     this.version = 0;            // bumped on every change (renderers compare)
     this.changedVotes = new Set();
@@ -67,8 +71,10 @@ export class JamState {
         votes: new Set(s.you.votes || []),
         budget_left: s.you.budget_left === undefined ? null : s.you.budget_left,
         items: new Set(s.you.items || []),
+        muted: !!s.you.muted, removed: !!s.you.removed, moderation: s.you.moderation || null,
       };
     }
+    this.setStage(s);
     this.lastEventId = s.event_id ?? this.lastEventId;
     this.ready = true;
     this.version++;
@@ -121,9 +127,28 @@ export class JamState {
       }
     }
     if (u.stats) this.stats = { ...this.stats, ...u.stats };
+    this.setStage(u);
     if (u.to && compareIds(u.to, this.lastEventId) > 0) this.lastEventId = u.to;
     this.version++;
     return out;
+  }
+
+  // The spotlight, pins and announcement of a snapshot, or of an update that carries them.
+  setStage(m) {
+    if ('spotlight' in m) this.spotlight = m.spotlight;
+    if ('pinned' in m) this.pinned = [...(m.pinned || [])];
+    if ('announcement' in m) {
+      this.announcement = m.announcement ? { ...m.announcement } : null;
+      this.announcementAt = performance.now();
+    }
+  }
+
+  // The running announcement's text, or null once it has ended (counted from when it was received).
+  announcementText(now = performance.now()) {
+    const a = this.announcement;
+    if (!a) return null;
+    if (a.remaining_ms !== null && a.remaining_ms !== undefined && now - this.announcementAt >= a.remaining_ms) return null;
+    return a.text;
   }
 
   setClock(c) {

@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, sho
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent, whyText } from './ui.js';
 
 applyStrings(t);
 
@@ -183,6 +183,15 @@ function startJam(c, fields, rejoining) {
   conn.on('change', schedule);
   conn.on('pending', schedule);
   conn.on('notice', (n) => toast(errorText(n.code)));
+  conn.on('moderation', (n) => {
+    const why = whyText(n);
+    if (n.notice === 'removed') {
+      conn = null;
+      showJoin(why ? t('removed_notice_why', { why }) : t('removed_notice'));
+    } else if (n.notice === 'unmuted') {
+      toast(t('unmuted_notice'));
+    }
+  });
   conn.on('serverError', (e) => toast(errorText(e.code), 'error'));
   conn.on('storage', (s) => { if (s === 'degraded') toast(t('conn_storage_degraded'), 'error'); });
   conn.on('status', schedule);
@@ -514,28 +523,6 @@ function renderRank() {
   });
 }
 
-// The Mine tab says why a moderator hid one of my items: the reasons are in the public moderation
-// log (GET /api/jams/<code>/log), read again whenever the set of my hidden items changes.
-let hiddenReasons = new Map(); // item id -> reason ('' when none was given)
-let reasonsFor = '';           // the hidden ids (joined) the reasons were read for
-
-function loadReasons(hiddenIds) {
-  const key = hiddenIds.join(',');
-  if (key === reasonsFor || !code) return;
-  reasonsFor = key;
-  fetch(`/api/jams/${encodeURIComponent(code)}/log`, { headers: { Accept: 'application/json' } })
-    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
-    .then((log) => {
-      hiddenReasons = new Map();
-      for (const e of log) {
-        if (e.action === 'hidden') hiddenReasons.set(e.item, e.reason || '');
-        else if (e.action === 'unhidden') hiddenReasons.delete(e.item);
-      }
-      schedule();
-    })
-    .catch(() => { reasonsFor = ''; }); // read again at the next render
-}
-
 // What became of each of my items: how many visible items of each kind build on it.
 function buildersOf(mine) {
   const ids = new Set(mine.map((it) => it.id));
@@ -561,8 +548,6 @@ function renderMine() {
   const mine = you ? Array.from(you.items).map((id) => state.items.get(id)).filter(Boolean) : [];
   mine.sort((a, b) => b.id - a.id);
   show(els.mineEmpty, mine.length === 0);
-  const hiddenIds = mine.filter((it) => it.hidden).map((it) => it.id);
-  if (hiddenIds.length) loadReasons(hiddenIds);
   const builders = buildersOf(mine);
   renderKeyed(els.mineList, mine, (it) => it.id, () => h('li', { class: 'item' },
     h('span', { class: 'item-rank' }),
@@ -574,8 +559,8 @@ function renderMine() {
     li.dataset.hidden = it.hidden ? 'true' : 'false';
     setText(li.querySelector('.item-rank'), rank ? t('rank_n', { n: rank }) : '–');
     setText(li.querySelector('.item-text'), it.text || '');
-    const reason = hiddenReasons.get(it.id);
-    setText(li.querySelector('.item-meta'), it.hidden ? (reason ? t('mine_hidden_reason', { reason }) : t('hidden_item'))
+    const why = whyText(it);
+    setText(li.querySelector('.item-meta'), it.hidden ? (why ? t('hidden_item_why', { why }) : t('hidden_item'))
       : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
@@ -629,9 +614,31 @@ function renderQuestionToggle() {
   setText(els.questionMore, t(questionOpen ? 'question_less' : 'question_more'));
 }
 
+// Above the form: the participant's own moderation status, the announcement, the spotlight.
+function renderStage() {
+  const you = state.you;
+  const why = you ? whyText(you.moderation) : '';
+  show($('#mod-status'), !!(you && you.muted));
+  if (you && you.muted) setText($('#mod-status'), why ? t('muted_notice_why', { why }) : t('muted_notice'));
+  renderAnnouncement();
+  const spot = state.spotlight ? state.items.get(state.spotlight) : null;
+  show($('#spot'), !!(spot && spot.text));
+  if (spot && spot.text) {
+    setText($('#spot-text'), spot.text);
+    setText($('#spot-votes'), [votesText(spot.votes || 0), authorText(spot)].filter(Boolean).join(' · '));
+  }
+}
+
+function renderAnnouncement() {
+  const text = state.announcementText();
+  show($('#announce'), !!text);
+  setText($('#announce-text'), text || '');
+}
+
 function render() {
   if (!state) return;
   if (!state.ready) { setText(els.phaseName, t('loading')); return; }
+  renderStage();
   renderPhase();
   renderBudget();
   renderPost();
@@ -639,7 +646,11 @@ function render() {
   renderMine();
 }
 
-ticker(() => { if (state && state.ready) setText(els.clock, clockText(state)); }, 250);
+ticker(() => {
+  if (!state || !state.ready) return;
+  setText(els.clock, clockText(state));
+  renderAnnouncement(); // a timed announcement ends by itself
+}, 250);
 
 // ---------------------------------------------------------------- start
 

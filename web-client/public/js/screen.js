@@ -188,9 +188,34 @@ function updateItem(li, it, i, maxVotes, kids) {
   updateKids(li, kids || []);
 }
 
+// Pinned items of this kind first (in pin order), then the ranking.
+function listed(kind) {
+  const pinned = state.pinned.map((id) => state.items.get(id)).filter((it) => it && it.kind === kind && !it.hidden);
+  const rest = state.rankedItems(kind).filter((it) => !state.pinned.includes(it.id));
+  return pinned.concat(rest).slice(0, TOP_N);
+}
+
+// The spotlighted item large, with its lineage and live votes; the announcement along the bottom.
+function renderStage() {
+  const it = state.spotlight ? state.items.get(state.spotlight) : null;
+  show($('#s-spot'), !!(it && it.text));
+  if (it && it.text) {
+    setText($('#s-spot-text'), it.text);
+    setText($('#s-spot-sub'), [authorText(it), parentLine(state, it)].filter(Boolean).join(' · '));
+    setText($('#s-spot-votes'), String(it.votes || 0));
+  }
+  renderAnnouncement();
+}
+
+function renderAnnouncement() {
+  const text = state.announcementText();
+  show($('#s-announce'), !!text);
+  setText($('#s-announce'), text || '');
+}
+
 function renderList(kind) {
   const list = $('#s-list');
-  const items = state.rankedItems(kind).slice(0, TOP_N);
+  const items = listed(kind);
   const maxVotes = items.reduce((a, it) => Math.max(a, it.votes || 0), 0);
   const kids = kind === 'idea' ? lineageByParent(state) : new Map();
   const added = flipList(list, () => {
@@ -227,6 +252,7 @@ function render() {
   setText($('#s-rank-title'), t(isOver(state) ? 'screen_final' : 'screen_top', { kinds: t('kinds_' + kind) }));
   renderList(kind);
   renderView();
+  renderStage();
   sizeQR(); // the header may have grown (a "Paused" line): the QR code's box with it
 }
 
@@ -273,4 +299,8 @@ function renderView() {
   if (view === 'words') renderWords();
 }
 
-ticker(() => { if (state.ready) setText($('#s-clock'), clockText(state)); }, 250);
+ticker(() => {
+  if (!state.ready) return;
+  setText($('#s-clock'), clockText(state));
+  renderAnnouncement(); // a timed announcement ends by itself
+}, 250);

@@ -43,12 +43,19 @@ export function clockText(state) {
 }
 
 export function authorText(item) {
+  if (item.by === 'scribe') return t('scribe_by', { name: item.author || t('from_the_floor'), scribe: item.scribe || t('moderator_badge') });
   if (item.by === 'moderator') return (item.author || t('anonymous')) + ' · ' + t('moderator_badge');
   return item.author || t('anonymous');
 }
 
 export function roleText(item) {
   return item.role ? t('role_' + item.role) : '';
+}
+
+// A moderator's reason in words: the preset's label and the free text, e.g. "abusive: shouting".
+export function whyText(m) {
+  if (!m) return '';
+  return [m.preset ? t('preset_' + m.preset) : '', m.reason || ''].filter(Boolean).join(': ');
 }
 
 export function truncate(s, n) {

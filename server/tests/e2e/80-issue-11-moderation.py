@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""80-issue-11-moderation: the moderation messages of issue 11 against the real binary. Every role
+(a citizen or a screen cannot spotlight, pin, announce, mute, remove or reinstate), the spotlight,
+pins and a timed announcement on phones and the screen, a mute (reads, cannot post or vote, told
+in a notice), a ban (told why, then 4004; its token refused) and its reversal, a hide reason the
+author sees, op-id idempotence, the public log with reasons and presets, and all of that rebuilt
+after kill -9 of cojamd. Two storage modes (MOD_REDIS): "external" (this file: cojamd --redis
+against a redis-server the test owns) and "embedded" (80-issue-11-moderation-embedded.py: cojamd
+with its own redis-server)."""
+
+import os
+import signal
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Client, EmbeddedServers, JoinError, Servers, Suite, check,  # noqa: E402
+                     check_eq, closing)
+
+MODE = os.environ.get("MOD_REDIS") or "external"
+if MODE not in ("external", "embedded"):
+    sys.exit("MOD_REDIS must be external or embedded, not %r" % MODE)
+
+suite = Suite("80-issue-11-moderation-" + MODE, file_timeout=120)
+
+
+async def running_jam(srv):
+    jam = srv.create_jam(agenda=[{"phase": "explore", "duration_s": 0}])
+    mod = await Client(srv, "M").connect()
+    await mod.join(jam["code"], "moderator", secret=jam["moderator_secret"], nickname="Mira")
+    await mod.must_ack({"type": "start"})
+    return jam, mod
+
+
+async def citizen(srv, code, name):
+    c = await Client(srv, name).connect()
+    await c.join(code, "citizen", nickname=name)
+    return c
+
+
+def pid_of(c):
+    return c.welcome["you"]["id"]
+
+
+@suite.test(timeout=30)
+async def only_moderators_may_moderate(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    S = await Client(srv, "S").connect()
+    try:
+        await S.join(jam["code"], "screen")
+        item = (await A.must_ack({"type": "post", "kind": "problem", "text": "Hot bus stops"}))
+        item = item["item"]
+        writes = [{"type": "spotlight", "item": item}, {"type": "unspotlight"},
+                  {"type": "pin", "item": item}, {"type": "unpin", "item": item},
+                  {"type": "announce", "text": "Hello"}, {"type": "unannounce"},
+                  {"type": "mute", "pid": pid_of(A)}, {"type": "unmute", "pid": pid_of(A)},
+                  {"type": "remove", "pid": pid_of(A)}, {"type": "reinstate", "pid": pid_of(A)},
+                  {"type": "hide", "item": item, "preset": "off_topic"}]
+        for w in writes:
+            await A.must_fail(w, "forbidden")
+            await S.must_fail(w, "forbidden")
+        await M.must_fail({"type": "mute", "pid": pid_of(M)}, "forbidden")
+        await M.must_fail({"type": "mute", "pid": 9999}, "no_such_participant")
+        await M.must_fail({"type": "unspotlight"}, "no_spotlight")
+        await M.must_fail({"type": "unannounce"}, "no_announcement")
+        await M.must_fail({"type": "unpin", "item": item}, "not_pinned")
+        await M.must_fail({"type": "reinstate", "pid": pid_of(A)}, "not_removed")
+        await A.expect_error({"type": "announce", "op": "x1", "text": "a" * 281}, "too_long")
+        await A.expect_error({"type": "hide", "op": "x2", "item": 1, "preset": "rude"},
+                             "bad_value")
+    finally:
+        await closing(M, A, S)
+
+
+@suite.test(timeout=30)
+async def spotlight_pins_and_announcement_reach_phones_and_screen(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    S = await Client(srv, "S").connect()
+    try:
+        await S.join(jam["code"], "screen")
+        ids = [(await A.must_ack({"type": "post", "kind": "problem", "text": t}))["item"]
+               for t in ("Heat", "Noise", "Dust")]
+        await M.must_ack({"type": "spotlight", "item": ids[1]})
+        await M.must_fail({"type": "spotlight", "item": ids[1]}, "already_spotlighted")
+        u = await M.wait_for("update", lambda m: any(e["action"] == "spotlighted"
+                                                     for e in m.get("log", [])), 5)
+        check_eq([e.get("item") for e in u["log"] if e["action"] == "spotlighted"], [ids[1]],
+                 "the log entry live in the update")
+        await M.must_ack({"type": "pin", "item": ids[2]})
+        await M.must_ack({"type": "pin", "item": ids[0]})
+        ann = {"type": "announce", "op": "ann-1", "text": "Five minutes left", "duration_s": 600}
+        first = await M.must_ack(ann)
+        again = await M.must_ack(ann)  # the same op: the same ack, no second effect
+        check_eq(again["event_id"], first["event_id"], "retried announce's event_id")
+        for c in (A, S):
+            u = await c.wait_for("update", lambda m: (m.get("announcement") or {}).get("text") ==
+                                 "Five minutes left", 5)
+            check_eq(u["spotlight"], ids[1], "spotlight in the update")
+            check_eq(u["pinned"], [ids[2], ids[0]], "pins in pin order")
+            check(0 < u["announcement"]["remaining_ms"] <= 600000, "remaining_ms %r",
+                  u["announcement"])
+        P = await Client(srv, "P").connect()
+        try:
+            _, snap = await P.join(jam["code"], "screen")
+            check_eq(snap["spotlight"], ids[1], "spotlight in a new screen's snapshot")
+            check_eq(snap["announcement"]["text"], "Five minutes left", "announcement in it")
+        finally:
+            await closing(P)
+        # Hiding the spotlighted item takes it off the stage in the same event.
+        await M.must_ack({"type": "hide", "item": ids[1], "reason": "duplicate of Heat",
+                          "preset": "duplicate"})
+        u = await A.wait_for("update", lambda m: "spotlight" in m and m["spotlight"] is None, 5)
+        hidden = [it for it in u.get("items", []) if it["id"] == ids[1]]
+        check(hidden and hidden[0] == {"id": ids[1], "hidden": True,
+                                       "reason": "duplicate of Heat", "preset": "duplicate"},
+              "the author sees the hide reason: %r", hidden)
+        await M.must_ack({"type": "unannounce"})
+        await A.wait_for("update", lambda m: "announcement" in m and m["announcement"] is None, 5)
+        st, log, _ = srv.http_json("GET", "/api/jams/%s/log" % jam["code"])
+        check_eq(st, 200, "log status")
+        actions = [e["action"] for e in log]
+        for a in ("spotlighted", "pinned", "announced", "hidden", "unannounced"):
+            check(a in actions, "%s in the log %r", a, actions)
+        check_eq(actions.count("announced"), 1, "one announced entry for a retried op")
+        h = [e for e in log if e["action"] == "hidden"][0]
+        check_eq((h.get("reason"), h.get("preset"), h.get("moderator")),
+                 ("duplicate of Heat", "duplicate", "Mira"), "hide log entry")
+    finally:
+        await closing(M, A, S)
+
+
+@suite.test(timeout=30)
+async def mute_keeps_reading_and_unmute_lifts_it(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    B = await citizen(srv, jam["code"], "B")
+    try:
+        item = (await B.must_ack({"type": "post", "kind": "problem", "text": "Shade"}))["item"]
+        await M.must_ack({"type": "mute", "pid": pid_of(A), "reason": "shouting",
+                          "preset": "abusive"})
+        n = await A.wait_for("notice", None, 5)
+        check_eq(n, {"type": "notice", "notice": "muted", "reason": "shouting",
+                     "preset": "abusive"}, "A's notice")
+        await A.must_fail({"type": "post", "kind": "problem", "text": "LOUD"}, "muted")
+        await A.must_fail({"type": "vote", "item": item}, "muted")
+        await M.must_fail({"type": "mute", "pid": pid_of(A)}, "already_muted")
+        other = (await B.must_ack({"type": "post", "kind": "problem", "text": "Trees"}))["item"]
+        await A.wait_model(lambda c: other in c.items, 5, "A still reads B's new post")
+        _, snap = await (await Client(srv, "A2").connect()).join(token=A.welcome["token"])
+        check(snap["you"].get("muted") is True and
+              snap["you"].get("moderation") == {"reason": "shouting", "preset": "abusive"},
+              "a rejoin's you: %r", snap["you"])
+        await M.must_ack({"type": "unmute", "pid": pid_of(A)})
+        n = await A.wait_for("notice", None, 5)
+        check_eq(n["notice"], "unmuted", "A's second notice")
+        await A.must_ack({"type": "vote", "item": item})
+    finally:
+        await closing(M, A, B)
+
+
+@suite.test(timeout=30)
+async def ban_tells_why_closes_and_reinstate_lets_back(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    try:
+        await A.must_ack({"type": "post", "kind": "problem", "text": "Spam"})
+        await M.must_ack({"type": "remove", "pid": pid_of(A), "reason": "third warning",
+                          "preset": "abusive", "hide_posts": True})
+        n = await A.wait_for("notice", None, 5)
+        check_eq(n, {"type": "notice", "notice": "removed", "reason": "third warning",
+                     "preset": "abusive"}, "A's notice before the close")
+        check_eq(await A.wait_closed(5), 4004, "A's close code")
+        again = await Client(srv, "A2").connect()
+        try:
+            await again.join(token=A.welcome["token"])
+            check(False, "a banned token rejoined")
+        except JoinError as e:
+            check_eq(e.frame.get("code"), "removed", "rejoin error")
+        finally:
+            await closing(again)
+        await M.must_ack({"type": "reinstate", "pid": pid_of(A)})
+        back = await Client(srv, "A3").connect()
+        try:
+            _, snap = await back.join(token=A.welcome["token"])
+            check("removed" not in snap["you"], "reinstated: %r", snap["you"])
+            await back.must_ack({"type": "post", "kind": "problem", "text": "Sorry"})
+        finally:
+            await closing(back)
+    finally:
+        await closing(M, A)
+
+
+@suite.test(timeout=30)
+async def scribe_entries_carry_their_provenance(srv):
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    try:
+        await A.must_fail({"type": "post", "kind": "problem", "text": "for a friend",
+                           "on_behalf": "Bea"}, "forbidden")
+        named = (await M.must_ack({"type": "post", "kind": "problem", "text": "No benches",
+                                   "on_behalf": "Mrs Okafor"}))["item"]
+        floor = (await M.must_ack({"type": "post", "kind": "problem", "text": "Too few bins",
+                                   "on_behalf": ""}))["item"]
+        await A.wait_model(lambda c: named in c.items and floor in c.items, 5, "scribe entries")
+        got = [(A.items[i]["by"], A.items[i]["author"], A.items[i]["scribe"]) for i in (named, floor)]
+        check_eq(got, [("scribe", "Mrs Okafor", "Mira"), ("scribe", None, "Mira")],
+                 "scribe provenance on a phone")
+        st, log, _ = srv.http_json("GET", "/api/jams/%s/log" % jam["code"])
+        posted = [(e["item"], e["on_behalf"]) for e in log if e["action"] == "posted"]
+        check_eq(posted, [(named, "Mrs Okafor"), (floor, None)], "scribe entries in the log")
+        st, exp, _ = srv.http_json("GET", "/api/jams/%s/export" % jam["code"],
+                                   headers={"Authorization": "Bearer " + jam["moderator_secret"]})
+        check_eq(st, 200, "export status")
+        ex = {it["id"]: (it["by"], it.get("scribe")) for it in exp["items"]}
+        check_eq(ex[named], ("scribe", "Mira"), "scribe provenance in the export")
+    finally:
+        await closing(M, A)
+
+
+@suite.test(timeout=60)
+async def kill_9_replay_restores_moderation(srv):
+    jam, M = await running_jam(srv)
+    code = jam["code"]
+    A = await citizen(srv, code, "A")
+    B = await citizen(srv, code, "B")
+    try:
+        ids = [(await A.must_ack({"type": "post", "kind": "problem", "text": t}))["item"]
+               for t in ("Heat", "Noise")]
+        await M.must_ack({"type": "spotlight", "item": ids[0]})
+        await M.must_ack({"type": "pin", "item": ids[1]})
+        await M.must_ack({"type": "announce", "text": "Vote for your top three"})
+        await M.must_ack({"type": "mute", "pid": pid_of(A), "reason": "flooding"})
+        await M.must_ack({"type": "remove", "pid": pid_of(B), "preset": "personal_data"})
+        tok_a, tok_b = A.welcome["token"], B.welcome["token"]
+        before = srv.http_json("GET", "/api/jams/%s/digest" % code)[1]
+    finally:
+        await closing(M, A, B)
+
+    os.kill(srv.cojamd.pid, signal.SIGKILL)
+    srv.cojamd.wait(timeout=5)
+    srv.start_cojamd()
+
+    S = await Client(srv, "S").connect()
+    A = await Client(srv, "A2").connect()
+    B = await Client(srv, "B2").connect()
+    try:
+        _, snap = await S.join(code, "screen")
+        check_eq((snap["spotlight"], snap["pinned"], (snap["announcement"] or {}).get("text")),
+                 (ids[0], [ids[1]], "Vote for your top three"), "stage after the restart")
+        _, snap = await A.join(token=tok_a)
+        check(snap["you"].get("muted") is True, "A still muted: %r", snap["you"])
+        await A.must_fail({"type": "post", "kind": "problem", "text": "more"}, "muted")
+        try:
+            await B.join(token=tok_b)
+            check(False, "the banned token rejoined after the restart")
+        except JoinError as e:
+            check_eq(e.frame.get("code"), "removed", "B's rejoin after the restart")
+        after = srv.http_json("GET", "/api/jams/%s/digest" % code)[1]
+        check_eq(after["sha256"], before["sha256"], "state digest across kill -9")
+    finally:
+        await closing(S, A, B)
+
+
+if __name__ == "__main__":
+    cls = EmbeddedServers if MODE == "embedded" else Servers
+    sys.exit(suite.run(lambda: cls().start(), lambda s: s.stop()))

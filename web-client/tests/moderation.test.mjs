@@ -1,0 +1,229 @@
+// Browser tests of what phones and the screen show of moderation (issue 11), against the real cojamd
+// and a private redis-server, in headless Debian chromium. A moderator acts over a plain WebSocket
+// from a blank page of the server's origin (the console page is not under test here).
+// Run: cd web-client/tests && node moderation.test.mjs. Env: COJAMD (default ../../build/debug/cojamd).
+// Prints TAP lines and ends with "# N passed, N failed".
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
+const ADMIN = 'test-admin';
+const T = 10000; // every wait is bounded by this (ms)
+
+const procs = [];
+let browser = null;
+let tmp = null;
+let passed = 0, failed = 0, n = 0;
+
+async function test(name, fn) {
+  n++;
+  try {
+    await fn();
+    passed++;
+    console.log(`ok ${n} - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${n} - ${name}`);
+    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function start(cmd, args) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
+  procs.push(p);
+  return p;
+}
+
+async function until(fn, what, ms = T) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setTimeout(500);
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    s.on('error', () => resolve(false));
+    s.on('timeout', () => { s.destroy(); resolve(false); });
+  });
+}
+
+function cleanup() {
+  for (const p of procs) if (!p.exited) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
+  setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
+  if (tmp) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
+}
+
+const watchdog = setTimeout(() => {
+  console.log('not ok - the whole run took longer than 120 s');
+  console.log(`# ${passed} passed, ${failed + 1} failed`);
+  cleanup();
+  process.exit(1);
+}, 120000);
+
+// In a page of the server's origin: a moderator connection and window.mod(msg) -> the ack or error.
+function moderatorScript({ code, secret }) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws', 'cojam.v1');
+    const waiting = new Map();
+    let seq = 0;
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(ev.data);
+      if (m.type === 'welcome') resolve(m.you.id);
+      if (m.type === 'error' && !m.op) reject(new Error(m.code));
+      if ((m.type === 'ack' || m.type === 'error') && waiting.has(m.op)) { waiting.get(m.op)(m); waiting.delete(m.op); }
+    };
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'join', code, as: 'moderator', secret, nickname: 'Mira' }));
+    window.mod = (msg) => new Promise((done) => {
+      const op = 'bm-' + (++seq);
+      waiting.set(op, done);
+      ws.send(JSON.stringify({ ...msg, op }));
+    });
+  });
+}
+
+async function main() {
+  if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD}`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-mod-'));
+  const rport = await freePort();
+  start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp]);
+  await until(() => redisPing(rport), 'redis-server');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+    '--web-root', path.join(repo, 'web-client/public'), '--data-dir', tmp, '--public-url', base]);
+  await until(async () => {
+    if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
+    return (await fetch(base + '/healthz')).ok;
+  }, 'cojamd /healthz');
+  const created = await (await fetch(base + '/api/jams', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Town hall', question: 'What should the square become?', agenda: [{ phase: 'explore', duration_s: 0 }] }),
+  })).json();
+  const code = created.code;
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'], timeout: T });
+  const problems = [];
+  const page = async (name, opts) => {
+    const p = await (await browser.newContext(opts)).newPage();
+    p.setDefaultTimeout(T);
+    p.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
+    return p;
+  };
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  const mod = await page('moderator', {});
+  await mod.goto(base + '/favicon.svg');
+  await mod.evaluate(moderatorScript, { code, secret: created.moderator_secret });
+  const act = async (msg) => {
+    const r = await mod.evaluate((m) => window.mod(m), msg);
+    assert(r.type === 'ack', `${JSON.stringify(msg)} -> ${JSON.stringify(r)}`);
+    return r;
+  };
+  await act({ type: 'start' });
+
+  async function joinPhone(nick) {
+    const p = await page(nick, phone);
+    await p.goto(`${base}/#${code}`);
+    await p.fill('#join-nick', nick);
+    await p.click('#join-btn');
+    await p.waitForSelector('#jam-view:visible');
+    return p;
+  }
+  const ana = await joinPhone('Ana');
+  const ben = await joinPhone('Ben');
+  const screen = await page('screen', { viewport: { width: 1280, height: 720 } });
+  await screen.goto(`${base}/screen.html#${code}`);
+  const postFrom = async (p, text) => {
+    await p.fill('#post-text', text);
+    await p.click('#post-btn');
+    return until(() => p.evaluate((t) => { for (const it of window.cojam.state.items.values()) if (it.text === t) return it.id; return null; }, text), `item ${text}`);
+  };
+  const shade = await postFrom(ana, 'More shade trees on the square');
+  const dup = await postFrom(ana, 'Trees for shade please');
+  const pidOf = (p) => p.evaluate(() => window.cojam.state.you.id);
+
+  await test('an announcement is shown on every phone and on the screen, and goes when cleared', async () => {
+    await act({ type: 'announce', text: 'Five minutes left — vote for your top three' });
+    for (const p of [ana, ben]) await until(async () => (await p.textContent('#announce-text')).includes('Five minutes left') && p.isVisible('#announce'), 'announcement on a phone');
+    await until(async () => (await screen.textContent('#s-announce')).includes('Five minutes left'), 'announcement on the screen');
+    await act({ type: 'unannounce' });
+    await until(async () => !(await ben.isVisible('#announce')), 'announcement cleared on a phone');
+  });
+
+  await test('the spotlight is at the top of the phones and large on the screen, with live votes', async () => {
+    await act({ type: 'spotlight', item: shade });
+    await until(async () => (await ben.textContent('#spot-text')) === 'More shade trees on the square', 'spotlight on a phone');
+    await until(async () => (await screen.textContent('#s-spot-text')) === 'More shade trees on the square', 'spotlight on the screen');
+    await ben.evaluate((id) => window.cojam.conn.write({ type: 'vote', item: id }), shade);
+    await until(async () => (await screen.textContent('#s-spot-votes')) === '1', 'the screen spotlight counts the vote');
+  });
+
+  await test('the author sees the hide reason next to its own item', async () => {
+    await act({ type: 'hide', item: dup, preset: 'duplicate', reason: 'same as the shade trees' });
+    await ana.click('#tab-mine');
+    await until(async () => (await ana.textContent('#mine-list')).includes('Hidden by a moderator: duplicate: same as the shade trees'), 'hide reason in "mine"');
+  });
+
+  await test('a muted phone is told in plain words, keeps reading, and is refused a post', async () => {
+    await act({ type: 'mute', pid: await pidOf(ben), preset: 'abusive', reason: 'shouting' });
+    await until(async () => (await ben.textContent('#mod-status')).includes('A moderator muted you (abusive: shouting)'), 'muted banner');
+    const err = await ben.evaluate(() => window.cojam.conn.write({ type: 'post', kind: 'problem', text: 'LOUD' }).then(() => 'ack', (e) => e.code));
+    assert(err === 'muted', 'a muted post got ' + err);
+    await act({ type: 'unmute', pid: await pidOf(ben) });
+    await until(async () => !(await ben.isVisible('#mod-status')), 'the muted banner goes after unmute');
+  });
+
+  await test('a banned phone is told why, and its reload is refused in plain words', async () => {
+    await act({ type: 'remove', pid: await pidOf(ana), reason: 'posted a phone number', preset: 'personal_data' });
+    await ana.waitForSelector('#join-view:visible');
+    await until(async () => (await ana.textContent('#join-error')).includes('A moderator removed you from this jam (personal data: posted a phone number)'), 'ban reason on the phone');
+    await ana.reload();
+    await until(async () => (await ana.textContent('#join-error')).includes('A moderator removed you from this jam'), 'ban after a reload');
+  });
+
+  await test('no script errors on any page', async () => {
+    assert(problems.length === 0, problems.join('\n'));
+  });
+}
+
+try {
+  await main();
+} catch (e) {
+  failed++;
+  n++;
+  console.log(`not ok ${n} - setup or run aborted`);
+  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
+} finally {
+  try { if (browser) await browser.close(); } catch { /* ignore */ }
+  cleanup();
+  clearTimeout(watchdog);
+  console.log(`1..${n}`);
+  console.log(`# ${passed} passed, ${failed} failed`);
+}
+process.exit(failed ? 1 : 0);
