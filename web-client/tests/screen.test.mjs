@@ -229,6 +229,43 @@ async function main() {
     }
   });
 
+  await test('words: ?view=words shows the word cloud and themes from the server, inside the screen; w switches back', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(T);
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${base}/screen.html?view=words#${short.jam.code}`);
+      await until(async () => (await page.$$('#s-cloud > li')).length >= 5, 'the word cloud drawn');
+      const m = await page.evaluate(() => {
+        const words = [...document.querySelectorAll('#s-cloud > li')];
+        const W = innerWidth, H = innerHeight;
+        const out = words.filter((li) => { const r = li.getBoundingClientRect(); return r.right > W + 0.5 || r.bottom > H + 0.5; });
+        return {
+          first: words[0].textContent, firstSize: parseFloat(words[0].style.fontSize), lastSize: parseFloat(words[words.length - 1].style.fontSize),
+          words: words.map((li) => li.textContent), outside: out.length,
+          themes: [...document.querySelectorAll('#s-themes > li .s-theme-word')].map((e) => e.textContent),
+          rankShown: !document.querySelector('.s-rank').hidden,
+        };
+      });
+      await page.screenshot({ path: path.join(shots, 'screen-words.png') });
+      console.log(`# words view: ${m.words.length} words, first '${m.first}', themes ${m.themes.join(', ')}`);
+      // Every one of the 12 problems says "shade" (4 of them in the long text's "shade trees").
+      assert(m.first === 'shade', 'the most used word first: ' + m.first);
+      assert(m.firstSize > m.lastSize, `sized by use: ${m.firstSize} vs ${m.lastSize}`);
+      for (const stop of ['the', 'and', 'too', 'on']) assert(!m.words.includes(stop), `stop word ${stop} in the cloud`);
+      assert(m.themes.length >= 1 && m.themes[0] === 'shade', 'themes: ' + m.themes.join(', '));
+      assert(m.outside === 0, `${m.outside} words outside the screen`);
+      assert(!m.rankShown, 'the ranking is shown in the words view');
+      await page.keyboard.press('w');
+      await until(() => page.evaluate(() => !document.querySelector('.s-rank').hidden && document.querySelector('#s-words').hidden), 'w switches to the ranking');
+      assert(errors.length === 0, errors.join('; '));
+    } finally {
+      await ctx.close();
+    }
+  });
+
   await test('results: the screen and a phone show the final ranking with the lineage, pledges counted, no clock', async () => {
     const agenda = ['ideate', 'design', 'diffuse'].map((phase) => ({ phase, duration_s: 600 })).concat([{ phase: 'results', duration_s: 0 }]);
     const jam = await createJam(base, 'How do we keep our streets cool?', agenda);
