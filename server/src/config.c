@@ -60,7 +60,11 @@ static const struct option_def options[] = {
     STR(allowed_origins, "allowed-origins", "COJAM_ALLOWED_ORIGINS", NULL,
         "comma-separated origins allowed on /ws, * for any (default: the server's own origin)"),
     STR(public_url, "public-url", "COJAM_PUBLIC_URL", NULL,
-        "base URL of the links given to organisers (default: http://<listen>)"),
+        "base URL of the links given to organisers (default: http://<listen>, https:// with TLS)"),
+    STR(tls_cert, "tls-cert", "COJAM_TLS_CERT", NULL,
+        "PEM certificate chain: serve HTTPS and wss:// (TLS 1.2+; re-read on SIGHUP)"),
+    STR(tls_key, "tls-key", "COJAM_TLS_KEY", NULL,
+        "PEM private key of --tls-cert (re-read on SIGHUP)"),
     STR(redis_server, "redis-server", "COJAM_REDIS_SERVER", "redis-server",
         "redis-server binary for the embedded default"),
     NUM(tick_ms, "tick-ms", "COJAM_TICK_MS", "50", 5, 1000, "broadcast tick in ms"),
@@ -318,6 +322,10 @@ int config_load(struct config *c, int argc, char **argv)
         }
         if (set_option(c, o, value, "option") < 0)
             return -EINVAL;
+    }
+    if (!c->tls_cert != !c->tls_key) {
+        fprintf(stderr, "cojamd: --tls-cert and --tls-key go together: give both or neither\n");
+        return -EINVAL;
     }
     if (split_listen(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
         return -EINVAL;

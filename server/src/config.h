@@ -23,7 +23,9 @@ struct config {
     char *token_secret_file;
     char *web_root;
     char *allowed_origins; /* NULL = own origin */
-    char *public_url;      /* NULL = http://<listen> */
+    char *public_url;      /* NULL = http(s)://<listen> */
+    char *tls_cert;        /* NULL = plain HTTP; set with tls_key */
+    char *tls_key;
     char *redis_server;    /* the redis-server binary for the embedded default */
     long tick_ms;
     long max_message_bytes;

@@ -48,11 +48,12 @@ static void set_net(struct net *n)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    /* net_stop() is signal-safe (net.h): it sets a lock-free atomic flag and calls
-     * lws_cancel_service(), a write() to the loop's wake pipe. */
+    /* net_stop() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
+     * and calls lws_cancel_service(), a write() to the loop's wake pipe. */
     struct net *n = atomic_load(&the_net);
-    if (n)
+    if (n && sig == SIGHUP)
+        net_reload_tls(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
+    else if (n)
         net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
@@ -214,7 +215,8 @@ int main(int argc, char **argv)
     if (cfg.public_url)
         snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
     else
-        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
+        snprintf(public_url, sizeof public_url, "%s://%s", cfg.tls_cert ? "https" : "http",
+                 cfg.listen);
     if (net_url_origin(public_url, own_origin, sizeof own_origin) < 0) {
         log_error("--public-url: expected http(s)://HOST[:PORT][/PATH], got '%s'", public_url);
         goto fail_config;
@@ -317,6 +319,8 @@ int main(int argc, char **argv)
         .max_connections = cfg.max_connections,
         .max_conns_per_address = cfg.max_conns_per_address,
         .write_timeout_s = cfg.write_timeout_s,
+        .tls_cert = cfg.tls_cert,
+        .tls_key = cfg.tls_key,
         .tick_ms = (int)cfg.tick_ms,
         .loop_pace_us = cfg.loop_pace_us,
     };
@@ -343,7 +347,9 @@ int main(int argc, char **argv)
     recovery_start(hub, rp, &started);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    log_info("cojamd %s serving http://%s (web root %s)", COJAM_VERSION, cfg.listen, cfg.web_root);
+    signal(SIGHUP, on_signal);
+    log_info("cojamd %s serving %s://%s (web root %s)", COJAM_VERSION,
+             cfg.tls_cert ? "https" : "http", cfg.listen, cfg.web_root);
     net_run(net);
     log_info("shutting down");
 

@@ -11,6 +11,9 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,7 +49,8 @@ struct net {
     char *origins;    /* owned copy of the allowlist, NULL = own origin */
     char *own_origin; /* owned: the origin of --public-url */
     lws_sorted_usec_list_t sul;
-    atomic_int stop; /* set by net_stop: a signal handler or another thread; lock-free */
+    atomic_int stop;   /* set by net_stop: a signal handler or another thread; lock-free */
+    atomic_int reload; /* set by net_reload_tls, the same way */
     size_t clients;
     uint64_t churn;        /* connections accepted, established or closed: join storms */
     struct imap http;      /* request id -> struct lws * waiting for a reply */
@@ -62,6 +66,7 @@ struct net {
     uint64_t next_http_id;
     struct lws_http_mount mounts[3];
     struct lws_protocol_vhost_options mimes[4];
+    struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
 };
 
 /* lws gives each callback the context; the net is its user pointer. */
@@ -612,6 +617,85 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
     lws_callback_on_writable(wsi);
 }
 
+/* ---- TLS ----------------------------------------------------------------------------------- */
+
+/* OpenSSL's first queued error as text, the queue cleared. */
+static void ssl_reason(char *out, size_t size)
+{
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, out, size);
+    else
+        snprintf(out, size, "unknown error");
+    ERR_clear_error();
+}
+
+/* The pair is loaded the way lws loads it (lib/tls/openssl/openssl-server.c in 4.1.6:
+ * SSL_CTX_use_certificate_chain_file, SSL_CTX_use_PrivateKey_file), into a scratch context, so
+ * that a bad pair is refused before lws's own context is touched. */
+int net_tls_check(const char *cert, const char *key, char *what, size_t size)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    char why[200];
+    int rc = -EINVAL;
+    if (!ctx) {
+        ssl_reason(why, sizeof why);
+        snprintf(what, size, "no TLS context: %s", why);
+        return rc;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        ssl_reason(why, sizeof why);
+        snprintf(what, size, "certificate %s: %s", cert, why);
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+               SSL_CTX_check_private_key(ctx) != 1) {
+        ssl_reason(why, sizeof why);
+        snprintf(what, size, "key %s (for %s): %s", key, cert, why);
+    } else {
+        X509 *x = SSL_CTX_get0_certificate(ctx);
+        char subject[160] = "?", until[40] = "?";
+        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+        BIO *b = BIO_new(BIO_s_mem());
+        if (b && ASN1_TIME_print(b, X509_get0_notAfter(x)) == 1) {
+            int len = BIO_read(b, until, sizeof until - 1);
+            until[len > 0 ? len : 0] = '\0';
+        }
+        BIO_free(b);
+        snprintf(what, size, "%s, valid until %s", subject, until);
+        rc = 0;
+    }
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
+/* lws 4.1.6 replaces a vhost's certificate with lws_tls_cert_updated(): for every vhost created
+ * with these two paths it loads them again into the vhost's SSL_CTX. Handshakes that start after
+ * it use the new pair (SSL_new copies the context's certificate); open connections keep theirs.
+ * It checks nothing itself: a key that does not match would leave the new certificate with the
+ * old key and every handshake failing, hence net_tls_check first. */
+static void tls_reload(struct net *n)
+{
+    char what[512];
+    if (!n->cfg.tls_cert) {
+        log_info("SIGHUP: TLS is off (no --tls-cert): nothing to reload");
+        return;
+    }
+    if (net_tls_check(n->cfg.tls_cert, n->cfg.tls_key, what, sizeof what) < 0) {
+        log_error("SIGHUP: the TLS certificate was not replaced, the old one stays: %s", what);
+        return;
+    }
+    if (lws_tls_cert_updated(n->ctx, n->cfg.tls_cert, n->cfg.tls_key, NULL, 0, NULL, 0) != 0) {
+        log_error("SIGHUP: libwebsockets did not take the new TLS certificate");
+        return;
+    }
+    log_info("SIGHUP: TLS certificate reloaded: %s", what);
+}
+
+void net_reload_tls(struct net *n)
+{
+    atomic_store_explicit(&n->reload, 1, memory_order_relaxed);
+    lws_cancel_service(n->ctx);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void on_sul_tick(lws_sorted_usec_list_t *sul)
@@ -718,6 +802,30 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     info.timeout_secs = 10;
     info.timeout_secs_ah_idle = HTTP_HEADERS_S;
     info.max_http_header_data = HTTP_HEADER_MAX;
+    if (cfg->tls_cert) {
+        char what[512];
+        if (net_tls_check(cfg->tls_cert, cfg->tls_key, what, sizeof what) < 0) {
+            log_error("--tls-cert/--tls-key: %s", what);
+            release(n);
+            return -EINVAL;
+        }
+        log_info("TLS certificate: %s", what);
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        /* TLS 1.0 and 1.1 are deprecated (RFC 8996). lws already turns off SSLv2/3 and
+         * compression. */
+        info.ssl_options_set = (long)(SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+        /* HTTP/1.1 only: lws's HTTP/2 breaks with pt_serv_buf_size above 16 KiB, and WebSockets
+         * over HTTP/2 (RFC 8441) is not what browsers use here (STACK-NOTES). */
+        info.alpn = "http/1.1";
+        /* A year, the value hstspreload.org asks for; no includeSubDomains: other hosts of the
+         * organiser's domain are not ours to bind to HTTPS. lws's own LWS_SERVER_OPTION_STS
+         * would add includeSubDomains. */
+        n->hsts.name = "Strict-Transport-Security:";
+        n->hsts.value = "max-age=31536000";
+        info.headers = &n->hsts;
+    }
     lws_set_log_level(LLL_ERR, NULL);
     n->ctx = lws_create_context(&info);
     if (!n->ctx) {
@@ -725,8 +833,8 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
         release(n);
         return -EADDRINUSE;
     }
-    log_info("connections: at most %zu, %ld from one address", n->max_conns,
-             cfg->max_conns_per_address);
+    log_info("connections: at most %zu, %ld from one address%s", n->max_conns,
+             cfg->max_conns_per_address, cfg->tls_cert ? "; TLS on" : "");
     lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)cfg->tick_ms * LWS_US_PER_MS);
     *out = n;
     return 0;
@@ -757,6 +865,8 @@ void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
     while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
+        if (atomic_exchange_explicit(&n->reload, 0, memory_order_relaxed))
+            tls_reload(n);
         pace(n, churn);
         churn = n->churn;
     }

@@ -58,6 +58,8 @@ struct net_config {
     long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
     long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
     long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
+    const char *tls_cert; /* borrowed: PEM certificate chain file; NULL = plain HTTP */
+    const char *tls_key;  /* borrowed: its PEM private key file (set with tls_cert) */
     int tick_ms;
     long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };
@@ -78,12 +80,24 @@ bool net_origin_allowed(const char *origin, const char *allowlist, const char *o
  * returns -EINVAL when 'url' is not http(s)://host... or the origin does not fit. */
 int net_url_origin(const char *url, char *out, size_t size);
 
+/* Reads the certificate chain and key files and checks that they belong together, as a TLS
+ * server would load them. Returns 0 (with the certificate's subject and end date in 'what'), or
+ * -EINVAL with OpenSSL's reason in 'what'. */
+int net_tls_check(const char *cert, const char *key, char *what, size_t size);
+
+/* TLS when cfg->tls_cert is set: TLS 1.2 and later only, ALPN http/1.1, HSTS on every HTTP
+ * reply. Returns 0, -EINVAL for an unusable certificate or key, -EADDRINUSE when it cannot
+ * listen. */
 int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out);
 void net_free(struct net *n);
 /* Run the loop until net_stop(). */
 void net_run(struct net *n);
 /* Ask the loop to stop (signal-safe: sets a flag and wakes the loop). */
 void net_stop(struct net *n);
+/* Signal-safe (SIGHUP): the loop reads the certificate and key files again, and connections made
+ * after that get the new certificate; open ones keep theirs. A pair that does not load or match
+ * is logged and the old one kept. Without TLS: logged, nothing else. */
+void net_reload_tls(struct net *n);
 /* Thread-safe: wake the loop; on_wake runs on the loop thread. */
 void net_wake(struct net *n);
 

@@ -123,6 +123,7 @@ class Servers:
         self.redis = None
         self.cojamd = None
         self.web_root = web_root or self._web_root()
+        self.client_tls = None  # an ssl.SSLContext when cojamd serves TLS: http() and ws_url use it
 
     def _web_root(self):
         if os.path.isfile(os.path.join(WEB_ROOT, "index.html")):
@@ -271,15 +272,19 @@ class Servers:
     # -- addresses
     @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.client_tls else "http", self.port)
 
     def ws_url(self, path="/ws"):
-        return "ws://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("wss" if self.client_tls else "ws", self.port, path)
 
     # -- HTTP
     def http(self, method, path, body=None, headers=None, timeout=5.0):
         """Returns (status, headers dict lower-cased, body bytes)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.client_tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                            context=self.client_tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             h = dict(headers or {})
             if body is not None and not isinstance(body, (bytes, str)):
@@ -636,7 +641,7 @@ class Client:
     # -- connection
     async def connect(self, origin=None, subprotocols=("cojam.v1",), path="/ws", timeout=5.0):
         self.ws = await asyncio.wait_for(
-            websockets.connect(self.srv.ws_url(path), origin=origin,
+            websockets.connect(self.srv.ws_url(path), origin=origin, ssl=self.srv.client_tls,
                                subprotocols=list(subprotocols) if subprotocols else None,
                                max_size=None, open_timeout=timeout * SLOW, close_timeout=2,
                                ping_interval=None),
