@@ -44,6 +44,7 @@ struct config {
     long max_connections;
     long max_conns_per_address;
     long write_timeout_s;
+    long admission_scale; /* the per-address limits multiplied by this; 0 = off */
     char *log_level;
 };
 

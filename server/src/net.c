@@ -283,6 +283,7 @@ refuse:
 static int on_established(struct net *n, struct lws *wsi, struct session *s)
 {
     session_init(s, 0, wsi, net_now_ms());
+    imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &s->addr);
     n->clients++;
     n->churn++;
     n->cbs.on_open(s, n->cbs.arg);
@@ -444,7 +445,8 @@ struct http_req {
     char *body;           /* owned */
     size_t body_len;
     int status;
-    char *reply; /* owned */
+    int64_t retry_ms; /* a 429's Retry-After */
+    char *reply;      /* owned */
 };
 
 static struct http_req *http_req_of(struct net *n, struct lws *wsi)
@@ -467,6 +469,13 @@ static void http_req_free(struct net *n, struct lws *wsi)
     free(q);
 }
 
+static uint64_t wsi_addr(struct net *n, struct lws *wsi)
+{
+    uint64_t addr = 0;
+    imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &addr);
+    return addr;
+}
+
 static void dispatch_http(struct net *n, struct lws *wsi, struct http_req *q)
 {
     q->id = ++n->next_http_id;
@@ -478,6 +487,7 @@ static void dispatch_http(struct net *n, struct lws *wsi, struct http_req *q)
         .auth = q->auth,
         .body = q->body ? q->body : "",
         .body_len = q->body_len,
+        .addr = wsi_addr(n, wsi),
     };
     n->cbs.on_http(&req, n->cbs.arg);
 }
@@ -488,9 +498,14 @@ static int http_write_reply(struct lws *wsi, struct http_req *q)
     unsigned char *buf = xmalloc(LWS_PRE + 1024 + len);
     unsigned char *start = buf + LWS_PRE, *ptr = start, *end = buf + LWS_PRE + 1024;
     int rc = -1;
+    char retry[24];
+    int retry_len = snprintf(retry, sizeof retry, "%lld", (long long)((q->retry_ms + 999) / 1000));
     if (lws_add_http_common_headers(wsi, (unsigned)q->status, "application/json", len, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
+        (q->status == 429 &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                     (const unsigned char *)retry, retry_len, &ptr, end)) ||
         lws_finalize_write_http_header(wsi, start, &ptr, end))
         goto out;
     memcpy(start, q->reply ? q->reply : "", len);
@@ -510,7 +525,9 @@ static int post_headers(struct net *n, struct lws *wsi, struct http_request *req
 {
     char cl[24] = "";
     char *body = NULL;
-    int status = n->cbs.on_http_headers ? n->cbs.on_http_headers(req, &body, n->cbs.arg) : 0;
+    req->addr = wsi_addr(n, wsi);
+    int status =
+        n->cbs.on_http_headers ? n->cbs.on_http_headers(req, &body, &q->retry_ms, n->cbs.arg) : 0;
     if (!status && lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
         status = HTTP_STATUS_LENGTH_REQUIRED;
         body = xstrdup("{\"error\":{\"code\":\"length_required\",\"message\":\"a Content-Length "
@@ -594,6 +611,16 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
+}
+
+void net_http_reply_429(struct net *n, uint64_t req_id, int64_t retry_ms, char *body)
+{
+    uint64_t v;
+    struct http_req *q = imap_get(&n->http, req_id, &v) ? http_req_of(n, (struct lws *)(uintptr_t)v)
+                                                        : NULL;
+    if (q)
+        q->retry_ms = retry_ms;
+    net_http_reply(n, req_id, 429, body);
 }
 
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)

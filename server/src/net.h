@@ -23,6 +23,7 @@ struct http_request {
     const char *auth;   /* Authorization header value or "" */
     const char *body;   /* POST body (NUL-terminated) or "" */
     size_t body_len;
+    uint64_t addr; /* the peer's IPv4 address + 1, as session.h's addr */
 };
 
 struct net_callbacks {
@@ -44,8 +45,10 @@ struct net_callbacks {
     void (*on_http)(const struct http_request *req, void *arg);
     /* A POST's headers, before its body is read ('body' is "" then): 0 to read the body, or an
      * HTTP status (401) with its body in *body (malloc'd, taken) to refuse the request without
-     * reading it; the connection is closed after that reply. NULL: always read. */
-    int (*on_http_headers)(const struct http_request *req, char **body, void *arg);
+     * reading it; the connection is closed after that reply. For 429, *retry_ms says when to come
+     * back (Retry-After). NULL: always read. */
+    int (*on_http_headers)(const struct http_request *req, char **body, int64_t *retry_ms,
+                           void *arg);
 };
 
 struct net_config {
@@ -108,6 +111,8 @@ void net_close(struct session *s);
 /* Reply to an HTTP request. Takes ownership of 'body' (malloc'd). A reply to a request whose
  * client has gone is dropped. */
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body);
+/* The same with status 429 and "Retry-After: <retry_ms in whole seconds, rounded up>". */
+void net_http_reply_429(struct net *n, uint64_t req_id, int64_t retry_ms, char *body);
 /* Monotonic and wall-clock milliseconds. */
 int64_t net_now_ms(void);
 int64_t net_wall_ms(void);

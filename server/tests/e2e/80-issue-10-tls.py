@@ -21,31 +21,15 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SLOW, Client, Servers, Suite, check, check_eq, closing,  # noqa: E402
                      cojamd_path, free_port)
+from harness import make_self_signed as make_cert  # noqa: E402
+from harness import tls_client_context as client_context  # noqa: E402
 
 suite = Suite("80-issue-10-tls", file_timeout=140)
-
-
-def make_cert(directory, name):
-    """A self-signed P-256 certificate for 127.0.0.1: (cert path, key path)."""
-    cert, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
-    return cert, key
 
 
 def der(cert_path):
     with open(cert_path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
-
-
-def client_context():
-    """Trusts whatever cojamd shows (the test compares the certificate itself)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class TlsServers(Servers):

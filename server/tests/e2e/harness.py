@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,25 @@ class StartError(Exception):
 
 def cojamd_path():
     return os.environ.get("COJAMD") or os.path.join(REPO, "build", "debug", "cojamd")
+
+
+def make_self_signed(directory, name):
+    """A self-signed P-256 certificate for 127.0.0.1 made with the openssl CLI, subject CN=name:
+    (cert path, key path) in 'directory'."""
+    cert, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    return cert, key
+
+
+def tls_client_context():
+    """A client context that accepts whatever certificate cojamd shows (tests compare it)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 class Servers:
