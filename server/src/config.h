@@ -13,8 +13,11 @@ struct config {
     char listen_host[256];
     int listen_port;
     char *redis; /* NULL = embedded */
+    char redis_host[256]; /* of a HOST:PORT --redis, else "" */
+    int redis_port;       /* of a HOST:PORT --redis, else 0 */
     char *data_dir;
-    char *admin_token;    /* NULL = generate */
+    char *admin_token;    /* NULL = generate; from COJAM_ADMIN_TOKEN or the file below */
+    char *admin_token_file;
     char *redis_user;     /* NULL = Redis's default user */
     char *redis_password; /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
     char *redis_password_file;

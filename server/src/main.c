@@ -70,24 +70,6 @@ static void wake_loop(void *arg)
 
 /* ---- start-up steps ------------------------------------------------------------------------ */
 
-static int parse_redis(const char *spec, struct store_config *sc, char *host, size_t host_size)
-{
-    if (strncmp(spec, "unix:", 5) == 0) {
-        sc->unix_path = spec + 5;
-        return 0;
-    }
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= host_size || atoi(colon + 1) <= 0) {
-        log_error("--redis: expected HOST:PORT or unix:/path, got '%s'", spec);
-        return -EINVAL;
-    }
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = '\0';
-    sc->host = host;
-    sc->port = atoi(colon + 1);
-    return 0;
-}
-
 /* Durability rests on Redis's settings: refuse an evicting policy, warn without AOF. */
 static int check_redis_settings(const struct store_config *sc)
 {
@@ -225,7 +207,6 @@ int main(int argc, char **argv)
     struct embedded emb = {0};
     struct store_config sc = {
         .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
-    char redis_host[256];
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
      * (embedded.h). It stays open (and locked) until exit. */
@@ -239,8 +220,12 @@ int main(int argc, char **argv)
         goto fail_config;
     sc.instance_id = instance;
     if (cfg.redis) {
-        if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
-            goto fail_config;
+        if (strncmp(cfg.redis, "unix:", 5) == 0) {
+            sc.unix_path = cfg.redis + 5;
+        } else {
+            sc.host = cfg.redis_host;
+            sc.port = cfg.redis_port;
+        }
         sc.user = cfg.redis_user;
         sc.password = cfg.redis_password;
     } else {

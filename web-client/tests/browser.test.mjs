@@ -55,7 +55,8 @@ async function freePort() {
 }
 
 function start(cmd, args, name) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
   const out = [];
   const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
   p.stdout.on('data', keep);
@@ -155,7 +156,7 @@ async function main() {
     // The black-hole proxy's page has its own origin: a browser behind it sends that Origin, so the
     // server allows it beside its own (the default allowlist is --public-url's origin only).
     proxyPort = await freePort();
-    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
       '--web-root', webRoot, '--data-dir', tmp, '--allowed-origins', `${base},http://127.0.0.1:${proxyPort}`,
       '--ring-frames', '8'], 'cojamd'); // a small ring, so that a short absence resumes from the stream
     try {

@@ -44,7 +44,8 @@ async function freePort() {
 }
 
 function start(cmd, args) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
   const out = [];
   const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
   p.stdout.on('data', keep);
@@ -88,7 +89,7 @@ async function main() {
   const rport = await freePort(), port = await freePort();
   start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp]);
   const base = `https://127.0.0.1:${port}`;
-  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
     '--web-root', path.join(repo, 'web-client/public'), '--data-dir', path.join(tmp, 'data'), '--tls-cert', cert, '--tls-key', key]);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -189,10 +189,9 @@ async def bad_tls_configuration_stops_at_start(srv):
               "--tls-cert/--tls-key: key " + junk + ".none")]
     for name, args, says in cases:
         p = subprocess.run([cojamd_path(), "--listen", "127.0.0.1:%d" % free_port(), "--redis",
-                            "127.0.0.1:%d" % srv.redis_port, "--admin-token", "x" * 24,
-                            "--data-dir", os.path.join(srv.tmp, "refused-data"), "--web-root",
+                            "127.0.0.1:%d" % srv.redis_port, "--data-dir", os.path.join(srv.tmp, "refused-data"), "--web-root",
                             srv.web_root] + args, capture_output=True, timeout=20 * SLOW,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, env=srv.cojamd_env())
         out = (p.stdout + p.stderr).decode("utf-8", "replace")
         check(p.returncode != 0, "%s: cojamd exited with %s", name, p.returncode)
         check(says in out, "%s: no message %r in %s", name, says, out[-500:])

@@ -144,6 +144,7 @@ class Servers:
         self.cojamd = None
         self.web_root = web_root or self._web_root()
         self.client_tls = None  # an ssl.SSLContext when cojamd serves TLS: http() and ws_url use it
+        self.admin_token = ADMIN_TOKEN  # given in the environment (a flag would show in ps); None: generated
 
     def _web_root(self):
         if os.path.isfile(os.path.join(WEB_ROOT, "index.html")):
@@ -186,9 +187,16 @@ class Servers:
     # -- cojamd
     def cojamd_args(self):
         return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port,
-                "--redis", "127.0.0.1:%d" % self.redis_port, "--admin-token", ADMIN_TOKEN,
+                "--redis", "127.0.0.1:%d" % self.redis_port,
                 "--data-dir", os.path.join(self.tmp, "data"), "--web-root", self.web_root,
                 "--tick-ms", str(self.tick_ms)] + self.extra_args
+
+    def cojamd_env(self):
+        """cojamd's environment: ours, with COJAM_ADMIN_TOKEN set to admin_token (or removed)."""
+        env = {k: v for k, v in os.environ.items() if k != "COJAM_ADMIN_TOKEN"}
+        if self.admin_token is not None:
+            env["COJAM_ADMIN_TOKEN"] = self.admin_token
+        return env
 
     def start_cojamd(self, deadline_s=10.0):
         exe = cojamd_path()
@@ -199,7 +207,8 @@ class Servers:
         for attempt in range(3):  # a freed port may be grabbed by someone else: try another
             self.port = free_port()
             log = open(os.path.join(self.tmp, "cojamd.log"), "a")
-            self.cojamd = subprocess.Popen(self.cojamd_args(), stdout=log, stderr=subprocess.STDOUT,
+            self.cojamd = subprocess.Popen(self.cojamd_args(), env=self.cojamd_env(),
+                                           stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL)
             _live_procs.append(self.cojamd)
             deadline = time.monotonic() + deadline_s * SLOW
@@ -413,9 +422,9 @@ class EmbeddedServers(Servers):
         return os.path.join(self.data_dir, "redis.sock")
 
     def cojamd_args(self):
-        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port, "--admin-token",
-                ADMIN_TOKEN, "--data-dir", os.path.join(self.tmp, "data"), "--web-root",
-                self.web_root, "--tick-ms", str(self.tick_ms)] + self.extra_args
+        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port, "--data-dir",
+                os.path.join(self.tmp, "data"), "--web-root", self.web_root, "--tick-ms",
+                str(self.tick_ms)] + self.extra_args
 
     def start_redis(self):
         pass
