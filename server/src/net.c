@@ -11,9 +11,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +22,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "frame.h"
 #include "hash.h"
 #include "log.h"
@@ -416,6 +414,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (n)
             n->cbs.on_wake(n->cbs.arg);
         return 0;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* lws 4.1.6 (lib/tls/tls-server.c) calls protocols[0] with the vhost's SSL_CTX once it is
+         * made; lws itself only turns off SSLv2/3 and compression. */
+        return auth_tls_policy(user) < 0 ? -1 : 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
@@ -526,8 +528,9 @@ static int post_headers(struct net *n, struct lws *wsi, struct http_request *req
     char cl[24] = "";
     char *body = NULL;
     req->addr = wsi_addr(n, wsi);
-    int status =
-        n->cbs.on_http_headers ? n->cbs.on_http_headers(req, &body, &q->retry_ms, n->cbs.arg) : 0;
+    int status = n->cbs.on_http_headers
+                     ? n->cbs.on_http_headers(req, &body, &q->retry_ms, n->cbs.arg)
+                     : 0;
     if (!status && lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
         status = HTTP_STATUS_LENGTH_REQUIRED;
         body = xstrdup("{\"error\":{\"code\":\"length_required\",\"message\":\"a Content-Length "
@@ -646,51 +649,46 @@ void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
 
 /* ---- TLS ----------------------------------------------------------------------------------- */
 
-/* OpenSSL's first queued error as text, the queue cleared. */
-static void ssl_reason(char *out, size_t size)
+/* The largest certificate chain or key file read for the check: a chain of a few certificates. */
+#define TLS_FILE_MAX (256 * 1024)
+
+/* A whole file into a new NUL-terminated buffer, or NULL with the reason in 'why'. */
+static char *read_file(const char *path, size_t *len, char *why, size_t size)
 {
-    unsigned long e = ERR_get_error();
-    if (e)
-        ERR_error_string_n(e, out, size);
-    else
-        snprintf(out, size, "unknown error");
-    ERR_clear_error();
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, size, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = xmalloc(TLS_FILE_MAX + 1);
+    *len = fread(buf, 1, TLS_FILE_MAX + 1, f);
+    fclose(f);
+    if (*len > TLS_FILE_MAX) {
+        snprintf(why, size, "%s: larger than %d bytes", path, TLS_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    return buf;
 }
 
-/* The pair is loaded the way lws loads it (lib/tls/openssl/openssl-server.c in 4.1.6:
- * SSL_CTX_use_certificate_chain_file, SSL_CTX_use_PrivateKey_file), into a scratch context, so
- * that a bad pair is refused before lws's own context is touched. */
 int net_tls_check(const char *cert, const char *key, char *what, size_t size)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    char why[200];
+    size_t clen = 0, klen = 0;
+    char why[300];
+    char *c = read_file(cert, &clen, what, size);
+    char *k = c ? read_file(key, &klen, what, size) : NULL;
     int rc = -EINVAL;
-    if (!ctx) {
-        ssl_reason(why, sizeof why);
-        snprintf(what, size, "no TLS context: %s", why);
-        return rc;
+    if (k) {
+        rc = auth_tls_pair_check(c, clen, k, klen, why, sizeof why);
+        if (rc < 0)
+            snprintf(what, size, "%s (certificate %s, key %s)", why, cert, key);
+        else
+            snprintf(what, size, "%s", why);
+        explicit_bzero(k, klen);
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        ssl_reason(why, sizeof why);
-        snprintf(what, size, "certificate %s: %s", cert, why);
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-               SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_reason(why, sizeof why);
-        snprintf(what, size, "key %s (for %s): %s", key, cert, why);
-    } else {
-        X509 *x = SSL_CTX_get0_certificate(ctx);
-        char subject[160] = "?", until[40] = "?";
-        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
-        BIO *b = BIO_new(BIO_s_mem());
-        if (b && ASN1_TIME_print(b, X509_get0_notAfter(x)) == 1) {
-            int len = BIO_read(b, until, sizeof until - 1);
-            until[len > 0 ? len : 0] = '\0';
-        }
-        BIO_free(b);
-        snprintf(what, size, "%s, valid until %s", subject, until);
-        rc = 0;
-    }
-    SSL_CTX_free(ctx);
+    free(c);
+    free(k);
     return rc;
 }
 
@@ -840,9 +838,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
-        /* TLS 1.0 and 1.1 are deprecated (RFC 8996). lws already turns off SSLv2/3 and
-         * compression. */
-        info.ssl_options_set = (long)(SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+        /* TLS 1.2+ is set on lws's SSL_CTX in callback_ws (auth_tls_policy). */
         /* HTTP/1.1 only: lws's HTTP/2 breaks with pt_serv_buf_size above 16 KiB, and WebSockets
          * over HTTP/2 (RFC 8441) is not what browsers use here (STACK-NOTES). */
         info.alpn = "http/1.1";

@@ -184,9 +184,12 @@ async def bad_tls_configuration_stops_at_start(srv):
     cases = [("--tls-cert alone", ["--tls-cert", srv.cert], "go together"),
              ("--tls-key alone", ["--tls-key", srv.key], "go together"),
              ("a file that is not a certificate", ["--tls-cert", junk, "--tls-key", srv.key],
-              "--tls-cert/--tls-key: certificate " + junk),
+              "--tls-cert/--tls-key: certificate: "),
              ("a missing key", ["--tls-cert", srv.cert, "--tls-key", junk + ".none"],
-              "--tls-cert/--tls-key: key " + junk + ".none")]
+              "--tls-cert/--tls-key: %s.none: No such file" % junk),
+             ("a key of another certificate", ["--tls-cert", srv.first[0], "--tls-key",
+                                               make_cert(srv.tmp, "other")[1]],
+              "--tls-cert/--tls-key: key: it is not the certificate's key")]
     for name, args, says in cases:
         p = subprocess.run([cojamd_path(), "--listen", "127.0.0.1:%d" % free_port(), "--redis",
                             "127.0.0.1:%d" % srv.redis_port, "--data-dir", os.path.join(srv.tmp, "refused-data"), "--web-root",
