@@ -265,8 +265,8 @@ static void export_jam(struct hub *h, const struct http_request *req, struct jam
 /* The per-address limits (hub.h) for a request that names a jam code or carries the admin
  * token: refused with 429 while its address has used up its failed guesses (before anything is
  * checked, so the answer tells nothing), or when 'kind' (a lookup) is over its rate. */
-static bool refused_by_address(struct hub *h, const struct http_request *req,
-                               enum hub_admit kind, int64_t now_ms)
+static bool refused_by_address(struct hub *h, const struct http_request *req, enum hub_admit kind,
+                               int64_t now_ms)
 {
     int64_t wait = hub_admit(h, ADMIT_GUESS, req->addr, now_ms);
     if (!wait && kind != ADMIT_GUESS)

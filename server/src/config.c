@@ -192,8 +192,9 @@ static int split_redis(struct config *c)
     long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || colon == c->redis || errno || !end || *end || port < 1 || port > 65535 ||
         (size_t)(colon - c->redis) >= sizeof c->redis_host) {
-        fprintf(stderr, "cojamd: --redis: expected HOST:PORT (port 1..65535) or unix:/path, got "
-                        "'%s'\n",
+        fprintf(stderr,
+                "cojamd: --redis: expected HOST:PORT (port 1..65535) or unix:/path, got "
+                "'%s'\n",
                 c->redis);
         return -EINVAL;
     }
@@ -362,8 +363,7 @@ int config_load(struct config *c, int argc, char **argv)
         fprintf(stderr, "cojamd: --tls-cert and --tls-key go together: give both or neither\n");
         return -EINVAL;
     }
-    if (split_listen(c) < 0 || split_redis(c) < 0 || check_secrets(c) < 0 ||
-        admin_token_ok(c) < 0)
+    if (split_listen(c) < 0 || split_redis(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
         return -EINVAL;
     return 0;
 }

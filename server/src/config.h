@@ -12,11 +12,11 @@ struct config {
     char *listen; /* "host:port" */
     char listen_host[256];
     int listen_port;
-    char *redis; /* NULL = embedded */
+    char *redis;          /* NULL = embedded */
     char redis_host[256]; /* of a HOST:PORT --redis, else "" */
     int redis_port;       /* of a HOST:PORT --redis, else 0 */
     char *data_dir;
-    char *admin_token;    /* NULL = generate; from COJAM_ADMIN_TOKEN or the file below */
+    char *admin_token; /* NULL = generate; from COJAM_ADMIN_TOKEN or the file below */
     char *admin_token_file;
     char *redis_user;     /* NULL = Redis's default user */
     char *redis_password; /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
@@ -29,7 +29,7 @@ struct config {
     char *public_url;      /* NULL = http(s)://<listen> */
     char *tls_cert;        /* NULL = plain HTTP; set with tls_key */
     char *tls_key;
-    char *redis_server;    /* the redis-server binary for the embedded default */
+    char *redis_server; /* the redis-server binary for the embedded default */
     long tick_ms;
     long max_message_bytes;
     long ring_frames;

@@ -41,8 +41,14 @@ enum hub_admit {
  * looks a code up once as it is typed: 600 at once, 10/s. Syncs are rare (one per detected gap).
  * Failed guesses: 60 at once, 1/s after, is a hall's worth of typos; a 6-digit code space then
  * takes a single address weeks (proto/messages.md). */
-#define HUB_ADMIT_RULES                                                                                {                                                                                                      {20, 1000}, {10, 100}, {10, 600}, { 1, 60 }                                                    }
-#define HUB_ADMIT_KEYS 65536 /* addresses tracked per kind; beyond, new ones share a bucket */
+#define HUB_ADMIT_RULES                                                                            \
+    {                                                                                              \
+        {20, 1000}, {10, 100}, {10, 600},                                                          \
+        {                                                                                          \
+            1, 60                                                                                  \
+        }                                                                                          \
+    }
+#define HUB_ADMIT_KEYS 65536   /* addresses tracked per kind; beyond, new ones share a bucket */
 #define HUB_GUESS_LOG_MS 10000 /* at most one log line about failed guesses per this long */
 
 struct hub {

@@ -218,8 +218,8 @@ TEST(guessing_codes_is_limited_per_address)
     CHECK(r && r->status == 200); /* a second later, one more */
 
     /* The admin token, checked before a POST body is read, shares the same budget. */
-    struct http_request req = {.method = "POST", .path = "/api/jams", .auth = "Bearer x",
-                               .body = "", .addr = 79};
+    struct http_request req = {
+        .method = "POST", .path = "/api/jams", .auth = "Bearer x", .body = "", .addr = 79};
     char *body = NULL;
     int64_t retry = 0;
     int status = 0, refused = 0;

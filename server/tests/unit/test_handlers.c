@@ -387,7 +387,8 @@ TEST(join_guesses_are_limited_per_address)
     char *f = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
     CHECK(f && strstr(f, "rate_limited"));
     free(f);
-    f = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
+    f = glue_call(&g, s,
+                  "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
                   CODE, GLUE_SECRET);
     CHECK(f && strstr(f, "rate_limited"));
     free(f);
