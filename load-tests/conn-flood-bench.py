@@ -9,7 +9,9 @@ WebSocket handshake and a screen join and then never reads; connections the serv
 reopened. /healthz latency is sampled too. Prints the ratios attack/quiet (p50, p99) and how many
 hostile connections got in. Figures, never assertions: the box is shared.
 
-usage: conn-flood-bench.py [HOSTILE] [SECONDS]     (COJAMD: the binary, default build/release)
+usage: conn-flood-bench.py [HOSTILE] [SECONDS] [ADDRESSES]
+       (COJAMD: the binary, default build/release; ADDRESSES: 20 by default; the cojamd
+       environment applies, e.g. COJAM_ADMISSION_SCALE=0 for a run without per-address limits)
 """
 
 import asyncio
@@ -131,6 +133,8 @@ def q(xs, p):
 async def main():
     hostile = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 15
+    global ADDRS
+    ADDRS = int(sys.argv[3]) if len(sys.argv) > 3 else ADDRS
     srv = Servers(["--log-level", "warn"]).start()
     try:
         jam = srv.create_jam(title="Flood")

@@ -30,7 +30,7 @@ start_and_time() {
     local port t0 t1
     port=$(lt_free_port)
     t0=$(date +%s%N)
-    "$bin" --listen "127.0.0.1:$port" --redis "127.0.0.1:$REDIS_PORT" --admin-token x \
+    COJAM_ADMIN_TOKEN=x "$bin" --listen "127.0.0.1:$port" --redis "127.0.0.1:$REDIS_PORT" \
         --data-dir "$work/data" --log-level info >>"$work/cojamd.log" 2>&1 &
     COJAM_PID=$!
     LT_PIDS+=("$COJAM_PID")

@@ -48,14 +48,16 @@ lt_start_redis() {
 }
 
 # lt_start_cojamd BIN DIR -> sets COJAM_PORT COJAM_PID ADMIN_TOKEN (needs REDIS_PORT)
-# Every load client comes from 127.0.0.1: the per-address cap (1,000 by default) is lifted.
+# Every load client comes from 127.0.0.1..8: the per-address caps (1,000 connections, the join
+# and other per-address buckets) are lifted. The admin token goes in the environment (never a
+# flag: ps shows flags).
 lt_start_cojamd() {
     local bin=$1 dir=$2
     mkdir -p "$dir"
     COJAM_PORT=$(lt_free_port)
     ADMIN_TOKEN=${ADMIN_TOKEN:-lt-admin-$RANDOM$RANDOM}
-    nice -n "${LT_NICE:-0}" "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" --admin-token "$ADMIN_TOKEN" \
-        --allowed-origins '*' --max-conns-per-address 100000 \
+    COJAM_ADMIN_TOKEN=$ADMIN_TOKEN nice -n "${LT_NICE:-0}" "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+        --allowed-origins '*' --max-conns-per-address 100000 --admission-scale 0 \
         --data-dir "$dir" --log-level "${COJAM_LOG_LEVEL:-warn}" ${COJAM_EXTRA_ARGS:-} \
         >"$dir/cojamd.log" 2>&1 &
     COJAM_PID=$!

@@ -352,8 +352,8 @@ static void on_text(ws_conn_t *w, const char *s, size_t n)
         c->got_welcome = 1;
         if (j->sc->on_welcome) j->sc->on_welcome(j, c, s, end, t);
     } else if (IS("error")) on_error_msg(j, c, s, end);
-    else if (IS("pong") || IS("status") || IS("words") || IS("notice")) { /* nothing to measure */
-    } else err_str("unknown_server_message");
+    else if (IS("pong") || IS("status") || IS("words") || IS("notice")) { /* nothing to measure */ } else
+        err_str("unknown_server_message");
 #undef IS
     return;
 bad:

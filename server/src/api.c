@@ -260,18 +260,38 @@ static void export_jam(struct hub *h, const struct http_request *req, struct jam
     export_next(x, now);
 }
 
+/* The per-address limits (hub.h) for a request that names a jam code or carries the admin
+ * token: refused with 429 while its address has used up its failed guesses (before anything is
+ * checked, so the answer tells nothing), or when 'kind' (a lookup) is over its rate. */
+static bool refused_by_address(struct hub *h, const struct http_request *req, enum hub_admit kind,
+                               int64_t now_ms)
+{
+    int64_t wait = hub_admit(h, ADMIT_GUESS, req->addr, now_ms);
+    if (!wait && kind != ADMIT_GUESS)
+        wait = hub_admit(h, kind, req->addr, now_ms);
+    if (!wait)
+        return false;
+    net_http_reply_429(h->net, req->id, wait,
+                       view_http_error("rate_limited", "too many requests from this address"));
+    return true;
+}
+
 /* GET /api/jams/<code>[/log|/digest|/results|/export|/export.csv] */
 static void jam_resource(struct hub *h, const struct http_request *req, const char *code,
                          const char *rest, const struct now *now)
 {
+    if (refused_by_address(h, req, ADMIT_LOOKUP, now->ms))
+        return;
     struct jam *j = hub_find_jam(h, code);
     bool exporting = strcmp(rest, "/export") == 0 || strcmp(rest, "/export.csv") == 0;
-    if (!j)
+    if (!j) {
+        hub_guess_failed(h, req->addr, "no_such_jam (HTTP)", now->ms);
         net_http_reply(h->net, req->id, 404, view_http_error("no_such_jam", NULL));
-    else if (exporting && !may_export(h, j, req->auth))
+    } else if (exporting && !may_export(h, j, req->auth)) {
+        hub_guess_failed(h, req->addr, "export: bad secret or token", now->ms);
         net_http_reply(h->net, req->id, 401,
                        view_http_error("unauthorized", "the admin token or the moderator secret"));
-    else if (!rest[0])
+    } else if (!rest[0])
         net_http_reply(h->net, req->id, 200, view_summary(j->room, now->wall_ms, h->public_url));
     else if (strcmp(rest, "/log") == 0)
         net_http_reply(h->net, req->id, 200, view_modlog(j->room));
@@ -289,14 +309,20 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
         net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
 }
 
-int api_on_http_headers(const struct http_request *req, char **body, void *arg)
+int api_on_http_headers(const struct http_request *req, char **body, int64_t *retry_ms, void *arg)
 {
-    const struct hub *h = arg;
+    struct hub *h = arg;
+    int64_t now_ms = net_now_ms();
     if (strcmp(req->path, "/api/jams") != 0) {
         *body = view_http_error("not_found", "no such resource");
         return 404;
     }
+    if ((*retry_ms = hub_admit(h, ADMIT_GUESS, req->addr, now_ms)) > 0) {
+        *body = view_http_error("rate_limited", "too many failed attempts from this address");
+        return 429;
+    }
     if (!admin_ok(h, req->auth)) {
+        hub_guess_failed(h, req->addr, "bad admin token", now_ms);
         *body = view_http_error("unauthorized", "a valid admin token is needed");
         return 401;
     }

@@ -12,10 +12,14 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #define MAC_BYTES 32 /* HMAC-SHA256 */
 #define MAC_CHARS 43 /* base64url of 32 bytes, unpadded */
@@ -372,4 +376,54 @@ bool auth_secret_matches(const char *given, const char *sha256_hex)
     if (!sha256(given, strlen(given), got))
         return false;
     return CRYPTO_memcmp(want, got, sizeof want) == 0;
+}
+
+/* OpenSSL's first queued error as text, the queue cleared. */
+static void ssl_reason(char *out, size_t size)
+{
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, out, size);
+    else
+        snprintf(out, size, "no PEM data found");
+    ERR_clear_error();
+}
+
+int auth_tls_pair_check(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+                        char *what, size_t size)
+{
+    char why[200];
+    BIO *cb = BIO_new_mem_buf(cert_pem, (int)cert_len),
+        *kb = BIO_new_mem_buf(key_pem, (int)key_len);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = x && kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int rc = -EINVAL;
+    if (!x) {
+        ssl_reason(why, sizeof why);
+        snprintf(what, size, "certificate: %s", why);
+    } else if (!k || X509_check_private_key(x, k) != 1) {
+        ssl_reason(why, sizeof why);
+        snprintf(what, size, "key: %s", k ? "it is not the certificate's key" : why);
+    } else {
+        char subject[160] = "?", until[40] = "?";
+        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+        BIO *b = BIO_new(BIO_s_mem());
+        if (b && ASN1_TIME_print(b, X509_get0_notAfter(x)) == 1) {
+            int len = BIO_read(b, until, sizeof until - 1);
+            until[len > 0 ? len : 0] = '\0';
+        }
+        BIO_free(b);
+        snprintf(what, size, "%s, valid until %s", subject, until);
+        rc = 0;
+    }
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(cb);
+    BIO_free(kb);
+    return rc;
+}
+
+int auth_tls_policy(void *ssl_ctx)
+{
+    return SSL_CTX_set_min_proto_version((SSL_CTX *)ssl_ctx, TLS1_2_VERSION) == 1 ? 0 : -EINVAL;
 }

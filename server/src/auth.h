@@ -48,4 +48,13 @@ bool auth_equal(const void *a, const void *b, size_t n);
 /* Does SHA-256(given) equal 'sha256_hex'? Constant time in the digest comparison. */
 bool auth_secret_matches(const char *given, const char *sha256_hex);
 
+/* TLS (net.c holds the files and lws, this module OpenSSL). A PEM certificate chain and a PEM
+ * private key: 0 when both parse and the key is the certificate's, with its subject and end date
+ * in 'what'; else -EINVAL with OpenSSL's reason in 'what'. */
+int auth_tls_pair_check(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+                        char *what, size_t size);
+/* The server policy on an OpenSSL SSL_CTX * (lws hands it over untyped): TLS 1.2 at least (1.0
+ * and 1.1 are deprecated, RFC 8996). 0, or -EINVAL when OpenSSL refuses. */
+int auth_tls_policy(void *ssl_ctx);
+
 #endif

@@ -43,8 +43,11 @@ static const struct option_def options[] = {
         "external Redis HOST:PORT or unix:/path (default: start a private redis-server)"),
     STR(data_dir, "data-dir", "COJAM_DATA_DIR", "./cojam-data",
         "directory for the embedded Redis and the generated admin token"),
-    STR(admin_token, "admin-token", "COJAM_ADMIN_TOKEN", NULL,
-        "bearer token for POST /api/jams (default: generated into <data-dir>/admin-token)"),
+    SECRET(admin_token, "admin-token", "COJAM_ADMIN_TOKEN",
+           "bearer token for POST /api/jams, or use --admin-token-file (default: generated "
+           "into <data-dir>/admin-token)"),
+    STR(admin_token_file, "admin-token-file", "COJAM_ADMIN_TOKEN_FILE", NULL,
+        "file holding the admin token; mode 0600"),
     STR(redis_user, "redis-user", "COJAM_REDIS_USER", NULL,
         "ACL user to authenticate to Redis as (needs a password; default: the default user)"),
     STR(redis_password_file, "redis-password-file", "COJAM_REDIS_PASSWORD_FILE", NULL,
@@ -60,7 +63,11 @@ static const struct option_def options[] = {
     STR(allowed_origins, "allowed-origins", "COJAM_ALLOWED_ORIGINS", NULL,
         "comma-separated origins allowed on /ws, * for any (default: the server's own origin)"),
     STR(public_url, "public-url", "COJAM_PUBLIC_URL", NULL,
-        "base URL of the links given to organisers (default: http://<listen>)"),
+        "base URL of the links given to organisers (default: http://<listen>, https:// with TLS)"),
+    STR(tls_cert, "tls-cert", "COJAM_TLS_CERT", NULL,
+        "PEM certificate chain: serve HTTPS and wss:// (TLS 1.2+; re-read on SIGHUP)"),
+    STR(tls_key, "tls-key", "COJAM_TLS_KEY", NULL,
+        "PEM private key of --tls-cert (re-read on SIGHUP)"),
     NUM(public_exports, "public-exports", "COJAM_PUBLIC_EXPORTS", "0", 0, 1,
         "1: anyone may download a jam's exports (JSON and CSV); 0: the admin token or the jam's "
         "moderator secret is needed"),
@@ -105,6 +112,9 @@ static const struct option_def options[] = {
         10000000, "TCP connections from one IP address, beyond: 503"),
     NUM(write_timeout_s, "write-timeout-s", "COJAM_WRITE_TIMEOUT_S", "20", 1, 3600,
         "a WebSocket client that reads nothing of what is due to it for this long is disconnected"),
+    NUM(admission_scale, "admission-scale", "COJAM_ADMISSION_SCALE", "1", 0, 1000,
+        "multiply the per-address limits on joins, syncs, lookups and failed guesses by this "
+        "(behind a reverse proxy every client has its address; 0: no per-address limits)"),
     STR(log_level, "log-level", "COJAM_LOG_LEVEL", "info", "debug, info, warn or error"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -151,8 +161,6 @@ static int set_option(struct config *c, const struct option_def *o, const char *
     return 0;
 }
 
-/* A secret given explicitly must be one: an empty admin token would let an empty bearer token
- * create jams, an empty token key signs nothing (OpenSSL refuses an empty HMAC key). */
 /* An admin token given must be usable as a bearer token: non-empty, no spaces or control
  * characters (an empty one would let an empty Authorization header create jams). The token
  * secret's own rules are check_secrets'. */
@@ -162,10 +170,40 @@ static int admin_token_ok(const struct config *c)
     for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
         bad |= (unsigned char)*p <= ' ' || *p == 0x7f;
     if (bad) {
-        fprintf(stderr, "cojamd: --admin-token must be non-empty, without spaces or control "
-                        "characters (leave it out to generate one)\n");
+        fprintf(stderr, "cojamd: the admin token (COJAM_ADMIN_TOKEN or --admin-token-file) must be "
+                        "non-empty, without spaces or control characters (leave it out to "
+                        "generate one)\n");
         return -EINVAL;
     }
+    return 0;
+}
+
+/* "unix:/path", or HOST:PORT with a port of 1..65535 in digits only (atoi took "6379x" and
+ * "host:" silently). */
+static int split_redis(struct config *c)
+{
+    if (!c->redis || strncmp(c->redis, "unix:", 5) == 0) {
+        if (c->redis && !c->redis[5]) {
+            fprintf(stderr, "cojamd: --redis: unix: needs a path, got '%s'\n", c->redis);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    const char *colon = strrchr(c->redis, ':');
+    char *end = NULL;
+    errno = 0;
+    long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == c->redis || errno || !end || *end || port < 1 || port > 65535 ||
+        (size_t)(colon - c->redis) >= sizeof c->redis_host) {
+        fprintf(stderr,
+                "cojamd: --redis: expected HOST:PORT (port 1..65535) or unix:/path, got "
+                "'%s'\n",
+                c->redis);
+        return -EINVAL;
+    }
+    memcpy(c->redis_host, c->redis, (size_t)(colon - c->redis));
+    c->redis_host[colon - c->redis] = '\0';
+    c->redis_port = (int)port;
     return 0;
 }
 
@@ -252,7 +290,9 @@ static int resolve_secret(char **value, const char *file, const char *env, const
 /* The secrets, once every source is read. */
 static int check_secrets(struct config *c)
 {
-    if (resolve_secret(&c->redis_password, c->redis_password_file, "COJAM_REDIS_PASSWORD",
+    if (resolve_secret(&c->admin_token, c->admin_token_file, "COJAM_ADMIN_TOKEN",
+                       "admin-token-file") < 0 ||
+        resolve_secret(&c->redis_password, c->redis_password_file, "COJAM_REDIS_PASSWORD",
                        "redis-password-file") < 0 ||
         resolve_secret(&c->token_secret, c->token_secret_file, "COJAM_TOKEN_SECRET",
                        "token-secret-file") < 0)
@@ -322,7 +362,11 @@ int config_load(struct config *c, int argc, char **argv)
         if (set_option(c, o, value, "option") < 0)
             return -EINVAL;
     }
-    if (split_listen(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
+    if (!c->tls_cert != !c->tls_key) {
+        fprintf(stderr, "cojamd: --tls-cert and --tls-key go together: give both or neither\n");
+        return -EINVAL;
+    }
+    if (split_listen(c) < 0 || split_redis(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
         return -EINVAL;
     return 0;
 }

@@ -12,9 +12,12 @@ struct config {
     char *listen; /* "host:port" */
     char listen_host[256];
     int listen_port;
-    char *redis; /* NULL = embedded */
+    char *redis;          /* NULL = embedded */
+    char redis_host[256]; /* of a HOST:PORT --redis, else "" */
+    int redis_port;       /* of a HOST:PORT --redis, else 0 */
     char *data_dir;
-    char *admin_token;    /* NULL = generate */
+    char *admin_token; /* NULL = generate; from COJAM_ADMIN_TOKEN or the file below */
+    char *admin_token_file;
     char *redis_user;     /* NULL = Redis's default user */
     char *redis_password; /* NULL = no AUTH; from COJAM_REDIS_PASSWORD or the file below */
     char *redis_password_file;
@@ -23,8 +26,10 @@ struct config {
     char *token_secret_file;
     char *web_root;
     char *allowed_origins; /* NULL = own origin */
-    char *public_url;      /* NULL = http://<listen> */
-    char *redis_server;    /* the redis-server binary for the embedded default */
+    char *public_url;      /* NULL = http(s)://<listen> */
+    char *tls_cert;        /* NULL = plain HTTP; set with tls_key */
+    char *tls_key;
+    char *redis_server; /* the redis-server binary for the embedded default */
     long tick_ms;
     long max_message_bytes;
     long ring_frames;
@@ -42,7 +47,8 @@ struct config {
     long max_connections;
     long max_conns_per_address;
     long write_timeout_s;
-    long public_exports; /* 1: GET .../export and .../export.csv need no credentials */
+    long public_exports;  /* 1: GET .../export and .../export.csv need no credentials */
+    long admission_scale; /* the per-address limits multiplied by this; 0 = off */
     char *log_level;
 };
 

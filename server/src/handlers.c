@@ -156,18 +156,41 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     send_welcome(h, s, resumed, now);
 }
 
+/* Admission per source address (hub.h): every join takes a token of the address's join bucket;
+ * one that names a code (a guess, if it is wrong) is refused outright while the address has used
+ * up its failed guesses, before the code or secret is looked at, so that the answer says nothing
+ * about them. A rejoin with a token is no guess (an HMAC cannot be guessed) and passes. */
+static bool refused_by_address(struct hub *h, struct session *s, bool guess, const struct now *now)
+{
+    int64_t wait = guess ? hub_admit(h, ADMIT_GUESS, s->addr, now->ms) : 0;
+    const char *what = "too many failed join attempts from this address";
+    if (!wait) {
+        wait = hub_admit(h, ADMIT_JOIN, s->addr, now->ms);
+        what = "too many joins from this address";
+    }
+    if (!wait)
+        return false;
+    char message[96];
+    snprintf(message, sizeof message, "%s: retry in %lld s", what, (long long)(wait + 999) / 1000);
+    hub_send_error(s, NULL, "rate_limited", message, now->ms);
+    return true;
+}
+
 static void handle_join(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
     if (s->jam || s->joining) {
         hub_send_error(s, NULL, "already_joined", NULL, now->ms);
         return;
     }
+    if (refused_by_address(h, s, !m->token, now))
+        return;
     if (m->token) {
         rejoin(h, s, m, now);
         return;
     }
     struct jam *j = hub_find_jam(h, m->code);
     if (!j) {
+        hub_guess_failed(h, s->addr, "no_such_jam", now->ms);
         hub_send_error(s, NULL, "no_such_jam", NULL, now->ms);
         return;
     }
@@ -178,6 +201,7 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
     }
     if (m->as == ROLE_MODERATOR &&
         !(m->secret && auth_secret_matches(m->secret, j->room->cfg.secret_sha256))) {
+        hub_guess_failed(h, s->addr, "bad_secret", now->ms);
         hub_send_error(s, NULL, "bad_secret", NULL, now->ms);
         return;
     }
@@ -300,9 +324,13 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
 
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
-    (void)h, (void)m;
+    (void)m;
     if (s->last_sync_ms && now->ms - s->last_sync_ms < SESSION_SYNC_INTERVAL_MS) {
         hub_send_error(s, NULL, "rate_limited", "at most one sync per second", now->ms);
+        return;
+    }
+    if (hub_admit(h, ADMIT_SYNC, s->addr, now->ms)) {
+        hub_send_error(s, NULL, "rate_limited", "too many syncs from this address", now->ms);
         return;
     }
     s->last_sync_ms = now->ms;

@@ -3,11 +3,13 @@
  */
 #include "hub.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "frame.h"
 #include "jam.h"
 #include "log.h"
@@ -34,7 +36,73 @@ struct hub *hub_new(const struct config *cfg, struct store *store, const uint8_t
     pending_table_init(&h->pending);
     imap_init(&h->sessions);
     h->storage_up = true;
+    static const struct {
+        double per_s;
+        unsigned burst;
+    } rules[ADMIT__COUNT] = HUB_ADMIT_RULES;
+    long scale = cfg ? cfg->admission_scale : 1;
+    h->admit_on = scale > 0;
+    for (int k = 0; k < ADMIT__COUNT; k++)
+        admission_init(&h->admit[k], rules[k].per_s * (double)(scale > 0 ? scale : 1),
+                       rules[k].burst * (unsigned)(scale > 0 ? scale : 1), HUB_ADMIT_KEYS);
     return h;
+}
+
+/* The address + 1 of session.h as text, for the log. */
+static void addr_text(uint64_t addr, char *out, size_t size)
+{
+    struct in_addr a = {.s_addr = (uint32_t)(addr - 1)};
+    if (!addr || !inet_ntop(AF_INET, &a, out, (socklen_t)size))
+        snprintf(out, size, "?");
+}
+
+static void log_guesses(struct hub *h, int64_t now_ms, bool force)
+{
+    if (!h->guesses && !h->refused)
+        return;
+    if (!force && now_ms - h->guess_log_ms < HUB_GUESS_LOG_MS)
+        return;
+    char ip[INET_ADDRSTRLEN];
+    addr_text(h->last_guess_addr, ip, sizeof ip);
+    log_warn("%" PRIu64 " failed guess(es) of a join code, moderator secret or admin token, the "
+             "last %s from %s, and %" PRIu64 " request(s) refused by the per-address limits, in "
+             "the last %lld s",
+             h->guesses, h->last_guess_what ? h->last_guess_what : "-", ip, h->refused,
+             (long long)((now_ms - h->guess_log_ms) / 1000));
+    h->guesses = h->refused = 0;
+    h->guess_log_ms = now_ms;
+}
+
+int64_t hub_admit(struct hub *h, enum hub_admit kind, uint64_t addr, int64_t now_ms)
+{
+    if (!h->admit_on)
+        return 0;
+    int64_t wait = kind == ADMIT_GUESS ? admission_wait_ms(&h->admit[kind], addr, now_ms)
+                                       : admission_take(&h->admit[kind], addr, now_ms);
+    if (wait) {
+        h->refused++;
+        log_guesses(h, now_ms, false);
+    }
+    return wait;
+}
+
+void hub_guess_failed(struct hub *h, uint64_t addr, const char *what, int64_t now_ms)
+{
+    h->guesses++;
+    h->last_guess_addr = addr;
+    h->last_guess_what = what;
+    if (h->admit_on)
+        admission_charge(&h->admit[ADMIT_GUESS], addr, now_ms);
+    if (!h->guess_log_ms)
+        h->guess_log_ms = now_ms - HUB_GUESS_LOG_MS; /* the first one is logged at once */
+    log_guesses(h, now_ms, false);
+}
+
+void hub_admit_sweep(struct hub *h, int64_t now_ms)
+{
+    for (int k = 0; k < ADMIT__COUNT; k++)
+        admission_sweep(&h->admit[k], now_ms);
+    log_guesses(h, now_ms, false);
 }
 
 static void free_jam(void *j)
@@ -49,6 +117,8 @@ void hub_free(struct hub *h)
     replay_free(h->replay);
     pending_table_deinit(&h->pending);
     imap_deinit(&h->sessions);
+    for (int k = 0; k < ADMIT__COUNT; k++)
+        admission_deinit(&h->admit[k]);
     smap_deinit(&h->creating, NULL);
     smap_deinit(&h->jams, free_jam);
     free(h->admin_token);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "hash.h"
 #include "pending.h"
 
@@ -26,6 +27,30 @@ struct session;
 struct store;
 
 #define HUB_KEY_MAX 128 /* bytes of the token key that are used */
+
+/* What one source address may do, per kind (proto/messages.md, "Per source address"). */
+enum hub_admit {
+    ADMIT_JOIN,   /* every join */
+    ADMIT_SYNC,   /* every sync answered with a snapshot */
+    ADMIT_LOOKUP, /* every GET /api/jams/<code>[/...] */
+    ADMIT_GUESS,  /* failed guesses of a code, moderator secret or admin token */
+    ADMIT__COUNT
+};
+/* The buckets, as (per second, burst) at --admission-scale 1. A venue's phones share one NAT
+ * address: 1,000 joins at once and 20/s after covers a hall whose phones all join, or all
+ * reconnect, within a minute (the per-address connection cap is 1,000 too). The participant page
+ * looks a code up once as it is typed: 600 at once, 10/s. Syncs are rare (one per detected gap).
+ * Failed guesses: 60 at once, 1/s after, is a hall's worth of typos; a 6-digit code space then
+ * takes a single address weeks (proto/messages.md). */
+#define HUB_ADMIT_RULES                                                                            \
+    {                                                                                              \
+        {20, 1000}, {10, 100}, {10, 600},                                                          \
+        {                                                                                          \
+            1, 60                                                                                  \
+        }                                                                                          \
+    }
+#define HUB_ADMIT_KEYS 65536   /* addresses tracked per kind; beyond, new ones share a bucket */
+#define HUB_GUESS_LOG_MS 10000 /* at most one log line about failed guesses per this long */
 
 struct hub {
     const struct config *cfg; /* borrowed */
@@ -47,6 +72,12 @@ struct hub {
     int64_t recovery_started_ms;
     int64_t last_sweep_ms;
     unsigned snapshots_since_trim;
+    bool admit_on; /* --admission-scale > 0 */
+    struct admission admit[ADMIT__COUNT];
+    uint64_t guesses, refused; /* since the last log line about them */
+    int64_t guess_log_ms;
+    uint64_t last_guess_addr;
+    const char *last_guess_what;
 };
 
 /* 'cfg' and 'store' are borrowed and must outlive the hub. 'token_key' is copied (at most
@@ -63,6 +94,16 @@ struct jam *hub_add_jam(struct hub *h, struct room *room);
 size_t hub_jam_count(const struct hub *h);
 /* The open session with this id, or NULL (completions name sessions by id, never by pointer). */
 struct session *hub_find_session(const struct hub *h, uint64_t id);
+
+/* 0 when address 'addr' (the peer's IPv4 address + 1, session.h) may do 'kind' now, with a token
+ * taken (ADMIT_GUESS takes none: hub_guess_failed counts it), else the ms to wait, the refusal
+ * counted for the log. Always 0 with --admission-scale 0. */
+int64_t hub_admit(struct hub *h, enum hub_admit kind, uint64_t addr, int64_t now_ms);
+/* A failed guess from 'addr' ('what': "no_such_jam", "bad_secret", ...): charged to its
+ * ADMIT_GUESS bucket and logged, at most one line per HUB_GUESS_LOG_MS. */
+void hub_guess_failed(struct hub *h, uint64_t addr, const char *what, int64_t now_ms);
+/* Forget addresses whose buckets are full again (the loop's sweep). */
+void hub_admit_sweep(struct hub *h, int64_t now_ms);
 
 /* Queue a private frame (takes ownership of 'json'). A session whose queue is full is too slow to
  * be worth buffering for: it is closed with 4001 rather than allowed to grow our memory. */

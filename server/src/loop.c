@@ -104,6 +104,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
     if (now.ms - h->last_sweep_ms >= LOOP_SWEEP_PERIOD_MS) {
         h->last_sweep_ms = now.ms;
         sweep_sessions(h, &now);
+        hub_admit_sweep(h, now.ms);
         /* A join storm leaves the heap full of freed snapshot buffers between the sessions'
          * long-lived blocks; give those pages back (measured: 5.5 -> 4.0 KB per idle connection
          * after 5,000 joins to a jam of 50 ideas). */

@@ -48,11 +48,12 @@ static void set_net(struct net *n)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    /* net_stop() is signal-safe (net.h): it sets a lock-free atomic flag and calls
-     * lws_cancel_service(), a write() to the loop's wake pipe. */
+    /* net_stop() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
+     * and calls lws_cancel_service(), a write() to the loop's wake pipe. */
     struct net *n = atomic_load(&the_net);
-    if (n)
+    if (n && sig == SIGHUP)
+        net_reload_tls(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
+    else if (n)
         net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
@@ -68,24 +69,6 @@ static void wake_loop(void *arg)
 }
 
 /* ---- start-up steps ------------------------------------------------------------------------ */
-
-static int parse_redis(const char *spec, struct store_config *sc, char *host, size_t host_size)
-{
-    if (strncmp(spec, "unix:", 5) == 0) {
-        sc->unix_path = spec + 5;
-        return 0;
-    }
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= host_size || atoi(colon + 1) <= 0) {
-        log_error("--redis: expected HOST:PORT or unix:/path, got '%s'", spec);
-        return -EINVAL;
-    }
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = '\0';
-    sc->host = host;
-    sc->port = atoi(colon + 1);
-    return 0;
-}
 
 /* Durability rests on Redis's settings: refuse an evicting policy, warn without AOF. */
 static int check_redis_settings(const struct store_config *sc)
@@ -214,7 +197,8 @@ int main(int argc, char **argv)
     if (cfg.public_url)
         snprintf(public_url, sizeof public_url, "%s", cfg.public_url);
     else
-        snprintf(public_url, sizeof public_url, "http://%s", cfg.listen);
+        snprintf(public_url, sizeof public_url, "%s://%s", cfg.tls_cert ? "https" : "http",
+                 cfg.listen);
     if (net_url_origin(public_url, own_origin, sizeof own_origin) < 0) {
         log_error("--public-url: expected http(s)://HOST[:PORT][/PATH], got '%s'", public_url);
         goto fail_config;
@@ -223,7 +207,6 @@ int main(int argc, char **argv)
     struct embedded emb = {0};
     struct store_config sc = {
         .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
-    char redis_host[256];
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
      * (embedded.h). It stays open (and locked) until exit. */
@@ -237,8 +220,12 @@ int main(int argc, char **argv)
         goto fail_config;
     sc.instance_id = instance;
     if (cfg.redis) {
-        if (parse_redis(cfg.redis, &sc, redis_host, sizeof redis_host) < 0)
-            goto fail_config;
+        if (strncmp(cfg.redis, "unix:", 5) == 0) {
+            sc.unix_path = cfg.redis + 5;
+        } else {
+            sc.host = cfg.redis_host;
+            sc.port = cfg.redis_port;
+        }
         sc.user = cfg.redis_user;
         sc.password = cfg.redis_password;
     } else {
@@ -317,6 +304,8 @@ int main(int argc, char **argv)
         .max_connections = cfg.max_connections,
         .max_conns_per_address = cfg.max_conns_per_address,
         .write_timeout_s = cfg.write_timeout_s,
+        .tls_cert = cfg.tls_cert,
+        .tls_key = cfg.tls_key,
         .tick_ms = (int)cfg.tick_ms,
         .loop_pace_us = cfg.loop_pace_us,
     };
@@ -343,7 +332,9 @@ int main(int argc, char **argv)
     recovery_start(hub, rp, &started);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    log_info("cojamd %s serving http://%s (web root %s)", COJAM_VERSION, cfg.listen, cfg.web_root);
+    signal(SIGHUP, on_signal);
+    log_info("cojamd %s serving %s://%s (web root %s)", COJAM_VERSION,
+             cfg.tls_cert ? "https" : "http", cfg.listen, cfg.web_root);
     net_run(net);
     log_info("shutting down");
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "frame.h"
 #include "hash.h"
 #include "log.h"
@@ -46,7 +47,8 @@ struct net {
     char *origins;    /* owned copy of the allowlist, NULL = own origin */
     char *own_origin; /* owned: the origin of --public-url */
     lws_sorted_usec_list_t sul;
-    atomic_int stop; /* set by net_stop: a signal handler or another thread; lock-free */
+    atomic_int stop;   /* set by net_stop: a signal handler or another thread; lock-free */
+    atomic_int reload; /* set by net_reload_tls, the same way */
     size_t clients;
     uint64_t churn;        /* connections accepted, established or closed: join storms */
     struct imap http;      /* request id -> struct lws * waiting for a reply */
@@ -62,6 +64,7 @@ struct net {
     uint64_t next_http_id;
     struct lws_http_mount mounts[3];
     struct lws_protocol_vhost_options mimes[4];
+    struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
 };
 
 /* lws gives each callback the context; the net is its user pointer. */
@@ -278,6 +281,7 @@ refuse:
 static int on_established(struct net *n, struct lws *wsi, struct session *s)
 {
     session_init(s, 0, wsi, net_now_ms());
+    imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &s->addr);
     n->clients++;
     n->churn++;
     n->cbs.on_open(s, n->cbs.arg);
@@ -410,6 +414,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (n)
             n->cbs.on_wake(n->cbs.arg);
         return 0;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* lws 4.1.6 (lib/tls/tls-server.c) calls protocols[0] with the vhost's SSL_CTX once it is
+         * made; lws itself only turns off SSLv2/3 and compression. */
+        return auth_tls_policy(user) < 0 ? -1 : 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
@@ -440,6 +448,7 @@ struct http_req {
     size_t body_len;
     int status;
     const char *type; /* the reply's Content-Type, a constant; NULL = application/json */
+    int64_t retry_ms; /* a 429's Retry-After */
     char *reply;      /* owned */
 };
 
@@ -463,6 +472,13 @@ static void http_req_free(struct net *n, struct lws *wsi)
     free(q);
 }
 
+static uint64_t wsi_addr(struct net *n, struct lws *wsi)
+{
+    uint64_t addr = 0;
+    imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &addr);
+    return addr;
+}
+
 static void dispatch_http(struct net *n, struct lws *wsi, struct http_req *q)
 {
     q->id = ++n->next_http_id;
@@ -474,6 +490,7 @@ static void dispatch_http(struct net *n, struct lws *wsi, struct http_req *q)
         .auth = q->auth,
         .body = q->body ? q->body : "",
         .body_len = q->body_len,
+        .addr = wsi_addr(n, wsi),
     };
     n->cbs.on_http(&req, n->cbs.arg);
 }
@@ -484,10 +501,15 @@ static int http_write_reply(struct lws *wsi, struct http_req *q)
     unsigned char *buf = xmalloc(LWS_PRE + 1024 + len);
     unsigned char *start = buf + LWS_PRE, *ptr = start, *end = buf + LWS_PRE + 1024;
     int rc = -1;
+    char retry[24];
+    int retry_len = snprintf(retry, sizeof retry, "%lld", (long long)((q->retry_ms + 999) / 1000));
     if (lws_add_http_common_headers(wsi, (unsigned)q->status,
                                     q->type ? q->type : "application/json", len, &ptr, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &ptr, end) ||
+        (q->status == 429 &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                     (const unsigned char *)retry, retry_len, &ptr, end)) ||
         lws_finalize_write_http_header(wsi, start, &ptr, end))
         goto out;
     memcpy(start, q->reply ? q->reply : "", len);
@@ -507,7 +529,10 @@ static int post_headers(struct net *n, struct lws *wsi, struct http_request *req
 {
     char cl[24] = "";
     char *body = NULL;
-    int status = n->cbs.on_http_headers ? n->cbs.on_http_headers(req, &body, n->cbs.arg) : 0;
+    req->addr = wsi_addr(n, wsi);
+    int status = n->cbs.on_http_headers
+                     ? n->cbs.on_http_headers(req, &body, &q->retry_ms, n->cbs.arg)
+                     : 0;
     if (!status && lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
         status = HTTP_STATUS_LENGTH_REQUIRED;
         body = xstrdup("{\"error\":{\"code\":\"length_required\",\"message\":\"a Content-Length "
@@ -593,6 +618,16 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     }
 }
 
+void net_http_reply_429(struct net *n, uint64_t req_id, int64_t retry_ms, char *body)
+{
+    uint64_t v;
+    struct http_req *q = imap_get(&n->http, req_id, &v) ? http_req_of(n, (struct lws *)(uintptr_t)v)
+                                                        : NULL;
+    if (q)
+        q->retry_ms = retry_ms;
+    net_http_reply(n, req_id, 429, body);
+}
+
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body)
 {
     net_http_reply_as(n, req_id, status, NULL, body);
@@ -618,6 +653,80 @@ void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *t
     q->status = status;
     q->type = type;
     lws_callback_on_writable(wsi);
+}
+
+/* ---- TLS ----------------------------------------------------------------------------------- */
+
+/* The largest certificate chain or key file read for the check: a chain of a few certificates. */
+#define TLS_FILE_MAX (256 * 1024)
+
+/* A whole file into a new NUL-terminated buffer, or NULL with the reason in 'why'. */
+static char *read_file(const char *path, size_t *len, char *why, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, size, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = xmalloc(TLS_FILE_MAX + 1);
+    *len = fread(buf, 1, TLS_FILE_MAX + 1, f);
+    fclose(f);
+    if (*len > TLS_FILE_MAX) {
+        snprintf(why, size, "%s: larger than %d bytes", path, TLS_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    return buf;
+}
+
+int net_tls_check(const char *cert, const char *key, char *what, size_t size)
+{
+    size_t clen = 0, klen = 0;
+    char why[300];
+    char *c = read_file(cert, &clen, what, size);
+    char *k = c ? read_file(key, &klen, what, size) : NULL;
+    int rc = -EINVAL;
+    if (k) {
+        rc = auth_tls_pair_check(c, clen, k, klen, why, sizeof why);
+        if (rc < 0)
+            snprintf(what, size, "%s (certificate %s, key %s)", why, cert, key);
+        else
+            snprintf(what, size, "%s", why);
+        explicit_bzero(k, klen);
+    }
+    free(c);
+    free(k);
+    return rc;
+}
+
+/* lws 4.1.6 replaces a vhost's certificate with lws_tls_cert_updated(): for every vhost created
+ * with these two paths it loads them again into the vhost's SSL_CTX. Handshakes that start after
+ * it use the new pair (SSL_new copies the context's certificate); open connections keep theirs.
+ * It checks nothing itself: a key that does not match would leave the new certificate with the
+ * old key and every handshake failing, hence net_tls_check first. */
+static void tls_reload(struct net *n)
+{
+    char what[512];
+    if (!n->cfg.tls_cert) {
+        log_info("SIGHUP: TLS is off (no --tls-cert): nothing to reload");
+        return;
+    }
+    if (net_tls_check(n->cfg.tls_cert, n->cfg.tls_key, what, sizeof what) < 0) {
+        log_error("SIGHUP: the TLS certificate was not replaced, the old one stays: %s", what);
+        return;
+    }
+    if (lws_tls_cert_updated(n->ctx, n->cfg.tls_cert, n->cfg.tls_key, NULL, 0, NULL, 0) != 0) {
+        log_error("SIGHUP: libwebsockets did not take the new TLS certificate");
+        return;
+    }
+    log_info("SIGHUP: TLS certificate reloaded: %s", what);
+}
+
+void net_reload_tls(struct net *n)
+{
+    atomic_store_explicit(&n->reload, 1, memory_order_relaxed);
+    lws_cancel_service(n->ctx);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -726,6 +835,28 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     info.timeout_secs = 10;
     info.timeout_secs_ah_idle = HTTP_HEADERS_S;
     info.max_http_header_data = HTTP_HEADER_MAX;
+    if (cfg->tls_cert) {
+        char what[512];
+        if (net_tls_check(cfg->tls_cert, cfg->tls_key, what, sizeof what) < 0) {
+            log_error("--tls-cert/--tls-key: %s", what);
+            release(n);
+            return -EINVAL;
+        }
+        log_info("TLS certificate: %s", what);
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        /* TLS 1.2+ is set on lws's SSL_CTX in callback_ws (auth_tls_policy). */
+        /* HTTP/1.1 only: lws's HTTP/2 breaks with pt_serv_buf_size above 16 KiB, and WebSockets
+         * over HTTP/2 (RFC 8441) is not what browsers use here (STACK-NOTES). */
+        info.alpn = "http/1.1";
+        /* A year, the value hstspreload.org asks for; no includeSubDomains: other hosts of the
+         * organiser's domain are not ours to bind to HTTPS. lws's own LWS_SERVER_OPTION_STS
+         * would add includeSubDomains. */
+        n->hsts.name = "Strict-Transport-Security:";
+        n->hsts.value = "max-age=31536000";
+        info.headers = &n->hsts;
+    }
     lws_set_log_level(LLL_ERR, NULL);
     n->ctx = lws_create_context(&info);
     if (!n->ctx) {
@@ -733,8 +864,8 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
         release(n);
         return -EADDRINUSE;
     }
-    log_info("connections: at most %zu, %ld from one address", n->max_conns,
-             cfg->max_conns_per_address);
+    log_info("connections: at most %zu, %ld from one address%s", n->max_conns,
+             cfg->max_conns_per_address, cfg->tls_cert ? "; TLS on" : "");
     lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)cfg->tick_ms * LWS_US_PER_MS);
     *out = n;
     return 0;
@@ -765,6 +896,8 @@ void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
     while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
+        if (atomic_exchange_explicit(&n->reload, 0, memory_order_relaxed))
+            tls_reload(n);
         pace(n, churn);
         churn = n->churn;
     }

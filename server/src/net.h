@@ -23,6 +23,7 @@ struct http_request {
     const char *auth;   /* Authorization header value or "" */
     const char *body;   /* POST body (NUL-terminated) or "" */
     size_t body_len;
+    uint64_t addr; /* the peer's IPv4 address + 1, as session.h's addr */
 };
 
 struct net_callbacks {
@@ -44,8 +45,10 @@ struct net_callbacks {
     void (*on_http)(const struct http_request *req, void *arg);
     /* A POST's headers, before its body is read ('body' is "" then): 0 to read the body, or an
      * HTTP status (401) with its body in *body (malloc'd, taken) to refuse the request without
-     * reading it; the connection is closed after that reply. NULL: always read. */
-    int (*on_http_headers)(const struct http_request *req, char **body, void *arg);
+     * reading it; the connection is closed after that reply. For 429, *retry_ms says when to come
+     * back (Retry-After). NULL: always read. */
+    int (*on_http_headers)(const struct http_request *req, char **body, int64_t *retry_ms,
+                           void *arg);
 };
 
 struct net_config {
@@ -58,6 +61,8 @@ struct net_config {
     long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
     long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
     long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
+    const char *tls_cert; /* borrowed: PEM certificate chain file; NULL = plain HTTP */
+    const char *tls_key;  /* borrowed: its PEM private key file (set with tls_cert) */
     int tick_ms;
     long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };
@@ -78,12 +83,24 @@ bool net_origin_allowed(const char *origin, const char *allowlist, const char *o
  * returns -EINVAL when 'url' is not http(s)://host... or the origin does not fit. */
 int net_url_origin(const char *url, char *out, size_t size);
 
+/* Reads the certificate chain and key files and checks that they belong together, as a TLS
+ * server would load them. Returns 0 (with the certificate's subject and end date in 'what'), or
+ * -EINVAL with OpenSSL's reason in 'what'. */
+int net_tls_check(const char *cert, const char *key, char *what, size_t size);
+
+/* TLS when cfg->tls_cert is set: TLS 1.2 and later only, ALPN http/1.1, HSTS on every HTTP
+ * reply. Returns 0, -EINVAL for an unusable certificate or key, -EADDRINUSE when it cannot
+ * listen. */
 int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struct net **out);
 void net_free(struct net *n);
 /* Run the loop until net_stop(). */
 void net_run(struct net *n);
 /* Ask the loop to stop (signal-safe: sets a flag and wakes the loop). */
 void net_stop(struct net *n);
+/* Signal-safe (SIGHUP): the loop reads the certificate and key files again, and connections made
+ * after that get the new certificate; open ones keep theirs. A pair that does not load or match
+ * is logged and the old one kept. Without TLS: logged, nothing else. */
+void net_reload_tls(struct net *n);
 /* Thread-safe: wake the loop; on_wake runs on the loop thread. */
 void net_wake(struct net *n);
 
@@ -96,6 +113,8 @@ void net_close(struct session *s);
 void net_http_reply(struct net *n, uint64_t req_id, int status, char *body);
 /* The same with another Content-Type than application/json ('type' is a string constant). */
 void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *type, char *body);
+/* The same with status 429 and "Retry-After: <retry_ms in whole seconds, rounded up>". */
+void net_http_reply_429(struct net *n, uint64_t req_id, int64_t retry_ms, char *body);
 /* Monotonic and wall-clock milliseconds. */
 int64_t net_now_ms(void);
 int64_t net_wall_ms(void);

@@ -39,6 +39,7 @@ enum want_snapshot {
 struct session {
     uint64_t id;       /* never reused; completions name sessions by id */
     void *conn;        /* borrowed: the transport's handle */
+    uint64_t addr;     /* the peer's IPv4 address (network order) + 1, set by net.c; 0 = unknown */
     int64_t opened_ms; /* monotonic */
 
     struct jam *jam; /* borrowed: jams live until shutdown; NULL before join */

@@ -55,7 +55,8 @@ async function freePort() {
 }
 
 function start(cmd, args, name) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
   const out = [];
   const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
   p.stdout.on('data', keep);
@@ -146,7 +147,7 @@ async function main() {
     await until(() => redisPing(rport), 'redis-server');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
       '--web-root', webRoot, '--data-dir', tmp, '--allowed-origins', base], 'cojamd');
     try {
       await until(async () => {

@@ -46,7 +46,8 @@ async function freePort() {
 }
 
 function start(cmd, args) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
+  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
   p.on('exit', (code, sig) => { p.exited = { code, sig }; });
   procs.push(p);
   return p;
@@ -115,7 +116,7 @@ async function main() {
   await until(() => redisPing(rport), 'redis-server');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`, '--admin-token', ADMIN,
+  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
     '--web-root', path.join(repo, 'web-client/public'), '--data-dir', tmp, '--public-url', base]);
   await until(async () => {
     if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));

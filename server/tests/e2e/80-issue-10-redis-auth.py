@@ -76,7 +76,7 @@ def run_cojamd(srv, args, env=None, timeout=20.0):
     p = subprocess.run([cojamd_path(), "--listen", "127.0.0.1:%d" % free_port(), "--data-dir",
                         os.path.join(srv.tmp, "refused-data"), "--web-root", srv.web_root] + args,
                        capture_output=True, timeout=timeout * SLOW, stdin=subprocess.DEVNULL,
-                       env=dict(os.environ, **(env or {})))
+                       env=dict(os.environ, COJAM_ADMIN_TOKEN="x" * 24, **(env or {})))
     return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace"), time.monotonic() - t0
 
 
@@ -112,7 +112,7 @@ async def acl_user_jam_votes_and_replay(srv):
 
 @suite.test(timeout=40)
 async def wrong_or_missing_password_exits_at_once(srv):
-    target = ["--redis", "127.0.0.1:%d" % srv.redis_port, "--admin-token", "x" * 24]
+    target = ["--redis", "127.0.0.1:%d" % srv.redis_port]
     bad = os.path.join(srv.tmp, "bad-password")
     with open(os.open(bad, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
         f.write("not-the-password\n")
@@ -151,7 +151,7 @@ async def short_token_secret_refused_before_redis(srv):
         f.write("\n")
     for name, args, env in (("short env", [], {"COJAM_TOKEN_SECRET": "abc"}),
                             ("empty file", ["--token-secret-file", short], {})):
-        rc, out, _ = run_cojamd(srv, ["--admin-token", "x" * 24] + args, env)
+        rc, out, _ = run_cojamd(srv, args, env)
         check_eq(rc, 2, "%s: exit code (%s)" % (name, out[-300:]))
         check(("token secret" in out and "bytes" in out) or "file is empty" in out, "%s: %s",
               name, out[-300:])
@@ -165,7 +165,7 @@ async def short_stored_token_key_refused(srv):
     srv.rcli("SET", "cojam:token-key", "")
     try:
         rc, out, _ = run_cojamd(srv, ["--redis", "127.0.0.1:%d" % srv.redis_port,
-                                      "--admin-token", "x" * 24, "--redis-user", "cojamd",
+                                      "--redis-user", "cojamd",
                                       "--redis-password-file", srv.password_file])
         check_eq(rc, 1, "exit code (%s)" % out[-300:])
         check("token key in Redis (cojam:token-key) is 0 bytes" in out, "%s", out[-300:])
@@ -179,8 +179,7 @@ async def generated_admin_token_not_logged(srv):
     log."""
     emb = EmbeddedServers()
     emb.extra_args = []
-    args = emb.cojamd_args
-    emb.cojamd_args = lambda: [a for a in args() if a not in ("--admin-token", "test-admin")]
+    emb.admin_token = None
     try:
         emb.start()
         path = os.path.join(emb.data_dir, "admin-token")

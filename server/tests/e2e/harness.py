@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,25 @@ def cojamd_path():
     return os.environ.get("COJAMD") or os.path.join(REPO, "build", "debug", "cojamd")
 
 
+def make_self_signed(directory, name):
+    """A self-signed P-256 certificate for 127.0.0.1 made with the openssl CLI, subject CN=name:
+    (cert path, key path) in 'directory'."""
+    cert, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    return cert, key
+
+
+def tls_client_context():
+    """A client context that accepts whatever certificate cojamd shows (tests compare it)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class Servers:
     """One redis-server plus one cojamd. start() waits for GET /healthz == 200; stop() is idempotent."""
 
@@ -123,6 +143,8 @@ class Servers:
         self.redis = None
         self.cojamd = None
         self.web_root = web_root or self._web_root()
+        self.client_tls = None  # an ssl.SSLContext when cojamd serves TLS: http() and ws_url use it
+        self.admin_token = ADMIN_TOKEN  # given in the environment (a flag would show in ps); None: generated
 
     def _web_root(self):
         if os.path.isfile(os.path.join(WEB_ROOT, "index.html")):
@@ -165,9 +187,16 @@ class Servers:
     # -- cojamd
     def cojamd_args(self):
         return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port,
-                "--redis", "127.0.0.1:%d" % self.redis_port, "--admin-token", ADMIN_TOKEN,
+                "--redis", "127.0.0.1:%d" % self.redis_port,
                 "--data-dir", os.path.join(self.tmp, "data"), "--web-root", self.web_root,
                 "--tick-ms", str(self.tick_ms)] + self.extra_args
+
+    def cojamd_env(self):
+        """cojamd's environment: ours, with COJAM_ADMIN_TOKEN set to admin_token (or removed)."""
+        env = {k: v for k, v in os.environ.items() if k != "COJAM_ADMIN_TOKEN"}
+        if self.admin_token is not None:
+            env["COJAM_ADMIN_TOKEN"] = self.admin_token
+        return env
 
     def start_cojamd(self, deadline_s=10.0):
         exe = cojamd_path()
@@ -178,7 +207,8 @@ class Servers:
         for attempt in range(3):  # a freed port may be grabbed by someone else: try another
             self.port = free_port()
             log = open(os.path.join(self.tmp, "cojamd.log"), "a")
-            self.cojamd = subprocess.Popen(self.cojamd_args(), stdout=log, stderr=subprocess.STDOUT,
+            self.cojamd = subprocess.Popen(self.cojamd_args(), env=self.cojamd_env(),
+                                           stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL)
             _live_procs.append(self.cojamd)
             deadline = time.monotonic() + deadline_s * SLOW
@@ -271,15 +301,19 @@ class Servers:
     # -- addresses
     @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.client_tls else "http", self.port)
 
     def ws_url(self, path="/ws"):
-        return "ws://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("wss" if self.client_tls else "ws", self.port, path)
 
     # -- HTTP
     def http(self, method, path, body=None, headers=None, timeout=5.0):
         """Returns (status, headers dict lower-cased, body bytes)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.client_tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                            context=self.client_tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             h = dict(headers or {})
             if body is not None and not isinstance(body, (bytes, str)):
@@ -388,9 +422,9 @@ class EmbeddedServers(Servers):
         return os.path.join(self.data_dir, "redis.sock")
 
     def cojamd_args(self):
-        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port, "--admin-token",
-                ADMIN_TOKEN, "--data-dir", os.path.join(self.tmp, "data"), "--web-root",
-                self.web_root, "--tick-ms", str(self.tick_ms)] + self.extra_args
+        return [cojamd_path(), "--listen", "127.0.0.1:%d" % self.port, "--data-dir",
+                os.path.join(self.tmp, "data"), "--web-root", self.web_root, "--tick-ms",
+                str(self.tick_ms)] + self.extra_args
 
     def start_redis(self):
         pass
@@ -638,7 +672,7 @@ class Client:
     # -- connection
     async def connect(self, origin=None, subprotocols=("cojam.v1",), path="/ws", timeout=5.0):
         self.ws = await asyncio.wait_for(
-            websockets.connect(self.srv.ws_url(path), origin=origin,
+            websockets.connect(self.srv.ws_url(path), origin=origin, ssl=self.srv.client_tls,
                                subprotocols=list(subprotocols) if subprotocols else None,
                                max_size=None, open_timeout=timeout * SLOW, close_timeout=2,
                                ping_interval=None),

@@ -73,6 +73,12 @@ void net_http_reply_as(struct net *n, uint64_t req_id, int status, const char *t
     net_http_reply(n, req_id, status, body);
 }
 
+void net_http_reply_429(struct net *n, uint64_t req_id, int64_t retry_ms, char *body)
+{
+    n->last_retry_ms = retry_ms;
+    net_http_reply(n, req_id, 429, body);
+}
+
 int64_t net_now_ms(void)
 {
     return clock_ms;

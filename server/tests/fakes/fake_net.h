@@ -25,6 +25,7 @@ struct net {
     struct session *last_closed;
     struct fake_reply *replies; /* owned: every net_http_reply, in order */
     size_t n_replies;
+    int64_t last_retry_ms; /* of the last net_http_reply_429 */
 };
 
 /* A fresh fake net; the clock starts at monotonic 1,000,000 ms and wall 1,700,000,000,000 ms. */

@@ -19,15 +19,22 @@
     "\"duration_s\":600},{\"phase\":\"results\",\"duration_s\":0}]}"
 #define ADMIN "Bearer admin-token"
 
-/* Make a request; returns the reply it got at once, or NULL (it waits for the store). */
-static const struct fake_reply *request(struct glue *g, const char *method, const char *path,
-                                        const char *auth, const char *body)
+/* A request from source address 'addr' (as net.c gives it: IPv4 + 1); returns the reply it got
+ * at once, or NULL (it waits for the store). */
+static const struct fake_reply *request_from(struct glue *g, uint64_t addr, const char *method,
+                                             const char *path, const char *auth, const char *body)
 {
     static uint64_t next_id;
     size_t before = g->net->n_replies;
-    struct http_request req = {++next_id, method, path, auth, body, strlen(body)};
+    struct http_request req = {++next_id, method, path, auth, body, strlen(body), addr};
     api_on_http(&req, g->hub);
     return g->net->n_replies > before ? fake_net_last_reply(g->net) : NULL;
+}
+
+static const struct fake_reply *request(struct glue *g, const char *method, const char *path,
+                                        const char *auth, const char *body)
+{
+    return request_from(g, 1, method, path, auth, body);
 }
 
 /* POST /api/jams answered by the store; returns the reply (201 with its code in 'code'). */
@@ -180,6 +187,79 @@ TEST(read_a_jam_and_its_digest)
     glue_deinit(&g);
 }
 
+/* Issue 10: GET /api/jams/<code> answered ~3,900 guesses/s. Per source address, 60 failed
+ * guesses and then 1/s; an address over it gets 429 for every code, right or wrong, so the
+ * refusal says nothing; other addresses are not affected; the admin token the same way. */
+TEST(guessing_codes_is_limited_per_address)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char code[MSG_CODE_LEN + 1] = "", path[64], guess[64];
+    CHECK(create(&g, code)->status == 201);
+    snprintf(path, sizeof path, "/api/jams/%s", code);
+    int misses = 0;
+    const struct fake_reply *r = NULL;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(guess, sizeof guess, "/api/jams/%06d", (atoi(code) + 1 + i) % 1000000);
+        r = request_from(&g, 77, "GET", guess, "", "");
+        if (!r || r->status != 404)
+            break;
+        misses++;
+    }
+    CHECK_EQ_INT(misses, 60);
+    CHECK(r && r->status == 429 && strstr(r->body, "rate_limited"));
+    CHECK(g.net->last_retry_ms > 0 && g.net->last_retry_ms <= 1000);
+    r = request_from(&g, 77, "GET", path, "", "");
+    CHECK(r && r->status == 429); /* the right code too: no oracle */
+    r = request_from(&g, 78, "GET", path, "", "");
+    CHECK(r && r->status == 200); /* another address */
+    fake_net_advance(1000);
+    r = request_from(&g, 77, "GET", path, "", "");
+    CHECK(r && r->status == 200); /* a second later, one more */
+
+    /* The admin token, checked before a POST body is read, shares the same budget. */
+    struct http_request req = {
+        .method = "POST", .path = "/api/jams", .auth = "Bearer x", .body = "", .addr = 79};
+    char *body = NULL;
+    int64_t retry = 0;
+    int status = 0, refused = 0;
+    for (int i = 0; i < 100 && status != 429; i++) {
+        free(body);
+        body = NULL;
+        status = api_on_http_headers(&req, &body, &retry, g.hub);
+        refused += status == 401;
+    }
+    CHECK_EQ_INT(refused, 60);
+    CHECK(status == 429 && retry > 0);
+    free(body);
+    body = NULL;
+    req.auth = ADMIN;
+    CHECK_EQ_INT(api_on_http_headers(&req, &body, &retry, g.hub), 429);
+    free(body);
+    glue_deinit(&g);
+}
+
+/* Lookups of a real code are limited too (600 at once, 10/s): a participant page asks once. */
+TEST(lookups_are_limited_per_address)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char code[MSG_CODE_LEN + 1] = "", path[64];
+    CHECK(create(&g, code)->status == 201);
+    snprintf(path, sizeof path, "/api/jams/%s/digest", code);
+    int ok = 0;
+    const struct fake_reply *r = NULL;
+    for (int i = 0; i < 2000; i++) {
+        r = request_from(&g, 90, "GET", path, "", "");
+        if (!r || r->status != 200)
+            break;
+        ok++;
+    }
+    CHECK_EQ_INT(ok, 600);
+    CHECK(r && r->status == 429);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(healthz_follows_recovery);
@@ -187,5 +267,7 @@ int main(void)
     RUN(create_appends_with_the_jams_set_then_201);
     RUN(create_failures);
     RUN(read_a_jam_and_its_digest);
+    RUN(guessing_codes_is_limited_per_address);
+    RUN(lookups_are_limited_per_address);
     return test_done();
 }

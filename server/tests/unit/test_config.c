@@ -110,6 +110,8 @@ TEST(environment_and_flags)
                  0);
     CHECK_EQ_INT(c.tick_ms, 100);
     CHECK_EQ_STR(c.redis, "127.0.0.1:7000");
+    CHECK_EQ_STR(c.redis_host, "127.0.0.1");
+    CHECK_EQ_INT(c.redis_port, 7000);
     CHECK_EQ_STR(c.listen_host, "[::1]");
     CHECK_EQ_INT(c.listen_port, 81);
     CHECK_EQ_INT(c.rank_top, 7);
@@ -174,9 +176,16 @@ TEST(errors)
         {"--listen", "host:80x", "--listen: expected HOST:PORT"},
         {"--listen", "host:-1", "--listen: expected HOST:PORT"},
         /* issue 10: an empty secret is refused at start, not used */
-        {"--admin-token", "", "--admin-token must be non-empty"},
-        {"--admin-token=", NULL, "--admin-token must be non-empty"},
-        {"--admin-token", "two words", "--admin-token must be non-empty"},
+        {"--admin-token", "x", "--admin-token is not accepted on the command line"},
+        {"--admin-token=", NULL, "--admin-token is not accepted on the command line"},
+        /* parse_redis took "host:6379x" and "host:" with atoi */
+        {"--redis", "host:6379x", "--redis: expected HOST:PORT"},
+        {"--redis", "host:", "--redis: expected HOST:PORT"},
+        {"--redis", ":6379", "--redis: expected HOST:PORT"},
+        {"--redis", "host:0", "--redis: expected HOST:PORT"},
+        {"--redis", "host:65536", "--redis: expected HOST:PORT"},
+        {"--redis", "host:+80", "--redis: expected HOST:PORT"},
+        {"--redis", "unix:", "--redis: unix: needs a path"},
         {"--token-secret", "", "--token-secret is not accepted on the command line"},
         {"--token-secret", "key\n", "--token-secret is not accepted on the command line"},
     };
@@ -247,8 +256,9 @@ TEST(secrets_not_on_the_command_line)
     clear_env();
     struct config c;
     static const char *const flags[][2] = {{"--token-secret", "COJAM_TOKEN_SECRET"},
-                                           {"--redis-password", "COJAM_REDIS_PASSWORD"}};
-    for (size_t i = 0; i < 2; i++) {
+                                           {"--redis-password", "COJAM_REDIS_PASSWORD"},
+                                           {"--admin-token", "COJAM_ADMIN_TOKEN"}};
+    for (size_t i = 0; i < 3; i++) {
         char *err;
         CHECK_EQ_INT(load(&c, &err, ARGS(flags[i][0], SECRET_32)), -EINVAL);
         CHECK(strstr(err, "not accepted on the command line") != NULL);
@@ -350,6 +360,27 @@ TEST(secret_files)
     CHECK(strstr(err, "--redis-user needs a password") != NULL);
     free(err);
     config_free(&c);
+
+    /* The admin token (issue 10: a flag showed it in ps): from a file, or the environment. */
+    secret_file(path, "admin-from-file\n", 0600);
+    CHECK_EQ_INT(load(&c, NULL, ARGS("--admin-token-file", path)), 0);
+    CHECK_EQ_STR(c.admin_token, "admin-from-file");
+    config_free(&c);
+    setenv("COJAM_ADMIN_TOKEN", "admin-from-env", 1);
+    CHECK_EQ_INT(load(&c, &err, ARGS("--admin-token-file", path)), -EINVAL);
+    CHECK(strstr(err, "both COJAM_ADMIN_TOKEN and --admin-token-file") != NULL);
+    free(err);
+    config_free(&c);
+    CHECK_EQ_INT(load(&c, NULL, NULL), 0);
+    CHECK_EQ_STR(c.admin_token, "admin-from-env");
+    config_free(&c);
+    setenv("COJAM_ADMIN_TOKEN", "two words", 1);
+    CHECK_EQ_INT(load(&c, &err, NULL), -EINVAL);
+    CHECK(strstr(err, "must be non-empty, without spaces") != NULL);
+    free(err);
+    config_free(&c);
+    clear_env();
+    unlink(path);
 }
 
 int main(void)

@@ -537,9 +537,62 @@ done:
     glue_deinit(&g);
 }
 
+/* Issue 10: 6,000-8,500 join-code guesses/s over WebSockets from many connections. Per source
+ * address: 60 failed guesses at once, then 1/s; after that every join naming a code from that
+ * address is refused before the code is looked at (the right one too: no oracle), whichever of
+ * its connections sends it. A rejoin with a token is no guess and passes; other addresses do. */
+TEST(join_guesses_are_limited_per_address)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    char token[MSG_TOKEN_MAX + 1] = "";
+    struct session *ana = glue_join(&g, CODE, ROLE_CITIZEN, token);
+    CHECK(ana != NULL);
+    glue_close(&g, ana);
+    int failed = 0, limited_at = -1;
+    for (int k = 0; k < 12 && limited_at < 0; k++) {
+        struct session *s = glue_open(&g);
+        s->addr = 55;
+        for (int i = 0; i < 8; i++) { /* under the per-session rate and error limits */
+            char *f = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%06d\",\"as\":\"citizen\"}",
+                                100000 + failed);
+            bool limited = f && strstr(f, "rate_limited") && strstr(f, "failed join attempts");
+            CHECK(f && (limited || strstr(f, "no_such_jam")));
+            free(f);
+            if (limited) {
+                limited_at = failed;
+                break;
+            }
+            failed++;
+        }
+    }
+    CHECK_EQ_INT(limited_at, 60);
+    struct session *s = glue_open(&g);
+    s->addr = 55;
+    char *f = glue_call(&g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(f && strstr(f, "rate_limited"));
+    free(f);
+    f = glue_call(&g, s,
+                  "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
+                  CODE, GLUE_SECRET);
+    CHECK(f && strstr(f, "rate_limited"));
+    free(f);
+    f = glue_call(&g, s, "{\"type\":\"join\",\"token\":\"%s\"}", token);
+    CHECK(f && strstr(f, "\"welcome\""));
+    free(f);
+    struct session *other = glue_open(&g);
+    other->addr = 56;
+    f = glue_call(&g, other, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"citizen\"}", CODE);
+    CHECK(f && strstr(f, "\"welcome\""));
+    free(f);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(join_is_stored_before_the_welcome);
+    RUN(join_guesses_are_limited_per_address);
     RUN(join_failures);
     RUN(screen_joins_without_a_write);
     RUN(write_is_acked_with_its_event_id);
