@@ -222,7 +222,9 @@ async function main() {
       await mod.write({ type: 'hide', item: mine[1], reason: 'a duplicate of #1' });
       await mod.write({ type: 'set_phase', phase: 'ideate' });
       await ben.write({ type: 'post', kind: 'idea', text: 'Trees at the stops', parent: mine[0] });
-      await until(async () => (await page.textContent('#post-title')) !== '', 'the ideate form');
+      // The explore form's title is there already: wait for the ideate form itself (typing before it
+      // replaces the explore form would go into the problem's draft).
+      await until(async () => /idea/i.test(await page.textContent('#post-title')), 'the ideate form');
       await post('Water fountains in every square');
       await page.click('#tab-mine');
       const line = (id, cls) => page.evaluate(([i, c]) => {
