@@ -92,6 +92,21 @@ static char *digest(struct jam *j)
     return xstrdup(j->digest);
 }
 
+/* GET .../results encodes every visible item (public, like the digest): one encoding per state,
+ * kept for a tick at most since its clock moves (the snapshot body's rule, jam_cache_max_age_ms). */
+static char *results(struct hub *h, struct jam *j, const struct now *now)
+{
+    const struct room *r = j->room;
+    if (!j->results || strcmp(j->results_id, r->last_id) != 0 ||
+        now->ms - j->results_ms >= jam_cache_max_age_ms(h->cfg)) {
+        free(j->results);
+        j->results = view_results(r, now->wall_ms, h->cfg->public_exports != 0);
+        memcpy(j->results_id, r->last_id, sizeof j->results_id);
+        j->results_ms = now->ms;
+    }
+    return xstrdup(j->results);
+}
+
 static bool admin_ok(const struct hub *h, const char *auth)
 {
     const char *prefix = "Bearer ";
@@ -298,8 +313,7 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
     else if (strcmp(rest, "/digest") == 0)
         net_http_reply(h->net, req->id, 200, digest(j));
     else if (strcmp(rest, "/results") == 0)
-        net_http_reply(h->net, req->id, 200,
-                       view_results(j->room, now->wall_ms, h->cfg->public_exports != 0));
+        net_http_reply(h->net, req->id, 200, results(h, j, now));
     else if (strcmp(rest, "/export") == 0)
         export_jam(h, req, j, now);
     else if (strcmp(rest, "/export.csv") == 0)

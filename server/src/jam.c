@@ -53,6 +53,7 @@ void jam_free(struct jam *j)
     free(j->ring.to);
     free(j->snap_body);
     free(j->digest);
+    free(j->results);
     catchup_cache_free(&j->pages);
     smap_deinit(&j->pending_ops, NULL);
     smap_deinit(&j->awaiting, free_pending);

@@ -63,6 +63,9 @@ struct jam {
     size_t snap_body_len;
     char snap_body_id[MSG_EVENT_ID_MAX + 1];
     int64_t snap_body_ms;
+    char *results; /* owned: the body of GET .../results, at results_id and results_ms */
+    char results_id[MSG_EVENT_ID_MAX + 1];
+    int64_t results_ms;
     char *digest; /* owned: the body of GET .../digest for the state at digest_id */
     char digest_id[MSG_EVENT_ID_MAX + 1];
     uint64_t snap_events; /* n_events covered by the newest snapshot stored or in flight */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "api.h"
 #include "fakes/glue.h"
 #include "hub.h"
@@ -187,6 +188,30 @@ TEST(read_a_jam_and_its_digest)
     glue_deinit(&g);
 }
 
+/* GET .../results is public and encodes every visible item: one encoding per state and tick. */
+TEST(results_are_encoded_once_per_state)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char code[MSG_CODE_LEN + 1] = "", path[64];
+    const struct fake_reply *r = create(&g, code);
+    CHECK(r && r->status == 201);
+    snprintf(path, sizeof path, "/api/jams/%s/results", code);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && r->status == 200 && strstr(r->body, "\"max_text\":500"));
+    char *first = xstrdup(r ? r->body : "");
+    struct room *room = hub_find_jam(g.hub, code)->room;
+    room->cfg.settings.max_text++; /* no event made this change: the cached body does not show it */
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && strcmp(r->body, first) == 0);
+    room->cfg.settings.max_text--;
+    CHECK(glue_join(&g, code, ROLE_CITIZEN, NULL) != NULL);
+    r = request(&g, "GET", path, "", "");
+    CHECK(r && r->status == 200 && strcmp(r->body, first) != 0); /* a new state, a new body */
+    free(first);
+    glue_deinit(&g);
+}
+
 /* Issue 10: GET /api/jams/<code> answered ~3,900 guesses/s. Per source address, 60 failed
  * guesses and then 1/s; an address over it gets 429 for every code, right or wrong, so the
  * refusal says nothing; other addresses are not affected; the admin token the same way. */
@@ -267,6 +292,7 @@ int main(void)
     RUN(create_appends_with_the_jams_set_then_201);
     RUN(create_failures);
     RUN(read_a_jam_and_its_digest);
+    RUN(results_are_encoded_once_per_state);
     RUN(guessing_codes_is_limited_per_address);
     RUN(lookups_are_limited_per_address);
     return test_done();
