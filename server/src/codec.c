@@ -251,6 +251,17 @@ static int get_int(json_t *o, const char *key, bool required, int64_t min, int64
     return 1;
 }
 
+/* remove, reinstate, mute and unmute name their participant by `pid`, or by one of its items
+ * (`item`: the author of that item), exactly one of the two: a console knows items, not pids. */
+static int get_target(json_t *o, struct msg *m, struct codec_error *err)
+{
+    if (json_object_get(o, "pid") && json_object_get(o, "item"))
+        return fail(err, "bad_message", "give 'pid' or 'item', not both");
+    if (json_object_get(o, "item"))
+        return get_int(o, "item", true, 1, INT64_MAX, &m->item, err);
+    return get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err);
+}
+
 static int get_bool(json_t *o, const char *key, bool required, bool *out, struct codec_error *err)
 {
     json_t *v = json_object_get(o, key);
@@ -348,10 +359,10 @@ static const struct {
     [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SYNC] = {NO_OP, {"type", NULL}},
     [MSG_PING] = {NO_OP, {"type", "t", NULL}},
-    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "reason", "preset", "hide_posts", NULL}},
-    [MSG_REINSTATE] = {WITH_OP, {"type", "op", "pid", NULL}},
-    [MSG_MUTE] = {WITH_OP, {"type", "op", "pid", "reason", "preset", NULL}},
-    [MSG_UNMUTE] = {WITH_OP, {"type", "op", "pid", NULL}},
+    [MSG_REMOVE] = {WITH_OP, {"type", "op", "pid", "item", "reason", "preset", "hide_posts", NULL}},
+    [MSG_REINSTATE] = {WITH_OP, {"type", "op", "pid", "item", NULL}},
+    [MSG_MUTE] = {WITH_OP, {"type", "op", "pid", "item", "reason", "preset", NULL}},
+    [MSG_UNMUTE] = {WITH_OP, {"type", "op", "pid", "item", NULL}},
     [MSG_SPOTLIGHT] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_UNSPOTLIGHT] = {WITH_OP, {"type", "op", NULL}},
     [MSG_PIN] = {WITH_OP, {"type", "op", "item", NULL}},
@@ -493,16 +504,16 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
             return -1;
         return get_reason(o, m, err);
     case MSG_REMOVE:
-        if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0 || get_reason(o, m, err) < 0)
+        if (get_target(o, m, err) < 0 || get_reason(o, m, err) < 0)
             return -1;
         return get_bool(o, "hide_posts", false, &m->hide_posts, err) < 0 ? -1 : 0;
     case MSG_MUTE:
-        if (get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0)
+        if (get_target(o, m, err) < 0)
             return -1;
         return get_reason(o, m, err);
     case MSG_REINSTATE:
     case MSG_UNMUTE:
-        return get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err) < 0 ? -1 : 0;
+        return get_target(o, m, err) < 0 ? -1 : 0;
     case MSG_ANNOUNCE:
         if (get_str(o, "text", true, (struct str_rule){1, MSG_ANNOUNCE_MAX, CTL_NONE}, &s, &n,
                     err) < 0)
@@ -632,7 +643,7 @@ char *codec_encode_msg(const struct msg *m)
         break;
     case MSG_REMOVE:
     case MSG_MUTE:
-        set_int(o, "pid", m->pid);
+        set_int(o, m->item ? "item" : "pid", m->item ? m->item : m->pid);
         set_str(o, "reason", m->reason);
         set_str(o, "preset", preset_name(m->preset));
         if (m->hide_posts)
@@ -640,7 +651,7 @@ char *codec_encode_msg(const struct msg *m)
         break;
     case MSG_REINSTATE:
     case MSG_UNMUTE:
-        set_int(o, "pid", m->pid);
+        set_int(o, m->item ? "item" : "pid", m->item ? m->item : m->pid);
         break;
     case MSG_ANNOUNCE:
         set_str(o, "text", m->text);

@@ -442,12 +442,21 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
             [MSG_MUTE] = EV_MUTED,
             [MSG_UNMUTE] = EV_UNMUTED,
         };
-        struct event probe = {.type = ev_of[m->type], .pid = m->pid};
+        int64_t pid = m->pid;
+        if (m->item) { /* named by one of its items: that item's author */
+            const struct item *it = room_item(r, m->item);
+            if (!it)
+                return "no_such_item";
+            if (it->on_behalf || it->by != ROLE_CITIZEN)
+                return "forbidden"; /* a moderator's or a scribe's: moderators share the secret */
+            pid = it->author;
+        }
+        struct event probe = {.type = ev_of[m->type], .pid = pid};
         const char *err = sanction_error(r, &probe);
         if (err)
             return err;
         out->type = probe.type;
-        out->pid = m->pid;
+        out->pid = pid;
         out->hide_posts = m->hide_posts;
         out->preset = m->preset;
         out->reason = dup_or_null(m->reason);

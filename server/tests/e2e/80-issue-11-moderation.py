@@ -162,6 +162,30 @@ async def mute_keeps_reading_and_unmute_lifts_it(srv):
 
 
 @suite.test(timeout=30)
+async def sanctions_may_name_an_item_instead_of_a_pid(srv):
+    """The console knows items, not pids: mute and remove by one of the author's items."""
+    jam, M = await running_jam(srv)
+    A = await citizen(srv, jam["code"], "A")
+    try:
+        item = (await A.must_ack({"type": "post", "kind": "problem", "text": "LOUD"}))["item"]
+        own = (await M.must_ack({"type": "post", "kind": "problem", "text": "Welcome"}))["item"]
+        await M.must_fail({"type": "mute", "item": own}, "forbidden")
+        await M.must_fail({"type": "mute", "item": 999}, "no_such_item")
+        await M.must_fail({"type": "mute", "item": item, "pid": pid_of(A)}, "bad_message")
+        await M.must_ack({"type": "mute", "item": item, "reason": "shouting"})
+        n = await A.wait_for("notice", None, 5)
+        check_eq(n["notice"], "muted", "A's notice")
+        await A.must_fail({"type": "post", "kind": "problem", "text": "LOUDER"}, "muted")
+        await M.must_ack({"type": "remove", "item": item, "hide_posts": True})
+        check_eq(await A.wait_closed(5), 4004, "A's close code")
+        st, log, _ = srv.http_json("GET", "/api/jams/%s/log" % jam["code"])
+        check(any(e.get("action") == "removed" and e.get("pid") == pid_of(A) for e in log),
+              "the log names the pid: %r", log[-3:])
+    finally:
+        await closing(M, A)
+
+
+@suite.test(timeout=30)
 async def ban_tells_why_closes_and_reinstate_lets_back(srv):
     jam, M = await running_jam(srv)
     A = await citizen(srv, jam["code"], "A")

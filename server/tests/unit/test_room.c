@@ -1109,6 +1109,34 @@ TEST(judge_phase_ended_twice)
     free_rooms(rs);
 }
 
+/* A console knows items, not pids: a sanction may name its participant by one of its items. */
+TEST(sanction_by_item_names_its_author)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A");
+    struct msg s = mk(MSG_START, "s1");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
+    struct msg a1 = post_msg("a1", "Heat");
+    CHECK(write_msg(r, a, ROLE_CITIZEN, &a1, 11000, NULL) == NULL); /* item 1, by A */
+    struct msg m1 = post_msg("m1", "From the stage");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &m1, 11500, NULL) == NULL); /* item 2, by Mo */
+    struct msg mu = mk(MSG_MUTE, "mu1");
+    mu.item = 9;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &mu, 12000, NULL), "no_such_item");
+    mu.item = 2;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &mu, 12000, NULL), "forbidden");
+    mu.item = 1;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mu, 12000, NULL) == NULL);
+    CHECK(room_participant(r, a)->muted);
+    CHECK_EQ_INT(r->modlog[r->n_modlog - 1].pid, a); /* the event names the pid */
+    struct msg rm = mk(MSG_REMOVE, "rm1");
+    rm.item = 1;
+    rm.hide_posts = true;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 13000, NULL) == NULL);
+    CHECK(room_participant(r, a)->removed && room_item(r, 1)->hidden);
+    room_free(r);
+}
+
 /* Mute: the citizen keeps reading but cannot post or vote (also what was in flight); unmute lifts
  * it. Reinstate lifts a removal. Only moderators may; moderators cannot be muted. */
 TEST(mute_unmute_and_reinstate)
@@ -1336,6 +1364,7 @@ int main(void)
     RUN(judge_last_budget_point_spent_twice);
     RUN(judge_joins_that_took_the_same_pid);
     RUN(judge_phase_ended_twice);
+    RUN(sanction_by_item_names_its_author);
     RUN(mute_unmute_and_reinstate);
     RUN(spotlight_pins_and_announcement);
     RUN(scribe_entries_keep_their_provenance);

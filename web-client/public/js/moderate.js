@@ -217,7 +217,12 @@ $('#undo-btn').addEventListener('click', undoLast);
 async function removeAuthor(it) {
   const who = it.author || t('anonymous');
   if (!await confirmAction(t('mod_confirm_remove_title', { who }), t('mod_confirm_remove_text'), t('mod_confirm_remove_ok'))) return;
-  act('pid:' + it.pid, { type: 'remove', pid: it.pid, hide_posts: true }, t('act_remove', { pid: it.pid }));
+  // Named by the item (proto/messages.md): the console knows items, the server finds their author.
+  act('author:' + it.id, { type: 'remove', item: it.id, hide_posts: true }, t('act_remove', { id: it.id }));
+}
+
+function muteAuthor(it) {
+  act('author:' + it.id, { type: 'mute', item: it.id }, t('act_mute', { id: it.id }));
 }
 
 function openForm(id, kind) {
@@ -577,7 +582,7 @@ function itemActions(td, it) {
   const key = 'item:' + it.id;
   const busy = pendingKeys.has(key);
   const mode = formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
-  const removable = !!it.pid && it.by !== 'moderator';
+  const removable = mod.supported && it.by === 'citizen'; // not a moderator's item nor a scribe entry
   const spot = mod.supported && !it.hidden ? (mod.spotlight === it.id ? 'on' : 'off') : '';
   const pin = mod.supported && (!it.hidden || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
   const sig = [mode, busy, removable, spot, pin].join('|');
@@ -606,7 +611,9 @@ function itemActions(td, it) {
       onclick: () => togglePin(it) }));
   }
   if (removable) {
-    td.append(' ', h('button', { type: 'button', class: 'danger remove-btn small', 'aria-label': t('mod_remove_label', { id: it.id }),
+    td.append(' ', h('button', { type: 'button', class: 'mute-btn small', 'aria-label': t('mod_mute_label', { id: it.id }),
+      text: t('mod_mute'), onclick: () => muteAuthor(it) }),
+    ' ', h('button', { type: 'button', class: 'danger remove-btn small', 'aria-label': t('mod_remove_label', { id: it.id }),
       text: t('mod_remove'), onclick: () => removeAuthor(it) }));
   }
 }
