@@ -369,6 +369,7 @@ static const struct {
     [MSG_UNPIN] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_ANNOUNCE] = {WITH_OP, {"type", "op", "text", "duration_s", NULL}},
     [MSG_UNANNOUNCE] = {WITH_OP, {"type", "op", NULL}},
+    [MSG_SIMILAR] = {NO_OP, {"type", "kind", "text", NULL}},
 };
 
 /* The optional reason (free text) and preset of hide, remove and mute. */
@@ -491,6 +492,15 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
             return -1;
         if (r == 1)
             m->on_behalf = xmemdup(s, n);
+        return 0;
+    case MSG_SIMILAR:
+        if (get_name(o, "kind", true, kind_from_name, &x, err) < 0)
+            return -1;
+        m->kind = (enum kind)x;
+        if (get_str(o, "text", true, (struct str_rule){1, MSG_TEXT_HARD_MAX, CTL_NEWLINE}, &s, &n,
+                    err) < 0)
+            return -1;
+        m->text = xmemdup(s, n);
         return 0;
     case MSG_VOTE:
     case MSG_UNVOTE:
@@ -667,6 +677,10 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_PING:
         if (m->has_t)
             set_int(o, "t", m->t);
+        break;
+    case MSG_SIMILAR:
+        set_str(o, "kind", kind_name(m->kind));
+        set_str(o, "text", m->text);
         break;
     default:
         break;

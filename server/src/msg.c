@@ -32,6 +32,7 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_UNPIN] = "unpin",
     [MSG_ANNOUNCE] = "announce",
     [MSG_UNANNOUNCE] = "unannounce",
+    [MSG_SIMILAR] = "similar",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {

@@ -52,6 +52,7 @@ enum msg_type {
     MSG_UNPIN,
     MSG_ANNOUNCE,
     MSG_UNANNOUNCE,
+    MSG_SIMILAR,
     MSG__COUNT
 };
 

@@ -28,6 +28,8 @@ struct jam;
  * syncs/s from one screen pushed 108 MB in 8 s and slowed everyone's ping 45x (issue 10). A
  * client that detects a gap needs one snapshot; the updates that follow it close later gaps. */
 #define SESSION_SYNC_INTERVAL_MS 1000
+/* `similar` asks at most this often per session (a phone asks as its user pauses typing). */
+#define SESSION_SIMILAR_INTERVAL_MS 500
 
 /* What a member must be sent before the ring's frames. */
 enum want_snapshot {
@@ -60,8 +62,9 @@ struct session {
         uint64_t bytes;                   /* of updates sent so far */
         char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
     } catchup;
-    int64_t last_sync_ms; /* monotonic: the last sync answered with a snapshot, 0 = none */
-    int resyncs;          /* resyncs within the current window */
+    int64_t last_sync_ms;    /* monotonic: the last sync answered with a snapshot, 0 = none */
+    int64_t last_similar_ms; /* monotonic: the last `similar` answered, 0 = none */
+    int resyncs;             /* resyncs within the current window */
     int64_t resync_window_ms;
 
     struct fifo queue; /* owned references to struct frame: private frames, oldest first */

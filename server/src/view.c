@@ -521,6 +521,16 @@ char *view_words(struct room *r)
     return dump(o);
 }
 
+char *view_similar(const uint32_t *ids, size_t n)
+{
+    json_t *o = json_object(), *a = json_array();
+    json_object_set_new(o, "type", json_string("similar"));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    json_object_set_new(o, "items", a);
+    return dump(o);
+}
+
 char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
 {
     json_t *o = jam_json(r);

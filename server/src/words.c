@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "rank.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -453,6 +454,8 @@ struct words {
     size_t cap_items;
     uint32_t *claimed; /* owned; per item id: the themes pass that took it */
     uint32_t pass;
+    size_t n_items; /* visible items counted */
+    double *acc;    /* owned; per item id: words_similar's candidate mark, 0 outside a call */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -579,6 +582,7 @@ void words_free(struct words *w)
         free(w->items[i].word_ids);
     free(w->items);
     free(w->claimed);
+    free(w->acc);
     free(w);
 }
 
@@ -639,11 +643,15 @@ void words_add(struct words *w, uint32_t id, const char *text, size_t len)
         memset(w->items + w->cap_items, 0, (cap - w->cap_items) * sizeof(*w->items));
         w->claimed = xrealloc(w->claimed, cap * sizeof(*w->claimed));
         memset(w->claimed + w->cap_items, 0, (cap - w->cap_items) * sizeof(*w->claimed));
+        w->acc = xrealloc(w->acc, cap * sizeof(*w->acc));
+        for (size_t i = w->cap_items; i < cap; i++)
+            w->acc[i] = 0;
         w->cap_items = cap;
     }
     struct entry *e = &w->items[id];
     e->present = true;
     e->n = 0;
+    w->n_items++;
     struct adding a = {w, e};
     split_with(&w->stop, text, len, add_word, &a);
 }
@@ -667,6 +675,7 @@ void words_remove(struct words *w, uint32_t id)
     }
     free(e->word_ids);
     *e = (struct entry){0};
+    w->n_items--;
 }
 
 size_t words_top(const struct words *w, size_t k, struct word_count *out)
@@ -721,5 +730,123 @@ size_t words_themes(struct words *w, size_t k, uint32_t (*votes)(uint32_t id, vo
         if (n < 64)
             break;
     }
+    return got;
+}
+
+/* ---- similar items --------------------------------------------------------------------------- */
+
+static void count_word(const char *text, size_t n, void *ctx)
+{
+    (void)text;
+    (void)n;
+    (*(size_t *)ctx)++;
+}
+
+static double idf(const struct words *w, const struct word *wd)
+{
+    return log(1.0 + (double)w->n_items / (double)(wd->n_post ? wd->n_post : 1));
+}
+
+struct query {
+    const struct words *w;
+    const struct word *found[64]; /* the distinct words of the text the jam knows */
+    size_t n;
+};
+
+static void query_word(const char *text, size_t n, void *ctx)
+{
+    (void)n;
+    struct query *q = ctx;
+    const struct word *wd = smap_get(&q->w->by_text, text);
+    if (!wd || !wd->n_post || q->n == sizeof(q->found) / sizeof(q->found[0]))
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        if (q->found[i] == wd)
+            return;
+    q->found[q->n++] = wd;
+}
+
+size_t words_similar(struct words *w, const char *text, size_t len, double min_score,
+                     bool (*accept)(uint32_t id, void *ctx), void *ctx, size_t k, uint32_t *out)
+{
+    struct query q = {.w = w};
+    split_with(&w->stop, text, len, query_word, &q);
+    /* The query's own words the jam does not know still count in its norm. */
+    size_t all = 0; /* words of the text, repeats included: an upper bound of its distinct ones */
+    split_with(&w->stop, text, len, count_word, &all);
+    double qnorm = 0;
+    for (size_t i = 0; i < q.n; i++)
+        qnorm += idf(w, q.found[i]) * idf(w, q.found[i]);
+    size_t unknown = all > q.n ? all - q.n : 0;
+    double rarest = log(1.0 + (double)w->n_items); /* an unknown word is as rare as a word can be */
+    qnorm += (double)unknown * rarest * rarest;
+    if (q.n == 0 || qnorm <= 0)
+        return 0;
+
+    /* Candidates come from the postings of the query's rarer words: a word in more than one item
+     * in 16 adds little weight (idf <= ln 17) and its postings would be most of the cost (at 10,000
+     * items, one such word lists thousands). Only when every word is that common are they used.
+     * Each candidate's dot product is then exact, over its own words. */
+    size_t rare_cap = w->n_items / 16 > 64 ? w->n_items / 16 : 64;
+    bool any_rare = false;
+    for (size_t i = 0; i < q.n; i++)
+        any_rare |= q.found[i]->n_post <= rare_cap;
+    size_t n_touched = 0, cap_touched = 0;
+    uint32_t *touched = NULL;
+    for (size_t i = 0; i < q.n; i++) {
+        if (any_rare && q.found[i]->n_post > rare_cap)
+            continue;
+        for (uint32_t p = 0; p < q.found[i]->n_post; p++) {
+            uint32_t item = q.found[i]->post[p];
+            if (w->acc[item] != 0)
+                continue;
+            if (n_touched == cap_touched) {
+                cap_touched = cap_touched ? 2 * cap_touched : 64;
+                touched = xrealloc(touched, cap_touched * sizeof(*touched));
+            }
+            touched[n_touched++] = item;
+            w->acc[item] = 1; /* seen */
+        }
+    }
+    double best_score[16];
+    size_t got = 0;
+    if (k > sizeof(best_score) / sizeof(best_score[0]))
+        k = sizeof(best_score) / sizeof(best_score[0]);
+    for (size_t t = 0; t < n_touched; t++) {
+        uint32_t item = touched[t];
+        w->acc[item] = 0;
+        if (accept && !accept(item, ctx))
+            continue;
+        const struct entry *e = &w->items[item];
+        double inorm = 0, dot = 0;
+        for (uint32_t i = 0; i < e->n; i++) {
+            const struct word *wd = w->by_id[e->word_ids[i] - 1];
+            double x = idf(w, wd);
+            inorm += x * x;
+            for (size_t j = 0; j < q.n; j++)
+                if (q.found[j] == wd)
+                    dot += x * x;
+        }
+        double score = dot / sqrt(qnorm * inorm);
+        if (score < min_score)
+            continue;
+        /* Insert into the best k, best first, the smaller id first among equals. */
+        size_t at = got;
+        while (at > 0 &&
+               (score > best_score[at - 1] || (score == best_score[at - 1] && item < out[at - 1])))
+            at--;
+        if (at >= k)
+            continue;
+        size_t last = got < k ? got : k - 1;
+        for (size_t m = last; m > at; m--) {
+            out[m] = out[m - 1];
+            best_score[m] = best_score[m - 1];
+        }
+        out[at] = item;
+        best_score[at] = score;
+        if (got < k)
+            got++;
+    }
+    free(touched);
     return got;
 }

@@ -14,6 +14,7 @@
 #ifndef COJAM_WORDS_H
 #define COJAM_WORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,14 @@ struct theme {
  * first 4k words. Returns how many themes were written to 'out'. */
 size_t words_themes(struct words *w, size_t k, uint32_t (*votes)(uint32_t id, void *ctx), void *ctx,
                     struct theme *out);
+
+/* Up to 'k' visible items most like 'text', most alike first (the smaller id among equals): the
+ * cosine of the two word sets, each word weighted by its rarity, idf = ln(1 + items / items using
+ * it), so that sharing "shade" counts for more than sharing "city" in a jam about a city. An item
+ * must reach 'min_score' (0..1) and pass accept(id, ctx) (NULL accepts all). Looks only at the
+ * posting lists of the words of 'text'. Returns how many ids were written to 'out'. */
+size_t words_similar(struct words *w, const char *text, size_t len, double min_score,
+                     bool (*accept)(uint32_t id, void *ctx), void *ctx, size_t k, uint32_t *out);
 
 /* Split 'text' into its words (as defined above, stop words removed), calling each(word, n, ctx)
  * for every one, repeats included; 'w' only lends its stop-word set. */

@@ -188,6 +188,45 @@ async function main() {
     }
   });
 
+  await test('similar: typing a near-duplicate offers the existing item, and one tap votes for it', async () => {
+    const r = await fetch(base + '/api/jams', {
+      method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Similar', question: 'How do we keep our streets cool?', agenda: AGENDA }),
+    });
+    const j = await r.json();
+    const mod = await client(base, { code: j.code, as: 'moderator', nickname: 'Mod', secret: j.moderator_secret });
+    const ben = await client(base, { code: j.code, as: 'citizen', nickname: 'Ben' });
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+    try {
+      await mod.write({ type: 'start' });
+      const shade = (await ben.write({ type: 'post', kind: 'problem', text: 'No shade at the bus stops' })).item;
+      await ben.write({ type: 'post', kind: 'problem', text: 'Bike lanes on Main Street' });
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(T);
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${base}/#${j.code}`);
+      await page.fill('#join-nick', 'Ana');
+      await page.click('#join-btn');
+      await page.waitForSelector('#jam-view:visible');
+      await page.fill('#post-text', 'Bus stops have no shade');
+      await page.waitForSelector('#post-similar:visible');
+      const offered = await page.$$eval('#post-similar-list li', (els) => els.map((li) => [Number(li.dataset.key), li.textContent]));
+      assert(offered.length === 1 && offered[0][0] === shade, 'offered: ' + JSON.stringify(offered));
+      await page.screenshot({ path: path.join(shots, 'participant-similar.png') });
+      await page.click('#post-similar-list .similar-vote');
+      await until(async () => (await page.textContent('#post-similar-list .similar-vote')) === 'Voted', 'the vote shown');
+      await until(() => page.evaluate((id) => window.cojam.state.items.get(id).votes === 1, shade), 'the vote counted');
+      await page.fill('#post-text', 'x');
+      await until(async () => !(await page.isVisible('#post-similar')), 'the offer goes with the text');
+      assert(errors.length === 0, errors.join('; '));
+    } finally {
+      await ctx.close();
+      mod.close();
+      ben.close();
+    }
+  });
+
   await test('Mine: each of my contributions says, live, what became of it (built on, pledges, hidden with the reason)', async () => {
     const r = await fetch(base + '/api/jams', {
       method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },

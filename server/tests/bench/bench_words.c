@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * bench_words.c - what the word cloud, live themes and the discover pick cost at 10,000 items
+ * bench_words.c - what the word cloud, live themes, similar items and the discover pick cost at
+ * 10,000 items
  * (issue 12: "a benchmark prints its cost per new item at 10,000 items"). Items are 6-14 words
  * drawn from a 3,000-word vocabulary with Zipf-like frequencies plus stop words, as civic
  * proposals are; seeded, so every run does the same work. Per-operation latencies are measured
@@ -138,6 +139,17 @@ int main(void)
     report("words_themes(8) at 10000 items (themes, once a second)", us, REPS / 10);
     printf("words: top word '%s' in %u items; %zu themes, the first '%s' with %u items\n",
            top[0].word, top[0].items, n_th, n_th ? th[0].word : "-", n_th ? th[0].items : 0);
+
+    uint32_t sim[3];
+    size_t found = 0;
+    for (int i = 0; i < REPS; i++) {
+        make_text(text, sizeof(text));
+        double t0 = now_us();
+        found += words_similar(w, text, strlen(text), 0.3, NULL, NULL, 3, sim);
+        us[i] = now_us() - t0;
+    }
+    report("words_similar (3 items like a new text) at 10000 items", us, REPS);
+    printf("words: similar found %.2f items per query on average\n", (double)found / REPS);
 
     uint32_t pick[10];
     for (int i = 0; i < REPS; i++) {

@@ -5,6 +5,7 @@
 #include "test.h"
 #include "words.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,11 +119,57 @@ TEST(themes_are_disjoint_and_name_the_top_item)
     words_free(w);
 }
 
+static bool odd_only(uint32_t id, void *ctx)
+{
+    (void)ctx;
+    return id % 2 == 1;
+}
+
+TEST(similar_items_share_rare_words)
+{
+    struct words *w = words_new();
+    const char *texts[] = {"",
+                           "No shade at the bus stops",
+                           "Bike lanes on Main Street",
+                           "Shade trees for the school yard",
+                           "More bus lines at night",
+                           "Bus stops without any shade",
+                           "Free water fountains in the city"};
+    for (uint32_t id = 1; id <= 6; id++)
+        words_add(w, id, texts[id], strlen(texts[id]));
+    uint32_t out[3];
+    const char *q = "Bus stops have no shade";
+    size_t n = words_similar(w, q, strlen(q), 0.3, NULL, NULL, 3, out);
+    CHECK(n >= 2);
+    CHECK_EQ_INT(out[0], 1); /* all three words shared, the shortest text: first */
+    CHECK_EQ_INT(out[1], 5);
+    for (size_t i = 0; i < n; i++)
+        CHECK(out[i] != 2 && out[i] != 6); /* nothing in common */
+    /* The filter (same kind, not hidden...) and k. */
+    n = words_similar(w, q, strlen(q), 0.3, odd_only, NULL, 3, out);
+    CHECK(n >= 2 && out[0] == 1 && out[1] == 5);
+    CHECK_EQ_INT(words_similar(w, q, strlen(q), 0.0, NULL, NULL, 1, out), 1);
+    CHECK_EQ_INT(out[0], 1);
+    /* Nothing shared, only stop words, or too little in common: nothing. */
+    const char *none = "Concerts in the park";
+    CHECK_EQ_INT(words_similar(w, none, strlen(none), 0.3, NULL, NULL, 3, out), 0);
+    CHECK_EQ_INT(words_similar(w, "the and for", 11, 0.0, NULL, NULL, 3, out), 0);
+    const char *weak = "City park festival music stage lights bus";
+    CHECK_EQ_INT(words_similar(w, weak, strlen(weak), 0.5, NULL, NULL, 3, out), 0);
+    /* Hidden items are not in it; asking twice gives the same answer (the scratch is reset). */
+    words_remove(w, 1);
+    n = words_similar(w, q, strlen(q), 0.3, NULL, NULL, 3, out);
+    CHECK(n >= 1 && out[0] == 5);
+    CHECK(words_similar(w, q, strlen(q), 0.3, NULL, NULL, 3, out) == n && out[0] == 5);
+    words_free(w);
+}
+
 int main(void)
 {
     RUN(split_folds_and_drops);
     RUN(split_survives_invalid_utf8);
     RUN(counts_once_per_item_and_hide_uncounts);
     RUN(themes_are_disjoint_and_name_the_top_item);
+    RUN(similar_items_share_rare_words);
     return test_done();
 }

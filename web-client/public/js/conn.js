@@ -286,6 +286,9 @@ export class Connection extends EventTarget {
       case 'status':
         this.emit('storage', msg.storage);
         break;
+      case 'similar': // items like the text being typed (the answer to a `similar` query)
+        this.emit('similar', msg);
+        break;
       case 'words': // the word cloud and themes (screens and moderators only)
         this.emit('words', msg);
         break;

@@ -182,6 +182,7 @@ function startJam(c, fields, rejoining) {
   });
   conn.on('change', schedule);
   conn.on('pending', schedule);
+  conn.on('similar', (m) => { similarIds = Array.isArray(m.items) ? m.items : []; renderSimilar(); });
   conn.on('notice', (n) => toast(errorText(n.code)));
   conn.on('moderation', (n) => {
     const why = whyText(n);
@@ -248,7 +249,43 @@ function loadDraft(kind) {
   setText(els.draft, els.text.value ? t('draft_saved') : '');
 }
 
-els.text.addEventListener('input', () => { saveDraft(); renderPost(); });
+els.text.addEventListener('input', () => { saveDraft(); renderPost(); askSimilar(); });
+
+// Similar items while typing (issue 14.1): once the user pauses, the server is asked for up to three
+// visible items of the kind being written that share its rarer words (`similar`, at most one per
+// 500 ms); they are offered with a vote button, so that a duplicate becomes a vote.
+const SIMILAR_PAUSE_MS = 600;
+const SIMILAR_MIN_CHARS = 8;
+let similarTimer = null;
+let similarIds = [];
+function askSimilar() {
+  clearTimeout(similarTimer);
+  similarTimer = setTimeout(() => {
+    const text = els.text.value.trim();
+    if (!conn || !conn.joined || !postKind || codePoints(text) < SIMILAR_MIN_CHARS) {
+      similarIds = [];
+      renderSimilar();
+      return;
+    }
+    conn.raw({ type: 'similar', kind: postKind, text });
+  }, SIMILAR_PAUSE_MS);
+}
+
+function renderSimilar() {
+  const items = els.text.value.trim() ? similarIds.map((id) => state && state.items.get(id)).filter((it) => it && !it.hidden) : [];
+  renderKeyed($('#post-similar-list'), items, (it) => it.id,
+    () => h('li', { class: 'similar-item' }, h('span', { class: 'similar-text', dir: 'auto' }),
+      h('button', { type: 'button', class: 'similar-vote small', onclick: onVoteClick })),
+    (li, it) => {
+      setText(li.querySelector('.similar-text'), it.text || '');
+      const voted = !!(state.you && state.you.votes.has(it.id));
+      const b = li.querySelector('.similar-vote');
+      setText(b, voted ? t('similar_voted') : t('similar_vote'));
+      b.setAttribute('aria-pressed', voted ? 'true' : 'false');
+      b.disabled = !!votePending(it.id) || !state.canWrite;
+    });
+  show($('#post-similar'), items.length > 0);
+}
 els.parent.addEventListener('change', () => { saveDraft(); renderPost(); });
 
 els.postForm.addEventListener('submit', (ev) => {
@@ -279,6 +316,7 @@ function sendPost(msg, op) {
     sdel(K.pendingPost(code));
     sdel(K.draft(code, msg.kind));
     if (postKind === msg.kind) { els.text.value = ''; els.parent.dataset.want = ''; els.parent.value = ''; setText(els.draft, ''); }
+    similarIds = [];
     postStatus(t('post_done'), 'ok');
   }, (err) => {
     if (c !== conn) return;
@@ -642,6 +680,7 @@ function render() {
   renderPhase();
   renderBudget();
   renderPost();
+  renderSimilar();
   renderRank();
   renderMine();
 }
