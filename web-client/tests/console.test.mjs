@@ -5,29 +5,16 @@
 // Run: cd web-client/tests && npm ci && node console.test.mjs  (env as browser.test.mjs: COJAMD,
 // SCREENSHOT_DIR, COJAM_URL). Prints TAP and ends with "# N passed, N failed".
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup } from './servers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const webRoot = path.join(repo, 'web-client/public');
-const shots = path.resolve(process.env.SCREENSHOT_DIR || path.join(repo, 'build/screenshots'));
-const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
-const ADMIN = 'test-admin';
-const T = 10000; // every wait is bounded by this (ms) unless said otherwise
 // Generous budgets for the 10,000-item figure on a shared 2-core machine: a failure means the list
 // is no longer paged (thousands of rows in the DOM take seconds), not that the machine was busy.
 const BUDGET_MS = 3000;
 
-const procs = [];
 let browser = null;
-let tmp = null;
 let passed = 0, failed = 0, n = 0;
 
 function log(...a) { console.log('#', ...a); }
@@ -45,55 +32,6 @@ async function test(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function start(cmd, args, name) {
-  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
-  const out = [];
-  const keep = (d) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
-  p.stdout.on('data', keep);
-  p.stderr.on('data', keep);
-  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
-  p.tail = () => out.join('').split('\n').slice(-15).join('\n');
-  p.label = name;
-  procs.push(p);
-  return p;
-}
-
-async function until(fn, what, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
-}
-
-async function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500);
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
-
-function cleanup() {
-  for (const p of procs) if (!p.exited) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-  setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
-  if (tmp) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
-}
 
 const watchdog = setTimeout(async () => {
   console.log('not ok - the whole run took longer than 240 s');
@@ -137,33 +75,10 @@ async function createJam(base, title) {
 }
 
 async function main() {
-  let base = process.env.COJAM_URL;
-  if (!base) {
-    if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD} (build it with make -C server, or set COJAMD)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-console-'));
-    const rport = await freePort();
-    start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', tmp, '--daemonize', 'no', '--protected-mode', 'yes'], 'redis');
-    await until(() => redisPing(rport), 'redis-server');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
-      '--web-root', webRoot, '--data-dir', tmp, '--allowed-origins', base], 'cojamd');
-    try {
-      await until(async () => {
-        if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
-        return (await fetch(base + '/healthz')).ok;
-      }, 'cojamd /healthz');
-    } catch (e) { log('cojamd output:\n' + cojamd.tail()); throw e; }
-  }
+  const base = process.env.COJAM_URL || await startCojam();
   log('server at', base);
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic'],
-    timeout: T,
-  });
+  browser = await launchChromium();
   const problems = [];
   const watch = (page, name) => {
     page.setDefaultTimeout(T);

@@ -4,23 +4,9 @@
 // Run: cd web-client/tests && node moderation.test.mjs. Env: COJAMD (default ../../build/debug/cojamd).
 // Prints TAP lines and ends with "# N passed, N failed".
 
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ADMIN, T, until, startCojam, launchChromium, cleanup } from './servers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const COJAMD = process.env.COJAMD || path.join(repo, 'build/debug/cojamd');
-const ADMIN = 'test-admin';
-const T = 10000; // every wait is bounded by this (ms)
-
-const procs = [];
 let browser = null;
-let tmp = null;
 let passed = 0, failed = 0, n = 0;
 
 async function test(name, fn) {
@@ -36,49 +22,6 @@ async function test(name, fn) {
   }
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function start(cmd, args) {
-  // The admin token goes in the environment: cojamd refuses it as a flag (ps shows flags).
-  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COJAM_ADMIN_TOKEN: ADMIN } });
-  p.on('exit', (code, sig) => { p.exited = { code, sig }; });
-  procs.push(p);
-  return p;
-}
-
-async function until(fn, what, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
-}
-
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500);
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
-
-function cleanup() {
-  for (const p of procs) if (!p.exited) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-  setTimeout(() => { for (const p of procs) if (!p.exited) { try { p.kill('SIGKILL'); } catch { /* gone */ } } }, 1500).unref();
-  if (tmp) { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* ignore */ } }
-}
 
 const watchdog = setTimeout(() => {
   console.log('not ok - the whole run took longer than 120 s');
@@ -109,19 +52,7 @@ function moderatorScript({ code, secret }) {
 }
 
 async function main() {
-  if (!fs.existsSync(COJAMD)) throw new Error(`cojamd not found at ${COJAMD}`);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cojam-mod-'));
-  const rport = await freePort();
-  start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp]);
-  await until(() => redisPing(rport), 'redis-server');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const cojamd = start(COJAMD, ['--listen', `127.0.0.1:${port}`, '--redis', `127.0.0.1:${rport}`,
-    '--web-root', path.join(repo, 'web-client/public'), '--data-dir', tmp, '--public-url', base]);
-  await until(async () => {
-    if (cojamd.exited) throw new Error('cojamd exited: ' + JSON.stringify(cojamd.exited));
-    return (await fetch(base + '/healthz')).ok;
-  }, 'cojamd /healthz');
+  const base = await startCojam(); // --public-url defaults to its own address
   const created = await (await fetch(base + '/api/jams', {
     method: 'POST',
     headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
@@ -129,7 +60,7 @@ async function main() {
   })).json();
   const code = created.code;
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'], timeout: T });
+  browser = await launchChromium();
   const problems = [];
   const page = async (name, opts) => {
     const p = await (await browser.newContext(opts)).newPage();
