@@ -64,6 +64,7 @@ static void after_create(struct pending *base, const struct store_result *res,
                                          (uint32_t)h->cfg->max_participants};
             j = hub_add_jam(h, room_new(&c->ev.jam, &limits));
             room_apply(j->room, res->id, &c->ev, NULL);
+            h->metrics.applied++;
             room_delta_reset(j->room);
         }
         log_info("jam %s created (%s)", j->code, res->id);
@@ -337,6 +338,10 @@ int api_on_http_headers(const struct http_request *req, char **body, int64_t *re
 {
     struct hub *h = arg;
     int64_t now_ms = net_now_ms();
+    if (strcmp(req->path, "/metrics") == 0) {
+        *body = view_http_error("bad_method", "use GET");
+        return 405;
+    }
     if (strcmp(req->path, "/api/jams") != 0) {
         *body = view_http_error("not_found", "no such resource");
         return 404;

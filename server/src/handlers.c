@@ -484,6 +484,13 @@ static void finish(struct hub *h, struct write *w, const char *id, const char *e
         write_free(&w->base);
 }
 
+/* A write of ours met its applied entry: at the apply, or at the store's reply after it. */
+static void applied_counted(struct metrics *m, const struct write *w, const struct now *now)
+{
+    m->applied_own++;
+    metrics_observe(m, METRICS_APPLY_MS, now->ms - w->sent_ms);
+}
+
 static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
                         void *arg)
 {
@@ -516,14 +523,10 @@ static void after_write(struct pending *base, const struct store_result *res, co
     }
     if (stream_id_cmp(res->id, j->room->chain.id) > 0)
         smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
-    else
+    else {
+        applied_counted(&h->metrics, w, now);
         finish(h, w, res->id, jam_verdict(j, res->id), now);
-}
-
-static void applied_counted(struct metrics *m, const struct write *w, const struct now *now)
-{
-    metrics_count(&m->applied, "local", 1);
-    metrics_observe(m, METRICS_APPLY_MS, now->ms - w->sent_ms);
+    }
 }
 
 void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const struct event *ev,
@@ -540,8 +543,6 @@ void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const str
     char key[32 + MSG_OP_MAX];
     op_key(key, sizeof key, ev->by, ev->op);
     w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
-    if (!w)
-        metrics_count(&h->metrics.applied, "remote", 1);
     if (w && !w->answered) {
         applied_counted(&h->metrics, w, now);
         w->answered = true;

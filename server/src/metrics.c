@@ -152,12 +152,14 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
              &m->errors);
     plain(&t, "events_appended_total", "counter", "Appends to a stream that Redis confirmed.",
           m->appended);
-    labelled(&t, "events_applied_total", "counter",
-             "Stream entries applied from the tail, by origin (local: written by this process).",
-             "origin", &m->applied);
+    plain(&t, "events_applied_total", "counter",
+          "Stream entries applied (replay and tail), whoever wrote them.", m->applied);
+    plain(&t, "own_events_applied_total", "counter",
+          "Applied entries this process wrote, counted when matched to their write.",
+          m->applied_own);
     histogram(&t, "store_latency_seconds", "From an append sent to the store's reply.",
               &m->hist[METRICS_STORE_MS]);
-    histogram(&t, "apply_latency_seconds", "From an append sent to its apply from the tail.",
+    histogram(&t, "apply_latency_seconds", "From an append sent to its ack, given at its apply.",
               &m->hist[METRICS_APPLY_MS]);
     histogram(&t, "tick_duration_seconds", "One tick of the event loop.",
               &m->hist[METRICS_TICK_MS]);

@@ -37,7 +37,7 @@ struct metrics_hist {
 
 enum metrics_hist_id {
     METRICS_STORE_MS, /* an append sent to the store's reply */
-    METRICS_APPLY_MS, /* an append sent to its apply from the tail (the ack) */
+    METRICS_APPLY_MS, /* an append sent to its ack, given from its apply */
     METRICS_TICK_MS,  /* one tick of the loop */
     METRICS_HIST__COUNT
 };
@@ -48,8 +48,9 @@ struct metrics {
     struct metrics_labels errors;    /* error frames sent, by code */
     struct metrics_labels closes;    /* connections closed, by WebSocket close code */
     struct metrics_labels refused;   /* admission refusals, by kind */
-    struct metrics_labels applied;   /* stream entries applied, by origin: local or remote */
     uint64_t appended;               /* appends the store confirmed */
+    uint64_t applied;                /* stream entries applied, whoever wrote them */
+    uint64_t applied_own;            /* those of them this process wrote, once matched to it */
     uint64_t deliveries, bytes_sent; /* frames handed to the transport, their payload bytes */
     uint64_t resyncs;                /* resync snapshots forced on sessions that fell behind */
     struct metrics_hist hist[METRICS_HIST__COUNT];
