@@ -11,7 +11,10 @@
 
 #include "alloc.h"
 
-static const int64_t bounds_ms[METRICS_BUCKETS] = METRICS_BUCKETS_MS;
+/* Bucket bounds in ms, the same for every histogram: the loop's clock has millisecond
+ * resolution, and a store round trip or a tick is 1-10 ms when healthy, seconds when not. */
+static const int64_t bounds_ms[METRICS_BUCKETS] = {1,   2,   5,    10,   25,   50,   100,
+                                                   250, 500, 1000, 2500, 5000, 10000};
 
 void metrics_count(struct metrics_labels *l, const char *value, uint64_t by)
 {
@@ -109,8 +112,7 @@ static void labelled(struct text *t, const char *name, const char *type, const c
     }
 }
 
-static void plain(struct text *t, const char *name, const char *type, const char *help,
-                  uint64_t v)
+static void plain(struct text *t, const char *name, const char *type, const char *help, uint64_t v)
 {
     head(t, name, type, help);
     put(t, "cojam_%s %" PRIu64 "\n", name, v);
@@ -148,8 +150,7 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
     plain(&t, "redis_up", "gauge", "1 while the store reaches Redis, else 0.", g->redis_up);
     labelled(&t, "messages_received_total", "counter", "Client messages decoded, by type.", "type",
              &m->received);
-    labelled(&t, "errors_sent_total", "counter", "Error frames sent, by code.", "code",
-             &m->errors);
+    labelled(&t, "errors_sent_total", "counter", "Error frames sent, by code.", "code", &m->errors);
     plain(&t, "events_appended_total", "counter", "Appends to a stream that Redis confirmed.",
           m->appended);
     plain(&t, "events_applied_total", "counter",
@@ -170,7 +171,7 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
           m->resyncs);
     labelled(&t, "closes_total", "counter", "Sessions closed, by WebSocket close code.", "code",
              &m->closes);
-    labelled(&t, "admission_refusals_total", "counter", "Requests refused by the per-address limits, by kind.",
-             "kind", &m->refused);
+    labelled(&t, "admission_refusals_total", "counter",
+             "Requests refused by the per-address limits, by kind.", "kind", &m->refused);
     return t.buf;
 }

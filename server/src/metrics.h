@@ -16,10 +16,7 @@
 #define METRICS_LABELS_MAX 64 /* values of one label: the error table has ~40 codes */
 #define METRICS_LABEL_MAX 31  /* bytes of one label value; longer ones are cut */
 #define METRICS_OTHER "other" /* where the values beyond METRICS_LABELS_MAX are counted */
-/* Bucket bounds in ms, the same for every histogram: the loop's clock has millisecond
- * resolution, and a store round trip or a tick is 1-10 ms when healthy, seconds when not. */
-#define METRICS_BUCKETS_MS {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}
-#define METRICS_BUCKETS 13
+#define METRICS_BUCKETS 13    /* bounds in metrics.c */
 
 struct metrics_labels {
     size_t used;
