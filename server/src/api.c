@@ -19,6 +19,7 @@
 #include "net.h"
 #include "now.h"
 #include "room.h"
+#include "session.h"
 #include "snapshot.h"
 #include "store.h"
 #include "view.h"
@@ -63,6 +64,7 @@ static void after_create(struct pending *base, const struct store_result *res,
                                          (uint32_t)h->cfg->max_participants};
             j = hub_add_jam(h, room_new(&c->ev.jam, &limits));
             room_apply(j->room, res->id, &c->ev, NULL);
+            h->metrics.applied++;
             room_delta_reset(j->room);
         }
         log_info("jam %s created (%s)", j->code, res->id);
@@ -323,10 +325,37 @@ static void jam_resource(struct hub *h, const struct http_request *req, const ch
         net_http_reply(h->net, req->id, 404, view_http_error("not_found", "no such resource"));
 }
 
+/* GET /metrics: the admin token, or anyone with --metrics-public 1. Open sessions by role are
+ * counted here rather than kept: a scrape every few seconds walks the sessions once. */
+static void metrics_page(struct hub *h, const struct http_request *req, const struct now *now)
+{
+    if (!h->cfg->metrics_public && !admin_ok(h, req->auth)) {
+        if (refused_by_address(h, req, ADMIT_GUESS, now->ms))
+            return;
+        hub_guess_failed(h, req->addr, "metrics: bad admin token", now->ms);
+        net_http_reply(h->net, req->id, 401,
+                       view_http_error("unauthorized", "a valid admin token is needed"));
+        return;
+    }
+    struct metrics_labels conns = {0};
+    uint64_t v;
+    for (size_t pos = 0; imap_next(&h->sessions, &pos, NULL, &v);) {
+        const struct session *s = (const struct session *)(uintptr_t)v;
+        metrics_count(&conns, s->jam ? role_name(s->role) : "unjoined", 1);
+    }
+    struct metrics_gauges g = {&conns, h->jams.used, h->storage_up};
+    net_http_reply_as(h->net, req->id, 200, "text/plain; version=0.0.4; charset=utf-8",
+                      metrics_encode(&h->metrics, &g));
+}
+
 int api_on_http_headers(const struct http_request *req, char **body, int64_t *retry_ms, void *arg)
 {
     struct hub *h = arg;
     int64_t now_ms = net_now_ms();
+    if (strcmp(req->path, "/metrics") == 0) {
+        *body = view_http_error("bad_method", "use GET");
+        return 405;
+    }
     if (strcmp(req->path, "/api/jams") != 0) {
         *body = view_http_error("not_found", "no such resource");
         return 404;
@@ -353,6 +382,13 @@ void api_on_http(const struct http_request *req, void *arg)
         net_http_reply(h->net, req->id, h->ready ? 200 : 503,
                        view_health(h->ready ? "ready" : "recovering", net_clients(h->net),
                                    h->jams.used, h->storage_up));
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (get)
+            metrics_page(h, req, &now);
+        else
+            net_http_reply(h->net, req->id, 405, view_http_error("bad_method", "use GET"));
         return;
     }
     if (!h->ready) {

@@ -41,10 +41,11 @@ static bool fell_behind(struct session *s, const struct now *now)
         return false;
     }
     s->wants_snapshot = WANT_RESYNC;
+    s->metrics->resyncs++;
     return true;
 }
 
-struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
+static struct frame *next_frame(struct session *s, bool *more, void *arg)
 {
     struct hub *h = arg;
     struct frame *f = session_dequeue(s);
@@ -83,6 +84,16 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
     }
     *more = fifo_len(&s->queue) ||
             (s->jam && !s->catchup.on && (s->wants_snapshot || s->cursor != s->jam->ring.head));
+    return f;
+}
+
+struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
+{
+    struct frame *f = next_frame(s, more, arg);
+    if (f) {
+        s->metrics->deliveries++;
+        s->metrics->bytes_sent += f->len;
+    }
     return f;
 }
 

@@ -71,6 +71,8 @@ static const struct option_def options[] = {
     NUM(public_exports, "public-exports", "COJAM_PUBLIC_EXPORTS", "0", 0, 1,
         "1: anyone may download a jam's exports (JSON and CSV); 0: the admin token or the jam's "
         "moderator secret is needed"),
+    NUM(metrics_public, "metrics-public", "COJAM_METRICS_PUBLIC", "0", 0, 1,
+        "1: anyone may read GET /metrics; 0: the admin token is needed"),
     STR(redis_server, "redis-server", "COJAM_REDIS_SERVER", "redis-server",
         "redis-server binary for the embedded default"),
     NUM(tick_ms, "tick-ms", "COJAM_TICK_MS", "50", 5, 1000, "broadcast tick in ms"),

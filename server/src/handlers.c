@@ -53,6 +53,7 @@ struct write {
     struct jam *jam;     /* borrowed: jams live until shutdown */
     struct event ev;     /* owned */
     int tries;           /* joins sent again (HANDLERS_JOIN_TRIES) */
+    int64_t sent_ms;     /* when it was last appended (store and apply latency) */
     bool answered;       /* the tail applied it before the store confirmed it: the sender has
                             its answer, the confirmation only frees this */
 };
@@ -93,6 +94,7 @@ static int submit(struct hub *h, struct write *w, const struct now *now)
 {
     struct jam *j = w->jam;
     w->ev.at_ms = now->wall_ms;
+    w->sent_ms = now->ms;
     char *json = codec_event_encode(&w->ev);
     struct event *ev = &w->ev; /* still ours if the append is queued */
     /* The clock's events are housekeeping: only the holder of the jam's lease stores them. */
@@ -427,6 +429,7 @@ void handlers_on_message(struct session *s, const char *text, size_t len, void *
         hub_send_error(s, ce.op, ce.code, ce.message, now.ms);
         return;
     }
+    metrics_count(&h->metrics.received, msg_type_name(m.type), 1);
     const struct handler *hd = &handlers[m.type];
     if (!h->ready && m.type != MSG_PING)
         hub_send_error(s, m.op, "busy", "the server is recovering its state: retry shortly",
@@ -518,12 +521,20 @@ static void finish(struct hub *h, struct write *w, const char *id, const char *e
         write_free(&w->base);
 }
 
+/* A write of ours met its applied entry: at the apply, or at the store's reply after it. */
+static void applied_counted(struct metrics *m, const struct write *w, const struct now *now)
+{
+    m->applied_own++;
+    metrics_observe(m, METRICS_APPLY_MS, now->ms - w->sent_ms);
+}
+
 static void after_write(struct pending *base, const struct store_result *res, const struct now *now,
                         void *arg)
 {
     struct hub *h = arg;
     struct write *w = (struct write *)base;
     struct jam *j = w->jam;
+    metrics_observe(&h->metrics, METRICS_STORE_MS, now->ms - w->sent_ms);
     if (w->answered) {
         write_free(base);
         return;
@@ -549,8 +560,10 @@ static void after_write(struct pending *base, const struct store_result *res, co
     }
     if (stream_id_cmp(res->id, j->room->chain.id) > 0)
         smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
-    else
+    else {
+        applied_counted(&h->metrics, w, now);
         finish(h, w, res->id, jam_verdict(j, res->id), now);
+    }
 }
 
 void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const struct event *ev,
@@ -558,6 +571,7 @@ void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const str
 {
     struct write *w = smap_del(&j->awaiting, id);
     if (w) {
+        applied_counted(&h->metrics, w, now);
         finish(h, w, id, err, now);
         return;
     }
@@ -567,6 +581,7 @@ void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const str
     op_key(key, sizeof key, ev->by, ev->op);
     w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
     if (w && !w->answered) {
+        applied_counted(&h->metrics, w, now);
         w->answered = true;
         answer(h, w, id, err, now);
     } else if (err) {

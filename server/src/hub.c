@@ -73,6 +73,11 @@ static void log_guesses(struct hub *h, int64_t now_ms, bool force)
     h->guess_log_ms = now_ms;
 }
 
+static const char *const admit_names[ADMIT__COUNT] = {[ADMIT_JOIN] = "join",
+                                                      [ADMIT_SYNC] = "sync",
+                                                      [ADMIT_LOOKUP] = "lookup",
+                                                      [ADMIT_GUESS] = "guess"};
+
 int64_t hub_admit(struct hub *h, enum hub_admit kind, uint64_t addr, int64_t now_ms)
 {
     if (!h->admit_on)
@@ -81,6 +86,7 @@ int64_t hub_admit(struct hub *h, enum hub_admit kind, uint64_t addr, int64_t now
                                        : admission_take(&h->admit[kind], addr, now_ms);
     if (wait) {
         h->refused++;
+        metrics_count(&h->metrics.refused, admit_names[kind], 1);
         log_guesses(h, now_ms, false);
     }
     return wait;
@@ -176,6 +182,7 @@ void hub_send_error(struct session *s, const char *op, const char *code, const c
 {
     log_debug("session %llu (pid %lld): error %s for op '%s'", (unsigned long long)s->id,
               (long long)s->pid, code, op ? op : "");
+    metrics_count(&s->metrics->errors, code, 1);
     hub_send(s, view_error(op, code, message));
     if (view_error_by_client(code) && session_count_error(s, now_ms)) {
         session_mark_close(s, 4003, "too many errors");
@@ -213,12 +220,23 @@ void hub_on_open(struct session *s, void *arg)
 {
     struct hub *h = arg;
     s->id = ++h->next_session_id;
+    s->metrics = &h->metrics;
     imap_put(&h->sessions, s->id, (uint64_t)(uintptr_t)s);
+}
+
+/* A close the server did not ask for (the peer left, the network broke) counts as "peer". */
+static void close_counted(struct metrics *m, int code)
+{
+    char label[16] = "peer";
+    if (code)
+        snprintf(label, sizeof label, "%d", code);
+    metrics_count(&m->closes, label, 1);
 }
 
 void hub_on_close(struct session *s, void *arg)
 {
     struct hub *h = arg;
+    close_counted(&h->metrics, s->close_code);
     jam_detach(s);
     imap_del(&h->sessions, s->id);
 }

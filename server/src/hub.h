@@ -14,6 +14,7 @@
 
 #include "admission.h"
 #include "hash.h"
+#include "metrics.h"
 #include "pending.h"
 
 struct config;
@@ -78,6 +79,7 @@ struct hub {
     int64_t guess_log_ms;
     uint64_t last_guess_addr;
     const char *last_guess_what;
+    struct metrics metrics; /* GET /metrics; sessions count into it through s->metrics */
 };
 
 /* 'cfg' and 'store' are borrowed and must outlive the hub. 'token_key' is copied (at most

@@ -62,7 +62,7 @@ struct net {
     int64_t refused_log_ms;
     char root_real[PATH_MAX]; /* the web root, symlinks resolved */
     uint64_t next_http_id;
-    struct lws_http_mount mounts[3];
+    struct lws_http_mount mounts[4];
     struct lws_protocol_vhost_options mimes[4];
     struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
 };
@@ -260,7 +260,8 @@ static void on_wsi_destroy(struct net *n, struct lws *wsi)
  * outside the web root is not served (404, as if it did not exist). */
 static int on_filter_http(struct net *n, struct lws *wsi, const char *uri)
 {
-    if (!uri || strncmp(uri, "/api", 4) == 0 || strncmp(uri, "/healthz", 8) == 0)
+    if (!uri || strncmp(uri, "/api", 4) == 0 || strncmp(uri, "/healthz", 8) == 0 ||
+        strncmp(uri, "/metrics", 8) == 0)
         return 0;
     char path[PATH_MAX], real[PATH_MAX];
     size_t ulen = strlen(uri);
@@ -811,15 +812,20 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     m[1].origin_protocol = LWSMPRO_CALLBACK;
     m[1].protocol = "cojam-http";
     m[1].mount_next = &m[2];
-    m[2].mountpoint = "/";
-    m[2].mountpoint_len = 1;
-    m[2].origin = cfg->web_root;
-    m[2].def = "index.html";
-    m[2].origin_protocol = LWSMPRO_FILE;
-    m[2].extra_mimetypes = n->mimes;
-    m[2].cache_max_age = 60;
-    m[2].cache_reusable = 1;
-    m[2].cache_revalidate = 1;
+    m[2].mountpoint = "/metrics";
+    m[2].mountpoint_len = 8;
+    m[2].origin_protocol = LWSMPRO_CALLBACK;
+    m[2].protocol = "cojam-http";
+    m[2].mount_next = &m[3];
+    m[3].mountpoint = "/";
+    m[3].mountpoint_len = 1;
+    m[3].origin = cfg->web_root;
+    m[3].def = "index.html";
+    m[3].origin_protocol = LWSMPRO_FILE;
+    m[3].extra_mimetypes = n->mimes;
+    m[3].cache_max_age = 60;
+    m[3].cache_reusable = 1;
+    m[3].cache_revalidate = 1;
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

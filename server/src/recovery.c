@@ -43,6 +43,7 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         return 0;
     }
     const char *err = room_apply(j->room, id, ev, NULL);
+    h->metrics.applied++;
     if (h->ready)
         handlers_on_applied(h, j, id, ev, err, now);
     if (err == room_err_duplicate_op)

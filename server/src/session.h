@@ -15,6 +15,7 @@
 
 struct frame;
 struct jam;
+struct metrics;
 
 #define SESSION_QUEUE_FRAMES 64        /* private frames (acks, errors, snapshots) */
 #define SESSION_QUEUE_BYTES (1u << 20) /* 1 MiB of private frames */
@@ -43,6 +44,7 @@ struct session {
     void *conn;        /* borrowed: the transport's handle */
     uint64_t addr;     /* the peer's IPv4 address (network order) + 1, set by net.c; 0 = unknown */
     int64_t opened_ms; /* monotonic */
+    struct metrics *metrics; /* borrowed: the hub's, set at open */
 
     struct jam *jam; /* borrowed: jams live until shutdown; NULL before join */
     bool joining;    /* a join is being stored */
