@@ -17,9 +17,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (REPO, SLOW, WEB_ROOT, Client, Servers, SkipTest, StartError, Suite,  # noqa: E402
-                     _live_procs, _stop_proc, check, check_eq, closing, eid, free_port,
-                     make_self_signed, tls_client_context)
+from harness import (REPO, SLOW, WEB_ROOT, Client, Servers, SkipTest,  # noqa: E402
+                     StartError, Suite, _live_procs, _stop_proc, check, check_eq, closing, eid,
+                     free_port, make_self_signed, tls_client_context)
 
 suite = Suite("80-issue-13-nginx", file_timeout=120)
 NGINX = "/usr/sbin/nginx"
@@ -56,7 +56,8 @@ def site_for(ports, plain, tls, redirect, cert, key):
     sub(r"^(upstream cojam \{\n(?:\s*#.*\n)*)", lambda m: m.group(1) + ups)
     sub(r"^\s*listen \[::\]:\d+.*;\n", "", count=2)
     sub(r"^(\s*)listen 80;", r"\1listen 127.0.0.1:%d;" % redirect)
-    sub(r"^(\s*)listen 443 ssl;", r"\1listen 127.0.0.1:%d ssl;\n\1listen 127.0.0.1:%d;" % (tls, plain))
+    sub(r"^(\s*)listen 443 ssl;",
+        r"\1listen 127.0.0.1:%d ssl;\n\1listen 127.0.0.1:%d;" % (tls, plain))
     sub(r"^(\s*ssl_certificate) \S+;", r"\1 %s;" % cert)
     sub(r"^(\s*ssl_certificate_key) \S+;", r"\1 %s;" % key)
     sub(r"^(\s*root) \S+;", r"\1 %s;" % WEB_ROOT)
@@ -84,18 +85,21 @@ def start_nginx(tmp, ports):
                 "    include %s;\n}\n"
                 % (user, os.path.join(prefix, "nginx.pid"), os.path.join(prefix, "error.log"),
                    os.path.join(prefix, "access.log"), temps, os.path.join(prefix, "cojam.conf")))
-    t = subprocess.run([NGINX, "-t", "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "error.log")],
-                       capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    args = ["-p", prefix, "-c", conf, "-e", os.path.join(prefix, "error.log")]
+    t = subprocess.run([NGINX, "-t"] + args, capture_output=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
     check(t.returncode == 0, "nginx -t: %s", t.stderr.decode(errors="replace")[-800:])
     log = open(os.path.join(prefix, "nginx.out"), "w")
-    p = subprocess.Popen([NGINX, "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "error.log")],
-                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([NGINX] + args, stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
     _live_procs.append(p)
     front, tfront = Servers(), Servers()
     front.port, tfront.port, tfront.client_tls = plain, tls, tls_client_context()
     deadline = time.monotonic() + 10 * SLOW
     while time.monotonic() < deadline:
-        check(p.poll() is None, "nginx exited: %s", open(os.path.join(prefix, "error.log")).read()[-800:])
+        if p.poll() is not None:
+            with open(os.path.join(prefix, "error.log")) as f:
+                raise StartError("nginx exited: " + f.read()[-800:])
         try:
             if front.http("GET", "/healthz", timeout=1.0)[0] == 200:
                 return p, front, tfront, redirect
@@ -156,7 +160,8 @@ async def through_nginx_spread_over_three(srv):
     with open(os.path.join(WEB_ROOT, "index.html"), "rb") as f:
         check_eq(body, f.read(), "index.html as in web-client/public")
     st, h, _ = S.tls.http("GET", "/healthz")
-    check_eq((st, "max-age" in h.get("strict-transport-security", "")), (200, True), "HTTPS /healthz")
+    check_eq((st, "max-age" in h.get("strict-transport-security", "")), (200, True),
+             "HTTPS /healthz")
     redir = Servers()
     redir.port = redirect
     st, h, _ = redir.http("GET", "/x")
