@@ -189,6 +189,10 @@ async def through_nginx_spread_over_three(srv):
     check(None not in ups, "every handshake names its upstream")
 
     await M.must_ack({"type": "start"})
+    # The ack says M's process applied the start; the others apply it from their tails a moment
+    # later, and until then their fast-path check says not_running. A client that saw the entry
+    # is on a process that applied it.
+    await caught_up(S.clients)
     items = []
     for c in cits + [M, wss]:
         items.append((await c.must_ack({"type": "post", "kind": "problem",
