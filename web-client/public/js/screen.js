@@ -2,9 +2,11 @@
 // of the ranking. Renders at most once per animation frame from the coalesced server updates; items
 // that overtake each other glide to their new place (FLIP with CSS transforms). It fills any
 // projector shape (16:9, 16:10, 4:3, portrait): the question, the code and the QR code are sized to the
-// room they have, and the ranking shows only the rows that fit whole.
+// room they have, and the ranking shows only the rows that fit whole. A high-contrast and an
+// extra-large mode (keys c and x, or ?contrast=high&size=xl) serve a washed-out projector and the
+// back rows; a polite live region tells a screen reader of a new leader and of phase changes.
 
-import { t, errorText } from './strings.js';
+import { t, errorText, votesText } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
@@ -13,6 +15,9 @@ import { drawQR } from './qr.js';
 import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
 
 applyStrings(t);
+const params = new URLSearchParams(location.search);
+document.body.dataset.contrast = params.get('contrast') === 'high' ? 'high' : 'normal';
+document.body.dataset.size = params.get('size') === 'xl' ? 'xl' : 'normal';
 // Rows rendered at most; fewer are shown when fewer fit whole (a tall portrait screen fits ten).
 const TOP_N = 10;
 // Refinements or pledges shown under each idea in design and diffuse.
@@ -25,6 +30,9 @@ const MOVE_MS = 650;
 const QUESTION_MAX_SHARE = 0.24;
 const QUESTION_MIN_VMIN = 2.2;
 const QUESTION_MAX_VMIN = 4.6;
+// The extra-large mode lets the question grow by the same factor as the ranking's text in
+// css/screen.css (3.1 to 4.2 vmin); it still shrinks to its share of the height.
+const QUESTION_MAX_VMIN_XL = 6.2;
 
 const m = /^#(\d[\d\s-]*)$/.exec(decodeURIComponent(location.hash || ''));
 if (!m) {
@@ -104,7 +112,8 @@ function vmin() { return Math.min(window.innerWidth, window.innerHeight) / 100; 
 function fitQuestion() {
   const q = $('#s-question');
   const maxH = window.innerHeight * QUESTION_MAX_SHARE;
-  fitFont(q, QUESTION_MAX_VMIN * vmin(), QUESTION_MIN_VMIN * vmin(), () => q.scrollHeight <= maxH);
+  const max = document.body.dataset.size === 'xl' ? QUESTION_MAX_VMIN_XL : QUESTION_MAX_VMIN;
+  fitFont(q, max * vmin(), QUESTION_MIN_VMIN * vmin(), () => q.scrollHeight <= maxH);
 }
 
 function fitCode() {
@@ -253,19 +262,54 @@ function render() {
   renderList(kind);
   renderView();
   renderStage();
+  announce(kind);
   sizeQR(); // the header may have grown (a "Paused" line): the QR code's box with it
 }
 
 // The word cloud and the live themes: the server's `words` frame (screens and moderators only, at most
 // once a second). Key w switches between them and the ranking; ?view=words opens the screen on them.
 let words = null;
-let view = new URLSearchParams(location.search).get('view') === 'words' ? 'words' : 'ranking';
+let view = params.get('view') === 'words' ? 'words' : 'ranking';
 conn.on('words', (msg) => { words = msg; schedule(); });
+
+// Keys: w the word cloud, c high contrast, x extra large. The modes change every size: re-fit.
+const TOGGLES = {
+  c: ['contrast', 'high'],
+  x: ['size', 'xl'],
+};
 document.addEventListener('keydown', (e) => {
-  if (e.key !== 'w' || e.ctrlKey || e.metaKey || e.altKey) return;
-  view = view === 'words' ? 'ranking' : 'words';
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === 'w') {
+    view = view === 'words' ? 'ranking' : 'words';
+  } else if (TOGGLES[e.key]) {
+    const [name, on] = TOGGLES[e.key];
+    const ds = document.body.dataset;
+    ds[name] = ds[name] === on ? 'normal' : on;
+    layout();
+  } else {
+    return;
+  }
   schedule();
 });
+
+// The live region says what changed, not every vote: the phase (or its pause) and the item at the
+// top of the ranking. The first render only remembers, so that opening the screen is not announced
+// as a change.
+let spoken = null;
+function announce(kind) {
+  const top = state.rankedItems(kind)[0];
+  const now = {
+    phase: state.clockState === 'paused' ? t('screen_sr_paused', { phase: phaseTitle(state) }) : phaseTitle(state),
+    leader: top && (top.votes || 0) > 0 ? top.id : null,
+  };
+  const said = [];
+  if (spoken && now.phase !== spoken.phase) said.push(t('screen_sr_phase', { phase: now.phase }));
+  if (spoken && now.leader && now.leader !== spoken.leader) {
+    said.push(t('screen_sr_leader', { text: top.text || '', votes: votesText(top.votes || 0) }));
+  }
+  spoken = now;
+  if (said.length) setText($('#s-live'), said.join(' '));
+}
 
 function renderWords() {
   const list = words ? words.words : [];

@@ -362,6 +362,10 @@ const en = {
   screen_theme_n: '{n} contributions',
   screen_words_waiting: 'The most used words will appear here as contributions arrive.',
   screen_bad_link: 'This screen link is incomplete: it must end with #<code>.',
+  screen_sr_join: 'How to join',
+  screen_sr_phase: 'Now: {phase}.',
+  screen_sr_paused: '{phase}, paused',
+  screen_sr_leader: 'New leader: {text}, {votes}.',
 
   // results page (results.html) and the results phase
   res_title: 'Results',
