@@ -628,6 +628,33 @@ async function main() {
     assert(problems.length === 0, problems.join('\n'));
   });
 
+  // ------------------------------------------------------------ another language
+  await test('a phone with localStorage language de joins in German; the picker switches to French', async () => {
+    const pde = await newPage('participant-de', phone);
+    await pde.page.addInitScript(() => { if (!sessionStorage.getItem('lang-set')) { localStorage.setItem('cojam.lang', 'de'); sessionStorage.setItem('lang-set', '1'); } });
+    await pde.page.goto(local(links.join));
+    await pde.page.waitForSelector('#join-view:visible');
+    assert((await pde.page.getAttribute('html', 'lang')) === 'de', 'html lang is de');
+    assert((await pde.page.getAttribute('html', 'dir')) === 'ltr', 'html dir is ltr');
+    assert((await pde.page.textContent('#join-h')) === 'Einem Jam beitreten', 'the join title is German');
+    await pde.page.fill('#join-nick', 'Lena');
+    await pde.page.click('#join-btn');
+    await pde.page.waitForSelector('#jam-view:visible');
+    await pde.page.click('#tab-rank');
+    assert((await pde.page.textContent('#tab-rank')).includes('Rangliste'), 'the tabs are German');
+    await until(async () => /\d+ Stimmen?|keine Stimmen/.test(await pde.page.textContent('#main')), 'vote counts are German');
+    const rtl = await pde.page.$$eval('#main .item-text', (els) => els.length > 0 && els.every((e) => e.dir === 'auto'));
+    assert(rtl, 'contributions carry dir=auto');
+    fs.mkdirSync(shots, { recursive: true });
+    await pde.page.screenshot({ path: path.join(shots, 'phone-de.png') });
+    await pde.page.selectOption('select[data-lang-picker]', 'fr');
+    await pde.page.waitForSelector('#jam-view:visible');
+    await until(async () => (await pde.page.getAttribute('html', 'lang')) === 'fr', 'the picker reloads the page in French');
+    assert((await pde.page.textContent('#tab-rank')).includes('Classement'), 'the tabs are French after the switch');
+    assert((await pde.page.evaluate(() => localStorage.getItem('cojam.lang'))) === 'fr', 'the choice is remembered');
+    await pde.ctx.close();
+  });
+
   // ------------------------------------------------------------ screenshots
   await test('screenshots of every page', async () => {
     fs.mkdirSync(shots, { recursive: true });

@@ -2,7 +2,7 @@
 // contribution, searchable and keyboard-driven. An action is shown as done only when the server
 // acknowledges it; the clock and items change only from server updates.
 
-import { t, errorText, phaseName, votesText } from './strings.js';
+import { t, errorText, phaseName, votesText, timeText, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
@@ -12,6 +12,7 @@ import { resolveModLink, parseModLink, forgetModLink, inviteLink } from './modli
 import { filterItems, sortItems, pageOf, countNew, SORTS, STATES, PAGE_SIZE } from './modlist.js';
 
 applyStrings(t);
+applyLanguage();
 const toast = toaster($('#toast'));
 const schedule = frameScheduler(render);
 
@@ -308,7 +309,7 @@ async function refreshLog() {
     const what = t('log_' + e.action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
-    if (e.at) li.title = new Date(e.at).toLocaleTimeString();
+    if (e.at) li.title = timeText(e.at);
     ul.append(li);
   }
 }
@@ -392,7 +393,7 @@ function claim(it) {
 
 function createQueueRow(it) {
   const li = h('li', { class: 'q-row' },
-    h('span', { class: 'q-age' }), h('span', { class: 'q-text' }), h('span', { class: 'q-claim' }),
+    h('span', { class: 'q-age' }), h('span', { class: 'q-text', dir: 'auto' }), h('span', { class: 'q-claim' }),
     h('span', { class: 'q-actions' },
       h('button', { type: 'button', class: 'small q-claim-btn', 'aria-keyshortcuts': 'c', 'aria-label': t('mod_claim_label', { id: it.id }), text: t('mod_claim'), onclick: () => claim(state.items.get(it.id)) }),
       h('button', { type: 'button', class: 'small primary q-approve', 'aria-keyshortcuts': 'a', 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(state.items.get(it.id)) }),
@@ -551,7 +552,7 @@ function createRow() {
   const tr = h('tr', null,
     h('td', { class: 'num id' }),
     h('td', { class: 'kind' }),
-    h('td', { class: 'text' }),
+    h('td', { class: 'text', dir: 'auto' }),
     h('td', { class: 'author' }),
     h('td', { class: 'num votes' }),
     h('td', { class: 'state' }),

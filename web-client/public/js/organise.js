@@ -1,12 +1,13 @@
 // Organiser page: create a jam with the admin token (POST /api/jams) and show the three links as
 // absolute URLs, with the participant QR code.
 
-import { t, errorText, phaseName } from './strings.js';
+import { t, errorText, phaseName, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, show } from './dom.js';
 import { PHASES } from './jamstate.js';
 import { drawQR } from './qr.js';
 
 applyStrings(t);
+applyLanguage();
 
 const DEFAULT_MIN = { explore: 10, ideate: 15, design: 10, diffuse: 5, results: 0 };
 const TOKEN_KEY = 'cojam.admintoken';

@@ -1,7 +1,7 @@
 // Participant page (phone first): join, follow the phase and clock, post, vote, see the ranking and
 // one's own contributions with their rank.
 
-import { t, errorText, votesText } from './strings.js';
+import { t, errorText, votesText, plural, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
@@ -9,6 +9,7 @@ import { ticker } from './countdown.js';
 import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent, whyText } from './ui.js';
 
 applyStrings(t);
+applyLanguage();
 
 const store = window.localStorage;
 const K = {
@@ -139,7 +140,7 @@ els.leave.addEventListener('click', () => {
   const you = state && state.you;
   setText(els.leaveText, t('leave_text', { name: you && you.nickname ? you.nickname : t('anonymous'), title: state && state.jam ? state.jam.title : '' }));
   const n = conn ? conn.pending.size : 0;
-  setText(els.leavePending, n ? t(n === 1 ? 'leave_pending_1' : 'leave_pending_n', { n }) : '');
+  setText(els.leavePending, n ? plural('leave_pending', n) : '');
   els.leaveDialog.showModal();
   els.leaveCancel.focus();
 });
@@ -454,7 +455,7 @@ function createItem() {
   return h('li', { class: 'item' },
     h('span', { class: 'item-rank' }),
     h('div', { class: 'item-body' },
-      h('p', { class: 'item-text' }),
+      h('p', { class: 'item-text', dir: 'auto' }),
       h('p', { class: 'item-meta' }),
       h('p', { class: 'item-parent' })),
     h('div', { class: 'item-side' },
@@ -577,7 +578,7 @@ function buildersOf(mine) {
 function outcomeText(n) {
   if (!n) return '';
   return ['idea', 'refinement', 'pledge'].filter((k) => n[k])
-    .map((k) => t(`mine_${k}s_${n[k] === 1 ? 1 : 'n'}`, { n: n[k] })).join(' · ');
+    .map((k) => plural(`mine_${k}s`, n[k])).join(' · ');
 }
 
 function renderMine() {
@@ -589,7 +590,7 @@ function renderMine() {
   const builders = buildersOf(mine);
   renderKeyed(els.mineList, mine, (it) => it.id, () => h('li', { class: 'item' },
     h('span', { class: 'item-rank' }),
-    h('div', { class: 'item-body' }, h('p', { class: 'item-text' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' }),
+    h('div', { class: 'item-body' }, h('p', { class: 'item-text', dir: 'auto' }), h('p', { class: 'item-meta' }), h('p', { class: 'item-parent' }),
       h('p', { class: 'item-outcome' })),
     h('div', { class: 'item-side' }, h('span', { class: 'item-votes' }))),
   (li, it) => {

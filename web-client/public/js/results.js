@@ -4,10 +4,11 @@
 // chain head. From GET /api/jams/<code>/results (proto/messages.md); the exports (JSON, CSV) are
 // fetched with the moderator secret or the admin token unless the server made them public.
 
-import { t, errorText, votesText, phaseName } from './strings.js';
+import { t, errorText, votesText, phaseName, plural, utcText, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, show, replaceChildren } from './dom.js';
 
 applyStrings(t);
+applyLanguage();
 // While the jam still runs the page re-reads the results this often; once final, never.
 const REFRESH_MS = 15000;
 // The kind each phase ranks and the kinds that build on it, shown under each of its items.
@@ -28,11 +29,11 @@ function status(text, final) {
 
 function countText(kind, n) {
   const base = { idea: 'res_ideas', refinement: 'res_refinements', pledge: 'res_pledges' }[kind];
-  return n === 1 ? t(base + '_1') : t(base + '_n', { n });
+  return plural(base, n);
 }
 
 function utc(ms) {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  return utcText(ms);
 }
 
 function actionText(a) {
@@ -64,7 +65,7 @@ function renderItem(it, items, kids) {
   const children = (CHILD_KINDS[it.kind] || []).map((k) => [k, (kids.get(it.id) || []).filter((c) => c.kind === k)]);
   const parent = it.parent ? items.get(it.parent) : null;
   const li = h('li', { dataset: { id: String(it.id), kind: it.kind } },
-    h('div', { class: 'res-text', text: it.text }),
+    h('div', { class: 'res-text', dir: 'auto', text: it.text }),
     h('div', { class: 'res-meta', text: itemMeta(it, children) }),
     parent ? h('div', { class: 'res-meta', text: t('builds_on', { text: parent.text }) }) : null);
   const all = children.flatMap(([, list]) => list);
@@ -72,7 +73,7 @@ function renderItem(it, items, kids) {
     li.append(h('ul', { class: 'res-kids', 'aria-label': t('res_under') },
       all.map((c) => h('li', { dataset: { id: String(c.id), kind: c.kind } },
         h('span', { class: 'res-kid-kind', text: t('kind_' + c.kind) }),
-        h('span', { class: 'res-text', text: c.text }),
+        h('span', { class: 'res-text', dir: 'auto', text: c.text }),
         h('div', { class: 'res-meta', text: itemMeta(c, []) })))));
   }
   return li;

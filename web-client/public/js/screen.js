@@ -6,7 +6,7 @@
 // extra-large mode (keys c and x, or ?contrast=high&size=xl) serve a washed-out projector and the
 // back rows; a polite live region tells a screen reader of a new leader and of phase changes.
 
-import { t, errorText, votesText } from './strings.js';
+import { t, errorText, votesText, plural, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, show } from './dom.js';
 import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
@@ -15,6 +15,7 @@ import { drawQR } from './qr.js';
 import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
 
 applyStrings(t);
+applyLanguage();
 const params = new URLSearchParams(location.search);
 document.body.dataset.contrast = params.get('contrast') === 'high' ? 'high' : 'normal';
 document.body.dataset.size = params.get('size') === 'xl' ? 'xl' : 'normal';
@@ -159,7 +160,7 @@ function createItem() {
   return h('li', { class: 's-item' },
     h('div', { class: 's-bar' }),
     h('div', { class: 's-pos' }),
-    h('div', { class: 's-body' }, h('div', { class: 's-text' }), h('div', { class: 's-sub' }), h('ul', { class: 's-kids' })),
+    h('div', { class: 's-body' }, h('div', { class: 's-text', dir: 'auto' }), h('div', { class: 's-sub' }), h('ul', { class: 's-kids' })),
     h('div', { class: 's-votes' }, h('span', { class: 's-vcount' }), h('small', { text: t('screen_votes') })));
 }
 
@@ -167,7 +168,7 @@ function createItem() {
 function updateKids(li, kids) {
   const ul = li.querySelector('.s-kids');
   renderKeyed(ul, kids.slice(0, KIDS_N), (k) => k.id,
-    () => h('li', { class: 's-kid' }, h('span', { class: 's-kid-text' }), h('span', { class: 's-kid-votes' })),
+    () => h('li', { class: 's-kid' }, h('span', { class: 's-kid-text', dir: 'auto' }), h('span', { class: 's-kid-votes' })),
     (el, k) => {
       setText(el.querySelector('.s-kid-text'), k.text || '');
       setText(el.querySelector('.s-kid-votes'), String(k.votes || 0));
@@ -181,7 +182,7 @@ function updateItem(li, it, i, maxVotes, kids) {
   const pl = parentLine(state, it);
   // Once the jam is over an idea says how many pledges back it (they may not all be listed).
   const pledges = isOver(state) && it.kind === 'idea' ? (kids || []).filter((k) => k.kind === 'pledge').length : 0;
-  const pledgeText = pledges ? t(pledges === 1 ? 'res_pledges_1' : 'res_pledges_n', { n: pledges }) : null;
+  const pledgeText = pledges ? plural('res_pledges', pledges) : null;
   setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText].filter(Boolean).join(' · '));
   const v = it.votes || 0;
   const vEl = li.querySelector('.s-vcount');
@@ -319,7 +320,7 @@ function renderWords() {
     (li, [w, n]) => {
       setText(li, w);
       li.style.fontSize = `${(2.4 + (5.6 * n) / max).toFixed(2)}vmin`;
-      li.title = t('screen_theme_n', { n });
+      li.title = plural('screen_theme', n);
     });
   const themes = words ? words.themes : [];
   renderKeyed($('#s-themes'), themes.slice(0, THEMES_N), (th) => th.word,
@@ -328,7 +329,7 @@ function renderWords() {
       h('div', { class: 's-theme-top', dir: 'auto' })),
     (li, th) => {
       setText(li.querySelector('.s-theme-word'), th.word);
-      setText(li.querySelector('.s-theme-n'), t('screen_theme_n', { n: th.items }));
+      setText(li.querySelector('.s-theme-n'), plural('screen_theme', th.items));
       const top = state.items.get(th.top);
       setText(li.querySelector('.s-theme-top'), top && top.text ? top.text : '');
     });
