@@ -9,66 +9,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, client } from './servers.mjs';
-import { measure } from './screen-measure.mjs';
+import { LONG_Q, LONG_ITEM, createJam, busyJam, measure } from './screen-kit.mjs';
+import { assert, runTap } from './tap.mjs';
 
 const SIZES = [[1920, 1080], [1280, 800], [1024, 768], [1080, 1920]];
 // WCAG 2.1 success criteria 1.4.3 (AA, normal text) and 1.4.6 (AAA, enhanced).
 const AA = 4.5;
 const AAA = 7;
-// 500 code points: the longest question a jam may have (proto/messages.md).
-const LONG_Q = ('How could our city keep its streets, squares, bus stops and school yards cool during ever longer '
-  + 'summer heat waves, ').repeat(5).slice(0, 499) + '?';
-const LONG_ITEM = 'Plant large shade trees along every bus line and give each stop a green roof, a drinking fountain '
-  + 'and benches that stay cool, paid for by the transport budget and cared for by the neighbours themselves';
 
 let browser = null;
-let passed = 0, failed = 0, n = 0;
-async function test(name, fn) {
-  n++;
-  try {
-    await fn();
-    passed++;
-    console.log(`ok ${n} - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok ${n} - ${name}`);
-    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
-
-const watchdog = setTimeout(async () => {
-  console.log('not ok - the whole run took longer than 300 s');
-  console.log(`# ${passed} passed, ${failed + 1} failed`);
-  try { if (browser) await browser.close(); } catch { /* ignore */ }
-  cleanup();
-  process.exit(1);
-}, 300000);
-
-async function createJam(base, question, agenda) {
-  const r = await fetch(base + '/api/jams', {
-    method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Cooler streets for everybody in the city', question, agenda }),
-  });
-  assert(r.status === 201, 'create jam: ' + r.status);
-  return r.json();
-}
-
-// A running jam with a moderator, three citizens and twelve problems with votes: more rows than fit.
-async function busyJam(base, question) {
-  const jam = await createJam(base, question, [{ phase: 'explore', duration_s: 600 }, { phase: 'ideate', duration_s: 600 }]);
-  const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
-  const cits = [];
-  for (const nick of ['Ana', 'Ben', 'Chloé']) cits.push(await client(base, { code: jam.code, as: 'citizen', nickname: nick }));
-  await mod.write({ type: 'start' });
-  const ids = [];
-  for (let i = 0; i < 12; i++) {
-    const text = i % 3 === 0 ? LONG_ITEM : `Problem number ${i + 1}: too little shade on the way to school`;
-    ids.push((await cits[i % 3].write({ type: 'post', kind: 'problem', text })).item);
-  }
-  for (const [k, c] of cits.entries()) for (const id of ids.slice(k, k + 4)) await c.write({ type: 'vote', item: id });
-  return { jam, mod, cits, ids };
-}
 
 // The lowest WCAG 2.1 contrast ratio of every visible text in the viewport against what is painted
 // under it. The background is composed from the elements under a few points of the text
@@ -154,7 +103,7 @@ async function checkContrast(page, min, what) {
   assert(c.min >= min, `${what}: contrast ${c.min.toFixed(2)}:1 below ${min}:1 for ${c.worst.map((w) => `${w.el} "${w.text}"`).join(', ')}`);
 }
 
-async function main() {
+async function main(test) {
   const base = await startCojam();
   console.log('# server at', base);
   browser = await launchChromium();
@@ -288,21 +237,4 @@ async function main() {
   });
 }
 
-let exitCode = 1;
-try {
-  await main();
-} catch (e) {
-  failed++;
-  n++;
-  console.log(`not ok ${n} - setup or run aborted`);
-  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
-  for (const p of procs) console.log(`# ${p.label} output:\n` + p.tail().replace(/^/gm, '# '));
-} finally {
-  try { if (browser) await browser.close(); } catch { /* ignore */ }
-  cleanup();
-  clearTimeout(watchdog);
-  console.log(`1..${n}`);
-  console.log(`# ${passed} passed, ${failed} failed`);
-  exitCode = failed ? 1 : 0;
-}
-process.exit(exitCode);
+await runTap(main, { limitS: 300, close: async () => { if (browser) await browser.close(); } });

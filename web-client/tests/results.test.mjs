@@ -11,30 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup, client } from './servers.mjs';
+import { assert, runTap } from './tap.mjs';
 
 let browser = null;
-let passed = 0, failed = 0, n = 0;
-async function test(name, fn) {
-  n++;
-  try {
-    await fn();
-    passed++;
-    console.log(`ok ${n} - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok ${n} - ${name}`);
-    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
-
-const watchdog = setTimeout(async () => {
-  console.log('not ok - the whole run took longer than 120 s');
-  console.log(`# ${passed} passed, ${failed + 1} failed`);
-  try { if (browser) await browser.close(); } catch { /* ignore */ }
-  cleanup();
-  process.exit(1);
-}, 120000);
 
 const AGENDA = ['explore', 'ideate', 'design', 'diffuse'].map((phase) => ({ phase, duration_s: 600 }))
   .concat([{ phase: 'results', duration_s: 0 }]);
@@ -84,7 +63,7 @@ async function openResults(base, code, viewport) {
   return { ctx, page, errors };
 }
 
-async function main() {
+async function main(test) {
   const base = await startCojam();
   console.log('# server at', base);
   browser = await launchChromium();
@@ -291,21 +270,4 @@ async function main() {
   });
 }
 
-let exitCode = 1;
-try {
-  await main();
-} catch (e) {
-  failed++;
-  n++;
-  console.log(`not ok ${n} - setup or run aborted`);
-  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
-  for (const p of procs) console.log(`# ${p.label} output:\n` + p.tail().replace(/^/gm, '# '));
-} finally {
-  try { if (browser) await browser.close(); } catch { /* ignore */ }
-  cleanup();
-  clearTimeout(watchdog);
-  console.log(`1..${n}`);
-  console.log(`# ${passed} passed, ${failed} failed`);
-  exitCode = failed ? 1 : 0;
-}
-process.exit(exitCode);
+await runTap(main, { limitS: 120, close: async () => { if (browser) await browser.close(); } });

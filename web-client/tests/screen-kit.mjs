@@ -1,5 +1,41 @@
-// The projector screen's layout guarantees, shared by screen.test.mjs and a11y.test.mjs: run in the
-// page (page.evaluate(measure)); returns what is wrong ('bad') and what was measured.
+// What screen.test.mjs and a11y.test.mjs share: the jams they show (a question of the longest length,
+// a busy jam) and the projector screen's layout guarantees, run in the page
+// (page.evaluate(measure)), which return what is wrong ('bad') and what was measured.
+
+import { ADMIN, client } from './servers.mjs';
+import { assert } from './tap.mjs';
+
+// 500 code points: the longest question a jam may have (proto/messages.md).
+export const LONG_Q = ('How could our city keep its streets, squares, bus stops and school yards cool during ever longer '
+  + 'summer heat waves, ').repeat(5).slice(0, 499) + '?';
+export const LONG_ITEM = 'Plant large shade trees along every bus line and give each stop a green roof, a drinking fountain '
+  + 'and benches that stay cool, paid for by the transport budget and cared for by the neighbours themselves';
+
+export async function createJam(base, question, agenda) {
+  const r = await fetch(base + '/api/jams', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Cooler streets for everybody in the city', question, agenda }),
+  });
+  assert(r.status === 201, 'create jam: ' + r.status);
+  return r.json();
+}
+
+// A running jam with a moderator, three citizens and twelve problems with votes: more rows than fit.
+export async function busyJam(base, question) {
+  const jam = await createJam(base, question, [{ phase: 'explore', duration_s: 600 }, { phase: 'ideate', duration_s: 600 }]);
+  const mod = await client(base, { code: jam.code, as: 'moderator', nickname: 'Mod', secret: jam.moderator_secret });
+  const cits = [];
+  for (const nick of ['Ana', 'Ben', 'Chloé']) cits.push(await client(base, { code: jam.code, as: 'citizen', nickname: nick }));
+  await mod.write({ type: 'start' });
+  const ids = [];
+  for (let i = 0; i < 12; i++) {
+    const text = i % 3 === 0 ? LONG_ITEM : `Problem number ${i + 1}: too little shade on the way to school`;
+    ids.push((await cits[i % 3].write({ type: 'post', kind: 'problem', text })).item);
+  }
+  for (const [k, c] of cits.entries()) for (const id of ids.slice(k, k + 4)) await c.write({ type: 'vote', item: id });
+  return { jam, mod, cits, ids };
+}
+
 
 // Everything the screen shows must lie inside the viewport and show its content whole.
 export function measure() {
