@@ -5,30 +5,11 @@
 // Prints TAP lines and ends with "# N passed, N failed".
 
 import { ADMIN, T, until, startCojam, launchChromium, cleanup } from './servers.mjs';
+import { assert, runTap } from './tap.mjs';
 
 let browser = null;
-let passed = 0, failed = 0, n = 0;
 
-async function test(name, fn) {
-  n++;
-  try {
-    await fn();
-    passed++;
-    console.log(`ok ${n} - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok ${n} - ${name}`);
-    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log('#   ' + line);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
 
-const watchdog = setTimeout(() => {
-  console.log('not ok - the whole run took longer than 120 s');
-  console.log(`# ${passed} passed, ${failed + 1} failed`);
-  cleanup();
-  process.exit(1);
-}, 120000);
 
 // In a page of the server's origin: a moderator connection and window.mod(msg) -> the ack or error.
 function moderatorScript({ code, secret }) {
@@ -51,7 +32,7 @@ function moderatorScript({ code, secret }) {
   });
 }
 
-async function main() {
+async function main(test) {
   const base = await startCojam(); // --public-url defaults to its own address
   const created = await (await fetch(base + '/api/jams', {
     method: 'POST',
@@ -144,18 +125,4 @@ async function main() {
   });
 }
 
-try {
-  await main();
-} catch (e) {
-  failed++;
-  n++;
-  console.log(`not ok ${n} - setup or run aborted`);
-  for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 8)) console.log('#   ' + line);
-} finally {
-  try { if (browser) await browser.close(); } catch { /* ignore */ }
-  cleanup();
-  clearTimeout(watchdog);
-  console.log(`1..${n}`);
-  console.log(`# ${passed} passed, ${failed} failed`);
-}
-process.exit(failed ? 1 : 0);
+await runTap(main, { limitS: 120, close: async () => { if (browser) await browser.close(); } });
