@@ -65,7 +65,6 @@ static void after_create(struct pending *base, const struct store_result *res,
             j = hub_add_jam(h, room_new(&c->ev.jam, &limits));
             room_apply(j->room, res->id, &c->ev, NULL);
             h->metrics.applied++;
-            room_delta_reset(j->room);
         }
         log_info("jam %s created (%s)", j->code, res->id);
         net_http_reply(h->net, c->http_id, 201, view_created(c->code, c->secret, h->public_url));

@@ -1285,10 +1285,17 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
     }
     snprintf(r->last_id, sizeof r->last_id, "%s", id);
+    r->n_events++;
+    if (e->type == EV_JAM_CREATED) {
+        /* Every view of a jam starts at its creation: the first update's prev is this id, never
+         * "" (which no client can compare). Whoever applies it, the create's reply or the tail
+         * when it was quicker (issue 13's late-update defect), the delta starts here. */
+        room_delta_reset(r);
+        return NULL;
+    }
     if (!r->delta.from[0])
         snprintf(r->delta.from, sizeof r->delta.from, "%s", id);
     snprintf(r->delta.to, sizeof r->delta.to, "%s", id);
-    r->n_events++;
     return NULL;
 }
 

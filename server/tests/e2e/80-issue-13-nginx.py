@@ -150,13 +150,6 @@ async def caught_up(clients, timeout=5.0):
 
 @suite.test(timeout=60)
 async def through_nginx_spread_over_three(srv):
-    if os.environ.get("COJAM_E2E_NGINX") != "1":
-        # Open defect of issue 13, found by this test: behind nginx, a client on one process
-        # sometimes gets no update for seconds (its 'start' arrives late, or a later update shows
-        # a gap). It failed 2 of 6 runs of the whole suite, never alone; until it is fixed this
-        # test runs only when asked for, so that the default run stays trustworthy.
-        raise SkipTest("known defect of issue 13 (a client behind nginx misses updates); "
-                       "COJAM_E2E_NGINX=1 runs it")
     if not os.access(NGINX, os.X_OK):
         raise SkipTest("no %s (apt-get install nginx-light)" % NGINX)
     S.nodes = [srv] + [node(srv, i) for i in range(1, N_NODES)]
@@ -216,12 +209,10 @@ async def through_nginx_spread_over_three(srv):
     everyone = [c for c in S.clients]
     await caught_up(everyone)
     for c in everyone:
-        # A gap in one client's update chain was seen once in four runs of this test (never in
-        # 80-issue-13-multi, which checks the same): an open defect of issue 13, reported here
-        # rather than failing the run until it is found. What the protocol promises after a gap
-        # (the client's state equal to everyone's) is still checked.
-        if c.gaps:
-            print("# KNOWN DEFECT (issue 13): %s saw update gaps %r" % (c.name, c.gaps))
+        # The defect this test found (a client behind nginx missing updates for seconds): a jam
+        # the tail applied first began with an update whose prev was "" (room.c now starts
+        # every jam's delta at its creation).
+        check_eq(c.gaps, [], "%s's update gaps" % c.name)
         check_eq(c.model()["ranking"], screen.model()["ranking"], "%s's ranking" % c.name)
     ds = await digests_converge()
     for d in ds[1:]:
@@ -230,8 +221,6 @@ async def through_nginx_spread_over_three(srv):
 
 @suite.test(timeout=60)
 async def kill_9_behind_nginx(srv):
-    if os.environ.get("COJAM_E2E_NGINX") != "1":
-        raise SkipTest("runs with the test above (COJAM_E2E_NGINX=1)")
     if S.nginx is None:
         raise SkipTest("nginx did not start (see the test above)")
     victim = S.nodes[2]

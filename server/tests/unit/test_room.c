@@ -365,6 +365,17 @@ TEST(op_record_is_the_original_ack)
     room_free(replayed);
 }
 
+TEST(delta_starts_at_the_creation)
+{
+    struct room *r = new_room(0); /* jam_created applied as "1-0" */
+    CHECK_EQ_STR(r->delta.prev, "1-0");
+    CHECK_EQ_STR(r->delta.from, "");
+    join(r, ROLE_CITIZEN, "Ci");
+    CHECK_EQ_STR(r->delta.prev, "1-0");
+    CHECK(stream_id_cmp(r->delta.from, "1-0") > 0);
+    room_free(r);
+}
+
 TEST(delta_tracks_one_tick)
 {
     struct room *r = new_room(0);
@@ -1351,6 +1362,7 @@ int main(void)
     RUN(op_hash_is_keyed_siphash);
     RUN(op_table_keeps_records_whose_hashes_collide);
     RUN(op_table_finds_every_op_after_growth);
+    RUN(delta_starts_at_the_creation);
     RUN(delta_tracks_one_tick);
     RUN(touch_reports_what_stored_events_changed);
     RUN(join_rules);
