@@ -21,6 +21,7 @@ for f in $files; do
     case $f in /*) path=$f ;; *) path=$here/$(basename "$f") ;; esac
     echo "# $(basename "$path")"
     out=$(mktemp)
+    t0=$(date +%s)
     # A file that dies before its summary still counts as one failure.
     timeout -k 5 "${E2E_FILE_TIMEOUT:-150}" "$py" "$path" 2>&1 | tee "$out"
     summary=$(grep -E '^# [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
@@ -34,6 +35,7 @@ for f in $files; do
         failed=$((failed + 1))
     fi
     rm -f "$out"
+    echo "# $(basename "$path"): $(($(date +%s) - t0)) s"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
