@@ -11,7 +11,9 @@ if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
 fi
 passed=0 failed=0
 for t in engines.test.mjs qr.test.mjs strings.test.mjs browser.test.mjs tls.test.mjs console.test.mjs screen.test.mjs a11y.test.mjs results.test.mjs moderation.test.mjs "--test --test-reporter=tap jamstate.test.mjs"; do
-  out=$(node $t 2>&1); rc=$?; out=$(echo "$out" | awk '{print} /^# pass /{p=$3} /^# fail /{f=$3} END{if (p != "") print "# " p " passed, " f " failed"}')
+  t0=$(date +%s)
+  out=$(node $t 2>&1); rc=$?; out="$out
+# ${t##* }: $(($(date +%s) - t0)) s"; out=$(echo "$out" | awk '{print} /^# pass /{p=$3} /^# fail /{f=$3} END{if (p != "") print "# " p " passed, " f " failed"}')
   echo "$out"
   line=$(echo "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -1)
   if [ -z "$line" ]; then echo "not ok - $t gave no summary (exit $rc)"; failed=$((failed + 1)); continue; fi

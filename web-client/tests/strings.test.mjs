@@ -43,6 +43,15 @@ check('every base_one has its base_other and both count {n}', ones.length > 0
   && ones.every((k) => en[k.replace(/_one$/, '_other')] !== undefined && placeholders(en[k]) === 'n'));
 check('no _1/_n plural pairs left', !Object.keys(en).some((k) => k.endsWith('_1')));
 
+// Every error code of proto/messages.md's table is shown in words, not as "Error: code".
+const spec = fs.readFileSync(path.join(here, '../../proto/messages.md'), 'utf8');
+const table = spec.slice(spec.indexOf('## Error codes'), spec.indexOf('## Close codes'));
+const codes = [...new Set(table.split('\n').filter((l) => l.startsWith('| `'))
+  .flatMap((l) => [...l.split('|')[1].matchAll(/`([a-z_]+)`/g)].map((m) => m[1])))];
+const wordless = codes.filter((c) => !(('err_' + c) in en));
+check(`every error code of the spec has its words (${codes.length} codes)`, codes.length > 20 && wordless.length === 0,
+  wordless.join(' '));
+
 S.setLanguage('en');
 check('en: 1 vote, 2 votes, 0 = no votes', S.votesText(1) === '1 vote' && S.votesText(2) === '2 votes' && S.votesText(0) === 'no votes');
 S.setLanguage('fr');
