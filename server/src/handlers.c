@@ -547,7 +547,8 @@ static void after_write(struct pending *base, const struct store_result *res, co
         if (s)
             hub_send_error(s, w->ev.op, res->err, NULL, now->ms);
         if (w->kind == WRITE_EVENT &&
-            (res->err == store_err_timeout || res->err == store_err_unavailable)) {
+            (res->err == store_err_timeout || res->err == store_err_unavailable ||
+             res->err == store_err_replica)) {
             char key[32 + MSG_OP_MAX];
             op_key(key, sizeof key, w->ev.by, w->ev.op);
             smap_put(&j->doubt, key, DOUBT_IDLE);
@@ -576,10 +577,12 @@ void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const str
         return;
     }
     /* Ours but not confirmed yet (the tail was quicker than the store's reply): answer now, so
-     * that the ack still comes before the update that shows its effect. */
+     * that the ack still comes before the update that shows its effect. Not with --replicas: the
+     * store's reply is then the replicas' confirmation (WAIT), which an ack must wait for; the
+     * reply finds this outcome among the jam's verdicts. */
     char key[32 + MSG_OP_MAX];
     op_key(key, sizeof key, ev->by, ev->op);
-    w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
+    w = ev->op[0] && h->cfg->replicas <= 0 ? smap_get(&j->pending_ops, key) : NULL;
     if (w && !w->answered) {
         applied_counted(&h->metrics, w, now);
         w->answered = true;

@@ -206,7 +206,10 @@ int main(int argc, char **argv)
 
     struct embedded emb = {0};
     struct store_config sc = {
-        .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
+        .timeout_ms = (int)cfg.redis_timeout_ms, /* queue: the store's default */
+        .replicas = (int)cfg.replicas,
+        .replica_timeout_ms = (int)cfg.replica_timeout_ms,
+    };
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
      * (embedded.h). It stays open (and locked) until exit. */
@@ -219,7 +222,13 @@ int main(int argc, char **argv)
     if (load_instance_id(lock_fd, cfg.data_dir, instance, sizeof instance) < 0)
         goto fail_config;
     sc.instance_id = instance;
-    if (cfg.redis) {
+    if (cfg.n_sentinels) {
+        sc.sentinels = cfg.sentinel_addrs;
+        sc.n_sentinels = cfg.n_sentinels;
+        sc.master_name = cfg.sentinel_master;
+        sc.user = cfg.redis_user;
+        sc.password = cfg.redis_password;
+    } else if (cfg.redis) {
         if (strncmp(cfg.redis, "unix:", 5) == 0) {
             sc.unix_path = cfg.redis + 5;
         } else {
@@ -251,7 +260,7 @@ int main(int argc, char **argv)
         log_error("Redis is not reachable: %s", why);
         goto fail_redis;
     }
-    if (cfg.redis && check_redis_settings(&sc) < 0)
+    if ((cfg.redis || cfg.n_sentinels) && check_redis_settings(&sc) < 0)
         goto fail_redis;
 
     /* Session tokens must survive restarts, so their key lives in Redis unless given. Whoever

@@ -39,6 +39,7 @@
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
 const char store_err_fenced[] = "not_owner";
+const char store_err_replica[] = "replica_timeout";
 
 /* Reconnect backoff: 50 ms doubling to 2 s, each delay jittered by +-50% so that several
  * processes restarting together do not reconnect in lockstep. */
@@ -60,6 +61,10 @@ const char store_err_fenced[] = "not_owner";
 /* An append refused by the fence because the lease had lapsed ("FENCED none") or sent while the
  * script cache was flushed (NOSCRIPT) appended nothing: it is resent at most this many times. */
 #define MAX_TRIES 2
+
+/* A sentinel that does not answer within this (or timeout_ms, if shorter) is skipped for the
+ * next: one down sentinel must not cost a whole write timeout per connection attempt. */
+#define SENTINEL_ASK_MS 500
 
 /* The error a fenced script returns, followed by the owner's id or "none". */
 #define FENCED "FENCED "
@@ -152,7 +157,8 @@ struct req {
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
     uint64_t seen;     /* results the loop had taken (store_poll) when it called store_append */
     int tries;         /* resends after a reply that proved nothing was appended */
-    bool held;         /* fenced by the stream's lease (store_append_held, store_put) */
+    char id[MSG_EVENT_ID_MAX + 1]; /* accepted by Redis, waiting for its batch's WAIT */
+    bool held;                     /* fenced by the stream's lease (store_append_held, store_put) */
 };
 
 /* A store_track() call waiting for the thread. */
@@ -210,7 +216,12 @@ struct store {
     int timeout_ms;
     size_t queue_max;
     int lease_ms;
-    char lease_str[16]; /* lease_ms in decimal: an int */
+    char lease_str[16];              /* lease_ms in decimal: an int */
+    struct sentinel_addr *sentinels; /* owned; n_sentinels of them */
+    size_t n_sentinels;
+    char *master_name; /* owned */
+    int replicas;
+    int replica_timeout_ms;
     char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
@@ -330,6 +341,9 @@ static bool is_error(const redisReply *r, const char *prefix)
 struct endpoint {
     const char *host, *unix_path, *user, *password;
     int port, timeout_ms;
+    const struct sentinel_addr *sentinels; /* n_sentinels > 0: ask them where the primary is */
+    size_t n_sentinels;
+    const char *master_name;
 };
 
 /* AUTH on a new connection: "AUTH <password>" for the default user, "AUTH <user> <password>"
@@ -357,15 +371,79 @@ static int authenticate(redisContext *c, const struct endpoint *e, char *why, si
     return rc;
 }
 
+/* ---- Sentinel ---------------------------------------------------------------------------- */
+
+/* Asks the sentinels of 'e' in turn where the primary is, until one names it. Returns 0 with
+ * *out set, or -EIO with the last sentinel's reason in 'why'. */
+static int ask_sentinels(const struct endpoint *e, struct sentinel_addr *out, char *why,
+                         size_t why_size)
+{
+    struct timeval tv = ms_to_tv(e->timeout_ms < SENTINEL_ASK_MS ? e->timeout_ms : SENTINEL_ASK_MS);
+    for (size_t i = 0; i < e->n_sentinels; i++) {
+        const struct sentinel_addr *a = &e->sentinels[i];
+        redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+        redisReply *r = NULL;
+        if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+            r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", e->master_name);
+        int rc = -EIO;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0]) &&
+            is_str(r->element[1]))
+            rc = sentinel_parse_reply(r->element[0]->str, r->element[0]->len, r->element[1]->str,
+                                      r->element[1]->len, out);
+        if (rc < 0)
+            snprintf(why, why_size, "sentinel %.64s:%d: %.160s", a->host, a->port,
+                     !c                             ? "out of memory"
+                     : !r                           ? c->errstr
+                     : r->type == REDIS_REPLY_NIL   ? "does not monitor this master name"
+                     : r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "unexpected reply");
+        if (r)
+            freeReplyObject(r);
+        if (c)
+            redisFree(c);
+        if (rc == 0)
+            return 0;
+    }
+    return -EIO;
+}
+
+/* The address a sentinel names may be stale (a failover under way): only a server that says it
+ * is the primary (ROLE) is used. Returns 0, -EACCES (it wants credentials) or -EIO. */
+static int check_primary(redisContext *c, const struct sentinel_addr *a, char *why, size_t why_size)
+{
+    redisReply *r = redisCommand(c, "ROLE");
+    if (!r) {
+        snprintf(why, why_size, "ROLE: %s", c->errstr);
+        return -EIO;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, why_size, "ROLE: %s", r->str);
+        rc = is_error(r, "NOAUTH") ? -EACCES : -EIO;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || !is_str(r->element[0]) ||
+               strcmp(r->element[0]->str, "master") != 0) {
+        snprintf(why, why_size, "%.64s:%d, named by the sentinels, is not the primary (yet)",
+                 a->host, a->port);
+        rc = -EIO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 /* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms', and
- * authenticates it: the one place a connection is opened. Returns 0 with *out set, or -EACCES
- * (credentials refused) / -EIO with a reason in 'why'. */
+ * authenticates it: the one place a connection is opened. With sentinels, to the primary they
+ * name, checked. Returns 0 with *out set, or -EACCES (credentials refused) / -EIO with a reason
+ * in 'why'. */
 static int open_conn(const struct endpoint *e, redisContext **out, char *why, size_t why_size)
 {
     struct timeval tv = ms_to_tv(e->timeout_ms);
-    redisContext *c = e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
-                                   : redisConnectWithTimeout(e->host, e->port, tv);
+    struct sentinel_addr primary;
     *out = NULL;
+    if (e->n_sentinels && ask_sentinels(e, &primary, why, why_size) < 0)
+        return -EIO;
+    redisContext *c = e->n_sentinels ? redisConnectWithTimeout(primary.host, primary.port, tv)
+                      : e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
+                                     : redisConnectWithTimeout(e->host, e->port, tv);
     if (!c) {
         snprintf(why, why_size, "connect: out of memory");
         return -EIO;
@@ -381,6 +459,8 @@ static int open_conn(const struct endpoint *e, redisContext **out, char *why, si
         return -EIO;
     }
     int rc = authenticate(c, e, why, why_size);
+    if (rc == 0 && e->n_sentinels)
+        rc = check_primary(c, &primary, why, why_size);
     if (rc < 0) {
         redisFree(c);
         return rc;
@@ -914,7 +994,8 @@ static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[WHY_MAX];
-    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
+                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
     /* Refused credentials are retried like any failure: a Redis restarted with the right
      * password is found again. */
     (void)open_conn(&e, &s->c, why, sizeof(why));
@@ -1217,6 +1298,65 @@ static void send_put(struct store *s, const struct req *r, const struct key_stat
     cmd_send(s, &c);
 }
 
+/* ---- Waiting for replicas (WAIT, one per batch) ---------------------------------------------- */
+
+/* Queues one "WAIT <replicas> <timeout>" after the writes of batch 'send' (reads need none), if
+ * replicas are asked for. Returns whether it was sent. */
+static bool send_wait(struct store *s, const struct req *send)
+{
+    bool writes = false;
+    for (const struct req *r = send; r && !writes; r = r->next)
+        writes = !r->range_start;
+    if (s->replicas <= 0 || !writes)
+        return false;
+    (void)redisAppendCommand(s->c, "WAIT %d %d", s->replicas, s->replica_timeout_ms);
+    return true;
+}
+
+/* A write Redis accepted with 'id': completed now, or, when its batch waits for replicas, kept in
+ * the list at *tail until the WAIT reply says. */
+static void accepted(struct outbox *ob, struct req *r, const char *id, size_t len, bool wait_sent,
+                     struct req ***tail)
+{
+    if (!wait_sent) {
+        outbox_complete(ob, r, NULL, id, len);
+        return;
+    }
+    copy_str(r->id, sizeof r->id, id, len);
+    **tail = r;
+    *tail = &r->next;
+}
+
+/* Completes the writes kept for the WAIT: with their ids (err NULL), or all with 'err'. */
+static void complete_waiting(struct outbox *ob, struct req *waiting, const char *err)
+{
+    for (struct req *r = waiting, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        outbox_complete(ob, r, err, r->id, strlen(r->id));
+    }
+}
+
+/* Reads the batch's WAIT reply (bounded by its own timeout plus timeout_ms for the round trip)
+ * and completes the writes kept for it: confirmed when enough replicas have them, else
+ * store_err_replica (they are on the primary: its tail applies them, and a retry of the same op
+ * finds them there). A lost connection fails them with store_err_unavailable. */
+static void finish_wait(struct store *s, struct outbox *ob, struct req *waiting)
+{
+    redisReply *x = NULL;
+    const char *err = get_reply(s, mono_ms() + s->timeout_ms + s->replica_timeout_ms, &x);
+    if (err) {
+        complete_waiting(ob, waiting, store_err_unavailable);
+        s->doubt = s->cur;
+        drop_conn(s);
+        outbox_link(ob, LINK_DOWN);
+        return;
+    }
+    bool enough = x->type == REDIS_REPLY_INTEGER && x->integer >= s->replicas;
+    freeReplyObject(x);
+    complete_waiting(ob, waiting, enough ? NULL : store_err_replica);
+}
+
 /* Sends one batch as a pipeline and completes every request in it. On a connection failure
  * or reply timeout the unanswered requests fail, their keys become in doubt, the connection
  * is dropped and STORE_DOWN follows their results. Requests that provably appended nothing
@@ -1280,6 +1420,9 @@ static void run_batch(struct store *s, struct req *batch)
         *tailp = r;
         tailp = &r->next;
     }
+    bool wait_sent = send_wait(s, send);
+    struct req *waiting = NULL, **waiting_tail = &waiting;
+    bool demoted = false;
 
     struct req *retry = NULL, **retry_tail = &retry;
     int64_t deadline = mono_ms() + s->timeout_ms;
@@ -1297,6 +1440,9 @@ static void run_batch(struct store *s, struct req *batch)
                     key_get(s, q->key)->in_doubt = true;
                 outbox_complete(&ob, q, err, NULL, 0);
             }
+            complete_waiting(&ob, waiting, err);
+            waiting = NULL;
+            wait_sent = false;
             s->doubt = s->cur;
             drop_conn(s);
             outbox_link(&ob, LINK_DOWN);
@@ -1309,10 +1455,17 @@ static void run_batch(struct store *s, struct req *batch)
             else
                 outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
-            outbox_complete(&ob, r, NULL, "", 0);
+            accepted(&ob, r, "", 0, wait_sent, &waiting_tail);
         } else if (x->type == REDIS_REPLY_STRING && x->len <= MSG_EVENT_ID_MAX) {
             key_set_id(k, x->str, x->len);
-            outbox_complete(&ob, r, NULL, x->str, x->len);
+            accepted(&ob, r, x->str, x->len, wait_sent, &waiting_tail);
+        } else if (is_error(x, "READONLY")) {
+            /* A primary demoted by a failover: nothing was written. Ask the sentinels again and
+             * send it to the new primary. */
+            demoted = true;
+            again = r->tries < MAX_TRIES;
+            if (!again)
+                outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (is_error(x, FENCED)) {
             const char *owner = x->str + strlen(FENCED);
             bool none = strcmp(owner, "none") == 0, self = strcmp(owner, s->instance) == 0;
@@ -1342,8 +1495,12 @@ static void run_batch(struct store *s, struct req *batch)
         }
         freeReplyObject(x);
     }
+    if (wait_sent)
+        finish_wait(s, &ob, waiting);
     publish(s, &ob);
     put_back(s, retry);
+    if (demoted)
+        drop_conn(s);
     if (s->c && s->reload && load_scripts(s) < 0)
         drop_conn(s);
 }
@@ -1611,7 +1768,8 @@ static int tail_read(struct store *s)
 static int tail_connect(struct store *s)
 {
     char why[WHY_MAX];
-    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
+                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
     if (open_conn(&e, &s->tc, why, sizeof why) < 0)
         return -1;
     if (ping(s->tc, why, sizeof why) < 0) {
@@ -1675,10 +1833,14 @@ static void *tail_run(void *arg)
 /* Why 'cfg' cannot be used (see struct store_config), or NULL. */
 static const char *config_error(const struct store_config *cfg)
 {
-    if (!cfg || (!cfg->unix_path && !cfg->host))
-        return "no host or unix_path";
+    if (!cfg || (!cfg->unix_path && !cfg->host && !cfg->n_sentinels))
+        return "no host, unix_path or sentinels";
     if (cfg->timeout_ms <= 0)
         return "timeout_ms must be positive";
+    if (cfg->n_sentinels && (!cfg->sentinels || !sentinel_name_ok(cfg->master_name)))
+        return "sentinels without a valid master name";
+    if (cfg->replicas > 0 && cfg->replica_timeout_ms <= 0)
+        return "replicas without a positive replica_timeout_ms";
     return NULL;
 }
 
@@ -1737,6 +1899,13 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->password = cfg->password ? xstrdup(cfg->password) : NULL;
     s->port = cfg->port;
     s->timeout_ms = cfg->timeout_ms;
+    if (cfg->n_sentinels) {
+        s->sentinels = (void *)xmemdup(cfg->sentinels, cfg->n_sentinels * sizeof *cfg->sentinels);
+        s->n_sentinels = cfg->n_sentinels;
+        s->master_name = xstrdup(cfg->master_name);
+    }
+    s->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
+    s->replica_timeout_ms = cfg->replica_timeout_ms;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
@@ -1790,6 +1959,8 @@ fail_mutex:
     free(s->host);
     free(s->unix_path);
     free(s->user);
+    free(s->sentinels);
+    free(s->master_name);
     free_secret(s->password);
     free(s);
     return -err;
@@ -1827,6 +1998,8 @@ void store_free(struct store *s)
     free(s->host);
     free(s->unix_path);
     free(s->user);
+    free(s->sentinels);
+    free(s->master_name);
     free_secret(s->password);
     free(s);
 }
@@ -2027,8 +2200,9 @@ static int open_sync(const struct store_config *cfg, redisContext **out, char *w
         snprintf(why, why_size, "%s", bad);
         return -EINVAL;
     }
-    const struct endpoint e = {cfg->host,     cfg->unix_path, cfg->user,
-                               cfg->password, cfg->port,      cfg->timeout_ms};
+    const struct endpoint e = {cfg->host,      cfg->unix_path,   cfg->user,
+                               cfg->password,  cfg->port,        cfg->timeout_ms,
+                               cfg->sentinels, cfg->n_sentinels, cfg->master_name};
     return open_conn(&e, out, why, why_size);
 }
 

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sentinel.h"
 #include "stream.h"
 
 #define STORE_WINDOW 256     /* unanswered commands; unbounded pipelining buffers without limit */
@@ -59,6 +60,19 @@ struct store_config {
                                 stable id from the host name (and unix_path): processes on one host
                                 then share it and are not fenced from one another. */
     int lease_ms;            /* a lease not renewed for this long lapses (default 10000, min 100) */
+    /* Sentinel (n_sentinels > 0; host, port and unix_path are then unused): every connection this
+     * config opens, the threads' after every failure and each synchronous call's, first asks the
+     * sentinels in turn for the address of 'master_name' (SENTINEL get-master-addr-by-name), then
+     * connects there and checks with ROLE that it is the primary. A write refused with -READONLY
+     * (the primary was demoted under us) drops the connection and is sent again, at most
+     * MAX_TRIES times, on the next one; one whose reply was lost fails as without Sentinel. */
+    const struct sentinel_addr *sentinels; /* borrowed; store_new keeps a copy */
+    size_t n_sentinels;
+    const char *master_name; /* borrowed */
+    int replicas;            /* > 0: after each batch of writes, one "WAIT <replicas> <timeout>";
+                               a write is confirmed only once that many replicas have it, else it
+                               fails with store_err_replica */
+    int replica_timeout_ms;  /* WAIT's timeout (> 0 when replicas > 0) */
 };
 
 /* Called on the store thread when results are waiting. Must be thread-safe. */
@@ -67,6 +81,10 @@ typedef void store_wake_cb(void *arg);
 /* Async error constants: a result's err is NULL on success or one of these. */
 extern const char store_err_timeout[];     /* not confirmed in time: outcome unknown */
 extern const char store_err_unavailable[]; /* connection lost or Redis refused: outcome unknown */
+extern const char store_err_replica[];     /* "replica_timeout": Redis stored it, but fewer
+                                              replicas than 'replicas' confirmed it within
+                                              replica_timeout_ms: it may be lost if the primary
+                                              fails now; retry the same op */
 extern const char store_err_fenced[];      /* "not_owner": nothing was appended, because another
                                               instance holds the stream's lease, or because the
                                               append was queued before the loop had received
