@@ -97,6 +97,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
     for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {
         struct jam *j = v;
         handlers_check_deadline(h, j, &now);
+        handlers_expire_awaiting(h, j, &now);
         recovery_maybe_snapshot(h, j, &now);
         if (j->pages.n)
             catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);
