@@ -48,13 +48,14 @@ static void set_net(struct net *n)
 
 static void on_signal(int sig)
 {
-    /* net_stop() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
-     * and calls lws_cancel_service(), a write() to the loop's wake pipe. */
+    /* net_drain() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
+     * and calls lws_cancel_service(), a write() to the loop's wake pipe. SIGTERM and SIGINT drain
+     * (loop.c); a second one stops at once. */
     struct net *n = atomic_load(&the_net);
     if (n && sig == SIGHUP)
         net_reload_tls(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
     else if (n)
-        net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
+        net_drain(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
 /* Called on the store and replay threads: lws_cancel_service() is the one thread-safe lws call. */
