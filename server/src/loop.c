@@ -46,8 +46,6 @@ static void on_result(struct hub *h, const struct store_result *res, const struc
     case STORE_TAILED:
         recovery_apply_tailed(h, res, now);
         break;
-    case STORE_FOUND:
-        break; /* the tail hands over every entry, in order, these too */
     case STORE_FENCED:
         if (res->key)
             keys_stream_code(res->key, code);
