@@ -56,7 +56,7 @@ struct write {
     int64_t sent_ms;     /* when it was last appended (store and apply latency) */
     bool answered;       /* the tail applied it before the store confirmed it: the sender has
                             its answer, the confirmation only frees this */
-    int64_t confirmed_ms; /* when the store confirmed it (it waits in jam.awaiting from then) */
+    int64_t stored_ms;   /* when the store confirmed it (it waits in jam.awaiting from then) */
 };
 
 /* The states of a write in jam.doubt: its retry reads the stream first (see doubt_check). */
@@ -561,7 +561,7 @@ static void after_write(struct pending *base, const struct store_result *res, co
         return;
     }
     if (stream_id_cmp(res->id, j->room->chain.id) > 0) {
-        w->confirmed_ms = now->ms;
+        w->stored_ms = now->ms;
         smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
     } else {
         applied_counted(&h->metrics, w, now);
@@ -606,7 +606,7 @@ void handlers_expire_awaiting(struct hub *h, struct jam *j, const struct now *no
     const char *id;
     void *v;
     for (size_t pos = 0; n < HANDLERS_EXPIRE_BATCH && smap_next(&j->awaiting, &pos, &id, &v);)
-        if (now->ms - ((struct write *)v)->confirmed_ms >= h->cfg->redis_timeout_ms)
+        if (now->ms - ((struct write *)v)->stored_ms >= h->cfg->redis_timeout_ms)
             ids[n++] = id;
     for (size_t i = 0; i < n; i++) {
         char key[MSG_EVENT_ID_MAX + 1];

@@ -183,8 +183,7 @@ TEST(drain_closes_idle_sessions_then_busy_ones_then_stops)
     if (!m || !idle || !busy)
         goto done;
     g.store->hold = true;
-    glue_send(&g, busy,
-              "{\"type\":\"post\",\"op\":\"b1\",\"kind\":\"problem\",\"text\":\"Hot\"}");
+    glue_send(&g, busy, "{\"type\":\"post\",\"op\":\"b1\",\"kind\":\"problem\",\"text\":\"Hot\"}");
     CHECK_EQ_INT(busy->inflight, 1);
     tick(&g);
     CHECK_EQ_INT(closing(idle), 0); /* not draining: nothing happens */

@@ -477,7 +477,6 @@ static bool have_fenced(int n, int unused)
     return seen.fenced >= n;
 }
 
-
 /* ---- replay / members callbacks ----------------------------------------------------------- */
 
 struct replay_seen {
