@@ -30,7 +30,7 @@ fi
 pkgs=(gcc make pkg-config libwebsockets-dev libhiredis-dev libjansson-dev libssl-dev redis-server)
 case "$what" in
   build) ;;
-  test) pkgs+=(python3 python3-websockets python3-jsonschema redis-tools chromium nodejs npm curl nginx-light) ;;
+  test) pkgs+=(python3 python3-websockets python3-jsonschema redis-tools redis-sentinel chromium nodejs npm curl nginx-light) ;;
   fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
   *) fail "unknown set '$what' (build, test, fuzz or npm)" ;;
 esac

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "sentinel.h"
 
 /* OPT_SECRET: a string read from the environment only (a flag would show it in ps). */
 enum opt_kind { OPT_STR, OPT_LONG, OPT_SECRET };
@@ -41,6 +42,16 @@ static const struct option_def options[] = {
     STR(listen, "listen", "COJAM_LISTEN", "127.0.0.1:8080", "HTTP and WebSocket address HOST:PORT"),
     STR(redis, "redis", "COJAM_REDIS", NULL,
         "external Redis HOST:PORT or unix:/path (default: start a private redis-server)"),
+    STR(sentinels, "sentinels", "COJAM_SENTINELS", NULL,
+        "Redis Sentinels HOST:PORT,HOST:PORT,...: ask them for the primary and follow its "
+        "failovers (instead of --redis)"),
+    STR(sentinel_master, "sentinel-master", "COJAM_SENTINEL_MASTER", "cojam",
+        "the master name the sentinels monitor (sentinel.conf's 'sentinel monitor <name>')"),
+    NUM(replicas, "replicas", "COJAM_REPLICAS", "-1", -1, 16,
+        "acknowledge a write only once this many replicas have it (WAIT; -1: 1 with "
+        "--sentinels, else 0)"),
+    NUM(replica_timeout_ms, "replica-timeout-ms", "COJAM_REPLICA_TIMEOUT_MS", "1000", 10, 60000,
+        "a write no replica confirmed in this time fails with the retryable replica_timeout"),
     STR(data_dir, "data-dir", "COJAM_DATA_DIR", "./cojam-data",
         "directory for the embedded Redis and the generated admin token"),
     SECRET(admin_token, "admin-token", "COJAM_ADMIN_TOKEN",
@@ -209,6 +220,34 @@ static int split_redis(struct config *c)
     return 0;
 }
 
+/* --sentinels parsed into the table the store asks, and the one Redis it names: either the
+ * sentinels or --redis, never both (which primary would be the truth?). */
+static int split_sentinels(struct config *c)
+{
+    if (c->replicas < 0)
+        c->replicas = c->sentinels ? 1 : 0;
+    if (!c->sentinels)
+        return 0;
+    if (c->redis) {
+        fprintf(stderr, "cojamd: --redis and --sentinels both given: give one\n");
+        return -EINVAL;
+    }
+    if (sentinel_parse_list(c->sentinels, c->sentinel_addrs, SENTINEL_MAX, &c->n_sentinels) < 0) {
+        fprintf(stderr,
+                "cojamd: --sentinels: expected HOST:PORT[,HOST:PORT...] (at most %d, ports "
+                "1..65535, IPv6 in brackets), got '%s'\n",
+                SENTINEL_MAX, c->sentinels);
+        return -EINVAL;
+    }
+    if (!sentinel_name_ok(c->sentinel_master)) {
+        fprintf(stderr,
+                "cojamd: --sentinel-master: 1..%d letters, digits, '.', '-' or '_', got '%s'\n",
+                SENTINEL_NAME_MAX, c->sentinel_master ? c->sentinel_master : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int split_listen(struct config *c)
 {
     const char *colon = strrchr(c->listen, ':');
@@ -368,7 +407,8 @@ int config_load(struct config *c, int argc, char **argv)
         fprintf(stderr, "cojamd: --tls-cert and --tls-key go together: give both or neither\n");
         return -EINVAL;
     }
-    if (split_listen(c) < 0 || split_redis(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
+    if (split_listen(c) < 0 || split_redis(c) < 0 || split_sentinels(c) < 0 ||
+        check_secrets(c) < 0 || admin_token_ok(c) < 0)
         return -EINVAL;
     return 0;
 }

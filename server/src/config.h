@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sentinel.h"
+
 struct config {
     char *listen; /* "host:port" */
     char listen_host[256];
@@ -15,6 +17,12 @@ struct config {
     char *redis;          /* NULL = embedded */
     char redis_host[256]; /* of a HOST:PORT --redis, else "" */
     int redis_port;       /* of a HOST:PORT --redis, else 0 */
+    char *sentinels;      /* NULL = no Sentinel; else the list, parsed into sentinel_addrs */
+    struct sentinel_addr sentinel_addrs[SENTINEL_MAX];
+    size_t n_sentinels;
+    char *sentinel_master;
+    long replicas;           /* WAIT for this many replicas after each batch (0: no WAIT) */
+    long replica_timeout_ms; /* WAIT's bound */
     char *data_dir;
     char *admin_token; /* NULL = generate; from COJAM_ADMIN_TOKEN or the file below */
     char *admin_token_file;

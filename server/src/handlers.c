@@ -56,6 +56,7 @@ struct write {
     int64_t sent_ms;     /* when it was last appended (store and apply latency) */
     bool answered;       /* the tail applied it before the store confirmed it: the sender has
                             its answer, the confirmation only frees this */
+    int64_t stored_ms;   /* when the store confirmed it (it waits in jam.awaiting from then) */
 };
 
 /* The states of a write in jam.doubt: its retry reads the stream first (see doubt_check). */
@@ -547,7 +548,8 @@ static void after_write(struct pending *base, const struct store_result *res, co
         if (s)
             hub_send_error(s, w->ev.op, res->err, NULL, now->ms);
         if (w->kind == WRITE_EVENT &&
-            (res->err == store_err_timeout || res->err == store_err_unavailable)) {
+            (res->err == store_err_timeout || res->err == store_err_unavailable ||
+             res->err == store_err_replica)) {
             char key[32 + MSG_OP_MAX];
             op_key(key, sizeof key, w->ev.by, w->ev.op);
             smap_put(&j->doubt, key, DOUBT_IDLE);
@@ -558,9 +560,10 @@ static void after_write(struct pending *base, const struct store_result *res, co
         write_free(base);
         return;
     }
-    if (stream_id_cmp(res->id, j->room->chain.id) > 0)
+    if (stream_id_cmp(res->id, j->room->chain.id) > 0) {
+        w->stored_ms = now->ms;
         smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */
-    else {
+    } else {
         applied_counted(&h->metrics, w, now);
         finish(h, w, res->id, jam_verdict(j, res->id), now);
     }
@@ -576,15 +579,54 @@ void handlers_on_applied(struct hub *h, struct jam *j, const char *id, const str
         return;
     }
     /* Ours but not confirmed yet (the tail was quicker than the store's reply): answer now, so
-     * that the ack still comes before the update that shows its effect. */
+     * that the ack still comes before the update that shows its effect. Not with --replicas: the
+     * store's reply is then the replicas' confirmation (WAIT), which an ack must wait for; the
+     * reply finds this outcome among the jam's verdicts. */
     char key[32 + MSG_OP_MAX];
     op_key(key, sizeof key, ev->by, ev->op);
-    w = ev->op[0] ? smap_get(&j->pending_ops, key) : NULL;
+    w = ev->op[0] && h->cfg->replicas <= 0 ? smap_get(&j->pending_ops, key) : NULL;
     if (w && !w->answered) {
         applied_counted(&h->metrics, w, now);
         w->answered = true;
         answer(h, w, id, err, now);
     } else if (err) {
         jam_verdict_add(j, id, err);
+    }
+}
+
+/* ---- writes the tail has not applied in time ------------------------------------------------ */
+
+/* Expired writes taken per jam and tick: the rest wait for the next tick (50 ms). */
+#define HANDLERS_EXPIRE_BATCH 64
+
+void handlers_expire_awaiting(struct hub *h, struct jam *j, const struct now *now)
+{
+    const char *ids[HANDLERS_EXPIRE_BATCH];
+    size_t n = 0;
+    const char *id;
+    void *v;
+    for (size_t pos = 0; n < HANDLERS_EXPIRE_BATCH && smap_next(&j->awaiting, &pos, &id, &v);)
+        if (now->ms - ((struct write *)v)->stored_ms >= h->cfg->redis_timeout_ms)
+            ids[n++] = id;
+    for (size_t i = 0; i < n; i++) {
+        char key[MSG_EVENT_ID_MAX + 1];
+        snprintf(key, sizeof key, "%s", ids[i]); /* the map owns ids[i] until the delete */
+        struct write *w = smap_del(&j->awaiting, key);
+        struct session *s = hub_find_session(h, w->session_id);
+        log_warn("jam %s: entry %s stored but not read back from the stream in %ld ms: its "
+                 "write fails with apply_timeout",
+                 j->code, key, h->cfg->redis_timeout_ms);
+        settle(j, w, s);
+        if (w->kind == WRITE_JOIN && s)
+            s->joining = false;
+        if (s && w->kind != WRITE_CLOCK)
+            hub_send_error(s, w->ev.op, "apply_timeout", NULL, now->ms);
+        if (w->kind == WRITE_EVENT) {
+            /* Stored: the retry must find it in the stream rather than append it again. */
+            char op[32 + MSG_OP_MAX];
+            op_key(op, sizeof op, w->ev.by, w->ev.op);
+            smap_put(&j->doubt, op, DOUBT_IDLE);
+        }
+        write_free(&w->base);
     }
 }

@@ -19,6 +19,11 @@ struct session;
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg);
 /* Store the phase_ended event of jam 'j' if its running phase's deadline has passed. */
 void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now);
+/* Fail the writes of jam 'j' that Redis confirmed --redis-timeout-ms ago or more and the tail has
+ * still not applied (its read of the stream stalled): their senders get the retryable
+ * apply_timeout, and a retry of the same op reads the stream first (it is stored). Call on each
+ * tick. */
+void handlers_expire_awaiting(struct hub *h, struct jam *j, const struct now *now);
 
 /* The entry 'id' (event 'ev') of jam 'j' was applied from the stream with outcome 'err'
  * (room_apply's code, NULL when it took effect): if it is an append of ours (confirmed, or an op

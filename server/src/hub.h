@@ -72,6 +72,8 @@ struct hub {
     struct replay *replay; /* owned while recovering */
     int64_t recovery_started_ms;
     int64_t last_sweep_ms;
+    bool draining;            /* SIGTERM: closing the sessions, then stopping (loop.c) */
+    int64_t drain_started_ms; /* when the drain began */
     unsigned snapshots_since_trim;
     bool admit_on; /* --admission-scale > 0 */
     struct admission admit[ADMIT__COUNT];

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "broadcast.h"
 #include "catchup.h"
+#include "config.h"
 #include "handlers.h"
 #include "hub.h"
 #include "jam.h"
@@ -24,6 +25,12 @@
 #define LOOP_RESULTS 64           /* store results taken per store_poll */
 #define LOOP_SWEEP_PERIOD_MS 1000 /* sessions that never joined; heap trimming */
 #define LOOP_TRIM_SNAPSHOTS 500   /* snapshots sent between two heap trims */
+/* The close code of a drain: RFC 6455's registry has 1012 "Service Restart", which tells a client
+ * to reconnect (phones do so on any close: web-client/public/js/conn.js). */
+#define LOOP_DRAIN_CLOSE 1012
+/* After the writes' bound, how long the closes may take before the loop stops anyway: a close
+ * frame is sent after the frames queued before it (at most 64, session.h). */
+#define LOOP_DRAIN_GRACE_MS 1000
 
 static void on_result(struct hub *h, const struct store_result *res, const struct now *now)
 {
@@ -39,8 +46,6 @@ static void on_result(struct hub *h, const struct store_result *res, const struc
     case STORE_TAILED:
         recovery_apply_tailed(h, res, now);
         break;
-    case STORE_FOUND:
-        break; /* the tail hands over every entry, in order, these too */
     case STORE_FENCED:
         if (res->key)
             keys_stream_code(res->key, code);
@@ -88,6 +93,37 @@ static void sweep_sessions(struct hub *h, const struct now *now)
     }
 }
 
+/* SIGTERM (net_drain): new connections are refused already; a session with no write in flight
+ * is closed with 1012 after what is queued for it, one with writes in flight once they are
+ * answered (each is bounded by --redis-timeout-ms: the store's timeout, then apply_timeout), so
+ * nothing acknowledged is cut off; once every session is gone, or the bound and a grace have
+ * passed, the loop stops and main releases the leases (store_free). */
+static void drain(struct hub *h, const struct now *now)
+{
+    if (!h->draining) {
+        h->draining = true;
+        h->drain_started_ms = now->ms;
+        log_info("draining: new connections refused; %zu session(s) to close with %d once their "
+                 "writes are answered",
+                 h->sessions.used, LOOP_DRAIN_CLOSE);
+    }
+    int64_t waited = now->ms - h->drain_started_ms;
+    bool late = waited >= h->cfg->redis_timeout_ms;
+    uint64_t v;
+    for (size_t pos = 0; imap_next(&h->sessions, &pos, NULL, &v);) {
+        struct session *s = (struct session *)(uintptr_t)v;
+        if (s->close_code || s->drain_code || (!late && (s->inflight || s->joining)))
+            continue;
+        session_mark_close_drained(s, LOOP_DRAIN_CLOSE, "server restarting: reconnect");
+        net_close(s);
+    }
+    if (h->sessions.used == 0 || waited >= h->cfg->redis_timeout_ms + LOOP_DRAIN_GRACE_MS) {
+        log_info("drained in %lld ms (%zu session(s) still open)", (long long)waited,
+                 h->sessions.used);
+        net_stop(h->net);
+    }
+}
+
 void loop_on_tick(int64_t now_ms, void *arg)
 {
     struct hub *h = arg;
@@ -97,6 +133,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
     for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {
         struct jam *j = v;
         handlers_check_deadline(h, j, &now);
+        handlers_expire_awaiting(h, j, &now);
         recovery_maybe_snapshot(h, j, &now);
         if (j->pages.n)
             catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);
@@ -104,6 +141,8 @@ void loop_on_tick(int64_t now_ms, void *arg)
         broadcast_words(j, &now);
     }
     store_expire(h->store, now.ms);
+    if (net_is_draining(h->net))
+        drain(h, &now);
     if (now.ms - h->last_sweep_ms >= LOOP_SWEEP_PERIOD_MS) {
         h->last_sweep_ms = now.ms;
         sweep_sessions(h, &now);

@@ -48,13 +48,14 @@ static void set_net(struct net *n)
 
 static void on_signal(int sig)
 {
-    /* net_stop() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
-     * and calls lws_cancel_service(), a write() to the loop's wake pipe. */
+    /* net_drain() and net_reload_tls() are signal-safe (net.h): each sets a lock-free atomic flag
+     * and calls lws_cancel_service(), a write() to the loop's wake pipe. SIGTERM and SIGINT drain
+     * (loop.c); a second one stops at once. */
     struct net *n = atomic_load(&the_net);
     if (n && sig == SIGHUP)
         net_reload_tls(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
     else if (n)
-        net_stop(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
+        net_drain(n); // NOLINT(bugprone-signal-handler,cert-sig30-c): see above
 }
 
 /* Called on the store and replay threads: lws_cancel_service() is the one thread-safe lws call. */
@@ -206,7 +207,10 @@ int main(int argc, char **argv)
 
     struct embedded emb = {0};
     struct store_config sc = {
-        .timeout_ms = (int)cfg.redis_timeout_ms}; /* queue: the store's default */
+        .timeout_ms = (int)cfg.redis_timeout_ms, /* queue: the store's default */
+        .replicas = (int)cfg.replicas,
+        .replica_timeout_ms = (int)cfg.replica_timeout_ms,
+    };
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files
      * (embedded.h). It stays open (and locked) until exit. */
@@ -219,7 +223,13 @@ int main(int argc, char **argv)
     if (load_instance_id(lock_fd, cfg.data_dir, instance, sizeof instance) < 0)
         goto fail_config;
     sc.instance_id = instance;
-    if (cfg.redis) {
+    if (cfg.n_sentinels) {
+        sc.sentinels = cfg.sentinel_addrs;
+        sc.n_sentinels = cfg.n_sentinels;
+        sc.master_name = cfg.sentinel_master;
+        sc.user = cfg.redis_user;
+        sc.password = cfg.redis_password;
+    } else if (cfg.redis) {
         if (strncmp(cfg.redis, "unix:", 5) == 0) {
             sc.unix_path = cfg.redis + 5;
         } else {
@@ -251,7 +261,7 @@ int main(int argc, char **argv)
         log_error("Redis is not reachable: %s", why);
         goto fail_redis;
     }
-    if (cfg.redis && check_redis_settings(&sc) < 0)
+    if ((cfg.redis || cfg.n_sentinels) && check_redis_settings(&sc) < 0)
         goto fail_redis;
 
     /* Session tokens must survive restarts, so their key lives in Redis unless given. Whoever

@@ -49,6 +49,7 @@ struct net {
     lws_sorted_usec_list_t sul;
     atomic_int stop;   /* set by net_stop: a signal handler or another thread; lock-free */
     atomic_int reload; /* set by net_reload_tls, the same way */
+    atomic_int drain;  /* set by net_drain, the same way: new connections are refused */
     size_t clients;
     uint64_t churn;        /* connections accepted, established or closed: join storms */
     struct imap http;      /* request id -> struct lws * waiting for a reply */
@@ -182,15 +183,17 @@ static uint64_t peer_key(const struct lws_filter_network_conn_args *a)
 /* Said before the close, on the raw socket (no HTTP parser has seen it yet): a browser or client
  * gets a status it can show rather than a reset. What the client already sent is read first so
  * that the close is not a reset that discards this reply. */
-static void refuse_connection(struct net *n, int fd, const char *why)
+static void refuse_connection(struct net *n, int fd, const char *why, const char *body)
 {
-    static const char reply[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                                "Content-Length: 21\r\nRetry-After: 10\r\nConnection: close\r\n"
-                                "\r\ntoo many connections\n";
+    char reply[256];
+    int len = snprintf(reply, sizeof reply,
+                       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: %zu\r\nRetry-After: 10\r\nConnection: close\r\n\r\n%s\n",
+                       strlen(body) + 1, body);
     char sink[4096];
     while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
         ;
-    if (send(fd, reply, sizeof reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    if (send(fd, reply, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         return;
     shutdown(fd, SHUT_WR);
     n->refused++;
@@ -211,12 +214,16 @@ static int on_network_connection(struct net *n, const struct lws_filter_network_
 {
     uint64_t key = peer_key(a), count = 0;
     imap_get(&n->per_addr, key, &count);
+    if (atomic_load_explicit(&n->drain, memory_order_relaxed)) {
+        refuse_connection(n, fd, "draining (SIGTERM)", "draining");
+        return -1;
+    }
     if (n->conns >= n->max_conns) {
-        refuse_connection(n, fd, "--max-connections reached");
+        refuse_connection(n, fd, "--max-connections reached", "too many connections");
         return -1;
     }
     if (n->cfg.max_conns_per_address > 0 && count >= (uint64_t)n->cfg.max_conns_per_address) {
-        refuse_connection(n, fd, "--max-conns-per-address reached");
+        refuse_connection(n, fd, "--max-conns-per-address reached", "too many connections");
         return -1;
     }
     /* A peer that takes nothing of what is sent (a zero window, no acks) is dropped by the
@@ -913,6 +920,18 @@ void net_stop(struct net *n)
 {
     atomic_store_explicit(&n->stop, 1, memory_order_relaxed);
     lws_cancel_service(n->ctx);
+}
+
+void net_drain(struct net *n)
+{
+    if (atomic_exchange_explicit(&n->drain, 1, memory_order_relaxed))
+        atomic_store_explicit(&n->stop, 1, memory_order_relaxed); /* the second signal */
+    lws_cancel_service(n->ctx);
+}
+
+bool net_is_draining(const struct net *n)
+{
+    return atomic_load_explicit(&n->drain, memory_order_relaxed) != 0;
 }
 
 void net_wake(struct net *n)

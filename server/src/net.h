@@ -97,6 +97,11 @@ void net_free(struct net *n);
 void net_run(struct net *n);
 /* Ask the loop to stop (signal-safe: sets a flag and wakes the loop). */
 void net_stop(struct net *n);
+/* Signal-safe (SIGTERM): from now on every new TCP connection is refused with 503 "draining"
+ * (Retry-After: 10) on the raw socket, and net_is_draining() is true, for the loop's tick to
+ * finish what is in flight, close the sessions and net_stop(). A second call stops at once. */
+void net_drain(struct net *n);
+bool net_is_draining(const struct net *n);
 /* Signal-safe (SIGHUP): the loop reads the certificate and key files again, and connections made
  * after that get the new certificate; open ones keep theirs. A pair that does not load or match
  * is logged and the old one kept. Without TLS: logged, nothing else. */

@@ -10,10 +10,10 @@
  * hands the loop every entry in stream order. Housekeeping is fenced: an append made with
  * store_append_held is SCRIPT_APPEND, which checks the lease and the fencing epoch and does XADD +
  * PEXPIRE in the same atomic step. Safety rests on that check alone; the TTL only decides when
- * another instance may take over (liveness). For fenced requests, per stream the thread goes: not held -> acquire (SCRIPT_ACQUIRE: SET NX PX + INCR epoch, or retake a lease
- * that still names this instance with a new epoch) -> catch up (read what others appended after
- * the loop's last applied id, post it as STORE_FOUND) -> send appends. A "FENCED" reply, a failed
- * renewal or a lost ownership found at reconnect puts it back to "not held".
+ * another instance may take over (liveness). For fenced requests, per stream the thread goes: not
+ * held -> acquire (SCRIPT_ACQUIRE: SET NX PX + INCR epoch, or retake a lease that still names this
+ * instance with a new epoch) -> send appends. A "FENCED" reply or a failed renewal puts it back to
+ * "not held". The writer never reads what others appended: the tail hands the loop every entry.
  */
 #include "store.h"
 
@@ -39,11 +39,13 @@
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
 const char store_err_fenced[] = "not_owner";
+const char store_err_replica[] = "replica_timeout";
 
-/* Reconnect backoff: 50 ms doubling to 2 s, each delay jittered by +-50% so that several
- * processes restarting together do not reconnect in lockstep. */
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
+/* Reconnect backoff: 50 ms doubling to 2 s; the writer's delays are also jittered by +-50%
+ * (sentinel_backoff_ms) so that several processes restarting together, or all following one
+ * failover, do not reconnect in lockstep. */
+#define BACKOFF_MIN_MS SENTINEL_BACKOFF_MIN_MS
+#define BACKOFF_MAX_MS SENTINEL_BACKOFF_MAX_MS
 /* Page size for XRANGE reads: STACK-NOTES measured 2.6 MB for 100k paged events against 57 MB
  * for one big reply. */
 #define PAGE_COUNT 1000
@@ -60,6 +62,10 @@ const char store_err_fenced[] = "not_owner";
 /* An append refused by the fence because the lease had lapsed ("FENCED none") or sent while the
  * script cache was flushed (NOSCRIPT) appended nothing: it is resent at most this many times. */
 #define MAX_TRIES 2
+
+/* A sentinel that does not answer within this (or timeout_ms, if shorter) is skipped for the
+ * next: one down sentinel must not cost a whole write timeout per connection attempt. */
+#define SENTINEL_ASK_MS 500
 
 /* The error a fenced script returns, followed by the owner's id or "none". */
 #define FENCED "FENCED "
@@ -150,9 +156,9 @@ struct req {
     uint64_t ctx;
     int64_t enq_ms;    /* the store's monotonic clock at store_append (the thread's expiry) */
     int64_t caller_ms; /* the caller's now_ms at store_append (store_expire's expiry) */
-    uint64_t seen;     /* results the loop had taken (store_poll) when it called store_append */
     int tries;         /* resends after a reply that proved nothing was appended */
-    bool held;         /* fenced by the stream's lease (store_append_held, store_put) */
+    char id[MSG_EVENT_ID_MAX + 1]; /* accepted by Redis, waiting for its batch's WAIT */
+    bool held;                     /* fenced by the stream's lease (store_append_held, store_put) */
 };
 
 /* A store_track() call waiting for the thread. */
@@ -172,16 +178,10 @@ struct key_state {
     char *key;       /* owned */
     char *lease_key; /* owned: keys_lease(key) */
     char *epoch_key; /* owned: keys_epoch(key) */
-    char last_id[MSG_EVENT_ID_MAX + 1];
-    bool has_id;   /* the loop has (or will have, from results) every entry up to last_id */
-    bool in_doubt; /* an append to it was sent and never answered */
-    bool held;     /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
-    bool synced;   /* held, and caught up with what others appended before we acquired it */
+    bool held; /* we acquired the lease under 'epoch' and have seen nothing saying we lost it */
     const char *why; /* while preparing a batch: why it is not held (an error constant) */
     char epoch[24];  /* an INCR result in decimal: int64, 20 digits and a sign at most */
     char reported[STORE_OWNER_MAX + 1]; /* the owner last posted with STORE_FENCED ("" none) */
-    uint64_t stale_seq; /* appends whose 'seen' is below this were checked by the loop before it
-                           had the entries another writer added: they fail with store_err_fenced */
 };
 
 enum link { LINK_STARTING, LINK_UP, LINK_DOWN };
@@ -210,7 +210,12 @@ struct store {
     int timeout_ms;
     size_t queue_max;
     int lease_ms;
-    char lease_str[16]; /* lease_ms in decimal: an int */
+    char lease_str[16];              /* lease_ms in decimal: an int */
+    struct sentinel_addr *sentinels; /* owned; n_sentinels of them */
+    size_t n_sentinels;
+    char *master_name; /* owned */
+    int replicas;
+    int replica_timeout_ms;
     char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
@@ -221,7 +226,6 @@ struct store {
     struct req *wait_head, *wait_tail;
     size_t pending; /* appends accepted whose result is not yet published */
     struct rnode *res_head, *res_tail;
-    struct note *notes; /* store_track calls, newest first */
     uint64_t published; /* results ever queued */
     uint64_t delivered; /* results ever taken by store_poll */
     bool stopping;
@@ -330,6 +334,9 @@ static bool is_error(const redisReply *r, const char *prefix)
 struct endpoint {
     const char *host, *unix_path, *user, *password;
     int port, timeout_ms;
+    const struct sentinel_addr *sentinels; /* n_sentinels > 0: ask them where the primary is */
+    size_t n_sentinels;
+    const char *master_name;
 };
 
 /* AUTH on a new connection: "AUTH <password>" for the default user, "AUTH <user> <password>"
@@ -357,15 +364,79 @@ static int authenticate(redisContext *c, const struct endpoint *e, char *why, si
     return rc;
 }
 
+/* ---- Sentinel ---------------------------------------------------------------------------- */
+
+/* Asks the sentinels of 'e' in turn where the primary is, until one names it. Returns 0 with
+ * *out set, or -EIO with the last sentinel's reason in 'why'. */
+static int ask_sentinels(const struct endpoint *e, struct sentinel_addr *out, char *why,
+                         size_t why_size)
+{
+    struct timeval tv = ms_to_tv(e->timeout_ms < SENTINEL_ASK_MS ? e->timeout_ms : SENTINEL_ASK_MS);
+    for (size_t i = 0; i < e->n_sentinels; i++) {
+        const struct sentinel_addr *a = &e->sentinels[i];
+        redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+        redisReply *r = NULL;
+        if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+            r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", e->master_name);
+        int rc = -EIO;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0]) &&
+            is_str(r->element[1]))
+            rc = sentinel_parse_reply(r->element[0]->str, r->element[0]->len, r->element[1]->str,
+                                      r->element[1]->len, out);
+        if (rc < 0)
+            snprintf(why, why_size, "sentinel %.64s:%d: %.160s", a->host, a->port,
+                     !c                             ? "out of memory"
+                     : !r                           ? c->errstr
+                     : r->type == REDIS_REPLY_NIL   ? "does not monitor this master name"
+                     : r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "unexpected reply");
+        if (r)
+            freeReplyObject(r);
+        if (c)
+            redisFree(c);
+        if (rc == 0)
+            return 0;
+    }
+    return -EIO;
+}
+
+/* The address a sentinel names may be stale (a failover under way): only a server that says it
+ * is the primary (ROLE) is used. Returns 0, -EACCES (it wants credentials) or -EIO. */
+static int check_primary(redisContext *c, const struct sentinel_addr *a, char *why, size_t why_size)
+{
+    redisReply *r = redisCommand(c, "ROLE");
+    if (!r) {
+        snprintf(why, why_size, "ROLE: %s", c->errstr);
+        return -EIO;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, why_size, "ROLE: %s", r->str);
+        rc = is_error(r, "NOAUTH") ? -EACCES : -EIO;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || !is_str(r->element[0]) ||
+               strcmp(r->element[0]->str, "master") != 0) {
+        snprintf(why, why_size, "%.64s:%d, named by the sentinels, is not the primary (yet)",
+                 a->host, a->port);
+        rc = -EIO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 /* Opens a blocking connection with connect, read and write timeouts of 'timeout_ms', and
- * authenticates it: the one place a connection is opened. Returns 0 with *out set, or -EACCES
- * (credentials refused) / -EIO with a reason in 'why'. */
+ * authenticates it: the one place a connection is opened. With sentinels, to the primary they
+ * name, checked. Returns 0 with *out set, or -EACCES (credentials refused) / -EIO with a reason
+ * in 'why'. */
 static int open_conn(const struct endpoint *e, redisContext **out, char *why, size_t why_size)
 {
     struct timeval tv = ms_to_tv(e->timeout_ms);
-    redisContext *c = e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
-                                   : redisConnectWithTimeout(e->host, e->port, tv);
+    struct sentinel_addr primary;
     *out = NULL;
+    if (e->n_sentinels && ask_sentinels(e, &primary, why, why_size) < 0)
+        return -EIO;
+    redisContext *c = e->n_sentinels ? redisConnectWithTimeout(primary.host, primary.port, tv)
+                      : e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
+                                     : redisConnectWithTimeout(e->host, e->port, tv);
     if (!c) {
         snprintf(why, why_size, "connect: out of memory");
         return -EIO;
@@ -381,6 +452,8 @@ static int open_conn(const struct endpoint *e, redisContext **out, char *why, si
         return -EIO;
     }
     int rc = authenticate(c, e, why, why_size);
+    if (rc == 0 && e->n_sentinels)
+        rc = check_primary(c, &primary, why, why_size);
     if (rc < 0) {
         redisFree(c);
         return rc;
@@ -603,12 +676,6 @@ static void key_state_free(void *p)
     free(k);
 }
 
-static void key_set_id(struct key_state *k, const char *id, size_t len)
-{
-    copy_str(k->last_id, sizeof(k->last_id), id, len);
-    k->has_id = true;
-}
-
 /* Leases are renewed every third of lease_ms (store.h): one failed renewal does not lose the
  * lease, as the next comes before it lapses. */
 static int64_t next_renewal(const struct store *s)
@@ -623,7 +690,6 @@ static void key_set_held(struct store *s, struct key_state *k, bool held)
     else if (!held && k->held)
         s->nheld--;
     k->held = held;
-    k->synced = false;
 }
 
 /* Posts STORE_FENCED for 'k' unless this owner was the last one reported. */
@@ -802,124 +868,20 @@ static int load_scripts(struct store *s)
     return 0;
 }
 
-static uint64_t published_now(struct store *s)
-{
-    pthread_mutex_lock(&s->mu);
-    uint64_t seq = s->published;
-    pthread_mutex_unlock(&s->mu);
-    return seq;
-}
-
-/* 1 if the lease and epoch of 'k' are still ours, 0 if not, -1 if the connection failed. */
-static int still_ours(struct store *s, struct key_state *k)
-{
-    redisReply *r;
-    if (call(s, &r, "MGET %s %s", k->lease_key, k->epoch_key))
-        return -1;
-    int ours = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[0]->type == REDIS_REPLY_STRING &&
-               r->element[1]->type == REDIS_REPLY_STRING &&
-               strcmp(r->element[0]->str, s->instance) == 0 &&
-               strcmp(r->element[1]->str, k->epoch) == 0;
-    freeReplyObject(r);
-    return ours;
-}
-
-/* One page of find_page. */
-struct page {
-    size_t n;      /* entries in the page: PAGE_COUNT means there may be more */
-    size_t posted; /* STORE_FOUND results posted (malformed entries are skipped) */
-    uint64_t seq;  /* results ever queued, these included */
-};
-
-/* Reads the page of stream 'k' after its last id (XRANGE with exclusive start; from the start if
- * it has none) and posts each entry as STORE_FOUND, moving the last id past it. Returns 0,
- * -EPROTO on an error reply (say WRONGTYPE: retrying will not cure it), or -EIO if the connection
- * failed. */
-static int find_page(struct store *s, struct key_state *k, struct page *pg)
-{
-    redisReply *r;
-    if (call(s, &r, "XRANGE %s (%s + COUNT %d", k->key, k->has_id ? k->last_id : "0-0", PAGE_COUNT))
-        return -EIO;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return -EPROTO;
-    }
-    struct outbox ob = OUTBOX_INIT;
-    pg->n = r->elements;
-    pg->posted = 0;
-    for (size_t j = 0; j < r->elements; j++) {
-        const redisReply *id;
-        const char *val;
-        size_t len;
-        if (!parse_entry(r->element[j], &id, &val, &len))
-            continue;
-        struct rnode *n = outbox_add(&ob, STORE_FOUND);
-        n->r.key = xstrdup(k->key);
-        copy_str(n->r.id, sizeof(n->r.id), id->str, id->len);
-        n->r.payload = xmemdup(val, len);
-        key_set_id(k, id->str, id->len);
-        pg->posted++;
-    }
-    freeReplyObject(r);
-    pg->seq = publish(s, &ob);
-    return 0;
-}
-
-/* Reads every in-doubt stream after its last known id and reports each entry as STORE_FOUND,
- * one page per publish so that a long outage does not pile up here. Entries found in a stream
- * this instance no longer holds may be another writer's: the appends queued before the loop has
- * them become stale (see stale_seq). Returns 0, or -1 if the connection failed (the keys stay in
- * doubt; entries already reported are not repeated). */
-static int recover(struct store *s)
-{
-    if (kill_doubt_conn(s) < 0)
-        return -1;
-    void *v;
-    for (size_t pos = 0; smap_next(&s->keys, &pos, NULL, &v);) {
-        struct key_state *k = v;
-        bool found = false;
-        while (k->in_doubt) {
-            struct page pg;
-            int rc = find_page(s, k, &pg);
-            if (rc == -EIO)
-                return -1;
-            /* An error reply (for example the key is no longer a stream) will not go away by
-             * retrying: give up on this key rather than loop forever. */
-            if (rc < 0 || pg.n < PAGE_COUNT)
-                k->in_doubt = false;
-            found |= rc == 0 && pg.posted > 0;
-        }
-        if (!found)
-            continue;
-        /* Held (lease and epoch still ours) means nobody else could have written since we
-         * acquired it: the entries are our own appends. Otherwise they may not be. */
-        int ours = k->held ? still_ours(s, k) : 0;
-        if (ours < 0) {
-            k->stale_seq = published_now(s); /* cannot tell: assume the worst */
-            key_set_held(s, k, false);
-            return -1;
-        }
-        if (!ours) {
-            key_set_held(s, k, false);
-            k->stale_seq = published_now(s);
-        }
-    }
-    return 0;
-}
-
-/* One connection attempt: connect, PING, load the scripts, recover in-doubt streams, then
- * STORE_UP. On failure posts STORE_DOWN (once per outage) and returns -1. */
+/* One connection attempt: connect, PING, load the scripts, settle what an earlier connection left
+ * in doubt (kill_doubt_conn), then STORE_UP. On failure posts STORE_DOWN (once per outage) and
+ * returns -1. */
 static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[WHY_MAX];
-    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
+                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
     /* Refused credentials are retried like any failure: a Redis restarted with the right
      * password is found again. */
     (void)open_conn(&e, &s->c, why, sizeof(why));
     if (s->c && (ping(s->c, why, sizeof(why)) < 0 || name_conn(s) < 0 || load_scripts(s) < 0 ||
-                 recover(s) < 0))
+                 kill_doubt_conn(s) < 0))
         drop_conn(s);
     if (!s->c) {
         if (atomic_load(&s->link) != LINK_DOWN) {
@@ -950,11 +912,7 @@ static uint64_t next_rand(struct store *s)
  * Returns true if the store is stopping. */
 static bool backoff(struct store *s)
 {
-    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (s->backoff_ms > BACKOFF_MAX_MS)
-        s->backoff_ms = BACKOFF_MAX_MS;
-    int64_t delay = s->backoff_ms / 2 + (int64_t)(next_rand(s) % (uint64_t)s->backoff_ms);
-    int64_t until = mono_ms() + delay;
+    int64_t until = mono_ms() + sentinel_backoff_ms(&s->backoff_ms, next_rand(s));
     struct outbox ob = OUTBOX_INIT;
     bool stop;
 
@@ -987,20 +945,6 @@ static bool is_conn_dead(const redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
-/* Applies store_track() calls (any order: the newest id wins). */
-static void apply_notes(struct store *s, struct note *n)
-{
-    while (n) {
-        struct note *next = n->next;
-        struct key_state *k = key_get(s, n->key);
-        if (!k->has_id || stream_id_cmp(n->id, k->last_id) > 0)
-            key_set_id(k, n->id, strlen(n->id));
-        free(n->key);
-        free(n);
-        n = next;
-    }
-}
-
 /* Waits for queued appends (or until the held leases are due for renewal), then takes up to
  * STORE_WINDOW of them, failing any that already waited longer than timeout_ms. Sets *batch
  * (possibly NULL). Returns true on stop. */
@@ -1026,8 +970,6 @@ static bool take_batch(struct store *s, struct req **batch)
         pthread_mutex_unlock(&s->mu);
         return true;
     }
-    struct note *notes = s->notes;
-    s->notes = NULL;
     expire_locked(s, &ob, BY_STORE, mono_ms());
     while (s->wait_head && cmds < STORE_WINDOW) {
         struct req *r = pop_wait(s);
@@ -1039,7 +981,6 @@ static bool take_batch(struct store *s, struct req **batch)
         tail = r;
     }
     publish_unlock(s, &ob);
-    apply_notes(s, notes);
     *batch = head;
     return false;
 }
@@ -1060,58 +1001,19 @@ static void put_back(struct store *s, struct req *batch)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* After acquiring 'k': posts as STORE_FOUND what was appended after the id the loop has (paged
- * XRANGE with exclusive start), so that the loop applies what others wrote while we did not own
- * the stream. A stream never tracked and never written by us is taken as known up to its newest
- * entry. Returns 0, 1 on an error reply (say WRONGTYPE: it cannot take appends), or -1 if the
- * connection failed. */
-static int catch_up(struct store *s, struct key_state *k)
-{
-    redisReply *r;
-    if (!k->has_id) {
-        if (call(s, &r, "XREVRANGE %s + - COUNT 1", k->key))
-            return -1;
-        const redisReply *id;
-        const char *val;
-        size_t len;
-        int rc = 1;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
-            key_set_id(k, "0-0", 3);
-            rc = 0;
-        } else if (r->type == REDIS_REPLY_ARRAY && parse_entry(r->element[0], &id, &val, &len)) {
-            key_set_id(k, id->str, id->len);
-            rc = 0;
-        }
-        freeReplyObject(r);
-        k->synced = rc == 0;
-        return rc;
-    }
-    struct page pg;
-    do {
-        int rc = find_page(s, k, &pg);
-        if (rc < 0)
-            return rc == -EIO ? -1 : 1;
-        if (pg.posted) /* at once: a later retry of the catch-up starts after these */
-            k->stale_seq = pg.seq;
-    } while (pg.n == PAGE_COUNT);
-    k->synced = true;
-    return 0;
-}
-
-/* Makes the streams of 'batch' ready for appends: acquires (pipelined) the leases not held, then
- * catches up each stream acquired. A stream left not ready has 'why' set; STORE_FENCED results
+/* Makes the streams of 'batch' ready for appends: acquires (pipelined) the leases not held. A
+ * stream left not ready has 'why' set; STORE_FENCED results
  * go to 'ob'. Returns 0; 1 if a script was missing (reload them and try the batch again); -1 if
  * the connection failed. Nothing of the batch itself has been sent in any case. */
 static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
 {
     struct key_state *ks[STORE_WINDOW];
-    bool asked[STORE_WINDOW];
     size_t n = 0;
     for (struct req *r = batch; r; r = r->next) {
         if (!r->held)
             continue; /* reads and plain appends need no lease */
         struct key_state *k = key_get(s, r->key);
-        if (k->held && k->synced)
+        if (k->held)
             continue;
         bool seen = false;
         for (size_t i = 0; i < n && !seen; i++)
@@ -1119,19 +1021,14 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
         if (seen || n == STORE_WINDOW)
             continue;
         k->why = NULL;
-        asked[n] = !k->held;
         ks[n++] = k;
-        if (!k->held) {
-            struct cmd c;
-            cmd_lease(s, &c, SC_ACQUIRE, k);
-            cmd_send(s, &c);
-        }
+        struct cmd c;
+        cmd_lease(s, &c, SC_ACQUIRE, k);
+        cmd_send(s, &c);
     }
     int64_t deadline = mono_ms() + s->timeout_ms;
     bool noscript = false;
     for (size_t i = 0; i < n; i++) {
-        if (!asked[i])
-            continue;
         struct key_state *k = ks[i];
         redisReply *r;
         if (get_reply(s, deadline, &r))
@@ -1156,16 +1053,6 @@ static int prepare_keys(struct store *s, struct req *batch, struct outbox *ob)
     if (noscript) {
         s->reload = true;
         return 1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct key_state *k = ks[i];
-        if (!k->held || k->synced)
-            continue;
-        int rc = catch_up(s, k);
-        if (rc < 0)
-            return -1;
-        if (rc > 0)
-            k->why = store_err_unavailable;
     }
     return 0;
 }
@@ -1217,10 +1104,69 @@ static void send_put(struct store *s, const struct req *r, const struct key_stat
     cmd_send(s, &c);
 }
 
-/* Sends one batch as a pipeline and completes every request in it. On a connection failure
- * or reply timeout the unanswered requests fail, their keys become in doubt, the connection
- * is dropped and STORE_DOWN follows their results. Requests that provably appended nothing
- * and may succeed when sent again (lapsed lease, flushed script cache) go back to the queue. */
+/* ---- Waiting for replicas (WAIT, one per batch) ---------------------------------------------- */
+
+/* Queues one "WAIT <replicas> <timeout>" after the writes of batch 'send' (reads need none), if
+ * replicas are asked for. Returns whether it was sent. */
+static bool send_wait(struct store *s, const struct req *send)
+{
+    bool writes = false;
+    for (const struct req *r = send; r && !writes; r = r->next)
+        writes = !r->range_start;
+    if (s->replicas <= 0 || !writes)
+        return false;
+    (void)redisAppendCommand(s->c, "WAIT %d %d", s->replicas, s->replica_timeout_ms);
+    return true;
+}
+
+/* A write Redis accepted with 'id': completed now, or, when its batch waits for replicas, kept in
+ * the list at *tail until the WAIT reply says. */
+static void accepted(struct outbox *ob, struct req *r, const char *id, size_t len, bool wait_sent,
+                     struct req ***tail)
+{
+    if (!wait_sent) {
+        outbox_complete(ob, r, NULL, id, len);
+        return;
+    }
+    copy_str(r->id, sizeof r->id, id, len);
+    **tail = r;
+    *tail = &r->next;
+}
+
+/* Completes the writes kept for the WAIT: with their ids (err NULL), or all with 'err'. */
+static void complete_waiting(struct outbox *ob, struct req *waiting, const char *err)
+{
+    for (struct req *r = waiting, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        outbox_complete(ob, r, err, r->id, strlen(r->id));
+    }
+}
+
+/* Reads the batch's WAIT reply (bounded by its own timeout plus timeout_ms for the round trip)
+ * and completes the writes kept for it: confirmed when enough replicas have them, else
+ * store_err_replica (they are on the primary: its tail applies them, and a retry of the same op
+ * finds them there). A lost connection fails them with store_err_unavailable. */
+static void finish_wait(struct store *s, struct outbox *ob, struct req *waiting)
+{
+    redisReply *x = NULL;
+    const char *err = get_reply(s, mono_ms() + s->timeout_ms + s->replica_timeout_ms, &x);
+    if (err) {
+        complete_waiting(ob, waiting, store_err_unavailable);
+        s->doubt = s->cur;
+        drop_conn(s);
+        outbox_link(ob, LINK_DOWN);
+        return;
+    }
+    bool enough = x->type == REDIS_REPLY_INTEGER && x->integer >= s->replicas;
+    freeReplyObject(x);
+    complete_waiting(ob, waiting, enough ? NULL : store_err_replica);
+}
+
+/* Sends one batch as a pipeline and completes every request in it. On a connection failure or
+ * reply timeout the unanswered requests fail (outcome unknown), the connection is dropped and
+ * STORE_DOWN follows their results. Requests that provably appended nothing and may succeed when
+ * sent again (lapsed lease, flushed script cache, a demoted primary) go back to the queue. */
 static void run_batch(struct store *s, struct req *batch)
 {
     struct outbox ob = OUTBOX_INIT;
@@ -1264,13 +1210,8 @@ static void run_batch(struct store *s, struct req *batch)
             continue;
         }
         struct key_state *k = key_get(s, r->key);
-        if (!k->held || !k->synced) {
+        if (!k->held) {
             outbox_complete(&ob, r, k->why ? k->why : store_err_fenced, NULL, 0);
-            continue;
-        }
-        if (r->seen < k->stale_seq) {
-            /* Checked by the loop before it had what another writer appended. */
-            outbox_complete(&ob, r, store_err_fenced, NULL, 0);
             continue;
         }
         if (r->put_key)
@@ -1280,6 +1221,9 @@ static void run_batch(struct store *s, struct req *batch)
         *tailp = r;
         tailp = &r->next;
     }
+    bool wait_sent = send_wait(s, send);
+    struct req *waiting = NULL, **waiting_tail = &waiting;
+    bool demoted = false;
 
     struct req *retry = NULL, **retry_tail = &retry;
     int64_t deadline = mono_ms() + s->timeout_ms;
@@ -1293,10 +1237,11 @@ static void run_batch(struct store *s, struct req *batch)
             r->next = next;
             for (struct req *q = r, *qn; q; q = qn) {
                 qn = q->next;
-                if (!q->range_start)
-                    key_get(s, q->key)->in_doubt = true;
                 outbox_complete(&ob, q, err, NULL, 0);
             }
+            complete_waiting(&ob, waiting, err);
+            waiting = NULL;
+            wait_sent = false;
             s->doubt = s->cur;
             drop_conn(s);
             outbox_link(&ob, LINK_DOWN);
@@ -1309,10 +1254,16 @@ static void run_batch(struct store *s, struct req *batch)
             else
                 outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
-            outbox_complete(&ob, r, NULL, "", 0);
+            accepted(&ob, r, "", 0, wait_sent, &waiting_tail);
         } else if (x->type == REDIS_REPLY_STRING && x->len <= MSG_EVENT_ID_MAX) {
-            key_set_id(k, x->str, x->len);
-            outbox_complete(&ob, r, NULL, x->str, x->len);
+            accepted(&ob, r, x->str, x->len, wait_sent, &waiting_tail);
+        } else if (is_error(x, "READONLY")) {
+            /* A primary demoted by a failover: nothing was written. Ask the sentinels again and
+             * send it to the new primary. */
+            demoted = true;
+            again = r->tries < MAX_TRIES;
+            if (!again)
+                outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (is_error(x, FENCED)) {
             const char *owner = x->str + strlen(FENCED);
             bool none = strcmp(owner, "none") == 0, self = strcmp(owner, s->instance) == 0;
@@ -1342,8 +1293,12 @@ static void run_batch(struct store *s, struct req *batch)
         }
         freeReplyObject(x);
     }
+    if (wait_sent)
+        finish_wait(s, &ob, waiting);
     publish(s, &ob);
     put_back(s, retry);
+    if (demoted)
+        drop_conn(s);
     if (s->c && s->reload && load_scripts(s) < 0)
         drop_conn(s);
 }
@@ -1611,7 +1566,8 @@ static int tail_read(struct store *s)
 static int tail_connect(struct store *s)
 {
     char why[WHY_MAX];
-    const struct endpoint e = {s->host, s->unix_path, s->user, s->password, s->port, s->timeout_ms};
+    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
+                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
     if (open_conn(&e, &s->tc, why, sizeof why) < 0)
         return -1;
     if (ping(s->tc, why, sizeof why) < 0) {
@@ -1675,10 +1631,14 @@ static void *tail_run(void *arg)
 /* Why 'cfg' cannot be used (see struct store_config), or NULL. */
 static const char *config_error(const struct store_config *cfg)
 {
-    if (!cfg || (!cfg->unix_path && !cfg->host))
-        return "no host or unix_path";
+    if (!cfg || (!cfg->unix_path && !cfg->host && !cfg->n_sentinels))
+        return "no host, unix_path or sentinels";
     if (cfg->timeout_ms <= 0)
         return "timeout_ms must be positive";
+    if (cfg->n_sentinels && (!cfg->sentinels || !sentinel_name_ok(cfg->master_name)))
+        return "sentinels without a valid master name";
+    if (cfg->replicas > 0 && cfg->replica_timeout_ms <= 0)
+        return "replicas without a positive replica_timeout_ms";
     return NULL;
 }
 
@@ -1737,6 +1697,13 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     s->password = cfg->password ? xstrdup(cfg->password) : NULL;
     s->port = cfg->port;
     s->timeout_ms = cfg->timeout_ms;
+    if (cfg->n_sentinels) {
+        s->sentinels = (void *)xmemdup(cfg->sentinels, cfg->n_sentinels * sizeof *cfg->sentinels);
+        s->n_sentinels = cfg->n_sentinels;
+        s->master_name = xstrdup(cfg->master_name);
+    }
+    s->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
+    s->replica_timeout_ms = cfg->replica_timeout_ms;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
@@ -1790,6 +1757,8 @@ fail_mutex:
     free(s->host);
     free(s->unix_path);
     free(s->user);
+    free(s->sentinels);
+    free(s->master_name);
     free_secret(s->password);
     free(s);
     return -err;
@@ -1811,12 +1780,11 @@ void store_free(struct store *s)
         next = r->next;
         req_free(r);
     }
-    for (int list = 0; list < 2; list++)
-        for (struct note *n = list ? s->tail_notes : s->notes, *next; n; n = next) {
-            next = n->next;
-            free(n->key);
-            free(n);
-        }
+    for (struct note *n = s->tail_notes, *next; n; n = next) {
+        next = n->next;
+        free(n->key);
+        free(n);
+    }
     struct outbox ob = {s->res_head, s->res_tail, 0, -1, 0};
     outbox_free(&ob);
     smap_deinit(&s->keys, key_state_free);
@@ -1827,6 +1795,8 @@ void store_free(struct store *s)
     free(s->host);
     free(s->unix_path);
     free(s->user);
+    free(s->sentinels);
+    free(s->master_name);
     free_secret(s->password);
     free(s);
 }
@@ -1850,7 +1820,6 @@ static int enqueue(struct store *s, struct req *r, uint64_t ctx, int64_t now_ms)
     r->caller_ms = now_ms;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    r->seen = s->delivered;
     if (atomic_load(&s->link) == LINK_DOWN || s->stopping) {
         rc = -ENOTCONN;
     } else if (s->pending >= s->queue_max) {
@@ -1963,14 +1932,10 @@ void store_track(struct store *s, const char *key, const char *last_id)
         last_id = "0-0";
     if (!stream_id_parse(last_id, &sid))
         return;
-    struct note *n = xcalloc(1, sizeof(*n)), *t = xcalloc(1, sizeof(*t));
-    n->key = xstrdup(key);
-    snprintf(n->id, sizeof(n->id), "%s", last_id);
+    struct note *t = xcalloc(1, sizeof(*t));
     t->key = xstrdup(key);
-    memcpy(t->id, n->id, sizeof t->id);
+    snprintf(t->id, sizeof(t->id), "%s", last_id);
     pthread_mutex_lock(&s->mu);
-    n->next = s->notes;
-    s->notes = n;
     t->next = s->tail_notes;
     s->tail_notes = t;
     pthread_cond_broadcast(&s->tail_cv);
@@ -2027,8 +1992,9 @@ static int open_sync(const struct store_config *cfg, redisContext **out, char *w
         snprintf(why, why_size, "%s", bad);
         return -EINVAL;
     }
-    const struct endpoint e = {cfg->host,     cfg->unix_path, cfg->user,
-                               cfg->password, cfg->port,      cfg->timeout_ms};
+    const struct endpoint e = {cfg->host,      cfg->unix_path,   cfg->user,
+                               cfg->password,  cfg->port,        cfg->timeout_ms,
+                               cfg->sentinels, cfg->n_sentinels, cfg->master_name};
     return open_conn(&e, out, why, why_size);
 }
 

@@ -21,9 +21,9 @@
  * epoch it acquired (keys_epoch, INCR on each acquisition). A stream's lease is acquired before its
  * first fenced request (SET NX with a TTL of lease_ms), renewed every lease_ms/3 and released by
  * store_free, so it moves to another process when its holder dies. A fenced request refused fails
- * with store_err_fenced; STORE_FENCED says who holds the lease instead. The writer thread still
- * reads what others appended when it acquires a lease, or after a reconnect, and posts it as
- * STORE_FOUND: the loop has those entries from the tail and ignores them.
+ * with store_err_fenced; STORE_FENCED says who holds the lease instead. The writer thread never
+ * reads what others appended: the tail hands the loop every entry, and an append whose reply was
+ * lost is settled by its client's retry (handlers.c reads the stream for it).
  */
 #ifndef COJAM_STORE_H
 #define COJAM_STORE_H
@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sentinel.h"
 #include "stream.h"
 
 #define STORE_WINDOW 256     /* unanswered commands; unbounded pipelining buffers without limit */
@@ -59,6 +60,19 @@ struct store_config {
                                 stable id from the host name (and unix_path): processes on one host
                                 then share it and are not fenced from one another. */
     int lease_ms;            /* a lease not renewed for this long lapses (default 10000, min 100) */
+    /* Sentinel (n_sentinels > 0; host, port and unix_path are then unused): every connection this
+     * config opens, the threads' after every failure and each synchronous call's, first asks the
+     * sentinels in turn for the address of 'master_name' (SENTINEL get-master-addr-by-name), then
+     * connects there and checks with ROLE that it is the primary. A write refused with -READONLY
+     * (the primary was demoted under us) drops the connection and is sent again, at most
+     * MAX_TRIES times, on the next one; one whose reply was lost fails as without Sentinel. */
+    const struct sentinel_addr *sentinels; /* borrowed; store_new keeps a copy */
+    size_t n_sentinels;
+    const char *master_name; /* borrowed */
+    int replicas;            /* > 0: after each batch of writes, one "WAIT <replicas> <timeout>";
+                               a write is confirmed only once that many replicas have it, else it
+                               fails with store_err_replica */
+    int replica_timeout_ms;  /* WAIT's timeout (> 0 when replicas > 0) */
 };
 
 /* Called on the store thread when results are waiting. Must be thread-safe. */
@@ -67,16 +81,15 @@ typedef void store_wake_cb(void *arg);
 /* Async error constants: a result's err is NULL on success or one of these. */
 extern const char store_err_timeout[];     /* not confirmed in time: outcome unknown */
 extern const char store_err_unavailable[]; /* connection lost or Redis refused: outcome unknown */
+extern const char store_err_replica[];     /* "replica_timeout": Redis stored it, but fewer
+                                              replicas than 'replicas' confirmed it within
+                                              replica_timeout_ms: it may be lost if the primary
+                                              fails now; retry the same op */
 extern const char store_err_fenced[];      /* "not_owner": nothing was appended, because another
-                                              instance holds the stream's lease, or because the
-                                              append was queued before the loop had received
-                                              entries another instance wrote (it was checked
-                                              against a state that missed them): retry */
+                                              instance holds the stream's lease: retry */
 
 enum store_result_kind {
     STORE_APPENDED, /* an append finished: 'err' NULL and 'id' set, or 'err' set */
-    STORE_FOUND,    /* after a reconnect: an entry found in a stream that had in-doubt appends;
-                         'key', 'id', 'payload' set. The loop applies it like a confirmed append. */
     STORE_UP,       /* the connection is (re)established */
     STORE_DOWN,     /* the connection was lost; appends fail until STORE_UP */
     STORE_FENCED,   /* another instance ('owner') holds the lease of stream 'key': appends to it
@@ -92,8 +105,8 @@ struct store_result {
     uint64_t ctx; /* the caller's ctx of the append (APPENDED) */
     const char *err;
     char id[MSG_EVENT_ID_MAX + 1];   /* stream id */
-    char *key;                       /* owned by the result (FOUND, TAILED and APPENDED) */
-    char *payload;                   /* owned by the result (FOUND and TAILED) */
+    char *key;                       /* owned by the result (TAILED and APPENDED) */
+    char *payload;                   /* owned by the result (TAILED) */
     char owner[STORE_OWNER_MAX + 1]; /* FENCED: the instance that holds the lease */
     struct stream_entry *entries;    /* owned by the result (RANGE only), in stream order, their
                                    payloads too */
@@ -115,11 +128,9 @@ const char *store_instance_id(const struct store *s);
 /* Tells the threads that the loop has applied stream 'key' up to 'last_id' ("" = nothing of it).
  * Call on the loop thread after replaying a jam at start-up, and before the first append to a
  * stream that is to be created (with ""). The tail reads the stream from there (an id behind what
- * it has read already is ignored: the newest wins). When the writer thread acquires the stream's
- * lease it reads the entries after max(tracked id, ids of confirmed appends, ids of found entries)
- * and posts them as STORE_FOUND. A stream never tracked is assumed fully known to the loop (the
- * writer starts from its newest entry; the tail, from its first when it finds the jam in the set
- * of jams). An id that is not "<ms>-<seq>" is ignored. */
+ * it has read already is ignored: the newest wins). A stream never tracked is read by the tail
+ * from its first entry once it finds the jam in the set of jams. An id that is not "<ms>-<seq>"
+ * is ignored. */
 void store_track(struct store *s, const char *key, const char *last_id);
 
 /* Starts the tail (call once the loop has replayed every jam and tracked each): from then on it
@@ -154,10 +165,8 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
                uint64_t ctx, int64_t now_ms);
 
-/* Move up to 'max' results into 'out' (loop thread). Returns how many. Release each with
- * store_result_clear(). Apply them in order: a later store_append counts every result already
- * taken as applied (an append made before the loop had the STORE_FOUND entries of a take-over
- * fails with store_err_fenced; those results always come before the failures they cause). */
+/* Move up to 'max' results into 'out' (loop thread). Returns how many, in the order they were
+ * posted (the tail's entries in stream order). Release each with store_result_clear(). */
 size_t store_poll(struct store *s, struct store_result *out, size_t max);
 void store_result_clear(struct store_result *r);
 

@@ -93,3 +93,13 @@ size_t net_clients(const struct net *n)
 {
     return n->clients;
 }
+
+bool net_is_draining(const struct net *n)
+{
+    return n->draining;
+}
+
+void net_stop(struct net *n)
+{
+    n->stopped = true;
+}

@@ -6,6 +6,7 @@
 #ifndef COJAM_FAKE_NET_H
 #define COJAM_FAKE_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@ struct net {
     struct fake_reply *replies; /* owned: every net_http_reply, in order */
     size_t n_replies;
     int64_t last_retry_ms; /* of the last net_http_reply_429 */
+    bool draining;         /* net_is_draining (the test sets it, as net_drain would) */
+    bool stopped;          /* net_stop was called */
 };
 
 /* A fresh fake net; the clock starts at monotonic 1,000,000 ms and wall 1,700,000,000,000 ms. */

@@ -16,6 +16,7 @@
 const char store_err_timeout[] = "storage_timeout";
 const char store_err_unavailable[] = "storage_unavailable";
 const char store_err_fenced[] = "not_owner";
+const char store_err_replica[] = "replica_timeout";
 
 /* The replay thread reads the streams through the synchronous calls while the test's thread
  * applies what it handed over: one lock around what both touch. */

@@ -85,7 +85,7 @@ void fake_store_add_entry(struct store *s, const char *key, const char *id, cons
 /* SADD 'member' to KEYS_JAMS as a creation would. */
 void fake_store_add_member(struct store *s, const char *member);
 const struct fake_stream *fake_store_stream(const struct store *s, const char *key);
-/* Queue a result of 'kind' (STORE_FOUND, STORE_UP, STORE_DOWN, STORE_FENCED) for store_poll;
+/* Queue a result of 'kind' (STORE_TAILED, STORE_UP, STORE_DOWN, STORE_FENCED) for store_poll;
  * 'key', 'id' and 'payload' may be NULL. */
 void fake_store_post(struct store *s, int kind, const char *key, const char *id,
                      const char *payload);

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "codec.h"
 #include "fakes/glue.h"
 #include "handlers.h"
 #include "hub.h"
 #include "jam.h"
 #include "keys.h"
+#include "net.h"
 #include "now.h"
 #include "room.h"
 #include "session.h"
@@ -408,6 +410,61 @@ done:
     glue_deinit(&g);
 }
 
+/* Redis confirmed the post but the tail never hands it over (its read stalled): after
+ * --redis-timeout-ms the sender gets apply_timeout, not silence; the retry of the same op finds it
+ * stored (busy while the tail is behind) and gets the original ack once the tail applies it. */
+TEST(write_the_tail_never_applies_fails_with_apply_timeout)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct session *s = citizen_in_running_jam(&g);
+    CHECK(s != NULL);
+    if (!s)
+        goto done;
+    struct jam *j = s->jam;
+    char key[KEYS_MAX];
+    keys_stream(key, CODE);
+    g.store->no_tail = true;
+    glue_send(&g, s, POST, "c1-1");
+    glue_settle(&g);
+    size_t appends = fake_store_count(g.store, FAKE_APPEND);
+    const struct fake_call *c = fake_store_last(g.store, FAKE_APPEND);
+    char *payload = xstrdup(c ? c->payload : "");
+    char id[MSG_EVENT_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", last_stream_id(&g));
+    fake_net_advance(g.cfg.redis_timeout_ms - 1);
+    struct now now = {net_now_ms(), net_wall_ms()};
+    handlers_expire_awaiting(g.hub, j, &now);
+    CHECK_EQ_INT(fifo_len(&s->queue), 0); /* not yet */
+    fake_net_advance(1);
+    now = (struct now){net_now_ms(), net_wall_ms()};
+    handlers_expire_awaiting(g.hub, j, &now);
+    char *e = glue_pop(s);
+    CHECK(glue_is(e, "error") && strstr(e, "\"apply_timeout\"") && strstr(e, "c1-1") &&
+          strstr(e, "\"retryable\":true"));
+    free(e);
+    CHECK_EQ_INT(s->inflight, 0);
+    CHECK_EQ_INT(j->awaiting.used, 0);
+    /* The retry reads the stream, finds the entry there, and waits for the tail. */
+    e = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(e, "error") && strstr(e, "\"busy\""));
+    free(e);
+    glue_settle(&g);
+    e = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(e, "error") && strstr(e, "\"busy\""));
+    free(e);
+    CHECK_EQ_INT(fake_store_count(g.store, FAKE_APPEND), appends); /* never appended again */
+    fake_store_post(g.store, STORE_TAILED, key, id, payload);
+    glue_settle(&g);
+    CHECK_EQ_INT(j->room->n_items, 1);
+    char *ack = glue_call(&g, s, POST, "c1-1");
+    CHECK(glue_is(ack, "ack") && strstr(ack, "\"item\":1") && strstr(ack, id));
+    free(ack);
+    free(payload);
+done:
+    glue_deinit(&g);
+}
+
 /* The citizen's other tab voted through another process and reached the stream first: this vote,
  * accepted against this process's state, is judged by apply and the sender gets its error. */
 TEST(write_that_lost_to_another_process_gets_apply_s_error)
@@ -592,6 +649,7 @@ TEST(join_guesses_are_limited_per_address)
 int main(void)
 {
     RUN(join_is_stored_before_the_welcome);
+    RUN(write_the_tail_never_applies_fails_with_apply_timeout);
     RUN(join_guesses_are_limited_per_address);
     RUN(join_failures);
     RUN(screen_joins_without_a_write);

@@ -162,6 +162,80 @@ TEST(one_wake_takes_every_waiting_result)
     glue_deinit(&g);
 }
 
+/* The close code a session is marked with, at once or after its queue. */
+static int closing(const struct session *s)
+{
+    return s->close_code ? s->close_code : s->drain_code;
+}
+
+/* SIGTERM: nothing new is taken; a session without writes in flight is closed 1012 at once, one
+ * with a write in flight only once that write is answered (its ack queued before the close);
+ * the loop stops when no session is left. */
+TEST(drain_closes_idle_sessions_then_busy_ones_then_stops)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    struct session *idle = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    struct session *busy = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    CHECK(m && idle && busy);
+    if (!m || !idle || !busy)
+        goto done;
+    g.store->hold = true;
+    glue_send(&g, busy, "{\"type\":\"post\",\"op\":\"b1\",\"kind\":\"problem\",\"text\":\"Hot\"}");
+    CHECK_EQ_INT(busy->inflight, 1);
+    tick(&g);
+    CHECK_EQ_INT(closing(idle), 0); /* not draining: nothing happens */
+    g.net->draining = true;
+    tick(&g);
+    CHECK_EQ_INT(closing(idle), 1012);
+    CHECK_EQ_INT(closing(m), 1012);
+    CHECK_EQ_INT(closing(busy), 0);
+    CHECK(!g.net->stopped);
+    fake_store_answer(g.store, NULL);
+    glue_settle(&g);
+    tick(&g);
+    CHECK_EQ_INT(closing(busy), 1012);
+    char *ack = glue_pop(busy);
+    CHECK(ack && strstr(ack, "\"ack\"") && strstr(ack, "b1"));
+    free(ack);
+    CHECK(!g.net->stopped); /* sessions still open */
+    glue_close(&g, m);
+    glue_close(&g, idle);
+    glue_close(&g, busy);
+    tick(&g);
+    CHECK(g.net->stopped);
+done:
+    glue_deinit(&g);
+}
+
+/* A session whose write never gets answered does not hold the drain beyond its bound. */
+TEST(drain_stops_after_its_bound)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    g.store->hold = true;
+    glue_send(&g, m, "{\"type\":\"pause\",\"op\":\"p1\"}");
+    g.net->draining = true;
+    tick(&g);
+    CHECK_EQ_INT(closing(m), 0);
+    fake_net_advance(g.cfg.redis_timeout_ms);
+    tick(&g);
+    CHECK_EQ_INT(closing(m), 1012);
+    CHECK(!g.net->stopped);
+    fake_net_advance(1000);
+    tick(&g);
+    CHECK(g.net->stopped);
+done:
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(tick_stores_phase_ended_when_the_deadline_passes);
@@ -170,5 +244,7 @@ int main(void)
     RUN(tick_broadcasts_and_expires);
     RUN(wake_dispatches_store_results);
     RUN(one_wake_takes_every_waiting_result);
+    RUN(drain_closes_idle_sessions_then_busy_ones_then_stops);
+    RUN(drain_stops_after_its_bound);
     return test_done();
 }

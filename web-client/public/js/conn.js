@@ -6,7 +6,8 @@ import { JamState } from './jamstate.js';
 
 const FATAL_JOIN = new Set(['no_such_jam', 'bad_secret', 'anonymous_not_allowed', 'nickname_required',
   'jam_full', 'forbidden', 'bad_value', 'too_long', 'too_short', 'bad_message', 'removed']);
-const RETRYABLE = new Set(['busy', 'rate_limited', 'storage_unavailable', 'storage_timeout']);
+const RETRYABLE = new Set(['busy', 'rate_limited', 'storage_unavailable', 'storage_timeout',
+  'replica_timeout', 'apply_timeout']);
 
 // Reconnection: 0.25-0.5 s after a loss, doubling to at most 2.5-5 s (jitter: 50-100 % of the step).
 // The cap is short because a silently dropped network gives no `online` event when it comes back:
