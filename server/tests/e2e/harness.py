@@ -42,7 +42,8 @@ ADMIN_TOKEN = "test-admin"
 VERBOSE = os.environ.get("COJAM_E2E_VERBOSE") == "1"
 ASAN = "asan" in os.environ.get("COJAMD", "")
 # The retryable error codes of proto/messages.md.
-RETRYABLE = ("rate_limited", "busy", "storage_unavailable", "storage_timeout", "not_owner")
+RETRYABLE = ("rate_limited", "busy", "storage_unavailable", "storage_timeout", "not_owner",
+             "replica_timeout", "apply_timeout")
 # ASan builds start and answer slower; deadlines stretch, assertions do not.
 SLOW = 3.0 if ASAN else 1.0
 
