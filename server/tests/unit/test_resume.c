@@ -83,6 +83,26 @@ done:
     glue_deinit(&g);
 }
 
+/* Just after a start the store's link may not be up yet (a restart, 60-recovery): a resume still
+ * starts, its read waits for the link; only a store known to be down refuses it. */
+TEST(a_link_not_up_yet_still_resumes)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    char ids[POSTS][MSG_EVENT_ID_MAX + 1];
+    struct jam *j = jam_with_posts(&g, ids, 3);
+    struct session *s = j ? glue_join(&g, CODE, ROLE_CITIZEN, NULL) : NULL;
+    CHECK(s != NULL);
+    if (s) {
+        g.store->up = false; /* connecting */
+        CHECK(resume_start(g.hub, s, ids[0]));
+        s->catchup.on = false;
+        g.hub->storage_up = false; /* the store said it is down */
+        CHECK(!resume_start(g.hub, s, ids[0]));
+    }
+    glue_deinit(&g);
+}
+
 TEST(sessions_resuming_from_one_id_share_a_read)
 {
     struct glue g;
@@ -240,6 +260,7 @@ done:
 int main(void)
 {
     RUN(pages_are_read_through_the_store);
+    RUN(a_link_not_up_yet_still_resumes);
     RUN(sessions_resuming_from_one_id_share_a_read);
     RUN(reads_beyond_resume_reads_wait_for_a_slot);
     RUN(failed_read_resyncs);
