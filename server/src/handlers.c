@@ -234,7 +234,11 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
     const char *err = room_check_join(j->room, m, &w->ev);
     if (err) {
         write_free(&w->base);
-        hub_send_error(s, NULL, err, NULL, now->ms);
+        hub_send_error(s, NULL, err,
+                       m->as == ROLE_MODERATOR ? "a moderator joins with a nickname: every console "
+                                                 "and the public log show who acted"
+                                               : NULL,
+                       now->ms);
         return;
     }
     if (submit(h, w, now) < 0) {
