@@ -407,8 +407,7 @@ static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
         for (size_t k = 0; k < i; k++)
             if (ids[k] == (uint32_t)x) {
                 free(ids);
-                return fail(err, "bad_value", "field 'items' names item %lld twice",
-                            (long long)x);
+                return fail(err, "bad_value", "field 'items' names item %lld twice", (long long)x);
             }
         ids[i] = (uint32_t)x;
     }
@@ -767,7 +766,7 @@ char *codec_encode_msg(const struct msg *m)
 static const char *const jam_body_keys[] = {"title", "question", "agenda", "settings", NULL};
 static const char *const step_keys[] = {"phase", "duration_s", NULL};
 static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phase", "min_text",
-                                            "max_text", "premoderation", NULL};
+                                            "max_text",          "premoderation",   NULL};
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */

@@ -167,16 +167,17 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     jam_attach(j, s, t.pid, t.role);
     uint64_t seq;
     bool resumed = false;
-    if (m->last_event_id[0] && sees_queue(j->room, p)) {
-        s->wants_snapshot = WANT_RESYNC; /* the queue comes in full only in a snapshot */
-    } else if (m->last_event_id[0] && jam_ring_resume_point(j, m->last_event_id, &seq)) {
+    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p);
+    if (may_resume && jam_ring_resume_point(j, m->last_event_id, &seq)) {
         s->cursor = seq;
         s->wants_snapshot = WANT_NONE;
         resumed = true;
-    } else if (m->last_event_id[0] && resume_start(h, s, m->last_event_id)) {
+    } else if (may_resume && resume_start(h, s, m->last_event_id)) {
         resumed = true;
     } else if (m->last_event_id[0]) {
-        s->wants_snapshot = WANT_RESYNC; /* could not resume: a full snapshot, flagged as such */
+        /* could not resume (or the queue, which only a snapshot has in full): a full snapshot,
+         * flagged as such */
+        s->wants_snapshot = WANT_RESYNC;
     }
     send_welcome(h, s, resumed, now);
 }

@@ -52,8 +52,7 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     if (err)
         log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type),
                  err);
-    else
-    {
+    else {
         jam_notify_sanction(j, ev); /* removed or muted through another process of the jam */
         if (h->ready && ev->type == EV_POSTED)
             jam_notify_queued(j, res.item);

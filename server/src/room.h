@@ -62,12 +62,12 @@ struct item {
     bool votes_in_delta;     /* already listed in the tick's vote changes */
     char *text;              /* owned */
     /* pre-moderation (proto/messages.md, "Pre-moderation, the review queue and team moderation") */
-    int64_t at_ms;        /* its posted event's at: the queue's age follows from it */
-    bool pending;         /* waiting for review: not shown, ranked, votable or a parent */
-    bool rejected;        /* hidden by a reject (not a hide): its author is told so */
-    bool claim_in_delta;  /* already listed in the tick's claim changes */
-    int64_t claim_by;     /* the moderator whose claim was stored last, 0 = none */
-    int64_t claim_until;  /* ... which runs for events whose at is before this (wall ms) */
+    int64_t at_ms;       /* its posted event's at: the queue's age follows from it */
+    bool pending;        /* waiting for review: not shown, ranked, votable or a parent */
+    bool rejected;       /* hidden by a reject (not a hide): its author is told so */
+    bool claim_in_delta; /* already listed in the tick's claim changes */
+    int64_t claim_by;    /* the moderator whose claim was stored last, 0 = none */
+    int64_t claim_until; /* ... which runs for events whose at is before this (wall ms) */
 };
 
 /* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,

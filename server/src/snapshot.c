@@ -486,8 +486,8 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
         for (size_t k = 0; k < m.n_items; k++)
             m.items[k] = get_u32(rb);
     }
-    ok = ok && m.n_items <= MSG_ITEMS_MAX && hide_posts <= 1 && m.preset < PRESET__COUNT && chain && !rb->bad &&
-         room_restore_moderation(r, &m);
+    ok = ok && m.n_items <= MSG_ITEMS_MAX && hide_posts <= 1 && m.preset < PRESET__COUNT && chain &&
+         !rb->bad && room_restore_moderation(r, &m);
     free(m.reason);
     free(m.items);
     return ok;

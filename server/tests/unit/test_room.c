@@ -1447,9 +1447,9 @@ TEST(claims_hold_for_120_s_by_the_events_at)
                  "not_claimed");
     /* a claim that ran out is no claim for a release either */
     CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca4", ids, 1, t + 300000) == NULL);
-    CHECK_EQ_STR(queue_msg(r, ma, ROLE_MODERATOR, MSG_RELEASE, "ca5", ids, 1,
-                           t + 300000 + ROOM_CLAIM_MS),
-                 "not_claimed");
+    CHECK_EQ_STR(
+        queue_msg(r, ma, ROLE_MODERATOR, MSG_RELEASE, "ca5", ids, 1, t + 300000 + ROOM_CLAIM_MS),
+        "not_claimed");
     /* the claimer's own approve goes through and drops the claim */
     CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca6", ids, 1, t + 500000) == NULL);
     CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_APPROVE, "ca7", ids, 1, t + 500001) == NULL);

@@ -150,7 +150,7 @@ TEST(snapshot_round_trip_is_exact)
         CHECK(!room_item(copy, 1)->pending && !room_item(copy, 1)->claim_by);
         CHECK_EQ_INT(room_item(copy, 5)->at_ms, 1250);
         CHECK_EQ_INT(copy->n_visible, r->n_visible);
-        CHECK_EQ_INT(copy->modlog[2].n_items, 4); /* the approve of 1-4 */
+        CHECK_EQ_INT(copy->modlog[2].n_items, 4);                       /* the approve of 1-4 */
         CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_POSTED); /* the scribe entry */
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");

@@ -185,8 +185,8 @@ static void check_jam(json_t *jam)
     CHECK_EQ_STR(str_of(json_array_get(agenda, 0), "phase"), "explore");
     CHECK_EQ_INT(int_of(json_array_get(agenda, 0), "duration_s"), 60);
     json_t *s = json_object_get(jam, "settings");
-    CHECK(has_exactly(s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text",
-                              "premoderation")));
+    CHECK(has_exactly(
+        s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text", "premoderation")));
     CHECK(json_is_true(json_object_get(s, "anonymous_allowed")));
     CHECK_EQ_INT(int_of(s, "votes_per_phase"), 2);
 }
@@ -213,8 +213,7 @@ TEST(snapshot_for_a_citizen)
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
     CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "spotlight", "pinned", "announcement", "claims",
-                              "you")));
+                              "stats", "spotlight", "pinned", "announcement", "claims", "you")));
     CHECK(json_is_null(json_object_get(j, "spotlight")));
     CHECK_EQ_INT(json_array_size(json_object_get(j, "pinned")), 0);
     CHECK(json_is_null(json_object_get(j, "announcement")));
