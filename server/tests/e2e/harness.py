@@ -664,13 +664,19 @@ class Client:
         return r
 
     def view(self):
-        """Items as this client's role may see them: hidden items reduced to {"id","hidden":true}
-        except for moderators (what a fresh snapshot for this role holds)."""
+        """Items as this client's role may see them: hidden items reduced to {"id","hidden":true},
+        pending ones to {"id","pending":true}, except for moderators (what a fresh snapshot for
+        this role holds)."""
         mod = (self.you or {}).get("role") == "moderator"
-        return {i: (dict(it) if mod or not (it.get("hidden") or it.get("pending")) else
-                    {k: v for k, v in it.items()
-                     if k in ("id", "hidden", "reason", "preset", "rejected", "pending")})
-                for i, it in self.items.items()}
+        stub = {"hidden": ("id", "hidden", "reason", "preset", "rejected"),
+                "pending": ("id", "pending")}  # a pending item: its author has it in full
+
+        def seen(it):
+            kind = "pending" if it.get("pending") else "hidden" if it.get("hidden") else None
+            if mod or kind is None:
+                return dict(it)
+            return {k: v for k, v in it.items() if k in stub[kind]}
+        return {i: seen(it) for i, it in self.items.items()}
 
     def model(self):
         """A copy of what convergence compares: items as seen (with votes) and the four ranking
