@@ -355,7 +355,7 @@ static const struct {
     [MSG_PAUSE] = {WITH_OP, {"type", "op", NULL}},
     [MSG_RESUME] = {WITH_OP, {"type", "op", NULL}},
     [MSG_EXTEND] = {WITH_OP, {"type", "op", "seconds", NULL}},
-    [MSG_HIDE] = {WITH_OP, {"type", "op", "item", "reason", "preset", NULL}},
+    [MSG_HIDE] = {WITH_OP, {"type", "op", "item", "items", "reason", "preset", NULL}},
     [MSG_UNHIDE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SYNC] = {NO_OP, {"type", NULL}},
     [MSG_PING] = {NO_OP, {"type", "t", NULL}},
@@ -370,7 +370,59 @@ static const struct {
     [MSG_ANNOUNCE] = {WITH_OP, {"type", "op", "text", "duration_s", NULL}},
     [MSG_UNANNOUNCE] = {WITH_OP, {"type", "op", NULL}},
     [MSG_SIMILAR] = {NO_OP, {"type", "kind", "text", NULL}},
+    [MSG_APPROVE] = {WITH_OP, {"type", "op", "items", NULL}},
+    [MSG_REJECT] = {WITH_OP, {"type", "op", "items", "reason", "preset", NULL}},
+    [MSG_CLAIM] = {WITH_OP, {"type", "op", "items", NULL}},
+    [MSG_RELEASE] = {WITH_OP, {"type", "op", "items", NULL}},
 };
+
+/* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
+ * (integers >= 1), kept in the order given; a stored event's list is read by the same rule. */
+static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
+                     struct codec_error *err)
+{
+    json_t *a = json_object_get(o, "items");
+    if (!a) {
+        if (required)
+            return fail(err, "bad_message", "field 'items' is missing");
+        return 0;
+    }
+    if (!json_is_array(a))
+        return fail(err, "bad_message", "field 'items' must be an array of item ids");
+    size_t n = json_array_size(a);
+    if (n < 1 || n > MSG_ITEMS_MAX)
+        return fail(err, "bad_value", "field 'items' must hold 1 to %d item ids", MSG_ITEMS_MAX);
+    uint32_t *ids = xmalloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v)) {
+            free(ids);
+            return fail(err, "bad_message", "items[%zu] must be an integer", i);
+        }
+        json_int_t x = json_integer_value(v);
+        if (x < 1 || x > UINT32_MAX) {
+            free(ids);
+            return fail(err, "bad_value", "items[%zu] must be an item id", i);
+        }
+        for (size_t k = 0; k < i; k++)
+            if (ids[k] == (uint32_t)x) {
+                free(ids);
+                return fail(err, "bad_value", "field 'items' names item %lld twice", (long long)x);
+            }
+        ids[i] = (uint32_t)x;
+    }
+    *out = ids;
+    *n_out = n;
+    return 1;
+}
+
+static void set_items(json_t *o, const uint32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    json_object_set_new(o, "items", a);
+}
 
 /* The optional reason (free text) and preset of hide, remove and mute. */
 static int get_reason(json_t *o, struct msg *m, struct codec_error *err)
@@ -509,8 +561,19 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_PIN:
     case MSG_UNPIN:
         return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
-    case MSG_HIDE:
-        if (get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
+    case MSG_HIDE: /* one item, or a bulk hide of several: exactly one of the two */
+        if (json_object_get(o, "item") && json_object_get(o, "items"))
+            return fail(err, "bad_message", "give 'item' or 'items', not both");
+        if (json_object_get(o, "items") ? get_items(o, true, &m->items, &m->n_items, err) < 0
+                                        : get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0)
+            return -1;
+        return get_reason(o, m, err);
+    case MSG_APPROVE:
+    case MSG_CLAIM:
+    case MSG_RELEASE:
+        return get_items(o, true, &m->items, &m->n_items, err) < 0 ? -1 : 0;
+    case MSG_REJECT:
+        if (get_items(o, true, &m->items, &m->n_items, err) < 0)
             return -1;
         return get_reason(o, m, err);
     case MSG_REMOVE:
@@ -647,9 +710,18 @@ char *codec_encode_msg(const struct msg *m)
         set_int(o, "item", m->item);
         break;
     case MSG_HIDE:
-        set_int(o, "item", m->item);
+    case MSG_REJECT:
+        if (m->items)
+            set_items(o, m->items, m->n_items);
+        else
+            set_int(o, "item", m->item);
         set_str(o, "reason", m->reason);
         set_str(o, "preset", preset_name(m->preset));
+        break;
+    case MSG_APPROVE:
+    case MSG_CLAIM:
+    case MSG_RELEASE:
+        set_items(o, m->items, m->n_items);
         break;
     case MSG_REMOVE:
     case MSG_MUTE:
@@ -694,7 +766,7 @@ char *codec_encode_msg(const struct msg *m)
 static const char *const jam_body_keys[] = {"title", "question", "agenda", "settings", NULL};
 static const char *const step_keys[] = {"phase", "duration_s", NULL};
 static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phase", "min_text",
-                                            "max_text", NULL};
+                                            "max_text",          "premoderation",   NULL};
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
@@ -767,6 +839,8 @@ static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict, struc
         c->settings.max_text = (uint32_t)x;
         if (c->settings.min_text > c->settings.max_text)
             return fail(err, "bad_value", "settings: min_text must not exceed max_text");
+        if (get_bool(st, "premoderation", false, &c->settings.premoderation, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -805,6 +879,10 @@ static json_t *encode_jam_fields(json_t *o, const struct jam_config *c)
     set_int(st, "votes_per_phase", c->settings.votes_per_phase);
     set_int(st, "min_text", c->settings.min_text);
     set_int(st, "max_text", c->settings.max_text);
+    /* Only when on: a jam_created event of a jam without it keeps the bytes it was stored (and
+     * chained) with before the setting existed. */
+    if (c->settings.premoderation)
+        json_object_set_new(st, "premoderation", json_true());
     json_object_set_new(o, "settings", st);
     return o;
 }
@@ -836,6 +914,10 @@ static bool event_has_writer(enum event_type t)
     case EV_UNPINNED:
     case EV_ANNOUNCED:
     case EV_UNANNOUNCED:
+    case EV_APPROVED:
+    case EV_REJECTED:
+    case EV_CLAIMED:
+    case EV_RELEASED:
         return true;
     default:
         return false;
@@ -932,7 +1014,18 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
     case EV_UNPINNED:
         return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
     case EV_HIDDEN:
-        if (get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ||
+        if (json_object_get(o, "items") ? get_items(o, true, &e->items, &e->n_items, err) < 0
+                                        : get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
+            return -1;
+        if (get_nullable_str(o, "reason", &e->reason, err) < 0)
+            return -1;
+        return get_event_preset(o, e, err);
+    case EV_APPROVED:
+    case EV_CLAIMED:
+    case EV_RELEASED:
+        return get_items(o, true, &e->items, &e->n_items, err) < 0 ? -1 : 0;
+    case EV_REJECTED:
+        if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
             get_nullable_str(o, "reason", &e->reason, err) < 0)
             return -1;
         return get_event_preset(o, e, err);
@@ -1046,9 +1139,18 @@ char *codec_event_encode(const struct event *e)
         set_int(o, "item", e->item);
         break;
     case EV_HIDDEN:
-        set_int(o, "item", e->item);
+    case EV_REJECTED:
+        if (e->items)
+            set_items(o, e->items, e->n_items);
+        else
+            set_int(o, "item", e->item);
         json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
         set_str(o, "preset", preset_name(e->preset));
+        break;
+    case EV_APPROVED:
+    case EV_CLAIMED:
+    case EV_RELEASED:
+        set_items(o, e->items, e->n_items);
         break;
     case EV_REMOVED:
         set_int(o, "pid", e->pid);

@@ -129,6 +129,22 @@ static void send_ack(struct session *s, const char *op, const struct op_done *do
 
 /* ---- the messages -------------------------------------------------------------------------- */
 
+/* Whether 'p' sees items waiting for review in full: moderators, and the author of one. They
+ * reach it in private `queued` frames, which neither the ring nor the stream's catch-up has, so
+ * such a rejoin gets a snapshot instead of a resume (moderators are few, and so are authors with
+ * a post still in the queue). */
+static bool sees_queue(const struct room *r, const struct participant *p)
+{
+    if (!p || !r->cfg.settings.premoderation)
+        return false;
+    if (p->role == ROLE_MODERATOR)
+        return true;
+    for (size_t i = r->n_items; i-- > 0;)
+        if (r->items[i]->pending && r->items[i]->author == p->pid)
+            return true;
+    return false;
+}
+
 /* A rejoin with a session token: the same participant, resumed from 'last_event_id' if it can be
  * (from the ring, else from the stream), else with a snapshot (flagged resync if one was asked). */
 static void rejoin(struct hub *h, struct session *s, const struct msg *m, const struct now *now)
@@ -152,14 +168,17 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     jam_attach(j, s, t.pid, t.role);
     uint64_t seq;
     bool resumed = false;
-    if (m->last_event_id[0] && jam_ring_resume_point(j, m->last_event_id, &seq)) {
+    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p);
+    if (may_resume && jam_ring_resume_point(j, m->last_event_id, &seq)) {
         s->cursor = seq;
         s->wants_snapshot = WANT_NONE;
         resumed = true;
-    } else if (m->last_event_id[0] && resume_start(h, s, m->last_event_id)) {
+    } else if (may_resume && resume_start(h, s, m->last_event_id)) {
         resumed = true;
     } else if (m->last_event_id[0]) {
-        s->wants_snapshot = WANT_RESYNC; /* could not resume: a full snapshot, flagged as such */
+        /* could not resume (or the queue, which only a snapshot has in full): a full snapshot,
+         * flagged as such */
+        s->wants_snapshot = WANT_RESYNC;
     }
     send_welcome(h, s, resumed, now);
 }
@@ -217,7 +236,11 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
     const char *err = room_check_join(j->room, m, &w->ev);
     if (err) {
         write_free(&w->base);
-        hub_send_error(s, NULL, err, NULL, now->ms);
+        hub_send_error(s, NULL, err,
+                       m->as == ROLE_MODERATOR ? "a moderator joins with a nickname: every console "
+                                                 "and the public log show who acted"
+                                               : NULL,
+                       now->ms);
         return;
     }
     if (submit(h, w, now) < 0) {
@@ -412,6 +435,10 @@ static const struct handler {
     [MSG_UNPIN] = {handle_write, NEEDS_JOIN},
     [MSG_ANNOUNCE] = {handle_write, NEEDS_JOIN},
     [MSG_UNANNOUNCE] = {handle_write, NEEDS_JOIN},
+    [MSG_APPROVE] = {handle_write, NEEDS_JOIN},
+    [MSG_REJECT] = {handle_write, NEEDS_JOIN},
+    [MSG_CLAIM] = {handle_write, NEEDS_JOIN},
+    [MSG_RELEASE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

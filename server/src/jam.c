@@ -172,6 +172,24 @@ void jam_notify_sanction(struct jam *j, const struct event *e)
     }
 }
 
+void jam_notify_queued(struct jam *j, uint32_t id)
+{
+    const struct item *it = room_item(j->room, id);
+    if (!it || !it->pending)
+        return;
+    struct frame *f = NULL;
+    for (struct session *s = j->members; s; s = s->next_member) {
+        if (s->role != ROLE_MODERATOR && s->pid != it->author)
+            continue;
+        if (!f)
+            f = frame_from_string(view_queued(j->room, it));
+        if (session_enqueue(s, f) < 0)
+            session_mark_close_drained(s, 4001, "too slow");
+        net_want_write(s);
+    }
+    frame_unref(f);
+}
+
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
                               int64_t wall_ms)
 {

@@ -105,6 +105,9 @@ const char *jam_verdict(const struct jam *j, const char *id);
 /* Tell every session of the participant a removed, muted or unmuted event 'e' names (a `notice`
  * frame), and close them with 4004 after it for a removal. Other events: nothing. */
 void jam_notify_sanction(struct jam *j, const struct event *e);
+/* Send the item 'id' a posted event just made, if it waits for review, in a private `queued`
+ * frame to every moderator session and to its author's sessions. Other items: nothing. */
+void jam_notify_queued(struct jam *j, uint32_t id);
 
 /* The snapshot body of citizens and screens, encoded at most once per state and cache age (a join
  * storm encodes the jam once per tick, not once per client). Borrowed: valid until the next call. */

@@ -33,6 +33,10 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_ANNOUNCE] = "announce",
     [MSG_UNANNOUNCE] = "unannounce",
     [MSG_SIMILAR] = "similar",
+    [MSG_APPROVE] = "approve",
+    [MSG_REJECT] = "reject",
+    [MSG_CLAIM] = "claim",
+    [MSG_RELEASE] = "release",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -92,6 +96,10 @@ static const char *const event_names[EV__COUNT] = {
     [EV_UNPINNED] = "unpinned",
     [EV_ANNOUNCED] = "announced",
     [EV_UNANNOUNCED] = "unannounced",
+    [EV_APPROVED] = "approved",
+    [EV_REJECTED] = "rejected",
+    [EV_CLAIMED] = "claimed",
+    [EV_RELEASED] = "released",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -166,6 +174,7 @@ void msg_clear(struct msg *m)
     free(m->text);
     free(m->reason);
     free(m->on_behalf);
+    free(m->items);
     memset(m, 0, sizeof *m);
 }
 
@@ -183,5 +192,6 @@ void event_clear(struct event *e)
     free(e->text);
     free(e->reason);
     free(e->on_behalf);
+    free(e->items);
     memset(e, 0, sizeof *e);
 }

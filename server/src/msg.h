@@ -7,6 +7,7 @@
 #define COJAM_MSG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Limits from proto/messages.md. */
@@ -26,6 +27,9 @@
 #define MSG_VOTES_PER_PHASE_MAX 1000
 #define MSG_ANNOUNCE_MAX 280     /* code points: two lines on a phone, one on the screen */
 #define MSG_ANNOUNCE_MAX_S 86400 /* an announcement's duration_s */
+/* Items one approve, reject, claim, release or bulk hide names: a console's page of the queue
+ * (50 rows) twice over, and a stored event of at most ~1 KiB of ids. */
+#define MSG_ITEMS_MAX 100
 
 enum msg_type {
     MSG_NONE = 0,
@@ -53,6 +57,10 @@ enum msg_type {
     MSG_ANNOUNCE,
     MSG_UNANNOUNCE,
     MSG_SIMILAR,
+    MSG_APPROVE,
+    MSG_REJECT,
+    MSG_CLAIM,
+    MSG_RELEASE,
     MSG__COUNT
 };
 
@@ -96,6 +104,9 @@ struct msg {
                         floor, NULL = not a scribe entry */
     /* vote, unvote, hide, unhide */
     int64_t item;
+    /* approve, reject, claim, release, a bulk hide: distinct item ids, in the order given */
+    uint32_t *items; /* owned, NULL when absent */
+    size_t n_items;
     /* set_phase */
     enum phase phase;
     /* extend; announce: duration_s (0 = until cleared) */
@@ -154,6 +165,10 @@ enum event_type {
     EV_UNPINNED,
     EV_ANNOUNCED,
     EV_UNANNOUNCED,
+    EV_APPROVED,
+    EV_REJECTED,
+    EV_CLAIMED,
+    EV_RELEASED,
     EV__COUNT
 };
 
@@ -169,6 +184,7 @@ struct jam_settings {
     uint32_t votes_per_phase; /* 0 = unlimited; default 5 */
     uint32_t min_text;        /* default 2 */
     uint32_t max_text;        /* default 500, <= MSG_TEXT_HARD_MAX */
+    bool premoderation;       /* default false: citizens' posts wait for a moderator's approval */
 };
 
 struct jam_config {
@@ -200,11 +216,14 @@ struct event {
     char *on_behalf; /* owned; posted by a scribe: the name, "" = from the floor, NULL = none */
     /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned */
     int64_t item;
+    /* approved, rejected, claimed, released, a bulk hidden (then item is 0) */
+    uint32_t *items; /* owned, NULL = none */
+    size_t n_items;
     /* phase_set, phase_ended */
     int64_t index;
     /* extended; announced: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hidden, removed, muted */
+    /* hidden, removed, muted, rejected */
     char *reason; /* owned, NULL = none */
     enum preset preset;
     /* removed */

@@ -42,7 +42,8 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     } else if (stream_id_cmp(id, j->room->chain.id) <= 0) {
         return 0;
     }
-    const char *err = room_apply(j->room, id, ev, NULL);
+    struct room_result res;
+    const char *err = room_apply(j->room, id, ev, &res);
     h->metrics.applied++;
     if (h->ready)
         handlers_on_applied(h, j, id, ev, err, now);
@@ -51,8 +52,11 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
     if (err)
         log_warn("jam %s: event %s (%s) has no effect: %s", code, id, event_type_name(ev->type),
                  err);
-    else
+    else {
         jam_notify_sanction(j, ev); /* removed or muted through another process of the jam */
+        if (h->ready && ev->type == EV_POSTED)
+            jam_notify_queued(j, res.item);
+    }
     if (!h->ready)
         room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */
     return err ? -EINVAL : 0;

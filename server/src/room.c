@@ -146,11 +146,14 @@ void room_free(struct room *r)
     imap_deinit(&r->votes);
     imap_deinit(&r->inflight);
     ops_free(&r->ops);
-    for (size_t i = 0; i < r->n_modlog; i++)
+    for (size_t i = 0; i < r->n_modlog; i++) {
         free(r->modlog[i].reason);
+        free(r->modlog[i].items);
+    }
     free(r->modlog);
     free(r->delta.items);
     free(r->delta.votes);
+    free(r->delta.claims);
     jam_config_clear(&r->cfg);
     free(r);
 }
@@ -215,6 +218,11 @@ const char *room_announcement(const struct room *r, int64_t at_ms)
     return st->announcement;
 }
 
+bool room_claim_running(const struct item *it, int64_t at_ms)
+{
+    return it->claim_by && at_ms < it->claim_until;
+}
+
 int64_t room_deadline(const struct room *r)
 {
     return r->clock.state == CLOCK_RUNNING && r->clock.has_deadline ? r->clock.deadline_ms : 0;
@@ -271,7 +279,7 @@ static const char *check_parent(const struct room *r, enum kind kind, int64_t pa
         return "bad_parent";
     const struct item *p = room_item(r, parent);
     enum kind want = kind == KIND_IDEA ? KIND_PROBLEM : KIND_IDEA;
-    if (!p || p->hidden || p->kind != want)
+    if (!p || p->hidden || p->pending || p->kind != want)
         return "bad_parent";
     return NULL;
 }
@@ -288,6 +296,8 @@ static const char *check_vote(const struct room *r, const struct participant *p,
         return "wrong_phase";
     if (it->hidden)
         return "item_hidden";
+    if (it->pending)
+        return "item_pending";
     if (imap_get(&r->inflight, vote_key(p->pid, it->id), NULL))
         return "busy";
     bool voted = imap_get(&r->votes, vote_key(p->pid, it->id), NULL);
@@ -362,12 +372,16 @@ static const char *stage_error(const struct room *r, const struct event *e)
     case EV_SPOTLIGHTED:
         if (it->hidden)
             return "item_hidden";
+        if (it->pending)
+            return "item_pending";
         return st->spotlight == it->id ? "already_spotlighted" : NULL;
     case EV_UNSPOTLIGHTED:
         return st->spotlight ? NULL : "no_spotlight";
     case EV_PINNED:
         if (it->hidden)
             return "item_hidden";
+        if (it->pending)
+            return "item_pending";
         if (is_pinned(r, it->id, NULL))
             return "already_pinned";
         return st->n_pinned == ROOM_MAX_PINS ? "pin_limit" : NULL;
@@ -382,6 +396,65 @@ static const char *stage_error(const struct room *r, const struct event *e)
     default:
         return "bad_value";
     }
+}
+
+/* ---- pre-moderation: the review queue and its claims ------------------------------------ */
+
+/* Why approve, reject, claim, release or a bulk hide of e->items by moderator e->by does not
+ * apply, or NULL: all or nothing, the first offending item decides. Whether another moderator's
+ * claim still holds is judged by the stored event's at alone, so every replay and every process
+ * agrees; e->at_ms = INT64_MIN (the check, which has no clock) leaves that to room_apply. */
+static const char *queue_error(const struct room *r, const struct event *e)
+{
+    bool judged = e->at_ms != INT64_MIN;
+    for (size_t i = 0; i < e->n_items; i++) {
+        const struct item *it = room_item(r, e->items[i]);
+        if (e->type == EV_RELEASED) {
+            if (!it || it->claim_by != e->by || (judged && !room_claim_running(it, e->at_ms)))
+                return "not_claimed";
+            continue;
+        }
+        if (!it)
+            return "no_such_item";
+        if (e->type == EV_HIDDEN) { /* a bulk hide: visible items, as a single one */
+            if (it->hidden)
+                return "item_hidden";
+            if (it->pending)
+                return "item_pending";
+            continue;
+        }
+        if (!it->pending)
+            return "not_pending";
+        if (judged && room_claim_running(it, e->at_ms) && it->claim_by != e->by)
+            return "claimed";
+    }
+    return e->n_items ? NULL : "bad_value";
+}
+
+/* 'out->by' is the sender (room_check sets it first). */
+static const char *check_queue(const struct room *r, const struct msg *m, struct event *out)
+{
+    static const enum event_type ev_of[MSG__COUNT] = {
+        [MSG_APPROVE] = EV_APPROVED, [MSG_REJECT] = EV_REJECTED, [MSG_CLAIM] = EV_CLAIMED,
+        [MSG_RELEASE] = EV_RELEASED, [MSG_HIDE] = EV_HIDDEN,
+    };
+    struct event probe = {.type = ev_of[m->type],
+                          .by = out->by,
+                          .at_ms = INT64_MIN,
+                          .items = m->items,
+                          .n_items = m->n_items};
+    const char *err = queue_error(r, &probe);
+    if (err)
+        return err;
+    out->type = probe.type;
+    out->items = xmalloc(m->n_items * sizeof *out->items);
+    memcpy(out->items, m->items, m->n_items * sizeof *out->items);
+    out->n_items = m->n_items;
+    if (m->type == MSG_REJECT || m->type == MSG_HIDE) {
+        out->reason = dup_or_null(m->reason);
+        out->preset = m->preset;
+    }
+    return NULL;
 }
 
 static const char *check_moderation(const struct room *r, const struct msg *m, struct event *out)
@@ -419,11 +492,15 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         return NULL;
     case MSG_HIDE:
     case MSG_UNHIDE: {
+        if (m->items) /* a bulk hide */
+            return check_queue(r, m, out);
         const struct item *it = room_item(r, m->item);
         if (!it)
             return "no_such_item";
         if (m->type == MSG_HIDE && it->hidden)
             return "item_hidden";
+        if (m->type == MSG_HIDE && it->pending)
+            return "item_pending"; /* a pending item is rejected, not hidden */
         if (m->type == MSG_UNHIDE && !it->hidden)
             return "not_hidden";
         out->type = m->type == MSG_HIDE ? EV_HIDDEN : EV_UNHIDDEN;
@@ -488,6 +565,11 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->text = dup_or_null(m->text);
         return NULL;
     }
+    case MSG_APPROVE:
+    case MSG_REJECT:
+    case MSG_CLAIM:
+    case MSG_RELEASE:
+        return check_queue(r, m, out);
     default:
         return "unknown_type";
     }
@@ -517,6 +599,7 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
         return "busy";
     const char *err;
     if (moderation) {
+        out->by = pid;
         err = check_moderation(r, m, out);
     } else if (m->type == MSG_POST) {
         if (r->clock.state != CLOCK_RUNNING)
@@ -566,6 +649,9 @@ const char *room_check_join(struct room *r, const struct msg *m, struct event *o
         return "anonymous_not_allowed";
     if (m->as == ROLE_CITIZEN && anonymous && !r->cfg.settings.anonymous_allowed)
         return "nickname_required";
+    /* Team moderation: every console and the public log name the moderator who acted. */
+    if (m->as == ROLE_MODERATOR && anonymous)
+        return "nickname_required";
     if (r->n_participants + r->pending_joins >= r->limits.max_participants)
         return "jam_full";
     out->type = EV_JOINED;
@@ -590,7 +676,8 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 /* Clock and moderator events: every write waits for those in flight; the moderation log lists them. */
 static bool is_barrier(enum event_type t)
 {
-    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED);
+    return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
+           (t >= EV_APPROVED && t <= EV_RELEASED);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -689,6 +776,14 @@ static void delta_votes(struct room *r, struct item *it)
     delta_add(r, it, &it->votes_in_delta, &d->votes, &d->n_votes, &d->cap_votes);
 }
 
+static void delta_claim(struct room *r, struct item *it)
+{
+    struct room_delta *d = &r->delta;
+    if (!it->claim_in_delta)
+        push_id(&d->claims, &d->n_claims, &d->cap_claims, it->id);
+    it->claim_in_delta = true;
+}
+
 /* ---- catch-up: the delta of events read back from the stream ------------------------------ */
 
 static void touch_add(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
@@ -697,6 +792,23 @@ static void touch_add(uint32_t **v, size_t *n, size_t *cap, uint32_t id)
         if ((*v)[i] == id)
             return;
     push_id(v, n, cap, id);
+}
+
+/* The items an approve, reject or bulk hide showed or hid, and the claims it touched. */
+static void touch_queue(const struct room *r, const struct event *e, struct room_delta *d)
+{
+    for (size_t i = 0; i < e->n_items; i++) {
+        const struct item *it = room_item(r, e->items[i]);
+        if (!it)
+            continue;
+        if (e->type != EV_CLAIMED && e->type != EV_RELEASED) {
+            touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+            d->kinds |= 1u << it->kind;
+            d->stats = true;
+        }
+        if (e->type != EV_HIDDEN)
+            touch_add(&d->claims, &d->n_claims, &d->cap_claims, it->id);
+    }
 }
 
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d)
@@ -724,6 +836,13 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
         if ((it = room_item(r, e->item)) != NULL)
             touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
         d->stage = e->type == EV_HIDDEN; /* it may have left the spotlight or the pins */
+        touch_queue(r, e, d);
+        break;
+    case EV_APPROVED:
+    case EV_REJECTED:
+    case EV_CLAIMED:
+    case EV_RELEASED:
+        touch_queue(r, e, d);
         break;
     case EV_SPOTLIGHTED:
     case EV_UNSPOTLIGHTED:
@@ -768,6 +887,7 @@ void room_delta_clear(struct room_delta *d)
 {
     free(d->items);
     free(d->votes);
+    free(d->claims);
     memset(d, 0, sizeof *d);
 }
 
@@ -778,7 +898,9 @@ void room_delta_reset(struct room *r)
         r->items[d->items[i] - 1]->in_delta = false;
     for (size_t i = 0; i < d->n_votes; i++)
         r->items[d->votes[i] - 1]->votes_in_delta = false;
-    d->n_items = d->n_votes = 0;
+    for (size_t i = 0; i < d->n_claims; i++)
+        r->items[d->claims[i] - 1]->claim_in_delta = false;
+    d->n_items = d->n_votes = d->n_claims = 0;
     d->kinds = 0;
     d->clock = d->stats = d->stage = false;
     d->log_from = r->n_modlog;
@@ -886,9 +1008,13 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     it->phase_index = r->clock.index;
     it->text = xstrdup(e->text);
     it->on_behalf = p->role == ROLE_MODERATOR ? dup_or_null(e->on_behalf) : NULL;
+    it->at_ms = e->at_ms;
+    /* Moderators' posts and scribe entries are never pending: a moderator typed them. */
+    it->pending = r->cfg.settings.premoderation && p->role == ROLE_CITIZEN;
     push_item(r, it);
     p->n_posted++;
-    show_item(r, it);
+    if (!it->pending)
+        show_item(r, it);
     delta_item(r, it);
     res->item = it->id;
     return NULL;
@@ -898,6 +1024,8 @@ static const char *apply_vote(struct room *r, const struct event *e, struct part
                               struct room_result *res)
 {
     struct item *it = room_item(r, e->item);
+    if (it && it->pending)
+        return "item_pending";
     if (!it || it->hidden || !room_can_vote(r, it->kind))
         return "wrong_phase";
     uint64_t key = vote_key(p->pid, it->id), cast_in;
@@ -990,6 +1118,15 @@ static void hide_item(struct room *r, struct item *it, const char *reason, enum 
     it->hidden = true;
     it->hide_reason = dup_or_null(reason);
     it->hide_preset = preset;
+    if (it->claim_by) {
+        delta_claim(r, it);
+        it->claim_by = it->claim_until = 0;
+    }
+    if (it->pending) { /* never shown: nothing to take out of the rankings or the stage */
+        it->pending = false;
+        delta_item(r, it);
+        return;
+    }
     unshow_item(r, it);
     size_t at;
     if (r->stage.spotlight == it->id) {
@@ -1004,19 +1141,62 @@ static void hide_item(struct room *r, struct item *it, const char *reason, enum 
     delta_item(r, it);
 }
 
+/* Approve, reject, claim, release or a bulk hide: every item or none (queue_error). */
+static const char *apply_queue(struct room *r, const struct event *e)
+{
+    const char *err = queue_error(r, e);
+    if (err)
+        return err;
+    for (size_t i = 0; i < e->n_items; i++) {
+        struct item *it = room_item(r, e->items[i]);
+        switch (e->type) {
+        case EV_CLAIMED:
+            delta_claim(r, it);
+            it->claim_by = e->by; /* a renewal by the same moderator starts its 120 s again */
+            it->claim_until = e->at_ms + ROOM_CLAIM_MS;
+            break;
+        case EV_RELEASED:
+            delta_claim(r, it);
+            it->claim_by = it->claim_until = 0;
+            break;
+        case EV_APPROVED:
+            if (it->claim_by)
+                delta_claim(r, it);
+            it->claim_by = it->claim_until = 0;
+            it->pending = false;
+            show_item(r, it);
+            delta_item(r, it);
+            break;
+        case EV_REJECTED:
+            hide_item(r, it, e->reason, e->preset); /* drops the claim and the pending mark */
+            it->rejected = true;
+            break;
+        default: /* EV_HIDDEN: a bulk hide of visible items */
+            hide_item(r, it, e->reason, e->preset);
+            break;
+        }
+    }
+    return NULL;
+}
+
 static const char *apply_hide(struct room *r, const struct event *e)
 {
+    if (e->type == EV_HIDDEN && e->items)
+        return apply_queue(r, e);
     struct item *it = room_item(r, e->item);
     if (!it)
         return "no_such_item";
     bool hide = e->type == EV_HIDDEN;
     if (it->hidden == hide)
         return hide ? "item_hidden" : "not_hidden";
+    if (it->pending)
+        return "item_pending";
     if (hide) {
         hide_item(r, it, e->reason, e->preset);
         return NULL;
     }
     it->hidden = false;
+    it->rejected = false;
     free(it->hide_reason);
     it->hide_reason = NULL;
     it->hide_preset = PRESET_NONE;
@@ -1137,6 +1317,11 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->reason = dup_or_null(e->type == EV_ANNOUNCED ? e->text
                             : e->type == EV_POSTED  ? e->on_behalf
                                                     : e->reason);
+    if (e->n_items) {
+        m->items = xmalloc(e->n_items * sizeof *m->items);
+        memcpy(m->items, e->items, e->n_items * sizeof *m->items);
+        m->n_items = e->n_items;
+    }
 }
 
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
@@ -1264,6 +1449,12 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_UNANNOUNCED:
         err = apply_stage(r, e);
         break;
+    case EV_APPROVED:
+    case EV_REJECTED:
+    case EV_CLAIMED:
+    case EV_RELEASED:
+        err = apply_queue(r, e);
+        break;
     case EV_STARTED:
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
@@ -1341,11 +1532,14 @@ bool room_restore_item(struct room *r, const struct item *src)
         src->phase_index >= (int)r->cfg.n_agenda || (src->on_behalf && src->by != ROLE_MODERATOR))
         return false;
     if (src->hide_preset >= PRESET__COUNT ||
-        (!src->hidden && (src->hide_reason || src->hide_preset)))
+        (!src->hidden && (src->hide_reason || src->hide_preset || src->rejected)))
+        return false;
+    if ((src->pending && (src->hidden || src->by != ROLE_CITIZEN)) ||
+        (src->claim_by && !src->pending) || src->claim_by < 0)
         return false;
     struct item *it = xmalloc(sizeof *it);
     *it = *src;
-    it->in_delta = it->votes_in_delta = false;
+    it->in_delta = it->votes_in_delta = it->claim_in_delta = false;
     it->text = xstrdup(src->text);
     it->hide_reason = dup_or_null(src->hide_reason);
     it->on_behalf = dup_or_null(src->on_behalf);
@@ -1423,6 +1617,8 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
 {
     if (!is_barrier(m->type) && !(m->type == EV_POSTED && m->reason))
         return false;
+    if (m->n_items > MSG_ITEMS_MAX || (m->n_items && !m->items))
+        return false;
     struct event e = {.type = m->type,
                       .by = m->by,
                       .at_ms = m->at_ms,
@@ -1434,7 +1630,9 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .on_behalf = m->type == EV_POSTED ? m->reason : NULL,
                       .preset = m->preset,
                       .pid = m->pid,
-                      .hide_posts = m->hide_posts};
+                      .hide_posts = m->hide_posts,
+                      .items = m->items,
+                      .n_items = m->n_items};
     record_moderation(r, m->event_id, &e);
     memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
     return true;
@@ -1457,7 +1655,7 @@ void room_restore_done(struct room *r)
         struct participant *author = room_participant(r, it->author);
         if (author)
             author->n_posted++;
-        if (!it->hidden)
+        if (!it->hidden && !it->pending)
             show_item(r, it);
         r->total_votes += it->votes;
     }

@@ -61,7 +61,18 @@ struct item {
     bool in_delta;           /* already listed in the tick's changed items */
     bool votes_in_delta;     /* already listed in the tick's vote changes */
     char *text;              /* owned */
+    /* pre-moderation (proto/messages.md, "Pre-moderation, the review queue and team moderation") */
+    int64_t at_ms;       /* its posted event's at: the queue's age follows from it */
+    bool pending;        /* waiting for review: not shown, ranked, votable or a parent */
+    bool rejected;       /* hidden by a reject (not a hide): its author is told so */
+    bool claim_in_delta; /* already listed in the tick's claim changes */
+    int64_t claim_by;    /* the moderator whose claim was stored last, 0 = none */
+    int64_t claim_until; /* ... which runs for events whose at is before this (wall ms) */
 };
+
+/* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,
+ * short enough that a moderator who walked away blocks nobody for long. */
+#define ROOM_CLAIM_MS 120000
 
 struct participant {
     int64_t pid;
@@ -103,6 +114,8 @@ struct room_delta {
     bool stats;
     bool stage;      /* spotlight, pins or announcement */
     size_t log_from; /* modlog entries from here on are new (live deltas; catch-ups: none) */
+    uint32_t *claims;
+    size_t n_claims, cap_claims; /* items whose claim was made, renewed, released or dropped */
 };
 
 /* The recorded outcome of an applied write: everything its ack said, so that a retried op gets
@@ -145,9 +158,11 @@ struct mod_entry {
     int64_t seconds;    /* extended */
     int64_t pid;        /* removed, reinstated, muted, unmuted: the participant */
     bool hide_posts;    /* removed: its items were hidden in the same event */
-    enum preset preset; /* hidden, removed, muted */
-    char *reason; /* owned: hidden, removed, muted; announced: the text; posted (a scribe entry):
-                     the person it was typed for */
+    enum preset preset; /* hidden, removed, muted, rejected */
+    char *reason; /* owned: hidden, removed, muted, rejected; announced: the text; posted (a scribe
+                     entry): the person it was typed for */
+    uint32_t *items; /* owned: approved, rejected, claimed, released, a bulk hidden; NULL = none */
+    size_t n_items;
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
 };
 
@@ -278,6 +293,8 @@ bool room_can_post(const struct room *r, enum kind k);
 bool room_can_vote(const struct room *r, enum kind k);
 /* The announcement still running at wall-clock 'at_ms' (an event's at, or now), or NULL. */
 const char *room_announcement(const struct room *r, int64_t at_ms);
+/* True when 'it' has a claim that still holds for an event stored at 'at_ms' (or shown at now). */
+bool room_claim_running(const struct item *it, int64_t at_ms);
 /* Wall-clock ms of the running phase's deadline, or 0 when none. */
 int64_t room_deadline(const struct room *r);
 /* Remaining ms at 'now_ms' (>= 0), or -1 when the clock has no deadline. */

@@ -11,30 +11,33 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS5" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS5"
+/* Layout, "CJS6" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS6"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
- *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  secret_sha256:str
+ *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
+ *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
+ *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64
  *             (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8
  *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
- *             preset:u8 reason:str|NULL  chain:32 bytes
+ *             preset:u8 reason:str|NULL  chain:32 bytes  n_items:u32, each item:u32
  *   stage     spotlight:u32  n_pinned:u32, each item:u32  announcement:str|NULL
  *             announced_ms until_ms:u64
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
- * announcement, scribe entries) is refused, so its jam is replayed from the whole stream, which has the budgets,
- * the removals, the moderation and the events to chain. */
-#define SNAP_MAGIC "CJS5"
+ * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims) is refused, so its jam
+ * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
+ * events to chain. */
+#define SNAP_MAGIC "CJS6"
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -178,6 +181,7 @@ static void encode_config(struct wbuf *w, const struct jam_config *c)
     put_u32(w, c->settings.votes_per_phase);
     put_u32(w, c->settings.min_text);
     put_u32(w, c->settings.max_text);
+    put_u8(w, c->settings.premoderation);
     put_str(w, c->secret_sha256);
 }
 
@@ -197,6 +201,11 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_u8(w, it->hide_preset);
         put_str(w, it->hide_reason);
         put_str(w, it->on_behalf);
+        put_u64(w, (uint64_t)it->at_ms);
+        put_u8(w, it->pending);
+        put_u8(w, it->rejected);
+        put_u64(w, (uint64_t)it->claim_by);
+        put_u64(w, (uint64_t)it->claim_until);
     }
 }
 
@@ -273,6 +282,9 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
         put_u8(w, m->preset);
         put_str(w, m->reason);
         put(w, m->chain, ROOM_CHAIN_BYTES);
+        put_u32(w, (uint32_t)m->n_items);
+        for (size_t k = 0; k < m->n_items; k++)
+            put_u32(w, m->items[k]);
     }
 }
 
@@ -340,6 +352,10 @@ static bool decode_config(struct rbuf *rb, struct jam_config *c)
     c->settings.votes_per_phase = get_u32(rb);
     c->settings.min_text = get_u32(rb);
     c->settings.max_text = get_u32(rb);
+    unsigned premoderation = get_u8(rb);
+    c->settings.premoderation = premoderation == 1;
+    if (premoderation > 1)
+        return false;
     return copy_fixed(c->secret_sha256, sizeof c->secret_sha256, get_str(rb, &null)) && !rb->bad;
 }
 
@@ -383,7 +399,13 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     it.hide_preset = (enum preset)get_u8(rb);
     it.hide_reason = get_str(rb, &null);
     it.on_behalf = get_str(rb, &null);
-    bool ok = !rb->bad && room_restore_item(r, &it);
+    it.at_ms = (int64_t)get_u64(rb);
+    unsigned pending = get_u8(rb), rejected = get_u8(rb);
+    it.pending = pending == 1;
+    it.rejected = rejected == 1;
+    it.claim_by = (int64_t)get_u64(rb);
+    it.claim_until = (int64_t)get_u64(rb);
+    bool ok = !rb->bad && pending <= 1 && rejected <= 1 && room_restore_item(r, &it);
     free(it.text);
     free(it.hide_reason);
     free(it.on_behalf);
@@ -457,9 +479,17 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
     const unsigned char *chain = take(rb, ROOM_CHAIN_BYTES);
     if (chain)
         memcpy(m.chain, chain, ROOM_CHAIN_BYTES);
-    ok = ok && hide_posts <= 1 && m.preset < PRESET__COUNT && chain && !rb->bad &&
-         room_restore_moderation(r, &m);
+    m.n_items = get_u32(rb);
+    m.items = NULL;
+    if (!rb->bad && m.n_items <= MSG_ITEMS_MAX && m.n_items) {
+        m.items = xmalloc(m.n_items * sizeof *m.items);
+        for (size_t k = 0; k < m.n_items; k++)
+            m.items[k] = get_u32(rb);
+    }
+    ok = ok && m.n_items <= MSG_ITEMS_MAX && hide_posts <= 1 && m.preset < PRESET__COUNT && chain &&
+         !rb->bad && room_restore_moderation(r, &m);
     free(m.reason);
+    free(m.items);
     return ok;
 }
 

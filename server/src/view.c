@@ -96,9 +96,15 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(it->id));
+    if (it->pending && !full) { /* waiting for review: moderators and its author only */
+        json_object_set_new(o, "pending", json_true());
+        return o;
+    }
     if (it->hidden && !full) {
         json_object_set_new(o, "hidden", json_true());
         hide_reason_json(o, it);
+        if (it->rejected)
+            json_object_set_new(o, "rejected", json_true());
         return o;
     }
     const struct participant *a = room_participant(r, it->author);
@@ -119,6 +125,40 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
     json_object_set_new(o, "hidden", json_boolean(it->hidden));
     json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
     hide_reason_json(o, it);
+    json_object_set_new(o, "at", json_integer(it->at_ms));
+    if (it->pending)
+        json_object_set_new(o, "pending", json_true());
+    if (it->rejected)
+        json_object_set_new(o, "rejected", json_true());
+    return o;
+}
+
+/* One item's claim as clients see it at 'now_ms': who and until when, or null (released, decided,
+ * or run out). */
+static json_t *claim_json(const struct room *r, const struct item *it, int64_t now_ms)
+{
+    if (!room_claim_running(it, now_ms))
+        return json_null();
+    const struct participant *p = room_participant(r, it->claim_by);
+    json_t *o = json_object();
+    json_object_set_new(o, "by", json_integer(it->claim_by));
+    json_object_set_new(o, "name", str_or_null(p ? p->nickname : NULL));
+    json_object_set_new(o, "until", json_integer(it->claim_until));
+    return o;
+}
+
+/* The claims still running at 'now_ms', by item id (a snapshot's "claims"). */
+static json_t *claims_json(const struct room *r, int64_t now_ms)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        if (!room_claim_running(it, now_ms))
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "%u", it->id);
+        json_object_set_new(o, key, claim_json(r, it, now_ms));
+    }
     return o;
 }
 
@@ -160,6 +200,7 @@ static json_t *jam_json(const struct room *r)
     json_object_set_new(s, "votes_per_phase", json_integer(c->settings.votes_per_phase));
     json_object_set_new(s, "min_text", json_integer(c->settings.min_text));
     json_object_set_new(s, "max_text", json_integer(c->settings.max_text));
+    json_object_set_new(s, "premoderation", json_boolean(c->settings.premoderation));
     json_object_set_new(o, "settings", s);
     return o;
 }
@@ -202,6 +243,7 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     json_object_set_new(o, "ranking", ranking_json(r, rank_top));
     json_object_set_new(o, "stats", stats_json(r));
     stage_json(o, r, now_ms);
+    json_object_set_new(o, "claims", claims_json(r, now_ms));
     char *s = dump(o);
     size_t n = strlen(s); /* strip the braces: the body is spliced into each snapshot */
     memmove(s, s + 1, n - 2);
@@ -225,6 +267,14 @@ char *view_snapshot_with(const struct room *r, const char *event_id, const char 
             if (r->items[i]->author == p->pid)
                 json_array_append_new(mine, json_integer(r->items[i]->id));
         json_object_set_new(you, "items", mine);
+        json_t *queued = json_array(); /* its own items waiting for review, in full */
+        for (size_t i = 0; i < r->n_items; i++)
+            if (r->items[i]->author == p->pid && r->items[i]->pending)
+                json_array_append_new(queued, item_json(r, r->items[i], true));
+        if (json_array_size(queued))
+            json_object_set_new(you, "queued", queued);
+        else
+            json_decref(queued);
         if (p->muted)
             json_object_set_new(you, "muted", json_true());
         if (p->removed)
@@ -310,6 +360,16 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_object_set_new(o, "stats", stats_json(r));
     if (d->stage)
         stage_json(o, r, now_ms);
+    if (d->n_claims) {
+        json_t *claims = json_object();
+        for (size_t i = 0; i < d->n_claims; i++) {
+            const struct item *it = r->items[d->claims[i] - 1];
+            char key[16];
+            snprintf(key, sizeof key, "%u", it->id);
+            json_object_set_new(claims, key, claim_json(r, it, now_ms));
+        }
+        json_object_set_new(o, "claims", claims);
+    }
     if (d == &r->delta && d->log_from < r->n_modlog) /* live updates only: a catch-up has none */
         json_object_set_new(o, "log", modlog_json(r, d->log_from));
     return dump(o);
@@ -318,7 +378,8 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
-    if (!d->from[0] && !d->clock && !d->stats && !d->stage && !d->n_items && !d->n_votes)
+    if (!d->from[0] && !d->clock && !d->stats && !d->stage && !d->n_items && !d->n_votes &&
+        !d->n_claims)
         return NULL;
     json_t *ranking = NULL;
     if (d->kinds) {
@@ -417,6 +478,10 @@ static const struct {
     {"not_pinned", "this item is not pinned", false, true},
     {"pin_limit", "10 items are pinned already: unpin one first", false, true},
     {"no_announcement", "no announcement is running", false, true},
+    {"item_pending", "the item is waiting for review", false, true},
+    {"not_pending", "the item is not waiting for review", false, true},
+    {"claimed", "another moderator has claimed this item for review", false, true},
+    {"not_claimed", "you have no running claim on this item", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -480,6 +545,15 @@ char *view_notice(enum event_type type, const struct participant *p)
         json_object_set_new(o, "reason", json_string(p->mod_reason));
     if (p->mod_preset)
         json_object_set_new(o, "preset", json_string(preset_name(p->mod_preset)));
+    return dump(o);
+}
+
+char *view_queued(const struct room *r, const struct item *it)
+{
+    json_t *o = json_object(), *items = json_array();
+    json_object_set_new(o, "type", json_string("queued"));
+    json_array_append_new(items, item_json(r, it, true));
+    json_object_set_new(o, "items", items);
     return dump(o);
 }
 
@@ -587,6 +661,8 @@ static json_t *modlog_json(const struct room *r, size_t from)
         }
         if (m->preset)
             json_object_set_new(o, "preset", json_string(preset_name(m->preset)));
+        if (m->n_items)
+            json_object_set_new(o, "items", id_array(m->items, m->n_items));
         char head[2 * ROOM_CHAIN_BYTES + 1];
         room_chain_hex(m->chain, head);
         json_object_set_new(o, "chain", json_string(head));
@@ -656,6 +732,10 @@ static const char **hidden_reasons(const struct room *r)
             for (size_t k = 0; k < r->n_items; k++)
                 if (r->items[k]->author == m->pid)
                     why[k] = m->reason;
+        if (m->type == EV_HIDDEN || m->type == EV_REJECTED) /* a bulk hide, a reject */
+            for (size_t k = 0; k < m->n_items; k++)
+                if (m->items[k] >= 1 && m->items[k] <= r->n_items)
+                    why[m->items[k] - 1] = m->reason;
     }
     return why;
 }
@@ -737,7 +817,7 @@ char *view_export_csv(const struct room *r)
             csv_int(&c, per_phase[i * r->cfg.n_agenda + k]);
         csv_text(&c, author_name(r, it));
         csv_text(&c, role_name(it->by));
-        csv_text(&c, it->hidden ? "yes" : "no");
+        csv_text(&c, it->hidden ? "yes" : it->pending ? "pending" : "no");
         csv_text(&c, it->hidden ? why[i] : NULL);
         csv_text(&c, it->text);
         csv_end_row(&c);
@@ -776,7 +856,7 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
     json_t *items = json_array();
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
-        if (it->hidden)
+        if (it->hidden || it->pending)
             continue;
         json_t *jo = item_json(r, it, false);
         json_object_set_new(jo, "rank", json_integer(rank[i]));

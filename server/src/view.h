@@ -46,6 +46,9 @@ char *view_error(const char *op, const char *code, const char *message);
 /* The private `notice` telling participant 'p' of its mute, unmute or removal ('type'), with the
  * reason and preset now in force. */
 char *view_notice(enum event_type type, const struct participant *p);
+/* The private `queued` frame: item 'it', waiting for review, in full (to moderators and its
+ * author). */
+char *view_queued(const struct room *r, const struct item *it);
 char *view_pong(bool has_t, int64_t t);
 char *view_status(bool storage_ok);
 /* The jam's word cloud and live themes (words.h) for screens and moderators: the 'n_words' most

@@ -17,6 +17,12 @@ static inline bool equal_str(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Two optional id lists: the same ids in the same order. */
+static inline bool equal_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return na == nb && (!na || (a && b && memcmp(a, b, na * sizeof *a) == 0));
+}
+
 static inline bool equal_msg(const struct msg *a, const struct msg *b)
 {
     return a->type == b->type && strcmp(a->op, b->op) == 0 && strcmp(a->code, b->code) == 0 &&
@@ -26,7 +32,8 @@ static inline bool equal_msg(const struct msg *a, const struct msg *b)
            equal_str(a->text, b->text) && a->parent == b->parent && a->item == b->item &&
            a->phase == b->phase && a->seconds == b->seconds && equal_str(a->reason, b->reason) &&
            a->preset == b->preset && a->pid == b->pid && a->hide_posts == b->hide_posts &&
-           equal_str(a->on_behalf, b->on_behalf) && a->has_t == b->has_t && a->t == b->t;
+           equal_str(a->on_behalf, b->on_behalf) && a->has_t == b->has_t && a->t == b->t &&
+           equal_ids(a->items, a->n_items, b->items, b->n_items);
 }
 
 static inline bool equal_jam_config(const struct jam_config *a, const struct jam_config *b)
@@ -37,7 +44,8 @@ static inline bool equal_jam_config(const struct jam_config *a, const struct jam
         a->settings.anonymous_allowed != b->settings.anonymous_allowed ||
         a->settings.votes_per_phase != b->settings.votes_per_phase ||
         a->settings.min_text != b->settings.min_text ||
-        a->settings.max_text != b->settings.max_text)
+        a->settings.max_text != b->settings.max_text ||
+        a->settings.premoderation != b->settings.premoderation)
         return false;
     for (unsigned i = 0; i < a->n_agenda; i++)
         if (a->agenda[i].phase != b->agenda[i].phase ||
@@ -54,7 +62,8 @@ static inline bool equal_event(const struct event *a, const struct event *b)
            a->anonymous == b->anonymous && a->kind == b->kind && equal_str(a->text, b->text) &&
            a->parent == b->parent && a->item == b->item && a->index == b->index &&
            a->seconds == b->seconds && equal_str(a->reason, b->reason) && a->preset == b->preset &&
-           a->hide_posts == b->hide_posts && equal_str(a->on_behalf, b->on_behalf);
+           a->hide_posts == b->hide_posts && equal_str(a->on_behalf, b->on_behalf) &&
+           equal_ids(a->items, a->n_items, b->items, b->n_items);
 }
 
 #endif

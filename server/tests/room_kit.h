@@ -9,7 +9,8 @@
 
 #include "room.h"
 
-static inline struct room *new_room(unsigned votes_per_phase)
+/* A jam of four phases, with pre-moderation on or off. */
+static inline struct room *new_room_with(unsigned votes_per_phase, bool premoderation)
 {
     struct jam_config c = {0};
     strcpy(c.code, "123456");
@@ -20,12 +21,17 @@ static inline struct room *new_room(unsigned votes_per_phase)
     c.agenda[2] = (struct agenda_step){PHASE_DESIGN, 30};
     c.agenda[3] = (struct agenda_step){PHASE_RESULTS, 0};
     c.n_agenda = 4;
-    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50};
+    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50, premoderation};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
     CHECK(room_apply(r, "1-0", &e, NULL) == NULL);
     return r;
+}
+
+static inline struct room *new_room(unsigned votes_per_phase)
+{
+    return new_room_with(votes_per_phase, false);
 }
 
 static unsigned long long seq = 1;

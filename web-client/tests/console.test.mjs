@@ -43,11 +43,12 @@ function citizenPosts(base, code, nick, kind, texts) {
   });
 }
 
-async function createJam(base, title) {
+async function createJam(base, title, settings) {
   const r = await fetch(base + '/api/jams', {
     method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN}` },
     body: JSON.stringify({ title, question: 'How do we keep our streets cool in summer?',
-      agenda: [{ phase: 'explore', duration_s: 600 }, { phase: 'ideate', duration_s: 900 }, { phase: 'results', duration_s: 0 }] }),
+      agenda: [{ phase: 'explore', duration_s: 600 }, { phase: 'ideate', duration_s: 900 }, { phase: 'results', duration_s: 0 }],
+      ...(settings ? { settings } : {}) }),
   });
   assert(r.status === 201, 'jam created: ' + r.status);
   return r.json();
@@ -318,6 +319,75 @@ async function main(test) {
     // The help is drawn on the next frame after the key, not at once.
     await until(async () => (await q.textContent('#help-keys')).includes('approve'), 'the help lists a/r/c once the queue exists');
     await ctxQ.close();
+  });
+
+  await test('a busy queue on the real server: 60 waiting, two named consoles, claims with who and until, bulk approve/reject/hide', async () => {
+    const jam3 = await createJam(base, 'Town hall queue', { premoderation: true });
+    // Each console's display name, as the name field of the console keeps it (cojam.modname).
+    const named = async (name) => {
+      const ctx = await browser.newContext(laptop);
+      await ctx.addInitScript((n) => localStorage.setItem('cojam.modname', n), name);
+      const p = watch(await ctx.newPage(), 'queue console ' + name);
+      await p.goto(local(jam3.links.moderate));
+      await ready(p);
+      return { ctx, p };
+    };
+    const { ctx: ctxQA, p: qa } = await named('Ana');
+    const { ctx: ctxQB, p: qb } = await named('Bo');
+    await qa.click('#btn-start');
+    await until(async () => (await qa.getAttribute('#clock-state', 'data-state')) === 'running', 'the jam runs');
+    const jobs = [];
+    for (let c = 0; c < 3; c++) {
+      jobs.push(citizenPosts(base, jam3.code, `Queue${c}`, 'problem',
+        Array.from({ length: 20 }, (_, i) => `Waiting problem ${c * 20 + i + 1}: ${['shade', 'water', 'benches', 'bins'][i % 4]} near the stop`)));
+    }
+    await Promise.all(jobs);
+    const count = (p) => p.textContent('#queue-count');
+    for (const p of [qa, qb]) await until(async () => (await count(p)) === '60 waiting', 'both consoles list 60 waiting');
+    const shownRows = await qa.$$eval('#queue-list li', (l) => l.length);
+    assert(shownRows === 50, 'the 50 oldest are shown: ' + shownRows);
+    assert(/ago/.test(await qa.textContent('#queue-list li:nth-child(1) .q-age')), 'the queue shows ages');
+    const first = await qa.evaluate(() => Number(document.querySelector('#queue-list li').dataset.key));
+    // Ana claims the oldest: Bo's console shows who and until when, and keeps Bo's hands off it.
+    await qa.click('#queue-list li:nth-child(1) .q-claim-btn');
+    await until(async () => (await qb.textContent('#queue-list li:nth-child(1) .q-claim')).includes('claimed by Ana'), 'Bo sees Ana\'s claim');
+    assert(/claimed by Ana, 1:5\d left|claimed by Ana, 2:00 left/.test(await qb.textContent('#queue-list li:nth-child(1) .q-claim')), 'with the time left');
+    assert(await qb.isDisabled('#queue-list li:nth-child(1) .q-approve'), 'Bo cannot approve Ana\'s item');
+    await until(async () => (await qa.textContent('#queue-list li:nth-child(1) .q-claim-btn')) === 'Release', 'Ana may release it');
+    fs.mkdirSync(shots, { recursive: true });
+    await qa.screenshot({ path: path.join(shots, 'moderate-queue-busy.png') });
+    // Bo approves five at once (one event), then rejects three with a preset and a reason.
+    for (let k = 2; k <= 6; k++) await qb.check(`#queue-list li:nth-child(${k}) .q-check`);
+    await until(async () => (await qb.textContent('#queue-bulk-count')) === '5 selected', 'five selected');
+    await qb.evaluate(() => window.scrollTo(0, 0));
+    await qb.screenshot({ path: path.join(shots, 'moderate-queue-bulk.png') });
+    await qb.click('#bulk-approve');
+    for (const p of [qa, qb]) await until(async () => (await count(p)) === '55 waiting', 'five approved on both consoles');
+    for (let k = 2; k <= 4; k++) await qb.check(`#queue-list li:nth-child(${k}) .q-check`);
+    await qb.selectOption('#bulk-preset', 'duplicate');
+    await qb.fill('#bulk-reason', 'already on the list');
+    await qb.click('#bulk-reject');
+    for (const p of [qa, qb]) await until(async () => (await count(p)) === '52 waiting', 'three rejected');
+    const log = await (await fetch(`${base}/api/jams/${jam3.code}/log`)).json();
+    const decided = log.filter((e) => e.action === 'approved' || e.action === 'rejected')
+      .map((e) => [e.action, e.items.length, e.moderator, e.preset || null, e.reason || null]);
+    assert(JSON.stringify(decided) === JSON.stringify([['approved', 5, 'Bo', null, null], ['rejected', 3, 'Bo', 'duplicate', 'already on the list']]),
+      'one log entry per bulk decision, with the name, preset and reason: ' + JSON.stringify(decided));
+    // Ana selects the 50 shown (her own claim among them) and approves them in one go.
+    await qa.check('#queue-all');
+    await until(async () => (await qa.textContent('#queue-bulk-count')) === '50 selected', 'fifty selected');
+    await qa.click('#bulk-approve');
+    for (const p of [qa, qb]) await until(async () => (await count(p)) === '2 waiting', 'fifty approved');
+    const results = await (await fetch(`${base}/api/jams/${jam3.code}/results`)).json();
+    assert(results.items.length === 55 && results.items.some((it) => it.id === first), 'approved items are in the results: ' + results.items.length);
+    // A bulk hide from the contributions list: two visible rows ticked, one preset.
+    const visible = await qb.$$eval('#items-body tr', (trs) => trs.filter((tr) => tr.querySelector('.row-check')).slice(0, 2).map((tr) => Number(tr.dataset.key)));
+    for (const id of visible) await qb.check(`#items-body tr[data-key="${id}"] .row-check`);
+    await qb.selectOption('#items-bulk-preset', 'off_topic');
+    await qb.click('#items-bulk-hide');
+    await until(() => qa.evaluate((ids) => ids.every((id) => window.cojam.state.items.get(id).hidden), visible), 'both hidden, seen by the other console');
+    await ctxQA.close();
+    await ctxQB.close();
   });
 
   await test('10000 items render and filter within a generous budget (figure printed)', async () => {

@@ -4,7 +4,9 @@
 // Run: cd web-client/tests && node moderation.test.mjs. Env: COJAMD (default ../../build/debug/cojamd).
 // Prints TAP lines and ends with "# N passed, N failed".
 
-import { ADMIN, T, until, startCojam, launchChromium, cleanup } from './servers.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ADMIN, T, shots, until, startCojam, launchChromium, cleanup } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
 
 let browser = null;
@@ -118,6 +120,58 @@ async function main(test) {
     await until(async () => (await ana.textContent('#join-error')).includes('A moderator removed you from this jam (personal data: posted a phone number)'), 'ban reason on the phone');
     await ana.reload();
     await until(async () => (await ana.textContent('#join-error')).includes('A moderator removed you from this jam'), 'ban after a reload');
+  });
+
+  await test('pre-moderation on a phone: its own post says "waiting for review", others do not see it; a reject shows its reason, an approval shows it to everyone', async () => {
+    const premod = await (await fetch(base + '/api/jams', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Reviewed hall', question: 'What should the square become?', agenda: [{ phase: 'explore', duration_s: 0 }], settings: { premoderation: true } }),
+    })).json();
+    const mod2 = await page('moderator 2', {});
+    await mod2.goto(base + '/favicon.svg');
+    await mod2.evaluate(moderatorScript, { code: premod.code, secret: premod.moderator_secret });
+    const act2 = async (msg) => {
+      const r = await mod2.evaluate((m) => window.mod(m), msg);
+      assert(r.type === 'ack', `${JSON.stringify(msg)} -> ${JSON.stringify(r)}`);
+      return r;
+    };
+    await act2({ type: 'start' });
+    const join = async (nick) => {
+      const p = await page(nick, phone);
+      await p.goto(`${base}/#${premod.code}`);
+      await p.fill('#join-nick', nick);
+      await p.click('#join-btn');
+      await p.waitForSelector('#jam-view:visible');
+      return p;
+    };
+    const cy = await join('Cy');
+    const dee = await join('Dee');
+    const bench = await postFrom(cy, 'A bench by the fountain');
+    const phoneNo = await postFrom(cy, 'Call me on 0123 456 789');
+    await until(async () => (await cy.textContent('#post-status')).includes('A moderator reviews it'), 'the post status says it waits');
+    const mine = (id) => `#mine-list li[data-key="${id}"]`;
+    await until(async () => (await cy.textContent(mine(bench) + ' .item-meta')).includes('Waiting for review'), 'my item waits for review');
+    assert((await cy.textContent(mine(bench) + ' .item-text')) === 'A bench by the fountain', 'with its text');
+    assert(!(await dee.textContent('#rank-lists')).includes('bench'), 'another phone does not list it');
+    await act2({ type: 'reject', items: [phoneNo], preset: 'personal_data', reason: 'a phone number' });
+    await until(async () => (await cy.textContent(mine(phoneNo) + ' .item-meta')).includes('Not approved by a moderator'), 'the reject on my item');
+    const why = await cy.textContent(mine(phoneNo) + ' .item-meta');
+    assert(why.includes('a phone number'), 'with its reason: ' + why);
+    fs.mkdirSync(shots, { recursive: true });
+    await cy.click('#tab-mine');
+    await cy.waitForSelector('#panel-mine:visible');
+    await cy.screenshot({ path: path.join(shots, 'phone-premod.png') });
+    await cy.click('#tab-post');
+    await act2({ type: 'approve', items: [bench] });
+    await until(async () => (await dee.textContent('#rank-lists')).includes('A bench by the fountain'), 'approved: on another phone');
+    await until(async () => !(await cy.textContent(mine(bench) + ' .item-meta')).includes('Waiting'), 'approved: no longer waiting');
+    // A reload keeps the author's view of its queue (you.queued) and of the reject.
+    const still = await postFrom(cy, 'Shade sails over the benches');
+    await cy.reload();
+    await cy.waitForSelector('#jam-view:visible');
+    await until(async () => (await cy.textContent(mine(still) + ' .item-meta')).includes('Waiting for review'), 'after a reload: still waiting');
+    await until(async () => (await cy.textContent(mine(phoneNo) + ' .item-meta')).includes('Not approved by a moderator'), 'after a reload: still rejected');
   });
 
   await test('no script errors on any page', async () => {

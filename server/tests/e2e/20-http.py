@@ -15,7 +15,8 @@ from harness import ADMIN_TOKEN, PROTO, Servers, Suite, check, check_eq, sha256_
 suite = Suite("20-http", file_timeout=60)
 AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
 GOOD = {"title": "T", "question": "Q?", "agenda": [{"phase": "explore", "duration_s": 60}]}
-DEFAULTS = {"anonymous_allowed": True, "votes_per_phase": 5, "min_text": 2, "max_text": 500}
+DEFAULTS = {"anonymous_allowed": True, "votes_per_phase": 5, "min_text": 2, "max_text": 500,
+            "premoderation": False}
 
 
 def post(srv, body, headers=AUTH):
@@ -59,6 +60,7 @@ async def create_example_and_links(srv):
     st, s, _ = srv.http_json("GET", "/api/jams/%s" % j["code"])
     check_eq(st, 200, "summary")
     want = json.loads(body)
+    want["settings"].setdefault("premoderation", False)
     check_eq((s["title"], s["question"], s["agenda"], s["settings"]),
              (want["title"], want["question"], want["agenda"], want["settings"]), "summary")
     ev = srv.xrange(j["code"])

@@ -155,11 +155,19 @@ async def join_refusals_keep_connection(srv):
                              "nickname_required")
         await c.expect_error({"type": "join", "code": strict["code"], "as": "citizen",
                               "anonymous": True}, "anonymous_not_allowed")
-        # Anonymity rules are for citizens: a moderator needs no nickname.
+        # Team moderation: a moderator always joins with a name (the consoles and the log show
+        # it), in any jam; the connection stays usable after the refusal.
         mod = await Client(srv, "strict-mod").connect()
         try:
-            w, _ = await mod.join(strict["code"], "moderator", secret=strict["moderator_secret"])
-            check_eq(w["you"]["role"], "moderator", "moderator without a nickname")
+            for jam in (open_jam, strict):
+                await mod.expect_error({"type": "join", "code": jam["code"], "as": "moderator",
+                                        "secret": jam["moderator_secret"]}, "nickname_required")
+                await mod.expect_error({"type": "join", "code": jam["code"], "as": "moderator",
+                                        "nickname": "Bea", "anonymous": True,
+                                        "secret": jam["moderator_secret"]}, "nickname_required")
+            w, _ = await mod.join(strict["code"], "moderator", nickname="Bea",
+                                  secret=strict["moderator_secret"])
+            check_eq(w["you"]["nickname"], "Bea", "moderator's name")
         finally:
             await mod.close()
         # Still usable: a correct join (code with a dash and a space) succeeds, a second is refused.

@@ -21,7 +21,7 @@ suite = Suite("80-issue-10-quotas", file_timeout=90)
 async def running_jam(srv):
     jam = srv.create_jam(agenda=[{"phase": "explore", "duration_s": 0}])
     mod = await Client(srv, "M").connect()
-    await mod.join(jam["code"], "moderator", secret=jam["moderator_secret"])
+    await mod.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
     await mod.must_ack({"type": "start"})
     return jam, mod
 

@@ -250,6 +250,85 @@ async def kill_9_of_one_process_while_its_clients_write(srv):
     check(not problems, "process 1 stops cleanly: %s", problems)
 
 
+@suite.test(timeout=60)
+async def two_moderators_on_two_processes_decide_the_same_items(srv):
+    """Pre-moderation across processes: two moderators, each on its own process, claim, approve
+    and reject the same items at the same moment. Apply judges in stream order: one wins, the
+    other gets the error apply gave, and every process ends with the same state."""
+    b = node(srv, 1)
+    S.nodes.append(b)  # stopped by the teardown
+    jam = srv.create_jam(agenda=[{"phase": "explore", "duration_s": 0}],
+                         settings={"premoderation": True})
+    code = jam["code"]
+    for _ in range(int(40 * SLOW)):
+        if b.http("GET", "/api/jams/%s" % code)[0] == 200:
+            break
+        await asyncio.sleep(0.05)
+    MA, MB = Client(srv, "MA"), Client(b, "MB")
+    C, W = Client(srv, "C"), Client(b, "W")
+    for c in (MA, MB, C, W):
+        await c.connect()
+    try:
+        await MA.join(code, "moderator", nickname="Ana", secret=jam["moderator_secret"])
+        await MB.join(code, "moderator", nickname="Bo", secret=jam["moderator_secret"])
+        await C.join(code, "citizen", nickname="Cy")
+        await W.join(code, "screen")
+        await MA.must_ack({"type": "start"})
+        ids = [(await C.must_ack({"type": "post", "kind": "problem", "text": "Item %d" % k}))["item"]
+               for k in range(4)]
+        # Both consoles have the queue (MB's through the other process's queued frames).
+        for m in (MA, MB):
+            await m.wait_model(lambda c: all(c.items.get(i, {}).get("pending") for i in ids), 5,
+                               "%s has the queue" % m.name)
+        results = {}
+        for race, (wa, wb) in {
+                "claim": ({"type": "claim", "items": [ids[0]]}, {"type": "claim", "items": [ids[0]]}),
+                "approve": ({"type": "approve", "items": [ids[1]]},
+                            {"type": "approve", "items": [ids[1]]}),
+                "bulk": ({"type": "approve", "items": [ids[2], ids[3]]},
+                         {"type": "reject", "items": [ids[3]], "reason": "dup"})}.items():
+            ra, rb = await asyncio.gather(MA.write(wa, retry=True), MB.write(wb, retry=True))
+            results[race] = (ra, rb)
+            acks = [r for r in (ra, rb) if r["type"] == "ack"]
+            check_eq(len(acks), 1, "%s: exactly one of two wins (%r)" % (race, (ra, rb)))
+        ra, rb = results["claim"]
+        loser = rb if ra["type"] == "ack" else ra
+        check_eq(loser.get("code"), "claimed", "the later claim")
+        ra, rb = results["approve"]
+        check_eq((rb if ra["type"] == "ack" else ra).get("code"), "not_pending", "the later approve")
+        # The claimant's rival cannot approve the claimed item; the claimant can.
+        claimant, rival = (MA, MB) if results["claim"][0]["type"] == "ack" else (MB, MA)
+        await rival.must_fail({"type": "approve", "items": [ids[0]]}, "claimed")
+        await claimant.must_ack({"type": "approve", "items": [ids[0]]})
+        # The bulk: all or nothing whichever won.
+        ra, rb = results["bulk"]
+        last = srv.xrange(code)[-1][0]
+        for c in (MA, MB, C, W):
+            await c.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last), 5,
+                               "%s caught up" % c.name)
+        pend = {i: W.items[i].get("pending", False) for i in ids}
+        hidden = {i: W.items[i].get("hidden", False) for i in ids}
+        if ra["type"] == "ack":
+            check_eq((pend[ids[2]], hidden[ids[2]], hidden[ids[3]]), (False, False, False),
+                     "approve of both won")
+        else:
+            check_eq((pend[ids[2]], hidden[ids[3]]), (True, True),
+                     "the reject won: the bulk approve took no effect at all")
+        dig = []
+        for n in (srv, b):
+            for _ in range(100):
+                st, d, _ = n.http_json("GET", "/api/jams/%s/digest" % code)
+                if st == 200 and d["event_id"] == last:
+                    break
+                await asyncio.sleep(0.05)
+            dig.append(d)
+        check_eq(dig[0], dig[1], "both processes hold the same state")
+        check_eq(C.model(), W.model(), "a phone and a screen on two processes agree")
+        check_eq(MA.model(), MB.model(), "the two consoles agree")
+    finally:
+        await closing(MA, MB, C, W)
+
+
 def teardown(srv):
     for n in S.nodes[1:]:
         n.stop()

@@ -76,7 +76,7 @@ async def redis_dies_with_cojamd(srv):
     jam = srv.create_jam(agenda=[{"phase": "ideate", "duration_s": 600}])
     S.code = jam["code"]
     mod = await Client(srv, "m").connect()
-    await mod.join(jam["code"], "moderator", secret=jam["moderator_secret"])
+    await mod.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
     await mod.must_ack({"type": "start"})
     await closing(mod)
     S.acked = [await post(srv, jam["code"], "before the crash")]

@@ -601,6 +601,8 @@ class Client:
             self.jam = m.get("jam")
             if "you" in m:
                 self.you = m["you"]
+                for it in m["you"].get("queued", []):  # its own items waiting for review
+                    self.items[it["id"]] = dict(it)
             self.last = m.get("event_id")
             self.snapshots += 1
         elif t == "update":
@@ -616,11 +618,15 @@ class Client:
             if self.last is not None and prev > eid(self.last):
                 self.gaps.append((self.last, m["prev"]))
             for it in m.get("items", []):
-                if "kind" not in it and it.get("hidden") is True and it["id"] in self.items:
+                stub = it.get("hidden") is True or it.get("pending") is True
+                if "kind" not in it and stub and it["id"] in self.items:
                     # A hidden item travels as {"id","hidden":true} (and the hide's reason and
-                    # preset) for everybody: merge it into what we know (a moderator keeps the
-                    # text to decide on unhiding).
+                    # preset) for everybody, a pending one as {"id","pending":true}: merge it into
+                    # what we know (a moderator keeps the text to decide on unhiding; a rejected
+                    # item is no longer pending).
                     self.items[it["id"]] = dict(self.items[it["id"]], **it)
+                    if not it.get("pending"):
+                        self.items[it["id"]].pop("pending", None)
                 else:
                     self.items[it["id"]] = dict(it)
             for k, v in (m.get("votes") or {}).items():
@@ -639,6 +645,9 @@ class Client:
                 self.stats = m["stats"]
             if self.last is None or to > eid(self.last):
                 self.last = m["to"]
+        elif t == "queued":  # pre-moderation: items waiting for review, in full
+            for it in m.get("items", []):
+                self.items[it["id"]] = dict(it)
         elif t == "ack":
             op = m.get("op")
             e = m.get("event_id")
@@ -658,12 +667,19 @@ class Client:
         return r
 
     def view(self):
-        """Items as this client's role may see them: hidden items reduced to {"id","hidden":true}
-        except for moderators (what a fresh snapshot for this role holds)."""
+        """Items as this client's role may see them: hidden items reduced to {"id","hidden":true},
+        pending ones to {"id","pending":true}, except for moderators (what a fresh snapshot for
+        this role holds)."""
         mod = (self.you or {}).get("role") == "moderator"
-        return {i: (dict(it) if mod or not it.get("hidden") else
-                    {k: v for k, v in it.items() if k in ("id", "hidden", "reason", "preset")})
-                for i, it in self.items.items()}
+        stub = {"hidden": ("id", "hidden", "reason", "preset", "rejected"),
+                "pending": ("id", "pending")}  # a pending item: its author has it in full
+
+        def seen(it):
+            kind = "pending" if it.get("pending") else "hidden" if it.get("hidden") else None
+            if mod or kind is None:
+                return dict(it)
+            return {k: v for k, v in it.items() if k in stub[kind]}
+        return {i: seen(it) for i, it in self.items.items()}
 
     def model(self):
         """A copy of what convergence compares: items as seen (with votes) and the four ranking

@@ -64,7 +64,7 @@ struct jam *glue_jam(struct glue *g, const char *code)
     c->agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     c->agenda[2] = (struct agenda_step){PHASE_RESULTS, 0};
     c->n_agenda = 3;
-    c->settings = (struct jam_settings){true, 5, 2, 500};
+    c->settings = (struct jam_settings){true, 5, 2, 500, false};
     auth_sha256_hex(GLUE_SECRET, strlen(GLUE_SECRET), c->secret_sha256);
     char key[KEYS_MAX];
     keys_stream(key, code);
@@ -163,7 +163,8 @@ struct session *glue_join(struct glue *g, const char *code, enum role role, char
     struct session *s = glue_open(g);
     if (role == ROLE_MODERATOR)
         glue_send(g, s,
-                  "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"secret\":\"%s\"}",
+                  "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"moderator\",\"nickname\":\"Mo\","
+                  "\"secret\":\"%s\"}",
                   code, GLUE_SECRET);
     else
         glue_send(g, s, "{\"type\":\"join\",\"code\":\"%s\",\"as\":\"%s\",\"nickname\":\"Ana\"}",

@@ -170,6 +170,34 @@ done:
     glue_deinit(&g);
 }
 
+/* A claim changes no item, vote or clock, yet the other consoles must see it at the next tick:
+ * a moderator deciding on an item another claimed a second ago is refused. */
+TEST(claims_go_out_at_the_next_tick)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    j->room->cfg.settings.premoderation = true; /* as a jam created with it */
+    struct session *m = glue_start(&g, CODE), *c = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    CHECK(m && c);
+    if (!m || !c)
+        goto done;
+    post(&g, c, "c-1");
+    glue_drain(m); /* the queued frame of the pending post */
+    struct now now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    uint64_t head = j->ring.head;
+    fake_net_advance(g.cfg.tick_ms);
+    char *ack = glue_call(&g, m, "{\"type\":\"claim\",\"op\":\"m-c\",\"items\":[1]}");
+    CHECK(glue_is(ack, "ack"));
+    free(ack);
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    CHECK_EQ_INT(j->ring.head, head + 1);
+done:
+    glue_deinit(&g);
+}
+
 TEST(period_grows_with_the_audience)
 {
     struct glue g;
@@ -202,6 +230,7 @@ int main(void)
     RUN(resyncs_in_separate_windows_do_not_close);
     RUN(update_due_within_half_a_tick);
     RUN(stats_alone_go_out_once_a_second);
+    RUN(claims_go_out_at_the_next_tick);
     RUN(period_grows_with_the_audience);
     RUN(status_goes_to_joined_sessions);
     return test_done();

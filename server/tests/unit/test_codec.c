@@ -508,6 +508,12 @@ TEST(encode_every_type)
         m.phase = PHASE_DIFFUSE;
         m.seconds = 60;
         m.pid = 3;
+        uint32_t ids[] = {5, 2};
+        if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE) {
+            m.items = malloc(sizeof ids);
+            memcpy(m.items, ids, sizeof ids);
+            m.n_items = 2;
+        }
         m.has_t = true;
         m.t = 77;
         char *s = codec_encode_msg(&m);
@@ -589,7 +595,7 @@ TEST(event_round_trip_every_type)
     e.jam.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     e.jam.agenda[2] = (struct agenda_step){PHASE_RESULTS, 86400};
     e.jam.n_agenda = 3;
-    e.jam.settings = (struct jam_settings){false, 0, 1, 2000};
+    e.jam.settings = (struct jam_settings){false, 0, 1, 2000, false};
     strcpy(e.jam.secret_sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     check_event_round_trip(&e);
     event_clear(&e);
@@ -688,7 +694,7 @@ TEST(event_field_names)
     e.jam.question = strdup("Q");
     e.jam.agenda[0] = (struct agenda_step){PHASE_DESIGN, 60};
     e.jam.n_agenda = 1;
-    e.jam.settings = (struct jam_settings){true, 5, 2, 500};
+    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false};
     s = codec_event_encode(&e);
     CHECK_EQ_STR(s, "{\"t\":\"jam_created\",\"at\":1,\"code\":\"000001\",\"title\":\"T\","
                     "\"question\":\"Q\",\"agenda\":[{\"phase\":\"design\",\"duration_s\":60}],"

@@ -565,7 +565,7 @@ TEST(chain_links_every_stored_event_in_stream_order)
     c.question = "Q";
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
     c.n_agenda = 1;
-    c.settings = (struct jam_settings){true, 0, 2, 50};
+    c.settings = (struct jam_settings){true, 0, 2, 50, false};
     strcpy(c.secret_sha256, "00");
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
@@ -1349,6 +1349,236 @@ TEST(reinstating_a_muted_participant_keeps_a_reason)
     room_free(r);
 }
 
+/* ---- pre-moderation, the review queue and claims ------------------------------------------ */
+
+static const char *queue_msg(struct room *r, int64_t pid, enum role role, enum msg_type type,
+                             const char *op, uint32_t *ids, size_t n, int64_t at_ms)
+{
+    struct msg q = mk(type, op);
+    q.items = ids;
+    q.n_items = n;
+    return write_msg(r, pid, role, &q, at_ms, NULL);
+}
+
+static uint32_t post_problem(struct room *r, int64_t pid, enum role role, const char *op,
+                             int64_t at_ms)
+{
+    struct msg p = mk(MSG_POST, op);
+    p.kind = KIND_PROBLEM;
+    p.text = "Too hot at the stop";
+    struct room_result res = {0};
+    CHECK(write_msg(r, pid, role, &p, at_ms, &res) == NULL);
+    return res.item;
+}
+
+TEST(premoderation_keeps_citizens_posts_pending_until_approved)
+{
+    struct room *r = new_room_with(0, true);
+    int64_t mod = join(r, ROLE_MODERATOR, "Bea"), a = join(r, ROLE_CITIZEN, "Ana");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t id = post_problem(r, a, ROLE_CITIZEN, "p1", 2000);
+    struct item *it = room_item(r, id);
+    CHECK(it && it->pending && it->at_ms == 2000);
+    CHECK_EQ_INT(r->n_visible, 0);
+    uint32_t top[4];
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 4, top), 0);
+    /* not votable, no spotlight, pin or hide: it is reviewed first */
+    struct msg v = mk(MSG_VOTE, "v1");
+    v.item = id;
+    CHECK_EQ_STR(room_check_err_helper(r, a, &v), "item_pending");
+    struct msg sp = mk(MSG_SPOTLIGHT, "sp");
+    sp.item = id;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &sp, 2100, NULL), "item_pending");
+    struct msg pin = mk(MSG_PIN, "pin");
+    pin.item = id;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &pin, 2100, NULL), "item_pending");
+    struct msg hide = mk(MSG_HIDE, "h");
+    hide.item = id;
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &hide, 2100, NULL), "item_pending");
+    /* a moderator's own post and a scribe entry are never pending */
+    uint32_t own = post_problem(r, mod, ROLE_MODERATOR, "m1", 2200);
+    CHECK(!room_item(r, own)->pending);
+    CHECK_EQ_INT(r->n_visible, 1);
+    /* citizens and screens may not decide */
+    uint32_t ids[] = {id};
+    CHECK_EQ_STR(queue_msg(r, a, ROLE_CITIZEN, MSG_APPROVE, "a0", ids, 1, 2300), "forbidden");
+    CHECK_EQ_STR(queue_msg(r, a, ROLE_CITIZEN, MSG_CLAIM, "c0", ids, 1, 2300), "forbidden");
+    CHECK_EQ_STR(queue_msg(r, a, ROLE_CITIZEN, MSG_REJECT, "r0", ids, 1, 2300), "forbidden");
+    CHECK_EQ_STR(queue_msg(r, a, ROLE_CITIZEN, MSG_RELEASE, "l0", ids, 1, 2300), "forbidden");
+    CHECK_EQ_STR(queue_msg(r, 0, ROLE_SCREEN, MSG_APPROVE, "a0", ids, 1, 2300), "forbidden");
+    room_delta_reset(r);
+    CHECK(queue_msg(r, mod, ROLE_MODERATOR, MSG_APPROVE, "a1", ids, 1, 2400) == NULL);
+    CHECK(!it->pending && !it->hidden);
+    CHECK_EQ_INT(r->n_visible, 2);
+    CHECK_EQ_INT(room_top(r, KIND_PROBLEM, 4, top), 2);
+    CHECK_EQ_INT(r->delta.n_items, 1); /* the update shows it in full */
+    CHECK_EQ_STR(queue_msg(r, mod, ROLE_MODERATOR, MSG_APPROVE, "a2", ids, 1, 2500), "not_pending");
+    CHECK_EQ_STR(room_check_err_helper(r, a, &v), "ok");
+    /* the public log: one entry with the items */
+    const struct mod_entry *last = &r->modlog[r->n_modlog - 1];
+    CHECK_EQ_INT(last->type, EV_APPROVED);
+    CHECK(last->n_items == 1 && last->items[0] == id);
+    room_free(r);
+}
+
+TEST(claims_hold_for_120_s_by_the_events_at)
+{
+    struct room *r = new_room_with(0, true);
+    int64_t ma = join(r, ROLE_MODERATOR, "A"), mb = join(r, ROLE_MODERATOR, "B"),
+            c = join(r, ROLE_CITIZEN, "Cy");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t id = post_problem(r, c, ROLE_CITIZEN, "p1", 1000);
+    uint32_t ids[] = {id};
+    const int64_t t = 10000;
+    CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca", ids, 1, t) == NULL);
+    CHECK(room_item(r, id)->claim_by == ma && room_item(r, id)->claim_until == t + ROOM_CLAIM_MS);
+    CHECK_EQ_INT(r->delta.n_claims, 1);
+    /* the check has no clock: B's approve is stored, and apply refuses it by its at */
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_APPROVE, "b1", ids, 1, t + ROOM_CLAIM_MS - 1),
+                 "claimed");
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_CLAIM, "b2", ids, 1, t + 1), "claimed");
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_REJECT, "b3", ids, 1, t + 1), "claimed");
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_RELEASE, "b4", ids, 1, t + 1), "not_claimed");
+    CHECK(room_item(r, id)->pending);
+    /* A renews its own claim: 120 s from the renewal */
+    CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca2", ids, 1, t + 60000) == NULL);
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_APPROVE, "b5", ids, 1, t + ROOM_CLAIM_MS),
+                 "claimed");
+    /* from at + 120 s on, the claim no longer holds: B may decide */
+    CHECK(queue_msg(r, mb, ROLE_MODERATOR, MSG_CLAIM, "b6", ids, 1, t + 60000 + ROOM_CLAIM_MS) ==
+          NULL);
+    CHECK(room_item(r, id)->claim_by == mb);
+    CHECK_EQ_STR(queue_msg(r, ma, ROLE_MODERATOR, MSG_RELEASE, "ca3", ids, 1, t + 200000),
+                 "not_claimed");
+    CHECK(queue_msg(r, mb, ROLE_MODERATOR, MSG_RELEASE, "b7", ids, 1, t + 200000) == NULL);
+    CHECK(!room_item(r, id)->claim_by);
+    CHECK_EQ_STR(queue_msg(r, mb, ROLE_MODERATOR, MSG_RELEASE, "b8", ids, 1, t + 200001),
+                 "not_claimed");
+    /* a claim that ran out is no claim for a release either */
+    CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca4", ids, 1, t + 300000) == NULL);
+    CHECK_EQ_STR(
+        queue_msg(r, ma, ROLE_MODERATOR, MSG_RELEASE, "ca5", ids, 1, t + 300000 + ROOM_CLAIM_MS),
+        "not_claimed");
+    /* the claimer's own approve goes through and drops the claim */
+    CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_CLAIM, "ca6", ids, 1, t + 500000) == NULL);
+    CHECK(queue_msg(r, ma, ROLE_MODERATOR, MSG_APPROVE, "ca7", ids, 1, t + 500001) == NULL);
+    CHECK(!room_item(r, id)->claim_by && !room_item(r, id)->pending);
+    room_free(r);
+}
+
+TEST(bulk_decisions_are_all_or_nothing)
+{
+    struct room *r = new_room_with(0, true);
+    int64_t ma = join(r, ROLE_MODERATOR, "A"), mb = join(r, ROLE_MODERATOR, "B"),
+            c = join(r, ROLE_CITIZEN, "Cy");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t p1 = post_problem(r, c, ROLE_CITIZEN, "p1", 1000),
+             p2 = post_problem(r, c, ROLE_CITIZEN, "p2", 1000),
+             p3 = post_problem(r, c, ROLE_CITIZEN, "p3", 1000);
+    size_t log = r->n_modlog;
+    uint32_t with_unknown[] = {p1, p2, 99};
+    CHECK_EQ_STR(queue_msg(r, ma, ROLE_MODERATOR, MSG_APPROVE, "a1", with_unknown, 3, 2000),
+                 "no_such_item");
+    uint32_t two[] = {p2};
+    CHECK(queue_msg(r, mb, ROLE_MODERATOR, MSG_CLAIM, "b1", two, 1, 2000) == NULL);
+    uint32_t three[] = {p1, p2, p3};
+    CHECK_EQ_STR(queue_msg(r, ma, ROLE_MODERATOR, MSG_APPROVE, "a2", three, 3, 2001), "claimed");
+    CHECK(room_item(r, p1)->pending && room_item(r, p3)->pending); /* none of them */
+    CHECK_EQ_INT(r->n_visible, 0);
+    CHECK_EQ_INT(r->n_modlog, log + 1); /* B's claim only */
+    /* a reject of several: one event, every item hidden with the reason its author sees */
+    struct msg rej = mk(MSG_REJECT, "a3");
+    uint32_t one_three[] = {p1, p3};
+    rej.items = one_three;
+    rej.n_items = 2;
+    rej.reason = "off topic";
+    rej.preset = PRESET_OFF_TOPIC;
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &rej, 2002, NULL) == NULL);
+    CHECK(room_item(r, p1)->hidden && room_item(r, p1)->rejected && !room_item(r, p1)->pending);
+    CHECK(room_item(r, p3)->hide_reason && strcmp(room_item(r, p3)->hide_reason, "off topic") == 0);
+    CHECK_EQ_INT(r->n_visible, 0);
+    CHECK_EQ_INT(r->n_modlog, log + 2);
+    /* unhiding a rejected item shows it: a second review */
+    struct msg un = mk(MSG_UNHIDE, "a4");
+    un.item = p1;
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &un, 2003, NULL) == NULL);
+    CHECK(!room_item(r, p1)->hidden && !room_item(r, p1)->rejected);
+    CHECK_EQ_INT(r->n_visible, 1);
+    /* a bulk hide of visible items: all or nothing too */
+    uint32_t own1 = post_problem(r, ma, ROLE_MODERATOR, "m1", 2004),
+             own2 = post_problem(r, ma, ROLE_MODERATOR, "m2", 2004);
+    struct msg bh = mk(MSG_HIDE, "a5");
+    uint32_t hide_bad[] = {own1, p2};
+    bh.items = hide_bad;
+    bh.n_items = 2;
+    CHECK_EQ_STR(write_msg(r, ma, ROLE_MODERATOR, &bh, 2005, NULL), "item_pending");
+    uint32_t hide_ok[] = {own1, own2, p1};
+    bh.items = hide_ok;
+    bh.n_items = 3;
+    bh.preset = PRESET_DUPLICATE;
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &bh, 2006, NULL) == NULL);
+    CHECK(room_item(r, own1)->hidden && room_item(r, own2)->hidden && room_item(r, p1)->hidden);
+    CHECK_EQ_INT(r->n_visible, 0);
+    const struct mod_entry *last = &r->modlog[r->n_modlog - 1];
+    CHECK(last->type == EV_HIDDEN && last->n_items == 3 && last->preset == PRESET_DUPLICATE);
+    struct msg again = mk(MSG_HIDE, "a6");
+    uint32_t hidden_one[] = {own1};
+    again.items = hidden_one;
+    again.n_items = 1;
+    CHECK_EQ_STR(write_msg(r, ma, ROLE_MODERATOR, &again, 2007, NULL), "item_hidden");
+    room_free(r);
+}
+
+TEST(queue_catch_up_touches_items_and_claims)
+{
+    struct room *r = new_room_with(0, true);
+    int64_t ma = join(r, ROLE_MODERATOR, "A"), c = join(r, ROLE_CITIZEN, "Cy");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, ma, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t p1 = post_problem(r, c, ROLE_CITIZEN, "p1", 1000);
+    uint32_t ids[] = {p1};
+    struct room_delta d = {0};
+    struct event claim = {.type = EV_CLAIMED, .by = ma, .items = ids, .n_items = 1};
+    room_touch(r, "9-0", &claim, &d);
+    CHECK(d.n_claims == 1 && d.n_items == 0);
+    struct event approve = {.type = EV_APPROVED, .by = ma, .items = ids, .n_items = 1};
+    room_touch(r, "9-1", &approve, &d);
+    CHECK(d.n_claims == 1 && d.n_items == 1 && d.stats);
+    room_delta_clear(&d);
+    room_free(r);
+}
+
+TEST(moderators_join_with_a_name_and_posts_of_removed_authors_leave_the_queue)
+{
+    struct room *r = new_room_with(0, true);
+    struct msg m = {.type = MSG_JOIN, .as = ROLE_MODERATOR};
+    struct event e;
+    CHECK_EQ_STR(room_check_join(r, &m, &e), "nickname_required");
+    m.nickname = "Bea";
+    m.anonymous = true;
+    CHECK_EQ_STR(room_check_join(r, &m, &e), "nickname_required");
+    m.anonymous = false;
+    CHECK(room_check_join(r, &m, &e) == NULL);
+    event_clear(&e);
+    int64_t mod = join(r, ROLE_MODERATOR, "Bea"), c = join(r, ROLE_CITIZEN, "Cy");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t p1 = post_problem(r, c, ROLE_CITIZEN, "p1", 1000);
+    uint32_t ids[] = {p1};
+    CHECK(queue_msg(r, mod, ROLE_MODERATOR, MSG_CLAIM, "c1", ids, 1, 1100) == NULL);
+    struct msg rm = mk(MSG_REMOVE, "rm");
+    rm.pid = c;
+    rm.hide_posts = true;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rm, 1200, NULL) == NULL);
+    const struct item *it = room_item(r, p1);
+    CHECK(it->hidden && !it->pending && !it->claim_by);
+    CHECK_EQ_INT(r->n_visible, 0);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(lobby_refuses_posts_and_citizen_moderation);
@@ -1381,5 +1611,10 @@ int main(void)
     RUN(spotlight_pins_and_announcement);
     RUN(scribe_entries_keep_their_provenance);
     RUN(reinstating_a_muted_participant_keeps_a_reason);
+    RUN(premoderation_keeps_citizens_posts_pending_until_approved);
+    RUN(claims_hold_for_120_s_by_the_events_at);
+    RUN(bulk_decisions_are_all_or_nothing);
+    RUN(queue_catch_up_touches_items_and_claims);
+    RUN(moderators_join_with_a_name_and_posts_of_removed_authors_leave_the_queue);
     return test_done();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS5
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS6
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -20,11 +20,22 @@ static struct msg mk(enum msg_type t, const char *op)
     return m;
 }
 
+/* 'type' on the items ids[0..n) by 'pid' at 'at_ms' (approve, reject, claim, release). */
+static const char *queue(struct room *r, int64_t pid, enum msg_type type, const char *op,
+                         uint32_t *ids, size_t n, int64_t at_ms)
+{
+    struct msg q = mk(type, op);
+    q.items = ids;
+    q.n_items = n;
+    return write_msg(r, pid, ROLE_MODERATOR, &q, at_ms, NULL);
+}
+
 /* A room with every kind of state: items, hidden (with reason and preset), votes across phases,
- * ops, modlog, anonymous, a muted participant, a spotlight, pins and an announcement. */
+ * ops, modlog, anonymous, a muted participant, a spotlight, pins and an announcement, and the
+ * review queue of pre-moderation: approved, rejected, pending and claimed items. */
 static struct room *busy_room(void)
 {
-    struct room *r = new_room(3);
+    struct room *r = new_room_with(3, true);
     int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
             b = join(r, ROLE_CITIZEN, NULL);
     struct msg m = mk(MSG_START, "s");
@@ -36,6 +47,24 @@ static struct room *busy_room(void)
         p.text = "A problem \u00e9";
         write_msg(r, i % 2 ? a : b, ROLE_CITIZEN, &p, 1000, NULL);
     }
+    uint32_t first[] = {1, 2}, all[] = {1, 2, 3, 4};
+    CHECK(queue(r, mod, MSG_CLAIM, "c1", first, 2, 1100) == NULL);
+    CHECK(queue(r, mod, MSG_APPROVE, "a1", all, 4, 1200) == NULL);
+    for (int i = 4; i < 6; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = "Waiting for review";
+        write_msg(r, a, ROLE_CITIZEN, &p, 1250, NULL);
+    }
+    uint32_t five[] = {5}, six[] = {6};
+    CHECK(queue(r, mod, MSG_CLAIM, "c5", five, 1, 1300) == NULL);
+    struct msg rej = mk(MSG_REJECT, "r6");
+    rej.items = six;
+    rej.n_items = 1;
+    rej.reason = "a name in it";
+    rej.preset = PRESET_PERSONAL_DATA;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &rej, 1350, NULL) == NULL);
     for (int i = 1; i <= 3; i++) {
         struct msg v = mk(MSG_VOTE, "");
         snprintf(v.op, sizeof v.op, "v%d", i);
@@ -109,8 +138,19 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(copy->stage.pinned[0], 4);
         CHECK(room_announcement(copy, 1900 + 299999) != NULL);
         CHECK(room_announcement(copy, 1900 + 300000) == NULL);
-        CHECK(room_item(copy, 5) && room_item(copy, 5)->on_behalf &&
-              strcmp(room_item(copy, 5)->on_behalf, "Mrs Okafor") == 0);
+        CHECK(room_item(copy, 7) && room_item(copy, 7)->on_behalf &&
+              strcmp(room_item(copy, 7)->on_behalf, "Mrs Okafor") == 0);
+        /* The queue: pending and claimed, rejected with its reason, approved ones ranked. */
+        CHECK(copy->cfg.settings.premoderation);
+        CHECK(room_item(copy, 5)->pending && room_item(copy, 5)->claim_by == 1);
+        CHECK(room_claim_running(room_item(copy, 5), 1300 + ROOM_CLAIM_MS - 1));
+        CHECK(!room_claim_running(room_item(copy, 5), 1300 + ROOM_CLAIM_MS));
+        CHECK(room_item(copy, 6)->hidden && room_item(copy, 6)->rejected);
+        CHECK_EQ_INT(room_item(copy, 6)->hide_preset, PRESET_PERSONAL_DATA);
+        CHECK(!room_item(copy, 1)->pending && !room_item(copy, 1)->claim_by);
+        CHECK_EQ_INT(room_item(copy, 5)->at_ms, 1250);
+        CHECK_EQ_INT(copy->n_visible, r->n_visible);
+        CHECK_EQ_INT(copy->modlog[2].n_items, 4);                       /* the approve of 1-4 */
         CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_POSTED); /* the scribe entry */
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
@@ -167,27 +207,28 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS5", 4);
+    memcpy(junk, "CJS6", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS5 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS6 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
- * pins and announcement, and each item's scribe provenance). The state digest of GET /api/jams/<code>/digest is this hash, so a change here
- * changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "3a6b168ff36bdd897dd3ef35820ebf597bb5147fd3e2459fd420b77d3fb57588"
+ * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
+ * each item's at, pending and rejected marks and claim, and the items of a log line). The state
+ * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
+#define BUSY_ROOM_SHA256 "6688f5409d4210fd045f7a4a6d1a82f5cc30fc77e059047a9005ed1eb74f55a9"
 
-TEST(snapshot_bytes_are_cjs5)
+TEST(snapshot_bytes_are_cjs6)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS5", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS6", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -223,8 +264,8 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
                 CHECK_EQ_INT(d->budget_left, o->done.budget_left);
             }
         }
-        /* s, p0-p3, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, pz */
-        CHECK_EQ_INT(n_ops, 19);
+        /* s, p0-p5, c1, a1, c5, r6, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, pz */
+        CHECK_EQ_INT(n_ops, 25);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {
@@ -273,7 +314,7 @@ TEST(snapshot_keeps_removals)
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs5);
+    RUN(snapshot_bytes_are_cjs6);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);

@@ -66,7 +66,7 @@ static struct room *lobby_room(void)
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
     c.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     c.n_agenda = 2;
-    c.settings = (struct jam_settings){true, 2, 2, 50};
+    c.settings = (struct jam_settings){true, 2, 2, 50, false};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
@@ -162,7 +162,7 @@ static bool starts_with_keys(json_t *o, const char *const *keys)
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const *const ITEM_FULL = KEYS("id", "kind", "role", "text", "parent", "author",
-                                                 "by", "votes", "hidden", "phase");
+                                                 "by", "votes", "hidden", "phase", "at");
 
 static json_t *item_by_id(json_t *items, long long id)
 {
@@ -185,7 +185,8 @@ static void check_jam(json_t *jam)
     CHECK_EQ_STR(str_of(json_array_get(agenda, 0), "phase"), "explore");
     CHECK_EQ_INT(int_of(json_array_get(agenda, 0), "duration_s"), 60);
     json_t *s = json_object_get(jam, "settings");
-    CHECK(has_exactly(s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text")));
+    CHECK(has_exactly(
+        s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text", "premoderation")));
     CHECK(json_is_true(json_object_get(s, "anonymous_allowed")));
     CHECK_EQ_INT(int_of(s, "votes_per_phase"), 2);
 }
@@ -212,7 +213,7 @@ TEST(snapshot_for_a_citizen)
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
     CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "spotlight", "pinned", "announcement", "you")));
+                              "stats", "spotlight", "pinned", "announcement", "claims", "you")));
     CHECK(json_is_null(json_object_get(j, "spotlight")));
     CHECK_EQ_INT(json_array_size(json_object_get(j, "pinned")), 0);
     CHECK(json_is_null(json_object_get(j, "announcement")));
@@ -268,7 +269,7 @@ TEST(snapshot_for_moderators_and_screens)
     json_t *hidden = j ? item_by_id(json_object_get(j, "items"), 1) : NULL;
     /* moderators see hidden items in full, with the reason */
     CHECK(hidden && has_exactly(hidden, KEYS("id", "kind", "role", "text", "parent", "author", "by",
-                                             "votes", "hidden", "phase", "reason")));
+                                             "votes", "hidden", "phase", "reason", "at")));
     CHECK(hidden && json_is_true(json_object_get(hidden, "hidden")));
     CHECK_EQ_STR(str_of(hidden, "text"), "Hot streets");
     CHECK_EQ_STR(str_of(hidden, "author"), "Ana");

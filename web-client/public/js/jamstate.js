@@ -73,6 +73,8 @@ export class JamState {
         items: new Set(s.you.items || []),
         muted: !!s.you.muted, removed: !!s.you.removed, moderation: s.you.moderation || null,
       };
+      // Its own items waiting for review come in full here (the shared part has stubs).
+      for (const it of s.you.queued || []) this.items.set(it.id, { ...it });
     }
     this.setStage(s);
     this.lastEventId = s.event_id ?? this.lastEventId;
@@ -99,6 +101,8 @@ export class JamState {
         if (old) {
           // Hidden items come to citizens and screens as {id, hidden:true} only: keep what we know.
           Object.assign(old, it);
+          // ...but an approved, rejected or unhidden item no longer waits or stands rejected.
+          for (const flag of ['pending', 'rejected']) if (!it[flag]) delete old[flag];
         } else {
           this.items.set(it.id, { ...it });
           out.newItems.push(it.id);
@@ -131,6 +135,16 @@ export class JamState {
     if (u.to && compareIds(u.to, this.lastEventId) > 0) this.lastEventId = u.to;
     this.version++;
     return out;
+  }
+
+  // A private `queued` frame (pre-moderation): items waiting for review, in full, for moderators
+  // and the author.
+  applyQueued(items) {
+    for (const it of items || []) {
+      const old = this.items.get(it.id);
+      if (old) Object.assign(old, it); else this.items.set(it.id, { ...it });
+    }
+    this.version++;
   }
 
   // The spotlight, pins and announcement of a snapshot, or of an update that carries them.
@@ -175,13 +189,13 @@ export class JamState {
   get canWrite() { return this.clockState === 'running'; }
 
   isVotable(item) {
-    return this.canWrite && !item.hidden && this.rules.vote.includes(item.kind);
+    return this.canWrite && !item.hidden && !item.pending && this.rules.vote.includes(item.kind);
   }
 
   // Visible items of `kind` in ranking order: votes descending, then id ascending.
   rankedItems(kind) {
     const list = [];
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden) list.push(it);
+    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) list.push(it);
     list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || a.id - b.id);
     return list;
   }
@@ -189,10 +203,10 @@ export class JamState {
   // 1-based rank of an item within its kind (null when hidden or unknown).
   rankOf(id) {
     const it = this.items.get(id);
-    if (!it || it.hidden || !it.kind) return null;
+    if (!it || it.hidden || it.pending || !it.kind) return null;
     let rank = 1;
     for (const o of this.items.values()) {
-      if (o === it || o.kind !== it.kind || o.hidden) continue;
+      if (o === it || o.kind !== it.kind || o.hidden || o.pending) continue;
       const ov = o.votes || 0, iv = it.votes || 0;
       if (ov > iv || (ov === iv && o.id < it.id)) rank++;
     }
@@ -201,7 +215,7 @@ export class JamState {
 
   countVisible(kind) {
     let n = 0;
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden) n++;
+    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) n++;
     return n;
   }
 }

@@ -93,14 +93,7 @@ function connect() {
   });
   conn.on('change', schedule);
   conn.on('snapshot', ({ msg }) => takeModeration(msg, true));
-  conn.on('queued', (msg) => {
-    for (const it of msg.items || []) {
-      const old = state.items.get(it.id);
-      if (old) Object.assign(old, it); else state.items.set(it.id, { ...it });
-    }
-    state.version++;
-    schedule();
-  });
+  conn.on('queued', (msg) => { state.applyQueued(msg.items); schedule(); });
   conn.on('update', ({ msg, newItems }) => {
     takeModeration(msg, false);
     if (msg.clock || msg.log || (msg.items && msg.items.length > newItems.length)) refreshLogSoon();
@@ -269,6 +262,7 @@ function helpKeys() {
   const keys = [['j', 'key_next'], ['k', 'key_prev'], ['h', 'key_hide'], ['u', 'key_unhide']];
   if (mod.supported) keys.push(['s', 'key_spot'], ['p', 'key_pin']);
   if (queueAvailable()) keys.push(['a', 'key_approve'], ['r', 'key_reject'], ['c', 'key_claim']);
+  keys.push(['x', 'key_select']);
   keys.push(['/', 'key_search'], ['m', 'key_seen'], ['Esc', 'key_esc'], ['?', 'key_help']);
   const dl = $('#help-keys');
   dl.textContent = '';
@@ -306,7 +300,8 @@ async function refreshLog() {
   ul.textContent = '';
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
-    const what = t('log_' + e.action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
+    const what = t('log_' + action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
@@ -391,14 +386,92 @@ function claim(it) {
   if (it) act('claim:' + it.id, { type: 'claim', items: [it.id] }, t('act_claim', { id: it.id }));
 }
 
+function release(it) {
+  if (it) act('claim:' + it.id, { type: 'release', items: [it.id] }, t('act_release', { id: it.id }));
+}
+
+// A claim of my own is released by the same button that made it.
+function claimOrRelease(it) {
+  const c = it && claimOf(it.id);
+  if (c && c.by === myPid()) release(it); else claim(it);
+}
+
+// ---------------------------------------------------------------- bulk decisions
+
+// The selections of several items for one decision: queue items (approve, reject, claim, release)
+// and visible items of the list (hide). One message names at most 100 items (proto/messages.md),
+// so a bigger selection goes as several messages, each one event, all or nothing.
+const BULK_MAX = 100;
+const queueSel = new Set();
+const itemSel = new Set();
+
+function toggleIn(set, id, on) {
+  if (on) set.add(id); else set.delete(id);
+  schedule();
+}
+
+function bulk(type, ids, extra, label) {
+  const list = Array.from(ids).sort((x, y) => x - y);
+  for (let i = 0; i < list.length; i += BULK_MAX) {
+    const items = list.slice(i, i + BULK_MAX);
+    act(`bulk:${type}:${items[0]}`, { type, items, ...extra }, t(label, { n: items.length }));
+  }
+}
+
+function reasonFields(preset, reason) {
+  const f = {};
+  if (preset) f.preset = preset;
+  if (reason) f.reason = reason;
+  return f;
+}
+
+for (const [sel, r] of [['#bulk-preset', 'reason_preset'], ['#items-bulk-preset', 'reason_preset']]) {
+  const el = $(sel);
+  el.setAttribute('aria-label', t('mod_' + r));
+  el.append(h('option', { value: '', text: t('reason_none') }), ...REASONS.map((x) => h('option', { value: x, text: t('reason_' + x) })));
+}
+$('#bulk-reason').setAttribute('aria-label', t('mod_hide_reason'));
+$('#bulk-reason').placeholder = t('mod_hide_reason');
+$('#bulk-approve').addEventListener('click', () => { bulk('approve', queueSel, {}, 'act_bulk_approve'); queueSel.clear(); });
+$('#bulk-claim').addEventListener('click', () => bulk('claim', queueSel, {}, 'act_bulk_claim'));
+$('#bulk-release').addEventListener('click', () => bulk('release', queueSel, {}, 'act_bulk_release'));
+$('#bulk-reject').addEventListener('click', () => {
+  bulk('reject', queueSel, reasonFields($('#bulk-preset').value, $('#bulk-reason').value.trim()), 'act_bulk_reject');
+  queueSel.clear();
+  $('#bulk-reason').value = '';
+});
+$('#bulk-clear').addEventListener('click', () => { queueSel.clear(); schedule(); });
+$('#queue-all').addEventListener('change', (ev) => {
+  for (const it of pendingItems().slice(0, QUEUE_SHOWN)) toggleIn(queueSel, it.id, ev.target.checked);
+});
+$('#items-bulk-hide').addEventListener('click', () => {
+  bulk('hide', itemSel, reasonFields($('#items-bulk-preset').value, ''), 'act_bulk_hide');
+  itemSel.clear();
+});
+$('#items-bulk-clear').addEventListener('click', () => { itemSel.clear(); schedule(); });
+
+function renderBulk() {
+  for (const id of queueSel) { const it = state.items.get(id); if (!it || !it.pending) queueSel.delete(id); }
+  for (const id of itemSel) { const it = state.items.get(id); if (!it || it.hidden || it.pending) itemSel.delete(id); }
+  const n = queueSel.size;
+  show($('#queue-bulk'), queueAvailable() && pendingItems().length > 0);
+  setText($('#queue-bulk-count'), n ? t('mod_bulk_count', { n }) : '');
+  show($('#queue-bulk-actions'), n > 0); // the queue's rows keep the room until something is ticked
+  const shown = pendingItems().slice(0, QUEUE_SHOWN);
+  $('#queue-all').checked = shown.length > 0 && shown.every((it) => queueSel.has(it.id));
+  show($('#items-bulk'), itemSel.size > 0);
+  setText($('#items-bulk-count'), t('mod_bulk_count', { n: itemSel.size }));
+}
+
 function createQueueRow(it) {
   const li = h('li', { class: 'q-row' },
+    h('input', { type: 'checkbox', class: 'q-check', 'aria-label': t('mod_select_label', { id: it.id }), onchange: (ev) => toggleIn(queueSel, it.id, ev.target.checked) }),
     h('span', { class: 'q-age' }), h('span', { class: 'q-text', dir: 'auto' }), h('span', { class: 'q-claim' }),
     h('span', { class: 'q-actions' },
-      h('button', { type: 'button', class: 'small q-claim-btn', 'aria-keyshortcuts': 'c', 'aria-label': t('mod_claim_label', { id: it.id }), text: t('mod_claim'), onclick: () => claim(state.items.get(it.id)) }),
+      h('button', { type: 'button', class: 'small q-claim-btn', 'aria-keyshortcuts': 'c', 'aria-label': t('mod_claim_label', { id: it.id }), text: t('mod_claim'), onclick: () => claimOrRelease(state.items.get(it.id)) }),
       h('button', { type: 'button', class: 'small primary q-approve', 'aria-keyshortcuts': 'a', 'aria-label': t('mod_approve_label', { id: it.id }), text: t('mod_approve'), onclick: () => approve(state.items.get(it.id)) }),
       h('button', { type: 'button', class: 'small danger q-reject', 'aria-keyshortcuts': 'r', 'aria-label': t('mod_reject_label', { id: it.id }), text: t('mod_reject'), onclick: () => openForm(it.id, 'reject') })));
-  li.addEventListener('click', (ev) => { if (!ev.target.closest('button')) select(it.id); });
+  li.addEventListener('click', (ev) => { if (!ev.target.closest('button, input')) select(it.id); });
   return li;
 }
 
@@ -408,18 +481,27 @@ function updateQueueRow(li, it, now) {
   const age = it.at ? formatMs(Math.max(0, now - it.at)) : '';
   const other = claimedByOther(it.id);
   const busy = pendingKeys.has('item:' + it.id);
-  const sig = [age, left, other, busy, view.sel === it.id, it.text].join('|');
+  const picked = queueSel.has(it.id);
+  const sig = [age, left, other, busy, view.sel === it.id, it.text, picked].join('|');
   if (li._sig === sig) return;
   li._sig = sig;
   li.setAttribute('aria-selected', view.sel === it.id ? 'true' : 'false');
   li.dataset.claimed = c ? (other ? 'other' : 'mine') : '';
-  const [ageEl, textEl, claimEl, actions] = li.children;
+  const [check, ageEl, textEl, claimEl, actions] = li.children;
+  check.checked = picked;
+  const mine = !!c && !other;
+  setText(actions.children[0], t(mine ? 'mod_release' : 'mod_claim'));
+  actions.children[0].setAttribute('aria-label', t(mine ? 'mod_release_label' : 'mod_claim_label', { id: it.id }));
   setText(ageEl, age ? t('mod_queue_age', { age }) : '');
   setText(textEl, `#${it.id} ${truncate(it.text || '', 120)} — ${it.author || t('anonymous')}`);
   setText(claimEl, !c ? '' : other ? t('mod_queue_claimed', { name: c.name || t('moderator_nickname'), left }) : t('mod_queue_yours', { left }));
   for (const b of actions.children) b.disabled = busy || (other && !b.classList.contains('q-claim-btn'));
   actions.children[0].disabled = busy || other;
 }
+
+// The queue shows its 50 oldest: a busy queue is worked from the top, and 50 rows stay cheap to
+// redraw every 250 ms (their ages tick).
+const QUEUE_SHOWN = 50;
 
 function renderQueue() {
   const on = queueAvailable();
@@ -431,7 +513,7 @@ function renderQueue() {
   setText($('#queue-count'), t('mod_queue_count', { n: list.length }));
   show($('#queue-empty'), list.length === 0);
   const now = Date.now();
-  renderKeyed($('#queue-list'), list.slice(0, 50), (it) => it.id, createQueueRow, (li, it) => updateQueueRow(li, it, now));
+  renderKeyed($('#queue-list'), list.slice(0, QUEUE_SHOWN), (it) => it.id, createQueueRow, (li, it) => updateQueueRow(li, it, now));
 }
 
 const annFor = $('#announce-for');
@@ -448,7 +530,7 @@ $('#announce-clear').addEventListener('click', () => act('announce', { type: 'un
 $('#spot-clear').addEventListener('click', () => act('spot', { type: 'unspotlight' }, t('act_unspotlight')));
 
 function toggleSpotlight(it) {
-  if (!mod.supported || !it || it.hidden) return;
+  if (!mod.supported || !it || it.hidden || it.pending) return;
   if (mod.spotlight === it.id) act('spot', { type: 'unspotlight' }, t('act_unspotlight'));
   else act('spot', { type: 'spotlight', item: it.id }, t('act_spotlight', { id: it.id }));
 }
@@ -456,7 +538,7 @@ function toggleSpotlight(it) {
 function togglePin(it) {
   if (!mod.supported || !it) return;
   if (mod.pinned.includes(it.id)) act('pin:' + it.id, { type: 'unpin', item: it.id }, t('act_unpin', { id: it.id }));
-  else if (!it.hidden) act('pin:' + it.id, { type: 'pin', item: it.id }, t('act_pin', { id: it.id }));
+  else if (!it.hidden && !it.pending) act('pin:' + it.id, { type: 'pin', item: it.id }, t('act_pin', { id: it.id }));
 }
 
 function itemLine(id) {
@@ -467,6 +549,7 @@ function itemLine(id) {
 let pinSig = null;
 function renderPanels() {
   renderQueue();
+  renderBulk();
 
   const on = mod.supported;
   show($('#announce-note'), !on);
@@ -584,8 +667,9 @@ function itemActions(td, it) {
   const busy = pendingKeys.has(key);
   const mode = formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
   const removable = mod.supported && it.by === 'citizen'; // not a moderator's item nor a scribe entry
-  const spot = mod.supported && !it.hidden ? (mod.spotlight === it.id ? 'on' : 'off') : '';
-  const pin = mod.supported && (!it.hidden || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
+  const staged = !it.hidden && !it.pending; // a pending item is reviewed before it goes on the stage
+  const spot = mod.supported && staged ? (mod.spotlight === it.id ? 'on' : 'off') : '';
+  const pin = mod.supported && (staged || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
   const sig = [mode, busy, removable, spot, pin].join('|');
   if (td.dataset.sig === sig) return;
   td.dataset.sig = sig;
@@ -623,14 +707,19 @@ function updateRow(tr, it) {
   const isNew = seen !== null && it.id > seen;
   const sel = view.sel === it.id;
   const flags = [mod.spotlight === it.id && t('mod_state_spot'), mod.pinned.includes(it.id) && t('mod_state_pinned')].filter(Boolean).join(' · ');
-  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags].join('|');
+  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags, itemSel.has(it.id)].join('|');
   if (tr._sig !== sig) {
     tr._sig = sig;
     tr.dataset.hidden = it.hidden ? 'true' : 'false';
     tr.dataset.new = isNew ? 'true' : 'false';
     tr.setAttribute('aria-selected', sel ? 'true' : 'false');
     const c = tr.children;
-    setText(c[0], String(it.id));
+    c[0].textContent = '';
+    if (!it.hidden && !it.pending) {
+      c[0].append(h('input', { type: 'checkbox', class: 'row-check', checked: itemSel.has(it.id), 'aria-label': t('mod_select_label', { id: it.id }),
+        onchange: (ev) => toggleIn(itemSel, it.id, ev.target.checked) }));
+    }
+    c[0].append(String(it.id));
     c[1].textContent = '';
     c[1].append(t('kind_' + it.kind), h('span', { class: 'sub', text: roleText(it) }));
     c[2].textContent = '';
@@ -708,7 +797,8 @@ document.addEventListener('keydown', (ev) => {
     case 'u': if (!undoLast() && it && it.hidden) unhide(it.id); break;
     case 'a': if (queueAvailable()) approve(queueTarget()); break;
     case 'r': if (queueAvailable()) { const q = queueTarget(); if (q) { select(q.id); openForm(q.id, 'reject'); } } break;
-    case 'c': if (queueAvailable()) claim(queueTarget()); break;
+    case 'c': if (queueAvailable()) claimOrRelease(queueTarget()); break;
+    case 'x': if (it && it.pending) toggleIn(queueSel, it.id, !queueSel.has(it.id)); else if (it && !it.hidden) toggleIn(itemSel, it.id, !itemSel.has(it.id)); break;
     case 's': toggleSpotlight(it); break;
     case 'p': togglePin(it); break;
     case 'm': markSeen(); break;

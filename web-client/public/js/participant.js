@@ -185,6 +185,7 @@ function startJam(c, fields, rejoining) {
   conn.on('pending', schedule);
   conn.on('similar', (m) => { similarIds = Array.isArray(m.items) ? m.items : []; renderSimilar(); });
   conn.on('notice', (n) => toast(errorText(n.code)));
+  conn.on('queued', (m) => { state.applyQueued(m.items); schedule(); }); // my post, waiting for review
   conn.on('moderation', (n) => {
     const why = whyText(n);
     if (n.notice === 'removed') {
@@ -318,7 +319,8 @@ function sendPost(msg, op) {
     sdel(K.draft(code, msg.kind));
     if (postKind === msg.kind) { els.text.value = ''; els.parent.dataset.want = ''; els.parent.value = ''; setText(els.draft, ''); }
     similarIds = [];
-    postStatus(t('post_done'), 'ok');
+    const premod = state.jam && state.jam.settings && state.jam.settings.premoderation;
+    postStatus(t(premod ? 'post_done_review' : 'post_done'), 'ok');
   }, (err) => {
     if (c !== conn) return;
     sdel(K.pendingPost(code));
@@ -599,8 +601,11 @@ function renderMine() {
     setText(li.querySelector('.item-rank'), rank ? t('rank_n', { n: rank }) : '–');
     setText(li.querySelector('.item-text'), it.text || '');
     const why = whyText(it);
-    setText(li.querySelector('.item-meta'), it.hidden ? (why ? t('hidden_item_why', { why }) : t('hidden_item'))
-      : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
+    li.dataset.pending = it.pending ? 'true' : 'false';
+    setText(li.querySelector('.item-meta'), it.pending ? t('mine_waiting_review')
+      : it.hidden && it.rejected ? (why ? t('rejected_item_why', { why }) : t('rejected_item'))
+        : it.hidden ? (why ? t('hidden_item_why', { why }) : t('hidden_item'))
+          : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
     show(li.querySelector('.item-parent'), !!pl);
