@@ -24,6 +24,9 @@
 #define LOOP_RESULTS 64           /* store results taken per store_poll */
 #define LOOP_SWEEP_PERIOD_MS 1000 /* sessions that never joined; heap trimming */
 #define LOOP_TRIM_SNAPSHOTS 500   /* snapshots sent between two heap trims */
+/* The period's controller samples the loop this often: ten ticks, thousands of frames at a few
+ * thousand clients, enough to price one; and it follows a change within a few seconds. */
+#define LOOP_PERIOD_SAMPLE_MS 500
 
 static void on_result(struct hub *h, const struct store_result *res, const struct now *now)
 {
@@ -92,6 +95,10 @@ void loop_on_tick(int64_t now_ms, void *arg)
 {
     struct hub *h = arg;
     const struct now now = {now_ms, net_wall_ms()};
+    if (now.ms - h->period_sampled_ms >= LOOP_PERIOD_SAMPLE_MS) {
+        h->period_sampled_ms = now.ms;
+        broadcast_calibrate(h, now.ms);
+    }
     int64_t period_ms = broadcast_period_ms(h);
     void *v;
     for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {

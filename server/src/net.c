@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "hash.h"
 #include "log.h"
+#include "period.h"
 #include "session.h"
 
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
@@ -65,6 +66,9 @@ struct net {
     struct lws_http_mount mounts[4];
     struct lws_protocol_vhost_options mimes[4];
     struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
+    uint64_t writes;                        /* frames written, ever */
+    struct period_sample load;              /* the loop since the last net_loop_sample */
+    int64_t load_from_ms;                   /* when that began */
 };
 
 /* lws gives each callback the context; the net is its user pointer. */
@@ -356,6 +360,7 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
         frame_unref(f);
         if (w < 0)
             return -1;
+        n->writes++;
         if (lws_partial_buffered(wsi)) {
             s->rx_paused = true; /* lws asks for the next POLLOUT itself */
             lws_rx_flow_control(wsi, 0);
@@ -898,12 +903,49 @@ static void pace(const struct net *n, uint64_t churn_before)
     }
 }
 
+/* The loop thread's CPU time: read once per pass, at the loop's own entry point (a pass costs
+ * tens of microseconds to milliseconds; this read is a fraction of a microsecond). */
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One pass's CPU time and frames into the sample period.h reads. */
+static void account(struct net *n, int64_t cpu_us, uint64_t writes)
+{
+    struct period_sample *l = &n->load;
+    l->cpu_us += cpu_us;
+    l->passes++;
+    l->writes += writes;
+    if (!writes) {
+        l->quiet_cpu_us += cpu_us;
+        l->quiet_passes++;
+    }
+}
+
+void net_loop_sample(struct net *n, int64_t now_ms, struct period_sample *out)
+{
+    *out = n->load;
+    out->wall_us = n->load_from_ms ? (now_ms - n->load_from_ms) * 1000 : 0;
+    memset(&n->load, 0, sizeof n->load);
+    n->load_from_ms = now_ms;
+}
+
 void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
+    n->load_from_ms = net_now_ms();
+    int64_t cpu = thread_cpu_us();
+    uint64_t writes = n->writes;
     while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
         if (atomic_exchange_explicit(&n->reload, 0, memory_order_relaxed))
             tls_reload(n);
+        int64_t c = thread_cpu_us();
+        account(n, c - cpu, n->writes - writes);
+        cpu = c;
+        writes = n->writes;
         pace(n, churn);
         churn = n->churn;
     }

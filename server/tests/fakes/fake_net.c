@@ -4,6 +4,7 @@
 #include "fakes/fake_net.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 
@@ -92,4 +93,11 @@ int64_t net_wall_ms(void)
 size_t net_clients(const struct net *n)
 {
     return n->clients;
+}
+
+void net_loop_sample(struct net *n, int64_t now_ms, struct period_sample *out)
+{
+    (void)now_ms;
+    *out = n->load;
+    memset(&n->load, 0, sizeof n->load);
 }
