@@ -106,6 +106,13 @@ run_cell() {
         ) >"$dir/perf.log" 2>&1 &
         PERF_PID=$!
     fi
+    # cojamd's own view in mid-window: the broadcast period it chose and its loop's CPU (/healthz)
+    (
+        for _ in $(seq 1 1200); do grep -q measure_start "$dir/mark" 2>/dev/null && break; sleep 0.05; done
+        sleep "$(( DURATION / 2 ))"
+        curl -s -m 5 "http://127.0.0.1:$COJAM_PORT/healthz" >"$dir/healthz-mid.json" 2>/dev/null
+    ) &
+    local MID_PID=$!
     local SC_PID=""
     if [ "${BENCH_SYSCOUNT:-0}" = 1 ] && command -v perf >/dev/null; then
         # syscalls of cojamd over the measured window: poll() wake-ups, sends, receives
@@ -130,6 +137,7 @@ run_cell() {
     local alive=true
     kill -0 "$COJAM_PID" 2>/dev/null || alive=false
     if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
+    kill "$MID_PID" 2>/dev/null; wait "$MID_PID" 2>/dev/null
     if [ -n "$SC_PID" ]; then
         for _ in $(seq 1 100); do kill -0 "$SC_PID" 2>/dev/null || break; sleep 0.1; done
         kill -INT "$SC_PID" 2>/dev/null; wait "$SC_PID" 2>/dev/null
@@ -153,6 +161,11 @@ if os.path.exists(sc) and d.get("measure_window_s"):
             calls[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
     win = float(os.environ.get("BENCH_DURATION", "10"))
     d["server_syscalls_per_s"] = {k: round(v / win, 1) for k, v in calls.items()}
+mid = os.path.join(os.path.dirname(p), "healthz-mid.json")
+try:
+    d["server_mid"] = json.load(open(mid))
+except (OSError, ValueError):
+    pass
 json.dump(d, open(p, "w"), indent=1)
 EOF
     if [ "$alive" = false ]; then echo "bench: cojamd died during $name; log tail:" >&2; tail -5 "$dir/cojamd/cojamd.log" >&2; fi
