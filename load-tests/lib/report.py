@@ -74,6 +74,21 @@ if c10:
 rss = [d.get("rss_per_idle_conn_bytes") for d in cells if d.get("clients", 0) >= 5000 and d.get("rss_per_idle_conn_bytes", -1) > 0]
 if rss:
     target("<= 4 KiB RSS per idle connection", max(rss) <= 4096, f"{max(rss):.0f} B/conn (max over cells >= 5000 clients)")
+# issue 16: the raw ceiling, the period, memory at 10,000
+for n in (5000, 10000):
+    d = cell(n, 1000)
+    if d and d.get("ratio_to_raw") is not None:
+        target(f"{n} x 1000: deliveries per CPU-second >= 0.85 of the raw fan-out ceiling", d["ratio_to_raw"] >= 0.85,
+               f"{d.get('deliveries_per_cpu_s'):.0f} against {g(d, 'raw_probe', 'sends_per_cpu_s'):.0f} = {d['ratio_to_raw']}")
+for d in cells:
+    per = g(d, "server_mid", "broadcast_period_ms")
+    p99 = g(d, "vote_to_screen_ms", "p99_ms")
+    if per and p99 is not None:
+        target(f"{d.get('label')}: p99 vote-to-screen <= 2 x the chosen period", p99 <= 2 * per, f"p99 {p99} ms, period {per} ms")
+d = cell(10000, 1000)
+if d and d.get("rss_per_idle_conn_bytes", -1) > 0:
+    target("10000 clients: <= 2.5 KiB RSS per idle joined connection", d["rss_per_idle_conn_bytes"] <= 2560,
+           f"{d['rss_per_idle_conn_bytes']:.0f} B/conn")
 for s in storms:
     if s.get("clients") == 5000:
         t = s.get("all_joined_s")
