@@ -113,7 +113,7 @@ tidy:
 
 # The C files under .clang-format (load-tests/loadgen/.clang-format overrides a few keys there).
 # format and format-check take the same list, so `make format` makes `make format-check` pass.
-FORMAT_FILES = $(sort $(wildcard server/src/*.[ch] server/tests/*.h server/tests/*/*.[ch] load-tests/loadgen/*.[ch] load-tests/fairsim/*.c))
+FORMAT_FILES = $(sort $(wildcard server/src/*.[ch] server/tests/*.h server/tests/*/*.[ch] load-tests/loadgen/*.[ch] load-tests/fairsim/*.c load-tests/fanprobe/*.c))
 format:
 	@clang-format -i $(FORMAT_FILES)
 format-check:

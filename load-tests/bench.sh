@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # cojam benchmark: the BRIEF's jam-vote cells against the release cojamd, each on a fresh private
-# redis-server (appendonly yes, appendfsync always) and a fresh cojamd, plus a 5,000-client join storm.
+# redis-server (appendonly yes, appendfsync always) and a fresh cojamd, plus a 5,000-client join storm;
+# after each jam-vote cell the raw fan-out probe (load-tests/fanprobe) at the same N gives the ceiling.
 # Writes load-tests/results/bench.json and load-tests/results/latency.svg and prints a table.
 #
 #   bash load-tests/bench.sh                      (what `make bench` runs)
 #   BENCH_CELLS="5000x1000" bash load-tests/bench.sh
 #   BENCH_PROFILE=5000x1000 bash load-tests/bench.sh   (also perf-record cojamd over that cell's window)
 #
-# Environment: BENCH_CELLS (default "1000x200 1000x1000 5000x200 5000x1000 10000x1000"),
+# Environment: BENCH_CELLS (default "1000x200 1000x1000 5000x200 5000x1000 10000x1000 19000x1000"),
 # BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_JOIN_STORM (5000; 0 = skip), BENCH_PROFILE (a cell or
 # empty), BENCH_OUT (load-tests/results), COJAMD (default build/release/cojamd), COJAM_EXTRA_ARGS,
 # BENCH_SYSCOUNT (1: count cojamd syscalls over the window with perf stat; adds overhead to its CPU),
 # BENCH_NICE (e.g. -10: run redis-server, cojamd and loadgen at that nice level, to approximate a
-# dedicated machine when other work shares it; recorded in bench.json).
+# dedicated machine when other work shares it; recorded in bench.json), BENCH_PIN ("S C": cojamd on
+# CPU S, loadgen on CPU C, and the raw probe's writer and reader the same; empty = not pinned),
+# BENCH_PROBE (1: after each jam-vote cell, the raw fan-out probe at the same N for
+# BENCH_PROBE_SECONDS (3); 0 = skip).
 # Each cell is bounded in time; only PIDs started here are killed (trap).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 . load-tests/lib/common.sh
 
-CELLS=${BENCH_CELLS:-"1000x200 1000x1000 5000x200 5000x1000 10000x1000"}
+# 19,000, not 20,000: ulimit -n is 20,000 here and cannot be raised (EPERM even as root), and cojamd
+# keeps 512 descriptors for itself (NET_FD_RESERVE), so 19,488 connections is its ceiling.
+CELLS=${BENCH_CELLS:-"1000x200 1000x1000 5000x200 5000x1000 10000x1000 19000x1000"}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 JOIN_STORM=${BENCH_JOIN_STORM:-5000}
@@ -30,6 +36,15 @@ export COJAMD
 LOADGEN=$TOP/build/loadgen
 NICE=${BENCH_NICE:-0}
 export LT_NICE=$NICE
+PIN=${BENCH_PIN:-}
+PIN_SERVER="" PIN_CLIENT=""
+if [ -n "$PIN" ]; then read -r PIN_SERVER PIN_CLIENT <<<"$PIN"; fi
+export LT_PIN_SERVER=$PIN_SERVER
+CLIENT_PIN=()
+[ -n "$PIN_CLIENT" ] && CLIENT_PIN=(taskset -c "$PIN_CLIENT")
+PROBE=${BENCH_PROBE:-1}
+PROBE_SECONDS=${BENCH_PROBE_SECONDS:-3}
+FANPROBE=$TOP/build/fanprobe
 
 WORK=$(mktemp -d /tmp/cojam-bench.XXXXXX)
 PERF_PID=""
@@ -93,6 +108,13 @@ run_cell() {
         ) >"$dir/perf.log" 2>&1 &
         PERF_PID=$!
     fi
+    # cojamd's own view in mid-window: the broadcast period it chose and its loop's CPU (/healthz)
+    (
+        for _ in $(seq 1 1200); do grep -q measure_start "$dir/mark" 2>/dev/null && break; sleep 0.05; done
+        sleep "$(( DURATION / 2 ))"
+        curl -s -m 5 "http://127.0.0.1:$COJAM_PORT/healthz" >"$dir/healthz-mid.json" 2>/dev/null
+    ) &
+    local MID_PID=$!
     local SC_PID=""
     if [ "${BENCH_SYSCOUNT:-0}" = 1 ] && command -v perf >/dev/null; then
         # syscalls of cojamd over the measured window: poll() wake-ups, sends, receives
@@ -103,7 +125,7 @@ run_cell() {
         SC_PID=$!
     fi
     local budget=$(( 60 + DURATION + WARMUP + n / 500 ))
-    nice -n "$NICE" timeout -k 5 "$budget" "$LOADGEN" --url "ws://127.0.0.1:$COJAM_PORT/ws" --admin-token "$ADMIN_TOKEN" \
+    nice -n "$NICE" timeout -k 5 "$budget" "${CLIENT_PIN[@]}" "$LOADGEN" --url "ws://127.0.0.1:$COJAM_PORT/ws" --admin-token "$ADMIN_TOKEN" \
         --scenario "$scenario" --clients "$n" --rate "$r" --duration "$DURATION" --warmup "$WARMUP" \
         --server-pid "$COJAM_PID" --redis-pid "$REDIS_PID" --redis "127.0.0.1:$REDIS_PORT" \
         --label "$name" --json "$dir/result.json" --mark "$dir/mark" --deadline $(( budget - 5 )) \
@@ -117,6 +139,7 @@ run_cell() {
     local alive=true
     kill -0 "$COJAM_PID" 2>/dev/null || alive=false
     if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
+    kill "$MID_PID" 2>/dev/null; wait "$MID_PID" 2>/dev/null
     if [ -n "$SC_PID" ]; then
         for _ in $(seq 1 100); do kill -0 "$SC_PID" 2>/dev/null || break; sleep 0.1; done
         kill -INT "$SC_PID" 2>/dev/null; wait "$SC_PID" 2>/dev/null
@@ -140,17 +163,46 @@ if os.path.exists(sc) and d.get("measure_window_s"):
             calls[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
     win = float(os.environ.get("BENCH_DURATION", "10"))
     d["server_syscalls_per_s"] = {k: round(v / win, 1) for k, v in calls.items()}
+mid = os.path.join(os.path.dirname(p), "healthz-mid.json")
+try:
+    d["server_mid"] = json.load(open(mid))
+except (OSError, ValueError):
+    pass
 json.dump(d, open(p, "w"), indent=1)
 EOF
     if [ "$alive" = false ]; then echo "bench: cojamd died during $name; log tail:" >&2; tail -5 "$dir/cojamd/cojamd.log" >&2; fi
     lt_stop_pid "$COJAM_PID"
     lt_stop_pid "$REDIS_PID"
+    [ "$scenario" = jam-vote ] && run_probe "$n" "$dir"
     if [ $profile = 1 ] && [ -s "$dir/perf.data" ]; then
         perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | head -400 >"$OUT/profile-$name.txt"
         perf report -i "$dir/perf.data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.5 2>/dev/null \
             | grep -E '^ +[0-9]' | head -40 >"$OUT/profile-$name-flat.txt"
         echo "bench: profile written to $OUT/profile-$name-flat.txt" >&2
     fi
+}
+
+# run_probe N DIR: the raw fan-out ceiling at N sockets (load-tests/fanprobe), right after the cell,
+# pinned as the cell was; merged into DIR/result.json with cojam's deliveries per CPU-second (frames
+# the clients received in the measured window over cojamd's CPU-seconds in it) and their ratio.
+run_probe() {
+    local n=$1 dir=$2
+    [ "$PROBE" = 1 ] || return 0
+    local pins=()
+    [ -n "$PIN_SERVER" ] && pins+=(--pin-writer "$PIN_SERVER")
+    [ -n "$PIN_CLIENT" ] && pins+=(--pin-reader "$PIN_CLIENT")
+    nice -n "$NICE" timeout -k 5 $(( 200 + ${PROBE_SECONDS%.*} )) "$FANPROBE" --clients "$n" --seconds "$PROBE_SECONDS" \
+        "${pins[@]}" --json "$dir/probe.json" >&2 || { echo "bench: fanprobe failed at $n sockets" >&2; return 0; }
+    /usr/bin/python3 - "$dir/result.json" "$dir/probe.json" <<'EOF'
+import json, sys
+d, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+d["raw_probe"] = p
+cpu_s = d.get("server_cpu_pct", -1) / 100 * d.get("measure_window_s", 0)
+if cpu_s > 0 and d.get("frames_in_measured") and p.get("sends_per_cpu_s"):
+    d["deliveries_per_cpu_s"] = round(d["frames_in_measured"] / cpu_s, 1)
+    d["ratio_to_raw"] = round(d["deliveries_per_cpu_s"] / p["sends_per_cpu_s"], 3)
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+EOF
 }
 
 # A cell whose measured window had other processes above BENCH_BUSY_MAX % CPU is run again, up to

@@ -47,7 +47,8 @@ lt_start_redis() {
     return 1
 }
 
-# lt_start_cojamd BIN DIR -> sets COJAM_PORT COJAM_PID ADMIN_TOKEN (needs REDIS_PORT)
+# lt_start_cojamd BIN DIR -> sets COJAM_PORT COJAM_PID ADMIN_TOKEN (needs REDIS_PORT); pinned to
+# CPU $LT_PIN_SERVER when that is set.
 # Every load client comes from 127.0.0.1..8: the per-address caps (1,000 connections, the join
 # and other per-address buckets) are lifted. The admin token goes in the environment (never a
 # flag: ps shows flags).
@@ -56,7 +57,9 @@ lt_start_cojamd() {
     mkdir -p "$dir"
     COJAM_PORT=$(lt_free_port)
     ADMIN_TOKEN=${ADMIN_TOKEN:-lt-admin-$RANDOM$RANDOM}
-    COJAM_ADMIN_TOKEN=$ADMIN_TOKEN nice -n "${LT_NICE:-0}" "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+    local pin=()
+    [ -n "${LT_PIN_SERVER:-}" ] && pin=(taskset -c "$LT_PIN_SERVER")
+    COJAM_ADMIN_TOKEN=$ADMIN_TOKEN nice -n "${LT_NICE:-0}" "${pin[@]}" "$bin" --listen "127.0.0.1:$COJAM_PORT" --redis "127.0.0.1:$REDIS_PORT" \
         --allowed-origins '*' --max-conns-per-address 100000 --admission-scale 0 \
         --data-dir "$dir" --log-level "${COJAM_LOG_LEVEL:-warn}" ${COJAM_EXTRA_ARGS:-} \
         >"$dir/cojamd.log" 2>&1 &

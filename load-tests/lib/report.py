@@ -74,6 +74,21 @@ if c10:
 rss = [d.get("rss_per_idle_conn_bytes") for d in cells if d.get("clients", 0) >= 5000 and d.get("rss_per_idle_conn_bytes", -1) > 0]
 if rss:
     target("<= 4 KiB RSS per idle connection", max(rss) <= 4096, f"{max(rss):.0f} B/conn (max over cells >= 5000 clients)")
+# issue 16: the raw ceiling, the period, memory at 10,000
+for n in (5000, 10000):
+    d = cell(n, 1000)
+    if d and d.get("ratio_to_raw") is not None:
+        target(f"{n} x 1000: deliveries per CPU-second >= 0.85 of the raw fan-out ceiling", d["ratio_to_raw"] >= 0.85,
+               f"{d.get('deliveries_per_cpu_s'):.0f} against {g(d, 'raw_probe', 'sends_per_cpu_s'):.0f} = {d['ratio_to_raw']}")
+for d in cells:
+    per = g(d, "server_mid", "broadcast_period_ms")
+    p99 = g(d, "vote_to_screen_ms", "p99_ms")
+    if per and p99 is not None:
+        target(f"{d.get('label')}: p99 vote-to-screen <= 2 x the chosen period", p99 <= 2 * per, f"p99 {p99} ms, period {per} ms")
+d = cell(10000, 1000)
+if d and d.get("rss_per_idle_conn_bytes", -1) > 0:
+    target("10000 clients: <= 2.5 KiB RSS per idle joined connection", d["rss_per_idle_conn_bytes"] <= 2560,
+           f"{d['rss_per_idle_conn_bytes']:.0f} B/conn")
 for s in storms:
     if s.get("clients") == 5000:
         t = s.get("all_joined_s")
@@ -170,7 +185,8 @@ def sc_sum(d, *names):
 
 
 hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
-       "cpu%", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%", "poll/s", "send/s")
+       "cpu%", "deliv/cpu-s", "raw/cpu-s", "x raw", "period", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%",
+       "poll/s", "send/s")
 rows = []
 for d in cells:
     if "failed" in d:
@@ -181,13 +197,18 @@ for d in cells:
                  f1(d.get("acked_per_s")), f'{d.get("delivery_ratio", 0):.6f}', str(d.get("errors_total")),
                  f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
                  f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
+                 f1(d.get("deliveries_per_cpu_s"), 0), f1(g(d, "raw_probe", "sends_per_cpu_s"), 0), f1(d.get("ratio_to_raw"), 2),
+                 f1(g(d, "server_mid", "broadcast_period_ms"), 0),
                  f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
                  f1(d.get("loadgen_cpu_pct")), f1(d.get("irq_softirq_cpu_pct")), f1(d.get("other_cpu_pct")),
                  f1(sc_sum(d, "poll", "ppoll", "epoll_wait"), 0), f1(sc_sum(d, "sendto", "write", "writev"), 0)))
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
 print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core;"
       " lg = loadgen; irq% = machine-wide irq+softirq time (loopback TCP receive work, charged to no process);"
-      " other% = CPU of all other processes on the machine in that window; poll/s, send/s = cojamd syscalls")
+      " other% = CPU of all other processes on the machine in that window; poll/s, send/s = cojamd syscalls;"
+      " deliv/cpu-s = frames the clients received in the window per cojamd CPU-second; raw/cpu-s = the raw probe's"
+      " sends per CPU-second at the same N (plain TCP, 60-byte records, right after the cell); x raw = their ratio;"
+      " period = the broadcast period cojamd had chosen in mid-window (ms, /healthz)")
 print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
 for r in rows:
     print("  ".join(str(c).rjust(w[i]) for i, c in enumerate(r)))

@@ -118,6 +118,7 @@ static int load_run(jam_t *j)
     double self0 = 0, self1 = 0;
     uint64_t mach0 = 0, mach1 = 0, irq0 = 0, irq1 = 0;
     uint64_t t_m0 = 0, t_m1 = 0;
+    uint64_t frames_m0 = 0, frames_m1 = 0; /* frames received over the measured window */
     if (load.writes) {
         int nw = (int)ceil(opt->clients * opt->writers_frac);
         if (nw < 1) nw = 1;
@@ -144,6 +145,7 @@ static int load_run(jam_t *j)
                 self0 = self_cpu_s();
                 mach0 = machine_busy_ticks(&irq0);
                 t_m0 = now_us();
+                frames_m0 = j->n.frames_in;
                 jam_mark(j, "measure_start");
             }
             if (t >= t_meas1) break;
@@ -165,6 +167,7 @@ static int load_run(jam_t *j)
         self1 = self_cpu_s();
         mach1 = machine_busy_ticks(&irq1);
         t_m1 = now_us();
+        frames_m1 = j->n.frames_in;
         jam_mark(j, "measure_end");
         j->phase = "drain";
         logf_("load done: %" PRIu64 " writes sent (%" PRIu64 " measured), draining", lg_samples.sent_total, lg_samples.sent_meas);
@@ -274,6 +277,7 @@ static int load_run(jam_t *j)
                 "  \"redis_events_per_s\": %.3f,\n  \"xlen_start\": %ld,\n  \"xlen_end\": %ld,\n  \"frames_in\": %" PRIu64
                 ",\n  \"updates_in\": %" PRIu64 ",\n  \"bytes_in\": %" PRIu64 ",\n  \"fallback_parses\": %" PRIu64 ",\n",
                 ev_s, xlen0, xlen1, j->n.frames_in, j->n.updates, j->n.bytes_in, j->n.fallback_parse);
+        fprintf(f, "  \"frames_in_measured\": %" PRIu64 ",\n", frames_m1 - frames_m0);
         fprintf(f, "  \"errors_total\": %" PRIu64 ",\n", lg_errs.total);
         errs_json(f, "errors", &lg_errs, false);
         fprintf(f, "}\n");

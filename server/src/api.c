@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "broadcast.h"
 #include "codec.h"
 #include "config.h"
 #include "hub.h"
@@ -342,7 +343,12 @@ static void metrics_page(struct hub *h, const struct http_request *req, const st
         const struct session *s = (const struct session *)(uintptr_t)v;
         metrics_count(&conns, s->jam ? role_name(s->role) : "unjoined", 1);
     }
-    struct metrics_gauges g = {&conns, h->jams.used, h->storage_up};
+    struct metrics_gauges g = {&conns,
+                               h->jams.used,
+                               h->storage_up,
+                               broadcast_period_ms(h),
+                               (int64_t)(h->period.cpu_share * 100 + 0.5),
+                               (int64_t)(h->period.write_us * 1000 + 0.5)};
     net_http_reply_as(h->net, req->id, 200, "text/plain; version=0.0.4; charset=utf-8",
                       metrics_encode(&h->metrics, &g));
 }
@@ -380,7 +386,8 @@ void api_on_http(const struct http_request *req, void *arg)
     if (strcmp(path, "/healthz") == 0) {
         net_http_reply(h->net, req->id, h->ready ? 200 : 503,
                        view_health(h->ready ? "ready" : "recovering", net_clients(h->net),
-                                   h->jams.used, h->storage_up));
+                                   h->jams.used, h->storage_up, broadcast_period_ms(h),
+                                   (int)(h->period.cpu_share * 100 + 0.5)));
         return;
     }
     if (strcmp(path, "/metrics") == 0) {

@@ -10,6 +10,7 @@
 #include "jam.h"
 #include "net.h"
 #include "now.h"
+#include "period.h"
 #include "resume.h"
 #include "room.h"
 #include "session.h"
@@ -97,16 +98,30 @@ struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg)
     return f;
 }
 
-/* One delivered frame costs about 5-9 us of CPU here, nearly all of it in the kernel's send path
- * (load-tests profile; STACK-NOTES: 4-6 us). So the broadcast period grows with the audience to
- * keep every jam together under --max-deliveries-per-s: at the default 60,000/s that is the
- * 50 ms tick up to 3,000 clients, 83 ms at 5,000 and 167 ms at 10,000. The tick is the floor:
- * the timer cannot push more often. */
+/* One delivered frame costs about 5-15 us of CPU, nearly all of it in the kernel's send path
+ * (load-tests profile; STACK-NOTES: 4-6 us), and how much depends on the machine and on what else
+ * runs on it. So the period grows with the audience as far as the measured costs need to keep
+ * the loop within --cpu-budget-pct (period.h). --max-deliveries-per-s N fixes it instead to the
+ * clients divided by N. The tick is the floor: the timer cannot push more often. */
 int64_t broadcast_period_ms(const struct hub *h)
 {
     int64_t floor_ms = h->cfg->tick_ms;
-    int64_t need = (int64_t)net_clients(h->net) * 1000 / h->cfg->max_deliveries;
-    return need > floor_ms ? need : floor_ms;
+    if (h->cfg->max_deliveries > 0) {
+        int64_t need = (int64_t)net_clients(h->net) * 1000 / h->cfg->max_deliveries;
+        return need > floor_ms ? need : floor_ms;
+    }
+    if (h->period.period_ms > 0)
+        return h->period.period_ms;
+    const struct period_params k = {floor_ms, (int)h->cfg->cpu_budget_pct};
+    return period_target(&h->period, &k, net_clients(h->net));
+}
+
+void broadcast_calibrate(struct hub *h, int64_t now_ms)
+{
+    struct period_sample s;
+    net_loop_sample(h->net, now_ms, &s);
+    const struct period_params k = {h->cfg->tick_ms, (int)h->cfg->cpu_budget_pct};
+    period_update(&h->period, &k, &s, net_clients(h->net));
 }
 
 void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now)

@@ -25,6 +25,9 @@ struct session;
 struct frame *broadcast_next_frame(struct session *s, bool *more, void *arg);
 /* The broadcast period now: the tick, or longer with a large audience (see broadcast.c). */
 int64_t broadcast_period_ms(const struct hub *h);
+/* Feed what the loop measured since the last call (net_loop_sample) to the period's controller
+ * (period.h), at monotonic 'now_ms'. Without --max-deliveries-per-s, the period follows it. */
+void broadcast_calibrate(struct hub *h, int64_t now_ms);
 /* Push jam 'j''s update if one is due at 'now' ('period_ms' from broadcast_period_ms). */
 void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now);
 /* Tell every joined session whether storage is up. */

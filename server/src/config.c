@@ -105,10 +105,12 @@ static const struct option_def options[] = {
         "a write not confirmed by Redis in this time fails with a retryable error"),
     NUM(token_ttl_s, "token-ttl-s", "COJAM_TOKEN_TTL_S", "86400", 60, 31536000,
         "session token lifetime in seconds"),
-    NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "60000", 1000,
-        100000000,
-        "broadcast frames per second the server aims to stay under: beyond it the "
-        "broadcast period grows past --tick-ms with the number of clients"),
+    NUM(cpu_budget_pct, "cpu-budget-pct", "COJAM_CPU_BUDGET_PCT", "75", 10, 100,
+        "share of its core the event loop aims to stay within: the broadcast period grows past "
+        "--tick-ms as far as the measured cost of sending to every client needs"),
+    NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "0", 0, 100000000,
+        "instead of --cpu-budget-pct, a fixed number of broadcast frames per second to stay "
+        "under: the period is then the number of clients divided by it (0: measured)"),
     NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
         "pause after each event-loop pass so that events gather (-1: by the number of clients, "
         "0: never)"),

@@ -50,7 +50,8 @@ struct config {
     long token_ttl_s;
     long snapshot_every;
     long resume_max_events;
-    long max_deliveries;
+    long cpu_budget_pct; /* the loop's CPU budget, % of one core */
+    long max_deliveries; /* 0 = the period follows the measured costs (period.h) */
     long loop_pace_us;
     long max_connections;
     long max_conns_per_address;

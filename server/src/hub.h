@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "metrics.h"
 #include "pending.h"
+#include "period.h"
 
 struct config;
 struct jam;
@@ -82,6 +83,9 @@ struct hub {
     uint64_t last_guess_addr;
     const char *last_guess_what;
     struct metrics metrics; /* GET /metrics; sessions count into it through s->metrics */
+    /* The broadcast period's controller (broadcast_calibrate) and when it last sampled. */
+    struct period period;
+    int64_t period_sampled_ms;
 };
 
 /* 'cfg' and 'store' are borrowed and must outlive the hub. 'token_key' is copied (at most

@@ -31,6 +31,9 @@
 /* After the writes' bound, how long the closes may take before the loop stops anyway: a close
  * frame is sent after the frames queued before it (at most 64, session.h). */
 #define LOOP_DRAIN_GRACE_MS 1000
+/* The period's controller samples the loop this often: ten ticks, thousands of frames at a few
+ * thousand clients, enough to price one; and it follows a change within a few seconds. */
+#define LOOP_PERIOD_SAMPLE_MS 500
 
 static void on_result(struct hub *h, const struct store_result *res, const struct now *now)
 {
@@ -128,6 +131,10 @@ void loop_on_tick(int64_t now_ms, void *arg)
 {
     struct hub *h = arg;
     const struct now now = {now_ms, net_wall_ms()};
+    if (now.ms - h->period_sampled_ms >= LOOP_PERIOD_SAMPLE_MS) {
+        h->period_sampled_ms = now.ms;
+        broadcast_calibrate(h, now.ms);
+    }
     int64_t period_ms = broadcast_period_ms(h);
     void *v;
     for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {

@@ -148,6 +148,18 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
              g->connections);
     plain(&t, "jams", "gauge", "Live jams held by this process.", g->jams);
     plain(&t, "redis_up", "gauge", "1 while the store reaches Redis, else 0.", g->redis_up);
+    head(&t, "broadcast_period_seconds", "gauge",
+         "The broadcast period in force (the tick or longer, chosen for the CPU budget).");
+    put(&t, "cojam_broadcast_period_seconds ");
+    seconds(&t, g->period_ms);
+    put(&t, "\n");
+    plain(&t, "loop_cpu_percent", "gauge", "The event loop thread's CPU, % of one core, smoothed.",
+          (uint64_t)(g->loop_cpu_pct > 0 ? g->loop_cpu_pct : 0));
+    int64_t ns = g->write_ns > 0 ? g->write_ns : 0;
+    head(&t, "frame_write_cost_seconds", "gauge",
+         "The loop's measured CPU per frame written (0 before it was measured).");
+    put(&t, "cojam_frame_write_cost_seconds %" PRId64 ".%09" PRId64 "\n", ns / 1000000000,
+        ns % 1000000000);
     labelled(&t, "messages_received_total", "counter", "Client messages decoded, by type.", "type",
              &m->received);
     labelled(&t, "errors_sent_total", "counter", "Error frames sent, by code.", "code", &m->errors);

@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "hash.h"
 #include "log.h"
+#include "period.h"
 #include "session.h"
 
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
@@ -66,6 +67,9 @@ struct net {
     struct lws_http_mount mounts[4];
     struct lws_protocol_vhost_options mimes[4];
     struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
+    uint64_t writes;                        /* frames written, ever */
+    struct period_sample load;              /* the loop since the last net_loop_sample */
+    int64_t load_from_ms;                   /* when that began */
 };
 
 /* lws gives each callback the context; the net is its user pointer. */
@@ -324,7 +328,9 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
         return 0;
     }
     if (s->rx_len + len + 1 > s->rx_cap) {
-        s->rx_cap = s->rx_len + len + 1 < 1024 ? 1024 : s->rx_len + len + 1;
+        /* Doubling: a long message arrives in rx_buffer_size pieces (128 bytes, below). */
+        size_t need = s->rx_len + len + 1, cap = s->rx_cap < 512 ? 1024 : 2 * s->rx_cap;
+        s->rx_cap = cap < need ? need : cap;
         s->rx = xrealloc(s->rx, s->rx_cap);
     }
     memcpy(s->rx + s->rx_len, in, len);
@@ -342,7 +348,21 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
     return 0;
 }
 
-/* lws 4.1.6 hands send() at most rx_buffer_size + LWS_PRE + 4 bytes per write (output.c) and keeps
+/* Ask lws for one WRITEABLE, unless one is already due. lws 4.1.6 keeps a request as the
+ * POLLOUT bit of the socket and clears it only just before the WRITEABLE callback (a partly sent
+ * frame, a pending pong or close keep it set until they are out: "leave POLLOUT active"), so a
+ * request is never lost while the connection lives. Asking again costs a pass through lws's
+ * pollfd change and its CHANGE_MODE_POLL_FD callback for nothing, once per member per broadcast
+ * (2% of cycles at 5,000 clients, issue 16). */
+static void arm(struct session *s)
+{
+    if (s->write_armed)
+        return;
+    if (lws_callback_on_writable(s->conn) > 0)
+        s->write_armed = true;
+}
+
+/* lws 4.1.6 hands send() at most tx_packet_size + LWS_PRE + 4 bytes per write (output.c) and keeps
  * the rest of a longer frame to send at the next POLLOUT; a close frame from the peer parsed in
  * between makes it drop the connection at once, half a frame sent and no close frame back
  * (ops-ws.c, "Closing on peer close due to pending tx": the client sees 1006). So while a frame
@@ -350,6 +370,7 @@ static int on_receive(struct net *n, struct lws *wsi, struct session *s, const c
  * lws runs WRITEABLE only once its buffer is empty, so that is where reading resumes. */
 static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
 {
+    s->write_armed = false;
     if (s->rx_paused) {
         s->rx_paused = false;
         lws_rx_flow_control(wsi, 1);
@@ -363,13 +384,14 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
         frame_unref(f);
         if (w < 0)
             return -1;
+        n->writes++;
         if (lws_partial_buffered(wsi)) {
             s->rx_paused = true; /* lws asks for the next POLLOUT itself */
             lws_rx_flow_control(wsi, 0);
         }
     }
     if (more || s->close_code)
-        lws_callback_on_writable(wsi);
+        arm(s);
     return 0;
 }
 
@@ -433,12 +455,12 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 void net_want_write(struct session *s)
 {
-    lws_callback_on_writable(s->conn);
+    arm(s);
 }
 
 void net_close(struct session *s)
 {
-    lws_callback_on_writable(s->conn);
+    arm(s);
 }
 
 /* ---- HTTP API ------------------------------------------------------------------------------ */
@@ -748,11 +770,16 @@ static void on_sul_tick(lws_sorted_usec_list_t *sul)
 
 static const struct lws_protocols protocols[] = {
     /* First: WebSocket upgrades that name no subprotocol get this one. */
-    /* rx_buffer_size is allocated per connection at the handshake (lws ops-ws.c), so it is most
-     * of an idle connection's memory; longer messages arrive in pieces that on_receive
-     * reassembles. 2048, not less: at 512 lws 4.1.6 spun in recv(len 0) after a raw handshake
-     * test under ASan (e2e 10-transport). */
-    {"cojam.v1", callback_ws, sizeof(struct session), 2048, 0, NULL, 0},
+    /* rx_buffer_size is allocated per connection at the handshake (lws ops-ws.c), so it was the
+     * largest part of an idle connection's memory; longer messages arrive in pieces that
+     * on_receive reassembles. 128: a control frame's payload (at most 125 bytes, RFC 6455 5.5)
+     * fits whole. RSS per idle joined connection after 5,000 joins: 4,123 B at 2048, 2,812 at
+     * 512, 2,586 at 256, 2,472 at 128 (load-tests/bench.sh join storm, one run each).
+     * tx_packet_size: without it lws 4.1.6 also caps every send() at rx_buffer_size + LWS_PRE + 4
+     * bytes, and with 512 a refused handshake's 403 (its security headers are longer than that)
+     * spun in a partial send under ASan (e2e 10-transport); 16 KiB sends a snapshot in a few
+     * send() calls instead of one per 2 KiB. */
+    {"cojam.v1", callback_ws, sizeof(struct session), 128, 0, NULL, 16384},
     {"cojam-http", callback_http, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -905,12 +932,49 @@ static void pace(const struct net *n, uint64_t churn_before)
     }
 }
 
+/* The loop thread's CPU time: read once per pass, at the loop's own entry point (a pass costs
+ * tens of microseconds to milliseconds; this read is a fraction of a microsecond). */
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One pass's CPU time and frames into the sample period.h reads. */
+static void account(struct net *n, int64_t cpu_us, uint64_t writes)
+{
+    struct period_sample *l = &n->load;
+    l->cpu_us += cpu_us;
+    l->passes++;
+    l->writes += writes;
+    if (!writes) {
+        l->quiet_cpu_us += cpu_us;
+        l->quiet_passes++;
+    }
+}
+
+void net_loop_sample(struct net *n, int64_t now_ms, struct period_sample *out)
+{
+    *out = n->load;
+    out->wall_us = n->load_from_ms ? (now_ms - n->load_from_ms) * 1000 : 0;
+    memset(&n->load, 0, sizeof n->load);
+    n->load_from_ms = now_ms;
+}
+
 void net_run(struct net *n)
 {
     uint64_t churn = n->churn;
+    n->load_from_ms = net_now_ms();
+    int64_t cpu = thread_cpu_us();
+    uint64_t writes = n->writes;
     while (!atomic_load_explicit(&n->stop, memory_order_relaxed) && lws_service(n->ctx, 0) >= 0) {
         if (atomic_exchange_explicit(&n->reload, 0, memory_order_relaxed))
             tls_reload(n);
+        int64_t c = thread_cpu_us();
+        account(n, c - cpu, n->writes - writes);
+        cpu = c;
+        writes = n->writes;
         pace(n, churn);
         churn = n->churn;
     }

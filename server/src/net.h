@@ -15,6 +15,7 @@
 
 struct session;
 struct frame;
+struct period_sample;
 
 struct http_request {
     uint64_t id;        /* for net_http_reply; valid until replied or the client left */
@@ -130,5 +131,9 @@ static inline struct now net_now(void)
 }
 /* Number of open WebSocket sessions. */
 size_t net_clients(const struct net *n);
+/* What the loop measured since the previous call (or since net_run began): its thread's CPU
+ * time per pass, split by whether the pass wrote frames, and the frames written; wall_us up to
+ * monotonic 'now_ms'. Loop thread only. */
+void net_loop_sample(struct net *n, int64_t now_ms, struct period_sample *out);
 
 #endif

@@ -61,8 +61,8 @@ bool resume_start(struct hub *h, struct session *s, const char *last_id)
     /* A malformed id compares as 0-0, so the first comparison refuses it too. storage_up is the
      * loop's view (down only once the store said so): just after a start the link may not be up
      * yet, and the page read then waits for it instead of the resume failing (60-recovery). */
-    if (h->cfg->resume_max_events <= 0 || !h->storage_up ||
-        stream_id_cmp(last_id, "0-1") < 0 || stream_id_cmp(last_id, s->jam->room->last_id) >= 0)
+    if (h->cfg->resume_max_events <= 0 || !h->storage_up || stream_id_cmp(last_id, "0-1") < 0 ||
+        stream_id_cmp(last_id, s->jam->room->last_id) >= 0)
         return false;
     memset(&s->catchup, 0, sizeof s->catchup);
     s->catchup.on = true;

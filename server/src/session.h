@@ -86,6 +86,7 @@ struct session {
     size_t rx_len, rx_cap;
     size_t rx_discard; /* bytes read of a message over the cap (then closed with 1009) */
     bool rx_paused;    /* the transport stopped reading while a frame is partly sent */
+    bool write_armed;  /* the transport asked for a WRITEABLE that has not come yet */
 };
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);

@@ -906,7 +906,8 @@ char *view_digest(const char *event_id, uint64_t events, const char *sha256)
     return dump(o);
 }
 
-char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up)
+char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up,
+                  int64_t period_ms, int loop_cpu_pct)
 {
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(status));
@@ -914,5 +915,7 @@ char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redi
     json_object_set_new(o, "clients", json_integer((json_int_t)clients));
     json_object_set_new(o, "jams", json_integer((json_int_t)jams));
     json_object_set_new(o, "redis", json_string(redis_up ? "up" : "down"));
+    json_object_set_new(o, "broadcast_period_ms", json_integer((json_int_t)period_ms));
+    json_object_set_new(o, "loop_cpu_pct", json_integer(loop_cpu_pct));
     return dump(o);
 }

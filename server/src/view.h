@@ -85,7 +85,8 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public);
 char *view_created(const char *code, const char *secret, const char *public_url);
 char *view_http_error(const char *code, const char *message);
 char *view_digest(const char *event_id, uint64_t events, const char *sha256);
-char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up);
+char *view_health(const char *status, uint64_t clients, uint64_t jams, bool redis_up,
+                  int64_t period_ms, int loop_cpu_pct);
 
 /* Human message and retryability of a protocol error code. */
 const char *view_error_message(const char *code);

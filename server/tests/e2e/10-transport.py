@@ -62,7 +62,11 @@ async def healthz_fields(srv):
     check(isinstance(j.get("jams"), int) and j["jams"] >= 0, "healthz jams %r", j)
     with open(os.path.join(REPO, "VERSION")) as f:
         check_eq(j.get("version"), f.read().strip(), "healthz version (the VERSION file)")
-    check_eq(sorted(j), sorted(["status", "version", "clients", "jams", "redis"]), "healthz keys")
+    # a handful of clients: the broadcast period is the tick (--tick-ms, 50 by default)
+    check_eq(j.get("broadcast_period_ms"), 50, "healthz broadcast_period_ms")
+    check(isinstance(j.get("loop_cpu_pct"), int) and 0 <= j["loop_cpu_pct"] <= 100, "healthz loop_cpu_pct %r", j)
+    check_eq(sorted(j), sorted(["status", "version", "clients", "jams", "redis", "broadcast_period_ms", "loop_cpu_pct"]),
+             "healthz keys")
 
 
 @suite.test()

@@ -4,6 +4,7 @@
 #include "fakes/fake_net.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 
@@ -102,4 +103,11 @@ bool net_is_draining(const struct net *n)
 void net_stop(struct net *n)
 {
     n->stopped = true;
+}
+
+void net_loop_sample(struct net *n, int64_t now_ms, struct period_sample *out)
+{
+    (void)now_ms;
+    *out = n->load;
+    memset(&n->load, 0, sizeof n->load);
 }

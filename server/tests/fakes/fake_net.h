@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "net.h"
+#include "period.h"
 
 struct fake_reply {
     uint64_t id;
@@ -26,9 +27,10 @@ struct net {
     struct session *last_closed;
     struct fake_reply *replies; /* owned: every net_http_reply, in order */
     size_t n_replies;
-    int64_t last_retry_ms; /* of the last net_http_reply_429 */
-    bool draining;         /* net_is_draining (the test sets it, as net_drain would) */
-    bool stopped;          /* net_stop was called */
+    int64_t last_retry_ms;     /* of the last net_http_reply_429 */
+    bool draining;             /* net_is_draining (the test sets it, as net_drain would) */
+    bool stopped;              /* net_stop was called */
+    struct period_sample load; /* what net_loop_sample hands out next (then zeroed) */
 };
 
 /* A fresh fake net; the clock starts at monotonic 1,000,000 ms and wall 1,700,000,000,000 ms. */

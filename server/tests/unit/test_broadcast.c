@@ -13,6 +13,7 @@
 #include "hub.h"
 #include "jam.h"
 #include "now.h"
+#include "period.h"
 #include "room.h"
 #include "session.h"
 #include "test.h"
@@ -198,13 +199,41 @@ done:
     glue_deinit(&g);
 }
 
-TEST(period_grows_with_the_audience)
+TEST(fixed_deliveries_per_second_override_the_measurement)
+{
+    const char *const flags[] = {"--max-deliveries-per-s", "60000", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), g.cfg.tick_ms);
+    g.net->clients = 5000;
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), 5000 * 1000 / 60000);
+    /* frames measured dear change nothing then */
+    g.net->load = (struct period_sample){500000, 450000, 50000, 400, 300, 5000};
+    broadcast_calibrate(g.hub, clock_now().ms);
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), 5000 * 1000 / 60000);
+    glue_deinit(&g);
+}
+
+TEST(period_follows_the_measured_cost)
 {
     struct glue g;
     glue_init(&g, NULL);
+    CHECK_EQ_INT(g.cfg.max_deliveries, 0);
     CHECK_EQ_INT(broadcast_period_ms(g.hub), g.cfg.tick_ms);
     g.net->clients = 5000;
-    CHECK_EQ_INT(broadcast_period_ms(g.hub), 5000 * 1000 / g.cfg.max_deliveries);
+    /* before anything is measured: the prior cost per frame within 75% of a core */
+    CHECK_EQ_INT(broadcast_period_ms(g.hub), (int64_t)(5000 * PERIOD_PRIOR_WRITE_US / 750 + 0.5));
+    /* 500 ms in which 25,000 frames took 400 ms of the loop's CPU, 16 us each: the loop is over
+     * its budget, so the period grows, by at most PERIOD_STEP_UP per sample */
+    int64_t before = broadcast_period_ms(g.hub);
+    for (int i = 0; i < 10; i++) {
+        g.net->load = (struct period_sample){500000, 400000 + 3000, 3000, 400, 300, 25000};
+        broadcast_calibrate(g.hub, clock_now().ms);
+    }
+    int64_t after = broadcast_period_ms(g.hub);
+    CHECK(after > before);
+    CHECK(after <= PERIOD_MAX_MS);
+    CHECK(g.hub->period.write_us > 10 && g.hub->period.write_us < 20);
     glue_deinit(&g);
 }
 
@@ -231,7 +260,8 @@ int main(void)
     RUN(update_due_within_half_a_tick);
     RUN(stats_alone_go_out_once_a_second);
     RUN(claims_go_out_at_the_next_tick);
-    RUN(period_grows_with_the_audience);
+    RUN(fixed_deliveries_per_second_override_the_measurement);
+    RUN(period_follows_the_measured_cost);
     RUN(status_goes_to_joined_sessions);
     return test_done();
 }

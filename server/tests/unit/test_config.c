@@ -80,6 +80,8 @@ TEST(defaults)
     CHECK_EQ_INT(c.token_ttl_s, 86400);
     CHECK_EQ_INT(c.resume_max_events, 10000);
     CHECK_EQ_INT(c.loop_pace_us, -1);
+    CHECK_EQ_INT(c.cpu_budget_pct, 75);
+    CHECK_EQ_INT(c.max_deliveries, 0);
     CHECK_EQ_INT(c.max_connections, 0);
     CHECK_EQ_INT(c.max_conns_per_address, 1000);
     CHECK_EQ_INT(c.write_timeout_s, 20);

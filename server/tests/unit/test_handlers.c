@@ -322,7 +322,7 @@ TEST(rejoin_that_cannot_resume_gets_a_resync)
     char *ack = glue_call(&g, g.sessions[0], "{\"type\":\"pause\",\"op\":\"m-2\"}");
     free(ack);
     room_delta_reset(j->room);
-    g.store->up = false; /* nothing to read from */
+    g.hub->storage_up = false; /* the store said it is down: nothing to read from */
     struct session *s = glue_open(&g);
     char *w = glue_call(&g, s, REJOIN, token, last);
     CHECK(glue_is(w, "welcome") && strstr(w, "\"resumed\":false"));

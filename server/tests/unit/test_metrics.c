@@ -15,7 +15,7 @@ static struct metrics_labels conns;
 
 static char *encode(void)
 {
-    struct metrics_gauges g = {&conns, 3, true};
+    struct metrics_gauges g = {&conns, 3, true, 1250, 74, 9500};
     return metrics_encode(&m, &g);
 }
 
@@ -93,6 +93,9 @@ TEST(exposition)
     CHECK(has(t, "cojam_connections{role=\"citizen\"} 2"));
     CHECK(has(t, "cojam_jams 3"));
     CHECK(has(t, "cojam_redis_up 1"));
+    CHECK(has(t, "cojam_broadcast_period_seconds 1.250"));
+    CHECK(has(t, "cojam_loop_cpu_percent 74"));
+    CHECK(has(t, "cojam_frame_write_cost_seconds 0.000009500"));
     CHECK(has(t, "# TYPE cojam_errors_sent_total counter"));
     CHECK(has(t, "cojam_errors_sent_total{code=\"already_voted\"} 1"));
     CHECK(has(t, "cojam_closes_total{code=\"a\\\"b\\\\c\\nd\"} 1"));

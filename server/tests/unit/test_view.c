@@ -628,8 +628,11 @@ TEST(http_bodies)
     CHECK_EQ_INT(int_of(j, "events"), 12);
     json_decref(j);
 
-    j = parse(view_health("recovering", 3, 2, false));
-    CHECK(has_exactly(j, KEYS("status", "version", "clients", "jams", "redis")));
+    j = parse(view_health("recovering", 3, 2, false, 83, 71));
+    CHECK(has_exactly(j, KEYS("status", "version", "clients", "jams", "redis",
+                              "broadcast_period_ms", "loop_cpu_pct")));
+    CHECK_EQ_INT(int_of(j, "broadcast_period_ms"), 83);
+    CHECK_EQ_INT(int_of(j, "loop_cpu_pct"), 71);
     CHECK_EQ_STR(str_of(j, "status"), "recovering");
     CHECK_EQ_STR(str_of(j, "version"), COJAM_VERSION);
     CHECK_EQ_STR(str_of(j, "redis"), "down");
