@@ -11,10 +11,6 @@ import WebSocket from 'ws';
 import { shots, ADMIN, T, procs, until, startCojam, launchChromium, cleanup } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
 
-// Generous budgets for the 10,000-item figure on a shared 2-core machine: a failure means the list
-// is no longer paged (thousands of rows in the DOM take seconds), not that the machine was busy.
-const BUDGET_MS = 3000;
-
 let browser = null;
 
 function log(...a) { console.log('#', ...a); }
@@ -390,7 +386,7 @@ async function main(test) {
     await ctxQB.close();
   });
 
-  await test('10000 items render and filter within a generous budget (figure printed)', async () => {
+  await test('10000 items render one page and filter (times printed, never asserted)', async () => {
     const ctxE = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
     const e = watch(await ctxE.newPage(), 'console 10k');
     await e.goto(local(jam2.links.moderate));
@@ -425,7 +421,6 @@ async function main(test) {
     const expect = Array.from({ length: 10000 }, (_, k) => k + 1).filter((i) => i % 8 === 7).length; // 'roof' is word 7, then word 7*7 % 8 = 1, 'water'
     assert(fig.count.startsWith(`${expect} of 10000`), `the search keeps the ${expect} matching items: ${fig.count}`);
     assert(fig.rows === Math.min(100, expect), 'at most one page of rows: ' + fig.rows);
-    assert(fig.render < BUDGET_MS && fig.filter < BUDGET_MS, `within ${BUDGET_MS} ms: ${JSON.stringify(fig)}`);
     await ctxE.close();
   });
 
