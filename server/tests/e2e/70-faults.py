@@ -56,7 +56,8 @@ REDIS_TIMEOUT_MS = 500
 STALL_S = 1.5
 N_CITIZENS = 6
 SEED_IDEAS = 6
-RETRYABLE = {"busy", "storage_timeout", "storage_unavailable", "not_owner", "rate_limited"}
+RETRYABLE = {"busy", "storage_timeout", "storage_unavailable", "not_owner", "rate_limited",
+             "apply_timeout", "replica_timeout"}
 N_CYCLES = COJAMD_KILLS + REDIS_KILLS + REDIS_STALLS
 # Time per cycle: a few seconds of traffic, the fault, the recovery (ASan starts slower).
 FILE_TIMEOUT = 60 + N_CYCLES * 6
