@@ -131,11 +131,13 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
     int64_t due_slack_ms = h->cfg->tick_ms / 2;
     if (now->ms + due_slack_ms < j->next_push_ms)
         return;
-    /* Joins and counters alone (no item, vote, clock or claim change) go out once a second: in a join
-     * storm of thousands a push per tick to everyone already in would cost more than the joins.
-     * The delta keeps accumulating, so the next update still covers every event. */
+    /* Joins and counters alone (no item, vote, clock, claim, stage or moderation log change) go
+     * out once a second: in a join storm of thousands a push per tick to everyone already in would
+     * cost more than the joins. The delta keeps accumulating, so the next update still covers
+     * every event. */
     const struct room_delta *d = &j->room->delta;
-    if (!d->n_items && !d->n_votes && !d->clock && !d->n_claims &&
+    if (!d->n_items && !d->n_votes && !d->clock && !d->n_claims && !d->stage &&
+        d->log_from >= j->room->n_modlog &&
         now->ms - j->last_stats_push_ms < BROADCAST_STATS_PERIOD_MS)
         return;
     char *json = view_update(j->room, now->wall_ms, (unsigned)h->cfg->rank_top);

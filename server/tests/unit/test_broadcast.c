@@ -199,6 +199,37 @@ done:
     glue_deinit(&g);
 }
 
+/* The stage (spotlight, pins, announcement) and the moderation log change no item, vote or
+ * clock either: a spotlight the projector shows a second late, or a mute the other consoles list a
+ * second late, is a moderator waiting in front of the hall. They go out at the next tick. */
+TEST(stage_and_log_go_out_at_the_next_tick)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    post(&g, m, "m-p");
+    struct now now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    const char *msgs[] = {"{\"type\":\"spotlight\",\"op\":\"m-s\",\"item\":1}",
+                          "{\"type\":\"announce\",\"op\":\"m-a\",\"text\":\"Vote now\"}"};
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+        uint64_t head = j->ring.head;
+        fake_net_advance(g.cfg.tick_ms);
+        char *ack = glue_call(&g, m, "%s", msgs[i]);
+        CHECK(glue_is(ack, "ack"));
+        free(ack);
+        now = clock_now();
+        broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+        CHECK_EQ_INT(j->ring.head, head + 1);
+    }
+done:
+    glue_deinit(&g);
+}
+
 TEST(fixed_deliveries_per_second_override_the_measurement)
 {
     const char *const flags[] = {"--max-deliveries-per-s", "60000", NULL};
@@ -260,6 +291,7 @@ int main(void)
     RUN(update_due_within_half_a_tick);
     RUN(stats_alone_go_out_once_a_second);
     RUN(claims_go_out_at_the_next_tick);
+    RUN(stage_and_log_go_out_at_the_next_tick);
     RUN(fixed_deliveries_per_second_override_the_measurement);
     RUN(period_follows_the_measured_cost);
     RUN(status_goes_to_joined_sessions);
