@@ -15,19 +15,18 @@ usage: approve-bench.py [PHONES] [ITEMS]   (COJAMD: the binary, default build/re
 """
 
 import asyncio
-import json
 import multiprocessing
 import os
 import statistics
 import sys
 import time
 
-import websockets
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "server", "tests", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.dont_write_bytecode = True
 os.environ.setdefault("COJAMD", os.path.join(HERE, "..", "build", "release", "cojamd"))
+from bareclient import BareClient, open_all  # noqa: E402
 from harness import Client, EmbeddedServers  # noqa: E402
 
 ITEMS_PER_S = 5  # a moderator working through a busy queue by keyboard: a decision every 200 ms
@@ -35,39 +34,20 @@ WORKERS = 4      # processes the phones are spread over: one Python loop for hun
                  # measured its own backlog (p50 128 ms at 200 phones against 26 ms at 10)
 
 
-class Phone:
-    """A bare citizen phone: joins, then notes when each watched item first arrives in full (a
-    substring test on the raw update: parsing JSON in one Python process for hundreds of phones
-    would measure the client, not the server)."""
+class Phone(BareClient):
+    """A bare citizen phone: notes when each watched item first arrives in full (a substring test
+    on the raw update)."""
 
     def __init__(self, url, code, name):
-        self.url, self.code, self.name, self.ws, self.task = url, code, name, None, None
+        super().__init__(url, code, "citizen", name)
         self.watch = {}  # needle -> item id
         self.seen = {}   # item id -> time.monotonic() when it arrived in full
 
-    async def open(self):
-        self.ws = await websockets.connect(self.url, max_size=None, ping_interval=None,
-                                           open_timeout=30)
-        await self.ws.send(json.dumps({"type": "join", "code": self.code, "as": "citizen",
-                                       "nickname": self.name}))
-        while True:
-            m = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if m["type"] == "snapshot":
-                break
-        self.task = asyncio.ensure_future(self.read())
-
-    async def read(self):
-        try:
-            async for raw in self.ws:
-                if not raw.startswith('{"type":"update"'):
-                    continue
-                now = time.monotonic()
-                for needle, item in list(self.watch.items()):
-                    if needle in raw:
-                        self.seen.setdefault(item, now)
-                        del self.watch[needle]
-        except websockets.exceptions.ConnectionClosed:
-            pass
+    def on_update(self, raw, now):
+        for needle, item in list(self.watch.items()):
+            if needle in raw:
+                self.seen.setdefault(item, now)
+                del self.watch[needle]
 
 
 async def phones_main(url, code, first, n, pipe):
@@ -75,8 +55,7 @@ async def phones_main(url, code, first, n, pipe):
     arrival times (CLOCK_MONOTONIC, the same clock in every process) once all came or 10 s
     after the last approval."""
     phones = [Phone(url, code, "P%d" % (first + i)) for i in range(n)]
-    for i in range(0, n, 50):  # 50 handshakes at a time
-        await asyncio.gather(*(p.open() for p in phones[i:i + 50]))
+    await open_all(phones)
     pipe.send("ready")
     loop = asyncio.get_running_loop()
     items = await loop.run_in_executor(None, pipe.recv)
@@ -89,7 +68,7 @@ async def phones_main(url, code, first, n, pipe):
         await asyncio.sleep(0.05)
     pipe.send([p.seen for p in phones])
     for p in phones:
-        await p.ws.close()
+        await p.close()
 
 
 def phones_worker(url, code, first, n, pipe):

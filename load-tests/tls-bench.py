@@ -15,18 +15,17 @@ usage: tls-bench.py [IDLE] [SECONDS] [ROUNDS]   (COJAMD: the binary, default bui
 """
 
 import asyncio
-import json
 import os
 import statistics
 import sys
 import time
 
-import websockets
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "server", "tests", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.dont_write_bytecode = True
 os.environ.setdefault("COJAMD", os.path.join(HERE, "..", "build", "release", "cojamd"))
+from bareclient import BareClient, open_all  # noqa: E402
 from harness import Client, Servers, make_self_signed, tls_client_context  # noqa: E402
 
 RATE = 18  # writes/s: under the 20 messages/s a session may send (proto/messages.md)
@@ -48,32 +47,6 @@ def proc_rss_kb(pid):
     return 0
 
 
-class Screen:
-    """A bare screen: joins, then only counts update frames (no model: the client's own CPU
-    must not be the limit)."""
-
-    def __init__(self, srv, code):
-        self.srv, self.code, self.updates, self.ws, self.task = srv, code, 0, None, None
-
-    async def open(self):
-        self.ws = await websockets.connect(self.srv.ws_url(), ssl=self.srv.client_tls,
-                                           max_size=None, ping_interval=None, open_timeout=30)
-        await self.ws.send(json.dumps({"type": "join", "code": self.code, "as": "screen"}))
-        while True:
-            m = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if m["type"] == "snapshot":
-                break
-        self.task = asyncio.ensure_future(self.read())
-
-    async def read(self):
-        try:
-            async for raw in self.ws:
-                if raw.startswith('{"type":"update"'):
-                    self.updates += 1
-        except websockets.exceptions.ConnectionClosed:
-            pass
-
-
 async def one_round(tls, idle, seconds):
     srv = Servers(["--log-level", "warn", "--max-conns-per-address", str(idle + 100),
                    "--admission-scale", "0"])  # every client is 127.0.0.1
@@ -93,9 +66,9 @@ async def one_round(tls, idle, seconds):
         await voter.join(code, "citizen", nickname="Voter")
         await asyncio.sleep(1)
         rss0, cpu0 = proc_rss_kb(pid), proc_cpu_s(pid)
-        screens = [Screen(srv, code) for _ in range(idle)]
-        for i in range(0, idle, 50):  # 50 handshakes at a time
-            await asyncio.gather(*(s.open() for s in screens[i:i + 50]))
+        # bare screens that only count update frames (the client's CPU must not be the limit)
+        screens = await open_all([BareClient(srv.ws_url(), code, "screen", ssl=srv.client_tls)
+                                  for _ in range(idle)])
         cpu1 = proc_cpu_s(pid)
         await asyncio.sleep(1)
         rss1 = proc_rss_kb(pid)
@@ -103,7 +76,7 @@ async def one_round(tls, idle, seconds):
         # Deliveries to FEED of them only: a Python client is slower than cojamd, and a screen
         # that falls behind would be resynced (fewer, bigger frames) instead of fed.
         for s in screens[FEED:]:
-            await s.ws.close()
+            await s.close()
         screens = screens[:FEED]
         for s in screens:
             s.updates = 0
@@ -119,7 +92,7 @@ async def one_round(tls, idle, seconds):
         await asyncio.sleep(0.3)  # what was in flight arrives (counted, its CPU was too)
         frames = sum(s.updates for s in screens)
         for s in screens:
-            await s.ws.close()
+            await s.close()
         await voter.close()
         await m.close()
         return {"mode": "tls" if tls else "plain",
