@@ -16,23 +16,11 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, Client, Servers, Suite, check, check_eq, closing, eid)  # noqa: E402
+from harness import (SLOW, Client, Servers, Suite, caught_up, check, check_eq,  # noqa: E402
+                     closing, eid, fresh_snapshot)
 
 suite = Suite("60-recovery", file_timeout=100)
 REDIS_TIMEOUT_MS = 500
-
-
-async def caught_up(srv, code, clients, timeout=3.0):
-    last = srv.xrange(code)[-1][0]
-    await asyncio.gather(*(c.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last),
-                                        timeout, "caught up") for c in clients))
-    return last
-
-
-async def fresh_snapshot(c):
-    c.drain("snapshot")
-    await c.send({"type": "sync"})
-    return await c.wait_for("snapshot")
 
 
 def comparable(s):

@@ -16,7 +16,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOW, Client, Servers, Suite, check, check_eq, closing, eid  # noqa: E402
+from harness import (SLOW, Client, Servers, Suite, check, check_eq, closing, eid,  # noqa: E402
+                     start_node)
 
 suite = Suite("80-issue-13-drain", file_timeout=90)
 
@@ -40,9 +41,7 @@ async def client(n, name):
 
 @suite.test(timeout=60)
 async def sigterm_drains_and_clients_resume_elsewhere(srv):
-    other = Servers()
-    other.redis_port = srv.redis_port
-    other.start_cojamd()
+    other = start_node(srv.redis_port)
     S.nodes = [srv, other]
     jam = srv.create_jam(title="Drain", question="Nothing lost?",
                          agenda=[{"phase": "explore", "duration_s": 1},

@@ -14,7 +14,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, Client, Servers, Suite, check, check_eq, closing, eid)  # noqa: E402
+from harness import (SLOW, Client, Servers, Suite, caught_up, check, check_eq, closing,  # noqa: E402
+                     digests_converge, eid, fresh_snapshot, jam_digest, start_node)
 
 suite = Suite("80-issue-13-multi", file_timeout=120)
 N_NODES = 3
@@ -29,46 +30,6 @@ class S:
     acked = {}      # op -> ack, over every client
 
 
-def node(srv, i):
-    """Process i: the harness's own for 0, otherwise one more cojamd on the same Redis."""
-    if i == 0:
-        return srv
-    n = Servers()
-    n.redis_port = srv.redis_port
-    n.start_cojamd()
-    return n
-
-
-async def caught_up(clients, timeout=5.0):
-    """Every client has seen the stream's last entry."""
-    last = S.nodes[0].xrange(S.code)[-1][0]
-    await asyncio.gather(*(c.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last),
-                                        timeout, "caught up") for c in clients))
-    return last
-
-
-async def fresh_snapshot(c):
-    c.drain("snapshot")
-    await c.send({"type": "sync"})
-    return await c.wait_for("snapshot")
-
-
-def digest(n):
-    st, d, _ = n.http_json("GET", "/api/jams/%s/digest" % S.code)
-    check(st == 200, "digest on :%d: %s", n.port, st)
-    return d
-
-
-async def digests_converge(timeout=5.0):
-    """The digest of every live process, once they agree (each applies the tail on its own)."""
-    deadline = asyncio.get_event_loop().time() + timeout * SLOW
-    while True:
-        ds = [digest(n) for n in S.nodes if n.cojamd_alive()]
-        if all(d == ds[0] for d in ds) or asyncio.get_event_loop().time() > deadline:
-            return ds
-        await asyncio.sleep(0.05)
-
-
 async def client(i, name):
     c = Client(S.nodes[i], name)
     await c.connect()
@@ -78,7 +39,7 @@ async def client(i, name):
 
 @suite.test(timeout=60)
 async def every_write_from_every_process(srv):
-    S.nodes = [srv] + [node(srv, i) for i in range(1, N_NODES)]
+    S.nodes = [srv] + [start_node(srv.redis_port) for _ in range(1, N_NODES)]
     S.jam = srv.create_jam(title="Three processes", question="One jam?",
                            agenda=[{"phase": "explore", "duration_s": 600},
                                    {"phase": "ideate", "duration_s": 2},
@@ -150,10 +111,10 @@ async def every_write_from_every_process(srv):
     check_eq(len(ended), 1, "phase_ended entries (one lease holder)")
 
     everyone = cits + storm + screens + [M, tab, tab1]
-    await caught_up(everyone)
+    await caught_up(S.nodes[0], S.code, everyone, timeout=5.0)
     for c in everyone:
         check(not c.gaps, "%s saw gaps: %r", c.name, c.gaps)
-    ds = await digests_converge()
+    ds = await digests_converge(S.nodes, S.code)
     for d in ds[1:]:
         check_eq(d, ds[0], "digest on every process")
     snaps = [await fresh_snapshot(s) for s in screens]
@@ -165,9 +126,9 @@ async def every_write_from_every_process(srv):
     S.tokens = {c.name: c.welcome["token"] for c in cits}
 
     # A fresh process replays the stream from scratch and reaches the same digest.
-    fresh = node(srv, N_NODES)
+    fresh = start_node(srv.redis_port)
     try:
-        check_eq(digest(fresh), ds[0], "a fresh replay's digest")
+        check_eq(jam_digest(fresh, S.code), ds[0], "a fresh replay's digest")
     finally:
         fresh.stop()
 
@@ -214,7 +175,7 @@ async def kill_9_of_one_process_while_its_clients_write(srv):
         c = ops[op]
         await c.must_ack({"type": "post", "op": op, "kind": "problem", "text": "again"})
     live = [c for c in S.clients if not c.closed]
-    await caught_up(live)
+    await caught_up(S.nodes[0], S.code, live, timeout=5.0)
     stream = S.nodes[0].xrange(S.code)
     effective = {}
     for i, e in stream:
@@ -238,7 +199,7 @@ async def kill_9_of_one_process_while_its_clients_write(srv):
     check_eq(len(snap["items"]), len(post_ops), "items vs distinct post ops in the stream")
     for op in in_doubt:
         check(op in acked, "the op in doubt %s was acked on retry", op)
-    ds = await digests_converge()
+    ds = await digests_converge(S.nodes, S.code)
     for d in ds[1:]:
         check_eq(d, ds[0], "digest on the surviving processes")
     for c in live:
@@ -255,7 +216,7 @@ async def two_moderators_on_two_processes_decide_the_same_items(srv):
     """Pre-moderation across processes: two moderators, each on its own process, claim, approve
     and reject the same items at the same moment. Apply judges in stream order: one wins, the
     other gets the error apply gave, and every process ends with the same state."""
-    b = node(srv, 1)
+    b = start_node(srv.redis_port)
     S.nodes.append(b)  # stopped by the teardown
     jam = srv.create_jam(agenda=[{"phase": "explore", "duration_s": 0}],
                          settings={"premoderation": True})

@@ -18,8 +18,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (REPO, SLOW, WEB_ROOT, Client, Servers, SkipTest,  # noqa: E402
-                     StartError, Suite, _live_procs, _stop_proc, check, check_eq, closing, eid,
-                     free_port, make_self_signed, tls_client_context)
+                     StartError, Suite, _live_procs, _stop_proc, caught_up, check, check_eq,
+                     closing, digests_converge, free_port, make_self_signed, start_node,
+                     tls_client_context)
 
 suite = Suite("80-issue-13-nginx", file_timeout=120)
 NGINX = "/usr/sbin/nginx"
@@ -109,15 +110,6 @@ def start_nginx(tmp, ports):
     raise StartError("nginx did not answer /healthz within 10 s")
 
 
-def node(srv, i):
-    if i == 0:
-        return srv
-    n = Servers(extra_args=BEHIND)
-    n.redis_port = srv.redis_port
-    n.start_cojamd()
-    return n
-
-
 async def client(name, front=None):
     """A client through nginx; where records the process nginx picked (X-Cojam-Upstream)."""
     c = Client(front or S.front, name)
@@ -127,32 +119,11 @@ async def client(name, front=None):
     return c
 
 
-def digest(n):
-    st, d, _ = n.http_json("GET", "/api/jams/%s/digest" % S.code)
-    check(st == 200, "digest on :%d: %s", n.port, st)
-    return d
-
-
-async def digests_converge(timeout=5.0):
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        ds = [digest(n) for n in S.nodes if n.cojamd_alive()]
-        if all(d == ds[0] for d in ds) or time.monotonic() > deadline:
-            return ds
-        await asyncio.sleep(0.05)
-
-
-async def caught_up(clients, timeout=5.0):
-    last = S.nodes[0].xrange(S.code)[-1][0]
-    await asyncio.gather(*(c.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last),
-                                        timeout, "caught up") for c in clients))
-
-
 @suite.test(timeout=60)
 async def through_nginx_spread_over_three(srv):
     if not os.access(NGINX, os.X_OK):
         raise SkipTest("no %s (apt-get install nginx-light)" % NGINX)
-    S.nodes = [srv] + [node(srv, i) for i in range(1, N_NODES)]
+    S.nodes = [srv] + [start_node(srv.redis_port, BEHIND) for _ in range(1, N_NODES)]
     S.nginx, S.front, S.tls, redirect = start_nginx(srv.tmp, [n.port for n in S.nodes])
     # The site itself: the web client from nginx's root, HTTPS with HSTS, plain HTTP redirected.
     st, h, body = S.front.http("GET", "/")
@@ -192,7 +163,7 @@ async def through_nginx_spread_over_three(srv):
     # The ack says M's process applied the start; the others apply it from their tails a moment
     # later, and until then their fast-path check says not_running. A client that saw the entry
     # is on a process that applied it.
-    await caught_up(S.clients)
+    await caught_up(S.nodes[0], S.code, S.clients, timeout=5.0)
     items = []
     for c in cits + [M, wss]:
         items.append((await c.must_ack({"type": "post", "kind": "problem",
@@ -207,14 +178,14 @@ async def through_nginx_spread_over_three(srv):
     await M.must_ack({"type": "resume"})
     await M.must_ack({"type": "extend", "seconds": 60})
     everyone = [c for c in S.clients]
-    await caught_up(everyone)
+    await caught_up(S.nodes[0], S.code, everyone, timeout=5.0)
     for c in everyone:
         # The defect this test found (a client behind nginx missing updates for seconds): a jam
         # the tail applied first began with an update whose prev was "" (room.c now starts
         # every jam's delta at its creation).
         check_eq(c.gaps, [], "%s's update gaps" % c.name)
         check_eq(c.model()["ranking"], screen.model()["ranking"], "%s's ranking" % c.name)
-    ds = await digests_converge()
+    ds = await digests_converge(S.nodes, S.code)
     for d in ds[1:]:
         check_eq(d, ds[0], "digest on every process")
 
@@ -257,7 +228,7 @@ async def kill_9_behind_nginx(srv):
     for op in in_doubt:
         await ops[op].must_ack({"type": "post", "op": op, "kind": "problem", "text": "again"})
     live = [c for c in S.clients if not c.closed]
-    await caught_up(live)
+    await caught_up(S.nodes[0], S.code, live, timeout=5.0)
     stream = S.nodes[0].xrange(S.code)
     ids = {i for i, _ in stream}
     items = {}
@@ -273,7 +244,7 @@ async def kill_9_behind_nginx(srv):
     check_eq(len(snap["items"]), len(post_ops), "items vs distinct post ops in the stream")
     for op in in_doubt:
         check(any(op in c.acks for c in live), "the op in doubt %s was acked on retry", op)
-    ds = await digests_converge()
+    ds = await digests_converge(S.nodes, S.code)
     for d in ds[1:]:
         check_eq(d, ds[0], "digest on the surviving processes")
     for c in live:

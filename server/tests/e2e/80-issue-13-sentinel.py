@@ -21,8 +21,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (SLOW, Client, Servers, StartError, Suite, check, check_eq, closing, eid,  # noqa: E402
-                     free_port)
+from harness import (SLOW, Client, Servers, StartError, Suite, check, check_eq, closing,  # noqa: E402
+                     digests_converge, eid, free_port, fresh_snapshot, jam_digest, start_node)
 
 suite = Suite("80-issue-13-sentinel", file_timeout=120)
 MASTER = "cojam"
@@ -158,10 +158,8 @@ def setup():
         # Failover needs every sentinel to know the replica and the others (quorum 2, majority 2).
         until(lambda: all(sentinel_ready(s) for s in S.sentinels), 15,
               "the sentinels know each other and the replica")
-        S.nodes = [Node(c, S.sentinels) for _ in range(2)]
-        for n in S.nodes:
-            n.redis_port = S.primary
-            n.start_cojamd()
+        for _ in range(2):
+            S.nodes.append(start_node(S.primary, node=Node(c, S.sentinels)))
     except BaseException:
         c.stop()
         for n in S.nodes:
@@ -316,13 +314,11 @@ async def kill_9_of_the_primary_under_load_loses_no_ack(srv):
                       [i["id"] for i in m.get("items", [])]) for m in c.received[:12]]))
             check_eq(c.model(), live[-1].model(), "%s's view" % c.name)
     # The processes' state is the new primary's stream: a fresh replay of it has their digest.
-    ds = await digests_converge()
+    ds = await digests_converge(S.nodes, S.code)
     check_eq(ds[1], ds[0], "digest on both processes")
-    fresh = Node(S.cluster, S.sentinels)
-    fresh.redis_port = S.primary
-    fresh.start_cojamd()
+    fresh = start_node(S.primary, node=Node(S.cluster, S.sentinels))
     try:
-        check_eq(digest(fresh), ds[0], "a fresh replay of the new primary's digest")
+        check_eq(jam_digest(fresh, S.code), ds[0], "a fresh replay of the new primary's digest")
     finally:
         fresh.stop()
 
@@ -351,27 +347,6 @@ async def no_replica_means_a_retryable_replica_timeout(srv):
     for n in S.nodes[1:]:
         problems = n.stop_cojamd_checked()
         check(not problems, "process :%d stops cleanly: %s", n.port, problems)
-
-
-async def fresh_snapshot(c):
-    c.drain("snapshot")
-    await c.send({"type": "sync"})
-    return await c.wait_for("snapshot")
-
-
-def digest(n):
-    st, d, _ = n.http_json("GET", "/api/jams/%s/digest" % S.code)
-    check(st == 200, "digest on :%d: %s", n.port, st)
-    return d
-
-
-async def digests_converge(timeout=5.0):
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        ds = [digest(n) for n in S.nodes if n.cojamd_alive()]
-        if all(d == ds[0] for d in ds) or time.monotonic() > deadline:
-            return ds
-        await asyncio.sleep(0.05)
 
 
 sys.exit(suite.run(setup, teardown))

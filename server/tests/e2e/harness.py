@@ -490,6 +490,55 @@ def procs_on(path):
 
 
 # ------------------------------------------------------------------------------------------------
+# Several processes on one Redis (60-recovery and the 80-issue-13 files)
+
+
+def start_node(redis_port, extra_args=(), node=None):
+    """One more cojamd on the Redis at redis_port, started and ready: node (an unstarted Servers,
+    or a subclass such as one that knows only the sentinels), else a new Servers(extra_args).
+    It has its own temporary directory and data directory; stop() stops only its cojamd (it
+    started no redis-server)."""
+    n = node if node is not None else Servers(extra_args=extra_args)
+    n.redis_port = redis_port
+    n.start_cojamd()
+    return n
+
+
+def jam_digest(n, code):
+    """GET /api/jams/<code>/digest of process n (a Servers), checked to answer 200."""
+    st, d, _ = n.http_json("GET", "/api/jams/%s/digest" % code)
+    check(st == 200, "digest on :%d: %s", n.port, st)
+    return d
+
+
+async def digests_converge(nodes, code, timeout=5.0):
+    """The digest of every live process among nodes, once they agree (each applies the tail on
+    its own) or after timeout seconds (the caller compares them)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        ds = [jam_digest(n, code) for n in nodes if n.cojamd_alive()]
+        if all(d == ds[0] for d in ds) or time.monotonic() > deadline:
+            return ds
+        await asyncio.sleep(0.05)
+
+
+async def caught_up(srv, code, clients, timeout=3.0):
+    """Every client has seen the last entry of the jam's stream (read through srv's Redis);
+    returns that entry's id."""
+    last = srv.xrange(code)[-1][0]
+    await asyncio.gather(*(c.wait_model(lambda c: c.last is not None and eid(c.last) >= eid(last),
+                                        timeout, "caught up") for c in clients))
+    return last
+
+
+async def fresh_snapshot(c):
+    """A snapshot the server builds now for client c (a sync), earlier ones dropped."""
+    c.drain("snapshot")
+    await c.send({"type": "sync"})
+    return await c.wait_for("snapshot")
+
+
+# ------------------------------------------------------------------------------------------------
 # Protocol helpers
 
 
