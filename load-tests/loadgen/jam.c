@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +71,43 @@ void conn_drop(conn_t *c)
     ws_close(&c->ws);
 }
 
+int jam_writers(const options_t *o)
+{
+    int nw = (int)ceil(o->clients * o->writers_frac);
+    return nw < 1 ? 1 : nw > o->clients ? o->clients : nw;
+}
+
+int jam_writer_ordinal(const options_t *o, int idx)
+{
+    /* floor(k N / nw) grows by at least 1 with k (nw <= N): the one candidate is the least k with
+     * k N / nw >= idx */
+    int64_t n = o->clients, nw = jam_writers(o);
+    int64_t k = ((int64_t)idx * nw + n - 1) / n;
+    return k < nw && k * n / nw == idx ? (int)k : -1;
+}
+
+static int target_of(const jam_t *j, int idx, int role)
+{
+    const options_t *o = j->opt;
+    if (role == ROLE_MODERATOR) return j->write_target >= 0 ? j->write_target : 0;
+    if (role != ROLE_CITIZEN) return 0;
+    int k = j->citizens_write ? jam_writer_ordinal(o, idx) : -1;
+    if (k >= 0) return j->write_target >= 0 ? j->write_target : k % o->nurls;
+    return idx % o->nurls;
+}
+
 bool conn_start(jam_t *j, int idx, int role)
 {
     conn_t *c = &j->conns[idx];
     memset(c, 0, sizeof *c);
     c->id = (uint32_t)idx;
     c->role = (uint8_t)role;
+    c->target = (uint8_t)target_of(j, idx, role);
     c->t_start = now_us();
     if (role == ROLE_CITIZEN) j->inflight++;
-    const char *why = ws_connect(&c->ws, idx);
+    /* the citizens that do not write also sample into their target's histogram */
+    if (role == ROLE_CITIZEN && !(j->citizens_write && jam_writer_ordinal(j->opt, idx) >= 0)) c->seen.h_also = &j->h_lat_target[c->target];
+    const char *why = ws_connect(&c->ws, idx, j->targets[c->target]);
     if (why && c->ws.fd < 0) {
         err_str(why);
         c->ws.state = CS_CLOSED;
@@ -312,6 +341,7 @@ static void on_snapshot(jam_t *j, conn_t *c, const char *s, size_t n, uint64_t t
             j->n.joined++;
             j->inflight--;
             h_add(&j->h_connect, t - c->t_start);
+            if (c->seen.h_also) j->readers_target[c->target]++;
         }
         return;
     }
@@ -395,6 +425,19 @@ void jam_init(jam_t *j, options_t *o, const scenario_t *sc, int extra_conns)
     j->conns = calloc((size_t)j->nconns, sizeof *j->conns);
     if (!j->conns) die("out of memory");
     for (int i = 0; i < j->nconns; i++) j->conns[i].ws.fd = -1;
+    j->targets[j->ntargets++] = &o->ws; /* the default: resume-storm moves its port */
+    for (int i = 1; i < o->nurls; i++) j->targets[j->ntargets++] = &o->urls[i];
+    j->write_target = -1;
+    if (o->has_write_url) {
+        for (int i = 0; i < j->ntargets && j->write_target < 0; i++)
+            if (!strcmp(j->targets[i]->host, o->write_ws.host) && j->targets[i]->port == o->write_ws.port &&
+                !strcmp(j->targets[i]->path, o->write_ws.path))
+                j->write_target = i;
+        if (j->write_target < 0) {
+            j->write_target = j->ntargets;
+            j->targets[j->ntargets++] = &o->write_ws;
+        }
+    }
 }
 
 void jam_create(jam_t *j)

@@ -22,6 +22,7 @@ enum { ROLE_CITIZEN, ROLE_MODERATOR, ROLE_WRITER, ROLE_SCREEN }; /* writer, scre
 typedef struct conn {
     ws_conn_t ws;                       /* first: the WebSocket callbacks' pointer is the connection's */
     uint8_t role, got_welcome, pending; /* pending: a write in flight */
+    uint8_t target;                     /* index in jam_t.targets */
     uint32_t id;                        /* index in jam_t.conns */
     uint64_t t_start, t_joined;
     uint64_t voted_mask; /* jam-vote: the moderator's ideas this client has voted for */
@@ -38,8 +39,15 @@ typedef struct jam {
     char code[32], secret[128];
     int items[64]; /* the moderator's ideas */
     int nitems;
-    const char *phase; /* for the progress lines */
-    int inflight;      /* citizen connections between connect() and joined */
+    /* where connections go: the --url list (targets[0] is the default, opt->ws), then --write-url
+     * unless it is one of them; vote-to-screen of the citizens that do not write, per target */
+    const ws_target_t *targets[LG_MAX_URLS + 1];
+    int ntargets, write_target; /* write_target: -1 without --write-url */
+    bool citizens_write;        /* the scenario's writers are citizens (jam_writer_ordinal) */
+    hist_t h_lat_target[LG_MAX_URLS + 1];
+    int readers_target[LG_MAX_URLS + 1]; /* citizens that do not write, joined, per target */
+    const char *phase;                   /* for the progress lines */
+    int inflight;                        /* citizen connections between connect() and joined */
     struct {
         uint64_t launched, joined, failed, closed_after_join, frames_in, updates, bytes_in, gaps, resyncs, fallback_parse;
     } n;
@@ -54,7 +62,15 @@ void jam_create(jam_t *j);
 /* The moderator joins, starts the jam and posts ideas ideas (0: none); dies on failure. */
 void jam_moderate(jam_t *j, int ideas);
 
-/* Opens connection idx with role; false when it failed at once (counted). */
+/* The writers of the open-loop scenarios: the k-th of the ceil(clients x --writers-frac) is client
+ * floor(k x clients / writers), spread over the index space.  Their number; and the k of client idx,
+ * or -1 when it does not write. */
+int jam_writers(const options_t *o);
+int jam_writer_ordinal(const options_t *o, int idx);
+
+/* Opens connection idx with role; false when it failed at once (counted).  A citizen goes to
+ * targets[idx mod K] over the --url list, or if it writes (citizens_write) to --write-url or else
+ * targets[k mod K]; the moderator to --write-url or the default; the rest to the default. */
 bool conn_start(jam_t *j, int idx, int role);
 /* Closes c, counting why (NULL: nothing) and a failed join or a drop after join. */
 void conn_close(conn_t *c, const char *why);

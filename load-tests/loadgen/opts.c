@@ -9,7 +9,7 @@
 
 #include "base.h"
 
-enum { O_INT, O_DBL, O_STR, O_FLAG, O_URL, O_HTTP, O_REDIS, O_SEED };
+enum { O_INT, O_DBL, O_STR, O_FLAG, O_URL, O_WURL, O_HTTP, O_REDIS, O_SEED };
 
 typedef struct {
     const char *name, *arg; /* arg NULL: a flag */
@@ -21,7 +21,10 @@ typedef struct {
 #define AT(field) offsetof(options_t, field)
 
 static const optdef_t table[] = {
-    {"url", "ws://127.0.0.1:PORT/ws", O_URL, 0, "WebSocket endpoint (ws://127.0.0.1:8080/ws)"},
+    {"url", "ws://127.0.0.1:PORT/ws[,URL..]", O_URL, 0,
+     "WebSocket endpoint (ws://127.0.0.1:8080/ws); a list (up to 4): citizen i connects to the (i mod K)-th, writers spread apart"},
+    {"write-url", "ws://127.0.0.1:PORT/ws", O_WURL, 0,
+     "the writers and the moderator connect here (default: as the others); vote-to-screen is then also reported per --url"},
     {"http", "127.0.0.1:PORT", O_HTTP, 0, "HTTP API (default: from --url)"},
     {"admin-token", "T", O_STR, AT(admin_token), "bearer token for POST /api/jams (or COJAM_ADMIN_TOKEN)"},
     {"scenario", "S", O_STR, AT(scenario), "jam-vote|idea-storm|join-storm|resume-storm (jam-vote)"},
@@ -75,6 +78,19 @@ void opts_usage(void)
     exit(2);
 }
 
+static void parse_hostport(const char *s, char *host, size_t hsz, int *port);
+
+/* one ws://HOST:PORT/PATH of at most len bytes into t (host, port, path) */
+static void parse_url(const char *url, size_t len, ws_target_t *t)
+{
+    if (len < 5 || strncmp(url, "ws://", 5)) die("--url and --write-url must start with ws://");
+    const char *hp = url + 5, *end = url + len, *slash = memchr(hp, '/', (size_t)(end - hp));
+    char hpbuf[128];
+    snprintf(hpbuf, sizeof hpbuf, "%.*s", (int)((slash ? slash : end) - hp), hp);
+    parse_hostport(hpbuf, t->host, sizeof t->host, &t->port);
+    snprintf(t->path, sizeof t->path, "%.*s", slash ? (int)(end - slash) : 1, slash ? slash : "/");
+}
+
 static void parse_hostport(const char *s, char *host, size_t hsz, int *port)
 {
     const char *c = strrchr(s, ':');
@@ -112,7 +128,7 @@ void opts_parse(options_t *o, int argc, char **argv)
     struct option lo[NOPTS + 1];
     for (size_t i = 0; i < NOPTS; i++) lo[i] = (struct option){table[i].name, table[i].arg ? 1 : 0, NULL, (int)i};
     lo[NOPTS] = (struct option){0, 0, 0, 0};
-    const char *url = "ws://127.0.0.1:8080/ws", *http = NULL;
+    const char *url = "ws://127.0.0.1:8080/ws", *wurl = NULL, *http = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (ch < 0 || (size_t)ch >= NOPTS || !strcmp(table[ch].name, "help")) opts_usage();
@@ -124,6 +140,7 @@ void opts_parse(options_t *o, int argc, char **argv)
         case O_STR: *(const char **)field = optarg; break;
         case O_FLAG: *(int *)field = 1; break;
         case O_URL: url = optarg; break;
+        case O_WURL: wurl = optarg; break;
         case O_HTTP: http = optarg; break;
         case O_REDIS: parse_hostport(optarg, o->redis_host, sizeof o->redis_host, &o->redis_port); break;
         case O_SEED: rnd_seed(strtoull(optarg, NULL, 0)); break;
@@ -131,12 +148,26 @@ void opts_parse(options_t *o, int argc, char **argv)
         if (d->off == AT(rate) && d->kind == O_DBL) o->rate_set = true;
     }
     if (optind < argc) opts_usage();
-    if (strncmp(url, "ws://", 5)) die("--url must start with ws://");
-    const char *hp = url + 5, *slash = strchr(hp, '/');
-    char hpbuf[128];
-    snprintf(hpbuf, sizeof hpbuf, "%.*s", slash ? (int)(slash - hp) : (int)strlen(hp), hp);
-    parse_hostport(hpbuf, o->ws.host, sizeof o->ws.host, &o->ws.port);
-    snprintf(o->ws.path, sizeof o->ws.path, "%s", slash ? slash : "/");
+    for (const char *p = url; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (o->nurls == LG_MAX_URLS) die("--url: at most %d addresses", LG_MAX_URLS);
+        parse_url(p, len, &o->urls[o->nurls++]);
+        p += len + (comma ? 1 : 0);
+    }
+    if (!o->nurls) die("--url is empty");
+    if (wurl) {
+        parse_url(wurl, strlen(wurl), &o->write_ws);
+        o->has_write_url = true;
+    }
+    /* --origin and --sources hold for every target */
+    for (int i = 0; i < o->nurls; i++) {
+        o->urls[i].origin = o->ws.origin;
+        o->urls[i].sources = o->ws.sources;
+    }
+    o->write_ws.origin = o->ws.origin;
+    o->write_ws.sources = o->ws.sources;
+    o->ws = o->urls[0];
     if (http) parse_hostport(http, o->http_host, sizeof o->http_host, &o->http_port);
     else {
         snprintf(o->http_host, sizeof o->http_host, "%s", o->ws.host);

@@ -10,8 +10,14 @@
 
 #include "ws.h"
 
+#define LG_MAX_URLS 4 /* --url list */
+
 typedef struct {
-    ws_target_t ws; /* --url (host, port, path), --origin, --sources */
+    ws_target_t ws;                /* --url's first (host, port, path), --origin, --sources: the default target */
+    ws_target_t urls[LG_MAX_URLS]; /* every --url, urls[0] == ws: citizens are spread over them */
+    int nurls;
+    ws_target_t write_ws; /* --write-url: the writers and the moderator connect there */
+    bool has_write_url;
     char http_host[64];
     int http_port;
     const char *admin_token;

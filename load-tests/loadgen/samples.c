@@ -157,6 +157,7 @@ void seen_advance(seen_t *s)
             uint64_t d = t > e->t_send ? t - e->t_send : 0;
             h_add(&S->h_lat, d);
             h_add(&S->h_lat_sec, d);
+            if (s->h_also) h_add(s->h_also, d);
             s->samples++;
             S->samples_total++;
         }

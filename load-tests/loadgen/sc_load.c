@@ -80,6 +80,9 @@ static bool send_one(jam_t *j, bool measured)
 
 /* ---------------------------------------------------------- the run */
 
+/* writes enter on target i: the --write-url one, or every --url one when writers are spread */
+static bool target_writes(const jam_t *j, int i) { return j->write_target >= 0 ? i == j->write_target : i < j->opt->nurls; }
+
 static bool drain_done(jam_t *j)
 {
     if (wlog_pending()) return false;
@@ -120,8 +123,7 @@ static int load_run(jam_t *j)
     uint64_t t_m0 = 0, t_m1 = 0;
     uint64_t frames_m0 = 0, frames_m1 = 0; /* frames received over the measured window */
     if (load.writes) {
-        int nw = (int)ceil(opt->clients * opt->writers_frac);
-        if (nw < 1) nw = 1;
+        int nw = jam_writers(opt);
         load.writers = calloc((size_t)nw, sizeof *load.writers);
         if (!load.writers) die("out of memory");
         /* spread writers over the index space (and so over source addresses) */
@@ -224,6 +226,12 @@ static int load_run(jam_t *j)
     if (load.writes) {
         hist_print_row(o, "ack", &lg_samples.h_ack);
         hist_print_row(o, "vote-to-screen", &lg_samples.h_lat);
+        if (j->ntargets > 1)
+            for (int i = 0; i < j->ntargets; i++) {
+                char name[40];
+                snprintf(name, sizeof name, "v2s readers @:%d%s", j->targets[i]->port, target_writes(j, i) ? " w" : "");
+                hist_print_row(o, name, &j->h_lat_target[i]);
+            }
     }
     fprintf(o, "  server: cpu %.1f%% of one core, rss before %ld KiB, idle %ld KiB (%.0f B/conn), end %ld KiB, peak %ld KiB\n", srv_cpu,
             p_before.rss_kb, p_idle.rss_kb, rss_per_conn, p_end.rss_kb, p_end.hwm_kb);
@@ -265,6 +273,15 @@ static int load_run(jam_t *j)
         hist_json_ms(f, "connect_ms", &j->h_connect, true);
         hist_json_ms(f, "ack_ms", &lg_samples.h_ack, true);
         hist_json_ms(f, "vote_to_screen_ms", &lg_samples.h_lat, true);
+        fprintf(f, "  \"by_target\": [\n");
+        for (int i = 0; i < j->ntargets; i++) {
+            const ws_target_t *t = j->targets[i];
+            fprintf(f, "  {\"url\": \"ws://%s:%d%s\", \"writes_here\": %s, \"readers_joined\": %d,\n", t->host, t->port, t->path,
+                    target_writes(j, i) ? "true" : "false", j->readers_target[i]);
+            hist_json_ms(f, "vote_to_screen_ms", &j->h_lat_target[i], false);
+            fprintf(f, "  }%s\n", i + 1 < j->ntargets ? "," : "");
+        }
+        fprintf(f, "  ],\n");
         fprintf(f, "  \"measure_window_s\": %.6f,\n  \"server_cpu_pct\": %.2f,\n  \"redis_cpu_pct\": %.2f,\n  \"loadgen_cpu_pct\": %.2f,\n",
                 win, srv_cpu, red_cpu, self_cpu);
         fprintf(f, "  \"machine_cpu_pct\": %.2f,\n  \"irq_softirq_cpu_pct\": %.2f,\n  \"other_cpu_pct\": %.2f,\n  \"cpus\": %ld,\n",
@@ -334,13 +351,13 @@ static void idea_configure(options_t *o)
 
 static int vote_run(jam_t *j)
 {
-    load.writes = true;
+    load.writes = j->citizens_write = true;
     return load_run(j);
 }
 
 static int idea_run(jam_t *j)
 {
-    load.writes = load.posts = true;
+    load.writes = load.posts = j->citizens_write = true;
     return load_run(j);
 }
 

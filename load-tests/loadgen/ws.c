@@ -358,20 +358,21 @@ static void on_connected(ws_conn_t *c)
     memcpy(raw + 8, &b, 8);
     EVP_EncodeBlock((unsigned char *)c->key, raw, 16);
     char req[1024];
+    const ws_target_t *t = c->tgt;
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: cojam.v1\r\n"
                      "%s%s%s\r\n",
-                     tgt->path, tgt->host, tgt->port, c->key, tgt->origin ? "Origin: " : "", tgt->origin ? tgt->origin : "",
-                     tgt->origin ? "\r\n" : "");
+                     t->path, t->host, t->port, c->key, t->origin ? "Origin: " : "", t->origin ? t->origin : "", t->origin ? "\r\n" : "");
     c->state = CS_HS;
     c->want_out = 0;
     set_events(c, EPOLLIN);
     conn_write(c, (uint8_t *)req, (size_t)n);
 }
 
-const char *ws_connect(ws_conn_t *c, int src_idx)
+const char *ws_connect(ws_conn_t *c, int src_idx, const ws_target_t *target)
 {
+    const ws_target_t *t = c->tgt = target ? target : tgt;
     c->fd = -1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno == EMFILE || errno == ENFILE ? "socket_emfile" : "socket_error";
@@ -379,13 +380,13 @@ const char *ws_connect(ws_conn_t *c, int src_idx)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0};
-    src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(src_idx % tgt->sources));
+    src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(src_idx % t->sources));
     if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
         close(fd);
         return "bind_error";
     }
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tgt->port)};
-    inet_pton(AF_INET, tgt->host, &dst.sin_addr);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
+    inet_pton(AF_INET, t->host, &dst.sin_addr);
     c->fd = fd;
     c->state = CS_TCP;
     struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};

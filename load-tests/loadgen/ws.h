@@ -17,8 +17,11 @@
  * CLOSED; JOINING -> JOINED is the protocol layer's (the join was answered).  */
 enum { CS_IDLE, CS_TCP, CS_HS, CS_JOINING, CS_JOINED, CS_CLOSED };
 
+typedef struct ws_target ws_target_t;
+
 typedef struct ws_conn {
     int fd;
+    const ws_target_t *tgt; /* where ws_connect() sent it */
     uint8_t state, want_out, in_frag, mop;
     char key[25];  /* Sec-WebSocket-Key, base64 */
     uint8_t *rbuf; /* bytes of an incomplete frame */
@@ -29,14 +32,15 @@ typedef struct ws_conn {
     uint32_t wlen, wcap;
 } ws_conn_t;
 
-/* Where to connect.  The pointer handed to ws_init() is read at every connect (port may change). */
-typedef struct {
+/* Where to connect.  The pointer handed to ws_init() (the default target) is read at every connect
+ * (port may change). */
+struct ws_target {
     char host[64];
     int port;
     char path[128];
     const char *origin; /* NULL: no Origin header */
     int sources;        /* source addresses 127.0.0.1 .. 127.0.0.sources */
-} ws_target_t;
+};
 
 typedef struct {
     void (*on_open)(ws_conn_t *c);                          /* handshake accepted, state JOINING */
@@ -49,10 +53,10 @@ typedef struct {
 /* Creates the epoll set; dies on failure. */
 void ws_init(const ws_target_t *target, const ws_events_t *ev);
 
-/* Starts a non-blocking connect from source address (src_idx mod sources) on a zeroed c.  NULL when
- * under way; else why it failed: with c->fd < 0 nothing was opened, else the caller
- * must close it (on_fail is not called here). */
-const char *ws_connect(ws_conn_t *c, int src_idx);
+/* Starts a non-blocking connect to target (NULL: the default target) from source address (src_idx mod
+ * the target's sources) on a zeroed c.  NULL when under way; else why it failed: with c->fd < 0
+ * nothing was opened, else the caller must close it (on_fail is not called here). */
+const char *ws_connect(ws_conn_t *c, int src_idx, const ws_target_t *target);
 
 /* Sends one masked frame (buffered if the socket is full); a send error calls on_fail. */
 void ws_send(ws_conn_t *c, int opcode, const void *data, size_t n);
