@@ -7,6 +7,8 @@
 #   make asan       the same tests against an ASan+UBSan build
 #   make tsan       unit + e2e tests against a ThreadSanitizer build (loop, store, replay threads)
 #   make bench      benchmarks (ranking micro-benchmark, load tests); never part of make test
+#   make multi-bench  one jam on several cojamd processes: CPU per applied event, cross-process
+#                   vote-to-screen, 1/2/3 processes, Redis stream rates (load-tests/multi-bench.sh)
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (clang-14)
 #   make lint       include confinement, cppcheck, format-check, clang-tidy (.clang-tidy)
 #   make format     apply .clang-format;  make format-check / make tidy run one part of lint
@@ -14,7 +16,7 @@
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all build run test asan tsan unit bench fuzz lint tidy format format-check clean deps test-deps faults-long screenshots
+.PHONY: all build run test asan tsan unit bench multi-bench fuzz lint tidy format format-check clean deps test-deps faults-long screenshots
 all: build
 
 deps:
@@ -71,6 +73,9 @@ bench: deps
 	@$(MAKE) --no-print-directory -s -C load-tests all && echo "== build/fairsim" && build/fairsim 10
 	@bash load-tests/replay-bench.sh
 	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
+
+multi-bench: deps
+	@bash load-tests/multi-bench.sh
 
 # The long fault-injection profile (the default test run has a short one), against an external
 # Redis and against the embedded default, FAULT_CYCLES cojamd kills each.
