@@ -3,8 +3,9 @@
 
   multi.py watch MARK OUT TOKEN NAME=PORT:PID ...
       Waits for loadgen's "measure_start" in MARK, samples every process (utime+stime of all its
-      threads from /proc/PID/stat; events_applied_total, own_events_applied_total and
-      events_appended_total from its GET /metrics), the same at "measure_end", and writes the
+      threads from /proc/PID/stat; events_applied_total, own_events_applied_total,
+      events_appended_total and deliveries_total from its GET /metrics), the same at
+      "measure_end", and writes the
       differences, the window and /proc/loadavg at both edges to OUT (JSON). CPU and events are
       read in the same sample, so their ratio holds however late the sample is.
   multi.py report OUT_JSON RUN_DIR ...
@@ -20,7 +21,8 @@ import time
 import urllib.request
 
 TICK = os.sysconf("SC_CLK_TCK")
-COUNTERS = ("events_applied_total", "own_events_applied_total", "events_appended_total")
+COUNTERS = ("events_applied_total", "own_events_applied_total", "events_appended_total",
+            "deliveries_total")
 
 
 def cpu_s(pid):
@@ -39,6 +41,16 @@ def counters(port, token):
             if name.startswith("cojam_") and name[6:] in COUNTERS:
                 out[name[6:]] = float(value)
     return out
+
+
+def healthz(port):
+    """broadcast_period_ms and loop_cpu_pct from GET /healthz ({} when it does not answer)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            h = json.loads(r.read().decode())
+        return {k: h[k] for k in ("broadcast_period_ms", "loop_cpu_pct") if k in h}
+    except (OSError, ValueError):
+        return {}
 
 
 def loadavg():
@@ -75,6 +87,10 @@ def watch(mark, out, token, specs):
     res = {"ok": False}
     if wait_mark(mark, "measure_start", 600):
         a = sample(procs, token)
+        # the broadcast period each process chose, a second into the window
+        time.sleep(1)
+        for name, (port, _) in procs.items():
+            a["procs"][name]["healthz_mid"] = healthz(port)
         if wait_mark(mark, "measure_end", 600):
             b = sample(procs, token)
             res = {"ok": True, "window_s": b["t"] - a["t"], "loadavg_start": a["loadavg"],
@@ -83,6 +99,7 @@ def watch(mark, out, token, specs):
                 pa, pb = a["procs"][name], b["procs"][name]
                 res["procs"][name] = {k: pb[k] - pa[k] for k in pb if k in pa}
                 res["procs"][name]["port"], res["procs"][name]["pid"] = procs[name]
+                res["procs"][name]["healthz_mid"] = a["procs"][name].get("healthz_mid", {})
     with open(out, "w") as f:
         json.dump(res, f, indent=1)
 
@@ -105,6 +122,15 @@ def fmt_us(x):
     return "%.1f" % (x * 1e6) if x == x else "-"
 
 
+def other_cpu(res, procs, win):
+    """Machine CPU used by processes not started here, in % of one core: loadgen's other_cpu_pct
+    counts every cojamd but the one it was given (the first) as other."""
+    if res.get("other_cpu_pct") is None or not win:
+        return None
+    rest = sorted(procs.items())[1:]
+    return res["other_cpu_pct"] - sum(100 * p["cpu_s"] / win for _, p in rest)
+
+
 def report_split(runs):
     """Points 1 and 2: votes enter on A, readers on A and B."""
     rows = []
@@ -121,7 +147,9 @@ def report_split(runs):
                "acked_per_s": res.get("acked_per_s"), "delivery_ratio": res.get("delivery_ratio"),
                "delivery_exact": res.get("delivery_exact"), "errors": res.get("errors_total"),
                "window_s": w["window_s"], "loadavg": w["loadavg_end"],
-               "other_cpu_pct": res.get("other_cpu_pct"),
+               "other_cpu_pct": other_cpu(res, w["procs"], w["window_s"]),
+               "periods_ms": [pa.get("healthz_mid", {}).get("broadcast_period_ms"),
+                              pb.get("healthz_mid", {}).get("broadcast_period_ms")],
                "A": pa, "B": pb, "cpu_s_per_applied_A": ca, "cpu_s_per_applied_B": cb,
                "remote_over_own": cb / ca if ca == ca and ca else float("nan"),
                "readers_A": ha and ha["readers_joined"], "readers_B": hb and hb["readers_joined"],
@@ -133,14 +161,24 @@ def report_split(runs):
     print("\n== 1. CPU per applied event: votes enter on A; B has clients but only applies "
           "(CPU-seconds from /proc over the window / events_applied_total in it)")
     print("| cell | acked/s | applied A / B | A CPU | B CPU | A us/event (takes the votes) "
-          "| B us/event (only applies) | B/A | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| B us/event (only applies) | B/A | period A / B | other | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %.0f | %d / %d | %.2f s | %.2f s | %s | %s | %.2f | %.1f |" % (
+        print("| %s | %.0f | %d / %d | %.2f s | %.2f s | %s | %s | %.2f | %s ms | %.0f%% | %.1f |" % (
             r["label"], r["acked_per_s"] or 0, r["A"]["events_applied_total"],
             r["B"]["events_applied_total"], r["A"]["cpu_s"], r["B"]["cpu_s"],
             fmt_us(r["cpu_s_per_applied_A"]), fmt_us(r["cpu_s_per_applied_B"]),
-            r["remote_over_own"], r["loadavg"][0]))
+            r["remote_over_own"], " / ".join(str(p) for p in r["periods_ms"]),
+            r["other_cpu_pct"] or 0, r["loadavg"][0]))
+    for side, what in (("A", "takes the votes and applies them"), ("B", "only applies them")):
+        f = fit(rows, side)
+        if f:
+            print("  fit over the cells, %s (%s): %.1f us per applied event + %.1f us per delivered "
+                  "frame" % (side, what, f[0] * 1e6, f[1] * 1e6))
+    print("  (deliveries per event, A / B: %s)" % ", ".join(
+        "%.1f / %.1f" % (r["A"].get("deliveries_total", 0) / r["A"]["events_applied_total"],
+                         r["B"].get("deliveries_total", 0) / r["B"]["events_applied_total"])
+        for r in rows if r["A"]["events_applied_total"] and r["B"]["events_applied_total"]))
     print("\n== 2. Vote-to-screen: votes enter on A; readers on A (same process) and on B "
           "(across processes), same votes, same window")
     print("| cell | readers A / B | delivery | A p50 | A p99 | B p50 | B p99 | B-A p50 | B-A p99 |")
@@ -150,7 +188,28 @@ def report_split(runs):
             r["label"], r["readers_A"], r["readers_B"], r["delivery_ratio"] or 0,
             "" if r["delivery_exact"] else " (not exact)", r["v2s_A_p50"], r["v2s_A_p99"],
             r["v2s_B_p50"], r["v2s_B_p99"], r["v2s_diff_p50"], r["v2s_diff_p99"]))
+    fits = {side: fit(rows, side) for side in ("A", "B")}
+    for r in rows:
+        r["fit_us_per_event_and_delivery"] = {
+            k: v and [round(v[0] * 1e6, 2), round(v[1] * 1e6, 2)] for k, v in fits.items()}
     return rows
+
+
+def fit(rows, side):
+    """Least squares of cpu_s = a x events + d x deliveries over the rows of one side (A or B):
+    the CPU per applied event net of the fan-out, and per delivered frame. None when the rows do
+    not tell the two apart (one cell only)."""
+    pts = [(r[side]["events_applied_total"], r[side].get("deliveries_total", 0), r[side]["cpu_s"])
+           for r in rows if r[side].get("deliveries_total")]
+    see = sum(e * e for e, _, _ in pts)
+    sdd = sum(d * d for _, d, _ in pts)
+    sed = sum(e * d for e, d, _ in pts)
+    sec = sum(e * c for e, _, c in pts)
+    sdc = sum(d * c for _, d, c in pts)
+    det = see * sdd - sed * sed
+    if len(pts) < 2 or det <= 1e-9 * see * sdd:
+        return None
+    return ((sec * sdd - sdc * sed) / det, (see * sdc - sed * sec) / det)
 
 
 def report_capacity(runs):
@@ -179,22 +238,25 @@ def report_capacity(runs):
                      "deliveries_per_cpu_s": frames / cpu if cpu else float("nan"),
                      "redis_cpu_pct": res.get("redis_cpu_pct"),
                      "loadgen_cpu_pct": res.get("loadgen_cpu_pct"),
-                     "other_cpu_pct": res.get("other_cpu_pct"),
+                     "other_cpu_pct": other_cpu(res, procs, win),
+                     "periods_ms": [p.get("healthz_mid", {}).get("broadcast_period_ms")
+                                    for _, p in sorted(procs.items())],
                      "loadavg": w["loadavg_end"]})
     print("\n== 3. Capacity: one jam on K processes, clients and writers spread over them "
           "(the same clients x votes/s for every K, in one run)")
     print("| cell | K | joined | acked/s | delivery | v2s p50 | v2s p99 | cojamd CPU per process "
-          "| cojamd total | deliveries/s | deliveries / cojamd CPU-s | redis CPU | loadgen CPU "
-          "| other | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| cojamd total | deliveries/s | deliveries / cojamd CPU-s | period | redis CPU "
+          "| loadgen CPU | other | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| %s | %d | %s | %.0f | %.6f%s | %.1f ms | %.1f ms | %s | %.0f%% | %.0f | %.0f "
-              "| %.0f%% | %.0f%% | %.0f%% | %.1f |" % (
+              "| %s ms | %.0f%% | %.0f%% | %.0f%% | %.1f |" % (
                   r["label"], r["processes"], r["joined"], r["acked_per_s"] or 0,
                   r["delivery_ratio"] or 0, "" if r["delivery_exact"] else " (not exact)",
                   r["v2s_p50"], r["v2s_p99"],
                   " ".join("%.0f%%" % c for c in r["cpu_pct_per_process"]), r["cpu_pct_total"],
-                  r["frames_per_s"], r["deliveries_per_cpu_s"], r["redis_cpu_pct"] or 0,
+                  r["frames_per_s"], r["deliveries_per_cpu_s"],
+                  " ".join(str(p) for p in r["periods_ms"]), r["redis_cpu_pct"] or 0,
                   r["loadgen_cpu_pct"] or 0, r["other_cpu_pct"] or 0, r["loadavg"][0]))
     return rows
 
@@ -222,6 +284,8 @@ def report(out, dirs):
             continue
         item = (run, load(d, "result.json"), load(d, "watch.json"))
         (split if run["kind"] == "split" else cap).append(item)
+    split.sort(key=lambda x: (x[0]["clients"], x[0]["label"]))
+    cap.sort(key=lambda x: (x[0]["clients"], x[0]["label"], x[0]["processes"]))
     res = {"split": report_split(split) if split else [],
            "capacity": report_capacity(cap) if cap else []}
     if redis:
