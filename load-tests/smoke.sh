@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Smoke test: ~200 clients x 3 s of jam-vote; checks only that every acked vote reached every client
-# (delivery ratio exactly 1.0) and that there were no errors.  No timing assertions.  Prints TAP.
+# (delivery ratio exactly 1.0) and that there were no errors.  With its own servers it then starts a
+# second cojamd on the same Redis and runs the same load with the votes entering on the first
+# (--write-url) and the watchers spread over both (--url A,B): every vote reaches every client on
+# both processes, counted per process (multi-bench.sh's cross-process measuring).  No timing
+# assertions.  Prints TAP.
 #
 #   bash load-tests/smoke.sh                       starts a private redis-server + cojamd (debug build if present)
 #   COJAM_URL=ws://127.0.0.1:8080/ws COJAM_ADMIN_TOKEN=... bash load-tests/smoke.sh   uses a running server
@@ -92,4 +96,53 @@ else
     tap NOT "delivery ratio exactly 1.0 (got $ratio: $samples of $expected)"
 fi
 [ "$errors" = 0 ] && tap OK "no errors" || tap NOT "no errors (got $errors: $errlist)"
+
+if [ -z "${COJAM_URL:-}" ]; then
+    URL_A=$URL
+    if lt_start_cojamd "$BIN" "$WORK/cojamd-b"; then
+        tap OK "start a second $BIN on the same redis-server"
+    else
+        tap NOT "start a second $BIN on the same redis-server (logs in $WORK/cojamd-b)"
+        finish
+    fi
+    URL_B=ws://127.0.0.1:$COJAM_PORT/ws
+    timeout -k 5 90 build/loadgen --url "$URL_A,$URL_B" --write-url "$URL_A" --admin-token "$ADMIN_TOKEN" \
+        --scenario jam-vote --clients "$N" --rate "$RATE" --duration "$DUR" --warmup 1 --drain 10 \
+        --json "$WORK/smoke-ab.json" --quiet --deadline 80 >"$WORK/loadgen-ab.out" 2>"$WORK/loadgen-ab.err"
+    rc=$?
+    sed 's/^/# /' "$WORK/loadgen-ab.out"
+    if [ $rc = 0 ] && [ -s "$WORK/smoke-ab.json" ]; then
+        verdict=$(/usr/bin/python3 - "$WORK/smoke-ab.json" "$URL_A" "$URL_B" <<'PY'
+import json, sys
+d, a, b = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+by = {t["url"]: t for t in d.get("by_target", [])}
+problems = []
+if d["writes_acked_measured"] <= 0:
+    problems.append("no vote acknowledged")
+if not d.get("delivery_exact") or d["alive_at_end"] != d["joined"] or d["joined"] != d["clients"]:
+    problems.append("delivery %r, %d of %d joined, %d alive" % (d["delivery_ratio"], d["joined"],
+                                                                  d["clients"], d["alive_at_end"]))
+for url, writes in ((a, True), (b, False)):
+    t = by.get(url)
+    if t is None:
+        problems.append("no figures for " + url)
+        continue
+    want = d["writes_acked_measured"] * t["readers_joined"]
+    if t["writes_here"] != writes or t["readers_joined"] <= 0 or t["vote_to_screen_ms"]["count"] != want:
+        problems.append("%s: writes_here %s, %d readers, %d samples of %d" % (
+            url, t["writes_here"], t["readers_joined"], t["vote_to_screen_ms"]["count"], want))
+if d["errors_total"]:
+    problems.append("errors %r" % d["errors"])
+print("; ".join(problems) or "ok")
+PY
+)
+        if [ "$verdict" = ok ]; then
+            tap OK "votes on one process reach every watcher on both, each counted exactly"
+        else
+            tap NOT "votes on one process reach every watcher on both: $verdict"
+        fi
+    else
+        tap NOT "loadgen with --url A,B --write-url A ran (rc $rc): $(tail -1 "$WORK/loadgen-ab.err" 2>/dev/null)"
+    fi
+fi
 finish
