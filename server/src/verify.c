@@ -257,8 +257,13 @@ int verify_main(int argc, char **argv)
             return 2;
         } else if (strcmp(a, "--redis-host") == 0 && v)
             sc.host = v, live = true, i++;
-        else if (strcmp(a, "--redis-port") == 0 && v)
-            sc.port = atoi(v), i++;
+        else if (strcmp(a, "--redis-port") == 0 && v) {
+            char *end = NULL;
+            long port = strtol(v, &end, 10);
+            if (end == v || *end || port < 1 || port > 65535)
+                return usage();
+            sc.port = (int)port, i++;
+        }
         else if (strcmp(a, "--redis-unix") == 0 && v)
             sc.unix_path = v, live = true, i++;
         else if (strcmp(a, "--head") == 0 && v && strlen(v) == 64)
