@@ -55,12 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-echo "== building release cojamd and loadgen" >&2
-if [ -z "${COJAMD_PREBUILT:-}" ]; then
-    make -C server FLAVOUR=release >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "bench: server build failed" >&2; exit 1; }
-fi
-make -C load-tests >>"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "bench: loadgen build failed" >&2; exit 1; }
-[ -x "$COJAMD" ] || { echo "bench: $COJAMD missing" >&2; exit 1; }
+lt_build bench "$WORK/build.log"
 mkdir -p "$OUT"
 
 # The machine may be shared (other test suites, browsers): before each cell wait up to BENCH_QUIET_WAIT s

@@ -49,12 +49,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "multi-bench: interrupted" >&2; exit 130' INT TERM
 
-echo "== building release cojamd and loadgen" >&2
-if [ -z "${COJAMD_PREBUILT:-}" ]; then
-    make -C server FLAVOUR=release >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "multi-bench: server build failed" >&2; exit 1; }
-fi
-make -C load-tests >>"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "multi-bench: loadgen build failed" >&2; exit 1; }
-[ -x "$COJAMD" ] || { echo "multi-bench: $COJAMD missing" >&2; exit 1; }
+lt_build multi-bench "$WORK/build.log"
 mkdir -p "$OUT"
 
 # start_procs DIR K: a fresh redis-server and K cojamd on it -> PORTS[] PIDS[] (and REDIS_*)

@@ -48,12 +48,8 @@ trap lt_cleanup EXIT
 trap 'echo "resume-bench: interrupted" >&2; exit 130' INT TERM
 T_START=$(date +%s)
 
-echo "== building release cojamd and loadgen (work directory $WORK)" >&2
-if [ -z "${COJAMD_PREBUILT:-}" ]; then
-    make -C server FLAVOUR=release all >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "resume-bench: server build failed" >&2; exit 1; }
-fi
-make -C load-tests >>"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; echo "resume-bench: loadgen build failed" >&2; exit 1; }
-[ -x "$COJAMD" ] || { echo "resume-bench: $COJAMD missing" >&2; exit 1; }
+echo "== work directory $WORK" >&2
+lt_build resume-bench "$WORK/build.log"
 mkdir -p "$OUT"
 
 # The machine may be shared: before each round wait up to RESUME_QUIET_WAIT s for a 1-s sample with at

@@ -1,6 +1,18 @@
-# Shared helpers for bench.sh and smoke.sh (sourced).  Starts private redis-server/cojamd processes on
+# Shared helpers for the load-test scripts (sourced): the release build, private redis-server/cojamd processes on
 # free loopback ports and kills only the PIDs it started.
 LT_PIDS=()
+
+# lt_build NAME LOG: the release cojamd (unless COJAMD_PREBUILT is set) and build/loadgen; exits the
+# script with the build's last lines when either fails, or when $COJAMD is not there after it.
+lt_build() {
+    local name=$1 log=$2
+    echo "== building release cojamd and loadgen" >&2
+    if [ -z "${COJAMD_PREBUILT:-}" ]; then
+        make -C server FLAVOUR=release all >"$log" 2>&1 || { tail -20 "$log" >&2; echo "$name: server build failed" >&2; exit 1; }
+    fi
+    make -C load-tests >>"$log" 2>&1 || { tail -20 "$log" >&2; echo "$name: loadgen build failed" >&2; exit 1; }
+    [ -x "$COJAMD" ] || { echo "$name: $COJAMD missing" >&2; exit 1; }
+}
 
 lt_free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
