@@ -16,14 +16,16 @@
 #include "session.h"
 #include "view.h"
 
-/* A session's snapshot: the shared body (jam_snapshot_body) plus its own "you"; moderators see
- * hidden items in full, so theirs is encoded for them. */
+/* A session's snapshot: the body shared by its role (moderators see hidden items in full:
+ * jam_moderator_body), encoded once per state and tick, plus its own "you". */
 static char *snapshot_for(struct hub *h, struct jam *j, struct session *s, const struct now *now)
 {
     const struct participant *p = s->pid ? room_participant(j->room, s->pid) : NULL;
     bool resync = s->wants_snapshot == WANT_RESYNC;
-    if (s->role == ROLE_MODERATOR)
-        return view_snapshot(j->room, s->role, p, now->wall_ms, (unsigned)h->cfg->rank_top, resync);
+    if (s->role == ROLE_MODERATOR) {
+        const char *body = jam_moderator_body(j, h->cfg, now->ms, now->wall_ms);
+        return view_snapshot_with(j->room, j->mod_body_id, body, p, resync);
+    }
     const char *body = jam_snapshot_body(j, h->cfg, now->ms, now->wall_ms);
     return view_snapshot_with(j->room, j->snap_body_id, body, p, resync);
 }

@@ -52,6 +52,7 @@ void jam_free(struct jam *j)
     free(j->ring.prev);
     free(j->ring.to);
     free(j->snap_body);
+    free(j->mod_body);
     free(j->digest);
     free(j->results);
     catchup_cache_free(&j->pages);
@@ -190,16 +191,32 @@ void jam_notify_queued(struct jam *j, uint32_t id)
     frame_unref(f);
 }
 
+/* One cached body: encoded again when the room has moved on or it is a tick old. True when it was
+ * (re)encoded. */
+static bool cached_body(struct jam *j, const struct config *cfg, bool moderator, char **body,
+                        char *id, int64_t *ms, int64_t now_ms, int64_t wall_ms)
+{
+    if (*body && strcmp(id, j->room->last_id) == 0 && now_ms - *ms < jam_cache_max_age_ms(cfg))
+        return false;
+    free(*body);
+    *body = view_snapshot_body(j->room, moderator, wall_ms, (unsigned)cfg->rank_top);
+    memcpy(id, j->room->last_id, MSG_EVENT_ID_MAX + 1);
+    *ms = now_ms;
+    return true;
+}
+
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
                               int64_t wall_ms)
 {
-    if (!j->snap_body || strcmp(j->snap_body_id, j->room->last_id) != 0 ||
-        now_ms - j->snap_body_ms >= jam_cache_max_age_ms(cfg)) {
-        free(j->snap_body);
-        j->snap_body = view_snapshot_body(j->room, false, wall_ms, (unsigned)cfg->rank_top);
+    if (cached_body(j, cfg, false, &j->snap_body, j->snap_body_id, &j->snap_body_ms, now_ms,
+                    wall_ms))
         j->snap_body_len = strlen(j->snap_body);
-        memcpy(j->snap_body_id, j->room->last_id, sizeof j->snap_body_id);
-        j->snap_body_ms = now_ms;
-    }
     return j->snap_body;
+}
+
+const char *jam_moderator_body(struct jam *j, const struct config *cfg, int64_t now_ms,
+                               int64_t wall_ms)
+{
+    cached_body(j, cfg, true, &j->mod_body, j->mod_body_id, &j->mod_body_ms, now_ms, wall_ms);
+    return j->mod_body;
 }
