@@ -456,7 +456,13 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
     bool more = false;
     struct frame *f = n->cbs.next_frame(s, &more, n->cbs.arg);
     if (f) {
-        int w = lws_write(wsi, frame_payload(f), f->len, LWS_WRITE_TEXT);
+        static const int kinds[] = {
+            [FRAME_WHOLE] = LWS_WRITE_TEXT,
+            [FRAME_FIRST] = LWS_WRITE_TEXT | LWS_WRITE_NO_FIN,
+            [FRAME_MIDDLE] = LWS_WRITE_CONTINUATION | LWS_WRITE_NO_FIN,
+            [FRAME_LAST] = LWS_WRITE_CONTINUATION,
+        };
+        int w = lws_write(wsi, frame_payload(f), f->len, (enum lws_write_protocol)kinds[f->part]);
         frame_unref(f);
         if (w < 0)
             return -1;

@@ -30,6 +30,9 @@ void session_deinit(struct session *s)
     while ((f = session_dequeue(s)))
         frame_unref(f);
     fifo_deinit(&s->queue);
+    while ((f = fifo_pop(&s->parts)))
+        frame_unref(f);
+    fifo_deinit(&s->parts);
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;

@@ -70,6 +70,8 @@ struct session {
     int64_t resync_window_ms;
 
     struct fifo queue; /* owned references to struct frame: private frames, oldest first */
+    struct fifo parts; /* owned references: the rest of a message sent in fragments (a large
+                          snapshot), sent before anything else */
     size_t q_bytes;
 
     double tokens; /* rate limiter */

@@ -159,5 +159,57 @@ async def handshakes_in_progress_are_capped_per_address(srv):
         s.stop()
 
 
+@suite.test(timeout=60)
+async def a_large_snapshot_arrives_in_fragments_and_whole(srv):
+    s = Servers(["--max-items-per-participant", "1000"]).start()
+    clients = []
+    raw = None
+    try:
+        jam = s.create_jam(title="Big")
+        m = await Client(s, "M").connect()
+        clients.append(m)
+        await m.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
+        await m.must_ack({"type": "start"})
+        for i in range(60):  # 60 items of ~400 characters: a body of ~30 KB, two pieces or more
+            await m.must_ack({"type": "post", "kind": "problem", "text": "%d %s" % (i, "y" * 400)})
+            await asyncio.sleep(0.06)  # under the session's rate
+        raw = RawWs(s.port)
+        raw.send({"type": "join", "code": jam["code"], "as": "screen"})
+        msgs, parts, part = [], [], []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                m_.startswith(b'{"type":"snapshot"') for m_ in msgs):
+            for fin, op, payload in await asyncio.to_thread(raw.frames, 0.5):
+                if op in (0x1, 0x0):
+                    part.append((op, payload))
+                    if fin:
+                        parts.append([o for o, _ in part])
+                        msgs.append(b"".join(p_ for _, p_ in part))
+                        part = []
+        snap = [(ops, m_) for ops, m_ in zip(parts, msgs) if m_.startswith(b'{"type":"snapshot"')]
+        check(snap, "no snapshot message (%d messages)", len(msgs))
+        ops, body = snap[0]
+        check(len(ops) >= 4 and ops[0] == 0x1 and all(o == 0x0 for o in ops[1:]),
+              "the snapshot's frames: opcodes %r", ops)
+        doc = json.loads(body)
+        check_eq(len(doc["items"]), 60, "items in the reassembled snapshot")
+        # Clients see one message whatever its frames: a screen and a second moderator.
+        sc = await Client(s, "S").connect()
+        clients.append(sc)
+        await sc.join(jam["code"], "screen")
+        await sc.wait_model(lambda c: len(c.items) == 60, 5, "the screen's 60 items")
+        m2 = await Client(s, "M2").connect()
+        clients.append(m2)
+        await m2.join(jam["code"], "moderator", nickname="Mod2", secret=jam["moderator_secret"])
+        await m2.wait_model(lambda c: len(c.items) == 60, 5, "the moderator's 60 items")
+        pong = await sc.ping(t=3, timeout=3)  # the connection goes on after the fragments
+        check_eq(pong.get("t"), 3, "pong after the fragmented snapshot")
+    finally:
+        if raw:
+            raw.close()
+        await closing(*clients)
+        s.stop()
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(lambda: None))
