@@ -64,8 +64,8 @@ struct net_config {
     long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
     long ping_interval_s; /* nothing read this long: a ping; as long again: dropped; <= 0: never */
     long handshakes_per_address; /* connections from one address not (yet) WebSocket; <= 0: any */
-    const char *tls_cert; /* borrowed: PEM certificate chain file; NULL = plain HTTP */
-    const char *tls_key;  /* borrowed: its PEM private key file (set with tls_cert) */
+    const char *tls_cert;        /* borrowed: PEM certificate chain file; NULL = plain HTTP */
+    const char *tls_key;         /* borrowed: its PEM private key file (set with tls_cert) */
     int tick_ms;
     long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };

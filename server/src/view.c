@@ -328,9 +328,7 @@ char *view_snapshot_with(const struct room *r, const char *event_id, const char 
     char *h = view_snapshot_head(event_id, resync), *t = view_snapshot_tail(r, p);
     size_t hn = strlen(h), bn = strlen(body), tn = strlen(t);
     char *out = xmalloc(hn + bn + tn + 1);
-    memcpy(out, h, hn);
-    memcpy(out + hn, body, bn);
-    memcpy(out + hn + bn, t, tn + 1);
+    snprintf(out, hn + bn + tn + 1, "%s%s%s", h, body, t);
     free(h);
     free(t);
     return out;
