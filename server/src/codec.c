@@ -374,6 +374,8 @@ static const struct {
     [MSG_REJECT] = {WITH_OP, {"type", "op", "items", "reason", "preset", NULL}},
     [MSG_CLAIM] = {WITH_OP, {"type", "op", "items", NULL}},
     [MSG_RELEASE] = {WITH_OP, {"type", "op", "items", NULL}},
+    [MSG_MERGE] = {WITH_OP, {"type", "op", "items", "into", "reason", NULL}},
+    [MSG_UNMERGE] = {WITH_OP, {"type", "op", "item", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
@@ -560,7 +562,13 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_SPOTLIGHT:
     case MSG_PIN:
     case MSG_UNPIN:
+    case MSG_UNMERGE:
         return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
+    case MSG_MERGE: /* the duplicates and the item they merge into */
+        if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
+            get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
+            return -1;
+        return get_reason(o, m, err);
     case MSG_HIDE: /* one item, or a bulk hide of several: exactly one of the two */
         if (json_object_get(o, "item") && json_object_get(o, "items"))
             return fail(err, "bad_message", "give 'item' or 'items', not both");
@@ -707,7 +715,13 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_SPOTLIGHT:
     case MSG_PIN:
     case MSG_UNPIN:
+    case MSG_UNMERGE:
         set_int(o, "item", m->item);
+        break;
+    case MSG_MERGE:
+        set_items(o, m->items, m->n_items);
+        set_int(o, "into", m->item);
+        set_str(o, "reason", m->reason);
         break;
     case MSG_HIDE:
     case MSG_REJECT:
@@ -918,6 +932,8 @@ static bool event_has_writer(enum event_type t)
     case EV_REJECTED:
     case EV_CLAIMED:
     case EV_RELEASED:
+    case EV_MERGED:
+    case EV_UNMERGED:
         return true;
     default:
         return false;
@@ -1012,7 +1028,13 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
     case EV_SPOTLIGHTED:
     case EV_PINNED:
     case EV_UNPINNED:
+    case EV_UNMERGED:
         return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
+    case EV_MERGED:
+        if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
+            get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
+            return -1;
+        return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
     case EV_HIDDEN:
         if (json_object_get(o, "items") ? get_items(o, true, &e->items, &e->n_items, err) < 0
                                         : get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1136,7 +1158,13 @@ char *codec_event_encode(const struct event *e)
     case EV_SPOTLIGHTED:
     case EV_PINNED:
     case EV_UNPINNED:
+    case EV_UNMERGED:
         set_int(o, "item", e->item);
+        break;
+    case EV_MERGED:
+        set_items(o, e->items, e->n_items);
+        set_int(o, "into", e->item);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
         break;
     case EV_HIDDEN:
     case EV_REJECTED:

@@ -439,6 +439,8 @@ static const struct handler {
     [MSG_REJECT] = {handle_write, NEEDS_JOIN},
     [MSG_CLAIM] = {handle_write, NEEDS_JOIN},
     [MSG_RELEASE] = {handle_write, NEEDS_JOIN},
+    [MSG_MERGE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNMERGE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

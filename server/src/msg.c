@@ -37,6 +37,8 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_REJECT] = "reject",
     [MSG_CLAIM] = "claim",
     [MSG_RELEASE] = "release",
+    [MSG_MERGE] = "merge",
+    [MSG_UNMERGE] = "unmerge",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -100,6 +102,8 @@ static const char *const event_names[EV__COUNT] = {
     [EV_REJECTED] = "rejected",
     [EV_CLAIMED] = "claimed",
     [EV_RELEASED] = "released",
+    [EV_MERGED] = "merged",
+    [EV_UNMERGED] = "unmerged",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

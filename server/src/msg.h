@@ -61,6 +61,8 @@ enum msg_type {
     MSG_REJECT,
     MSG_CLAIM,
     MSG_RELEASE,
+    MSG_MERGE,
+    MSG_UNMERGE,
     MSG__COUNT
 };
 
@@ -102,16 +104,16 @@ struct msg {
     int64_t parent;  /* 0 = none */
     char *on_behalf; /* owned; a moderator's post typed for someone: the name, "" = from the
                         floor, NULL = not a scribe entry */
-    /* vote, unvote, hide, unhide */
+    /* vote, unvote, hide, unhide, unmerge; merge: `into` */
     int64_t item;
-    /* approve, reject, claim, release, a bulk hide: distinct item ids, in the order given */
+    /* approve, reject, claim, release, merge, a bulk hide: distinct item ids, in the order given */
     uint32_t *items; /* owned, NULL when absent */
     size_t n_items;
     /* set_phase */
     enum phase phase;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hide, remove, mute */
+    /* hide, remove, mute, merge */
     char *reason; /* owned, NULL if absent */
     enum preset preset;
     /* remove, reinstate, mute, unmute */
@@ -169,6 +171,8 @@ enum event_type {
     EV_REJECTED,
     EV_CLAIMED,
     EV_RELEASED,
+    EV_MERGED,
+    EV_UNMERGED,
     EV__COUNT
 };
 
@@ -214,16 +218,17 @@ struct event {
     char *text;      /* owned; posted, announced */
     int64_t parent;  /* 0 = none */
     char *on_behalf; /* owned; posted by a scribe: the name, "" = from the floor, NULL = none */
-    /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned */
+    /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned, unmerged; merged: into */
     int64_t item;
-    /* approved, rejected, claimed, released, a bulk hidden (then item is 0) */
+    /* approved, rejected, claimed, released, merged (the duplicates), a bulk hidden (then item
+     * is 0) */
     uint32_t *items; /* owned, NULL = none */
     size_t n_items;
     /* phase_set, phase_ended */
     int64_t index;
     /* extended; announced: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hidden, removed, muted, rejected */
+    /* hidden, removed, muted, rejected, merged */
     char *reason; /* owned, NULL = none */
     enum preset preset;
     /* removed */

@@ -68,11 +68,20 @@ struct item {
     bool claim_in_delta; /* already listed in the tick's claim changes */
     int64_t claim_by;    /* the moderator whose claim was stored last, 0 = none */
     int64_t claim_until; /* ... which runs for events whose at is before this (wall ms) */
+    /* merges (proto/messages.md, "Merging duplicates") */
+    uint32_t merged_into; /* a duplicate: the item it is merged into, 0 = none. Out of the
+                             rankings, words and the visible count; votes = those cast on it */
+    uint32_t n_merged;    /* a merge target: how many duplicates are merged into it (derived);
+                             then votes = the distinct participants who voted for the group */
 };
 
 /* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,
  * short enough that a moderator who walked away blocks nobody for long. */
 #define ROOM_CLAIM_MS 120000
+
+/* In the votes map: a vote that a merge collapsed (its voter voted for another item of the
+ * group too): it stands, counts for nothing, and its budget point was given back. */
+#define ROOM_VOTE_COLLAPSED 0x100u
 
 struct participant {
     int64_t pid;
@@ -200,7 +209,8 @@ struct room {
     uint32_t n_citizens; /* participants who joined as citizens (stats: not moderators) */
     int64_t next_pid;    /* next pid to hand out (covers joins in flight) */
 
-    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
+    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in, with
+                                 ROOM_VOTE_COLLAPSED when a merge refunded it */
     struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
                                     applied op with its outcome, one allocation each, never
                                     removed (an op id must never take effect twice, however late
@@ -284,6 +294,8 @@ const struct room_op *room_op_next(const struct room *r, size_t *pos);
 /* True when pid has a standing vote for 'item', and then *index is the agenda index it was cast in
  * (the phase budget it counts against). */
 bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index);
+/* True when pid's standing vote for 'item' was collapsed by a merge (refunded, not counted). */
+bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
 struct item *room_item(const struct room *r, int64_t id);
@@ -338,11 +350,14 @@ bool room_restore_sanction(struct room *r, struct participant *p, bool removed, 
 struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,
                                              const char *nickname,
                                              const uint32_t used[JAM_MAX_PHASES]);
-/* A standing vote of 'p' for 'item' cast in agenda index 'index' (the item's count is restored
- * with the item, not here). */
+/* A standing vote of 'p' for 'item' cast in agenda index 'index', ORed with ROOM_VOTE_COLLAPSED
+ * when a merge collapsed it (the item's count is restored with the item, not here). */
 bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index);
 bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done);
 bool room_restore_moderation(struct room *r, const struct mod_entry *m);
+/* After the items: check every duplicate's merged_into (an earlier or later item of the same
+ * kind, itself neither merged, hidden nor pending) and count each target's duplicates. */
+bool room_restore_merges(struct room *r);
 /* The chain as it was (checks the id's form and that it is not before the last applied id). */
 bool room_restore_chain(struct room *r, const struct room_chain *c);
 /* Rebuild what follows from the restored items (rankings, visible count, vote total) and start

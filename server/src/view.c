@@ -130,6 +130,8 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
         json_object_set_new(o, "pending", json_true());
     if (it->rejected)
         json_object_set_new(o, "rejected", json_true());
+    if (it->merged_into) /* a duplicate: its votes count in its target's distinct voters */
+        json_object_set_new(o, "merged_into", json_integer(it->merged_into));
     return o;
 }
 
@@ -482,6 +484,11 @@ static const struct {
     {"not_pending", "the item is not waiting for review", false, true},
     {"claimed", "another moderator has claimed this item for review", false, true},
     {"not_claimed", "you have no running claim on this item", false, true},
+    {"item_merged", "the item is merged into another: vote for that one (or unmerge it first)",
+     false, true},
+    {"not_merged", "the item is not merged, and nothing is merged into it", false, true},
+    {"merge_kind", "only items of the same kind merge", false, true},
+    {"has_duplicates", "other items are merged into this one: unmerge them first", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -636,8 +643,11 @@ static json_t *modlog_json(const struct room *r, size_t from)
         if (p)
             json_object_set_new(o, "moderator", str_or_null(p->nickname));
         if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN || m->type == EV_SPOTLIGHTED ||
-            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED)
+            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED ||
+            m->type == EV_UNMERGED)
             json_object_set_new(o, "item", json_integer(m->item));
+        if (m->type == EV_MERGED)
+            json_object_set_new(o, "into", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
             json_object_set_new(o, "phase",
                                 m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
@@ -685,6 +695,7 @@ static uint32_t *votes_per_phase(const struct room *r)
     uint64_t key, index;
     for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
         uint32_t item = (uint32_t)key;
+        index &= ~(uint64_t)ROOM_VOTE_COLLAPSED; /* a collapsed vote was still cast on it */
         if (item >= 1 && item <= r->n_items && index < n_agenda)
             per_phase[(item - 1) * n_agenda + index]++;
     }
@@ -792,7 +803,8 @@ char *view_export_csv(const struct room *r)
         snprintf(col, sizeof col, "votes_%zu_%s", k + 1, phase_name(r->cfg.agenda[k].phase));
         csv_text(&c, col);
     }
-    static const char *const tail[] = {"author", "by", "hidden", "hidden_reason", "text"};
+    static const char *const tail[] = {"author",        "by",          "hidden",
+                                       "hidden_reason", "merged_into", "text"};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         csv_text(&c, tail[i]);
     csv_end_row(&c);
@@ -819,6 +831,10 @@ char *view_export_csv(const struct room *r)
         csv_text(&c, role_name(it->by));
         csv_text(&c, it->hidden ? "yes" : it->pending ? "pending" : "no");
         csv_text(&c, it->hidden ? why[i] : NULL);
+        if (it->merged_into)
+            csv_int(&c, it->merged_into);
+        else
+            csv_text(&c, NULL);
         csv_text(&c, it->text);
         csv_end_row(&c);
     }
@@ -859,7 +875,7 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
         if (it->hidden || it->pending)
             continue;
         json_t *jo = item_json(r, it, false);
-        json_object_set_new(jo, "rank", json_integer(rank[i]));
+        json_object_set_new(jo, "rank", rank[i] ? json_integer(rank[i]) : json_null());
         json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
         json_array_append_new(items, jo);
     }

@@ -509,7 +509,8 @@ TEST(encode_every_type)
         m.seconds = 60;
         m.pid = 3;
         uint32_t ids[] = {5, 2};
-        if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE) {
+        if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE ||
+            t == MSG_MERGE) {
             m.items = malloc(sizeof ids);
             memcpy(m.items, ids, sizeof ids);
             m.n_items = 2;
@@ -668,6 +669,24 @@ TEST(event_round_trip_every_type)
     e.type = EV_PHASE_ENDED;
     e.at_ms = 5;
     e.index = 4;
+    check_event_round_trip(&e);
+    event_clear(&e);
+
+    e = writer_event(EV_MERGED);
+    e.item = 3;
+    e.items = malloc(2 * sizeof *e.items);
+    e.items[0] = 9;
+    e.items[1] = 4;
+    e.n_items = 2;
+    e.reason = strdup("same idea");
+    check_event_round_trip(&e);
+    char *ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"merged\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"items\":[9,4],\"into\":3,\"reason\":\"same idea\"}");
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_UNMERGED);
+    e.item = 9;
     check_event_round_trip(&e);
     event_clear(&e);
 
