@@ -363,7 +363,8 @@ static bool similar_accepts(uint32_t id, void *ctx)
 {
     const struct similar_filter *f = ctx;
     const struct item *it = room_item(f->r, id);
-    return it && it->kind == f->kind && !it->hidden && it->author != f->asker;
+    return it && it->kind == f->kind && !it->hidden && !it->pending && !it->merged_into &&
+           it->author != f->asker; /* a duplicate: its target is the one to vote for */
 }
 
 /* Up to three visible items of the kind being written like the text typed so far (issue 14.1),

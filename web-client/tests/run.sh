@@ -10,7 +10,7 @@ if ! bash ../../deploy/install-deps.sh npm >/dev/null; then
   exit 1
 fi
 passed=0 failed=0
-for t in engines.test.mjs qr.test.mjs strings.test.mjs browser.test.mjs tls.test.mjs console.test.mjs screen.test.mjs a11y.test.mjs results.test.mjs moderation.test.mjs "--test --test-reporter=tap jamstate.test.mjs"; do
+for t in engines.test.mjs qr.test.mjs strings.test.mjs browser.test.mjs tls.test.mjs console.test.mjs screen.test.mjs a11y.test.mjs results.test.mjs moderation.test.mjs merge.test.mjs "--test --test-reporter=tap jamstate.test.mjs"; do
   t0=$(date +%s)
   out=$(node $t 2>&1); rc=$?; out="$out
 # ${t##* }: $(($(date +%s) - t0)) s"; out=$(echo "$out" | awk '{print} /^# pass /{p=$3} /^# fail /{f=$3} END{if (p != "") print "# " p " passed, " f " failed"}')

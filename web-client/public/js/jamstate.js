@@ -102,7 +102,9 @@ export class JamState {
           // Hidden items come to citizens and screens as {id, hidden:true} only: keep what we know.
           Object.assign(old, it);
           // ...but an approved, rejected or unhidden item no longer waits or stands rejected.
+          // An unmerged item comes in full without merged_into.
           for (const flag of ['pending', 'rejected']) if (!it[flag]) delete old[flag];
+          if (it.kind && !it.merged_into) delete old.merged_into;
         } else {
           this.items.set(it.id, { ...it });
           out.newItems.push(it.id);
@@ -189,13 +191,32 @@ export class JamState {
   get canWrite() { return this.clockState === 'running'; }
 
   isVotable(item) {
-    return this.canWrite && !item.hidden && !item.pending && this.rules.vote.includes(item.kind);
+    return this.canWrite && !item.hidden && !item.pending && !item.merged_into && this.rules.vote.includes(item.kind);
+  }
+
+  // An item shown in the lists: not hidden, pending, or merged into another (proto/messages.md).
+  static listedItem(it) { return !it.hidden && !it.pending && !it.merged_into; }
+
+  // The duplicates merged into item `id`, in id order.
+  duplicatesOf(id) {
+    const out = [];
+    for (const it of this.items.values()) if (it.merged_into === id) out.push(it);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  // True when this participant's vote counts for item `id`: on it, or on one of its duplicates
+  // (a merge target takes one vote per participant; an unvote on it retracts them all).
+  votedFor(id) {
+    if (!this.you) return false;
+    if (this.you.votes.has(id)) return true;
+    for (const d of this.duplicatesOf(id)) if (this.you.votes.has(d.id)) return true;
+    return false;
   }
 
   // Visible items of `kind` in ranking order: votes descending, then id ascending.
   rankedItems(kind) {
     const list = [];
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) list.push(it);
+    for (const it of this.items.values()) if (it.kind === kind && JamState.listedItem(it)) list.push(it);
     list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || a.id - b.id);
     return list;
   }
@@ -203,10 +224,10 @@ export class JamState {
   // 1-based rank of an item within its kind (null when hidden or unknown).
   rankOf(id) {
     const it = this.items.get(id);
-    if (!it || it.hidden || it.pending || !it.kind) return null;
+    if (!it || !JamState.listedItem(it) || !it.kind) return null;
     let rank = 1;
     for (const o of this.items.values()) {
-      if (o === it || o.kind !== it.kind || o.hidden || o.pending) continue;
+      if (o === it || o.kind !== it.kind || !JamState.listedItem(o)) continue;
       const ov = o.votes || 0, iv = it.votes || 0;
       if (ov > iv || (ov === iv && o.id < it.id)) rank++;
     }
@@ -215,7 +236,7 @@ export class JamState {
 
   countVisible(kind) {
     let n = 0;
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) n++;
+    for (const it of this.items.values()) if (it.kind === kind && JamState.listedItem(it)) n++;
     return n;
   }
 }
