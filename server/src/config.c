@@ -279,9 +279,7 @@ static void free_secret(char **p)
 /* The longest secret file read: a password or key, not a data file. */
 #define SECRET_FILE_MAX 4096
 
-/* Reads the secret file 'path' into a new string (one trailing "\n" or "\r\n" dropped). Warns
- * when group or others may read it. Returns NULL after printing why. */
-static char *read_secret_file(const char *option, const char *path)
+char *config_read_secret_file(const char *option, const char *path)
 {
     FILE *f = fopen(path, "r");
     struct stat st;
@@ -326,7 +324,7 @@ static int resolve_secret(char **value, const char *file, const char *env, const
         fprintf(stderr, "cojamd: both %s and --%s are set: give one\n", env, file_option);
         return -EINVAL;
     }
-    *value = read_secret_file(file_option, file);
+    *value = config_read_secret_file(file_option, file);
     return *value ? 0 : -EINVAL;
 }
 

@@ -77,4 +77,9 @@ int config_load(struct config *c, int argc, char **argv);
 /* Frees the strings, wiping the secrets first. */
 void config_free(struct config *c);
 
+/* Reads the secret file 'path' (named by option '--<option>' in messages) into a new string, one
+ * trailing "\n" or "\r\n" dropped; at most 4096 bytes, not empty, no NUL. Warns when group or
+ * others may read it. Returns NULL after printing why. Also for `cojamd verify`'s Redis password. */
+char *config_read_secret_file(const char *option, const char *path);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "keys.h"
 #include "room.h"
 
@@ -230,21 +231,39 @@ static int usage(void)
     fprintf(stderr, "usage: cojamd verify EXPORT.json [--redis-host H] [--redis-port P] "
                     "[--redis-unix PATH] [--head HEX]\n"
                     "       cojamd verify --jam CODE --head HEX (--redis-host H [--redis-port P] "
-                    "| --redis-unix PATH)\n");
+                    "| --redis-unix PATH)\n"
+                    "a Redis that wants credentials: [--redis-user U] with the password in\n"
+                    "COJAM_REDIS_PASSWORD or the file --redis-password-file F (or\n"
+                    "COJAM_REDIS_USER, COJAM_REDIS_PASSWORD_FILE), as cojamd takes them; never\n"
+                    "on the command line\n");
     return 2;
 }
 
 int verify_main(int argc, char **argv)
 {
     const char *file = NULL, *code = NULL, *head = NULL;
-    struct store_config sc = {.port = 6379, .timeout_ms = 5000};
+    const char *password_file = getenv("COJAM_REDIS_PASSWORD_FILE");
+    struct store_config sc = {.port = 6379, .timeout_ms = 5000, .user = getenv("COJAM_REDIS_USER")};
     bool live = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--redis-host") == 0 && v)
+        if (strcmp(a, "--redis-user") == 0 && v)
+            sc.user = v, i++;
+        else if (strcmp(a, "--redis-password-file") == 0 && v)
+            password_file = v, i++;
+        else if (strcmp(a, "--redis-password") == 0) {
+            fprintf(stderr, "cojamd verify: --redis-password is not accepted on the command line "
+                            "(ps shows it): set COJAM_REDIS_PASSWORD or --redis-password-file\n");
+            return 2;
+        } else if (strcmp(a, "--redis-host") == 0 && v)
             sc.host = v, live = true, i++;
-        else if (strcmp(a, "--redis-port") == 0 && v)
-            sc.port = atoi(v), i++;
+        else if (strcmp(a, "--redis-port") == 0 && v) {
+            char *end = NULL;
+            long port = strtol(v, &end, 10);
+            if (end == v || *end || port < 1 || port > 65535)
+                return usage();
+            sc.port = (int)port, i++;
+        }
         else if (strcmp(a, "--redis-unix") == 0 && v)
             sc.unix_path = v, live = true, i++;
         else if (strcmp(a, "--head") == 0 && v && strlen(v) == 64)
@@ -258,21 +277,45 @@ int verify_main(int argc, char **argv)
     }
     if ((!file && !(code && head && live)) || (file && code))
         return usage();
-    if (!file)
-        return verify_stream(&sc, code, NULL, head, stdout);
+    char *password = NULL; /* owned when read from a file */
+    const char *env_password = getenv("COJAM_REDIS_PASSWORD");
+    if (live && password_file) {
+        if (env_password) {
+            fprintf(stderr, "cojamd verify: both COJAM_REDIS_PASSWORD and a password file are "
+                            "set: give one\n");
+            return 2;
+        }
+        if (!(password = config_read_secret_file("redis-password-file", password_file)))
+            return 2;
+        sc.password = password;
+    } else if (live) {
+        sc.password = env_password;
+    }
+    if (sc.user && !sc.password && live) {
+        fprintf(stderr, "cojamd verify: --redis-user needs a password: set COJAM_REDIS_PASSWORD or "
+                        "--redis-password-file\n");
+        return 2;
+    }
+    int rc;
+    if (!file) {
+        rc = verify_stream(&sc, code, NULL, head, stdout);
+        goto out;
+    }
     size_t len;
     char *text = read_file(file, &len);
     if (!text) {
         fprintf(stderr, "cannot read %s: %s\n", file, strerror(errno));
-        return 2;
+        rc = 2;
+        goto out;
     }
     struct export_doc d;
     struct codec_error ce;
-    int rc = codec_export_decode(text, len, &d, &ce);
+    rc = codec_export_decode(text, len, &d, &ce);
     free(text);
     if (rc < 0) {
         fprintf(stderr, "%s: %s (%s)\n", file, ce.message, ce.code);
-        return 2;
+        rc = 2;
+        goto out;
     }
     rc = verify_export(&d, stdout);
     if (live) {
@@ -280,5 +323,10 @@ int verify_main(int argc, char **argv)
         rc = lrc > rc ? lrc : rc;
     }
     export_doc_clear(&d);
+out:
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
     return rc;
 }

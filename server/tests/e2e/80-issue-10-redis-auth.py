@@ -111,6 +111,36 @@ async def acl_user_jam_votes_and_replay(srv):
 
 
 @suite.test(timeout=40)
+async def verify_reads_a_locked_stream(srv):
+    """`cojamd verify --jam` reads the live stream of a Redis that wants credentials with the
+    password as cojamd takes it (a file or the environment, never the command line)."""
+    jam = srv.create_jam(title="Verify locked")
+    st, summary, _ = srv.http_json("GET", "/api/jams/%s" % jam["code"])
+    check_eq(st, 200, "summary")
+    head = summary["chain"]["head"]
+    base = [cojamd_path(), "verify", "--jam", jam["code"], "--head", head, "--redis-host",
+            "127.0.0.1", "--redis-port", str(srv.redis_port)]
+
+    def run(args, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("COJAM_REDIS")}
+        p = subprocess.run(base + args, capture_output=True, timeout=20 * SLOW,
+                           stdin=subprocess.DEVNULL, env=dict(e, **(env or {})))
+        return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+    for name, args, env in (("password file", ["--redis-user", "cojamd", "--redis-password-file",
+                                                srv.password_file], None),
+                            ("environment", [], {"COJAM_REDIS_USER": "cojamd",
+                                                 "COJAM_REDIS_PASSWORD": PASSWORD})):
+        rc, out = run(args, env)
+        check(rc == 0 and out.startswith("OK:") and head in out, "%s: %s %s", name, rc, out)
+    rc, out = run([])
+    check(rc == 2 and out.startswith("cannot read stream"), "no password: %s %s", rc, out)
+    rc, out = run(["--redis-password", PASSWORD])
+    check(rc == 2 and "not accepted on the command line" in out, "password flag: %s %s", rc, out)
+    check(PASSWORD not in out, "the password is echoed")
+
+
+@suite.test(timeout=40)
 async def wrong_or_missing_password_exits_at_once(srv):
     target = ["--redis", "127.0.0.1:%d" % srv.redis_port]
     bad = os.path.join(srv.tmp, "bad-password")

@@ -548,6 +548,12 @@ class Timeout(AssertionError):
     pass
 
 
+# Every Client made in this process, in order: after each test the runner fails the test when a
+# client made during it saw a protocol anomaly (a frame no correct server sends), whether or not the
+# test itself looked.
+ALL_CLIENTS = []
+
+
 class Client:
     """A scripted WebSocket client. A reader task receives every frame, applies snapshot/update to a
     local model (items, votes, ranking, clock, stats) and queues it; wait_for() takes the first queued
@@ -558,6 +564,7 @@ class Client:
         self.name = name
         self.ws = None
         self.reader = None
+        ALL_CLIENTS.append(self)  # the file's runner checks every client's anomalies per test
         self.pending = []        # received, not yet taken by wait_for
         self.received = []       # every frame, in order
         self.binary = 0
@@ -1002,8 +1009,14 @@ class Suite:
     async def _run_all(self, ctx):
         for name, fn, timeout in self.tests:
             srv = ctx if isinstance(ctx, Servers) else None
+            first_client = len(ALL_CLIENTS)
             try:
                 await asyncio.wait_for(fn(ctx), timeout * SLOW)
+                seen = ["%s: %s" % (c.name, a) for c in ALL_CLIENTS[first_client:]
+                        for a in c.anomalies]
+                if seen:
+                    raise AssertionError("protocol anomalies in server frames: %s"
+                                         % "; ".join(seen[:5]))
                 self.ok(name)
             except SkipTest as e:
                 self.skip(name, str(e))
@@ -1027,6 +1040,7 @@ class Suite:
                 except StartError as e:
                     self.not_ok("%s: cojamd restarts" % self.name, str(e))
                     return
+            del ALL_CLIENTS[first_client:]  # checked: let the test's clients go
 
 
 class SkipTest(Exception):
