@@ -258,7 +258,9 @@ static void after_export_read(struct pending *base, const struct store_result *r
 static bool may_export(const struct hub *h, const struct jam *j, const char *auth)
 {
     const char *prefix = "Bearer ";
-    if (h->cfg->public_exports || admin_ok(h, auth))
+    /* The stream holds every vote: while counts are hidden from the public (a reveal mode), an
+     * export is the moderators' and the admin's only. */
+    if ((h->cfg->public_exports && !room_hidden_kinds(j->room)) || admin_ok(h, auth))
         return true;
     return strncmp(auth, prefix, strlen(prefix)) == 0 &&
            auth_secret_matches(auth + strlen(prefix), j->room->cfg.secret_sha256);

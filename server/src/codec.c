@@ -376,6 +376,7 @@ static const struct {
     [MSG_RELEASE] = {WITH_OP, {"type", "op", "items", NULL}},
     [MSG_MERGE] = {WITH_OP, {"type", "op", "items", "into", "reason", NULL}},
     [MSG_UNMERGE] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_SET_REVEAL] = {WITH_OP, {"type", "op", "mode", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
@@ -564,6 +565,11 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_UNPIN:
     case MSG_UNMERGE:
         return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
+    case MSG_SET_REVEAL:
+        if (get_name(o, "mode", true, reveal_from_name, &x, err) < 0)
+            return -1;
+        m->reveal = (enum reveal)x;
+        return 0;
     case MSG_MERGE: /* the duplicates and the item they merge into */
         if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
@@ -717,6 +723,9 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_UNPIN:
     case MSG_UNMERGE:
         set_int(o, "item", m->item);
+        break;
+    case MSG_SET_REVEAL:
+        set_str(o, "mode", reveal_name(m->reveal));
         break;
     case MSG_MERGE:
         set_items(o, m->items, m->n_items);
@@ -934,6 +943,7 @@ static bool event_has_writer(enum event_type t)
     case EV_RELEASED:
     case EV_MERGED:
     case EV_UNMERGED:
+    case EV_REVEAL_SET:
         return true;
     default:
         return false;
@@ -1030,6 +1040,11 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
     case EV_UNPINNED:
     case EV_UNMERGED:
         return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
+    case EV_REVEAL_SET:
+        if (get_name(o, "mode", true, reveal_from_name, &x, err) < 0)
+            return -1;
+        e->reveal = (enum reveal)x;
+        return 0;
     case EV_MERGED:
         if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1160,6 +1175,9 @@ char *codec_event_encode(const struct event *e)
     case EV_UNPINNED:
     case EV_UNMERGED:
         set_int(o, "item", e->item);
+        break;
+    case EV_REVEAL_SET:
+        set_str(o, "mode", reveal_name(e->reveal));
         break;
     case EV_MERGED:
         set_items(o, e->items, e->n_items);

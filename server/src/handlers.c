@@ -168,7 +168,9 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     jam_attach(j, s, t.pid, t.role);
     uint64_t seq;
     bool resumed = false;
-    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p);
+    /* A moderator sees hidden counts in private `counts` frames: not in the ring, so a snapshot. */
+    bool counts_private = p && p->role == ROLE_MODERATOR && room_hidden_kinds(j->room);
+    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p) && !counts_private;
     if (may_resume && jam_ring_resume_point(j, m->last_event_id, &seq)) {
         s->cursor = seq;
         s->wants_snapshot = WANT_NONE;
@@ -442,6 +444,7 @@ static const struct handler {
     [MSG_RELEASE] = {handle_write, NEEDS_JOIN},
     [MSG_MERGE] = {handle_write, NEEDS_JOIN},
     [MSG_UNMERGE] = {handle_write, NEEDS_JOIN},
+    [MSG_SET_REVEAL] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

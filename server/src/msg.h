@@ -63,6 +63,7 @@ enum msg_type {
     MSG_RELEASE,
     MSG_MERGE,
     MSG_UNMERGE,
+    MSG_SET_REVEAL,
     MSG__COUNT
 };
 
@@ -77,6 +78,8 @@ enum preset {
     PRESET_PERSONAL_DATA,
     PRESET__COUNT
 };
+/* What screens and citizens see of the vote counts (proto/messages.md, "Reveal control"). */
+enum reveal { REVEAL_LIVE = 0, REVEAL_HIDDEN, REVEAL_PER_PHASE, REVEAL__COUNT };
 enum phase {
     PHASE_EXPLORE = 0,
     PHASE_IDEATE,
@@ -111,6 +114,8 @@ struct msg {
     size_t n_items;
     /* set_phase */
     enum phase phase;
+    /* set_reveal */
+    enum reveal reveal;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -138,6 +143,8 @@ int preset_from_name(const char *s);
 int kind_from_name(const char *s);
 int phase_from_name(const char *s);
 int role_from_name(const char *s);
+const char *reveal_name(enum reveal v);
+int reveal_from_name(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Events: what is stored in the jam's Redis stream (field "e"). */
@@ -173,6 +180,7 @@ enum event_type {
     EV_RELEASED,
     EV_MERGED,
     EV_UNMERGED,
+    EV_REVEAL_SET,
     EV__COUNT
 };
 
@@ -233,6 +241,8 @@ struct event {
     enum preset preset;
     /* removed */
     bool hide_posts;
+    /* reveal_set */
+    enum reveal reveal;
 };
 
 void event_clear(struct event *e);

@@ -223,6 +223,21 @@ bool room_claim_running(const struct item *it, int64_t at_ms)
     return it->claim_by && at_ms < it->claim_until;
 }
 
+unsigned room_hidden_kinds(const struct room *r)
+{
+    switch (r->reveal) {
+    case REVEAL_HIDDEN:
+        return (1u << KIND__COUNT) - 1;
+    case REVEAL_PER_PHASE: {
+        enum phase p = current_phase(r);
+        bool runs = r->clock.state == CLOCK_RUNNING || r->clock.state == CLOCK_PAUSED;
+        return runs && p < PHASE__COUNT ? vote_kinds[p] : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 int64_t room_deadline(const struct room *r)
 {
     return r->clock.state == CLOCK_RUNNING && r->clock.has_deadline ? r->clock.deadline_ms : 0;
@@ -641,6 +656,12 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
     case MSG_CLAIM:
     case MSG_RELEASE:
         return check_queue(r, m, out);
+    case MSG_SET_REVEAL:
+        if (m->reveal >= REVEAL__COUNT)
+            return "bad_value";
+        out->type = EV_REVEAL_SET;
+        out->reveal = m->reveal;
+        return NULL;
     case MSG_MERGE:
     case MSG_UNMERGE: {
         struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
@@ -767,7 +788,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_UNMERGED);
+           (t >= EV_APPROVED && t <= EV_REVEAL_SET);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -932,6 +953,17 @@ static void touch_merge(const struct room *r, const struct event *e, struct room
     }
 }
 
+/* Every shown item's count (a repeat in the list is harmless: the update's votes are by id). */
+static void touch_all_votes(const struct room *r, struct room_delta *d)
+{
+    d->stats = true;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (!r->items[i]->hidden && !r->items[i]->pending) {
+            push_id(&d->votes, &d->n_votes, &d->cap_votes, r->items[i]->id);
+            d->kinds |= 1u << r->items[i]->kind;
+        }
+}
+
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d)
 {
     const struct item *it = NULL;
@@ -977,6 +1009,10 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_UNMERGED:
         touch_merge(r, e, d);
         break;
+    case EV_REVEAL_SET: /* every count may be newly shown: a catch-up is rare, a reveal too */
+        d->stage = true;
+        touch_all_votes(r, d);
+        break;
     case EV_REMOVED:
         d->stats = true;
         d->stage = true; /* its hidden posts may have left the spotlight or the pins */
@@ -998,6 +1034,8 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_EXTENDED:
     case EV_PHASE_ENDED:
         d->clock = true;
+        if (r->reveal == REVEAL_PER_PHASE) /* a phase's counts may be revealed by its end */
+            touch_all_votes(r, d);
         break;
     default:
         break;
@@ -1589,6 +1627,18 @@ static bool is_scribe_entry(const struct room *r, const struct event *e)
     return p && p->role == ROLE_MODERATOR && e->on_behalf;
 }
 
+/* The kinds whose counts screens and citizens may see changed (a reveal, or a phase under
+ * per_phase): the next update carries the reveal and every shown item's count again. */
+static void counts_revealed(struct room *r)
+{
+    r->delta.stage = true;
+    for (size_t i = 0; i < r->n_items; i++) {
+        struct item *it = r->items[i];
+        if (!it->hidden && !it->pending)
+            delta_votes(r, it);
+    }
+}
+
 static void record_moderation(struct room *r, const char *id, const struct event *e)
 {
     if (r->n_modlog == r->cap_modlog) {
@@ -1602,7 +1652,7 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->by = e->by;
     m->at_ms = e->at_ms;
     m->item = e->item;
-    m->index = e->index;
+    m->index = e->type == EV_REVEAL_SET ? (int64_t)e->reveal : e->index;
     m->seconds = e->seconds;
     if (e->type >= EV_REMOVED && e->type <= EV_UNMUTED)
         m->pid = e->pid;
@@ -1708,6 +1758,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
     if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))
         return room_err_duplicate_op;
+    unsigned hidden_before = room_hidden_kinds(r);
     switch (e->type) {
     case EV_JAM_CREATED:
         if (r->n_events)
@@ -1749,6 +1800,12 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_RELEASED:
         err = apply_queue(r, e);
         break;
+    case EV_REVEAL_SET:
+        if (e->reveal >= REVEAL__COUNT)
+            return "bad_value";
+        r->reveal = e->reveal;
+        r->delta.stage = true; /* the update says the mode */
+        break;
     case EV_MERGED:
         err = apply_merge(r, e);
         break;
@@ -1768,6 +1825,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (err)
         return err;
+    if (room_hidden_kinds(r) != hidden_before)
+        counts_revealed(r);
     record_op(r, id, e, h, res);
     if (is_barrier(e->type) || is_scribe_entry(r, e)) {
         struct event logged = *e;
@@ -1822,6 +1881,14 @@ bool room_restore_head(struct room *r, const struct clock *c, const char *last_i
     memcpy(r->last_id, last_id, strlen(last_id) + 1);
     r->n_events = n_events;
     r->next_pid = next_pid;
+    return true;
+}
+
+bool room_restore_reveal(struct room *r, enum reveal mode)
+{
+    if (mode >= REVEAL__COUNT)
+        return false;
+    r->reveal = mode;
     return true;
 }
 
@@ -1939,6 +2006,7 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .preset = m->preset,
                       .pid = m->pid,
                       .hide_posts = m->hide_posts,
+                      .reveal = m->type == EV_REVEAL_SET ? (enum reveal)m->index : REVEAL_LIVE,
                       .items = m->items,
                       .n_items = m->n_items};
     record_moderation(r, m->event_id, &e);

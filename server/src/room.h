@@ -218,6 +218,7 @@ struct room {
     struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
     struct room_stage stage;
+    enum reveal reveal; /* what screens and citizens see of the counts (set_reveal) */
 
     /* in flight (not state: reset on restart) */
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
@@ -307,6 +308,10 @@ bool room_can_vote(const struct room *r, enum kind k);
 const char *room_announcement(const struct room *r, int64_t at_ms);
 /* True when 'it' has a claim that still holds for an event stored at 'at_ms' (or shown at now). */
 bool room_claim_running(const struct item *it, int64_t at_ms);
+/* The kinds (bit per kind) whose vote counts and ranking screens and citizens may not see now:
+ * every kind while the reveal is `hidden`, the kinds the current phase votes on while it runs
+ * (or is paused) under `per_phase`, none when `live` (proto/messages.md, "Reveal control"). */
+unsigned room_hidden_kinds(const struct room *r);
 /* Wall-clock ms of the running phase's deadline, or 0 when none. */
 int64_t room_deadline(const struct room *r);
 /* Remaining ms at 'now_ms' (>= 0), or -1 when the clock has no deadline. */
@@ -337,6 +342,8 @@ void room_delta_clear(struct room_delta *d);
  * they are never for a live room: room_apply stays the only mutator of live state. */
 bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
                        uint64_t n_events, int64_t next_pid);
+/* The reveal mode in force. */
+bool room_restore_reveal(struct room *r, enum reveal mode);
 /* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
  * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);

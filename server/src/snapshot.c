@@ -11,13 +11,13 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS7" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS7"
+/* Layout, "CJS8" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS8"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
  *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
- *   head      last_id:str  n_events:u64  next_pid:u64
+ *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
@@ -35,10 +35,10 @@
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
- * no collapsed votes) is refused, so its jam
+ * no collapsed votes; "CJS7": no reveal mode) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS7"
+#define SNAP_MAGIC "CJS8"
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
 
@@ -305,6 +305,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_str(&w, r->last_id);
     put_u64(&w, r->n_events);
     put_u64(&w, (uint64_t)r->next_pid);
+    put_u8(&w, r->reveal);
     put_str(&w, r->chain.id);
     put_u64(&w, r->chain.n);
     put(&w, r->chain.head, ROOM_CHAIN_BYTES);
@@ -375,7 +376,9 @@ static bool decode_head(struct rbuf *rb, struct room *r)
     char *last_id = get_str(rb, &null);
     uint64_t n_events = get_u64(rb);
     int64_t next_pid = (int64_t)get_u64(rb);
-    bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid);
+    unsigned reveal = get_u8(rb);
+    bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid) &&
+              room_restore_reveal(r, (enum reveal)reveal);
     free(last_id);
     if (!ok)
         return false;

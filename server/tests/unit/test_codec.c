@@ -685,6 +685,14 @@ TEST(event_round_trip_every_type)
                      "\"items\":[9,4],\"into\":3,\"reason\":\"same idea\"}");
     free(ms);
     event_clear(&e);
+    e = writer_event(EV_REVEAL_SET);
+    e.reveal = REVEAL_PER_PHASE;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"reveal_set\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"mode\":\"per_phase\"}");
+    free(ms);
+    event_clear(&e);
     e = writer_event(EV_UNMERGED);
     e.item = 9;
     check_event_round_trip(&e);

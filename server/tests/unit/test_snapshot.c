@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS7
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS8
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -232,29 +232,29 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS7", 4);
+    memcpy(junk, "CJS8", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS7 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS8 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
  * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
  * each item's at, pending and rejected marks and claim, and the items of a log line; CJS6 plus each
- * item's merged_into and each vote's collapsed mark). The state
+ * item's merged_into and each vote's collapsed mark; CJS7 plus the reveal mode). The state
  * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "7017c4d95251ced506104d4b9a70ea6cac97681f72963d0c39da3b8ca7941225"
+#define BUSY_ROOM_SHA256 "59e7e8fe439ced817af71ab2ee282461b1acd6ef84654b67fb167d4ecf3ccc75"
 
-TEST(snapshot_bytes_are_cjs7)
+TEST(snapshot_bytes_are_cjs8)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS7", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS8", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -338,13 +338,34 @@ TEST(snapshot_keeps_removals)
     room_free(r);
 }
 
+/* The reveal mode survives a snapshot. */
+TEST(snapshot_keeps_the_reveal_mode)
+{
+    struct room *r = busy_room();
+    struct msg m = mk(MSG_SET_REVEAL, "rv");
+    m.reveal = REVEAL_PER_PHASE;
+    CHECK(write_msg(r, 1, ROLE_MODERATOR, &m, 2100, NULL) == NULL);
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy && copy->reveal == REVEAL_PER_PHASE);
+    CHECK(copy && copy->modlog[copy->n_modlog - 1].type == EV_REVEAL_SET &&
+          copy->modlog[copy->n_modlog - 1].index == REVEAL_PER_PHASE);
+    room_free(copy);
+    free(a);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs7);
+    RUN(snapshot_bytes_are_cjs8);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
+    RUN(snapshot_keeps_the_reveal_mode);
     return test_done();
 }

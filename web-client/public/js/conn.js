@@ -279,6 +279,10 @@ export class Connection extends EventTarget {
       case 'error':
         this.handleError(msg);
         break;
+      case 'counts': // the counts withheld from screens and citizens, to moderators only
+        this.state.applyCounts(msg);
+        this.emit('change', { kind: 'counts' });
+        break;
       case 'queued': // pending items in full, to moderators and their author (pre-moderation)
         this.emit('queued', msg);
         break;

@@ -48,6 +48,7 @@ export class JamState {
     this.you = null;             // {id, role, nickname, votes:Set, budget_left, items:Set, muted, removed, moderation}
     this.spotlight = null;       // the spotlighted item's id
     this.pinned = [];            // pinned item ids, in pin order
+    this.reveal = { mode: 'live', hidden: [] }; // reveal control: kinds whose counts are withheld
     this.announcement = null;    // {text, at, remaining_ms}; received at announcementAt
     this.announcementAt = 0;
     this.lastEventId = null;
@@ -132,7 +133,13 @@ export class JamState {
         }
       }
     }
-    if (u.stats) this.stats = { ...this.stats, ...u.stats };
+    if (u.stats) {
+      // A withheld total (reveal control) is null in the shared update; a moderator has it from
+      // its private counts frame.
+      const st = { ...u.stats };
+      if (st.votes === null && this.you && this.you.role === 'moderator') delete st.votes;
+      this.stats = { ...this.stats, ...st };
+    }
     this.setStage(u);
     if (u.to && compareIds(u.to, this.lastEventId) > 0) this.lastEventId = u.to;
     this.version++;
@@ -149,8 +156,26 @@ export class JamState {
     this.version++;
   }
 
+  // True while the server withholds the counts of `kind` from this role (proto/messages.md,
+  // "Reveal control"): its items come without votes. Moderators get them (applyCounts).
+  countsHidden(kind) {
+    return this.reveal.hidden.includes(kind) && !(this.you && this.you.role === 'moderator');
+  }
+
+  // A moderator's private `counts` frame: the counts and top lists the shared update withheld.
+  applyCounts(m) {
+    for (const [k, v] of Object.entries(m.votes || {})) {
+      const it = this.items.get(Number(k));
+      if (it) it.votes = v;
+    }
+    if (m.ranking) Object.assign(this.ranking, m.ranking);
+    if (m.stats) this.stats = { ...this.stats, ...m.stats };
+    this.version++;
+  }
+
   // The spotlight, pins and announcement of a snapshot, or of an update that carries them.
   setStage(m) {
+    if (m.reveal) this.reveal = { mode: m.reveal.mode, hidden: [...(m.reveal.hidden || [])] };
     if ('spotlight' in m) this.spotlight = m.spotlight;
     if ('pinned' in m) this.pinned = [...(m.pinned || [])];
     if ('announcement' in m) {

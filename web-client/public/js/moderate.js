@@ -152,6 +152,16 @@ for (const id of ['#btn-ext1', '#btn-ext5']) {
   b.addEventListener('click', () => act('extend', { type: 'extend', seconds: mins * 60 }, t('act_extend', { s: mins * 60 })));
 }
 
+// Reveal control: what screens and phones show of the counts (the console always sees them).
+const REVEALS = ['live', 'hidden', 'per_phase'];
+const revealLabel = (mode) => t(mode === 'hidden' ? 'reveal_hidden_mode' : 'reveal_' + mode);
+$('#reveal-mode').setAttribute('aria-label', t('mod_reveal'));
+$('#reveal-mode').append(...REVEALS.map((x) => h('option', { value: x, text: revealLabel(x) })));
+$('#reveal-mode').addEventListener('change', (ev) => {
+  const mode = ev.target.value;
+  act('reveal', { type: 'set_reveal', mode }, t('act_reveal', { mode: revealLabel(mode) }));
+});
+
 // Going to Results freezes the jam and going to the current phase restarts its timer: both ask first.
 async function setPhase(phase, index) {
   const c = state.clock || { state: 'lobby', index: -1 };
@@ -315,7 +325,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, into: e.into, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { item: e.item, items, into: e.into, mode: e.mode ? revealLabel(e.mode) : '', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
@@ -874,6 +884,7 @@ function renderClock() {
 }
 
 function renderCounts() {
+  if (!pendingKeys.has('reveal') && document.activeElement !== $('#reveal-mode')) $('#reveal-mode').value = state.reveal.mode;
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#st-' + k), String(s[k] ?? 0));
 }

@@ -475,7 +475,7 @@ function updateItem(li, item, i, at, { votable }) {
   const pEl = li.querySelector('.item-parent');
   setText(pEl, pl || '');
   show(pEl, !!pl);
-  setText(li.querySelector('.item-votes'), votesText(item.votes || 0));
+  setText(li.querySelector('.item-votes'), state.countsHidden(item.kind) ? '' : votesText(item.votes || 0));
   li.classList.toggle('mine-item', !!(state.you && state.you.items.has(item.id)));
   const btn = li.querySelector('.vote-btn');
   const voted = state.votedFor(item.id);
@@ -618,6 +618,7 @@ function renderMine() {
 }
 
 function renderBudget() {
+  show($('#reveal-note'), KINDS.some((k) => state.countsHidden(k)));
   const you = state.you;
   const r = state.rules;
   if (!you || !state.canWrite || !r.vote.length) { setText(els.budget, ''); return; }

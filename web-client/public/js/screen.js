@@ -184,7 +184,8 @@ function updateItem(li, it, i, maxVotes, kids) {
   const pledges = isOver(state) && it.kind === 'idea' ? (kids || []).filter((k) => k.kind === 'pledge').length : 0;
   const pledgeText = pledges ? plural('res_pledges', pledges) : null;
   setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText, mergeLine(state, it)].filter(Boolean).join(' · '));
-  const v = it.votes || 0;
+  const withheld = state.countsHidden(it.kind); // reveal control: no count until revealed
+  const v = withheld ? '–' : it.votes || 0;
   const vEl = li.querySelector('.s-vcount');
   if (vEl.textContent !== String(v)) {
     if (vEl.textContent !== '') {
@@ -194,7 +195,7 @@ function updateItem(li, it, i, maxVotes, kids) {
     }
     vEl.textContent = String(v);
   }
-  li.querySelector('.s-bar').style.width = maxVotes ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
+  li.querySelector('.s-bar').style.width = maxVotes && !withheld ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
   updateKids(li, kids || []);
 }
 
@@ -237,6 +238,7 @@ function renderList(kind) {
     el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
   }
   show($('#s-empty'), items.length === 0);
+  show($('#s-reveal'), state.countsHidden(kind));
 }
 
 function render() {
