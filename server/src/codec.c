@@ -377,6 +377,7 @@ static const struct {
     [MSG_MERGE] = {WITH_OP, {"type", "op", "items", "into", "reason", NULL}},
     [MSG_UNMERGE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SET_REVEAL] = {WITH_OP, {"type", "op", "mode", NULL}},
+    [MSG_SET_EXPORTS] = {WITH_OP, {"type", "op", "public", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
@@ -570,6 +571,8 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
             return -1;
         m->reveal = (enum reveal)x;
         return 0;
+    case MSG_SET_EXPORTS:
+        return get_bool(o, "public", true, &m->public_exports, err) < 0 ? -1 : 0;
     case MSG_MERGE: /* the duplicates and the item they merge into */
         if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
@@ -727,6 +730,9 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_SET_REVEAL:
         set_str(o, "mode", reveal_name(m->reveal));
         break;
+    case MSG_SET_EXPORTS:
+        json_object_set_new(o, "public", json_boolean(m->public_exports));
+        break;
     case MSG_MERGE:
         set_items(o, m->items, m->n_items);
         set_int(o, "into", m->item);
@@ -788,8 +794,9 @@ char *codec_encode_msg(const struct msg *m)
 
 static const char *const jam_body_keys[] = {"title", "question", "agenda", "settings", NULL};
 static const char *const step_keys[] = {"phase", "duration_s", NULL};
-static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phase", "min_text",
-                                            "max_text",          "premoderation",   NULL};
+static const char *const settings_keys[] = {
+    "anonymous_allowed", "votes_per_phase", "min_text", "max_text",
+    "premoderation",     "public_exports",  NULL};
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
@@ -864,6 +871,8 @@ static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict, struc
             return fail(err, "bad_value", "settings: min_text must not exceed max_text");
         if (get_bool(st, "premoderation", false, &c->settings.premoderation, err) < 0)
             return -1;
+        if (get_bool(st, "public_exports", false, &c->settings.public_exports, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -906,6 +915,8 @@ static json_t *encode_jam_fields(json_t *o, const struct jam_config *c)
      * chained) with before the setting existed. */
     if (c->settings.premoderation)
         json_object_set_new(st, "premoderation", json_true());
+    if (c->settings.public_exports) /* the same: only when on */
+        json_object_set_new(st, "public_exports", json_true());
     json_object_set_new(o, "settings", st);
     return o;
 }
@@ -944,6 +955,7 @@ static bool event_has_writer(enum event_type t)
     case EV_MERGED:
     case EV_UNMERGED:
     case EV_REVEAL_SET:
+    case EV_EXPORTS_SET:
         return true;
     default:
         return false;
@@ -1045,6 +1057,8 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
             return -1;
         e->reveal = (enum reveal)x;
         return 0;
+    case EV_EXPORTS_SET:
+        return get_bool(o, "public", true, &e->public_exports, err) < 0 ? -1 : 0;
     case EV_MERGED:
         if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1178,6 +1192,9 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_REVEAL_SET:
         set_str(o, "mode", reveal_name(e->reveal));
+        break;
+    case EV_EXPORTS_SET:
+        json_object_set_new(o, "public", json_boolean(e->public_exports));
         break;
     case EV_MERGED:
         set_items(o, e->items, e->n_items);

@@ -445,6 +445,7 @@ static const struct handler {
     [MSG_MERGE] = {handle_write, NEEDS_JOIN},
     [MSG_UNMERGE] = {handle_write, NEEDS_JOIN},
     [MSG_SET_REVEAL] = {handle_write, NEEDS_JOIN},
+    [MSG_SET_EXPORTS] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

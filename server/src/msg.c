@@ -40,6 +40,7 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_MERGE] = "merge",
     [MSG_UNMERGE] = "unmerge",
     [MSG_SET_REVEAL] = "set_reveal",
+    [MSG_SET_EXPORTS] = "set_exports",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -106,6 +107,7 @@ static const char *const event_names[EV__COUNT] = {
     [EV_MERGED] = "merged",
     [EV_UNMERGED] = "unmerged",
     [EV_REVEAL_SET] = "reveal_set",
+    [EV_EXPORTS_SET] = "exports_set",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

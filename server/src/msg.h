@@ -64,6 +64,7 @@ enum msg_type {
     MSG_MERGE,
     MSG_UNMERGE,
     MSG_SET_REVEAL,
+    MSG_SET_EXPORTS,
     MSG__COUNT
 };
 
@@ -116,6 +117,8 @@ struct msg {
     enum phase phase;
     /* set_reveal */
     enum reveal reveal;
+    /* set_exports */
+    bool public_exports;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -181,6 +184,7 @@ enum event_type {
     EV_MERGED,
     EV_UNMERGED,
     EV_REVEAL_SET,
+    EV_EXPORTS_SET,
     EV__COUNT
 };
 
@@ -197,6 +201,7 @@ struct jam_settings {
     uint32_t min_text;        /* default 2 */
     uint32_t max_text;        /* default 500, <= MSG_TEXT_HARD_MAX */
     bool premoderation;       /* default false: citizens' posts wait for a moderator's approval */
+    bool public_exports;      /* default false: this jam's exports need no secret (set_exports) */
 };
 
 struct jam_config {
@@ -243,6 +248,8 @@ struct event {
     bool hide_posts;
     /* reveal_set */
     enum reveal reveal;
+    /* exports_set */
+    bool public_exports;
 };
 
 void event_clear(struct event *e);

@@ -662,6 +662,10 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->type = EV_REVEAL_SET;
         out->reveal = m->reveal;
         return NULL;
+    case MSG_SET_EXPORTS:
+        out->type = EV_EXPORTS_SET;
+        out->public_exports = m->public_exports;
+        return NULL;
     case MSG_MERGE:
     case MSG_UNMERGE: {
         struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
@@ -788,7 +792,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_REVEAL_SET);
+           (t >= EV_APPROVED && t <= EV_EXPORTS_SET);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -1652,7 +1656,9 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->by = e->by;
     m->at_ms = e->at_ms;
     m->item = e->item;
-    m->index = e->type == EV_REVEAL_SET ? (int64_t)e->reveal : e->index;
+    m->index = e->type == EV_REVEAL_SET    ? (int64_t)e->reveal
+               : e->type == EV_EXPORTS_SET ? (int64_t)e->public_exports
+                                           : e->index;
     m->seconds = e->seconds;
     if (e->type >= EV_REMOVED && e->type <= EV_UNMUTED)
         m->pid = e->pid;
@@ -1805,6 +1811,9 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
             return "bad_value";
         r->reveal = e->reveal;
         r->delta.stage = true; /* the update says the mode */
+        break;
+    case EV_EXPORTS_SET: /* a setting of the jam: GET .../export(.csv) and the results follow it */
+        r->cfg.settings.public_exports = e->public_exports;
         break;
     case EV_MERGED:
         err = apply_merge(r, e);
@@ -2007,6 +2016,7 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .pid = m->pid,
                       .hide_posts = m->hide_posts,
                       .reveal = m->type == EV_REVEAL_SET ? (enum reveal)m->index : REVEAL_LIVE,
+                      .public_exports = m->type == EV_EXPORTS_SET && m->index,
                       .items = m->items,
                       .n_items = m->n_items};
     record_moderation(r, m->event_id, &e);

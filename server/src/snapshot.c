@@ -11,10 +11,11 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS8" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS8"
+/* Layout, "CJS9" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS9"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
+ *             public_exports:u8
  *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
@@ -35,10 +36,10 @@
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
- * no collapsed votes; "CJS7": no reveal mode) is refused, so its jam
+ * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS8"
+#define SNAP_MAGIC "CJS9"
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
 
@@ -184,6 +185,7 @@ static void encode_config(struct wbuf *w, const struct jam_config *c)
     put_u32(w, c->settings.min_text);
     put_u32(w, c->settings.max_text);
     put_u8(w, c->settings.premoderation);
+    put_u8(w, c->settings.public_exports);
     put_str(w, c->secret_sha256);
 }
 
@@ -359,7 +361,9 @@ static bool decode_config(struct rbuf *rb, struct jam_config *c)
     c->settings.max_text = get_u32(rb);
     unsigned premoderation = get_u8(rb);
     c->settings.premoderation = premoderation == 1;
-    if (premoderation > 1)
+    unsigned public_exports = get_u8(rb);
+    c->settings.public_exports = public_exports == 1;
+    if (premoderation > 1 || public_exports > 1)
         return false;
     return copy_fixed(c->secret_sha256, sizeof c->secret_sha256, get_str(rb, &null)) && !rb->bad;
 }

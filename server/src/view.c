@@ -228,6 +228,7 @@ static json_t *jam_json(const struct room *r)
     json_object_set_new(s, "min_text", json_integer(c->settings.min_text));
     json_object_set_new(s, "max_text", json_integer(c->settings.max_text));
     json_object_set_new(s, "premoderation", json_boolean(c->settings.premoderation));
+    json_object_set_new(s, "public_exports", json_boolean(c->settings.public_exports));
     json_object_set_new(o, "settings", s);
     return o;
 }
@@ -719,6 +720,8 @@ static json_t *modlog_json(const struct room *r, size_t from)
                                     : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
+        if (m->type == EV_EXPORTS_SET)
+            json_object_set_new(o, "public", json_boolean(m->index != 0));
         if (m->type == EV_REVEAL_SET)
             json_object_set_new(o, "mode", json_string(reveal_name((enum reveal)m->index)));
         if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)

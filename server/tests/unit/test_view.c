@@ -66,7 +66,7 @@ static struct room *lobby_room(void)
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
     c.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     c.n_agenda = 2;
-    c.settings = (struct jam_settings){true, 2, 2, 50, false};
+    c.settings = (struct jam_settings){true, 2, 2, 50, false, false};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
@@ -185,8 +185,8 @@ static void check_jam(json_t *jam)
     CHECK_EQ_STR(str_of(json_array_get(agenda, 0), "phase"), "explore");
     CHECK_EQ_INT(int_of(json_array_get(agenda, 0), "duration_s"), 60);
     json_t *s = json_object_get(jam, "settings");
-    CHECK(has_exactly(
-        s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text", "premoderation")));
+    CHECK(has_exactly(s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text",
+                              "premoderation", "public_exports")));
     CHECK(json_is_true(json_object_get(s, "anonymous_allowed")));
     CHECK_EQ_INT(int_of(s, "votes_per_phase"), 2);
 }
