@@ -252,6 +252,31 @@ function openForm(id, kind) {
 
 // ---------------------------------------------------------------- invite, help
 
+// Exports (GET .../export, .../export.csv) with the secret this console holds, in a header: never
+// in a URL. The download is a blob of the reply.
+async function exportAs(path, name) {
+  try {
+    const r = await fetch(`/api/jams/${encodeURIComponent(code)}${path}`, { headers: { Authorization: 'Bearer ' + secret }, cache: 'no-store' });
+    if (!r.ok) throw new Error(String(r.status));
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    toast(t('res_export_failed', { code: e.message }), 'error');
+  }
+}
+$('#btn-export-json').addEventListener('click', () => exportAs('/export', `cojam-${code}.json`));
+$('#btn-export-csv').addEventListener('click', () => exportAs('/export.csv', `cojam-${code}.csv`));
+// This jam's exports for anyone (set_exports), without opening every jam of the server.
+$('#public-exports').addEventListener('change', (ev) => {
+  const on = ev.target.checked;
+  act('exports', { type: 'set_exports', public: on }, t('act_exports', { on: on ? '✓' : '✗' }))
+    .then((ack) => { if (ack && state.jam.settings) state.jam.settings.public_exports = on; schedule(); });
+});
+
 $('#btn-invite').addEventListener('click', () => {
   const d = $('#invite-dialog');
   $('#invite-link').value = inviteLink(location.origin, code, secret);
@@ -325,7 +350,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, into: e.into, mode: e.mode ? revealLabel(e.mode) : '', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { item: e.item, items, into: e.into, mode: e.mode ? revealLabel(e.mode) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
@@ -884,6 +909,7 @@ function renderClock() {
 }
 
 function renderCounts() {
+  if (!pendingKeys.has('exports')) $('#public-exports').checked = !!(state.jam.settings && state.jam.settings.public_exports);
   if (!pendingKeys.has('reveal') && document.activeElement !== $('#reveal-mode')) $('#reveal-mode').value = state.reveal.mode;
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#st-' + k), String(s[k] ?? 0));
