@@ -42,7 +42,7 @@ test:
 screenshots: test-deps
 	@$(MAKE) --no-print-directory -s -C server FLAVOUR=debug all
 	@rm -rf build/screenshots
-	@cd web-client/tests && node browser.test.mjs && node console.test.mjs && node results.test.mjs
+	@cd web-client/tests && node browser.test.mjs && node console.test.mjs && node results.test.mjs && node merge.test.mjs
 	@for f in $$(grep -oh 'tests/screenshots/[a-z-]*\.png' README.md web-client/README.md | sort -u); do \
 	  cp build/screenshots/$${f##*/} web-client/tests/screenshots/ && echo "refreshed web-client/$$f"; done
 

@@ -94,6 +94,14 @@ static char *digest(struct jam *j)
     return xstrdup(j->digest);
 }
 
+/* Whether this jam's exports need no secret now: the server's --public-exports or the jam's own
+ * setting (set_exports), and no count hidden by a reveal mode (the stream holds every vote). */
+static bool exports_public(const struct hub *h, const struct jam *j)
+{
+    return (h->cfg->public_exports || j->room->cfg.settings.public_exports) &&
+           !room_hidden_kinds(j->room);
+}
+
 /* GET .../results encodes every visible item (public, like the digest): one encoding per state,
  * kept for a tick at most since its clock moves (the snapshot body's rule, jam_cache_max_age_ms). */
 static char *results(struct hub *h, struct jam *j, const struct now *now)
@@ -102,7 +110,7 @@ static char *results(struct hub *h, struct jam *j, const struct now *now)
     if (!j->results || strcmp(j->results_id, r->last_id) != 0 ||
         now->ms - j->results_ms >= jam_cache_max_age_ms(h->cfg)) {
         free(j->results);
-        j->results = view_results(r, now->wall_ms, h->cfg->public_exports != 0);
+        j->results = view_results(r, now->wall_ms, exports_public(h, j));
         memcpy(j->results_id, r->last_id, sizeof j->results_id);
         j->results_ms = now->ms;
     }
@@ -258,7 +266,9 @@ static void after_export_read(struct pending *base, const struct store_result *r
 static bool may_export(const struct hub *h, const struct jam *j, const char *auth)
 {
     const char *prefix = "Bearer ";
-    if (h->cfg->public_exports || admin_ok(h, auth))
+    /* The stream holds every vote: while counts are hidden from the public (a reveal mode), an
+     * export is the moderators' and the admin's only. */
+    if (exports_public(h, j) || admin_ok(h, auth))
         return true;
     return strncmp(auth, prefix, strlen(prefix)) == 0 &&
            auth_secret_matches(auth + strlen(prefix), j->room->cfg.secret_sha256);

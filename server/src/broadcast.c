@@ -170,6 +170,16 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
         d->log_from >= j->room->n_modlog &&
         now->ms - j->last_stats_push_ms < BROADCAST_STATS_PERIOD_MS)
         return;
+    /* Reveal control: the shared update withholds the hidden counts; the moderators get them in a
+     * private frame just before it. */
+    char *counts = view_counts(j->room, (unsigned)h->cfg->rank_top);
+    if (counts) {
+        struct frame *cf = frame_from_string(counts);
+        for (struct session *s = j->members; s; s = s->next_member)
+            if (s->role == ROLE_MODERATOR)
+                hub_send_frame(s, cf);
+        frame_unref(cf);
+    }
     char *json = view_update(j->room, now->wall_ms, (unsigned)h->cfg->rank_top);
     if (!json)
         return;

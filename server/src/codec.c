@@ -374,6 +374,10 @@ static const struct {
     [MSG_REJECT] = {WITH_OP, {"type", "op", "items", "reason", "preset", NULL}},
     [MSG_CLAIM] = {WITH_OP, {"type", "op", "items", NULL}},
     [MSG_RELEASE] = {WITH_OP, {"type", "op", "items", NULL}},
+    [MSG_MERGE] = {WITH_OP, {"type", "op", "items", "into", "reason", NULL}},
+    [MSG_UNMERGE] = {WITH_OP, {"type", "op", "item", NULL}},
+    [MSG_SET_REVEAL] = {WITH_OP, {"type", "op", "mode", NULL}},
+    [MSG_SET_EXPORTS] = {WITH_OP, {"type", "op", "public", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
@@ -560,7 +564,20 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_SPOTLIGHT:
     case MSG_PIN:
     case MSG_UNPIN:
+    case MSG_UNMERGE:
         return get_int(o, "item", true, 1, INT64_MAX, &m->item, err) < 0 ? -1 : 0;
+    case MSG_SET_REVEAL:
+        if (get_name(o, "mode", true, reveal_from_name, &x, err) < 0)
+            return -1;
+        m->reveal = (enum reveal)x;
+        return 0;
+    case MSG_SET_EXPORTS:
+        return get_bool(o, "public", true, &m->public_exports, err) < 0 ? -1 : 0;
+    case MSG_MERGE: /* the duplicates and the item they merge into */
+        if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
+            get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
+            return -1;
+        return get_reason(o, m, err);
     case MSG_HIDE: /* one item, or a bulk hide of several: exactly one of the two */
         if (json_object_get(o, "item") && json_object_get(o, "items"))
             return fail(err, "bad_message", "give 'item' or 'items', not both");
@@ -707,7 +724,19 @@ char *codec_encode_msg(const struct msg *m)
     case MSG_SPOTLIGHT:
     case MSG_PIN:
     case MSG_UNPIN:
+    case MSG_UNMERGE:
         set_int(o, "item", m->item);
+        break;
+    case MSG_SET_REVEAL:
+        set_str(o, "mode", reveal_name(m->reveal));
+        break;
+    case MSG_SET_EXPORTS:
+        json_object_set_new(o, "public", json_boolean(m->public_exports));
+        break;
+    case MSG_MERGE:
+        set_items(o, m->items, m->n_items);
+        set_int(o, "into", m->item);
+        set_str(o, "reason", m->reason);
         break;
     case MSG_HIDE:
     case MSG_REJECT:
@@ -765,8 +794,9 @@ char *codec_encode_msg(const struct msg *m)
 
 static const char *const jam_body_keys[] = {"title", "question", "agenda", "settings", NULL};
 static const char *const step_keys[] = {"phase", "duration_s", NULL};
-static const char *const settings_keys[] = {"anonymous_allowed", "votes_per_phase", "min_text",
-                                            "max_text",          "premoderation",   NULL};
+static const char *const settings_keys[] = {
+    "anonymous_allowed", "votes_per_phase", "min_text", "max_text",
+    "premoderation",     "public_exports",  NULL};
 
 /* Reads title, question, agenda and settings from 'o' into 'c'. 'strict' rejects unknown keys in
  * the nested objects (HTTP); the event decoder passes false. Absent settings get the defaults. */
@@ -841,6 +871,8 @@ static int decode_jam_fields(json_t *o, struct jam_config *c, bool strict, struc
             return fail(err, "bad_value", "settings: min_text must not exceed max_text");
         if (get_bool(st, "premoderation", false, &c->settings.premoderation, err) < 0)
             return -1;
+        if (get_bool(st, "public_exports", false, &c->settings.public_exports, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -883,6 +915,8 @@ static json_t *encode_jam_fields(json_t *o, const struct jam_config *c)
      * chained) with before the setting existed. */
     if (c->settings.premoderation)
         json_object_set_new(st, "premoderation", json_true());
+    if (c->settings.public_exports) /* the same: only when on */
+        json_object_set_new(st, "public_exports", json_true());
     json_object_set_new(o, "settings", st);
     return o;
 }
@@ -918,6 +952,10 @@ static bool event_has_writer(enum event_type t)
     case EV_REJECTED:
     case EV_CLAIMED:
     case EV_RELEASED:
+    case EV_MERGED:
+    case EV_UNMERGED:
+    case EV_REVEAL_SET:
+    case EV_EXPORTS_SET:
         return true;
     default:
         return false;
@@ -1012,7 +1050,20 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
     case EV_SPOTLIGHTED:
     case EV_PINNED:
     case EV_UNPINNED:
+    case EV_UNMERGED:
         return get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0 ? -1 : 0;
+    case EV_REVEAL_SET:
+        if (get_name(o, "mode", true, reveal_from_name, &x, err) < 0)
+            return -1;
+        e->reveal = (enum reveal)x;
+        return 0;
+    case EV_EXPORTS_SET:
+        return get_bool(o, "public", true, &e->public_exports, err) < 0 ? -1 : 0;
+    case EV_MERGED:
+        if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
+            get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
+            return -1;
+        return get_nullable_str(o, "reason", &e->reason, err) < 0 ? -1 : 0;
     case EV_HIDDEN:
         if (json_object_get(o, "items") ? get_items(o, true, &e->items, &e->n_items, err) < 0
                                         : get_int(o, "item", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1136,7 +1187,19 @@ char *codec_event_encode(const struct event *e)
     case EV_SPOTLIGHTED:
     case EV_PINNED:
     case EV_UNPINNED:
+    case EV_UNMERGED:
         set_int(o, "item", e->item);
+        break;
+    case EV_REVEAL_SET:
+        set_str(o, "mode", reveal_name(e->reveal));
+        break;
+    case EV_EXPORTS_SET:
+        json_object_set_new(o, "public", json_boolean(e->public_exports));
+        break;
+    case EV_MERGED:
+        set_items(o, e->items, e->n_items);
+        set_int(o, "into", e->item);
+        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
         break;
     case EV_HIDDEN:
     case EV_REJECTED:

@@ -168,7 +168,9 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     jam_attach(j, s, t.pid, t.role);
     uint64_t seq;
     bool resumed = false;
-    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p);
+    /* A moderator sees hidden counts in private `counts` frames: not in the ring, so a snapshot. */
+    bool counts_private = p && p->role == ROLE_MODERATOR && room_hidden_kinds(j->room);
+    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p) && !counts_private;
     if (may_resume && jam_ring_resume_point(j, m->last_event_id, &seq)) {
         s->cursor = seq;
         s->wants_snapshot = WANT_NONE;
@@ -363,7 +365,8 @@ static bool similar_accepts(uint32_t id, void *ctx)
 {
     const struct similar_filter *f = ctx;
     const struct item *it = room_item(f->r, id);
-    return it && it->kind == f->kind && !it->hidden && it->author != f->asker;
+    return it && it->kind == f->kind && !it->hidden && !it->pending && !it->merged_into &&
+           it->author != f->asker; /* a duplicate: its target is the one to vote for */
 }
 
 /* Up to three visible items of the kind being written like the text typed so far (issue 14.1),
@@ -439,6 +442,10 @@ static const struct handler {
     [MSG_REJECT] = {handle_write, NEEDS_JOIN},
     [MSG_CLAIM] = {handle_write, NEEDS_JOIN},
     [MSG_RELEASE] = {handle_write, NEEDS_JOIN},
+    [MSG_MERGE] = {handle_write, NEEDS_JOIN},
+    [MSG_UNMERGE] = {handle_write, NEEDS_JOIN},
+    [MSG_SET_REVEAL] = {handle_write, NEEDS_JOIN},
+    [MSG_SET_EXPORTS] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

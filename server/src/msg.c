@@ -37,6 +37,10 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_REJECT] = "reject",
     [MSG_CLAIM] = "claim",
     [MSG_RELEASE] = "release",
+    [MSG_MERGE] = "merge",
+    [MSG_UNMERGE] = "unmerge",
+    [MSG_SET_REVEAL] = "set_reveal",
+    [MSG_SET_EXPORTS] = "set_exports",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -100,6 +104,10 @@ static const char *const event_names[EV__COUNT] = {
     [EV_REJECTED] = "rejected",
     [EV_CLAIMED] = "claimed",
     [EV_RELEASED] = "released",
+    [EV_MERGED] = "merged",
+    [EV_UNMERGED] = "unmerged",
+    [EV_REVEAL_SET] = "reveal_set",
+    [EV_EXPORTS_SET] = "exports_set",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -164,6 +172,20 @@ int phase_from_name(const char *s)
 int role_from_name(const char *s)
 {
     return index_of(role_names, N_OF(role_names), s);
+}
+
+static const char *const reveal_names[REVEAL__COUNT] = {
+    [REVEAL_LIVE] = "live",
+    [REVEAL_HIDDEN] = "hidden",
+    [REVEAL_PER_PHASE] = "per_phase",
+};
+const char *reveal_name(enum reveal v)
+{
+    return name_at(reveal_names, N_OF(reveal_names), (int)v);
+}
+int reveal_from_name(const char *s)
+{
+    return index_of(reveal_names, N_OF(reveal_names), s);
 }
 
 void msg_clear(struct msg *m)

@@ -61,6 +61,10 @@ enum msg_type {
     MSG_REJECT,
     MSG_CLAIM,
     MSG_RELEASE,
+    MSG_MERGE,
+    MSG_UNMERGE,
+    MSG_SET_REVEAL,
+    MSG_SET_EXPORTS,
     MSG__COUNT
 };
 
@@ -75,6 +79,8 @@ enum preset {
     PRESET_PERSONAL_DATA,
     PRESET__COUNT
 };
+/* What screens and citizens see of the vote counts (proto/messages.md, "Reveal control"). */
+enum reveal { REVEAL_LIVE = 0, REVEAL_HIDDEN, REVEAL_PER_PHASE, REVEAL__COUNT };
 enum phase {
     PHASE_EXPLORE = 0,
     PHASE_IDEATE,
@@ -102,16 +108,20 @@ struct msg {
     int64_t parent;  /* 0 = none */
     char *on_behalf; /* owned; a moderator's post typed for someone: the name, "" = from the
                         floor, NULL = not a scribe entry */
-    /* vote, unvote, hide, unhide */
+    /* vote, unvote, hide, unhide, unmerge; merge: `into` */
     int64_t item;
-    /* approve, reject, claim, release, a bulk hide: distinct item ids, in the order given */
+    /* approve, reject, claim, release, merge, a bulk hide: distinct item ids, in the order given */
     uint32_t *items; /* owned, NULL when absent */
     size_t n_items;
     /* set_phase */
     enum phase phase;
+    /* set_reveal */
+    enum reveal reveal;
+    /* set_exports */
+    bool public_exports;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hide, remove, mute */
+    /* hide, remove, mute, merge */
     char *reason; /* owned, NULL if absent */
     enum preset preset;
     /* remove, reinstate, mute, unmute */
@@ -136,6 +146,8 @@ int preset_from_name(const char *s);
 int kind_from_name(const char *s);
 int phase_from_name(const char *s);
 int role_from_name(const char *s);
+const char *reveal_name(enum reveal v);
+int reveal_from_name(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Events: what is stored in the jam's Redis stream (field "e"). */
@@ -169,6 +181,10 @@ enum event_type {
     EV_REJECTED,
     EV_CLAIMED,
     EV_RELEASED,
+    EV_MERGED,
+    EV_UNMERGED,
+    EV_REVEAL_SET,
+    EV_EXPORTS_SET,
     EV__COUNT
 };
 
@@ -185,6 +201,7 @@ struct jam_settings {
     uint32_t min_text;        /* default 2 */
     uint32_t max_text;        /* default 500, <= MSG_TEXT_HARD_MAX */
     bool premoderation;       /* default false: citizens' posts wait for a moderator's approval */
+    bool public_exports;      /* default false: this jam's exports need no secret (set_exports) */
 };
 
 struct jam_config {
@@ -214,20 +231,25 @@ struct event {
     char *text;      /* owned; posted, announced */
     int64_t parent;  /* 0 = none */
     char *on_behalf; /* owned; posted by a scribe: the name, "" = from the floor, NULL = none */
-    /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned */
+    /* voted, unvoted, hidden, unhidden, spotlighted, pinned, unpinned, unmerged; merged: into */
     int64_t item;
-    /* approved, rejected, claimed, released, a bulk hidden (then item is 0) */
+    /* approved, rejected, claimed, released, merged (the duplicates), a bulk hidden (then item
+     * is 0) */
     uint32_t *items; /* owned, NULL = none */
     size_t n_items;
     /* phase_set, phase_ended */
     int64_t index;
     /* extended; announced: duration_s (0 = until cleared) */
     int64_t seconds;
-    /* hidden, removed, muted, rejected */
+    /* hidden, removed, muted, rejected, merged */
     char *reason; /* owned, NULL = none */
     enum preset preset;
     /* removed */
     bool hide_posts;
+    /* reveal_set */
+    enum reveal reveal;
+    /* exports_set */
+    bool public_exports;
 };
 
 void event_clear(struct event *e);

@@ -223,6 +223,21 @@ bool room_claim_running(const struct item *it, int64_t at_ms)
     return it->claim_by && at_ms < it->claim_until;
 }
 
+unsigned room_hidden_kinds(const struct room *r)
+{
+    switch (r->reveal) {
+    case REVEAL_HIDDEN:
+        return (1u << KIND__COUNT) - 1;
+    case REVEAL_PER_PHASE: {
+        enum phase p = current_phase(r);
+        bool runs = r->clock.state == CLOCK_RUNNING || r->clock.state == CLOCK_PAUSED;
+        return runs && p < PHASE__COUNT ? vote_kinds[p] : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 int64_t room_deadline(const struct room *r)
 {
     return r->clock.state == CLOCK_RUNNING && r->clock.has_deadline ? r->clock.deadline_ms : 0;
@@ -263,8 +278,69 @@ bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *inde
     uint64_t cast;
     if (!imap_get(&r->votes, vote_key(pid, item), &cast))
         return false;
-    *index = (int)cast;
+    *index = (int)(cast & ~(uint64_t)ROOM_VOTE_COLLAPSED);
     return true;
+}
+
+bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item)
+{
+    uint64_t cast;
+    return imap_get(&r->votes, vote_key(pid, item), &cast) && (cast & ROOM_VOTE_COLLAPSED);
+}
+
+/* ---- merge groups (proto/messages.md, "Merging duplicates") --------------------------------- */
+
+/* Whether 'it' is in the group of merge target 'target': the target itself or a duplicate. */
+static bool in_group(const struct item *it, uint32_t target)
+{
+    return it && (it->id == target || it->merged_into == target);
+}
+
+/* Whether 'p' has a standing vote for 'it'; for a merge target, for any item of its group (the
+ * group takes one vote per participant). */
+static bool has_vote(const struct room *r, const struct participant *p, const struct item *it)
+{
+    if (!it->n_merged)
+        return imap_get(&r->votes, vote_key(p->pid, it->id), NULL);
+    for (size_t v = 0; v < p->n_voted; v++)
+        if (in_group(room_item(r, p->voted[v]), it->id))
+            return true;
+    return false;
+}
+
+/* Why a merge (e->items into e->item) or an unmerge (of e->item) does not apply, or NULL: the one
+ * rule room_check and room_apply share. */
+static const char *merge_error(const struct room *r, const struct event *e)
+{
+    const struct item *into = room_item(r, e->item);
+    if (!into)
+        return "no_such_item";
+    if (e->type == EV_UNMERGED)
+        return into->merged_into || into->n_merged ? NULL : "not_merged";
+    if (into->pending)
+        return "item_pending";
+    if (into->hidden)
+        return "item_hidden";
+    if (into->merged_into)
+        return "item_merged";
+    for (size_t i = 0; i < e->n_items; i++) {
+        const struct item *it = room_item(r, e->items[i]);
+        if (!it)
+            return "no_such_item";
+        if (it == into)
+            return "bad_value";
+        if (it->pending)
+            return "item_pending";
+        if (it->hidden)
+            return "item_hidden";
+        if (it->merged_into)
+            return "item_merged";
+        if (it->n_merged)
+            return "has_duplicates";
+        if (it->kind != into->kind)
+            return "merge_kind";
+    }
+    return e->n_items ? NULL : "bad_value";
 }
 
 /* ---- checking ------------------------------------------------------------------------------ */
@@ -279,7 +355,7 @@ static const char *check_parent(const struct room *r, enum kind kind, int64_t pa
         return "bad_parent";
     const struct item *p = room_item(r, parent);
     enum kind want = kind == KIND_IDEA ? KIND_PROBLEM : KIND_IDEA;
-    if (!p || p->hidden || p->pending || p->kind != want)
+    if (!p || p->hidden || p->pending || p->merged_into || p->kind != want)
         return "bad_parent";
     return NULL;
 }
@@ -298,9 +374,11 @@ static const char *check_vote(const struct room *r, const struct participant *p,
         return "item_hidden";
     if (it->pending)
         return "item_pending";
+    if (it->merged_into)
+        return "item_merged";
     if (imap_get(&r->inflight, vote_key(p->pid, it->id), NULL))
         return "busy";
-    bool voted = imap_get(&r->votes, vote_key(p->pid, it->id), NULL);
+    bool voted = has_vote(r, p, it);
     if (m->type == MSG_VOTE) {
         if (voted)
             return "already_voted";
@@ -374,6 +452,8 @@ static const char *stage_error(const struct room *r, const struct event *e)
             return "item_hidden";
         if (it->pending)
             return "item_pending";
+        if (it->merged_into)
+            return "item_merged";
         return st->spotlight == it->id ? "already_spotlighted" : NULL;
     case EV_UNSPOTLIGHTED:
         return st->spotlight ? NULL : "no_spotlight";
@@ -382,6 +462,8 @@ static const char *stage_error(const struct room *r, const struct event *e)
             return "item_hidden";
         if (it->pending)
             return "item_pending";
+        if (it->merged_into)
+            return "item_merged";
         if (is_pinned(r, it->id, NULL))
             return "already_pinned";
         return st->n_pinned == ROOM_MAX_PINS ? "pin_limit" : NULL;
@@ -421,6 +503,8 @@ static const char *queue_error(const struct room *r, const struct event *e)
                 return "item_hidden";
             if (it->pending)
                 return "item_pending";
+            if (it->merged_into)
+                return "item_merged";
             continue;
         }
         if (!it->pending)
@@ -501,6 +585,8 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
             return "item_hidden";
         if (m->type == MSG_HIDE && it->pending)
             return "item_pending"; /* a pending item is rejected, not hidden */
+        if (m->type == MSG_HIDE && it->merged_into)
+            return "item_merged"; /* unmerge it first */
         if (m->type == MSG_UNHIDE && !it->hidden)
             return "not_hidden";
         out->type = m->type == MSG_HIDE ? EV_HIDDEN : EV_UNHIDDEN;
@@ -570,6 +656,35 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
     case MSG_CLAIM:
     case MSG_RELEASE:
         return check_queue(r, m, out);
+    case MSG_SET_REVEAL:
+        if (m->reveal >= REVEAL__COUNT)
+            return "bad_value";
+        out->type = EV_REVEAL_SET;
+        out->reveal = m->reveal;
+        return NULL;
+    case MSG_SET_EXPORTS:
+        out->type = EV_EXPORTS_SET;
+        out->public_exports = m->public_exports;
+        return NULL;
+    case MSG_MERGE:
+    case MSG_UNMERGE: {
+        struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
+                              .item = m->item,
+                              .items = m->items,
+                              .n_items = m->type == MSG_MERGE ? m->n_items : 0};
+        const char *err = merge_error(r, &probe);
+        if (err)
+            return err;
+        out->type = probe.type;
+        out->item = m->item;
+        if (m->type == MSG_MERGE) {
+            out->items = xmalloc(m->n_items * sizeof *out->items);
+            memcpy(out->items, m->items, m->n_items * sizeof *out->items);
+            out->n_items = m->n_items;
+            out->reason = dup_or_null(m->reason);
+        }
+        return NULL;
+    }
     default:
         return "unknown_type";
     }
@@ -677,7 +792,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_RELEASED);
+           (t >= EV_APPROVED && t <= EV_EXPORTS_SET);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -811,6 +926,48 @@ static void touch_queue(const struct room *r, const struct event *e, struct room
     }
 }
 
+/* A merge or unmerge: every item it named or that a merge ever put in the same group, the
+ * target's count. Over-reporting is harmless; the log is small (moderator actions only). */
+static void touch_merge(const struct room *r, const struct event *e, struct room_delta *d)
+{
+    d->stats = true;
+    d->stage = true; /* a duplicate left the spotlight or the pins */
+    for (size_t i = 0; i <= e->n_items; i++) {
+        const struct item *it = room_item(r, i < e->n_items ? e->items[i] : e->item);
+        if (!it)
+            continue;
+        touch_add(&d->items, &d->n_items, &d->cap_items, it->id);
+        touch_add(&d->votes, &d->n_votes, &d->cap_votes, it->id);
+        d->kinds |= 1u << it->kind;
+        for (size_t k = 0; e->type == EV_UNMERGED && k < r->n_modlog; k++) {
+            const struct mod_entry *m = &r->modlog[k];
+            bool named = m->item == it->id;
+            for (size_t j = 0; m->type == EV_MERGED && !named && j < m->n_items; j++)
+                named = m->items[j] == it->id;
+            if (m->type != EV_MERGED || !named)
+                continue;
+            for (size_t j = 0; j <= m->n_items; j++) {
+                uint32_t x = j < m->n_items ? m->items[j] : (uint32_t)m->item;
+                if (x >= 1 && x <= r->n_items) {
+                    touch_add(&d->items, &d->n_items, &d->cap_items, x);
+                    touch_add(&d->votes, &d->n_votes, &d->cap_votes, x);
+                }
+            }
+        }
+    }
+}
+
+/* Every shown item's count (a repeat in the list is harmless: the update's votes are by id). */
+static void touch_all_votes(const struct room *r, struct room_delta *d)
+{
+    d->stats = true;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (!r->items[i]->hidden && !r->items[i]->pending) {
+            push_id(&d->votes, &d->n_votes, &d->cap_votes, r->items[i]->id);
+            d->kinds |= 1u << r->items[i]->kind;
+        }
+}
+
 void room_touch(const struct room *r, const char *id, const struct event *e, struct room_delta *d)
 {
     const struct item *it = NULL;
@@ -852,6 +1009,14 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_UNANNOUNCED:
         d->stage = true;
         break;
+    case EV_MERGED:
+    case EV_UNMERGED:
+        touch_merge(r, e, d);
+        break;
+    case EV_REVEAL_SET: /* every count may be newly shown: a catch-up is rare, a reveal too */
+        d->stage = true;
+        touch_all_votes(r, d);
+        break;
     case EV_REMOVED:
         d->stats = true;
         d->stage = true; /* its hidden posts may have left the spotlight or the pins */
@@ -873,6 +1038,8 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_EXTENDED:
     case EV_PHASE_ENDED:
         d->clock = true;
+        if (r->reveal == REVEAL_PER_PHASE) /* a phase's counts may be revealed by its end */
+            touch_all_votes(r, d);
         break;
     default:
         break;
@@ -1020,17 +1187,55 @@ static const char *apply_post(struct room *r, const struct event *e, struct part
     return NULL;
 }
 
+/* A retraction on merge target 't': every vote 'p' has in the group goes (the collapsed ones
+ * were refunded at the merge; the one that counted is refunded as any retraction), and the
+ * group counts one voter less. */
+static bool unvote_group(struct room *r, struct participant *p, struct item *t)
+{
+    bool found = false;
+    for (size_t v = 0; v < p->n_voted;) {
+        struct item *x = room_item(r, p->voted[v]);
+        if (!in_group(x, t->id)) {
+            v++;
+            continue;
+        }
+        uint64_t key = vote_key(p->pid, x->id), cast = 0;
+        imap_get(&r->votes, key, &cast);
+        imap_del(&r->votes, key);
+        if (!(cast & ROOM_VOTE_COLLAPSED) && p->used[cast])
+            p->used[cast]--;
+        if (x != t) { /* a duplicate's own count: the votes cast on it */
+            x->votes--;
+            delta_votes(r, x);
+        }
+        p->voted[v] = p->voted[--p->n_voted];
+        found = true;
+    }
+    if (found) {
+        t->votes--;
+        r->total_votes--;
+    }
+    return found;
+}
+
 static const char *apply_vote(struct room *r, const struct event *e, struct participant *p,
                               struct room_result *res)
 {
     struct item *it = room_item(r, e->item);
     if (it && it->pending)
         return "item_pending";
+    if (it && it->merged_into)
+        return "item_merged";
     if (!it || it->hidden || !room_can_vote(r, it->kind))
         return "wrong_phase";
     uint64_t key = vote_key(p->pid, it->id), cast_in;
     bool voted = imap_get(&r->votes, key, &cast_in);
-    if (e->type == EV_VOTED) {
+    if (it->n_merged) /* a merge target: the group takes one vote per participant */
+        voted = has_vote(r, p, it);
+    if (e->type == EV_UNVOTED && voted && it->n_merged) {
+        if (!unvote_group(r, p, it))
+            return "internal";
+    } else if (e->type == EV_VOTED) {
         if (voted)
             return "already_voted";
         uint32_t budget = r->cfg.settings.votes_per_phase;
@@ -1111,6 +1316,21 @@ static const char *apply_clock(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* An item no longer shown (hidden, merged) leaves the spotlight and the pins. */
+static void leave_stage(struct room *r, const struct item *it)
+{
+    size_t at;
+    if (r->stage.spotlight == it->id) {
+        r->stage.spotlight = 0;
+        r->delta.stage = true;
+    }
+    if (is_pinned(r, it->id, &at)) {
+        memmove(&r->stage.pinned[at], &r->stage.pinned[at + 1],
+                (--r->stage.n_pinned - at) * sizeof r->stage.pinned[0]);
+        r->delta.stage = true;
+    }
+}
+
 /* Hide a visible item with the hide's reason and preset: it leaves the ranking, the spotlight
  * and the pins. */
 static void hide_item(struct room *r, struct item *it, const char *reason, enum preset preset)
@@ -1128,16 +1348,7 @@ static void hide_item(struct room *r, struct item *it, const char *reason, enum 
         return;
     }
     unshow_item(r, it);
-    size_t at;
-    if (r->stage.spotlight == it->id) {
-        r->stage.spotlight = 0;
-        r->delta.stage = true;
-    }
-    if (is_pinned(r, it->id, &at)) {
-        memmove(&r->stage.pinned[at], &r->stage.pinned[at + 1],
-                (--r->stage.n_pinned - at) * sizeof r->stage.pinned[0]);
-        r->delta.stage = true;
-    }
+    leave_stage(r, it);
     delta_item(r, it);
 }
 
@@ -1191,6 +1402,8 @@ static const char *apply_hide(struct room *r, const struct event *e)
         return hide ? "item_hidden" : "not_hidden";
     if (it->pending)
         return "item_pending";
+    if (it->merged_into)
+        return "item_merged";
     if (hide) {
         hide_item(r, it, e->reason, e->preset);
         return NULL;
@@ -1202,6 +1415,129 @@ static const char *apply_hide(struct room *r, const struct event *e)
     it->hide_preset = PRESET_NONE;
     show_item(r, it);
     delta_item(r, it);
+    return NULL;
+}
+
+/* ---- merges: the group of a target counts each voter once ----------------------------------- */
+
+/* Undo the collapse of target t's group: each vote counts for the item it was cast for again,
+ * each collapsed vote takes its budget point back, and t's count is the votes cast on it. */
+static void group_release(struct room *r, struct item *t)
+{
+    if (!t->n_merged)
+        return; /* nothing is collapsed */
+    r->total_votes -= t->votes;
+    t->votes = 0;
+    for (size_t i = 0; i < r->n_participants; i++) {
+        struct participant *p = r->participants[i];
+        for (size_t v = 0; v < p->n_voted; v++) {
+            struct item *it = room_item(r, p->voted[v]);
+            if (!in_group(it, t->id))
+                continue;
+            t->votes += it == t; /* a duplicate's count is the votes cast on it all along */
+            uint64_t key = vote_key(p->pid, it->id), cast = 0;
+            imap_get(&r->votes, key, &cast);
+            if (cast & ROOM_VOTE_COLLAPSED) {
+                cast &= ~(uint64_t)ROOM_VOTE_COLLAPSED;
+                imap_put(&r->votes, key, cast);
+                p->used[cast]++;
+            }
+        }
+    }
+    r->total_votes += t->votes;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i]->merged_into == t->id)
+            r->total_votes += r->items[i]->votes;
+}
+
+/* Collapse target t's group: each participant with votes for several of its items keeps one
+ * that counts (the one on t, else the one on the lowest item id) and gets the budget point of
+ * each other back, in the phase it was spent; t's count is the group's distinct voters. A
+ * function of the standing votes alone, so release-then-collapse is exact. */
+static void group_collapse(struct room *r, struct item *t)
+{
+    if (!t->n_merged)
+        return;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i]->merged_into == t->id)
+            r->total_votes -= r->items[i]->votes;
+    r->total_votes -= t->votes;
+    t->votes = 0;
+    for (size_t i = 0; i < r->n_participants; i++) {
+        struct participant *p = r->participants[i];
+        size_t keep = SIZE_MAX;
+        for (size_t v = 0; v < p->n_voted; v++) {
+            uint32_t id = p->voted[v];
+            if (!in_group(room_item(r, id), t->id))
+                continue;
+            if (keep == SIZE_MAX || id == t->id || (p->voted[keep] != t->id && id < p->voted[keep]))
+                keep = v;
+        }
+        if (keep == SIZE_MAX)
+            continue;
+        t->votes++;
+        for (size_t v = 0; v < p->n_voted; v++) {
+            if (v == keep || !in_group(room_item(r, p->voted[v]), t->id))
+                continue;
+            uint64_t key = vote_key(p->pid, p->voted[v]), cast = 0;
+            imap_get(&r->votes, key, &cast);
+            imap_put(&r->votes, key, cast | ROOM_VOTE_COLLAPSED);
+            if (p->used[cast])
+                p->used[cast]--;
+        }
+    }
+    r->total_votes += t->votes;
+}
+
+/* t's count changed: its place in the ranking (while shown), the themes, the next update. */
+static void group_counted(struct room *r, struct item *t)
+{
+    if (!t->hidden && !t->pending)
+        rank_set(r->rank[t->kind], t->id, t->votes);
+    r->words_version++;
+    delta_votes(r, t);
+}
+
+static const char *apply_merge(struct room *r, const struct event *e)
+{
+    const char *err = merge_error(r, e);
+    if (err)
+        return err;
+    struct item *t = room_item(r, e->item);
+    group_release(r, t);
+    for (size_t i = 0; i < e->n_items; i++) {
+        struct item *it = room_item(r, e->items[i]);
+        it->merged_into = t->id;
+        t->n_merged++;
+        unshow_item(r, it);
+        leave_stage(r, it);
+        delta_item(r, it);
+    }
+    group_collapse(r, t);
+    group_counted(r, t);
+    return NULL;
+}
+
+/* e->item a duplicate: it alone leaves its group; a target: its whole group is undone. */
+static const char *apply_unmerge(struct room *r, const struct event *e)
+{
+    const char *err = merge_error(r, e);
+    if (err)
+        return err;
+    struct item *it = room_item(r, e->item);
+    struct item *t = it->merged_into ? room_item(r, it->merged_into) : it;
+    group_release(r, t);
+    for (size_t i = 0; i < r->n_items; i++) {
+        struct item *x = r->items[i];
+        if (x->merged_into != t->id || (it != t && x != it))
+            continue;
+        x->merged_into = 0;
+        t->n_merged--;
+        show_item(r, x);
+        delta_item(r, x);
+    }
+    group_collapse(r, t);
+    group_counted(r, t);
     return NULL;
 }
 
@@ -1281,7 +1617,7 @@ static const char *apply_remove(struct room *r, const struct event *e)
     set_sanction(target, e);
     for (size_t i = 0; e->hide_posts && i < r->n_items; i++) {
         struct item *it = r->items[i];
-        if (it->author == e->pid && !it->hidden)
+        if (it->author == e->pid && !it->hidden && !it->merged_into) /* a duplicate stays merged */
             hide_item(r, it, e->reason, e->preset);
     }
     r->delta.stats = true;
@@ -1293,6 +1629,18 @@ static bool is_scribe_entry(const struct room *r, const struct event *e)
 {
     const struct participant *p = e->type == EV_POSTED ? room_participant(r, e->by) : NULL;
     return p && p->role == ROLE_MODERATOR && e->on_behalf;
+}
+
+/* The kinds whose counts screens and citizens may see changed (a reveal, or a phase under
+ * per_phase): the next update carries the reveal and every shown item's count again. */
+static void counts_revealed(struct room *r)
+{
+    r->delta.stage = true;
+    for (size_t i = 0; i < r->n_items; i++) {
+        struct item *it = r->items[i];
+        if (!it->hidden && !it->pending)
+            delta_votes(r, it);
+    }
 }
 
 static void record_moderation(struct room *r, const char *id, const struct event *e)
@@ -1308,7 +1656,9 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->by = e->by;
     m->at_ms = e->at_ms;
     m->item = e->item;
-    m->index = e->index;
+    m->index = e->type == EV_REVEAL_SET    ? (int64_t)e->reveal
+               : e->type == EV_EXPORTS_SET ? (int64_t)e->public_exports
+                                           : e->index;
     m->seconds = e->seconds;
     if (e->type >= EV_REMOVED && e->type <= EV_UNMUTED)
         m->pid = e->pid;
@@ -1414,6 +1764,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
     if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))
         return room_err_duplicate_op;
+    unsigned hidden_before = room_hidden_kinds(r);
     switch (e->type) {
     case EV_JAM_CREATED:
         if (r->n_events)
@@ -1455,6 +1806,21 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_RELEASED:
         err = apply_queue(r, e);
         break;
+    case EV_REVEAL_SET:
+        if (e->reveal >= REVEAL__COUNT)
+            return "bad_value";
+        r->reveal = e->reveal;
+        r->delta.stage = true; /* the update says the mode */
+        break;
+    case EV_EXPORTS_SET: /* a setting of the jam: GET .../export(.csv) and the results follow it */
+        r->cfg.settings.public_exports = e->public_exports;
+        break;
+    case EV_MERGED:
+        err = apply_merge(r, e);
+        break;
+    case EV_UNMERGED:
+        err = apply_unmerge(r, e);
+        break;
     case EV_STARTED:
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:
@@ -1468,6 +1834,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (err)
         return err;
+    if (room_hidden_kinds(r) != hidden_before)
+        counts_revealed(r);
     record_op(r, id, e, h, res);
     if (is_barrier(e->type) || is_scribe_entry(r, e)) {
         struct event logged = *e;
@@ -1525,6 +1893,14 @@ bool room_restore_head(struct room *r, const struct clock *c, const char *last_i
     return true;
 }
 
+bool room_restore_reveal(struct room *r, enum reveal mode)
+{
+    if (mode >= REVEAL__COUNT)
+        return false;
+    r->reveal = mode;
+    return true;
+}
+
 bool room_restore_item(struct room *r, const struct item *src)
 {
     if (src->id != r->n_items + 1 || !src->text || src->kind >= KIND__COUNT ||
@@ -1537,9 +1913,12 @@ bool room_restore_item(struct room *r, const struct item *src)
     if ((src->pending && (src->hidden || src->by != ROLE_CITIZEN)) ||
         (src->claim_by && !src->pending) || src->claim_by < 0)
         return false;
+    if (src->merged_into && (src->merged_into == src->id || src->hidden || src->pending))
+        return false;
     struct item *it = xmalloc(sizeof *it);
     *it = *src;
     it->in_delta = it->votes_in_delta = it->claim_in_delta = false;
+    it->n_merged = 0; /* counted by room_restore_merges */
     it->text = xstrdup(src->text);
     it->hide_reason = dup_or_null(src->hide_reason);
     it->on_behalf = dup_or_null(src->on_behalf);
@@ -1595,9 +1974,14 @@ bool room_restore_stage(struct room *r, const struct room_stage *st)
 bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index)
 {
     uint64_t key = vote_key(p->pid, item);
-    if (item < 1 || item > r->n_items || index < 0 || index >= (int)r->cfg.n_agenda ||
+    bool collapsed = index >= 0 && ((unsigned)index & ROOM_VOTE_COLLAPSED);
+    int cast = collapsed ? (int)((unsigned)index & ~ROOM_VOTE_COLLAPSED) : index;
+    if (item < 1 || item > r->n_items || cast < 0 || cast >= (int)r->cfg.n_agenda ||
         imap_get(&r->votes, key, NULL))
         return false;
+    const struct item *it = r->items[item - 1];
+    if (collapsed && !it->merged_into && !it->n_merged)
+        return false; /* only a merge collapses a vote */
     imap_put(&r->votes, key, (uint64_t)index);
     add_voted(p, item);
     return true;
@@ -1631,10 +2015,29 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .preset = m->preset,
                       .pid = m->pid,
                       .hide_posts = m->hide_posts,
+                      .reveal = m->type == EV_REVEAL_SET ? (enum reveal)m->index : REVEAL_LIVE,
+                      .public_exports = m->type == EV_EXPORTS_SET && m->index,
                       .items = m->items,
                       .n_items = m->n_items};
     record_moderation(r, m->event_id, &e);
     memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
+    return true;
+}
+
+bool room_restore_merges(struct room *r)
+{
+    for (size_t i = 0; i < r->n_items; i++) {
+        const struct item *it = r->items[i];
+        struct item *t = it->merged_into ? room_item(r, it->merged_into) : NULL;
+        if (!it->merged_into)
+            continue;
+        if (!t || t->merged_into || t->pending || t->kind != it->kind)
+            return false;
+        t->n_merged++;
+    }
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i]->n_merged && r->items[i]->merged_into)
+            return false;
     return true;
 }
 
@@ -1655,9 +2058,10 @@ void room_restore_done(struct room *r)
         struct participant *author = room_participant(r, it->author);
         if (author)
             author->n_posted++;
-        if (!it->hidden && !it->pending)
+        if (!it->hidden && !it->pending && !it->merged_into)
             show_item(r, it);
-        r->total_votes += it->votes;
+        if (!it->merged_into) /* a duplicate's votes count in its target's distinct voters */
+            r->total_votes += it->votes;
     }
     room_delta_reset(r);
 }

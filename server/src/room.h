@@ -68,11 +68,20 @@ struct item {
     bool claim_in_delta; /* already listed in the tick's claim changes */
     int64_t claim_by;    /* the moderator whose claim was stored last, 0 = none */
     int64_t claim_until; /* ... which runs for events whose at is before this (wall ms) */
+    /* merges (proto/messages.md, "Merging duplicates") */
+    uint32_t merged_into; /* a duplicate: the item it is merged into, 0 = none. Out of the
+                             rankings, words and the visible count; votes = those cast on it */
+    uint32_t n_merged;    /* a merge target: how many duplicates are merged into it (derived);
+                             then votes = the distinct participants who voted for the group */
 };
 
 /* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,
  * short enough that a moderator who walked away blocks nobody for long. */
 #define ROOM_CLAIM_MS 120000
+
+/* In the votes map: a vote that a merge collapsed (its voter voted for another item of the
+ * group too): it stands, counts for nothing, and its budget point was given back. */
+#define ROOM_VOTE_COLLAPSED 0x100u
 
 struct participant {
     int64_t pid;
@@ -200,7 +209,8 @@ struct room {
     uint32_t n_citizens; /* participants who joined as citizens (stats: not moderators) */
     int64_t next_pid;    /* next pid to hand out (covers joins in flight) */
 
-    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in */
+    struct imap votes;        /* (pid << 32 | item) -> agenda index the vote was cast in, with
+                                 ROOM_VOTE_COLLAPSED when a merge refunded it */
     struct imap ops;          /* keyed hash of (pid, op) -> struct room_op, owned: every
                                     applied op with its outcome, one allocation each, never
                                     removed (an op id must never take effect twice, however late
@@ -208,6 +218,7 @@ struct room {
     struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
     struct room_stage stage;
+    enum reveal reveal; /* what screens and citizens see of the counts (set_reveal) */
 
     /* in flight (not state: reset on restart) */
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
@@ -284,6 +295,8 @@ const struct room_op *room_op_next(const struct room *r, size_t *pos);
 /* True when pid has a standing vote for 'item', and then *index is the agenda index it was cast in
  * (the phase budget it counts against). */
 bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index);
+/* True when pid's standing vote for 'item' was collapsed by a merge (refunded, not counted). */
+bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
 struct item *room_item(const struct room *r, int64_t id);
@@ -295,6 +308,10 @@ bool room_can_vote(const struct room *r, enum kind k);
 const char *room_announcement(const struct room *r, int64_t at_ms);
 /* True when 'it' has a claim that still holds for an event stored at 'at_ms' (or shown at now). */
 bool room_claim_running(const struct item *it, int64_t at_ms);
+/* The kinds (bit per kind) whose vote counts and ranking screens and citizens may not see now:
+ * every kind while the reveal is `hidden`, the kinds the current phase votes on while it runs
+ * (or is paused) under `per_phase`, none when `live` (proto/messages.md, "Reveal control"). */
+unsigned room_hidden_kinds(const struct room *r);
 /* Wall-clock ms of the running phase's deadline, or 0 when none. */
 int64_t room_deadline(const struct room *r);
 /* Remaining ms at 'now_ms' (>= 0), or -1 when the clock has no deadline. */
@@ -325,6 +342,8 @@ void room_delta_clear(struct room_delta *d);
  * they are never for a live room: room_apply stays the only mutator of live state. */
 bool room_restore_head(struct room *r, const struct clock *c, const char *last_id,
                        uint64_t n_events, int64_t next_pid);
+/* The reveal mode in force. */
+bool room_restore_reveal(struct room *r, enum reveal mode);
 /* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
  * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);
@@ -338,11 +357,14 @@ bool room_restore_sanction(struct room *r, struct participant *p, bool removed, 
 struct participant *room_restore_participant(struct room *r, int64_t pid, enum role role,
                                              const char *nickname,
                                              const uint32_t used[JAM_MAX_PHASES]);
-/* A standing vote of 'p' for 'item' cast in agenda index 'index' (the item's count is restored
- * with the item, not here). */
+/* A standing vote of 'p' for 'item' cast in agenda index 'index', ORed with ROOM_VOTE_COLLAPSED
+ * when a merge collapsed it (the item's count is restored with the item, not here). */
 bool room_restore_vote(struct room *r, struct participant *p, uint32_t item, int index);
 bool room_restore_op(struct room *r, int64_t pid, const char *op, const struct op_done *done);
 bool room_restore_moderation(struct room *r, const struct mod_entry *m);
+/* After the items: check every duplicate's merged_into (an earlier or later item of the same
+ * kind, itself neither merged, hidden nor pending) and count each target's duplicates. */
+bool room_restore_merges(struct room *r);
 /* The chain as it was (checks the id's form and that it is not before the last applied id). */
 bool room_restore_chain(struct room *r, const struct room_chain *c);
 /* Rebuild what follows from the restored items (rankings, visible count, vote total) and start

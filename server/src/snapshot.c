@@ -11,21 +11,22 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS6" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS6"
+/* Layout, "CJS9" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS9"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
+ *             public_exports:u8
  *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
- *   head      last_id:str  n_events:u64  next_pid:u64
+ *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
- *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64
+ *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64  merged_into:u32
  *             (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
- *             n_voted:u32, each  item:u32 cast_in:u8
+ *             n_voted:u32, each  item:u32 cast_in:u8 (bit 7: a merge collapsed it)
  *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
  *             preset:u8 reason:str|NULL  chain:32 bytes  n_items:u32, each item:u32
@@ -34,10 +35,12 @@
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
- * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims) is refused, so its jam
+ * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
+ * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS6"
+#define SNAP_MAGIC "CJS9"
+#define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
 
 struct wbuf {
@@ -182,6 +185,7 @@ static void encode_config(struct wbuf *w, const struct jam_config *c)
     put_u32(w, c->settings.min_text);
     put_u32(w, c->settings.max_text);
     put_u8(w, c->settings.premoderation);
+    put_u8(w, c->settings.public_exports);
     put_str(w, c->secret_sha256);
 }
 
@@ -206,6 +210,7 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_u8(w, it->rejected);
         put_u64(w, (uint64_t)it->claim_by);
         put_u64(w, (uint64_t)it->claim_until);
+        put_u32(w, it->merged_into);
     }
 }
 
@@ -234,7 +239,8 @@ static void encode_participants(struct wbuf *w, const struct room *r, bool canon
             int cast = 0;
             room_vote_index(r, p->pid, sorted[v], &cast);
             put_u32(w, sorted[v]);
-            put_u8(w, (unsigned)cast);
+            put_u8(w, (unsigned)cast |
+                          (room_vote_collapsed(r, p->pid, sorted[v]) ? SNAP_COLLAPSED : 0));
         }
     }
     free(sorted);
@@ -301,6 +307,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_str(&w, r->last_id);
     put_u64(&w, r->n_events);
     put_u64(&w, (uint64_t)r->next_pid);
+    put_u8(&w, r->reveal);
     put_str(&w, r->chain.id);
     put_u64(&w, r->chain.n);
     put(&w, r->chain.head, ROOM_CHAIN_BYTES);
@@ -354,7 +361,9 @@ static bool decode_config(struct rbuf *rb, struct jam_config *c)
     c->settings.max_text = get_u32(rb);
     unsigned premoderation = get_u8(rb);
     c->settings.premoderation = premoderation == 1;
-    if (premoderation > 1)
+    unsigned public_exports = get_u8(rb);
+    c->settings.public_exports = public_exports == 1;
+    if (premoderation > 1 || public_exports > 1)
         return false;
     return copy_fixed(c->secret_sha256, sizeof c->secret_sha256, get_str(rb, &null)) && !rb->bad;
 }
@@ -371,7 +380,9 @@ static bool decode_head(struct rbuf *rb, struct room *r)
     char *last_id = get_str(rb, &null);
     uint64_t n_events = get_u64(rb);
     int64_t next_pid = (int64_t)get_u64(rb);
-    bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid);
+    unsigned reveal = get_u8(rb);
+    bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid) &&
+              room_restore_reveal(r, (enum reveal)reveal);
     free(last_id);
     if (!ok)
         return false;
@@ -405,6 +416,7 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     it.rejected = rejected == 1;
     it.claim_by = (int64_t)get_u64(rb);
     it.claim_until = (int64_t)get_u64(rb);
+    it.merged_into = get_u32(rb);
     bool ok = !rb->bad && pending <= 1 && rejected <= 1 && room_restore_item(r, &it);
     free(it.text);
     free(it.hide_reason);
@@ -438,6 +450,8 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
     for (uint32_t v = 0; v < nv; v++) {
         uint32_t item = get_u32(rb);
         unsigned cast = get_u8(rb);
+        if (cast & SNAP_COLLAPSED)
+            cast = (cast & ~SNAP_COLLAPSED) | ROOM_VOTE_COLLAPSED;
         if (rb->bad || !room_restore_vote(r, p, item, (int)cast))
             return false;
     }
@@ -537,9 +551,9 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
     struct room *r = room_new(&cfg, limits);
     jam_config_clear(&cfg);
     bool ok = decode_head(&rb, r) && decode_list(&rb, r, 16, decode_item) &&
-              decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
-              decode_list(&rb, r, 86, decode_moderation) && decode_stage(&rb, r) &&
-              rb.pos == rb.len;
+              room_restore_merges(r) && decode_list(&rb, r, 30, decode_participant) &&
+              decode_list(&rb, r, 20, decode_op) && decode_list(&rb, r, 86, decode_moderation) &&
+              decode_stage(&rb, r) && rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

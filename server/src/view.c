@@ -68,13 +68,23 @@ static json_t *chain_json(const struct room_chain *c)
     return o;
 }
 
-static json_t *stats_json(const struct room *r)
+/* Reveal control (proto/messages.md, "Reveal control"): whether 'it''s count is withheld from
+ * screens and citizens now. */
+static bool count_hidden(const struct room *r, const struct item *it)
+{
+    return (room_hidden_kinds(r) >> it->kind) & 1u;
+}
+
+/* 'redact': for screens and citizens (and the public), the total is null while any count is
+ * hidden. */
+static json_t *stats_json(const struct room *r, bool redact)
 {
     json_t *o = json_object();
     json_object_set_new(o, "participants", json_integer(r->n_citizens));
     json_object_set_new(o, "online", json_integer(r->online));
     json_object_set_new(o, "items", json_integer(r->n_visible));
-    json_object_set_new(o, "votes", json_integer(r->total_votes));
+    json_object_set_new(
+        o, "votes", redact && room_hidden_kinds(r) ? json_null() : json_integer(r->total_votes));
     char head[2 * ROOM_CHAIN_BYTES + 1];
     room_chain_hex(r->chain.head, head);
     json_object_set_new(o, "chain", json_string(head));
@@ -121,7 +131,8 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
         json_object_set_new(o, "author", str_or_null(a ? a->nickname : NULL));
         json_object_set_new(o, "by", json_string(role_name(it->by)));
     }
-    json_object_set_new(o, "votes", json_integer(it->votes));
+    if (full || !count_hidden(r, it)) /* withheld: the key is absent */
+        json_object_set_new(o, "votes", json_integer(it->votes));
     json_object_set_new(o, "hidden", json_boolean(it->hidden));
     json_object_set_new(o, "phase", json_string(phase_name(r->cfg.agenda[it->phase_index].phase)));
     hide_reason_json(o, it);
@@ -130,6 +141,8 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
         json_object_set_new(o, "pending", json_true());
     if (it->rejected)
         json_object_set_new(o, "rejected", json_true());
+    if (it->merged_into) /* a duplicate: its votes count in its target's distinct voters */
+        json_object_set_new(o, "merged_into", json_integer(it->merged_into));
     return o;
 }
 
@@ -163,9 +176,23 @@ static json_t *claims_json(const struct room *r, int64_t now_ms)
 }
 
 /* The spotlight, the pins and the announcement still running at 'now_ms', into 'o'. */
+/* The reveal mode and the kinds whose counts are withheld from screens and citizens now. */
+static json_t *reveal_json(const struct room *r)
+{
+    json_t *o = json_object(), *kinds = json_array();
+    unsigned hidden = room_hidden_kinds(r);
+    json_object_set_new(o, "mode", json_string(reveal_name(r->reveal)));
+    for (int k = 0; k < KIND__COUNT; k++)
+        if (hidden & (1u << k))
+            json_array_append_new(kinds, json_string(kind_name((enum kind)k)));
+    json_object_set_new(o, "hidden", kinds);
+    return o;
+}
+
 static void stage_json(json_t *o, const struct room *r, int64_t now_ms)
 {
     const struct room_stage *st = &r->stage;
+    json_object_set_new(o, "reveal", reveal_json(r));
     json_object_set_new(o, "spotlight", st->spotlight ? json_integer(st->spotlight) : json_null());
     json_object_set_new(o, "pinned", id_array(st->pinned, st->n_pinned));
     const char *text = room_announcement(r, now_ms);
@@ -201,16 +228,19 @@ static json_t *jam_json(const struct room *r)
     json_object_set_new(s, "min_text", json_integer(c->settings.min_text));
     json_object_set_new(s, "max_text", json_integer(c->settings.max_text));
     json_object_set_new(s, "premoderation", json_boolean(c->settings.premoderation));
+    json_object_set_new(s, "public_exports", json_boolean(c->settings.public_exports));
     json_object_set_new(o, "settings", s);
     return o;
 }
 
-static json_t *ranking_json(const struct room *r, unsigned top)
+/* 'redact': a kind whose counts are withheld has an empty list (its order would tell them). */
+static json_t *ranking_json(const struct room *r, unsigned top, bool redact)
 {
     json_t *o = json_object();
     uint32_t *ids = xmalloc((top ? top : 1) * sizeof *ids);
+    unsigned hidden = redact ? room_hidden_kinds(r) : 0;
     for (int k = 0; k < KIND__COUNT; k++) {
-        size_t n = room_top(r, (enum kind)k, top, ids);
+        size_t n = hidden & (1u << k) ? 0 : room_top(r, (enum kind)k, top, ids);
         json_object_set_new(o, kind_name((enum kind)k), id_array(ids, n));
     }
     free(ids);
@@ -240,8 +270,8 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     for (size_t i = 0; i < r->n_items; i++)
         json_array_append_new(items, item_json(r, r->items[i], moderator));
     json_object_set_new(o, "items", items);
-    json_object_set_new(o, "ranking", ranking_json(r, rank_top));
-    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "ranking", ranking_json(r, rank_top, !moderator));
+    json_object_set_new(o, "stats", stats_json(r, !moderator));
     stage_json(o, r, now_ms);
     json_object_set_new(o, "claims", claims_json(r, now_ms));
     char *s = dump(o);
@@ -364,11 +394,16 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
         json_t *votes = json_object();
         for (size_t i = 0; i < d->n_votes; i++) {
             const struct item *it = r->items[d->votes[i] - 1];
+            if (count_hidden(r, it)) /* moderators get it in a private `counts` frame */
+                continue;
             char key[16];
             snprintf(key, sizeof key, "%u", it->id);
             json_object_set_new(votes, key, json_integer(it->votes));
         }
-        json_object_set_new(o, "votes", votes);
+        if (json_object_size(votes))
+            json_object_set_new(o, "votes", votes);
+        else
+            json_decref(votes);
     }
     if (ranking && json_object_size(ranking))
         json_object_set_new(o, "ranking", ranking);
@@ -377,7 +412,7 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
     if (d->clock)
         json_object_set_new(o, "clock", clock_json(r, now_ms));
     if (d->stats || d->clock) /* a clock event moves the chain head that stats show */
-        json_object_set_new(o, "stats", stats_json(r));
+        json_object_set_new(o, "stats", stats_json(r, true));
     if (d->stage)
         stage_json(o, r, now_ms);
     if (d->n_claims) {
@@ -395,6 +430,33 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
     return dump(o);
 }
 
+char *view_counts(const struct room *r, unsigned rank_top)
+{
+    const struct room_delta *d = &r->delta;
+    unsigned hidden = room_hidden_kinds(r);
+    if (!hidden || (!d->n_votes && !(d->kinds & hidden)))
+        return NULL;
+    json_t *o = json_object(), *votes = json_object(), *ranking = json_object();
+    json_object_set_new(o, "type", json_string("counts"));
+    for (size_t i = 0; i < d->n_votes; i++) {
+        const struct item *it = r->items[d->votes[i] - 1];
+        char key[16];
+        snprintf(key, sizeof key, "%u", it->id);
+        if (count_hidden(r, it))
+            json_object_set_new(votes, key, json_integer(it->votes));
+    }
+    uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
+    for (int k = 0; k < KIND__COUNT; k++)
+        if (d->kinds & hidden & (1u << k))
+            json_object_set_new(ranking, kind_name((enum kind)k),
+                                id_array(ids, room_top(r, (enum kind)k, rank_top, ids)));
+    free(ids);
+    json_object_set_new(o, "votes", votes);
+    json_object_set_new(o, "ranking", ranking);
+    json_object_set_new(o, "stats", stats_json(r, false));
+    return dump(o);
+}
+
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
@@ -405,9 +467,11 @@ char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
     if (d->kinds) {
         ranking = json_object();
         uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
+        unsigned hidden = room_hidden_kinds(r);
         for (int k = 0; k < KIND__COUNT; k++) {
             size_t n;
-            if ((d->kinds & (1u << k)) && room_top_changed(r, (enum kind)k, rank_top, ids, &n))
+            if ((d->kinds & (1u << k)) && !(hidden & (1u << k)) &&
+                room_top_changed(r, (enum kind)k, rank_top, ids, &n))
                 json_object_set_new(ranking, kind_name((enum kind)k), id_array(ids, n));
         }
         free(ids);
@@ -422,8 +486,9 @@ char *view_catchup(const struct room *r, const struct room_delta *d, int64_t now
     if (d->kinds) {
         ranking = json_object();
         uint32_t *ids = xmalloc((rank_top ? rank_top : 1) * sizeof *ids);
+        unsigned hidden = room_hidden_kinds(r);
         for (int k = 0; k < KIND__COUNT; k++)
-            if (d->kinds & (1u << k))
+            if ((d->kinds & (1u << k)) && !(hidden & (1u << k)))
                 json_object_set_new(ranking, kind_name((enum kind)k),
                                     id_array(ids, room_top(r, (enum kind)k, rank_top, ids)));
         free(ids);
@@ -502,6 +567,11 @@ static const struct {
     {"not_pending", "the item is not waiting for review", false, true},
     {"claimed", "another moderator has claimed this item for review", false, true},
     {"not_claimed", "you have no running claim on this item", false, true},
+    {"item_merged", "the item is merged into another: vote for that one (or unmerge it first)",
+     false, true},
+    {"not_merged", "the item is not merged, and nothing is merged into it", false, true},
+    {"merge_kind", "only items of the same kind merge", false, true},
+    {"has_duplicates", "other items are merged into this one: unmerge them first", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -610,10 +680,12 @@ char *view_words(struct room *r)
     json_object_set_new(o, "type", json_string("words"));
     for (size_t i = 0; i < n; i++)
         json_array_append_new(ws, json_pack("[s,i]", top[i].word, (json_int_t)top[i].items));
+    bool hidden = room_hidden_kinds(r) != 0; /* the most voted item would tell the counts */
     for (size_t i = 0; i < n_themes; i++)
-        json_array_append_new(ts, json_pack("{s:s,s:i,s:i}", "word", themes[i].word, "items",
-                                            (json_int_t)themes[i].items, "top",
-                                            (json_int_t)themes[i].top));
+        json_array_append_new(
+            ts,
+            json_pack("{s:s,s:i,s:o}", "word", themes[i].word, "items", (json_int_t)themes[i].items,
+                      "top", hidden ? json_null() : json_integer((json_int_t)themes[i].top)));
     json_object_set_new(o, "words", ws);
     json_object_set_new(o, "themes", ts);
     return dump(o);
@@ -636,7 +708,7 @@ char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
     snprintf(url, sizeof url, "%s/#%s", public_url, r->cfg.code);
     json_object_set_new(o, "join_url", json_string(url));
     json_object_set_new(o, "clock", clock_json(r, now_ms));
-    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "stats", stats_json(r, true));
     json_object_set_new(o, "event_id", json_string(r->last_id));
     json_object_set_new(o, "chain", chain_json(&r->chain));
     return dump(o);
@@ -656,8 +728,11 @@ static json_t *modlog_json(const struct room *r, size_t from)
         if (p)
             json_object_set_new(o, "moderator", str_or_null(p->nickname));
         if (m->type == EV_HIDDEN || m->type == EV_UNHIDDEN || m->type == EV_SPOTLIGHTED ||
-            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED)
+            m->type == EV_PINNED || m->type == EV_UNPINNED || m->type == EV_POSTED ||
+            m->type == EV_UNMERGED)
             json_object_set_new(o, "item", json_integer(m->item));
+        if (m->type == EV_MERGED)
+            json_object_set_new(o, "into", json_integer(m->item));
         if (m->type == EV_PHASE_SET || m->type == EV_PHASE_ENDED)
             json_object_set_new(o, "phase",
                                 m->index >= 0 && m->index < (int64_t)r->cfg.n_agenda
@@ -665,6 +740,10 @@ static json_t *modlog_json(const struct room *r, size_t from)
                                     : json_null());
         if (m->type == EV_EXTENDED)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
+        if (m->type == EV_EXPORTS_SET)
+            json_object_set_new(o, "public", json_boolean(m->index != 0));
+        if (m->type == EV_REVEAL_SET)
+            json_object_set_new(o, "mode", json_string(reveal_name((enum reveal)m->index)));
         if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)
             json_object_set_new(o, "pid", json_integer(m->pid));
         if (m->type == EV_REMOVED)
@@ -705,6 +784,7 @@ static uint32_t *votes_per_phase(const struct room *r)
     uint64_t key, index;
     for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
         uint32_t item = (uint32_t)key;
+        index &= ~(uint64_t)ROOM_VOTE_COLLAPSED; /* a collapsed vote was still cast on it */
         if (item >= 1 && item <= r->n_items && index < n_agenda)
             per_phase[(item - 1) * n_agenda + index]++;
     }
@@ -773,7 +853,7 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     json_object_set_new(o, "format", json_string(VIEW_EXPORT_FORMAT));
     json_object_set_new(o, "jam", jam_json(r));
     json_object_set_new(o, "clock", clock_json(r, now_ms));
-    json_object_set_new(o, "stats", stats_json(r));
+    json_object_set_new(o, "stats", stats_json(r, false));
     json_object_set_new(o, "chain", chain_json(&r->chain));
     uint32_t *per_phase = votes_per_phase(r);
     json_t *items = json_array();
@@ -786,6 +866,7 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     }
     free(per_phase);
     json_object_set_new(o, "items", items);
+    json_object_set_new(o, "reveal", reveal_json(r));
     json_object_set_new(o, "moderation", modlog_json(r, 0));
     json_t *ev = json_array();
     for (size_t i = 0; i < n_events; i++) {
@@ -812,7 +893,8 @@ char *view_export_csv(const struct room *r)
         snprintf(col, sizeof col, "votes_%zu_%s", k + 1, phase_name(r->cfg.agenda[k].phase));
         csv_text(&c, col);
     }
-    static const char *const tail[] = {"author", "by", "hidden", "hidden_reason", "text"};
+    static const char *const tail[] = {"author",        "by",          "hidden",
+                                       "hidden_reason", "merged_into", "text"};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         csv_text(&c, tail[i]);
     csv_end_row(&c);
@@ -839,6 +921,10 @@ char *view_export_csv(const struct room *r)
         csv_text(&c, role_name(it->by));
         csv_text(&c, it->hidden ? "yes" : it->pending ? "pending" : "no");
         csv_text(&c, it->hidden ? why[i] : NULL);
+        if (it->merged_into)
+            csv_int(&c, it->merged_into);
+        else
+            csv_text(&c, NULL);
         csv_text(&c, it->text);
         csv_end_row(&c);
     }
@@ -859,7 +945,7 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
                   r->cfg.agenda[r->clock.index].phase == PHASE_RESULTS);
     json_object_set_new(o, "final", json_boolean(final));
     json_object_set_new(o, "exports_public", json_boolean(exports_public));
-    json_t *st = stats_json(r);
+    json_t *st = stats_json(r, true);
     uint32_t contributors = 0, voters = 0;
     for (size_t i = 0; i < r->n_participants; i++) {
         const struct participant *p = r->participants[i];
@@ -879,14 +965,17 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
         if (it->hidden || it->pending)
             continue;
         json_t *jo = item_json(r, it, false);
-        json_object_set_new(jo, "rank", json_integer(rank[i]));
-        json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
+        bool withheld = count_hidden(r, it);
+        json_object_set_new(jo, "rank", rank[i] && !withheld ? json_integer(rank[i]) : json_null());
+        if (!withheld)
+            json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
         json_array_append_new(items, jo);
     }
     free(per_phase);
     free(rank);
     json_object_set_new(o, "items", items);
-    json_object_set_new(o, "ranking", ranking_json(r, (unsigned)r->n_items));
+    json_object_set_new(o, "ranking", ranking_json(r, (unsigned)r->n_items, true));
+    json_object_set_new(o, "reveal", reveal_json(r));
     json_object_set_new(o, "moderation", modlog_json(r, 0));
     return dump(o);
 }

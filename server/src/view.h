@@ -38,6 +38,10 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
                     int64_t now_ms, unsigned rank_top, bool resync);
 /* The update for the room's current delta, or NULL when nothing changed. Updates the room's
  * broadcast top-list cache; the caller then calls room_delta_reset(). */
+/* Reveal control: what the tick's update withheld from screens and citizens (the counts and
+ * rankings of the hidden kinds, the total), for the jam's moderators: {"type":"counts",...}, or
+ * NULL when nothing is withheld. Call before view_update (which moves the ranking cache). */
+char *view_counts(const struct room *r, unsigned rank_top);
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top);
 struct room_delta;
 /* A catch-up update (a resume served from the stream) for the events of 'd' (room_touch): the

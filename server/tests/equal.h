@@ -45,7 +45,8 @@ static inline bool equal_jam_config(const struct jam_config *a, const struct jam
         a->settings.votes_per_phase != b->settings.votes_per_phase ||
         a->settings.min_text != b->settings.min_text ||
         a->settings.max_text != b->settings.max_text ||
-        a->settings.premoderation != b->settings.premoderation)
+        a->settings.premoderation != b->settings.premoderation ||
+        a->settings.public_exports != b->settings.public_exports)
         return false;
     for (unsigned i = 0; i < a->n_agenda; i++)
         if (a->agenda[i].phase != b->agenda[i].phase ||
@@ -62,7 +63,8 @@ static inline bool equal_event(const struct event *a, const struct event *b)
            a->anonymous == b->anonymous && a->kind == b->kind && equal_str(a->text, b->text) &&
            a->parent == b->parent && a->item == b->item && a->index == b->index &&
            a->seconds == b->seconds && equal_str(a->reason, b->reason) && a->preset == b->preset &&
-           a->hide_posts == b->hide_posts && equal_str(a->on_behalf, b->on_behalf) &&
+           a->hide_posts == b->hide_posts && a->reveal == b->reveal &&
+           a->public_exports == b->public_exports && equal_str(a->on_behalf, b->on_behalf) &&
            equal_ids(a->items, a->n_items, b->items, b->n_items);
 }
 

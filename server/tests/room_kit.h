@@ -21,7 +21,7 @@ static inline struct room *new_room_with(unsigned votes_per_phase, bool premoder
     c.agenda[2] = (struct agenda_step){PHASE_DESIGN, 30};
     c.agenda[3] = (struct agenda_step){PHASE_RESULTS, 0};
     c.n_agenda = 4;
-    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50, premoderation};
+    c.settings = (struct jam_settings){true, votes_per_phase, 2, 50, premoderation, false};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};

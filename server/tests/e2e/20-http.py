@@ -16,7 +16,7 @@ suite = Suite("20-http", file_timeout=60)
 AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
 GOOD = {"title": "T", "question": "Q?", "agenda": [{"phase": "explore", "duration_s": 60}]}
 DEFAULTS = {"anonymous_allowed": True, "votes_per_phase": 5, "min_text": 2, "max_text": 500,
-            "premoderation": False}
+            "premoderation": False, "public_exports": False}
 
 
 def post(srv, body, headers=AUTH):
@@ -61,6 +61,7 @@ async def create_example_and_links(srv):
     check_eq(st, 200, "summary")
     want = json.loads(body)
     want["settings"].setdefault("premoderation", False)
+    want["settings"].setdefault("public_exports", False)
     check_eq((s["title"], s["question"], s["agenda"], s["settings"]),
              (want["title"], want["question"], want["agenda"], want["settings"]), "summary")
     ev = srv.xrange(j["code"])

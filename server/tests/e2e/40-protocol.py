@@ -299,7 +299,7 @@ async def unknown_types(srv):
     try:
         await c.expect_error({"type": "dance"}, "unknown_type")
         await c.join(jam["code"], "citizen", nickname="Unk")
-        for t in ("dance", "update", "snapshot", "ack", "pong", "error", "merge", "JOIN", ""):
+        for t in ("dance", "update", "snapshot", "ack", "pong", "error", "fuse", "JOIN", ""):
             await c.expect_error({"type": t}, "unknown_type")
         await c.ping(t=10)
     finally:

@@ -26,7 +26,7 @@ AGENDA = [{"phase": "explore", "duration_s": 600}, {"phase": "ideate", "duration
           {"phase": "design", "duration_s": 600}, {"phase": "diffuse", "duration_s": 2},
           {"phase": "results", "duration_s": 0}]
 SETTINGS = {"anonymous_allowed": True, "votes_per_phase": 2, "min_text": 2, "max_text": 500,
-            "premoderation": False}
+            "premoderation": False, "public_exports": False}
 MOD_ACTIONS = {"start", "set_phase", "pause", "resume", "extend", "hide", "unhide"}
 EVENT_OF = {"post": "posted", "vote": "voted", "unvote": "unvoted", "start": "started",
             "pause": "paused", "resume": "resumed", "set_phase": "phase_set", "extend": "extended",

@@ -125,7 +125,7 @@ async def csv_export_is_spreadsheet_ready(srv):
     rows = list(csv.reader(io.StringIO(text, newline="")))
     check_eq(rows[0], ["id", "kind", "role", "parent", "phase", "rank", "votes", "votes_1_explore",
                        "votes_2_ideate", "votes_3_design", "votes_4_diffuse", "votes_5_results",
-                       "author", "by", "hidden", "hidden_reason", "text"], "header")
+                       "author", "by", "hidden", "hidden_reason", "merged_into", "text"], "header")
     check_eq(len(rows), 7, "a header and one row per item")
     by_id = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
     two = by_id["2"]

@@ -64,7 +64,7 @@ struct jam *glue_jam(struct glue *g, const char *code)
     c->agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     c->agenda[2] = (struct agenda_step){PHASE_RESULTS, 0};
     c->n_agenda = 3;
-    c->settings = (struct jam_settings){true, 5, 2, 500, false};
+    c->settings = (struct jam_settings){true, 5, 2, 500, false, false};
     auth_sha256_hex(GLUE_SECRET, strlen(GLUE_SECRET), c->secret_sha256);
     char key[KEYS_MAX];
     keys_stream(key, code);

@@ -42,7 +42,7 @@ static void fixture_init(struct fixture *f, size_t posts, size_t text_len)
     c.question = "Q";
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 0};
     c.n_agenda = 1;
-    c.settings = (struct jam_settings){true, 0, 2, 2000, false};
+    c.settings = (struct jam_settings){true, 0, 2, 2000, false, false};
     struct room_limits lim = {100, 100};
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000, .jam = c};
     f->r = room_new(&c, &lim);

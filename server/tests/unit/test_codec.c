@@ -509,7 +509,8 @@ TEST(encode_every_type)
         m.seconds = 60;
         m.pid = 3;
         uint32_t ids[] = {5, 2};
-        if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE) {
+        if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE ||
+            t == MSG_MERGE) {
             m.items = malloc(sizeof ids);
             memcpy(m.items, ids, sizeof ids);
             m.n_items = 2;
@@ -595,7 +596,7 @@ TEST(event_round_trip_every_type)
     e.jam.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     e.jam.agenda[2] = (struct agenda_step){PHASE_RESULTS, 86400};
     e.jam.n_agenda = 3;
-    e.jam.settings = (struct jam_settings){false, 0, 1, 2000, false};
+    e.jam.settings = (struct jam_settings){false, 0, 1, 2000, false, false};
     strcpy(e.jam.secret_sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     check_event_round_trip(&e);
     event_clear(&e);
@@ -671,6 +672,50 @@ TEST(event_round_trip_every_type)
     check_event_round_trip(&e);
     event_clear(&e);
 
+    e = writer_event(EV_MERGED);
+    e.item = 3;
+    e.items = malloc(2 * sizeof *e.items);
+    e.items[0] = 9;
+    e.items[1] = 4;
+    e.n_items = 2;
+    e.reason = strdup("same idea");
+    check_event_round_trip(&e);
+    char *ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"merged\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"items\":[9,4],\"into\":3,\"reason\":\"same idea\"}");
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_REVEAL_SET);
+    e.reveal = REVEAL_PER_PHASE;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"reveal_set\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"mode\":\"per_phase\"}");
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_EXPORTS_SET);
+    e.public_exports = true;
+    check_event_round_trip(&e);
+    event_clear(&e);
+    memset(&e, 0, sizeof e);
+    e.type = EV_JAM_CREATED;
+    e.at_ms = 2;
+    strcpy(e.jam.code, "000002");
+    e.jam.title = strdup("T");
+    e.jam.question = strdup("Q");
+    e.jam.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
+    e.jam.n_agenda = 1;
+    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false, true};
+    check_event_round_trip(&e); /* a jam created with public exports */
+    ms = codec_event_encode(&e);
+    CHECK(strstr(ms, "\"public_exports\":true") != NULL);
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_UNMERGED);
+    e.item = 9;
+    check_event_round_trip(&e);
+    event_clear(&e);
+
     memset(&e, 0, sizeof e);
     CHECK(codec_event_encode(&e) == NULL);
 }
@@ -694,7 +739,7 @@ TEST(event_field_names)
     e.jam.question = strdup("Q");
     e.jam.agenda[0] = (struct agenda_step){PHASE_DESIGN, 60};
     e.jam.n_agenda = 1;
-    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false};
+    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false, false};
     s = codec_event_encode(&e);
     CHECK_EQ_STR(s, "{\"t\":\"jam_created\",\"at\":1,\"code\":\"000001\",\"title\":\"T\","
                     "\"question\":\"Q\",\"agenda\":[{\"phase\":\"design\",\"duration_s\":60}],"

@@ -132,7 +132,7 @@ static struct event created(const char *code)
     e.jam.question = "Q";
     e.jam.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 0};
     e.jam.n_agenda = 1;
-    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false};
+    e.jam.settings = (struct jam_settings){true, 5, 2, 500, false, false};
     return e;
 }
 

@@ -565,7 +565,7 @@ TEST(chain_links_every_stored_event_in_stream_order)
     c.question = "Q";
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
     c.n_agenda = 1;
-    c.settings = (struct jam_settings){true, 0, 2, 50, false};
+    c.settings = (struct jam_settings){true, 0, 2, 50, false, false};
     strcpy(c.secret_sha256, "00");
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);

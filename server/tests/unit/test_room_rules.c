@@ -96,7 +96,7 @@ static void observe(struct phase_rule out[PHASE__COUNT])
     for (int p = 0; p < PHASE__COUNT; p++)
         c.agenda[p] = (struct agenda_step){(enum phase)p, 0};
     c.n_agenda = PHASE__COUNT;
-    c.settings = (struct jam_settings){true, 0, 2, 50, false};
+    c.settings = (struct jam_settings){true, 0, 2, 50, false, false};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event created = {.type = EV_JAM_CREATED, .at_ms = 1000};

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS6
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS9
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -100,6 +100,24 @@ static struct room *busy_room(void)
     scribe.text = "No benches near the clinic";
     scribe.on_behalf = "Mrs Okafor";
     write_msg(r, mod, ROLE_MODERATOR, &scribe, 1950, NULL);
+    /* A merge: item 8 into 4, the moderator's vote for both collapses to one. */
+    struct msg dup = mk(MSG_POST, "p8");
+    dup.kind = KIND_PROBLEM;
+    dup.text = "A problem again";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &dup, 1960, NULL) == NULL);
+    for (uint32_t item = 8; item >= 4; item -= 4) {
+        struct msg v = mk(MSG_VOTE, "");
+        snprintf(v.op, sizeof v.op, "mv%u", item);
+        v.item = item;
+        CHECK(write_msg(r, mod, ROLE_MODERATOR, &v, 1970, NULL) == NULL);
+    }
+    uint32_t eight[] = {8};
+    struct msg merge = mk(MSG_MERGE, "mg");
+    merge.items = eight;
+    merge.n_items = 1;
+    merge.item = 4;
+    merge.reason = "the same";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &merge, 1980, NULL) == NULL);
     struct msg pause = mk(MSG_PAUSE, "pz");
     write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
     return r;
@@ -151,7 +169,14 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(room_item(copy, 5)->at_ms, 1250);
         CHECK_EQ_INT(copy->n_visible, r->n_visible);
         CHECK_EQ_INT(copy->modlog[2].n_items, 4);                       /* the approve of 1-4 */
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_POSTED); /* the scribe entry */
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 3].type, EV_POSTED); /* the scribe entry */
+        /* The merge: the duplicate, the target's distinct voters, the collapsed vote. */
+        CHECK_EQ_INT(room_item(copy, 8)->merged_into, 4);
+        CHECK_EQ_INT(room_item(copy, 4)->n_merged, 1);
+        CHECK_EQ_INT(room_item(copy, 4)->votes, 3);
+        CHECK(room_vote_collapsed(copy, 1, 8) && !room_vote_collapsed(copy, 1, 4));
+        CHECK_EQ_INT(room_participant(copy, 1)->used[0], 1);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_MERGED);
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
         CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
@@ -207,28 +232,30 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS6", 4);
+    memcpy(junk, "CJS9", 4);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS6 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS9 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
  * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
- * each item's at, pending and rejected marks and claim, and the items of a log line). The state
+ * each item's at, pending and rejected marks and claim, and the items of a log line; CJS6 plus each
+ * item's merged_into and each vote's collapsed mark; CJS7 plus the reveal mode; CJS8 plus the
+ * public_exports setting). The state
  * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "6688f5409d4210fd045f7a4a6d1a82f5cc30fc77e059047a9005ed1eb74f55a9"
+#define BUSY_ROOM_SHA256 "281a243850b15c787d9650b9b013367d786a18dbf437cbec96155960105ac5c5"
 
-TEST(snapshot_bytes_are_cjs6)
+TEST(snapshot_bytes_are_cjs9)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 4 && memcmp(a, "CJS6", 4) == 0);
+    CHECK(alen > 4 && memcmp(a, "CJS9", 4) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -264,8 +291,9 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
                 CHECK_EQ_INT(d->budget_left, o->done.budget_left);
             }
         }
-        /* s, p0-p5, c1, a1, c5, r6, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, pz */
-        CHECK_EQ_INT(n_ops, 25);
+        /* s, p0-p5, c1, a1, c5, r6, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, p8,
+         * mv8, mv4, mg, pz */
+        CHECK_EQ_INT(n_ops, 29);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {
@@ -311,13 +339,34 @@ TEST(snapshot_keeps_removals)
     room_free(r);
 }
 
+/* The reveal mode survives a snapshot. */
+TEST(snapshot_keeps_the_reveal_mode)
+{
+    struct room *r = busy_room();
+    struct msg m = mk(MSG_SET_REVEAL, "rv");
+    m.reveal = REVEAL_PER_PHASE;
+    CHECK(write_msg(r, 1, ROLE_MODERATOR, &m, 2100, NULL) == NULL);
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy && copy->reveal == REVEAL_PER_PHASE);
+    CHECK(copy && copy->modlog[copy->n_modlog - 1].type == EV_REVEAL_SET &&
+          copy->modlog[copy->n_modlog - 1].index == REVEAL_PER_PHASE);
+    room_free(copy);
+    free(a);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs6);
+    RUN(snapshot_bytes_are_cjs9);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
+    RUN(snapshot_keeps_the_reveal_mode);
     return test_done();
 }

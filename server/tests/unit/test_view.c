@@ -66,7 +66,7 @@ static struct room *lobby_room(void)
     c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 60};
     c.agenda[1] = (struct agenda_step){PHASE_IDEATE, 0};
     c.n_agenda = 2;
-    c.settings = (struct jam_settings){true, 2, 2, 50, false};
+    c.settings = (struct jam_settings){true, 2, 2, 50, false, false};
     struct room_limits lim = {100, 100};
     struct room *r = room_new(&c, &lim);
     struct event e = {.type = EV_JAM_CREATED, .at_ms = 1000};
@@ -185,8 +185,8 @@ static void check_jam(json_t *jam)
     CHECK_EQ_STR(str_of(json_array_get(agenda, 0), "phase"), "explore");
     CHECK_EQ_INT(int_of(json_array_get(agenda, 0), "duration_s"), 60);
     json_t *s = json_object_get(jam, "settings");
-    CHECK(has_exactly(
-        s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text", "premoderation")));
+    CHECK(has_exactly(s, KEYS("anonymous_allowed", "votes_per_phase", "min_text", "max_text",
+                              "premoderation", "public_exports")));
     CHECK(json_is_true(json_object_get(s, "anonymous_allowed")));
     CHECK_EQ_INT(int_of(s, "votes_per_phase"), 2);
 }
@@ -213,7 +213,8 @@ TEST(snapshot_for_a_citizen)
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
     CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "spotlight", "pinned", "announcement", "claims", "you")));
+                              "stats", "reveal", "spotlight", "pinned", "announcement", "claims",
+                              "you")));
     CHECK(json_is_null(json_object_get(j, "spotlight")));
     CHECK_EQ_INT(json_array_size(json_object_get(j, "pinned")), 0);
     CHECK(json_is_null(json_object_get(j, "announcement")));
@@ -647,8 +648,75 @@ TEST(strings_are_escaped)
     json_decref(j);
 }
 
+/* Reveal control: while counts are hidden, what screens and citizens get (their snapshot, the
+ * shared update, the results) has no count, ranking or total; moderators' snapshots and the
+ * private counts frame have them; per_phase hides only the kinds the running phase votes on. */
+TEST(hidden_counts_reach_moderators_only)
+{
+    struct room *r = busy_room();
+    struct msg m = mk(MSG_SET_REVEAL, "rv1");
+    m.reveal = REVEAL_HIDDEN;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 15000) == NULL);
+    CHECK_EQ_INT(room_hidden_kinds(r), (1u << KIND__COUNT) - 1);
+    json_t *c = parse(view_snapshot(r, ROLE_CITIZEN, room_participant(r, ana), 20000, 20, false));
+    json_t *md = parse(
+        view_snapshot(r, ROLE_MODERATOR, room_participant(r, mod), 20000, 20, false));
+    json_t *u = parse(view_update(r, 20000, 20));
+    json_t *res = parse(view_results(r, 20000, false));
+    char *counts = view_counts(r, 20);
+    json_t *cf = counts ? parse(counts) : NULL;
+    if (!c || !md || !u || !res || !cf) {
+        CHECK(!"a frame did not parse");
+    } else {
+        json_t *noise = item_by_id(json_object_get(c, "items"), 2);
+        CHECK(noise && !json_object_get(noise, "votes") && json_object_get(noise, "text"));
+        CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(c, "ranking"), "problem")), 0);
+        CHECK(json_is_null(json_object_get(json_object_get(c, "stats"), "votes")));
+        CHECK_EQ_STR(str_of(json_object_get(c, "reveal"), "mode"), "hidden");
+        json_t *mn = item_by_id(json_object_get(md, "items"), 2);
+        CHECK(mn && json_integer_value(json_object_get(mn, "votes")) == 1);
+        CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(md, "ranking"), "problem")),
+                     1);
+        CHECK(!json_object_get(u, "votes") && !json_object_get(u, "ranking"));
+        CHECK(json_is_null(json_object_get(json_object_get(u, "stats"), "votes")));
+        CHECK_EQ_STR(str_of(json_object_get(u, "reveal"), "mode"), "hidden");
+        json_t *ri = item_by_id(json_object_get(res, "items"), 2);
+        CHECK(ri && !json_object_get(ri, "votes") && json_is_null(json_object_get(ri, "rank")));
+        CHECK_EQ_STR(str_of(cf, "type"), "counts");
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(cf, "votes"), "2")), 1);
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(cf, "stats"), "votes")), 1);
+    }
+    json_decref(c);
+    json_decref(md);
+    json_decref(u);
+    json_decref(res);
+    json_decref(cf);
+    room_delta_reset(r);
+    /* per_phase: explore runs, so problems are hidden; ideas would not be. */
+    m = mk(MSG_SET_REVEAL, "rv2");
+    m.reveal = REVEAL_PER_PHASE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 16000) == NULL);
+    CHECK_EQ_INT(room_hidden_kinds(r), 1u << KIND_PROBLEM);
+    room_delta_reset(r);
+    /* The next phase reveals the problems' counts: the update carries them again. */
+    struct msg ph = mk(MSG_SET_PHASE, "ph2");
+    ph.phase = PHASE_IDEATE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, ph, 17000) == NULL);
+    CHECK_EQ_INT(room_hidden_kinds(r), 1u << KIND_IDEA);
+    u = parse(view_update(r, 17000, 20));
+    CHECK(u && json_integer_value(json_object_get(json_object_get(u, "votes"), "2")) == 1);
+    json_decref(u);
+    m = mk(MSG_SET_REVEAL, "rv3");
+    m.reveal = REVEAL_LIVE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 18000) == NULL);
+    CHECK_EQ_INT(room_hidden_kinds(r), 0);
+    CHECK(view_counts(r, 20) == NULL);
+    room_free(r);
+}
+
 int main(void)
 {
+    RUN(hidden_counts_reach_moderators_only);
     RUN(snapshot_for_a_citizen);
     RUN(snapshot_for_moderators_and_screens);
     RUN(snapshot_in_the_lobby);

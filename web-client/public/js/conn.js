@@ -279,6 +279,10 @@ export class Connection extends EventTarget {
       case 'error':
         this.handleError(msg);
         break;
+      case 'counts': // the counts withheld from screens and citizens, to moderators only
+        this.state.applyCounts(msg);
+        this.emit('change', { kind: 'counts' });
+        break;
       case 'queued': // pending items in full, to moderators and their author (pre-moderation)
         this.emit('queued', msg);
         break;
@@ -314,7 +318,11 @@ export class Connection extends EventTarget {
     const you = this.state.you;
     if (!you) return;
     if (sent.type === 'vote') you.votes.add(sent.item);
-    if (sent.type === 'unvote') you.votes.delete(sent.item);
+    if (sent.type === 'unvote') {
+      // On a merge target the retraction takes every vote of the group (proto/messages.md).
+      you.votes.delete(sent.item);
+      for (const d of this.state.duplicatesOf(sent.item)) you.votes.delete(d.id);
+    }
     if ((sent.type === 'vote' || sent.type === 'unvote') && 'budget_left' in ack) you.budget_left = ack.budget_left;
     if (sent.type === 'post' && ack.item) you.items.add(ack.item);
     this.state.version++;

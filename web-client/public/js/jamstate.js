@@ -48,6 +48,7 @@ export class JamState {
     this.you = null;             // {id, role, nickname, votes:Set, budget_left, items:Set, muted, removed, moderation}
     this.spotlight = null;       // the spotlighted item's id
     this.pinned = [];            // pinned item ids, in pin order
+    this.reveal = { mode: 'live', hidden: [] }; // reveal control: kinds whose counts are withheld
     this.announcement = null;    // {text, at, remaining_ms}; received at announcementAt
     this.announcementAt = 0;
     this.lastEventId = null;
@@ -102,7 +103,9 @@ export class JamState {
           // Hidden items come to citizens and screens as {id, hidden:true} only: keep what we know.
           Object.assign(old, it);
           // ...but an approved, rejected or unhidden item no longer waits or stands rejected.
+          // An unmerged item comes in full without merged_into.
           for (const flag of ['pending', 'rejected']) if (!it[flag]) delete old[flag];
+          if (it.kind && !it.merged_into) delete old.merged_into;
         } else {
           this.items.set(it.id, { ...it });
           out.newItems.push(it.id);
@@ -130,7 +133,13 @@ export class JamState {
         }
       }
     }
-    if (u.stats) this.stats = { ...this.stats, ...u.stats };
+    if (u.stats) {
+      // A withheld total (reveal control) is null in the shared update; a moderator has it from
+      // its private counts frame.
+      const st = { ...u.stats };
+      if (st.votes === null && this.you && this.you.role === 'moderator') delete st.votes;
+      this.stats = { ...this.stats, ...st };
+    }
     this.setStage(u);
     if (u.to && compareIds(u.to, this.lastEventId) > 0) this.lastEventId = u.to;
     this.version++;
@@ -147,8 +156,26 @@ export class JamState {
     this.version++;
   }
 
+  // True while the server withholds the counts of `kind` from this role (proto/messages.md,
+  // "Reveal control"): its items come without votes. Moderators get them (applyCounts).
+  countsHidden(kind) {
+    return this.reveal.hidden.includes(kind) && !(this.you && this.you.role === 'moderator');
+  }
+
+  // A moderator's private `counts` frame: the counts and top lists the shared update withheld.
+  applyCounts(m) {
+    for (const [k, v] of Object.entries(m.votes || {})) {
+      const it = this.items.get(Number(k));
+      if (it) it.votes = v;
+    }
+    if (m.ranking) Object.assign(this.ranking, m.ranking);
+    if (m.stats) this.stats = { ...this.stats, ...m.stats };
+    this.version++;
+  }
+
   // The spotlight, pins and announcement of a snapshot, or of an update that carries them.
   setStage(m) {
+    if (m.reveal) this.reveal = { mode: m.reveal.mode, hidden: [...(m.reveal.hidden || [])] };
     if ('spotlight' in m) this.spotlight = m.spotlight;
     if ('pinned' in m) this.pinned = [...(m.pinned || [])];
     if ('announcement' in m) {
@@ -189,13 +216,32 @@ export class JamState {
   get canWrite() { return this.clockState === 'running'; }
 
   isVotable(item) {
-    return this.canWrite && !item.hidden && !item.pending && this.rules.vote.includes(item.kind);
+    return this.canWrite && !item.hidden && !item.pending && !item.merged_into && this.rules.vote.includes(item.kind);
+  }
+
+  // An item shown in the lists: not hidden, pending, or merged into another (proto/messages.md).
+  static listedItem(it) { return !it.hidden && !it.pending && !it.merged_into; }
+
+  // The duplicates merged into item `id`, in id order.
+  duplicatesOf(id) {
+    const out = [];
+    for (const it of this.items.values()) if (it.merged_into === id) out.push(it);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  // True when this participant's vote counts for item `id`: on it, or on one of its duplicates
+  // (a merge target takes one vote per participant; an unvote on it retracts them all).
+  votedFor(id) {
+    if (!this.you) return false;
+    if (this.you.votes.has(id)) return true;
+    for (const d of this.duplicatesOf(id)) if (this.you.votes.has(d.id)) return true;
+    return false;
   }
 
   // Visible items of `kind` in ranking order: votes descending, then id ascending.
   rankedItems(kind) {
     const list = [];
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) list.push(it);
+    for (const it of this.items.values()) if (it.kind === kind && JamState.listedItem(it)) list.push(it);
     list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || a.id - b.id);
     return list;
   }
@@ -203,10 +249,10 @@ export class JamState {
   // 1-based rank of an item within its kind (null when hidden or unknown).
   rankOf(id) {
     const it = this.items.get(id);
-    if (!it || it.hidden || it.pending || !it.kind) return null;
+    if (!it || !JamState.listedItem(it) || !it.kind) return null;
     let rank = 1;
     for (const o of this.items.values()) {
-      if (o === it || o.kind !== it.kind || o.hidden || o.pending) continue;
+      if (o === it || o.kind !== it.kind || !JamState.listedItem(o)) continue;
       const ov = o.votes || 0, iv = it.votes || 0;
       if (ov > iv || (ov === iv && o.id < it.id)) rank++;
     }
@@ -215,7 +261,7 @@ export class JamState {
 
   countVisible(kind) {
     let n = 0;
-    for (const it of this.items.values()) if (it.kind === kind && !it.hidden && !it.pending) n++;
+    for (const it of this.items.values()) if (it.kind === kind && JamState.listedItem(it)) n++;
     return n;
   }
 }

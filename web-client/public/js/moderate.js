@@ -7,7 +7,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from '
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker, formatMs } from './countdown.js';
-import { phaseTitle, phaseOf, clockText, roleText, parentLine, bindConnBanner, toaster, truncate } from './ui.js';
+import { phaseTitle, phaseOf, clockText, roleText, parentLine, mergeLine, bindConnBanner, toaster, truncate } from './ui.js';
 import { resolveModLink, parseModLink, forgetModLink, inviteLink } from './modlink.js';
 import { filterItems, sortItems, pageOf, countNew, SORTS, STATES, PAGE_SIZE } from './modlist.js';
 
@@ -152,6 +152,16 @@ for (const id of ['#btn-ext1', '#btn-ext5']) {
   b.addEventListener('click', () => act('extend', { type: 'extend', seconds: mins * 60 }, t('act_extend', { s: mins * 60 })));
 }
 
+// Reveal control: what screens and phones show of the counts (the console always sees them).
+const REVEALS = ['live', 'hidden', 'per_phase'];
+const revealLabel = (mode) => t(mode === 'hidden' ? 'reveal_hidden_mode' : 'reveal_' + mode);
+$('#reveal-mode').setAttribute('aria-label', t('mod_reveal'));
+$('#reveal-mode').append(...REVEALS.map((x) => h('option', { value: x, text: revealLabel(x) })));
+$('#reveal-mode').addEventListener('change', (ev) => {
+  const mode = ev.target.value;
+  act('reveal', { type: 'set_reveal', mode }, t('act_reveal', { mode: revealLabel(mode) }));
+});
+
 // Going to Results freezes the jam and going to the current phase restarts its timer: both ask first.
 async function setPhase(phase, index) {
   const c = state.clock || { state: 'lobby', index: -1 };
@@ -183,6 +193,20 @@ function hide(it, preset, reason) {
 
 function unhide(id) {
   act('item:' + id, { type: 'unhide', item: id }, t('act_unhide', { id }));
+}
+
+// Merging duplicates (proto/messages.md, "Merging duplicates"): the ticked items merge into the
+// earliest of them (the first one posted is usually the one people already vote for).
+function mergeSelected() {
+  const ids = Array.from(itemSel).sort((x, y) => x - y);
+  if (ids.length < 2) return;
+  const into = ids[0], items = ids.slice(1);
+  act('merge:' + into, { type: 'merge', items, into }, t('act_merge', { n: items.length, into }));
+  itemSel.clear();
+}
+
+function unmerge(id) {
+  act('item:' + id, { type: 'unmerge', item: id }, t('act_unmerge', { id }));
 }
 
 function offerUndo(id) {
@@ -227,6 +251,31 @@ function openForm(id, kind) {
 }
 
 // ---------------------------------------------------------------- invite, help
+
+// Exports (GET .../export, .../export.csv) with the secret this console holds, in a header: never
+// in a URL. The download is a blob of the reply.
+async function exportAs(path, name) {
+  try {
+    const r = await fetch(`/api/jams/${encodeURIComponent(code)}${path}`, { headers: { Authorization: 'Bearer ' + secret }, cache: 'no-store' });
+    if (!r.ok) throw new Error(String(r.status));
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    toast(t('res_export_failed', { code: e.message }), 'error');
+  }
+}
+$('#btn-export-json').addEventListener('click', () => exportAs('/export', `cojam-${code}.json`));
+$('#btn-export-csv').addEventListener('click', () => exportAs('/export.csv', `cojam-${code}.csv`));
+// This jam's exports for anyone (set_exports), without opening every jam of the server.
+$('#public-exports').addEventListener('change', (ev) => {
+  const on = ev.target.checked;
+  act('exports', { type: 'set_exports', public: on }, t('act_exports', { on: on ? '✓' : '✗' }))
+    .then((ack) => { if (ack && state.jam.settings) state.jam.settings.public_exports = on; schedule(); });
+});
 
 $('#btn-invite').addEventListener('click', () => {
   const d = $('#invite-dialog');
@@ -301,7 +350,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { item: e.item, items, into: e.into, mode: e.mode ? revealLabel(e.mode) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
@@ -449,10 +498,11 @@ $('#items-bulk-hide').addEventListener('click', () => {
   itemSel.clear();
 });
 $('#items-bulk-clear').addEventListener('click', () => { itemSel.clear(); schedule(); });
+$('#items-bulk-merge').addEventListener('click', mergeSelected);
 
 function renderBulk() {
   for (const id of queueSel) { const it = state.items.get(id); if (!it || !it.pending) queueSel.delete(id); }
-  for (const id of itemSel) { const it = state.items.get(id); if (!it || it.hidden || it.pending) itemSel.delete(id); }
+  for (const id of itemSel) { const it = state.items.get(id); if (!it || it.hidden || it.pending || it.merged_into) itemSel.delete(id); }
   const n = queueSel.size;
   show($('#queue-bulk'), queueAvailable() && pendingItems().length > 0);
   setText($('#queue-bulk-count'), n ? t('mod_bulk_count', { n }) : '');
@@ -461,6 +511,8 @@ function renderBulk() {
   $('#queue-all').checked = shown.length > 0 && shown.every((it) => queueSel.has(it.id));
   show($('#items-bulk'), itemSel.size > 0);
   setText($('#items-bulk-count'), t('mod_bulk_count', { n: itemSel.size }));
+  show($('#items-bulk-merge'), itemSel.size >= 2);
+  if (itemSel.size >= 2) setText($('#items-bulk-merge'), t('mod_bulk_merge', { n: Math.min(...itemSel) }));
 }
 
 function createQueueRow(it) {
@@ -665,16 +717,19 @@ function hideForm(it, busy) {
 function itemActions(td, it) {
   const key = 'item:' + it.id;
   const busy = pendingKeys.has(key);
-  const mode = formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
+  const mode = it.merged_into ? 'merged' : formFor === it.id && (formKind === 'reject' ? it.pending : !it.hidden) ? 'form' + formKind : it.hidden ? 'unhide' : it.pending ? 'pending' : 'hide';
   const removable = mod.supported && it.by === 'citizen'; // not a moderator's item nor a scribe entry
-  const staged = !it.hidden && !it.pending; // a pending item is reviewed before it goes on the stage
+  const staged = !it.hidden && !it.pending && !it.merged_into; // a pending item is reviewed before it goes on the stage
   const spot = mod.supported && staged ? (mod.spotlight === it.id ? 'on' : 'off') : '';
   const pin = mod.supported && (staged || mod.pinned.includes(it.id)) ? (mod.pinned.includes(it.id) ? 'on' : 'off') : '';
   const sig = [mode, busy, removable, spot, pin].join('|');
   if (td.dataset.sig === sig) return;
   td.dataset.sig = sig;
   td.textContent = '';
-  if (mode === 'unhide') {
+  if (mode === 'merged') {
+    td.append(h('button', { type: 'button', class: 'unmerge-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
+      'aria-label': t('mod_unmerge_label', { id: it.id }), text: t('mod_unmerge'), onclick: () => unmerge(it.id) }));
+  } else if (mode === 'unhide') {
     td.append(h('button', { type: 'button', class: 'unhide-btn small', disabled: busy, 'aria-busy': busy ? 'true' : 'false',
       'aria-label': t('mod_unhide_label', { id: it.id }), text: t('mod_unhide'), onclick: () => unhide(it.id) }));
   } else if (mode.startsWith('form')) {
@@ -707,7 +762,8 @@ function updateRow(tr, it) {
   const isNew = seen !== null && it.id > seen;
   const sel = view.sel === it.id;
   const flags = [mod.spotlight === it.id && t('mod_state_spot'), mod.pinned.includes(it.id) && t('mod_state_pinned')].filter(Boolean).join(' · ');
-  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags, itemSel.has(it.id)].join('|');
+  const merge = mergeLine(state, it);
+  const sig = [it.votes || 0, it.hidden, it.pending, it.text, it.author, it.by, isNew, sel, flags, itemSel.has(it.id), merge].join('|');
   if (tr._sig !== sig) {
     tr._sig = sig;
     tr.dataset.hidden = it.hidden ? 'true' : 'false';
@@ -715,7 +771,7 @@ function updateRow(tr, it) {
     tr.setAttribute('aria-selected', sel ? 'true' : 'false');
     const c = tr.children;
     c[0].textContent = '';
-    if (!it.hidden && !it.pending) {
+    if (!it.hidden && !it.pending && !it.merged_into) {
       c[0].append(h('input', { type: 'checkbox', class: 'row-check', checked: itemSel.has(it.id), 'aria-label': t('mod_select_label', { id: it.id }),
         onchange: (ev) => toggleIn(itemSel, it.id, ev.target.checked) }));
     }
@@ -732,7 +788,8 @@ function updateRow(tr, it) {
     setText(c[4], String(it.votes || 0));
     c[5].className = 'state' + (it.hidden ? ' state-hidden' : '');
     c[5].textContent = '';
-    c[5].append(it.hidden ? t('mod_state_hidden') : it.pending ? t('mod_state_pending') : t('mod_state_visible'));
+    c[5].append(it.hidden ? t('mod_state_hidden') : it.pending ? t('mod_state_pending') : it.merged_into ? t('merged_into', { n: it.merged_into }) : t('mod_state_visible'));
+    if (merge && !it.merged_into) c[5].append(h('span', { class: 'sub merged', text: merge }));
     if (flags) c[5].append(h('span', { class: 'sub flag', text: flags }));
   }
   itemActions(tr.children[6], it);
@@ -852,6 +909,8 @@ function renderClock() {
 }
 
 function renderCounts() {
+  if (!pendingKeys.has('exports')) $('#public-exports').checked = !!(state.jam.settings && state.jam.settings.public_exports);
+  if (!pendingKeys.has('reveal') && document.activeElement !== $('#reveal-mode')) $('#reveal-mode').value = state.reveal.mode;
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#st-' + k), String(s[k] ?? 0));
 }

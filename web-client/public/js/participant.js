@@ -6,7 +6,7 @@ import { h, $, setText, applyStrings, frameScheduler, renderKeyed, flipList, sho
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker } from './countdown.js';
-import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent, whyText } from './ui.js';
+import { phaseTitle, phaseHelp, phaseOf, clockText, authorText, roleText, parentLine, mergeLine, truncate, bindConnBanner, toaster, lineageKinds, lineageByParent, whyText } from './ui.js';
 
 applyStrings(t);
 applyLanguage();
@@ -280,7 +280,7 @@ function renderSimilar() {
       h('button', { type: 'button', class: 'similar-vote small', onclick: onVoteClick })),
     (li, it) => {
       setText(li.querySelector('.similar-text'), it.text || '');
-      const voted = !!(state.you && state.you.votes.has(it.id));
+      const voted = state.votedFor(it.id);
       const b = li.querySelector('.similar-vote');
       setText(b, voted ? t('similar_voted') : t('similar_vote'));
       b.setAttribute('aria-pressed', voted ? 'true' : 'false');
@@ -446,7 +446,7 @@ function onVoteClick(ev) {
   const li = ev.currentTarget.closest('li');
   const id = Number(li.dataset.key);
   if (!conn || !state || !state.you || votePending(id)) return;
-  const voted = state.you.votes.has(id);
+  const voted = state.votedFor(id);
   conn.write({ type: voted ? 'unvote' : 'vote', item: id })
     .catch((err) => toast(errorText(err.code), 'error'))
     .finally(schedule);
@@ -470,15 +470,15 @@ function updateItem(li, item, i, at, { votable }) {
   setText(li.querySelector('.item-rank'), t('rank_n', { n: i + 1 }));
   li.dataset.moved = i < at ? 'up' : i > at ? 'down' : '';
   setText(li.querySelector('.item-text'), item.text || '');
-  setText(li.querySelector('.item-meta'), [authorText(item), roleText(item)].filter(Boolean).join(' · '));
+  setText(li.querySelector('.item-meta'), [authorText(item), roleText(item), mergeLine(state, item)].filter(Boolean).join(' · '));
   const pl = parentLine(state, item);
   const pEl = li.querySelector('.item-parent');
   setText(pEl, pl || '');
   show(pEl, !!pl);
-  setText(li.querySelector('.item-votes'), votesText(item.votes || 0));
+  setText(li.querySelector('.item-votes'), state.countsHidden(item.kind) ? '' : votesText(item.votes || 0));
   li.classList.toggle('mine-item', !!(state.you && state.you.items.has(item.id)));
   const btn = li.querySelector('.vote-btn');
-  const voted = !!(state.you && state.you.votes.has(item.id));
+  const voted = state.votedFor(item.id);
   const pending = !!votePending(item.id);
   show(btn, votable);
   const budgetOut = state.you && state.you.budget_left === 0;
@@ -605,6 +605,7 @@ function renderMine() {
     setText(li.querySelector('.item-meta'), it.pending ? t('mine_waiting_review')
       : it.hidden && it.rejected ? (why ? t('rejected_item_why', { why }) : t('rejected_item'))
         : it.hidden ? (why ? t('hidden_item_why', { why }) : t('hidden_item'))
+          : it.merged_into ? `${t('kind_' + it.kind)} · ${mergeLine(state, it)}`
           : `${t('kind_' + it.kind)} · ${t('mine_rank', { rank, total: state.countVisible(it.kind), kinds: t('kinds_' + it.kind).toLowerCase() })}`);
     const pl = parentLine(state, it);
     setText(li.querySelector('.item-parent'), pl || '');
@@ -617,6 +618,7 @@ function renderMine() {
 }
 
 function renderBudget() {
+  show($('#reveal-note'), KINDS.some((k) => state.countsHidden(k)));
   const you = state.you;
   const r = state.rules;
   if (!you || !state.canWrite || !r.vote.length) { setText(els.budget, ''); return; }

@@ -68,6 +68,13 @@ function renderItem(it, items, kids) {
     h('div', { class: 'res-text', dir: 'auto', text: it.text }),
     h('div', { class: 'res-meta', text: itemMeta(it, children) }),
     parent ? h('div', { class: 'res-meta', text: t('builds_on', { text: parent.text }) }) : null);
+  // Its duplicates (a moderator merged them: their voters count once in its votes).
+  const dups = res.items.filter((d) => d.merged_into === it.id);
+  if (dups.length) {
+    li.append(h('ul', { class: 'res-merged' }, dups.map((d) => h('li', { dataset: { id: String(d.id) } },
+      h('span', { class: 'res-text', dir: 'auto', text: d.text }),
+      h('div', { class: 'res-meta', text: `${t('res_item_n', { id: d.id })} · ${t('merged_into', { n: it.id })}` })))));
+  }
   const all = children.flatMap(([, list]) => list);
   if (all.length) {
     li.append(h('ul', { class: 'res-kids', 'aria-label': t('res_under') },
@@ -99,6 +106,7 @@ function renderRanking() {
 }
 
 function detailText(e, items) {
+  if (e.action === 'merged') return t('log_merged', { items: (e.items || []).join(', '), into: e.into });
   if (e.item !== undefined) {
     const it = items.get(e.item);
     return t('res_item_n', { id: e.item }) + (it ? ': ' + it.text : '');

@@ -12,7 +12,7 @@ import { Connection } from './conn.js';
 import { JamState } from './jamstate.js';
 import { ticker } from './countdown.js';
 import { drawQR } from './qr.js';
-import { phaseTitle, phaseOf, clockText, authorText, parentLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
+import { phaseTitle, phaseOf, clockText, authorText, parentLine, mergeLine, bindConnBanner, isOver, lineageByParent } from './ui.js';
 
 applyStrings(t);
 applyLanguage();
@@ -183,8 +183,9 @@ function updateItem(li, it, i, maxVotes, kids) {
   // Once the jam is over an idea says how many pledges back it (they may not all be listed).
   const pledges = isOver(state) && it.kind === 'idea' ? (kids || []).filter((k) => k.kind === 'pledge').length : 0;
   const pledgeText = pledges ? plural('res_pledges', pledges) : null;
-  setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText].filter(Boolean).join(' · '));
-  const v = it.votes || 0;
+  setText(li.querySelector('.s-sub'), [authorText(it), pl, pledgeText, mergeLine(state, it)].filter(Boolean).join(' · '));
+  const withheld = state.countsHidden(it.kind); // reveal control: no count until revealed
+  const v = withheld ? '–' : it.votes || 0;
   const vEl = li.querySelector('.s-vcount');
   if (vEl.textContent !== String(v)) {
     if (vEl.textContent !== '') {
@@ -194,13 +195,13 @@ function updateItem(li, it, i, maxVotes, kids) {
     }
     vEl.textContent = String(v);
   }
-  li.querySelector('.s-bar').style.width = maxVotes ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
+  li.querySelector('.s-bar').style.width = maxVotes && !withheld ? `${Math.round((v / maxVotes) * 100)}%` : '0%';
   updateKids(li, kids || []);
 }
 
 // Pinned items of this kind first (in pin order), then the ranking.
 function listed(kind) {
-  const pinned = state.pinned.map((id) => state.items.get(id)).filter((it) => it && it.kind === kind && !it.hidden);
+  const pinned = state.pinned.map((id) => state.items.get(id)).filter((it) => it && it.kind === kind && JamState.listedItem(it));
   const rest = state.rankedItems(kind).filter((it) => !state.pinned.includes(it.id));
   return pinned.concat(rest).slice(0, TOP_N);
 }
@@ -237,6 +238,7 @@ function renderList(kind) {
     el.addEventListener('animationend', () => el.classList.remove('enter'), { once: true });
   }
   show($('#s-empty'), items.length === 0);
+  show($('#s-reveal'), state.countsHidden(kind));
 }
 
 function render() {

@@ -70,6 +70,15 @@ export function parentLine(state, item) {
   return t('builds_on', { text });
 }
 
+// A merge (proto/messages.md, "Merging duplicates"): a duplicate says "merged into #N"; a target
+// names the duplicates merged into it ("#2, #3 merged into #1"). null when neither.
+export function mergeLine(state, item) {
+  if (item.merged_into) return t('merged_into', { n: item.merged_into });
+  const dups = state.duplicatesOf ? state.duplicatesOf(item.id) : [];
+  if (!dups.length) return null;
+  return t('merged_here', { ids: dups.map((d) => '#' + d.id).join(', '), n: item.id });
+}
+
 // In design and diffuse the new contributions (refinements, pledges) belong to an idea: pages show
 // them under it rather than in a list of their own; once the jam is over, both. The child kinds.
 export function lineageKinds(state) {
