@@ -263,8 +263,7 @@ int verify_main(int argc, char **argv)
             if (end == v || *end || port < 1 || port > 65535)
                 return usage();
             sc.port = (int)port, i++;
-        }
-        else if (strcmp(a, "--redis-unix") == 0 && v)
+        } else if (strcmp(a, "--redis-unix") == 0 && v)
             sc.unix_path = v, live = true, i++;
         else if (strcmp(a, "--head") == 0 && v && strlen(v) == 64)
             head = v, i++;
