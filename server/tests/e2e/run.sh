@@ -45,7 +45,15 @@ one_file() {
     fi
 }
 
+# Files run alone, after the others: the Sentinel failover test's timings (WAIT against the store
+# timeout) do not hold with another file's servers on the same 2 cores (it failed 2 of 2 runs
+# paired, passed alone).
+solo="80-issue-13-sentinel.py"
+paired=$(printf '%s\n' $files | grep -vxF -f <(printf '%s\n' $solo))
+alone=$(printf '%s\n' $files | grep -xF -f <(printf '%s\n' $solo))
 # shellcheck disable=SC2086 # the file names have no spaces
-run_jobs "${E2E_JOBS:-2}" one_file $files
+run_jobs "${E2E_JOBS:-2}" one_file $paired
+# shellcheck disable=SC2086
+run_jobs 1 one_file $alone
 echo "$JOBS_PASSED passed, $JOBS_FAILED failed"
 [ "$JOBS_FAILED" -eq 0 ]
