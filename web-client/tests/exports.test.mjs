@@ -5,18 +5,15 @@
 // Run: cd web-client/tests && node exports.test.mjs. Prints TAP lines, ends "# N passed, N failed".
 
 import fs from 'node:fs';
-import { ADMIN, T, until, startCojam, launchChromium } from './servers.mjs';
+import { T, until, startCojam, launchChromium } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
+import { createJam } from './screen-kit.mjs';
 
 let browser = null;
 
 async function main(test) {
   const base = await startCojam();
-  const jam = await (await fetch(base + '/api/jams', {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Exported', question: 'What do we take away?', agenda: [{ phase: 'explore', duration_s: 0 }] }),
-  })).json();
+  const jam = await createJam(base, 'What do we take away?', [{ phase: 'explore', duration_s: 0 }]);
   browser = await launchChromium();
   const problems = [];
   const requests = [];

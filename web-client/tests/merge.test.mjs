@@ -6,19 +6,15 @@
 // Run: cd web-client/tests && node merge.test.mjs. Prints TAP lines, ends "# N passed, N failed".
 
 import path from 'node:path';
-import { ADMIN, T, shots, until, startCojam, launchChromium } from './servers.mjs';
+import { T, shots, until, startCojam, launchChromium } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
+import { createJam } from './screen-kit.mjs';
 
 let browser = null;
 
 async function main(test) {
   const base = await startCojam();
-  const jam = await (await fetch(base + '/api/jams', {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Cooler streets', question: 'How do we keep our streets cool in summer?',
-      agenda: [{ phase: 'explore', duration_s: 0 }], settings: { votes_per_phase: 3 } }),
-  })).json();
+  const jam = await createJam(base, 'How do we keep our streets cool in summer?', [{ phase: 'explore', duration_s: 0 }], { votes_per_phase: 3 });
   const { code } = jam;
   browser = await launchChromium();
   const problems = [];

@@ -4,18 +4,15 @@
 // count, while the console keeps counting; set live again, both show the counts.
 // Run: cd web-client/tests && node reveal.test.mjs. Prints TAP lines, ends "# N passed, N failed".
 
-import { ADMIN, T, until, startCojam, launchChromium } from './servers.mjs';
+import { T, until, startCojam, launchChromium } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
+import { createJam } from './screen-kit.mjs';
 
 let browser = null;
 
 async function main(test) {
   const base = await startCojam();
-  const jam = await (await fetch(base + '/api/jams', {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Cooler streets', question: 'How do we keep our streets cool?', agenda: [{ phase: 'explore', duration_s: 0 }] }),
-  })).json();
+  const jam = await createJam(base, 'How do we keep our streets cool?', [{ phase: 'explore', duration_s: 0 }]);
   browser = await launchChromium();
   const problems = [];
   const page = async (name, opts) => {

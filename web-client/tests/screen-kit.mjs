@@ -11,10 +11,10 @@ export const LONG_Q = ('How could our city keep its streets, squares, bus stops 
 export const LONG_ITEM = 'Plant large shade trees along every bus line and give each stop a green roof, a drinking fountain '
   + 'and benches that stay cool, paid for by the transport budget and cared for by the neighbours themselves';
 
-export async function createJam(base, question, agenda) {
+export async function createJam(base, question, agenda, settings = undefined) {
   const r = await fetch(base + '/api/jams', {
     method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title: 'Cooler streets for everybody in the city', question, agenda }),
+    body: JSON.stringify({ title: 'Cooler streets for everybody in the city', question, agenda, settings }),
   });
   assert(r.status === 201, 'create jam: ' + r.status);
   return r.json();

@@ -118,3 +118,20 @@ export function flipList(list, render, ms) {
   }
   return added;
 }
+
+// Fetches 'url' with 'headers' and saves the reply as the file 'name' (a blob URL on a transient
+// link: the request carries its credentials in a header, never in the URL). Throws an Error whose
+// message is the server's error code, or the HTTP status when the body has none.
+export async function downloadFrom(url, name, headers = {}) {
+  const r = await fetch(url, { headers, cache: 'no-store' });
+  if (!r.ok) {
+    const body = await r.json().catch(() => null);
+    throw new Error((body && body.error && body.error.code) || String(r.status));
+  }
+  const href = URL.createObjectURL(await r.blob());
+  const a = h('a', { href, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
+}

@@ -3,7 +3,7 @@
 // acknowledges it; the clock and items change only from server updates.
 
 import { t, errorText, phaseName, votesText, timeText, applyLanguage } from './strings.js';
-import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show } from './dom.js';
+import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show, downloadFrom } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
 import { ticker, formatMs } from './countdown.js';
@@ -256,16 +256,9 @@ function openForm(id, kind) {
 // in a URL. The download is a blob of the reply.
 async function exportAs(path, name) {
   try {
-    const r = await fetch(`/api/jams/${encodeURIComponent(code)}${path}`, { headers: { Authorization: 'Bearer ' + secret }, cache: 'no-store' });
-    if (!r.ok) throw new Error(String(r.status));
-    const url = URL.createObjectURL(await r.blob());
-    const a = h('a', { href: url, download: name });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    await downloadFrom(`/api/jams/${encodeURIComponent(code)}${path}`, name, { Authorization: 'Bearer ' + secret });
   } catch (e) {
-    toast(t('res_export_failed', { code: e.message }), 'error');
+    toast(t('res_export_failed', { code: errorText(e.message) }), 'error');
   }
 }
 $('#btn-export-json').addEventListener('click', () => exportAs('/export', `cojam-${code}.json`));

@@ -5,7 +5,7 @@
 // fetched with the moderator secret or the admin token unless the server made them public.
 
 import { t, errorText, votesText, phaseName, plural, utcText, applyLanguage } from './strings.js';
-import { h, $, setText, applyStrings, show, replaceChildren } from './dom.js';
+import { h, $, setText, applyStrings, show, replaceChildren, downloadFrom } from './dom.js';
 
 applyStrings(t);
 applyLanguage();
@@ -177,17 +177,7 @@ async function download(path, name) {
   const secret = $('#res-secret').value.trim();
   const headers = secret && !res.exports_public ? { Authorization: 'Bearer ' + secret } : {};
   try {
-    const r = await fetch(`/api/jams/${encodeURIComponent(code)}${path}`, { headers });
-    if (!r.ok) {
-      const body = await r.json().catch(() => null);
-      throw new Error((body && body.error && body.error.code) || String(r.status));
-    }
-    const url = URL.createObjectURL(await r.blob());
-    const a = h('a', { href: url, download: name });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    await downloadFrom(`/api/jams/${encodeURIComponent(code)}${path}`, name, headers);
   } catch (e) {
     setText(err, t('res_export_failed', { code: errorText(e.message) }));
     show(err, true);
