@@ -319,6 +319,82 @@ static bool doubt_check(struct hub *h, struct jam *j, const char *key, const str
     return true;
 }
 
+/* A replication barrier for the retry of an applied op (see needs_confirm). */
+struct confirm {
+    struct pending base;
+    struct jam *jam; /* borrowed: jams live until shutdown */
+    uint64_t session_id;
+    char key[32 + MSG_OP_MAX]; /* its "pid:op" in jam.doubt */
+    char op[MSG_OP_MAX + 1];
+    struct op_done done;
+};
+
+static void confirm_free(struct pending *base)
+{
+    free(base);
+}
+
+/* Notes that the replicas have the stream up to 'id' (a write or barrier they confirmed: they
+ * have every entry before it too). */
+static void replicated_upto(struct jam *j, const char *id)
+{
+    if (id[0] && (!j->replicated[0] || stream_id_cmp(id, j->replicated) > 0))
+        snprintf(j->replicated, sizeof j->replicated, "%s", id);
+}
+
+static void after_confirm(struct pending *base, const struct store_result *res,
+                          const struct now *now, void *arg)
+{
+    struct hub *h = arg;
+    struct confirm *c = (struct confirm *)base;
+    struct session *s = hub_find_session(h, c->session_id);
+    if (res->err) {
+        smap_put(&c->jam->doubt, c->key, DOUBT_IDLE);
+        if (s)
+            hub_send_error(s, c->op, res->err, NULL, now->ms);
+    } else {
+        replicated_upto(c->jam, c->done.event_id);
+        smap_del(&c->jam->doubt, c->key);
+        if (s)
+            send_ack(s, c->op, &c->done);
+    }
+    free(c);
+}
+
+/* With --replicas an ack says the replicas have the entry. The first attempt's ack said so; an op
+ * the jam applied from the primary's stream without that (its write failed with replica_timeout
+ * or an outcome unknown, or another process wrote it) may not be on any replica yet: a failover
+ * now would lose it. Entries up to j->replicated are known to be there. */
+static bool needs_confirm(const struct hub *h, const struct jam *j, const struct op_done *done)
+{
+    return h->cfg->replicas > 0 &&
+           (!j->replicated[0] || stream_id_cmp(done->event_id, j->replicated) > 0);
+}
+
+/* Sends the barrier for the retry of 'op' whose outcome is 'done'; the ack or the error follows
+ * (after_confirm). */
+static void confirm_then_ack(struct hub *h, struct session *s, const char *key, const char *op,
+                             const struct op_done *done, const struct now *now)
+{
+    struct jam *j = s->jam;
+    struct confirm *c = xcalloc(1, sizeof *c);
+    c->base.done = after_confirm;
+    c->base.free = confirm_free;
+    c->jam = j;
+    c->session_id = s->id;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    snprintf(c->op, sizeof c->op, "%s", op);
+    c->done = *done;
+    uint64_t ctx = pending_next_ctx(&h->pending);
+    if (store_confirm(h->store, j->key, done->event_id, ctx, now->ms) < 0) {
+        free(c);
+        hub_send_error(s, op, "storage_unavailable", NULL, now->ms);
+        return;
+    }
+    pending_add(&h->pending, ctx, &c->base);
+    smap_put(&j->doubt, key, DOUBT_READING);
+}
+
 /* post, vote, unvote and every moderator action. */
 static void handle_write(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
@@ -331,8 +407,15 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
     op_key(key, sizeof key, s->pid, m->op);
     const struct op_done *done = room_op_done(j->room, s->pid, m->op);
     if (done) {
-        smap_del(&j->doubt, key);
-        send_ack(s, m->op, done); /* a retry of an applied op: the original ack, no effect */
+        /* A retry of an applied op: the original ack, no effect (once the replicas have it). */
+        if (smap_get(&j->doubt, key) == DOUBT_READING) {
+            hub_send_error(s, m->op, "busy", NULL, now->ms);
+        } else if (needs_confirm(h, j, done)) {
+            confirm_then_ack(h, s, key, m->op, done, now);
+        } else {
+            smap_del(&j->doubt, key);
+            send_ack(s, m->op, done);
+        }
         return;
     }
     if (smap_get(&j->pending_ops, key) || s->inflight >= SESSION_MAX_INFLIGHT ||
@@ -594,6 +677,8 @@ static void after_write(struct pending *base, const struct store_result *res, co
         write_free(base);
         return;
     }
+    if (h->cfg->replicas > 0)
+        replicated_upto(j, res->id); /* the store's reply came after the WAIT */
     if (stream_id_cmp(res->id, j->room->chain.id) > 0) {
         w->stored_ms = now->ms;
         smap_put(&j->awaiting, res->id, base); /* the tail has not applied it yet */

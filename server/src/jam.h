@@ -76,6 +76,8 @@ struct jam {
     bool words_owed;            /* a screen or moderator joined since: send even if unchanged */
     struct smap doubt;          /* "pid:op" of writes whose outcome the store could not tell ->
                                    JAM_DOUBT_IDLE or JAM_DOUBT_READING (handlers.c) */
+    char replicated[MSG_EVENT_ID_MAX + 1]; /* with --replicas: the replicas have the stream up to
+                                              this entry ("" unknown; handlers.c) */
 };
 
 /* A jam for room 'room' (takes ownership), with the ring size and room limits of 'cfg'. */

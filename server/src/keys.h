@@ -7,6 +7,7 @@
  *   cojam:jam:<code>:snapshot  its latest binary snapshot (snapshot.h)
  *   cojam:jam:<code>:lease     the instance that holds its writes (store.h)
  *   cojam:jam:<code>:epoch     the fencing epoch of that lease
+ *   cojam:jam:<code>:confirm   a replication barrier's mark (the last instance to write one)
  *
  * Pure string helpers; no I/O.
  */
@@ -70,6 +71,12 @@ static inline char *keys_beside_stream(const char *stream, const char *what)
     char *out = xmalloc(size);
     snprintf(out, size, "%.*s:%s", (int)len, stream, what);
     return out;
+}
+
+/* The mark a replication barrier writes beside a stream (store_confirm). A new string. */
+static inline char *keys_confirm(const char *stream)
+{
+    return keys_beside_stream(stream, "confirm");
 }
 
 /* The lease of a stream: the instance id of its one writer (store.h). A new string. */

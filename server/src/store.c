@@ -134,9 +134,17 @@ static const char SCRIPT_PUT[] = "local v = redis.call('MGET', KEYS[1], KEYS[2])
 static const char SCRIPT_XADD[] = "if #KEYS > 1 then redis.call('SADD', KEYS[2], ARGV[2]) end\n"
                                   "return redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])\n";
 
-enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_XADD, SC_COUNT };
+/* KEYS: stream, mark. ARGV: entry id, instance. A write (the SET) only if the entry is in the
+ * stream: the WAIT after it then confirms that the replicas have the entry (store_confirm). */
+static const char SCRIPT_CONFIRM[] =
+    "if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('SET', KEYS[2], ARGV[2])\n"
+    "return 1\n";
+
+enum script { SC_APPEND, SC_ACQUIRE, SC_RENEW, SC_RELEASE, SC_PUT, SC_XADD, SC_CONFIRM, SC_COUNT };
 static const char *const script_text[SC_COUNT] = {SCRIPT_APPEND,  SCRIPT_ACQUIRE, SCRIPT_RENEW,
-                                                  SCRIPT_RELEASE, SCRIPT_PUT,     SCRIPT_XADD};
+                                                  SCRIPT_RELEASE, SCRIPT_PUT,     SCRIPT_XADD,
+                                                  SCRIPT_CONFIRM};
 
 /* ======================================================================================== */
 /* Data                                                                                     */
@@ -152,6 +160,7 @@ struct req {
     char *sadd_member; /* owned */
     char *put_key;     /* owned; not NULL: a fenced SET of 'payload' to this key, not an append */
     char *range_start; /* owned; not NULL: an XRANGE from this bound (with its '(' if exclusive) */
+    char *confirm_id;  /* owned; not NULL: a replication barrier for this entry (store_confirm) */
     unsigned range_count;
     uint64_t ctx;
     int64_t enq_ms;    /* the store's monotonic clock at store_append (the thread's expiry) */
@@ -317,6 +326,7 @@ static void req_free(struct req *r)
     free(r->sadd_member);
     free(r->put_key);
     free(r->range_start);
+    free(r->confirm_id);
     free(r);
 }
 
@@ -1104,6 +1114,20 @@ static void send_put(struct store *s, const struct req *r, const struct key_stat
     cmd_send(s, &c);
 }
 
+/* Queues the confirm script for 'r': its SET lands in the replication stream after the entry. */
+static void send_confirm(struct store *s, const struct req *r)
+{
+    struct cmd c;
+    char *mark = keys_confirm(r->key);
+    cmd_script(s, &c, SC_CONFIRM, "2");
+    cmd_str(&c, r->key);
+    cmd_str(&c, mark);
+    cmd_str(&c, r->confirm_id);
+    cmd_str(&c, s->instance);
+    cmd_send(s, &c); /* hiredis has copied the arguments */
+    free(mark);
+}
+
 /* ---- Waiting for replicas (WAIT, one per batch) ---------------------------------------------- */
 
 /* Queues one "WAIT <replicas> <timeout>" after the writes of batch 'send' (reads need none), if
@@ -1203,6 +1227,12 @@ static void run_batch(struct store *s, struct req *batch)
             tailp = &r->next;
             continue;
         }
+        if (r->confirm_id) {
+            send_confirm(s, r);
+            *tailp = r;
+            tailp = &r->next;
+            continue;
+        }
         if (!r->held) {
             send_xadd(s, r);
             *tailp = r;
@@ -1251,6 +1281,12 @@ static void run_batch(struct store *s, struct req *batch)
         if (r->range_start) {
             if (x->type == REDIS_REPLY_ARRAY)
                 outbox_range(&ob, r, x);
+            else
+                outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
+        } else if (r->confirm_id && x->type == REDIS_REPLY_INTEGER) {
+            /* 0: the entry is not on this primary (a failover lost it): nothing to confirm. */
+            if (x->integer == 1)
+                accepted(&ob, r, r->confirm_id, strlen(r->confirm_id), wait_sent, &waiting_tail);
             else
                 outbox_complete(&ob, r, store_err_unavailable, NULL, 0);
         } else if (r->put_key && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS)) {
@@ -1882,6 +1918,18 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
     r->held = true;
     r->len = len;
     r->payload = xmemdup(value, len);
+    return enqueue(s, r, ctx, now_ms);
+}
+
+int store_confirm(struct store *s, const char *key, const char *id, uint64_t ctx, int64_t now_ms)
+{
+    struct stream_id sid;
+    if (!s || !key || !id || !stream_id_parse(id, &sid))
+        return -EINVAL;
+    struct req *r = req_new(s, key);
+    if (!r)
+        return -ENOTCONN;
+    r->confirm_id = xstrdup(id);
     return enqueue(s, r, ctx, now_ms);
 }
 

@@ -165,6 +165,16 @@ int store_put(struct store *s, const char *stream_key, const char *key, const vo
 int store_read(struct store *s, const char *key, const char *start, bool inclusive, unsigned count,
                uint64_t ctx, int64_t now_ms);
 
+/* Queue a replication barrier for entry 'id' of stream 'key' (with config replicas > 0): a script
+ * that, if the entry is in the stream, writes the mark beside it (keys_confirm), followed by the
+ * batch's WAIT. Its result is a STORE_APPENDED with 'ctx' and the entry's 'id' once the replicas
+ * have the entry (they have everything written before the mark); store_err_replica if they did
+ * not confirm in time; store_err_unavailable if the entry is not in the stream (a failover lost
+ * it), or fails like an append. For the retry of an op whose first ack could not say the replicas
+ * had it: the loop applied it from the primary, which alone does not make it durable. Same return
+ * values as store_append. */
+int store_confirm(struct store *s, const char *key, const char *id, uint64_t ctx, int64_t now_ms);
+
 /* Move up to 'max' results into 'out' (loop thread). Returns how many, in the order they were
  * posted (the tail's entries in stream order). Release each with store_result_clear(). */
 size_t store_poll(struct store *s, struct store_result *out, size_t max);

@@ -168,6 +168,19 @@ static void answer(struct store *s, struct fake_call *c, const char *err)
     r->err = err;
     if (c->kind != FAKE_READ)
         r->key = xstrdup(c->kind == FAKE_PUT ? c->payload : c->key);
+    if (!err && c->kind == FAKE_CONFIRM) {
+        pthread_mutex_lock(&lock);
+        const struct fake_stream *st = stream_of(s, c->key, false);
+        bool found = false;
+        for (size_t k = 0; st && k < st->n && !found; k++)
+            found = strcmp(st->entries[k].id, c->start) == 0;
+        pthread_mutex_unlock(&lock);
+        if (found)
+            snprintf(r->id, sizeof r->id, "%s", c->start);
+        else
+            r->err = store_err_unavailable;
+        return;
+    }
     if (err)
         return;
     pthread_mutex_lock(&lock);
@@ -277,6 +290,18 @@ int store_read(struct store *s, const char *key, const char *start, bool inclusi
     snprintf(c->start, sizeof c->start, "%s", start);
     c->inclusive = inclusive;
     c->count = count;
+    if (!s->hold)
+        answer(s, c, NULL);
+    return 0;
+}
+
+int store_confirm(struct store *s, const char *key, const char *id, uint64_t ctx, int64_t now_ms)
+{
+    int rc = refusal(s);
+    if (rc < 0)
+        return rc;
+    struct fake_call *c = record(s, FAKE_CONFIRM, key, ctx, now_ms);
+    snprintf(c->start, sizeof c->start, "%s", id);
     if (!s->hold)
         answer(s, c, NULL);
     return 0;

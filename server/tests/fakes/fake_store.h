@@ -15,7 +15,7 @@
 
 #include "store.h"
 
-enum fake_call_kind { FAKE_APPEND, FAKE_PUT, FAKE_READ };
+enum fake_call_kind { FAKE_APPEND, FAKE_PUT, FAKE_READ, FAKE_CONFIRM };
 
 /* One asynchronous call the glue made, in call order. */
 struct fake_call {
@@ -25,7 +25,7 @@ struct fake_call {
     char *key;     /* the stream (append, read) or the stream whose lease fences a put */
     char *payload; /* append: the event JSON; put: the key written */
     char *sadd_set, *sadd_member;     /* append: NULL when none */
-    char start[MSG_EVENT_ID_MAX + 1]; /* read */
+    char start[MSG_EVENT_ID_MAX + 1]; /* read: its bound; confirm: the entry */
     bool inclusive;
     unsigned count;
     unsigned char *value; /* put: a copy of the value, written to the key when answered */
@@ -71,7 +71,8 @@ struct store *fake_store_new(void);
 void fake_store_free(struct store *s);
 
 /* Answer the oldest unanswered call: with 'err' NULL an append gets the next stream id (its entry
- * is then in the stream), a put an empty id, a read the stream's entries. */
+ * is then in the stream), a put an empty id, a read the stream's entries, a confirm its entry's
+ * id if the stream has that entry (else store_err_unavailable, as store.c answers). */
 void fake_store_answer(struct store *s, const char *err);
 /* How many calls are unanswered. */
 size_t fake_store_in_flight(const struct store *s);

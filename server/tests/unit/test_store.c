@@ -111,7 +111,7 @@ static void record(const struct store_result *r)
                 seen.order_violations++;
             seen.last_ok_ctx = (long long)r->ctx;
         } else if (r->err != store_err_timeout && r->err != store_err_unavailable &&
-                   r->err != store_err_fenced) {
+                   r->err != store_err_fenced && r->err != store_err_replica) {
             seen.bad++;
         }
         break;
@@ -666,6 +666,48 @@ TEST(reads_page_and_follow_appends)
     CHECK_EQ_INT(store_append(s, "t:read", "after", NULL, NULL, 310, now_ms()), 0);
     CHECK(pump(s, 5000, have_results, 310, 311));
     CHECK(seen.err[310] == NULL);
+    store_free(s);
+}
+
+/* A replication barrier (store_confirm): an entry in the stream is confirmed with its id (no
+ * replicas asked: the SET alone), one not there fails with store_err_unavailable, and the mark is
+ * written beside the stream only in the first case. Asked for a replica that is not there, the
+ * WAIT fails it with store_err_replica, the connection intact. */
+TEST(confirm_is_a_barrier_for_one_entry)
+{
+    struct store *s = open_store(2000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_append(s, "t:conf:events", "c0", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 5000, have_results, 0, 1));
+    CHECK_EQ_INT(store_confirm(s, "t:conf:events", seen.id[0], 1, now_ms()), 0);
+    CHECK_EQ_INT(store_confirm(s, "t:conf:events", "1-1", 2, now_ms()), 0);
+    CHECK_EQ_INT(store_confirm(s, "t:conf:events", "not-an-id", 3, now_ms()), -EINVAL);
+    CHECK(pump(s, 5000, have_results, 1, 3));
+    CHECK(seen.err[1] == NULL && strcmp(seen.id[1], seen.id[0]) == 0);
+    CHECK(seen.err[2] == store_err_unavailable);
+    redisReply *mark = redis_query("GET t:conf:confirm");
+    CHECK(mark && mark->type == REDIS_REPLY_STRING);
+    freeReplyObject(mark);
+    char first[MSG_EVENT_ID_MAX + 1];
+    snprintf(first, sizeof first, "%s", seen.id[1]);
+    store_free(s);
+
+    struct store_config cfg = config(2000, 0);
+    cfg.replicas = 1;
+    cfg.replica_timeout_ms = 50;
+    seen_reset();
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    CHECK(pump(s, 3000, have_ups, 1, 0));
+    CHECK_EQ_INT(store_confirm(s, "t:conf:events", first, 4, now_ms()), 0);
+    CHECK(pump(s, 5000, have_results, 4, 5));
+    CHECK(seen.err[4] == store_err_replica);
+    CHECK_EQ_INT(store_read(s, "t:conf:events", "0-0", false, 10, RANGE_CTX, now_ms()), 0);
+    CHECK(pump(s, 5000, have_reads, 1, 0));
+    CHECK(seen.range[0].err == NULL && seen.range[0].n == 1);
+    CHECK_EQ_INT(seen.downs, 0);
+    CHECK_EQ_INT(seen.bad, 0);
     store_free(s);
 }
 
@@ -1573,6 +1615,7 @@ int main(void)
     RUN(down_at_start);
     RUN(append_order_and_sadd);
     RUN(reads_page_and_follow_appends);
+    RUN(confirm_is_a_barrier_for_one_entry);
     RUN(error_replies_keep_connection);
     RUN(queue_bound);
     RUN(replay_pages);
