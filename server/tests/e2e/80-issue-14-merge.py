@@ -6,7 +6,9 @@ merges 2 and 3 into 1: item 1 counts 3 distinct voters (Ana once), Ana gets a po
 duplicates carry merged_into on every client (the screen too), in the results, the JSON and CSV
 exports and the public log with its reason; a vote on a duplicate gets item_merged. After a
 restart (replay or snapshot) the merge is still there, and an unmerge gives back the counts and
-budgets from before the merge."""
+budgets from before the merge.
+Two storage modes (MERGE_REDIS): "external" (this file: cojamd --redis against a redis-server the
+test owns) and "embedded" (80-issue-14-merge-embedded.py: cojamd with its own redis-server)."""
 
 import csv
 import io
@@ -18,9 +20,11 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing, cojamd_path  # noqa: E402
+from harness import (Client, Suite, check, check_eq, closing, cojamd_path,  # noqa: E402
+                     storage_mode)
 
-suite = Suite("80-issue-14-merge", file_timeout=120)
+MODE, make = storage_mode("MERGE_REDIS")
+suite = Suite("80-issue-14-merge" + ("-embedded" if MODE == "embedded" else ""), file_timeout=120)
 
 
 def counts(items):
@@ -161,4 +165,4 @@ async def unmerge_right_after_merge_is_exact(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: make().start(), lambda s: s.stop()))

@@ -5,16 +5,19 @@ With `set_reveal` hidden, every frame a screen or a citizen gets (snapshot, upda
 public results carry no vote count, ranking or total, while the moderator's snapshot and its
 private `counts` frames have them; `live` reveals them to everyone without a reload; `per_phase`
 hides the counts of what the running phase votes on and reveals them when it ends. The mode
-survives a restart."""
+survives a restart.
+Two storage modes (REVEAL_REDIS): "external" (this file: cojamd --redis against a redis-server the
+test owns) and "embedded" (80-issue-14-reveal-embedded.py: cojamd with its own redis-server)."""
 
 import os
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import Client, Suite, check, check_eq, closing, storage_mode  # noqa: E402
 
-suite = Suite("80-issue-14-reveal", file_timeout=120)
+MODE, make = storage_mode("REVEAL_REDIS")
+suite = Suite("80-issue-14-reveal" + ("-embedded" if MODE == "embedded" else ""), file_timeout=120)
 
 
 def counts_in(frame):
@@ -108,4 +111,4 @@ async def hidden_counts_never_reach_screens_or_citizens(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: make().start(), lambda s: s.stop()))
