@@ -755,19 +755,12 @@ char *view_modlog(const struct room *r)
     return dump(modlog_json(r, 0));
 }
 
-/* Standing votes per item and agenda index (the phase budget each counts against):
- * out[(item - 1) * n_agenda + index]. */
+/* The votes each item counts per agenda index (room_votes_by_phase): out[(item - 1) * n_agenda
+ * + index]. */
 static uint32_t *votes_per_phase(const struct room *r)
 {
-    size_t n_agenda = r->cfg.n_agenda;
-    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
-    uint64_t key, index;
-    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
-        uint32_t item = (uint32_t)key;
-        index &= ~(uint64_t)ROOM_VOTE_COLLAPSED; /* a collapsed vote was still cast on it */
-        if (item >= 1 && item <= r->n_items && index < n_agenda)
-            per_phase[(item - 1) * n_agenda + index]++;
-    }
+    uint32_t *per_phase = xcalloc(r->n_items * r->cfg.n_agenda + 1, sizeof *per_phase);
+    room_votes_by_phase(r, per_phase);
     return per_phase;
 }
 

@@ -80,6 +80,7 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     check_eq((items[2].get("merged_into"), items[3].get("merged_into"), items[2]["rank"]),
              (1, 1, None), "results: duplicates merged into 1, unranked")
     check_eq((items[1]["votes"], items[1]["rank"]), (3, 1), "results: the target's distinct voters")
+    check_eq(sum(items[1]["votes_by_phase"].values()), 3, "results: its votes by phase, the same")
     merged = [e for e in res["moderation"] if e["action"] == "merged"]
     check_eq([(e["into"], e["items"], e["reason"]) for e in merged], [(1, [2, 3], "same problem")],
              "the public log has the merge with its reason")
@@ -87,6 +88,8 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     st, ex, _ = srv.http_json("GET", "/api/jams/%s/export" % code, headers=auth)
     check_eq(st, 200, "export status")
     check_eq([it.get("merged_into") for it in ex["items"]], [None, 1, 1], "export merged_into")
+    check_eq([sum(it["votes_by_phase"].values()) for it in ex["items"]], [3, 1, 1],
+             "export: votes by phase sum to each item's votes")
     # The verifier re-applies the stream, merges included, and finds the export's tallies.
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ex, f)
@@ -100,6 +103,8 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     check_eq([(row["id"], row["merged_into"], row["votes"]) for row in rows],
              [("1", "", "3"), ("2", "1", "1"), ("3", "1", "1")], "CSV merged_into and votes")
+    check_eq([sum(int(v) for k, v in row.items() if k.startswith("votes_")) for row in rows],
+             [3, 1, 1], "CSV: the votes_<n>_<phase> cells sum to the votes")
 
     # The merge survives a restart (replayed from the stream, or restored from a snapshot).
     srv.stop_cojamd()
