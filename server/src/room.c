@@ -1647,10 +1647,12 @@ static bool is_scribe_entry(const struct room *r, const struct event *e)
 }
 
 /* The kinds whose counts screens and citizens may see changed (a reveal, or a phase under
- * per_phase): the next update carries the reveal and every shown item's count again. */
+ * per_phase): the next update carries the reveal and every shown item's count again, and the
+ * next words frame the themes' tops (or their nulls). */
 static void counts_revealed(struct room *r)
 {
     r->delta.stage = true;
+    r->words_version++; /* the words frame shows or withholds the themes' top items */
     for (size_t i = 0; i < r->n_items; i++) {
         struct item *it = r->items[i];
         if (!it->hidden && !it->pending)
