@@ -260,6 +260,46 @@ TEST(merge_and_unmerge_refusals)
     room_free(r);
 }
 
+static const char *stage_op(struct room *r, int64_t mod, enum msg_type t, uint32_t item)
+{
+    struct msg m = mk(t, "");
+    snprintf(m.op, sizeof m.op, "st%u", ++op_seq);
+    m.item = item;
+    return write_msg(r, mod, ROLE_MODERATOR, &m, 5000, NULL);
+}
+
+/* What a merge does to the stage (proto/messages.md: a duplicate leaves the spotlight and the
+ * pins; unmerge does not put it back): a spotlighted or pinned duplicate is taken off, the other
+ * pins keep their order, the target keeps its place; the unmerge leaves the stage as it is. The
+ * stage is outside what merge then unmerge restores (votes, budgets, ranking): restoring it would
+ * need the stage before the merge kept as room state. */
+TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo");
+    struct msg s = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 1000, NULL) == NULL);
+    uint32_t p1 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p2 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p3 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p4 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0);
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p4)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p3)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p1)), "ok");
+    uint32_t dups[] = {p2, p3};
+    CHECK_EQ_STR(ok(merge(r, mod, dups, 2, p1)), "ok");
+    CHECK_EQ_INT(r->stage.spotlight, 0); /* cleared, not moved to the target */
+    CHECK_EQ_INT(r->stage.n_pinned, 2);
+    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
+    CHECK_EQ_STR(ok(unmerge(r, mod, p1)), "ok");
+    CHECK_EQ_INT(r->stage.spotlight, 0);
+    CHECK_EQ_INT(r->stage.n_pinned, 2);
+    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok"); /* back on stage by hand */
+    room_free(r);
+}
+
 /* ---- the property ------------------------------------------------------------------------ */
 
 static uint64_t rng_state;
@@ -569,6 +609,7 @@ int main(void)
     RUN(refunds_go_to_the_phase_the_vote_was_spent_in);
     RUN(a_targets_votes_by_phase_count_its_groups_voters);
     RUN(merge_and_unmerge_refusals);
+    RUN(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it);
     RUN(merge_then_unmerge_is_the_identity_over_random_histories);
     return test_done();
 }
