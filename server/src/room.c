@@ -1346,6 +1346,37 @@ static void leave_stage(struct room *r, const struct item *it)
     }
 }
 
+/* A duplicate leaves the stage at its merge, remembering where it was (the unmerge's). */
+static void leave_stage_for_merge(struct room *r, struct item *it)
+{
+    size_t at;
+    it->merge_spotlit = r->stage.spotlight == it->id;
+    it->merge_pin = is_pinned(r, it->id, &at) ? (uint8_t)(at + 1) : 0;
+    leave_stage(r, it);
+}
+
+/* At its unmerge a duplicate goes back where the merge took it from, unless that was taken since:
+ * the spotlight only if it is empty, its pin only if there is room (at its old place, or last). */
+static void back_on_stage(struct room *r, struct item *it)
+{
+    size_t at;
+    if (it->merge_spotlit && !r->stage.spotlight) {
+        r->stage.spotlight = it->id;
+        r->delta.stage = true;
+    }
+    if (it->merge_pin && r->stage.n_pinned < ROOM_MAX_PINS && !is_pinned(r, it->id, &at)) {
+        size_t pos = it->merge_pin - 1u;
+        if (pos > r->stage.n_pinned)
+            pos = r->stage.n_pinned;
+        memmove(&r->stage.pinned[pos + 1], &r->stage.pinned[pos],
+                (r->stage.n_pinned++ - pos) * sizeof r->stage.pinned[0]);
+        r->stage.pinned[pos] = it->id;
+        r->delta.stage = true;
+    }
+    it->merge_spotlit = false;
+    it->merge_pin = 0;
+}
+
 /* Hide a visible item with the hide's reason and preset: it leaves the ranking, the spotlight
  * and the pins. */
 static void hide_item(struct room *r, struct item *it, const char *reason, enum preset preset)
@@ -1525,7 +1556,7 @@ static const char *apply_merge(struct room *r, const struct event *e)
         it->merged_into = t->id;
         t->n_merged++;
         unshow_item(r, it);
-        leave_stage(r, it);
+        leave_stage_for_merge(r, it);
         delta_item(r, it);
     }
     group_collapse(r, t);
@@ -1549,6 +1580,7 @@ static const char *apply_unmerge(struct room *r, const struct event *e)
         x->merged_into = 0;
         t->n_merged--;
         show_item(r, x);
+        back_on_stage(r, x);
         delta_item(r, x);
     }
     group_collapse(r, t);
@@ -1931,6 +1963,9 @@ bool room_restore_item(struct room *r, const struct item *src)
         (src->claim_by && !src->pending) || src->claim_by < 0)
         return false;
     if (src->merged_into && (src->merged_into == src->id || src->hidden || src->pending))
+        return false;
+    if ((src->merge_spotlit || src->merge_pin) &&
+        (!src->merged_into || src->merge_pin > ROOM_MAX_PINS))
         return false;
     struct item *it = xmalloc(sizeof *it);
     *it = *src;

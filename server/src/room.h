@@ -73,6 +73,8 @@ struct item {
                              rankings, words and the visible count; votes = those cast on it */
     uint32_t n_merged;    /* a merge target: how many duplicates are merged into it (derived);
                              then votes = the distinct participants who voted for the group */
+    bool merge_spotlit;   /* a duplicate the merge took out of the spotlight */
+    uint8_t merge_pin;    /* ... and off the pins: 1 + its place there then, 0 = not pinned */
 };
 
 /* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,

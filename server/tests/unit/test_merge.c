@@ -268,12 +268,12 @@ static const char *stage_op(struct room *r, int64_t mod, enum msg_type t, uint32
     return write_msg(r, mod, ROLE_MODERATOR, &m, 5000, NULL);
 }
 
-/* What a merge does to the stage (proto/messages.md: a duplicate leaves the spotlight and the
- * pins; unmerge does not put it back): a spotlighted or pinned duplicate is taken off, the other
- * pins keep their order, the target keeps its place; the unmerge leaves the stage as it is. The
- * stage is outside what merge then unmerge restores (votes, budgets, ranking): restoring it would
- * need the stage before the merge kept as room state. */
-TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it)
+/* What a merge does to the stage (proto/messages.md, "Merging duplicates"): a duplicate leaves the
+ * spotlight and the pins (the spotlight is left empty, not moved to the target; the other pins
+ * keep their order; the target keeps its place), and its unmerge puts it back where it was unless
+ * that was taken since: the spotlight only if still empty, its pin at its old place if there is
+ * room. Kept through a snapshot, so a process restarted between the two restores it the same. */
+TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_puts_them_back)
 {
     struct room *r = new_room(0);
     int64_t mod = join(r, ROLE_MODERATOR, "Mo");
@@ -282,7 +282,8 @@ TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it)
     uint32_t p1 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
              p2 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
              p3 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
-             p4 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0);
+             p4 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p5 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0);
     CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok");
     CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p4)), "ok");
     CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p3)), "ok");
@@ -292,11 +293,37 @@ TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it)
     CHECK_EQ_INT(r->stage.spotlight, 0); /* cleared, not moved to the target */
     CHECK_EQ_INT(r->stage.n_pinned, 2);
     CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
-    CHECK_EQ_STR(ok(unmerge(r, mod, p1)), "ok");
-    CHECK_EQ_INT(r->stage.spotlight, 0);
+
+    /* Through a snapshot: the restored room puts them back the same. */
+    unsigned char *bytes;
+    size_t len;
+    snapshot_encode(r, true, &bytes, &len);
+    struct room_limits lim = {0, 0};
+    struct room *back = snapshot_decode(bytes, len, &lim);
+    free(bytes);
+    CHECK(back != NULL);
+    if (back) {
+        CHECK_EQ_STR(ok(unmerge(back, mod, p1)), "ok");
+        CHECK_EQ_INT(back->stage.spotlight, p2);
+        CHECK_EQ_INT(back->stage.n_pinned, 3);
+        CHECK(back->stage.pinned[0] == p4 && back->stage.pinned[1] == p3 &&
+              back->stage.pinned[2] == p1);
+        room_free(back);
+    }
+
+    /* Taken since: a newer spotlight stays; the pin goes back if there is room. */
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p5)), "ok");
+    CHECK_EQ_STR(ok(unmerge(r, mod, p2)), "ok"); /* the duplicate alone */
+    CHECK_EQ_INT(r->stage.spotlight, p5);
     CHECK_EQ_INT(r->stage.n_pinned, 2);
-    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
-    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok"); /* back on stage by hand */
+    CHECK_EQ_STR(ok(unmerge(r, mod, p3)), "ok");
+    CHECK_EQ_INT(r->stage.n_pinned, 3);
+    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p3 && r->stage.pinned[2] == p1);
+    /* A second merge and unmerge of p2 does not bring back what the first one had. */
+    uint32_t again[] = {p2};
+    CHECK_EQ_STR(ok(merge(r, mod, again, 1, p1)), "ok");
+    CHECK_EQ_STR(ok(unmerge(r, mod, p2)), "ok");
+    CHECK_EQ_INT(r->stage.spotlight, p5);
     room_free(r);
 }
 
@@ -609,7 +636,7 @@ int main(void)
     RUN(refunds_go_to_the_phase_the_vote_was_spent_in);
     RUN(a_targets_votes_by_phase_count_its_groups_voters);
     RUN(merge_and_unmerge_refusals);
-    RUN(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it);
+    RUN(a_merge_takes_duplicates_off_the_stage_and_unmerge_puts_them_back);
     RUN(merge_then_unmerge_is_the_identity_over_random_histories);
     return test_done();
 }
