@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * test_broadcast.c - what a session is sent and when: private frames, then its snapshot, then the
  * ring; falling behind the ring (resync, then 4001); when a jam's update is due (the half-tick
- * slack, stats alone once a second, both on the fake clock); the period; storage status.
+ * slack, stats alone once a second, both on the fake clock); the period; storage status; a large
+ * snapshot sent in fragments around pieces of the body shared by every session of a role.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #include "room.h"
 #include "session.h"
 #include "test.h"
+#include "view.h"
 
 #define CODE "482913"
 
@@ -283,9 +286,88 @@ TEST(status_goes_to_joined_sessions)
     glue_deinit(&g);
 }
 
+/* Pull the whole snapshot message of 's': its parts in order (their frames kept in 'parts', the
+ * references the caller's), concatenated. */
+static char *pull_message(struct glue *g, struct session *s, struct frame **parts, size_t *n)
+{
+    size_t len = 0, cap = 1 << 16;
+    char *out = xmalloc(cap);
+    *n = 0;
+    for (;;) {
+        bool more;
+        struct frame *f = broadcast_next_frame(s, &more, g->hub);
+        if (!f)
+            break;
+        if (len + f->len + 1 > cap)
+            out = xrealloc(out, cap = 2 * (len + f->len + 1));
+        memcpy(out + len, frame_payload(f), f->len);
+        len += f->len;
+        parts[(*n)++] = f;
+        if (f->part == FRAME_WHOLE || f->part == FRAME_LAST)
+            break;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+TEST(large_snapshot_in_fragments_sharing_the_body)
+{
+    struct glue g;
+    glue_init(&g, (const char *const[]){"--max-items-per-participant", "1000", NULL});
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    char text[401];
+    memset(text, 'x', 400);
+    text[400] = '\0';
+    for (int i = 0; i < 80; i++) { /* 80 items of 400 characters: a body of more than 32 KB */
+        fake_net_advance(100);     /* under the session's rate */
+        free(glue_call(&g, m,
+                       "{\"type\":\"post\",\"op\":\"p%d\",\"kind\":\"problem\","
+                       "\"text\":\"%d %s\"}",
+                       i, i, text));
+    }
+    CHECK_EQ_INT(j->room->n_items, 80);
+    struct session *a = glue_join(&g, CODE, ROLE_SCREEN, NULL);
+    struct session *b = glue_join(&g, CODE, ROLE_SCREEN, NULL);
+    struct session *c = glue_join(&g, CODE, ROLE_MODERATOR, NULL);
+    struct frame *pa[64], *pb[64], *pc[64];
+    size_t na, nb, nc;
+    char *ma = pull_message(&g, a, pa, &na), *mb = pull_message(&g, b, pb, &nb);
+    char *mc = pull_message(&g, c, pc, &nc);
+    CHECK(na >= 4 && na == nb && nc >= 4); /* head, at least two pieces, tail */
+    CHECK(pa[0]->part == FRAME_FIRST && pa[na - 1]->part == FRAME_LAST);
+    for (size_t i = 1; i + 1 < na; i++) {
+        CHECK(pa[i]->part == FRAME_MIDDLE && pa[i]->len <= JAM_SNAPSHOT_PIECE);
+        CHECK(pa[i] == pb[i]); /* one encoding, shared */
+        CHECK(pa[i] != pc[i]); /* the moderators' is another */
+    }
+    CHECK(pa[0] != pb[0] && pa[na - 1] != pb[nb - 1]); /* head and tail are each session's */
+    /* The message is what one frame held before: head, body, tail. */
+    char *whole = view_snapshot_with(j->room, j->snap_body_id, j->snap_body, NULL, false);
+    CHECK_EQ_STR(ma, whole);
+    CHECK_EQ_STR(mb, whole);
+    free(whole);
+    const struct participant *p = room_participant(j->room, c->pid);
+    whole = view_snapshot_with(j->room, j->mod_body_id, j->mod_body, p, false);
+    CHECK_EQ_STR(mc, whole);
+    CHECK(strstr(mc, "\"you\":") != NULL);
+    free(whole);
+    for (size_t i = 0; i < na; i++)
+        frame_unref(pa[i]);
+    for (size_t i = 0; i < nb; i++)
+        frame_unref(pb[i]);
+    for (size_t i = 0; i < nc; i++)
+        frame_unref(pc[i]);
+    free(ma);
+    free(mb);
+    free(mc);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(private_frames_then_snapshot_then_ring);
+    RUN(large_snapshot_in_fragments_sharing_the_body);
     RUN(falling_behind_resyncs_then_closes_4001);
     RUN(resyncs_in_separate_windows_do_not_close);
     RUN(update_due_within_half_a_tick);
