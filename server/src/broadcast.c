@@ -113,7 +113,9 @@ static struct frame *next_frame(struct session *s, bool *more, void *arg)
             s->cursor++;
         }
     }
-    *more = fifo_len(&s->queue) ||
+    /* s->parts first: a snapshot's head just taken leaves its pieces and tail there, and with
+     * nothing else due the transport would not ask again (the message stalled after its head). */
+    *more = fifo_len(&s->parts) || fifo_len(&s->queue) ||
             (s->jam && !s->catchup.on && (s->wants_snapshot || s->cursor != s->jam->ring.head));
     return f;
 }
