@@ -16,16 +16,41 @@
 #include "session.h"
 #include "view.h"
 
-/* A session's snapshot: the shared body (jam_snapshot_body) plus its own "you"; moderators see
- * hidden items in full, so theirs is encoded for them. */
-static char *snapshot_for(struct hub *h, struct jam *j, struct session *s, const struct now *now)
+/* A session's snapshot: the body shared by its role (moderators see hidden items in full:
+ * jam_moderator_body), encoded once per state and tick, plus its own "you". */
+static char *snapshot_text(struct hub *h, struct jam *j, struct session *s,
+                           const struct participant *p, bool resync, const struct now *now)
+{
+    if (s->role == ROLE_MODERATOR) {
+        const char *body = jam_moderator_body(j, h->cfg, now->ms, now->wall_ms);
+        return view_snapshot_with(j->room, j->mod_body_id, body, p, resync);
+    }
+    const char *body = jam_snapshot_body(j, h->cfg, now->ms, now->wall_ms);
+    return view_snapshot_with(j->room, j->snap_body_id, body, p, resync);
+}
+
+/* The snapshot for 's': one frame, or, for a body longer than JAM_SNAPSHOT_PIECE, the first of a
+ * fragmented message whose other parts wait in s->parts (next_frame sends them first). */
+static struct frame *snapshot_for(struct hub *h, struct jam *j, struct session *s,
+                                  const struct now *now)
 {
     const struct participant *p = s->pid ? room_participant(j->room, s->pid) : NULL;
     bool resync = s->wants_snapshot == WANT_RESYNC;
-    if (s->role == ROLE_MODERATOR)
-        return view_snapshot(j->room, s->role, p, now->wall_ms, (unsigned)h->cfg->rank_top, resync);
-    const char *body = jam_snapshot_body(j, h->cfg, now->ms, now->wall_ms);
-    return view_snapshot_with(j->room, j->snap_body_id, body, p, resync);
+    struct frame *const *pieces;
+    const char *event_id;
+    size_t n = jam_snapshot_pieces(j, h->cfg, s->role == ROLE_MODERATOR, now->ms, now->wall_ms,
+                                   &pieces, &event_id);
+    if (n) { /* a large body: the pieces shared, only the head and the tail this session's */
+        struct frame *head = frame_from_string(view_snapshot_head(event_id, resync));
+        struct frame *tail = frame_from_string(view_snapshot_tail(j->room, p));
+        head->part = FRAME_FIRST;
+        tail->part = FRAME_LAST;
+        for (size_t i = 0; i < n; i++)
+            fifo_push(&s->parts, frame_ref(pieces[i]));
+        fifo_push(&s->parts, tail);
+        return head;
+    }
+    return frame_from_string(snapshot_text(h, j, s, p, resync, now));
 }
 
 /* 's' is more than a ring behind: a resync snapshot, or a close if that keeps happening. Returns
@@ -49,7 +74,12 @@ static bool fell_behind(struct session *s, const struct now *now)
 static struct frame *next_frame(struct session *s, bool *more, void *arg)
 {
     struct hub *h = arg;
-    struct frame *f = session_dequeue(s);
+    struct frame *f = fifo_pop(&s->parts);
+    if (f) { /* the rest of a message in fragments goes before anything else */
+        *more = true;
+        return f;
+    }
+    f = session_dequeue(s);
     if (s->drain_code) {
         if (!f)
             session_mark_close(s, s->drain_code, s->close_reason);
@@ -74,7 +104,7 @@ static struct frame *next_frame(struct session *s, bool *more, void *arg)
             return NULL;
         }
         if (s->wants_snapshot) {
-            f = frame_from_string(snapshot_for(h, j, s, &now));
+            f = snapshot_for(h, j, s, &now);
             h->snapshots_since_trim++;
             s->wants_snapshot = WANT_NONE;
             s->cursor = j->ring.head;
@@ -83,7 +113,9 @@ static struct frame *next_frame(struct session *s, bool *more, void *arg)
             s->cursor++;
         }
     }
-    *more = fifo_len(&s->queue) ||
+    /* s->parts first: a snapshot's head just taken leaves its pieces and tail there, and with
+     * nothing else due the transport would not ask again (the message stalled after its head). */
+    *more = fifo_len(&s->parts) || fifo_len(&s->queue) ||
             (s->jam && !s->catchup.on && (s->wants_snapshot || s->cursor != s->jam->ring.head));
     return f;
 }

@@ -127,6 +127,9 @@ static const struct option_def options[] = {
         10000000, "TCP connections from one IP address, beyond: 503"),
     NUM(write_timeout_s, "write-timeout-s", "COJAM_WRITE_TIMEOUT_S", "20", 1, 3600,
         "a WebSocket client that reads nothing of what is due to it for this long is disconnected"),
+    NUM(ping_interval_s, "ping-interval-s", "COJAM_PING_INTERVAL_S", "30", 1, 3600,
+        "a WebSocket client heard nothing from for this long is pinged, and dropped when it has "
+        "not answered as long again"),
     NUM(admission_scale, "admission-scale", "COJAM_ADMISSION_SCALE", "1", 0, 1000,
         "multiply the per-address limits on joins, syncs, lookups and failed guesses by this "
         "(behind a reverse proxy every client has its address; 0: no per-address limits)"),

@@ -11,6 +11,7 @@ struct frame *frame_new(const char *data, size_t len)
 {
     struct frame *f = xmalloc(sizeof *f + FRAME_HEADROOM + len + 1);
     f->refs = 1;
+    f->part = FRAME_WHOLE;
     f->len = len;
     memcpy(f->buf + FRAME_HEADROOM, data, len);
     f->buf[FRAME_HEADROOM + len] = '\0';

@@ -11,10 +11,17 @@
 
 #define FRAME_HEADROOM 32 /* >= LWS_PRE; net.c checks it */
 
+/* Which WebSocket frame of a message this is: a whole message, or the first, a middle or the last
+ * fragment of one (a large snapshot: the session's own head, the shared body's pieces, its own
+ * tail). A middle piece is shared by every session it goes to: lws writes the same header bytes
+ * into its headroom for each of them. */
+enum frame_part { FRAME_WHOLE = 0, FRAME_FIRST, FRAME_MIDDLE, FRAME_LAST };
+
 struct frame {
     int refs;
-    size_t len;          /* payload bytes */
-    unsigned char buf[]; /* FRAME_HEADROOM + len + 1 (NUL after the payload) */
+    enum frame_part part; /* FRAME_WHOLE unless set */
+    size_t len;           /* payload bytes */
+    unsigned char buf[];  /* FRAME_HEADROOM + len + 1 (NUL after the payload) */
 };
 
 /* A new frame holding a copy of 'data' with one reference. */

@@ -42,6 +42,15 @@ static void free_pending(void *p)
     w->free(w);
 }
 
+static void drop_pieces(struct jam_pieces *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        frame_unref(p->frames[i]);
+    free(p->frames);
+    p->frames = NULL;
+    p->n = 0;
+}
+
 void jam_free(struct jam *j)
 {
     if (!j)
@@ -52,6 +61,9 @@ void jam_free(struct jam *j)
     free(j->ring.prev);
     free(j->ring.to);
     free(j->snap_body);
+    free(j->mod_body);
+    drop_pieces(&j->snap_pieces);
+    drop_pieces(&j->mod_pieces);
     free(j->digest);
     free(j->results);
     catchup_cache_free(&j->pages);
@@ -190,16 +202,58 @@ void jam_notify_queued(struct jam *j, uint32_t id)
     frame_unref(f);
 }
 
+/* One cached body: encoded again when the room has moved on or it is a tick old. True when it was
+ * (re)encoded. */
+static bool cached_body(struct jam *j, const struct config *cfg, bool moderator, char **body,
+                        char *id, int64_t *ms, int64_t now_ms, int64_t wall_ms)
+{
+    if (*body && strcmp(id, j->room->last_id) == 0 && now_ms - *ms < jam_cache_max_age_ms(cfg))
+        return false;
+    free(*body);
+    struct jam_pieces *old = moderator ? &j->mod_pieces : &j->snap_pieces;
+    drop_pieces(old);
+    *body = view_snapshot_body(j->room, moderator, wall_ms, (unsigned)cfg->rank_top);
+    memcpy(id, j->room->last_id, MSG_EVENT_ID_MAX + 1);
+    *ms = now_ms;
+    return true;
+}
+
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
                               int64_t wall_ms)
 {
-    if (!j->snap_body || strcmp(j->snap_body_id, j->room->last_id) != 0 ||
-        now_ms - j->snap_body_ms >= jam_cache_max_age_ms(cfg)) {
-        free(j->snap_body);
-        j->snap_body = view_snapshot_body(j->room, false, wall_ms, (unsigned)cfg->rank_top);
+    if (cached_body(j, cfg, false, &j->snap_body, j->snap_body_id, &j->snap_body_ms, now_ms,
+                    wall_ms))
         j->snap_body_len = strlen(j->snap_body);
-        memcpy(j->snap_body_id, j->room->last_id, sizeof j->snap_body_id);
-        j->snap_body_ms = now_ms;
-    }
     return j->snap_body;
+}
+
+const char *jam_moderator_body(struct jam *j, const struct config *cfg, int64_t now_ms,
+                               int64_t wall_ms)
+{
+    if (cached_body(j, cfg, true, &j->mod_body, j->mod_body_id, &j->mod_body_ms, now_ms, wall_ms))
+        j->mod_body_len = strlen(j->mod_body);
+    return j->mod_body;
+}
+
+size_t jam_snapshot_pieces(struct jam *j, const struct config *cfg, bool moderator, int64_t now_ms,
+                           int64_t wall_ms, struct frame *const **pieces, const char **event_id)
+{
+    const char *body = moderator ? jam_moderator_body(j, cfg, now_ms, wall_ms)
+                                 : jam_snapshot_body(j, cfg, now_ms, wall_ms);
+    size_t len = moderator ? j->mod_body_len : j->snap_body_len;
+    struct jam_pieces *p = moderator ? &j->mod_pieces : &j->snap_pieces;
+    *event_id = moderator ? j->mod_body_id : j->snap_body_id;
+    if (len <= JAM_SNAPSHOT_PIECE)
+        return 0;
+    if (!p->n) {
+        p->n = (len + JAM_SNAPSHOT_PIECE - 1) / JAM_SNAPSHOT_PIECE;
+        p->frames = xmalloc(p->n * sizeof *p->frames);
+        for (size_t i = 0; i < p->n; i++) {
+            size_t at = i * JAM_SNAPSHOT_PIECE, n = len - at;
+            p->frames[i] = frame_new(body + at, n < JAM_SNAPSHOT_PIECE ? n : JAM_SNAPSHOT_PIECE);
+            p->frames[i]->part = FRAME_MIDDLE;
+        }
+    }
+    *pieces = p->frames;
+    return p->n;
 }

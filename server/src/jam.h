@@ -63,6 +63,16 @@ struct jam {
     size_t snap_body_len;
     char snap_body_id[MSG_EVENT_ID_MAX + 1];
     int64_t snap_body_ms;
+    char
+        *mod_body; /* owned: moderators' snapshot body (jam_moderator_body): hidden items in full */
+    size_t mod_body_len;
+    char mod_body_id[MSG_EVENT_ID_MAX + 1];
+    int64_t mod_body_ms;
+    struct jam_pieces {
+        struct frame **frames; /* owned references: the body cut in FRAME_MIDDLE pieces */
+        size_t n;
+    } snap_pieces, mod_pieces; /* of snap_body and mod_body, made when first sent; freed when
+                                  the body is encoded again (sessions hold their own references) */
     char *results; /* owned: the body of GET .../results, at results_id and results_ms */
     char results_id[MSG_EVENT_ID_MAX + 1];
     int64_t results_ms;
@@ -115,5 +125,22 @@ void jam_notify_queued(struct jam *j, uint32_t id);
  * storm encodes the jam once per tick, not once per client). Borrowed: valid until the next call. */
 const char *jam_snapshot_body(struct jam *j, const struct config *cfg, int64_t now_ms,
                               int64_t wall_ms);
+/* The same for moderators (hidden and pending items in full; nothing of one moderator's own): a
+ * console join on a 10,000-item jam cost tens of ms of encoding each, now once per state and tick
+ * for all of them. Borrowed: valid until the next call. */
+const char *jam_moderator_body(struct jam *j, const struct config *cfg, int64_t now_ms,
+                               int64_t wall_ms);
+
+/* A snapshot body longer than this is sent as a fragmented message: the session's own head, the
+ * body's pieces shared (refcounted) by every session of the role that is sent that state, its own
+ * tail. lws 4.1.6 sends at most tx_packet_size (16 KiB, net.c) per write and copies the rest of a
+ * longer frame into a buffer of the connection's own, so a 113 KB snapshot cost 113 KB per
+ * client in a resync storm (issue 16: 552 MB for 5,000); a piece is written whole, or the kernel
+ * takes part of it and lws keeps at most the rest of that piece. */
+#define JAM_SNAPSHOT_PIECE 16000
+/* The current body of the role ('moderator' or not) in pieces, at the state of
+ * '*event_id' (borrowed), or 0 pieces when it fits in one piece (then sent whole). */
+size_t jam_snapshot_pieces(struct jam *j, const struct config *cfg, bool moderator, int64_t now_ms,
+                           int64_t wall_ms, struct frame *const **pieces, const char **event_id);
 
 #endif

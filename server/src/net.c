@@ -57,6 +57,7 @@ struct net {
     struct imap http_wsi;  /* struct lws * -> struct http_req * (owned) */
     struct imap conn_addr; /* struct lws * -> its peer's IPv4 address + 1, every connection */
     struct imap per_addr;  /* IPv4 address -> connections open from it */
+    struct imap hs_addr;   /* IPv4 address -> its connections not (yet) WebSocket sessions */
     uint64_t accepted;     /* the address + 1 of the connection being adopted, for WSI_CREATE */
     size_t conns;          /* TCP connections open */
     size_t max_conns;      /* the cap in force (cfg.max_connections or from ulimit -n) */
@@ -70,6 +71,7 @@ struct net {
     uint64_t writes;                        /* frames written, ever */
     struct period_sample load;              /* the loop since the last net_loop_sample */
     int64_t load_from_ms;                   /* when that began */
+    struct idle_list idle;                  /* every WebSocket session, last heard from first */
 };
 
 /* lws gives each callback the context; the net is its user pointer. */
@@ -230,6 +232,12 @@ static int on_network_connection(struct net *n, const struct lws_filter_network_
         refuse_connection(n, fd, "--max-conns-per-address reached", "too many connections");
         return -1;
     }
+    uint64_t hs = 0;
+    imap_get(&n->hs_addr, key, &hs);
+    if (n->cfg.handshakes_per_address > 0 && hs >= (uint64_t)n->cfg.handshakes_per_address) {
+        refuse_connection(n, fd, "handshakes in progress per address", "too many connections");
+        return -1;
+    }
     /* A peer that takes nothing of what is sent (a zero window, no acks) is dropped by the
      * kernel after write_timeout_s (Linux applies TCP_USER_TIMEOUT to zero-window probes since
      * 5.1), which frees the send buffer it pins; nothing is added to the write path for it. */
@@ -241,6 +249,21 @@ static int on_network_connection(struct net *n, const struct lws_filter_network_
     return 0;
 }
 
+/* conn_addr's value: the address + 1, and this bit once the connection is a WebSocket session. */
+#define CONN_UPGRADED (1ull << 63)
+
+static void count_handshake(struct net *n, uint64_t key, int d)
+{
+    uint64_t hs = 0;
+    imap_get(&n->hs_addr, key, &hs);
+    if (d > 0)
+        imap_put(&n->hs_addr, key, hs + 1);
+    else if (hs > 1)
+        imap_put(&n->hs_addr, key, hs - 1);
+    else
+        imap_del(&n->hs_addr, key);
+}
+
 static void on_wsi_create(struct net *n, struct lws *wsi)
 {
     if (!n->accepted)
@@ -249,6 +272,7 @@ static void on_wsi_create(struct net *n, struct lws *wsi)
     imap_get(&n->per_addr, n->accepted, &count);
     imap_put(&n->per_addr, n->accepted, count + 1);
     imap_put(&n->conn_addr, (uint64_t)(uintptr_t)wsi, n->accepted);
+    count_handshake(n, n->accepted, +1);
     n->accepted = 0;
     n->conns++;
 }
@@ -259,6 +283,9 @@ static void on_wsi_destroy(struct net *n, struct lws *wsi)
     if (!imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &key))
         return;
     imap_del(&n->conn_addr, (uint64_t)(uintptr_t)wsi);
+    if (!(key & CONN_UPGRADED))
+        count_handshake(n, key, -1);
+    key &= ~CONN_UPGRADED;
     imap_get(&n->per_addr, key, &count);
     if (count > 1)
         imap_put(&n->per_addr, key, count - 1);
@@ -293,7 +320,13 @@ refuse:
 static int on_established(struct net *n, struct lws *wsi, struct session *s)
 {
     session_init(s, 0, wsi, net_now_ms());
+    idle_touch(&n->idle, s, s->opened_ms);
     imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &s->addr);
+    if (s->addr && !(s->addr & CONN_UPGRADED)) {
+        count_handshake(n, s->addr, -1);
+        imap_put(&n->conn_addr, (uint64_t)(uintptr_t)wsi, s->addr | CONN_UPGRADED);
+    }
+    s->addr &= ~CONN_UPGRADED;
     n->clients++;
     n->churn++;
     n->cbs.on_open(s, n->cbs.arg);
@@ -306,6 +339,37 @@ static int close_with(struct lws *wsi, int code, const char *reason)
     return -1;
 }
 
+static void arm(struct session *s);
+
+/* Anything read from the peer (a message, a pong) shows it is alive: no ping for another
+ * ping_interval_s. */
+static void heard(struct net *n, struct session *s)
+{
+    s->ping_sent = s->ping_due = false;
+    idle_touch(&n->idle, s, net_now_ms());
+}
+
+/* Keep-alive, from the tick: a ping for each session silent for ping_interval_s, and the sessions
+ * that have not answered one within as long again are dropped (no close frame: a peer that does
+ * not answer pings is not reading them either). O(1) per session due, nothing for the others. */
+static void keep_alive(struct net *n, int64_t now_ms)
+{
+    if (n->cfg.ping_interval_s <= 0)
+        return;
+    int64_t quiet_ms = (int64_t)n->cfg.ping_interval_s * 1000;
+    struct session *s;
+    while ((s = idle_oldest(&n->idle, now_ms, quiet_ms))) {
+        if (s->ping_sent) {
+            idle_remove(&n->idle, s);
+            lws_set_timeout(s->conn, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        s->ping_sent = s->ping_due = true;
+        idle_touch(&n->idle, s, now_ms);
+        arm(s);
+    }
+}
+
 /* A message over the cap is read to its end before the close, at most this much of it: closing
  * with its rest unread makes the kernel answer with a reset, and the client sees 1006, not 1009. */
 #define DISCARD_MAX (1u << 20)
@@ -314,6 +378,7 @@ static int close_with(struct lws *wsi, int code, const char *reason)
 static int on_receive(struct net *n, struct lws *wsi, struct session *s, const char *in, size_t len)
 {
     bool ends = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    heard(n, s);
     if (s->close_code)
         return 0;
     if (lws_frame_is_binary(wsi))
@@ -377,10 +442,27 @@ static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
     }
     if (s->close_code)
         return close_with(wsi, s->close_code, s->close_reason);
+    if (s->ping_due) {
+        /* Between two messages, or between two fragments of one: RFC 6455 5.4 allows control
+         * frames there. Not empty: lws 4.1.6 passes an empty pong to no callback (ops-ws.c). */
+        unsigned char ping[LWS_PRE + 2];
+        memcpy(ping + LWS_PRE, "ka", 2);
+        s->ping_due = false;
+        if (lws_write(wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+            return -1;
+        arm(s);
+        return 0;
+    }
     bool more = false;
     struct frame *f = n->cbs.next_frame(s, &more, n->cbs.arg);
     if (f) {
-        int w = lws_write(wsi, frame_payload(f), f->len, LWS_WRITE_TEXT);
+        static const int kinds[] = {
+            [FRAME_WHOLE] = LWS_WRITE_TEXT,
+            [FRAME_FIRST] = LWS_WRITE_TEXT | LWS_WRITE_NO_FIN,
+            [FRAME_MIDDLE] = LWS_WRITE_CONTINUATION | LWS_WRITE_NO_FIN,
+            [FRAME_LAST] = LWS_WRITE_CONTINUATION,
+        };
+        int w = lws_write(wsi, frame_payload(f), f->len, (enum lws_write_protocol)kinds[f->part]);
         frame_unref(f);
         if (w < 0)
             return -1;
@@ -404,6 +486,7 @@ static int on_closed(struct net *n, struct lws *wsi, struct session *s)
     if (!s || s->conn != wsi)
         return 0;
     n->cbs.on_close(s, n->cbs.arg);
+    idle_remove(&n->idle, s);
     session_deinit(s);
     s->conn = NULL;
     n->clients--;
@@ -436,6 +519,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         return on_established(n, wsi, s);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(n, wsi, s, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s && s->conn == wsi)
+            heard(n, s);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(n, wsi, s);
     case LWS_CALLBACK_CLOSED:
@@ -764,7 +851,9 @@ void net_reload_tls(struct net *n)
 static void on_sul_tick(lws_sorted_usec_list_t *sul)
 {
     struct net *n = lws_container_of(sul, struct net, sul);
-    n->cbs.on_tick(net_now_ms(), n->cbs.tick_arg);
+    int64_t now_ms = net_now_ms();
+    keep_alive(n, now_ms);
+    n->cbs.on_tick(now_ms, n->cbs.tick_arg);
     lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)n->cfg.tick_ms * LWS_US_PER_MS);
 }
 
@@ -784,10 +873,14 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Ping idle connections after 30 s, hang up after 60 s without an answer (proto/messages.md). */
+/* No keep-alive of lws's own: keep_alive() pings and hangs up (--ping-interval-s). lws 4.1.6 would
+ * re-arm a per-connection timer at each pong and at the handshake, each an insertion into one
+ * sorted list of every connection's timers, walked from its head (lws_dll2_add_sorted): at 20,000
+ * connections that was 62% of the loop's cycles and the victim got no pong within 10 s
+ * (load-tests/conn-flood-bench.py). A policy without a hangup time arms none (wsi-timeout.c). */
 static const lws_retry_bo_t retry = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 60,
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
 };
 
 /* What net_new allocated before the lws context exists (its failure paths, and net_free). */
@@ -797,6 +890,7 @@ static void release(struct net *n)
     imap_deinit(&n->http_wsi);
     imap_deinit(&n->conn_addr);
     imap_deinit(&n->per_addr);
+    imap_deinit(&n->hs_addr);
     free(n->origins);
     free(n->own_origin);
     free(n);
@@ -813,6 +907,7 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
     imap_init(&n->http_wsi);
     imap_init(&n->conn_addr);
     imap_init(&n->per_addr);
+    imap_init(&n->hs_addr);
     if (!realpath(cfg->web_root, n->root_real)) {
         log_error("web root %s: %s", cfg->web_root, strerror(errno));
         release(n);

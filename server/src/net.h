@@ -62,8 +62,10 @@ struct net_config {
     long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
     long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
     long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
-    const char *tls_cert; /* borrowed: PEM certificate chain file; NULL = plain HTTP */
-    const char *tls_key;  /* borrowed: its PEM private key file (set with tls_cert) */
+    long ping_interval_s; /* nothing read this long: a ping; as long again: dropped; <= 0: never */
+    long handshakes_per_address; /* connections from one address not (yet) WebSocket; <= 0: any */
+    const char *tls_cert;        /* borrowed: PEM certificate chain file; NULL = plain HTTP */
+    const char *tls_key;         /* borrowed: its PEM private key file (set with tls_cert) */
     int tick_ms;
     long loop_pace_us; /* -1 = by the number of clients, 0 = off */
 };
@@ -74,6 +76,14 @@ struct net_config {
 /* Connections kept for plain HTTP (/healthz, the API, static files) when WebSocket sessions are
  * at their share of max_connections. */
 #define NET_HTTP_RESERVE 64
+/* Connections from one address that are not (yet) WebSocket sessions: handshakes in progress,
+ * HTTP requests, keep-alive HTTP connections. Beyond, 503 (main.c scales it with
+ * --admission-scale, 0 = no limit, as the other per-address limits). lws 4.1.6 gives each of them a timer
+ * in one sorted list that every accept walks (lws_dll2_add_sorted): 20,000 hostile connections
+ * opened and reopened from 20 addresses kept thousands there and took 52% of the loop, the
+ * victim got no pong within 10 s (load-tests/conn-flood-bench.py). 128 at once from one NAT
+ * address is still hundreds of phones joining per second. */
+#define NET_HANDSHAKES_PER_ADDRESS 128
 
 struct net;
 

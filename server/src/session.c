@@ -30,6 +30,9 @@ void session_deinit(struct session *s)
     while ((f = session_dequeue(s)))
         frame_unref(f);
     fifo_deinit(&s->queue);
+    while ((f = fifo_pop(&s->parts)))
+        frame_unref(f);
+    fifo_deinit(&s->parts);
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
@@ -87,4 +90,36 @@ void session_mark_close(struct session *s, int code, const char *reason)
         return;
     s->close_code = code;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+}
+
+void idle_remove(struct idle_list *l, struct session *s)
+{
+    if (s->idle_prev)
+        s->idle_prev->idle_next = s->idle_next;
+    else if (l->head == s)
+        l->head = s->idle_next;
+    else
+        return; /* not in the list */
+    if (s->idle_next)
+        s->idle_next->idle_prev = s->idle_prev;
+    else
+        l->tail = s->idle_prev;
+    s->idle_prev = s->idle_next = NULL;
+}
+
+void idle_touch(struct idle_list *l, struct session *s, int64_t now_ms)
+{
+    idle_remove(l, s);
+    s->idle_ms = now_ms;
+    s->idle_prev = l->tail;
+    if (l->tail)
+        l->tail->idle_next = s;
+    else
+        l->head = s;
+    l->tail = s;
+}
+
+struct session *idle_oldest(const struct idle_list *l, int64_t now_ms, int64_t quiet_ms)
+{
+    return l->head && now_ms - l->head->idle_ms >= quiet_ms ? l->head : NULL;
 }

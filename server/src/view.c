@@ -306,11 +306,11 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     return s;
 }
 
-char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
-                         const struct participant *p, bool resync)
+/* The participant's own part of a snapshot, encoded alone. */
+static char *you_json_text(const struct room *r, const struct participant *p)
 {
     char *you_text = NULL;
-    if (p) {
+    {
         json_t *you = json_object(), *mine = json_array();
         json_object_set_new(you, "id", json_integer(p->pid));
         json_object_set_new(you, "role", json_string(role_name(p->role)));
@@ -344,28 +344,48 @@ char *view_snapshot_with(const struct room *r, const char *event_id, const char 
         }
         you_text = dump(you);
     }
+    return you_text;
+}
+
+char *view_snapshot_head(const char *event_id, bool resync)
+{
     json_t *head = json_object();
     json_object_set_new(head, "type", json_string("snapshot"));
     json_object_set_new(head, "event_id", json_string(event_id));
     json_object_set_new(head, "resync", json_boolean(resync));
     char *h = dump(head);
-    size_t hn = strlen(h), bn = strlen(body), yn = you_text ? strlen(you_text) : 0;
-    char *out = xmalloc(hn + bn + yn + 16);
-    size_t k = hn - 1; /* without the closing brace */
-    memcpy(out, h, k);
-    out[k++] = ',';
-    memcpy(out + k, body, bn);
-    k += bn;
-    if (you_text) {
-        memcpy(out + k, ",\"you\":", 7);
-        k += 7;
-        memcpy(out + k, you_text, yn);
+    size_t hn = strlen(h);
+    h[hn - 1] = ','; /* the body follows */
+    return h;
+}
+
+char *view_snapshot_tail(const struct room *r, const struct participant *p)
+{
+    char *you = p ? you_json_text(r, p) : NULL;
+    size_t yn = you ? strlen(you) : 0;
+    char *out = xmalloc(yn + 16);
+    size_t k = 0;
+    if (you) {
+        memcpy(out, ",\"you\":", 7);
+        k = 7;
+        memcpy(out + k, you, yn);
         k += yn;
     }
     out[k++] = '}';
     out[k] = '\0';
+    free(you);
+    return out;
+}
+
+char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
+                         const struct participant *p, bool resync)
+{
+    char *h = view_snapshot_head(event_id, resync), *t = view_snapshot_tail(r, p);
+    size_t hn = strlen(h), bn = strlen(body), tn = strlen(t);
+    char *out = xmalloc(hn + bn + tn + 1);
+    snprintf(out, hn + bn + tn + 1, "%s%s%s", h, body, t);
     free(h);
-    free(you_text);
+    free(t);
     return out;
 }
 

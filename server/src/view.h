@@ -28,6 +28,11 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
  * ('p' is NULL for screens: no "you"). */
 char *view_snapshot_with(const struct room *r, const char *event_id, const char *body,
                          const struct participant *p, bool resync);
+/* The same message in three parts, for one sent in fragments around a shared body: the head
+ * (`{"type":"snapshot",...,"resync":...,`) and the tail (`,"you":{...}}`, or `}` when 'p' is NULL).
+ * view_snapshot_with is head + body + tail. */
+char *view_snapshot_head(const char *event_id, bool resync);
+char *view_snapshot_tail(const struct room *r, const struct participant *p);
 /* Both in one call, at the room's last event id: the body for 'role', wrapped for 'p'. */
 char *view_snapshot(const struct room *r, enum role role, const struct participant *p,
                     int64_t now_ms, unsigned rank_top, bool resync);

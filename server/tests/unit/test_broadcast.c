@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * test_broadcast.c - what a session is sent and when: private frames, then its snapshot, then the
  * ring; falling behind the ring (resync, then 4001); when a jam's update is due (the half-tick
- * slack, stats alone once a second, both on the fake clock); the period; storage status.
+ * slack, stats alone once a second, both on the fake clock); the period; storage status; a large
+ * snapshot sent in fragments around pieces of the body shared by every session of a role.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #include "room.h"
 #include "session.h"
 #include "test.h"
+#include "view.h"
 
 #define CODE "482913"
 
@@ -283,9 +286,133 @@ TEST(status_goes_to_joined_sessions)
     glue_deinit(&g);
 }
 
+/* Pull the whole snapshot message of 's': its parts in order (their frames kept in 'parts', the
+ * references the caller's), concatenated. '*told' is whether each part before the last said
+ * *more, as the transport needs to ask for the next one. */
+static char *pull_message(struct glue *g, struct session *s, struct frame **parts, size_t *n,
+                          bool *told)
+{
+    size_t len = 0, cap = 1 << 16;
+    char *out = xmalloc(cap);
+    *n = 0;
+    *told = true;
+    for (;;) {
+        bool more;
+        struct frame *f = broadcast_next_frame(s, &more, g->hub);
+        if (!f)
+            break;
+        if (len + f->len + 1 > cap)
+            out = xrealloc(out, cap = 2 * (len + f->len + 1));
+        memcpy(out + len, frame_payload(f), f->len);
+        len += f->len;
+        parts[(*n)++] = f;
+        if (f->part == FRAME_WHOLE || f->part == FRAME_LAST)
+            break;
+        *told = *told && more;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static void unref_all(struct frame **parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        frame_unref(parts[i]);
+}
+
+/* 80 items of 400 characters by the moderator 'm': a snapshot body of more than 32 KB. */
+static void fill_large(struct glue *g, struct session *m)
+{
+    char text[401];
+    memset(text, 'x', 400);
+    text[400] = '\0';
+    for (int i = 0; i < 80; i++) {
+        fake_net_advance(100); /* under the session's rate */
+        free(glue_call(g, m,
+                       "{\"type\":\"post\",\"op\":\"p%d\",\"kind\":\"problem\","
+                       "\"text\":\"%d %s\"}",
+                       i, i, text));
+    }
+}
+
+TEST(large_snapshot_in_fragments_sharing_the_body)
+{
+    struct glue g;
+    glue_init(&g, (const char *const[]){"--max-items-per-participant", "1000", NULL});
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    fill_large(&g, m);
+    CHECK_EQ_INT(j->room->n_items, 80);
+    struct session *a = glue_join(&g, CODE, ROLE_SCREEN, NULL);
+    struct session *b = glue_join(&g, CODE, ROLE_SCREEN, NULL);
+    struct session *c = glue_join(&g, CODE, ROLE_MODERATOR, NULL);
+    struct frame *pa[64], *pb[64], *pc[64];
+    size_t na, nb, nc;
+    bool ta, tb, tc;
+    char *ma = pull_message(&g, a, pa, &na, &ta), *mb = pull_message(&g, b, pb, &nb, &tb);
+    char *mc = pull_message(&g, c, pc, &nc, &tc);
+    CHECK(na >= 4 && na == nb && nc >= 4); /* head, at least two pieces, tail */
+    CHECK(ta && tb && tc);
+    CHECK(pa[0]->part == FRAME_FIRST && pa[na - 1]->part == FRAME_LAST);
+    for (size_t i = 1; i + 1 < na; i++) {
+        CHECK(pa[i]->part == FRAME_MIDDLE && pa[i]->len <= JAM_SNAPSHOT_PIECE);
+        CHECK(pa[i] == pb[i]); /* one encoding, shared */
+        CHECK(pa[i] != pc[i]); /* the moderators' is another */
+    }
+    CHECK(pa[0] != pb[0] && pa[na - 1] != pb[nb - 1]); /* head and tail are each session's */
+    /* The message is what one frame held before: head, body, tail. */
+    char *whole = view_snapshot_with(j->room, j->snap_body_id, j->snap_body, NULL, false);
+    CHECK_EQ_STR(ma, whole);
+    CHECK_EQ_STR(mb, whole);
+    free(whole);
+    const struct participant *p = room_participant(j->room, c->pid);
+    whole = view_snapshot_with(j->room, j->mod_body_id, j->mod_body, p, false);
+    CHECK_EQ_STR(mc, whole);
+    CHECK(strstr(mc, "\"you\":") != NULL);
+    free(whole);
+    unref_all(pa, na);
+    unref_all(pb, nb);
+    unref_all(pc, nc);
+    free(ma);
+    free(mb);
+    free(mc);
+    glue_deinit(&g);
+}
+
+/* 60-recovery: a sync right after a resync snapshot got no snapshot. With nothing else due for
+ * the session, the head of a fragmented snapshot said no *more, so the transport never asked for
+ * its pieces and tail, and every later frame waited behind them. */
+TEST(fragmented_snapshot_asks_for_its_rest)
+{
+    struct glue g;
+    glue_init(&g, (const char *const[]){"--max-items-per-participant", "1000", NULL});
+    glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    fill_large(&g, m);
+    struct session *a = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+    struct frame *parts[64];
+    size_t n;
+    bool told;
+    char *msg = pull_message(&g, a, parts, &n, &told);
+    CHECK(n >= 4 && told && strstr(msg, "\"resync\":false"));
+    unref_all(parts, n);
+    free(msg);
+    bool more = true;
+    CHECK(glue_pull(&g, a, &more) == NULL);
+    glue_send(&g, a, "{\"type\":\"sync\"}");
+    msg = pull_message(&g, a, parts, &n, &told);
+    CHECK(n >= 4 && parts[0]->part == FRAME_FIRST && parts[n - 1]->part == FRAME_LAST);
+    CHECK(told && strstr(msg, "\"resync\":true") && strstr(msg, "\"you\":"));
+    unref_all(parts, n);
+    free(msg);
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(private_frames_then_snapshot_then_ring);
+    RUN(large_snapshot_in_fragments_sharing_the_body);
+    RUN(fragmented_snapshot_asks_for_its_rest);
     RUN(falling_behind_resyncs_then_closes_4001);
     RUN(resyncs_in_separate_windows_do_not_close);
     RUN(update_due_within_half_a_tick);

@@ -3,6 +3,7 @@
  * its members and online count, and the shared snapshot body's cache.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fakes/glue.h"
@@ -12,6 +13,7 @@
 #include "room.h"
 #include "session.h"
 #include "test.h"
+#include "view.h"
 
 /* The id of the n-th event after the jam was created (the fake stream's ids are smaller). */
 static const char *id(int n)
@@ -195,6 +197,30 @@ TEST(snapshot_body_cached_by_id_and_age)
     glue_deinit(&g);
 }
 
+TEST(moderator_body_cached_apart_from_the_citizens)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, "777777");
+    int64_t t = 5000, age = jam_cache_max_age_ms(&g.cfg);
+    const char *mod = jam_moderator_body(j, &g.cfg, t, 1700000000000);
+    CHECK(mod != NULL && mod == j->mod_body);
+    CHECK_EQ_STR(j->mod_body_id, j->room->last_id);
+    char *fresh = view_snapshot_body(j->room, true, 1700000000000, (unsigned)g.cfg.rank_top);
+    CHECK_EQ_STR(mod, fresh); /* what view_snapshot would encode for a moderator */
+    free(fresh);
+    CHECK(jam_moderator_body(j, &g.cfg, t + age - 1, 1700000000000) == mod); /* shared */
+    CHECK_EQ_INT(j->mod_body_ms, t);
+    jam_snapshot_body(j, &g.cfg, t, 1700000000000);
+    CHECK(j->snap_body != j->mod_body); /* the citizens' body is another one */
+    jam_moderator_body(j, &g.cfg, t + age, 1700000000000);
+    CHECK_EQ_INT(j->mod_body_ms, t + age); /* a tick old: encoded again */
+    apply_to(j, 1);
+    jam_moderator_body(j, &g.cfg, t + age, 1700000000000);
+    CHECK_EQ_STR(j->mod_body_id, id(1)); /* a new state: encoded again at once */
+    glue_deinit(&g);
+}
+
 int main(void)
 {
     RUN(ring_push_wraps_and_releases_the_oldest);
@@ -204,5 +230,6 @@ int main(void)
     RUN(resume_point_of_applied_but_not_broadcast);
     RUN(attach_detach_and_online_counts);
     RUN(snapshot_body_cached_by_id_and_age);
+    RUN(moderator_body_cached_apart_from_the_citizens);
     return test_done();
 }

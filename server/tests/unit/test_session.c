@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * test_session.c - the per-connection bounds of session.h with a clock the test sets: the private
  * queue by frames and by bytes (and its references), the token bucket, the error window, and the
- * first close code winning.
+ * first close code winning, and the keep-alive list (oldest heard from first, O(1) each step).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -163,6 +163,36 @@ TEST(mark_close_first_code_wins)
     session_deinit(&s);
 }
 
+TEST(idle_list_oldest_first)
+{
+    struct session a, b, c;
+    int conn;
+    session_init(&a, 1, &conn, 0);
+    session_init(&b, 2, &conn, 0);
+    session_init(&c, 3, &conn, 0);
+    struct idle_list l = {NULL, NULL};
+    CHECK(idle_oldest(&l, 100000, 0) == NULL);
+    idle_touch(&l, &a, 1000);
+    idle_touch(&l, &b, 2000);
+    idle_touch(&l, &c, 3000);
+    CHECK(idle_oldest(&l, 30999, 30000) == NULL); /* a: silent 29.999 s */
+    CHECK(idle_oldest(&l, 31000, 30000) == &a);
+    idle_touch(&l, &a, 31000); /* heard from: to the tail */
+    CHECK(idle_oldest(&l, 32000, 30000) == &b);
+    idle_remove(&l, &b);
+    idle_remove(&l, &b); /* not in the list any more: nothing */
+    CHECK(idle_oldest(&l, 33000, 30000) == &c);
+    idle_remove(&l, &c);
+    CHECK(l.head == &a && l.tail == &a && !a.idle_prev && !a.idle_next);
+    CHECK(idle_oldest(&l, 60999, 30000) == NULL);
+    CHECK(idle_oldest(&l, 61000, 30000) == &a);
+    idle_remove(&l, &a);
+    CHECK(l.head == NULL && l.tail == NULL);
+    session_deinit(&a);
+    session_deinit(&b);
+    session_deinit(&c);
+}
+
 int main(void)
 {
     RUN(init);
@@ -172,5 +202,6 @@ int main(void)
     RUN(rate_token_bucket);
     RUN(error_window);
     RUN(mark_close_first_code_wins);
+    RUN(idle_list_oldest_first);
     return test_done();
 }
