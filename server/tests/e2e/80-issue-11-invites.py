@@ -12,7 +12,9 @@ unhide never passes --max-items."""
 import asyncio
 import json
 import os
+import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -146,12 +148,25 @@ async def kill_9_keeps_invites_and_revocations(srv):
         await org.must_ack({"type": "revoke_invite", "invite": gone["invite"]})
         await bea.join(code, "moderator", secret=kept["secret"])
         await bea.must_ack({"type": "start"})
+        # Enough events for a snapshot (--snapshot-every 100): the restart starts from it (CJS10).
+        for i in range(53):
+            await org.must_ack({"type": "announce", "text": "Filler %d" % i})
+            await org.must_ack({"type": "unannounce"})
+            await asyncio.sleep(0.1)  # under 20 messages/s: rate_limited errors carry no op
+        deadline = time.monotonic() + 10
+        while (srv.rcli("EXISTS", "cojam:jam:%s:snapshot" % code).strip() != "1" and
+               time.monotonic() < deadline):
+            await asyncio.sleep(0.1)
+        check_eq(srv.rcli("EXISTS", "cojam:jam:%s:snapshot" % code).strip(), "1", "a snapshot")
         bea_token, org_token = bea.welcome["token"], org.welcome["token"]
         before = srv.http_json("GET", "/api/jams/%s/digest" % code)[1]
     finally:
         await closing(org, bea)
 
     srv.kill9_cojamd()
+    recovered = srv.tail("cojamd.log", 5000).split("recovered")[-1]
+    check(re.match(r" \d+ jams \([1-9]\d* from snapshots\)", recovered),
+          "the restart did not start from a snapshot: %s", recovered[:200])
 
     org = await Client(srv, "ana2").connect()
     bea = await Client(srv, "bea2").connect()
@@ -208,4 +223,4 @@ async def approve_and_unhide_keep_max_items(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers(extra_args=("--max-items", "3")).start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: Servers(extra_args=("--max-items", "3", "--snapshot-every", "100")).start(), lambda s: s.stop()))
