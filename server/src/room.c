@@ -305,6 +305,21 @@ bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item)
     return imap_get(&r->votes, vote_key(pid, item), &cast) && (cast & ROOM_VOTE_COLLAPSED);
 }
 
+void room_votes_by_phase(const struct room *r, uint32_t *out)
+{
+    size_t n_agenda = r->cfg.n_agenda;
+    uint64_t key, cast;
+    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &cast);) {
+        const struct item *it = room_item(r, (uint32_t)key);
+        size_t index = (size_t)(cast & ~(uint64_t)ROOM_VOTE_COLLAPSED);
+        if (!it || index >= n_agenda)
+            continue;
+        out[(it->id - 1) * n_agenda + index]++; /* a collapsed vote was still cast on it */
+        if (it->merged_into && !(cast & ROOM_VOTE_COLLAPSED)) /* its voter's one in the group */
+            out[(it->merged_into - 1) * n_agenda + index]++;
+    }
+}
+
 /* ---- merge groups (proto/messages.md, "Merging duplicates") --------------------------------- */
 
 /* Whether 'it' is in the group of merge target 'target': the target itself or a duplicate. */
@@ -1739,10 +1754,12 @@ static bool is_scribe_entry(const struct room *r, const struct event *e)
 }
 
 /* The kinds whose counts screens and citizens may see changed (a reveal, or a phase under
- * per_phase): the next update carries the reveal and every shown item's count again. */
+ * per_phase): the next update carries the reveal and every shown item's count again, and the
+ * next words frame the themes' tops (or their nulls). */
 static void counts_revealed(struct room *r)
 {
     r->delta.stage = true;
+    r->words_version++; /* the words frame shows or withholds the themes' top items */
     for (size_t i = 0; i < r->n_items; i++) {
         struct item *it = r->items[i];
         if (!it->hidden && !it->pending)

@@ -317,6 +317,11 @@ const struct room_op *room_op_next(const struct room *r, size_t *pos);
 bool room_vote_index(const struct room *r, int64_t pid, uint32_t item, int *index);
 /* True when pid's standing vote for 'item' was collapsed by a merge (refunded, not counted). */
 bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item);
+/* The votes each item counts, by the agenda index (phase budget) they were cast in, into
+ * out[(id - 1) * r->cfg.n_agenda + index] (r->n_items * r->cfg.n_agenda zeroed entries, filled
+ * here). An item's row sums to its votes: a duplicate's the votes cast on it (the collapsed ones
+ * too), a merge target's each distinct voter of its group once, in the phase of its counted vote. */
+void room_votes_by_phase(const struct room *r, uint32_t *out);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
 /* The invite with this id, or NULL. */

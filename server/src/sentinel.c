@@ -92,6 +92,26 @@ int sentinel_parse_reply(const char *ip, size_t ip_len, const char *port, size_t
     return 0;
 }
 
+/* Whether the comma list 'list' has the item 'word'. */
+static bool has_flag(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && memcmp(p, word, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+bool sentinel_replica_usable(const char *flags, const char *link)
+{
+    return flags && link && strcmp(link, "ok") == 0 && has_flag(flags, "slave") &&
+           !has_flag(flags, "s_down") && !has_flag(flags, "o_down") &&
+           !has_flag(flags, "disconnected");
+}
+
 bool sentinel_name_ok(const char *name)
 {
     size_t len = name ? strlen(name) : 0;

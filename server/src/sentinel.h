@@ -2,7 +2,7 @@
  * sentinel.h - the pure parts of following a Redis primary through Redis Sentinel: the list of
  * sentinels (--sentinels), the address a sentinel names for the primary, and the delay between
  * two rounds of asking. store.c does the asking (SENTINEL get-master-addr-by-name, then ROLE on
- * the address named); nothing here does I/O or reads a clock.
+ * the address named; SENTINEL replicas for the tail); nothing here does I/O or reads a clock.
  */
 #ifndef COJAM_SENTINEL_H
 #define COJAM_SENTINEL_H
@@ -37,6 +37,11 @@ int sentinel_parse_list(const char *list, struct sentinel_addr *out, size_t max,
  * or overlong or the port is not 1..65535 in digits. */
 int sentinel_parse_reply(const char *ip, size_t ip_len, const char *port, size_t port_len,
                          struct sentinel_addr *out);
+
+/* Whether a replica, as one entry of "SENTINEL replicas <name>" describes it, may serve the tail:
+ * its 'flags' (a comma list, "slave" for a healthy one) name no s_down, o_down or disconnected,
+ * and its master-link-status 'link' is "ok" (it is not loading a full resync). Either NULL: no. */
+bool sentinel_replica_usable(const char *flags, const char *link);
 
 /* A master name cojamd accepts (see SENTINEL_NAME_MAX). */
 bool sentinel_name_ok(const char *name);

@@ -347,6 +347,8 @@ struct endpoint {
     const struct sentinel_addr *sentinels; /* n_sentinels > 0: ask them where the primary is */
     size_t n_sentinels;
     const char *master_name;
+    bool replica; /* with sentinels: a replica they name, not the primary (the tail's, see
+                     tail_connect) */
 };
 
 /* AUTH on a new connection: "AUTH <password>" for the default user, "AUTH <user> <password>"
@@ -410,6 +412,77 @@ static int ask_sentinels(const struct endpoint *e, struct sentinel_addr *out, ch
     return -EIO;
 }
 
+/* The field 'name' of one entry of "SENTINEL replicas" (a flat array of names and values), or
+ * NULL. */
+static const char *field_of(const redisReply *entry, const char *name)
+{
+    for (size_t i = 0; entry->type == REDIS_REPLY_ARRAY && i + 1 < entry->elements; i += 2)
+        if (is_str(entry->element[i]) && is_str(entry->element[i + 1]) &&
+            strcmp(entry->element[i]->str, name) == 0)
+            return entry->element[i + 1]->str;
+    return NULL;
+}
+
+/* Asks the sentinels of 'e' in turn for a replica of the primary that is up and in sync
+ * (sentinel_replica_usable). Returns 0 with *out set, or -EIO with the reason in 'why'. */
+static int ask_replica(const struct endpoint *e, struct sentinel_addr *out, char *why,
+                       size_t why_size)
+{
+    struct timeval tv = ms_to_tv(e->timeout_ms < SENTINEL_ASK_MS ? e->timeout_ms : SENTINEL_ASK_MS);
+    for (size_t i = 0; i < e->n_sentinels; i++) {
+        const struct sentinel_addr *a = &e->sentinels[i];
+        redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+        redisReply *r = NULL;
+        if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+            r = redisCommand(c, "SENTINEL replicas %s", e->master_name);
+        int rc = -EIO;
+        for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements && rc < 0; k++) {
+            const redisReply *x = r->element[k];
+            const char *ip = field_of(x, "ip"), *port = field_of(x, "port");
+            if (ip && port &&
+                sentinel_replica_usable(field_of(x, "flags"), field_of(x, "master-link-status")))
+                rc = sentinel_parse_reply(ip, strlen(ip), port, strlen(port), out);
+        }
+        if (rc < 0)
+            snprintf(why, why_size, "sentinel %.64s:%d: %.160s", a->host, a->port,
+                     !c                             ? "out of memory"
+                     : !r                           ? c->errstr
+                     : r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "names no replica that is up and in sync");
+        if (r)
+            freeReplyObject(r);
+        if (c)
+            redisFree(c);
+        if (rc == 0)
+            return 0;
+    }
+    return -EIO;
+}
+
+/* Whether the server on 'c' is a replica (ROLE "slave"); with 'synced', one whose link to its
+ * primary is up ("connected"). Returns 0, -EACCES (it wants credentials) or -EIO. */
+static int check_replica(redisContext *c, bool synced, char *why, size_t why_size)
+{
+    redisReply *r = redisCommand(c, "ROLE");
+    if (!r) {
+        snprintf(why, why_size, "ROLE: %s", c->errstr);
+        return -EIO;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, why_size, "ROLE: %s", r->str);
+        rc = is_error(r, "NOAUTH") ? -EACCES : -EIO;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 || !is_str(r->element[0]) ||
+               strcmp(r->element[0]->str, "slave") != 0 ||
+               (synced &&
+                (!is_str(r->element[3]) || strcmp(r->element[3]->str, "connected") != 0))) {
+        snprintf(why, why_size, "the server the sentinels name as a replica is not one in sync");
+        rc = -EIO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 /* The address a sentinel names may be stale (a failover under way): only a server that says it
  * is the primary (ROLE) is used. Returns 0, -EACCES (it wants credentials) or -EIO. */
 static int check_primary(redisContext *c, const struct sentinel_addr *a, char *why, size_t why_size)
@@ -442,7 +515,8 @@ static int open_conn(const struct endpoint *e, redisContext **out, char *why, si
     struct timeval tv = ms_to_tv(e->timeout_ms);
     struct sentinel_addr primary;
     *out = NULL;
-    if (e->n_sentinels && ask_sentinels(e, &primary, why, why_size) < 0)
+    if (e->n_sentinels && (e->replica ? ask_replica(e, &primary, why, why_size)
+                                      : ask_sentinels(e, &primary, why, why_size)) < 0)
         return -EIO;
     redisContext *c = e->n_sentinels ? redisConnectWithTimeout(primary.host, primary.port, tv)
                       : e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
@@ -463,7 +537,8 @@ static int open_conn(const struct endpoint *e, redisContext **out, char *why, si
     }
     int rc = authenticate(c, e, why, why_size);
     if (rc == 0 && e->n_sentinels)
-        rc = check_primary(c, &primary, why, why_size);
+        rc = e->replica ? check_replica(c, true, why, why_size)
+                        : check_primary(c, &primary, why, why_size);
     if (rc < 0) {
         redisFree(c);
         return rc;
@@ -885,8 +960,8 @@ static int reconnect(struct store *s)
 {
     struct outbox ob = OUTBOX_INIT;
     char why[WHY_MAX];
-    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
-                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
+    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,    s->port,
+                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name, false};
     /* Refused credentials are retried like any failure: a Redis restarted with the right
      * password is found again. */
     (void)open_conn(&e, &s->c, why, sizeof(why));
@@ -1599,11 +1674,21 @@ static int tail_read(struct store *s)
     return rc;
 }
 
+/* Under Sentinel with replicas asked for, the tail reads a replica, not the primary: an entry it
+ * hands the loop is then on a replica already, so a failover that promotes that replica cannot
+ * take back an entry this process applied and showed (the primary's unreplicated last writes die
+ * with it, unseen). No replica up and in sync: no tail, as no write can be confirmed then either. */
+static bool tail_on_replica(const struct store *s)
+{
+    return s->n_sentinels > 0 && s->replicas > 0;
+}
+
 static int tail_connect(struct store *s)
 {
     char why[WHY_MAX];
-    const struct endpoint e = {s->host,       s->unix_path, s->user,        s->password,   s->port,
-                               s->timeout_ms, s->sentinels, s->n_sentinels, s->master_name};
+    const struct endpoint e = {s->host,        s->unix_path,      s->user,      s->password,
+                               s->port,        s->timeout_ms,     s->sentinels, s->n_sentinels,
+                               s->master_name, tail_on_replica(s)};
     if (open_conn(&e, &s->tc, why, sizeof why) < 0)
         return -1;
     if (ping(s->tc, why, sizeof why) < 0) {
@@ -1641,7 +1726,11 @@ static void *tail_run(void *arg)
         }
         int rc = 0;
         if (mono_ms() - s->tail_listed_ms >= TAIL_LIST_MS) {
-            rc = tail_list(s);
+            char why[WHY_MAX];
+            /* A replica the sentinels promoted takes writes no replica has yet: find another. */
+            rc = tail_on_replica(s) && check_replica(s->tc, false, why, sizeof why) < 0
+                     ? -1
+                     : tail_list(s);
             s->tail_listed_ms = mono_ms();
         }
         if (rc == 0 && s->tails.used == 0)
@@ -2040,9 +2129,9 @@ static int open_sync(const struct store_config *cfg, redisContext **out, char *w
         snprintf(why, why_size, "%s", bad);
         return -EINVAL;
     }
-    const struct endpoint e = {cfg->host,      cfg->unix_path,   cfg->user,
-                               cfg->password,  cfg->port,        cfg->timeout_ms,
-                               cfg->sentinels, cfg->n_sentinels, cfg->master_name};
+    const struct endpoint e = {
+        cfg->host,       cfg->unix_path, cfg->user,        cfg->password,    cfg->port,
+        cfg->timeout_ms, cfg->sentinels, cfg->n_sentinels, cfg->master_name, false};
     return open_conn(&e, out, why, why_size);
 }
 

@@ -287,6 +287,29 @@ char *view_invites(const struct room *r)
     return dump(o);
 }
 
+/* words_themes' votes callback: an item's count; 'ctx' points to the room's pointer. */
+static uint32_t item_votes(uint32_t id, void *ctx)
+{
+    const struct item *it = room_item(*(const struct room **)ctx, id);
+    return it ? (uint32_t)it->votes : 0;
+}
+
+/* The live themes (words.h) as the words frame lists them, each with its most voted item as
+ * "top", or null when 'with_top' is false. words_themes marks only its own scratch space in the
+ * room's words, so the room is otherwise left as it was. */
+static json_t *themes_json(const struct room *r, bool with_top)
+{
+    struct theme themes[VIEW_THEMES];
+    size_t n = words_themes(r->words, VIEW_THEMES, item_votes, &r, themes);
+    json_t *ts = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            ts,
+            json_pack("{s:s,s:i,s:o}", "word", themes[i].word, "items", (json_int_t)themes[i].items,
+                      "top", with_top ? json_integer((json_int_t)themes[i].top) : json_null()));
+    return ts;
+}
+
 char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top)
 {
     json_t *o = json_object();
@@ -302,6 +325,8 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     json_object_set_new(o, "claims", claims_json(r, now_ms));
     if (moderator)
         json_object_set_new(o, "invites", invites_json(r));
+    if (moderator && room_hidden_kinds(r)) /* the tops the words frame withholds */
+        json_object_set_new(o, "themes", themes_json(r, true));
     char *s = dump(o);
     size_t n = strlen(s); /* strip the braces: the body is spliced into each snapshot */
     memmove(s, s + 1, n - 2);
@@ -444,8 +469,8 @@ char *view_counts(const struct room *r, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
     unsigned hidden = room_hidden_kinds(r);
-    if (!hidden || (!d->n_votes && !(d->kinds & hidden)))
-        return NULL;
+    if (!hidden || (!d->n_votes && !d->n_items && !(d->kinds & hidden)))
+        return NULL; /* (any visible item may change the themes) */
     json_t *o = json_object(), *votes = json_object(), *ranking = json_object();
     json_object_set_new(o, "type", json_string("counts"));
     for (size_t i = 0; i < d->n_votes; i++) {
@@ -464,6 +489,7 @@ char *view_counts(const struct room *r, unsigned rank_top)
     json_object_set_new(o, "votes", votes);
     json_object_set_new(o, "ranking", ranking);
     json_object_set_new(o, "stats", stats_json(r, false));
+    json_object_set_new(o, "themes", themes_json(r, true));
     return dump(o);
 }
 
@@ -696,30 +722,18 @@ char *view_status(bool storage_ok)
     return dump(o);
 }
 
-static uint32_t item_votes(uint32_t id, void *ctx)
-{
-    const struct item *it = room_item(ctx, id);
-    return it ? (uint32_t)it->votes : 0;
-}
-
 char *view_words(struct room *r)
 {
     struct word_count top[VIEW_WORDS];
-    struct theme themes[VIEW_THEMES];
     size_t n = words_top(r->words, VIEW_WORDS, top);
-    size_t n_themes = words_themes(r->words, VIEW_THEMES, item_votes, r, themes);
-    json_t *o = json_object(), *ws = json_array(), *ts = json_array();
+    json_t *o = json_object(), *ws = json_array();
     json_object_set_new(o, "type", json_string("words"));
     for (size_t i = 0; i < n; i++)
         json_array_append_new(ws, json_pack("[s,i]", top[i].word, (json_int_t)top[i].items));
-    bool hidden = room_hidden_kinds(r) != 0; /* the most voted item would tell the counts */
-    for (size_t i = 0; i < n_themes; i++)
-        json_array_append_new(
-            ts,
-            json_pack("{s:s,s:i,s:o}", "word", themes[i].word, "items", (json_int_t)themes[i].items,
-                      "top", hidden ? json_null() : json_integer((json_int_t)themes[i].top)));
     json_object_set_new(o, "words", ws);
-    json_object_set_new(o, "themes", ts);
+    /* Shared by screens and moderators: the most voted item would tell the hidden counts (the
+     * moderators get the tops in their snapshot and counts frames). */
+    json_object_set_new(o, "themes", themes_json(r, room_hidden_kinds(r) == 0));
     return dump(o);
 }
 
@@ -809,19 +823,12 @@ char *view_modlog(const struct room *r)
     return dump(modlog_json(r, 0));
 }
 
-/* Standing votes per item and agenda index (the phase budget each counts against):
- * out[(item - 1) * n_agenda + index]. */
+/* The votes each item counts per agenda index (room_votes_by_phase): out[(item - 1) * n_agenda
+ * + index]. */
 static uint32_t *votes_per_phase(const struct room *r)
 {
-    size_t n_agenda = r->cfg.n_agenda;
-    uint32_t *per_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *per_phase);
-    uint64_t key, index;
-    for (size_t pos = 0; imap_next(&r->votes, &pos, &key, &index);) {
-        uint32_t item = (uint32_t)key;
-        index &= ~(uint64_t)ROOM_VOTE_COLLAPSED; /* a collapsed vote was still cast on it */
-        if (item >= 1 && item <= r->n_items && index < n_agenda)
-            per_phase[(item - 1) * n_agenda + index]++;
-    }
+    uint32_t *per_phase = xcalloc(r->n_items * r->cfg.n_agenda + 1, sizeof *per_phase);
+    room_votes_by_phase(r, per_phase);
     return per_phase;
 }
 

@@ -22,7 +22,7 @@ char *view_welcome(const char *token, int64_t pid, enum role role, const char *n
                    bool resumed);
 /* A snapshot in two parts, so that a join storm encodes the shared part once per tick. The body:
  * the "jam", "clock", "items", "ranking", "stats" members without braces; 'moderator' shows
- * hidden items in full. */
+ * hidden items in full and, while counts are hidden, the themes with their tops. */
 char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top);
 /* The whole message around a body: type, event_id, resync, and the participant's own "you"
  * ('p' is NULL for screens: no "you"). */
@@ -34,8 +34,9 @@ char *view_snapshot(const struct room *r, enum role role, const struct participa
 /* The update for the room's current delta, or NULL when nothing changed. Updates the room's
  * broadcast top-list cache; the caller then calls room_delta_reset(). */
 /* Reveal control: what the tick's update withheld from screens and citizens (the counts and
- * rankings of the hidden kinds, the total), for the jam's moderators: {"type":"counts",...}, or
- * NULL when nothing is withheld. Call before view_update (which moves the ranking cache). */
+ * rankings of the hidden kinds, the total, the themes' tops), for the jam's moderators:
+ * {"type":"counts",...}, or NULL when nothing is withheld. Call before view_update (which moves
+ * the ranking cache). */
 char *view_counts(const struct room *r, unsigned rank_top);
 char *view_update(struct room *r, int64_t now_ms, unsigned rank_top);
 struct room_delta;
@@ -62,7 +63,8 @@ char *view_queued(const struct room *r, const struct item *it);
 char *view_pong(bool has_t, int64_t t);
 char *view_status(bool storage_ok);
 /* The jam's word cloud and live themes (words.h) for screens and moderators: the 'n_words' most
- * used words and up to 'n_themes' themes of the visible items. */
+ * used words and up to 'n_themes' themes of the visible items; each theme's top is null while any
+ * count is hidden (moderators get it in view_counts and their snapshot). */
 #define VIEW_WORDS 40
 #define VIEW_THEMES 8
 char *view_words(struct room *r);

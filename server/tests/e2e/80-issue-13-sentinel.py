@@ -7,9 +7,10 @@ under load on both processes; kill -9 of the primary; the sentinels promote the 
 asks them again and goes on there. Then: acknowledged events missing from the new primary's
 stream 0 (every ack any client got, compared with it), every op's effect once, the digest of both
 processes equal to a fresh process's replay of the new primary, every client's view equal to a
-fresh snapshot. Also: with no replica, a write fails with the retryable replica_timeout, and once a
-replica is back the same op is acknowledged once.
-Timings: down-after-milliseconds 400, so the failover takes about 1-3 s."""
+fresh snapshot. Then: a write the replica never got (it is stopped) is never shown, and after a
+failover that loses it its retry stores it once. Also: with no replica, a write fails with the
+retryable replica_timeout, and once a replica is back the same op is acknowledged once.
+Timings: down-after-milliseconds 1000, so a failover takes about 2-4 s."""
 
 import asyncio
 import os
@@ -336,6 +337,53 @@ async def kill_9_of_the_primary_under_load_loses_no_ack(srv):
                       [i["id"] for i in m.get("items", [])]) for m in c.received[:12]]))
             check_eq(c.model(), live[-1].model(), "%s's view" % c.name)
     # The processes' state is the new primary's stream: a fresh replay of it has their digest.
+    ds = await digests_converge(S.nodes, S.code)
+    check_eq(ds[1], ds[0], "digest on both processes")
+    fresh = start_node(S.primary, node=Node(S.cluster, S.sentinels))
+    try:
+        check_eq(jam_digest(fresh, S.code), ds[0], "a fresh replay of the new primary's digest")
+    finally:
+        fresh.stop()
+
+
+@suite.test(timeout=60)
+async def an_entry_no_replica_has_is_never_shown(srv):
+    """The tail reads the replica: an entry only the primary has is not applied, so a failover
+    that loses it takes nothing back from the screens or the processes' state."""
+    settle_topology()
+    w = next(c for c in S.clients if c.name == "W1" and not c.closed)
+    screens = [c for c in S.clients if c.name.startswith("S") and not c.closed]
+    replica = S.cluster.redis[S.replica]
+    text = "Written while the replica slept"
+    msg = {"type": "post", "op": "W1-ghost", "kind": "idea", "text": text}
+    os.kill(replica.pid, signal.SIGSTOP)
+    try:
+        # Stopped, a replica still gets what the primary had sent into its socket: cut the link
+        # too, so that the entry below reaches no replica at all.
+        redis_cli(S.primary, "CLIENT", "KILL", "TYPE", "replica")
+        r = await w.write(msg, retry=False, timeout=5.0)
+        check_eq((r["type"], r.get("code")), ("error", "replica_timeout"), "the write's answer")
+        check(any(e.get("op") == "W1-ghost" for _, e in xrange(S.primary)),
+              "the entry is on the primary")
+        await asyncio.sleep(1.0 * SLOW)  # ticks and the tail's reads go on meanwhile
+        shown = [c.name for c in screens + [w] if any(text in str(m) for m in c.received)]
+        check_eq(shown, [], "clients shown the entry only the primary has")
+        old = S.primary
+        S.cluster.kill9(S.primary)
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+    t0 = time.monotonic()
+    while S.cluster.primary(S.sentinels[0]) == old and time.monotonic() - t0 < 20 * SLOW:
+        await asyncio.sleep(0.1)
+    check(S.cluster.primary(S.sentinels[0]) != old, "a failover to the replica")
+    S.cluster.start_redis(port=old, replica_of=S.cluster.primary(S.sentinels[0]))
+    settle_topology(20)
+    check(not any(e.get("op") == "W1-ghost" for _, e in xrange(S.primary)),
+          "the failover lost the entry (the replica never had it)")
+    a = await persist(w, msg, 25)
+    stream = xrange(S.primary)
+    check_eq(len([1 for _, e in stream if e.get("op") == "W1-ghost"]), 1, "the retry stored once")
+    check(any(i == a["event_id"] for i, _ in stream), "its ack names a stream entry")
     ds = await digests_converge(S.nodes, S.code)
     check_eq(ds[1], ds[0], "digest on both processes")
     fresh = start_node(S.primary, node=Node(S.cluster, S.sentinels))

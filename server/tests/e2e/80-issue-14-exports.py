@@ -4,16 +4,19 @@
 Redis. A jam created with settings.public_exports serves its JSON and CSV exports without a
 secret while another jam of the same server still needs one; a moderator's set_exports opens
 (or closes) one jam's exports, a reveal mode that hides counts closes them for the public again,
-the results say which (exports_public), the log lists it, and a restart keeps it."""
+the results say which (exports_public), the log lists it, and a restart keeps it.
+Two storage modes (EXPORTS_REDIS): "external" (this file: cojamd --redis against a redis-server the
+test owns) and "embedded" (80-issue-14-exports-embedded.py: cojamd with its own redis-server)."""
 
 import os
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check_eq, closing  # noqa: E402
+from harness import Client, Suite, check_eq, closing, storage_mode  # noqa: E402
 
-suite = Suite("80-issue-14-exports", file_timeout=90)
+MODE, make = storage_mode("EXPORTS_REDIS")
+suite = Suite("80-issue-14-exports" + ("-embedded" if MODE == "embedded" else ""), file_timeout=90)
 
 
 def public(srv, code):
@@ -70,4 +73,4 @@ async def one_jam_published_the_others_not(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: make().start(), lambda s: s.stop()))

@@ -6,7 +6,9 @@ merges 2 and 3 into 1: item 1 counts 3 distinct voters (Ana once), Ana gets a po
 duplicates carry merged_into on every client (the screen too), in the results, the JSON and CSV
 exports and the public log with its reason; a vote on a duplicate gets item_merged. After a
 restart (replay or snapshot) the merge is still there, and an unmerge gives back the counts and
-budgets from before the merge."""
+budgets from before the merge.
+Two storage modes (MERGE_REDIS): "external" (this file: cojamd --redis against a redis-server the
+test owns) and "embedded" (80-issue-14-merge-embedded.py: cojamd with its own redis-server)."""
 
 import csv
 import io
@@ -18,9 +20,11 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing, cojamd_path  # noqa: E402
+from harness import (Client, Suite, check, check_eq, closing, cojamd_path,  # noqa: E402
+                     storage_mode)
 
-suite = Suite("80-issue-14-merge", file_timeout=120)
+MODE, make = storage_mode("MERGE_REDIS")
+suite = Suite("80-issue-14-merge" + ("-embedded" if MODE == "embedded" else ""), file_timeout=120)
 
 
 def counts(items):
@@ -76,6 +80,7 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     check_eq((items[2].get("merged_into"), items[3].get("merged_into"), items[2]["rank"]),
              (1, 1, None), "results: duplicates merged into 1, unranked")
     check_eq((items[1]["votes"], items[1]["rank"]), (3, 1), "results: the target's distinct voters")
+    check_eq(sum(items[1]["votes_by_phase"].values()), 3, "results: its votes by phase, the same")
     merged = [e for e in res["moderation"] if e["action"] == "merged"]
     check_eq([(e["into"], e["items"], e["reason"]) for e in merged], [(1, [2, 3], "same problem")],
              "the public log has the merge with its reason")
@@ -83,6 +88,8 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     st, ex, _ = srv.http_json("GET", "/api/jams/%s/export" % code, headers=auth)
     check_eq(st, 200, "export status")
     check_eq([it.get("merged_into") for it in ex["items"]], [None, 1, 1], "export merged_into")
+    check_eq([sum(it["votes_by_phase"].values()) for it in ex["items"]], [3, 1, 1],
+             "export: votes by phase sum to each item's votes")
     # The verifier re-applies the stream, merges included, and finds the export's tallies.
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ex, f)
@@ -96,6 +103,8 @@ async def merge_counts_each_voter_once_and_unmerge_restores(srv):
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     check_eq([(row["id"], row["merged_into"], row["votes"]) for row in rows],
              [("1", "", "3"), ("2", "1", "1"), ("3", "1", "1")], "CSV merged_into and votes")
+    check_eq([sum(int(v) for k, v in row.items() if k.startswith("votes_")) for row in rows],
+             [3, 1, 1], "CSV: the votes_<n>_<phase> cells sum to the votes")
 
     # The merge survives a restart (replayed from the stream, or restored from a snapshot).
     srv.stop_cojamd()
@@ -161,4 +170,4 @@ async def unmerge_right_after_merge_is_exact(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: make().start(), lambda s: s.stop()))

@@ -1,20 +1,23 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""80-issue-14-reveal: reveal control (issue 14, point 4), against the real cojamd and Redis.
-With `set_reveal` hidden, every frame a screen or a citizen gets (snapshot, updates, words) and the
-public results carry no vote count, ranking or total, while the moderator's snapshot and its
-private `counts` frames have them; `live` reveals them to everyone without a reload; `per_phase`
-hides the counts of what the running phase votes on and reveals them when it ends. The mode
-survives a restart."""
+"""80-issue-14-reveal: reveal control (issue 14, point 4), against the real cojamd and Redis. With
+`set_reveal` hidden, every frame a screen or a citizen gets (snapshot, updates, words) and the
+public results carry no vote count, ranking, total or theme top, while the moderator's snapshot and
+its private `counts` frames have them (the themes' tops too); `live` reveals them to everyone
+without a reload (the words frame's theme tops too); `per_phase` hides the counts of what the
+running phase votes on and reveals them when it ends. The mode survives a restart.
+Two storage modes (REVEAL_REDIS): "external" (this file: cojamd --redis against a redis-server the
+test owns) and "embedded" (80-issue-14-reveal-embedded.py: cojamd with its own redis-server)."""
 
 import os
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import Client, Suite, check, check_eq, closing, storage_mode  # noqa: E402
 
-suite = Suite("80-issue-14-reveal", file_timeout=120)
+MODE, make = storage_mode("REVEAL_REDIS")
+suite = Suite("80-issue-14-reveal" + ("-embedded" if MODE == "embedded" else ""), file_timeout=120)
 
 
 def counts_in(frame):
@@ -37,6 +40,11 @@ def counts_in(frame):
     return out
 
 
+def theme_tops(frame):
+    """{word: top} of a frame's themes."""
+    return {th["word"]: th["top"] for th in frame.get("themes") or []}
+
+
 @suite.test(timeout=90)
 async def hidden_counts_never_reach_screens_or_citizens(srv):
     jam = srv.create_jam(title="Reveal", agenda=[{"phase": "explore", "duration_s": 600},
@@ -56,8 +64,9 @@ async def hidden_counts_never_reach_screens_or_citizens(srv):
         await a.must_ack({"type": "vote", "item": 1})
         await m.must_ack({"type": "vote", "item": 1})
         await m.must_ack({"type": "vote", "item": 2})
-        # The moderator sees the counts (its private counts frames).
-        await m.wait_for("counts", lambda f: (f.get("votes") or {}).get("1") == 2, timeout=5)
+        # The moderator sees the counts (its private counts frames), the themes' tops too.
+        cf = await m.wait_for("counts", lambda f: (f.get("votes") or {}).get("1") == 2, timeout=5)
+        check_eq(theme_tops(cf), {"bus": 1}, "the moderator's counts frame: the theme's top")
         await s.wait_for("words", None, timeout=5)
         await s.wait_model(lambda cl: len(cl.items) == 3, what="the screen has the items")
         for cl in (a, s):
@@ -83,12 +92,14 @@ async def hidden_counts_never_reach_screens_or_citizens(srv):
         _, msnap = await m2.join(code, "moderator", nickname="Mod", secret=secret)
         check_eq({it["id"]: it["votes"] for it in msnap["items"]}, {1: 2, 2: 1, 3: 0},
                  "the moderator's snapshot has the counts")
+        check_eq(theme_tops(msnap), {"bus": 1}, "and the theme's top")
 
         # live: revealed to the screen without a reload.
         await m2.must_ack({"type": "set_reveal", "mode": "live"})
         await s2.wait_model(lambda cl: {i: it.get("votes") for i, it in cl.items.items()} ==
                             {1: 2, 2: 1, 3: 0} and cl.ranking.get("problem") == [1, 2, 3],
                             what="the counts revealed on the screen")
+        await s2.wait_for("words", lambda f: theme_tops(f) == {"bus": 1}, timeout=5)
 
         # per_phase: explore's counts hidden while it runs, revealed when ideate starts.
         await m2.must_ack({"type": "set_reveal", "mode": "per_phase"})
@@ -108,4 +119,4 @@ async def hidden_counts_never_reach_screens_or_citizens(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers().start(), lambda s: s.stop()))
+    sys.exit(suite.run(lambda: make().start(), lambda s: s.stop()))

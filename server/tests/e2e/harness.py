@@ -469,6 +469,17 @@ class EmbeddedServers(Servers):
             time.sleep(0.05)
 
 
+def storage_mode(var):
+    """The storage mode a file runs in, read from environment variable 'var': "external" (the
+    default: cojamd --redis against a redis-server the test owns) or "embedded" (cojamd starts its
+    own, see EmbeddedServers; the NN-...-embedded.py files set it). Returns (mode, the Servers
+    class for it); exits on any other value."""
+    mode = os.environ.get(var) or "external"
+    if mode not in ("external", "embedded"):
+        sys.exit("%s must be external or embedded, not %r" % (var, mode))
+    return mode, (EmbeddedServers if mode == "embedded" else Servers)
+
+
 def procs_on(path):
     """Live processes whose working directory is 'path' (or under it) or whose command line names
     it, as (pid, ppid, comm), read from /proc; processes we may not inspect are skipped. The only

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT
  * test_merge.c - merging duplicates (proto/messages.md, "Merging duplicates"): the target counts
- * each voter of its group once, budgets are refunded for the votes that collapsed in the phase
- * they were spent, duplicates refuse votes, the refusals of merge and unmerge, and the property:
- * over seeded random vote histories, merge then unmerge gives back the state before (its
- * canonical digest), replay of a stream with merges gives the same snapshot bytes, and the
- * snapshot keeps merges and collapsed votes.
- */
+ * each voter of its group once (its votes by phase too), budgets are refunded for the votes that
+ * collapsed in the phase they were spent, duplicates refuse votes, the refusals of merge and
+ * unmerge, and the property: over seeded random vote histories, merge then unmerge gives back the
+ * state before (its canonical digest), replay of a stream with merges gives the same snapshot
+ * bytes, the snapshot keeps merges and collapsed votes, and the votes by phase agree with the
+ * counts and budgets. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +163,38 @@ TEST(refunds_go_to_the_phase_the_vote_was_spent_in)
     room_free(r);
 }
 
+/* The target's votes by phase (results, exports, CSV) count each voter of its group once, in the
+ * phase its counted vote was cast, as its total does; a duplicate's, the votes cast on it. */
+TEST(a_targets_votes_by_phase_count_its_groups_voters)
+{
+    struct room *r = new_room(2);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), a = join(r, ROLE_CITIZEN, "A"),
+            b = join(r, ROLE_CITIZEN, "B");
+    struct msg s = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 1000, NULL) == NULL);
+    set_phase(r, mod, PHASE_IDEATE);
+    uint32_t x = post(r, mod, ROLE_MODERATOR, KIND_IDEA, 0),
+             y = post(r, mod, ROLE_MODERATOR, KIND_IDEA, 0);
+    CHECK_EQ_STR(ok(vote(r, a, MSG_VOTE, y)), "ok"); /* ideate (index 1), collapses at the merge */
+    CHECK_EQ_STR(ok(vote(r, b, MSG_VOTE, y)), "ok"); /* ideate, B's one vote in the group */
+    set_phase(r, mod, PHASE_DESIGN);
+    CHECK_EQ_STR(ok(vote(r, a, MSG_VOTE, x)), "ok"); /* design (index 2), A's counted one */
+    uint32_t dups[] = {y};
+    CHECK_EQ_STR(ok(merge(r, mod, dups, 1, x)), "ok");
+    size_t n = r->cfg.n_agenda;
+    uint32_t *by = xcalloc(r->n_items * n, sizeof *by);
+    room_votes_by_phase(r, by);
+    CHECK_EQ_INT(room_item(r, x)->votes, 2);
+    CHECK(by[(x - 1) * n + 1] == 1 && by[(x - 1) * n + 2] == 1); /* B in ideate, A in design */
+    CHECK(by[(y - 1) * n + 1] == 2 && by[(y - 1) * n + 2] == 0); /* cast on y: both in ideate */
+    CHECK_EQ_STR(ok(unmerge(r, mod, x)), "ok");
+    memset(by, 0, r->n_items * n * sizeof *by);
+    room_votes_by_phase(r, by);
+    CHECK(by[(x - 1) * n + 1] == 0 && by[(x - 1) * n + 2] == 1); /* its own vote again */
+    free(by);
+    room_free(r);
+}
+
 TEST(merge_and_unmerge_refusals)
 {
     struct room *r = new_room_with(0, true);
@@ -228,6 +260,46 @@ TEST(merge_and_unmerge_refusals)
     room_free(r);
 }
 
+static const char *stage_op(struct room *r, int64_t mod, enum msg_type t, uint32_t item)
+{
+    struct msg m = mk(t, "");
+    snprintf(m.op, sizeof m.op, "st%u", ++op_seq);
+    m.item = item;
+    return write_msg(r, mod, ROLE_MODERATOR, &m, 5000, NULL);
+}
+
+/* What a merge does to the stage (proto/messages.md: a duplicate leaves the spotlight and the
+ * pins; unmerge does not put it back): a spotlighted or pinned duplicate is taken off, the other
+ * pins keep their order, the target keeps its place; the unmerge leaves the stage as it is. The
+ * stage is outside what merge then unmerge restores (votes, budgets, ranking): restoring it would
+ * need the stage before the merge kept as room state. */
+TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo");
+    struct msg s = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 1000, NULL) == NULL);
+    uint32_t p1 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p2 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p3 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0),
+             p4 = post(r, mod, ROLE_MODERATOR, KIND_PROBLEM, 0);
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p4)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p3)), "ok");
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_PIN, p1)), "ok");
+    uint32_t dups[] = {p2, p3};
+    CHECK_EQ_STR(ok(merge(r, mod, dups, 2, p1)), "ok");
+    CHECK_EQ_INT(r->stage.spotlight, 0); /* cleared, not moved to the target */
+    CHECK_EQ_INT(r->stage.n_pinned, 2);
+    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
+    CHECK_EQ_STR(ok(unmerge(r, mod, p1)), "ok");
+    CHECK_EQ_INT(r->stage.spotlight, 0);
+    CHECK_EQ_INT(r->stage.n_pinned, 2);
+    CHECK(r->stage.pinned[0] == p4 && r->stage.pinned[1] == p1);
+    CHECK_EQ_STR(ok(stage_op(r, mod, MSG_SPOTLIGHT, p2)), "ok"); /* back on stage by hand */
+    room_free(r);
+}
+
 /* ---- the property ------------------------------------------------------------------------ */
 
 static uint64_t rng_state;
@@ -288,9 +360,31 @@ static void outcome_digest(const struct room *r, char hex[65])
 
 /* The invariants of the vote state, from the votes alone: each participant's budget use in a
  * phase is its counted (not collapsed) votes cast in it; an item's count is the votes cast on it,
- * a target's the distinct voters of its group; the total is the sum of the counts that count. */
+ * a target's the distinct voters of its group; the total is the sum of the counts that count.
+ * The counts by phase (results, exports) agree: each item's row sums to its count, and in each
+ * phase the rows of the items that count (not duplicates) sum to the budget points used in it,
+ * so a target's row has each voter of its group once, in the phase its counted vote was cast. */
 static void check_invariants(const struct room *r)
 {
+    size_t n_agenda = r->cfg.n_agenda;
+    uint32_t *by_phase = xcalloc(r->n_items * n_agenda + 1, sizeof *by_phase);
+    uint32_t counted[JAM_MAX_PHASES] = {0}, spent[JAM_MAX_PHASES] = {0};
+    room_votes_by_phase(r, by_phase);
+    for (size_t i = 0; i < r->n_items; i++) {
+        int64_t sum = 0;
+        for (size_t k = 0; k < n_agenda; k++) {
+            sum += by_phase[i * n_agenda + k];
+            if (!r->items[i]->merged_into)
+                counted[k] += by_phase[i * n_agenda + k];
+        }
+        CHECK_EQ_INT(sum, r->items[i]->votes);
+    }
+    for (size_t k = 0; k < r->n_participants; k++)
+        for (size_t j = 0; j < n_agenda; j++)
+            spent[j] += r->participants[k]->used[j];
+    CHECK(memcmp(counted, spent, sizeof counted) == 0);
+    free(by_phase);
+
     int64_t total = 0;
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
@@ -513,7 +607,9 @@ int main(void)
 {
     RUN(merge_counts_each_voter_once_and_refunds_the_collapsed_votes);
     RUN(refunds_go_to_the_phase_the_vote_was_spent_in);
+    RUN(a_targets_votes_by_phase_count_its_groups_voters);
     RUN(merge_and_unmerge_refusals);
+    RUN(a_merge_takes_duplicates_off_the_stage_and_unmerge_leaves_it);
     RUN(merge_then_unmerge_is_the_identity_over_random_histories);
     return test_done();
 }

@@ -100,6 +100,21 @@ TEST(master_names)
     CHECK(!sentinel_name_ok(name));
 }
 
+TEST(replicas_usable_for_the_tail)
+{
+    CHECK(sentinel_replica_usable("slave", "ok"));
+    CHECK(!sentinel_replica_usable("slave", "err"));
+    CHECK(!sentinel_replica_usable("s_down,slave", "ok"));
+    CHECK(!sentinel_replica_usable("slave,o_down", "ok"));
+    CHECK(!sentinel_replica_usable("s_down,slave,disconnected", "ok"));
+    CHECK(!sentinel_replica_usable("slave,disconnected", "ok"));
+    CHECK(!sentinel_replica_usable("master", "ok"));
+    CHECK(!sentinel_replica_usable("slaves", "ok")); /* a whole word, not a prefix */
+    CHECK(!sentinel_replica_usable("", "ok"));
+    CHECK(!sentinel_replica_usable(NULL, "ok"));
+    CHECK(!sentinel_replica_usable("slave", NULL));
+}
+
 TEST(backoff_doubles_to_its_cap_with_jitter)
 {
     int step = 0;
@@ -126,6 +141,7 @@ int main(void)
     RUN(list_refused);
     RUN(reply);
     RUN(master_names);
+    RUN(replicas_usable_for_the_tail);
     RUN(backoff_doubles_to_its_cap_with_jitter);
     return test_done();
 }

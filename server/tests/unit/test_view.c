@@ -773,10 +773,90 @@ TEST(hidden_counts_reach_moderators_only)
     room_free(r);
 }
 
+/* The top of a theme's first entry in frame 'o' ("themes" at its top level): its id, 0 for null,
+ * -1 when there is no such theme. */
+static long long first_theme_top(json_t *o)
+{
+    json_t *th = json_array_get(json_object_get(o, "themes"), 0);
+    if (!th)
+        return -1;
+    json_t *top = json_object_get(th, "top");
+    return json_is_null(top) ? 0 : json_integer_value(top);
+}
+
+/* While counts are hidden the shared words frame has every theme's top null (the most voted item
+ * would tell the counts); moderators get the real tops in their snapshot and their counts frames,
+ * screens and citizens nowhere. A reveal re-sends the words (words_version moves). */
+TEST(theme_tops_reach_moderators_only_while_hidden)
+{
+    struct room *r = lobby_room();
+    mod = join(r, ROLE_MODERATOR, "Mo");
+    ana = join(r, ROLE_CITIZEN, "Ana");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, mk(MSG_START, "s1"), 10000) == NULL);
+    struct msg m = mk(MSG_SET_REVEAL, "rv1");
+    m.reveal = REVEAL_HIDDEN;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 10500) == NULL);
+    static const char *const texts[] = {"Shade at bus stops", "More shade in parks", "Shade trees",
+                                        "Benches for everyone"};
+    for (int i = 0; i < 4; i++) {
+        struct msg p = mk(MSG_POST, "");
+        snprintf(p.op, sizeof p.op, "p%d", i);
+        p.kind = KIND_PROBLEM;
+        p.text = (char *)texts[i];
+        CHECK(write_msg(r, ana, ROLE_CITIZEN, p, 11000 + i) == NULL);
+    }
+    struct msg v = mk(MSG_VOTE, "v1");
+    v.item = 2;
+    CHECK(write_msg(r, ana, ROLE_CITIZEN, v, 12000) == NULL);
+    json_t *w = parse(view_words(r));
+    json_t *cf = parse(view_counts(r, 20));
+    json_t *md = parse(
+        view_snapshot(r, ROLE_MODERATOR, room_participant(r, mod), 13000, 20, false));
+    json_t *c = parse(view_snapshot(r, ROLE_CITIZEN, room_participant(r, ana), 13000, 20, false));
+    json_t *sc = parse(view_snapshot(r, ROLE_SCREEN, NULL, 13000, 20, false));
+    CHECK_EQ_INT(first_theme_top(w), 0); /* "shade", 3 items: its top withheld */
+    CHECK_EQ_INT(first_theme_top(cf), 2);
+    CHECK_EQ_INT(first_theme_top(md), 2);
+    CHECK(c && !json_object_get(c, "themes"));
+    CHECK(sc && !json_object_get(sc, "themes"));
+    json_decref(w);
+    json_decref(cf);
+    json_decref(md);
+    json_decref(c);
+    json_decref(sc);
+    room_delta_reset(r);
+    /* A post alone (no vote) may make a theme: the moderators' counts frame has its top too. */
+    struct msg p = mk(MSG_POST, "p4");
+    p.kind = KIND_PROBLEM;
+    p.text = "Benches near schools";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, p, 14000) == NULL);
+    cf = parse(view_counts(r, 20));
+    json_t *benches = cf ? json_array_get(json_object_get(cf, "themes"), 1) : NULL;
+    CHECK_EQ_STR(benches ? str_of(benches, "word") : "", "benches");
+    CHECK_EQ_INT(benches ? int_of(benches, "top") : 0, 4);
+    json_decref(cf);
+    room_delta_reset(r);
+
+    uint64_t version = r->words_version;
+    m = mk(MSG_SET_REVEAL, "rv2");
+    m.reveal = REVEAL_LIVE;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, m, 15000) == NULL);
+    CHECK(r->words_version != version); /* the next words frame goes out with the tops */
+    w = parse(view_words(r));
+    CHECK_EQ_INT(first_theme_top(w), 2);
+    json_decref(w);
+    md = parse(view_snapshot(r, ROLE_MODERATOR, room_participant(r, mod), 16000, 20, false));
+    CHECK(md && !json_object_get(md, "themes")); /* the words frame has them now */
+    json_decref(md);
+    CHECK(view_counts(r, 20) == NULL);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(hidden_counts_reach_moderators_only);
     RUN(invite_names_reach_moderators_only);
+    RUN(theme_tops_reach_moderators_only_while_hidden);
     RUN(snapshot_for_a_citizen);
     RUN(snapshot_for_moderators_and_screens);
     RUN(snapshot_in_the_lobby);
