@@ -342,13 +342,25 @@ static bool has_vote(const struct room *r, const struct participant *p, const st
 
 /* Why a merge (e->items into e->item) or an unmerge (of e->item) does not apply, or NULL: the one
  * rule room_check and room_apply share. */
+/* Whether 'n' more items may become visible (an approve, an unhide, an unmerge): max_items holds for them as
+ * for a post. room_apply judges by the applied state ('in_flight' false); the check counts the
+ * posts in flight too, as jam_full does. */
+static bool may_show(const struct room *r, size_t n, bool in_flight)
+{
+    uint64_t visible = (uint64_t)r->n_visible + (in_flight ? r->pending_posts : 0);
+    return visible + n <= r->limits.max_items;
+}
+
 static const char *merge_error(const struct room *r, const struct event *e)
 {
     const struct item *into = room_item(r, e->item);
     if (!into)
         return "no_such_item";
-    if (e->type == EV_UNMERGED)
-        return into->merged_into || into->n_merged ? NULL : "not_merged";
+    if (e->type == EV_UNMERGED) { /* a duplicate, or a target's whole group, is visible again */
+        if (!into->merged_into && !into->n_merged)
+            return "not_merged";
+        return may_show(r, into->merged_into ? 1 : into->n_merged, false) ? NULL : "jam_full";
+    }
     if (into->pending)
         return "item_pending";
     if (into->hidden)
@@ -430,15 +442,6 @@ static bool jam_full(const struct room *r)
     uint64_t visible = (uint64_t)r->n_visible + r->pending_posts;
     uint64_t stored = (uint64_t)r->n_items + r->pending_posts;
     return visible >= r->limits.max_items || stored >= 2 * (uint64_t)r->limits.max_items;
-}
-
-/* Whether 'n' more items may become visible (an approve, an unhide): max_items holds for them as
- * for a post. room_apply judges by the applied state ('in_flight' false); the check counts the
- * posts in flight too, as jam_full does. */
-static bool may_show(const struct room *r, size_t n, bool in_flight)
-{
-    uint64_t visible = (uint64_t)r->n_visible + (in_flight ? r->pending_posts : 0);
-    return visible + n <= r->limits.max_items;
 }
 
 static bool is_pinned(const struct room *r, uint32_t item, size_t *at)

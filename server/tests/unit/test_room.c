@@ -1459,7 +1459,7 @@ TEST(invites_are_minted_by_the_organiser_and_revoked)
     room_free(r);
 }
 
-TEST(approve_and_unhide_stay_within_max_items)
+TEST(approve_unhide_and_unmerge_stay_within_max_items)
 {
     struct room *r = new_room_with(0, true);
     r->limits.max_items = 3;
@@ -1507,6 +1507,19 @@ TEST(approve_and_unhide_stay_within_max_items)
     CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &un2, 3000, NULL), "jam_full");
     CHECK_EQ_INT(r->n_visible, 3);
     event_clear(&late);
+    /* an unmerge puts its duplicates back among the visible items: within max_items too */
+    uint32_t dup[] = {ids[1]};
+    struct msg mg = mk(MSG_MERGE, "mg");
+    mg.items = dup;
+    mg.n_items = 1;
+    mg.item = ids[0];
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mg, 3100, NULL) == NULL);
+    CHECK_EQ_INT(r->n_visible, 2);
+    post_problem(r, mod, ROLE_MODERATOR, "m2", 3200);
+    struct msg um = mk(MSG_UNMERGE, "um");
+    um.item = ids[0];
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &um, 3300, NULL), "jam_full");
+    CHECK_EQ_INT(room_item(r, ids[1])->merged_into, ids[0]);
     room_free(r);
 }
 
@@ -1756,6 +1769,6 @@ int main(void)
     RUN(queue_catch_up_touches_items_and_claims);
     RUN(moderators_join_with_a_name_and_posts_of_removed_authors_leave_the_queue);
     RUN(invites_are_minted_by_the_organiser_and_revoked);
-    RUN(approve_and_unhide_stay_within_max_items);
+    RUN(approve_unhide_and_unmerge_stay_within_max_items);
     return test_done();
 }
