@@ -283,6 +283,8 @@ $('#btn-invite').addEventListener('click', () => {
   const invited = !!invites.mine;
   show($('#invite-link'), !invited);
   show($('#invite-copy'), !invited);
+  show($('#my-name').closest('.name-line'), !invited); // its name is the invite's
+  show($('label[for="my-name"]'), !invited);
   $('#invite-link').value = invited ? '' : inviteLink(location.origin, code, secret);
   renderInvites();
   $('#my-name').value = localGet(NAME_KEY) || t('moderator_nickname');
