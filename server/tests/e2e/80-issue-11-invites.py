@@ -5,7 +5,8 @@ Redis. The organiser (joined with the jam's secret) mints an invite and gets its
 ack; a citizen cannot invite, nor can a moderator who joined with an invite; a join with the invite's
 secret joins under the invite's name, which the public log shows for its actions; every moderator
 gets the list in a private `invites` frame; revoking closes the invited console with 4005 after an
-`invite_revoked` notice, and its secret and its token are refused from then on; a kill -9 of cojamd
+`invite_revoked` notice (also on another process, which learns it from the stream), and its
+secret and its token are refused from then on; a kill -9 of cojamd
 keeps the invites, the revocation and the op ids; the review item of issue 11: an approve or an
 unhide never passes --max-items."""
 
@@ -19,7 +20,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Client, JoinError, Servers, Suite, check, check_eq,  # noqa: E402
-                     closing, sha256_hex)
+                     closing, sha256_hex, start_node)
 
 suite = Suite("80-issue-11-invites", file_timeout=120)
 
@@ -196,6 +197,38 @@ async def kill_9_keeps_invites_and_revocations(srv):
         await bea.must_fail({"type": "invite", "name": "Dee"}, "organiser_only")
     finally:
         await closing(org, bea, cem)
+
+
+@suite.test(timeout=60)
+async def a_revocation_through_another_process_closes_the_console(srv):
+    """The invited console on process B, the organiser on process A: B learns the invite and its
+    revocation from the stream (the tail), tells its session and closes it with 4005."""
+    b = start_node(srv.redis_port)
+    jam = srv.create_jam()
+    code = jam["code"]
+    deadline = time.monotonic() + 5
+    while b.http("GET", "/api/jams/%s" % code)[0] != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    org = await organiser(srv, jam)
+    bea = await Client(b, "bea").connect()
+    try:
+        ack = await org.must_ack({"type": "invite", "name": "Bea"})
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # B applies the invite from the stream
+            try:
+                await bea.join(code, "moderator", secret=ack["secret"])
+                break
+            except JoinError as e:
+                check_eq(e.frame.get("code"), "bad_secret", "before B has applied the invite")
+                await asyncio.sleep(0.05)
+        check_eq(bea.welcome["you"]["nickname"], "Bea", "joined on B under the invite's name")
+        await org.must_ack({"type": "revoke_invite", "invite": ack["invite"]})
+        n = await bea.wait_for("notice", None, 5)
+        check_eq(n.get("notice"), "invite_revoked", "B's session is told")
+        check_eq(await bea.wait_closed(5), 4005, "and closed by B")
+    finally:
+        await closing(org, bea)
+        b.stop()
 
 
 @suite.test(timeout=60)
