@@ -6,7 +6,9 @@
 // console is closed and asks for another link, also when the link is opened again.
 // Run: cd web-client/tests && node invites.test.mjs. Prints TAP lines, ends "# N passed, N failed".
 
-import { T, until, startCojam, launchChromium } from './servers.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { shots, T, until, startCojam, launchChromium } from './servers.mjs';
 import { assert, runTap } from './tap.mjs';
 import { createJam } from './screen-kit.mjs';
 
@@ -47,6 +49,8 @@ async function main(test) {
     assert(await org.isVisible('#invites-list li[data-invite="1"] [data-act="copy"]'), 'a Copy link button for it');
     assert(await org.isVisible('#invites-list li[data-invite="1"] [data-act="revoke"]'), 'a Revoke button');
     assert(!requests.some((u) => u.includes(link.split('.').pop())), 'the invite secret never in a URL requested');
+    fs.mkdirSync(shots, { recursive: true });
+    await org.screenshot({ path: path.join(shots, 'moderate-invites.png') });
     await org.click('#invite-dialog button[value="close"]');
   });
 
