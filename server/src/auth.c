@@ -316,6 +316,30 @@ int auth_random_secret(char out[AUTH_SECRET_CHARS + 1])
     return 0;
 }
 
+int auth_invite_secret(const uint8_t *key, size_t key_len, const char *code,
+                       const char *jam_secret_sha256, int64_t id,
+                       char out[AUTH_INVITE_SECRET_CHARS + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    char data[160];
+    uint8_t m[MAC_BYTES];
+    if (!key || key_len == 0)
+        return -EINVAL;
+    int n = snprintf(data, sizeof data, "cojam-invite\n%s\n%s\n%lld", code, jam_secret_sha256,
+                     (long long)id);
+    if (n < 0 || (size_t)n >= sizeof data || !mac(key, key_len, data, (size_t)n, m))
+        return -EIO;
+    out[0] = 'i';
+    out[1] = '_';
+    for (int i = 0; i < 16; i++) {
+        out[2 + 2 * i] = hex[m[i] >> 4];
+        out[3 + 2 * i] = hex[m[i] & 15];
+    }
+    out[AUTH_INVITE_SECRET_CHARS] = '\0';
+    OPENSSL_cleanse(m, sizeof m);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* hashing and comparison */
 

@@ -39,6 +39,17 @@ int auth_random_code(char out[MSG_CODE_LEN + 1]);
 /* A random secret: AUTH_SECRET_CHARS base64url characters plus NUL. Returns 0 or -EIO. */
 int auth_random_secret(char out[AUTH_SECRET_CHARS + 1]);
 
+/* A named moderator invite's secret (proto/messages.md, "Named moderator invites"): "i_" and 32
+ * lowercase hex digits, the first 16 bytes of HMAC-SHA256(key, "cojam-invite\n" code "\n"
+ * jam_secret_sha256 "\n" id). The jam's secret hash makes a code reused by a later jam derive other
+ * secrets; the length (34) keeps it apart from a moderator secret (22). Nothing is stored: the
+ * same server key derives the same secret on every process and after every restart. Returns 0,
+ * -EINVAL (no key) or -EIO. */
+#define AUTH_INVITE_SECRET_CHARS 34
+int auth_invite_secret(const uint8_t *key, size_t key_len, const char *code,
+                       const char *jam_secret_sha256, int64_t id,
+                       char out[AUTH_INVITE_SECRET_CHARS + 1]);
+
 /* SHA-256 of 'data' into 'out'. Returns false (and zeroes 'out') if OpenSSL fails. */
 bool auth_sha256(const void *data, size_t n, uint8_t out[32]);
 /* Lowercase hex SHA-256 of 'data' into 'out' (64 characters plus NUL). */

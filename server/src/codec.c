@@ -262,6 +262,31 @@ static int get_target(json_t *o, struct msg *m, struct codec_error *err)
     return get_int(o, "pid", true, 1, INT64_MAX, &m->pid, err);
 }
 
+/* A display name (a join's nickname, an invite's name): trimmed of spaces, then 1 to MSG_NICK_MAX
+ * code points without control characters, into a new '*out'. */
+static int get_display_name(json_t *o, const char *key, bool required, char **out,
+                            struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    int r = get_str(o, key, required, (struct str_rule){0, (size_t)-1, CTL_ANY}, &s, &n, err);
+    if (r != 1)
+        return r;
+    while (n > 0 && s[0] == ' ')
+        s++, n--;
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    size_t cps = cp_count(s, n);
+    if (cps < 1)
+        return fail(err, "too_short", "field '%s' is empty", key);
+    if (cps > MSG_NICK_MAX)
+        return fail(err, "too_long", "field '%s' is longer than %d code points", key, MSG_NICK_MAX);
+    if (has_control(s, n, false))
+        return fail(err, "bad_value", "field '%s' contains a control character", key);
+    *out = xmemdup(s, n);
+    return 1;
+}
+
 static int get_bool(json_t *o, const char *key, bool required, bool *out, struct codec_error *err)
 {
     json_t *v = json_object_get(o, key);
@@ -378,6 +403,8 @@ static const struct {
     [MSG_UNMERGE] = {WITH_OP, {"type", "op", "item", NULL}},
     [MSG_SET_REVEAL] = {WITH_OP, {"type", "op", "mode", NULL}},
     [MSG_SET_EXPORTS] = {WITH_OP, {"type", "op", "public", NULL}},
+    [MSG_INVITE] = {WITH_OP, {"type", "op", "name", NULL}},
+    [MSG_REVOKE_INVITE] = {WITH_OP, {"type", "op", "invite", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
@@ -481,23 +508,8 @@ static int decode_join(json_t *o, struct msg *m, struct codec_error *err)
         return -1;
     m->as = (enum role)as;
 
-    if ((r = get_str(o, "nickname", false, any_rule, &s, &n, err)) < 0)
+    if (get_display_name(o, "nickname", false, &m->nickname, err) < 0)
         return -1;
-    if (r == 1) {
-        while (n > 0 && s[0] == ' ')
-            s++, n--;
-        while (n > 0 && s[n - 1] == ' ')
-            n--;
-        size_t cps = cp_count(s, n);
-        if (cps < 1)
-            return fail(err, "too_short", "field 'nickname' is empty");
-        if (cps > MSG_NICK_MAX)
-            return fail(err, "too_long", "field 'nickname' is longer than %d code points",
-                        MSG_NICK_MAX);
-        if (has_control(s, n, false))
-            return fail(err, "bad_value", "field 'nickname' contains a control character");
-        m->nickname = xmemdup(s, n);
-    }
 
     if (get_bool(o, "anonymous", false, &m->anonymous, err) < 0)
         return -1;
@@ -573,6 +585,10 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         return 0;
     case MSG_SET_EXPORTS:
         return get_bool(o, "public", true, &m->public_exports, err) < 0 ? -1 : 0;
+    case MSG_INVITE:
+        return get_display_name(o, "name", true, &m->nickname, err) < 0 ? -1 : 0;
+    case MSG_REVOKE_INVITE:
+        return get_int(o, "invite", true, 1, MSG_INVITES_MAX, &m->invite, err) < 0 ? -1 : 0;
     case MSG_MERGE: /* the duplicates and the item they merge into */
         if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
@@ -732,6 +748,12 @@ char *codec_encode_msg(const struct msg *m)
         break;
     case MSG_SET_EXPORTS:
         json_object_set_new(o, "public", json_boolean(m->public_exports));
+        break;
+    case MSG_INVITE:
+        set_str(o, "name", m->nickname);
+        break;
+    case MSG_REVOKE_INVITE:
+        set_int(o, "invite", m->invite);
         break;
     case MSG_MERGE:
         set_items(o, m->items, m->n_items);
@@ -956,6 +978,8 @@ static bool event_has_writer(enum event_type t)
     case EV_UNMERGED:
     case EV_REVEAL_SET:
     case EV_EXPORTS_SET:
+    case EV_INVITE_CREATED:
+    case EV_INVITE_REVOKED:
         return true;
     default:
         return false;
@@ -1027,6 +1051,8 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         e->role = (enum role)x;
         if (get_nullable_str(o, "nickname", &e->nickname, err) < 0)
             return -1;
+        if (get_int(o, "invite", false, 1, MSG_INVITES_MAX, &e->invite, err) < 0)
+            return -1;
         return get_bool(o, "anonymous", true, &e->anonymous, err) < 0 ? -1 : 0;
     case EV_POSTED: {
         if (get_name(o, "kind", true, kind_from_name, &x, err) < 0)
@@ -1059,6 +1085,19 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         return 0;
     case EV_EXPORTS_SET:
         return get_bool(o, "public", true, &e->public_exports, err) < 0 ? -1 : 0;
+    case EV_INVITE_CREATED:
+        if (get_int(o, "invite", true, 1, MSG_INVITES_MAX, &e->invite, err) < 0 ||
+            get_str(o, "name", true, any_rule, &s, &n, err) < 0)
+            return -1;
+        e->nickname = xmemdup(s, n);
+        if (get_str(o, "secret_sha256", true, (struct str_rule){64, 64, CTL_ANY}, &s, &n, err) < 0)
+            return -1;
+        if (!is_lower_hex(s, n))
+            return fail(err, "bad_value", "field 'secret_sha256' must be lowercase hex");
+        memcpy(e->invite_sha256, s, n + 1);
+        return 0;
+    case EV_INVITE_REVOKED:
+        return get_int(o, "invite", true, 1, MSG_INVITES_MAX, &e->invite, err) < 0 ? -1 : 0;
     case EV_MERGED:
         if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1173,6 +1212,8 @@ char *codec_event_encode(const struct event *e)
         set_int(o, "pid", e->pid);
         set_str(o, "role", role_name(e->role));
         json_object_set_new(o, "nickname", e->nickname ? json_string(e->nickname) : json_null());
+        if (e->invite)
+            set_int(o, "invite", e->invite);
         json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
         break;
     case EV_POSTED:
@@ -1195,6 +1236,14 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_EXPORTS_SET:
         json_object_set_new(o, "public", json_boolean(e->public_exports));
+        break;
+    case EV_INVITE_CREATED:
+        set_int(o, "invite", e->invite);
+        set_str(o, "name", e->nickname);
+        set_str(o, "secret_sha256", e->invite_sha256);
+        break;
+    case EV_INVITE_REVOKED:
+        set_int(o, "invite", e->invite);
         break;
     case EV_MERGED:
         set_items(o, e->items, e->n_items);

@@ -121,9 +121,26 @@ static void send_welcome(struct hub *h, struct session *s, bool resumed, const s
         hub_send(s, view_status(false)); /* joined during an outage: say so at once */
 }
 
-/* The ack of op 'op', from its recorded outcome: the first answer and every retry's are equal. */
-static void send_ack(struct session *s, const char *op, const struct op_done *done)
+/* The secret of invite 'id' of jam 'j' (auth_invite_secret): derived again whenever it is needed,
+ * never kept. */
+static void invite_secret(const struct hub *h, const struct jam *j, int64_t id,
+                          char out[AUTH_INVITE_SECRET_CHARS + 1])
 {
+    if (auth_invite_secret(h->key, h->key_len, j->code, j->room->cfg.secret_sha256, id, out) < 0)
+        abort(); /* the key is set at start-up; HMAC-SHA256 fails only if OpenSSL is broken */
+}
+
+/* The ack of op 'op', from its recorded outcome: the first answer and every retry's are equal
+ * (an invite's carries its secret, derived again). */
+static void send_ack(const struct hub *h, struct session *s, const char *op,
+                     const struct op_done *done)
+{
+    if (done->invite) {
+        char secret[AUTH_INVITE_SECRET_CHARS + 1];
+        invite_secret(h, s->jam, done->item, secret);
+        hub_send(s, view_ack_invite(op, done->event_id, done->item, secret));
+        return;
+    }
     hub_send(s, view_ack(op, done->event_id, done->item, done->has_budget, done->budget_left));
 }
 
@@ -158,6 +175,10 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
         hub_send_error(s, NULL, room_err_removed, NULL, now->ms);
         return;
     }
+    if (p && room_invite_revoked(j->room, p)) {
+        hub_send_error(s, NULL, room_err_invite_revoked, NULL, now->ms);
+        return;
+    }
     bool ok = j && (t.role == ROLE_SCREEN ? t.pid == 0 : p != NULL);
     if (!ok) {
         hub_send_error(s, NULL, "bad_token",
@@ -170,7 +191,10 @@ static void rejoin(struct hub *h, struct session *s, const struct msg *m, const 
     bool resumed = false;
     /* A moderator sees hidden counts in private `counts` frames: not in the ring, so a snapshot. */
     bool counts_private = p && p->role == ROLE_MODERATOR && room_hidden_kinds(j->room);
-    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p) && !counts_private;
+    /* ... and the invites in private `invites` frames. */
+    bool invites_private = p && p->role == ROLE_MODERATOR && j->room->n_invites;
+    bool may_resume = m->last_event_id[0] && !sees_queue(j->room, p) && !counts_private &&
+                      !invites_private;
     if (may_resume && jam_ring_resume_point(j, m->last_event_id, &seq)) {
         s->cursor = seq;
         s->wants_snapshot = WANT_NONE;
@@ -205,6 +229,18 @@ static bool refused_by_address(struct hub *h, struct session *s, bool guess, con
     return true;
 }
 
+/* The named invite whose secret 'secret' is (revoked or not), or NULL: a hash compared with each
+ * of at most MSG_INVITES_MAX, in constant time each. */
+static const struct room_invite *invite_of_secret(const struct room *r, const char *secret)
+{
+    if (!secret || strlen(secret) != AUTH_INVITE_SECRET_CHARS)
+        return NULL;
+    for (size_t i = 0; i < r->n_invites; i++)
+        if (auth_secret_matches(secret, r->invites[i].secret_sha256))
+            return &r->invites[i];
+    return NULL;
+}
+
 static void handle_join(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
     if (s->jam || s->joining) {
@@ -228,20 +264,24 @@ static void handle_join(struct hub *h, struct session *s, struct msg *m, const s
         send_welcome(h, s, false, now);
         return;
     }
+    const struct room_invite *inv = NULL;
     if (m->as == ROLE_MODERATOR &&
-        !(m->secret && auth_secret_matches(m->secret, j->room->cfg.secret_sha256))) {
+        !(m->secret && auth_secret_matches(m->secret, j->room->cfg.secret_sha256)) &&
+        !(inv = invite_of_secret(j->room, m->secret))) {
         hub_guess_failed(h, s->addr, "bad_secret", now->ms);
         hub_send_error(s, NULL, "bad_secret", NULL, now->ms);
         return;
     }
+    m->invite = inv ? inv->id : 0; /* room_check_join refuses a revoked one */
     struct write *w = write_new(WRITE_JOIN, j, s->id);
     const char *err = room_check_join(j->room, m, &w->ev);
     if (err) {
         write_free(&w->base);
         hub_send_error(s, NULL, err,
-                       m->as == ROLE_MODERATOR ? "a moderator joins with a nickname: every console "
-                                                 "and the public log show who acted"
-                                               : NULL,
+                       m->as == ROLE_MODERATOR && strcmp(err, "nickname_required") == 0
+                           ? "a moderator joins with a nickname: every console and the public "
+                             "log show who acted"
+                           : NULL,
                        now->ms);
         return;
     }
@@ -356,7 +396,7 @@ static void after_confirm(struct pending *base, const struct store_result *res,
         replicated_upto(c->jam, c->done.event_id);
         smap_del(&c->jam->doubt, c->key);
         if (s)
-            send_ack(s, c->op, &c->done);
+            send_ack(h, s, c->op, &c->done);
     }
     free(c);
 }
@@ -414,7 +454,7 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
             confirm_then_ack(h, s, key, m->op, done, now);
         } else {
             smap_del(&j->doubt, key);
-            send_ack(s, m->op, done);
+            send_ack(h, s, m->op, done);
         }
         return;
     }
@@ -429,6 +469,11 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         write_free(&w->base);
         hub_send_error(s, m->op, err, NULL, now->ms);
         return;
+    }
+    if (w->ev.type == EV_INVITE_CREATED) { /* the stream holds the hash a join is checked against */
+        char secret[AUTH_INVITE_SECRET_CHARS + 1];
+        invite_secret(h, j, w->ev.invite, secret);
+        auth_sha256_hex(secret, strlen(secret), w->ev.invite_sha256);
     }
     if (submit(h, w, now) < 0) {
         hub_send_error(s, m->op, "storage_unavailable", NULL, now->ms);
@@ -529,6 +574,8 @@ static const struct handler {
     [MSG_UNMERGE] = {handle_write, NEEDS_JOIN},
     [MSG_SET_REVEAL] = {handle_write, NEEDS_JOIN},
     [MSG_SET_EXPORTS] = {handle_write, NEEDS_JOIN},
+    [MSG_INVITE] = {handle_write, NEEDS_JOIN},
+    [MSG_REVOKE_INVITE] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
@@ -611,7 +658,7 @@ static bool answer(struct hub *h, struct write *w, const char *id, const char *e
     if (err == room_err_duplicate_op) {
         /* The op reached the stream twice (a retry after an unknown outcome): one effect. */
         if (s && done)
-            send_ack(s, w->ev.op, done);
+            send_ack(h, s, w->ev.op, done);
     } else if (err == room_err_pid_taken) {
         if (s)
             hub_send_error(s, NULL, "busy", "too many joins at once: join again", now->ms);
@@ -627,7 +674,7 @@ static bool answer(struct hub *h, struct write *w, const char *id, const char *e
             send_welcome(h, s, false, now);
         }
     } else if (s && done) {
-        send_ack(s, w->ev.op, done);
+        send_ack(h, s, w->ev.op, done);
     }
     return true;
 }

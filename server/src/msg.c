@@ -41,6 +41,8 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_UNMERGE] = "unmerge",
     [MSG_SET_REVEAL] = "set_reveal",
     [MSG_SET_EXPORTS] = "set_exports",
+    [MSG_INVITE] = "invite",
+    [MSG_REVOKE_INVITE] = "revoke_invite",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -108,6 +110,8 @@ static const char *const event_names[EV__COUNT] = {
     [EV_UNMERGED] = "unmerged",
     [EV_REVEAL_SET] = "reveal_set",
     [EV_EXPORTS_SET] = "exports_set",
+    [EV_INVITE_CREATED] = "invite_created",
+    [EV_INVITE_REVOKED] = "invite_revoked",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -30,6 +30,9 @@
 /* Items one approve, reject, claim, release or bulk hide names: a console's page of the queue
  * (50 rows) twice over, and a stored event of at most ~1 KiB of ids. */
 #define MSG_ITEMS_MAX 100
+/* Named moderator invites one jam may have, revoked ones included (proto/messages.md, "Named
+ * moderator invites"): a team of moderators several times over, and a snapshot of ~5 KiB of them. */
+#define MSG_INVITES_MAX 50
 
 enum msg_type {
     MSG_NONE = 0,
@@ -65,6 +68,8 @@ enum msg_type {
     MSG_UNMERGE,
     MSG_SET_REVEAL,
     MSG_SET_EXPORTS,
+    MSG_INVITE,
+    MSG_REVOKE_INVITE,
     MSG__COUNT
 };
 
@@ -97,7 +102,7 @@ struct msg {
     /* join */
     char code[MSG_CODE_LEN + 1]; /* normalised: digits only */
     enum role as;
-    char *nickname; /* owned, NULL if absent; trimmed */
+    char *nickname; /* owned, NULL if absent; trimmed. invite: the invite's name */
     bool anonymous;
     char *secret;                             /* owned, NULL if absent */
     char *token;                              /* owned, NULL if absent */
@@ -119,6 +124,9 @@ struct msg {
     enum reveal reveal;
     /* set_exports */
     bool public_exports;
+    /* revoke_invite: the invite's id. join: the invite whose secret the join's secret is, set by
+       the handler once the secret matched (never decoded), 0 = the jam's moderator secret */
+    int64_t invite;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -185,6 +193,8 @@ enum event_type {
     EV_UNMERGED,
     EV_REVEAL_SET,
     EV_EXPORTS_SET,
+    EV_INVITE_CREATED,
+    EV_INVITE_REVOKED,
     EV__COUNT
 };
 
@@ -224,7 +234,7 @@ struct event {
     /* joined, removed, reinstated, muted, unmuted */
     int64_t pid;
     enum role role;
-    char *nickname; /* owned, NULL = none */
+    char *nickname; /* owned, NULL = none; invite_created: the invite's name */
     bool anonymous;
     /* posted */
     enum kind kind;
@@ -250,6 +260,12 @@ struct event {
     enum reveal reveal;
     /* exports_set */
     bool public_exports;
+    /* joined (a moderator who joined with an invite's secret; 0 = with the jam's secret),
+       invite_created, invite_revoked: the invite's id */
+    int64_t invite;
+    /* invite_created: lowercase hex SHA-256 of the invite's secret (the secret itself is never
+       stored: the server derives it, auth_invite_secret) */
+    char invite_sha256[65];
 };
 
 void event_clear(struct event *e);

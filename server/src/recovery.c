@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "config.h"
+#include "frame.h"
 #include "handlers.h"
 #include "hub.h"
 #include "jam.h"
@@ -19,10 +20,42 @@
 #include "now.h"
 #include "replay.h"
 #include "room.h"
+#include "session.h"
 #include "snapshot.h"
 #include "store.h"
+#include "view.h"
 
 #define RECOVERY_SLICE 20000 /* items applied per wake: a few ms, so /healthz stays quick */
+
+/* The close code of a session whose named moderator invite was revoked (proto/messages.md). */
+#define RECOVERY_CLOSE_INVITE_REVOKED 4005
+
+/* An invite minted or revoked (here or through another process): every moderator session gets the
+ * jam's invites in a private frame; the sessions that joined with a revoked invite are then told
+ * (a `notice`) and closed with 4005 once it is sent. */
+static void notify_invites(struct jam *j, const struct event *ev)
+{
+    if (ev->type != EV_INVITE_CREATED && ev->type != EV_INVITE_REVOKED)
+        return;
+    struct frame *list = frame_from_string(view_invites(j->room));
+    for (struct session *s = j->members; s; s = s->next_member) {
+        if (s->role != ROLE_MODERATOR)
+            continue;
+        const struct participant *p = room_participant(j->room, s->pid);
+        bool revoked = ev->type == EV_INVITE_REVOKED && p && p->invite == ev->invite;
+        int full = session_enqueue(s, list);
+        if (revoked && full >= 0) {
+            struct frame *f = frame_from_string(view_notice(EV_INVITE_REVOKED, p));
+            full = session_enqueue(s, f);
+            frame_unref(f);
+        }
+        if (revoked || full < 0)
+            session_mark_close_drained(s, revoked ? RECOVERY_CLOSE_INVITE_REVOKED : 4001,
+                                       revoked ? "moderator invite revoked" : "too slow");
+        net_want_write(s);
+    }
+    frame_unref(list);
+}
 
 /* Apply one stored event of jam 'code', and answer the write of ours it may be. Events at or
  * before the jam's last judged id (the chain's: an event that had no effect was judged too) are
@@ -56,6 +89,8 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         jam_notify_sanction(j, ev); /* removed or muted through another process of the jam */
         if (h->ready && ev->type == EV_POSTED)
             jam_notify_queued(j, res.item);
+        if (h->ready)
+            notify_invites(j, ev);
     }
     if (!h->ready)
         room_delta_reset(j->room); /* nobody is listening yet: no broadcast backlog */

@@ -52,6 +52,7 @@ const char room_err_duplicate_op[] = "duplicate_op";
 const char room_err_removed[] = "removed";
 const char room_err_pid_taken[] = "pid_taken";
 const char room_err_muted[] = "muted";
+const char room_err_invite_revoked[] = "invite_revoked";
 
 /* ---- the op table -------------------------------------------------------------------------- */
 
@@ -151,6 +152,9 @@ void room_free(struct room *r)
         free(r->modlog[i].items);
     }
     free(r->modlog);
+    for (size_t i = 0; i < r->n_invites; i++)
+        free(r->invites[i].name);
+    free(r->invites);
     free(r->delta.items);
     free(r->delta.votes);
     free(r->delta.claims);
@@ -166,6 +170,19 @@ struct participant *room_participant(const struct room *r, int64_t pid)
     if (pid <= 0 || !imap_get(&r->pid_index, (uint64_t)pid, &idx))
         return NULL;
     return r->participants[idx];
+}
+
+const struct room_invite *room_invite(const struct room *r, int64_t id)
+{
+    if (id < 1 || (uint64_t)id > r->n_invites)
+        return NULL;
+    return &r->invites[id - 1];
+}
+
+bool room_invite_revoked(const struct room *r, const struct participant *p)
+{
+    const struct room_invite *inv = p && p->invite ? room_invite(r, p->invite) : NULL;
+    return inv && inv->revoked;
 }
 
 struct item *room_item(const struct room *r, int64_t id)
@@ -325,13 +342,25 @@ static bool has_vote(const struct room *r, const struct participant *p, const st
 
 /* Why a merge (e->items into e->item) or an unmerge (of e->item) does not apply, or NULL: the one
  * rule room_check and room_apply share. */
+/* Whether 'n' more items may become visible (an approve, an unhide, an unmerge): max_items holds for them as
+ * for a post. room_apply judges by the applied state ('in_flight' false); the check counts the
+ * posts in flight too, as jam_full does. */
+static bool may_show(const struct room *r, size_t n, bool in_flight)
+{
+    uint64_t visible = (uint64_t)r->n_visible + (in_flight ? r->pending_posts : 0);
+    return visible + n <= r->limits.max_items;
+}
+
 static const char *merge_error(const struct room *r, const struct event *e)
 {
     const struct item *into = room_item(r, e->item);
     if (!into)
         return "no_such_item";
-    if (e->type == EV_UNMERGED)
-        return into->merged_into || into->n_merged ? NULL : "not_merged";
+    if (e->type == EV_UNMERGED) { /* a duplicate, or a target's whole group, is visible again */
+        if (!into->merged_into && !into->n_merged)
+            return "not_merged";
+        return may_show(r, into->merged_into ? 1 : into->n_merged, false) ? NULL : "jam_full";
+    }
     if (into->pending)
         return "item_pending";
     if (into->hidden)
@@ -527,7 +556,33 @@ static const char *queue_error(const struct room *r, const struct event *e)
         if (judged && room_claim_running(it, e->at_ms) && it->claim_by != e->by)
             return "claimed";
     }
+    if (e->type == EV_APPROVED && !may_show(r, e->n_items, !judged))
+        return "jam_full";
     return e->n_items ? NULL : "bad_value";
+}
+
+/* ---- named moderator invites ------------------------------------------------------------- */
+
+/* Why an invite_created or invite_revoked by e->by does not apply, or NULL. The one rule room_check
+ * and room_apply share: only a moderator who joined with the jam's secret mints and revokes (an
+ * invite cannot mint invites); ids are dense, so a second process's invite with the same id loses
+ * to the first stored (busy: the retry gets the next id). */
+static const char *invite_error(const struct room *r, const struct event *e)
+{
+    const struct participant *p = room_participant(r, e->by);
+    if (!p || p->role != ROLE_MODERATOR)
+        return "forbidden";
+    if (p->invite)
+        return "organiser_only";
+    if (e->type == EV_INVITE_CREATED) {
+        if (r->n_invites >= MSG_INVITES_MAX)
+            return "too_many_invites";
+        return e->invite == (int64_t)r->n_invites + 1 ? NULL : "busy";
+    }
+    const struct room_invite *inv = room_invite(r, e->invite);
+    if (!inv)
+        return "no_such_invite";
+    return inv->revoked ? "already_revoked" : NULL;
 }
 
 /* 'out->by' is the sender (room_check sets it first). */
@@ -604,6 +659,8 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
             return "item_merged"; /* unmerge it first */
         if (m->type == MSG_UNHIDE && !it->hidden)
             return "not_hidden";
+        if (m->type == MSG_UNHIDE && !may_show(r, 1, true))
+            return "jam_full";
         out->type = m->type == MSG_HIDE ? EV_HIDDEN : EV_UNHIDDEN;
         out->item = m->item;
         out->reason = m->type == MSG_HIDE ? dup_or_null(m->reason) : NULL;
@@ -681,6 +738,20 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->type = EV_EXPORTS_SET;
         out->public_exports = m->public_exports;
         return NULL;
+    case MSG_INVITE:
+    case MSG_REVOKE_INVITE: {
+        struct event probe = {.type = m->type == MSG_INVITE ? EV_INVITE_CREATED : EV_INVITE_REVOKED,
+                              .by = out->by,
+                              .invite = m->type == MSG_INVITE ? (int64_t)r->n_invites + 1
+                                                              : m->invite};
+        const char *err = invite_error(r, &probe);
+        if (err)
+            return err;
+        out->type = probe.type;
+        out->invite = probe.invite;
+        out->nickname = m->type == MSG_INVITE ? xstrdup(m->nickname) : NULL;
+        return NULL; /* the handler adds the secret's hash (auth_invite_secret) */
+    }
     case MSG_MERGE:
     case MSG_UNMERGE: {
         struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
@@ -716,6 +787,8 @@ const char *room_check(const struct room *r, int64_t pid, enum role role, const 
         return "forbidden";
     if (p->removed)
         return room_err_removed;
+    if (room_invite_revoked(r, p))
+        return room_err_invite_revoked;
     bool moderation = m->type != MSG_POST && m->type != MSG_VOTE && m->type != MSG_UNVOTE;
     if (moderation && role != ROLE_MODERATOR)
         return "forbidden";
@@ -780,6 +853,11 @@ const char *room_check_join(struct room *r, const struct msg *m, struct event *o
     if (m->as == ROLE_CITIZEN && anonymous && !r->cfg.settings.anonymous_allowed)
         return "nickname_required";
     /* Team moderation: every console and the public log name the moderator who acted. */
+    const struct room_invite *inv = m->as == ROLE_MODERATOR ? room_invite(r, m->invite) : NULL;
+    if (inv && inv->revoked)
+        return room_err_invite_revoked;
+    if (inv) /* a named invite: its name is the moderator's, whatever the join says */
+        anonymous = false;
     if (m->as == ROLE_MODERATOR && anonymous)
         return "nickname_required";
     if (r->n_participants + r->pending_joins >= r->limits.max_participants)
@@ -788,7 +866,8 @@ const char *room_check_join(struct room *r, const struct msg *m, struct event *o
     out->pid = r->next_pid;
     out->role = m->as;
     out->anonymous = anonymous;
-    out->nickname = anonymous ? NULL : xstrdup(m->nickname);
+    out->nickname = anonymous ? NULL : xstrdup(inv ? inv->name : m->nickname);
+    out->invite = inv ? inv->id : 0;
     return NULL;
 }
 
@@ -807,7 +886,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_EXPORTS_SET);
+           (t >= EV_APPROVED && t <= EV_INVITE_REVOKED);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -1130,9 +1209,15 @@ static const char *apply_join(struct room *r, const struct event *e)
         return "bad_value";
     if (room_participant(r, e->pid))
         return room_err_pid_taken;
+    const struct room_invite *inv = room_invite(r, e->invite);
+    if (e->invite && (!inv || e->role != ROLE_MODERATOR))
+        return "bad_value";
+    if (inv && inv->revoked)
+        return room_err_invite_revoked; /* revoked while the join was in flight */
     struct participant *p = xcalloc(1, sizeof *p);
     p->pid = e->pid;
     p->role = e->role;
+    p->invite = (uint32_t)e->invite;
     p->nickname = e->anonymous ? NULL : dup_or_null(e->nickname);
     if (r->n_participants == r->cap_participants) {
         r->cap_participants = r->cap_participants ? r->cap_participants * 2 : 64;
@@ -1450,6 +1535,8 @@ static const char *apply_hide(struct room *r, const struct event *e)
         return "item_pending";
     if (it->merged_into)
         return "item_merged";
+    if (!hide && !may_show(r, 1, false))
+        return "jam_full";
     if (hide) {
         hide_item(r, it, e->reason, e->preset);
         return NULL;
@@ -1612,6 +1699,29 @@ static const char *apply_sanction(struct room *r, const struct event *e)
         p->removed = e->type == EV_REMOVED;
     set_sanction(p, e);
     r->delta.stats = true;
+    return NULL;
+}
+
+static const char *apply_invite(struct room *r, const struct event *e)
+{
+    const char *err = invite_error(r, e);
+    if (err)
+        return err;
+    if (e->type == EV_INVITE_REVOKED) {
+        r->invites[e->invite - 1].revoked = true;
+        return NULL;
+    }
+    if (!e->nickname || strlen(e->invite_sha256) != 64)
+        return "bad_value";
+    if (!r->invites)
+        r->invites = xcalloc(MSG_INVITES_MAX, sizeof *r->invites);
+    struct room_invite *inv = &r->invites[r->n_invites++];
+    inv->id = (uint32_t)r->n_invites;
+    inv->name = xstrdup(e->nickname);
+    memcpy(inv->secret_sha256, e->invite_sha256, sizeof inv->secret_sha256);
+    inv->by = e->by;
+    inv->at_ms = e->at_ms;
+    inv->revoked = false;
     return NULL;
 }
 
@@ -1783,6 +1893,10 @@ static void record_op(struct room *r, const char *id, const struct event *e, uin
     if (!e->op[0] || e->by <= 0)
         return;
     struct op_done done = {.item = res->item};
+    if (e->type == EV_INVITE_CREATED) {
+        done.invite = true;
+        done.item = (uint32_t)e->invite;
+    }
     snprintf(done.event_id, sizeof done.event_id, "%s", id);
     done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
     done.budget_left = done.has_budget ? res->budget_left : -1;
@@ -1809,6 +1923,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         if (p->muted)
             return room_err_muted;
     }
+    if (e->by > 0 && e->type != EV_JOINED && room_invite_revoked(r, room_participant(r, e->by)))
+        return room_err_invite_revoked; /* checked before its invite's revocation was stored */
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
     if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))
@@ -1864,6 +1980,10 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_EXPORTS_SET: /* a setting of the jam: GET .../export(.csv) and the results follow it */
         r->cfg.settings.public_exports = e->public_exports;
         break;
+    case EV_INVITE_CREATED:
+    case EV_INVITE_REVOKED:
+        err = apply_invite(r, e);
+        break;
     case EV_MERGED:
         err = apply_merge(r, e);
         break;
@@ -1888,7 +2008,9 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     record_op(r, id, e, h, res);
     if (is_barrier(e->type) || is_scribe_entry(r, e)) {
         struct event logged = *e;
-        logged.item = e->type == EV_POSTED ? res->item : e->item;
+        logged.item = e->type == EV_POSTED                                           ? res->item
+                      : e->type == EV_INVITE_CREATED || e->type == EV_INVITE_REVOKED ? e->invite
+                                                                                     : e->item;
         record_moderation(r, id, &logged);
         memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
     }
@@ -1947,6 +2069,27 @@ bool room_restore_reveal(struct room *r, enum reveal mode)
     if (mode >= REVEAL__COUNT)
         return false;
     r->reveal = mode;
+    return true;
+}
+
+bool room_restore_invite(struct room *r, const struct room_invite *inv)
+{
+    if (inv->id != r->n_invites + 1 || r->n_invites >= MSG_INVITES_MAX || !inv->name ||
+        strlen(inv->secret_sha256) != 64 || inv->by <= 0)
+        return false;
+    if (!r->invites)
+        r->invites = xcalloc(MSG_INVITES_MAX, sizeof *r->invites);
+    struct room_invite *to = &r->invites[r->n_invites++];
+    *to = *inv;
+    to->name = xstrdup(inv->name);
+    return true;
+}
+
+bool room_restore_joined_with(struct room *r, struct participant *p, uint32_t invite)
+{
+    if (invite && (!room_invite(r, invite) || p->role != ROLE_MODERATOR))
+        return false;
+    p->invite = invite;
     return true;
 }
 

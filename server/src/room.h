@@ -96,6 +96,8 @@ struct participant {
     uint32_t n_posted;             /* items it posted, hidden ones included */
     bool removed;                  /* a moderator removed it: its token no longer rejoins and
                                       its writes are refused (room_apply too) */
+    uint32_t invite;               /* a moderator who joined with this named invite's secret
+                                      (its nickname is the invite's name), 0 = with the jam's */
     bool muted;                    /* a moderator muted it: its writes are refused (apply too) */
     enum preset mod_preset;        /* the latest mute's or removal's preset while in force */
     char *mod_reason;              /* owned: ... and its reason, NULL = none */
@@ -135,6 +137,7 @@ struct room_delta {
 struct op_done {
     char event_id[MSG_EVENT_ID_MAX + 1];
     bool has_budget;     /* vote/unvote: the ack carries budget_left */
+    bool invite;         /* invite: 'item' is the new invite's id (the ack carries its secret) */
     uint32_t item;       /* post: the new item id, else 0 */
     int64_t budget_left; /* votes left in the phase right after the event; -1 = unlimited */
 };                       /* in this order 56 bytes (LP64), not 64: there is one per op */
@@ -175,6 +178,18 @@ struct mod_entry {
     uint32_t *items; /* owned: approved, rejected, claimed, released, a bulk hidden; NULL = none */
     size_t n_items;
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
+};
+
+/* A named moderator invite (proto/messages.md, "Named moderator invites"): minted by a moderator
+ * who joined with the jam's secret, revocable. Its secret is derived (auth_invite_secret), never
+ * stored: the room keeps the hash that a join is checked against, as it does the jam's. */
+struct room_invite {
+    uint32_t id; /* 1.., dense, in stream order */
+    char *name;  /* owned: the nickname of whoever joins with it */
+    char secret_sha256[65];
+    int64_t by; /* the moderator who minted it */
+    int64_t at_ms;
+    bool revoked;
 };
 
 /* What the screen and phones put above the lists (proto/messages.md, "Moderator actions"). */
@@ -220,7 +235,9 @@ struct room {
     struct mod_entry *modlog; /* owned */
     size_t n_modlog, cap_modlog;
     struct room_stage stage;
-    enum reveal reveal; /* what screens and citizens see of the counts (set_reveal) */
+    enum reveal reveal;          /* what screens and citizens see of the counts (set_reveal) */
+    struct room_invite *invites; /* owned: invites[id - 1], at most MSG_INVITES_MAX */
+    size_t n_invites;
 
     /* in flight (not state: reset on restart) */
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
@@ -266,6 +283,9 @@ extern const char room_err_removed[];
 extern const char room_err_pid_taken[];
 /* room_apply's answer for a post, vote or unvote of a participant muted after it was checked. */
 extern const char room_err_muted[];
+/* room_check's and room_apply's answer for a write (or a join, or a rejoin: room_invite_revoked)
+ * of a moderator whose invite was revoked. Compare the pointer. */
+extern const char room_err_invite_revoked[];
 
 struct room_result {
     uint32_t item;       /* post: new item id */
@@ -306,6 +326,10 @@ bool room_vote_collapsed(const struct room *r, int64_t pid, uint32_t item);
 void room_votes_by_phase(const struct room *r, uint32_t *out);
 
 struct participant *room_participant(const struct room *r, int64_t pid);
+/* The invite with this id, or NULL. */
+const struct room_invite *room_invite(const struct room *r, int64_t id);
+/* True when 'p' joined with an invite that has been revoked since: it may no longer act or rejoin. */
+bool room_invite_revoked(const struct room *r, const struct participant *p);
 struct item *room_item(const struct room *r, int64_t id);
 /* Votes left for 'p' in the current phase: -1 = unlimited (or no running phase budget). */
 int64_t room_budget_left(const struct room *r, const struct participant *p);
@@ -351,6 +375,10 @@ bool room_restore_head(struct room *r, const struct clock *c, const char *last_i
                        uint64_t n_events, int64_t next_pid);
 /* The reveal mode in force. */
 bool room_restore_reveal(struct room *r, enum reveal mode);
+/* The next invite ('inv->id' must be n_invites + 1; the name is copied). Before the participants. */
+bool room_restore_invite(struct room *r, const struct room_invite *inv);
+/* The invite 'p' joined with (0 = none; else one restored already, and 'p' a moderator). */
+bool room_restore_joined_with(struct room *r, struct participant *p, uint32_t invite);
 /* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
  * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);

@@ -11,8 +11,8 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS10" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS10" (5 bytes; the versions before had 4, "CJS1" to "CJS9")
+/* Layout, "CJS11" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS11" (5 bytes; the versions before CJS10 had 4, "CJS1" to "CJS9")
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
  *             public_exports:u8
@@ -20,15 +20,18 @@
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
  *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
  *   chain     id:str  n:u64  head:32 bytes
+ *   invites   n:u32, each  id:u32 name:str by at_ms:u64 secret_sha256:str revoked:u8
+ *             (ids are 1..n in order)
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
  *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64  merged_into:u32
  *             merge_spotlit:u8 merge_pin:u8 (where a merge took a duplicate off the stage)
  *             (ids are 1..n in order)
- *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
+ *   people    n:u32, each  pid:u64 role:u8 invite:u32 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
  *             n_voted:u32, each  item:u32 cast_in:u8 (bit 7: a merge collapsed it)
- *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 has_budget:u8 budget_left:u64
+ *   ops       n:u32, each  pid:u64 op:str event_id:str item:u32 flags:u8 budget_left:u64
+ *             (flags: bit 0 has_budget, bit 1 an invite's ack: item is the invite)
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
  *             preset:u8 reason:str|NULL  chain:32 bytes  n_items:u32, each item:u32
  *   stage     spotlight:u32  n_pinned:u32, each item:u32  announcement:str|NULL
@@ -37,14 +40,17 @@
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
- * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports; "CJS9": no
- * stage kept for an unmerge) is refused, so its jam
+ * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports; "CJS9": no named
+ * moderator invites, no stage kept for an unmerge; "CJS10": either, from before both existed
+ * together) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS10"
+#define SNAP_MAGIC "CJS11"
 #define SNAP_MAGIC_LEN 5
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
+#define SNAP_OP_BUDGET 0x01u /* in an op's flags byte */
+#define SNAP_OP_INVITE 0x02u
 
 struct wbuf {
     unsigned char *p;
@@ -227,6 +233,7 @@ static void encode_participants(struct wbuf *w, const struct room *r, bool canon
         const struct participant *p = r->participants[i];
         put_u64(w, (uint64_t)p->pid);
         put_u8(w, p->role);
+        put_u32(w, p->invite);
         put_u8(w, p->removed);
         put_u8(w, p->muted);
         put_u8(w, p->mod_preset);
@@ -270,10 +277,25 @@ static void encode_ops(struct wbuf *w, const struct room *r, bool canonical)
         put_str(w, ops[i]->op);
         put_str(w, ops[i]->done.event_id);
         put_u32(w, ops[i]->done.item);
-        put_u8(w, ops[i]->done.has_budget);
+        put_u8(w, (ops[i]->done.has_budget ? SNAP_OP_BUDGET : 0u) |
+                      (ops[i]->done.invite ? SNAP_OP_INVITE : 0u));
         put_u64(w, (uint64_t)ops[i]->done.budget_left);
     }
     free(ops);
+}
+
+static void encode_invites(struct wbuf *w, const struct room *r)
+{
+    put_u32(w, (uint32_t)r->n_invites);
+    for (size_t i = 0; i < r->n_invites; i++) {
+        const struct room_invite *inv = &r->invites[i];
+        put_u32(w, inv->id);
+        put_str(w, inv->name);
+        put_u64(w, (uint64_t)inv->by);
+        put_u64(w, (uint64_t)inv->at_ms);
+        put_str(w, inv->secret_sha256);
+        put_u8(w, inv->revoked);
+    }
 }
 
 static void encode_modlog(struct wbuf *w, const struct room *r)
@@ -316,6 +338,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_str(&w, r->chain.id);
     put_u64(&w, r->chain.n);
     put(&w, r->chain.head, ROOM_CHAIN_BYTES);
+    encode_invites(&w, r);
     encode_items(&w, r);
     encode_participants(&w, r, canonical);
     encode_ops(&w, r, canonical);
@@ -438,6 +461,7 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
     bool null;
     int64_t pid = (int64_t)get_u64(rb);
     enum role role = (enum role)get_u8(rb);
+    uint32_t invite = get_u32(rb);
     unsigned removed = get_u8(rb);
     unsigned muted = get_u8(rb);
     enum preset preset = (enum preset)get_u8(rb);
@@ -451,7 +475,8 @@ static bool decode_participant(struct rbuf *rb, struct room *r)
         p = room_restore_participant(r, pid, role, nickname, used);
     free(nickname);
     bool ok = p && removed <= 1 && muted <= 1 &&
-              room_restore_sanction(r, p, removed != 0, muted != 0, preset, reason);
+              room_restore_sanction(r, p, removed != 0, muted != 0, preset, reason) &&
+              room_restore_joined_with(r, p, invite);
     free(reason);
     uint32_t nv = get_u32(rb);
     if (!ok || nv > r->n_items)
@@ -475,11 +500,28 @@ static bool decode_op(struct rbuf *rb, struct room *r)
     char *op = get_str(rb, &null);
     bool ok = copy_fixed(done.event_id, sizeof done.event_id, get_str(rb, &null));
     done.item = get_u32(rb);
-    unsigned has_budget = get_u8(rb);
-    done.has_budget = has_budget != 0;
+    unsigned flags = get_u8(rb);
+    done.has_budget = (flags & SNAP_OP_BUDGET) != 0;
+    done.invite = (flags & SNAP_OP_INVITE) != 0;
     done.budget_left = (int64_t)get_u64(rb);
-    ok = ok && op && has_budget <= 1 && !rb->bad && room_restore_op(r, pid, op, &done);
+    ok = ok && op && flags <= (SNAP_OP_BUDGET | SNAP_OP_INVITE) && !rb->bad &&
+         room_restore_op(r, pid, op, &done);
     free(op);
+    return ok;
+}
+
+static bool decode_invite(struct rbuf *rb, struct room *r)
+{
+    bool null;
+    struct room_invite inv = {.id = get_u32(rb)};
+    inv.name = get_str(rb, &null);
+    inv.by = (int64_t)get_u64(rb);
+    inv.at_ms = (int64_t)get_u64(rb);
+    bool ok = copy_fixed(inv.secret_sha256, sizeof inv.secret_sha256, get_str(rb, &null));
+    unsigned revoked = get_u8(rb);
+    inv.revoked = revoked == 1;
+    ok = ok && revoked <= 1 && !rb->bad && room_restore_invite(r, &inv);
+    free(inv.name);
     return ok;
 }
 
@@ -559,10 +601,11 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
     }
     struct room *r = room_new(&cfg, limits);
     jam_config_clear(&cfg);
-    bool ok = decode_head(&rb, r) && decode_list(&rb, r, 16, decode_item) &&
-              room_restore_merges(r) && decode_list(&rb, r, 30, decode_participant) &&
-              decode_list(&rb, r, 20, decode_op) && decode_list(&rb, r, 86, decode_moderation) &&
-              decode_stage(&rb, r) && rb.pos == rb.len;
+    bool ok = decode_head(&rb, r) && decode_list(&rb, r, 30, decode_invite) &&
+              decode_list(&rb, r, 16, decode_item) && room_restore_merges(r) &&
+              decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
+              decode_list(&rb, r, 86, decode_moderation) && decode_stage(&rb, r) &&
+              rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

@@ -261,6 +261,32 @@ char *view_welcome(const char *token, int64_t pid, enum role role, const char *n
     return dump(o);
 }
 
+/* The jam's named moderator invites, names included: moderators' only. */
+static json_t *invites_json(const struct room *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_invites; i++) {
+        const struct room_invite *inv = &r->invites[i];
+        const struct participant *by = room_participant(r, inv->by);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(inv->id));
+        json_object_set_new(o, "name", json_string(inv->name));
+        json_object_set_new(o, "by", str_or_null(by ? by->nickname : NULL));
+        json_object_set_new(o, "at", json_integer(inv->at_ms));
+        json_object_set_new(o, "revoked", json_boolean(inv->revoked));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+char *view_invites(const struct room *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("invites"));
+    json_object_set_new(o, "invites", invites_json(r));
+    return dump(o);
+}
+
 /* words_themes' votes callback: an item's count; 'ctx' points to the room's pointer. */
 static uint32_t item_votes(uint32_t id, void *ctx)
 {
@@ -297,6 +323,8 @@ char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, u
     json_object_set_new(o, "stats", stats_json(r, !moderator));
     stage_json(o, r, now_ms);
     json_object_set_new(o, "claims", claims_json(r, now_ms));
+    if (moderator)
+        json_object_set_new(o, "invites", invites_json(r));
     if (moderator && room_hidden_kinds(r)) /* the tops the words frame withholds */
         json_object_set_new(o, "themes", themes_json(r, true));
     char *s = dump(o);
@@ -315,6 +343,8 @@ static char *you_json_text(const struct room *r, const struct participant *p)
         json_object_set_new(you, "id", json_integer(p->pid));
         json_object_set_new(you, "role", json_string(role_name(p->role)));
         json_object_set_new(you, "nickname", str_or_null(p->nickname));
+        if (p->invite)
+            json_object_set_new(you, "invite", json_integer(p->invite));
         json_object_set_new(you, "votes", id_array(p->voted, p->n_voted));
         int64_t left = room_budget_left(r, p);
         json_object_set_new(you, "budget_left", left < 0 ? json_null() : json_integer(left));
@@ -537,6 +567,17 @@ char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_bud
     return dump(o);
 }
 
+char *view_ack_invite(const char *op, const char *event_id, uint32_t invite, const char *secret)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("ack"));
+    json_object_set_new(o, "op", json_string(op));
+    json_object_set_new(o, "event_id", json_string(event_id));
+    json_object_set_new(o, "invite", json_integer(invite));
+    json_object_set_new(o, "secret", json_string(secret));
+    return dump(o);
+}
+
 /* Every error code of proto/messages.md. 'by_client': the client's own message caused it, so it
  * counts toward the error limit (SESSION_MAX_ERRORS, close 4003). Conditions of the server or of
  * Redis (every retryable code, and internal) never count: during an outage a phone that retries
@@ -598,6 +639,13 @@ static const struct {
     {"not_merged", "the item is not merged, and nothing is merged into it", false, true},
     {"merge_kind", "only items of the same kind merge", false, true},
     {"has_duplicates", "other items are merged into this one: unmerge them first", false, true},
+    {"organiser_only",
+     "only a moderator who joined with the jam's moderator secret may do this, not one invited",
+     false, true},
+    {"too_many_invites", "this jam has as many moderator invites as it may (50)", false, true},
+    {"no_such_invite", "no moderator invite has this id", false, true},
+    {"already_revoked", "this moderator invite is already revoked", false, true},
+    {"invite_revoked", "the moderator invite you joined with has been revoked", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -652,11 +700,15 @@ char *view_error(const char *op, const char *code, const char *message)
 
 char *view_notice(enum event_type type, const struct participant *p)
 {
-    static const char *const names[EV__COUNT] = {
-        [EV_MUTED] = "muted", [EV_UNMUTED] = "unmuted", [EV_REMOVED] = "removed"};
+    static const char *const names[EV__COUNT] = {[EV_MUTED] = "muted",
+                                                 [EV_UNMUTED] = "unmuted",
+                                                 [EV_REMOVED] = "removed",
+                                                 [EV_INVITE_REVOKED] = "invite_revoked"};
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string("notice"));
     json_object_set_new(o, "notice", json_string(names[type] ? names[type] : "removed"));
+    if (type == EV_INVITE_REVOKED)
+        json_object_set_new(o, "invite", json_integer(p->invite));
     if (p->mod_reason)
         json_object_set_new(o, "reason", json_string(p->mod_reason));
     if (p->mod_preset)
@@ -756,6 +808,8 @@ static json_t *modlog_json(const struct room *r, size_t from)
             json_object_set_new(o, "seconds", json_integer(m->seconds));
         if (m->type == EV_EXPORTS_SET)
             json_object_set_new(o, "public", json_boolean(m->index != 0));
+        if (m->type == EV_INVITE_CREATED || m->type == EV_INVITE_REVOKED)
+            json_object_set_new(o, "invite", json_integer(m->item)); /* its name: moderators' */
         if (m->type == EV_REVEAL_SET)
             json_object_set_new(o, "mode", json_string(reveal_name((enum reveal)m->index)));
         if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)

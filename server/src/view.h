@@ -49,13 +49,19 @@ struct room_delta;
  * current values of what they touched, and the current top list of each kind they touched. */
 char *view_catchup(const struct room *r, const struct room_delta *d, int64_t now_ms,
                    unsigned rank_top);
+/* The ack of an `invite`: the new invite's id and its secret (only its minter gets it, and only
+ * in this ack: the stream has its hash). */
+char *view_ack_invite(const char *op, const char *event_id, uint32_t invite, const char *secret);
 /* budget_left: -1 = unlimited; has_budget false = omit. item 0 = omit. */
 char *view_ack(const char *op, const char *event_id, uint32_t item, bool has_budget,
                int64_t budget_left);
 char *view_error(const char *op, const char *code, const char *message);
 /* The private `notice` telling participant 'p' of its mute, unmute or removal ('type'), with the
- * reason and preset now in force. */
+ * reason and preset now in force, or that the invite it joined with was revoked. */
 char *view_notice(enum event_type type, const struct participant *p);
+/* A moderators' private frame: the jam's named invites ({"type":"invites","invites":[…]}), sent to
+ * every moderator session when one is minted or revoked (their snapshots carry the list too). */
+char *view_invites(const struct room *r);
 /* The private `queued` frame: item 'it', waiting for review, in full (to moderators and its
  * author). */
 char *view_queued(const struct room *r, const struct item *it);

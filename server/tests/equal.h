@@ -65,6 +65,7 @@ static inline bool equal_event(const struct event *a, const struct event *b)
            a->seconds == b->seconds && equal_str(a->reason, b->reason) && a->preset == b->preset &&
            a->hide_posts == b->hide_posts && a->reveal == b->reveal &&
            a->public_exports == b->public_exports && equal_str(a->on_behalf, b->on_behalf) &&
+           a->invite == b->invite && strcmp(a->invite_sha256, b->invite_sha256) == 0 &&
            equal_ids(a->items, a->n_items, b->items, b->n_items);
 }
 

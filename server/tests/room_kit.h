@@ -68,4 +68,46 @@ static inline int64_t join(struct room *r, enum role role, const char *nick)
     event_clear(&e);
     return pid;
 }
+/* An `invite` named 'name' by moderator 'pid', as handlers.c stores it (with a hash standing for
+ * its secret's: the invite's id in 64 digits). Returns NULL or the error; *id the invite's id. */
+static inline const char *mint_invite(struct room *r, int64_t pid, const char *op, const char *name,
+                                      int64_t at_ms, int64_t *id)
+{
+    struct msg m = {.type = MSG_INVITE, .nickname = (char *)name};
+    snprintf(m.op, sizeof m.op, "%s", op);
+    struct event e;
+    const char *err = room_check(r, pid, ROLE_MODERATOR, &m, &e);
+    if (err)
+        return err;
+    e.at_ms = at_ms;
+    snprintf(e.invite_sha256, sizeof e.invite_sha256, "%064lld", (long long)e.invite);
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char sid[32];
+    snprintf(sid, sizeof sid, "%llu-0", ++seq);
+    err = room_apply(r, sid, &e, NULL);
+    if (id)
+        *id = e.invite;
+    event_clear(&e);
+    return err;
+}
+
+/* A moderator's join with the secret of invite 'invite' (the handler found it): its pid, or 0 and
+ * the error in *err. */
+static inline int64_t join_invited(struct room *r, int64_t invite, const char **err)
+{
+    struct msg m = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .invite = invite};
+    struct event e;
+    *err = room_check_join(r, &m, &e);
+    if (*err)
+        return 0;
+    room_reserve(r, &e);
+    room_unreserve(r, &e);
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    *err = room_apply(r, id, &e, NULL);
+    int64_t pid = *err ? 0 : e.pid;
+    event_clear(&e);
+    return pid;
+}
 #endif

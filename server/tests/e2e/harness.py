@@ -234,6 +234,12 @@ class Servers:
                 break
         raise StartError(last_err)
 
+    def kill9_cojamd(self):
+        """kill -9 of cojamd (no shutdown of any kind), then a fresh start on the same port."""
+        os.kill(self.cojamd.pid, signal.SIGKILL)
+        self.cojamd.wait(timeout=5)
+        self.start_cojamd()
+
     def stop_cojamd(self):
         if self.cojamd:
             _stop_proc(self.cojamd)

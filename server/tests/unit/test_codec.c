@@ -508,6 +508,9 @@ TEST(encode_every_type)
         m.phase = PHASE_DIFFUSE;
         m.seconds = 60;
         m.pid = 3;
+        m.invite = 4;
+        if (t == MSG_INVITE)
+            m.nickname = strdup("Bea");
         uint32_t ids[] = {5, 2};
         if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE ||
             t == MSG_MERGE) {
@@ -709,6 +712,32 @@ TEST(event_round_trip_every_type)
     check_event_round_trip(&e); /* a jam created with public exports */
     ms = codec_event_encode(&e);
     CHECK(strstr(ms, "\"public_exports\":true") != NULL);
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_INVITE_CREATED);
+    e.invite = 3;
+    e.nickname = strdup("Bea (city council)");
+    memset(e.invite_sha256, 'a', 64);
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK(strstr(ms, "\"invite\":3,\"name\":\"Bea (city council)\",\"secret_sha256\":\"aaaa") !=
+          NULL);
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_INVITE_REVOKED);
+    e.invite = 3;
+    check_event_round_trip(&e);
+    event_clear(&e);
+    memset(&e, 0, sizeof e);
+    e.type = EV_JOINED; /* a moderator who joined with invite 3 */
+    e.at_ms = 5;
+    e.pid = 9;
+    e.role = ROLE_MODERATOR;
+    e.nickname = strdup("Bea");
+    e.invite = 3;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK(strstr(ms, "\"invite\":3") != NULL);
     free(ms);
     event_clear(&e);
     e = writer_event(EV_UNMERGED);

@@ -298,8 +298,7 @@ TEST(a_merge_takes_duplicates_off_the_stage_and_unmerge_puts_them_back)
     unsigned char *bytes;
     size_t len;
     snapshot_encode(r, true, &bytes, &len);
-    struct room_limits lim = {0, 0};
-    struct room *back = snapshot_decode(bytes, len, &lim);
+    struct room *back = snapshot_decode(bytes, len, &r->limits);
     free(bytes);
     CHECK(back != NULL);
     if (back) {

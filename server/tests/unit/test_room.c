@@ -1371,6 +1371,158 @@ static uint32_t post_problem(struct room *r, int64_t pid, enum role role, const 
     return res.item;
 }
 
+TEST(invites_are_minted_by_the_organiser_and_revoked)
+{
+    struct room *r = new_room(0);
+    int64_t org = join(r, ROLE_MODERATOR, "Ana"), cit = join(r, ROLE_CITIZEN, "Cy");
+    int64_t id = 0, id2 = 0;
+    const char *err;
+    /* a citizen may not mint; the organiser (the jam's secret) may */
+    struct msg inv = mk(MSG_INVITE, "i0");
+    inv.nickname = "Bea";
+    CHECK_EQ_STR(write_msg(r, cit, ROLE_CITIZEN, &inv, 2000, NULL), "forbidden");
+    CHECK(mint_invite(r, org, "i1", "Bea", 2000, &id) == NULL);
+    CHECK_EQ_INT(id, 1);
+    CHECK(r->n_invites == 1 && strcmp(r->invites[0].name, "Bea") == 0 && r->invites[0].by == org);
+    const struct op_done *done = room_op_done(r, org, "i1");
+    CHECK(done && done->invite && done->item == 1 && !done->has_budget);
+    CHECK_EQ_INT(r->modlog[r->n_modlog - 1].type, EV_INVITE_CREATED);
+    CHECK_EQ_INT(r->modlog[r->n_modlog - 1].item, 1);
+    /* a join with the invite's secret joins under its name, whatever the nickname said */
+    int64_t bea = join_invited(r, id, &err);
+    CHECK(bea > 0 && err == NULL);
+    CHECK_EQ_STR(room_participant(r, bea)->nickname, "Bea");
+    CHECK_EQ_INT(room_participant(r, bea)->invite, 1);
+    /* an invited moderator moderates, but cannot mint or revoke invites */
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, bea, ROLE_MODERATOR, &st, 2100, NULL) == NULL);
+    CHECK_EQ_STR(mint_invite(r, bea, "i2", "Cem", 2200, NULL), "organiser_only");
+    struct msg rv = mk(MSG_REVOKE_INVITE, "r1");
+    rv.invite = id;
+    CHECK_EQ_STR(write_msg(r, bea, ROLE_MODERATOR, &rv, 2200, NULL), "organiser_only");
+    /* a hide Bea checked before the revocation was stored is refused at its apply */
+    uint32_t item = post_problem(r, cit, ROLE_CITIZEN, "p1", 2300);
+    struct msg hide = mk(MSG_HIDE, "h1");
+    hide.item = item;
+    struct event late;
+    CHECK(room_check(r, bea, ROLE_MODERATOR, &hide, &late) == NULL);
+    late.at_ms = 2450;
+    /* a join with the invite in flight when it is revoked */
+    struct msg jm = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .invite = id};
+    struct event late_join;
+    CHECK(room_check_join(r, &jm, &late_join) == NULL);
+    late_join.at_ms = 2450;
+    CHECK(write_msg(r, org, ROLE_MODERATOR, &rv, 2400, NULL) == NULL);
+    CHECK(r->invites[0].revoked);
+    CHECK(room_invite_revoked(r, room_participant(r, bea)));
+    CHECK(room_apply(r, "9000-0", &late, NULL) == room_err_invite_revoked);
+    CHECK(!room_item(r, item)->hidden);
+    CHECK(room_apply(r, "9000-1", &late_join, NULL) == room_err_invite_revoked);
+    event_clear(&late);
+    event_clear(&late_join);
+    CHECK(write_msg(r, bea, ROLE_MODERATOR, &hide, 2500, NULL) == room_err_invite_revoked);
+    CHECK(join_invited(r, id, &err) == 0 && err == room_err_invite_revoked);
+    /* revoking again, or what does not exist */
+    struct msg rv2 = mk(MSG_REVOKE_INVITE, "r2");
+    rv2.invite = id;
+    CHECK_EQ_STR(write_msg(r, org, ROLE_MODERATOR, &rv2, 2600, NULL), "already_revoked");
+    rv2.invite = 7;
+    CHECK_EQ_STR(write_msg(r, org, ROLE_MODERATOR, &rv2, 2600, NULL), "no_such_invite");
+    /* the same op twice: one invite */
+    struct msg again = mk(MSG_INVITE, "i3");
+    again.nickname = "Dee";
+    struct event e1, e2;
+    CHECK(room_check(r, org, ROLE_MODERATOR, &again, &e1) == NULL);
+    CHECK(room_check(r, org, ROLE_MODERATOR, &again, &e2) == NULL);
+    strcpy(e1.invite_sha256, r->invites[0].secret_sha256);
+    strcpy(e2.invite_sha256, r->invites[0].secret_sha256);
+    CHECK(room_apply(r, "9001-0", &e1, NULL) == NULL);
+    CHECK(room_apply(r, "9001-1", &e2, NULL) == room_err_duplicate_op);
+    CHECK_EQ_INT(r->n_invites, 2);
+    /* another process's invite with the id that landed first: busy, retried with the next id */
+    struct msg other = mk(MSG_INVITE, "i4");
+    other.nickname = "Eve";
+    CHECK(room_check(r, org, ROLE_MODERATOR, &other, &e2) == NULL);
+    strcpy(e2.invite_sha256, r->invites[0].secret_sha256);
+    e2.invite = 2;
+    CHECK_EQ_STR(room_apply(r, "9002-0", &e2, NULL), "busy");
+    event_clear(&e1);
+    event_clear(&e2);
+    /* at most MSG_INVITES_MAX, revoked ones included */
+    for (int i = 3; i <= MSG_INVITES_MAX; i++) {
+        char op[16];
+        snprintf(op, sizeof op, "n%d", i);
+        CHECK(mint_invite(r, org, op, "Fay", 3000 + i, &id2) == NULL);
+    }
+    CHECK_EQ_INT(id2, MSG_INVITES_MAX);
+    CHECK_EQ_STR(mint_invite(r, org, "full", "Gus", 4000, NULL), "too_many_invites");
+    room_free(r);
+}
+
+TEST(approve_unhide_and_unmerge_stay_within_max_items)
+{
+    struct room *r = new_room_with(0, true);
+    r->limits.max_items = 3;
+    int64_t mod = join(r, ROLE_MODERATOR, "Bea"), a = join(r, ROLE_CITIZEN, "Ana");
+    struct msg st = mk(MSG_START, "s");
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
+    uint32_t ids[4];
+    for (int i = 0; i < 3; i++) {
+        char op[8];
+        snprintf(op, sizeof op, "p%d", i);
+        ids[i] = post_problem(r, a, ROLE_CITIZEN, op, 2000);
+    }
+    uint32_t two[] = {ids[0], ids[1]}, last[] = {ids[2]};
+    CHECK(queue_msg(r, mod, ROLE_MODERATOR, MSG_APPROVE, "a1", two, 2, 2100) == NULL);
+    uint32_t own = post_problem(r, mod, ROLE_MODERATOR, "m1", 2200); /* 3 visible: full */
+    CHECK_EQ_INT(r->n_visible, 3);
+    CHECK_EQ_STR(queue_msg(r, mod, ROLE_MODERATOR, MSG_APPROVE, "a2", last, 1, 2300), "jam_full");
+    /* an approve checked while there was room is refused by apply once the jam is full */
+    struct msg hide = mk(MSG_HIDE, "h1");
+    hide.item = own;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &hide, 2400, NULL) == NULL);
+    struct msg ap = mk(MSG_APPROVE, "a3");
+    ap.items = last;
+    ap.n_items = 1;
+    struct event late;
+    CHECK(room_check(r, mod, ROLE_MODERATOR, &ap, &late) == NULL);
+    late.at_ms = 2600;
+    struct msg un = mk(MSG_UNHIDE, "u1");
+    un.item = own;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &un, 2500, NULL) == NULL); /* full again */
+    CHECK_EQ_STR(room_apply(r, "9100-0", &late, NULL), "jam_full");
+    CHECK(room_item(r, ids[2])->pending);
+    event_clear(&late);
+    /* an unhide checked while there was room is refused by apply too */
+    struct msg hide2 = mk(MSG_HIDE, "h2");
+    hide2.item = own;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &hide2, 2700, NULL) == NULL);
+    struct msg un2 = mk(MSG_UNHIDE, "u2");
+    un2.item = own;
+    CHECK(room_check(r, mod, ROLE_MODERATOR, &un2, &late) == NULL);
+    late.at_ms = 2900;
+    CHECK(queue_msg(r, mod, ROLE_MODERATOR, MSG_APPROVE, "a4", last, 1, 2800) == NULL);
+    CHECK_EQ_STR(room_apply(r, "9100-1", &late, NULL), "jam_full");
+    CHECK(room_item(r, own)->hidden);
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &un2, 3000, NULL), "jam_full");
+    CHECK_EQ_INT(r->n_visible, 3);
+    event_clear(&late);
+    /* an unmerge puts its duplicates back among the visible items: within max_items too */
+    uint32_t dup[] = {ids[1]};
+    struct msg mg = mk(MSG_MERGE, "mg");
+    mg.items = dup;
+    mg.n_items = 1;
+    mg.item = ids[0];
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &mg, 3100, NULL) == NULL);
+    CHECK_EQ_INT(r->n_visible, 2);
+    post_problem(r, mod, ROLE_MODERATOR, "m2", 3200);
+    struct msg um = mk(MSG_UNMERGE, "um");
+    um.item = ids[0];
+    CHECK_EQ_STR(write_msg(r, mod, ROLE_MODERATOR, &um, 3300, NULL), "jam_full");
+    CHECK_EQ_INT(room_item(r, ids[1])->merged_into, ids[0]);
+    room_free(r);
+}
+
 TEST(premoderation_keeps_citizens_posts_pending_until_approved)
 {
     struct room *r = new_room_with(0, true);
@@ -1616,5 +1768,7 @@ int main(void)
     RUN(bulk_decisions_are_all_or_nothing);
     RUN(queue_catch_up_touches_items_and_claims);
     RUN(moderators_join_with_a_name_and_posts_of_removed_authors_leave_the_queue);
+    RUN(invites_are_minted_by_the_organiser_and_revoked);
+    RUN(approve_unhide_and_unmerge_stay_within_max_items);
     return test_done();
 }

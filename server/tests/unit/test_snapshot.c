@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS10
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS11
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -118,6 +118,15 @@ static struct room *busy_room(void)
     merge.item = 4;
     merge.reason = "the same";
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &merge, 1980, NULL) == NULL);
+    /* Named invites: one joined with, one revoked (an invite's ack is an op of its own kind). */
+    int64_t bea_invite, cem_invite;
+    const char *err;
+    CHECK(mint_invite(r, mod, "i1", "Bea", 1985, &bea_invite) == NULL);
+    CHECK(mint_invite(r, mod, "i2", "Cem", 1986, &cem_invite) == NULL);
+    CHECK(join_invited(r, bea_invite, &err) > 0 && err == NULL);
+    struct msg revoke = mk(MSG_REVOKE_INVITE, "ri2");
+    revoke.invite = cem_invite;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &revoke, 1987, NULL) == NULL);
     struct msg pause = mk(MSG_PAUSE, "pz");
     write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
     return r;
@@ -169,14 +178,26 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(room_item(copy, 5)->at_ms, 1250);
         CHECK_EQ_INT(copy->n_visible, r->n_visible);
         CHECK_EQ_INT(copy->modlog[2].n_items, 4);                       /* the approve of 1-4 */
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 3].type, EV_POSTED); /* the scribe entry */
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 6].type, EV_POSTED); /* the scribe entry */
         /* The merge: the duplicate, the target's distinct voters, the collapsed vote. */
         CHECK_EQ_INT(room_item(copy, 8)->merged_into, 4);
         CHECK_EQ_INT(room_item(copy, 4)->n_merged, 1);
         CHECK_EQ_INT(room_item(copy, 4)->votes, 3);
         CHECK(room_vote_collapsed(copy, 1, 8) && !room_vote_collapsed(copy, 1, 4));
         CHECK_EQ_INT(room_participant(copy, 1)->used[0], 1);
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_MERGED);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 5].type, EV_MERGED);
+        /* The invites: names, hashes, the revocation, who joined with which, the ack's kind. */
+        CHECK_EQ_INT(copy->n_invites, 2);
+        CHECK_EQ_STR(copy->invites[0].name, "Bea");
+        CHECK_EQ_STR(copy->invites[1].secret_sha256, r->invites[1].secret_sha256);
+        CHECK(!copy->invites[0].revoked && copy->invites[1].revoked);
+        CHECK_EQ_INT(copy->invites[1].at_ms, 1986);
+        CHECK_EQ_INT(room_participant(copy, 4)->invite, 1);
+        CHECK_EQ_STR(room_participant(copy, 4)->nickname, "Bea");
+        CHECK(room_op_done(copy, 1, "i2") && room_op_done(copy, 1, "i2")->invite);
+        CHECK_EQ_INT(room_op_done(copy, 1, "i2")->item, 2);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_INVITE_REVOKED);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].item, 2);
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
         CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
@@ -232,30 +253,31 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS10", 5);
+    memcpy(junk, "CJS11", 5);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS10 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS11 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
  * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
  * each item's at, pending and rejected marks and claim, and the items of a log line; CJS6 plus each
  * item's merged_into and each vote's collapsed mark; CJS7 plus the reveal mode; CJS8 plus the
- * public_exports setting; CJS9 plus where a merge took each duplicate off the stage). The state
+ * public_exports setting; CJS9 plus the named invites, each participant's invite and each op's
+ * kind of ack; CJS10 plus where a merge took each duplicate off the stage). The state
  * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "b549aa34084ab20594520f388f66cd0b27300430fc6141fec27a934d5e409ca0"
+#define BUSY_ROOM_SHA256 "dd5099d8e441d540411ceed61a86fb37607193c6ce6e981df93d2824beaf6f3f"
 
-TEST(snapshot_bytes_are_cjs10)
+TEST(snapshot_bytes_are_cjs11)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 5 && memcmp(a, "CJS10", 5) == 0);
+    CHECK(alen > 5 && memcmp(a, "CJS11", 5) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -288,12 +310,13 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
                 CHECK_EQ_STR(d->event_id, o->done.event_id);
                 CHECK_EQ_INT(d->item, o->done.item);
                 CHECK_EQ_INT(d->has_budget, o->done.has_budget);
+                CHECK_EQ_INT(d->invite, o->done.invite);
                 CHECK_EQ_INT(d->budget_left, o->done.budget_left);
             }
         }
         /* s, p0-p5, c1, a1, c5, r6, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, p8,
-         * mv8, mv4, mg, pz */
-        CHECK_EQ_INT(n_ops, 29);
+         * mv8, mv4, mg, i1, i2, ri2, pz */
+        CHECK_EQ_INT(n_ops, 32);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {
@@ -362,7 +385,7 @@ TEST(snapshot_keeps_the_reveal_mode)
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs10);
+    RUN(snapshot_bytes_are_cjs11);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);

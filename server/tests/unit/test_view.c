@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "room.h"
 #include "test.h"
 #include "view.h"
@@ -651,6 +652,64 @@ TEST(strings_are_escaped)
 /* Reveal control: while counts are hidden, what screens and citizens get (their snapshot, the
  * shared update, the results) has no count, ranking or total; moderators' snapshots and the
  * private counts frame have them; per_phase hides only the kinds the running phase votes on. */
+/* Named invites: names in moderators' snapshots, the private invites frame and the invited
+ * moderator's you.invite; none in citizens' and screens' snapshots nor in the public log, which
+ * has the invite's id; the ack of an invite; the notice of a revocation. */
+TEST(invite_names_reach_moderators_only)
+{
+    struct room *r = lobby_room();
+    int64_t org = join(r, ROLE_MODERATOR, "Ana"), cit = join(r, ROLE_CITIZEN, "Cy");
+    struct msg m = mk(MSG_INVITE, "i1");
+    m.nickname = "Secret Sam";
+    struct event e;
+    CHECK(room_check(r, org, ROLE_MODERATOR, &m, &e) == NULL);
+    memset(e.invite_sha256, 'b', 64);
+    CHECK(apply(r, &e) == NULL);
+    struct msg jm = {.type = MSG_JOIN, .as = ROLE_MODERATOR, .invite = 1};
+    CHECK(room_check_join(r, &jm, &e) == NULL);
+    int64_t sam = e.pid;
+    CHECK(apply(r, &e) == NULL);
+    char *s = view_snapshot(r, ROLE_MODERATOR, room_participant(r, org), 20000, 20, false);
+    json_t *j = parse(xstrdup(s));
+    json_t *inv = json_array_get(json_object_get(j, "invites"), 0);
+    CHECK(has_exactly(inv, KEYS("id", "name", "by", "at", "revoked")));
+    CHECK_EQ_STR(str_of(inv, "name"), "Secret Sam");
+    CHECK_EQ_STR(str_of(inv, "by"), "Ana");
+    CHECK(json_object_get(json_object_get(j, "you"), "invite") == NULL);
+    json_decref(j);
+    free(s);
+    j = parse(view_snapshot(r, ROLE_MODERATOR, room_participant(r, sam), 20000, 20, false));
+    CHECK_EQ_INT(int_of(json_object_get(j, "you"), "invite"), 1);
+    CHECK_EQ_STR(str_of(json_object_get(j, "you"), "nickname"), "Secret Sam");
+    json_decref(j);
+    static const enum role others[] = {ROLE_CITIZEN, ROLE_SCREEN};
+    for (size_t i = 0; i < 2; i++) {
+        s = view_snapshot(r, others[i], i == 0 ? room_participant(r, cit) : NULL, 20000, 20, false);
+        CHECK(strstr(s, "Secret Sam") == NULL && strstr(s, "\"invites\"") == NULL);
+        free(s);
+    }
+    s = view_modlog(r);
+    CHECK(strstr(s, "Secret Sam") == NULL);
+    free(s);
+    j = parse(view_modlog(r));
+    json_t *line = json_array_get(j, json_array_size(j) - 1);
+    CHECK_EQ_STR(str_of(line, "action"), "invite_created");
+    CHECK_EQ_INT(int_of(line, "invite"), 1);
+    json_decref(j);
+    j = parse(view_invites(r));
+    CHECK(has_exactly(j, KEYS("type", "invites")));
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "invites")), 1);
+    json_decref(j);
+    j = parse(view_ack_invite("i1", "3-0", 1, "i_00"));
+    CHECK(has_exactly(j, KEYS("type", "op", "event_id", "invite", "secret")));
+    json_decref(j);
+    j = parse(view_notice(EV_INVITE_REVOKED, room_participant(r, sam)));
+    CHECK(has_exactly(j, KEYS("type", "notice", "invite")));
+    CHECK_EQ_STR(str_of(j, "notice"), "invite_revoked");
+    json_decref(j);
+    room_free(r);
+}
+
 TEST(hidden_counts_reach_moderators_only)
 {
     struct room *r = busy_room();
@@ -796,6 +855,7 @@ TEST(theme_tops_reach_moderators_only_while_hidden)
 int main(void)
 {
     RUN(hidden_counts_reach_moderators_only);
+    RUN(invite_names_reach_moderators_only);
     RUN(theme_tops_reach_moderators_only_while_hidden);
     RUN(snapshot_for_a_citizen);
     RUN(snapshot_for_moderators_and_screens);

@@ -4,7 +4,7 @@
 
 import { JamState } from './jamstate.js';
 
-const FATAL_JOIN = new Set(['no_such_jam', 'bad_secret', 'anonymous_not_allowed', 'nickname_required',
+const FATAL_JOIN = new Set(['no_such_jam', 'bad_secret', 'invite_revoked', 'anonymous_not_allowed', 'nickname_required',
   'jam_full', 'forbidden', 'bad_value', 'too_long', 'too_short', 'bad_message', 'removed']);
 const RETRYABLE = new Set(['busy', 'rate_limited', 'storage_unavailable', 'storage_timeout',
   'replica_timeout', 'apply_timeout']);
@@ -286,6 +286,9 @@ export class Connection extends EventTarget {
       case 'queued': // pending items in full, to moderators and their author (pre-moderation)
         this.emit('queued', msg);
         break;
+      case 'invites': // the jam's named moderator invites, to moderators only
+        this.emit('invites', msg);
+        break;
       case 'pong':
         break;
       case 'status':
@@ -298,6 +301,11 @@ export class Connection extends EventTarget {
         this.emit('words', msg);
         break;
       case 'notice': // a moderator muted, unmuted or removed this participant
+        if (msg.notice === 'invite_revoked') { // a moderator's invite: the close 4005 follows
+          this.stop();
+          this.emit('moderation', msg);
+          break;
+        }
         if (this.state.you) {
           if (msg.notice === 'removed') this.state.you.removed = true;
           else this.state.you.muted = msg.notice === 'muted';

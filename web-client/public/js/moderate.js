@@ -88,11 +88,18 @@ function connect() {
   conn.on('joinError', (e) => {
     show($('#main'), false);
     if (e.code === 'bad_secret') { forgetModLink(code, stores); askSecret('mod_secret_refused'); return; }
+    if (e.code === 'invite_revoked') { inviteRevoked(); return; }
     setText(fatal, errorText(e.code));
     show(fatal, true);
   });
   conn.on('change', schedule);
-  conn.on('snapshot', ({ msg }) => takeModeration(msg, true));
+  conn.on('snapshot', ({ msg }) => {
+    takeModeration(msg, true);
+    invites.mine = (msg.you && msg.you.invite) || null;
+    takeInvites(msg.invites);
+  });
+  conn.on('invites', (msg) => { takeInvites(msg.invites); refreshLogSoon(); });
+  conn.on('moderation', (n) => { if (n.notice === 'invite_revoked') inviteRevoked(); });
   conn.on('queued', (msg) => { state.applyQueued(msg.items); schedule(); });
   conn.on('update', ({ msg, newItems }) => {
     takeModeration(msg, false);
@@ -272,7 +279,14 @@ $('#public-exports').addEventListener('change', (ev) => {
 
 $('#btn-invite').addEventListener('click', () => {
   const d = $('#invite-dialog');
-  $('#invite-link').value = inviteLink(location.origin, code, secret);
+  // A console opened with a named invite does not hand its own link on: it is its holder's.
+  const invited = !!invites.mine;
+  show($('#invite-link'), !invited);
+  show($('#invite-copy'), !invited);
+  show($('#my-name').closest('.name-line'), !invited); // its name is the invite's
+  show($('label[for="my-name"]'), !invited);
+  $('#invite-link').value = invited ? '' : inviteLink(location.origin, code, secret);
+  renderInvites();
   $('#my-name').value = localGet(NAME_KEY) || t('moderator_nickname');
   setText($('#invite-status'), '');
   d.showModal();
@@ -299,6 +313,94 @@ $('#invite-forget').addEventListener('click', () => {
   forgetModLink(code, stores);
   setText($('#invite-status'), t('mod_forgotten'));
 });
+
+// ---------------------------------------------------------------- named invites
+
+// Named moderator invites (proto/messages.md, "Named moderator invites"): the organiser mints one
+// link per co-moderator, under the name every console and the public log then show, and revokes it
+// when needed. The server hands the secret out once, in the ack; this console keeps the links it
+// minted in memory only (a reload forgets them), so "Copy link" is offered for those. A console
+// opened with an invite sees the list but mints and revokes nothing (`you.invite`).
+const invites = { list: [], links: new Map(), mine: null };
+window.cojam.invites = invites;
+
+function takeInvites(list) {
+  invites.list = Array.isArray(list) ? list : [];
+  renderInvites();
+}
+function inviteName(id) {
+  const inv = invites.list.find((x) => x.id === id);
+  return inv ? inv.name : `#${id}`;
+}
+
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); toast(t('mod_invite_copied')); } catch { toast(t('mod_invite_select'), 'error'); }
+}
+
+function renderInvites() {
+  const invited = !!invites.mine;
+  show($('#invites-organiser-only'), invited);
+  show($('#invite-create'), !invited);
+  show($('#invites-none'), invites.list.length === 0);
+  const ul = $('#invites-list');
+  ul.textContent = '';
+  for (const inv of invites.list) {
+    const state = t(inv.revoked ? 'mod_invite_revoked' : 'mod_invite_active');
+    const who = h('span', { class: 'who', text: inv.name });
+    who.append(h('span', { class: 'sub', text: `${state} · ${inv.by || t('moderator_nickname')} · ${timeText(inv.at)}` }));
+    const li = h('li', { dataset: { invite: String(inv.id), revoked: String(!!inv.revoked) } }, who);
+    const url = invites.links.get(inv.id);
+    if (!inv.revoked && url) {
+      const b = h('button', { type: 'button', class: 'small', dataset: { act: 'copy' }, text: t('mod_invite_copy') });
+      b.addEventListener('click', () => copyText(url));
+      li.append(b);
+    } else if (!inv.revoked && !invited) {
+      li.append(h('span', { class: 'muted sub', text: t('mod_invite_no_link') }));
+    }
+    if (!inv.revoked && !invited) {
+      const b = h('button', { type: 'button', class: 'small danger', dataset: { act: 'revoke' }, text: t('mod_invite_revoke') });
+      b.addEventListener('click', () => revokeInvite(inv));
+      li.append(b);
+    }
+    ul.append(li);
+  }
+}
+
+async function revokeInvite(inv) {
+  const ok = await confirmAction(t('mod_invite_revoke_q', { name: inv.name }), t('mod_invite_revoke_text', { name: inv.name }), t('mod_invite_revoke'));
+  if (!ok) return;
+  const ack = await act(`invite:${inv.id}`, { type: 'revoke_invite', invite: inv.id }, t('act_revoke_invite', { name: inv.name }));
+  if (ack) invites.links.delete(inv.id);
+  renderInvites();
+}
+
+$('#invite-create-btn').addEventListener('click', async () => {
+  const name = $('#invite-name').value.trim();
+  if (!name) { $('#invite-name').focus(); return; }
+  const ack = await act('invite', { type: 'invite', name }, t('act_invite', { name }));
+  if (!ack || !ack.secret) return;
+  const url = inviteLink(location.origin, code, ack.secret);
+  invites.links.set(ack.invite, url);
+  $('#invite-name').value = '';
+  $('#invite-new-link').value = url;
+  show($('#invite-new'), true);
+  $('#invite-new-link').select();
+  renderInvites();
+});
+$('#invite-name').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter') { ev.preventDefault(); $('#invite-create-btn').click(); }
+});
+$('#invite-new-copy').addEventListener('click', () => copyText($('#invite-new-link').value));
+
+// The invite this console joined with was revoked (told before the close 4005, or refused at a
+// rejoin): its secret and token are forgotten, and another link is asked for.
+function inviteRevoked() {
+  if (conn) { conn.stop(); conn.tokens.clear(); }
+  if ($('#invite-dialog').open) $('#invite-dialog').close();
+  forgetModLink(code, stores);
+  secret = null;
+  askSecret('mod_invite_revoked_fatal');
+}
 
 function helpKeys() {
   const keys = [['j', 'key_next'], ['k', 'key_prev'], ['h', 'key_hide'], ['u', 'key_unhide']];
@@ -343,7 +445,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, into: e.into, mode: e.mode ? revealLabel(e.mode) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { item: e.item, items, name: e.invite ? inviteName(e.invite) : '', into: e.into, mode: e.mode ? revealLabel(e.mode) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
