@@ -30,6 +30,9 @@
 /* Items one approve, reject, claim, release or bulk hide names: a console's page of the queue
  * (50 rows) twice over, and a stored event of at most ~1 KiB of ids. */
 #define MSG_ITEMS_MAX 100
+/* Items one showings event names: a 2 s batch of discover answers (5 items each) of a large hall
+ * touches a few hundred items; 1,000 ids and counts keep the stored event under ~16 KiB. */
+#define MSG_SHOWINGS_MAX 1000
 
 enum msg_type {
     MSG_NONE = 0,
@@ -65,6 +68,8 @@ enum msg_type {
     MSG_UNMERGE,
     MSG_SET_REVEAL,
     MSG_SET_EXPORTS,
+    MSG_DISCOVER,
+    MSG_SET_ORDER,
     MSG__COUNT
 };
 
@@ -81,6 +86,8 @@ enum preset {
 };
 /* What screens and citizens see of the vote counts (proto/messages.md, "Reveal control"). */
 enum reveal { REVEAL_LIVE = 0, REVEAL_HIDDEN, REVEAL_PER_PHASE, REVEAL__COUNT };
+/* The order the screen and phones use (proto/messages.md, "A fair order"). */
+enum order { ORDER_TOP = 0, ORDER_FAIR, ORDER__COUNT };
 enum phase {
     PHASE_EXPLORE = 0,
     PHASE_IDEATE,
@@ -119,6 +126,8 @@ struct msg {
     enum reveal reveal;
     /* set_exports */
     bool public_exports;
+    /* set_order */
+    enum order order;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -148,6 +157,8 @@ int phase_from_name(const char *s);
 int role_from_name(const char *s);
 const char *reveal_name(enum reveal v);
 int reveal_from_name(const char *s);
+const char *order_name(enum order o);
+int order_from_name(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Events: what is stored in the jam's Redis stream (field "e"). */
@@ -185,6 +196,8 @@ enum event_type {
     EV_UNMERGED,
     EV_REVEAL_SET,
     EV_EXPORTS_SET,
+    EV_ORDER_SET,
+    EV_SHOWINGS,
     EV__COUNT
 };
 
@@ -250,6 +263,10 @@ struct event {
     enum reveal reveal;
     /* exports_set */
     bool public_exports;
+    /* order_set */
+    enum order order;
+    /* showings: how many more times each of 'items' was offered in discover answers */
+    uint32_t *counts; /* owned, n_items entries, NULL = none */
 };
 
 void event_clear(struct event *e);
