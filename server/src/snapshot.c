@@ -11,18 +11,19 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS9" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS9"
+/* Layout, "CJS11" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS11"
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
  *             public_exports:u8
  *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
- *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
+ *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8  order:u8
  *   chain     id:str  n:u64  head:32 bytes
  *   items     n:u32, each  kind:u8 parent:u32 author:u64 by:u8 phase_index:u32 votes:u32 hidden:u8
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
  *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64  merged_into:u32
+ *             shown:u32
  *             (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
@@ -36,10 +37,12 @@
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
- * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports) is refused, so its jam
+ * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports; "CJS9", "CJS10":
+ * no showings and no order) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS9"
+#define SNAP_MAGIC "CJS11"
+#define SNAP_MAGIC_LEN 5
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
 
@@ -211,6 +214,7 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_u64(w, (uint64_t)it->claim_by);
         put_u64(w, (uint64_t)it->claim_until);
         put_u32(w, it->merged_into);
+        put_u32(w, it->shown);
     }
 }
 
@@ -297,7 +301,7 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
 void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, size_t *len)
 {
     struct wbuf w = {0};
-    put(&w, SNAP_MAGIC, 4);
+    put(&w, SNAP_MAGIC, SNAP_MAGIC_LEN);
     encode_config(&w, &r->cfg);
     put_u8(&w, r->clock.state);
     put_u32(&w, (uint32_t)r->clock.index);
@@ -308,6 +312,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_u64(&w, r->n_events);
     put_u64(&w, (uint64_t)r->next_pid);
     put_u8(&w, r->reveal);
+    put_u8(&w, r->order);
     put_str(&w, r->chain.id);
     put_u64(&w, r->chain.n);
     put(&w, r->chain.head, ROOM_CHAIN_BYTES);
@@ -380,9 +385,10 @@ static bool decode_head(struct rbuf *rb, struct room *r)
     char *last_id = get_str(rb, &null);
     uint64_t n_events = get_u64(rb);
     int64_t next_pid = (int64_t)get_u64(rb);
-    unsigned reveal = get_u8(rb);
+    unsigned reveal = get_u8(rb), order = get_u8(rb);
     bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid) &&
-              room_restore_reveal(r, (enum reveal)reveal);
+              room_restore_reveal(r, (enum reveal)reveal) &&
+              room_restore_order(r, (enum order)order);
     free(last_id);
     if (!ok)
         return false;
@@ -417,6 +423,7 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     it.claim_by = (int64_t)get_u64(rb);
     it.claim_until = (int64_t)get_u64(rb);
     it.merged_into = get_u32(rb);
+    it.shown = get_u32(rb);
     bool ok = !rb->bad && pending <= 1 && rejected <= 1 && room_restore_item(r, &it);
     free(it.text);
     free(it.hide_reason);
@@ -540,9 +547,9 @@ static bool decode_list(struct rbuf *rb, struct room *r, size_t min_bytes,
 struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct room_limits *limits)
 {
     struct rbuf rb = {buf, len, 0, false};
-    const unsigned char *magic = take(&rb, 4);
+    const unsigned char *magic = take(&rb, SNAP_MAGIC_LEN);
     struct jam_config cfg;
-    if (!magic || memcmp(magic, SNAP_MAGIC, 4) != 0)
+    if (!magic || memcmp(magic, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
         return NULL;
     if (!decode_config(&rb, &cfg)) {
         jam_config_clear(&cfg);
