@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "fair.h"
 #include "room.h"
+#include "snapshot.h"
 #include "test.h"
 
 #include "room_kit.h"
@@ -142,7 +143,7 @@ TEST(discover_spreads_ties_over_participants_and_counts_offers)
     room_free(r);
 }
 
-TEST(showings_apply_and_replay_to_the_same_counts)
+TEST(showings_apply_and_spread_the_counts)
 {
     int64_t mod, au;
     struct room *r = jam_with_items(12, &mod, &au);
@@ -248,11 +249,128 @@ TEST(set_order_is_a_moderators_and_logged)
     room_free(r);
 }
 
+/* A stream kept as the store would: each event's id and stored JSON, for a replay. */
+struct stream {
+    char id[64][32];
+    char *json[64];
+    int n;
+};
+
+static const char *store_apply(struct room *r, struct stream *st, struct event *e, int64_t at)
+{
+    e->at_ms = at;
+    char *json = codec_event_encode(e);
+    snprintf(st->id[st->n], sizeof st->id[0], "%llu-0", ++seq);
+    struct event back;
+    struct codec_error ce;
+    CHECK(codec_event_decode(json, strlen(json), &back, &ce) == 0);
+    const char *err = room_apply(r, st->id[st->n], &back, NULL);
+    st->json[st->n++] = json;
+    event_clear(&back);
+    event_clear(e);
+    return err;
+}
+
+static const char *store_msg(struct room *r, struct stream *st, int64_t pid, enum role role,
+                             struct msg *m)
+{
+    struct event e;
+    const char *err = room_check(r, pid, role, m, &e);
+    return err ? err : store_apply(r, st, &e, 1000);
+}
+
+static int64_t store_join(struct room *r, struct stream *st, enum role role, const char *nick)
+{
+    struct msg m = {.type = MSG_JOIN, .as = role, .nickname = (char *)nick};
+    struct event e;
+    CHECK(room_check_join(r, &m, &e) == NULL);
+    int64_t pid = e.pid;
+    CHECK(store_apply(r, st, &e, 1000) == NULL);
+    return pid;
+}
+
+/* Live: discover views, offers batched into showings events, votes, set_order; then the same
+ * stream replayed into a fresh room gives the same state, byte for byte (the canonical snapshot:
+ * shown counts, order, log). */
+TEST(showings_replay_to_the_same_state)
+{
+    struct stream st = {0};
+    struct jam_config c = {0};
+    strcpy(c.code, "123456");
+    c.title = "T";
+    c.question = "Q";
+    c.agenda[0] = (struct agenda_step){PHASE_EXPLORE, 0};
+    c.n_agenda = 1;
+    c.settings = (struct jam_settings){true, 0, 2, 50, false, false};
+    struct room_limits lim = {100, 100};
+    struct room *live = room_new(&c, &lim);
+    struct event created = {.type = EV_JAM_CREATED, .jam = c};
+    created.jam.title = strdup("T");
+    created.jam.question = strdup("Q");
+    memset(created.jam.secret_sha256, 'a', 64);
+    CHECK(store_apply(live, &st, &created, 500) == NULL);
+    int64_t mod = store_join(live, &st, ROLE_MODERATOR, "Mo");
+    int64_t a = store_join(live, &st, ROLE_CITIZEN, "A"),
+            b = store_join(live, &st, ROLE_CITIZEN, "B");
+    struct msg m = mk(MSG_START, "s");
+    CHECK(store_msg(live, &st, mod, ROLE_MODERATOR, &m) == NULL);
+    for (int i = 0; i < 9; i++) {
+        m = mk(MSG_POST, "");
+        snprintf(m.op, sizeof m.op, "p%d", i);
+        m.kind = KIND_PROBLEM;
+        m.text = "Some problem";
+        CHECK(store_msg(live, &st, mod, ROLE_MODERATOR, &m) == NULL);
+    }
+    for (int round = 0; round < 3; round++) {
+        uint32_t ids[5];
+        int64_t who[] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            size_t n = room_discover(live, who[k], 5, ids);
+            room_offered(live, ids, n);
+            m = mk(MSG_VOTE, "");
+            snprintf(m.op, sizeof m.op, "v%d", round);
+            m.item = ids[0];
+            CHECK(store_msg(live, &st, who[k], ROLE_CITIZEN, &m) == NULL);
+        }
+        struct event e;
+        CHECK(room_take_showings(live, &e));
+        CHECK(store_apply(live, &st, &e, 2000 + round) == NULL);
+    }
+    m = mk(MSG_SET_ORDER, "o");
+    m.order = ORDER_FAIR;
+    CHECK(store_msg(live, &st, mod, ROLE_MODERATOR, &m) == NULL);
+
+    struct room *again = room_new(&c, &lim);
+    for (int i = 0; i < st.n; i++) {
+        struct event e;
+        struct codec_error ce;
+        CHECK(codec_event_decode(st.json[i], strlen(st.json[i]), &e, &ce) == 0);
+        CHECK(room_apply(again, st.id[i], &e, NULL) == NULL);
+        event_clear(&e);
+        free(st.json[i]);
+    }
+    unsigned char *x, *y;
+    size_t nx, ny;
+    snapshot_encode(live, true, &x, &nx);
+    snapshot_encode(again, true, &y, &ny);
+    CHECK(nx == ny && memcmp(x, y, nx) == 0);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < again->n_items; i++)
+        sum += again->items[i]->shown;
+    CHECK_EQ_INT(sum, 30); /* 3 rounds, 2 views of 5 */
+    CHECK_EQ_INT(again->order, ORDER_FAIR);
+    free(x);
+    free(y);
+    room_free(live);
+    room_free(again);
+}
+
 int main(void)
 {
     RUN(discover_skips_own_voted_hidden_and_least_shown_first);
     RUN(discover_spreads_ties_over_participants_and_counts_offers);
-    RUN(showings_apply_and_replay_to_the_same_counts);
+    RUN(showings_apply_and_spread_the_counts);
+    RUN(showings_replay_to_the_same_state);
     RUN(fair_order_ranks_by_wilson_and_top_by_votes);
     RUN(set_order_is_a_moderators_and_logged);
     return test_done();
