@@ -1,26 +1,29 @@
 /* SPDX-License-Identifier: MIT
  * fairsim.c - does the fair order find late ideas? A seeded simulation of one ideate phase run
- * through the server's own ranking code (server/src/rank.c and fair.c), once with the "top" order
- * (raw votes, what phones and the screen show today) and once with "fair" (discover views of the
- * least-shown items, ranking by the Wilson lower bound), printed side by side.
+ * through the server's own room core (server/src/room.c: room_check and room_apply for every join,
+ * post, vote and unvote, room_discover for the discover views, room_take_showings batched into a
+ * showings event every 2 s of simulated time, room_top_by for the lists), once with the "top"
+ * order (raw votes) and once with "fair" (discover views of the least-shown items beside lists in
+ * the Wilson-lower-bound order), printed side by side. No server, no network, no clock.
  *
  * The model: P participants with a shared hidden quality q of each idea (a participant who looks
- * at an idea likes it with probability q and votes, at most once, within a budget of B votes,
- * moving a vote from their weakest choice when the budget is spent). A few ideas
- * exist at the start, most arrive between 30% and 80% of the phase. Every participant looks at a
- * list of L items on average every ACT_EVERY seconds: in "top" the first L by votes; in "fair" every
- * other look is a discover view of L items they have not been shown, the others the first L of the
- * fair order. Figures: for the good ideas (true top quarter) that arrived mid-phase, seconds until
- * their first vote (median, p90; an idea never voted for counts the time left) and how many never
- * got one; for all ideas, Kendall's tau between the final order and the
- * true one, and how many of the true top 10 are in the final top 10.
+ * at an idea likes it with probability q and votes, at most once, within the jam's budget of B
+ * votes, moving a vote from their weakest choice when the budget is spent: an unvote then a vote).
+ * A few ideas exist at the start, most arrive between 30% and 80% of the phase, each posted by a
+ * random participant. Every participant looks at the app on average every ACT_EVERY seconds: in
+ * "top" at the first L items by votes; in "fair" every other look is a discover view (the server's
+ * 5 items), the others the first L of the fair order. Figures: for the good ideas (true top
+ * quarter) that arrived mid-phase, seconds until their first vote (median, p90; an idea never voted
+ * for counts the time left) and how many never got one; for all ideas, Kendall's tau between the
+ * final order and the true one, and how many of the true top 10 are in the final top 10.
  *
  * usage: fairsim [seeds] [participants] [ideas]   (defaults 5 300 200)
  * Exits 1 when fair does not beat top on the three figures it is for (a seeded, deterministic
  * check that load-tests/smoke.sh runs; no timing in it).
  */
+#include "codec.h"
 #include "fair.h"
-#include "rank.h"
+#include "room.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +31,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PHASE_S = 600, LIST = 10, BUDGET = 5, ACT_EVERY = 20, EARLY = 20, TOPN = 10 };
+enum {
+    PHASE_S = 600,
+    LIST = 10,
+    DISCOVER = 5, /* handlers.c's HANDLERS_DISCOVER_MAX */
+    BUDGET = 5,
+    ACT_EVERY = 20,
+    EARLY = 20,
+    TOPN = 10,
+    SHOWINGS_EVERY_S = 2 /* handlers.c's HANDLERS_SHOWINGS_MS */
+};
 
 static uint64_t rng_state;
 
@@ -44,69 +56,109 @@ struct idea {
     double q;   /* hidden quality: P(vote | looked at it) */
     int posted; /* second it arrives */
     int first;  /* second of its first vote, -1 = none */
-    uint32_t votes;
 };
 
 struct sim {
-    int n_part, n_ideas, live; /* ideas 1..live have arrived (ideas are posted in id order) */
+    struct room *room;
+    int n_part, n_ideas, live; /* ideas 1..live have arrived (posted in id order) */
     struct idea *idea;         /* [1..n_ideas] */
-    uint8_t *voted, *seen;     /* [part * (n_ideas + 1) + id] */
-    uint32_t *mine;            /* [part * BUDGET]: the items each participant votes for */
-    int *n_mine;
-    struct rank *by_votes;
-    struct fair *fair;
+    int64_t *pid;              /* [part]: its participant id in the room */
+    uint64_t seq;              /* stream ids "<now ms>-<seq>" */
+    int now;
 };
 
-struct viewer {
-    const struct sim *s;
-    int p;
-};
-
-static bool already_seen(uint32_t id, void *ctx)
+static void fail(const char *what, const char *err)
 {
-    const struct viewer *v = ctx;
-    size_t at = (size_t)v->p * (size_t)(v->s->n_ideas + 1) + id;
-    return v->s->seen[at] || v->s->voted[at];
+    fprintf(stderr, "fairsim: %s: %s\n", what, err);
+    exit(2);
 }
 
-static void count_vote(struct sim *s, uint32_t id, int delta)
+/* Store and apply an event as the server does after Redis confirmed it. */
+static const char *apply(struct sim *s, struct event *e)
 {
-    struct idea *it = &s->idea[id];
-    it->votes = (uint32_t)((int)it->votes + delta);
-    rank_set(s->by_votes, id, it->votes);
-    fair_set_votes(s->fair, id, it->votes);
+    char id[48];
+    e->at_ms = (int64_t)s->now * 1000 + 1;
+    snprintf(id, sizeof id, "%lld-%llu", (long long)e->at_ms, (unsigned long long)++s->seq);
+    const char *err = room_apply(s->room, id, e, NULL);
+    event_clear(e);
+    return err;
+}
+
+/* A client's write: checked against the room, then applied. */
+static const char *write_msg(struct sim *s, int64_t pid, enum role role, struct msg *m)
+{
+    struct event e;
+    snprintf(m->op, sizeof m->op, "o%llu", (unsigned long long)s->seq + 1);
+    const char *err = room_check(s->room, pid, role, m, &e);
+    return err ? err : apply(s, &e);
+}
+
+static int64_t join(struct sim *s, enum role role, const char *nick)
+{
+    struct msg m = {.type = MSG_JOIN, .as = role, .nickname = (char *)nick, .anonymous = !nick};
+    struct event e;
+    const char *err = room_check_join(s->room, &m, &e);
+    int64_t pid = err ? 0 : e.pid;
+    if (err || (err = apply(s, &e)))
+        fail("join", err);
+    return pid;
+}
+
+static const struct participant *part(const struct sim *s, int p)
+{
+    return room_participant(s->room, s->pid[p]);
+}
+
+static bool votes_for(const struct participant *pp, uint32_t id)
+{
+    for (size_t i = 0; i < pp->n_voted; i++)
+        if (pp->voted[i] == id)
+            return true;
+    return false;
+}
+
+static void vote(struct sim *s, int p, enum msg_type type, uint32_t id)
+{
+    struct msg m = {.type = type, .item = id};
+    const char *err = write_msg(s, s->pid[p], ROLE_CITIZEN, &m);
+    if (err)
+        fail(type == MSG_VOTE ? "vote" : "unvote", err);
 }
 
 /* Participant 'p' looks at 'ids': each one they like (probability q) gets their vote; with the
  * budget spent, a liked item better than their weakest choice takes that vote (unvote + vote, as
- * "vote for your top three" works on a phone). */
-static void look(struct sim *s, int p, int now, const uint32_t *ids, size_t n)
+ * "vote for your top five" works on a phone). Their own ideas they pass over. */
+static void look(struct sim *s, int p, const uint32_t *ids, size_t n)
 {
-    uint32_t *mine = s->mine + (size_t)p * BUDGET;
     for (size_t i = 0; i < n; i++) {
         uint32_t id = ids[i];
-        size_t at = (size_t)p * (size_t)(s->n_ideas + 1) + id;
-        s->seen[at] = 1;
-        if (s->voted[at] || urand() >= s->idea[id].q)
+        const struct participant *pp = part(s, p);
+        const struct item *it = room_item(s->room, id);
+        if (it->author == s->pid[p] || votes_for(pp, id) || urand() >= s->idea[id].q)
             continue;
-        int slot = s->n_mine[p];
-        if (slot == BUDGET) {
-            slot = 0;
-            for (int j = 1; j < BUDGET; j++)
-                if (s->idea[mine[j]].q < s->idea[mine[slot]].q)
-                    slot = j;
-            if (s->idea[mine[slot]].q >= s->idea[id].q)
+        if (pp->n_voted >= BUDGET) {
+            uint32_t weakest = pp->voted[0];
+            for (size_t j = 1; j < pp->n_voted; j++)
+                if (s->idea[pp->voted[j]].q < s->idea[weakest].q)
+                    weakest = pp->voted[j];
+            if (s->idea[weakest].q >= s->idea[id].q)
                 continue;
-            s->voted[(size_t)p * (size_t)(s->n_ideas + 1) + mine[slot]] = 0;
-            count_vote(s, mine[slot], -1);
-        } else {
-            s->n_mine[p]++;
+            vote(s, p, MSG_UNVOTE, weakest);
         }
-        mine[slot] = id;
-        s->voted[at] = 1;
+        vote(s, p, MSG_VOTE, id);
         if (s->idea[id].first < 0)
-            s->idea[id].first = now;
-        count_vote(s, id, +1);
+            s->idea[id].first = s->now;
+    }
+}
+
+/* The discover answers' showings of the last 2 s, as one stored event. */
+static void flush_showings(struct sim *s)
+{
+    struct event e;
+    if (room_take_showings(s->room, &e)) {
+        const char *err = apply(s, &e);
+        if (err)
+            fail("showings", err);
     }
 }
 
@@ -122,7 +174,7 @@ static int cmp_double_desc(const void *a, const void *b)
 }
 
 struct figures {
-    double n_good, median_first, p90_first, never, tau, top_hits;
+    double n_good, median_first, p90_first, never, median_all, tau, top_hits;
 };
 
 /* Kendall's tau-a of 'order' (best first) against the true quality. */
@@ -144,14 +196,31 @@ static double kendall(const struct sim *s, const uint32_t *order, size_t n)
 static struct figures run(uint64_t seed, bool fair_mode, int n_part, int n_ideas)
 {
     rng_state = seed;
-    struct sim s = {.n_part = n_part, .n_ideas = n_ideas};
+    struct jam_config c = {0};
+    strcpy(c.code, "000001");
+    c.title = "fairsim";
+    c.question = "Q";
+    c.agenda[0] = (struct agenda_step){PHASE_IDEATE, 0};
+    c.n_agenda = 1;
+    c.settings = (struct jam_settings){true, BUDGET, 1, 500, false, false};
+    struct room_limits lim = {(uint32_t)n_ideas + 1, (uint32_t)n_part + 1};
+    struct sim s = {.n_part = n_part, .n_ideas = n_ideas, .room = room_new(&c, &lim)};
     s.idea = calloc((size_t)n_ideas + 1, sizeof(*s.idea));
-    s.voted = calloc((size_t)n_part * (size_t)(n_ideas + 1), 1);
-    s.seen = calloc((size_t)n_part * (size_t)(n_ideas + 1), 1);
-    s.mine = calloc((size_t)n_part * BUDGET, sizeof(*s.mine));
-    s.n_mine = calloc((size_t)n_part, sizeof(int));
-    s.by_votes = rank_new(1);
-    s.fair = fair_new(1);
+    s.pid = calloc((size_t)n_part, sizeof(*s.pid));
+    struct event created = {.type = EV_JAM_CREATED};
+    apply(&s, &created);
+    int64_t mod = join(&s, ROLE_MODERATOR, "Mo");
+    for (int p = 0; p < n_part; p++)
+        s.pid[p] = join(&s, ROLE_CITIZEN, NULL);
+    struct msg start = {.type = MSG_START};
+    const char *err = write_msg(&s, mod, ROLE_MODERATOR, &start);
+    if (err)
+        fail("start", err);
+    if (fair_mode) {
+        struct msg order = {.type = MSG_SET_ORDER, .order = ORDER_FAIR};
+        if ((err = write_msg(&s, mod, ROLE_MODERATOR, &order)))
+            fail("set_order", err);
+    }
     for (int i = 1; i <= n_ideas; i++) {
         double u = urand();
         s.idea[i].q = 0.05 + 0.5 * u * u; /* most ideas mediocre, a few good */
@@ -161,28 +230,30 @@ static struct figures run(uint64_t seed, bool fair_mode, int n_part, int n_ideas
                                                                    (double)(n_ideas - EARLY)));
     }
     uint32_t ids[LIST];
-    for (int now = 0; now < PHASE_S; now++) {
-        while (s.live < n_ideas && s.idea[s.live + 1].posted <= now) {
+    for (s.now = 0; s.now < PHASE_S; s.now++) {
+        while (s.live < n_ideas && s.idea[s.live + 1].posted <= s.now) {
+            int by = (int)(urand() * n_part);
+            struct msg m = {.type = MSG_POST, .kind = KIND_IDEA, .text = "an idea"};
+            if ((err = write_msg(&s, s.pid[by], ROLE_CITIZEN, &m)))
+                fail("post", err);
             s.live++;
-            rank_insert(s.by_votes, (uint32_t)s.live, 0);
-            fair_add(s.fair, (uint32_t)s.live, 0, 0);
         }
         for (int p = 0; p < n_part; p++) {
             if (urand() >= 1.0 / ACT_EVERY)
                 continue;
             size_t n;
             if (!fair_mode) {
-                n = rank_top(s.by_votes, LIST, ids);
+                n = room_top_by(s.room, KIND_IDEA, ORDER_TOP, LIST, ids);
             } else if (urand() < 0.5) {
-                struct viewer v = {&s, p};
-                n = fair_pick(s.fair, LIST, already_seen, &v, ids);
-                for (size_t i = 0; i < n; i++)
-                    fair_expose(s.fair, ids[i], 1);
+                n = room_discover(s.room, s.pid[p], DISCOVER, ids);
+                room_offered(s.room, ids, n);
             } else {
-                n = fair_top(s.fair, LIST, ids);
+                n = room_top_by(s.room, KIND_IDEA, ORDER_FAIR, LIST, ids);
             }
-            look(&s, p, now, ids, n);
+            look(&s, p, ids, n);
         }
+        if (s.now % SHOWINGS_EVERY_S == SHOWINGS_EVERY_S - 1)
+            flush_showings(&s);
     }
 
     /* The late ideas worth finding: those in the true top quarter by quality. */
@@ -210,10 +281,14 @@ static struct figures run(uint64_t seed, bool fair_mode, int n_part, int n_ideas
     f.median_first = n_late ? waits[n_late / 2] : 0;
     f.p90_first = n_late ? waits[n_late * 9 / 10] : 0;
     f.never = n_never;
+    int n_all = 0; /* every late idea, good or not: seconds to its first vote (censored alike) */
+    for (int i = EARLY + 1; i <= n_ideas; i++)
+        waits[n_all++] = (s.idea[i].first < 0 ? PHASE_S : s.idea[i].first) - s.idea[i].posted;
+    qsort(waits, (size_t)n_all, sizeof(int), cmp_int);
+    f.median_all = n_all ? waits[n_all / 2] : 0;
 
     uint32_t *order = malloc((size_t)n_ideas * sizeof(*order));
-    size_t n = fair_mode ? fair_top(s.fair, (size_t)n_ideas, order)
-                         : rank_top(s.by_votes, (size_t)n_ideas, order);
+    size_t n = room_top(s.room, KIND_IDEA, (size_t)n_ideas, order); /* in the jam's order */
     f.tau = kendall(&s, order, n);
     uint32_t *truth = malloc((size_t)n_ideas * sizeof(*truth));
     for (int i = 0; i < n_ideas; i++)
@@ -233,12 +308,8 @@ static struct figures run(uint64_t seed, bool fair_mode, int n_part, int n_ideas
     free(truth);
     free(order);
     free(waits);
-    rank_free(s.by_votes);
-    fair_free(s.fair);
-    free(s.n_mine);
-    free(s.mine);
-    free(s.seen);
-    free(s.voted);
+    room_free(s.room);
+    free(s.pid);
     free(s.idea);
     return f;
 }
@@ -259,13 +330,16 @@ int main(int argc, char **argv)
             sum[m].n_good += f.n_good / seeds;
             sum[m].median_first += f.median_first / seeds;
             sum[m].p90_first += f.p90_first / seeds;
+            sum[m].median_all += f.median_all / seeds;
             sum[m].never += f.never / seeds;
             sum[m].tau += f.tau / seeds;
             sum[m].top_hits += f.top_hits / seeds;
         }
-    printf("# fairsim: %d participants, %d ideas (%d at the start, the rest from 30%% to 80%% of a "
-           "%d s phase), lists of %d, budget %d, mean of %d seeds\n",
-           n_part, n_ideas, EARLY, PHASE_S, LIST, BUDGET, seeds);
+    printf("# fairsim (through room.c): %d participants, %d ideas (%d at the start, the rest from "
+           "30%% "
+           "to 80%% of a %d s phase), lists of %d, discover views of %d, budget %d, mean of %d "
+           "seeds\n",
+           n_part, n_ideas, EARLY, PHASE_S, LIST, DISCOVER, BUDGET, seeds);
     printf("%-46s %10s %10s\n", "", "top", "fair");
     printf("%-46s %10.1f %10.1f\n", "good late ideas (true top quarter, mid-phase)", sum[0].n_good,
            sum[1].n_good);
@@ -274,6 +348,8 @@ int main(int argc, char **argv)
     printf("%-46s %10.0f %10.0f\n", "  seconds to their first vote, p90", sum[0].p90_first,
            sum[1].p90_first);
     printf("%-46s %10.1f %10.1f\n", "  never voted for", sum[0].never, sum[1].never);
+    printf("%-46s %10.0f %10.0f\n", "every late idea: seconds to first vote, median",
+           sum[0].median_all, sum[1].median_all);
     printf("%-46s %10.3f %10.3f\n", "Kendall tau, final order vs true order", sum[0].tau,
            sum[1].tau);
     printf("%-46s %10.1f %10.1f\n", "true top 10 found in the final top 10", sum[0].top_hits,

@@ -405,12 +405,14 @@ static const struct {
     [MSG_SET_EXPORTS] = {WITH_OP, {"type", "op", "public", NULL}},
     [MSG_INVITE] = {WITH_OP, {"type", "op", "name", NULL}},
     [MSG_REVOKE_INVITE] = {WITH_OP, {"type", "op", "invite", NULL}},
+    [MSG_DISCOVER] = {NO_OP, {"type", NULL}},
+    [MSG_SET_ORDER] = {WITH_OP, {"type", "op", "order", NULL}},
 };
 
-/* `items` of approve, reject, claim, release and a bulk hide: 1 to MSG_ITEMS_MAX distinct item ids
+/* `items` of approve, reject, claim, release and a bulk hide: 1 to 'max' distinct item ids
  * (integers >= 1), kept in the order given; a stored event's list is read by the same rule. */
-static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
-                     struct codec_error *err)
+static int get_items_max(json_t *o, bool required, size_t max, uint32_t **out, size_t *n_out,
+                         struct codec_error *err)
 {
     json_t *a = json_object_get(o, "items");
     if (!a) {
@@ -421,8 +423,8 @@ static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
     if (!json_is_array(a))
         return fail(err, "bad_message", "field 'items' must be an array of item ids");
     size_t n = json_array_size(a);
-    if (n < 1 || n > MSG_ITEMS_MAX)
-        return fail(err, "bad_value", "field 'items' must hold 1 to %d item ids", MSG_ITEMS_MAX);
+    if (n < 1 || n > max)
+        return fail(err, "bad_value", "field 'items' must hold 1 to %zu item ids", max);
     uint32_t *ids = xmalloc(n * sizeof *ids);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(a, i);
@@ -445,6 +447,31 @@ static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
     *out = ids;
     *n_out = n;
     return 1;
+}
+
+static int get_items(json_t *o, bool required, uint32_t **out, size_t *n_out,
+                     struct codec_error *err)
+{
+    return get_items_max(o, required, MSG_ITEMS_MAX, out, n_out, err);
+}
+
+/* A showings event: 'items' (1 to MSG_SHOWINGS_MAX distinct ids) and 'counts', as many integers
+ * from 1 to UINT32_MAX, the showings of each. */
+static int get_showings(json_t *o, struct event *e, struct codec_error *err)
+{
+    if (get_items_max(o, true, MSG_SHOWINGS_MAX, &e->items, &e->n_items, err) < 0)
+        return -1;
+    json_t *a = json_object_get(o, "counts");
+    if (!json_is_array(a) || json_array_size(a) != e->n_items)
+        return fail(err, "bad_message", "field 'counts' must be an array as long as 'items'");
+    e->counts = xmalloc(e->n_items * sizeof *e->counts);
+    for (size_t i = 0; i < e->n_items; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UINT32_MAX)
+            return fail(err, "bad_value", "counts[%zu] must be an integer from 1", i);
+        e->counts[i] = (uint32_t)json_integer_value(v);
+    }
+    return 0;
 }
 
 static void set_items(json_t *o, const uint32_t *ids, size_t n)
@@ -589,6 +616,11 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
         return get_display_name(o, "name", true, &m->nickname, err) < 0 ? -1 : 0;
     case MSG_REVOKE_INVITE:
         return get_int(o, "invite", true, 1, MSG_INVITES_MAX, &m->invite, err) < 0 ? -1 : 0;
+    case MSG_SET_ORDER:
+        if (get_name(o, "order", true, order_from_name, &x, err) < 0)
+            return -1;
+        m->order = (enum order)x;
+        return 0;
     case MSG_MERGE: /* the duplicates and the item they merge into */
         if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
@@ -643,6 +675,7 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
     case MSG_PAUSE:
     case MSG_RESUME:
     case MSG_SYNC:
+    case MSG_DISCOVER:
     case MSG_UNSPOTLIGHT:
     case MSG_UNANNOUNCE:
         return 0;
@@ -754,6 +787,9 @@ char *codec_encode_msg(const struct msg *m)
         break;
     case MSG_REVOKE_INVITE:
         set_int(o, "invite", m->invite);
+        break;
+    case MSG_SET_ORDER:
+        set_str(o, "order", order_name(m->order));
         break;
     case MSG_MERGE:
         set_items(o, m->items, m->n_items);
@@ -980,6 +1016,7 @@ static bool event_has_writer(enum event_type t)
     case EV_EXPORTS_SET:
     case EV_INVITE_CREATED:
     case EV_INVITE_REVOKED:
+    case EV_ORDER_SET:
         return true;
     default:
         return false;
@@ -1098,6 +1135,13 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
         return 0;
     case EV_INVITE_REVOKED:
         return get_int(o, "invite", true, 1, MSG_INVITES_MAX, &e->invite, err) < 0 ? -1 : 0;
+    case EV_ORDER_SET:
+        if (get_name(o, "order", true, order_from_name, &x, err) < 0)
+            return -1;
+        e->order = (enum order)x;
+        return 0;
+    case EV_SHOWINGS:
+        return get_showings(o, e, err);
     case EV_MERGED:
         if (get_items(o, true, &e->items, &e->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &e->item, err) < 0)
@@ -1245,6 +1289,17 @@ char *codec_event_encode(const struct event *e)
     case EV_INVITE_REVOKED:
         set_int(o, "invite", e->invite);
         break;
+    case EV_ORDER_SET:
+        set_str(o, "order", order_name(e->order));
+        break;
+    case EV_SHOWINGS: {
+        set_items(o, e->items, e->n_items);
+        json_t *a = json_array();
+        for (size_t i = 0; i < e->n_items; i++)
+            json_array_append_new(a, json_integer(e->counts ? e->counts[i] : 0));
+        json_object_set_new(o, "counts", a);
+        break;
+    }
     case EV_MERGED:
         set_items(o, e->items, e->n_items);
         set_int(o, "into", e->item);

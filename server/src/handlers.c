@@ -31,9 +31,10 @@
 #include "words.h"
 
 enum write_kind {
-    WRITE_JOIN,  /* a citizen or moderator joins: a welcome follows */
-    WRITE_EVENT, /* post, vote, unvote, a moderator action: an ack follows */
-    WRITE_CLOCK, /* the server's clock ended a phase: nobody to answer */
+    WRITE_JOIN,     /* a citizen or moderator joins: a welcome follows */
+    WRITE_EVENT,    /* post, vote, unvote, a moderator action: an ack follows */
+    WRITE_CLOCK,    /* the server's clock ended a phase: nobody to answer */
+    WRITE_SHOWINGS, /* discover answers' showings: nobody to answer */
 };
 
 /* A join that lost its pid to another process's join is sent again with a fresh pid this many
@@ -44,6 +45,8 @@ enum write_kind {
  * a cosine of 0.3 (below it, tried on civic proposals, two texts share one common word at best). */
 #define HANDLERS_SIMILAR_MAX 3
 #define HANDLERS_SIMILAR_MIN_SCORE 0.3
+/* `discover`: five items, a phone's screenful of cards. */
+#define HANDLERS_DISCOVER_MAX 5
 
 /* An event of a jam waiting for the store, then for the tail. */
 struct write {
@@ -515,6 +518,26 @@ static void handle_similar(struct hub *h, struct session *s, struct msg *m, cons
     hub_send(s, view_similar(ids, n));
 }
 
+/* A discover view (issue 12.1): the least-shown items for this participant. A read: nothing is
+ * stored now; the offer is counted and reaches the stream in the next showings event. */
+static void handle_discover(struct hub *h, struct session *s, struct msg *m, const struct now *now)
+{
+    (void)h, (void)m;
+    if (s->role != ROLE_CITIZEN && s->role != ROLE_MODERATOR) {
+        hub_send_error(s, NULL, "forbidden", NULL, now->ms);
+        return;
+    }
+    if (s->last_discover_ms && now->ms - s->last_discover_ms < SESSION_DISCOVER_INTERVAL_MS) {
+        hub_send_error(s, NULL, "rate_limited", "at most one discover per second", now->ms);
+        return;
+    }
+    s->last_discover_ms = now->ms;
+    uint32_t ids[HANDLERS_DISCOVER_MAX];
+    size_t n = room_discover(s->jam->room, s->pid, HANDLERS_DISCOVER_MAX, ids);
+    room_offered(s->jam->room, ids, n);
+    hub_send(s, view_discover(ids, n));
+}
+
 static void handle_sync(struct hub *h, struct session *s, struct msg *m, const struct now *now)
 {
     (void)m;
@@ -576,6 +599,8 @@ static const struct handler {
     [MSG_SET_EXPORTS] = {handle_write, NEEDS_JOIN},
     [MSG_INVITE] = {handle_write, NEEDS_JOIN},
     [MSG_REVOKE_INVITE] = {handle_write, NEEDS_JOIN},
+    [MSG_DISCOVER] = {handle_discover, NEEDS_JOIN},
+    [MSG_SET_ORDER] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)
@@ -617,6 +642,21 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
     w->ev = ev;
     if (submit(h, w, now) < 0)
         log_warn("jam %s: deadline passed but storage is unavailable", j->code);
+}
+
+void handlers_flush_showings(struct hub *h, struct jam *j, const struct now *now)
+{
+    struct room *r = j->room;
+    if (!r->offered.used || now->ms - r->showings_sent_ms < HANDLERS_SHOWINGS_MS)
+        return;
+    struct write *w = write_new(WRITE_SHOWINGS, j, 0);
+    if (!room_take_showings(r, &w->ev)) {
+        write_free(&w->base);
+        return;
+    }
+    r->showings_sent_ms = now->ms;
+    if (submit(h, w, now) < 0) /* exposure is approximate by design: a lost batch is not retried */
+        log_warn("jam %s: showings not stored: storage is unavailable", j->code);
 }
 
 /* ---- the store's answer, then apply's ------------------------------------------------------ */

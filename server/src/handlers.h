@@ -24,6 +24,10 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
  * apply_timeout, and a retry of the same op reads the stream first (it is stored). Call on each
  * tick. */
 void handlers_expire_awaiting(struct hub *h, struct jam *j, const struct now *now);
+/* Append the discover answers' showings this process counted for jam 'j' as one showings event,
+ * at most every HANDLERS_SHOWINGS_MS. Call on each tick. */
+#define HANDLERS_SHOWINGS_MS 2000
+void handlers_flush_showings(struct hub *h, struct jam *j, const struct now *now);
 
 /* The entry 'id' (event 'ev') of jam 'j' was applied from the stream with outcome 'err'
  * (room_apply's code, NULL when it took effect): if it is an append of ours (confirmed, or an op

@@ -141,6 +141,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
         struct jam *j = v;
         handlers_check_deadline(h, j, &now);
         handlers_expire_awaiting(h, j, &now);
+        handlers_flush_showings(h, j, &now);
         recovery_maybe_snapshot(h, j, &now);
         if (j->pages.n)
             catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);

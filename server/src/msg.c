@@ -43,6 +43,8 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_SET_EXPORTS] = "set_exports",
     [MSG_INVITE] = "invite",
     [MSG_REVOKE_INVITE] = "revoke_invite",
+    [MSG_DISCOVER] = "discover",
+    [MSG_SET_ORDER] = "set_order",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -112,6 +114,8 @@ static const char *const event_names[EV__COUNT] = {
     [EV_EXPORTS_SET] = "exports_set",
     [EV_INVITE_CREATED] = "invite_created",
     [EV_INVITE_REVOKED] = "invite_revoked",
+    [EV_ORDER_SET] = "order_set",
+    [EV_SHOWINGS] = "showings",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -192,6 +196,19 @@ int reveal_from_name(const char *s)
     return index_of(reveal_names, N_OF(reveal_names), s);
 }
 
+static const char *const order_names[ORDER__COUNT] = {
+    [ORDER_TOP] = "top",
+    [ORDER_FAIR] = "fair",
+};
+const char *order_name(enum order o)
+{
+    return name_at(order_names, N_OF(order_names), (int)o);
+}
+int order_from_name(const char *s)
+{
+    return index_of(order_names, N_OF(order_names), s);
+}
+
 void msg_clear(struct msg *m)
 {
     free(m->nickname);
@@ -219,5 +236,6 @@ void event_clear(struct event *e)
     free(e->reason);
     free(e->on_behalf);
     free(e->items);
+    free(e->counts);
     memset(e, 0, sizeof *e);
 }

@@ -33,6 +33,9 @@
 /* Named moderator invites one jam may have, revoked ones included (proto/messages.md, "Named
  * moderator invites"): a team of moderators several times over, and a snapshot of ~5 KiB of them. */
 #define MSG_INVITES_MAX 50
+/* Items one showings event names: a 2 s batch of discover answers (5 items each) of a large hall
+ * touches a few hundred items; 1,000 ids and counts keep the stored event under ~16 KiB. */
+#define MSG_SHOWINGS_MAX 1000
 
 enum msg_type {
     MSG_NONE = 0,
@@ -70,6 +73,8 @@ enum msg_type {
     MSG_SET_EXPORTS,
     MSG_INVITE,
     MSG_REVOKE_INVITE,
+    MSG_DISCOVER,
+    MSG_SET_ORDER,
     MSG__COUNT
 };
 
@@ -86,6 +91,8 @@ enum preset {
 };
 /* What screens and citizens see of the vote counts (proto/messages.md, "Reveal control"). */
 enum reveal { REVEAL_LIVE = 0, REVEAL_HIDDEN, REVEAL_PER_PHASE, REVEAL__COUNT };
+/* The order the screen and phones use (proto/messages.md, "A fair order"). */
+enum order { ORDER_TOP = 0, ORDER_FAIR, ORDER__COUNT };
 enum phase {
     PHASE_EXPLORE = 0,
     PHASE_IDEATE,
@@ -127,6 +134,8 @@ struct msg {
     /* revoke_invite: the invite's id. join: the invite whose secret the join's secret is, set by
        the handler once the secret matched (never decoded), 0 = the jam's moderator secret */
     int64_t invite;
+    /* set_order */
+    enum order order;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -156,6 +165,8 @@ int phase_from_name(const char *s);
 int role_from_name(const char *s);
 const char *reveal_name(enum reveal v);
 int reveal_from_name(const char *s);
+const char *order_name(enum order o);
+int order_from_name(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Events: what is stored in the jam's Redis stream (field "e"). */
@@ -195,6 +206,8 @@ enum event_type {
     EV_EXPORTS_SET,
     EV_INVITE_CREATED,
     EV_INVITE_REVOKED,
+    EV_ORDER_SET,
+    EV_SHOWINGS,
     EV__COUNT
 };
 
@@ -266,6 +279,10 @@ struct event {
     /* invite_created: lowercase hex SHA-256 of the invite's secret (the secret itself is never
        stored: the server derives it, auth_invite_secret) */
     char invite_sha256[65];
+    /* order_set */
+    enum order order;
+    /* showings: how many more times each of 'items' was offered in discover answers */
+    uint32_t *counts; /* owned, n_items entries, NULL = none */
 };
 
 void event_clear(struct event *e);

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "codec.h"
+#include "fair.h"
 #include "rank.h"
 #include "words.h"
 
@@ -113,8 +114,11 @@ struct room *room_new(const struct jam_config *cfg, const struct room_limits *li
     imap_init(&r->votes);
     imap_init(&r->inflight);
     imap_init(&r->ops);
-    for (int k = 0; k < KIND__COUNT; k++)
+    for (int k = 0; k < KIND__COUNT; k++) {
         r->rank[k] = rank_new(0x5eed0000u + (uint32_t)k);
+        r->fair[k] = fair_new(0xfa170000u + (uint32_t)k);
+    }
+    imap_init(&r->offered);
     r->words = words_new();
     return r;
 }
@@ -140,8 +144,10 @@ void room_free(struct room *r)
     free(r->participants);
     for (int k = 0; k < KIND__COUNT; k++) {
         rank_free(r->rank[k]);
+        fair_free(r->fair[k]);
         free(r->top_cache[k]);
     }
+    imap_deinit(&r->offered);
     words_free(r->words);
     imap_deinit(&r->pid_index);
     imap_deinit(&r->votes);
@@ -752,6 +758,10 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->nickname = m->type == MSG_INVITE ? xstrdup(m->nickname) : NULL;
         return NULL; /* the handler adds the secret's hash (auth_invite_secret) */
     }
+    case MSG_SET_ORDER:
+        out->type = EV_ORDER_SET;
+        out->order = m->order;
+        return NULL;
     case MSG_MERGE:
     case MSG_UNMERGE: {
         struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
@@ -886,7 +896,7 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_INVITE_REVOKED);
+           (t >= EV_APPROVED && t <= EV_ORDER_SET);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -1111,6 +1121,18 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
         d->stage = true;
         touch_all_votes(r, d);
         break;
+    case EV_ORDER_SET:
+        d->stage = true;
+        d->kinds = (1u << KIND__COUNT) - 1;
+        break;
+    case EV_SHOWINGS:
+        for (size_t i = 0; i < e->n_items; i++)
+            if ((it = room_item(r, e->items[i])) != NULL) {
+                touch_add(&d->votes, &d->n_votes, &d->cap_votes, it->id);
+                d->kinds |= 1u << it->kind;
+            }
+        it = NULL;
+        break;
     case EV_REMOVED:
         d->stats = true;
         d->stage = true; /* its hidden posts may have left the spotlight or the pins */
@@ -1247,6 +1269,7 @@ static void push_item(struct room *r, struct item *it)
 static void show_item(struct room *r, const struct item *it)
 {
     rank_insert(r->rank[it->kind], it->id, it->votes);
+    fair_add(r->fair[it->kind], it->id, (uint32_t)it->votes, it->shown);
     r->n_visible++;
     words_add(r->words, it->id, it->text, strlen(it->text));
     r->words_version++;
@@ -1256,6 +1279,7 @@ static void show_item(struct room *r, const struct item *it)
 static void unshow_item(struct room *r, const struct item *it)
 {
     rank_remove(r->rank[it->kind], it->id);
+    fair_remove(r->fair[it->kind], it->id);
     r->n_visible--;
     words_remove(r->words, it->id);
     r->words_version++;
@@ -1357,6 +1381,7 @@ static const char *apply_vote(struct room *r, const struct event *e, struct part
         r->total_votes--;
     }
     rank_set(r->rank[it->kind], it->id, it->votes);
+    fair_set_votes(r->fair[it->kind], it->id, (uint32_t)it->votes);
     r->words_version++; /* a theme's top item may change */
     delta_votes(r, it);
     /* Not counting votes in flight: they are no part of the stream, and replay must record the
@@ -1625,8 +1650,10 @@ static void group_collapse(struct room *r, struct item *t)
 /* t's count changed: its place in the ranking (while shown), the themes, the next update. */
 static void group_counted(struct room *r, struct item *t)
 {
-    if (!t->hidden && !t->pending)
+    if (!t->hidden && !t->pending) {
         rank_set(r->rank[t->kind], t->id, t->votes);
+        fair_set_votes(r->fair[t->kind], t->id, (uint32_t)t->votes);
+    }
     r->words_version++;
     delta_votes(r, t);
 }
@@ -1817,6 +1844,7 @@ static void record_moderation(struct room *r, const char *id, const struct event
     m->item = e->item;
     m->index = e->type == EV_REVEAL_SET    ? (int64_t)e->reveal
                : e->type == EV_EXPORTS_SET ? (int64_t)e->public_exports
+               : e->type == EV_ORDER_SET   ? (int64_t)e->order
                                            : e->index;
     m->seconds = e->seconds;
     if (e->type >= EV_REMOVED && e->type <= EV_UNMUTED)
@@ -1903,6 +1931,25 @@ static void record_op(struct room *r, const char *id, const struct event *e, uin
     ops_insert(&r->ops, e->by, e->op, h, &done); /* room_apply refused a duplicate before */
 }
 
+/* Showings add to each named item's count, hidden or not (an item unhidden later comes back with
+ * its exposure); ids the jam does not have are passed over. The server writes these events, so
+ * they carry no op and are never a participant's. */
+static const char *apply_showings(struct room *r, const struct event *e)
+{
+    if (!e->counts || e->by)
+        return "bad_value";
+    for (size_t i = 0; i < e->n_items; i++) {
+        struct item *it = room_item(r, e->items[i]);
+        if (!it)
+            continue;
+        uint32_t n = e->counts[i];
+        it->shown = it->shown > UINT32_MAX - n ? UINT32_MAX : it->shown + n;
+        fair_expose(r->fair[it->kind], it->id, n); /* -ENOENT while not visible: no order */
+        delta_votes(r, it); /* the update's `shown` follows the vote changes' list */
+    }
+    return NULL;
+}
+
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res)
 {
@@ -1984,6 +2031,16 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     case EV_INVITE_REVOKED:
         err = apply_invite(r, e);
         break;
+    case EV_ORDER_SET:
+        if (e->order >= ORDER__COUNT)
+            return "bad_value";
+        r->order = e->order;
+        r->delta.stage = true;                    /* the update says the order */
+        r->delta.kinds = (1u << KIND__COUNT) - 1; /* and every ranking is sent again */
+        break;
+    case EV_SHOWINGS:
+        err = apply_showings(r, e);
+        break;
     case EV_MERGED:
         err = apply_merge(r, e);
         break;
@@ -2031,14 +2088,134 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
 
 /* ---- rankings ------------------------------------------------------------------------------ */
 
+size_t room_top_by(const struct room *r, enum kind kind, enum order o, size_t k, uint32_t *out)
+{
+    return o == ORDER_FAIR ? fair_top(r->fair[kind], k, out) : rank_top(r->rank[kind], k, out);
+}
+
 size_t room_top(const struct room *r, enum kind kind, size_t k, uint32_t *out)
 {
-    return rank_top(r->rank[kind], k, out);
+    return room_top_by(r, kind, r->order, k, out);
+}
+
+int64_t room_fair_score(const struct item *it)
+{
+    return fair_wilson(it->votes > 0 ? (uint32_t)it->votes : 0, it->shown);
+}
+
+/* ---- discover ------------------------------------------------------------------------------ */
+
+struct discover_ctx {
+    const struct room *r;
+    int64_t pid;
+};
+
+static bool discover_skips(uint32_t id, void *arg)
+{
+    const struct discover_ctx *c = arg;
+    const struct item *it = room_item(c->r, id);
+    int index;
+    return !it || it->author == c->pid || room_vote_index(c->r, c->pid, id, &index);
+}
+
+struct candidate {
+    uint64_t shown; /* applied plus offered */
+    uint64_t tie;   /* hash of (pid, id) */
+    uint32_t id;
+};
+
+static int candidate_cmp(const void *a, const void *b)
+{
+    const struct candidate *x = a, *y = b;
+    if (x->shown != y->shown)
+        return x->shown < y->shown ? -1 : 1;
+    if (x->tie != y->tie)
+        return x->tie < y->tie ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* splitmix64's finaliser: a fixed mix, the same in every process (the keyed hash.h is not). */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+size_t room_discover(const struct room *r, int64_t pid, size_t k, uint32_t *out)
+{
+    unsigned kinds = 0;
+    for (int kd = 0; kd < KIND__COUNT; kd++)
+        if (room_can_vote(r, (enum kind)kd))
+            kinds |= 1u << kd;
+    if (!kinds)
+        kinds = (1u << KIND__COUNT) - 1;
+    struct candidate cand[KIND__COUNT * ROOM_DISCOVER_SCAN];
+    uint32_t ids[ROOM_DISCOVER_SCAN];
+    size_t n = 0;
+    struct discover_ctx c = {r, pid};
+    for (int kd = 0; kd < KIND__COUNT; kd++) {
+        if (!(kinds & (1u << kd)))
+            continue;
+        size_t got = fair_pick(r->fair[kd], ROOM_DISCOVER_SCAN, discover_skips, &c, ids);
+        for (size_t i = 0; i < got; i++) {
+            uint64_t offered = 0;
+            imap_get(&r->offered, ids[i], &offered);
+            cand[n++] = (struct candidate){
+                .shown = (uint64_t)room_item(r, ids[i])->shown + offered,
+                .tie = mix64((uint64_t)pid * UINT64_C(0x9e3779b97f4a7c15) ^ ids[i]),
+                .id = ids[i]};
+        }
+    }
+    qsort(cand, n, sizeof *cand, candidate_cmp);
+    size_t m = n < k ? n : k;
+    for (size_t i = 0; i < m; i++)
+        out[i] = cand[i].id;
+    return m;
+}
+
+void room_offered(struct room *r, const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        imap_get(&r->offered, ids[i], &v);
+        imap_put(&r->offered, ids[i], v + 1);
+    }
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+bool room_take_showings(struct room *r, struct event *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t ids[MSG_SHOWINGS_MAX];
+    size_t n = 0, pos = 0;
+    uint64_t key, val;
+    while (n < MSG_SHOWINGS_MAX && imap_next(&r->offered, &pos, &key, &val))
+        ids[n++] = (uint32_t)key;
+    if (!n)
+        return false;
+    qsort(ids, n, sizeof *ids, id_cmp);
+    out->type = EV_SHOWINGS;
+    out->items = xmalloc(n * sizeof *out->items);
+    out->counts = xmalloc(n * sizeof *out->counts);
+    out->n_items = n;
+    for (size_t i = 0; i < n; i++) {
+        imap_get(&r->offered, ids[i], &val);
+        imap_del(&r->offered, ids[i]);
+        out->items[i] = ids[i];
+        out->counts[i] = val > UINT32_MAX ? UINT32_MAX : (uint32_t)val;
+    }
+    return true;
 }
 
 bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, size_t *n)
 {
-    size_t got = rank_top(r->rank[kind], k, out);
+    size_t got = room_top(r, kind, k, out);
     *n = got;
     if (r->top_cache[kind] && got == r->top_n[kind] &&
         memcmp(out, r->top_cache[kind], got * sizeof *out) == 0)
@@ -2090,6 +2267,14 @@ bool room_restore_joined_with(struct room *r, struct participant *p, uint32_t in
     if (invite && (!room_invite(r, invite) || p->role != ROLE_MODERATOR))
         return false;
     p->invite = invite;
+    return true;
+}
+
+bool room_restore_order(struct room *r, enum order o)
+{
+    if (o >= ORDER__COUNT)
+        return false;
+    r->order = o;
     return true;
 }
 
@@ -2212,6 +2397,7 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .hide_posts = m->hide_posts,
                       .reveal = m->type == EV_REVEAL_SET ? (enum reveal)m->index : REVEAL_LIVE,
                       .public_exports = m->type == EV_EXPORTS_SET && m->index,
+                      .order = m->type == EV_ORDER_SET ? (enum order)m->index : ORDER_TOP,
                       .items = m->items,
                       .n_items = m->n_items};
     record_moderation(r, m->event_id, &e);

@@ -27,6 +27,7 @@
 #include "msg.h"
 #include "stream.h"
 
+struct fair;
 struct rank;
 struct words;
 
@@ -75,6 +76,7 @@ struct item {
                              then votes = the distinct participants who voted for the group */
     bool merge_spotlit;   /* a duplicate the merge took out of the spotlight */
     uint8_t merge_pin;    /* ... and off the pins: 1 + its place there then, 0 = not pinned */
+    uint32_t shown;       /* times offered in discover answers: the sum of its showings events */
 };
 
 /* A claim holds for 120 s after its event's at: long enough to read an item and type a reason,
@@ -217,6 +219,8 @@ struct room {
     uint32_t n_visible;
     int64_t total_votes;
     struct rank *rank[KIND__COUNT]; /* owned: visible items per kind */
+    struct fair *fair[KIND__COUNT]; /* owned: the same items by showings and by fair score */
+    enum order order;               /* the order screens and phones use (set_order) */
     struct words *words;            /* owned: the visible items' words (words.h), all kinds */
     uint64_t words_version; /* +1 whenever an item enters or leaves 'words' or a vote changes */
 
@@ -243,7 +247,10 @@ struct room {
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
     uint32_t pending_posts;
     uint32_t pending_joins;
-    uint32_t barrier; /* moderator or clock events in flight */
+    uint32_t barrier;    /* moderator or clock events in flight */
+    struct imap offered; /* item -> showings this process offered in discover answers and has not
+                            put in a showings event yet (room_take_showings) */
+    int64_t showings_sent_ms; /* monotonic: when the last showings event was sent (handlers.c) */
 
     uint32_t online; /* connected citizen sessions, maintained by the caller */
     struct room_delta delta;
@@ -352,7 +359,27 @@ void room_set_online(struct room *r, uint32_t online);
 /* Compare the top 'k' of kind 'kind' with the last broadcast list; when different, store it,
  * copy it to 'out' (k entries at least), set *n and return true. */
 bool room_top_changed(struct room *r, enum kind kind, size_t k, uint32_t *out, size_t *n);
+/* The top 'k' visible items of 'kind' in the jam's order (r->order). */
 size_t room_top(const struct room *r, enum kind kind, size_t k, uint32_t *out);
+/* ... in order 'o': "top" by votes (then the older item), "fair" by the Wilson score. */
+size_t room_top_by(const struct room *r, enum kind kind, enum order o, size_t k, uint32_t *out);
+/* The fair score of 'it' in millionths: the lower bound of the 95% Wilson score interval of
+ * votes / max(shown, votes) (fair.h's fair_wilson). */
+int64_t room_fair_score(const struct item *it);
+
+/* A discover view for participant 'pid' (proto/messages.md, "A fair order"): up to 'k' visible
+ * items of the kinds the running phase votes on (every kind when it votes on none), neither the
+ * participant's own nor voted for by it, with the fewest showings (applied plus this process's
+ * offers not yet batched) first; ties go by a hash of (pid, id), so that participants asking at
+ * the same moment get different items. At most ROOM_DISCOVER_SCAN candidates of each kind are
+ * looked at. A read: nothing changes; the caller counts the offer with room_offered. */
+#define ROOM_DISCOVER_SCAN 64
+size_t room_discover(const struct room *r, int64_t pid, size_t k, uint32_t *out);
+/* Count one offer of each of 'ids' (not state until room_take_showings' event applies). */
+void room_offered(struct room *r, const uint32_t *ids, size_t n);
+/* Move up to MSG_SHOWINGS_MAX of the offers counted so far into a showings event 'out' (items in
+ * id order; the caller sets at_ms and clears it). Returns false, 'out' zeroed, when none. */
+bool room_take_showings(struct room *r, struct event *out);
 void room_delta_reset(struct room *r);
 
 /* Catch-up (a resume served from the stream): add to the caller's 'd' (zeroed at first, released
@@ -379,6 +406,8 @@ bool room_restore_reveal(struct room *r, enum reveal mode);
 bool room_restore_invite(struct room *r, const struct room_invite *inv);
 /* The invite 'p' joined with (0 = none; else one restored already, and 'p' a moderator). */
 bool room_restore_joined_with(struct room *r, struct participant *p, uint32_t invite);
+/* The order in force. */
+bool room_restore_order(struct room *r, enum order o);
 /* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
  * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);

@@ -31,6 +31,10 @@ struct metrics;
 #define SESSION_SYNC_INTERVAL_MS 1000
 /* `similar` asks at most this often per session (a phone asks as its user pauses typing). */
 #define SESSION_SIMILAR_INTERVAL_MS 500
+/* `discover` at most once a second per session: a phone asks when its user opens the tab or has
+ * gone through the items shown; each answer counts as showings, so a script asking in a loop
+ * would inflate its items' exposure (and the stream) if it could ask faster. */
+#define SESSION_DISCOVER_INTERVAL_MS 1000
 
 /* What a member must be sent before the ring's frames. */
 enum want_snapshot {
@@ -64,9 +68,10 @@ struct session {
         uint64_t bytes;                   /* of updates sent so far */
         char after[MSG_EVENT_ID_MAX + 1]; /* the last event id the client has */
     } catchup;
-    int64_t last_sync_ms;    /* monotonic: the last sync answered with a snapshot, 0 = none */
-    int64_t last_similar_ms; /* monotonic: the last `similar` answered, 0 = none */
-    int resyncs;             /* resyncs within the current window */
+    int64_t last_sync_ms;     /* monotonic: the last sync answered with a snapshot, 0 = none */
+    int64_t last_similar_ms;  /* monotonic: the last `similar` answered, 0 = none */
+    int64_t last_discover_ms; /* monotonic: the last `discover` answered, 0 = none */
+    int resyncs;              /* resyncs within the current window */
     int64_t resync_window_ms;
 
     struct fifo queue; /* owned references to struct frame: private frames, oldest first */

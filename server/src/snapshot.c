@@ -11,14 +11,14 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS11" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS11" (5 bytes; the versions before CJS10 had 4, "CJS1" to "CJS9")
+/* Layout, "CJS12" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS12" (5 bytes; the versions before CJS10 had 4, "CJS1" to "CJS9")
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
  *             public_exports:u8
  *             secret_sha256:str
  *   clock     state:u8  index:u32 (-1 in the lobby)  has_deadline:u8  deadline_ms remaining_ms:u64
- *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8
+ *   head      last_id:str  n_events:u64  next_pid:u64  reveal:u8  order:u8
  *   chain     id:str  n:u64  head:32 bytes
  *   invites   n:u32, each  id:u32 name:str by at_ms:u64 secret_sha256:str revoked:u8
  *             (ids are 1..n in order)
@@ -26,6 +26,7 @@
  *             text:str  hide_preset:u8 hide_reason:str|NULL on_behalf:str|NULL
  *             at_ms:u64 pending:u8 rejected:u8 claim_by claim_until:u64  merged_into:u32
  *             merge_spotlit:u8 merge_pin:u8 (where a merge took a duplicate off the stage)
+ *             shown:u32
  *             (ids are 1..n in order)
  *   people    n:u32, each  pid:u64 role:u8 invite:u32 removed:u8 muted:u8 mod_preset:u8
  *             mod_reason:str|NULL nickname:str|NULL  used:u32 * JAM_MAX_PHASES
@@ -41,11 +42,11 @@
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
  * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports; "CJS9": no named
- * moderator invites, no stage kept for an unmerge; "CJS10": either, from before both existed
- * together) is refused, so its jam
+ * moderator invites, no stage kept for an unmerge, no showings and no order; "CJS10", "CJS11":
+ * from before all three existed together) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS11"
+#define SNAP_MAGIC "CJS12"
 #define SNAP_MAGIC_LEN 5
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
@@ -222,6 +223,7 @@ static void encode_items(struct wbuf *w, const struct room *r)
         put_u32(w, it->merged_into);
         put_u8(w, it->merge_spotlit);
         put_u8(w, it->merge_pin);
+        put_u32(w, it->shown);
     }
 }
 
@@ -335,6 +337,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_u64(&w, r->n_events);
     put_u64(&w, (uint64_t)r->next_pid);
     put_u8(&w, r->reveal);
+    put_u8(&w, r->order);
     put_str(&w, r->chain.id);
     put_u64(&w, r->chain.n);
     put(&w, r->chain.head, ROOM_CHAIN_BYTES);
@@ -408,9 +411,10 @@ static bool decode_head(struct rbuf *rb, struct room *r)
     char *last_id = get_str(rb, &null);
     uint64_t n_events = get_u64(rb);
     int64_t next_pid = (int64_t)get_u64(rb);
-    unsigned reveal = get_u8(rb);
+    unsigned reveal = get_u8(rb), order = get_u8(rb);
     bool ok = last_id && !rb->bad && room_restore_head(r, &c, last_id, n_events, next_pid) &&
-              room_restore_reveal(r, (enum reveal)reveal);
+              room_restore_reveal(r, (enum reveal)reveal) &&
+              room_restore_order(r, (enum order)order);
     free(last_id);
     if (!ok)
         return false;
@@ -448,6 +452,7 @@ static bool decode_item(struct rbuf *rb, struct room *r)
     unsigned spotlit = get_u8(rb);
     it.merge_spotlit = spotlit == 1;
     it.merge_pin = (uint8_t)get_u8(rb);
+    it.shown = get_u32(rb);
     bool ok = !rb->bad && pending <= 1 && rejected <= 1 && spotlit <= 1 &&
               room_restore_item(r, &it);
     free(it.text);

@@ -143,6 +143,7 @@ static json_t *item_json(const struct room *r, const struct item *it, bool full)
         json_object_set_new(o, "rejected", json_true());
     if (it->merged_into) /* a duplicate: its votes count in its target's distinct voters */
         json_object_set_new(o, "merged_into", json_integer(it->merged_into));
+    json_object_set_new(o, "shown", json_integer(it->shown));
     return o;
 }
 
@@ -193,6 +194,7 @@ static void stage_json(json_t *o, const struct room *r, int64_t now_ms)
 {
     const struct room_stage *st = &r->stage;
     json_object_set_new(o, "reveal", reveal_json(r));
+    json_object_set_new(o, "order", json_string(order_name(r->order)));
     json_object_set_new(o, "spotlight", st->spotlight ? json_integer(st->spotlight) : json_null());
     json_object_set_new(o, "pinned", id_array(st->pinned, st->n_pinned));
     const char *text = room_announcement(r, now_ms);
@@ -234,17 +236,23 @@ static json_t *jam_json(const struct room *r)
 }
 
 /* 'redact': a kind whose counts are withheld has an empty list (its order would tell them). */
-static json_t *ranking_json(const struct room *r, unsigned top, bool redact)
+static json_t *ranking_by(const struct room *r, enum order order, unsigned top, bool redact)
 {
     json_t *o = json_object();
     uint32_t *ids = xmalloc((top ? top : 1) * sizeof *ids);
     unsigned hidden = redact ? room_hidden_kinds(r) : 0;
     for (int k = 0; k < KIND__COUNT; k++) {
-        size_t n = hidden & (1u << k) ? 0 : room_top(r, (enum kind)k, top, ids);
+        size_t n = hidden & (1u << k) ? 0 : room_top_by(r, (enum kind)k, order, top, ids);
         json_object_set_new(o, kind_name((enum kind)k), id_array(ids, n));
     }
     free(ids);
     return o;
+}
+
+/* ... in the jam's order. */
+static json_t *ranking_json(const struct room *r, unsigned top, bool redact)
+{
+    return ranking_by(r, r->order, top, redact);
 }
 
 char *view_welcome(const char *token, int64_t pid, enum role role, const char *nickname,
@@ -445,7 +453,15 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
             json_array_append_new(items, item_json(r, r->items[d->items[i] - 1], false));
         json_object_set_new(o, "items", items);
     }
-    if (d->n_votes) {
+    if (d->n_votes) { /* showings list their items here too: each one's `shown` goes with them */
+        json_t *shown = json_object();
+        for (size_t i = 0; i < d->n_votes; i++) {
+            const struct item *it = r->items[d->votes[i] - 1];
+            char key[16];
+            snprintf(key, sizeof key, "%u", it->id);
+            json_object_set_new(shown, key, json_integer(it->shown));
+        }
+        json_object_set_new(o, "shown", shown);
         json_t *votes = json_object();
         for (size_t i = 0; i < d->n_votes; i++) {
             const struct item *it = r->items[d->votes[i] - 1];
@@ -757,14 +773,22 @@ char *view_words(struct room *r)
     return dump(o);
 }
 
+static char *typed_ids(const char *type, const uint32_t *ids, size_t n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "items", id_array(ids, n));
+    return dump(o);
+}
+
 char *view_similar(const uint32_t *ids, size_t n)
 {
-    json_t *o = json_object(), *a = json_array();
-    json_object_set_new(o, "type", json_string("similar"));
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_integer(ids[i]));
-    json_object_set_new(o, "items", a);
-    return dump(o);
+    return typed_ids("similar", ids, n);
+}
+
+char *view_discover(const uint32_t *ids, size_t n)
+{
+    return typed_ids("discover", ids, n);
 }
 
 char *view_summary(const struct room *r, int64_t now_ms, const char *public_url)
@@ -812,6 +836,8 @@ static json_t *modlog_json(const struct room *r, size_t from)
             json_object_set_new(o, "invite", json_integer(m->item)); /* its name: moderators' */
         if (m->type == EV_REVEAL_SET)
             json_object_set_new(o, "mode", json_string(reveal_name((enum reveal)m->index)));
+        if (m->type == EV_ORDER_SET)
+            json_object_set_new(o, "order", json_string(order_name((enum order)m->index)));
         if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)
             json_object_set_new(o, "pid", json_integer(m->pid));
         if (m->type == EV_REMOVED)
@@ -863,14 +889,14 @@ static json_t *votes_by_phase_json(const struct room *r, const uint32_t *per_pha
     return vp;
 }
 
-/* Each visible item's place in the whole ranking of its kind (1 = first), 0 for hidden ones:
- * out[item - 1]. */
-static uint32_t *ranks_of(const struct room *r)
+/* Each visible item's place in the whole ranking of its kind in order 'order' (1 = first), 0 for
+ * hidden ones: out[item - 1]. */
+static uint32_t *ranks_of(const struct room *r, enum order order)
 {
     uint32_t *rank = xcalloc(r->n_items + 1, sizeof *rank);
     uint32_t *ids = xmalloc((r->n_items + 1) * sizeof *ids);
     for (int k = 0; k < KIND__COUNT; k++) {
-        size_t n = room_top(r, (enum kind)k, r->n_items, ids);
+        size_t n = room_top_by(r, (enum kind)k, order, r->n_items, ids);
         for (size_t i = 0; i < n; i++)
             rank[ids[i] - 1] = (uint32_t)(i + 1);
     }
@@ -916,18 +942,26 @@ char *view_export(const struct room *r, const struct stream_entry *events,
     json_object_set_new(o, "clock", clock_json(r, now_ms));
     json_object_set_new(o, "stats", stats_json(r, false));
     json_object_set_new(o, "chain", chain_json(&r->chain));
-    uint32_t *per_phase = votes_per_phase(r);
+    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r, ORDER_TOP);
+    uint32_t *fair_rank = ranks_of(r, ORDER_FAIR);
     json_t *items = json_array();
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
         json_t *jo = item_json(r, it, true);
         json_object_set_new(jo, "author", json_string(author_name(r, it)));
+        json_object_set_new(jo, "rank", rank[i] ? json_integer(rank[i]) : json_null());
+        json_object_set_new(jo, "fair_rank",
+                            fair_rank[i] ? json_integer(fair_rank[i]) : json_null());
+        json_object_set_new(jo, "fair_score", json_integer(room_fair_score(it)));
         json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
         json_array_append_new(items, jo);
     }
     free(per_phase);
+    free(rank);
+    free(fair_rank);
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "reveal", reveal_json(r));
+    json_object_set_new(o, "order", json_string(order_name(r->order)));
     json_object_set_new(o, "moderation", modlog_json(r, 0));
     json_t *ev = json_array();
     for (size_t i = 0; i < n_events; i++) {
@@ -946,7 +980,8 @@ char *view_export(const struct room *r, const struct stream_entry *events,
 char *view_export_csv(const struct room *r)
 {
     struct csv c = {0};
-    static const char *const head[] = {"id", "kind", "role", "parent", "phase", "rank", "votes"};
+    static const char *const head[] = {"id",   "kind",  "role",      "parent", "phase",
+                                       "rank", "votes", "fair_rank", "shown",  "fair_score"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         csv_text(&c, head[i]);
     for (size_t k = 0; k < r->cfg.n_agenda; k++) {
@@ -959,7 +994,8 @@ char *view_export_csv(const struct room *r)
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         csv_text(&c, tail[i]);
     csv_end_row(&c);
-    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r);
+    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r, ORDER_TOP);
+    uint32_t *fair_rank = ranks_of(r, ORDER_FAIR);
     const char **why = hidden_reasons(r);
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
@@ -976,6 +1012,15 @@ char *view_export_csv(const struct room *r)
         else
             csv_text(&c, NULL);
         csv_int(&c, it->votes);
+        if (fair_rank[i])
+            csv_int(&c, fair_rank[i]);
+        else
+            csv_text(&c, NULL);
+        csv_int(&c, it->shown);
+        char score[16]; /* the Wilson lower bound, 0.000000 to 1.000000 */
+        int64_t fs = room_fair_score(it);
+        snprintf(score, sizeof score, "%d.%06d", (int)(fs / 1000000), (int)(fs % 1000000));
+        csv_text(&c, score);
         for (size_t k = 0; k < r->cfg.n_agenda; k++)
             csv_int(&c, per_phase[i * r->cfg.n_agenda + k]);
         csv_text(&c, author_name(r, it));
@@ -991,6 +1036,7 @@ char *view_export_csv(const struct room *r)
     }
     free(per_phase);
     free(rank);
+    free(fair_rank);
     free(why);
     return csv_take(&c);
 }
@@ -1019,7 +1065,8 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
     json_object_set_new(st, "voters", json_integer(voters));
     json_object_set_new(o, "stats", st);
     json_object_set_new(o, "chain", chain_json(&r->chain));
-    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r);
+    uint32_t *per_phase = votes_per_phase(r), *rank = ranks_of(r, ORDER_TOP);
+    uint32_t *fair_rank = ranks_of(r, ORDER_FAIR);
     json_t *items = json_array();
     for (size_t i = 0; i < r->n_items; i++) {
         const struct item *it = r->items[i];
@@ -1028,14 +1075,21 @@ char *view_results(const struct room *r, int64_t now_ms, bool exports_public)
         json_t *jo = item_json(r, it, false);
         bool withheld = count_hidden(r, it);
         json_object_set_new(jo, "rank", rank[i] && !withheld ? json_integer(rank[i]) : json_null());
+        json_object_set_new(jo, "fair_rank",
+                            fair_rank[i] && !withheld ? json_integer(fair_rank[i]) : json_null());
+        if (!withheld)
+            json_object_set_new(jo, "fair_score", json_integer(room_fair_score(it)));
         if (!withheld)
             json_object_set_new(jo, "votes_by_phase", votes_by_phase_json(r, per_phase, i));
         json_array_append_new(items, jo);
     }
     free(per_phase);
     free(rank);
+    free(fair_rank);
     json_object_set_new(o, "items", items);
-    json_object_set_new(o, "ranking", ranking_json(r, (unsigned)r->n_items, true));
+    json_object_set_new(o, "order", json_string(order_name(r->order)));
+    json_object_set_new(o, "ranking", ranking_by(r, ORDER_TOP, (unsigned)r->n_items, true));
+    json_object_set_new(o, "fair_ranking", ranking_by(r, ORDER_FAIR, (unsigned)r->n_items, true));
     json_object_set_new(o, "reveal", reveal_json(r));
     json_object_set_new(o, "moderation", modlog_json(r, 0));
     return dump(o);

@@ -75,6 +75,8 @@ char *view_status(bool storage_ok);
 char *view_words(struct room *r);
 /* The answer to `similar`: the ids of the items like the text, most alike first. */
 char *view_similar(const uint32_t *ids, size_t n);
+/* `discover`: the items of a discover view, in the order to show them. */
+char *view_discover(const uint32_t *ids, size_t n);
 
 /* HTTP bodies */
 /* The public summary of GET /api/jams/<code>; "join_url" is '<public_url>/#<code>', so that a

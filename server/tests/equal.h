@@ -33,7 +33,7 @@ static inline bool equal_msg(const struct msg *a, const struct msg *b)
            a->phase == b->phase && a->seconds == b->seconds && equal_str(a->reason, b->reason) &&
            a->preset == b->preset && a->pid == b->pid && a->hide_posts == b->hide_posts &&
            equal_str(a->on_behalf, b->on_behalf) && a->has_t == b->has_t && a->t == b->t &&
-           equal_ids(a->items, a->n_items, b->items, b->n_items);
+           a->order == b->order && equal_ids(a->items, a->n_items, b->items, b->n_items);
 }
 
 static inline bool equal_jam_config(const struct jam_config *a, const struct jam_config *b)
@@ -66,7 +66,9 @@ static inline bool equal_event(const struct event *a, const struct event *b)
            a->hide_posts == b->hide_posts && a->reveal == b->reveal &&
            a->public_exports == b->public_exports && equal_str(a->on_behalf, b->on_behalf) &&
            a->invite == b->invite && strcmp(a->invite_sha256, b->invite_sha256) == 0 &&
-           equal_ids(a->items, a->n_items, b->items, b->n_items);
+           a->order == b->order && equal_ids(a->items, a->n_items, b->items, b->n_items) &&
+           (a->counts == NULL) == (b->counts == NULL) &&
+           equal_ids(a->counts, a->counts ? a->n_items : 0, b->counts, b->counts ? b->n_items : 0);
 }
 
 #endif

@@ -34,7 +34,7 @@ globalThis.CustomEvent ??= class CustomEvent extends Event {
 };
 globalThis.WebSocket ??= { OPEN: 1 };
 
-const { JamState, compareIds, PHASE_RULES, KINDS, PHASES, ROLE_OF_KIND } = await import(pathToFileURL(path.join(scratch, 'jamstate.js')).href);
+const { JamState, compareIds, fairScore, PHASE_RULES, KINDS, PHASES, ROLE_OF_KIND } = await import(pathToFileURL(path.join(scratch, 'jamstate.js')).href);
 const { Connection } = await import(pathToFileURL(path.join(scratch, 'conn.js')).href);
 
 // A Connection on a fake open socket: what it sends lands in conn.sent.
@@ -462,4 +462,30 @@ test('remainingMs counts down while running, freezes when paused, null without a
   st.setClock(null);
   assert.equal(st.clock.state, 'running', 'no clock in the message: keep ours');
   assert.equal(new JamState().remainingMs(), null);
+});
+
+// The fair order (proto/messages.md, "A fair order"): the Wilson lower bound of votes per showing,
+// the same millionths as the server's fair_wilson (test_fair.c pins 50 of 100 at 0.4037..0.4039).
+test('fair order: the Wilson score, the order switch and the update\'s shown map', () => {
+  assert.equal(fairScore(0, 0), 0);
+  assert.equal(fairScore(0, 50), 0);
+  assert.ok(fairScore(50, 100) >= 403700 && fairScore(50, 100) <= 403900);
+  assert.equal(fairScore(9, 3), fairScore(9, 9)); // more votes than showings: the votes count
+  assert.ok(fairScore(3, 3) > fairScore(4, 40));
+  const s = new JamState();
+  const snap = copy(example('server-snapshot'));
+  snap.items = [
+    { id: 1, kind: 'problem', text: 'a', votes: 4, hidden: false, shown: 40 },
+    { id: 2, kind: 'problem', text: 'b', votes: 3, hidden: false, shown: 3 },
+  ];
+  s.applySnapshot(snap);
+  assert.equal(s.order, 'top');
+  assert.deepEqual(s.rankedItems('problem').map((it) => it.id), [1, 2]);
+  s.applyUpdate({ type: 'update', prev: snap.event_id, from: '1700000000200-0', to: '1700000000200-0', order: 'fair' });
+  assert.equal(s.order, 'fair');
+  assert.deepEqual(s.rankedItems('problem').map((it) => it.id), [2, 1]);
+  assert.equal(s.rankOf(2), 1);
+  s.applyUpdate({ type: 'update', prev: '1700000000200-0', from: '1700000000201-0', to: '1700000000201-0', shown: { 2: 300 } });
+  assert.equal(s.items.get(2).shown, 300);
+  assert.deepEqual(s.rankedItems('problem').map((it) => it.id), [1, 2]);
 });

@@ -31,7 +31,8 @@ one_file() {
 # The long files first, BROWSER_JOBS (default 2) at a time: each starts its own cojamd, Redis and
 # chromium on free ports and writes its own screenshots.
 run_jobs "${BROWSER_JOBS:-2}" one_file console.test.mjs a11y.test.mjs browser.test.mjs \
-  screen.test.mjs tls.test.mjs results.test.mjs moderation.test.mjs merge.test.mjs reveal.test.mjs exports.test.mjs invites.test.mjs engines.test.mjs qr.test.mjs \
+  screen.test.mjs tls.test.mjs results.test.mjs moderation.test.mjs merge.test.mjs reveal.test.mjs \
+  discover.test.mjs exports.test.mjs invites.test.mjs engines.test.mjs qr.test.mjs \
   strings.test.mjs "--test --test-reporter=tap jamstate.test.mjs"
 echo "# $JOBS_PASSED passed, $JOBS_FAILED failed"
 [ "$JOBS_FAILED" = 0 ]

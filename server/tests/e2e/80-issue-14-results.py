@@ -123,7 +123,8 @@ async def csv_export_is_spreadsheet_ready(srv):
     text = data.decode("utf-8")
     check(text.endswith("\r\n") and "\n" not in text.replace("\r\n", ""), "CRLF rows: %r", text)
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    check_eq(rows[0], ["id", "kind", "role", "parent", "phase", "rank", "votes", "votes_1_explore",
+    check_eq(rows[0], ["id", "kind", "role", "parent", "phase", "rank", "votes", "fair_rank",
+                       "shown", "fair_score", "votes_1_explore",
                        "votes_2_ideate", "votes_3_design", "votes_4_diffuse", "votes_5_results",
                        "author", "by", "hidden", "hidden_reason", "merged_into", "text"], "header")
     check_eq(len(rows), 7, "a header and one row per item")

@@ -700,6 +700,38 @@ TEST(event_round_trip_every_type)
     e.public_exports = true;
     check_event_round_trip(&e);
     event_clear(&e);
+    e = writer_event(EV_ORDER_SET);
+    e.order = ORDER_FAIR;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK(strstr(ms, "\"order\":\"fair\"") != NULL);
+    free(ms);
+    event_clear(&e);
+    memset(&e, 0, sizeof e); /* the server's showings: no writer */
+    e.type = EV_SHOWINGS;
+    e.at_ms = 3;
+    e.n_items = 3;
+    e.items = malloc(3 * sizeof *e.items);
+    e.counts = malloc(3 * sizeof *e.counts);
+    for (uint32_t i = 0; i < 3; i++)
+        e.items[i] = 2 * i + 1, e.counts[i] = 10 + i;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"showings\",\"at\":3,\"items\":[1,3,5],\"counts\":[10,11,12]}");
+    free(ms);
+    event_clear(&e);
+    {
+        struct codec_error ce;
+        static const char *const bad[] = {
+            "{\"t\":\"showings\",\"at\":3,\"items\":[1,3],\"counts\":[1]}",
+            "{\"t\":\"showings\",\"at\":3,\"items\":[1],\"counts\":[0]}",
+            "{\"t\":\"showings\",\"at\":3,\"items\":[1]}",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            CHECK(codec_event_decode(bad[i], strlen(bad[i]), &e, &ce) < 0);
+            event_clear(&e);
+        }
+    }
     memset(&e, 0, sizeof e);
     e.type = EV_JAM_CREATED;
     e.at_ms = 2;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS11
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS12
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -253,31 +253,32 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS11", 5);
+    memcpy(junk, "CJS12", 5);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS11 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS12 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
  * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
  * each item's at, pending and rejected marks and claim, and the items of a log line; CJS6 plus each
  * item's merged_into and each vote's collapsed mark; CJS7 plus the reveal mode; CJS8 plus the
  * public_exports setting; CJS9 plus the named invites, each participant's invite and each op's
- * kind of ack; CJS10 plus where a merge took each duplicate off the stage). The state
+ * kind of ack, where a merge took each duplicate off the stage, the order and each item's
+ * showings). The state
  * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "dd5099d8e441d540411ceed61a86fb37607193c6ce6e981df93d2824beaf6f3f"
+#define BUSY_ROOM_SHA256 "91956ab62cad67fdd34aa5ced62571576a7ae6c228dd1bf06560d70be806cdb6"
 
-TEST(snapshot_bytes_are_cjs11)
+TEST(snapshot_bytes_are_cjs12)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 5 && memcmp(a, "CJS11", 5) == 0);
+    CHECK(alen > 5 && memcmp(a, "CJS12", 5) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -382,14 +383,48 @@ TEST(snapshot_keeps_the_reveal_mode)
     room_free(r);
 }
 
+/* Showings and the order survive a snapshot, and the fair order is rebuilt from them. */
+TEST(snapshot_keeps_showings_and_the_order)
+{
+    struct room *r = busy_room();
+    struct event e = {.type = EV_SHOWINGS, .at_ms = 2050, .n_items = 2};
+    uint32_t it[] = {2, 3}, cnt[] = {7, 1};
+    e.items = it;
+    e.counts = cnt;
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    CHECK(room_apply(r, id, &e, NULL) == NULL);
+    struct msg m = mk(MSG_SET_ORDER, "or");
+    m.order = ORDER_FAIR;
+    CHECK(write_msg(r, 1, ROLE_MODERATOR, &m, 2100, NULL) == NULL);
+    unsigned char *a;
+    size_t alen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy && copy->order == ORDER_FAIR);
+    CHECK(copy && copy->items[1]->shown == 7 && copy->items[2]->shown == 1);
+    for (int k = 0; copy && k < KIND__COUNT; k++) {
+        uint32_t x[8], y[8];
+        size_t nx = room_top_by(r, (enum kind)k, ORDER_FAIR, 8, x);
+        CHECK_EQ_INT(room_top_by(copy, (enum kind)k, ORDER_FAIR, 8, y), nx);
+        CHECK(memcmp(x, y, nx * sizeof *x) == 0);
+    }
+    CHECK(copy && copy->modlog[copy->n_modlog - 1].type == EV_ORDER_SET);
+    room_free(copy);
+    free(a);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs11);
+    RUN(snapshot_bytes_are_cjs12);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
     RUN(snapshot_keeps_the_reveal_mode);
+    RUN(snapshot_keeps_showings_and_the_order);
     return test_done();
 }

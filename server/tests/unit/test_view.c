@@ -163,7 +163,7 @@ static bool starts_with_keys(json_t *o, const char *const *keys)
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const *const ITEM_FULL = KEYS("id", "kind", "role", "text", "parent", "author",
-                                                 "by", "votes", "hidden", "phase", "at");
+                                                 "by", "votes", "hidden", "phase", "at", "shown");
 
 static json_t *item_by_id(json_t *items, long long id)
 {
@@ -214,8 +214,8 @@ TEST(snapshot_for_a_citizen)
     }
     CHECK(starts_with_keys(j, KEYS("type", "event_id", "resync")));
     CHECK(has_exactly(j, KEYS("type", "event_id", "resync", "jam", "clock", "items", "ranking",
-                              "stats", "reveal", "spotlight", "pinned", "announcement", "claims",
-                              "you")));
+                              "stats", "reveal", "order", "spotlight", "pinned", "announcement",
+                              "claims", "you")));
     CHECK(json_is_null(json_object_get(j, "spotlight")));
     CHECK_EQ_INT(json_array_size(json_object_get(j, "pinned")), 0);
     CHECK(json_is_null(json_object_get(j, "announcement")));
@@ -271,7 +271,7 @@ TEST(snapshot_for_moderators_and_screens)
     json_t *hidden = j ? item_by_id(json_object_get(j, "items"), 1) : NULL;
     /* moderators see hidden items in full, with the reason */
     CHECK(hidden && has_exactly(hidden, KEYS("id", "kind", "role", "text", "parent", "author", "by",
-                                             "votes", "hidden", "phase", "reason", "at")));
+                                             "votes", "hidden", "phase", "reason", "at", "shown")));
     CHECK(hidden && json_is_true(json_object_get(hidden, "hidden")));
     CHECK_EQ_STR(str_of(hidden, "text"), "Hot streets");
     CHECK_EQ_STR(str_of(hidden, "author"), "Ana");

@@ -297,6 +297,9 @@ export class Connection extends EventTarget {
       case 'similar': // items like the text being typed (the answer to a `similar` query)
         this.emit('similar', msg);
         break;
+      case 'discover': // the least-shown items for this participant (the answer to `discover`)
+        this.emit('discover', msg);
+        break;
       case 'words': // the word cloud and themes (screens and moderators only)
         this.emit('words', msg);
         break;

@@ -34,6 +34,18 @@ function cmpDec(x, y) {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+// The fair score of an item (proto/messages.md, "A fair order"): the lower bound of the 95% Wilson
+// score interval of votes per showing, n = max(shown, votes), in millionths as the server keeps it.
+const WILSON_Z = 1.959964;
+export function fairScore(votes, shown) {
+  const v = Math.max(0, votes || 0);
+  const n = Math.max(shown || 0, v);
+  if (!n) return 0;
+  const p = v / n, z2 = WILSON_Z * WILSON_Z;
+  const lb = (p + z2 / (2 * n) - WILSON_Z * Math.sqrt((p * (1 - p) + z2 / (4 * n)) / n)) / (1 + z2 / n);
+  return lb <= 0 ? 0 : Math.floor(lb * 1e6);
+}
+
 export class JamState {
   constructor() { this.reset(); }
 
@@ -49,6 +61,7 @@ export class JamState {
     this.spotlight = null;       // the spotlighted item's id
     this.pinned = [];            // pinned item ids, in pin order
     this.reveal = { mode: 'live', hidden: [] }; // reveal control: kinds whose counts are withheld
+    this.order = 'top';          // the order lists use: 'top' (votes) or 'fair' (set_order)
     this.announcement = null;    // {text, at, remaining_ms}; received at announcementAt
     this.announcementAt = 0;
     this.lastEventId = null;
@@ -120,6 +133,12 @@ export class JamState {
         else this.items.set(id, { id, votes: v });
       }
     }
+    if (u.shown) { // showings (discover views) changed the fair score of these items
+      for (const [k, v] of Object.entries(u.shown)) {
+        const it = this.items.get(Number(k));
+        if (it) it.shown = v;
+      }
+    }
     if (u.ranking) Object.assign(this.ranking, u.ranking);
     if (u.clock) {
       const before = this.clock;
@@ -176,6 +195,7 @@ export class JamState {
   // The spotlight, pins and announcement of a snapshot, or of an update that carries them.
   setStage(m) {
     if (m.reveal) this.reveal = { mode: m.reveal.mode, hidden: [...(m.reveal.hidden || [])] };
+    if (m.order === 'top' || m.order === 'fair') this.order = m.order;
     if ('spotlight' in m) this.spotlight = m.spotlight;
     if ('pinned' in m) this.pinned = [...(m.pinned || [])];
     if ('announcement' in m) {
@@ -238,11 +258,14 @@ export class JamState {
     return false;
   }
 
-  // Visible items of `kind` in ranking order: votes descending, then id ascending.
+  // The jam's order as a sort key, best first: votes (top) or the fair score (fair), then age.
+  sortKey(it) { return this.order === 'fair' ? fairScore(it.votes, it.shown) : (it.votes || 0); }
+
+  // Visible items of `kind` in ranking order: by the jam's order descending, then id ascending.
   rankedItems(kind) {
     const list = [];
     for (const it of this.items.values()) if (it.kind === kind && JamState.listedItem(it)) list.push(it);
-    list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || a.id - b.id);
+    list.sort((a, b) => this.sortKey(b) - this.sortKey(a) || a.id - b.id);
     return list;
   }
 
@@ -251,9 +274,10 @@ export class JamState {
     const it = this.items.get(id);
     if (!it || !JamState.listedItem(it) || !it.kind) return null;
     let rank = 1;
+    const iv = this.sortKey(it);
     for (const o of this.items.values()) {
       if (o === it || o.kind !== it.kind || !JamState.listedItem(o)) continue;
-      const ov = o.votes || 0, iv = it.votes || 0;
+      const ov = this.sortKey(o);
       if (ov > iv || (ov === iv && o.id < it.id)) rank++;
     }
     return rank;

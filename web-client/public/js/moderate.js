@@ -169,6 +169,16 @@ $('#reveal-mode').addEventListener('change', (ev) => {
   act('reveal', { type: 'set_reveal', mode }, t('act_reveal', { mode: revealLabel(mode) }));
 });
 
+// The order of screens and phones (issue 12.1): "top" by votes, or "fair" by votes per showing.
+const ORDERS = ['top', 'fair'];
+const orderLabel = (order) => t('order_' + order);
+$('#order-mode').setAttribute('aria-label', t('mod_order'));
+$('#order-mode').append(...ORDERS.map((x) => h('option', { value: x, text: orderLabel(x) })));
+$('#order-mode').addEventListener('change', (ev) => {
+  const order = ev.target.value;
+  act('order', { type: 'set_order', order }, t('act_order', { order: orderLabel(order) }));
+});
+
 // Going to Results freezes the jam and going to the current phase restarts its timer: both ask first.
 async function setPhase(phase, index) {
   const c = state.clock || { state: 'lobby', index: -1 };
@@ -445,7 +455,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, name: e.invite ? inviteName(e.invite) : '', into: e.into, mode: e.mode ? revealLabel(e.mode) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { item: e.item, items, name: e.invite ? inviteName(e.invite) : '', into: e.into, mode: e.mode ? revealLabel(e.mode) : '', order: e.order ? orderLabel(e.order) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);
@@ -1006,6 +1016,7 @@ function renderClock() {
 function renderCounts() {
   if (!pendingKeys.has('exports')) $('#public-exports').checked = !!(state.jam.settings && state.jam.settings.public_exports);
   if (!pendingKeys.has('reveal') && document.activeElement !== $('#reveal-mode')) $('#reveal-mode').value = state.reveal.mode;
+  if (!pendingKeys.has('order') && document.activeElement !== $('#order-mode')) $('#order-mode').value = state.order;
   const s = state.stats || {};
   for (const k of ['participants', 'online', 'items', 'votes']) setText($('#st-' + k), String(s[k] ?? 0));
 }

@@ -173,6 +173,7 @@ function startJam(c, fields, rejoining) {
     if (location.hash.slice(1) !== c) history.replaceState(null, '', '#' + c);
     showJam();
     resendPendingPost();
+    if (document.body.dataset.tab === 'discover') { discoverAt = 0; askDiscover(); }
     schedule();
   });
   conn.on('joinError', (e) => {
@@ -184,6 +185,7 @@ function startJam(c, fields, rejoining) {
   conn.on('change', schedule);
   conn.on('pending', schedule);
   conn.on('similar', (m) => { similarIds = Array.isArray(m.items) ? m.items : []; renderSimilar(); });
+  conn.on('discover', (m) => { discoverIds = Array.isArray(m.items) ? m.items : []; discoverAsked = true; schedule(); });
   conn.on('notice', (n) => toast(errorText(n.code)));
   conn.on('queued', (m) => { state.applyQueued(m.items); schedule(); }); // my post, waiting for review
   conn.on('moderation', (n) => {
@@ -204,7 +206,7 @@ function startJam(c, fields, rejoining) {
 
 // ---------------------------------------------------------------- tabs
 
-const tabs = ['post', 'rank', 'mine'];
+const tabs = ['post', 'discover', 'rank', 'mine'];
 function selectTab(name, focus) {
   for (const n of tabs) {
     const tab = $('#tab-' + n);
@@ -217,14 +219,15 @@ function selectTab(name, focus) {
   document.body.dataset.tab = name;
   window.scrollTo({ top: 0 });
   releaseList();
+  if (name === 'discover') askDiscover();
 }
 for (const n of tabs) {
   const tab = $('#tab-' + n);
   tab.addEventListener('click', () => selectTab(n));
   tab.addEventListener('keydown', (ev) => {
     const i = tabs.indexOf(n);
-    if (ev.key === 'ArrowRight') selectTab(tabs[(i + 1) % 3], true);
-    else if (ev.key === 'ArrowLeft') selectTab(tabs[(i + 2) % 3], true);
+    if (ev.key === 'ArrowRight') selectTab(tabs[(i + 1) % tabs.length], true);
+    else if (ev.key === 'ArrowLeft') selectTab(tabs[(i + tabs.length - 1) % tabs.length], true);
     else return;
     ev.preventDefault();
   });
@@ -489,6 +492,35 @@ function updateItem(li, item, i, at, { votable }) {
   btn.setAttribute('aria-label', t(voted ? 'unvote_label' : 'vote_label', { text: truncate(item.text || '', 60) }));
 }
 
+// Discover (issue 12.1): the server offers the items that have been shown least so far, to each
+// participant different ones, so that late contributions are seen and voted on too. Asked when the
+// tab opens and with "Show me others"; the server answers at most one `discover` a second.
+const DISCOVER_EVERY_MS = 1100;
+let discoverIds = [];
+let discoverAsked = false;
+let discoverAt = 0;
+function askDiscover() {
+  if (!conn || !conn.joined) return;
+  const now = Date.now();
+  if (now - discoverAt < DISCOVER_EVERY_MS) return;
+  discoverAt = now;
+  conn.raw({ type: 'discover' });
+  $('#discover-more').disabled = true;
+  setTimeout(() => { $('#discover-more').disabled = false; }, DISCOVER_EVERY_MS);
+}
+$('#discover-more').addEventListener('click', askDiscover);
+
+function renderDiscover() {
+  // The cards stay what the server offered (a vote must not make the next card jump into place).
+  const items = discoverIds.map((id) => state.items.get(id)).filter((it) => it && JamState.listedItem(it));
+  renderKeyed($('#discover-list'), items, (it) => it.id, createItem, (li, it, at) => {
+    const votable = state.isVotable(it);
+    updateItem(li, it, at, at, { votable });
+    setText(li.querySelector('.item-rank'), '');
+  });
+  show($('#discover-empty'), discoverAsked && items.length === 0);
+}
+
 function listKinds() {
   const r = state.rules;
   const set = new Set(state.canWrite ? [...r.vote, r.post].filter(Boolean) : []);
@@ -690,7 +722,9 @@ function render() {
   renderPost();
   renderSimilar();
   renderRank();
+  renderDiscover();
   renderMine();
+  show($('#rank-fair'), state.order === 'fair');
 }
 
 ticker(() => {

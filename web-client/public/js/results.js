@@ -95,7 +95,8 @@ function renderRanking() {
     const kind = PHASE_KIND[step.phase];
     if (!kind || seen.has(kind)) return;
     seen.add(kind);
-    const ids = (res.ranking && res.ranking[kind]) || [];
+    const ranking = res.order === 'fair' && res.fair_ranking ? res.fair_ranking : res.ranking; // the jam's order
+    const ids = (ranking && ranking[kind]) || [];
     const id = 'res-phase-' + i;
     sections.push(h('section', { class: 'res-phase', dataset: { kind }, 'aria-labelledby': id },
       h('h3', { id, text: `${t('phase_of', { i: i + 1, n: res.jam.agenda.length })}: ${phaseName(step.phase)} — ${t('kinds_' + kind)} (${ids.length})` }),
