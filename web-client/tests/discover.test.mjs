@@ -84,13 +84,25 @@ async function main(test) {
       for (const a of ids) for (const b of ids) if (a < b && sh[a] > Math.max(sh[b], 1)) return [a, b];
       return null;
     };
+    // The showings reach the stream in batches (at most every 2 s): a count read while one is
+    // still due may be passed by it later, so the pair is chosen from counts that held still for
+    // longer than a batch.
+    const settledShown = async () => {
+      let last = JSON.stringify(await shownOf()), since = Date.now();
+      for (const end = Date.now() + 15000; Date.now() < end && Date.now() - since < 2600;) {
+        await new Promise((r) => setTimeout(r, 300));
+        const now = JSON.stringify(await shownOf());
+        if (now !== last) [last, since] = [now, Date.now()];
+      }
+      return JSON.parse(last);
+    };
     let sh = null, pair = null;
     for (let round = 0; round < 8 && !pair; round++) {
       await ben.click('#discover-more'); // more views: enabled again after a second
       await new Promise((r) => setTimeout(r, 1200));
       const total = 10 + 5 * (round + 1);
       await until(async () => Object.values(await shownOf()).reduce((x, y) => x + y, 0) >= total - 5, 'the showings reach the screen', 10000);
-      sh = await shownOf();
+      sh = await settledShown();
       pair = findPair(sh);
     }
     assert(pair, 'two items with different showings: ' + JSON.stringify(sh));
