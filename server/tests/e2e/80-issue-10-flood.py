@@ -9,6 +9,7 @@ shared part is encoded once per jam version and role."""
 import asyncio
 import json
 import os
+import select
 import socket
 import struct
 import sys
@@ -128,6 +129,12 @@ async def a_silent_peer_is_pinged_then_dropped(srv):
         s.stop()
 
 
+def refused_already(k):
+    """Whether the server answered (a refusal) or closed a connection that sent nothing: it is
+    readable."""
+    return bool(select.select([k], [], [], 0)[0])
+
+
 @suite.test(timeout=30)
 async def handshakes_in_progress_are_capped_per_address(srv):
     s = Servers().start()
@@ -137,6 +144,18 @@ async def handshakes_in_progress_are_capped_per_address(srv):
         # the one sorted list that every accept walks.
         for _ in range(128):
             held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        # A connection of the start-up's /healthz checks may still be open on the server for a
+        # moment (it counts until lws destroys it): then the last of the 128 was the one refused
+        # (it has a 503 waiting). Replace any such until 128 are held, bounded.
+        for _ in range(10):
+            await asyncio.sleep(0.2)
+            refused = [k for k in held if refused_already(k)]
+            if not refused:
+                break
+            for k in refused:
+                held.remove(k)
+                k.close()
+                held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
         deadline = time.monotonic() + 5
         st = None
         while time.monotonic() < deadline:
