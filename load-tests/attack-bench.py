@@ -125,6 +125,15 @@ def closed(t, ws):
     t.add("close:%s" % ws.close_code)
 
 
+async def read_all(ws, t, on_frame):
+    """Every frame to on_frame until the connection closes (its close code counted)."""
+    try:
+        async for raw in ws:
+            on_frame(raw)
+    except websockets.exceptions.ConnectionClosed:
+        closed(t, ws)
+
+
 async def write_one(url, addr, code, end, t, n, items):
     """A fresh citizen posting and voting at WRITE_RATE; reopened when the server closes it."""
     while (ws := await ws_open_until(url, addr, t, end, 0.2)) is not None:
@@ -135,18 +144,17 @@ async def write_one(url, addr, code, end, t, n, items):
                 await asyncio.sleep(0.2)
                 continue
 
-            async def reader():
+            def on_frame(raw):
                 nonlocal posted
-                async for raw in ws:
-                    if raw.startswith('{"type":"ack"'):
-                        is_post = str(json.loads(raw).get("op", "")).startswith("p")
-                        posted += is_post
-                        t.add("post_ok" if is_post else "vote_ok")
-                    else:
-                        a = answer_of(raw)
-                        if a is not None:
-                            t.add(a)
-            rd = asyncio.ensure_future(reader())
+                if raw.startswith('{"type":"ack"'):
+                    is_post = str(json.loads(raw).get("op", "")).startswith("p")
+                    posted += is_post
+                    t.add("post_ok" if is_post else "vote_ok")
+                else:
+                    a = answer_of(raw)
+                    if a is not None:
+                        t.add(a)
+            rd = asyncio.ensure_future(read_all(ws, t, on_frame))
             k = 0
             while time.monotonic() < end and not rd.done():
                 k += 1
@@ -192,16 +200,15 @@ async def sync_one(url, addr, code, end, t, n):
                 await asyncio.sleep(0.5)
                 continue
 
-            async def reader():
-                async for raw in ws:
-                    if raw.startswith('{"type":"snapshot"'):
-                        t.add("snapshot")
-                        t.add("snapshot_bytes", len(raw))
-                    else:
-                        a = answer_of(raw)
-                        if a is not None:
-                            t.add(a)
-            rd = asyncio.ensure_future(reader())
+            def on_frame(raw):
+                if raw.startswith('{"type":"snapshot"'):
+                    t.add("snapshot")
+                    t.add("snapshot_bytes", len(raw))
+                else:
+                    a = answer_of(raw)
+                    if a is not None:
+                        t.add(a)
+            rd = asyncio.ensure_future(read_all(ws, t, on_frame))
             await asyncio.sleep(random.random())
             while time.monotonic() < end and not rd.done():
                 await ws.send('{"type":"sync"}')
