@@ -144,5 +144,16 @@ PY
     else
         tap NOT "loadgen with --url A,B --write-url A ran (rc $rc): $(tail -1 "$WORK/loadgen-ab.err" 2>/dev/null)"
     fi
+    # attack-bench.py's quick mode (its own cojamd, a few seconds), so the script cannot rot.
+    COJAMD=$BIN timeout -k 5 60 /usr/bin/python3 load-tests/attack-bench.py --quick \
+        >"$WORK/attack.out" 2>"$WORK/attack.err"
+    rc=$?
+    sed 's/^/# /' "$WORK/attack.out"
+    rounds=$(grep -c '^== ' "$WORK/attack.out")
+    if [ $rc = 0 ] && [ "$rounds" = 5 ] && ! grep -q 'COJAMD DIED' "$WORK/attack.out"; then
+        tap OK "attack-bench.py --quick: 5 attacks measured, cojamd alive after each"
+    else
+        tap NOT "attack-bench.py --quick (rc $rc, $rounds of 5 attacks): $(tail -1 "$WORK/attack.err" 2>/dev/null)"
+    fi
 fi
 finish
