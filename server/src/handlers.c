@@ -466,6 +466,16 @@ static void handle_write(struct hub *h, struct session *s, struct msg *m, const 
         hub_send_error(s, m->op, "busy", NULL, now->ms);
         return;
     }
+    int64_t wait = m->type == MSG_POST && s->role == ROLE_CITIZEN
+                       ? hub_admit(h, ADMIT_POST, s->addr, now->ms)
+                       : 0; /* "Per source address": a flood of fresh participants */
+    if (wait) {
+        char message[64];
+        snprintf(message, sizeof message, "too many posts from this address: retry in %lld s",
+                 (long long)(wait + 999) / 1000);
+        hub_send_error(s, m->op, "rate_limited", message, now->ms);
+        return;
+    }
     struct write *w = write_new(WRITE_EVENT, j, s->id);
     const char *err = room_check(j->room, s->pid, s->role, m, &w->ev);
     if (err) {

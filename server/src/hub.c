@@ -76,7 +76,8 @@ static void log_guesses(struct hub *h, int64_t now_ms, bool force)
 static const char *const admit_names[ADMIT__COUNT] = {[ADMIT_JOIN] = "join",
                                                       [ADMIT_SYNC] = "sync",
                                                       [ADMIT_LOOKUP] = "lookup",
-                                                      [ADMIT_GUESS] = "guess"};
+                                                      [ADMIT_GUESS] = "guess",
+                                                      [ADMIT_POST] = "post"};
 
 int64_t hub_admit(struct hub *h, enum hub_admit kind, uint64_t addr, int64_t now_ms)
 {

@@ -36,6 +36,7 @@ enum hub_admit {
     ADMIT_SYNC,   /* every sync answered with a snapshot */
     ADMIT_LOOKUP, /* every GET /api/jams/<code>[/...] */
     ADMIT_GUESS,  /* failed guesses of a code, moderator secret or admin token */
+    ADMIT_POST,   /* every citizen's post */
     ADMIT__COUNT
 };
 /* The buckets, as (per second, burst) at --admission-scale 1. A venue's phones share one NAT
@@ -43,12 +44,14 @@ enum hub_admit {
  * reconnect, within a minute (the per-address connection cap is 1,000 too). The participant page
  * looks a code up once as it is typed: 600 at once, 10/s. Syncs are rare (one per detected gap).
  * Failed guesses: 60 at once, 1/s after, is a hall's worth of typos; a 6-digit code space then
- * takes a single address weeks (proto/messages.md). */
+ * takes a single address weeks (proto/messages.md). Posts: 500 at once, 5/s after, is a hall of
+ * 1,000 phones each posting twice in a 10-minute phase; one address then needs half an hour, not
+ * 20 s, to fill a 10,000-item jam with fresh participants (load-tests/attack-bench.py). */
 #define HUB_ADMIT_RULES                                                                            \
     {                                                                                              \
-        {20, 1000}, {10, 100}, {10, 600},                                                          \
+        {20, 1000}, {10, 100}, {10, 600}, {1, 60},                                                 \
         {                                                                                          \
-            1, 60                                                                                  \
+            5, 500                                                                                 \
         }                                                                                          \
     }
 #define HUB_ADMIT_KEYS 65536   /* addresses tracked per kind; beyond, new ones share a bucket */

@@ -682,6 +682,59 @@ done:
     glue_deinit(&g);
 }
 
+/* Issue 10's attack bench: fresh participants from one address, each under its own item quota,
+ * filled a 10,000-item jam in 20 s. Citizens' posts from one address: 500 at once, then 5/s; a
+ * moderator's post, another address and a retry of an applied post are not held back. */
+TEST(posts_are_limited_per_address)
+{
+    static const char *const flags[] = {"--max-items-per-participant", "0", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    glue_jam(&g, CODE);
+    struct session *mod = glue_start(&g, CODE);
+    struct session *cs[14];
+    bool joined = mod != NULL;
+    for (size_t i = 0; i < 14 && joined; i++) {
+        cs[i] = glue_join(&g, CODE, ROLE_CITIZEN, NULL);
+        joined = cs[i] != NULL;
+        if (joined)
+            cs[i]->addr = 77;
+    }
+    CHECK(joined);
+    if (!joined)
+        goto done;
+    mod->addr = 77;
+    int acked = 0;
+    for (int i = 0; i < 500; i++) { /* 36 per session at most: under its own burst of 40 */
+        char op[16];
+        snprintf(op, sizeof op, "p%d", i);
+        char *a = glue_call(&g, cs[i % 14], POST, op);
+        acked += glue_is(a, "ack");
+        free(a);
+    }
+    CHECK_EQ_INT(acked, 500);
+    char *e = glue_call(&g, cs[0], POST, "over");
+    CHECK(glue_is(e, "error") && strstr(e, "rate_limited") &&
+          strstr(e, "too many posts from this address"));
+    free(e);
+    char *again = glue_call(&g, cs[1], POST, "p1"); /* a retry of an applied post */
+    CHECK(glue_is(again, "ack"));
+    free(again);
+    char *m = glue_call(&g, mod, POST, "m1");
+    CHECK(glue_is(m, "ack"));
+    free(m);
+    cs[2]->addr = 78;
+    char *other = glue_call(&g, cs[2], POST, "o1");
+    CHECK(glue_is(other, "ack"));
+    free(other);
+    fake_net_advance(1000); /* 5 more */
+    char *later = glue_call(&g, cs[0], POST, "over");
+    CHECK(glue_is(later, "ack"));
+    free(later);
+done:
+    glue_deinit(&g);
+}
+
 /* Issue 10: 6,000-8,500 join-code guesses/s over WebSockets from many connections. Per source
  * address: 60 failed guesses at once, then 1/s; after that every join naming a code from that
  * address is refused before the code is looked at (the right one too: no oracle), whichever of
@@ -739,6 +792,7 @@ int main(void)
     RUN(join_is_stored_before_the_welcome);
     RUN(write_the_tail_never_applies_fails_with_apply_timeout);
     RUN(join_guesses_are_limited_per_address);
+    RUN(posts_are_limited_per_address);
     RUN(join_failures);
     RUN(screen_joins_without_a_write);
     RUN(write_is_acked_with_its_event_id);
