@@ -125,7 +125,7 @@ TEST(themes_are_disjoint_and_name_the_top_item)
 TEST(hidden_and_merged_words_reshape_the_themes)
 {
     struct words *w = words_new();
-    uint32_t votes[8] = {0, 3, 9, 1, 4, 0, 7, 2};
+    uint32_t votes[9] = {0, 3, 9, 1, 4, 0, 7, 2, 0};
     words_add(w, 1, "shade at bus stops", 18);
     words_add(w, 2, "trees for shade", 15);
     words_add(w, 3, "shade sails on the square", 25);
