@@ -407,6 +407,11 @@ static const struct {
     [MSG_REVOKE_INVITE] = {WITH_OP, {"type", "op", "invite", NULL}},
     [MSG_DISCOVER] = {NO_OP, {"type", NULL}},
     [MSG_SET_ORDER] = {WITH_OP, {"type", "op", "order", NULL}},
+    [MSG_RENAME_THEME] = {WITH_OP, {"type", "op", "word", "label", NULL}},
+    [MSG_MERGE_THEMES] = {WITH_OP, {"type", "op", "words", "into", NULL}},
+    [MSG_UNMERGE_THEME] = {WITH_OP, {"type", "op", "word", NULL}},
+    [MSG_HIDE_THEME] = {WITH_OP, {"type", "op", "word", NULL}},
+    [MSG_UNHIDE_THEME] = {WITH_OP, {"type", "op", "word", NULL}},
 };
 
 /* `items` of approve, reject, claim, release and a bulk hide: 1 to 'max' distinct item ids
@@ -480,6 +485,77 @@ static void set_items(json_t *o, const uint32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, json_integer(ids[i]));
     json_object_set_new(o, "items", a);
+}
+
+/* A theme's word: 1-40 code points, no control characters (room_check judges whether it is one
+ * word in its folded form, words_is_word). */
+static int get_theme_word(json_t *o, const char *key, char **out, struct codec_error *err)
+{
+    const char *s;
+    size_t n;
+    if (get_str(o, key, true, (struct str_rule){1, 40, CTL_NONE}, &s, &n, err) < 0)
+        return -1;
+    *out = xmemdup(s, n);
+    return 0;
+}
+
+/* The fields of the theme messages and events, the same in both: word (merge: words and into),
+ * rename: label (0-MSG_THEME_LABEL_MAX code points, "" = back to the word). */
+static int get_theme(json_t *o, bool merge, bool rename, char **word, char **label, char **words,
+                     size_t *n_words, struct codec_error *err)
+{
+    if (!merge) {
+        if (get_theme_word(o, "word", word, err) < 0)
+            return -1;
+        if (!rename)
+            return 0;
+        const char *s;
+        size_t n;
+        if (get_str(o, "label", true, (struct str_rule){0, MSG_THEME_LABEL_MAX, CTL_NONE}, &s, &n,
+                    err) < 0)
+            return -1;
+        *label = xmemdup(s, n);
+        return 0;
+    }
+    if (get_theme_word(o, "into", word, err) < 0)
+        return -1;
+    json_t *a = json_object_get(o, "words");
+    if (!json_is_array(a))
+        return fail(err, "bad_message", "field 'words' must be an array of words");
+    size_t n = json_array_size(a);
+    if (n < 1 || n > MSG_THEME_WORDS_MAX)
+        return fail(err, "bad_value", "field 'words' must hold 1 to %d words", MSG_THEME_WORDS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        json_t *wrap = json_pack("{sO}", "w", json_array_get(a, i));
+        int r = get_theme_word(wrap, "w", &words[i], err);
+        json_decref(wrap);
+        if (r < 0)
+            return -1;
+        *n_words = i + 1;
+        if (strcmp(words[i], *word) == 0)
+            return fail(err, "bad_value", "a theme cannot be merged into itself");
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(words[k], words[i]) == 0)
+                return fail(err, "bad_value", "field 'words' names '%s' twice", words[i]);
+    }
+    return 0;
+}
+
+static void set_str(json_t *o, const char *key, const char *v);
+
+static void set_theme(json_t *o, bool merge, const char *word, const char *label,
+                      char *const *words, size_t n_words)
+{
+    if (merge) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n_words; i++)
+            json_array_append_new(a, json_string(words[i]));
+        json_object_set_new(o, "words", a);
+        set_str(o, "into", word);
+        return;
+    }
+    set_str(o, "word", word);
+    set_str(o, "label", label);
 }
 
 /* The optional reason (free text) and preset of hide, remove and mute. */
@@ -621,6 +697,13 @@ static int decode_fields(json_t *o, struct msg *m, struct codec_error *err)
             return -1;
         m->order = (enum order)x;
         return 0;
+    case MSG_RENAME_THEME:
+    case MSG_MERGE_THEMES:
+    case MSG_UNMERGE_THEME:
+    case MSG_HIDE_THEME:
+    case MSG_UNHIDE_THEME:
+        return get_theme(o, m->type == MSG_MERGE_THEMES, m->type == MSG_RENAME_THEME, &m->word,
+                         &m->label, m->words, &m->n_words, err);
     case MSG_MERGE: /* the duplicates and the item they merge into */
         if (get_items(o, true, &m->items, &m->n_items, err) < 0 ||
             get_int(o, "into", true, 1, INT64_MAX, &m->item, err) < 0)
@@ -790,6 +873,13 @@ char *codec_encode_msg(const struct msg *m)
         break;
     case MSG_SET_ORDER:
         set_str(o, "order", order_name(m->order));
+        break;
+    case MSG_RENAME_THEME:
+    case MSG_MERGE_THEMES:
+    case MSG_UNMERGE_THEME:
+    case MSG_HIDE_THEME:
+    case MSG_UNHIDE_THEME:
+        set_theme(o, m->type == MSG_MERGE_THEMES, m->word, m->label, m->words, m->n_words);
         break;
     case MSG_MERGE:
         set_items(o, m->items, m->n_items);
@@ -1017,6 +1107,11 @@ static bool event_has_writer(enum event_type t)
     case EV_INVITE_CREATED:
     case EV_INVITE_REVOKED:
     case EV_ORDER_SET:
+    case EV_THEME_RENAMED:
+    case EV_THEMES_MERGED:
+    case EV_THEME_UNMERGED:
+    case EV_THEME_HIDDEN:
+    case EV_THEME_UNHIDDEN:
         return true;
     default:
         return false;
@@ -1140,6 +1235,13 @@ static int decode_event_fields(json_t *o, struct event *e, struct codec_error *e
             return -1;
         e->order = (enum order)x;
         return 0;
+    case EV_THEME_RENAMED:
+    case EV_THEMES_MERGED:
+    case EV_THEME_UNMERGED:
+    case EV_THEME_HIDDEN:
+    case EV_THEME_UNHIDDEN:
+        return get_theme(o, e->type == EV_THEMES_MERGED, e->type == EV_THEME_RENAMED, &e->word,
+                         &e->label, e->words, &e->n_words, err);
     case EV_SHOWINGS:
         return get_showings(o, e, err);
     case EV_MERGED:
@@ -1291,6 +1393,13 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_ORDER_SET:
         set_str(o, "order", order_name(e->order));
+        break;
+    case EV_THEME_RENAMED:
+    case EV_THEMES_MERGED:
+    case EV_THEME_UNMERGED:
+    case EV_THEME_HIDDEN:
+    case EV_THEME_UNHIDDEN:
+        set_theme(o, e->type == EV_THEMES_MERGED, e->word, e->label, e->words, e->n_words);
         break;
     case EV_SHOWINGS: {
         set_items(o, e->items, e->n_items);

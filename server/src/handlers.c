@@ -611,6 +611,11 @@ static const struct handler {
     [MSG_REVOKE_INVITE] = {handle_write, NEEDS_JOIN},
     [MSG_DISCOVER] = {handle_discover, NEEDS_JOIN},
     [MSG_SET_ORDER] = {handle_write, NEEDS_JOIN},
+    [MSG_RENAME_THEME] = {handle_write, NEEDS_JOIN},
+    [MSG_MERGE_THEMES] = {handle_write, NEEDS_JOIN},
+    [MSG_UNMERGE_THEME] = {handle_write, NEEDS_JOIN},
+    [MSG_HIDE_THEME] = {handle_write, NEEDS_JOIN},
+    [MSG_UNHIDE_THEME] = {handle_write, NEEDS_JOIN},
 };
 
 void handlers_on_message(struct session *s, const char *text, size_t len, void *arg)

@@ -45,6 +45,11 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_REVOKE_INVITE] = "revoke_invite",
     [MSG_DISCOVER] = "discover",
     [MSG_SET_ORDER] = "set_order",
+    [MSG_RENAME_THEME] = "rename_theme",
+    [MSG_MERGE_THEMES] = "merge_themes",
+    [MSG_UNMERGE_THEME] = "unmerge_theme",
+    [MSG_HIDE_THEME] = "hide_theme",
+    [MSG_UNHIDE_THEME] = "unhide_theme",
 };
 
 static const char *const preset_names[PRESET__COUNT] = {
@@ -116,6 +121,11 @@ static const char *const event_names[EV__COUNT] = {
     [EV_INVITE_REVOKED] = "invite_revoked",
     [EV_ORDER_SET] = "order_set",
     [EV_SHOWINGS] = "showings",
+    [EV_THEME_RENAMED] = "theme_renamed",
+    [EV_THEMES_MERGED] = "themes_merged",
+    [EV_THEME_UNMERGED] = "theme_unmerged",
+    [EV_THEME_HIDDEN] = "theme_hidden",
+    [EV_THEME_UNHIDDEN] = "theme_unhidden",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -218,6 +228,10 @@ void msg_clear(struct msg *m)
     free(m->reason);
     free(m->on_behalf);
     free(m->items);
+    free(m->word);
+    free(m->label);
+    for (size_t i = 0; i < m->n_words; i++)
+        free(m->words[i]);
     memset(m, 0, sizeof *m);
 }
 
@@ -237,5 +251,9 @@ void event_clear(struct event *e)
     free(e->on_behalf);
     free(e->items);
     free(e->counts);
+    free(e->word);
+    free(e->label);
+    for (size_t i = 0; i < e->n_words; i++)
+        free(e->words[i]);
     memset(e, 0, sizeof *e);
 }

@@ -36,6 +36,12 @@
 /* Items one showings event names: a 2 s batch of discover answers (5 items each) of a large hall
  * touches a few hundred items; 1,000 ids and counts keep the stored event under ~16 KiB. */
 #define MSG_SHOWINGS_MAX 1000
+/* Themes (proto/messages.md, "Themes"): a label is a short heading on the screen; one merge names
+ * a handful of words (a word's plural, spellings, synonyms); a jam keeps rules for at most 64
+ * words, eight themes' worth of merges several times over and a snapshot of ~5 KiB of them. */
+#define MSG_THEME_LABEL_MAX 40 /* code points */
+#define MSG_THEME_WORDS_MAX 8
+#define MSG_THEME_RULES_MAX 64
 
 enum msg_type {
     MSG_NONE = 0,
@@ -75,6 +81,11 @@ enum msg_type {
     MSG_REVOKE_INVITE,
     MSG_DISCOVER,
     MSG_SET_ORDER,
+    MSG_RENAME_THEME,
+    MSG_MERGE_THEMES,
+    MSG_UNMERGE_THEME,
+    MSG_HIDE_THEME,
+    MSG_UNHIDE_THEME,
     MSG__COUNT
 };
 
@@ -136,6 +147,12 @@ struct msg {
     int64_t invite;
     /* set_order */
     enum order order;
+    /* rename_theme, unmerge_theme, hide_theme, unhide_theme: the theme's word; merge_themes: into */
+    char *word;  /* owned, NULL if absent */
+    char *label; /* owned; rename_theme: "" = back to the word */
+    /* merge_themes: the words whose themes count as into's, distinct */
+    char *words[MSG_THEME_WORDS_MAX]; /* owned */
+    size_t n_words;
     /* extend; announce: duration_s (0 = until cleared) */
     int64_t seconds;
     /* hide, remove, mute, merge */
@@ -208,6 +225,11 @@ enum event_type {
     EV_INVITE_REVOKED,
     EV_ORDER_SET,
     EV_SHOWINGS,
+    EV_THEME_RENAMED,
+    EV_THEMES_MERGED,
+    EV_THEME_UNMERGED,
+    EV_THEME_HIDDEN,
+    EV_THEME_UNHIDDEN,
     EV__COUNT
 };
 
@@ -283,6 +305,11 @@ struct event {
     enum order order;
     /* showings: how many more times each of 'items' was offered in discover answers */
     uint32_t *counts; /* owned, n_items entries, NULL = none */
+    /* the theme events, as in struct msg: word (themes_merged: into), label, words */
+    char *word;                       /* owned, NULL = none */
+    char *label;                      /* owned; theme_renamed: "" = cleared */
+    char *words[MSG_THEME_WORDS_MAX]; /* owned */
+    size_t n_words;
 };
 
 void event_clear(struct event *e);

@@ -154,10 +154,21 @@ void room_free(struct room *r)
     imap_deinit(&r->inflight);
     ops_free(&r->ops);
     for (size_t i = 0; i < r->n_modlog; i++) {
-        free(r->modlog[i].reason);
-        free(r->modlog[i].items);
+        struct mod_entry *m = &r->modlog[i];
+        free(m->reason);
+        free(m->items);
+        free(m->word);
+        free(m->label);
+        for (size_t k = 0; k < m->n_words; k++)
+            free(m->words[k]);
     }
     free(r->modlog);
+    for (size_t i = 0; i < r->n_themes; i++) {
+        free(r->themes[i].word);
+        free(r->themes[i].label);
+        free(r->themes[i].into);
+    }
+    free(r->themes);
     for (size_t i = 0; i < r->n_invites; i++)
         free(r->invites[i].name);
     free(r->invites);
@@ -591,6 +602,144 @@ static const char *invite_error(const struct room *r, const struct event *e)
     return inv->revoked ? "already_revoked" : NULL;
 }
 
+/* ---- themes --------------------------------------------------------------------------------- */
+
+const struct room_theme *room_theme(const struct room *r, const char *word)
+{
+    for (size_t i = 0; word && i < r->n_themes; i++)
+        if (strcmp(r->themes[i].word, word) == 0)
+            return &r->themes[i];
+    return NULL;
+}
+
+static bool is_merge_target(const struct room *r, const char *word)
+{
+    for (size_t i = 0; i < r->n_themes; i++)
+        if (r->themes[i].into && strcmp(r->themes[i].into, word) == 0)
+            return true;
+    return false;
+}
+
+/* Why a theme event by e->by does not apply, or NULL; room_check and room_apply share it. Words
+ * are judged by the tokenizer (one word, folded); merges make no chains: a word already merged or
+ * one others are merged into cannot be merged, nor merged into a merged word. */
+static const char *theme_error(const struct room *r, const struct event *e)
+{
+    const struct participant *p = room_participant(r, e->by);
+    if (!p || p->role != ROLE_MODERATOR)
+        return "forbidden";
+    if (!e->word || !words_is_word(r->words, e->word))
+        return "not_a_word";
+    const struct room_theme *t = room_theme(r, e->word);
+    size_t fresh = 0; /* rules the event adds */
+    switch (e->type) {
+    case EV_THEME_RENAMED:
+        if (!e->label)
+            return "bad_value";
+        fresh = !t && e->label[0];
+        break;
+    case EV_THEME_HIDDEN:
+        if (t && t->hidden)
+            return "theme_hidden";
+        fresh = !t;
+        break;
+    case EV_THEME_UNHIDDEN:
+        if (!t || !t->hidden)
+            return "not_hidden";
+        break;
+    case EV_THEME_UNMERGED:
+        if (!t || !t->into)
+            return "not_merged";
+        break;
+    case EV_THEMES_MERGED:
+        if (!e->n_words)
+            return "bad_value";
+        if (t && t->into)
+            return "theme_merged";
+        for (size_t i = 0; i < e->n_words; i++) {
+            if (!words_is_word(r->words, e->words[i]))
+                return "not_a_word";
+            if (strcmp(e->words[i], e->word) == 0)
+                return "bad_value";
+            const struct room_theme *w = room_theme(r, e->words[i]);
+            if ((w && w->into) || is_merge_target(r, e->words[i]))
+                return "theme_merged";
+            fresh += !w;
+        }
+        break;
+    default:
+        return "bad_value";
+    }
+    return r->n_themes + fresh > MSG_THEME_RULES_MAX ? "too_many_themes" : NULL;
+}
+
+static struct room_theme *theme_rule(struct room *r, const char *word)
+{
+    struct room_theme *t = (struct room_theme *)room_theme(r, word);
+    if (t)
+        return t;
+    r->themes = xrealloc(r->themes, (r->n_themes + 1) * sizeof *r->themes);
+    t = &r->themes[r->n_themes++];
+    *t = (struct room_theme){.word = xstrdup(word)};
+    return t;
+}
+
+/* Drops the rules that no longer say anything, keeping the others' order. */
+static void themes_prune(struct room *r)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_themes; i++) {
+        struct room_theme *t = &r->themes[i];
+        if (!t->label && !t->into && !t->hidden) {
+            free(t->word);
+            continue;
+        }
+        r->themes[k++] = *t;
+    }
+    r->n_themes = k;
+}
+
+static const char *apply_theme(struct room *r, const struct event *e)
+{
+    const char *err = theme_error(r, e);
+    if (err)
+        return err;
+    struct room_theme *t;
+    switch (e->type) {
+    case EV_THEME_RENAMED:
+        t = theme_rule(r, e->word);
+        free(t->label);
+        t->label = e->label[0] ? xstrdup(e->label) : NULL;
+        break;
+    case EV_THEME_HIDDEN:
+    case EV_THEME_UNHIDDEN:
+        theme_rule(r, e->word)->hidden = e->type == EV_THEME_HIDDEN;
+        words_set_hidden(r->words, e->word, e->type == EV_THEME_HIDDEN);
+        break;
+    case EV_THEME_UNMERGED:
+        t = theme_rule(r, e->word);
+        free(t->into);
+        t->into = NULL;
+        words_set_merged(r->words, e->word, NULL);
+        break;
+    default: /* EV_THEMES_MERGED */
+        for (size_t i = 0; i < e->n_words; i++) {
+            theme_rule(r, e->words[i])->into = xstrdup(e->word);
+            words_set_merged(r->words, e->words[i], e->word);
+        }
+    }
+    themes_prune(r);
+    r->words_version++; /* the next words frame shows it */
+    return NULL;
+}
+
+static void copy_words(char **to, size_t *n_to, char *const *from, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        to[i] = xstrdup(from[i]);
+    *n_to = n;
+}
+
 /* 'out->by' is the sender (room_check sets it first). */
 static const char *check_queue(const struct room *r, const struct msg *m, struct event *out)
 {
@@ -762,6 +911,31 @@ static const char *check_moderation(const struct room *r, const struct msg *m, s
         out->type = EV_ORDER_SET;
         out->order = m->order;
         return NULL;
+    case MSG_RENAME_THEME:
+    case MSG_MERGE_THEMES:
+    case MSG_UNMERGE_THEME:
+    case MSG_HIDE_THEME:
+    case MSG_UNHIDE_THEME: {
+        static const enum event_type ev_of[MSG__COUNT] = {
+            [MSG_RENAME_THEME] = EV_THEME_RENAMED,   [MSG_MERGE_THEMES] = EV_THEMES_MERGED,
+            [MSG_UNMERGE_THEME] = EV_THEME_UNMERGED, [MSG_HIDE_THEME] = EV_THEME_HIDDEN,
+            [MSG_UNHIDE_THEME] = EV_THEME_UNHIDDEN,
+        };
+        struct event probe = {.type = ev_of[m->type],
+                              .by = out->by,
+                              .word = m->word,
+                              .label = m->label,
+                              .n_words = m->n_words};
+        memcpy(probe.words, m->words, sizeof probe.words);
+        const char *err = theme_error(r, &probe);
+        if (err)
+            return err;
+        out->type = probe.type;
+        out->word = xstrdup(m->word);
+        out->label = dup_or_null(m->label);
+        copy_words(out->words, &out->n_words, m->words, m->n_words);
+        return NULL;
+    }
     case MSG_MERGE:
     case MSG_UNMERGE: {
         struct event probe = {.type = m->type == MSG_MERGE ? EV_MERGED : EV_UNMERGED,
@@ -896,7 +1070,8 @@ bool room_check_deadline(const struct room *r, int64_t now_ms, struct event *out
 static bool is_barrier(enum event_type t)
 {
     return (t >= EV_STARTED && t <= EV_PHASE_ENDED) || (t >= EV_REMOVED && t <= EV_UNANNOUNCED) ||
-           (t >= EV_APPROVED && t <= EV_ORDER_SET);
+           (t >= EV_APPROVED && t <= EV_ORDER_SET) ||
+           (t >= EV_THEME_RENAMED && t <= EV_THEME_UNHIDDEN);
 }
 
 void room_reserve(struct room *r, const struct event *e)
@@ -1859,6 +2034,9 @@ static void record_moderation(struct room *r, const char *id, const struct event
         memcpy(m->items, e->items, e->n_items * sizeof *m->items);
         m->n_items = e->n_items;
     }
+    m->word = dup_or_null(e->word);
+    m->label = dup_or_null(e->label);
+    copy_words(m->words, &m->n_words, e->words, e->n_words);
 }
 
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len)
@@ -2040,6 +2218,13 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         break;
     case EV_SHOWINGS:
         err = apply_showings(r, e);
+        break;
+    case EV_THEME_RENAMED:
+    case EV_THEMES_MERGED:
+    case EV_THEME_UNMERGED:
+    case EV_THEME_HIDDEN:
+    case EV_THEME_UNHIDDEN:
+        err = apply_theme(r, e);
         break;
     case EV_MERGED:
         err = apply_merge(r, e);
@@ -2399,9 +2584,39 @@ bool room_restore_moderation(struct room *r, const struct mod_entry *m)
                       .public_exports = m->type == EV_EXPORTS_SET && m->index,
                       .order = m->type == EV_ORDER_SET ? (enum order)m->index : ORDER_TOP,
                       .items = m->items,
-                      .n_items = m->n_items};
+                      .n_items = m->n_items,
+                      .word = m->word,
+                      .label = m->label,
+                      .n_words = m->n_words};
+    if (m->n_words > MSG_THEME_WORDS_MAX)
+        return false;
+    for (size_t i = 0; i < m->n_words; i++)
+        if (!(e.words[i] = m->words[i]))
+            return false;
     record_moderation(r, m->event_id, &e);
     memcpy(r->modlog[r->n_modlog - 1].chain, m->chain, ROOM_CHAIN_BYTES);
+    return true;
+}
+
+bool room_restore_theme(struct room *r, const struct room_theme *t)
+{
+    if (r->n_themes >= MSG_THEME_RULES_MAX || !t->word || !words_is_word(r->words, t->word) ||
+        room_theme(r, t->word) || (t->into && !words_is_word(r->words, t->into)) ||
+        (t->label && (!t->label[0] || utf8_len(t->label) > MSG_THEME_LABEL_MAX)) ||
+        (!t->label && !t->into && !t->hidden))
+        return false;
+    /* No chains: its target is merged nowhere, and nothing restored so far is merged into it. */
+    const struct room_theme *to = room_theme(r, t->into);
+    if ((to && to->into) || (t->into && is_merge_target(r, t->word)) ||
+        (t->into && strcmp(t->into, t->word) == 0))
+        return false;
+    struct room_theme *n = theme_rule(r, t->word);
+    n->label = dup_or_null(t->label);
+    n->into = dup_or_null(t->into);
+    n->hidden = t->hidden;
+    words_set_hidden(r->words, t->word, t->hidden);
+    if (t->into)
+        words_set_merged(r->words, t->word, t->into);
     return true;
 }
 

@@ -179,7 +179,21 @@ struct mod_entry {
                      entry): the person it was typed for */
     uint32_t *items; /* owned: approved, rejected, claimed, released, a bulk hidden; NULL = none */
     size_t n_items;
+    char *word;  /* owned: the theme events' word (themes_merged: into); NULL = none */
+    char *label; /* owned: theme_renamed's label ("" = cleared); NULL = none */
+    char *words[MSG_THEME_WORDS_MAX]; /* owned: themes_merged's words */
+    size_t n_words;
     uint8_t chain[ROOM_CHAIN_BYTES]; /* the chain head right after this event */
+};
+
+/* A moderator's rule for the theme of one word (proto/messages.md, "Themes"), mirrored into the
+ * room's words (words_set_hidden, words_set_merged), which apply it. A rule that no longer says
+ * anything (no label, not merged, not hidden) is dropped. */
+struct room_theme {
+    char *word;  /* owned: one word in its folded form (words_is_word) */
+    char *label; /* owned: what screens show for its theme; NULL = the word */
+    char *into;  /* owned: the word whose theme its items count in; NULL = its own */
+    bool hidden; /* no theme, not in the cloud */
 };
 
 /* A named moderator invite (proto/messages.md, "Named moderator invites"): minted by a moderator
@@ -242,6 +256,8 @@ struct room {
     enum reveal reveal;          /* what screens and citizens see of the counts (set_reveal) */
     struct room_invite *invites; /* owned: invites[id - 1], at most MSG_INVITES_MAX */
     size_t n_invites;
+    struct room_theme *themes; /* owned: at most MSG_THEME_RULES_MAX, in the order first ruled */
+    size_t n_themes;
 
     /* in flight (not state: reset on restart) */
     struct imap inflight; /* (pid << 32 | item) -> 1 while a vote/unvote is in flight */
@@ -314,6 +330,9 @@ void room_chain_link(struct room_chain *c, const char *id, const char *json, siz
 bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len);
 /* Lowercase hex of a head (64 characters plus NUL). */
 void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAIN_BYTES + 1]);
+
+/* The moderators' rule for 'word''s theme, or NULL when it has none. */
+const struct room_theme *room_theme(const struct room *r, const char *word);
 
 /* The recorded outcome of participant pid's op, or NULL. */
 const struct op_done *room_op_done(const struct room *r, int64_t pid, const char *op);
@@ -408,6 +427,9 @@ bool room_restore_invite(struct room *r, const struct room_invite *inv);
 bool room_restore_joined_with(struct room *r, struct participant *p, uint32_t invite);
 /* The order in force. */
 bool room_restore_order(struct room *r, enum order o);
+/* A theme rule (after the items): false when it is no word, a second rule for a word, a chain of
+ * merges or one rule too many. Takes nothing: the strings are copied. */
+bool room_restore_theme(struct room *r, const struct room_theme *t);
 /* 'it->id' must be the next id (n_items + 1); in_delta flags are ignored; text and hide_reason
  * are copied. */
 bool room_restore_item(struct room *r, const struct item *it);

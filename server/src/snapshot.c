@@ -11,8 +11,8 @@
 
 #include "alloc.h"
 
-/* Layout, "CJS12" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
- *   magic     "CJS12" (5 bytes; the versions before CJS10 had 4, "CJS1" to "CJS9")
+/* Layout, "CJS13" (little-endian; str = u32 length + bytes, length 0xFFFFFFFF = NULL):
+ *   magic     "CJS13" (5 bytes; the versions before CJS10 had 4, "CJS1" to "CJS9")
  *   config    code title question:str  n_agenda:u8  {phase:u8 duration_s:u32} * n_agenda
  *             anonymous_allowed:u8  votes_per_phase min_text max_text:u32  premoderation:u8
  *             public_exports:u8
@@ -35,18 +35,20 @@
  *             (flags: bit 0 has_budget, bit 1 an invite's ack: item is the invite)
  *   modlog    n:u32, each  event_id:str type:u8 by at_ms item index seconds pid:u64 hide_posts:u8
  *             preset:u8 reason:str|NULL  chain:32 bytes  n_items:u32, each item:u32
+ *             word:str|NULL label:str|NULL  n_words:u8, each word:str (the theme events)
  *   stage     spotlight:u32  n_pinned:u32, each item:u32  announcement:str|NULL
  *             announced_ms until_ms:u64
+ *   themes    n:u32, each  word:str label:str|NULL into:str|NULL hidden:u8 (the moderators' rules)
  * Derived state (votes map, rankings, totals, visible count) is rebuilt on decode. An older
  * snapshot ("CJS1": ops without budget_left; "CJS2": no removals and no event chain; "CJS3":
  * either, from before both existed together; "CJS4": no mutes, reasons, spotlight, pins or
  * announcement, scribe entries; "CJS5": no pre-moderation, queue or claims; "CJS6": no merges,
  * no collapsed votes; "CJS7": no reveal mode; "CJS8": no per-jam public exports; "CJS9": no named
  * moderator invites, no stage kept for an unmerge, no showings and no order; "CJS10", "CJS11":
- * from before all three existed together) is refused, so its jam
+ * from before all three existed together; "CJS12": no theme rules) is refused, so its jam
  * is replayed from the whole stream, which has the budgets, the removals, the moderation and the
  * events to chain. */
-#define SNAP_MAGIC "CJS12"
+#define SNAP_MAGIC "CJS13"
 #define SNAP_MAGIC_LEN 5
 #define SNAP_COLLAPSED 0x80u /* in a vote's cast_in byte */
 #define SNAP_NULL 0xFFFFFFFFu
@@ -320,6 +322,22 @@ static void encode_modlog(struct wbuf *w, const struct room *r)
         put_u32(w, (uint32_t)m->n_items);
         for (size_t k = 0; k < m->n_items; k++)
             put_u32(w, m->items[k]);
+        put_str(w, m->word);
+        put_str(w, m->label);
+        put_u8(w, (uint8_t)m->n_words);
+        for (size_t k = 0; k < m->n_words; k++)
+            put_str(w, m->words[k]);
+    }
+}
+
+static void encode_themes(struct wbuf *w, const struct room *r)
+{
+    put_u32(w, (uint32_t)r->n_themes);
+    for (size_t i = 0; i < r->n_themes; i++) {
+        put_str(w, r->themes[i].word);
+        put_str(w, r->themes[i].label);
+        put_str(w, r->themes[i].into);
+        put_u8(w, r->themes[i].hidden);
     }
 }
 
@@ -353,6 +371,7 @@ void snapshot_encode(const struct room *r, bool canonical, unsigned char **out, 
     put_str(&w, r->stage.announcement);
     put_u64(&w, (uint64_t)r->stage.announced_ms);
     put_u64(&w, (uint64_t)r->stage.until_ms);
+    encode_themes(&w, r);
     *out = w.p;
     *len = w.len;
 }
@@ -556,10 +575,35 @@ static bool decode_moderation(struct rbuf *rb, struct room *r)
         for (size_t k = 0; k < m.n_items; k++)
             m.items[k] = get_u32(rb);
     }
-    ok = ok && m.n_items <= MSG_ITEMS_MAX && hide_posts <= 1 && m.preset < PRESET__COUNT && chain &&
-         !rb->bad && room_restore_moderation(r, &m);
+    m.word = get_str(rb, &null);
+    m.label = get_str(rb, &null);
+    m.n_words = get_u8(rb);
+    bool words_ok = m.n_words <= MSG_THEME_WORDS_MAX;
+    for (size_t k = 0; k < m.n_words && words_ok; k++)
+        m.words[k] = get_str(rb, &null);
+    ok = ok && words_ok && m.n_items <= MSG_ITEMS_MAX && hide_posts <= 1 &&
+         m.preset < PRESET__COUNT && chain && !rb->bad && room_restore_moderation(r, &m);
     free(m.reason);
     free(m.items);
+    free(m.word);
+    free(m.label);
+    for (size_t k = 0; words_ok && k < m.n_words; k++)
+        free(m.words[k]);
+    return ok;
+}
+
+static bool decode_theme(struct rbuf *rb, struct room *r)
+{
+    bool null;
+    struct room_theme t = {.word = get_str(rb, &null)};
+    t.label = get_str(rb, &null);
+    t.into = get_str(rb, &null);
+    unsigned hidden = get_u8(rb);
+    t.hidden = hidden == 1;
+    bool ok = !rb->bad && hidden <= 1 && room_restore_theme(r, &t);
+    free(t.word);
+    free(t.label);
+    free(t.into);
     return ok;
 }
 
@@ -610,7 +654,7 @@ struct room *snapshot_decode(const unsigned char *buf, size_t len, const struct 
               decode_list(&rb, r, 16, decode_item) && room_restore_merges(r) &&
               decode_list(&rb, r, 30, decode_participant) && decode_list(&rb, r, 20, decode_op) &&
               decode_list(&rb, r, 86, decode_moderation) && decode_stage(&rb, r) &&
-              rb.pos == rb.len;
+              decode_list(&rb, r, 16, decode_theme) && rb.pos == rb.len;
     if (!ok) {
         room_free(r);
         return NULL;

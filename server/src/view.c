@@ -302,20 +302,59 @@ static uint32_t item_votes(uint32_t id, void *ctx)
     return it ? (uint32_t)it->votes : 0;
 }
 
-/* The live themes (words.h) as the words frame lists them, each with its most voted item as
- * "top", or null when 'with_top' is false. words_themes marks only its own scratch space in the
- * room's words, so the room is otherwise left as it was. */
+static json_t *string_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* The live themes (words.h) as the words frame lists them, each with its label (the moderators'
+ * rename, else the word), the words merged into it when any, and its most voted item as "top", or
+ * null when 'with_top' is false. words_themes marks only its own scratch space in the room's
+ * words, so the room is otherwise left as it was. */
 static json_t *themes_json(const struct room *r, bool with_top)
 {
     struct theme themes[VIEW_THEMES];
     size_t n = words_themes(r->words, VIEW_THEMES, item_votes, &r, themes);
     json_t *ts = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            ts,
-            json_pack("{s:s,s:i,s:o}", "word", themes[i].word, "items", (json_int_t)themes[i].items,
-                      "top", with_top ? json_integer((json_int_t)themes[i].top) : json_null()));
+    for (size_t i = 0; i < n; i++) {
+        const struct room_theme *rule = room_theme(r, themes[i].word);
+        json_t *t = json_pack("{s:s,s:s,s:i,s:o}", "word", themes[i].word, "label",
+                              rule && rule->label ? rule->label : themes[i].word, "items",
+                              (json_int_t)themes[i].items, "top",
+                              with_top ? json_integer((json_int_t)themes[i].top) : json_null());
+        json_t *merged = NULL;
+        for (size_t k = 0; k < r->n_themes; k++)
+            if (r->themes[k].into && strcmp(r->themes[k].into, themes[i].word) == 0) {
+                if (!merged)
+                    merged = json_array();
+                json_array_append_new(merged, json_string(r->themes[k].word));
+            }
+        if (merged)
+            json_object_set_new(t, "merged", merged);
+        json_array_append_new(ts, t);
+    }
     return ts;
+}
+
+/* The moderators' theme rules, for the console's themes panel (a hidden word is in no theme). */
+static json_t *theme_rules_json(const struct room *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_themes; i++) {
+        const struct room_theme *t = &r->themes[i];
+        json_t *o = json_pack("{s:s}", "word", t->word);
+        if (t->label)
+            json_object_set_new(o, "label", json_string(t->label));
+        if (t->into)
+            json_object_set_new(o, "into", json_string(t->into));
+        if (t->hidden)
+            json_object_set_new(o, "hidden", json_true());
+        json_array_append_new(a, o);
+    }
+    return a;
 }
 
 char *view_snapshot_body(const struct room *r, bool moderator, int64_t now_ms, unsigned rank_top)
@@ -662,6 +701,12 @@ static const struct {
     {"no_such_invite", "no moderator invite has this id", false, true},
     {"already_revoked", "this moderator invite is already revoked", false, true},
     {"invite_revoked", "the moderator invite you joined with has been revoked", false, true},
+    {"not_a_word", "not one word in its folded form (lower case, 3-40 characters, no stop word)",
+     false, true},
+    {"theme_merged", "this word is merged, or others are merged into it: no chains of merges",
+     false, true},
+    {"theme_hidden", "this theme is already hidden", false, true},
+    {"too_many_themes", "this jam has as many theme rules as it may (64)", false, true},
     {"rate_limited", "too many messages: slow down", true, false},
     {"busy", "another action is being stored: retry shortly", true, false},
     {"storage_unavailable", "storage is unavailable: retry the same op", true, false},
@@ -770,6 +815,7 @@ char *view_words(struct room *r)
     /* Shared by screens and moderators: the most voted item would tell the hidden counts (the
      * moderators get the tops in their snapshot and counts frames). */
     json_object_set_new(o, "themes", themes_json(r, room_hidden_kinds(r) == 0));
+    json_object_set_new(o, "theme_rules", theme_rules_json(r)); /* public: the log has them too */
     return dump(o);
 }
 
@@ -840,6 +886,14 @@ static json_t *modlog_json(const struct room *r, size_t from)
             json_object_set_new(o, "order", json_string(order_name((enum order)m->index)));
         if (m->type >= EV_REMOVED && m->type <= EV_UNMUTED)
             json_object_set_new(o, "pid", json_integer(m->pid));
+        if (m->type == EV_THEMES_MERGED) {
+            json_object_set_new(o, "words", string_array(m->words, m->n_words));
+            json_object_set_new(o, "into", str_or_null(m->word));
+        } else if (m->word) {
+            json_object_set_new(o, "word", json_string(m->word));
+        }
+        if (m->type == EV_THEME_RENAMED)
+            json_object_set_new(o, "label", str_or_null(m->label));
         if (m->type == EV_REMOVED)
             json_object_set_new(o, "hide_posts", json_boolean(m->hide_posts));
         if (m->type == EV_POSTED) {

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Words of 3 or more characters only: shorter ones are almost all function words in these
@@ -435,7 +436,9 @@ struct word {
     uint32_t id;    /* 1.., in the order words were first seen */
     uint32_t *post; /* owned: ids of the visible items that use it, unordered */
     uint32_t n_post, cap_post;
-    char text[]; /* NUL-terminated */
+    uint32_t into; /* a moderator's merge: the word id whose theme its items count in, 0 = none */
+    bool hidden;   /* a moderator's hide: no theme, not in the cloud */
+    char text[];   /* NUL-terminated */
 };
 
 struct entry { /* an item's words, to uncount them on words_remove */
@@ -454,6 +457,10 @@ struct words {
     size_t cap_items;
     uint32_t *claimed; /* owned; per item id: the themes pass that took it */
     uint32_t pass;
+    uint32_t *seen; /* owned; per item id: the theme candidate that last counted it */
+    uint32_t seen_pass;
+    uint32_t *merged; /* owned: ids of the words merged into another (at most a room's rules) */
+    size_t n_merged, cap_merged;
     size_t n_items; /* visible items counted */
     double *acc;    /* owned; per item id: words_similar's candidate mark, 0 outside a call */
 };
@@ -582,6 +589,8 @@ void words_free(struct words *w)
         free(w->items[i].word_ids);
     free(w->items);
     free(w->claimed);
+    free(w->seen);
+    free(w->merged);
     free(w->acc);
     free(w);
 }
@@ -643,6 +652,8 @@ void words_add(struct words *w, uint32_t id, const char *text, size_t len)
         memset(w->items + w->cap_items, 0, (cap - w->cap_items) * sizeof(*w->items));
         w->claimed = xrealloc(w->claimed, cap * sizeof(*w->claimed));
         memset(w->claimed + w->cap_items, 0, (cap - w->cap_items) * sizeof(*w->claimed));
+        w->seen = xrealloc(w->seen, cap * sizeof(*w->seen));
+        memset(w->seen + w->cap_items, 0, (cap - w->cap_items) * sizeof(*w->seen));
         w->acc = xrealloc(w->acc, cap * sizeof(*w->acc));
         for (size_t i = w->cap_items; i < cap; i++)
             w->acc[i] = 0;
@@ -682,54 +693,184 @@ size_t words_top(const struct words *w, size_t k, struct word_count *out)
 {
     uint32_t ids[64];
     size_t got = 0;
-    while (got < k) {
-        size_t want = k - got < 64 ? k - got : 64;
-        size_t n = rank_range(w->by_items, got, want, ids);
-        for (size_t i = 0; i < n; i++) {
+    for (size_t from = 0; got < k; from += 64) {
+        size_t n = rank_range(w->by_items, from, 64, ids);
+        for (size_t i = 0; i < n && got < k; i++) {
             const struct word *wd = w->by_id[ids[i] - 1];
-            out[got++] = (struct word_count){wd->text, wd->n_post};
+            if (!wd->hidden)
+                out[got++] = (struct word_count){wd->text, wd->n_post};
         }
-        if (n < want)
+        if (n < 64)
             break;
     }
     return got;
 }
 
+/* ---- moderators' rules and themes ---------------------------------------------------------- */
+
+struct canon {
+    const char *want;
+    size_t n_words;
+    bool same;
+};
+
+static void canon_word(const char *text, size_t n, void *ctx)
+{
+    struct canon *c = ctx;
+    c->n_words++;
+    c->same = strlen(c->want) == n && memcmp(c->want, text, n) == 0;
+}
+
+bool words_is_word(const struct words *w, const char *s)
+{
+    struct canon c = {s, 0, false};
+    split_with(&w->stop, s, strlen(s), canon_word, &c);
+    return c.n_words == 1 && c.same;
+}
+
+void words_set_hidden(struct words *w, const char *word, bool hidden)
+{
+    intern(w, word, strlen(word))->hidden = hidden;
+}
+
+void words_set_merged(struct words *w, const char *word, const char *into)
+{
+    struct word *wd = intern(w, word, strlen(word));
+    uint32_t to = into ? intern(w, into, strlen(into))->id : 0;
+    if (!wd->into && to) {
+        if (w->n_merged == w->cap_merged) {
+            w->cap_merged = w->cap_merged ? 2 * w->cap_merged : 8;
+            w->merged = xrealloc(w->merged, w->cap_merged * sizeof(*w->merged));
+        }
+        w->merged[w->n_merged++] = wd->id;
+    } else if (wd->into && !to) {
+        for (size_t i = 0; i < w->n_merged; i++)
+            if (w->merged[i] == wd->id) {
+                w->merged[i] = w->merged[--w->n_merged];
+                break;
+            }
+    }
+    wd->into = to;
+}
+
+struct candidate {
+    struct word *wd;
+    uint32_t est; /* its postings and those of the words merged into it: the order of themes */
+    uint32_t pos; /* its place in the ranking of words (ties) */
+};
+
+static int candidate_cmp(const void *a, const void *b)
+{
+    const struct candidate *x = a, *y = b;
+    if (x->est != y->est)
+        return x->est > y->est ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The theme word 'wd' would make of the items no earlier theme took: its own postings and those
+ * of the (visible) words merged into it, each item once. Returns the theme, items < 2 = none. */
+static struct theme count_theme(struct words *w, struct word *wd,
+                                uint32_t (*votes)(uint32_t id, void *ctx), void *ctx)
+{
+    if (++w->seen_pass == 0) {
+        memset(w->seen, 0, w->cap_items * sizeof(*w->seen));
+        w->seen_pass = 1;
+    }
+    struct theme t = {wd->text, 0, 0};
+    uint32_t best = 0;
+    for (size_t m = 0; m <= w->n_merged; m++) {
+        const struct word *src = wd;
+        if (m < w->n_merged) {
+            src = w->by_id[w->merged[m] - 1];
+            if (src->into != wd->id || src->hidden)
+                continue;
+        }
+        for (uint32_t p = 0; p < src->n_post; p++) {
+            uint32_t item = src->post[p];
+            if (w->claimed[item] == w->pass || w->seen[item] == w->seen_pass)
+                continue;
+            w->seen[item] = w->seen_pass;
+            t.items++;
+            uint32_t v = votes ? votes(item, ctx) : 0;
+            if (!t.top || v > best || (v == best && item < t.top)) {
+                t.top = item;
+                best = v;
+            }
+        }
+    }
+    return t;
+}
+
+static void claim_theme(struct words *w, const struct word *wd)
+{
+    for (size_t m = 0; m <= w->n_merged; m++) {
+        const struct word *src = wd;
+        if (m < w->n_merged) {
+            src = w->by_id[w->merged[m] - 1];
+            if (src->into != wd->id || src->hidden)
+                continue;
+        }
+        for (uint32_t p = 0; p < src->n_post; p++)
+            w->claimed[src->post[p]] = w->pass;
+    }
+}
+
+static uint32_t merged_postings(const struct words *w, const struct word *wd)
+{
+    uint32_t n = wd->n_post;
+    for (size_t m = 0; m < w->n_merged; m++) {
+        const struct word *src = w->by_id[w->merged[m] - 1];
+        if (src->into == wd->id && !src->hidden)
+            n += src->n_post;
+    }
+    return n;
+}
+
 size_t words_themes(struct words *w, size_t k, uint32_t (*votes)(uint32_t id, void *ctx), void *ctx,
                     struct theme *out)
 {
+    if (k == 0)
+        return 0;
     if (++w->pass == 0) { /* wrapped: forget every old mark */
         memset(w->claimed, 0, w->cap_items * sizeof(*w->claimed));
         w->pass = 1;
     }
-    size_t got = 0;
+    /* The candidates: the first 4k words of the ranking that are neither hidden nor merged into
+     * another, and every word others are merged into (it may rank low on its own). Ordered by
+     * their postings with those merged in, an upper bound of the theme's items, then by rank:
+     * without rules this is the ranking itself. */
+    size_t cap = 4 * k + w->n_merged, n_cand = 0;
+    struct candidate *cand = xmalloc(cap * sizeof(*cand));
     uint32_t ids[64];
-    for (size_t from = 0; got < k && from < 4 * k; from += 64) {
+    for (size_t from = 0; from < 4 * k; from += 64) {
         size_t n = rank_range(w->by_items, from, 64, ids);
-        for (size_t i = 0; i < n && got < k && from + i < 4 * k; i++) {
-            const struct word *wd = w->by_id[ids[i] - 1];
-            struct theme t = {wd->text, 0, 0};
-            uint32_t best = 0;
-            for (uint32_t p = 0; p < wd->n_post; p++) {
-                uint32_t item = wd->post[p];
-                if (w->claimed[item] == w->pass)
-                    continue;
-                t.items++;
-                uint32_t v = votes ? votes(item, ctx) : 0;
-                if (!t.top || v > best || (v == best && item < t.top)) {
-                    t.top = item;
-                    best = v;
-                }
-            }
-            if (t.items < 2)
-                continue;
-            for (uint32_t p = 0; p < wd->n_post; p++)
-                w->claimed[wd->post[p]] = w->pass;
-            out[got++] = t;
+        for (size_t i = 0; i < n && from + i < 4 * k; i++) {
+            struct word *wd = w->by_id[ids[i] - 1];
+            if (!wd->hidden && !wd->into)
+                cand[n_cand++] = (struct candidate){wd, merged_postings(w, wd),
+                                                    (uint32_t)(from + i)};
         }
         if (n < 64)
             break;
     }
+    for (size_t m = 0; m < w->n_merged; m++) {
+        struct word *to = w->by_id[w->by_id[w->merged[m] - 1]->into - 1];
+        bool known = to->hidden || to->into;
+        for (size_t c = 0; c < n_cand && !known; c++)
+            known = cand[c].wd == to;
+        if (!known)
+            cand[n_cand++] = (struct candidate){to, merged_postings(w, to), UINT32_MAX};
+    }
+    qsort(cand, n_cand, sizeof(*cand), candidate_cmp);
+    size_t got = 0;
+    for (size_t c = 0; c < n_cand && got < k; c++) {
+        struct theme t = count_theme(w, cand[c].wd, votes, ctx);
+        if (t.items < 2)
+            continue;
+        claim_theme(w, cand[c].wd);
+        out[got++] = t;
+    }
+    free(cand);
     return got;
 }
 

@@ -36,7 +36,8 @@ struct word_count {
     const char *word; /* borrowed: valid until the next words_add/words_remove/words_free */
     uint32_t items;   /* visible items that use it */
 };
-/* The 'k' most used words, most items first, then the word seen first. Returns how many. */
+/* The 'k' most used words that are not hidden, most items first, then the word seen first.
+ * Returns how many. */
 size_t words_top(const struct words *w, size_t k, struct word_count *out);
 
 struct theme {
@@ -44,12 +45,23 @@ struct theme {
     uint32_t items;   /* items in the theme */
     uint32_t top;     /* its item with the most votes (smaller id among equals) */
 };
-/* Up to 'k' themes: the most used words in order, each taking the items that contain it and no
- * earlier theme's word, so an item is in at most one theme; a word left with fewer than 2 items
- * makes no theme. votes(id, ctx) gives an item's votes. Looks at no more than the postings of the
- * first 4k words. Returns how many themes were written to 'out'. */
+/* Up to 'k' themes: the most used words in order, each taking the items that contain it (or a word
+ * merged into it) and no earlier theme's word, so an item is in at most one theme; a word left
+ * with fewer than 2 items makes no theme; hidden and merged-away words make none. votes(id, ctx)
+ * gives an item's votes. Looks at no more than the postings of the first 4k words and of the words
+ * merged into others. Returns how many themes were written to 'out'. */
 size_t words_themes(struct words *w, size_t k, uint32_t (*votes)(uint32_t id, void *ctx), void *ctx,
                     struct theme *out);
+
+/* The moderators' rules (proto/messages.md, "Themes"; room.c keeps them in the jam's state, this
+ * module only applies them). A hidden word makes no theme and leaves words_top; its items may fall
+ * into later themes. A word merged into 'into' makes no theme of its own: its items count in
+ * into's theme, each once (NULL: its own again). Unknown words are remembered for items to come.
+ * Chains are the caller's to refuse: 'into' must not itself be merged. */
+void words_set_hidden(struct words *w, const char *word, bool hidden);
+void words_set_merged(struct words *w, const char *word, const char *into);
+/* True when 's' is exactly one word in its folded form (what words_top and themes show). */
+bool words_is_word(const struct words *w, const char *s);
 
 /* Up to 'k' visible items most like 'text', most alike first (the smaller id among equals): the
  * cosine of the two word sets, each word weighted by its rarity, idf = ln(1 + items / items using

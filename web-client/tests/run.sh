@@ -32,7 +32,7 @@ one_file() {
 # chromium on free ports and writes its own screenshots.
 run_jobs "${BROWSER_JOBS:-2}" one_file console.test.mjs a11y.test.mjs browser.test.mjs \
   screen.test.mjs tls.test.mjs results.test.mjs moderation.test.mjs merge.test.mjs reveal.test.mjs \
-  discover.test.mjs exports.test.mjs invites.test.mjs engines.test.mjs qr.test.mjs \
+  discover.test.mjs themes.test.mjs exports.test.mjs invites.test.mjs engines.test.mjs qr.test.mjs \
   strings.test.mjs "--test --test-reporter=tap jamstate.test.mjs"
 echo "# $JOBS_PASSED passed, $JOBS_FAILED failed"
 [ "$JOBS_FAILED" = 0 ]

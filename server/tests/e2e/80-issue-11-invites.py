@@ -149,7 +149,7 @@ async def kill_9_keeps_invites_and_revocations(srv):
         await org.must_ack({"type": "revoke_invite", "invite": gone["invite"]})
         await bea.join(code, "moderator", secret=kept["secret"])
         await bea.must_ack({"type": "start"})
-        # Enough events for a snapshot (--snapshot-every 100): the restart starts from it (CJS12).
+        # Enough events for a snapshot (--snapshot-every 100): the restart starts from it (CJS13).
         for i in range(53):
             await org.must_ack({"type": "announce", "text": "Filler %d" % i})
             await org.must_ack({"type": "unannounce"})

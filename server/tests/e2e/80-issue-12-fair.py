@@ -92,7 +92,7 @@ async def discover_spreads_items_and_showings_survive_a_kill(srv):
               "order_set in the public log: %r", log[-3:])
 
         # Enough events after them for a snapshot (--snapshot-every 100): the restart then
-        # starts from a CJS12 snapshot that holds the showings and the order.
+        # starts from a CJS13 snapshot that holds the showings and the order.
         for i in range(100):  # paced: a session may send 20 messages a second
             await m.must_ack({"type": "post", "kind": "problem", "text": "Later problem %d" % i})
             await asyncio.sleep(0.055)
@@ -101,7 +101,7 @@ async def discover_spreads_items_and_showings_survive_a_kill(srv):
                 srv.rcli("EXISTS", "cojam:jam:%s:snapshot" % code).strip() != "1":
             time.sleep(0.2)
         snap_bytes = srv.rcli("GET", "cojam:jam:%s:snapshot" % code)
-        check(snap_bytes.startswith("CJS12"), "a CJS12 snapshot was stored: %r", snap_bytes[:8])
+        check(snap_bytes.startswith("CJS13"), "a CJS13 snapshot was stored: %r", snap_bytes[:8])
 
         # SIGKILL, restart: the showings and the order come back from the snapshot.
         await closing(m, s, *cits)

@@ -511,6 +511,15 @@ TEST(encode_every_type)
         m.invite = 4;
         if (t == MSG_INVITE)
             m.nickname = strdup("Bea");
+        if (t >= MSG_RENAME_THEME && t <= MSG_UNHIDE_THEME) {
+            m.word = strdup("shade");
+            m.label = t == MSG_RENAME_THEME ? strdup("Shade") : NULL;
+            if (t == MSG_MERGE_THEMES) {
+                m.words[0] = strdup("trees");
+                m.words[1] = strdup("tree");
+                m.n_words = 2;
+            }
+        }
         uint32_t ids[] = {5, 2};
         if (t == MSG_APPROVE || t == MSG_REJECT || t == MSG_CLAIM || t == MSG_RELEASE ||
             t == MSG_MERGE) {
@@ -707,6 +716,34 @@ TEST(event_round_trip_every_type)
     CHECK(strstr(ms, "\"order\":\"fair\"") != NULL);
     free(ms);
     event_clear(&e);
+    e = writer_event(EV_THEME_RENAMED);
+    e.word = strdup("shade");
+    e.label = strdup("Shade & trees");
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"theme_renamed\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"word\":\"shade\",\"label\":\"Shade & trees\"}");
+    free(ms);
+    event_clear(&e);
+    e = writer_event(EV_THEMES_MERGED);
+    e.word = strdup("shade");
+    e.words[0] = strdup("trees");
+    e.words[1] = strdup("tree");
+    e.n_words = 2;
+    check_event_round_trip(&e);
+    ms = codec_event_encode(&e);
+    CHECK_EQ_STR(ms, "{\"t\":\"themes_merged\",\"at\":1700000000123,\"by\":7,\"op\":\"c1-7\","
+                     "\"words\":[\"trees\",\"tree\"],\"into\":\"shade\"}");
+    free(ms);
+    event_clear(&e);
+    static const enum event_type one_word[] = {EV_THEME_UNMERGED, EV_THEME_HIDDEN,
+                                               EV_THEME_UNHIDDEN};
+    for (size_t i = 0; i < 3; i++) {
+        e = writer_event(one_word[i]);
+        e.word = strdup("city");
+        check_event_round_trip(&e);
+        event_clear(&e);
+    }
     memset(&e, 0, sizeof e); /* the server's showings: no writer */
     e.type = EV_SHOWINGS;
     e.at_ms = 3;

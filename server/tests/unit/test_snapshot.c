@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS12
+ * test_snapshot.c - the binary snapshot codec: exact round trips (canonical and not), the CJS13
  * bytes pinned, ops and votes restored, and refusal of every truncation and of garbage.
  */
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "room.h"
 #include "snapshot.h"
 #include "test.h"
+#include "words.h"
 
 #include "room_kit.h"
 
@@ -127,6 +128,19 @@ static struct room *busy_room(void)
     struct msg revoke = mk(MSG_REVOKE_INVITE, "ri2");
     revoke.invite = cem_invite;
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &revoke, 1987, NULL) == NULL);
+    /* Theme rules: a label, a merge, a hidden word. */
+    struct msg ren = mk(MSG_RENAME_THEME, "tr");
+    ren.word = "problem";
+    ren.label = "Problems";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &ren, 1990, NULL) == NULL);
+    struct msg tm = mk(MSG_MERGE_THEMES, "tm");
+    tm.word = "problem";
+    tm.words[0] = "benches";
+    tm.n_words = 1;
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &tm, 1991, NULL) == NULL);
+    struct msg th = mk(MSG_HIDE_THEME, "th");
+    th.word = "review";
+    CHECK(write_msg(r, mod, ROLE_MODERATOR, &th, 1992, NULL) == NULL);
     struct msg pause = mk(MSG_PAUSE, "pz");
     write_msg(r, mod, ROLE_MODERATOR, &pause, 2000, NULL);
     return r;
@@ -178,14 +192,14 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_INT(room_item(copy, 5)->at_ms, 1250);
         CHECK_EQ_INT(copy->n_visible, r->n_visible);
         CHECK_EQ_INT(copy->modlog[2].n_items, 4);                       /* the approve of 1-4 */
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 6].type, EV_POSTED); /* the scribe entry */
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 9].type, EV_POSTED); /* the scribe entry */
         /* The merge: the duplicate, the target's distinct voters, the collapsed vote. */
         CHECK_EQ_INT(room_item(copy, 8)->merged_into, 4);
         CHECK_EQ_INT(room_item(copy, 4)->n_merged, 1);
         CHECK_EQ_INT(room_item(copy, 4)->votes, 3);
         CHECK(room_vote_collapsed(copy, 1, 8) && !room_vote_collapsed(copy, 1, 4));
         CHECK_EQ_INT(room_participant(copy, 1)->used[0], 1);
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 5].type, EV_MERGED);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 8].type, EV_MERGED);
         /* The invites: names, hashes, the revocation, who joined with which, the ack's kind. */
         CHECK_EQ_INT(copy->n_invites, 2);
         CHECK_EQ_STR(copy->invites[0].name, "Bea");
@@ -196,8 +210,8 @@ TEST(snapshot_round_trip_is_exact)
         CHECK_EQ_STR(room_participant(copy, 4)->nickname, "Bea");
         CHECK(room_op_done(copy, 1, "i2") && room_op_done(copy, 1, "i2")->invite);
         CHECK_EQ_INT(room_op_done(copy, 1, "i2")->item, 2);
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].type, EV_INVITE_REVOKED);
-        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 2].item, 2);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 5].type, EV_INVITE_REVOKED);
+        CHECK_EQ_INT(copy->modlog[copy->n_modlog - 5].item, 2);
         /* The copy goes on exactly like the original. */
         struct msg resume = mk(MSG_RESUME, "rs");
         CHECK(write_msg(copy, 1, ROLE_MODERATOR, &resume, 3000, NULL) == NULL);
@@ -253,13 +267,13 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
     unsigned char junk[256];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 37 + 11);
-    memcpy(junk, "CJS12", 5);
+    memcpy(junk, "CJS13", 5);
     CHECK(snapshot_decode(junk, sizeof junk, &lim) == NULL);
     free(a);
     room_free(r);
 }
 
-/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS12 (CJS4,
+/* The bytes of the format, pinned: the SHA-256 of busy_room()'s canonical encoding in CJS13 (CJS4,
  * which was CJS2 plus removals and the event chain, plus each hidden item's reason and preset, each
  * participant's mute and the reason in force, a preset per log line, and the stage: spotlight,
  * pins and announcement, and each item's scribe provenance; CJS5 plus the premoderation setting,
@@ -267,18 +281,18 @@ TEST(snapshot_decode_rejects_every_truncation_and_garbage)
  * item's merged_into and each vote's collapsed mark; CJS7 plus the reveal mode; CJS8 plus the
  * public_exports setting; CJS9 plus the named invites, each participant's invite and each op's
  * kind of ack, where a merge took each duplicate off the stage, the order and each item's
- * showings). The state
+ * showings; CJS12 plus the theme rules and the theme events' words in the log). The state
  * digest of GET /api/jams/<code>/digest is this hash, so a change here changes every jam's digest. */
-#define BUSY_ROOM_SHA256 "91956ab62cad67fdd34aa5ced62571576a7ae6c228dd1bf06560d70be806cdb6"
+#define BUSY_ROOM_SHA256 "8aa27bf290ce37305edfd7cb25d81e4a7970fd138e2e93529670456aa8cc6eeb"
 
-TEST(snapshot_bytes_are_cjs12)
+TEST(snapshot_bytes_are_cjs13)
 {
     struct room *r = busy_room();
     unsigned char *a;
     size_t alen;
     char hex[65];
     snapshot_encode(r, true, &a, &alen);
-    CHECK(alen > 5 && memcmp(a, "CJS12", 5) == 0);
+    CHECK(alen > 5 && memcmp(a, "CJS13", 5) == 0);
     auth_sha256_hex(a, alen, hex);
     CHECK_EQ_STR(hex, BUSY_ROOM_SHA256);
     free(a);
@@ -317,7 +331,7 @@ TEST(snapshot_non_canonical_decodes_to_the_same_state)
         }
         /* s, p0-p5, c1, a1, c5, r6, v1-v3 of each citizen, h, mu, sp, pin4, pin3, an, sc, p8,
          * mv8, mv4, mg, i1, i2, ri2, pz */
-        CHECK_EQ_INT(n_ops, 32);
+        CHECK_EQ_INT(n_ops, 35);
         for (size_t i = 0; i < r->n_participants; i++) {
             const struct participant *p = r->participants[i];
             for (size_t v = 0; v < p->n_voted; v++) {
@@ -416,15 +430,60 @@ TEST(snapshot_keeps_showings_and_the_order)
     room_free(r);
 }
 
+/* The theme rules survive a snapshot: the same rules, the same themes and cloud, the log's words. */
+TEST(snapshot_keeps_the_theme_rules)
+{
+    struct room *r = busy_room();
+    unsigned char *a, *b;
+    size_t alen, blen;
+    snapshot_encode(r, false, &a, &alen);
+    struct room_limits lim = {100, 100};
+    struct room *copy = snapshot_decode(a, alen, &lim);
+    CHECK(copy != NULL);
+    if (copy) {
+        CHECK_EQ_INT(copy->n_themes, 3);
+        const struct room_theme *t = room_theme(copy, "problem");
+        CHECK(t && t->label && strcmp(t->label, "Problems") == 0 && !t->into && !t->hidden);
+        t = room_theme(copy, "benches");
+        CHECK(t && t->into && strcmp(t->into, "problem") == 0);
+        t = room_theme(copy, "review");
+        CHECK(t && t->hidden);
+        struct theme x[8], y[8];
+        size_t nx = words_themes(r->words, 8, NULL, NULL, x);
+        CHECK_EQ_INT(words_themes(copy->words, 8, NULL, NULL, y), nx);
+        for (size_t i = 0; i < nx; i++)
+            CHECK(strcmp(x[i].word, y[i].word) == 0 && x[i].items == y[i].items);
+        struct word_count wx[40], wy[40];
+        size_t cx = words_top(copy->words, 40, wy);
+        CHECK_EQ_INT(words_top(r->words, 40, wx), cx);
+        for (size_t i = 0; i < cx; i++)
+            CHECK(strcmp(wx[i].word, wy[i].word) == 0 && strcmp(wy[i].word, "review") != 0);
+        const struct mod_entry *m = &copy->modlog[copy->n_modlog - 3];
+        CHECK(m->type == EV_THEMES_MERGED && m->n_words == 1 &&
+              strcmp(m->words[0], "benches") == 0 && strcmp(m->word, "problem") == 0);
+        unsigned char *c;
+        size_t clen;
+        snapshot_encode(r, true, &c, &clen);
+        snapshot_encode(copy, true, &b, &blen);
+        CHECK(blen == clen && memcmp(c, b, clen) == 0);
+        free(b);
+        free(c);
+    }
+    room_free(copy);
+    free(a);
+    room_free(r);
+}
+
 int main(void)
 {
     RUN(snapshot_round_trip_is_exact);
-    RUN(snapshot_bytes_are_cjs12);
+    RUN(snapshot_bytes_are_cjs13);
     RUN(snapshot_non_canonical_decodes_to_the_same_state);
     RUN(snapshot_keeps_removals);
     RUN(snapshot_decode_rejects_every_truncation_and_garbage);
     RUN(snapshot_keeps_the_event_chain); /* last: it moves the ids busy_room() pins */
     RUN(snapshot_keeps_the_reveal_mode);
     RUN(snapshot_keeps_showings_and_the_order);
+    RUN(snapshot_keeps_the_theme_rules);
     return test_done();
 }

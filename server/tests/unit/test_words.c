@@ -119,6 +119,73 @@ TEST(themes_are_disjoint_and_name_the_top_item)
     words_free(w);
 }
 
+/* Moderators' rules: a hidden word makes no theme and leaves the cloud, its items fall into later
+ * themes; a merged word's items count in its target's theme once each, wherever the target ranks;
+ * undoing either gives the first answer back. */
+TEST(hidden_and_merged_words_reshape_the_themes)
+{
+    struct words *w = words_new();
+    uint32_t votes[9] = {0, 3, 9, 1, 4, 0, 7, 2, 0};
+    words_add(w, 1, "shade at bus stops", 18);
+    words_add(w, 2, "trees for shade", 15);
+    words_add(w, 3, "shade sails on the square", 25);
+    words_add(w, 4, "bus lanes on main street", 24);
+    words_add(w, 5, "night bus", 9);
+    words_add(w, 6, "bike lanes", 10);
+    words_add(w, 7, "trees in the square", 19);
+    struct theme t[4];
+    struct word_count c[16];
+    words_set_hidden(w, "shade", true);
+    size_t n = words_themes(w, 4, votes_of, votes, t);
+    /* bus: 1 4 5 (top 4); trees: 2 7 (top 2); square: 3 alone (7 taken); lanes: 6 alone. */
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(t[0].word, "bus");
+    CHECK_EQ_INT(t[0].items, 3);
+    CHECK_EQ_INT(t[0].top, 4);
+    CHECK_EQ_STR(t[1].word, "trees");
+    CHECK_EQ_INT(t[1].items, 2);
+    size_t nc = words_top(w, 16, c);
+    for (size_t i = 0; i < nc; i++)
+        CHECK(strcmp(c[i].word, "shade") != 0);
+    words_set_hidden(w, "shade", false);
+    CHECK_EQ_STR(words_top(w, 16, c) ? c[0].word : "", "shade");
+    /* lanes (items 4, 6) and square (3, 7) into trees (2, 7): 2 3 4 6 7, each once, counted
+     * before shade (1 2 3), which keeps only item 1 and makes no theme; bus keeps 1 and 5. */
+    words_set_merged(w, "lanes", "trees");
+    words_set_merged(w, "square", "trees");
+    n = words_themes(w, 4, votes_of, votes, t);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(t[0].word, "trees");
+    CHECK_EQ_INT(t[0].items, 5);
+    CHECK_EQ_INT(t[0].top, 2);
+    CHECK_EQ_STR(t[1].word, "bus");
+    CHECK_EQ_INT(t[1].items, 2);
+    CHECK_EQ_INT(t[1].top, 1);
+    /* A hidden source adds nothing (trees: 2 3 7); a hidden target hides the merged theme. */
+    words_set_hidden(w, "lanes", true);
+    n = words_themes(w, 4, votes_of, votes, t);
+    CHECK_EQ_STR(t[0].word, "trees");
+    CHECK_EQ_INT(t[0].items, 3);
+    words_set_hidden(w, "lanes", false);
+    words_set_hidden(w, "trees", true);
+    n = words_themes(w, 4, votes_of, votes, t);
+    for (size_t i = 0; i < n; i++)
+        CHECK(strcmp(t[i].word, "trees") != 0 && strcmp(t[i].word, "square") != 0);
+    words_set_hidden(w, "trees", false);
+    words_set_merged(w, "lanes", NULL);
+    words_set_merged(w, "square", NULL);
+    n = words_themes(w, 4, votes_of, votes, t);
+    CHECK_EQ_STR(t[0].word, "shade");
+    CHECK_EQ_INT(t[0].items, 3);
+    /* Rules may name words no item uses yet. */
+    words_set_merged(w, "canopy", "shade");
+    words_add(w, 8, "a canopy for the market", 23);
+    CHECK_EQ_INT(words_themes(w, 4, votes_of, votes, t) ? t[0].items : 0, 4);
+    CHECK(words_is_word(w, "shade") && !words_is_word(w, "Shade") && !words_is_word(w, "the") &&
+          !words_is_word(w, "two words") && !words_is_word(w, "ab"));
+    words_free(w);
+}
+
 static bool odd_only(uint32_t id, void *ctx)
 {
     (void)ctx;
@@ -170,6 +237,7 @@ int main(void)
     RUN(split_survives_invalid_utf8);
     RUN(counts_once_per_item_and_hide_uncounts);
     RUN(themes_are_disjoint_and_name_the_top_item);
+    RUN(hidden_and_merged_words_reshape_the_themes);
     RUN(similar_items_share_rare_words);
     return test_done();
 }

@@ -2,7 +2,7 @@
 // contribution, searchable and keyboard-driven. An action is shown as done only when the server
 // acknowledges it; the clock and items change only from server updates.
 
-import { t, errorText, phaseName, votesText, timeText, applyLanguage } from './strings.js';
+import { t, plural, errorText, phaseName, votesText, timeText, applyLanguage } from './strings.js';
 import { h, $, setText, applyStrings, frameScheduler, renderKeyed, show, downloadFrom } from './dom.js';
 import { Connection, TokenStore } from './conn.js';
 import { JamState, KINDS } from './jamstate.js';
@@ -99,6 +99,7 @@ function connect() {
     takeInvites(msg.invites);
   });
   conn.on('invites', (msg) => { takeInvites(msg.invites); refreshLogSoon(); });
+  conn.on('words', takeWords);
   conn.on('moderation', (n) => { if (n.notice === 'invite_revoked') inviteRevoked(); });
   conn.on('queued', (msg) => { state.applyQueued(msg.items); schedule(); });
   conn.on('update', ({ msg, newItems }) => {
@@ -324,6 +325,87 @@ $('#invite-forget').addEventListener('click', () => {
   setText($('#invite-status'), t('mod_forgotten'));
 });
 
+// ---------------------------------------------------------------- themes
+
+// The live themes of the server's `words` frame and the moderators' rules (proto/messages.md,
+// "Themes"): rename one (an empty label gives the word back), tick several and merge them into
+// one, hide one; the rules list undoes each (a hidden word is in no theme, so only the rules name
+// it). Rows are keyed by word, so a frame arriving while a label is typed keeps the input.
+const themes = { list: [], rules: [], picked: new Set() };
+window.cojam.themes = themes;
+
+function takeWords(msg) {
+  themes.list = Array.isArray(msg.themes) ? msg.themes : [];
+  themes.rules = Array.isArray(msg.theme_rules) ? msg.theme_rules : [];
+  for (const w of [...themes.picked]) if (!themes.list.some((th) => th.word === w)) themes.picked.delete(w);
+  renderThemes();
+}
+
+function themeName(th) {
+  return th.label && th.label !== th.word ? `${th.label} (${th.word})` : th.word;
+}
+
+function renderThemes() {
+  show($('#themes-none'), themes.list.length === 0);
+  renderKeyed($('#themes-list'), themes.list, (th) => th.word, (th) => {
+    const input = h('input', { type: 'text', class: 'theme-label', maxlength: '40', 'aria-label': t('mod_theme_label', { word: th.word }), placeholder: t('mod_theme_label_placeholder') });
+    const form = h('form', { class: 'theme-rename', onsubmit: (ev) => {
+      ev.preventDefault();
+      const label = input.value.trim();
+      act('theme:' + th.word, { type: 'rename_theme', word: th.word, label }, t('act_theme_rename', { word: th.word }));
+      input.value = '';
+    } }, input, h('button', { type: 'submit', class: 'small', text: t('mod_theme_rename') }));
+    const pick = h('input', { type: 'checkbox', class: 'theme-pick', 'aria-label': t('mod_theme_pick', { word: th.word }), onchange: (ev) => {
+      if (ev.target.checked) themes.picked.add(th.word); else themes.picked.delete(th.word);
+      renderMergeForm();
+    } });
+    return h('li', { class: 'theme-row' }, pick, h('span', { class: 'theme-name', dir: 'auto' }),
+      h('span', { class: 'theme-n muted' }), form,
+      h('button', { type: 'button', class: 'small theme-hide', text: t('mod_theme_hide'), onclick: () => act('theme:' + th.word, { type: 'hide_theme', word: th.word }, t('act_theme_hide', { word: th.word })) }));
+  }, (li, th) => {
+    setText(li.querySelector('.theme-name'), themeName(th));
+    const merged = Array.isArray(th.merged) && th.merged.length ? ' · ' + t('mod_theme_merged', { words: th.merged.join(', ') }) : '';
+    setText(li.querySelector('.theme-n'), plural('screen_theme', th.items) + merged);
+    li.querySelector('.theme-pick').checked = themes.picked.has(th.word);
+  });
+  renderMergeForm();
+  const rules = $('#theme-rules');
+  rules.textContent = '';
+  show($('#theme-rules-none'), themes.rules.length === 0);
+  for (const r of themes.rules) {
+    const parts = [];
+    if (r.label) parts.push([t('mod_theme_rule_label', { word: r.word, label: r.label }), t('mod_theme_clear_label'), { type: 'rename_theme', word: r.word, label: '' }, 'act_theme_rename']);
+    if (r.into) parts.push([t('mod_theme_rule_into', { word: r.word, into: r.into }), t('mod_theme_unmerge'), { type: 'unmerge_theme', word: r.word }, 'act_theme_unmerge']);
+    if (r.hidden) parts.push([t('mod_theme_rule_hidden', { word: r.word }), t('mod_theme_unhide'), { type: 'unhide_theme', word: r.word }, 'act_theme_unhide']);
+    for (const [text, button, fields, label] of parts) {
+      rules.append(h('li', { class: 'theme-rule', dataset: { word: r.word } }, h('span', { dir: 'auto', text }), ' ',
+        h('button', { type: 'button', class: 'small', text: button, onclick: () => act('theme:' + r.word, fields, t(label, { word: r.word })) })));
+    }
+  }
+}
+
+function renderMergeForm() {
+  const picked = [...themes.picked];
+  show($('#theme-merge-form'), picked.length >= 2);
+  const sel = $('#theme-into');
+  const keep = sel.value;
+  sel.textContent = '';
+  for (const w of picked) {
+    const th = themes.list.find((x) => x.word === w);
+    sel.append(h('option', { value: w, text: th ? themeName(th) : w, selected: w === keep }));
+  }
+}
+
+$('#theme-merge-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const into = $('#theme-into').value;
+  const words = [...themes.picked].filter((w) => w !== into);
+  if (!into || !words.length) return;
+  act('theme:' + into, { type: 'merge_themes', words, into }, t('act_theme_merge', { words: words.join(', '), into }));
+  themes.picked.clear();
+  renderThemes();
+});
+
 // ---------------------------------------------------------------- named invites
 
 // Named moderator invites (proto/messages.md, "Named moderator invites"): the organiser mints one
@@ -455,7 +537,7 @@ async function refreshLog() {
   for (const e of entries.slice(-50).reverse()) {
     const items = Array.isArray(e.items) ? e.items.join(', ') : e.item;
     const action = e.action === 'hidden' && Array.isArray(e.items) ? 'hidden_items' : e.action;
-    const what = t('log_' + action, { item: e.item, items, name: e.invite ? inviteName(e.invite) : '', into: e.into, mode: e.mode ? revealLabel(e.mode) : '', order: e.order ? orderLabel(e.order) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
+    const what = t('log_' + action, { word: e.word, label: e.label || e.word, words: Array.isArray(e.words) ? e.words.join(', ') : '', item: e.item, items, name: e.invite ? inviteName(e.invite) : '', into: e.into, mode: e.mode ? revealLabel(e.mode) : '', order: e.order ? orderLabel(e.order) : '', on: e.public ? '✓' : '✗', phase: e.phase ? phaseName(e.phase) : '', seconds: e.seconds, pid: e.pid });
     const who = e.by === 'clock' ? t('mod_log_clock') : (e.moderator || t('moderator_nickname'));
     const li = h('li', { text: t('mod_log_entry', { who, what }) + (e.reason ? ` — ${e.reason}` : '') });
     if (e.at) li.title = timeText(e.at);

@@ -330,7 +330,7 @@ function renderWords() {
       h('span', { class: 's-theme-word', dir: 'auto' }), h('span', { class: 's-theme-n' }),
       h('div', { class: 's-theme-top', dir: 'auto' })),
     (li, th) => {
-      setText(li.querySelector('.s-theme-word'), th.word);
+      setText(li.querySelector('.s-theme-word'), th.label || th.word);
       setText(li.querySelector('.s-theme-n'), plural('screen_theme', th.items));
       const top = state.items.get(th.top);
       setText(li.querySelector('.s-theme-top'), top && top.text ? top.text : '');
