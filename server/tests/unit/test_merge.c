@@ -368,7 +368,8 @@ static void outcome_digest(const struct room *r, char hex[65])
             OUT("%u,", p->used[k]);
         uint32_t v[64];
         size_t nv = p->n_voted < 64 ? p->n_voted : 64;
-        memcpy(v, p->voted, nv * sizeof *v);
+        if (nv)
+            memcpy(v, p->voted, nv * sizeof *v); /* p->voted is NULL before the first vote */
         qsort(v, nv, sizeof *v, cmp_u32);
         for (size_t j = 0; j < nv; j++) {
             int idx = -1;

@@ -1220,7 +1220,7 @@ TEST(spotlight_pins_and_announcement)
     struct msg s = mk(MSG_START, "s1");
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &s, 10000, NULL) == NULL);
     for (int i = 0; i < 12; i++) {
-        char op[8];
+        char op[16];
         snprintf(op, sizeof op, "p%d", i);
         struct msg p = post_msg(op, "Heat");
         CHECK(write_msg(r, a, ROLE_CITIZEN, &p, 11000, NULL) == NULL);
@@ -1439,6 +1439,7 @@ TEST(invites_are_minted_by_the_organiser_and_revoked)
     CHECK(room_apply(r, "9001-0", &e1, NULL) == NULL);
     CHECK(room_apply(r, "9001-1", &e2, NULL) == room_err_duplicate_op);
     CHECK_EQ_INT(r->n_invites, 2);
+    event_clear(&e2); /* filled again below */
     /* another process's invite with the id that landed first: busy, retried with the next id */
     struct msg other = mk(MSG_INVITE, "i4");
     other.nickname = "Eve";
@@ -1468,7 +1469,7 @@ TEST(approve_unhide_and_unmerge_stay_within_max_items)
     CHECK(write_msg(r, mod, ROLE_MODERATOR, &st, 1000, NULL) == NULL);
     uint32_t ids[4];
     for (int i = 0; i < 3; i++) {
-        char op[8];
+        char op[16];
         snprintf(op, sizeof op, "p%d", i);
         ids[i] = post_problem(r, a, ROLE_CITIZEN, op, 2000);
     }
