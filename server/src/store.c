@@ -378,38 +378,16 @@ static int authenticate(redisContext *c, const struct endpoint *e, char *why, si
 
 /* ---- Sentinel ---------------------------------------------------------------------------- */
 
-/* Asks the sentinels of 'e' in turn where the primary is, until one names it. Returns 0 with
- * *out set, or -EIO with the last sentinel's reason in 'why'. */
-static int ask_sentinels(const struct endpoint *e, struct sentinel_addr *out, char *why,
-                         size_t why_size)
+/* The primary's address from a "SENTINEL get-master-addr-by-name" reply. Returns 0 or -EIO. */
+static int primary_of(const redisReply *r, struct sentinel_addr *out)
 {
-    struct timeval tv = ms_to_tv(e->timeout_ms < SENTINEL_ASK_MS ? e->timeout_ms : SENTINEL_ASK_MS);
-    for (size_t i = 0; i < e->n_sentinels; i++) {
-        const struct sentinel_addr *a = &e->sentinels[i];
-        redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
-        redisReply *r = NULL;
-        if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
-            r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", e->master_name);
-        int rc = -EIO;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0]) &&
-            is_str(r->element[1]))
-            rc = sentinel_parse_reply(r->element[0]->str, r->element[0]->len, r->element[1]->str,
-                                      r->element[1]->len, out);
-        if (rc < 0)
-            snprintf(why, why_size, "sentinel %.64s:%d: %.160s", a->host, a->port,
-                     !c                             ? "out of memory"
-                     : !r                           ? c->errstr
-                     : r->type == REDIS_REPLY_NIL   ? "does not monitor this master name"
-                     : r->type == REDIS_REPLY_ERROR ? r->str
-                                                    : "unexpected reply");
-        if (r)
-            freeReplyObject(r);
-        if (c)
-            redisFree(c);
-        if (rc == 0)
-            return 0;
-    }
-    return -EIO;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !is_str(r->element[0]) ||
+        !is_str(r->element[1]))
+        return -EIO;
+    return sentinel_parse_reply(r->element[0]->str, r->element[0]->len, r->element[1]->str,
+                                r->element[1]->len, out) < 0
+               ? -EIO
+               : 0;
 }
 
 /* The field 'name' of one entry of "SENTINEL replicas" (a flat array of names and values), or
@@ -423,32 +401,44 @@ static const char *field_of(const redisReply *entry, const char *name)
     return NULL;
 }
 
-/* Asks the sentinels of 'e' in turn for a replica of the primary that is up and in sync
- * (sentinel_replica_usable). Returns 0 with *out set, or -EIO with the reason in 'why'. */
-static int ask_replica(const struct endpoint *e, struct sentinel_addr *out, char *why,
-                       size_t why_size)
+/* The first replica of a "SENTINEL replicas" reply that is up and in sync
+ * (sentinel_replica_usable). Returns 0 or -EIO. */
+static int replica_of(const redisReply *r, struct sentinel_addr *out)
+{
+    for (size_t k = 0; r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+        const redisReply *x = r->element[k];
+        const char *ip = field_of(x, "ip"), *port = field_of(x, "port");
+        if (ip && port &&
+            sentinel_replica_usable(field_of(x, "flags"), field_of(x, "master-link-status")) &&
+            sentinel_parse_reply(ip, strlen(ip), port, strlen(port), out) == 0)
+            return 0;
+    }
+    return -EIO;
+}
+
+/* Asks the sentinels of 'e' in turn where the primary is (or, with e->replica, a replica of it
+ * that is up and in sync), until one names it. Returns 0 with *out set, or -EIO with the last
+ * sentinel's reason in 'why'. */
+static int ask_sentinels(const struct endpoint *e, struct sentinel_addr *out, char *why,
+                         size_t why_size)
 {
     struct timeval tv = ms_to_tv(e->timeout_ms < SENTINEL_ASK_MS ? e->timeout_ms : SENTINEL_ASK_MS);
+    const char *ask = e->replica ? "replicas" : "get-master-addr-by-name";
     for (size_t i = 0; i < e->n_sentinels; i++) {
         const struct sentinel_addr *a = &e->sentinels[i];
         redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
         redisReply *r = NULL;
         if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
-            r = redisCommand(c, "SENTINEL replicas %s", e->master_name);
-        int rc = -EIO;
-        for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements && rc < 0; k++) {
-            const redisReply *x = r->element[k];
-            const char *ip = field_of(x, "ip"), *port = field_of(x, "port");
-            if (ip && port &&
-                sentinel_replica_usable(field_of(x, "flags"), field_of(x, "master-link-status")))
-                rc = sentinel_parse_reply(ip, strlen(ip), port, strlen(port), out);
-        }
+            r = redisCommand(c, "SENTINEL %s %s", ask, e->master_name);
+        int rc = !r ? -EIO : e->replica ? replica_of(r, out) : primary_of(r, out);
         if (rc < 0)
             snprintf(why, why_size, "sentinel %.64s:%d: %.160s", a->host, a->port,
                      !c                             ? "out of memory"
                      : !r                           ? c->errstr
+                     : r->type == REDIS_REPLY_NIL   ? "does not monitor this master name"
                      : r->type == REDIS_REPLY_ERROR ? r->str
-                                                    : "names no replica that is up and in sync");
+                     : e->replica                   ? "names no replica that is up and in sync"
+                                                    : "unexpected reply");
         if (r)
             freeReplyObject(r);
         if (c)
@@ -515,8 +505,7 @@ static int open_conn(const struct endpoint *e, redisContext **out, char *why, si
     struct timeval tv = ms_to_tv(e->timeout_ms);
     struct sentinel_addr primary;
     *out = NULL;
-    if (e->n_sentinels && (e->replica ? ask_replica(e, &primary, why, why_size)
-                                      : ask_sentinels(e, &primary, why, why_size)) < 0)
+    if (e->n_sentinels && ask_sentinels(e, &primary, why, why_size) < 0)
         return -EIO;
     redisContext *c = e->n_sentinels ? redisConnectWithTimeout(primary.host, primary.port, tv)
                       : e->unix_path ? redisConnectUnixWithTimeout(e->unix_path, tv)
