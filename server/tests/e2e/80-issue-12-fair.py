@@ -16,9 +16,11 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ADMIN_TOKEN, Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import (ADMIN_TOKEN, Client, Suite, check, check_eq, closing,  # noqa: E402
+                     storage_mode)
 
-suite = Suite("80-issue-12-fair", file_timeout=120)
+MODE, make = storage_mode("FAIR_REDIS")
+suite = Suite("80-issue-12-fair" + ("-embedded" if MODE == "embedded" else ""), file_timeout=120)
 
 
 def showings(srv, code):
@@ -177,5 +179,5 @@ async def results_and_csv_keep_both_ranks(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers(extra_args=["--snapshot-every", "100"]).start(),
+    sys.exit(suite.run(lambda: make(extra_args=["--snapshot-every", "100"]).start(),
                        lambda s: s.stop()))

@@ -14,9 +14,10 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import Client, Suite, check, check_eq, closing, storage_mode  # noqa: E402
 
-suite = Suite("80-issue-12-themes", file_timeout=150)
+MODE, make = storage_mode("THEMES_REDIS")
+suite = Suite("80-issue-12-themes" + ("-embedded" if MODE == "embedded" else ""), file_timeout=150)
 
 TEXTS = ["Shade at the bus stops", "Trees for shade", "Shade sails on the square",
          "Bus lanes on main street", "Night bus", "More trees in the square", "Plant trees"]
@@ -136,5 +137,5 @@ async def moderators_rename_merge_and_hide_themes(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(lambda: Servers(extra_args=["--snapshot-every", "100"]).start(),
+    sys.exit(suite.run(lambda: make(extra_args=["--snapshot-every", "100"]).start(),
                        lambda s: s.stop()))
