@@ -27,7 +27,7 @@ if [ "$what" = npm ]; then
   exit 0
 fi
 
-pkgs=(gcc make pkg-config libwebsockets-dev libhiredis-dev libjansson-dev libssl-dev redis-server)
+pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libhiredis-dev libjansson-dev libssl-dev redis-server)
 case "$what" in
   build) ;;
   test) pkgs+=(python3 python3-websockets python3-jsonschema redis-tools redis-sentinel chromium nodejs npm curl nginx-light) ;;

@@ -111,9 +111,12 @@ static const struct option_def options[] = {
     NUM(max_deliveries, "max-deliveries-per-s", "COJAM_MAX_DELIVERIES_PER_S", "0", 0, 100000000,
         "instead of --cpu-budget-pct, a fixed number of broadcast frames per second to stay "
         "under: the period is then the number of clients divided by it (0: measured)"),
+    STR(event_loop, "event-loop", "COJAM_EVENT_LOOP", "libev",
+        "libev (epoll: a pass costs what is ready) or poll (lws's own loop: a pass scans every "
+        "connection)"),
     NUM(loop_pace_us, "loop-pace-us", "COJAM_LOOP_PACE_US", "-1", -1, 20000,
-        "pause after each event-loop pass so that events gather (-1: by the number of clients, "
-        "0: never)"),
+        "with --event-loop poll, a pause after each pass so that events gather (-1: by the "
+        "number of clients, 0: never)"),
     NUM(resume_max_events, "resume-max-events", "COJAM_RESUME_MAX_EVENTS", "10000", 0, 10000000,
         "a resume the broadcast ring cannot serve reads up to this many missed events back from "
         "the stream; beyond, or with 0, it gets a snapshot"),
@@ -248,6 +251,15 @@ static int split_sentinels(struct config *c)
         fprintf(stderr,
                 "cojamd: --sentinel-master: 1..%d letters, digits, '.', '-' or '_', got '%s'\n",
                 SENTINEL_NAME_MAX, c->sentinel_master ? c->sentinel_master : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_event_loop(const struct config *c)
+{
+    if (strcmp(c->event_loop, "libev") != 0 && strcmp(c->event_loop, "poll") != 0) {
+        fprintf(stderr, "cojamd: --event-loop: expected libev or poll, got '%s'\n", c->event_loop);
         return -EINVAL;
     }
     return 0;
@@ -410,8 +422,8 @@ int config_load(struct config *c, int argc, char **argv)
         fprintf(stderr, "cojamd: --tls-cert and --tls-key go together: give both or neither\n");
         return -EINVAL;
     }
-    if (split_listen(c) < 0 || split_redis(c) < 0 || split_sentinels(c) < 0 ||
-        check_secrets(c) < 0 || admin_token_ok(c) < 0)
+    if (split_listen(c) < 0 || check_event_loop(c) < 0 || split_redis(c) < 0 ||
+        split_sentinels(c) < 0 || check_secrets(c) < 0 || admin_token_ok(c) < 0)
         return -EINVAL;
     return 0;
 }

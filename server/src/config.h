@@ -52,6 +52,7 @@ struct config {
     long resume_max_events;
     long cpu_budget_pct; /* the loop's CPU budget, % of one core */
     long max_deliveries; /* 0 = the period follows the measured costs (period.h) */
+    char *event_loop;    /* "libev" or "poll" */
     long loop_pace_us;
     long max_connections;
     long max_conns_per_address;

@@ -319,6 +319,7 @@ int main(int argc, char **argv)
         .tls_cert = cfg.tls_cert,
         .tls_key = cfg.tls_key,
         .tick_ms = (int)cfg.tick_ms,
+        .libev = strcmp(cfg.event_loop, "libev") == 0,
         .loop_pace_us = cfg.loop_pace_us,
     };
     struct tick_ctx ticker = {.hub = hub, .emb = &emb};

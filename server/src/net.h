@@ -67,7 +67,8 @@ struct net_config {
     const char *tls_cert;        /* borrowed: PEM certificate chain file; NULL = plain HTTP */
     const char *tls_key;         /* borrowed: its PEM private key file (set with tls_cert) */
     int tick_ms;
-    long loop_pace_us; /* -1 = by the number of clients, 0 = off */
+    bool libev;        /* lws on a libev loop (epoll), else lws's own poll loop */
+    long loop_pace_us; /* poll loop only: -1 = by the number of clients, 0 = off */
 };
 
 /* Descriptors kept free below ulimit -n when max_connections is automatic: Redis connections,

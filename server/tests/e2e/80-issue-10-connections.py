@@ -10,20 +10,14 @@ import asyncio
 import json
 import os
 import socket
-import struct
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ADMIN_TOKEN, Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import raw_upgrade, status_of, ws_text, ADMIN_TOKEN, Client, Servers, Suite, check, check_eq, closing  # noqa: E402
 
 suite = Suite("80-issue-10-connections", file_timeout=140)
-
-
-def status_of(data):
-    parts = data.split(b"\r\n")[0].split(b" ")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 def read_status(k, timeout):
@@ -42,34 +36,6 @@ def read_status(k, timeout):
     return status_of(data)
 
 
-def upgrade(port, rcvbuf=None):
-    """A socket with a WebSocket handshake sent; returns (socket, status)."""
-    k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    k.settimeout(5)
-    k.connect(("127.0.0.1", port))
-    k.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n" % port).encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        d = k.recv(1)  # byte by byte: nothing after the handshake is read
-        if not d:
-            break
-        data += d
-    return k, status_of(data)
-
-
-def ws_text(payload):
-    """A masked client text frame (mask 0: the payload stays as is)."""
-    b = payload.encode()
-    n = len(b)
-    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) +
-                            struct.pack("!H", n))
-    return head + b"\0\0\0\0" + b
-
-
 def post_headers(port, length, token, extra=""):
     k = socket.create_connection(("127.0.0.1", port), timeout=5)
     cl = "Content-Length: %d\r\n" % length if length is not None else ""
@@ -86,10 +52,10 @@ async def connections_are_capped_per_address_with_503(srv):
         # Held as completed handshakes, so the server has counted each one before the 13th comes
         # (bare TCP connections may still wait in the listen backlog on a loaded machine).
         for i in range(12):
-            k, st = upgrade(s.port)
+            k, st = raw_upgrade(s.port)
             held.append(k)
             check_eq(st, 101, "connection %d under the cap" % i)
-        k, st = upgrade(s.port)
+        k, st = raw_upgrade(s.port)
         k.close()
         check_eq(st, 503, "a WebSocket handshake over the per-address cap")
         st, _, body = s.http("GET", "/healthz")
@@ -116,10 +82,10 @@ async def websocket_sessions_leave_room_for_healthz(srv):
     held = []
     try:
         for i in range(16):
-            k, st = upgrade(s.port)
+            k, st = raw_upgrade(s.port)
             held.append(k)
             check_eq(st, 101, "session %d" % i)
-        k, st = upgrade(s.port)
+        k, st = raw_upgrade(s.port)
         k.close()
         check_eq(st, 503, "a session beyond the WebSocket share")
         check_eq(s.http("GET", "/healthz")[0], 200, "/healthz with the sessions full")
@@ -196,7 +162,18 @@ async def trickled_body_is_cut_off(srv):
 
 @suite.test(timeout=60)
 async def a_reader_that_never_reads_is_disconnected(srv):
-    s = Servers(["--write-timeout-s", "2"]).start()
+    await never_reading(["--write-timeout-s", "2"])
+
+
+@suite.test(timeout=60)
+async def a_reader_that_never_reads_is_disconnected_on_the_poll_loop(srv):
+    """The write pump's back-pressure is the event loop's business: the same on lws's poll loop
+    (issue 16: libev is the default)."""
+    await never_reading(["--write-timeout-s", "2", "--event-loop", "poll"])
+
+
+async def never_reading(args):
+    s = Servers(args).start()
     clients = []
     try:
         jam = srv_jam = s.create_jam(title="Big", settings={"max_text": 2000})
@@ -221,7 +198,7 @@ async def a_reader_that_never_reads_is_disconnected(srv):
         def open_sessions():
             return json.loads(s.http("GET", "/healthz")[2])["clients"]
         before = open_sessions()
-        k, st = upgrade(s.port, rcvbuf=4096)
+        k, st = raw_upgrade(s.port, rcvbuf=4096)
         check_eq(st, 101, "the slow reader's handshake")
         k.sendall(ws_text(json.dumps({"type": "join", "code": srv_jam["code"], "as": "screen"})))
         t0 = time.monotonic()

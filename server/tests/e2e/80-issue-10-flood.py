@@ -17,17 +17,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import ws_text, Client, Servers, Suite, check, check_eq, closing  # noqa: E402
 
 suite = Suite("80-issue-10-flood", file_timeout=120)
-
-
-def ws_text(payload):
-    b = payload.encode()
-    n = len(b)
-    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) +
-                            struct.pack("!H", n))
-    return head + b"\0\0\0\0" + b
 
 
 class RawWs:

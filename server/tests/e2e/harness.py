@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,41 @@ def tls_client_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+# ---- raw WebSocket pieces, for clients that misbehave on purpose -----------------------------
+
+def status_of(data):
+    parts = data.split(b"\r\n")[0].split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def raw_upgrade(port, rcvbuf=None):
+    """A socket with a WebSocket handshake sent; returns (socket, status)."""
+    k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    k.settimeout(5)
+    k.connect(("127.0.0.1", port))
+    k.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % port).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = k.recv(1)  # byte by byte: nothing after the handshake is read
+        if not d:
+            break
+        data += d
+    return k, status_of(data)
+
+
+def ws_text(payload):
+    """A masked client text frame (mask 0: the payload stays as is)."""
+    b = payload.encode()
+    n = len(b)
+    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) +
+                            struct.pack("!H", n))
+    return head + b"\0\0\0\0" + b
 
 
 class Servers:

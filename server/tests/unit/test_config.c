@@ -80,6 +80,7 @@ TEST(defaults)
     CHECK_EQ_INT(c.token_ttl_s, 86400);
     CHECK_EQ_INT(c.resume_max_events, 10000);
     CHECK_EQ_INT(c.loop_pace_us, -1);
+    CHECK_EQ_STR(c.event_loop, "libev");
     CHECK_EQ_INT(c.cpu_budget_pct, 75);
     CHECK_EQ_INT(c.max_deliveries, 0);
     CHECK_EQ_INT(c.max_connections, 0);
@@ -125,6 +126,9 @@ TEST(bounds)
 {
     clear_env();
     struct config c;
+    CHECK_EQ_INT(load(&c, NULL, ARGS("--event-loop", "poll")), 0);
+    CHECK_EQ_STR(c.event_loop, "poll");
+    config_free(&c);
     CHECK_EQ_INT(load(&c, NULL, ARGS("--tick-ms=5", "--loop-pace-us=-1")), 0);
     CHECK_EQ_INT(c.tick_ms, 5);
     config_free(&c);
@@ -188,6 +192,8 @@ TEST(errors)
         {"--redis", "host:65536", "--redis: expected HOST:PORT"},
         {"--redis", "host:+80", "--redis: expected HOST:PORT"},
         {"--redis", "unix:", "--redis: unix: needs a path"},
+        {"--event-loop", "epoll", "--event-loop: expected libev or poll, got 'epoll'"},
+        {"--event-loop", "", "--event-loop: expected libev or poll, got ''"},
         {"--token-secret", "", "--token-secret is not accepted on the command line"},
         {"--token-secret", "key\n", "--token-secret is not accepted on the command line"},
     };
