@@ -7,7 +7,6 @@ a post, a vote, the other citizen's screen shows it, an HTTP request beside the 
 its log which loop it runs on, and stops cleanly on SIGTERM. 80-issue-10-connections cuts off a
 screen that reads nothing on both loops (the write pump's back-pressure is the loop's business)."""
 
-import asyncio
 import os
 import sys
 
