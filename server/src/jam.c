@@ -89,7 +89,7 @@ void jam_ring_push(struct jam *j, struct frame *f)
     memcpy(j->ring.to[i], d->to[0] ? d->to : j->room->last_id, sizeof j->ring.to[i]);
     j->ring.head++;
     for (struct session *s = j->members; s; s = s->next_member)
-        net_want_write(s);
+        net_push(s);
 }
 
 bool jam_ring_resume_point(const struct jam *j, const char *last_id, uint64_t *seq)

@@ -123,6 +123,9 @@ void net_wake(struct net *n);
 
 /* Ask for a WRITEABLE callback on this session. */
 void net_want_write(struct session *s);
+/* A broadcast frame is due to this session: write it now if nothing else is pending for it, else
+ * as net_want_write. Only from the loop thread, outside this session's own callbacks. */
+void net_push(struct session *s);
 /* Send a close frame with s->close_code at the next writeable, then drop the connection. */
 void net_close(struct session *s);
 /* Reply to an HTTP request. Takes ownership of 'body' (malloc'd). A reply to a request whose
