@@ -77,7 +77,7 @@ bench: deps
 # The jam-vote cells with the Node peers (load-tests/peers: ws, socket.io) right after cojam's in each
 # cell; needs node and npm's registry once (npm ci), never part of `make test`.
 peer-bench: deps
-	@BENCH_PEERS="$${BENCH_PEERS:-ws socketio}" BENCH_CELLS="$${BENCH_CELLS:-1000x10 1000x100 1000x1000 5000x5 5000x10 5000x20 5000x1000}" \
+	@BENCH_PEERS="$${BENCH_PEERS:-ws socketio ws-tick50}" BENCH_CELLS="$${BENCH_CELLS:-1000x10 1000x100 1000x1000 5000x5 5000x10 5000x20 5000x1000}" \
 	  BENCH_JOIN_STORM=0 BENCH_OUT="$${BENCH_OUT:-load-tests/results/peers}" bash load-tests/bench.sh
 
 multi-bench: deps

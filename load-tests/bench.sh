@@ -19,7 +19,8 @@
 # BENCH_PROBE_SECONDS (3); 0 = skip).
 # BENCH_PEERS (e.g. "ws socketio"; default empty; `make peer-bench` sets it): after each jam-vote
 # cell of cojam, the same cell against each Node peer of load-tests/peers (the same loadgen, pinning
-# and nice; `npm ci` on demand; skipped with one line when node or the registry is not there).
+# and nice; `npm ci` on demand; skipped with one line when node or the registry is not there);
+# "ws-tick50" is the ws peer coalescing 50 ms of votes into one update (TICK_MS=50), as cojam does.
 # Each cell is bounded in time; only PIDs started here are killed (trap).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -259,16 +260,17 @@ run_peer_cell() {
     local idle_before
     idle_before=$(wait_quiet)
     echo "== cell $name (jam-vote against the $peer peer, $n clients, $r votes/s; machine idle before: $idle_before%)" >&2
-    local port script url framing=cojam
+    local port script url framing=cojam tick=0
     port=$(lt_free_port)
-    case $peer in
+    case $peer in *-tick*) tick=${peer##*-tick} ;; esac
+    case ${peer%-tick*} in
         ws) script=ws-server.js url="ws://127.0.0.1:$port/ws" ;;
         socketio) script=socketio-server.js url="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket" framing=socketio ;;
         *) echo "bench: unknown peer $peer" >&2; return ;;
     esac
     local pin=() token=lt-peer-$RANDOM$RANDOM
     [ -n "$PIN_SERVER" ] && pin=(taskset -c "$PIN_SERVER")
-    ADMIN_TOKEN=$token nice -n "$NICE" "${pin[@]}" node "load-tests/peers/$script" "127.0.0.1:$port" >"$dir/peer.log" 2>&1 &
+    ADMIN_TOKEN=$token TICK_MS=$tick nice -n "$NICE" "${pin[@]}" node "load-tests/peers/$script" "127.0.0.1:$port" >"$dir/peer.log" 2>&1 &
     local PEER_PID=$!
     LT_PIDS+=("$PEER_PID")
     local i

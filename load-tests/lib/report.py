@@ -21,7 +21,7 @@ for f in files:
         continue
     (storms if d.get("scenario") == "join-storm" else cells).append(d)
 # the peers' rows (load-tests/peers, BENCH_PEERS) follow cojam's in each cell
-PEER_ORDER = {"cojam": 0, "ws": 1, "socketio": 2}
+PEER_ORDER = {"cojam": 0, "ws": 1, "socketio": 2, "ws-tick50": 3, "socketio-tick50": 4}
 cells.sort(key=lambda d: (d.get("clients", 0), d.get("rate", 0), PEER_ORDER.get(d.get("server", "cojam"), 9)))
 
 
