@@ -243,7 +243,7 @@ peers_ready() {
     elif [ ! -d load-tests/peers/node_modules/ws ] || [ ! -d load-tests/peers/node_modules/socket.io ]; then
         echo "== npm ci in load-tests/peers" >&2
         (cd load-tests/peers && timeout 180 npm ci --no-audit --no-fund) >"$WORK/npm.log" 2>&1 \
-            || why="npm ci failed (offline? $(tail -1 "$WORK/npm.log"))"
+            || why="npm ci failed (offline? $(grep -m1 -E "npm (error|ERR!)" "$WORK/npm.log"))"
     fi
     if [ -n "$why" ]; then
         echo "bench: peers ($PEERS) skipped: $why" >&2
