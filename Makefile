@@ -16,7 +16,7 @@
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all build run test asan tsan unit bench multi-bench fuzz lint tidy format format-check clean deps test-deps faults-long screenshots
+.PHONY: all build run test asan tsan unit bench multi-bench peer-bench fuzz lint tidy format format-check clean deps test-deps faults-long screenshots
 all: build
 
 deps:
@@ -73,6 +73,12 @@ bench: deps
 	@$(MAKE) --no-print-directory -s -C load-tests all && echo "== build/fairsim" && build/fairsim 10
 	@bash load-tests/replay-bench.sh
 	@if [ -f load-tests/bench.sh ]; then bash load-tests/bench.sh; fi
+
+# The jam-vote cells with the Node peers (load-tests/peers: ws, socket.io) right after cojam's in each
+# cell; needs node and npm's registry once (npm ci), never part of `make test`.
+peer-bench: deps
+	@BENCH_PEERS="$${BENCH_PEERS:-ws socketio ws-tick50}" BENCH_CELLS="$${BENCH_CELLS:-1000x10 1000x100 1000x1000 5000x5 5000x10 5000x20 5000x1000}" \
+	  BENCH_JOIN_STORM=0 BENCH_OUT="$${BENCH_OUT:-load-tests/results/peers}" bash load-tests/bench.sh
 
 multi-bench: deps
 	@bash load-tests/multi-bench.sh

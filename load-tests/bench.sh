@@ -17,6 +17,10 @@
 # CPU S, loadgen on CPU C, and the raw probe's writer and reader the same; empty = not pinned),
 # BENCH_PROBE (1: after each jam-vote cell, the raw fan-out probe at the same N for
 # BENCH_PROBE_SECONDS (3); 0 = skip).
+# BENCH_PEERS (e.g. "ws socketio"; default empty; `make peer-bench` sets it): after each jam-vote
+# cell of cojam, the same cell against each Node peer of load-tests/peers (the same loadgen, pinning
+# and nice; `npm ci` on demand; skipped with one line when node or the registry is not there);
+# "ws-tick50" is the ws peer coalescing 50 ms of votes into one update (TICK_MS=50), as cojam does.
 # Each cell is bounded in time; only PIDs started here are killed (trap).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +49,7 @@ CLIENT_PIN=()
 PROBE=${BENCH_PROBE:-1}
 PROBE_SECONDS=${BENCH_PROBE_SECONDS:-3}
 FANPROBE=$TOP/build/fanprobe
+PEERS=${BENCH_PEERS:-}
 
 WORK=$(mktemp -d /tmp/cojam-bench.XXXXXX)
 PERF_PID=""
@@ -230,8 +235,75 @@ EOF
     echo "bench: $name: kept $(basename "$best")" >&2
 }
 
+# peers_ready: node and load-tests/peers/node_modules (npm ci when missing); else PEERS is emptied
+peers_ready() {
+    [ -n "$PEERS" ] || return 0
+    local why=""
+    if ! command -v node >/dev/null; then why="no node"
+    elif [ ! -d load-tests/peers/node_modules/ws ] || [ ! -d load-tests/peers/node_modules/socket.io ]; then
+        echo "== npm ci in load-tests/peers" >&2
+        (cd load-tests/peers && timeout 180 npm ci --no-audit --no-fund) >"$WORK/npm.log" 2>&1 \
+            || why="npm ci failed (offline? $(grep -m1 -E "npm (error|ERR!)" "$WORK/npm.log"))"
+    fi
+    if [ -n "$why" ]; then
+        echo "bench: peers ($PEERS) skipped: $why" >&2
+        PEERS=""
+    fi
+}
+
+# run_peer_cell CELL PEER CLIENTS RATE: the jam-vote cell against a Node peer on a free port, started
+# and stopped here (pinned and niced as cojamd is); the result is DIR/result.json, label CELL/PEER.
+run_peer_cell() {
+    local cell=$1 peer=$2 n=$3 r=$4
+    local name=$cell/$peer dir=$WORK/$cell-$peer
+    mkdir -p "$dir"
+    local idle_before
+    idle_before=$(wait_quiet)
+    echo "== cell $name (jam-vote against the $peer peer, $n clients, $r votes/s; machine idle before: $idle_before%)" >&2
+    local port script url framing=cojam tick=0
+    port=$(lt_free_port)
+    case $peer in *-tick*) tick=${peer##*-tick} ;; esac
+    case ${peer%-tick*} in
+        ws) script=ws-server.js url="ws://127.0.0.1:$port/ws" ;;
+        socketio) script=socketio-server.js url="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket" framing=socketio ;;
+        *) echo "bench: unknown peer $peer" >&2; return ;;
+    esac
+    local pin=() token=lt-peer-$RANDOM$RANDOM
+    [ -n "$PIN_SERVER" ] && pin=(taskset -c "$PIN_SERVER")
+    ADMIN_TOKEN=$token TICK_MS=$tick nice -n "$NICE" "${pin[@]}" node "load-tests/peers/$script" "127.0.0.1:$port" >"$dir/peer.log" 2>&1 &
+    local PEER_PID=$!
+    LT_PIDS+=("$PEER_PID")
+    local i
+    for i in $(seq 1 100); do curl -s -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    local budget=$(( 60 + DURATION + WARMUP + n / 500 ))
+    nice -n "$NICE" timeout -k 5 "$budget" "${CLIENT_PIN[@]}" "$LOADGEN" --framing "$framing" --url "$url" \
+        --http "127.0.0.1:$port" --admin-token "$token" --scenario jam-vote --clients "$n" --rate "$r" \
+        --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PEER_PID" --label "$name" --json "$dir/result.json" \
+        --deadline $(( budget - 5 )) >"$dir/loadgen.out" 2>"$dir/loadgen.err"
+    local rc=$?
+    cat "$dir/loadgen.out" >&2
+    [ $rc != 0 ] && { echo "bench: loadgen exited with $rc for $name; last lines:" >&2; tail -5 "$dir/loadgen.err" >&2; }
+    local alive=true
+    kill -0 "$PEER_PID" 2>/dev/null || alive=false
+    lt_stop_pid "$PEER_PID"
+    [ -s "$dir/result.json" ] || echo "{\"label\":\"$name\",\"scenario\":\"jam-vote\",\"clients\":$n,\"rate\":$r,\"failed\":\"loadgen rc $rc\"}" >"$dir/result.json"
+    /usr/bin/python3 - "$dir/result.json" "$peer" "$alive" "$rc" "$idle_before" "$NICE" "$(node --version)" <<'EOF'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d.update(server=sys.argv[2], server_alive_after=sys.argv[3] == "true", loadgen_rc=int(sys.argv[4]),
+         machine_idle_before_pct=int(sys.argv[5]), nice=int(sys.argv[6]), node=sys.argv[7], persisted=False)
+cpu_s = d.get("server_cpu_pct", -1) / 100 * d.get("measure_window_s", 0)
+if cpu_s > 0 and d.get("frames_in_measured"):
+    d["deliveries_per_cpu_s"] = round(d["frames_in_measured"] / cpu_s, 1)
+json.dump(d, open(p, "w"), indent=1)
+EOF
+}
+
+peers_ready
 for cell in $CELLS; do
     run_cell_retry "$cell" jam-vote "${cell%x*}" "${cell#*x}"
+    for peer in $PEERS; do run_peer_cell "$cell" "$peer" "${cell%x*}" "${cell#*x}"; done
 done
 if [ "$JOIN_STORM" != 0 ]; then
     run_cell_retry "join-$JOIN_STORM" join-storm "$JOIN_STORM" 1

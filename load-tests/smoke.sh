@@ -156,4 +156,32 @@ PY
         tap NOT "attack-bench.py --quick (rc $rc, $rounds of 5 attacks): $(tail -1 "$WORK/attack.err" 2>/dev/null)"
     fi
 fi
+
+# The Node peers of load-tests/peers (bench.sh's BENCH_PEERS), each a short jam-vote cell: only when
+# node and their node_modules are already there (`npm ci` in load-tests/peers); never installed here.
+for peer in ws socketio; do
+    if ! command -v node >/dev/null || [ ! -d load-tests/peers/node_modules/ws ] || [ ! -d load-tests/peers/node_modules/socket.io ]; then
+        echo "ok $((num + 1)) - # SKIP the $peer peer: no node or no load-tests/peers/node_modules (npm ci there)"
+        num=$((num + 1)) pass=$((pass + 1))
+        continue
+    fi
+    port=$(lt_free_port) token=smoke-peer-$RANDOM framing=cojam path=/ws script=ws-server.js
+    [ $peer = socketio ] && framing=socketio path='/socket.io/?EIO=4&transport=websocket' script=socketio-server.js
+    ADMIN_TOKEN=$token node load-tests/peers/$script "127.0.0.1:$port" >"$WORK/peer-$peer.log" 2>&1 &
+    PEER_PID=$!
+    LT_PIDS+=("$PEER_PID")
+    for _ in $(seq 1 100); do curl -s -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    timeout -k 5 60 build/loadgen --framing "$framing" --url "ws://127.0.0.1:$port$path" --http "127.0.0.1:$port" \
+        --admin-token "$token" --scenario jam-vote --clients "$N" --rate 50 --duration "$DUR" --warmup 1 --json "$WORK/peer-$peer.json" \
+        --quiet --deadline 50 >"$WORK/peer-$peer.out" 2>"$WORK/peer-$peer.err"
+    rc=$?
+    lt_stop_pid "$PEER_PID"
+    sed 's/^/# /' "$WORK/peer-$peer.out"
+    verdict=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("ok" if d["joined"]==d["clients"] and d["writes_acked_measured"]>0 and d.get("delivery_exact") and d["errors_total"]==0 else "delivery %r, errors %r" % (d["delivery_ratio"], d["errors"]))' "$WORK/peer-$peer.json" 2>/dev/null || echo "no result")
+    if [ $rc = 0 ] && [ "$verdict" = ok ]; then
+        tap OK "the $peer peer: every acked vote reached every client (loadgen --framing $framing)"
+    else
+        tap NOT "the $peer peer (rc $rc): $verdict; $(tail -1 "$WORK/peer-$peer.err" 2>/dev/null)"
+    fi
+done
 finish

@@ -20,7 +20,9 @@ for f in files:
         print(f"report: skipping {f}: {e}", file=sys.stderr)
         continue
     (storms if d.get("scenario") == "join-storm" else cells).append(d)
-cells.sort(key=lambda d: (d.get("clients", 0), d.get("rate", 0)))
+# the peers' rows (load-tests/peers, BENCH_PEERS) follow cojam's in each cell
+PEER_ORDER = {"cojam": 0, "ws": 1, "socketio": 2, "ws-tick50": 3, "socketio-tick50": 4}
+cells.sort(key=lambda d: (d.get("clients", 0), d.get("rate", 0), PEER_ORDER.get(d.get("server", "cojam"), 9)))
 
 
 def g(d, *path, default=None):
@@ -41,7 +43,7 @@ def git_rev():
 
 def cell(n, r):
     for d in cells:
-        if d.get("clients") == n and round(d.get("rate", 0)) == r:
+        if d.get("server", "cojam") == "cojam" and d.get("clients") == n and round(d.get("rate", 0)) == r:
             return d
     return None
 
@@ -71,7 +73,7 @@ if c10:
     p99 = g(c10, "vote_to_screen_ms", "p99_ms")
     target("10000 x 1000: p99 vote-to-screen <= 200 ms (sustained)", sustained(c10) and p99 is not None and p99 <= 200,
            f"p99 {p99} ms, acked {c10.get('acked_per_s', 0):.1f}/s, ratio {c10.get('delivery_ratio')}")
-rss = [d.get("rss_per_idle_conn_bytes") for d in cells if d.get("clients", 0) >= 5000 and d.get("rss_per_idle_conn_bytes", -1) > 0]
+rss = [d.get("rss_per_idle_conn_bytes") for d in cells if d.get("server", "cojam") == "cojam" and d.get("clients", 0) >= 5000 and d.get("rss_per_idle_conn_bytes", -1) > 0]
 if rss:
     target("<= 4 KiB RSS per idle connection", max(rss) <= 4096, f"{max(rss):.0f} B/conn (max over cells >= 5000 clients)")
 # issue 16: the raw ceiling, the period, memory at 10,000
@@ -81,6 +83,8 @@ for n in (5000, 10000):
         target(f"{n} x 1000: deliveries per CPU-second >= 0.85 of the raw fan-out ceiling", d["ratio_to_raw"] >= 0.85,
                f"{d.get('deliveries_per_cpu_s'):.0f} against {g(d, 'raw_probe', 'sends_per_cpu_s'):.0f} = {d['ratio_to_raw']}")
 for d in cells:
+    if d.get("server", "cojam") != "cojam":
+        continue
     per = g(d, "server_mid", "broadcast_period_ms")
     p99 = g(d, "vote_to_screen_ms", "p99_ms")
     if per and p99 is not None:
@@ -119,7 +123,7 @@ with open(os.path.join(out_dir, "bench.json"), "w") as f:
 # ---------------------------------------------------------------- SVG
 def svg_plot(path):
     W, H, L, R, T, B = 860, 460, 70, 190, 40, 70
-    ok = [d for d in cells if g(d, "vote_to_screen_ms", "count")]
+    ok = [d for d in cells if d.get("server", "cojam") == "cojam" and g(d, "vote_to_screen_ms", "count")]
     series = [("p50_ms", "p50", "#1b9e77"), ("p90_ms", "p90", "#7570b3"), ("p99_ms", "p99", "#d95f02"),
               ("p999_ms", "p99.9", "#e7298a"), ("max_ms", "max", "#666666")]
     vals = [g(d, "vote_to_screen_ms", k) for d in ok for k, _, _ in series]
@@ -203,7 +207,8 @@ for d in cells:
                  f1(d.get("loadgen_cpu_pct")), f1(d.get("irq_softirq_cpu_pct")), f1(d.get("other_cpu_pct")),
                  f1(sc_sum(d, "poll", "ppoll", "epoll_wait"), 0), f1(sc_sum(d, "sendto", "write", "writev"), 0)))
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
-print("\nvote-to-screen and ack latencies in ms; cpu% = cojamd utime+stime over the measured window, % of one core;"
+print("\nvote-to-screen and ack latencies in ms; a cell's rows /ws and /socketio are the Node peers (load-tests/peers:"
+      " state in memory only, no Redis; cpu% and rss/conn are then node's); cpu% = cojamd utime+stime over the measured window, % of one core;"
       " lg = loadgen; irq% = machine-wide irq+softirq time (loopback TCP receive work, charged to no process);"
       " other% = CPU of all other processes on the machine in that window; poll/s, send/s = cojamd syscalls;"
       " deliv/cpu-s = frames the clients received in the window per cojamd CPU-second; raw/cpu-s = the raw probe's"

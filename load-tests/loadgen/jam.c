@@ -12,6 +12,7 @@
 #include "base.h"
 #include "probe.h"
 #include "scenario.h"
+#include "sio.h"
 
 /* the jam jam_init() was given: the WebSocket callbacks carry only the connection */
 static jam_t *J;
@@ -419,7 +420,8 @@ void jam_init(jam_t *j, options_t *o, const scenario_t *sc, int extra_conns)
     j->opt = o;
     j->sc = sc;
     j->phase = "setup";
-    static const ws_events_t ev = {on_open, on_text, on_bytes, on_close_frame, on_fail};
+    static ws_events_t ev = {on_open, on_text, on_bytes, on_close_frame, on_fail};
+    if (!strcmp(o->framing, "socketio")) sio_wrap(&ev);
     ws_init(&o->ws, &ev);
     j->nconns = o->clients + 1 + extra_conns;
     j->conns = calloc((size_t)j->nconns, sizeof *j->conns);

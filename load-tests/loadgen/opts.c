@@ -28,6 +28,8 @@ static const optdef_t table[] = {
     {"http", "127.0.0.1:PORT", O_HTTP, 0, "HTTP API (default: from --url)"},
     {"admin-token", "T", O_STR, AT(admin_token), "bearer token for POST /api/jams (or COJAM_ADMIN_TOKEN)"},
     {"scenario", "S", O_STR, AT(scenario), "jam-vote|idea-storm|join-storm|resume-storm (jam-vote)"},
+    {"framing", "F", O_STR, AT(framing),
+     "cojam|socketio: socketio carries every message in socket.io events over Engine.IO (the peer in load-tests/peers) (cojam)"},
     {"clients", "N", O_INT, AT(clients), "citizen connections (1000)"},
     {"rate", "R", O_DBL, AT(rate), "writes/s (200; idea-storm 100)"},
     {"duration", "D", O_DBL, AT(duration), "measured seconds (10)"},
@@ -106,6 +108,7 @@ void opts_parse(options_t *o, int argc, char **argv)
         .ws = {.sources = 8},
         .admin_token = getenv("COJAM_ADMIN_TOKEN"),
         .scenario = "jam-vote",
+        .framing = "cojam",
         .clients = 1000,
         .rate = 200,
         .duration = 10,
@@ -181,4 +184,5 @@ void opts_check(const options_t *o)
     if (o->ws.sources < 1 || o->ws.sources > 250) die("--sources out of range");
     if (o->ideas < 1 || o->ideas > 64) die("--ideas must be 1..64");
     if (o->rate <= 0) die("--rate must be > 0");
+    if (strcmp(o->framing, "cojam") && strcmp(o->framing, "socketio")) die("--framing must be cojam or socketio");
 }

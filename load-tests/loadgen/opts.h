@@ -22,6 +22,7 @@ typedef struct {
     int http_port;
     const char *admin_token;
     const char *scenario;
+    const char *framing; /* "cojam" or "socketio" (sio.h) */
     int clients;
     double rate, duration, warmup, drain;
     bool rate_set; /* --rate was given */

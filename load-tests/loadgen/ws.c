@@ -136,7 +136,15 @@ void ws_send(ws_conn_t *c, int opcode, const void *data, size_t n)
     if (buf != stackbuf) free(buf);
 }
 
-void ws_text(ws_conn_t *c, const char *s, size_t n) { ws_send(c, 1, s, n); }
+static void (*text_out)(ws_conn_t *c, const char *s, size_t n);
+
+void ws_set_text_out(void (*out)(ws_conn_t *c, const char *s, size_t n)) { text_out = out; }
+
+void ws_text(ws_conn_t *c, const char *s, size_t n)
+{
+    if (text_out) text_out(c, s, n);
+    else ws_send(c, 1, s, n);
+}
 
 static bool handle_frame(ws_conn_t *c, bool fin, int opcode, uint8_t *pl, size_t n)
 {

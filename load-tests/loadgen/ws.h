@@ -60,7 +60,9 @@ const char *ws_connect(ws_conn_t *c, int src_idx, const ws_target_t *target);
 
 /* Sends one masked frame (buffered if the socket is full); a send error calls on_fail. */
 void ws_send(ws_conn_t *c, int opcode, const void *data, size_t n);
+/* Sends one text message: a text frame, or what ws_set_text_out() installed (a framing, sio.h). */
 void ws_text(ws_conn_t *c, const char *s, size_t n);
+void ws_set_text_out(void (*out)(ws_conn_t *c, const char *s, size_t n));
 
 /* Closes the socket and frees the buffers, without any callback; c becomes CLOSED. */
 void ws_close(ws_conn_t *c);
