@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cojam benchmark: the BRIEF's jam-vote cells against the release cojamd, each on a fresh private
-# redis-server (appendonly yes, appendfsync always) and a fresh cojamd, plus a 5,000-client join storm;
-# after each jam-vote cell the raw fan-out probe (load-tests/fanprobe) at the same N gives the ceiling.
+# redis-server (appendonly yes, appendfsync always) and a fresh cojamd, plus a 10,000-client join
+# storm (issue 16: all joined within 1 s); after each jam-vote cell the raw fan-out probe
+# (load-tests/fanprobe) at the same N gives the ceiling.
 # Writes load-tests/results/bench.json and load-tests/results/latency.svg and prints a table.
 #
 #   bash load-tests/bench.sh                      (what `make bench` runs)
@@ -9,7 +10,7 @@
 #   BENCH_PROFILE=5000x1000 bash load-tests/bench.sh   (also perf-record cojamd over that cell's window)
 #
 # Environment: BENCH_CELLS (default "1000x200 1000x1000 5000x200 5000x1000 10000x1000 19000x1000"),
-# BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_JOIN_STORM (5000; 0 = skip), BENCH_PROFILE (a cell or
+# BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_JOIN_STORM (10000; 0 = skip), BENCH_PROFILE (a cell or
 # empty), BENCH_OUT (load-tests/results), COJAMD (default build/release/cojamd), COJAM_EXTRA_ARGS,
 # BENCH_SYSCOUNT (1: count cojamd syscalls over the window with perf stat; adds overhead to its CPU),
 # BENCH_NICE (e.g. -10: run redis-server, cojamd and loadgen at that nice level, to approximate a
@@ -32,7 +33,7 @@ TOP=$PWD
 CELLS=${BENCH_CELLS:-"1000x200 1000x1000 5000x200 5000x1000 10000x1000 19000x1000"}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
-JOIN_STORM=${BENCH_JOIN_STORM:-5000}
+JOIN_STORM=${BENCH_JOIN_STORM:-10000}
 PROFILE_CELL=${BENCH_PROFILE:-}
 OUT=${BENCH_OUT:-$TOP/load-tests/results}
 COJAMD=${COJAMD:-$TOP/build/release/cojamd}

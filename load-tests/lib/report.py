@@ -93,10 +93,11 @@ d = cell(10000, 1000)
 if d and d.get("rss_per_idle_conn_bytes", -1) > 0:
     target("10000 clients: <= 2.5 KiB RSS per idle joined connection", d["rss_per_idle_conn_bytes"] <= 2560,
            f"{d['rss_per_idle_conn_bytes']:.0f} B/conn")
-for s in storms:
-    if s.get("clients") == 5000:
+for s in storms:  # the BRIEF's 5,000 and issue 16's 10,000, whichever the storm had
+    n = s.get("clients")
+    if n in (5000, 10000):
         t = s.get("all_joined_s")
-        target("5000 clients connected in <= 1 s", s.get("joined") == 5000 and t is not None and t <= 1.0,
+        target(f"{n} clients connected in <= 1 s", s.get("joined") == n and t is not None and t <= 1.0,
                f"{s.get('joined')} joined in {t} s")
 target("replay of 1,000,000 events < 10 s", False, "not measured by bench.sh")
 
