@@ -17,7 +17,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ADMIN_TOKEN, Client, Servers, SkipTest, Suite, check, check_eq, closing  # noqa: E402
+from harness import (ADMIN_TOKEN, Servers, SkipTest, Suite, check, check_eq, closing,  # noqa: E402
+                     moderator_and_citizens)
 
 suite = Suite("80-issue-13-metrics", file_timeout=90)
 AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
@@ -89,13 +90,8 @@ def val(samples, name, **labels):
 async def counters_move_with_a_jam(srv):
     before, _ = scrape(srv)
     jam = srv.create_jam(title="Metrics")
-    m, a, b = Client(srv, "mod"), Client(srv, "ana"), Client(srv, "ben")
+    m, a, b = await moderator_and_citizens(srv, jam, "Ana", "Ben")
     try:
-        for c in (m, a, b):
-            await c.connect()
-        await m.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
-        await a.join(jam["code"], "citizen", nickname="Ana")
-        await b.join(jam["code"], "citizen", nickname="Ben")
         await m.must_ack({"type": "start"})
         await a.must_ack({"type": "post", "kind": "problem", "text": "No shade at the stops"})
         await b.must_ack({"type": "vote", "item": 1})

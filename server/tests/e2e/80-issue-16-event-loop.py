@@ -12,7 +12,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing  # noqa: E402
+from harness import Servers, Suite, check, check_eq, closing, moderator_and_citizens  # noqa: E402
 
 suite = Suite("80-issue-16-event-loop", file_timeout=60)
 LOG_LINE = {"libev": "event loop libev (epoll)", "poll": "event loop poll"}
@@ -23,13 +23,8 @@ async def a_jam_on(loop):
     try:
         check(LOG_LINE[loop] in srv.tail("cojamd.log"), "the log names the loop: %s", loop)
         jam = srv.create_jam(title="Loop " + loop)
-        m, a, b = Client(srv, "mod"), Client(srv, "ana"), Client(srv, "ben")
+        m, a, b = await moderator_and_citizens(srv, jam, "Ana", "Ben")
         try:
-            for c in (m, a, b):
-                await c.connect()
-            await m.join(jam["code"], "moderator", nickname="Mod", secret=jam["moderator_secret"])
-            await a.join(jam["code"], "citizen", nickname="Ana")
-            await b.join(jam["code"], "citizen", nickname="Ben")
             await m.must_ack({"type": "start"})
             p = await a.must_ack({"type": "post", "kind": "problem", "text": "No shade at stops"})
             await b.must_ack({"type": "vote", "item": p["item"]})

@@ -1162,6 +1162,23 @@ def check_eq(got, want, what):
                                                                 default=str)[:600]))
 
 
+async def moderator_and_citizens(srv, jam, *nicknames):
+    """A moderator ("Mod") and a citizen per nickname, connected and joined to 'jam' in that
+    order; returns [moderator, citizen...]. The caller closes them (closing)."""
+    clients = [Client(srv, "mod")] + [Client(srv, n.lower()) for n in nicknames]
+    try:
+        for c in clients:
+            await c.connect()
+        await clients[0].join(jam["code"], "moderator", nickname="Mod",
+                              secret=jam["moderator_secret"])
+        for c, n in zip(clients[1:], nicknames):
+            await c.join(jam["code"], "citizen", nickname=n)
+    except BaseException:
+        await closing(*clients)
+        raise
+    return clients
+
+
 async def closing(*clients):
     for c in clients:
         if c is not None:
