@@ -156,10 +156,13 @@ async function main() {
   async function joinAs(p, nick) {
     await p.page.goto(local(links.join));
     assert((await p.page.inputValue('#join-code')) === code, 'the link fills in the code');
+    // The looked-up title appears above the fields and moves them down: a click aimed before it
+    // can land beside the checkbox (a fresh Debian 12 run: "Clicking the checkbox did not change
+    // its state"), so wait for it first, as a user reads it first.
+    await until(async () => (await p.page.textContent('#join-found')).includes('Cooler streets'), 'the jam title is looked up');
     if (nick) await p.page.fill('#join-nick', nick);
     else await p.page.check('#join-anon');
     if (nick === 'Ana') {
-      await until(async () => (await p.page.textContent('#join-found')).includes('Cooler streets'), 'the jam title is looked up');
       fs.mkdirSync(shots, { recursive: true });
       await p.page.screenshot({ path: path.join(shots, 'participant-join.png') });
     }
@@ -574,6 +577,7 @@ async function main() {
     await mod2.page.click('#btn-start:visible');
     const p4 = await newPage('participant4', small);
     await p4.page.goto(local(j.links.join));
+    await until(async () => (await p4.page.textContent('#join-found')).includes('Summer heat'), 'the jam title is looked up');
     await p4.page.check('#join-anon');
     await p4.page.click('#join-btn');
     await p4.page.waitForSelector('#post-form:visible');
