@@ -1033,8 +1033,9 @@ int net_new(const struct net_config *cfg, const struct net_callbacks *cbs, struc
         info.foreign_loops = n->foreign;
         n->ctx = n->ev ? lws_create_context(&info) : NULL;
         if (!n->ctx) {
-            log_warn("--event-loop libev: lws could not start on libev (is the package "
-                     "libwebsockets-evlib-ev installed?); using lws's poll loop");
+            log_warn("--event-loop libev: lws did not start on libev (its plugin, package "
+                     "libwebsockets-evlib-ev, missing? or the address taken: see below); trying "
+                     "lws's poll loop");
             if (n->ev)
                 evloop_free(n->ev);
             n->ev = NULL;
