@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "jsonw.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors and small helpers */
@@ -479,12 +480,13 @@ static int get_showings(json_t *o, struct event *e, struct codec_error *err)
     return 0;
 }
 
-static void set_items(json_t *o, const uint32_t *ids, size_t n)
+static void set_items(struct jsonw *o, const uint32_t *ids, size_t n)
 {
-    json_t *a = json_array();
+    jsonw_key(o, "items");
+    jsonw_array(o);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_integer(ids[i]));
-    json_object_set_new(o, "items", a);
+        jsonw_int(o, ids[i]);
+    jsonw_end_array(o);
 }
 
 /* A theme's word: 1-40 code points, no control characters (room_check judges whether it is one
@@ -541,16 +543,17 @@ static int get_theme(json_t *o, bool merge, bool rename, char **word, char **lab
     return 0;
 }
 
-static void set_str(json_t *o, const char *key, const char *v);
+static void set_str(struct jsonw *o, const char *key, const char *v);
 
-static void set_theme(json_t *o, bool merge, const char *word, const char *label,
+static void set_theme(struct jsonw *o, bool merge, const char *word, const char *label,
                       char *const *words, size_t n_words)
 {
     if (merge) {
-        json_t *a = json_array();
+        jsonw_key(o, "words");
+        jsonw_array(o);
         for (size_t i = 0; i < n_words; i++)
-            json_array_append_new(a, json_string(words[i]));
-        json_object_set_new(o, "words", a);
+            jsonw_str(o, words[i]);
+        jsonw_end_array(o);
         set_str(o, "into", word);
         return;
     }
@@ -803,22 +806,43 @@ done:
     return rc;
 }
 
-static void set_str(json_t *o, const char *key, const char *v)
+/* Encoding writes the text directly (jsonw: the bytes json_dumps would give, without the tree). */
+static void set_str(struct jsonw *o, const char *key, const char *v)
 {
-    if (v)
-        json_object_set_new(o, key, json_string(v));
+    if (v) {
+        jsonw_key(o, key);
+        jsonw_str(o, v);
+    }
 }
 
-static void set_int(json_t *o, const char *key, int64_t v)
+static void set_str_or_null(struct jsonw *o, const char *key, const char *v)
 {
-    json_object_set_new(o, key, json_integer((json_int_t)v));
+    jsonw_key(o, key);
+    jsonw_str(o, v);
 }
 
-static char *dump(json_t *o)
+static void set_int(struct jsonw *o, const char *key, int64_t v)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
+    jsonw_key(o, key);
+    jsonw_int(o, v);
+}
+
+static void set_bool(struct jsonw *o, const char *key, bool v)
+{
+    jsonw_key(o, key);
+    jsonw_bool(o, v);
+}
+
+static void open_object(struct jsonw *o)
+{
+    jsonw_init(o);
+    jsonw_object(o);
+}
+
+static char *dump(struct jsonw *o)
+{
+    jsonw_end_object(o);
+    return jsonw_take(o, NULL);
 }
 
 char *codec_encode_msg(const struct msg *m)
@@ -826,7 +850,8 @@ char *codec_encode_msg(const struct msg *m)
     const char *type = msg_type_name(m->type);
     if (!type)
         return NULL;
-    json_t *o = json_object();
+    struct jsonw w, *o = &w;
+    open_object(o);
     set_str(o, "type", type);
     if (specs[m->type].has_op)
         set_str(o, "op", m->op);
@@ -837,7 +862,7 @@ char *codec_encode_msg(const struct msg *m)
         set_str(o, "as", role_name(m->as));
         set_str(o, "nickname", m->nickname);
         if (m->anonymous)
-            json_object_set_new(o, "anonymous", json_true());
+            set_bool(o, "anonymous", true);
         set_str(o, "secret", m->secret);
         set_str(o, "token", m->token);
         if (m->last_event_id[0])
@@ -863,7 +888,7 @@ char *codec_encode_msg(const struct msg *m)
         set_str(o, "mode", reveal_name(m->reveal));
         break;
     case MSG_SET_EXPORTS:
-        json_object_set_new(o, "public", json_boolean(m->public_exports));
+        set_bool(o, "public", m->public_exports);
         break;
     case MSG_INVITE:
         set_str(o, "name", m->nickname);
@@ -906,7 +931,7 @@ char *codec_encode_msg(const struct msg *m)
         set_str(o, "reason", m->reason);
         set_str(o, "preset", preset_name(m->preset));
         if (m->hide_posts)
-            json_object_set_new(o, "hide_posts", json_true());
+            set_bool(o, "hide_posts", true);
         break;
     case MSG_REINSTATE:
     case MSG_UNMUTE:
@@ -1042,31 +1067,32 @@ int codec_jam_config_decode(const char *text, size_t len, struct jam_config *out
     return rc;
 }
 
-static json_t *encode_jam_fields(json_t *o, const struct jam_config *c)
+static void encode_jam_fields(struct jsonw *o, const struct jam_config *c)
 {
     set_str(o, "title", c->title);
     set_str(o, "question", c->question);
-    json_t *agenda = json_array();
+    jsonw_key(o, "agenda");
+    jsonw_array(o);
     for (unsigned i = 0; i < c->n_agenda && i < JAM_MAX_PHASES; i++) {
-        json_t *step = json_object();
-        set_str(step, "phase", phase_name(c->agenda[i].phase));
-        set_int(step, "duration_s", c->agenda[i].duration_s);
-        json_array_append_new(agenda, step);
+        jsonw_object(o);
+        set_str(o, "phase", phase_name(c->agenda[i].phase));
+        set_int(o, "duration_s", c->agenda[i].duration_s);
+        jsonw_end_object(o);
     }
-    json_object_set_new(o, "agenda", agenda);
-    json_t *st = json_object();
-    json_object_set_new(st, "anonymous_allowed", json_boolean(c->settings.anonymous_allowed));
-    set_int(st, "votes_per_phase", c->settings.votes_per_phase);
-    set_int(st, "min_text", c->settings.min_text);
-    set_int(st, "max_text", c->settings.max_text);
+    jsonw_end_array(o);
+    jsonw_key(o, "settings");
+    jsonw_object(o);
+    set_bool(o, "anonymous_allowed", c->settings.anonymous_allowed);
+    set_int(o, "votes_per_phase", c->settings.votes_per_phase);
+    set_int(o, "min_text", c->settings.min_text);
+    set_int(o, "max_text", c->settings.max_text);
     /* Only when on: a jam_created event of a jam without it keeps the bytes it was stored (and
      * chained) with before the setting existed. */
     if (c->settings.premoderation)
-        json_object_set_new(st, "premoderation", json_true());
+        set_bool(o, "premoderation", true);
     if (c->settings.public_exports) /* the same: only when on */
-        json_object_set_new(st, "public_exports", json_true());
-    json_object_set_new(o, "settings", st);
-    return o;
+        set_bool(o, "public_exports", true);
+    jsonw_end_object(o);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1341,7 +1367,8 @@ char *codec_event_encode(const struct event *e)
     const char *t = event_type_name(e->type);
     if (!t)
         return NULL;
-    json_t *o = json_object();
+    struct jsonw w, *o = &w;
+    open_object(o);
     set_str(o, "t", t);
     set_int(o, "at", e->at_ms);
     if (event_has_writer(e->type)) {
@@ -1357,15 +1384,18 @@ char *codec_event_encode(const struct event *e)
     case EV_JOINED:
         set_int(o, "pid", e->pid);
         set_str(o, "role", role_name(e->role));
-        json_object_set_new(o, "nickname", e->nickname ? json_string(e->nickname) : json_null());
+        set_str_or_null(o, "nickname", e->nickname);
         if (e->invite)
             set_int(o, "invite", e->invite);
-        json_object_set_new(o, "anonymous", json_boolean(e->anonymous));
+        set_bool(o, "anonymous", e->anonymous);
         break;
     case EV_POSTED:
         set_str(o, "kind", kind_name(e->kind));
         set_str(o, "text", e->text);
-        json_object_set_new(o, "parent", e->parent > 0 ? json_integer(e->parent) : json_null());
+        if (e->parent > 0)
+            set_int(o, "parent", e->parent);
+        else
+            set_str_or_null(o, "parent", NULL);
         set_str(o, "on_behalf", e->on_behalf);
         break;
     case EV_VOTED:
@@ -1381,7 +1411,7 @@ char *codec_event_encode(const struct event *e)
         set_str(o, "mode", reveal_name(e->reveal));
         break;
     case EV_EXPORTS_SET:
-        json_object_set_new(o, "public", json_boolean(e->public_exports));
+        set_bool(o, "public", e->public_exports);
         break;
     case EV_INVITE_CREATED:
         set_int(o, "invite", e->invite);
@@ -1403,16 +1433,17 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_SHOWINGS: {
         set_items(o, e->items, e->n_items);
-        json_t *a = json_array();
+        jsonw_key(o, "counts");
+        jsonw_array(o);
         for (size_t i = 0; i < e->n_items; i++)
-            json_array_append_new(a, json_integer(e->counts ? e->counts[i] : 0));
-        json_object_set_new(o, "counts", a);
+            jsonw_int(o, e->counts ? e->counts[i] : 0);
+        jsonw_end_array(o);
         break;
     }
     case EV_MERGED:
         set_items(o, e->items, e->n_items);
         set_int(o, "into", e->item);
-        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        set_str_or_null(o, "reason", e->reason);
         break;
     case EV_HIDDEN:
     case EV_REJECTED:
@@ -1420,7 +1451,7 @@ char *codec_event_encode(const struct event *e)
             set_items(o, e->items, e->n_items);
         else
             set_int(o, "item", e->item);
-        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        set_str_or_null(o, "reason", e->reason);
         set_str(o, "preset", preset_name(e->preset));
         break;
     case EV_APPROVED:
@@ -1430,13 +1461,13 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_REMOVED:
         set_int(o, "pid", e->pid);
-        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
-        json_object_set_new(o, "hide_posts", json_boolean(e->hide_posts));
+        set_str_or_null(o, "reason", e->reason);
+        set_bool(o, "hide_posts", e->hide_posts);
         set_str(o, "preset", preset_name(e->preset));
         break;
     case EV_MUTED:
         set_int(o, "pid", e->pid);
-        json_object_set_new(o, "reason", e->reason ? json_string(e->reason) : json_null());
+        set_str_or_null(o, "reason", e->reason);
         set_str(o, "preset", preset_name(e->preset));
         break;
     case EV_REINSTATED:
@@ -1445,8 +1476,10 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_ANNOUNCED:
         set_str(o, "text", e->text);
-        json_object_set_new(o, "duration_s",
-                            e->seconds > 0 ? json_integer(e->seconds) : json_null());
+        if (e->seconds > 0)
+            set_int(o, "duration_s", e->seconds);
+        else
+            set_str_or_null(o, "duration_s", NULL);
         break;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * fuzz_codec.c - libFuzzer target for codec.c: every input goes to codec_decode,
  * codec_event_decode and codec_jam_config_decode. Whatever decodes must survive
- * encode -> decode unchanged and encode to the same bytes twice; any difference aborts.
+ * encode -> decode unchanged and encode to the same bytes twice, and its encoding (jsonw's) must be
+ * what Jansson itself dumps for the same document (the chain hashes those bytes); any difference
+ * aborts.
  * Also built with gcc and tests/fuzz/replay.c to replay the corpus inside `make test`.
  */
 #include <stdbool.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "codec.h"
 #include "equal.h"
@@ -20,6 +24,18 @@ static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "fuzz_codec: %s: %s\n", what, detail ? detail : "(null)");
     abort();
+}
+
+/* jsonw writes what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) would: Jansson reading our
+ * encoding and dumping it again gives the same bytes. */
+static void check_jansson_agrees(const char *enc)
+{
+    json_t *o = json_loads(enc, 0, NULL);
+    char *again = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (!again || strcmp(again, enc) != 0)
+        die("encoding differs from Jansson's", enc);
+    free(again);
+    json_decref(o);
 }
 
 /* Invariants every decoded message keeps whatever the input. */
@@ -48,6 +64,7 @@ static void fuzz_msg(const char *text, size_t size)
     char *enc = codec_encode_msg(&m1);
     if (!enc)
         die("encode failed", "");
+    check_jansson_agrees(enc);
     if (codec_decode(enc, strlen(enc), &m2, &err) != 0)
         die("re-decode failed", enc);
     if (!equal_msg(&m1, &m2))
@@ -68,6 +85,7 @@ static void event_round_trip(const struct event *e1)
     char *enc = codec_event_encode(e1);
     if (!enc)
         die("event encode failed", "");
+    check_jansson_agrees(enc);
     if (codec_event_decode(enc, strlen(enc), &e2, &err) != 0)
         die("event re-decode failed", enc);
     if (!equal_event(e1, &e2))
