@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * auth.c - session tokens (HMAC-SHA256 over a small text payload), random join codes and secrets,
  * SHA-256 of moderator secrets and constant-time comparison. The only file that includes OpenSSL.
- * It reads no clock and keeps no state: keys and 'now_s' come from the caller. Trade-off: tokens
+ * It reads no clock and keeps no state (but the SHA-256 implementation, fetched once): keys and
+ * 'now_s' come from the caller. Trade-off: tokens
  * are stateless (nothing to store or revoke), so a leaked token stays valid until it expires.
  */
 #include "auth.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -343,10 +345,22 @@ int auth_invite_secret(const uint8_t *key, size_t key_len, const char *code,
 /* ------------------------------------------------------------------------------------------ */
 /* hashing and comparison */
 
+/* Fetched once: EVP_sha256() looks the implementation up in the provider on every digest, and the
+ * event chain hashes a million events at start-up. A fetched EVP_MD is shared between threads. */
+static EVP_MD *the_sha256;
+static pthread_once_t the_sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    the_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static bool sha256(const void *data, size_t n, uint8_t out[SHA256_DIGEST_LENGTH])
 {
+    pthread_once(&the_sha256_once, fetch_sha256);
     unsigned int len = 0;
-    return EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) == 1 && len == SHA256_DIGEST_LENGTH;
+    return the_sha256 && EVP_Digest(data, n, out, &len, the_sha256, NULL) == 1 &&
+           len == SHA256_DIGEST_LENGTH;
 }
 
 bool auth_sha256(const void *data, size_t n, uint8_t out[32])

@@ -18,6 +18,10 @@
 #include "snapshot.h"
 
 #define REPLAY_QUEUE 8192
+/* Hand-overs come in batches, each side sleeping until the other has done a good share of work:
+ * woken per item, the two threads spend more time in futex calls than in decoding and applying. */
+#define REPLAY_BATCH 256 /* items the loop takes per lock; a sleeping loop's wake-up */
+#define REPLAY_RESUME (REPLAY_QUEUE / 2) /* the thread waiting for room resumes at this length */
 
 struct replay {
     struct store_config sc;
@@ -30,6 +34,9 @@ struct replay {
     struct replay_item *q; /* ring of REPLAY_QUEUE */
     size_t head, len;
     bool done, stop;
+    bool loop_waits;   /* the loop found the queue empty: wake it once there is a batch */
+    bool thread_waits; /* the queue was full: signal 'space' once the loop has drained half */
+    struct replay_item *batch; /* the loop's copy of what it takes (REPLAY_BATCH) */
     size_t events, jams, snapshots;
     char **codes; /* the thread's list of jams */
     size_t n_codes;
@@ -39,14 +46,19 @@ struct replay {
 static bool push(struct replay *rp, struct replay_item *it)
 {
     pthread_mutex_lock(&rp->lock);
-    while (rp->len == REPLAY_QUEUE && !rp->stop)
+    while (rp->len == REPLAY_QUEUE && !rp->stop) {
+        rp->thread_waits = true;
         pthread_cond_wait(&rp->space, &rp->lock);
-    bool ok = !rp->stop;
-    if (ok) {
+    }
+    if (!rp->stop) {
         rp->q[(rp->head + rp->len) % REPLAY_QUEUE] = *it;
-        bool was_empty = rp->len++ == 0;
+        rp->len++;
+        /* A jam's end or snapshot wakes it at once: a small jam is not left waiting for more. */
+        bool wake = rp->loop_waits && (rp->len >= REPLAY_BATCH || it->kind != REPLAY_EVENT);
+        if (wake)
+            rp->loop_waits = false;
         pthread_mutex_unlock(&rp->lock);
-        if (was_empty)
+        if (wake)
             rp->wake(rp->wake_arg);
         return true;
     }
@@ -69,20 +81,26 @@ static int collect_code(const char *member, void *arg)
 struct jam_ctx {
     struct replay *rp;
     const char *code;
+    struct room_chain
+        chain; /* the jam's chain as the loop will have it: the snapshot's, then ours */
 };
 
 static int on_entry(const char *id, const char *payload, size_t len, void *arg)
 {
     struct jam_ctx *jc = arg;
     struct replay_item it = {.kind = REPLAY_EVENT};
-    snprintf(it.code, sizeof it.code, "%s", jc->code);
-    snprintf(it.id, sizeof it.id, "%s", id);
+    memcpy(it.code, jc->code, sizeof it.code); /* a checked code: MSG_CODE_LEN digits and NUL */
+    stream_id_copy(it.id, id);
     struct codec_error ce;
     if (codec_event_decode(payload, len, &it.ev, &ce) < 0) {
         log_error("jam %s: event %s unreadable (%s: %s); skipped", jc->code, id, ce.code,
                   ce.message);
         memset(&it.ev, 0, sizeof it.ev);
         it.kind = REPLAY_BAD;
+    } else {
+        memcpy(it.link.prev, jc->chain.head, ROOM_CHAIN_BYTES);
+        it.linked = room_chain_event(&jc->chain, id, &it.ev);
+        memcpy(it.link.next, jc->chain.head, ROOM_CHAIN_BYTES);
     }
     jc->rp->events++;
     return push(jc->rp, &it) ? 0 : -ECANCELED;
@@ -107,7 +125,9 @@ static void replay_jam(struct replay *rp, const char *code)
         free(buf);
     }
     char after_id[MSG_EVENT_ID_MAX + 1] = "";
+    struct jam_ctx jc = {rp, code, {{0}, 0, ""}};
     if (it.room) {
+        jc.chain = it.room->chain;
         snprintf(after_id, sizeof after_id, "%s", it.room->last_id);
         after = after_id;
         rp->snapshots++;
@@ -115,7 +135,6 @@ static void replay_jam(struct replay *rp, const char *code)
             return;
     }
     keys_stream(key, code);
-    struct jam_ctx jc = {rp, code};
     int err = store_replay(&rp->sc, key, after, on_entry, &jc);
     if (err == -ECANCELED)
         return;
@@ -150,6 +169,8 @@ int replay_start(const struct store_config *sc, const struct room_limits *limits
     rp->wake = wake;
     rp->wake_arg = wake_arg;
     rp->q = xcalloc(REPLAY_QUEUE, sizeof *rp->q);
+    rp->batch = xcalloc(REPLAY_BATCH, sizeof *rp->batch);
+    rp->loop_waits = true; /* for the first batch */
     pthread_mutex_init(&rp->lock, NULL);
     pthread_cond_init(&rp->space, NULL);
     int err = pthread_create(&rp->thread, NULL, run, rp);
@@ -157,6 +178,7 @@ int replay_start(const struct store_config *sc, const struct room_limits *limits
         pthread_mutex_destroy(&rp->lock);
         pthread_cond_destroy(&rp->space);
         free(rp->q);
+        free(rp->batch);
         free(rp);
         return -err;
     }
@@ -164,28 +186,38 @@ int replay_start(const struct store_config *sc, const struct room_limits *limits
     return 0;
 }
 
-bool replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg)
+enum replay_state replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg)
 {
-    for (size_t n = 0; n < max; n++) {
+    for (size_t taken = 0; taken < max;) {
         pthread_mutex_lock(&rp->lock);
-        if (!rp->len) {
-            bool finished = rp->done;
+        size_t n = rp->len < REPLAY_BATCH ? rp->len : REPLAY_BATCH;
+        n = n < max - taken ? n : max - taken;
+        if (!n) {
+            enum replay_state st = rp->done ? REPLAY_FINISHED : REPLAY_IDLE;
+            rp->loop_waits = !rp->done;
             pthread_mutex_unlock(&rp->lock);
-            return finished;
+            return st;
         }
-        struct replay_item it = rp->q[rp->head];
-        rp->head = (rp->head + 1) % REPLAY_QUEUE;
-        rp->len--;
-        pthread_cond_signal(&rp->space);
+        for (size_t i = 0; i < n; i++)
+            rp->batch[i] = rp->q[(rp->head + i) % REPLAY_QUEUE];
+        rp->head = (rp->head + n) % REPLAY_QUEUE;
+        rp->len -= n;
+        if (rp->thread_waits && rp->len <= REPLAY_RESUME) {
+            rp->thread_waits = false;
+            pthread_cond_signal(&rp->space);
+        }
         pthread_mutex_unlock(&rp->lock);
-        cb(&it, arg);
-        room_free(it.room);
-        event_clear(&it.ev);
+        for (size_t i = 0; i < n; i++) {
+            cb(&rp->batch[i], arg);
+            room_free(rp->batch[i].room);
+            event_clear(&rp->batch[i].ev);
+        }
+        taken += n;
     }
     pthread_mutex_lock(&rp->lock);
     bool finished = rp->done && !rp->len;
     pthread_mutex_unlock(&rp->lock);
-    return finished;
+    return finished ? REPLAY_FINISHED : REPLAY_MORE;
 }
 
 void replay_stats(const struct replay *rp, size_t *events, size_t *jams, size_t *snapshots)
@@ -213,6 +245,7 @@ void replay_free(struct replay *rp)
         free(rp->codes[i]);
     free(rp->codes);
     free(rp->q);
+    free(rp->batch);
     pthread_mutex_destroy(&rp->lock);
     pthread_cond_destroy(&rp->space);
     free(rp);

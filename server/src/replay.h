@@ -2,8 +2,9 @@
  * replay.h - start-up recovery on its own thread: for every jam in Redis, read its latest snapshot
  * and the stream entries after it (paged XRANGE), decode them, and hand them to the loop in
  * stream order through a bounded queue. The loop applies them with the same room_apply as live
- * traffic, so it keeps serving (/healthz says "recovering") while this runs. The reading and
- * JSON decoding happen on this thread; applying happens on the loop: two cores, two halves.
+ * traffic, so it keeps serving (/healthz says "recovering") while this runs. The reading, the JSON
+ * decoding and the event chain's hashing (room_apply_linked checks the link it is given) happen on
+ * this thread; applying happens on the loop: two cores, two halves.
  */
 #ifndef COJAM_REPLAY_H
 #define COJAM_REPLAY_H
@@ -28,6 +29,8 @@ struct replay_item {
     char id[MSG_EVENT_ID_MAX + 1];
     struct room *room; /* REPLAY_ROOM: set it to NULL when taking ownership */
     struct event ev;   /* REPLAY_EVENT */
+    bool linked;       /* REPLAY_EVENT: 'link' holds its chain link, hashed on the thread */
+    struct room_link link;
 };
 
 struct replay;
@@ -37,9 +40,13 @@ typedef void replay_item_cb(struct replay_item *it, void *arg);
 /* Start the thread. 'sc' and 'limits' are copied (the strings 'sc' points to must outlive it). */
 int replay_start(const struct store_config *sc, const struct room_limits *limits,
                  replay_wake_cb *wake, void *wake_arg, struct replay **out);
-/* On the loop: hand over up to 'max' items in order. Returns true once everything has been handed
- * over (then call replay_free). */
-bool replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg);
+enum replay_state {
+    REPLAY_MORE,     /* 'max' items handed over and more are waiting: poll again soon */
+    REPLAY_IDLE,     /* the queue is empty: the wake callback fires once there is more */
+    REPLAY_FINISHED, /* everything has been handed over: call replay_free */
+};
+/* On the loop: hand over up to 'max' items in order. */
+enum replay_state replay_poll(struct replay *rp, size_t max, replay_item_cb *cb, void *arg);
 /* Figures for the log: events read, jams, snapshots used. */
 void replay_stats(const struct replay *rp, size_t *events, size_t *jams, size_t *snapshots);
 /* Stop (if still running), join and free. replay_free(NULL) is a no-op. */

@@ -1251,8 +1251,8 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
 {
     const struct item *it = NULL;
     if (!d->from[0])
-        snprintf(d->from, sizeof d->from, "%s", id);
-    snprintf(d->to, sizeof d->to, "%s", id);
+        stream_id_copy(d->from, id);
+    stream_id_copy(d->to, id);
     switch (e->type) {
     case EV_JOINED:
         d->stats = true;
@@ -2012,7 +2012,7 @@ static void record_moderation(struct room *r, const char *id, const struct event
     }
     struct mod_entry *m = &r->modlog[r->n_modlog++];
     memset(m, 0, sizeof *m);
-    snprintf(m->event_id, sizeof m->event_id, "%s", id);
+    stream_id_copy(m->event_id, id);
     m->type = e->type;
     m->by = e->by;
     m->at_ms = e->at_ms;
@@ -2054,7 +2054,7 @@ void room_chain_link(struct room_chain *c, const char *id, const char *json, siz
     if (buf != stack)
         free(buf);
     c->n++;
-    snprintf(c->id, sizeof c->id, "%s", id);
+    stream_id_copy(c->id, id);
 }
 
 bool room_chain_stored(struct room_chain *c, const char *id, const char *payload, size_t len)
@@ -2082,15 +2082,41 @@ void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAI
     out[2 * ROOM_CHAIN_BYTES] = '\0';
 }
 
-/* Chain 'e' unless an event at or after 'id' was chained already. The canonical encoding is the
- * codec's (fixed key order, compact): for an event this version stored, the stored bytes. */
-static void chain_event(struct room *r, const char *id, const struct event *e)
+static bool chained_already(const struct room_chain *c, const char *id)
 {
-    if (r->chain.id[0] && stream_id_cmp(id, r->chain.id) <= 0)
-        return;
+    return c->id[0] && stream_id_cmp(id, c->id) <= 0;
+}
+
+/* The canonical encoding is the codec's (fixed key order, compact): for an event this version
+ * stored, the stored bytes. */
+static void link_event(struct room_chain *c, const char *id, const struct event *e)
+{
     char *json = codec_event_encode(e);
-    room_chain_link(&r->chain, id, json ? json : "", json ? strlen(json) : 0);
+    room_chain_link(c, id, json ? json : "", json ? strlen(json) : 0);
     free(json);
+}
+
+bool room_chain_event(struct room_chain *c, const char *id, const struct event *e)
+{
+    if (chained_already(c, id))
+        return false;
+    link_event(c, id, e);
+    return true;
+}
+
+static void chain_event(struct room *r, const char *id, const struct event *e,
+                        const struct room_link *link)
+{
+    struct room_chain *c = &r->chain;
+    if (chained_already(c, id))
+        return;
+    if (!link || memcmp(c->head, link->prev, ROOM_CHAIN_BYTES) != 0) {
+        link_event(c, id, e);
+        return;
+    }
+    memcpy(c->head, link->next, ROOM_CHAIN_BYTES);
+    c->n++;
+    stream_id_copy(c->id, id);
 }
 
 static void record_op(struct room *r, const char *id, const struct event *e, uint64_t h,
@@ -2103,7 +2129,7 @@ static void record_op(struct room *r, const char *id, const struct event *e, uin
         done.invite = true;
         done.item = (uint32_t)e->invite;
     }
-    snprintf(done.event_id, sizeof done.event_id, "%s", id);
+    stream_id_copy(done.event_id, id);
     done.has_budget = e->type == EV_VOTED || e->type == EV_UNVOTED;
     done.budget_left = done.has_budget ? res->budget_left : -1;
     ops_insert(&r->ops, e->by, e->op, h, &done); /* room_apply refused a duplicate before */
@@ -2131,10 +2157,16 @@ static const char *apply_showings(struct room *r, const struct event *e)
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res)
 {
+    return room_apply_linked(r, id, e, NULL, res);
+}
+
+const char *room_apply_linked(struct room *r, const char *id, const struct event *e,
+                              const struct room_link *link, struct room_result *res)
+{
     struct room_result scratch;
     if (!res)
         res = &scratch;
-    chain_event(r, id, e);
+    chain_event(r, id, e, link);
     res->item = 0;
     res->budget_left = -1;
     const char *err = NULL;
@@ -2256,7 +2288,7 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         record_moderation(r, id, &logged);
         memcpy(r->modlog[r->n_modlog - 1].chain, r->chain.head, ROOM_CHAIN_BYTES);
     }
-    snprintf(r->last_id, sizeof r->last_id, "%s", id);
+    stream_id_copy(r->last_id, id);
     r->n_events++;
     if (e->type == EV_JAM_CREATED) {
         /* Every view of a jam starts at its creation: the first update's prev is this id, never
@@ -2266,8 +2298,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
         return NULL;
     }
     if (!r->delta.from[0])
-        snprintf(r->delta.from, sizeof r->delta.from, "%s", id);
-    snprintf(r->delta.to, sizeof r->delta.to, "%s", id);
+        stream_id_copy(r->delta.from, id);
+    stream_id_copy(r->delta.to, id);
     return NULL;
 }
 

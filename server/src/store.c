@@ -2227,6 +2227,19 @@ int store_members(const struct store_config *cfg, const char *set, store_member_
     return rc;
 }
 
+/* Send the XRANGE of the page from 'start' now (redisAppendCommand alone only buffers it until the
+ * next redisGetReply). */
+static bool ask_page(redisContext *c, const char *key, const char *start)
+{
+    if (redisAppendCommand(c, "XRANGE %s %s + COUNT %d", key, start, PAGE_COUNT) != REDIS_OK)
+        return false;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return false;
+    return true;
+}
+
 int store_replay(const struct store_config *cfg, const char *key, const char *after_id,
                  store_entry_cb *cb, void *arg)
 {
@@ -2242,10 +2255,13 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
         }
         snprintf(start, sizeof(start), "(%s", after_id);
     }
+    /* One page asked for ahead: Redis reads the next page while 'cb' works through this one. */
     int rc = 0;
-    for (;;) {
-        redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d", key, start, PAGE_COUNT);
-        if (!r) {
+    bool asked = ask_page(c, key, start);
+    while (asked) {
+        redisReply *r = NULL;
+        asked = false;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
             rc = -EIO;
             break;
         }
@@ -2254,23 +2270,28 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
             rc = -EPROTO;
             break;
         }
-        size_t n = r->elements;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            const redisReply *id;
-            const char *val;
-            size_t len;
-            if (!parse_entry(r->element[i], &id, &val, &len)) {
-                rc = -EPROTO;
-                break;
-            }
-            rc = cb(id->str, val, len, arg);
-            snprintf(start, sizeof(start), "(%s", id->str);
+        size_t n = r->elements, ok = 0;
+        const redisReply *id;
+        const char *val;
+        size_t len;
+        while (ok < n && parse_entry(r->element[ok], &id, &val, &len))
+            ok++;
+        if (ok == PAGE_COUNT) {
+            snprintf(start, sizeof(start), "(%s", r->element[ok - 1]->element[0]->str);
+            asked = ask_page(c, key, start);
+            rc = asked ? 0 : -EIO;
         }
+        for (size_t i = 0; i < ok && rc == 0; i++) {
+            parse_entry(r->element[i], &id, &val, &len);
+            rc = cb(id->str, val, len, arg);
+        }
+        if (rc == 0 && ok < n)
+            rc = -EPROTO; /* the entries before the malformed one were handed over */
         freeReplyObject(r);
-        if (rc != 0 || n < PAGE_COUNT)
+        if (rc != 0)
             break;
     }
-    redisFree(c);
+    redisFree(c); /* a page still asked for is dropped with the connection */
     return rc;
 }
 

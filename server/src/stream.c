@@ -38,3 +38,10 @@ int stream_id_cmp(const char *a, const char *b)
         return x.ms < y.ms ? -1 : 1;
     return x.seq < y.seq ? -1 : x.seq > y.seq;
 }
+
+void stream_id_copy(char dst[MSG_EVENT_ID_MAX + 1], const char *src)
+{
+    size_t n = strnlen(src, MSG_EVENT_ID_MAX);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}

@@ -29,5 +29,8 @@ struct stream_entry {
 bool stream_id_parse(const char *s, struct stream_id *out);
 /* Compare two stream ids in stream order: <0, 0, >0. Malformed ids compare as 0-0. */
 int stream_id_cmp(const char *a, const char *b);
+/* Copy an id into an id field, cut at MSG_EVENT_ID_MAX characters (as snprintf would cut it,
+ * without its cost: the replay copies ids millions of times). */
+void stream_id_copy(char dst[MSG_EVENT_ID_MAX + 1], const char *src);
 
 #endif

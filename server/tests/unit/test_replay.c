@@ -202,7 +202,7 @@ static bool replay_all(struct replay *rp)
 {
     int64_t deadline = now_ms() + 20000;
     while (now_ms() < deadline) {
-        if (replay_poll(rp, 3, on_item, NULL))
+        if (replay_poll(rp, 3, on_item, NULL) == REPLAY_FINISHED)
             return true;
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
@@ -365,7 +365,7 @@ TEST(free_stops_a_thread_on_a_full_queue)
     struct replay *rp = NULL;
     atomic_store(&wakes, 0);
     CHECK_EQ_INT(replay_start(&sc, &limits, on_wake, NULL, &rp), 0);
-    /* The first item wakes the loop; give the thread time to fill the queue. */
+    /* The first batch wakes the loop; give the thread time to fill the queue. */
     int64_t deadline = now_ms() + 10000;
     while (atomic_load(&wakes) == 0 && now_ms() < deadline) {
         struct timespec ts = {0, 5000000};
