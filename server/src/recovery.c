@@ -61,7 +61,7 @@ static void notify_invites(struct jam *j, const struct event *ev)
  * before the jam's last judged id (the chain's: an event that had no effect was judged too) are
  * skipped: the tail may start before what a snapshot or a creation applied. */
 static int apply_event(struct hub *h, const char *code, const char *id, const struct event *ev,
-                       const struct room_link *link, const struct now *now)
+                       const struct now *now)
 {
     struct jam *j = hub_find_jam(h, code);
     if (!j) {
@@ -76,7 +76,7 @@ static int apply_event(struct hub *h, const char *code, const char *id, const st
         return 0;
     }
     struct room_result res;
-    const char *err = room_apply_linked(j->room, id, ev, link, &res);
+    const char *err = room_apply(j->room, id, ev, &res);
     h->metrics.applied++;
     if (h->ready)
         handlers_on_applied(h, j, id, ev, err, now);
@@ -109,7 +109,7 @@ void recovery_apply_tailed(struct hub *h, const struct store_result *res, const 
                   ce.message);
         return;
     }
-    apply_event(h, code, res->id, &ev, NULL, now);
+    apply_event(h, code, res->id, &ev, now);
     event_clear(&ev);
 }
 
@@ -125,7 +125,7 @@ static void on_replay_item(struct replay_item *it, void *arg)
         break;
     }
     case REPLAY_EVENT:
-        apply_event(h, it->code, it->id, &it->ev, it->linked ? &it->link : NULL, &none);
+        apply_event(h, it->code, it->id, &it->ev, &none);
         break;
     case REPLAY_BAD:
         break;

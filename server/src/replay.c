@@ -81,8 +81,6 @@ static int collect_code(const char *member, void *arg)
 struct jam_ctx {
     struct replay *rp;
     const char *code;
-    struct room_chain
-        chain; /* the jam's chain as the loop will have it: the snapshot's, then ours */
 };
 
 static int on_entry(const char *id, const char *payload, size_t len, void *arg)
@@ -97,10 +95,6 @@ static int on_entry(const char *id, const char *payload, size_t len, void *arg)
                   ce.message);
         memset(&it.ev, 0, sizeof it.ev);
         it.kind = REPLAY_BAD;
-    } else {
-        memcpy(it.link.prev, jc->chain.head, ROOM_CHAIN_BYTES);
-        it.linked = room_chain_event(&jc->chain, id, &it.ev);
-        memcpy(it.link.next, jc->chain.head, ROOM_CHAIN_BYTES);
     }
     jc->rp->events++;
     return push(jc->rp, &it) ? 0 : -ECANCELED;
@@ -125,9 +119,7 @@ static void replay_jam(struct replay *rp, const char *code)
         free(buf);
     }
     char after_id[MSG_EVENT_ID_MAX + 1] = "";
-    struct jam_ctx jc = {rp, code, {{0}, 0, ""}};
     if (it.room) {
-        jc.chain = it.room->chain;
         snprintf(after_id, sizeof after_id, "%s", it.room->last_id);
         after = after_id;
         rp->snapshots++;
@@ -135,6 +127,7 @@ static void replay_jam(struct replay *rp, const char *code)
             return;
     }
     keys_stream(key, code);
+    struct jam_ctx jc = {rp, code};
     int err = store_replay(&rp->sc, key, after, on_entry, &jc);
     if (err == -ECANCELED)
         return;

@@ -2082,41 +2082,15 @@ void room_chain_hex(const uint8_t head[ROOM_CHAIN_BYTES], char out[2 * ROOM_CHAI
     out[2 * ROOM_CHAIN_BYTES] = '\0';
 }
 
-static bool chained_already(const struct room_chain *c, const char *id)
+/* Chain 'e' unless an event at or after 'id' was chained already. The canonical encoding is the
+ * codec's (fixed key order, compact): for an event this version stored, the stored bytes. */
+static void chain_event(struct room *r, const char *id, const struct event *e)
 {
-    return c->id[0] && stream_id_cmp(id, c->id) <= 0;
-}
-
-/* The canonical encoding is the codec's (fixed key order, compact): for an event this version
- * stored, the stored bytes. */
-static void link_event(struct room_chain *c, const char *id, const struct event *e)
-{
+    if (r->chain.id[0] && stream_id_cmp(id, r->chain.id) <= 0)
+        return;
     char *json = codec_event_encode(e);
-    room_chain_link(c, id, json ? json : "", json ? strlen(json) : 0);
+    room_chain_link(&r->chain, id, json ? json : "", json ? strlen(json) : 0);
     free(json);
-}
-
-bool room_chain_event(struct room_chain *c, const char *id, const struct event *e)
-{
-    if (chained_already(c, id))
-        return false;
-    link_event(c, id, e);
-    return true;
-}
-
-static void chain_event(struct room *r, const char *id, const struct event *e,
-                        const struct room_link *link)
-{
-    struct room_chain *c = &r->chain;
-    if (chained_already(c, id))
-        return;
-    if (!link || memcmp(c->head, link->prev, ROOM_CHAIN_BYTES) != 0) {
-        link_event(c, id, e);
-        return;
-    }
-    memcpy(c->head, link->next, ROOM_CHAIN_BYTES);
-    c->n++;
-    stream_id_copy(c->id, id);
 }
 
 static void record_op(struct room *r, const char *id, const struct event *e, uint64_t h,
@@ -2157,16 +2131,10 @@ static const char *apply_showings(struct room *r, const struct event *e)
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res)
 {
-    return room_apply_linked(r, id, e, NULL, res);
-}
-
-const char *room_apply_linked(struct room *r, const char *id, const struct event *e,
-                              const struct room_link *link, struct room_result *res)
-{
     struct room_result scratch;
     if (!res)
         res = &scratch;
-    chain_event(r, id, e, link);
+    chain_event(r, id, e);
     res->item = 0;
     res->budget_left = -1;
     const char *err = NULL;

@@ -321,21 +321,9 @@ struct room_result {
  * one at or before it (judged already) is applied without being chained again. */
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res);
-/* A link computed ahead, off the loop (the replay thread chains what it decodes): the head before
- * and after one event. room_apply_linked takes 'next' when the room's head is 'prev' and computes
- * the link itself otherwise, so the heads are room_apply's whatever the caller got wrong. */
-struct room_link {
-    uint8_t prev[ROOM_CHAIN_BYTES];
-    uint8_t next[ROOM_CHAIN_BYTES];
-};
-const char *room_apply_linked(struct room *r, const char *id, const struct event *e,
-                              const struct room_link *link, struct room_result *res);
 
 /* The next chain head: SHA-256(c->head || id || "\n" || json[0..len)) into c, with c->id = id. */
 void room_chain_link(struct room_chain *c, const char *id, const char *json, size_t len);
-/* Chain 'e' as room_apply does: unless an event at or after 'id' was chained already (then false
- * and c is unchanged), link it with its canonical encoding. */
-bool room_chain_event(struct room_chain *c, const char *id, const struct event *e);
 /* Chain a stored entry (its payload as the stream holds it) as room_apply would: decoded, then
  * linked with its canonical encoding. Returns false, changing nothing, if it does not decode
  * (such an entry has no effect and is no part of the chain). */

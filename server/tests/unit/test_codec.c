@@ -1036,6 +1036,33 @@ TEST(name_tables)
     event_clear(&e);
 }
 
+/* A tree bigger than the decoder's scratch arena (32 KiB: a showings event of MSG_SHOWINGS_MAX
+ * items is 2,000 Jansson integers, some 70 KiB) decodes as well, and so do the small ones after. */
+TEST(trees_beyond_the_arena)
+{
+    struct event e = {.type = EV_SHOWINGS, .at_ms = 3, .n_items = MSG_SHOWINGS_MAX};
+    e.items = malloc(e.n_items * sizeof *e.items);
+    e.counts = malloc(e.n_items * sizeof *e.counts);
+    for (uint32_t i = 0; i < e.n_items; i++)
+        e.items[i] = i + 1, e.counts[i] = 7 + i;
+    char *big = codec_event_encode(&e);
+    for (int round = 0; round < 3; round++) {
+        struct event back;
+        struct codec_error ce;
+        CHECK(codec_event_decode(big, strlen(big), &back, &ce) == 0);
+        CHECK_EQ_INT(back.n_items, MSG_SHOWINGS_MAX);
+        CHECK(back.items && back.items[MSG_SHOWINGS_MAX - 1] == MSG_SHOWINGS_MAX);
+        CHECK(back.counts && back.counts[0] == 7);
+        event_clear(&back);
+        const char *small = "{\"t\":\"voted\",\"at\":1,\"by\":2,\"op\":\"o\",\"item\":3}";
+        CHECK(codec_event_decode(small, strlen(small), &back, &ce) == 0);
+        CHECK(back.type == EV_VOTED && back.item == 3 && strcmp(back.op, "o") == 0);
+        event_clear(&back);
+    }
+    free(big);
+    event_clear(&e);
+}
+
 int main(void)
 {
     RUN(examples_round_trip);
@@ -1054,5 +1081,6 @@ int main(void)
     RUN(event_decode_tolerant_but_typed);
     RUN(jam_config_defaults_and_limits);
     RUN(name_tables);
+    RUN(trees_beyond_the_arena);
     return test_done();
 }
