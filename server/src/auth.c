@@ -346,21 +346,39 @@ int auth_invite_secret(const uint8_t *key, size_t key_len, const char *code,
 /* hashing and comparison */
 
 /* Fetched once: EVP_sha256() looks the implementation up in the provider on every digest, and the
- * event chain hashes a million events at start-up. A fetched EVP_MD is shared between threads. */
+ * event chain hashes a million events at start-up. A fetched EVP_MD is shared between threads;
+ * each thread keeps one digest context (EVP_Digest makes and frees one per call), freed with the
+ * thread. */
 static EVP_MD *the_sha256;
+static pthread_key_t the_ctx_key;
 static pthread_once_t the_sha256_once = PTHREAD_ONCE_INIT;
+
+static void free_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void fetch_sha256(void)
 {
     the_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&the_ctx_key, free_ctx) != 0)
+        the_sha256 = NULL; /* then every digest fails: auth_sha256 zeroes, the hex is empty */
 }
 
 static bool sha256(const void *data, size_t n, uint8_t out[SHA256_DIGEST_LENGTH])
 {
     pthread_once(&the_sha256_once, fetch_sha256);
+    if (!the_sha256)
+        return false;
+    EVP_MD_CTX *ctx = pthread_getspecific(the_ctx_key);
+    if (!ctx) {
+        if (!(ctx = EVP_MD_CTX_new()))
+            return false;
+        pthread_setspecific(the_ctx_key, ctx);
+    }
     unsigned int len = 0;
-    return the_sha256 && EVP_Digest(data, n, out, &len, the_sha256, NULL) == 1 &&
-           len == SHA256_DIGEST_LENGTH;
+    return EVP_DigestInit_ex2(ctx, the_sha256, NULL) == 1 && EVP_DigestUpdate(ctx, data, n) == 1 &&
+           EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == SHA256_DIGEST_LENGTH;
 }
 
 bool auth_sha256(const void *data, size_t n, uint8_t out[32])
