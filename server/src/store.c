@@ -2256,6 +2256,7 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
         snprintf(start, sizeof(start), "(%s", after_id);
     }
     /* One page asked for ahead: Redis reads the next page while 'cb' works through this one. */
+    c->reader->maxbuf = 0; /* keep the reader's buffer between pages, not freed and grown again */
     int rc = 0;
     bool asked = ask_page(c, key, start);
     while (asked) {
