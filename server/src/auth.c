@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * auth.c - session tokens (HMAC-SHA256 over a small text payload), random join codes and secrets,
  * SHA-256 of moderator secrets and constant-time comparison. The only file that includes OpenSSL.
- * It reads no clock and keeps no state (but the SHA-256 implementation, fetched once): keys and
- * 'now_s' come from the caller. Trade-off: tokens
+ * It reads no clock and keeps no state but the SHA-256 implementation (fetched once) and a digest
+ * context per thread: keys and 'now_s' come from the caller. Trade-off: tokens
  * are stateless (nothing to store or revoke), so a leaked token stays valid until it expires.
  */
 #include "auth.h"

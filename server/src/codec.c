@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,18 +117,18 @@ static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static void *arena_malloc(size_t n)
 {
     struct arena *a = &the_arena;
-    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (!a->on || need > ARENA_BYTES - a->used)
+    if (!a->on || n > ARENA_BYTES - a->used)
         return malloc(n);
+    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     void *p = a->buf + a->used;
-    a->used += need;
+    a->used = need < ARENA_BYTES - a->used ? a->used + need : ARENA_BYTES;
     return p;
 }
 
 static void arena_free(void *p)
 {
-    const unsigned char *b = the_arena.buf;
-    if ((const unsigned char *)p >= b && (const unsigned char *)p < b + ARENA_BYTES)
+    uintptr_t b = (uintptr_t)the_arena.buf, q = (uintptr_t)p;
+    if (q >= b && q < b + ARENA_BYTES)
         return;
     free(p);
 }
@@ -909,6 +910,16 @@ static void set_int(struct jsonw *o, const char *key, int64_t v)
     jsonw_int(o, v);
 }
 
+/* A count, null when not positive (a post's parent, an announcement's duration). */
+static void set_positive_or_null(struct jsonw *o, const char *key, int64_t v)
+{
+    jsonw_key(o, key);
+    if (v > 0)
+        jsonw_int(o, v);
+    else
+        jsonw_null(o);
+}
+
 static void set_bool(struct jsonw *o, const char *key, bool v)
 {
     jsonw_key(o, key);
@@ -1485,10 +1496,7 @@ char *codec_event_encode(const struct event *e)
     case EV_POSTED:
         set_str(o, "kind", kind_name(e->kind));
         set_str(o, "text", e->text);
-        if (e->parent > 0)
-            set_int(o, "parent", e->parent);
-        else
-            set_str_or_null(o, "parent", NULL);
+        set_positive_or_null(o, "parent", e->parent);
         set_str(o, "on_behalf", e->on_behalf);
         break;
     case EV_VOTED:
@@ -1569,10 +1577,7 @@ char *codec_event_encode(const struct event *e)
         break;
     case EV_ANNOUNCED:
         set_str(o, "text", e->text);
-        if (e->seconds > 0)
-            set_int(o, "duration_s", e->seconds);
-        else
-            set_str_or_null(o, "duration_s", NULL);
+        set_positive_or_null(o, "duration_s", e->seconds);
         break;
     case EV_PHASE_SET:
     case EV_PHASE_ENDED:

@@ -2277,17 +2277,21 @@ int store_replay(const struct store_config *cfg, const char *key, const char *af
         size_t len;
         while (ok < n && parse_entry(r->element[ok], &id, &val, &len))
             ok++;
-        if (ok == PAGE_COUNT) {
+        bool more = ok == PAGE_COUNT;
+        if (more) {
             snprintf(start, sizeof(start), "(%s", r->element[ok - 1]->element[0]->str);
             asked = ask_page(c, key, start);
-            rc = asked ? 0 : -EIO;
         }
         for (size_t i = 0; i < ok && rc == 0; i++) {
             parse_entry(r->element[i], &id, &val, &len);
             rc = cb(id->str, val, len, arg);
         }
+        /* What came before a malformed entry, or before the next page could not be asked for,
+         * was handed over. */
         if (rc == 0 && ok < n)
-            rc = -EPROTO; /* the entries before the malformed one were handed over */
+            rc = -EPROTO;
+        else if (rc == 0 && more && !asked)
+            rc = -EIO;
         freeReplyObject(r);
         if (rc != 0)
             break;
