@@ -73,6 +73,16 @@ async def every_write_from_every_process(srv):
         screens.append(s)
 
     await M.must_ack({"type": "start"})
+    # The ack says the start is stored and applied by M's process; the others apply it when
+    # their tails read it, and a post checked before that is refused with not_running.
+    for n in S.nodes:
+        for _ in range(int(40 * SLOW)):
+            st, summary, _ = n.http_json("GET", "/api/jams/%s" % S.code)
+            if st == 200 and summary["clock"]["state"] == "running":
+                break
+            await asyncio.sleep(0.05)
+        check_eq(n.http_json("GET", "/api/jams/%s" % S.code)[1]["clock"]["state"], "running",
+                 "the start applied on :%d" % n.port)
     items = []
     for k, c in enumerate(cits + [M]):
         a = await c.must_ack({"type": "post", "kind": "problem", "text": "Problem %d here" % k})
