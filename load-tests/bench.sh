@@ -17,7 +17,7 @@
 # dedicated machine when other work shares it; recorded in bench.json), BENCH_PIN ("S C": cojamd on
 # CPU S, loadgen on CPU C, and the raw probe's writer and reader the same; empty = not pinned),
 # BENCH_PROBE (1: after each jam-vote cell, the raw fan-out probe at the same N for
-# BENCH_PROBE_SECONDS (3); 0 = skip).
+# BENCH_PROBE_SECONDS (3), back to back and paced as the cell ran (run_probe); 0 = skip).
 # BENCH_PEERS (e.g. "ws socketio"; default empty; `make peer-bench` sets it): after each jam-vote
 # cell of cojam, the same cell against each Node peer of load-tests/peers (the same loadgen, pinning
 # and nice; `npm ci` on demand; skipped with one line when node or the registry is not there);
@@ -186,6 +186,10 @@ EOF
 # run_probe N DIR: the raw fan-out ceiling at N sockets (load-tests/fanprobe), right after the cell,
 # pinned as the cell was; merged into DIR/result.json with cojam's deliveries per CPU-second (frames
 # the clients received in the measured window over cojamd's CPU-seconds in it) and their ratio.
+# Twice: back to back (rounds of 60-byte sends with nothing between them: issue 16's ceiling, "raw"),
+# and paced as the cell ran (one round per the period cojamd chose, each record the size of its
+# average frame, the writer asleep between rounds as cojamd's loop is: "paced"), what the same sends
+# cost with the cell's traffic shape (caches gone cold, the reader woken each round).
 run_probe() {
     local n=$1 dir=$2
     [ "$PROBE" = 1 ] || return 0
@@ -194,14 +198,33 @@ run_probe() {
     [ -n "$PIN_CLIENT" ] && pins+=(--pin-reader "$PIN_CLIENT")
     nice -n "$NICE" timeout -k 5 $(( 200 + ${PROBE_SECONDS%.*} )) "$FANPROBE" --clients "$n" --seconds "$PROBE_SECONDS" \
         "${pins[@]}" --json "$dir/probe.json" >&2 || { echo "bench: fanprobe failed at $n sockets" >&2; return 0; }
-    /usr/bin/python3 - "$dir/result.json" "$dir/probe.json" <<'EOF'
+    local shape period bytes
+    shape=$(/usr/bin/python3 -c '
 import json, sys
+d = json.load(open(sys.argv[1]))
+per = (d.get("server_mid") or {}).get("broadcast_period_ms")
+size = d["bytes_in"] / d["frames_in"] if d.get("frames_in") else 0
+if per and size:
+    print(int(per), max(1, min(4096, round(size))))' "$dir/result.json" 2>/dev/null)
+    if [ -n "$shape" ]; then
+        read -r period bytes <<<"$shape"
+        nice -n "$NICE" timeout -k 5 $(( 200 + ${PROBE_SECONDS%.*} )) "$FANPROBE" --clients "$n" --seconds "$PROBE_SECONDS" \
+            --period-ms "$period" --bytes "$bytes" "${pins[@]}" --json "$dir/probe-paced.json" >&2 \
+            || echo "bench: paced fanprobe failed at $n sockets" >&2
+    fi
+    /usr/bin/python3 - "$dir/result.json" "$dir/probe.json" "$dir/probe-paced.json" <<'EOF'
+import json, os, sys
 d, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 d["raw_probe"] = p
+paced = json.load(open(sys.argv[3])) if os.path.exists(sys.argv[3]) else None
+if paced:
+    d["paced_probe"] = paced
 cpu_s = d.get("server_cpu_pct", -1) / 100 * d.get("measure_window_s", 0)
 if cpu_s > 0 and d.get("frames_in_measured") and p.get("sends_per_cpu_s"):
     d["deliveries_per_cpu_s"] = round(d["frames_in_measured"] / cpu_s, 1)
     d["ratio_to_raw"] = round(d["deliveries_per_cpu_s"] / p["sends_per_cpu_s"], 3)
+    if paced and paced.get("sends_per_cpu_s"):
+        d["ratio_to_paced"] = round(d["deliveries_per_cpu_s"] / paced["sends_per_cpu_s"], 3)
 json.dump(d, open(sys.argv[1], "w"), indent=1)
 EOF
 }

@@ -5,10 +5,11 @@
  * record per socket per round for --seconds; the reader drains them with epoll. It prints the
  * writer's sends per CPU-second (its utime+stime, the loopback receive work the kernel charges to
  * the sender included, as it is for cojamd), the figure bench.sh divides cojam's deliveries per
- * CPU-second by.
+ * CPU-second by. With --period-ms the rounds are paced, one per period with the writer asleep
+ * in between, as cojamd's broadcasts are (bench.sh runs it both ways).
  *
- *   build/fanprobe --clients 5000 [--seconds 3] [--bytes 60] [--pin-writer CPU] [--pin-reader CPU]
- *                  [--json FILE]
+ *   build/fanprobe --clients 5000 [--seconds 3] [--bytes 60] [--period-ms P] [--pin-writer CPU]
+ *                  [--pin-reader CPU] [--json FILE]
  *
  * Bounded: every phase has a deadline; the reader exits at EOF or at the deadline.
  */
@@ -28,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RECORD 1024
+#define MAX_RECORD 4096
 #define PHASE_DEADLINE_S 60 /* connecting N sockets, or draining them, takes far less */
 
 struct opts {
@@ -36,6 +37,7 @@ struct opts {
     double seconds;
     int bytes;
     int pin_writer, pin_reader; /* -1 = not pinned */
+    double period_ms;           /* 0 = rounds back to back; else one round per period, sleeping between */
     const char *json;
 };
 
@@ -127,13 +129,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--pin-writer")) o.pin_writer = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pin-reader")) o.pin_reader = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--json")) o.json = argv[i + 1];
+        else if (!strcmp(argv[i], "--period-ms")) o.period_ms = atof(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: fanprobe --clients N [--seconds S] [--bytes B] [--pin-writer CPU] [--pin-reader CPU] [--json FILE]\n");
+            fprintf(stderr, "usage: fanprobe --clients N [--seconds S] [--bytes B] [--period-ms P] [--pin-writer CPU] [--pin-reader CPU] "
+                            "[--json FILE]\n");
             return 2;
         }
     }
-    if (o.clients < 1 || o.seconds <= 0 || o.seconds > 600 || o.bytes < 1 || o.bytes > MAX_RECORD) {
-        fprintf(stderr, "fanprobe: --clients >= 1, 0 < --seconds <= 600, 1 <= --bytes <= %d\n", MAX_RECORD);
+    if (o.clients < 1 || o.seconds <= 0 || o.seconds > 600 || o.bytes < 1 || o.bytes > MAX_RECORD || o.period_ms < 0 ||
+        o.period_ms > 10000) {
+        fprintf(stderr, "fanprobe: --clients >= 1, 0 < --seconds <= 600, 1 <= --bytes <= %d, 0 <= --period-ms <= 10000\n", MAX_RECORD);
         return 2;
     }
     raise_nofile(o.clients + 16);
@@ -175,6 +180,14 @@ int main(int argc, char **argv)
         }
         rounds++;
         t = mono_s();
+        if (o.period_ms > 0) {
+            double next = t0 + (double)rounds * o.period_ms / 1e3;
+            if (next > t) {
+                struct timespec ts = {.tv_sec = (time_t)(next - t), .tv_nsec = (long)((next - t - (double)(time_t)(next - t)) * 1e9)};
+                nanosleep(&ts, NULL);
+                t = mono_s();
+            }
+        }
     }
     double cpu = cpu_s() - c0, wall = t - t0;
     for (int i = 0; i < o.clients; i++) close(fds[i]);
@@ -191,9 +204,9 @@ int main(int argc, char **argv)
         if (!f) die(o.json);
         fprintf(f,
                 "{\"clients\": %d, \"bytes\": %d, \"seconds\": %.3f, \"sends\": %llu, \"rounds\": %llu, \"refused_full\": %llu, "
-                "\"writer_cpu_s\": %.4f, \"sends_per_cpu_s\": %.1f, \"pin_writer\": %d, \"pin_reader\": %d}\n",
+                "\"writer_cpu_s\": %.4f, \"sends_per_cpu_s\": %.1f, \"period_ms\": %.1f, \"pin_writer\": %d, \"pin_reader\": %d}\n",
                 o.clients, o.bytes, wall, (unsigned long long)sends, (unsigned long long)rounds, (unsigned long long)full, cpu, per_cpu_s,
-                o.pin_writer, o.pin_reader);
+                o.period_ms, o.pin_writer, o.pin_reader);
         fclose(f);
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;

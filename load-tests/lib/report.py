@@ -190,7 +190,7 @@ def sc_sum(d, *names):
 
 
 hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
-       "cpu%", "deliv/cpu-s", "raw/cpu-s", "x raw", "period", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%",
+       "cpu%", "deliv/cpu-s", "raw/cpu-s", "x raw", "paced/cpu-s", "x paced", "period", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%",
        "poll/s", "send/s")
 rows = []
 for d in cells:
@@ -203,6 +203,7 @@ for d in cells:
                  f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
                  f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
                  f1(d.get("deliveries_per_cpu_s"), 0), f1(g(d, "raw_probe", "sends_per_cpu_s"), 0), f1(d.get("ratio_to_raw"), 2),
+                 f1(g(d, "paced_probe", "sends_per_cpu_s"), 0), f1(d.get("ratio_to_paced"), 2),
                  f1(g(d, "server_mid", "broadcast_period_ms"), 0),
                  f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
                  f1(d.get("loadgen_cpu_pct")), f1(d.get("irq_softirq_cpu_pct")), f1(d.get("other_cpu_pct")),
@@ -213,7 +214,9 @@ print("\nvote-to-screen and ack latencies in ms; a cell's rows /ws and /socketio
       " lg = loadgen; irq% = machine-wide irq+softirq time (loopback TCP receive work, charged to no process);"
       " other% = CPU of all other processes on the machine in that window; poll/s, send/s = cojamd syscalls;"
       " deliv/cpu-s = frames the clients received in the window per cojamd CPU-second; raw/cpu-s = the raw probe's"
-      " sends per CPU-second at the same N (plain TCP, 60-byte records, right after the cell); x raw = their ratio;"
+      " sends per CPU-second at the same N (plain TCP, 60-byte records back to back, right after the cell); x raw = their ratio;"
+      " paced/cpu-s, x paced = the same probe paced as the cell ran (one round per chosen period, records of the cell's"
+      " average frame size);"
       " period = the broadcast period cojamd had chosen in mid-window (ms, /healthz)")
 print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
 for r in rows:

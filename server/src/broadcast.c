@@ -163,6 +163,11 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
     int64_t due_slack_ms = h->cfg->tick_ms / 2;
     if (now->ms + due_slack_ms < j->next_push_ms)
         return;
+    /* The last broadcast's frames are not all written yet (net_push writes them in slices): a
+     * member still waiting for one would get two back to back, the second through a WRITEABLE of
+     * its own. The delta goes on gathering; the next tick sends it. */
+    if (net_pushing(h->net))
+        return;
     /* Joins and counters alone (no item, vote, clock, claim, stage or moderation log change) go
      * out once a second: in a join storm of thousands a push per tick to everyone already in would
      * cost more than the joins. The delta keeps accumulating, so the next update still covers

@@ -92,34 +92,55 @@ void session_mark_close(struct session *s, int code, const char *reason)
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
 }
 
-void idle_remove(struct idle_list *l, struct session *s)
+bool slist_contains(const struct session_list *l, const struct session *s)
 {
-    if (s->idle_prev)
-        s->idle_prev->idle_next = s->idle_next;
-    else if (l->head == s)
-        l->head = s->idle_next;
-    else
-        return; /* not in the list */
-    if (s->idle_next)
-        s->idle_next->idle_prev = s->idle_prev;
-    else
-        l->tail = s->idle_prev;
-    s->idle_prev = s->idle_next = NULL;
+    return s->links[l->kind].prev || l->head == s;
 }
 
-void idle_touch(struct idle_list *l, struct session *s, int64_t now_ms)
+void slist_remove(struct session_list *l, struct session *s)
 {
-    idle_remove(l, s);
-    s->idle_ms = now_ms;
-    s->idle_prev = l->tail;
+    struct session_link *k = &s->links[l->kind];
+    if (!slist_contains(l, s))
+        return;
+    if (k->prev)
+        k->prev->links[l->kind].next = k->next;
+    else
+        l->head = k->next;
+    if (k->next)
+        k->next->links[l->kind].prev = k->prev;
+    else
+        l->tail = k->prev;
+    k->prev = k->next = NULL;
+}
+
+void slist_append(struct session_list *l, struct session *s)
+{
+    if (slist_contains(l, s))
+        return;
+    s->links[l->kind].prev = l->tail;
     if (l->tail)
-        l->tail->idle_next = s;
+        l->tail->links[l->kind].next = s;
     else
         l->head = s;
     l->tail = s;
 }
 
-struct session *idle_oldest(const struct idle_list *l, int64_t now_ms, int64_t quiet_ms)
+struct session *slist_pop(struct session_list *l)
+{
+    struct session *s = l->head;
+    if (s)
+        slist_remove(l, s);
+    return s;
+}
+
+void idle_touch(struct session_list *l, struct session *s, int64_t now_ms)
+{
+    slist_remove(l, s);
+    s->idle_ms = now_ms;
+    slist_append(l, s);
+}
+
+struct session *idle_oldest(const struct session_list *l, int64_t now_ms, int64_t quiet_ms)
 {
     return l->head && now_ms - l->head->idle_ms >= quiet_ms ? l->head : NULL;
 }

@@ -36,6 +36,13 @@ struct metrics;
  * would inflate its items' exposure (and the stream) if it could ask faster. */
 #define SESSION_DISCOVER_INTERVAL_MS 1000
 
+/* The lists a session can be in at once, each through its own links (struct session_list). */
+enum session_lists {
+    SESSION_LIST_IDLE, /* every WebSocket session, the one heard from longest ago first */
+    SESSION_LIST_PUSH, /* sessions a broadcast frame is to be written to, in the order pushed */
+    SESSION_LISTS,
+};
+
 /* What a member must be sent before the ring's frames. */
 enum want_snapshot {
     WANT_NONE = 0,
@@ -95,9 +102,12 @@ struct session {
     bool rx_paused;    /* the transport stopped reading while a frame is partly sent */
     bool write_armed;  /* the transport asked for a WRITEABLE that has not come yet */
 
-    /* Keep-alive (net.c): the transport's list of its sessions by the time they were last heard
-     * from, oldest first; a ping is owed, or was sent and not answered yet. */
-    struct session *idle_prev, *idle_next;
+    /* The transport's lists of its sessions (net.c, enum session_lists): by the time they were
+     * last heard from (keep-alive: a ping is owed, or was sent and not answered yet), and those
+     * with a broadcast frame to be written from the tick. */
+    struct session_link {
+        struct session *prev, *next;
+    } links[SESSION_LISTS];
     int64_t idle_ms; /* monotonic: last heard from, or the ping sent since */
     bool ping_due;
     bool ping_sent;
@@ -125,17 +135,27 @@ void session_mark_close(struct session *s, int code, const char *reason);
  * the jam's ring is sent meanwhile. */
 void session_mark_close_drained(struct session *s, int code, const char *reason);
 
-/* Sessions in the order they were last heard from: every connection is pinged after the same
- * silence, so appending at the tail keeps the list sorted and each step is O(1) (lws 4.1.6 keeps
- * one timer per connection in one sorted list instead, and walks all of it to insert: 62% of the
- * loop at 20,000 connections, load-tests/conn-flood-bench.py). */
-struct idle_list {
+/* A list of sessions through their links[kind]: O(1) to append, remove and pop, so a session can
+ * leave it from anywhere (a close) without a scan. */
+struct session_list {
     struct session *head, *tail;
+    enum session_lists kind;
 };
+/* Append 's' at the tail; one already in the list stays where it is. */
+void slist_append(struct session_list *l, struct session *s);
+/* Take 's' out; nothing if it is not in the list. */
+void slist_remove(struct session_list *l, struct session *s);
+bool slist_contains(const struct session_list *l, const struct session *s);
+/* Take out and return the head, or NULL. */
+struct session *slist_pop(struct session_list *l);
+
+/* The idle list: sessions in the order they were last heard from. Every connection is pinged
+ * after the same silence, so appending at the tail keeps the list sorted and each step is O(1)
+ * (lws 4.1.6 keeps one timer per connection in one sorted list instead, and walks all of it to
+ * insert: 62% of the loop at 20,000 connections, load-tests/conn-flood-bench.py). */
 /* Move 's' (in the list or not) to the tail, heard from at 'now_ms'. */
-void idle_touch(struct idle_list *l, struct session *s, int64_t now_ms);
-void idle_remove(struct idle_list *l, struct session *s);
+void idle_touch(struct session_list *l, struct session *s, int64_t now_ms);
 /* The session heard from longest ago if that was at least 'quiet_ms' before 'now_ms', or NULL. */
-struct session *idle_oldest(const struct idle_list *l, int64_t now_ms, int64_t quiet_ms);
+struct session *idle_oldest(const struct session_list *l, int64_t now_ms, int64_t quiet_ms);
 
 #endif

@@ -100,6 +100,11 @@ size_t net_clients(const struct net *n)
     return n->clients;
 }
 
+bool net_pushing(const struct net *n)
+{
+    return n->pushing;
+}
+
 bool net_is_draining(const struct net *n)
 {
     return n->draining;

@@ -29,6 +29,7 @@ struct net {
     size_t n_replies;
     int64_t last_retry_ms;     /* of the last net_http_reply_429 */
     bool draining;             /* net_is_draining (the test sets it, as net_drain would) */
+    bool pushing;              /* net_pushing (the test sets it: pushed frames still to write) */
     bool stopped;              /* net_stop was called */
     struct period_sample load; /* what net_loop_sample hands out next (then zeroed) */
 };

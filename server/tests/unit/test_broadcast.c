@@ -176,6 +176,39 @@ done:
 
 /* A claim changes no item, vote or clock, yet the other consoles must see it at the next tick:
  * a moderator deciding on an item another claimed a second ago is refused. */
+/* While the last broadcast's frames are still being written (net_push writes them a slice at a
+ * time), a due update waits: nothing enters the ring, the delta keeps gathering, and the first
+ * tick after the writes sends it all in one update. */
+TEST(update_waits_for_the_last_one_written)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    struct now now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    uint64_t head = j->ring.head;
+    post(&g, m, "m-1");
+    g.net->pushing = true;
+    fake_net_advance(g.cfg.tick_ms);
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    CHECK_EQ_INT(j->ring.head, head); /* due, but the last one is still going out */
+    post(&g, m, "m-2");
+    CHECK_EQ_INT(j->room->delta.n_items, 2);
+    g.net->pushing = false;
+    fake_net_advance(g.cfg.tick_ms);
+    now = clock_now();
+    broadcast_jam(g.hub, j, g.cfg.tick_ms, &now);
+    CHECK_EQ_INT(j->ring.head, head + 1); /* both posts in one update */
+    CHECK_EQ_INT(j->room->delta.n_items, 0);
+done:
+    glue_deinit(&g);
+}
+
 TEST(claims_go_out_at_the_next_tick)
 {
     struct glue g;
@@ -417,6 +450,7 @@ int main(void)
     RUN(resyncs_in_separate_windows_do_not_close);
     RUN(update_due_within_half_a_tick);
     RUN(stats_alone_go_out_once_a_second);
+    RUN(update_waits_for_the_last_one_written);
     RUN(claims_go_out_at_the_next_tick);
     RUN(stage_and_log_go_out_at_the_next_tick);
     RUN(fixed_deliveries_per_second_override_the_measurement);

@@ -170,7 +170,7 @@ TEST(idle_list_oldest_first)
     session_init(&a, 1, &conn, 0);
     session_init(&b, 2, &conn, 0);
     session_init(&c, 3, &conn, 0);
-    struct idle_list l = {NULL, NULL};
+    struct session_list l = {NULL, NULL, SESSION_LIST_IDLE};
     CHECK(idle_oldest(&l, 100000, 0) == NULL);
     idle_touch(&l, &a, 1000);
     idle_touch(&l, &b, 2000);
@@ -179,15 +179,51 @@ TEST(idle_list_oldest_first)
     CHECK(idle_oldest(&l, 31000, 30000) == &a);
     idle_touch(&l, &a, 31000); /* heard from: to the tail */
     CHECK(idle_oldest(&l, 32000, 30000) == &b);
-    idle_remove(&l, &b);
-    idle_remove(&l, &b); /* not in the list any more: nothing */
+    slist_remove(&l, &b);
+    slist_remove(&l, &b); /* not in the list any more: nothing */
     CHECK(idle_oldest(&l, 33000, 30000) == &c);
-    idle_remove(&l, &c);
-    CHECK(l.head == &a && l.tail == &a && !a.idle_prev && !a.idle_next);
+    slist_remove(&l, &c);
+    CHECK(l.head == &a && l.tail == &a && !a.links[SESSION_LIST_IDLE].prev &&
+          !a.links[SESSION_LIST_IDLE].next);
     CHECK(idle_oldest(&l, 60999, 30000) == NULL);
     CHECK(idle_oldest(&l, 61000, 30000) == &a);
-    idle_remove(&l, &a);
+    slist_remove(&l, &a);
     CHECK(l.head == NULL && l.tail == NULL);
+    session_deinit(&a);
+    session_deinit(&b);
+    session_deinit(&c);
+}
+
+/* Two lists through one session's two sets of links: each keeps its own order, a removal from
+ * one leaves the other alone, an append of a member is a no-op, pop takes the head. */
+TEST(lists_apart)
+{
+    struct session a, b, c;
+    int conn;
+    session_init(&a, 1, &conn, 0);
+    session_init(&b, 2, &conn, 0);
+    session_init(&c, 3, &conn, 0);
+    struct session_list idle = {NULL, NULL, SESSION_LIST_IDLE};
+    struct session_list push = {NULL, NULL, SESSION_LIST_PUSH};
+    CHECK(slist_pop(&push) == NULL);
+    idle_touch(&idle, &a, 1);
+    idle_touch(&idle, &b, 2);
+    idle_touch(&idle, &c, 3);
+    slist_append(&push, &c);
+    slist_append(&push, &a);
+    slist_append(&push, &c); /* already in: stays second to last */
+    slist_append(&push, &b);
+    CHECK(slist_contains(&push, &a) && slist_contains(&push, &b) && slist_contains(&push, &c));
+    slist_remove(&push, &a); /* from the middle */
+    CHECK(!slist_contains(&push, &a) && slist_contains(&idle, &a));
+    CHECK(idle.head == &a && idle.tail == &c);
+    CHECK(slist_pop(&push) == &c);
+    CHECK(!slist_contains(&push, &c) && push.head == &b && push.tail == &b);
+    slist_append(&push, &a);
+    CHECK(slist_pop(&push) == &b);
+    CHECK(slist_pop(&push) == &a);
+    CHECK(slist_pop(&push) == NULL && push.head == NULL && push.tail == NULL);
+    CHECK(idle.head == &a && idle.head->links[SESSION_LIST_IDLE].next == &b && idle.tail == &c);
     session_deinit(&a);
     session_deinit(&b);
     session_deinit(&c);
@@ -203,5 +239,6 @@ int main(void)
     RUN(error_window);
     RUN(mark_close_first_code_wins);
     RUN(idle_list_oldest_first);
+    RUN(lists_apart);
     return test_done();
 }
