@@ -156,18 +156,15 @@ void broadcast_calibrate(struct hub *h, int64_t now_ms)
     period_update(&h->period, &k, &s, net_clients(h->net));
 }
 
-void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now)
+int64_t broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct now *now)
 {
-    /* The timer fires every tick, so a push due within half a tick goes now rather than a whole
-     * tick late. */
-    int64_t due_slack_ms = h->cfg->tick_ms / 2;
-    if (now->ms + due_slack_ms < j->next_push_ms)
-        return;
+    if (now->ms + BROADCAST_DUE_SLACK_MS < j->next_push_ms)
+        return j->next_push_ms - now->ms;
     /* The last broadcast's frames are not all written yet (net_push writes them in slices): a
      * member still waiting for one would get two back to back, the second through a WRITEABLE of
      * its own. The delta goes on gathering; the next tick sends it. */
     if (net_pushing(h->net))
-        return;
+        return BROADCAST_NOT_DUE;
     /* Joins and counters alone (no item, vote, clock, claim, stage or moderation log change) go
      * out once a second: in a join storm of thousands a push per tick to everyone already in would
      * cost more than the joins. The delta keeps accumulating, so the next update still covers
@@ -176,7 +173,7 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
     if (!d->n_items && !d->n_votes && !d->clock && !d->n_claims && !d->stage &&
         d->log_from >= j->room->n_modlog &&
         now->ms - j->last_stats_push_ms < BROADCAST_STATS_PERIOD_MS)
-        return;
+        return BROADCAST_NOT_DUE;
     /* Reveal control: the shared update withholds the hidden counts; the moderators get them in a
      * private frame just before it. */
     char *counts = view_counts(j->room, (unsigned)h->cfg->rank_top);
@@ -189,11 +186,12 @@ void broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const struct
     }
     char *json = view_update(j->room, now->wall_ms, (unsigned)h->cfg->rank_top);
     if (!json)
-        return;
+        return BROADCAST_NOT_DUE;
     jam_ring_push(j, frame_from_string(json));
     room_delta_reset(j->room);
     j->next_push_ms = now->ms + period_ms;
     j->last_stats_push_ms = now->ms;
+    return period_ms;
 }
 
 void broadcast_words(struct jam *j, const struct now *now)

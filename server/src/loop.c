@@ -127,7 +127,7 @@ static void drain(struct hub *h, const struct now *now)
     }
 }
 
-void loop_on_tick(int64_t now_ms, void *arg)
+int64_t loop_on_tick(int64_t now_ms, void *arg)
 {
     struct hub *h = arg;
     const struct now now = {now_ms, net_wall_ms()};
@@ -136,6 +136,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
         broadcast_calibrate(h, now.ms);
     }
     int64_t period_ms = broadcast_period_ms(h);
+    int64_t next_ms = h->cfg->tick_ms;
     void *v;
     for (size_t pos = 0; smap_next(&h->jams, &pos, NULL, &v);) {
         struct jam *j = v;
@@ -145,7 +146,9 @@ void loop_on_tick(int64_t now_ms, void *arg)
         recovery_maybe_snapshot(h, j, &now);
         if (j->pages.n)
             catchup_sweep(&j->pages, now.ms, CATCHUP_IDLE_MS);
-        broadcast_jam(h, j, period_ms, &now);
+        int64_t due_ms = broadcast_jam(h, j, period_ms, &now);
+        if (due_ms < next_ms)
+            next_ms = due_ms;
         broadcast_words(j, &now);
     }
     store_expire(h->store, now.ms);
@@ -165,6 +168,7 @@ void loop_on_tick(int64_t now_ms, void *arg)
     }
     /* The tick's one second clock read: how long the tick took is the point of measuring it. */
     metrics_observe(&h->metrics, METRICS_TICK_MS, net_now_ms() - now_ms);
+    return next_ms;
 }
 
 void loop_callbacks(struct hub *h, struct net_callbacks *cbs)

@@ -162,14 +162,15 @@ struct tick_ctx {
     int64_t last_check_ms;
 };
 
-static void on_tick(int64_t now_ms, void *arg)
+static int64_t on_tick(int64_t now_ms, void *arg)
 {
     struct tick_ctx *t = arg;
-    loop_on_tick(now_ms, t->hub);
+    int64_t next_ms = loop_on_tick(now_ms, t->hub);
     if (t->emb->dir[0] && now_ms - t->last_check_ms >= 1000) {
         t->last_check_ms = now_ms;
         embedded_check(t->emb, now_ms);
     }
+    return next_ms;
 }
 
 int main(int argc, char **argv)

@@ -597,9 +597,16 @@ static void push_slice(struct net *n)
         lws_sul_schedule(n->ctx, 0, &n->push_sul, on_sul_push, 1);
 }
 
+static void on_sul_tick(lws_sorted_usec_list_t *sul);
+
+/* When the last slice is out, the tick comes at once: a broadcast that fell due meanwhile waited
+ * for these frames (net_pushing). */
 static void on_sul_push(lws_sorted_usec_list_t *sul)
 {
-    push_slice(lws_container_of(sul, struct net, push_sul));
+    struct net *n = lws_container_of(sul, struct net, push_sul);
+    push_slice(n);
+    if (!n->push.head)
+        lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, 1);
 }
 
 /* Written at the end of the tick that pushed, the first slice at once (push_slice). */
@@ -923,9 +930,14 @@ static void on_sul_tick(lws_sorted_usec_list_t *sul)
     struct net *n = lws_container_of(sul, struct net, sul);
     int64_t now_ms = net_now_ms();
     keep_alive(n, now_ms);
-    n->cbs.on_tick(now_ms, n->cbs.tick_arg);
+    int64_t next_ms = n->cbs.on_tick(now_ms, n->cbs.tick_arg);
+    if (next_ms < 1 || next_ms > n->cfg.tick_ms)
+        next_ms = next_ms < 1 ? 1 : n->cfg.tick_ms;
     push_slice(n);
-    lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick, (lws_usec_t)n->cfg.tick_ms * LWS_US_PER_MS);
+    /* From this tick's start: what it and its first slice took is not added to the period. */
+    int64_t in_ms = next_ms - (net_now_ms() - now_ms);
+    lws_sul_schedule(n->ctx, 0, &n->sul, on_sul_tick,
+                     (lws_usec_t)(in_ms < 1 ? 1 : in_ms) * LWS_US_PER_MS);
 }
 
 static const struct lws_protocols protocols[] = {

@@ -39,8 +39,11 @@ struct net_callbacks {
     void (*on_close)(struct session *s, void *arg);
     /* Another thread called net_wake(). */
     void (*on_wake)(void *arg);
-    /* Every tick_ms; now_ms is monotonic. Gets 'tick_arg'. */
-    void (*on_tick)(int64_t now_ms, void *arg);
+    /* At most tick_ms apart; now_ms is monotonic. Gets 'tick_arg'. Returns in how many ms it
+     * wants the next tick, sooner than tick_ms when something falls due before (a broadcast):
+     * net calls it then, or tick_ms later if that is sooner, and at once when the last
+     * broadcast's frames are all written (net_push). */
+    int64_t (*on_tick)(int64_t now_ms, void *arg);
     void *tick_arg;
     /* An API request: reply now or later with net_http_reply(). */
     void (*on_http)(const struct http_request *req, void *arg);

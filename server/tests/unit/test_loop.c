@@ -111,6 +111,38 @@ TEST(tick_broadcasts_and_expires)
     glue_deinit(&g);
 }
 
+/* The tick answers when it wants to run next: at the regular tick, or sooner when a jam's update
+ * falls due before it (a period that is no multiple of the tick is kept to the millisecond). */
+TEST(tick_says_when_the_next_update_is_due)
+{
+    const char *const flags[] = {"--max-deliveries-per-s", "1000", NULL};
+    struct glue g;
+    glue_init(&g, flags);
+    struct jam *j = glue_jam(&g, CODE);
+    struct session *m = glue_start(&g, CODE);
+    CHECK(m != NULL);
+    if (!m)
+        goto done;
+    g.net->clients = 70; /* period 70 ms against a 50 ms tick */
+    int64_t tick_ms = g.cfg.tick_ms;
+    CHECK_EQ_INT(tick_ms, 50);
+    free(glue_call(&g, m,
+                   "{\"type\":\"post\",\"op\":\"p1\",\"kind\":\"problem\",\"text\":\"hot\"}"));
+    uint64_t head = j->ring.head;
+    CHECK_EQ_INT(loop_on_tick(net_now_ms(), g.hub), tick_ms); /* pushed; next in 70 */
+    CHECK_EQ_INT(j->ring.head, head + 1);
+    fake_net_advance(tick_ms);
+    free(glue_call(&g, m,
+                   "{\"type\":\"post\",\"op\":\"p2\",\"kind\":\"problem\",\"text\":\"cold\"}"));
+    CHECK_EQ_INT(loop_on_tick(net_now_ms(), g.hub), 70 - tick_ms);
+    CHECK_EQ_INT(j->ring.head, head + 1);
+    fake_net_advance(70 - tick_ms);
+    CHECK_EQ_INT(loop_on_tick(net_now_ms(), g.hub), tick_ms);
+    CHECK_EQ_INT(j->ring.head, head + 2); /* at 70 ms, not at the tick at 100 */
+done:
+    glue_deinit(&g);
+}
+
 TEST(wake_dispatches_store_results)
 {
     struct glue g;
@@ -242,6 +274,7 @@ int main(void)
     RUN(failed_phase_ended_is_retried_at_the_next_tick);
     RUN(tick_closes_sessions_that_never_joined);
     RUN(tick_broadcasts_and_expires);
+    RUN(tick_says_when_the_next_update_is_due);
     RUN(wake_dispatches_store_results);
     RUN(one_wake_takes_every_waiting_result);
     RUN(drain_closes_idle_sessions_then_busy_ones_then_stops);
