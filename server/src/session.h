@@ -50,6 +50,7 @@ enum want_snapshot {
     WANT_RESYNC, /* a full snapshot marked resync: the client could not be caught up */
 };
 
+/* Ordered to leave no holes between members: lws allocates one per connection (448 bytes). */
 struct session {
     uint64_t id;       /* never reused; completions name sessions by id */
     void *conn;        /* borrowed: the transport's handle */
@@ -59,12 +60,13 @@ struct session {
 
     struct jam *jam; /* borrowed: jams live until shutdown; NULL before join */
     bool joining;    /* a join is being stored */
-    int64_t pid;     /* 0 for screens */
     enum role role;
+    int64_t pid;                               /* 0 for screens */
     struct session *next_member, *prev_member; /* the jam's member list */
 
     uint64_t cursor; /* next ring sequence to send */
     enum want_snapshot wants_snapshot;
+    unsigned inflight; /* writes sent to the store and not answered yet */
     /* A resume the ring could not serve reads the missed events from the stream, a page at a time
      * when the previous one has been sent; ring frames wait until it has caught up. */
     struct catchup {
@@ -78,8 +80,10 @@ struct session {
     int64_t last_sync_ms;     /* monotonic: the last sync answered with a snapshot, 0 = none */
     int64_t last_similar_ms;  /* monotonic: the last `similar` answered, 0 = none */
     int64_t last_discover_ms; /* monotonic: the last `discover` answered, 0 = none */
-    int resyncs;              /* resyncs within the current window */
     int64_t resync_window_ms;
+    int resyncs; /* resyncs within the window that began at resync_window_ms */
+    int errors;  /* errors within the window that began at errors_window_ms */
+    int64_t errors_window_ms;
 
     struct fifo queue; /* owned references to struct frame: private frames, oldest first */
     struct fifo parts; /* owned references: the rest of a message sent in fragments (a large
@@ -88,9 +92,6 @@ struct session {
 
     double tokens; /* rate limiter */
     int64_t tokens_ms;
-    int errors;
-    int64_t errors_window_ms;
-    unsigned inflight;
 
     int close_code; /* non-zero: close with this code at the next writeable */
     int drain_code; /* non-zero: close with this code once the queued frames have left */
@@ -99,8 +100,6 @@ struct session {
     char *rx; /* owned: fragments being reassembled */
     size_t rx_len, rx_cap;
     size_t rx_discard; /* bytes read of a message over the cap (then closed with 1009) */
-    bool rx_paused;    /* the transport stopped reading while a frame is partly sent */
-    bool write_armed;  /* the transport asked for a WRITEABLE that has not come yet */
 
     /* The transport's lists of its sessions (net.c, enum session_lists): by the time they were
      * last heard from (keep-alive: a ping is owed, or was sent and not answered yet), and those
@@ -108,7 +107,9 @@ struct session {
     struct session_link {
         struct session *prev, *next;
     } links[SESSION_LISTS];
-    int64_t idle_ms; /* monotonic: last heard from, or the ping sent since */
+    int64_t idle_ms;  /* monotonic: last heard from, or the ping sent since */
+    bool rx_paused;   /* the transport stopped reading while a frame is partly sent */
+    bool write_armed; /* the transport asked for a WRITEABLE that has not come yet */
     bool ping_due;
     bool ping_sent;
 };
