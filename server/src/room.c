@@ -2128,6 +2128,31 @@ static const char *apply_showings(struct room *r, const struct event *e)
     return NULL;
 }
 
+/* Whether e->by may write an event of e's type, judged from the state alone (the process that
+ * appended it checked against its own state, which may have been older): the jam's creation, a
+ * join and the showings name no author; posts and votes are checked by room_apply itself; a
+ * phase's end is the clock's (no author) or a moderator's; everything else is a moderator's. */
+static bool author_may(const struct room *r, const struct event *e)
+{
+    switch (e->type) {
+    case EV_JAM_CREATED:
+    case EV_JOINED:
+    case EV_SHOWINGS:
+    case EV_POSTED:
+    case EV_VOTED:
+    case EV_UNVOTED:
+        return true;
+    case EV_PHASE_ENDED:
+        if (e->by == 0)
+            return true;
+        break;
+    default:
+        break;
+    }
+    const struct participant *p = room_participant(r, e->by);
+    return p && p->role == ROLE_MODERATOR;
+}
+
 const char *room_apply(struct room *r, const char *id, const struct event *e,
                        struct room_result *res)
 {
@@ -2150,6 +2175,8 @@ const char *room_apply(struct room *r, const char *id, const struct event *e,
     }
     if (e->by > 0 && e->type != EV_JOINED && room_invite_revoked(r, room_participant(r, e->by)))
         return room_err_invite_revoked; /* checked before its invite's revocation was stored */
+    if (!author_may(r, e))
+        return "forbidden";
     /* A retried op that reached the stream twice takes effect once (proto: exactly-once). */
     uint64_t h = e->op[0] && e->by > 0 ? op_hash(e->by, e->op) : 0;
     if (e->op[0] && e->by > 0 && ops_find(&r->ops, e->by, e->op, h))

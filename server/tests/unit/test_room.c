@@ -1121,6 +1121,66 @@ TEST(judge_phase_ended_twice)
 }
 
 /* A console knows items, not pids: a sanction may name its participant by one of its items. */
+/* A moderator's event checked as the moderator, then stored under 'by': what room_apply makes of it. */
+static const char *apply_as(struct room *r, int64_t mod, int64_t by, struct msg *m, int64_t at_ms)
+{
+    struct event e;
+    const char *err = room_check(r, mod, ROLE_MODERATOR, m, &e);
+    if (err)
+        return err;
+    e.by = by;
+    e.at_ms = at_ms;
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    err = room_apply(r, id, &e, NULL);
+    event_clear(&e);
+    return err;
+}
+
+/* The stream is the judge of who wrote what: an event only a moderator may write, stored under a
+ * citizen's id or none (a faulty or older process, a hand-edited stream), is refused by
+ * room_apply whatever the appending process checked, and changes nothing; the clock's own end
+ * of a phase has no author. */
+TEST(apply_refuses_moderator_events_by_anyone_else)
+{
+    struct room *r = new_room(0);
+    int64_t mod = join(r, ROLE_MODERATOR, "Mo"), cit = join(r, ROLE_CITIZEN, "Cy");
+    struct msg m = mk(MSG_START, "s0");
+    CHECK_EQ_STR(apply_as(r, mod, cit, &m, 1000), "forbidden");
+    CHECK_EQ_INT(r->clock.state, CLOCK_LOBBY);
+    CHECK_EQ_STR(apply_as(r, mod, 0, &m, 1000), "forbidden");
+    CHECK(apply_as(r, mod, mod, &m, 1000) == NULL);
+    struct msg p = post_msg("p1", "Heat");
+    CHECK(write_msg(r, cit, ROLE_CITIZEN, &p, 1000, NULL) == NULL); /* item 1 */
+    struct msg h = mk(MSG_HIDE, "h1");
+    h.item = 1;
+    CHECK_EQ_STR(apply_as(r, mod, cit, &h, 2000), "forbidden");
+    CHECK(!r->items[0]->hidden);
+    struct msg sp = mk(MSG_SPOTLIGHT, "sp1");
+    sp.item = 1;
+    CHECK_EQ_STR(apply_as(r, mod, cit, &sp, 2000), "forbidden");
+    CHECK_EQ_INT(r->stage.spotlight, 0);
+    struct msg mu = mk(MSG_MUTE, "mu1");
+    mu.item = 1;
+    CHECK_EQ_STR(apply_as(r, mod, 0, &mu, 2000), "forbidden");
+    CHECK(!room_participant(r, cit)->muted);
+    struct msg pa = mk(MSG_PAUSE, "pa1");
+    CHECK_EQ_STR(apply_as(r, mod, cit, &pa, 3000), "forbidden");
+    CHECK_EQ_INT(r->clock.state, CLOCK_RUNNING);
+    /* the same events by the moderator take effect */
+    CHECK(apply_as(r, mod, mod, &h, 4000) == NULL);
+    CHECK(r->items[0]->hidden);
+    /* the deadline's phase_ended names nobody and applies */
+    struct event end;
+    CHECK(room_check_deadline(r, room_deadline(r), &end));
+    char id[32];
+    snprintf(id, sizeof id, "%llu-0", ++seq);
+    CHECK(room_apply(r, id, &end, NULL) == NULL);
+    CHECK_EQ_INT(r->clock.index, 1);
+    event_clear(&end);
+    room_free(r);
+}
+
 TEST(sanction_by_item_names_its_author)
 {
     struct room *r = new_room(0);
@@ -1759,6 +1819,7 @@ int main(void)
     RUN(judge_last_budget_point_spent_twice);
     RUN(judge_joins_that_took_the_same_pid);
     RUN(judge_phase_ended_twice);
+    RUN(apply_refuses_moderator_events_by_anyone_else);
     RUN(sanction_by_item_names_its_author);
     RUN(mute_unmute_and_reinstate);
     RUN(spotlight_pins_and_announcement);
