@@ -662,14 +662,14 @@ void handlers_check_deadline(struct hub *h, struct jam *j, const struct now *now
 void handlers_flush_showings(struct hub *h, struct jam *j, const struct now *now)
 {
     struct room *r = j->room;
-    if (!r->offered.used || now->ms - r->showings_sent_ms < HANDLERS_SHOWINGS_MS)
+    if (!r->offered.used || now->ms - j->showings_sent_ms < HANDLERS_SHOWINGS_MS)
         return;
     struct write *w = write_new(WRITE_SHOWINGS, j, 0);
     if (!room_take_showings(r, &w->ev)) {
         write_free(&w->base);
         return;
     }
-    r->showings_sent_ms = now->ms;
+    j->showings_sent_ms = now->ms;
     if (submit(h, w, now) < 0) /* exposure is approximate by design: a lost batch is not retried */
         log_warn("jam %s: showings not stored: storage is unavailable", j->code);
 }

@@ -83,6 +83,7 @@ struct jam {
     struct catchup_cache pages; /* stream pages read for resumes */
     uint64_t words_sent;        /* room->words_version of the last words frame sent */
     int64_t words_sent_ms;      /* monotonic: when it was sent */
+    int64_t showings_sent_ms;   /* monotonic: when the last showings event was sent (handlers.c) */
     bool words_owed;            /* a screen or moderator joined since: send even if unchanged */
     struct smap doubt;          /* "pid:op" of writes whose outcome the store could not tell ->
                                    JAM_DOUBT_IDLE or JAM_DOUBT_READING (handlers.c) */

@@ -266,7 +266,6 @@ struct room {
     uint32_t barrier;    /* moderator or clock events in flight */
     struct imap offered; /* item -> showings this process offered in discover answers and has not
                             put in a showings event yet (room_take_showings) */
-    int64_t showings_sent_ms; /* monotonic: when the last showings event was sent (handlers.c) */
 
     uint32_t online; /* connected citizen sessions, maintained by the caller */
     struct room_delta delta;
