@@ -89,29 +89,68 @@ void jsonw_end_array(struct jsonw *w)
  * pair: no letter here is a character that needs escaping). */
 #define SHORT_ESCAPES "\"\"\\\\\bb\ff\nn\rr\tt"
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong form, no surrogate,
+ * nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
 /* Jansson's escaping: '"' and '\\', the five short escapes, other control characters as \u00XX
- * (upper-case hex); '/', DEL and every other code point as they are. */
+ * (upper-case hex); '/', DEL and every other code point as they are. A byte that does not begin a
+ * well-formed UTF-8 sequence, which Jansson could not hold in a string at all, is written as
+ * U+FFFD: whatever a caller hands over, the document is JSON every reader (and the stream's
+ * replay) can decode. */
 static void put_string(struct jsonw *w, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     put_char(w, '"');
     const unsigned char *p = (const unsigned char *)s, *run = p;
-    for (;; p++) {
+    for (;;) {
         unsigned char c = *p;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            p++;
             continue;
+        }
+        size_t seq = c >= 0x80 ? utf8_seq(p) : 0; /* a NUL ends a sequence early: 0 */
+        if (seq) {
+            p += seq;
+            continue;
+        }
         put(w, (const char *)run, (size_t)(p - run));
         if (!c)
             break;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        size_t n = 6;
-        const char *short_esc = strchr(SHORT_ESCAPES, c); /* c is one of the pairs' first */
-        if (short_esc) {
-            esc[1] = short_esc[1];
-            n = 2;
+        if (c >= 0x80) {
+            put(w, "\xEF\xBF\xBD", 3);
+        } else {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            size_t n = 6;
+            const char *short_esc = strchr(SHORT_ESCAPES, c); /* c is one of the pairs' first */
+            if (short_esc) {
+                esc[1] = short_esc[1];
+                n = 2;
+            }
+            put(w, esc, n);
         }
-        put(w, esc, n);
-        run = p + 1;
+        run = ++p;
     }
     put_char(w, '"');
 }

@@ -4,7 +4,8 @@
  * JSON_PRESERVE_ORDER) gives for the same keys and values in the same order (compact, keys as
  * written, strings escaped as Jansson escapes them), so a document it writes hashes the same: the
  * event chain is defined over that encoding (proto/messages.md). Strings are UTF-8, as everything
- * decoded from JSON is; the writer does not validate them.
+ * decoded from JSON is; a byte that is not part of a well-formed sequence (which Jansson would
+ * refuse) is written as U+FFFD, so the output is always valid JSON.
  */
 #ifndef COJAM_JSONW_H
 #define COJAM_JSONW_H

@@ -61,6 +61,63 @@ TEST(utf8_text_stays_as_it_is)
     }
 }
 
+/* Bytes that are not well-formed UTF-8 (Jansson refuses such a string: json_string gives NULL)
+ * come out as U+FFFD, one per byte that starts no sequence, so the document is still JSON that
+ * Jansson reads back; the well-formed neighbours stay as they are. Every two-byte string that
+ * Jansson accepts is written as Jansson writes it. */
+TEST(malformed_utf8_is_replaced)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"\x80", "[\"\xef\xbf\xbd\"]"},                 /* a lone continuation byte */
+        {"a\xc3", "[\"a\xef\xbf\xbd\"]"},               /* cut before its end */
+        {"\xc0\xaf", "[\"\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* an overlong '/' */
+        {"\xe0\x80\xaf", "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* overlong, 3 bytes */
+        {"\xed\xa0\x80", "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* a surrogate */
+        {"\xf4\x90\x80\x80x",
+         "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx\"]"}, /* > U+10FFFF */
+        {"\xff\"\xc3\xa9", "[\"\xef\xbf\xbd\\\"\xc3\xa9\"]"}, /* then a quote and an e-acute */
+        {"\xf0\x9f\x98\x80\xf0\x9f", "[\"\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd\"]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CHECK(json_string(cases[i].in) == NULL); /* what Jansson could not have written */
+        struct jsonw w;
+        jsonw_init(&w);
+        jsonw_array(&w);
+        jsonw_str(&w, cases[i].in);
+        jsonw_end_array(&w);
+        size_t len;
+        char *got = jsonw_take(&w, &len);
+        CHECK_EQ_STR(got, cases[i].want);
+        json_error_t err;
+        json_t *back = json_loadb(got, len, 0, &err);
+        CHECK(back != NULL);
+        json_decref(back);
+        free(got);
+    }
+    for (unsigned a = 0x80; a <= 0xff; a++) {
+        for (unsigned b = 0x01; b <= 0xff; b++) {
+            char in[3] = {(char)a, (char)b, 0};
+            json_t *str = json_string(in);
+            if (!str)
+                continue;
+            json_t *arr = json_array();
+            json_array_append_new(arr, str);
+            char *want = jansson_dump(arr);
+            struct jsonw w;
+            jsonw_init(&w);
+            jsonw_array(&w);
+            jsonw_str(&w, in);
+            jsonw_end_array(&w);
+            char *got = jsonw_take(&w, NULL);
+            CHECK_EQ_STR(got, want);
+            free(got);
+            free(want);
+        }
+    }
+}
+
 TEST(integers_booleans_null_and_nesting)
 {
     const int64_t ints[] = {0, 1, -1, 9, 10, 1700000020000, INT64_MAX, INT64_MIN, -1234567890123};
@@ -146,6 +203,7 @@ int main(void)
 {
     RUN(every_ascii_byte_escapes_as_jansson_does);
     RUN(utf8_text_stays_as_it_is);
+    RUN(malformed_utf8_is_replaced);
     RUN(integers_booleans_null_and_nesting);
     RUN(long_documents_grow_and_take_resets);
     return test_done();
