@@ -162,7 +162,7 @@ int64_t broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const str
         return j->next_push_ms - now->ms;
     /* The last broadcast's frames are not all written yet (net_push writes them in slices): a
      * member still waiting for one would get two back to back, the second through a WRITEABLE of
-     * its own. The delta goes on gathering; the next tick sends it. */
+     * its own. The delta goes on gathering; the tick net runs once the last slice is out sends it. */
     if (net_pushing(h->net))
         return BROADCAST_NOT_DUE;
     /* Joins and counters alone (no item, vote, clock, claim, stage or moderation log change) go

@@ -50,7 +50,7 @@ enum want_snapshot {
     WANT_RESYNC, /* a full snapshot marked resync: the client could not be caught up */
 };
 
-/* Ordered to leave no holes between members: lws allocates one per connection (448 bytes). */
+/* Ordered to leave no holes between members: lws allocates one per connection. */
 struct session {
     uint64_t id;       /* never reused; completions name sessions by id */
     void *conn;        /* borrowed: the transport's handle */

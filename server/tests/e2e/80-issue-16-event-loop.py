@@ -8,7 +8,8 @@ its log which loop it runs on, and stops cleanly on SIGTERM. 80-issue-10-connect
 screen that reads nothing on both loops (the write pump's back-pressure is the loop's business).
 A broadcast wider than one slice (net.c writes NET_PUSH_SLICE frames between two turns of the
 loop): hundreds of screens see every vote while a third of them drop their connections without a
-close, many while a slice of the frame they were due is still to come."""
+close, many while a slice of the frame they were due is still to come; on both loops, and on the
+embedded default."""
 
 import asyncio
 import os
@@ -17,7 +18,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Servers, Suite, check, check_eq, closing, moderator_and_citizens  # noqa: E402
+from harness import (Client, EmbeddedServers, Servers, Suite, check, check_eq, closing,  # noqa: E402
+                     moderator_and_citizens)
 
 suite = Suite("80-issue-16-event-loop", file_timeout=240)
 LOG_LINE = {"libev": "event loop libev (epoll)", "poll": "event loop poll"}
@@ -59,8 +61,8 @@ SCREENS = 600  # more than two slices of NET_PUSH_SLICE (256)
 VOTES = 12
 
 
-async def a_wide_broadcast_on(loop):
-    srv = Servers(extra_args=["--event-loop", loop, "--admission-scale", "0"]).start()
+async def a_wide_broadcast_on(loop, servers=Servers):
+    srv = servers(extra_args=["--event-loop", loop, "--admission-scale", "0"]).start()
     screens = []
     try:
         jam = srv.create_jam(title="Wide " + loop)
@@ -121,6 +123,12 @@ async def a_wide_broadcast_on_libev(_):
 @suite.test(timeout=90)
 async def a_wide_broadcast_on_poll(_):
     await a_wide_broadcast_on("poll")
+
+
+@suite.test(timeout=90)
+async def a_wide_broadcast_embedded(_):
+    """The same on the embedded default (cojamd's own redis-server), on the default loop."""
+    await a_wide_broadcast_on("libev", EmbeddedServers)
 
 
 if __name__ == "__main__":
