@@ -311,6 +311,9 @@ async function main(test) {
     const [, c, r] = await sent();
     assert(JSON.stringify(c) === '{"type":"claim","items":[3]}', 'c claims: ' + JSON.stringify(c));
     assert(JSON.stringify(r) === '{"type":"reject","items":[3],"preset":"off_topic"}', 'r rejects with the preset: ' + JSON.stringify(r));
+    // The form goes on the next frame after the reject; a key typed while its input still has the
+    // focus is text for the input, not a shortcut.
+    await until(() => q.evaluate(() => !document.querySelector('.hide-form')), 'the reject form has closed');
     await q.keyboard.press('?');
     // The help is drawn on the next frame after the key, not at once.
     await until(async () => (await q.textContent('#help-keys')).includes('approve'), 'the help lists a/r/c once the queue exists');
