@@ -6,6 +6,7 @@
  * hiredis appears here only to poke Redis directly (CONFIG SET, the lease keys, XLEN); the store is
  * tested via store.h.
  */
+#include "alloc.h"
 #include "hash.h"
 #include "keys.h"
 #include "store.h"
@@ -817,6 +818,67 @@ TEST(replay_pages)
     int count = 0;
     CHECK_EQ_INT(store_replay(&cfg, "t:missing", "", on_entry_plain, &count), 0);
     CHECK_EQ_INT(count, 0);
+}
+
+/* The replay's replies are built in an arena rewound after each page: entries of every size, one
+ * larger than an arena block (256 KiB) and pages that need several blocks, then pages of small
+ * entries reusing them, all read back byte for byte, in order. */
+static size_t sized_len(int i)
+{
+    static const size_t sizes[] = {1, 40, 3000, 70000, 600000};
+    if (i >= 2000)
+        return 1;
+    return i == 1234 ? sizes[4] : sizes[(i * 7 + i / 500) % 4];
+}
+
+static void sized_fill(char *buf, int i, size_t len)
+{
+    for (size_t k = 0; k < len; k++)
+        buf[k] = (char)('a' + (i + k) % 26);
+    buf[len] = '\0';
+}
+
+struct sized_seen {
+    int n, mismatches;
+    char *want;
+};
+
+static int on_sized(const char *id, const char *payload, size_t len, void *arg)
+{
+    struct sized_seen *ss = arg;
+    size_t want_len = sized_len(ss->n);
+    sized_fill(ss->want, ss->n, want_len);
+    if (len != want_len || memcmp(payload, ss->want, len) != 0 || payload[len] != '\0')
+        ss->mismatches++;
+    if (strcmp(id, seen.id[ss->n]) != 0)
+        ss->mismatches++;
+    ss->n++;
+    return 0;
+}
+
+TEST(replay_pages_of_any_size)
+{
+    struct store *s = open_store(5000, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    int n = 2500; /* three pages; the first ones heavy, the last one light */
+    char *buf = xmalloc(sized_len(1234) + 1);
+    for (int i = 0; i < n; i++) {
+        size_t len = sized_len(i);
+        sized_fill(buf, i, len);
+        CHECK_EQ_INT(store_append(s, "t:sized", buf, NULL, NULL, (uint64_t)i, now_ms()), 0);
+        if (i % 200 == 199)
+            CHECK(pump(s, 8000, have_results, 0, i + 1));
+    }
+    CHECK(pump(s, 8000, have_results, 0, n));
+    store_free(s);
+    struct store_config cfg = config(5000, 0);
+    struct sized_seen ss = {0, 0, buf};
+    CHECK_EQ_INT(store_replay(&cfg, "t:sized", "", on_sized, &ss), 0);
+    CHECK_EQ_INT(ss.n, n);
+    CHECK_EQ_INT(ss.mismatches, 0);
+    free(buf);
 }
 
 TEST(get_or_set)
@@ -1632,6 +1694,7 @@ int main(void)
     RUN(error_replies_keep_connection);
     RUN(queue_bound);
     RUN(replay_pages);
+    RUN(replay_pages_of_any_size);
     RUN(get_or_set);
     RUN(expire_by_the_callers_clock);
     RUN(stop_times_out_then_settles_in_doubt);
