@@ -2248,42 +2248,36 @@ struct reply_arena {
     struct reply_block *first, *cur;
 };
 
+/* 'n' bytes from the current block, or the next one with room, or a new one at the end. */
 static void *arena_take(struct reply_arena *a, size_t n)
 {
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-    for (struct reply_block *b = a->cur; b; b = b->next) {
-        if (b->size - b->used >= n) {
-            a->cur = b;
-            void *p = (char *)b->data + b->used;
-            b->used += n;
-            return p;
-        }
-        if (!b->next)
-            break;
-        b->next->used = 0; /* the blocks after 'cur' are free after a rewind */
-    }
-    size_t size = n > REPLY_BLOCK ? n : REPLY_BLOCK;
-    struct reply_block *b = xmalloc(sizeof *b + size);
-    b->used = n;
-    b->size = size;
-    b->next = NULL;
-    if (a->cur) { /* appended at the end: every block before it is full */
-        struct reply_block *last = a->cur;
-        while (last->next)
-            last = last->next;
-        last->next = b;
-    } else {
-        a->first = b;
+    struct reply_block *b = a->cur;
+    while (b && b->size - b->used < n && b->next)
+        b = b->next;
+    if (!b || b->size - b->used < n) { /* b is the last block, or there is none */
+        size_t size = n > REPLY_BLOCK ? n : REPLY_BLOCK;
+        struct reply_block *fresh = xmalloc(sizeof *fresh + size);
+        fresh->next = NULL;
+        fresh->used = 0;
+        fresh->size = size;
+        if (b)
+            b->next = fresh;
+        else
+            a->first = fresh;
+        b = fresh;
     }
     a->cur = b;
-    return b->data;
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
 }
 
 static void arena_rewind(struct reply_arena *a)
 {
+    for (struct reply_block *b = a->first; b; b = b->next)
+        b->used = 0;
     a->cur = a->first;
-    if (a->cur)
-        a->cur->used = 0;
 }
 
 static void arena_free(struct reply_arena *a)
