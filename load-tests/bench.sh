@@ -118,10 +118,11 @@ run_cell() {
     local MID_PID=$!
     local SC_PID=""
     if [ "${BENCH_SYSCOUNT:-0}" = 1 ] && command -v perf >/dev/null; then
-        # syscalls of cojamd over the measured window: poll() wake-ups, sends, receives
+        # syscalls of cojamd over the measured window: poll() wake-ups, sends, receives, futex calls,
+        # and its threads' context switches (each thread hand-off of a vote costs some)
         (
             for _ in $(seq 1 1200); do grep -q measure_start "$dir/mark" 2>/dev/null && break; sleep 0.05; done
-            exec perf stat -x, -o "$dir/syscount.csv" -e syscalls:sys_enter_poll,syscalls:sys_enter_ppoll,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read -p "$COJAM_PID" -- sleep "$DURATION"
+            exec perf stat -x, -o "$dir/syscount.csv" -e syscalls:sys_enter_poll,syscalls:sys_enter_ppoll,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read,syscalls:sys_enter_futex,context-switches -p "$COJAM_PID" -- sleep "$DURATION"
         ) >/dev/null 2>&1 &
         SC_PID=$!
     fi
@@ -162,6 +163,8 @@ if os.path.exists(sc) and d.get("measure_window_s"):
         f = line.strip().split(",")
         if len(f) > 2 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
             calls[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+        elif len(f) > 2 and f[2] == "context-switches" and f[0].isdigit():
+            calls["context_switches"] = int(f[0])
     win = float(os.environ.get("BENCH_DURATION", "10"))
     d["server_syscalls_per_s"] = {k: round(v / win, 1) for k, v in calls.items()}
 mid = os.path.join(os.path.dirname(p), "healthz-mid.json")

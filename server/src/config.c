@@ -103,6 +103,9 @@ static const struct option_def options[] = {
         "writes of one participant in flight across all its sessions (0: no limit)"),
     NUM(redis_timeout_ms, "redis-timeout-ms", "COJAM_REDIS_TIMEOUT_MS", "2000", 50, 600000,
         "a write not confirmed by Redis in this time fails with a retryable error"),
+    NUM(redis_linger_us, "redis-linger-us", "COJAM_REDIS_LINGER_US", "1000", 0, 20000,
+        "while writes keep coming, how long the first of a batch waits for others to share its "
+        "Redis round trip and fsync, in microseconds (0: never waits)"),
     NUM(token_ttl_s, "token-ttl-s", "COJAM_TOKEN_TTL_S", "86400", 60, 31536000,
         "session token lifetime in seconds"),
     NUM(cpu_budget_pct, "cpu-budget-pct", "COJAM_CPU_BUDGET_PCT", "75", 10, 100,

@@ -47,6 +47,7 @@ struct config {
     long max_items_per_participant;
     long max_pending_per_participant;
     long redis_timeout_ms;
+    long redis_linger_us;
     long token_ttl_s;
     long snapshot_every;
     long resume_max_events;

@@ -211,6 +211,7 @@ int main(int argc, char **argv)
         .timeout_ms = (int)cfg.redis_timeout_ms, /* queue: the store's default */
         .replicas = (int)cfg.replicas,
         .replica_timeout_ms = (int)cfg.replica_timeout_ms,
+        .linger_us = (int)cfg.redis_linger_us,
     };
     /* First the lock on the data directory, in both modes: it outlives this process for as long
      * as the redis-server it starts lives, so no second server ever works on the same files

@@ -170,6 +170,9 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
     plain(&t, "own_events_applied_total", "counter",
           "Applied entries this process wrote, counted when matched to their write.",
           m->applied_own);
+    plain(&t, "redis_batches_total", "counter",
+          "Batches of requests sent to Redis, each one round trip and one fsync.",
+          g->store_batches);
     histogram(&t, "store_latency_seconds", "From an append sent to the store's reply.",
               &m->hist[METRICS_STORE_MS]);
     histogram(&t, "apply_latency_seconds", "From an append sent to its ack, given at its apply.",

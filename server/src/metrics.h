@@ -58,9 +58,10 @@ struct metrics_gauges {
     const struct metrics_labels *connections; /* open WebSocket sessions, by role */
     uint64_t jams;
     bool redis_up;
-    int64_t period_ms;    /* the broadcast period in force */
-    int64_t loop_cpu_pct; /* the loop thread's smoothed CPU, % of one core */
-    int64_t write_ns;     /* the measured CPU per frame written; 0 = not measured yet */
+    int64_t period_ms;      /* the broadcast period in force */
+    int64_t loop_cpu_pct;   /* the loop thread's smoothed CPU, % of one core */
+    int64_t write_ns;       /* the measured CPU per frame written; 0 = not measured yet */
+    uint64_t store_batches; /* store_batches() */
 };
 
 /* Add 'by' to the count of 'value' (cut to METRICS_LABEL_MAX bytes; METRICS_OTHER once the set

@@ -226,6 +226,7 @@ struct store {
     char *master_name; /* owned */
     int replicas;
     int replica_timeout_ms;
+    int linger_us;
     char instance[STORE_OWNER_MAX + 1];
     store_wake_cb *wake;
     void *wake_arg;
@@ -234,7 +235,12 @@ struct store {
     pthread_mutex_t mu; /* guards the fields up to 'link' */
     pthread_cond_t cv;  /* the thread waits on it for requests or 'stopping' */
     struct req *wait_head, *wait_tail;
-    size_t pending; /* appends accepted whose result is not yet published */
+    size_t waiting; /* requests in the wait list */
+    bool lingering; /* the thread waits for more requests to join a batch: signal it only once
+                       the batch is full */
+    int64_t last_batch_us;        /* when the thread last took a batch (mono_us) */
+    atomic_uint_fast64_t batches; /* batches taken (store_batches) */
+    size_t pending;               /* appends accepted whose result is not yet published */
     struct rnode *res_head, *res_tail;
     uint64_t published; /* results ever queued */
     uint64_t delivered; /* results ever taken by store_poll */
@@ -274,6 +280,13 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static struct timeval ms_to_tv(int64_t ms)
@@ -703,6 +716,7 @@ static uint64_t publish(struct store *s, struct outbox *ob)
 static struct req *pop_wait(struct store *s)
 {
     struct req *r = s->wait_head;
+    s->waiting--;
     s->wait_head = r->next;
     if (!s->wait_head)
         s->wait_tail = NULL;
@@ -1020,6 +1034,28 @@ static bool is_conn_dead(const redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
+/* With requests queued and the last batch taken less than STORE_LINGER_BUSY_US ago, waits
+ * linger_us (or until a batch is full) for more to join: at an even 1,000 votes/s every request
+ * would otherwise be a batch of its own, with its own write, Redis round trip and fsync, tail read
+ * and wake-ups of this thread and the loop (measured at 1,000 clients and 1,000 votes/s: about 7
+ * context switches per vote, which cost more than all the rest of a vote on this VM). A request
+ * after a quiet spell is sent at once. Caller holds mu. */
+static void linger(struct store *s)
+{
+    if (!s->wait_head)
+        return;
+    int64_t now = mono_us();
+    if (s->linger_us > 0 && now - s->last_batch_us < STORE_LINGER_BUSY_US) {
+        int64_t until = now + s->linger_us;
+        struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
+        s->lingering = true;
+        while (!s->stopping && s->waiting < STORE_WINDOW && mono_us() < until)
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        s->lingering = false;
+    }
+    s->last_batch_us = now;
+}
+
 /* Waits for queued appends (or until the held leases are due for renewal), then takes up to
  * STORE_WINDOW of them, failing any that already waited longer than timeout_ms. Sets *batch
  * (possibly NULL). Returns true on stop. */
@@ -1041,6 +1077,7 @@ static bool take_batch(struct store *s, struct req **batch)
         struct timespec ts = ms_to_ts(s->renew_at);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
+    linger(s);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
         return true;
@@ -1056,6 +1093,8 @@ static bool take_batch(struct store *s, struct req **batch)
         tail = r;
     }
     publish_unlock(s, &ob);
+    if (head)
+        atomic_fetch_add_explicit(&s->batches, 1, memory_order_relaxed);
     *batch = head;
     return false;
 }
@@ -1066,9 +1105,11 @@ static void put_back(struct store *s, struct req *batch)
     if (!batch)
         return;
     struct req *last = batch;
-    while (last->next)
+    size_t n = 1;
+    for (; last->next; n++)
         last = last->next;
     pthread_mutex_lock(&s->mu);
+    s->waiting += n;
     last->next = s->wait_head;
     s->wait_head = batch;
     if (!s->wait_tail)
@@ -1819,6 +1860,7 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
     }
     s->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
     s->replica_timeout_ms = cfg->replica_timeout_ms;
+    s->linger_us = cfg->linger_us > 0 ? cfg->linger_us : 0;
     s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : DEFAULT_QUEUE_MAX;
     s->wake = wake;
     s->wake_arg = wake_arg;
@@ -1946,7 +1988,9 @@ static int enqueue(struct store *s, struct req *r, uint64_t ctx, int64_t now_ms)
             s->wait_head = r;
         s->wait_tail = r;
         s->pending++;
-        pthread_cond_signal(&s->cv);
+        s->waiting++;
+        if (!s->lingering || s->waiting >= STORE_WINDOW)
+            pthread_cond_signal(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
@@ -2043,6 +2087,11 @@ size_t store_poll(struct store *s, struct store_result *out, size_t max)
     s->delivered += n;
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+uint64_t store_batches(const struct store *s)
+{
+    return s ? atomic_load_explicit(&s->batches, memory_order_relaxed) : 0;
 }
 
 const char *store_instance_id(const struct store *s)

@@ -35,6 +35,8 @@
 #include "sentinel.h"
 #include "stream.h"
 
+/* Requests coming faster than this apart make the store linger (store_config.linger_us). */
+#define STORE_LINGER_BUSY_US 10000
 #define STORE_WINDOW 256     /* unanswered commands; unbounded pipelining buffers without limit */
 #define STORE_OWNER_MAX 64   /* longest instance id */
 #define STORE_READ_MAX 10000 /* entries per store_read: bounds the reply the thread holds at once */
@@ -73,6 +75,11 @@ struct store_config {
                                a write is confirmed only once that many replicas have it, else it
                                fails with store_err_replica */
     int replica_timeout_ms;  /* WAIT's timeout (> 0 when replicas > 0) */
+    int linger_us;           /* > 0: while requests keep coming (a batch went out less than
+                                STORE_LINGER_BUSY_US ago), the thread waits this long after the
+                                first one of a batch before sending it, so that those arriving
+                                meanwhile share its write, its fsync and its reply (a request
+                                after a quiet spell goes at once); 0: never waits */
 };
 
 /* Called on the store thread when results are waiting. Must be thread-safe. */
@@ -121,6 +128,10 @@ int store_new(const struct store_config *cfg, store_wake_cb *wake, void *wake_ar
  * Redis answers within timeout_ms) so another instance can take them at once, join it, free
  * everything. store_free(NULL) is a no-op. */
 void store_free(struct store *s);
+
+/* Batches the thread has taken from the queue: each one write, one round trip to Redis, one
+ * fsync there. Any thread. */
+uint64_t store_batches(const struct store *s);
 
 /* The instance id in use (given or generated). Valid until store_free. */
 const char *store_instance_id(const struct store *s);

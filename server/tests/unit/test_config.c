@@ -77,6 +77,7 @@ TEST(defaults)
     CHECK_EQ_INT(c.max_items, 10000);
     CHECK_EQ_INT(c.max_participants, 100000);
     CHECK_EQ_INT(c.redis_timeout_ms, 2000);
+    CHECK_EQ_INT(c.redis_linger_us, 1000);
     CHECK_EQ_INT(c.token_ttl_s, 86400);
     CHECK_EQ_INT(c.resume_max_events, 10000);
     CHECK_EQ_INT(c.loop_pace_us, -1);

@@ -630,6 +630,40 @@ TEST(append_order_and_sadd)
     CHECK_EQ_INT(mask, 3);
 }
 
+/* While writes keep coming, the thread lingers after the first of a batch: the appends queued
+ * within linger_us go to Redis as one batch (one write, one round trip), in call order; one
+ * after a quiet spell goes alone; with linger_us 0 the thread never waits. */
+TEST(linger_gathers_a_burst_into_one_batch)
+{
+    struct store_config cfg = config(2000, 0);
+    cfg.linger_us = 20000; /* far longer than queueing the burst takes */
+    struct store *s = NULL;
+    seen_reset();
+    CHECK_EQ_INT(store_new(&cfg, on_wake, NULL, &s), 0);
+    if (!s)
+        return;
+    CHECK(pump(s, 3000, have_ups, 1, 0));
+    sleep_ms(30); /* quiet: the next append goes alone */
+    uint64_t b0 = store_batches(s);
+    CHECK_EQ_INT(store_append(s, "t:linger", "first", NULL, NULL, 0, now_ms()), 0);
+    CHECK(pump(s, 3000, have_results, 0, 1));
+    CHECK_EQ_INT((int)(store_batches(s) - b0), 1);
+    /* busy now (a batch less than STORE_LINGER_BUSY_US ago): a burst of ten shares one batch */
+    char payload[16];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(payload, sizeof payload, "b%d", i);
+        CHECK_EQ_INT(store_append(s, "t:linger", payload, NULL, NULL, (uint64_t)i, now_ms()), 0);
+    }
+    CHECK(pump(s, 3000, have_results, 1, 11));
+    CHECK_EQ_INT((int)(store_batches(s) - b0), 2);
+    CHECK(exactly_once(0, 11));
+    for (int i = 1; i < 11; i++) {
+        CHECK(seen.err[i] == NULL);
+        CHECK(stream_id_cmp(seen.id[i - 1], seen.id[i]) < 0);
+    }
+    store_free(s);
+}
+
 /* Reads share the appends' pipeline: a read queued right after appends sees them; pages are
  * exact (exclusive or inclusive start, COUNT); a missing stream is empty; a key of another type
  * fails the read without touching the connection. */
@@ -1689,6 +1723,7 @@ int main(void)
     RUN(timeout_is_required);
     RUN(down_at_start);
     RUN(append_order_and_sadd);
+    RUN(linger_gathers_a_burst_into_one_batch);
     RUN(reads_page_and_follow_appends);
     RUN(confirm_is_a_barrier_for_one_entry);
     RUN(error_replies_keep_connection);
