@@ -159,6 +159,7 @@ void seen_advance(seen_t *s)
             h_add(&S->h_lat_sec, d);
             if (s->h_also) h_add(s->h_also, d);
             s->samples++;
+            s->lat_sum += d;
             S->samples_total++;
         }
         s->cursor++;

@@ -31,7 +31,8 @@ typedef struct {
     uint32_t cursor;
     uint8_t rhead, rcount, dropped_ring;
     uint64_t samples;
-    hist_t *h_also; /* NULL, or a histogram its samples also go to (jam.h: per target) */
+    uint64_t lat_sum; /* its samples' vote-to-screen, summed (µs): its mean, for the fairness row */
+    hist_t *h_also;   /* NULL, or a histogram its samples also go to (jam.h: per target) */
     rent_t ring[RING];
 } seen_t;
 

@@ -610,10 +610,14 @@ static void on_sul_push(lws_sorted_usec_list_t *sul)
 }
 
 /* Written at the end of the tick that pushed, the first slice at once (push_slice). */
-void net_push(struct session *s)
+void net_push(struct session *s, bool first)
 {
     struct lws *wsi = s->conn;
-    if (wsi)
+    if (!wsi)
+        return;
+    if (first)
+        slist_prepend(&net_of(wsi)->push, s);
+    else
         slist_append(&net_of(wsi)->push, s);
 }
 

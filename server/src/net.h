@@ -127,9 +127,10 @@ void net_wake(struct net *n);
 /* Ask for a WRITEABLE callback on this session. */
 void net_want_write(struct session *s);
 /* A broadcast frame is due to this session: written from the end of this tick on, a slice at a
- * time, if nothing else is pending for it then, else as net_want_write. Only from the loop
- * thread, in a tick. */
-void net_push(struct session *s);
+ * time, if nothing else is pending for it then, else as net_want_write; 'first': ahead of the
+ * sessions pushed before it in this tick (so pushing a list this way writes it in reverse).
+ * Only from the loop thread, in a tick. */
+void net_push(struct session *s, bool first);
 /* Pushed frames are still being written: a new broadcast waits for them (net_push). */
 bool net_pushing(const struct net *n);
 /* Send a close frame with s->close_code at the next writeable, then drop the connection. */

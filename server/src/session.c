@@ -125,6 +125,18 @@ void slist_append(struct session_list *l, struct session *s)
     l->tail = s;
 }
 
+void slist_prepend(struct session_list *l, struct session *s)
+{
+    if (slist_contains(l, s))
+        return;
+    s->links[l->kind].next = l->head;
+    if (l->head)
+        l->head->links[l->kind].prev = s;
+    else
+        l->tail = s;
+    l->head = s;
+}
+
 struct session *slist_pop(struct session_list *l)
 {
     struct session *s = l->head;

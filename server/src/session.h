@@ -144,6 +144,8 @@ struct session_list {
 };
 /* Append 's' at the tail; one already in the list stays where it is. */
 void slist_append(struct session_list *l, struct session *s);
+/* Put 's' at the head; one already in the list stays where it is. */
+void slist_prepend(struct session_list *l, struct session *s);
 /* Take 's' out; nothing if it is not in the list. */
 void slist_remove(struct session_list *l, struct session *s);
 bool slist_contains(const struct session_list *l, const struct session *s);

@@ -54,9 +54,16 @@ void net_want_write(struct session *s)
         current->want_writes++;
 }
 
-void net_push(struct session *s)
+void net_push(struct session *s, bool first)
 {
     net_want_write(s); /* the fake has no socket: the frame waits for the test's WRITEABLE */
+    if (!current || current->n_pushed == FAKE_NET_PUSHED)
+        return;
+    size_t at = first ? 0 : current->n_pushed;
+    memmove(&current->pushed[at + 1], &current->pushed[at],
+            (current->n_pushed - at) * sizeof current->pushed[0]);
+    current->pushed[at] = s;
+    current->n_pushed++;
 }
 
 void net_close(struct session *s)

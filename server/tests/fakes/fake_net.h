@@ -19,6 +19,8 @@ struct fake_reply {
     char *body; /* owned */
 };
 
+#define FAKE_NET_PUSHED 16
+
 struct net {
     size_t clients;       /* net_clients */
     unsigned wakes;       /* net_wake calls */
@@ -27,10 +29,13 @@ struct net {
     struct session *last_closed;
     struct fake_reply *replies; /* owned: every net_http_reply, in order */
     size_t n_replies;
-    int64_t last_retry_ms;     /* of the last net_http_reply_429 */
-    bool draining;             /* net_is_draining (the test sets it, as net_drain would) */
-    bool pushing;              /* net_pushing (the test sets it: pushed frames still to write) */
-    bool stopped;              /* net_stop was called */
+    int64_t last_retry_ms; /* of the last net_http_reply_429 */
+    bool draining;         /* net_is_draining (the test sets it, as net_drain would) */
+    bool pushing;          /* net_pushing (the test sets it: pushed frames still to write) */
+    bool stopped;          /* net_stop was called */
+    struct session *pushed[FAKE_NET_PUSHED]; /* net_push's list in the order it would be written
+                                                (the test empties it: n_pushed = 0) */
+    size_t n_pushed;
     struct period_sample load; /* what net_loop_sample hands out next (then zeroed) */
 };
 

@@ -176,6 +176,29 @@ TEST(attach_detach_and_online_counts)
     glue_deinit(&g);
 }
 
+/* Each broadcast pushes every member; every other one in the reverse order, so that nobody is
+ * always the last to be written. */
+TEST(broadcasts_alternate_the_members_order)
+{
+    struct glue g;
+    glue_init(&g, NULL);
+    struct jam *j = glue_jam(&g, "777777");
+    struct session *a = glue_open(&g), *b = glue_open(&g), *c = glue_open(&g);
+    jam_attach(j, a, 1, ROLE_CITIZEN);
+    jam_attach(j, b, 2, ROLE_CITIZEN);
+    jam_attach(j, c, 3, ROLE_CITIZEN); /* members: c, b, a */
+    struct session *order[2][3];
+    for (int k = 0; k < 2; k++) {
+        g.net->n_pushed = 0;
+        push(j);
+        CHECK_EQ_INT(g.net->n_pushed, 3);
+        memcpy(order[k], g.net->pushed, sizeof order[k]);
+    }
+    CHECK(order[0][0] == order[1][2] && order[0][1] == order[1][1] && order[0][2] == order[1][0]);
+    CHECK(order[0][0] != order[0][2]);
+    glue_deinit(&g);
+}
+
 TEST(snapshot_body_cached_by_id_and_age)
 {
     struct glue g;
@@ -229,6 +252,7 @@ int main(void)
     RUN(resume_point_with_a_gap_in_the_ring);
     RUN(resume_point_of_applied_but_not_broadcast);
     RUN(attach_detach_and_online_counts);
+    RUN(broadcasts_alternate_the_members_order);
     RUN(snapshot_body_cached_by_id_and_age);
     RUN(moderator_body_cached_apart_from_the_citizens);
     return test_done();

@@ -223,6 +223,13 @@ TEST(lists_apart)
     CHECK(slist_pop(&push) == &b);
     CHECK(slist_pop(&push) == &a);
     CHECK(slist_pop(&push) == NULL && push.head == NULL && push.tail == NULL);
+    slist_prepend(&push, &a); /* into an empty list */
+    slist_prepend(&push, &b);
+    slist_append(&push, &c);
+    slist_prepend(&push, &c); /* already in: stays last */
+    CHECK(push.head == &b && push.tail == &c);
+    CHECK(slist_pop(&push) == &b && slist_pop(&push) == &a && slist_pop(&push) == &c);
+    CHECK(push.head == NULL && push.tail == NULL);
     CHECK(idle.head == &a && idle.head->links[SESSION_LIST_IDLE].next == &b && idle.tail == &c);
     session_deinit(&a);
     session_deinit(&b);
