@@ -205,9 +205,16 @@ def sc_sum(d, *names):
     return sum(s.get(n, 0) for n in names) if s else None
 
 
+def span(h):
+    """min-max of a histogram's values, or "-"."""
+    if not h or h.get("min_ms") is None or h.get("max_ms") is None:
+        return "-"
+    return f'{h["min_ms"]:.1f}-{h["max_ms"]:.1f}'
+
+
 hdr = ("cell", "joined", "acked/s", "ratio", "err", "ack p99", "v2s p50", "p90", "p99", "p99.9", "max",
-       "cpu%", "deliv/cpu-s", "raw/cpu-s", "x raw", "paced/cpu-s", "x paced", "period", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%",
-       "poll/s", "send/s")
+       "client means", "cpu%", "deliv/cpu-s", "raw/cpu-s", "x raw", "paced/cpu-s", "x paced", "period", "rss/conn", "ev/s", "join s", "lg cpu%", "irq%", "other%",
+       "poll/s", "send/s", "cs/s")
 rows = []
 for d in cells:
     if "failed" in d:
@@ -217,13 +224,15 @@ for d in cells:
     rows.append((d.get("label") or f'{d["clients"]}x{d["rate"]:g}', f'{d.get("joined")}/{d.get("clients")}',
                  f1(d.get("acked_per_s")), f'{d.get("delivery_ratio", 0):.6f}', str(d.get("errors_total")),
                  f1(g(d, "ack_ms", "p99_ms")), f1(v.get("p50_ms")), f1(v.get("p90_ms")), f1(v.get("p99_ms")),
-                 f1(v.get("p999_ms")), f1(v.get("max_ms")), f1(d.get("server_cpu_pct")),
+                 f1(v.get("p999_ms")), f1(v.get("max_ms")), span(d.get("vote_to_screen_client_mean_ms")),
+                 f1(d.get("server_cpu_pct")),
                  f1(d.get("deliveries_per_cpu_s"), 0), f1(g(d, "raw_probe", "sends_per_cpu_s"), 0), f1(d.get("ratio_to_raw"), 2),
                  f1(g(d, "paced_probe", "sends_per_cpu_s"), 0), f1(d.get("ratio_to_paced"), 2),
                  f1(g(d, "server_mid", "broadcast_period_ms"), 0),
                  f1(d.get("rss_per_idle_conn_bytes"), 0), f1(d.get("redis_events_per_s")), f1(d.get("all_joined_s"), 2),
                  f1(d.get("loadgen_cpu_pct")), f1(d.get("irq_softirq_cpu_pct")), f1(d.get("other_cpu_pct")),
-                 f1(sc_sum(d, "poll", "ppoll", "epoll_wait"), 0), f1(sc_sum(d, "sendto", "write", "writev"), 0)))
+                 f1(sc_sum(d, "poll", "ppoll", "epoll_wait"), 0), f1(sc_sum(d, "sendto", "write", "writev"), 0),
+                 f1(sc_sum(d, "context_switches"), 0)))
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
 print("\nvote-to-screen and ack latencies in ms; a cell's rows /ws and /socketio are the Node peers (load-tests/peers:"
       " state in memory only, no Redis; cpu% and rss/conn are then node's); cpu% = cojamd utime+stime over the measured window, % of one core;"
@@ -233,7 +242,9 @@ print("\nvote-to-screen and ack latencies in ms; a cell's rows /ws and /socketio
       " sends per CPU-second at the same N (plain TCP, 60-byte records back to back, right after the cell); x raw = their ratio;"
       " paced/cpu-s, x paced = the same probe paced as the cell ran (one round per chosen period, records of the cell's"
       " average frame size);"
-      " period = the broadcast period cojamd had chosen in mid-window (ms, /healthz)")
+      " period = the broadcast period cojamd had chosen in mid-window (ms, /healthz);"
+      " client means = the lowest and highest of the clients' own mean vote-to-screen (a fair fan-out keeps them close);"
+      " cs/s = context switches of cojamd's threads (BENCH_SYSCOUNT=1)")
 print("  ".join(str(h).rjust(w[i]) for i, h in enumerate(hdr)))
 for r in rows:
     print("  ".join(str(c).rjust(w[i]) for i, c in enumerate(r)))
