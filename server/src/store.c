@@ -1036,8 +1036,8 @@ static bool is_conn_dead(const redisContext *c)
 
 /* With requests queued and the last batch taken less than STORE_LINGER_BUSY_US ago, waits
  * linger_us (or until a batch is full) for more to join: at an even 1,000 votes/s every request
- * would otherwise be a batch of its own, with its own write, Redis round trip and fsync, tail read
- * and wake-ups of this thread and the loop (measured at 1,000 clients and 1,000 votes/s: about 7
+ * would otherwise be a batch of its own, with its own write, Redis round trip and fsync and
+ * wake-ups of this thread and the loop (measured at 1,000 clients and 1,000 votes/s: about 7
  * context switches per vote, which cost more than all the rest of a vote on this VM). A request
  * after a quiet spell is sent at once. Caller holds mu. */
 static void linger(struct store *s)
@@ -2277,8 +2277,6 @@ int store_members(const struct store_config *cfg, const char *set, store_member_
     return rc;
 }
 
-/* Send the XRANGE of the page from 'start' now (redisAppendCommand alone only buffers it until the
- * next redisGetReply). */
 /* ---- the replay's replies, built in an arena --------------------------------------------- */
 
 /* A page of PAGE_COUNT entries is about five reply objects per entry, each a calloc and a free
@@ -2391,6 +2389,8 @@ static void arena_object_free(void *obj)
 static redisReplyObjectFunctions arena_functions = {arena_string, arena_array, arena_integer,
                                                     arena_nil, arena_object_free};
 
+/* Send the XRANGE of the page from 'start' now (redisAppendCommand alone only buffers it until the
+ * next redisGetReply). */
 static bool ask_page(redisContext *c, const char *key, const char *start)
 {
     if (redisAppendCommand(c, "XRANGE %s %s + COUNT %d", key, start, PAGE_COUNT) != REDIS_OK)
