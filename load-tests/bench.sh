@@ -182,7 +182,8 @@ EOF
         perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | head -400 >"$OUT/profile-$name.txt"
         perf report -i "$dir/perf.data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.5 2>/dev/null \
             | grep -E '^ +[0-9]' | head -40 >"$OUT/profile-$name-flat.txt"
-        echo "bench: profile written to $OUT/profile-$name-flat.txt" >&2
+        mv "$dir/perf.data" "$OUT/perf-$name.data"
+        echo "bench: profile written to $OUT/profile-$name-flat.txt (perf.data: $OUT/perf-$name.data)" >&2
     fi
 }
 
