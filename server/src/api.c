@@ -359,7 +359,8 @@ static void metrics_page(struct hub *h, const struct http_request *req, const st
                                broadcast_period_ms(h),
                                (int64_t)(h->period.cpu_share * 100 + 0.5),
                                (int64_t)(h->period.write_us * 1000 + 0.5),
-                               store_batches(h->store)};
+                               store_batches(h->store),
+                               net_partial_writes(h->net)};
     net_http_reply_as(h->net, req->id, 200, "text/plain; version=0.0.4; charset=utf-8",
                       metrics_encode(&h->metrics, &g));
 }

@@ -133,6 +133,9 @@ static const struct option_def options[] = {
         10000000, "TCP connections from one IP address, beyond: 503"),
     NUM(write_timeout_s, "write-timeout-s", "COJAM_WRITE_TIMEOUT_S", "20", 1, 3600,
         "a WebSocket client that reads nothing of what is due to it for this long is disconnected"),
+    NUM(tcp_send_buffer, "tcp-send-buffer", "COJAM_TCP_SEND_BUFFER", "0", 0, 1 << 30,
+        "bytes of kernel send buffer per connection (SO_SNDBUF; the kernel doubles it), 0: the "
+        "kernel's own sizing (net.ipv4.tcp_wmem: up to 4 MiB each by default)"),
     NUM(ping_interval_s, "ping-interval-s", "COJAM_PING_INTERVAL_S", "30", 1, 3600,
         "a WebSocket client heard nothing from for this long is pinged, and dropped when it has "
         "not answered as long again"),

@@ -58,6 +58,7 @@ struct config {
     long max_connections;
     long max_conns_per_address;
     long write_timeout_s;
+    long tcp_send_buffer;
     long ping_interval_s;
     long public_exports;  /* 1: GET .../export and .../export.csv need no credentials */
     long metrics_public;  /* 1: GET /metrics needs no credentials */

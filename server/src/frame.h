@@ -35,5 +35,9 @@ static inline unsigned char *frame_payload(struct frame *f)
 {
     return f->buf + FRAME_HEADROOM;
 }
+/* Write the RFC 6455 header of a server's frame (unmasked; opcode and FIN by f->part) into the
+ * headroom just before the payload; '*start' is where the frame begins. Returns the frame's length
+ * on the wire. The same bytes every time: a shared frame is written for each member in turn. */
+size_t frame_wire(struct frame *f, unsigned char **start);
 
 #endif

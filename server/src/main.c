@@ -316,6 +316,7 @@ int main(int argc, char **argv)
         .max_connections = cfg.max_connections,
         .max_conns_per_address = cfg.max_conns_per_address,
         .write_timeout_s = cfg.write_timeout_s,
+        .tcp_send_buffer = cfg.tcp_send_buffer,
         .ping_interval_s = cfg.ping_interval_s,
         .handshakes_per_address = NET_HANDSHAKES_PER_ADDRESS * cfg.admission_scale,
         .tls_cert = cfg.tls_cert,

@@ -182,6 +182,10 @@ char *metrics_encode(const struct metrics *m, const struct metrics_gauges *g)
     plain(&t, "deliveries_total", "counter", "Frames handed to the transport.", m->deliveries);
     plain(&t, "sent_bytes_total", "counter", "Payload bytes of the frames handed to the transport.",
           m->bytes_sent);
+    plain(
+        &t, "partial_writes_total", "counter",
+        "Frames the socket did not take whole (a slow reader): the rest left at its next POLLOUT.",
+        g->partial_writes);
     plain(&t, "resyncs_total", "counter", "Resync snapshots sent to sessions that fell behind.",
           m->resyncs);
     labelled(&t, "closes_total", "counter", "Sessions closed, by WebSocket close code.", "code",

@@ -58,10 +58,11 @@ struct metrics_gauges {
     const struct metrics_labels *connections; /* open WebSocket sessions, by role */
     uint64_t jams;
     bool redis_up;
-    int64_t period_ms;      /* the broadcast period in force */
-    int64_t loop_cpu_pct;   /* the loop thread's smoothed CPU, % of one core */
-    int64_t write_ns;       /* the measured CPU per frame written; 0 = not measured yet */
-    uint64_t store_batches; /* store_batches() */
+    int64_t period_ms;       /* the broadcast period in force */
+    int64_t loop_cpu_pct;    /* the loop thread's smoothed CPU, % of one core */
+    int64_t write_ns;        /* the measured CPU per frame written; 0 = not measured yet */
+    uint64_t store_batches;  /* store_batches() */
+    uint64_t partial_writes; /* net_partial_writes() */
 };
 
 /* Add 'by' to the count of 'value' (cut to METRICS_LABEL_MAX bytes; METRICS_OTHER once the set

@@ -75,6 +75,7 @@ struct net {
     struct lws_protocol_vhost_options mimes[4];
     struct lws_protocol_vhost_options hsts; /* the header lws adds to every HTTP reply */
     uint64_t writes;                        /* frames written, ever */
+    uint64_t partial_writes;                /* of them, those the socket did not take whole */
     struct period_sample load;              /* the loop since the last net_loop_sample */
     int64_t load_from_ms;                   /* when that began */
     struct session_list idle;               /* every WebSocket session, last heard from first */
@@ -105,6 +106,11 @@ int64_t net_wall_ms(void)
 size_t net_clients(const struct net *n)
 {
     return n->clients;
+}
+
+uint64_t net_partial_writes(const struct net *n)
+{
+    return n->partial_writes;
 }
 
 /* ---- WebSocket ----------------------------------------------------------------------------- */
@@ -253,6 +259,14 @@ static int on_network_connection(struct net *n, const struct lws_filter_network_
         unsigned ms = (unsigned)n->cfg.write_timeout_s * 1000u;
         setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     }
+    /* Each connection's kernel buffer for what its peer has not taken yet: the kernel grows it
+     * up to net.ipv4.tcp_wmem's maximum (4 MiB by default) for a peer that reads slowly, which is
+     * what a large snapshot to thousands of slow phones can pin at once; an operator can bound it
+     * (the frames beyond wait in the session's bounded queue or the jam's ring). */
+    if (n->cfg.tcp_send_buffer > 0) {
+        int bytes = (int)n->cfg.tcp_send_buffer;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
     n->accepted = key;
     return 0;
 }
@@ -328,6 +342,8 @@ refuse:
 static int on_established(struct net *n, struct lws *wsi, struct session *s)
 {
     session_init(s, 0, wsi, net_now_ms());
+    if (!lws_is_ssl(wsi) && lws_get_network_wsi(wsi) == wsi)
+        s->sock = lws_get_socket_fd(wsi);
     idle_touch(&n->idle, s, s->opened_ms);
     imap_get(&n->conn_addr, (uint64_t)(uintptr_t)wsi, &s->addr);
     if (s->addr && !(s->addr & CONN_UPGRADED)) {
@@ -435,6 +451,50 @@ static void arm(struct session *s)
         s->write_armed = true;
 }
 
+/* 'f' through lws_write (TLS). 1 when lws keeps part of it to send at the next POLLOUT, 0 when
+ * it is all out, -1 on error. */
+static int send_lws(struct lws *wsi, struct frame *f)
+{
+    static const int kinds[] = {
+        [FRAME_WHOLE] = LWS_WRITE_TEXT,
+        [FRAME_FIRST] = LWS_WRITE_TEXT | LWS_WRITE_NO_FIN,
+        [FRAME_MIDDLE] = LWS_WRITE_CONTINUATION | LWS_WRITE_NO_FIN,
+        [FRAME_LAST] = LWS_WRITE_CONTINUATION,
+    };
+    if (lws_write(wsi, frame_payload(f), f->len, (enum lws_write_protocol)kinds[f->part]) < 0)
+        return -1;
+    return lws_partial_buffered(wsi) ? 1 : 0;
+}
+
+/* 'f' with its header written here and sent on the socket directly (plain TCP): lws 4.1.6's
+ * lws_write costs more than the send itself, 5.7% of the loop's cycles at 5,000 clients against
+ * 5.9% for __send (issue 16), most of it an info-level log call that Debian's build keeps
+ * (lws_issue_raw: "ssl_capable_write (%d) says %d") and its pass through the ws role's
+ * extension hooks, none of which cojam uses. What the socket does not take goes to lws as
+ * bytes already framed (LWS_WRITE_HTTP: ops-ws.c sends those as they are): lws buffers them and
+ * sends them first at the next POLLOUT, before a pong or close of its own (service.c, "Priority
+ * 1"), just as the rest of a frame it framed itself. So no byte of lws's goes into a frame of
+ * ours: the callers write here only when lws holds nothing (push_now checks, and lws runs
+ * WRITEABLE only once its buffer is empty). Returns as send_lws. */
+static int send_raw(struct lws *wsi, struct session *s, struct frame *f)
+{
+    unsigned char *start;
+    size_t len = frame_wire(f, &start);
+    ssize_t w = send(s->sock, start, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w == (ssize_t)len)
+        return 0;
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            s->sock = SESSION_SOCK_BROKEN; /* the peer is gone: close at the WRITEABLE */
+            return -1;
+        }
+        w = 0;
+    }
+    if (lws_write(wsi, start + w, len - (size_t)w, LWS_WRITE_HTTP) < 0)
+        return -1;
+    return 1;
+}
+
 /* The next frame for 's', written: one per call, so that a member's WRITEABLE, like its push,
  * takes one frame and sessions take turns. Asks for another WRITEABLE when more is due. */
 static int write_next(struct net *n, struct lws *wsi, struct session *s)
@@ -442,18 +502,13 @@ static int write_next(struct net *n, struct lws *wsi, struct session *s)
     bool more = false;
     struct frame *f = n->cbs.next_frame(s, &more, n->cbs.arg);
     if (f) {
-        static const int kinds[] = {
-            [FRAME_WHOLE] = LWS_WRITE_TEXT,
-            [FRAME_FIRST] = LWS_WRITE_TEXT | LWS_WRITE_NO_FIN,
-            [FRAME_MIDDLE] = LWS_WRITE_CONTINUATION | LWS_WRITE_NO_FIN,
-            [FRAME_LAST] = LWS_WRITE_CONTINUATION,
-        };
-        int w = lws_write(wsi, frame_payload(f), f->len, (enum lws_write_protocol)kinds[f->part]);
+        int partial = s->sock >= 0 ? send_raw(wsi, s, f) : send_lws(wsi, f);
         frame_unref(f);
-        if (w < 0)
+        if (partial < 0)
             return -1;
         n->writes++;
-        if (lws_partial_buffered(wsi)) {
+        if (partial) {
+            n->partial_writes++;
             s->rx_paused = true; /* lws asks for the next POLLOUT itself */
             lws_rx_flow_control(wsi, 0);
         }
@@ -472,6 +527,8 @@ static int write_next(struct net *n, struct lws *wsi, struct session *s)
 static int on_writeable(struct net *n, struct lws *wsi, struct session *s)
 {
     s->write_armed = false;
+    if (s->sock == SESSION_SOCK_BROKEN)
+        return -1;
     if (s->rx_paused) {
         s->rx_paused = false;
         lws_rx_flow_control(wsi, 1);

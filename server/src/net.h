@@ -65,6 +65,7 @@ struct net_config {
     long max_connections;       /* TCP connections in all; <= 0: ulimit -n minus NET_FD_RESERVE */
     long max_conns_per_address; /* TCP connections from one IP address; <= 0: no cap */
     long write_timeout_s; /* sent data not taken by the peer this long: dropped; <= 0: never */
+    long tcp_send_buffer; /* SO_SNDBUF of each connection; <= 0: the kernel sizes it */
     long ping_interval_s; /* nothing read this long: a ping; as long again: dropped; <= 0: never */
     long handshakes_per_address; /* connections from one address not (yet) WebSocket; <= 0: any */
     const char *tls_cert;        /* borrowed: PEM certificate chain file; NULL = plain HTTP */
@@ -152,6 +153,8 @@ static inline struct now net_now(void)
 }
 /* Number of open WebSocket sessions. */
 size_t net_clients(const struct net *n);
+/* Frames the socket did not take whole, ever: the transport sent the rest at a later POLLOUT. */
+uint64_t net_partial_writes(const struct net *n);
 /* What the loop measured since the previous call (or since net_run began): its thread's CPU
  * time per pass, split by whether the pass wrote frames, and the frames written; wall_us up to
  * monotonic 'now_ms'. Loop thread only. */

@@ -22,6 +22,7 @@ void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms)
     s->tokens_ms = now_ms;
     s->errors_window_ms = now_ms;
     s->resync_window_ms = now_ms;
+    s->sock = SESSION_SOCK_LIBRARY;
 }
 
 void session_deinit(struct session *s)

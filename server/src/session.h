@@ -112,7 +112,12 @@ struct session {
     bool write_armed; /* the transport asked for a WRITEABLE that has not come yet */
     bool ping_due;
     bool ping_sent;
+    /* The socket the transport writes frames to itself (plain TCP), or SESSION_SOCK_LIBRARY:
+     * through its library (TLS), or SESSION_SOCK_BROKEN: a write failed, close it. */
+    int sock;
 };
+#define SESSION_SOCK_LIBRARY (-1)
+#define SESSION_SOCK_BROKEN (-2)
 
 void session_init(struct session *s, uint64_t id, void *conn, int64_t now_ms);
 /* Release what the session owns (queued frames, buffers). */

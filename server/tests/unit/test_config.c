@@ -87,6 +87,7 @@ TEST(defaults)
     CHECK_EQ_INT(c.max_connections, 0);
     CHECK_EQ_INT(c.max_conns_per_address, 1000);
     CHECK_EQ_INT(c.write_timeout_s, 20);
+    CHECK_EQ_INT(c.tcp_send_buffer, 0);
     config_free(&c);
     CHECK(c.listen == NULL && c.log_level == NULL);
 }

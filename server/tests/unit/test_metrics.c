@@ -15,7 +15,7 @@ static struct metrics_labels conns;
 
 static char *encode(void)
 {
-    struct metrics_gauges g = {&conns, 3, true, 1250, 74, 9500, 17};
+    struct metrics_gauges g = {&conns, 3, true, 1250, 74, 9500, 17, 5};
     return metrics_encode(&m, &g);
 }
 
@@ -100,6 +100,8 @@ TEST(exposition)
     CHECK(has(t, "cojam_errors_sent_total{code=\"already_voted\"} 1"));
     CHECK(has(t, "cojam_closes_total{code=\"a\\\"b\\\\c\\nd\"} 1"));
     CHECK(has(t, "cojam_deliveries_total 42"));
+    CHECK(has(t, "# TYPE cojam_partial_writes_total counter"));
+    CHECK(has(t, "cojam_partial_writes_total 5"));
     CHECK(has(t, "# TYPE cojam_redis_batches_total counter"));
     CHECK(has(t, "cojam_redis_batches_total 17"));
     CHECK(has(t, "# TYPE cojam_apply_latency_seconds histogram"));
