@@ -467,10 +467,10 @@ static int send_lws(struct lws *wsi, struct frame *f)
 }
 
 /* 'f' with its header written here and sent on the socket directly (plain TCP): lws 4.1.6's
- * lws_write costs more than the send itself, 5.7% of the loop's cycles at 5,000 clients against
- * 5.9% for __send (issue 16), most of it an info-level log call that Debian's build keeps
- * (lws_issue_raw: "ssl_capable_write (%d) says %d") and its pass through the ws role's
- * extension hooks, none of which cojam uses. What the socket does not take goes to lws as
+ * lws_write around the send cost about as much as the send itself, 5.7% of the loop's cycles at
+ * 5,000 clients against 5.9% for __send (issue 16); among it an info-level log call that
+ * Debian's build keeps (lws_issue_raw: "ssl_capable_write (%d) says %d") and a pass through the
+ * ws role's extension hooks, none of which cojam uses. What the socket does not take goes to lws as
  * bytes already framed (LWS_WRITE_HTTP: ops-ws.c sends those as they are): lws buffers them and
  * sends them first at the next POLLOUT, before a pong or close of its own (service.c, "Priority
  * 1"), just as the rest of a frame it framed itself. So no byte of lws's goes into a frame of
