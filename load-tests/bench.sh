@@ -140,6 +140,10 @@ run_cell() {
     fi
     local alive=true
     kill -0 "$COJAM_PID" 2>/dev/null || alive=false
+    # cojamd's counters at the cell's end (/metrics): frames written, and those the socket did not
+    # take whole (their rest went at a later POLLOUT: a slow reader, or a full send buffer)
+    curl -s -m 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$COJAM_PORT/metrics" \
+        >"$dir/metrics-end.txt" 2>/dev/null
     if [ -n "$PERF_PID" ]; then wait "$PERF_PID" 2>/dev/null; PERF_PID=""; fi
     kill "$MID_PID" 2>/dev/null; wait "$MID_PID" 2>/dev/null
     if [ -n "$SC_PID" ]; then
@@ -167,6 +171,18 @@ if os.path.exists(sc) and d.get("measure_window_s"):
             calls["context_switches"] = int(f[0])
     win = float(os.environ.get("BENCH_DURATION", "10"))
     d["server_syscalls_per_s"] = {k: round(v / win, 1) for k, v in calls.items()}
+end = {}
+try:
+    for line in open(os.path.join(os.path.dirname(p), "metrics-end.txt")):
+        f = line.split()
+        if len(f) == 2 and f[0] in ("cojam_deliveries_total", "cojam_partial_writes_total"):
+            end[f[0][len("cojam_"):]] = int(float(f[1]))
+except OSError:
+    pass
+if end:
+    d["server_end"] = end
+    print("  cojamd: %d frames written, %d of them partly (the rest at a later POLLOUT)"
+          % (end.get("deliveries_total", 0), end.get("partial_writes_total", 0)), file=sys.stderr)
 mid = os.path.join(os.path.dirname(p), "healthz-mid.json")
 try:
     d["server_mid"] = json.load(open(mid))
