@@ -170,7 +170,7 @@ int64_t broadcast_jam(struct hub *h, struct jam *j, int64_t period_ms, const str
      * cost more than the joins. The delta keeps accumulating, so the next update still covers
      * every event. */
     const struct room_delta *d = &j->room->delta;
-    if (!d->n_items && !d->n_votes && !d->clock && !d->n_claims && !d->stage &&
+    if (!d->n_items && !d->n_votes && !d->n_shown && !d->clock && !d->n_claims && !d->stage &&
         d->log_from >= j->room->n_modlog &&
         now->ms - j->last_stats_push_ms < BROADCAST_STATS_PERIOD_MS)
         return BROADCAST_NOT_DUE;

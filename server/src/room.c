@@ -1170,6 +1170,12 @@ static void delta_votes(struct room *r, struct item *it)
     delta_add(r, it, &it->votes_in_delta, &d->votes, &d->n_votes, &d->cap_votes);
 }
 
+static void delta_shown(struct room *r, struct item *it)
+{
+    struct room_delta *d = &r->delta;
+    delta_add(r, it, &it->shown_in_delta, &d->shown, &d->n_shown, &d->cap_shown);
+}
+
 static void delta_claim(struct room *r, struct item *it)
 {
     struct room_delta *d = &r->delta;
@@ -1303,7 +1309,7 @@ void room_touch(const struct room *r, const char *id, const struct event *e, str
     case EV_SHOWINGS:
         for (size_t i = 0; i < e->n_items; i++)
             if ((it = room_item(r, e->items[i])) != NULL) {
-                touch_add(&d->votes, &d->n_votes, &d->cap_votes, it->id);
+                touch_add(&d->shown, &d->n_shown, &d->cap_shown, it->id);
                 d->kinds |= 1u << it->kind;
             }
         it = NULL;
@@ -1345,6 +1351,7 @@ void room_delta_clear(struct room_delta *d)
 {
     free(d->items);
     free(d->votes);
+    free(d->shown);
     free(d->claims);
     memset(d, 0, sizeof *d);
 }
@@ -1356,9 +1363,11 @@ void room_delta_reset(struct room *r)
         r->items[d->items[i] - 1]->in_delta = false;
     for (size_t i = 0; i < d->n_votes; i++)
         r->items[d->votes[i] - 1]->votes_in_delta = false;
+    for (size_t i = 0; i < d->n_shown; i++)
+        r->items[d->shown[i] - 1]->shown_in_delta = false;
     for (size_t i = 0; i < d->n_claims; i++)
         r->items[d->claims[i] - 1]->claim_in_delta = false;
-    d->n_items = d->n_votes = d->n_claims = 0;
+    d->n_items = d->n_votes = d->n_shown = d->n_claims = 0;
     d->kinds = 0;
     d->clock = d->stats = d->stage = false;
     d->log_from = r->n_modlog;
@@ -2123,7 +2132,7 @@ static const char *apply_showings(struct room *r, const struct event *e)
         uint32_t n = e->counts[i];
         it->shown = it->shown > UINT32_MAX - n ? UINT32_MAX : it->shown + n;
         fair_expose(r->fair[it->kind], it->id, n); /* -ENOENT while not visible: no order */
-        delta_votes(r, it); /* the update's `shown` follows the vote changes' list */
+        delta_shown(r, it);
     }
     return NULL;
 }
@@ -2509,7 +2518,7 @@ bool room_restore_item(struct room *r, const struct item *src)
         return false;
     struct item *it = xmalloc(sizeof *it);
     *it = *src;
-    it->in_delta = it->votes_in_delta = it->claim_in_delta = false;
+    it->in_delta = it->votes_in_delta = it->shown_in_delta = it->claim_in_delta = false;
     it->n_merged = 0; /* counted by room_restore_merges */
     it->text = xstrdup(src->text);
     it->hide_reason = dup_or_null(src->hide_reason);

@@ -61,6 +61,7 @@ struct item {
     char *hide_reason;       /* owned: the hide's reason while hidden, NULL = none */
     bool in_delta;           /* already listed in the tick's changed items */
     bool votes_in_delta;     /* already listed in the tick's vote changes */
+    bool shown_in_delta;     /* already listed in the tick's showings changes */
     char *text;              /* owned */
     /* pre-moderation (proto/messages.md, "Pre-moderation, the review queue and team moderation") */
     int64_t at_ms;       /* its posted event's at: the queue's age follows from it */
@@ -124,6 +125,8 @@ struct room_delta {
     size_t n_items, cap_items; /* new, hidden or unhidden items */
     uint32_t *votes;
     size_t n_votes, cap_votes; /* items whose vote count changed */
+    uint32_t *shown;
+    size_t n_shown, cap_shown; /* items whose `shown` changed (showings; never by a vote alone) */
     unsigned kinds;            /* bit per kind whose ranking may have changed */
     bool clock;
     bool stats;

@@ -492,15 +492,17 @@ static char *update_of(const struct room *r, const struct room_delta *d, json_t 
             json_array_append_new(items, item_json(r, r->items[d->items[i] - 1], false));
         json_object_set_new(o, "items", items);
     }
-    if (d->n_votes) { /* showings list their items here too: each one's `shown` goes with them */
+    if (d->n_shown) { /* showings alone: a vote leaves `shown` as it was, clients keep theirs */
         json_t *shown = json_object();
-        for (size_t i = 0; i < d->n_votes; i++) {
-            const struct item *it = r->items[d->votes[i] - 1];
+        for (size_t i = 0; i < d->n_shown; i++) {
+            const struct item *it = r->items[d->shown[i] - 1];
             char key[16];
             snprintf(key, sizeof key, "%u", it->id);
             json_object_set_new(shown, key, json_integer(it->shown));
         }
         json_object_set_new(o, "shown", shown);
+    }
+    if (d->n_votes) {
         json_t *votes = json_object();
         for (size_t i = 0; i < d->n_votes; i++) {
             const struct item *it = r->items[d->votes[i] - 1];
@@ -572,7 +574,7 @@ char *view_update(struct room *r, int64_t now_ms, unsigned rank_top)
 {
     const struct room_delta *d = &r->delta;
     if (!d->from[0] && !d->clock && !d->stats && !d->stage && !d->n_items && !d->n_votes &&
-        !d->n_claims)
+        !d->n_shown && !d->n_claims)
         return NULL;
     json_t *ranking = NULL;
     if (d->kinds) {

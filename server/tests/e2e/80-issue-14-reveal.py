@@ -21,8 +21,12 @@ suite = Suite("80-issue-14-reveal" + ("-embedded" if MODE == "embedded" else "")
 
 
 def counts_in(frame):
-    """What of the counts a frame shows: item votes, the votes map, ranking lists, stats.votes."""
+    """What of the counts a frame shows: item votes, the votes map, ranking lists, stats.votes,
+    and an update's `shown` map (nobody here discovers, so one would only say which items got a
+    vote)."""
     out = []
+    for k, v in (frame.get("shown") or {}).items():
+        out.append(("shown", k, v))
     for it in frame.get("items", []) or []:
         if "votes" in it:
             out.append(("item", it["id"], it["votes"]))

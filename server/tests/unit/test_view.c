@@ -396,9 +396,25 @@ TEST(update_names_its_events_first)
     CHECK_EQ_INT(json_array_size(items), 1);
     CHECK(has_exactly(json_array_get(items, 0), ITEM_FULL));
     CHECK_EQ_INT(int_of(json_object_get(j, "votes"), "3"), 1);
+    CHECK(json_object_get(j, "shown") == NULL); /* a vote leaves the showings as they were */
     CHECK(json_object_get(json_object_get(j, "ranking"), "problem") != NULL);
     CHECK(json_object_get(json_object_get(j, "ranking"), "idea") == NULL); /* only changed lists */
     CHECK(json_object_get(j, "stats") != NULL);
+    json_decref(j);
+    room_delta_reset(r);
+
+    /* Showings: the new `shown` of the items offered, and no vote counts. */
+    uint32_t ids[] = {2, 3}, counts[] = {4, 1};
+    struct event sh = {
+        .type = EV_SHOWINGS, .at_ms = 22500, .n_items = 2, .items = ids, .counts = counts};
+    snprintf(last_written, sizeof last_written, "%llu-0", ++seq);
+    CHECK(room_apply(r, last_written, &sh, NULL) == NULL);
+    j = parse(view_update(r, 22500, 20));
+    CHECK(starts_with_keys(j, UPDATE_HEAD));
+    CHECK_EQ_INT(json_object_size(json_object_get(j, "shown")), 2);
+    CHECK_EQ_INT(int_of(json_object_get(j, "shown"), "2"), 4);
+    CHECK_EQ_INT(int_of(json_object_get(j, "shown"), "3"), 1);
+    CHECK(json_object_get(j, "votes") == NULL);
     json_decref(j);
     room_delta_reset(r);
 
@@ -448,7 +464,19 @@ TEST(catchup_update)
     CHECK_EQ_STR(str_of(j, "from"), "7-0");
     CHECK_EQ_STR(str_of(j, "to"), "8-0");
     CHECK_EQ_INT(int_of(json_object_get(j, "votes"), "2"), 1); /* the current value */
+    CHECK(json_object_get(j, "shown") == NULL);
     CHECK(json_object_get(json_object_get(j, "ranking"), "problem") != NULL);
+    json_decref(j);
+    /* Showings read back: `shown` (the current value), and no vote count with it. */
+    room_delta_clear(&d);
+    memset(&d, 0, sizeof d);
+    snprintf(d.prev, sizeof d.prev, "%s", "8-0");
+    uint32_t ids[] = {2}, counts[] = {3};
+    struct event sh = {.type = EV_SHOWINGS, .n_items = 1, .items = ids, .counts = counts};
+    room_touch(r, "9-0", &sh, &d);
+    j = parse(view_catchup(r, &d, 20000, 20));
+    CHECK(j && json_object_get(json_object_get(j, "shown"), "2") != NULL);
+    CHECK(json_object_get(j, "votes") == NULL);
     json_decref(j);
     room_delta_clear(&d);
     room_free(r);
@@ -751,6 +779,15 @@ TEST(hidden_counts_reach_moderators_only)
     json_decref(res);
     json_decref(cf);
     room_delta_reset(r);
+    /* A vote while the counts are hidden: the public update says nothing of the item (not even
+     * that its count moved: no `votes`, no `shown`, no ranking), only the stored event's stats. */
+    struct msg v = mk(MSG_VOTE, "v2");
+    v.item = 2;
+    CHECK(write_msg(r, anon, ROLE_CITIZEN, v, 15500) == NULL);
+    u = parse(view_update(r, 15500, 20));
+    CHECK(u && has_exactly(u, KEYS("type", "prev", "from", "to", "stats")));
+    json_decref(u);
+    room_delta_reset(r);
     /* per_phase: explore runs, so problems are hidden; ideas would not be. */
     m = mk(MSG_SET_REVEAL, "rv2");
     m.reveal = REVEAL_PER_PHASE;
@@ -763,7 +800,7 @@ TEST(hidden_counts_reach_moderators_only)
     CHECK(write_msg(r, mod, ROLE_MODERATOR, ph, 17000) == NULL);
     CHECK_EQ_INT(room_hidden_kinds(r), 1u << KIND_IDEA);
     u = parse(view_update(r, 17000, 20));
-    CHECK(u && json_integer_value(json_object_get(json_object_get(u, "votes"), "2")) == 1);
+    CHECK(u && json_integer_value(json_object_get(json_object_get(u, "votes"), "2")) == 2);
     json_decref(u);
     m = mk(MSG_SET_REVEAL, "rv3");
     m.reveal = REVEAL_LIVE;
