@@ -18,7 +18,7 @@
 # CPU S, loadgen on CPU C, and the raw probe's writer and reader the same; empty = not pinned),
 # BENCH_PROBE (1: after each jam-vote cell, the raw fan-out probe at the same N for
 # BENCH_PROBE_SECONDS (3), back to back and paced as the cell ran (run_probe); 0 = skip).
-# BENCH_ROUNDS (1): run each jam-vote cell, with its probes, that many times in a row and keep the
+# BENCH_ROUNDS (3): run each jam-vote cell, with its probes, that many times in a row and keep the
 # round whose ratio to the raw probe is the median; every round's ratios stay in bench.json
 # ("rounds") and the table prints their range (the host's speed moves within seconds here).
 # BENCH_PEERS (e.g. "ws socketio"; default empty; `make peer-bench` sets it): after each jam-vote
@@ -353,7 +353,7 @@ EOF
 # run_cell_rounds CELL N RATE: run_cell_retry ROUNDS times; DIR/result.json is then the round whose
 # ratio_to_raw is the median (the lower one of an even count; rounds without a ratio sort last), with
 # "rounds": every round's ratios, deliveries per CPU-second, probe figures, period and p99.
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 run_cell_rounds() {
     local name=$1 r
     for r in $(seq 1 "$ROUNDS"); do

@@ -488,4 +488,10 @@ test('fair order: the Wilson score, the order switch and the update\'s shown map
   s.applyUpdate({ type: 'update', prev: '1700000000200-0', from: '1700000000201-0', to: '1700000000201-0', shown: { 2: 300 } });
   assert.equal(s.items.get(2).shown, 300);
   assert.deepEqual(s.rankedItems('problem').map((it) => it.id), [1, 2]);
+  // A vote comes without `shown` (the server sends it only when showings changed): the known
+  // count stays and the fair score follows the new votes.
+  s.applyUpdate({ type: 'update', prev: '1700000000201-0', from: '1700000000202-0', to: '1700000000202-0', votes: { 2: 290 } });
+  assert.equal(s.items.get(2).shown, 300);
+  assert.equal(s.items.get(2).votes, 290);
+  assert.deepEqual(s.rankedItems('problem').map((it) => it.id), [2, 1]);
 });
